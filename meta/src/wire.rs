@@ -1,0 +1,287 @@
+//! Wire types of the meta service: what travels (as JSON) between meta and its clients
+//! (gateway, chunkd, admin CLI). The same structs are what meta stores in LMDB, each record
+//! carrying a `v` version marker so old values can be upgraded lazily.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Current record format version written by this build.
+pub const RECORD_VERSION: u32 = 1;
+
+fn record_version() -> u32 {
+    RECORD_VERSION
+}
+
+/// An access key and the account it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Credential {
+    pub access_key: String,
+    pub secret_key: String,
+    pub account: String,
+}
+
+/// An account with its usage, derived from its containers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub name: String,
+    pub created_ms: i64,
+    pub containers: u64,
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+/// Settings chosen when a container is created.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContainerSettings {
+    /// Storage policy name; `None` means the namespace default.
+    pub policy: Option<String>,
+    /// Free-form properties (e.g. region / location constraint).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+/// A container (S3 bucket, Swift container), with its usage counters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub account: String,
+    pub name: String,
+    /// SHA-256(account NUL name), hex.
+    pub cid: String,
+    pub created_ms: i64,
+    pub settings: ContainerSettings,
+    pub objects: u64,
+    pub bytes: u64,
+    /// meta2 service(s) holding this container (from meta1).
+    pub meta2: Vec<String>,
+}
+
+/// One copy (replication) of a chunk on one chunk server.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChunkCopy {
+    /// Stable service id of the chunk server (not its address).
+    pub service: String,
+    /// Chunk id (64 hex chars), the file name on that server.
+    pub chunk_id: String,
+}
+
+/// One chunk of an object's content: position, where it sits in the object, and its copies.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChunkRecord {
+    /// Position of the chunk in the object (0, 1, 2, ...).
+    pub pos: u32,
+    /// Byte offset of the chunk in the object.
+    pub offset: u64,
+    pub size: u64,
+    /// BLAKE3 of the chunk bytes, hex.
+    pub hash: String,
+    /// Copies that exist (only acknowledged ones).
+    pub copies: Vec<ChunkCopy>,
+}
+
+/// Everything meta knows about one object version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectRecord {
+    #[serde(default = "record_version")]
+    pub v: u32,
+    pub key: String,
+    /// Version id; "null" when the container is not versioned.
+    pub version_id: String,
+    /// Content id (32 hex chars) shared by all chunks of this content.
+    pub content_id: String,
+    pub size: u64,
+    /// Hex MD5 of the body, or `md5-of-md5s-N` for multipart (no quotes).
+    pub etag: String,
+    pub mtime_ms: i64,
+    pub content_type: Option<String>,
+    /// Standard headers kept verbatim: cache-control, content-disposition, content-encoding,
+    /// content-language, expires (lower-case names).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// User metadata (x-amz-meta-* / X-Object-Meta-*), lower-case names without the prefix.
+    #[serde(default)]
+    pub user_meta: BTreeMap<String, String>,
+    /// Checksums of the whole body by algorithm ("crc32", "crc32c", "sha1", "sha256",
+    /// "crc64nvme"), base64 as S3 sends them.
+    #[serde(default)]
+    pub checksums: BTreeMap<String, String>,
+    /// Storage policy used for this object.
+    pub policy: String,
+    /// Sizes of the parts for multipart objects (empty otherwise).
+    #[serde(default)]
+    pub parts: Vec<u64>,
+    pub chunks: Vec<ChunkRecord>,
+}
+
+/// Listing request (S3 ListObjects/V2, Swift container GET).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ListRequest {
+    #[serde(default)]
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    /// Return keys strictly after this one (marker / start-after / continuation).
+    pub after: Option<String>,
+    /// Stop before this key (Swift end_marker).
+    pub end_before: Option<String>,
+    pub max_keys: u32,
+}
+
+/// One object in a listing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectSummary {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub mtime_ms: i64,
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ListReply {
+    pub objects: Vec<ObjectSummary>,
+    pub common_prefixes: Vec<String>,
+    pub truncated: bool,
+    /// Last key or common prefix returned; pass as `after` to continue.
+    pub next_after: Option<String>,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UploadRecord {
+    #[serde(default = "record_version")]
+    pub v: u32,
+    pub upload_id: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub user_meta: BTreeMap<String, String>,
+    pub policy: String,
+    /// Checksum algorithm requested at creation, if any.
+    pub checksum_algorithm: Option<String>,
+}
+
+/// One uploaded part: its own chunks, referenced (not copied) by the final object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartRecord {
+    #[serde(default = "record_version")]
+    pub v: u32,
+    pub part_number: u32,
+    pub size: u64,
+    /// Hex MD5 of the part (no quotes).
+    pub etag: String,
+    pub mtime_ms: i64,
+    #[serde(default)]
+    pub checksums: BTreeMap<String, String>,
+    /// Chunks with offsets relative to the start of the part.
+    pub chunks: Vec<ChunkRecord>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ListUploadsRequest {
+    #[serde(default)]
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub key_marker: Option<String>,
+    pub upload_id_marker: Option<String>,
+    pub max_uploads: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ListUploadsReply {
+    pub uploads: Vec<UploadRecord>,
+    pub common_prefixes: Vec<String>,
+    pub truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ListPartsReply {
+    pub parts: Vec<PartRecord>,
+    pub truncated: bool,
+    pub next_part_number_marker: Option<u32>,
+}
+
+/// Completing a multipart upload: the parts the client chose, in order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CompleteRequest {
+    pub parts: Vec<CompletePart>,
+    /// Whole-object checksums to store, computed by the gateway (may be empty).
+    #[serde(default)]
+    pub checksums: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CompletePart {
+    pub part_number: u32,
+    /// ETag the client sent (quotes allowed; meta strips them).
+    pub etag: String,
+}
+
+/// What a chunk server reports on every heartbeat.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ServiceStats {
+    pub free_bytes: u64,
+    pub total_bytes: u64,
+    pub chunk_count: u64,
+    /// 0.0 ..= 1.0
+    pub io_idle: f64,
+    /// 0.0 ..= 1.0
+    pub cpu_idle: f64,
+}
+
+/// Heartbeat (also the first registration) of a service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Heartbeat {
+    /// Stable service id (persisted by the service in its volume).
+    pub id: String,
+    /// "chunkd"
+    pub kind: String,
+    /// host:port where it serves.
+    pub addr: String,
+    /// Location string `dc.rack.host.vol`.
+    pub location: String,
+    pub stats: ServiceStats,
+    /// Chunk ids the service deleted since the last heartbeat, as asked by meta.
+    #[serde(default)]
+    pub deleted: Vec<String>,
+}
+
+/// Meta's answer to a heartbeat: chunks the service must delete (garbage from overwritten,
+/// deleted or aborted objects).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HeartbeatReply {
+    pub delete: Vec<String>,
+}
+
+/// A service as the conscience sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServiceRecord {
+    #[serde(default = "record_version")]
+    pub v: u32,
+    pub id: String,
+    pub kind: String,
+    pub addr: String,
+    pub location: String,
+    pub stats: ServiceStats,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    /// 0..=100; 0 = never chosen (silent, full, or locked at 0).
+    pub score: u8,
+    /// Score forced by an admin (`cluster lock`), if any.
+    pub locked: Option<u8>,
+}
+
+/// Error body of every non-2xx meta answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Machine code, one per `meta::Error` variant (e.g. "NoSuchContainer").
+    pub code: String,
+    pub message: String,
+    /// The variant's main payload (the name, or for `ContainerExists` the owning account),
+    /// so the client can rebuild the exact variant.
+    #[serde(default)]
+    pub detail: Option<String>,
+}
