@@ -1,1 +1,11 @@
-//! gateway
+//! Spread's gateway: the S3 front end (`s3`, on `s3s`) over one protocol-neutral object service
+//! (`objects`) that streams data to chunk servers and records it in meta.
+
+pub mod config;
+pub mod error;
+pub mod objects;
+pub mod s3;
+pub mod server;
+
+pub use config::Config;
+pub use error::{Error, Result};

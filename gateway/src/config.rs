@@ -1,0 +1,73 @@
+//! Gateway configuration: one TOML file, every field defaulted.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Configuration of `spread gateway`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the S3 listener.
+    pub s3_listen: SocketAddr,
+    /// Address of the meta service (host:port).
+    pub meta: String,
+    /// Size of the chunks objects are cut into, in bytes.
+    pub chunk_size: u64,
+    /// Copies of each chunk (replication policy of the default storage policy).
+    pub replicas: usize,
+    /// Location of this gateway (`dc.rack.host.vol`), used to read the closest copy first.
+    pub location: String,
+    /// S3 region name answered by GetBucketLocation and expected in signatures.
+    pub region: String,
+    /// How often the list of chunk servers and their scores is refreshed from meta.
+    pub services_refresh_ms: u64,
+    /// How long a credential looked up in meta is cached.
+    pub credential_cache_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            s3_listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            meta: "127.0.0.1:6000".to_string(),
+            chunk_size: 8 * 1024 * 1024,
+            replicas: 3,
+            location: "local.rack0.host0.gw".to_string(),
+            region: "us-east-1".to_string(),
+            services_refresh_ms: 1000,
+            credential_cache_secs: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a TOML configuration file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let config: Config =
+            toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that serde cannot.
+    pub fn validate(&self) -> Result<()> {
+        if self.chunk_size < 64 * 1024 || self.chunk_size > 1024 * 1024 * 1024 {
+            return Err(Error::Config(format!(
+                "chunk_size must be between 64 KiB and 1 GiB, got {}",
+                self.chunk_size
+            )));
+        }
+        if self.replicas == 0 || self.replicas > 16 {
+            return Err(Error::Config(format!(
+                "replicas must be between 1 and 16, got {}",
+                self.replicas
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! The protocol-neutral object service: everything S3 (and later Swift) does with data goes
+//! through here. It talks to meta and chunkd only through their clients, and it never holds a
+//! whole object in memory: bodies are cut into chunks of bounded size on the way in and streamed
+//! chunk by chunk on the way out.
+
+mod digest;
+mod put;
+mod reader;
+mod services;
+mod writer;
+
+pub use digest::{ChecksumAlgo, DigestValues, Digests};
+pub use put::ObjectAttrs;
+pub use reader::ObjectStream;
+pub use writer::{ContentTarget, Written};
+
+use std::sync::Arc;
+
+use chunkd::client::ChunkClient;
+use meta::client::MetaClient;
+use meta::wire::ChunkCopy;
+
+use crate::config::Config;
+use services::ServiceDirectory;
+
+/// Shared handle on the object service (cheap to clone).
+#[derive(Clone)]
+pub struct ObjectService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    meta: MetaClient,
+    chunks: ChunkClient,
+    services: ServiceDirectory,
+    config: Config,
+}
+
+impl ObjectService {
+    pub fn new(config: Config) -> ObjectService {
+        let meta = MetaClient::new(&config.meta);
+        let services = ServiceDirectory::new(meta.clone(), config.services_refresh_ms);
+        ObjectService {
+            inner: Arc::new(Inner {
+                meta,
+                chunks: ChunkClient::new(),
+                services,
+                config,
+            }),
+        }
+    }
+
+    /// The meta client (directory operations that involve no data).
+    pub fn meta(&self) -> &MetaClient {
+        &self.inner.meta
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Name of the storage policy new objects get.
+    pub fn default_policy(&self) -> String {
+        format!("REPLICATE{}", self.inner.config.replicas)
+    }
+
+    /// Hands chunks of a failed or abandoned write to meta's garbage collector.
+    pub async fn discard(&self, copies: Vec<ChunkCopy>) {
+        if copies.is_empty() {
+            return;
+        }
+        if let Err(e) = self.inner.meta.queue_gc(&copies).await {
+            tracing::warn!(error = %e, count = copies.len(), "could not queue orphan chunks for deletion");
+        }
+    }
+}
+
+/// All copies referenced by a list of chunk records.
+pub fn copies_of(chunks: &[meta::wire::ChunkRecord]) -> Vec<ChunkCopy> {
+    chunks
+        .iter()
+        .flat_map(|c| c.copies.iter().cloned())
+        .collect()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A fresh random id of `bytes` random bytes, hex encoded.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}

@@ -1,0 +1,173 @@
+//! Writing whole objects and multipart parts: stream through the writer, then commit the record
+//! to meta in one transaction. Anything stored for a write that does not commit is discarded.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use futures::Stream;
+use meta::wire::{ContainerInfo, ObjectRecord, PartRecord, UploadRecord};
+
+use super::digest::{DigestValues, Digests};
+use super::writer::ContentTarget;
+use super::{ObjectService, copies_of, now_ms, random_hex};
+use crate::error::Result;
+
+/// What describes an object besides its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectAttrs {
+    pub content_type: Option<String>,
+    /// Standard headers kept verbatim (lower-case names).
+    pub headers: BTreeMap<String, String>,
+    /// User metadata (lower-case names, no prefix).
+    pub user_meta: BTreeMap<String, String>,
+}
+
+impl ObjectAttrs {
+    pub fn of(rec: &ObjectRecord) -> ObjectAttrs {
+        ObjectAttrs {
+            content_type: rec.content_type.clone(),
+            headers: rec.headers.clone(),
+            user_meta: rec.user_meta.clone(),
+        }
+    }
+}
+
+impl ObjectService {
+    /// Stores `body` as the new current object `key` of `container`.
+    pub async fn put_object<S, E>(
+        &self,
+        container: &ContainerInfo,
+        key: &str,
+        attrs: ObjectAttrs,
+        body: S,
+        digests: Digests,
+        verify: impl FnOnce(u64, &DigestValues) -> Result<()>,
+    ) -> Result<ObjectRecord>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let policy = self.policy_of(container);
+        let target = ContentTarget {
+            account: container.account.clone(),
+            container: container.name.clone(),
+            key: key.to_string(),
+            version: "null".to_string(),
+            content_id: random_hex(16),
+            policy: policy.clone(),
+            position_prefix: String::new(),
+        };
+        let written = self.write_content(body, &target, digests, verify).await?;
+        let mut checksums = BTreeMap::new();
+        if let Some((algo, value)) = &written.digests.checksum {
+            checksums.insert(algo.name().to_string(), value.clone());
+        }
+        let record = ObjectRecord {
+            v: meta::wire::RECORD_VERSION,
+            key: key.to_string(),
+            version_id: target.version,
+            content_id: target.content_id,
+            size: written.size,
+            etag: hex::encode(written.digests.md5),
+            mtime_ms: now_ms(),
+            content_type: attrs.content_type,
+            headers: attrs.headers,
+            user_meta: attrs.user_meta,
+            checksums,
+            policy,
+            parts: Vec::new(),
+            chunks: written.chunks,
+        };
+        self.commit_object(&container.name, record).await
+    }
+
+    /// Records `record` in meta; on failure its chunks are discarded.
+    pub async fn commit_object(
+        &self,
+        container: &str,
+        record: ObjectRecord,
+    ) -> Result<ObjectRecord> {
+        if let Err(e) = self.meta().put_object(container, &record).await {
+            self.discard(copies_of(&record.chunks)).await;
+            return Err(e.into());
+        }
+        Ok(record)
+    }
+
+    /// Stores `body` as part `part_number` of a multipart upload.
+    pub async fn put_part<S, E>(
+        &self,
+        container: &ContainerInfo,
+        upload: &UploadRecord,
+        part_number: u32,
+        body: S,
+        digests: Digests,
+        verify: impl FnOnce(u64, &DigestValues) -> Result<()>,
+    ) -> Result<PartRecord>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let target = ContentTarget {
+            account: container.account.clone(),
+            container: container.name.clone(),
+            key: upload.key.clone(),
+            version: "null".to_string(),
+            content_id: upload.upload_id.clone(),
+            policy: upload.policy.clone(),
+            position_prefix: format!("p{part_number}:"),
+        };
+        let written = self.write_content(body, &target, digests, verify).await?;
+        let mut checksums = BTreeMap::new();
+        if let Some((algo, value)) = &written.digests.checksum {
+            checksums.insert(algo.name().to_string(), value.clone());
+        }
+        let part = PartRecord {
+            v: meta::wire::RECORD_VERSION,
+            part_number,
+            size: written.size,
+            etag: hex::encode(written.digests.md5),
+            mtime_ms: now_ms(),
+            checksums,
+            chunks: written.chunks,
+        };
+        if let Err(e) = self
+            .meta()
+            .put_part(&container.name, &upload.upload_id, &part)
+            .await
+        {
+            self.discard(copies_of(&part.chunks)).await;
+            return Err(e.into());
+        }
+        Ok(part)
+    }
+
+    /// Copies an object's bytes into a new object (the copy has its own chunks).
+    pub async fn copy_object(
+        &self,
+        source: &ObjectRecord,
+        container: &ContainerInfo,
+        key: &str,
+        attrs: ObjectAttrs,
+    ) -> Result<ObjectRecord> {
+        let body = self.read_content(source.chunks.clone(), 0..source.size);
+        let algo = source
+            .checksums
+            .keys()
+            .next()
+            .and_then(|name| super::ChecksumAlgo::parse(name));
+        self.put_object(container, key, attrs, body, Digests::new(algo), |_, _| {
+            Ok(())
+        })
+        .await
+    }
+
+    /// Storage policy of new objects in `container`.
+    pub fn policy_of(&self, container: &ContainerInfo) -> String {
+        container
+            .settings
+            .policy
+            .clone()
+            .unwrap_or_else(|| self.default_policy())
+    }
+}

@@ -1,0 +1,131 @@
+//! Bucket operations: list, create, head, delete, location.
+
+use meta::wire::ContainerSettings;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::SpreadS3;
+use super::convert::timestamp;
+use super::error::s3err;
+
+pub fn owner(account: &str) -> Owner {
+    Owner {
+        display_name: Some(account.to_string()),
+        id: Some(account.to_string()),
+    }
+}
+
+pub async fn list_buckets(
+    s3: &SpreadS3,
+    req: S3Request<ListBucketsInput>,
+) -> S3Result<S3Response<ListBucketsOutput>> {
+    let account = s3.account(&req).await?;
+    let containers = s3
+        .svc
+        .meta()
+        .list_containers(&account)
+        .await
+        .map_err(s3err)?;
+    let prefix = req.input.prefix.clone().unwrap_or_default();
+    let buckets = containers
+        .into_iter()
+        .filter(|c| c.name.starts_with(&prefix))
+        .map(|c| Bucket {
+            bucket_region: Some(s3.svc.config().region.clone()),
+            creation_date: Some(timestamp(c.created_ms)),
+            name: Some(c.name),
+        })
+        .collect();
+    Ok(S3Response::new(ListBucketsOutput {
+        buckets: Some(buckets),
+        owner: Some(owner(&account)),
+        prefix: req.input.prefix,
+        ..Default::default()
+    }))
+}
+
+pub async fn create_bucket(
+    s3: &SpreadS3,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
+    let account = s3.account(&req).await?;
+    let bucket = &req.input.bucket;
+    let mut settings = ContainerSettings::default();
+    if let Some(loc) = req
+        .input
+        .create_bucket_configuration
+        .as_ref()
+        .and_then(|c| c.location_constraint.as_ref())
+    {
+        let loc = loc.as_str();
+        if !loc.is_empty() && loc != s3.svc.config().region {
+            return Err(s3_error!(
+                InvalidLocationConstraint,
+                "The specified location-constraint is not valid"
+            ));
+        }
+        settings
+            .properties
+            .insert("location".to_string(), loc.to_string());
+    }
+    match s3
+        .svc
+        .meta()
+        .create_container(&account, bucket, &settings)
+        .await
+    {
+        Ok(_) => Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{bucket}")),
+        })),
+        Err(meta::Error::ContainerExists { owner, .. }) if owner == account => Err(s3_error!(
+            BucketAlreadyOwnedByYou,
+            "Your previous request to create the named bucket succeeded and you already own it."
+        )),
+        Err(meta::Error::ContainerExists { .. }) => Err(s3_error!(
+            BucketAlreadyExists,
+            "The requested bucket name is not available."
+        )),
+        Err(e) => Err(s3err(e)),
+    }
+}
+
+pub async fn head_bucket(
+    s3: &SpreadS3,
+    req: S3Request<HeadBucketInput>,
+) -> S3Result<S3Response<HeadBucketOutput>> {
+    s3.owned_bucket(&req, &req.input.bucket).await?;
+    Ok(S3Response::new(HeadBucketOutput {
+        bucket_region: Some(s3.svc.config().region.clone()),
+        ..Default::default()
+    }))
+}
+
+pub async fn delete_bucket(
+    s3: &SpreadS3,
+    req: S3Request<DeleteBucketInput>,
+) -> S3Result<S3Response<DeleteBucketOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    s3.svc
+        .meta()
+        .delete_container(&container.account, &container.name)
+        .await
+        .map_err(s3err)?;
+    Ok(S3Response::new(DeleteBucketOutput {}))
+}
+
+pub async fn get_bucket_location(
+    s3: &SpreadS3,
+    req: S3Request<GetBucketLocationInput>,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    s3.owned_bucket(&req, &req.input.bucket).await?;
+    let region = &s3.svc.config().region;
+    // us-east-1 is answered with an empty LocationConstraint, as AWS does.
+    let location_constraint = if region == "us-east-1" {
+        None
+    } else {
+        Some(BucketLocationConstraint::from(region.clone()))
+    };
+    Ok(S3Response::new(GetBucketLocationOutput {
+        location_constraint,
+    }))
+}

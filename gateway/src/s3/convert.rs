@@ -1,0 +1,220 @@
+//! Conversions between Spread records and s3s types: timestamps, ETags, metadata, checksums,
+//! and the checks on incoming digests (Content-MD5, x-amz-checksum-*).
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use meta::wire::ObjectRecord;
+use s3s::dto::{ETag, Timestamp};
+use s3s::{S3Result, s3_error};
+
+use crate::error::{Error, Result};
+use crate::objects::{ChecksumAlgo, Digests};
+
+/// Keys longer than this are rejected (S3's limit).
+pub const MAX_KEY_LEN: usize = 1024;
+
+pub fn timestamp(ms: i64) -> Timestamp {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    Timestamp::from(t)
+}
+
+/// Milliseconds of an s3s timestamp.
+pub fn millis(t: &Timestamp) -> i64 {
+    let t: time::OffsetDateTime = t.clone().into();
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+pub fn etag(value: &str) -> ETag {
+    ETag::Strong(value.to_string())
+}
+
+pub fn check_key(key: &str) -> S3Result<()> {
+    if key.is_empty() {
+        return Err(s3_error!(InvalidArgument, "Object key must not be empty"));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(s3_error!(KeyTooLongError, "Your key is too long"));
+    }
+    Ok(())
+}
+
+/// The standard headers Spread keeps verbatim.
+pub fn standard_headers(
+    cache_control: Option<&String>,
+    content_disposition: Option<&String>,
+    content_encoding: Option<&String>,
+    content_language: Option<&String>,
+    expires: Option<&Timestamp>,
+) -> BTreeMap<String, String> {
+    let mut h = BTreeMap::new();
+    let mut put = |k: &str, v: Option<&String>| {
+        if let Some(v) = v {
+            h.insert(k.to_string(), v.clone());
+        }
+    };
+    put("cache-control", cache_control);
+    put("content-disposition", content_disposition);
+    put("content-encoding", content_encoding);
+    put("content-language", content_language);
+    if let Some(e) = expires {
+        h.insert("expires".to_string(), millis(e).to_string());
+    }
+    h
+}
+
+pub fn expires(rec_headers: &BTreeMap<String, String>) -> Option<Timestamp> {
+    rec_headers
+        .get("expires")
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(timestamp)
+}
+
+pub fn user_meta(meta: Option<s3s::dto::Metadata>) -> BTreeMap<String, String> {
+    meta.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect()
+}
+
+pub fn metadata_out(rec: &ObjectRecord) -> Option<s3s::dto::Metadata> {
+    if rec.user_meta.is_empty() {
+        return None;
+    }
+    Some(rec.user_meta.clone().into_iter().collect())
+}
+
+/// The checksum a client sends with a body: algorithm, and the value if already known (header);
+/// `None` value with `trailer = true` means it arrives in the aws-chunked trailer.
+#[derive(Debug, Clone)]
+pub struct ChecksumRequest {
+    pub algo: ChecksumAlgo,
+    pub value: Option<String>,
+    pub trailer: bool,
+}
+
+/// Finds which checksum the request carries: a header value, a declared trailer, or only a
+/// requested algorithm (x-amz-sdk-checksum-algorithm / x-amz-checksum-algorithm).
+pub fn checksum_request(
+    headers: &http::HeaderMap,
+    values: [(ChecksumAlgo, Option<&String>); 5],
+    algorithm: Option<&str>,
+) -> S3Result<Option<ChecksumRequest>> {
+    if let Some((algo, v)) = values.iter().find(|(_, v)| v.is_some()) {
+        return Ok(Some(ChecksumRequest {
+            algo: *algo,
+            value: v.cloned(),
+            trailer: false,
+        }));
+    }
+    if let Some(t) = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
+        let name = t.trim().to_ascii_lowercase();
+        if let Some(algo) = name
+            .strip_prefix("x-amz-checksum-")
+            .and_then(ChecksumAlgo::parse)
+        {
+            return Ok(Some(ChecksumRequest {
+                algo,
+                value: None,
+                trailer: true,
+            }));
+        }
+    }
+    match algorithm {
+        Some(a) => match ChecksumAlgo::parse(a) {
+            Some(algo) => Ok(Some(ChecksumRequest {
+                algo,
+                value: None,
+                trailer: false,
+            })),
+            None => Err(s3_error!(
+                InvalidRequest,
+                "Unsupported checksum algorithm: {a}"
+            )),
+        },
+        None => Ok(None),
+    }
+}
+
+pub fn digests_for(req: Option<&ChecksumRequest>) -> Digests {
+    Digests::new(req.map(|r| r.algo))
+}
+
+/// Verifies Content-MD5 and the checksum after the body has been read.
+pub fn verify_digests(
+    content_md5: Option<&String>,
+    checksum: Option<&ChecksumRequest>,
+    trailing: Option<&s3s::TrailingHeaders>,
+    values: &crate::objects::DigestValues,
+) -> Result<()> {
+    if let Some(expected) = content_md5 {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(expected.trim())
+            .map_err(|_| Error::InvalidDigest("Content-MD5 is not valid base64".into()))?;
+        if decoded.len() != 16 {
+            return Err(Error::InvalidDigest("Content-MD5 must be 16 bytes".into()));
+        }
+        if decoded != values.md5 {
+            return Err(Error::BadDigest(
+                "The Content-MD5 you specified did not match what we received".into(),
+            ));
+        }
+    }
+    let Some(req) = checksum else {
+        return Ok(());
+    };
+    let expected = match (&req.value, req.trailer, trailing) {
+        (Some(v), _, _) => Some(v.clone()),
+        (None, true, Some(t)) => {
+            let name = format!("x-amz-checksum-{}", req.algo.name());
+            t.read(|h| {
+                h.get(name.as_str())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            })
+            .flatten()
+        }
+        _ => None,
+    };
+    if let (Some(expected), Some((_, actual))) = (expected, &values.checksum) {
+        if expected.trim() != actual.as_str() {
+            return Err(Error::BadDigest(format!(
+                "The {} you specified did not match the calculated checksum",
+                req.algo.name().to_ascii_uppercase()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checksum fields for outputs: (crc32, crc32c, crc64nvme, sha1, sha256).
+#[derive(Default)]
+pub struct ChecksumFields {
+    pub crc32: Option<String>,
+    pub crc32c: Option<String>,
+    pub crc64nvme: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+}
+
+pub fn checksum_fields(checksums: &BTreeMap<String, String>) -> ChecksumFields {
+    ChecksumFields {
+        crc32: checksums.get("crc32").cloned(),
+        crc32c: checksums.get("crc32c").cloned(),
+        crc64nvme: checksums.get("crc64nvme").cloned(),
+        sha1: checksums.get("sha1").cloned(),
+        sha256: checksums.get("sha256").cloned(),
+    }
+}
+
+/// Percent-encodes a key or prefix for `encoding-type=url` listings.
+pub fn url_encode(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}

@@ -1,0 +1,77 @@
+//! The single place where gateway errors become S3 errors (code + HTTP status).
+
+use s3s::{S3Error, S3ErrorCode};
+
+use crate::error::Error;
+
+impl From<Error> for S3Error {
+    fn from(e: Error) -> S3Error {
+        let (code, message) = match &e {
+            Error::Meta(m) => return meta_to_s3(m),
+            Error::Chunk(c) => (S3ErrorCode::ServiceUnavailable, c.to_string()),
+            Error::Unavailable(m) => (S3ErrorCode::ServiceUnavailable, m.clone()),
+            Error::BadDigest(m) => (S3ErrorCode::BadDigest, m.clone()),
+            Error::InvalidDigest(m) => (S3ErrorCode::InvalidDigest, m.clone()),
+            Error::InvalidRequest(m) => (S3ErrorCode::InvalidRequest, m.clone()),
+            Error::AccessDenied => (S3ErrorCode::AccessDenied, "Access Denied".into()),
+            Error::InvalidRange => (
+                S3ErrorCode::InvalidRange,
+                "The requested range is not satisfiable".into(),
+            ),
+            Error::PreconditionFailed => (
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold".into(),
+            ),
+            Error::NotModified => (S3ErrorCode::NotModified, "Not Modified".into()),
+            Error::Body(m) => (S3ErrorCode::IncompleteBody, m.clone()),
+            Error::Config(m) | Error::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                (
+                    S3ErrorCode::InternalError,
+                    "We encountered an internal error".into(),
+                )
+            }
+            Error::Io(err) => {
+                tracing::error!(error = %err, "I/O error");
+                (
+                    S3ErrorCode::InternalError,
+                    "We encountered an internal error".into(),
+                )
+            }
+        };
+        S3Error::with_message(code, message)
+    }
+}
+
+fn meta_to_s3(e: &meta::Error) -> S3Error {
+    use meta::Error as M;
+    let code = match e {
+        M::NoSuchContainer(_) => S3ErrorCode::NoSuchBucket,
+        M::NoSuchObject(_) => S3ErrorCode::NoSuchKey,
+        M::NoSuchUpload(_) => S3ErrorCode::NoSuchUpload,
+        M::ContainerExists { .. } => S3ErrorCode::BucketAlreadyExists,
+        M::ContainerNotEmpty(_) => S3ErrorCode::BucketNotEmpty,
+        M::InvalidPart(_) => S3ErrorCode::InvalidPart,
+        M::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
+        M::EntityTooSmall(_) => S3ErrorCode::EntityTooSmall,
+        M::InvalidArgument(_) => S3ErrorCode::InvalidArgument,
+        M::NoSuchCredential(_) => S3ErrorCode::InvalidAccessKeyId,
+        M::NoSuchAccount(_) | M::AccountExists(_) | M::CredentialExists(_) => {
+            S3ErrorCode::AccessDenied
+        }
+        M::Unavailable(_) => S3ErrorCode::ServiceUnavailable,
+        M::Db(_) | M::Io(_) | M::Internal(_) => {
+            tracing::error!(error = %e, "meta internal error");
+            return S3Error::with_message(
+                S3ErrorCode::InternalError,
+                "We encountered an internal error",
+            );
+        }
+    };
+    S3Error::with_message(code, e.to_string())
+}
+
+/// Shorthand used by the operation modules.
+pub fn s3err(e: impl Into<Error>) -> S3Error {
+    S3Error::from(e.into())
+}

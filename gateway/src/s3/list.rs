@@ -1,0 +1,194 @@
+//! ListObjects (v1) and ListObjectsV2: prefix, delimiter, marker / continuation token /
+//! start-after, max-keys and encoding-type=url, over meta's ordered listing.
+
+use base64::Engine as _;
+use meta::wire::{ListReply, ListRequest};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::SpreadS3;
+use super::bucket::owner;
+use super::convert::{etag, timestamp, url_encode};
+use super::error::s3err;
+
+const MAX_KEYS: i32 = 1000;
+
+fn max_keys(v: Option<i32>) -> S3Result<u32> {
+    match v {
+        None => Ok(MAX_KEYS as u32),
+        Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must not be negative")),
+        Some(n) => Ok(n.min(MAX_KEYS) as u32),
+    }
+}
+
+fn wants_url(encoding: Option<&EncodingType>) -> S3Result<bool> {
+    match encoding {
+        None => Ok(false),
+        Some(e) if e.as_str().eq_ignore_ascii_case("url") => Ok(true),
+        Some(_) => Err(s3_error!(
+            InvalidArgument,
+            "Invalid Encoding Method specified in Request"
+        )),
+    }
+}
+
+async fn list(
+    s3: &SpreadS3,
+    bucket: &str,
+    prefix: Option<&String>,
+    delimiter: Option<&String>,
+    after: Option<String>,
+    max_keys: u32,
+) -> S3Result<ListReply> {
+    if max_keys == 0 {
+        return Ok(ListReply::default());
+    }
+    let req = ListRequest {
+        prefix: prefix.cloned().unwrap_or_default(),
+        delimiter: delimiter.filter(|d| !d.is_empty()).cloned(),
+        after,
+        end_before: None,
+        max_keys,
+    };
+    s3.svc
+        .meta()
+        .list_objects(bucket, &req)
+        .await
+        .map_err(s3err)
+}
+
+fn contents(
+    reply: &ListReply,
+    url: bool,
+    fetch_owner: Option<&str>,
+) -> (Vec<Object>, Vec<CommonPrefix>) {
+    let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
+    let objects = reply
+        .objects
+        .iter()
+        .map(|o| Object {
+            key: Some(enc(&o.key)),
+            e_tag: Some(etag(&o.etag)),
+            last_modified: Some(timestamp(o.mtime_ms)),
+            size: Some(o.size as i64),
+            storage_class: Some(ObjectStorageClass::from_static(
+                ObjectStorageClass::STANDARD,
+            )),
+            owner: fetch_owner.map(owner),
+            ..Default::default()
+        })
+        .collect();
+    let prefixes = reply
+        .common_prefixes
+        .iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(enc(p)),
+        })
+        .collect();
+    (objects, prefixes)
+}
+
+pub async fn list_objects(
+    s3: &SpreadS3,
+    req: S3Request<ListObjectsInput>,
+) -> S3Result<S3Response<ListObjectsOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let input = req.input;
+    let url = wants_url(input.encoding_type.as_ref())?;
+    let max = max_keys(input.max_keys)?;
+    let marker = input.marker.clone().filter(|m| !m.is_empty());
+    let reply = list(
+        s3,
+        &container.name,
+        input.prefix.as_ref(),
+        input.delimiter.as_ref(),
+        marker,
+        max,
+    )
+    .await?;
+    let (objects, prefixes) = contents(&reply, url, Some(container.account.as_str()));
+    let enc = |s: String| if url { url_encode(&s) } else { s };
+    Ok(S3Response::new(ListObjectsOutput {
+        name: Some(container.name),
+        prefix: Some(input.prefix.unwrap_or_default()).map(enc),
+        marker: input.marker.map(enc),
+        max_keys: Some(max as i32),
+        is_truncated: Some(reply.truncated),
+        contents: Some(objects),
+        common_prefixes: Some(prefixes),
+        delimiter: input.delimiter.map(enc),
+        next_marker: if reply.truncated {
+            reply.next_after.map(enc)
+        } else {
+            None
+        },
+        encoding_type: input.encoding_type,
+        ..Default::default()
+    }))
+}
+
+fn encode_token(key: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+fn decode_token(token: &str) -> S3Result<String> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "The continuation token provided is incorrect"
+            )
+        })
+}
+
+pub async fn list_objects_v2(
+    s3: &SpreadS3,
+    req: S3Request<ListObjectsV2Input>,
+) -> S3Result<S3Response<ListObjectsV2Output>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let input = req.input;
+    let url = wants_url(input.encoding_type.as_ref())?;
+    let max = max_keys(input.max_keys)?;
+    let after = match &input.continuation_token {
+        Some(t) => Some(decode_token(t)?),
+        None => input.start_after.clone().filter(|s| !s.is_empty()),
+    };
+    let reply = list(
+        s3,
+        &container.name,
+        input.prefix.as_ref(),
+        input.delimiter.as_ref(),
+        after,
+        max,
+    )
+    .await?;
+    let fetch_owner = input.fetch_owner.unwrap_or(false);
+    let (objects, prefixes) = contents(
+        &reply,
+        url,
+        fetch_owner.then_some(container.account.as_str()),
+    );
+    let enc = |s: String| if url { url_encode(&s) } else { s };
+    Ok(S3Response::new(ListObjectsV2Output {
+        name: Some(container.name),
+        prefix: Some(input.prefix.unwrap_or_default()).map(enc),
+        max_keys: Some(max as i32),
+        key_count: Some((objects.len() + prefixes.len()) as i32),
+        continuation_token: input.continuation_token,
+        is_truncated: Some(reply.truncated),
+        next_continuation_token: if reply.truncated {
+            reply.next_after.as_deref().map(encode_token)
+        } else {
+            None
+        },
+        contents: Some(objects),
+        common_prefixes: Some(prefixes),
+        delimiter: input.delimiter.map(enc),
+        encoding_type: input.encoding_type,
+        start_after: input.start_after.map(enc),
+        ..Default::default()
+    }))
+}

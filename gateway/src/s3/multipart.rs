@@ -1,0 +1,329 @@
+//! Multipart uploads: create, upload part, complete (parts are referenced, not copied),
+//! abort, list parts, list uploads.
+
+use std::collections::BTreeMap;
+
+use meta::wire::{CompletePart, CompleteRequest, ListUploadsRequest, UploadRecord};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::SpreadS3;
+use super::bucket::owner;
+use super::convert::{
+    check_key, checksum_fields, digests_for, etag, standard_headers, timestamp, url_encode,
+    user_meta, verify_digests,
+};
+use super::error::s3err;
+use super::object::part_checksum;
+use crate::objects::{now_ms, random_hex};
+
+const MAX_PART_NUMBER: i32 = 10_000;
+
+pub async fn create(
+    s3: &SpreadS3,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let input = req.input;
+    check_key(&input.key)?;
+    let checksum_algorithm = input
+        .checksum_algorithm
+        .as_ref()
+        .map(|a| a.as_str().to_string());
+    let record = UploadRecord {
+        v: meta::wire::RECORD_VERSION,
+        upload_id: random_hex(16),
+        key: input.key.clone(),
+        initiated_ms: now_ms(),
+        content_type: input.content_type,
+        headers: standard_headers(
+            input.cache_control.as_ref(),
+            input.content_disposition.as_ref(),
+            input.content_encoding.as_ref(),
+            input.content_language.as_ref(),
+            input.expires.as_ref(),
+        ),
+        user_meta: user_meta(input.metadata),
+        policy: s3.svc.policy_of(&container),
+        checksum_algorithm,
+    };
+    s3.svc
+        .meta()
+        .create_upload(&container.name, &record)
+        .await
+        .map_err(s3err)?;
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(container.name),
+        key: Some(input.key),
+        upload_id: Some(record.upload_id),
+        checksum_algorithm: input.checksum_algorithm,
+        ..Default::default()
+    }))
+}
+
+pub async fn upload_part(
+    s3: &SpreadS3,
+    req: S3Request<UploadPartInput>,
+) -> S3Result<S3Response<UploadPartOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let trailing = req.trailing_headers.clone();
+    let checksum = part_checksum(&req.headers, &req.input)?;
+    let input = req.input;
+    if !(1..=MAX_PART_NUMBER).contains(&input.part_number) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        ));
+    }
+    let upload = s3
+        .svc
+        .meta()
+        .get_upload(&container.name, &input.upload_id)
+        .await
+        .map_err(s3err)?;
+    if upload.key != input.key {
+        return Err(s3_error!(
+            NoSuchUpload,
+            "The specified upload does not exist for this key"
+        ));
+    }
+    let content_md5 = input.content_md5;
+    let body = input.body.unwrap_or_else(|| {
+        StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
+    });
+    let part = s3
+        .svc
+        .put_part(
+            &container,
+            &upload,
+            input.part_number as u32,
+            body,
+            digests_for(checksum.as_ref()),
+            |_, values| {
+                verify_digests(
+                    content_md5.as_ref(),
+                    checksum.as_ref(),
+                    trailing.as_ref(),
+                    values,
+                )
+            },
+        )
+        .await
+        .map_err(s3err)?;
+    let sums = checksum_fields(&part.checksums);
+    Ok(S3Response::new(UploadPartOutput {
+        e_tag: Some(etag(&part.etag)),
+        checksum_crc32: sums.crc32,
+        checksum_crc32c: sums.crc32c,
+        checksum_crc64nvme: sums.crc64nvme,
+        checksum_sha1: sums.sha1,
+        checksum_sha256: sums.sha256,
+        ..Default::default()
+    }))
+}
+
+pub async fn complete(
+    s3: &SpreadS3,
+    req: S3Request<CompleteMultipartUploadInput>,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let input = req.input;
+    let parts = input
+        .multipart_upload
+        .and_then(|m| m.parts)
+        .unwrap_or_default();
+    if parts.is_empty() {
+        return Err(s3_error!(
+            MalformedXML,
+            "You must specify at least one part"
+        ));
+    }
+    let mut wanted = Vec::with_capacity(parts.len());
+    for p in parts {
+        let (Some(number), Some(tag)) = (p.part_number, p.e_tag) else {
+            return Err(s3_error!(
+                MalformedXML,
+                "Each part needs a PartNumber and an ETag"
+            ));
+        };
+        if number < 1 {
+            return Err(s3_error!(InvalidPart, "Invalid part number {number}"));
+        }
+        wanted.push(CompletePart {
+            part_number: number as u32,
+            etag: tag.value().to_string(),
+        });
+    }
+    let upload = s3
+        .svc
+        .meta()
+        .get_upload(&container.name, &input.upload_id)
+        .await
+        .map_err(s3err)?;
+    if upload.key != input.key {
+        return Err(s3_error!(
+            NoSuchUpload,
+            "The specified upload does not exist for this key"
+        ));
+    }
+    let record = s3
+        .svc
+        .meta()
+        .complete_upload(
+            &container.name,
+            &input.upload_id,
+            &CompleteRequest {
+                parts: wanted,
+                checksums: BTreeMap::new(),
+            },
+        )
+        .await
+        .map_err(s3err)?;
+    Ok(S3Response::new(CompleteMultipartUploadOutput {
+        bucket: Some(container.name.clone()),
+        key: Some(record.key.clone()),
+        e_tag: Some(etag(&record.etag)),
+        location: Some(format!("/{}/{}", container.name, record.key)),
+        ..Default::default()
+    }))
+}
+
+pub async fn abort(
+    s3: &SpreadS3,
+    req: S3Request<AbortMultipartUploadInput>,
+) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    s3.svc
+        .meta()
+        .abort_upload(&container.name, &req.input.upload_id)
+        .await
+        .map_err(s3err)?;
+    Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+}
+
+pub async fn list_parts(
+    s3: &SpreadS3,
+    req: S3Request<ListPartsInput>,
+) -> S3Result<S3Response<ListPartsOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let input = req.input;
+    let upload = s3
+        .svc
+        .meta()
+        .get_upload(&container.name, &input.upload_id)
+        .await
+        .map_err(s3err)?;
+    let max = input.max_parts.unwrap_or(1000).clamp(0, 1000);
+    let marker = input
+        .part_number_marker
+        .filter(|m| *m > 0)
+        .map(|m| m as u32);
+    let reply = s3
+        .svc
+        .meta()
+        .list_parts(&container.name, &input.upload_id, marker, max as u32)
+        .await
+        .map_err(s3err)?;
+    let parts = reply
+        .parts
+        .iter()
+        .map(|p| {
+            let sums = checksum_fields(&p.checksums);
+            Part {
+                e_tag: Some(etag(&p.etag)),
+                last_modified: Some(timestamp(p.mtime_ms)),
+                part_number: Some(p.part_number as i32),
+                size: Some(p.size as i64),
+                checksum_crc32: sums.crc32,
+                checksum_crc32c: sums.crc32c,
+                checksum_crc64nvme: sums.crc64nvme,
+                checksum_sha1: sums.sha1,
+                checksum_sha256: sums.sha256,
+            }
+        })
+        .collect();
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(container.name.clone()),
+        key: Some(upload.key),
+        upload_id: Some(upload.upload_id),
+        max_parts: Some(max),
+        part_number_marker: input.part_number_marker,
+        next_part_number_marker: reply.next_part_number_marker.map(|n| n as i32),
+        is_truncated: Some(reply.truncated),
+        parts: Some(parts),
+        owner: Some(owner(&container.account)),
+        initiator: Some(Initiator {
+            display_name: Some(container.account.clone()),
+            id: Some(container.account.clone()),
+        }),
+        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        ..Default::default()
+    }))
+}
+
+pub async fn list_uploads(
+    s3: &SpreadS3,
+    req: S3Request<ListMultipartUploadsInput>,
+) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let input = req.input;
+    let url = input
+        .encoding_type
+        .as_ref()
+        .is_some_and(|e| e.as_str().eq_ignore_ascii_case("url"));
+    let enc = |s: String| if url { url_encode(&s) } else { s };
+    let max = input.max_uploads.unwrap_or(1000).clamp(0, 1000);
+    let reply = s3
+        .svc
+        .meta()
+        .list_uploads(
+            &container.name,
+            &ListUploadsRequest {
+                prefix: input.prefix.clone().unwrap_or_default(),
+                delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
+                key_marker: input.key_marker.clone().filter(|m| !m.is_empty()),
+                upload_id_marker: input.upload_id_marker.clone().filter(|m| !m.is_empty()),
+                max_uploads: max as u32,
+            },
+        )
+        .await
+        .map_err(s3err)?;
+    let uploads = reply
+        .uploads
+        .into_iter()
+        .map(|u| MultipartUpload {
+            initiated: Some(timestamp(u.initiated_ms)),
+            initiator: Some(Initiator {
+                display_name: Some(container.account.clone()),
+                id: Some(container.account.clone()),
+            }),
+            key: Some(enc(u.key)),
+            owner: Some(owner(&container.account)),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            upload_id: Some(u.upload_id),
+            ..Default::default()
+        })
+        .collect();
+    let prefixes = reply
+        .common_prefixes
+        .into_iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(enc(p)),
+        })
+        .collect();
+    Ok(S3Response::new(ListMultipartUploadsOutput {
+        bucket: Some(container.name),
+        common_prefixes: Some(prefixes),
+        delimiter: input.delimiter,
+        encoding_type: input.encoding_type,
+        is_truncated: Some(reply.truncated),
+        key_marker: input.key_marker,
+        max_uploads: Some(max),
+        next_key_marker: reply.next_key_marker.map(enc),
+        next_upload_id_marker: reply.next_upload_id_marker,
+        prefix: input.prefix,
+        upload_id_marker: input.upload_id_marker,
+        uploads: Some(uploads),
+        ..Default::default()
+    }))
+}

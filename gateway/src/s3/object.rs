@@ -1,0 +1,400 @@
+//! Object operations: put, get, head, delete (single and batch), copy.
+
+use meta::wire::ObjectRecord;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::SpreadS3;
+use super::convert::{
+    ChecksumRequest, check_key, checksum_fields, checksum_request, digests_for, etag, expires,
+    metadata_out, standard_headers, timestamp, user_meta, verify_digests,
+};
+use super::error::s3err;
+use crate::error::Error;
+use crate::objects::{ChecksumAlgo, ObjectAttrs};
+
+pub async fn put_object(
+    s3: &SpreadS3,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let trailing = req.trailing_headers.clone();
+    let input = req.input;
+    check_key(&input.key)?;
+    let checksum = checksum_request(
+        &req.headers,
+        [
+            (ChecksumAlgo::Crc32, input.checksum_crc32.as_ref()),
+            (ChecksumAlgo::Crc32c, input.checksum_crc32c.as_ref()),
+            (ChecksumAlgo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
+            (ChecksumAlgo::Sha1, input.checksum_sha1.as_ref()),
+            (ChecksumAlgo::Sha256, input.checksum_sha256.as_ref()),
+        ],
+        input.checksum_algorithm.as_ref().map(|a| a.as_str()),
+    )?;
+    let attrs = ObjectAttrs {
+        content_type: input.content_type.clone(),
+        headers: standard_headers(
+            input.cache_control.as_ref(),
+            input.content_disposition.as_ref(),
+            input.content_encoding.as_ref(),
+            input.content_language.as_ref(),
+            input.expires.as_ref(),
+        ),
+        user_meta: user_meta(input.metadata),
+    };
+    let content_md5 = input.content_md5;
+    let body = input.body.unwrap_or_else(|| {
+        StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
+    });
+    let record = s3
+        .svc
+        .put_object(
+            &container,
+            &input.key,
+            attrs,
+            body,
+            digests_for(checksum.as_ref()),
+            |_, values| {
+                verify_digests(
+                    content_md5.as_ref(),
+                    checksum.as_ref(),
+                    trailing.as_ref(),
+                    values,
+                )
+            },
+        )
+        .await
+        .map_err(s3err)?;
+    let sums = checksum_fields(&record.checksums);
+    Ok(S3Response::new(PutObjectOutput {
+        e_tag: Some(etag(&record.etag)),
+        checksum_crc32: sums.crc32,
+        checksum_crc32c: sums.crc32c,
+        checksum_crc64nvme: sums.crc64nvme,
+        checksum_sha1: sums.sha1,
+        checksum_sha256: sums.sha256,
+        ..Default::default()
+    }))
+}
+
+/// Evaluates If-Match / If-Unmodified-Since / If-None-Match / If-Modified-Since (RFC 9110 order).
+fn check_conditions(
+    rec: &ObjectRecord,
+    if_match: Option<&ETagCondition>,
+    if_unmodified_since: Option<&Timestamp>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+) -> Result<(), Error> {
+    let matches = |c: &ETagCondition| match c {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(t) => t.value() == rec.etag,
+    };
+    // Last-Modified has a resolution of one second.
+    let mtime_s = rec.mtime_ms.div_euclid(1000);
+    let secs = |t: &Timestamp| super::convert::millis(t).div_euclid(1000);
+    if let Some(c) = if_match {
+        if !matches(c) {
+            return Err(Error::PreconditionFailed);
+        }
+    } else if let Some(t) = if_unmodified_since
+        && mtime_s > secs(t)
+    {
+        return Err(Error::PreconditionFailed);
+    }
+    if let Some(c) = if_none_match {
+        if matches(c) {
+            return Err(Error::NotModified);
+        }
+    } else if let Some(t) = if_modified_since
+        && mtime_s <= secs(t)
+    {
+        return Err(Error::NotModified);
+    }
+    Ok(())
+}
+
+fn checksums_if(rec: &ObjectRecord, mode: Option<&ChecksumMode>) -> super::convert::ChecksumFields {
+    match mode {
+        Some(m) if m.as_str().eq_ignore_ascii_case("ENABLED") => checksum_fields(&rec.checksums),
+        _ => Default::default(),
+    }
+}
+
+pub async fn get_object(
+    s3: &SpreadS3,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let input = req.input;
+    let rec = s3
+        .svc
+        .meta()
+        .get_object(&container.name, &input.key)
+        .await
+        .map_err(s3err)?;
+    check_conditions(
+        &rec,
+        input.if_match.as_ref(),
+        input.if_unmodified_since.as_ref(),
+        input.if_none_match.as_ref(),
+        input.if_modified_since.as_ref(),
+    )
+    .map_err(s3err)?;
+    let (range, content_range) = match input.range {
+        Some(r) => {
+            let range = r.check(rec.size).map_err(|_| s3err(Error::InvalidRange))?;
+            let cr = format!("bytes {}-{}/{}", range.start, range.end - 1, rec.size);
+            (range, Some(cr))
+        }
+        None => (0..rec.size, None),
+    };
+    let length = range.end - range.start;
+    let body = s3.svc.read_content(rec.chunks.clone(), range);
+    let sums = if content_range.is_none() {
+        checksums_if(&rec, input.checksum_mode.as_ref())
+    } else {
+        Default::default()
+    };
+    let output = GetObjectOutput {
+        accept_ranges: Some("bytes".to_string()),
+        body: Some(StreamingBlob::wrap(body)),
+        content_length: Some(length as i64),
+        content_range,
+        content_type: input
+            .response_content_type
+            .or_else(|| rec.content_type.clone()),
+        cache_control: input
+            .response_cache_control
+            .or_else(|| rec.headers.get("cache-control").cloned()),
+        content_disposition: input
+            .response_content_disposition
+            .or_else(|| rec.headers.get("content-disposition").cloned()),
+        content_encoding: input
+            .response_content_encoding
+            .or_else(|| rec.headers.get("content-encoding").cloned()),
+        content_language: input
+            .response_content_language
+            .or_else(|| rec.headers.get("content-language").cloned()),
+        expires: input.response_expires.or_else(|| expires(&rec.headers)),
+        e_tag: Some(etag(&rec.etag)),
+        last_modified: Some(timestamp(rec.mtime_ms)),
+        metadata: metadata_out(&rec),
+        parts_count: (!rec.parts.is_empty()).then_some(rec.parts.len() as i32),
+        checksum_crc32: sums.crc32,
+        checksum_crc32c: sums.crc32c,
+        checksum_crc64nvme: sums.crc64nvme,
+        checksum_sha1: sums.sha1,
+        checksum_sha256: sums.sha256,
+        ..Default::default()
+    };
+    Ok(S3Response::new(output))
+}
+
+pub async fn head_object(
+    s3: &SpreadS3,
+    req: S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let input = req.input;
+    let rec = s3
+        .svc
+        .meta()
+        .get_object(&container.name, &input.key)
+        .await
+        .map_err(s3err)?;
+    check_conditions(
+        &rec,
+        input.if_match.as_ref(),
+        input.if_unmodified_since.as_ref(),
+        input.if_none_match.as_ref(),
+        input.if_modified_since.as_ref(),
+    )
+    .map_err(s3err)?;
+    let (length, content_range) = match input.range {
+        Some(r) => {
+            let range = r.check(rec.size).map_err(|_| s3err(Error::InvalidRange))?;
+            let cr = format!("bytes {}-{}/{}", range.start, range.end - 1, rec.size);
+            (range.end - range.start, Some(cr))
+        }
+        None => (rec.size, None),
+    };
+    let sums = checksums_if(&rec, input.checksum_mode.as_ref());
+    Ok(S3Response::new(HeadObjectOutput {
+        accept_ranges: Some("bytes".to_string()),
+        content_length: Some(length as i64),
+        content_range,
+        content_type: rec.content_type.clone(),
+        cache_control: rec.headers.get("cache-control").cloned(),
+        content_disposition: rec.headers.get("content-disposition").cloned(),
+        content_encoding: rec.headers.get("content-encoding").cloned(),
+        content_language: rec.headers.get("content-language").cloned(),
+        expires: expires(&rec.headers),
+        e_tag: Some(etag(&rec.etag)),
+        last_modified: Some(timestamp(rec.mtime_ms)),
+        metadata: metadata_out(&rec),
+        parts_count: (!rec.parts.is_empty()).then_some(rec.parts.len() as i32),
+        checksum_crc32: sums.crc32,
+        checksum_crc32c: sums.crc32c,
+        checksum_crc64nvme: sums.crc64nvme,
+        checksum_sha1: sums.sha1,
+        checksum_sha256: sums.sha256,
+        ..Default::default()
+    }))
+}
+
+pub async fn delete_object(
+    s3: &SpreadS3,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    s3.svc
+        .meta()
+        .delete_object(&container.name, &req.input.key)
+        .await
+        .map_err(s3err)?;
+    Ok(S3Response::new(DeleteObjectOutput::default()))
+}
+
+pub async fn delete_objects(
+    s3: &SpreadS3,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let delete = req.input.delete;
+    if delete.objects.len() > 1000 {
+        return Err(s3_error!(
+            MalformedXML,
+            "A DeleteObjects request may name at most 1000 keys"
+        ));
+    }
+    let quiet = delete.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for obj in delete.objects {
+        match s3.svc.meta().delete_object(&container.name, &obj.key).await {
+            Ok(_) => {
+                if !quiet {
+                    deleted.push(DeletedObject {
+                        key: Some(obj.key),
+                        ..Default::default()
+                    })
+                }
+            }
+            Err(e) => {
+                let err = s3err(e);
+                errors.push(s3s::dto::Error {
+                    code: Some(err.code().as_str().to_string()),
+                    key: Some(obj.key),
+                    message: err.message().map(str::to_string),
+                    version_id: None,
+                });
+            }
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: Some(errors),
+        ..Default::default()
+    }))
+}
+
+pub async fn copy_object(
+    s3: &SpreadS3,
+    req: S3Request<CopyObjectInput>,
+) -> S3Result<S3Response<CopyObjectOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let input = &req.input;
+    check_key(&input.key)?;
+    let CopySource::Bucket {
+        bucket: src_bucket,
+        key: src_key,
+        ..
+    } = &input.copy_source
+    else {
+        return Err(s3_error!(
+            NotImplemented,
+            "Only bucket copy sources are supported"
+        ));
+    };
+    let source_container = s3.owned_bucket(&req, src_bucket).await?;
+    let source = s3
+        .svc
+        .meta()
+        .get_object(&source_container.name, src_key)
+        .await
+        .map_err(s3err)?;
+    check_conditions(
+        &source,
+        input.copy_source_if_match.as_ref(),
+        input.copy_source_if_unmodified_since.as_ref(),
+        input.copy_source_if_none_match.as_ref(),
+        input.copy_source_if_modified_since.as_ref(),
+    )
+    .map_err(|e| match e {
+        Error::NotModified => s3err(Error::PreconditionFailed),
+        other => s3err(other),
+    })?;
+    let replace = input
+        .metadata_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str().eq_ignore_ascii_case("REPLACE"));
+    if !replace && source_container.name == container.name && **src_key == *input.key {
+        return Err(s3_error!(
+            InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+        ));
+    }
+    let attrs = if replace {
+        ObjectAttrs {
+            content_type: input.content_type.clone(),
+            headers: standard_headers(
+                input.cache_control.as_ref(),
+                input.content_disposition.as_ref(),
+                input.content_encoding.as_ref(),
+                input.content_language.as_ref(),
+                input.expires.as_ref(),
+            ),
+            user_meta: user_meta(input.metadata.clone()),
+        }
+    } else {
+        ObjectAttrs::of(&source)
+    };
+    let record = s3
+        .svc
+        .copy_object(&source, &container, &input.key, attrs)
+        .await
+        .map_err(s3err)?;
+    let sums = checksum_fields(&record.checksums);
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(CopyObjectResult {
+            e_tag: Some(etag(&record.etag)),
+            last_modified: Some(timestamp(record.mtime_ms)),
+            checksum_crc32: sums.crc32,
+            checksum_crc32c: sums.crc32c,
+            checksum_crc64nvme: sums.crc64nvme,
+            checksum_sha1: sums.sha1,
+            checksum_sha256: sums.sha256,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}
+
+/// The checksum an UploadPart request carries (shared with multipart).
+pub fn part_checksum(
+    headers: &http::HeaderMap,
+    input: &UploadPartInput,
+) -> S3Result<Option<ChecksumRequest>> {
+    checksum_request(
+        headers,
+        [
+            (ChecksumAlgo::Crc32, input.checksum_crc32.as_ref()),
+            (ChecksumAlgo::Crc32c, input.checksum_crc32c.as_ref()),
+            (ChecksumAlgo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
+            (ChecksumAlgo::Sha1, input.checksum_sha1.as_ref()),
+            (ChecksumAlgo::Sha256, input.checksum_sha256.as_ref()),
+        ],
+        input.checksum_algorithm.as_ref().map(|a| a.as_str()),
+    )
+}

@@ -1,0 +1,78 @@
+//! Gateway process: binds the S3 listener and serves every connection with the s3s service,
+//! each request in a tracing span carrying its request id (also returned as x-amz-request-id).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use s3s::service::S3ServiceBuilder;
+use tokio::net::TcpListener;
+use tracing::Instrument as _;
+
+use crate::objects::ObjectService;
+use crate::s3::{CredentialCache, MetaAuth, SpreadS3};
+use crate::{Config, Error, Result};
+
+/// Runs the gateway until the process is stopped.
+pub async fn run(config: Config) -> Result<()> {
+    config.validate()?;
+    let listener = TcpListener::bind(config.s3_listen)
+        .await
+        .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.s3_listen)))?;
+    serve(listener, config).await
+}
+
+/// Serves S3 on an already bound listener (used by `run` and by tests).
+pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
+    let svc = ObjectService::new(config.clone());
+    let creds = Arc::new(CredentialCache::new(
+        svc.meta().clone(),
+        config.credential_cache_secs,
+    ));
+    let mut builder = S3ServiceBuilder::new(SpreadS3::new(svc, creds.clone()));
+    builder.set_auth(MetaAuth(creds));
+    let s3 = builder.build();
+    let next_id = Arc::new(AtomicU64::new(1));
+    let prefix = crate::objects::random_hex(4);
+    tracing::info!(addr = %listener.local_addr()?, "S3 gateway listening");
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let s3 = s3.clone();
+        let next_id = next_id.clone();
+        let prefix = prefix.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(
+                move |req: http::Request<hyper::body::Incoming>| {
+                    let id = format!("{prefix}{:012x}", next_id.fetch_add(1, Ordering::Relaxed));
+                    let span = tracing::info_span!("s3", request_id = %id, method = %req.method(), path = %req.uri().path());
+                    let s3 = s3.clone();
+                    async move {
+                        let mut resp = s3
+                            .call(req.map(s3s::Body::from))
+                            .instrument(span.clone())
+                            .await?;
+                        span.in_scope(|| tracing::debug!(status = %resp.status(), "done"));
+                        if let Ok(v) = http::HeaderValue::from_str(&id) {
+                            resp.headers_mut().insert("x-amz-request-id", v);
+                        }
+                        Ok::<_, s3s::HttpError>(resp)
+                    }
+                },
+            );
+            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = conn {
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
