@@ -43,6 +43,8 @@ pub enum Error {
     Internal(String),
 }
 
+use crate::wire::ErrorBody;
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
@@ -70,6 +72,72 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The variant's main payload, sent as [`crate::wire::ErrorBody::detail`]; for
+    /// `ContainerExists` it is the owning account.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Error::NoSuchAccount(s)
+            | Error::AccountExists(s)
+            | Error::NoSuchCredential(s)
+            | Error::CredentialExists(s)
+            | Error::NoSuchContainer(s)
+            | Error::ContainerNotEmpty(s)
+            | Error::NoSuchObject(s)
+            | Error::NoSuchUpload(s)
+            | Error::InvalidPart(s)
+            | Error::InvalidArgument(s)
+            | Error::Db(s)
+            | Error::Io(s)
+            | Error::Unavailable(s)
+            | Error::Internal(s) => Some(s.clone()),
+            Error::ContainerExists { owner, .. } => Some(owner.clone()),
+            Error::EntityTooSmall(n) => Some(n.to_string()),
+            Error::InvalidPartOrder => None,
+        }
+    }
+
+    /// The wire form of this error.
+    pub fn to_body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code().to_string(),
+            message: self.to_string(),
+            detail: self.detail(),
+        }
+    }
+
+    /// Rebuilds the variant from an error answer. `name` is the container name of the request,
+    /// used for `ContainerExists` (whose detail is the owner).
+    pub fn from_body(body: ErrorBody, name: &str) -> Error {
+        let detail = body.detail.unwrap_or_else(|| body.message.clone());
+        match body.code.as_str() {
+            "NoSuchAccount" => Error::NoSuchAccount(detail),
+            "AccountExists" => Error::AccountExists(detail),
+            "NoSuchCredential" => Error::NoSuchCredential(detail),
+            "CredentialExists" => Error::CredentialExists(detail),
+            "NoSuchContainer" => Error::NoSuchContainer(detail),
+            "ContainerExists" => Error::ContainerExists {
+                name: name.to_string(),
+                owner: detail,
+            },
+            "ContainerNotEmpty" => Error::ContainerNotEmpty(detail),
+            "NoSuchObject" => Error::NoSuchObject(detail),
+            "NoSuchUpload" => Error::NoSuchUpload(detail),
+            "InvalidPart" => Error::InvalidPart(detail),
+            "InvalidPartOrder" => Error::InvalidPartOrder,
+            "EntityTooSmall" => match detail.parse() {
+                Ok(n) => Error::EntityTooSmall(n),
+                Err(_) => Error::Internal(body.message),
+            },
+            "InvalidArgument" => Error::InvalidArgument(detail),
+            "Db" => Error::Db(detail),
+            "Io" => Error::Io(detail),
+            "Unavailable" => Error::Unavailable(detail),
+            _ => Error::Internal(body.message),
+        }
+    }
+}
+
 impl From<heed::Error> for Error {
     fn from(e: heed::Error) -> Self {
         Error::Db(e.to_string())
@@ -79,5 +147,11 @@ impl From<heed::Error> for Error {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Io(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Internal(format!("JSON: {e}"))
     }
 }

@@ -177,13 +177,13 @@ pub fn verify_digests(
         }
         _ => None,
     };
-    if let (Some(expected), Some((_, actual))) = (expected, &values.checksum) {
-        if expected.trim() != actual.as_str() {
-            return Err(Error::BadDigest(format!(
-                "The {} you specified did not match the calculated checksum",
-                req.algo.name().to_ascii_uppercase()
-            )));
-        }
+    if let (Some(expected), Some((_, actual))) = (expected, &values.checksum)
+        && expected.trim() != actual.as_str()
+    {
+        return Err(Error::BadDigest(format!(
+            "The {} you specified did not match the calculated checksum",
+            req.algo.name().to_ascii_uppercase()
+        )));
     }
     Ok(())
 }

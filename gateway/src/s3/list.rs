@@ -110,7 +110,7 @@ pub async fn list_objects(
     let enc = |s: String| if url { url_encode(&s) } else { s };
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(container.name),
-        prefix: Some(input.prefix.unwrap_or_default()).map(enc),
+        prefix: Some(enc(input.prefix.unwrap_or_default())),
         marker: input.marker.map(enc),
         max_keys: Some(max as i32),
         is_truncated: Some(reply.truncated),
@@ -174,7 +174,7 @@ pub async fn list_objects_v2(
     let enc = |s: String| if url { url_encode(&s) } else { s };
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(container.name),
-        prefix: Some(input.prefix.unwrap_or_default()).map(enc),
+        prefix: Some(enc(input.prefix.unwrap_or_default())),
         max_keys: Some(max as i32),
         key_count: Some((objects.len() + prefixes.len()) as i32),
         continuation_token: input.continuation_token,

@@ -1,0 +1,86 @@
+//! Configuration of a chunk server (`spread chunkd --config FILE`), read from TOML. Every field
+//! has a default; unknown fields are an error.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// chunkd configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Address given to meta; defaults to `listen`.
+    pub advertise: Option<String>,
+    /// Volume directory holding the chunks.
+    pub volume: PathBuf,
+    /// Location `dc.rack.host.vol`.
+    pub location: String,
+    /// Address of the meta service.
+    pub meta: String,
+    /// Seconds between heartbeats to meta.
+    pub heartbeat_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 6100)),
+            advertise: None,
+            volume: PathBuf::from("./spread-data/chunkd-0"),
+            location: "local.rack0.host0.vol0".to_string(),
+            meta: "127.0.0.1:6000".to_string(),
+            heartbeat_secs: 2,
+        }
+    }
+}
+
+impl Config {
+    /// Read and parse a TOML configuration file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        Self::parse(&text).map_err(|e| match e {
+            Error::Config(msg) => Error::Config(format!("{}: {msg}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Parse a TOML configuration.
+    pub fn parse(text: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| Error::Config(e.to_string()))
+    }
+
+    /// The address announced to meta: `advertise`, or `listen` when unset.
+    pub fn advertised_addr(&self) -> String {
+        self.advertise
+            .clone()
+            .unwrap_or_else(|| self.listen.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_unknown_fields() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.advertised_addr(), "127.0.0.1:6100");
+        let c = Config::parse("listen = \"0.0.0.0:7000\"\nadvertise = \"h:7000\"").unwrap();
+        assert_eq!(c.listen.port(), 7000);
+        assert_eq!(c.advertised_addr(), "h:7000");
+        assert!(Config::parse("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn toml_roundtrip() {
+        let c = Config::default();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::parse(&text).unwrap(), c);
+    }
+}

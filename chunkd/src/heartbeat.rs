@@ -1,0 +1,109 @@
+//! Registration and heartbeats to meta. The first heartbeat goes out at once, then one every
+//! interval. Meta answers with chunk ids to delete (garbage); they are deleted (a missing chunk
+//! counts as deleted) and confirmed in the `deleted` list of the next successful heartbeat, so
+//! a failed heartbeat just means the confirmation is retried.
+
+use crate::sysstats::LoadSampler;
+use crate::volume::Volume;
+use meta::client::MetaClient;
+use meta::wire::{Heartbeat, ServiceStats};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the heartbeat loop announces and where.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address of the meta service.
+    pub meta: String,
+    /// Address announced for this chunk server.
+    pub addr: String,
+    /// Location `dc.rack.host.vol`.
+    pub location: String,
+    /// Time between heartbeats.
+    pub interval: Duration,
+}
+
+/// Heartbeat forever (until the task is dropped).
+pub async fn run_loop(volume: Arc<Volume>, settings: Settings) {
+    let client = MetaClient::new(&settings.meta);
+    let mut sampler = LoadSampler::new();
+    let mut deleted: Vec<String> = Vec::new();
+    let mut meta_up = true;
+    let mut ticker = tokio::time::interval(settings.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let (free_bytes, total_bytes) = match volume.space() {
+            Ok(space) => space,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot stat volume");
+                (0, 0)
+            }
+        };
+        let (cpu_idle, io_idle) = sampler.sample();
+        let hb = Heartbeat {
+            id: volume.service_id().to_string(),
+            kind: "chunkd".to_string(),
+            addr: settings.addr.clone(),
+            location: settings.location.clone(),
+            stats: ServiceStats {
+                free_bytes,
+                total_bytes,
+                chunk_count: volume.chunk_count(),
+                io_idle,
+                cpu_idle,
+            },
+            deleted: deleted.clone(),
+        };
+        let reply = match client.heartbeat(&hb).await {
+            Ok(reply) => {
+                if !meta_up {
+                    tracing::info!(meta = %settings.meta, "meta reachable again");
+                }
+                meta_up = true;
+                reply
+            }
+            Err(e) => {
+                if meta_up {
+                    tracing::warn!(meta = %settings.meta, error = %e, "heartbeat failed; retrying");
+                } else {
+                    tracing::debug!(meta = %settings.meta, error = %e, "heartbeat failed");
+                }
+                meta_up = false;
+                continue;
+            }
+        };
+        // Meta has recorded the confirmations we just sent.
+        deleted.clear();
+        if reply.delete.is_empty() {
+            continue;
+        }
+        let vol = volume.clone();
+        let to_delete = reply.delete;
+        match tokio::task::spawn_blocking(move || delete_batch(&vol, to_delete)).await {
+            Ok(done) => deleted = done,
+            Err(e) => tracing::warn!(error = %e, "garbage deletion task failed"),
+        }
+    }
+}
+
+/// Delete the given chunks; returns those that are now gone (deleted or already absent).
+/// Ids that are not chunk ids can never exist, so they are confirmed too.
+fn delete_batch(volume: &Volume, ids: Vec<String>) -> Vec<String> {
+    let mut done = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !crate::is_valid_chunk_id(&id) {
+            tracing::warn!(chunk = %id, "meta asked to delete an invalid chunk id");
+            done.push(id);
+            continue;
+        }
+        match volume.delete(&id) {
+            Ok(existed) => {
+                tracing::debug!(chunk = %id, existed, "garbage chunk deleted");
+                done.push(id);
+            }
+            Err(e) => tracing::warn!(chunk = %id, error = %e, "cannot delete garbage chunk"),
+        }
+    }
+    done
+}

@@ -1,0 +1,514 @@
+//! The chunk server's HTTP/1.1 front (hyper 1): `PUT/GET/HEAD/DELETE /v1/chunk/{id}` and
+//! `GET /info`. Uploads stream into a temp file while hashing, are checked, footed, fsynced and
+//! linked into place; reads stream the data part of the file in bounded blocks.
+
+use crate::chunkfile::{self, not_found_or_io};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::heartbeat;
+use crate::range::{RangeSpec, parse_range};
+use crate::volume::Volume;
+use crate::wire::{self, ChunkMeta, ErrorBody, VolumeInfo};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+/// Size of the blocks read from disk for GET and of the upload write buffer.
+const BLOCK: usize = 256 * 1024;
+
+type RespBody = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// Shared state of a running chunk server.
+struct State {
+    volume: Arc<Volume>,
+    location: String,
+    next_request: AtomicU64,
+}
+
+/// Bind `config.listen` and [`serve`] forever.
+pub async fn run(config: Config) -> Result<()> {
+    let listener = TcpListener::bind(config.listen).await?;
+    serve(listener, config).await
+}
+
+/// Open the volume (creating the service id, wiping `tmp/`, counting chunks), start the
+/// heartbeat loop to `config.meta` (announcing `config.advertise`, or else the listener's
+/// actual address), and serve HTTP on `listener` forever.
+pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
+    let root = config.volume.clone();
+    let volume = tokio::task::spawn_blocking(move || Volume::open(&root))
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+    let volume = Arc::new(volume);
+    let local = listener.local_addr()?;
+    let advertise = config
+        .advertise
+        .clone()
+        .unwrap_or_else(|| local.to_string());
+    tracing::info!(listen = %local, advertise = %advertise, service_id = %volume.service_id(),
+        "chunkd serving");
+    // Everything this server spawns lives in `tasks`: dropping the `serve` future (e.g.
+    // aborting its task) stops the heartbeats and closes every connection.
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(heartbeat::run_loop(
+        volume.clone(),
+        heartbeat::Settings {
+            meta: config.meta.clone(),
+            addr: advertise,
+            location: config.location.clone(),
+            interval: Duration::from_secs(config.heartbeat_secs.max(1)),
+        },
+    ));
+    let state = Arc::new(State {
+        volume,
+        location: config.location.clone(),
+        next_request: AtomicU64::new(1),
+    });
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            Some(_) = tasks.join_next() => continue,
+        };
+        let (stream, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Typically EMFILE: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tasks.spawn(async move {
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(state, req).await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "connection ended with error");
+            }
+        });
+    }
+}
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<RespBody> {
+    let rid = format!("{:x}", state.next_request.fetch_add(1, Ordering::Relaxed));
+    let span =
+        tracing::info_span!("req", id = %rid, method = %req.method(), path = %req.uri().path());
+    async move {
+        let method = req.method().clone();
+        let result = route(state, req).await;
+        let mut resp = match result {
+            Ok(resp) => {
+                tracing::debug!(status = resp.status().as_u16(), "done");
+                resp
+            }
+            Err(e) => error_response(&method, e),
+        };
+        if let Ok(v) = HeaderValue::from_str(&rid) {
+            resp.headers_mut().insert(wire::H_REQUEST_ID, v);
+        }
+        resp
+    }
+    .instrument(span)
+    .await
+}
+
+async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response<RespBody>> {
+    let path = req.uri().path().to_string();
+    if path == "/info" {
+        return match *req.method() {
+            Method::GET => info(&state).await,
+            _ => Ok(status_only(StatusCode::METHOD_NOT_ALLOWED)),
+        };
+    }
+    let Some(id) = path.strip_prefix("/v1/chunk/") else {
+        return Ok(status_only(StatusCode::NOT_FOUND));
+    };
+    if !crate::is_valid_chunk_id(id) {
+        return Err(Error::BadRequest(format!("invalid chunk id {id:?}")));
+    }
+    let id = id.to_string();
+    match *req.method() {
+        Method::PUT => {
+            // Run the upload in its own task: if the client goes away hyper drops this future,
+            // but the upload task still sees the body error and cleans up its temp file.
+            let task = tokio::spawn(put_chunk(state, id, req).in_current_span());
+            task.await
+                .map_err(|e| Error::Io(std::io::Error::other(e)))?
+        }
+        Method::GET => get_chunk(&state, &id, req.headers(), false).await,
+        Method::HEAD => get_chunk(&state, &id, req.headers(), true).await,
+        Method::DELETE => delete_chunk(&state, id).await,
+        _ => Ok(status_only(StatusCode::METHOD_NOT_ALLOWED)),
+    }
+}
+
+/// Removes a temp file when dropped (upload failed, aborted or cancelled).
+struct TempGuard(PathBuf);
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        match std::fs::remove_file(&self.0) {
+            Ok(()) => tracing::debug!(path = %self.0.display(), "removed temp file"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %self.0.display(), error = %e, "cannot remove temp file")
+            }
+        }
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| Error::BadRequest(format!("header {name} is not ASCII")))
+        })
+        .transpose()
+}
+
+fn header_string(headers: &HeaderMap, name: &str) -> Result<String> {
+    Ok(header_str(headers, name)?.unwrap_or_default().to_string())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+async fn put_chunk(
+    state: Arc<State>,
+    id: String,
+    req: Request<Incoming>,
+) -> Result<Response<RespBody>> {
+    let headers = req.headers();
+    let key = match header_str(headers, wire::H_KEY)? {
+        Some(k) => wire::decode_header_value(k)
+            .ok_or_else(|| Error::BadRequest("x-spread-key is not UTF-8".to_string()))?,
+        None => String::new(),
+    };
+    let mut meta = ChunkMeta {
+        account: header_string(headers, wire::H_ACCOUNT)?,
+        container: header_string(headers, wire::H_CONTAINER)?,
+        key,
+        version: header_string(headers, wire::H_VERSION)?,
+        content_id: header_string(headers, wire::H_CONTENT)?,
+        position: header_string(headers, wire::H_POSITION)?,
+        policy: header_string(headers, wire::H_POLICY)?,
+        size: 0,
+        hash: String::new(),
+        mtime_ms: 0,
+    };
+    let header_hash = header_str(headers, wire::H_CHUNK_HASH)?.map(str::to_ascii_lowercase);
+    let content_length = match header_str(headers, header::CONTENT_LENGTH.as_str())? {
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| Error::BadRequest("bad content-length".to_string()))?,
+        ),
+        None => None,
+    };
+
+    let final_path = state.volume.chunk_path(&id);
+    if tokio::fs::try_exists(&final_path).await? {
+        return Err(Error::Conflict);
+    }
+
+    let tmp = state.volume.temp_path(&id);
+    let _guard = TempGuard(tmp.clone());
+    let file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .await
+        .map_err(Error::from_write_io)?;
+    let mut writer = BufWriter::with_capacity(BLOCK, file);
+    let mut hasher = blake3::Hasher::new();
+    let mut received: u64 = 0;
+    let mut trailer_hash: Option<String> = None;
+    let mut body = req.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Error::BadRequest(format!("body aborted: {e}")))?;
+        match frame.into_data() {
+            Ok(data) => {
+                received += data.len() as u64;
+                if content_length.is_some_and(|cl| received > cl) {
+                    return Err(Error::BadRequest("body longer than content-length".into()));
+                }
+                hasher.update(&data);
+                writer
+                    .write_all(&data)
+                    .await
+                    .map_err(Error::from_write_io)?;
+            }
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers()
+                    && let Some(v) = trailers.get(wire::H_CHUNK_HASH)
+                {
+                    let v = v
+                        .to_str()
+                        .map_err(|_| Error::BadRequest("trailer hash is not ASCII".to_string()))?;
+                    trailer_hash = Some(v.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    if let Some(cl) = content_length
+        && cl != received
+    {
+        return Err(Error::BadRequest(format!(
+            "received {received} bytes, content-length {cl}"
+        )));
+    }
+    let expected = header_hash.or(trailer_hash).ok_or_else(|| {
+        Error::BadRequest("missing x-spread-chunk-hash (header or trailer)".to_string())
+    })?;
+    let actual = hasher.finalize().to_hex().to_string();
+    if expected != actual {
+        tracing::warn!(%expected, %actual, size = received, "chunk hash mismatch");
+        return Err(Error::HashMismatch);
+    }
+    meta.size = received;
+    meta.hash = actual;
+    meta.mtime_ms = now_ms();
+    let footer = chunkfile::encode_footer(&meta)?;
+    writer
+        .write_all(&footer)
+        .await
+        .map_err(Error::from_write_io)?;
+    writer.flush().await.map_err(Error::from_write_io)?;
+    let file = writer.into_inner();
+    file.sync_all().await.map_err(Error::from_write_io)?;
+    drop(file);
+
+    let volume = state.volume.clone();
+    let commit_id = id.clone();
+    tokio::task::spawn_blocking(move || volume.commit(&tmp, &commit_id))
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+    tracing::info!(chunk = %id, size = received, "chunk stored");
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = StatusCode::CREATED;
+    insert_header(resp.headers_mut(), wire::H_CHUNK_HASH, &meta.hash);
+    Ok(resp)
+}
+
+async fn get_chunk(
+    state: &State,
+    id: &str,
+    headers: &HeaderMap,
+    head_only: bool,
+) -> Result<Response<RespBody>> {
+    let path = state.volume.chunk_path(id);
+    let (file, meta) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let mut file = std::fs::File::open(&path).map_err(not_found_or_io)?;
+        let meta = chunkfile::read_footer_from(&mut file)?;
+        Ok((file, meta))
+    })
+    .await
+    .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+
+    let size = meta.size;
+    let range = match header_str(headers, header::RANGE.as_str())? {
+        Some(v) => parse_range(v, size),
+        None => RangeSpec::Full,
+    };
+    let (status, start, end) = match range {
+        RangeSpec::Full => (StatusCode::OK, 0, size),
+        RangeSpec::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, start, end),
+        RangeSpec::Unsatisfiable => {
+            let mut resp = status_only(StatusCode::RANGE_NOT_SATISFIABLE);
+            insert_header(
+                resp.headers_mut(),
+                header::CONTENT_RANGE.as_str(),
+                &format!("bytes */{size}"),
+            );
+            return Ok(resp);
+        }
+    };
+    let len = end - start;
+    let body = if head_only || len == 0 {
+        empty()
+    } else {
+        file_body(tokio::fs::File::from_std(file), start, len)
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    insert_header(h, header::CONTENT_LENGTH.as_str(), &len.to_string());
+    insert_header(h, header::CONTENT_TYPE.as_str(), "application/octet-stream");
+    insert_header(h, header::ACCEPT_RANGES.as_str(), "bytes");
+    insert_header(h, wire::H_CHUNK_HASH, &meta.hash);
+    insert_header(h, wire::H_CHUNK_SIZE, &size.to_string());
+    if status == StatusCode::PARTIAL_CONTENT {
+        let value = format!("bytes {start}-{}/{size}", end - 1);
+        insert_header(h, header::CONTENT_RANGE.as_str(), &value);
+    }
+    if head_only {
+        let json = serde_json::to_string(&meta)
+            .map_err(|e| Error::Corrupt(format!("cannot encode metadata: {e}")))?;
+        insert_header(h, wire::H_META, &wire::encode_header_value(&json));
+    }
+    Ok(resp)
+}
+
+/// A body streaming `len` bytes of `file` from `start`, in blocks of at most [`BLOCK`] bytes.
+fn file_body(file: tokio::fs::File, start: u64, len: u64) -> RespBody {
+    struct ReadState {
+        file: tokio::fs::File,
+        remaining: u64,
+        seek_to: Option<u64>,
+    }
+    let init = ReadState {
+        file,
+        remaining: len,
+        seek_to: Some(start),
+    };
+    let stream = futures::stream::unfold(Some(init), |st| async move {
+        let mut st = st?;
+        if st.remaining == 0 {
+            return None;
+        }
+        if let Some(pos) = st.seek_to.take()
+            && let Err(e) = st.file.seek(std::io::SeekFrom::Start(pos)).await
+        {
+            return Some((Err(e), None));
+        }
+        let n = usize::try_from(st.remaining).map_or(BLOCK, |r| r.min(BLOCK));
+        let mut buf = vec![0u8; n];
+        match st.file.read_exact(&mut buf).await {
+            Ok(_) => {
+                st.remaining -= n as u64;
+                Some((Ok(Frame::data(Bytes::from(buf))), Some(st)))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "chunk read failed mid-stream");
+                Some((Err(e), None))
+            }
+        }
+    });
+    StreamBody::new(stream).boxed_unsync()
+}
+
+async fn delete_chunk(state: &State, id: String) -> Result<Response<RespBody>> {
+    let volume = state.volume.clone();
+    let existed = tokio::task::spawn_blocking(move || volume.delete(&id))
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+    if existed {
+        Ok(status_only(StatusCode::NO_CONTENT))
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+async fn info(state: &State) -> Result<Response<RespBody>> {
+    let volume = state.volume.clone();
+    let (free_bytes, total_bytes) = tokio::task::spawn_blocking(move || volume.space())
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+    let info = VolumeInfo {
+        id: state.volume.service_id().to_string(),
+        volume: state.volume.root().display().to_string(),
+        location: state.location.clone(),
+        free_bytes,
+        total_bytes,
+        chunk_count: state.volume.chunk_count(),
+    };
+    json_response(StatusCode::OK, &info)
+}
+
+fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Result<Response<RespBody>> {
+    let body = serde_json::to_vec(value).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = status;
+    insert_header(
+        resp.headers_mut(),
+        header::CONTENT_TYPE.as_str(),
+        "application/json",
+    );
+    Ok(resp)
+}
+
+fn error_status(e: &Error) -> StatusCode {
+    match e {
+        Error::NotFound => StatusCode::NOT_FOUND,
+        Error::Conflict => StatusCode::CONFLICT,
+        Error::HashMismatch | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+        Error::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+        Error::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Corrupt(_) | Error::Config(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn error_response(method: &Method, e: Error) -> Response<RespBody> {
+    let status = error_status(&e);
+    if status.is_server_error() {
+        tracing::error!(error = %e, "request failed");
+    } else {
+        tracing::debug!(error = %e, status = status.as_u16(), "request refused");
+    }
+    let body = ErrorBody {
+        code: e.code().to_string(),
+        message: e.to_string(),
+    };
+    let mut resp = if *method == Method::HEAD {
+        status_only(status)
+    } else {
+        match json_response(status, &body) {
+            Ok(r) => r,
+            Err(_) => status_only(status),
+        }
+    };
+    *resp.status_mut() = status;
+    resp
+}
+
+fn insert_header(headers: &mut HeaderMap, name: &str, value: &str) {
+    match (
+        http::HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        (Ok(n), Ok(v)) => {
+            headers.insert(n, v);
+        }
+        _ => tracing::warn!(name, "cannot encode header"),
+    }
+}
+
+fn empty() -> RespBody {
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+fn full(data: Vec<u8>) -> RespBody {
+    Full::new(Bytes::from(data))
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn status_only(status: StatusCode) -> Response<RespBody> {
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = status;
+    resp
+}

@@ -1,0 +1,493 @@
+//! Integration tests: a real chunk server on 127.0.0.1:0 with a temp volume, driven by
+//! `ChunkClient` and by raw TCP clients.
+
+use bytes::Bytes;
+use chunkd::{ChunkClient, ChunkMeta, Config, Error, blake3_hex, chunkfile, new_chunk_id};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+struct Server {
+    addr: String,
+    volume: PathBuf,
+    task: tokio::task::JoinHandle<chunkd::Result<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start_with(volume: &Path, meta: &str, heartbeat_secs: u64) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = Config {
+        listen: listener.local_addr().unwrap(),
+        volume: volume.to_path_buf(),
+        meta: meta.to_string(),
+        heartbeat_secs,
+        ..Config::default()
+    };
+    let task = tokio::spawn(chunkd::server::serve(listener, config));
+    Server {
+        addr,
+        volume: volume.to_path_buf(),
+        task,
+    }
+}
+
+/// A server whose meta is unreachable (heartbeats just fail).
+async fn start(volume: &Path) -> Server {
+    start_with(volume, "127.0.0.1:1", 60).await
+}
+
+fn chunk_meta(data: &[Bytes]) -> ChunkMeta {
+    ChunkMeta {
+        account: "acct".into(),
+        container: "bucket".into(),
+        key: "dir/sub dir/ключ?&%.txt".into(),
+        version: "null".into(),
+        content_id: "0123456789abcdef0123456789abcdef".into(),
+        position: "3.1".into(),
+        policy: "THREECOPIES".into(),
+        size: data.iter().map(|b| b.len() as u64).sum(),
+        hash: blake3_hex(data),
+        mtime_ms: 0,
+    }
+}
+
+fn pattern(len: usize, seed: u8) -> Bytes {
+    Bytes::from(
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect::<Vec<u8>>(),
+    )
+}
+
+/// Every file under the volume except `service-id`: (chunk files, temp files).
+fn files(volume: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut chunks = Vec::new();
+    let mut temps = Vec::new();
+    for entry in std::fs::read_dir(volume).unwrap() {
+        let entry = entry.unwrap();
+        if !entry.file_type().unwrap().is_dir() {
+            continue;
+        }
+        let is_tmp = entry.file_name() == "tmp";
+        for f in std::fs::read_dir(entry.path()).unwrap() {
+            let p = f.unwrap().path();
+            if is_tmp {
+                temps.push(p)
+            } else {
+                chunks.push(p)
+            }
+        }
+    }
+    (chunks, temps)
+}
+
+/// Wait (bounded) until `cond` holds on the volume's files.
+async fn wait_for(volume: &Path, what: &str, cond: impl Fn(&[PathBuf], &[PathBuf]) -> bool) {
+    for _ in 0..250 {
+        let (c, t) = files(volume);
+        if cond(&c, &t) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (c, t) = files(volume);
+    panic!("timed out waiting for {what}: chunks {c:?} temps {t:?}");
+}
+
+/// Send raw bytes and read the answer until the server closes (send `connection: close`),
+/// bounded. With `half_close`, the write side is shut down after the request.
+async fn raw_exchange_with(addr: &str, request: &[u8], half_close: bool) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    if half_close {
+        s.shutdown().await.unwrap();
+    }
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn raw_exchange(addr: &str, request: &[u8]) -> String {
+    raw_exchange_with(addr, request, false).await
+}
+
+#[tokio::test]
+async fn put_get_range_head_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let client = ChunkClient::new();
+    let parts = vec![pattern(700_000, 1), pattern(1, 2), pattern(300_000, 3)];
+    let whole: Vec<u8> = parts.iter().flat_map(|b| b.iter().copied()).collect();
+    let meta = chunk_meta(&parts);
+    let id = new_chunk_id();
+    client
+        .put(&srv.addr, &id, &meta, parts.clone())
+        .await
+        .unwrap();
+
+    let got = client.get(&srv.addr, &id, None).await.unwrap();
+    assert_eq!(got.len(), whole.len());
+    assert!(got == whole[..]);
+    let got = client.get(&srv.addr, &id, Some(10..20)).await.unwrap();
+    assert_eq!(got, whole[10..20]);
+    let got = client
+        .get(&srv.addr, &id, Some(500_000..1_000_001))
+        .await
+        .unwrap();
+    assert!(got == whole[500_000..]);
+    // A range reaching past the end is clamped.
+    let got = client
+        .get(&srv.addr, &id, Some(999_990..2_000_000))
+        .await
+        .unwrap();
+    assert!(got == whole[999_990..]);
+    assert!(
+        client
+            .get(&srv.addr, &id, Some(5..5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        client.get(&srv.addr, &id, Some(2_000_000..2_000_001)).await,
+        Err(Error::RangeNotSatisfiable)
+    ));
+
+    // Suffix range and raw headers.
+    let resp = raw_exchange(
+        &srv.addr,
+        format!(
+            "GET /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\nrange: bytes=-5\r\nconnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 206"), "{resp}");
+    assert!(
+        resp.contains("content-range: bytes 999996-1000000/1000001"),
+        "{resp}"
+    );
+    assert!(
+        resp.contains(&format!("x-spread-chunk-hash: {}", meta.hash)),
+        "{resp}"
+    );
+    assert!(resp.contains("x-spread-chunk-size: 1000001"), "{resp}");
+    assert!(resp.contains("x-spread-request-id: "), "{resp}");
+
+    // HEAD: metadata back, Content-Length of the data.
+    let head = client.head(&srv.addr, &id).await.unwrap();
+    assert_eq!(head.key, meta.key);
+    assert_eq!(head.hash, meta.hash);
+    assert_eq!(head.size, meta.size);
+    assert_eq!(head.position, "3.1");
+    assert!(head.mtime_ms > 0);
+    let resp = raw_exchange(
+        &srv.addr,
+        format!("HEAD /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert!(resp.contains("content-length: 1000001"), "{resp}");
+
+    // Streaming read.
+    use futures::StreamExt;
+    let mut stream = std::pin::pin!(client.get_stream(&srv.addr, &id, None).await.unwrap());
+    let mut n = 0usize;
+    let mut blocks = 0;
+    while let Some(b) = stream.next().await {
+        let b = b.unwrap();
+        assert!(b[..] == whole[n..n + b.len()]);
+        n += b.len();
+        blocks += 1;
+    }
+    assert_eq!(n, whole.len());
+    assert!(blocks >= 2);
+
+    let info = client.info(&srv.addr).await.unwrap();
+    assert_eq!(info.chunk_count, 1);
+    assert_eq!(info.location, "local.rack0.host0.vol0");
+    assert!(info.total_bytes > 0 && info.free_bytes <= info.total_bytes);
+
+    client.delete(&srv.addr, &id).await.unwrap();
+    assert!(matches!(
+        client.get(&srv.addr, &id, None).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        client.head(&srv.addr, &id).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        client.delete(&srv.addr, &id).await,
+        Err(Error::NotFound)
+    ));
+    assert_eq!(client.info(&srv.addr).await.unwrap().chunk_count, 0);
+}
+
+#[tokio::test]
+async fn empty_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let client = ChunkClient::new();
+    let meta = chunk_meta(&[]);
+    let id = new_chunk_id();
+    client.put(&srv.addr, &id, &meta, vec![]).await.unwrap();
+    assert!(client.get(&srv.addr, &id, None).await.unwrap().is_empty());
+    assert_eq!(client.head(&srv.addr, &id).await.unwrap().size, 0);
+}
+
+#[tokio::test]
+async fn hash_mismatch_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let client = ChunkClient::new();
+    let parts = vec![pattern(100_000, 7)];
+    let mut meta = chunk_meta(&parts);
+    meta.hash = blake3_hex(&[pattern(100_000, 8)]);
+    let id = new_chunk_id();
+    let err = client.put(&srv.addr, &id, &meta, parts).await.unwrap_err();
+    assert!(matches!(err, Error::HashMismatch), "{err:?}");
+    let (chunks, temps) = files(&srv.volume);
+    assert!(
+        chunks.is_empty() && temps.is_empty(),
+        "{chunks:?} {temps:?}"
+    );
+    assert!(matches!(
+        client.get(&srv.addr, &id, None).await,
+        Err(Error::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn existing_id_conflicts_and_bad_id_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let client = ChunkClient::new();
+    let parts = vec![pattern(1000, 1)];
+    let meta = chunk_meta(&parts);
+    let id = new_chunk_id();
+    client
+        .put(&srv.addr, &id, &meta, parts.clone())
+        .await
+        .unwrap();
+    let other = vec![pattern(1000, 2)];
+    let err = client
+        .put(&srv.addr, &id, &chunk_meta(&other), other)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict), "{err:?}");
+    assert!(client.get(&srv.addr, &id, None).await.unwrap() == parts[0]);
+    let (chunks, temps) = files(&srv.volume);
+    assert_eq!(chunks.len(), 1);
+    assert!(temps.is_empty());
+
+    for bad in ["abc", &id.to_uppercase(), &format!("{id}0")] {
+        let resp = raw_exchange(
+            &srv.addr,
+            format!("GET /v1/chunk/{bad} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await;
+        assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    }
+    assert!(matches!(
+        client.get(&srv.addr, "nothex", None).await,
+        Err(Error::BadRequest(_))
+    ));
+}
+
+#[tokio::test]
+async fn missing_hash_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let id = new_chunk_id();
+    let resp = raw_exchange(
+        &srv.addr,
+        format!(
+            "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    let (chunks, temps) = files(&srv.volume);
+    assert!(chunks.is_empty() && temps.is_empty());
+}
+
+#[tokio::test]
+async fn trailer_hash_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let client = ChunkClient::new();
+    let parts = vec![pattern(300_000, 4), pattern(5, 5), pattern(70_000, 6)];
+    let meta = chunk_meta(&parts);
+    let hash = meta.hash.clone();
+    let id = new_chunk_id();
+    let body = futures::stream::iter(parts.clone().into_iter().map(Ok::<_, std::io::Error>));
+    client
+        .put_stream(&srv.addr, &id, &meta, body, async move { Some(hash) })
+        .await
+        .unwrap();
+    let whole: Vec<u8> = parts.iter().flat_map(|b| b.iter().copied()).collect();
+    assert!(client.get(&srv.addr, &id, None).await.unwrap() == whole[..]);
+    assert_eq!(
+        client.head(&srv.addr, &id).await.unwrap().size,
+        whole.len() as u64
+    );
+
+    // Wrong trailer hash: rejected, nothing stored.
+    let id2 = new_chunk_id();
+    let body = futures::stream::iter(parts.clone().into_iter().map(Ok::<_, std::io::Error>));
+    let wrong = blake3_hex(&[Bytes::from_static(b"other")]);
+    let err = client
+        .put_stream(&srv.addr, &id2, &meta, body, async move { Some(wrong) })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::HashMismatch), "{err:?}");
+
+    // No hash at all: the upload is aborted, nothing stored.
+    let id3 = new_chunk_id();
+    let body = futures::stream::iter(parts.into_iter().map(Ok::<_, std::io::Error>));
+    assert!(
+        client
+            .put_stream(&srv.addr, &id3, &meta, body, async { None })
+            .await
+            .is_err()
+    );
+    wait_for(&srv.volume, "only the first chunk", |c, t| {
+        c.len() == 1 && t.is_empty()
+    })
+    .await;
+    assert_eq!(client.info(&srv.addr).await.unwrap().chunk_count, 1);
+}
+
+#[tokio::test]
+async fn content_length_mismatch_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let id = new_chunk_id();
+    let data = pattern(50, 1);
+    let hash = blake3_hex(std::slice::from_ref(&data));
+    let mut req = format!(
+        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\nx-spread-chunk-hash: {hash}\r\n\r\n"
+    )
+    .into_bytes();
+    req.extend_from_slice(&data);
+    let resp = raw_exchange_with(&srv.addr, &req, true).await;
+    assert!(!resp.starts_with("HTTP/1.1 201"), "{resp}");
+    wait_for(&srv.volume, "no files", |c, t| c.is_empty() && t.is_empty()).await;
+}
+
+#[tokio::test]
+async fn disconnect_mid_upload_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let id = new_chunk_id();
+    let hash = blake3_hex(&[pattern(1_000_000, 1)]);
+    let mut s = TcpStream::connect(&srv.addr).await.unwrap();
+    let head = format!(
+        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\nx-spread-chunk-hash: {hash}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&pattern(300_000, 1)).await.unwrap();
+    s.flush().await.unwrap();
+    wait_for(&srv.volume, "temp file", |_, t| t.len() == 1).await;
+    drop(s);
+    wait_for(&srv.volume, "no files", |c, t| c.is_empty() && t.is_empty()).await;
+
+    // Same with chunked encoding.
+    let mut s = TcpStream::connect(&srv.addr).await.unwrap();
+    let head = format!(
+        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nx-spread-chunk-hash: {hash}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(b"10\r\n0123456789abcdef\r\n").await.unwrap();
+    s.flush().await.unwrap();
+    wait_for(&srv.volume, "temp file", |_, t| t.len() == 1).await;
+    drop(s);
+    wait_for(&srv.volume, "no files", |c, t| c.is_empty() && t.is_empty()).await;
+}
+
+#[tokio::test]
+async fn footer_on_disk_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = ChunkClient::new();
+    let parts = vec![pattern(12_345, 9)];
+    let meta = chunk_meta(&parts);
+    let id = new_chunk_id();
+    let service_id;
+    {
+        let srv = start(dir.path()).await;
+        client
+            .put(&srv.addr, &id, &meta, parts.clone())
+            .await
+            .unwrap();
+        service_id = client.info(&srv.addr).await.unwrap().id;
+    }
+    let path = dir.path().join(&id[..3]).join(&id);
+    let on_disk = chunkfile::read_footer(&path).unwrap();
+    assert_eq!(
+        ChunkMeta {
+            mtime_ms: 0,
+            ..on_disk.clone()
+        },
+        meta
+    );
+    // Layout: data, then the footer.
+    let raw = std::fs::read(&path).unwrap();
+    assert!(raw[..12_345] == parts[0][..]);
+    assert!(raw.ends_with(chunkfile::MAGIC));
+
+    // A leftover temp file is wiped at start; id and count survive.
+    std::fs::write(dir.path().join("tmp").join("leftover.1"), b"junk").unwrap();
+    let srv = start(dir.path()).await;
+    let info = client.info(&srv.addr).await.unwrap();
+    assert_eq!(info.id, service_id);
+    assert_eq!(info.chunk_count, 1);
+    let (chunks, temps) = files(dir.path());
+    assert_eq!(chunks.len(), 1);
+    assert!(temps.is_empty());
+}
+
+#[tokio::test]
+async fn dead_server_is_unavailable() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let client = ChunkClient::new();
+    let err = client.get(&addr, &new_chunk_id(), None).await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn aborted_server_closes_pooled_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let client = ChunkClient::new();
+    let parts = vec![pattern(10, 1)];
+    let id = new_chunk_id();
+    client
+        .put(&srv.addr, &id, &chunk_meta(&parts), parts)
+        .await
+        .unwrap();
+    client.get(&srv.addr, &id, None).await.unwrap();
+    let addr = srv.addr.clone();
+    drop(srv);
+    let mut last = None;
+    for _ in 0..50 {
+        match client.get(&addr, &id, None).await {
+            Err(e) => {
+                last = Some(e);
+                break;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert!(matches!(last, Some(Error::Unavailable(_))), "{last:?}");
+}

@@ -1,0 +1,149 @@
+//! The HTTP/JSON protocol between [`crate::client::MetaClient`] and [`crate::server`]: one
+//! `POST /v1/<operation>` route per operation, each with a JSON request body defined here.
+//! Names and keys travel inside the JSON bodies, never in the path, so any UTF-8 is safe.
+
+use crate::wire::{
+    ChunkCopy, CompleteRequest, ContainerSettings, ListRequest, ListUploadsRequest, ObjectRecord,
+    PartRecord, UploadRecord,
+};
+use serde::{Deserialize, Serialize};
+
+/// Route paths (all `POST`, except [`HEALTH`] which also answers `GET`).
+pub mod route {
+    pub const HEALTH: &str = "/v1/health";
+    pub const ACCOUNT_CREATE: &str = "/v1/accounts/create";
+    pub const ACCOUNT_LIST: &str = "/v1/accounts/list";
+    pub const KEY_CREATE: &str = "/v1/keys/create";
+    pub const KEY_LIST: &str = "/v1/keys/list";
+    pub const KEY_GET: &str = "/v1/keys/get";
+    pub const CONTAINER_CREATE: &str = "/v1/containers/create";
+    pub const CONTAINER_GET: &str = "/v1/containers/get";
+    pub const CONTAINER_LIST: &str = "/v1/containers/list";
+    pub const CONTAINER_DELETE: &str = "/v1/containers/delete";
+    pub const OBJECT_PUT: &str = "/v1/objects/put";
+    pub const OBJECT_GET: &str = "/v1/objects/get";
+    pub const OBJECT_DELETE: &str = "/v1/objects/delete";
+    pub const OBJECT_LIST: &str = "/v1/objects/list";
+    pub const UPLOAD_CREATE: &str = "/v1/uploads/create";
+    pub const UPLOAD_GET: &str = "/v1/uploads/get";
+    pub const PART_PUT: &str = "/v1/uploads/put-part";
+    pub const PART_LIST: &str = "/v1/uploads/list-parts";
+    pub const UPLOAD_COMPLETE: &str = "/v1/uploads/complete";
+    pub const UPLOAD_ABORT: &str = "/v1/uploads/abort";
+    pub const UPLOAD_LIST: &str = "/v1/uploads/list";
+    pub const GC_QUEUE: &str = "/v1/gc/queue";
+    pub const HEARTBEAT: &str = "/v1/services/heartbeat";
+    pub const SERVICE_LIST: &str = "/v1/services/list";
+}
+
+/// Body of operations without arguments.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Empty {}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountCreate {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyCreate {
+    pub account: String,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyGet {
+    pub access_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerCreate {
+    pub account: String,
+    pub name: String,
+    pub settings: ContainerSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerName {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerList {
+    pub account: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerDelete {
+    pub account: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectPut {
+    pub container: String,
+    pub record: ObjectRecord,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectKey {
+    pub container: String,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectList {
+    pub container: String,
+    pub request: ListRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadCreate {
+    pub container: String,
+    pub record: UploadRecord,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadRef {
+    pub container: String,
+    pub upload_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartPut {
+    pub container: String,
+    pub upload_id: String,
+    pub part: PartRecord,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartList {
+    pub container: String,
+    pub upload_id: String,
+    pub marker: Option<u32>,
+    pub max_parts: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadComplete {
+    pub container: String,
+    pub upload_id: String,
+    pub request: CompleteRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadList {
+    pub container: String,
+    pub request: ListUploadsRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GcQueue {
+    pub chunks: Vec<ChunkCopy>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceList {
+    pub kind: Option<String>,
+}

@@ -1,0 +1,342 @@
+//! `MetaClient`: the typed async client of the meta service, used by the gateway, chunk servers
+//! and the admin CLI. It keeps a pool of HTTP/1.1 keep-alive connections; every error answer is
+//! turned back into the same [`Error`] variant the server raised, and transport failures become
+//! [`Error::Unavailable`].
+
+use crate::api::{self, route};
+use crate::error::{Error, Result};
+use crate::wire::{
+    AccountInfo, ChunkCopy, CompleteRequest, ContainerInfo, ContainerSettings, Credential,
+    ErrorBody, Heartbeat, HeartbeatReply, ListPartsReply, ListReply, ListRequest, ListUploadsReply,
+    ListUploadsRequest, ObjectRecord, PartRecord, ServiceRecord, UploadRecord,
+};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// How long to wait for a TCP connection to meta.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Upper bound for one whole request/answer exchange.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Largest answer body accepted (listings of big objects' chunk lists stay far below).
+const MAX_ANSWER_BYTES: usize = 512 * 1024 * 1024;
+
+/// Client of one meta service. Cheap to clone: clones share the connection pool.
+#[derive(Clone)]
+pub struct MetaClient {
+    addr: String,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl std::fmt::Debug for MetaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetaClient")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl MetaClient {
+    /// A client of the meta service at `addr` (`host:port`, no scheme).
+    pub fn new(addr: &str) -> MetaClient {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        MetaClient {
+            addr: addr.to_string(),
+            http,
+        }
+    }
+
+    /// The address this client talks to.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends `req` as JSON to `path` and decodes the JSON answer. `name` is the container name
+    /// used to rebuild `ContainerExists`.
+    async fn call<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Q,
+        name: &str,
+    ) -> Result<A> {
+        let body = serde_json::to_vec(req)
+            .map_err(|e| Error::InvalidArgument(format!("cannot encode request: {e}")))?;
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("http://{}{}", self.addr, path))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| Error::InvalidArgument(format!("bad meta address {}: {e}", self.addr)))?;
+        let exchange = async {
+            let resp = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| Error::Unavailable(format!("{}: {e}", self.addr)))?;
+            let status = resp.status();
+            let bytes = http_body_util::Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|e| Error::Unavailable(format!("{}: reading answer: {e}", self.addr)))?
+                .to_bytes();
+            Ok::<_, Error>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| Error::Unavailable(format!("{}: request timed out", self.addr)))??;
+        if status.is_success() {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Unavailable(format!("{}: bad answer: {e}", self.addr)))
+        } else {
+            match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => Err(Error::from_body(body, name)),
+                Err(_) => Err(Error::Unavailable(format!(
+                    "{}: HTTP {status}: {}",
+                    self.addr,
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                ))),
+            }
+        }
+    }
+
+    /// Succeeds when the service answers.
+    pub async fn health(&self) -> Result<()> {
+        let _: serde_json::Value = self.call(route::HEALTH, &api::Empty {}, "").await?;
+        Ok(())
+    }
+
+    /// Creates an account (`AccountExists` if taken).
+    pub async fn create_account(&self, name: &str) -> Result<AccountInfo> {
+        let req = api::AccountCreate {
+            name: name.to_string(),
+        };
+        self.call(route::ACCOUNT_CREATE, &req, "").await
+    }
+
+    /// All accounts with usage summed over their containers.
+    pub async fn list_accounts(&self) -> Result<Vec<AccountInfo>> {
+        self.call(route::ACCOUNT_LIST, &api::Empty {}, "").await
+    }
+
+    /// Creates an access key for `account`; random key / secret are generated when `None`.
+    pub async fn create_key(
+        &self,
+        account: &str,
+        access_key: Option<&str>,
+        secret_key: Option<&str>,
+    ) -> Result<Credential> {
+        let req = api::KeyCreate {
+            account: account.to_string(),
+            access_key: access_key.map(str::to_string),
+            secret_key: secret_key.map(str::to_string),
+        };
+        self.call(route::KEY_CREATE, &req, "").await
+    }
+
+    /// All access keys.
+    pub async fn list_keys(&self) -> Result<Vec<Credential>> {
+        self.call(route::KEY_LIST, &api::Empty {}, "").await
+    }
+
+    /// One access key (`NoSuchCredential`).
+    pub async fn get_key(&self, access_key: &str) -> Result<Credential> {
+        let req = api::KeyGet {
+            access_key: access_key.to_string(),
+        };
+        self.call(route::KEY_GET, &req, "").await
+    }
+
+    /// Creates a container; names are global (`ContainerExists { name, owner }`).
+    pub async fn create_container(
+        &self,
+        account: &str,
+        name: &str,
+        settings: &ContainerSettings,
+    ) -> Result<ContainerInfo> {
+        let req = api::ContainerCreate {
+            account: account.to_string(),
+            name: name.to_string(),
+            settings: settings.clone(),
+        };
+        self.call(route::CONTAINER_CREATE, &req, name).await
+    }
+
+    /// A container with its usage counters (`NoSuchContainer`).
+    pub async fn get_container(&self, name: &str) -> Result<ContainerInfo> {
+        let req = api::ContainerName {
+            name: name.to_string(),
+        };
+        self.call(route::CONTAINER_GET, &req, name).await
+    }
+
+    /// The containers of `account`, sorted by name.
+    pub async fn list_containers(&self, account: &str) -> Result<Vec<ContainerInfo>> {
+        let req = api::ContainerList {
+            account: account.to_string(),
+        };
+        self.call(route::CONTAINER_LIST, &req, "").await
+    }
+
+    /// Deletes an empty container (`ContainerNotEmpty`); in-progress uploads are aborted.
+    pub async fn delete_container(&self, account: &str, name: &str) -> Result<()> {
+        let req = api::ContainerDelete {
+            account: account.to_string(),
+            name: name.to_string(),
+        };
+        self.call(route::CONTAINER_DELETE, &req, name).await
+    }
+
+    /// Stores `rec` as the current object under `rec.key`; replaced chunks go to GC.
+    pub async fn put_object(&self, container: &str, rec: &ObjectRecord) -> Result<()> {
+        let req = api::ObjectPut {
+            container: container.to_string(),
+            record: rec.clone(),
+        };
+        self.call(route::OBJECT_PUT, &req, container).await
+    }
+
+    /// The current object under `key` (`NoSuchObject`).
+    pub async fn get_object(&self, container: &str, key: &str) -> Result<ObjectRecord> {
+        let req = api::ObjectKey {
+            container: container.to_string(),
+            key: key.to_string(),
+        };
+        self.call(route::OBJECT_GET, &req, container).await
+    }
+
+    /// Deletes the object; returns what was deleted (`None` if absent). Its chunks go to GC.
+    pub async fn delete_object(&self, container: &str, key: &str) -> Result<Option<ObjectRecord>> {
+        let req = api::ObjectKey {
+            container: container.to_string(),
+            key: key.to_string(),
+        };
+        self.call(route::OBJECT_DELETE, &req, container).await
+    }
+
+    /// Lists objects (prefix, delimiter, after, end_before, max_keys).
+    pub async fn list_objects(&self, container: &str, req: &ListRequest) -> Result<ListReply> {
+        let req = api::ObjectList {
+            container: container.to_string(),
+            request: req.clone(),
+        };
+        self.call(route::OBJECT_LIST, &req, container).await
+    }
+
+    /// Records a new multipart upload.
+    pub async fn create_upload(&self, container: &str, rec: &UploadRecord) -> Result<()> {
+        let req = api::UploadCreate {
+            container: container.to_string(),
+            record: rec.clone(),
+        };
+        self.call(route::UPLOAD_CREATE, &req, container).await
+    }
+
+    /// One multipart upload (`NoSuchUpload`).
+    pub async fn get_upload(&self, container: &str, upload_id: &str) -> Result<UploadRecord> {
+        let req = api::UploadRef {
+            container: container.to_string(),
+            upload_id: upload_id.to_string(),
+        };
+        self.call(route::UPLOAD_GET, &req, container).await
+    }
+
+    /// Stores (or replaces) one part; a replaced part's chunks go to GC.
+    pub async fn put_part(
+        &self,
+        container: &str,
+        upload_id: &str,
+        part: &PartRecord,
+    ) -> Result<()> {
+        let req = api::PartPut {
+            container: container.to_string(),
+            upload_id: upload_id.to_string(),
+            part: part.clone(),
+        };
+        self.call(route::PART_PUT, &req, container).await
+    }
+
+    /// Parts with numbers greater than `marker`, at most `max_parts` (0 → 1000).
+    pub async fn list_parts(
+        &self,
+        container: &str,
+        upload_id: &str,
+        marker: Option<u32>,
+        max_parts: u32,
+    ) -> Result<ListPartsReply> {
+        let req = api::PartList {
+            container: container.to_string(),
+            upload_id: upload_id.to_string(),
+            marker,
+            max_parts,
+        };
+        self.call(route::PART_LIST, &req, container).await
+    }
+
+    /// Completes a multipart upload into an object, which is returned.
+    pub async fn complete_upload(
+        &self,
+        container: &str,
+        upload_id: &str,
+        req: &CompleteRequest,
+    ) -> Result<ObjectRecord> {
+        let req = api::UploadComplete {
+            container: container.to_string(),
+            upload_id: upload_id.to_string(),
+            request: req.clone(),
+        };
+        self.call(route::UPLOAD_COMPLETE, &req, container).await
+    }
+
+    /// Aborts a multipart upload; its parts' chunks go to GC.
+    pub async fn abort_upload(&self, container: &str, upload_id: &str) -> Result<()> {
+        let req = api::UploadRef {
+            container: container.to_string(),
+            upload_id: upload_id.to_string(),
+        };
+        self.call(route::UPLOAD_ABORT, &req, container).await
+    }
+
+    /// Lists in-progress multipart uploads.
+    pub async fn list_uploads(
+        &self,
+        container: &str,
+        req: &ListUploadsRequest,
+    ) -> Result<ListUploadsReply> {
+        let req = api::UploadList {
+            container: container.to_string(),
+            request: req.clone(),
+        };
+        self.call(route::UPLOAD_LIST, &req, container).await
+    }
+
+    /// Queues chunks for deletion (orphans of a failed write).
+    pub async fn queue_gc(&self, chunks: &[ChunkCopy]) -> Result<()> {
+        let req = api::GcQueue {
+            chunks: chunks.to_vec(),
+        };
+        self.call(route::GC_QUEUE, &req, "").await
+    }
+
+    /// Registers / refreshes a service; the answer lists chunks it must delete.
+    pub async fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply> {
+        self.call(route::HEARTBEAT, hb, "").await
+    }
+
+    /// Services (optionally of one kind) with their live scores.
+    pub async fn list_services(&self, kind: Option<&str>) -> Result<Vec<ServiceRecord>> {
+        let req = api::ServiceList {
+            kind: kind.map(str::to_string),
+        };
+        self.call(route::SERVICE_LIST, &req, "").await
+    }
+}

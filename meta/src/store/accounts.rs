@@ -1,0 +1,138 @@
+//! Accounts and credentials (access key → secret and account) in the directory environment.
+
+use super::directory::{AccountRecord, account_prefix};
+use super::lmdb::{from_json, to_json};
+use super::{Store, check_name};
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::wire::{AccountInfo, Credential};
+
+impl Store {
+    /// Creates an account (`AccountExists` if the name is taken).
+    pub fn create_account(&self, name: &str) -> Result<AccountInfo> {
+        check_name("account name", name, 255)?;
+        let mut txn = self.dir.env.write_txn()?;
+        if self.dir.accounts.get(&txn, name.as_bytes())?.is_some() {
+            return Err(Error::AccountExists(name.to_string()));
+        }
+        let rec = AccountRecord {
+            v: 1,
+            name: name.to_string(),
+            created_ms: ids::now_ms(),
+        };
+        self.dir
+            .accounts
+            .put(&mut txn, name.as_bytes(), &to_json(&rec)?)?;
+        txn.commit()?;
+        tracing::info!(account = name, "account created");
+        Ok(AccountInfo {
+            name: rec.name,
+            created_ms: rec.created_ms,
+            containers: 0,
+            objects: 0,
+            bytes: 0,
+        })
+    }
+
+    /// All accounts, sorted by name, with usage summed over their containers.
+    pub fn list_accounts(&self) -> Result<Vec<AccountInfo>> {
+        let mut out = Vec::new();
+        let mut cids = Vec::new();
+        {
+            let txn = self.dir.env.read_txn()?;
+            for item in self.dir.accounts.iter(&txn)? {
+                let (_, v) = item?;
+                let rec: AccountRecord = from_json(v)?;
+                let mut mine = Vec::new();
+                for item in self
+                    .dir
+                    .account_containers
+                    .prefix_iter(&txn, &account_prefix(&rec.name))?
+                {
+                    let (k, _) = item?;
+                    let name = String::from_utf8_lossy(&k[rec.name.len() + 1..]).into_owned();
+                    mine.push(super::containers::container_id(&rec.name, &name));
+                }
+                cids.push(mine);
+                out.push(AccountInfo {
+                    name: rec.name,
+                    created_ms: rec.created_ms,
+                    containers: 0,
+                    objects: 0,
+                    bytes: 0,
+                });
+            }
+        }
+        for (info, mine) in out.iter_mut().zip(cids) {
+            info.containers = mine.len() as u64;
+            for cid in mine {
+                let usage = self.envs.get(&cid, false)?.usage_now()?;
+                info.objects += usage.objects;
+                info.bytes += usage.bytes;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates an access key for an existing account; random keys are generated when `None`.
+    pub fn create_key(
+        &self,
+        account: &str,
+        access_key: Option<&str>,
+        secret_key: Option<&str>,
+    ) -> Result<Credential> {
+        let access_key = match access_key {
+            Some(k) => k.to_string(),
+            None => ids::new_access_key(),
+        };
+        let secret_key = match secret_key {
+            Some(k) => k.to_string(),
+            None => ids::new_secret_key(),
+        };
+        check_name("access key", &access_key, 128)?;
+        check_name("secret key", &secret_key, 256)?;
+        let mut txn = self.dir.env.write_txn()?;
+        if self.dir.accounts.get(&txn, account.as_bytes())?.is_none() {
+            return Err(Error::NoSuchAccount(account.to_string()));
+        }
+        if self
+            .dir
+            .credentials
+            .get(&txn, access_key.as_bytes())?
+            .is_some()
+        {
+            return Err(Error::CredentialExists(access_key));
+        }
+        let cred = Credential {
+            access_key,
+            secret_key,
+            account: account.to_string(),
+        };
+        self.dir
+            .credentials
+            .put(&mut txn, cred.access_key.as_bytes(), &to_json(&cred)?)?;
+        txn.commit()?;
+        tracing::info!(account, access_key = %cred.access_key, "access key created");
+        Ok(cred)
+    }
+
+    /// All access keys, sorted by key.
+    pub fn list_keys(&self) -> Result<Vec<Credential>> {
+        let txn = self.dir.env.read_txn()?;
+        let mut out = Vec::new();
+        for item in self.dir.credentials.iter(&txn)? {
+            let (_, v) = item?;
+            out.push(from_json(v)?);
+        }
+        Ok(out)
+    }
+
+    /// One access key (`NoSuchCredential`).
+    pub fn get_key(&self, access_key: &str) -> Result<Credential> {
+        let txn = self.dir.env.read_txn()?;
+        match self.dir.credentials.get(&txn, access_key.as_bytes())? {
+            Some(v) => from_json(v),
+            None => Err(Error::NoSuchCredential(access_key.to_string())),
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Containers: meta0/meta1/buckets entries in the directory and the container's meta2
+//! environment. Container names are global (S3 bucket names).
+
+use super::directory::{Meta1Record, account_container_key, account_prefix};
+use super::lmdb::{from_json, to_json};
+use super::meta2::Meta2;
+use super::{Store, check_name};
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::wire::{ChunkCopy, ContainerInfo, ContainerSettings, PartRecord};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// Container id: hex(SHA-256(account ‖ NUL ‖ name)).
+pub fn container_id(account: &str, name: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(account.as_bytes());
+    h.update([0u8]);
+    h.update(name.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// meta0 slot of a container id: its first 16 bits.
+fn meta0_slot(cid: &str) -> Result<[u8; 2]> {
+    let b = cid
+        .get(..4)
+        .and_then(|s| hex::decode(s).ok())
+        .ok_or_else(|| Error::Internal(format!("bad container id {cid}")))?;
+    Ok([b[0], b[1]])
+}
+
+fn check_container_name(name: &str) -> Result<()> {
+    check_name("container name", name, 255)?;
+    if name.contains('/') {
+        return Err(Error::InvalidArgument(
+            "container name contains '/'".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// A container resolved through the directory.
+pub struct Resolved {
+    pub cid: String,
+    pub meta1: Meta1Record,
+    pub env: Arc<Meta2>,
+}
+
+impl Store {
+    /// Finds a container by name (`NoSuchContainer`) and opens its meta2.
+    pub(crate) fn resolve(&self, name: &str) -> Result<Resolved> {
+        let (cid, meta1) = {
+            let txn = self.dir.env.read_txn()?;
+            let Some(owner) = self.dir.buckets.get(&txn, name.as_bytes())? else {
+                return Err(Error::NoSuchContainer(name.to_string()));
+            };
+            let owner = String::from_utf8_lossy(owner).into_owned();
+            let cid = container_id(&owner, name);
+            let Some(m1) = self.dir.meta1.get(&txn, cid.as_bytes())? else {
+                return Err(Error::NoSuchContainer(name.to_string()));
+            };
+            (cid, from_json::<Meta1Record>(m1)?)
+        };
+        let env = self.envs.get(&cid, false)?;
+        Ok(Resolved { cid, meta1, env })
+    }
+
+    /// Creates a container owned by `account`.
+    pub fn create_container(
+        &self,
+        account: &str,
+        name: &str,
+        settings: &ContainerSettings,
+    ) -> Result<ContainerInfo> {
+        check_container_name(name)?;
+        let cid = container_id(account, name);
+        let mut txn = self.dir.env.write_txn()?;
+        if self.dir.accounts.get(&txn, account.as_bytes())?.is_none() {
+            return Err(Error::NoSuchAccount(account.to_string()));
+        }
+        if let Some(owner) = self.dir.buckets.get(&txn, name.as_bytes())? {
+            return Err(Error::ContainerExists {
+                name: name.to_string(),
+                owner: String::from_utf8_lossy(owner).into_owned(),
+            });
+        }
+        // The meta2 environment exists (durably) before the directory points to it.
+        self.envs.get(&cid, true)?;
+        let m1 = Meta1Record {
+            v: 1,
+            account: account.to_string(),
+            name: name.to_string(),
+            meta2: vec![self.own_addr.clone()],
+            created_ms: ids::now_ms(),
+            settings: settings.clone(),
+        };
+        self.dir
+            .meta0
+            .put(&mut txn, &meta0_slot(&cid)?, &to_json(&m1.meta2)?)?;
+        self.dir
+            .meta1
+            .put(&mut txn, cid.as_bytes(), &to_json(&m1)?)?;
+        self.dir
+            .buckets
+            .put(&mut txn, name.as_bytes(), account.as_bytes())?;
+        self.dir
+            .account_containers
+            .put(&mut txn, &account_container_key(account, name), &[])?;
+        txn.commit()?;
+        tracing::info!(account, container = name, cid = %cid, "container created");
+        Ok(info(cid, m1, Default::default()))
+    }
+
+    /// A container with its usage counters.
+    pub fn get_container(&self, name: &str) -> Result<ContainerInfo> {
+        let r = self.resolve(name)?;
+        let usage = r.env.usage_now()?;
+        Ok(info(r.cid, r.meta1, usage))
+    }
+
+    /// The containers of `account`, sorted by name (`NoSuchAccount`).
+    pub fn list_containers(&self, account: &str) -> Result<Vec<ContainerInfo>> {
+        let mut found = Vec::new();
+        {
+            let txn = self.dir.env.read_txn()?;
+            if self.dir.accounts.get(&txn, account.as_bytes())?.is_none() {
+                return Err(Error::NoSuchAccount(account.to_string()));
+            }
+            for item in self
+                .dir
+                .account_containers
+                .prefix_iter(&txn, &account_prefix(account))?
+            {
+                let (k, _) = item?;
+                let name = String::from_utf8_lossy(&k[account.len() + 1..]).into_owned();
+                let cid = container_id(account, &name);
+                match self.dir.meta1.get(&txn, cid.as_bytes())? {
+                    Some(m1) => found.push((cid, from_json::<Meta1Record>(m1)?)),
+                    None => tracing::warn!(account, container = %name, "index entry without meta1"),
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(found.len());
+        for (cid, m1) in found {
+            let usage = self.envs.get(&cid, false)?.usage_now()?;
+            out.push(info(cid, m1, usage));
+        }
+        Ok(out)
+    }
+
+    /// Deletes an empty container of `account`: aborts its uploads (their chunks go to GC),
+    /// removes its directory entries and its meta2 environment.
+    pub fn delete_container(&self, account: &str, name: &str) -> Result<()> {
+        let r = self.resolve(name)?;
+        if r.meta1.account != account {
+            return Err(Error::NoSuchContainer(name.to_string()));
+        }
+        let mut garbage: Vec<ChunkCopy> = Vec::new();
+        {
+            let env = &r.env;
+            let mut txn = env.env.write_txn()?;
+            if !env.objects.is_empty(&txn)? {
+                return Err(Error::ContainerNotEmpty(name.to_string()));
+            }
+            for item in env.parts.iter(&txn)? {
+                let (_, v) = item?;
+                let part: PartRecord = from_json(v)?;
+                garbage.extend(part.chunks.into_iter().flat_map(|c| c.copies));
+            }
+            env.parts.clear(&mut txn)?;
+            env.uploads.clear(&mut txn)?;
+            txn.commit()?;
+        }
+        {
+            let mut txn = self.dir.env.write_txn()?;
+            self.dir.meta1.delete(&mut txn, r.cid.as_bytes())?;
+            self.dir.buckets.delete(&mut txn, name.as_bytes())?;
+            self.dir
+                .account_containers
+                .delete(&mut txn, &account_container_key(account, name))?;
+            self.push_gc(&mut txn, &garbage)?;
+            txn.commit()?;
+        }
+        let cid = r.cid;
+        drop(r.env);
+        let path = self.envs.close(&cid)?;
+        if let Err(e) = std::fs::remove_dir_all(&path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove meta2 environment");
+        }
+        tracing::info!(account, container = name, cid = %cid, "container deleted");
+        Ok(())
+    }
+}
+
+fn info(cid: String, m1: Meta1Record, usage: super::Usage) -> ContainerInfo {
+    ContainerInfo {
+        account: m1.account,
+        name: m1.name,
+        cid,
+        created_ms: m1.created_ms,
+        settings: m1.settings,
+        objects: usage.objects,
+        bytes: usage.bytes,
+        meta2: m1.meta2,
+    }
+}

@@ -1,0 +1,99 @@
+//! The directory environment (`<data_dir>/directory/`) and its databases, plus the records it
+//! stores that are not wire types (accounts, meta1 entries).
+//!
+//! Databases: `meta0` (slot u16 BE → JSON list of meta1 addresses), `meta1` (cid → [`Meta1Record`]),
+//! `buckets` (container name → owning account), `accounts` (name → [`AccountRecord`]),
+//! `account_containers` (account ‖ NUL ‖ container name → empty; the per-account index),
+//! `credentials` (access key → `Credential`), `services` (id → `ServiceRecord`), `gc` (service id
+//! ‖ NUL ‖ chunk id → empty).
+
+use super::lmdb::{self, Db, Env};
+use crate::error::Result;
+use crate::wire::ContainerSettings;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// An account as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountRecord {
+    #[serde(default = "one")]
+    pub v: u32,
+    pub name: String,
+    pub created_ms: i64,
+}
+
+/// A meta1 entry: who owns a container and where its meta2 lives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta1Record {
+    #[serde(default = "one")]
+    pub v: u32,
+    pub account: String,
+    pub name: String,
+    pub meta2: Vec<String>,
+    pub created_ms: i64,
+    pub settings: ContainerSettings,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The open directory environment.
+pub struct Directory {
+    pub env: Env,
+    pub meta0: Db,
+    pub meta1: Db,
+    pub buckets: Db,
+    pub accounts: Db,
+    pub account_containers: Db,
+    pub credentials: Db,
+    pub services: Db,
+    pub gc: Db,
+}
+
+impl Directory {
+    /// Opens the environment, creating its databases and (re)filling meta0 when it is empty or
+    /// points to another address.
+    pub fn open(path: &Path, map_size: usize, own_addr: &str) -> Result<Directory> {
+        let env = lmdb::open_env(path, map_size, 16)?;
+        let mut txn = env.write_txn()?;
+        let dir = Directory {
+            meta0: lmdb::create_db(&env, &mut txn, "meta0")?,
+            meta1: lmdb::create_db(&env, &mut txn, "meta1")?,
+            buckets: lmdb::create_db(&env, &mut txn, "buckets")?,
+            accounts: lmdb::create_db(&env, &mut txn, "accounts")?,
+            account_containers: lmdb::create_db(&env, &mut txn, "account_containers")?,
+            credentials: lmdb::create_db(&env, &mut txn, "credentials")?,
+            services: lmdb::create_db(&env, &mut txn, "services")?,
+            gc: lmdb::create_db(&env, &mut txn, "gc")?,
+            env: env.clone(),
+        };
+        let addrs = lmdb::to_json(&vec![own_addr.to_string()])?;
+        let current = dir
+            .meta0
+            .get(&txn, &0u16.to_be_bytes())?
+            .map(<[u8]>::to_vec);
+        if current.as_deref() != Some(addrs.as_slice()) {
+            tracing::info!(addr = own_addr, "filling the 65,536 meta0 slots");
+            for slot in 0..=u16::MAX {
+                dir.meta0.put(&mut txn, &slot.to_be_bytes(), &addrs)?;
+            }
+        }
+        txn.commit()?;
+        Ok(dir)
+    }
+}
+
+/// Key of the per-account container index.
+pub fn account_container_key(account: &str, name: &str) -> Vec<u8> {
+    let mut k = account_prefix(account);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// Prefix of all index keys of one account.
+pub fn account_prefix(account: &str) -> Vec<u8> {
+    let mut k = account.as_bytes().to_vec();
+    k.push(0);
+    k
+}

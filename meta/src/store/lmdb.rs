@@ -1,0 +1,71 @@
+//! Opening LMDB environments with heed: map size and database count from the config, and a
+//! bounded retry when the same path is still being closed by a previous owner
+//! (heed refuses to open one path twice: `EnvAlreadyOpened`).
+
+use crate::error::{Error, Result};
+use heed::types::Bytes;
+use heed::{Database, EnvOpenOptions, RwTxn, WithoutTls};
+use std::path::Path;
+use std::time::Duration;
+
+/// The environment type used everywhere (read transactions are not tied to a thread).
+pub type Env = heed::Env<WithoutTls>;
+/// Every database stores raw bytes; values are JSON or fixed-width integers.
+pub type Db = Database<Bytes, Bytes>;
+
+/// How many times an `EnvAlreadyOpened` is waited out before giving up.
+const OPEN_RETRIES: usize = 5;
+
+/// Opens (creating the directory if needed) the environment at `path`.
+pub fn open_env(path: &Path, map_size: usize, max_dbs: u32) -> Result<Env> {
+    std::fs::create_dir_all(path)
+        .map_err(|e| Error::Io(format!("creating {}: {e}", path.display())))?;
+    let mut opts = EnvOpenOptions::new().read_txn_without_tls();
+    opts.map_size(map_size).max_dbs(max_dbs);
+    let mut attempt = 0;
+    loop {
+        // SAFETY: every environment is opened through this function, only once per path at a
+        // time (heed itself refuses a second open of the same path, handled below), and the
+        // files are only ever modified through LMDB.
+        match unsafe { opts.open(path) } {
+            Ok(env) => return Ok(env),
+            Err(heed::Error::EnvAlreadyOpened) if attempt < OPEN_RETRIES => {
+                attempt += 1;
+                tracing::debug!(path = %path.display(), attempt, "environment still closing, waiting");
+                match heed::env_closing_event(path) {
+                    Some(event) => {
+                        event.wait_timeout(Duration::from_secs(2));
+                    }
+                    None => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            Err(e) => {
+                return Err(Error::Db(format!("opening {}: {e}", path.display())));
+            }
+        }
+    }
+}
+
+/// Creates (or opens) the named database inside a write transaction.
+pub fn create_db(env: &Env, txn: &mut RwTxn, name: &str) -> Result<Db> {
+    Ok(env.create_database::<Bytes, Bytes>(txn, Some(name))?)
+}
+
+/// Waits (bounded) until the environment at `path` is closed by its last owner.
+pub fn wait_closed(path: &Path) {
+    if let Some(event) = heed::env_closing_event(path)
+        && !event.wait_timeout(Duration::from_secs(5))
+    {
+        tracing::warn!(path = %path.display(), "environment still open after 5 s");
+    }
+}
+
+/// Encodes a value as JSON for storage.
+pub fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::Internal(format!("encoding record: {e}")))
+}
+
+/// Decodes a stored JSON value; a failure means a corrupt record.
+pub fn from_json<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
+    serde_json::from_slice(b).map_err(|e| Error::Db(format!("corrupt record: {e}")))
+}

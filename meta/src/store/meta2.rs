@@ -1,0 +1,98 @@
+//! One container's meta2 environment (`meta2/<cid[0..3]>/<cid>/`): its databases and usage
+//! counters.
+//!
+//! Databases: `objects` (encoded key → `ObjectRecord` JSON), `usage` (`"usage"` → objects u64 BE
+//! ‖ bytes u64 BE), `uploads` (upload id → `UploadRecord` JSON), `parts` (upload id ‖ NUL ‖ part
+//! number u32 BE → `PartRecord` JSON).
+
+use super::lmdb::{self, Db, Env};
+use crate::error::Result;
+use heed::{RoTxn, RwTxn};
+use std::path::Path;
+
+const USAGE_KEY: &[u8] = b"usage";
+
+/// An open meta2 environment.
+pub struct Meta2 {
+    pub env: Env,
+    pub objects: Db,
+    pub usage: Db,
+    pub uploads: Db,
+    pub parts: Db,
+}
+
+/// Object and byte counters of a container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+impl Meta2 {
+    /// Opens (or creates) the environment at `path`.
+    pub fn open(path: &Path, map_size: usize) -> Result<Meta2> {
+        let env = lmdb::open_env(path, map_size, 8)?;
+        let mut txn = env.write_txn()?;
+        let objects = lmdb::create_db(&env, &mut txn, "objects")?;
+        let usage = lmdb::create_db(&env, &mut txn, "usage")?;
+        let uploads = lmdb::create_db(&env, &mut txn, "uploads")?;
+        let parts = lmdb::create_db(&env, &mut txn, "parts")?;
+        txn.commit()?;
+        Ok(Meta2 {
+            env,
+            objects,
+            usage,
+            uploads,
+            parts,
+        })
+    }
+
+    /// Current usage counters.
+    pub fn read_usage(&self, txn: &RoTxn) -> Result<Usage> {
+        Ok(match self.usage.get(txn, USAGE_KEY)? {
+            Some(b) if b.len() == 16 => {
+                let mut o = [0u8; 8];
+                let mut s = [0u8; 8];
+                o.copy_from_slice(&b[..8]);
+                s.copy_from_slice(&b[8..]);
+                Usage {
+                    objects: u64::from_be_bytes(o),
+                    bytes: u64::from_be_bytes(s),
+                }
+            }
+            _ => Usage::default(),
+        })
+    }
+
+    /// Adds `objects` / `bytes` deltas to the counters (saturating at 0).
+    pub fn add_usage(&self, txn: &mut RwTxn, objects: i64, bytes: i128) -> Result<()> {
+        let u = self.read_usage(txn)?;
+        let objects = (i128::from(u.objects) + i128::from(objects)).clamp(0, i128::from(u64::MAX));
+        let bytes = (i128::from(u.bytes) + bytes).clamp(0, i128::from(u64::MAX));
+        let mut v = [0u8; 16];
+        v[..8].copy_from_slice(&(objects as u64).to_be_bytes());
+        v[8..].copy_from_slice(&(bytes as u64).to_be_bytes());
+        self.usage.put(txn, USAGE_KEY, &v)?;
+        Ok(())
+    }
+
+    /// Usage of this container in a fresh read transaction.
+    pub fn usage_now(&self) -> Result<Usage> {
+        let txn = self.env.read_txn()?;
+        self.read_usage(&txn)
+    }
+}
+
+/// LMDB key of a part: upload id ‖ NUL ‖ part number (u32 BE).
+pub fn part_key(upload_id: &str, part_number: u32) -> Vec<u8> {
+    let mut k = part_prefix(upload_id);
+    k.extend_from_slice(&part_number.to_be_bytes());
+    k
+}
+
+/// Prefix of all part keys of one upload.
+pub fn part_prefix(upload_id: &str) -> Vec<u8> {
+    let mut k = upload_id.as_bytes().to_vec();
+    k.push(0);
+    k
+}

@@ -1,0 +1,93 @@
+//! The directory store: one LMDB "directory" environment (meta0, meta1, buckets, accounts,
+//! credentials, services, gc) and one meta2 environment per container, behind a bounded cache.
+//! Every method is blocking (LMDB); async callers run them in `spawn_blocking`.
+
+mod accounts;
+mod cache;
+mod conscience;
+mod containers;
+mod directory;
+mod gc;
+pub mod keys;
+mod listing;
+pub mod lmdb;
+mod meta2;
+mod multipart;
+mod objects;
+
+pub use conscience::score;
+pub use meta2::Usage;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use cache::EnvCache;
+use directory::Directory;
+
+/// Environments per directory: the meta2 envs live under `<data_dir>/meta2`.
+const META2_DIR: &str = "meta2";
+const DIRECTORY_DIR: &str = "directory";
+
+/// The whole state of a meta service.
+pub struct Store {
+    dir: Directory,
+    envs: EnvCache,
+    dead_after_ms: i64,
+    own_addr: String,
+}
+
+impl Store {
+    /// Opens (creating on first start) the store under `config.data_dir`; `own_addr` is the
+    /// address this meta serves on, recorded in meta0 and meta1.
+    pub fn open(config: &Config, own_addr: &str) -> Result<Store> {
+        let map_size = config
+            .map_size_mib
+            .max(1)
+            .checked_mul(1024 * 1024)
+            .ok_or_else(|| Error::InvalidArgument("map_size_mib is too large".into()))?;
+        let dir = Directory::open(&config.data_dir.join(DIRECTORY_DIR), map_size, own_addr)?;
+        let envs = EnvCache::new(
+            config.data_dir.join(META2_DIR),
+            map_size,
+            config.open_env_cache,
+        );
+        let dead_after_ms =
+            i64::try_from(config.dead_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        Ok(Store {
+            dir,
+            envs,
+            dead_after_ms,
+            own_addr: own_addr.to_string(),
+        })
+    }
+
+    /// Address recorded for this meta.
+    pub fn own_addr(&self) -> &str {
+        &self.own_addr
+    }
+
+    /// Number of meta2 environments currently held by the cache.
+    pub fn open_envs(&self) -> usize {
+        self.envs.len()
+    }
+}
+
+/// Rejects empty names, NUL bytes and control characters; `what` names the field.
+fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::InvalidArgument(format!("{what} is empty")));
+    }
+    if name.len() > max {
+        return Err(Error::InvalidArgument(format!(
+            "{what} is longer than {max} bytes"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument(format!(
+            "{what} contains control characters"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

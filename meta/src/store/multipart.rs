@@ -1,0 +1,365 @@
+//! Multipart uploads (meta2 `uploads` and `parts` databases): create, put/list parts, complete
+//! into an object (S3 rules: ascending parts, matching ETags, 5 MiB minimum but for the last
+//! part, ETag = MD5 of the parts' binary MD5s + "-N"), abort, and list uploads.
+
+use super::lmdb::{from_json, to_json};
+use super::meta2::{Meta2, part_key, part_prefix};
+use super::objects::{check_key, store_object};
+use super::{Store, check_name};
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::wire::{
+    ChunkCopy, ChunkRecord, CompleteRequest, ListPartsReply, ListUploadsReply, ListUploadsRequest,
+    ObjectRecord, PartRecord, UploadRecord,
+};
+use heed::{RoTxn, RwTxn};
+use md5::{Digest, Md5};
+use std::collections::BTreeMap;
+
+/// Smallest size of every part but the last.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// Largest part number.
+pub const MAX_PART_NUMBER: u32 = 10_000;
+
+fn get_upload(env: &Meta2, txn: &RoTxn, upload_id: &str) -> Result<UploadRecord> {
+    match env.uploads.get(txn, upload_id.as_bytes())? {
+        Some(v) => from_json(v),
+        None => Err(Error::NoSuchUpload(upload_id.to_string())),
+    }
+}
+
+/// All parts of an upload, by part number.
+fn all_parts(env: &Meta2, txn: &RoTxn, upload_id: &str) -> Result<BTreeMap<u32, PartRecord>> {
+    let mut out = BTreeMap::new();
+    for item in env.parts.prefix_iter(txn, &part_prefix(upload_id))? {
+        let (_, v) = item?;
+        let p: PartRecord = from_json(v)?;
+        out.insert(p.part_number, p);
+    }
+    Ok(out)
+}
+
+/// Deletes an upload and its parts; returns the parts.
+fn remove_upload(
+    env: &Meta2,
+    txn: &mut RwTxn,
+    upload_id: &str,
+) -> Result<BTreeMap<u32, PartRecord>> {
+    let parts = all_parts(env, txn, upload_id)?;
+    for n in parts.keys() {
+        env.parts.delete(txn, &part_key(upload_id, *n))?;
+    }
+    env.uploads.delete(txn, upload_id.as_bytes())?;
+    Ok(parts)
+}
+
+fn copies_of(chunks: &[ChunkRecord]) -> impl Iterator<Item = ChunkCopy> + '_ {
+    chunks.iter().flat_map(|c| c.copies.iter().cloned())
+}
+
+fn strip_quotes(etag: &str) -> &str {
+    etag.trim().trim_matches('"')
+}
+
+/// Builds the object of a completed upload from the chosen parts (checked against S3 rules).
+fn assemble(
+    upload: &UploadRecord,
+    parts: &BTreeMap<u32, PartRecord>,
+    req: &CompleteRequest,
+) -> Result<ObjectRecord> {
+    if req.parts.is_empty() {
+        return Err(Error::InvalidArgument(
+            "a multipart upload needs at least one part".to_string(),
+        ));
+    }
+    if req
+        .parts
+        .windows(2)
+        .any(|w| w[0].part_number >= w[1].part_number)
+    {
+        return Err(Error::InvalidPartOrder);
+    }
+    let mut chosen = Vec::with_capacity(req.parts.len());
+    for cp in &req.parts {
+        let part = parts
+            .get(&cp.part_number)
+            .filter(|p| strip_quotes(&cp.etag).eq_ignore_ascii_case(strip_quotes(&p.etag)))
+            .ok_or_else(|| Error::InvalidPart(cp.part_number.to_string()))?;
+        chosen.push(part);
+    }
+    let last = chosen.len() - 1;
+    for (i, p) in chosen.iter().enumerate() {
+        if i < last && p.size < MIN_PART_SIZE {
+            return Err(Error::EntityTooSmall(p.part_number));
+        }
+    }
+    let mut md5 = Md5::new();
+    let mut chunks = Vec::new();
+    let mut sizes = Vec::with_capacity(chosen.len());
+    let mut start = 0u64;
+    for p in &chosen {
+        let digest = hex::decode(strip_quotes(&p.etag))
+            .map_err(|_| Error::InvalidPart(p.part_number.to_string()))?;
+        md5.update(&digest);
+        let mut own: Vec<&ChunkRecord> = p.chunks.iter().collect();
+        own.sort_by_key(|c| c.pos);
+        for c in own {
+            let pos = u32::try_from(chunks.len())
+                .map_err(|_| Error::InvalidArgument("too many chunks".to_string()))?;
+            chunks.push(ChunkRecord {
+                pos,
+                offset: start + c.offset,
+                size: c.size,
+                hash: c.hash.clone(),
+                copies: c.copies.clone(),
+            });
+        }
+        sizes.push(p.size);
+        start += p.size;
+    }
+    Ok(ObjectRecord {
+        v: crate::wire::RECORD_VERSION,
+        key: upload.key.clone(),
+        version_id: "null".to_string(),
+        content_id: ids::new_content_id(),
+        size: start,
+        etag: format!("{}-{}", hex::encode(md5.finalize()), chosen.len()),
+        mtime_ms: ids::now_ms(),
+        content_type: upload.content_type.clone(),
+        headers: upload.headers.clone(),
+        user_meta: upload.user_meta.clone(),
+        checksums: req.checksums.clone(),
+        policy: upload.policy.clone(),
+        parts: sizes,
+        chunks,
+    })
+}
+
+impl Store {
+    /// Records a new multipart upload under the id the caller chose (see [`ids::new_upload_id`]).
+    pub fn create_upload(&self, container: &str, rec: &UploadRecord) -> Result<()> {
+        check_key(&rec.key)?;
+        check_name("upload id", &rec.upload_id, 128)?;
+        let r = self.resolve(container)?;
+        let mut txn = r.env.env.write_txn()?;
+        if r.env.uploads.get(&txn, rec.upload_id.as_bytes())?.is_some() {
+            return Err(Error::InvalidArgument(format!(
+                "upload {} already exists",
+                rec.upload_id
+            )));
+        }
+        r.env
+            .uploads
+            .put(&mut txn, rec.upload_id.as_bytes(), &to_json(rec)?)?;
+        txn.commit()?;
+        tracing::debug!(container, key = %rec.key, upload = %rec.upload_id, "upload created");
+        Ok(())
+    }
+
+    /// One upload (`NoSuchUpload`).
+    pub fn get_upload(&self, container: &str, upload_id: &str) -> Result<UploadRecord> {
+        let r = self.resolve(container)?;
+        let txn = r.env.env.read_txn()?;
+        get_upload(&r.env, &txn, upload_id)
+    }
+
+    /// Stores (or replaces) one part; the replaced part's chunks go to GC.
+    pub fn put_part(&self, container: &str, upload_id: &str, part: &PartRecord) -> Result<()> {
+        if part.part_number == 0 || part.part_number > MAX_PART_NUMBER {
+            return Err(Error::InvalidArgument(format!(
+                "part number {} is not in 1..={MAX_PART_NUMBER}",
+                part.part_number
+            )));
+        }
+        let r = self.resolve(container)?;
+        let garbage = {
+            let mut txn = r.env.env.write_txn()?;
+            get_upload(&r.env, &txn, upload_id)?;
+            let k = part_key(upload_id, part.part_number);
+            let old: Option<PartRecord> = match r.env.parts.get(&txn, &k)? {
+                Some(v) => Some(from_json(v)?),
+                None => None,
+            };
+            r.env.parts.put(&mut txn, &k, &to_json(part)?)?;
+            txn.commit()?;
+            old.map(|o| {
+                let keep: Vec<ChunkCopy> = copies_of(&part.chunks).collect();
+                copies_of(&o.chunks)
+                    .filter(|c| !keep.contains(c))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+        };
+        self.queue_gc(&garbage)
+    }
+
+    /// Parts numbered above `marker`, at most `max_parts` (0 → 1000, capped at 1000).
+    pub fn list_parts(
+        &self,
+        container: &str,
+        upload_id: &str,
+        marker: Option<u32>,
+        max_parts: u32,
+    ) -> Result<ListPartsReply> {
+        let max = super::listing::page_size(max_parts);
+        let r = self.resolve(container)?;
+        let txn = r.env.env.read_txn()?;
+        get_upload(&r.env, &txn, upload_id)?;
+        let mut reply = ListPartsReply::default();
+        for item in r.env.parts.prefix_iter(&txn, &part_prefix(upload_id))? {
+            let (_, v) = item?;
+            let p: PartRecord = from_json(v)?;
+            if marker.is_some_and(|m| p.part_number <= m) {
+                continue;
+            }
+            if reply.parts.len() >= max {
+                reply.truncated = true;
+                break;
+            }
+            reply.next_part_number_marker = Some(p.part_number);
+            reply.parts.push(p);
+        }
+        Ok(reply)
+    }
+
+    /// Completes an upload: the object replaces any current one under the key; unused parts
+    /// and the replaced content go to GC.
+    pub fn complete_upload(
+        &self,
+        container: &str,
+        upload_id: &str,
+        req: &CompleteRequest,
+    ) -> Result<ObjectRecord> {
+        let r = self.resolve(container)?;
+        let (rec, garbage) = {
+            let mut txn = r.env.env.write_txn()?;
+            let upload = get_upload(&r.env, &txn, upload_id)?;
+            let parts = all_parts(&r.env, &txn, upload_id)?;
+            let rec = assemble(&upload, &parts, req)?;
+            let mut garbage = store_object(&r.env, &mut txn, &rec)?;
+            let used: std::collections::HashSet<u32> =
+                req.parts.iter().map(|p| p.part_number).collect();
+            for (n, p) in remove_upload(&r.env, &mut txn, upload_id)? {
+                if !used.contains(&n) {
+                    garbage.extend(copies_of(&p.chunks));
+                }
+            }
+            txn.commit()?;
+            (rec, garbage)
+        };
+        tracing::debug!(container, key = %rec.key, upload = upload_id, size = rec.size, "upload completed");
+        self.queue_gc(&garbage)?;
+        Ok(rec)
+    }
+
+    /// Aborts an upload; its parts' chunks go to GC.
+    pub fn abort_upload(&self, container: &str, upload_id: &str) -> Result<()> {
+        let r = self.resolve(container)?;
+        let garbage: Vec<ChunkCopy> = {
+            let mut txn = r.env.env.write_txn()?;
+            get_upload(&r.env, &txn, upload_id)?;
+            let parts = remove_upload(&r.env, &mut txn, upload_id)?;
+            txn.commit()?;
+            parts.values().flat_map(|p| copies_of(&p.chunks)).collect()
+        };
+        tracing::debug!(container, upload = upload_id, "upload aborted");
+        self.queue_gc(&garbage)
+    }
+
+    /// Lists uploads sorted by (key, initiated, upload id), with prefix, delimiter and markers.
+    /// In-progress uploads are few, so they are read and sorted in memory.
+    pub fn list_uploads(
+        &self,
+        container: &str,
+        req: &ListUploadsRequest,
+    ) -> Result<ListUploadsReply> {
+        let max = super::listing::page_size(req.max_uploads);
+        let r = self.resolve(container)?;
+        let mut all: Vec<UploadRecord> = {
+            let txn = r.env.env.read_txn()?;
+            let mut v = Vec::new();
+            for item in r.env.uploads.iter(&txn)? {
+                let (_, val) = item?;
+                let u: UploadRecord = from_json(val)?;
+                if u.key.starts_with(&req.prefix) {
+                    v.push(u);
+                }
+            }
+            v
+        };
+        all.sort_by(|a, b| {
+            (a.key.as_str(), a.initiated_ms, a.upload_id.as_str()).cmp(&(
+                b.key.as_str(),
+                b.initiated_ms,
+                b.upload_id.as_str(),
+            ))
+        });
+        // Position of the upload-id marker, when it names a listed upload of the key marker.
+        let id_marker = match (&req.key_marker, &req.upload_id_marker) {
+            (Some(k), Some(id)) => all
+                .iter()
+                .find(|u| &u.key == k && &u.upload_id == id)
+                .map(|u| (u.initiated_ms, u.upload_id.clone())),
+            _ => None,
+        };
+        let delimiter = req.delimiter.as_deref().filter(|d| !d.is_empty());
+        let mut reply = ListUploadsReply::default();
+        let mut count = 0usize;
+        let mut rolled: Option<String> = None;
+        let mut last: Option<(String, Option<String>)> = None;
+        for u in all {
+            if let Some(km) = req.key_marker.as_deref() {
+                let after = match u.key.as_str().cmp(km) {
+                    std::cmp::Ordering::Greater => true,
+                    std::cmp::Ordering::Less => false,
+                    std::cmp::Ordering::Equal => match (&req.upload_id_marker, &id_marker) {
+                        (Some(_), Some(m)) => {
+                            (u.initiated_ms, u.upload_id.as_str()) > (m.0, m.1.as_str())
+                        }
+                        (Some(id), None) => u.upload_id.as_str() > id.as_str(),
+                        (None, _) => false,
+                    },
+                };
+                if !after {
+                    continue;
+                }
+            }
+            if rolled.as_deref().is_some_and(|p| u.key.starts_with(p)) {
+                continue;
+            }
+            let common = delimiter.and_then(|d| {
+                u.key[req.prefix.len()..]
+                    .find(d)
+                    .map(|i| u.key[..req.prefix.len() + i + d.len()].to_string())
+            });
+            if let Some(cp) = common {
+                let seen = req.key_marker.as_deref().is_some_and(|k| cp.as_str() <= k);
+                if !seen {
+                    if count >= max {
+                        reply.truncated = true;
+                        break;
+                    }
+                    count += 1;
+                    last = Some((cp.clone(), None));
+                    reply.common_prefixes.push(cp.clone());
+                }
+                rolled = Some(cp);
+                continue;
+            }
+            if count >= max {
+                reply.truncated = true;
+                break;
+            }
+            count += 1;
+            last = Some((u.key.clone(), Some(u.upload_id.clone())));
+            reply.uploads.push(u);
+        }
+        if reply.truncated
+            && let Some((k, id)) = last
+        {
+            reply.next_key_marker = Some(k);
+            reply.next_upload_id_marker = id;
+        }
+        Ok(reply)
+    }
+}

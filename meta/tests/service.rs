@@ -1,0 +1,461 @@
+//! End-to-end test of the meta service: a real server on 127.0.0.1:0 driven through
+//! `MetaClient`, including a restart on the same data directory.
+
+use meta::client::MetaClient;
+use meta::wire::{
+    ChunkCopy, ChunkRecord, CompletePart, CompleteRequest, ContainerSettings, Heartbeat,
+    ListRequest, ListUploadsRequest, ObjectRecord, PartRecord, ServiceStats, UploadRecord,
+};
+use meta::{Config, Error};
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct Running {
+    client: MetaClient,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<meta::Result<()>>,
+}
+
+impl Running {
+    async fn stop(self) {
+        drop(self.client);
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+async fn start(dir: &Path, dead_after_secs: u64, cache: usize) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = Config {
+        listen: listener.local_addr().unwrap(),
+        data_dir: dir.to_path_buf(),
+        dead_after_secs,
+        open_env_cache: cache,
+        map_size_mib: 64,
+    };
+    let (stop, rx) = oneshot::channel();
+    let task = tokio::spawn(meta::server::serve_with_shutdown(listener, config, async {
+        let _ = rx.await;
+    }));
+    let client = MetaClient::new(&addr);
+    for _ in 0..200 {
+        if client.health().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    client.health().await.unwrap();
+    Running { client, stop, task }
+}
+
+fn copy(service: &str, id: &str) -> ChunkCopy {
+    ChunkCopy {
+        service: service.into(),
+        chunk_id: id.into(),
+    }
+}
+
+fn object(key: &str, size: u64, chunk_id: &str) -> ObjectRecord {
+    ObjectRecord {
+        v: 1,
+        key: key.into(),
+        version_id: "null".into(),
+        content_id: meta::ids::new_content_id(),
+        size,
+        etag: "0123456789abcdef0123456789abcdef".into(),
+        mtime_ms: meta::ids::now_ms(),
+        content_type: Some("application/octet-stream".into()),
+        headers: Default::default(),
+        user_meta: Default::default(),
+        checksums: Default::default(),
+        policy: "THREECOPIES".into(),
+        parts: vec![],
+        chunks: vec![ChunkRecord {
+            pos: 0,
+            offset: 0,
+            size,
+            hash: "ab".repeat(32),
+            copies: vec![copy("svc-1", chunk_id), copy("svc-2", chunk_id)],
+        }],
+    }
+}
+
+fn heartbeat(id: &str, deleted: Vec<String>) -> Heartbeat {
+    Heartbeat {
+        id: id.into(),
+        kind: "chunkd".into(),
+        addr: "127.0.0.1:9".into(),
+        location: "local.rack0.host0.vol0".into(),
+        stats: ServiceStats {
+            free_bytes: 50,
+            total_bytes: 100,
+            chunk_count: 0,
+            io_idle: 1.0,
+            cpu_idle: 1.0,
+        },
+        deleted,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn meta_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(dir.path(), 1, 3).await;
+    let c = run.client.clone();
+
+    // Accounts and keys.
+    let acct = c.create_account("alice").await.unwrap();
+    assert_eq!(acct.name, "alice");
+    assert!(matches!(
+        c.create_account("alice").await,
+        Err(Error::AccountExists(n)) if n == "alice"
+    ));
+    c.create_account("bob").await.unwrap();
+    let k = c.create_key("alice", None, None).await.unwrap();
+    assert_eq!(k.access_key.len(), 20);
+    assert_eq!(k.secret_key.len(), 40);
+    let fixed = c
+        .create_key("bob", Some("BOBKEY"), Some("bobsecret"))
+        .await
+        .unwrap();
+    assert_eq!(c.get_key("BOBKEY").await.unwrap(), fixed);
+    assert!(matches!(
+        c.create_key("bob", Some("BOBKEY"), None).await,
+        Err(Error::CredentialExists(_))
+    ));
+    assert!(matches!(
+        c.create_key("nobody", None, None).await,
+        Err(Error::NoSuchAccount(_))
+    ));
+    assert!(matches!(
+        c.get_key("MISSING").await,
+        Err(Error::NoSuchCredential(_))
+    ));
+    assert_eq!(c.list_keys().await.unwrap().len(), 2);
+
+    // Containers: names are global.
+    let settings = ContainerSettings::default();
+    let info = c
+        .create_container("alice", "photos", &settings)
+        .await
+        .unwrap();
+    assert_eq!(info.cid.len(), 64);
+    match c.create_container("alice", "photos", &settings).await {
+        Err(Error::ContainerExists { name, owner }) => {
+            assert_eq!((name.as_str(), owner.as_str()), ("photos", "alice"))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match c.create_container("bob", "photos", &settings).await {
+        Err(Error::ContainerExists { owner, .. }) => assert_eq!(owner, "alice"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        c.get_container("nope").await,
+        Err(Error::NoSuchContainer(_))
+    ));
+
+    // Objects, with a 1,000-byte key and awkward characters.
+    let long_a = format!("deep/{}", "a".repeat(995));
+    let long_b = format!("deep/{}b", "a".repeat(994));
+    let odd = "we?ird %2F key/with spaces/é".to_string();
+    for (i, k) in [
+        &long_a,
+        &long_b,
+        &odd,
+        &"x/1".to_string(),
+        &"x/2".to_string(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        c.put_object("photos", &object(k, 10 + i as u64, &format!("chunk{i}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(c.get_object("photos", &long_a).await.unwrap().key, long_a);
+    assert_eq!(c.get_object("photos", &odd).await.unwrap().size, 12);
+    assert!(matches!(
+        c.get_object("photos", "missing").await,
+        Err(Error::NoSuchObject(_))
+    ));
+    let info = c.get_container("photos").await.unwrap();
+    assert_eq!((info.objects, info.bytes), (5, 10 + 11 + 12 + 13 + 14));
+
+    let all = c
+        .list_objects("photos", &ListRequest::default())
+        .await
+        .unwrap();
+    let mut want = vec![
+        long_a.clone(),
+        long_b.clone(),
+        odd.clone(),
+        "x/1".into(),
+        "x/2".into(),
+    ];
+    want.sort();
+    assert_eq!(
+        all.objects
+            .iter()
+            .map(|o| o.key.clone())
+            .collect::<Vec<_>>(),
+        want
+    );
+    let r = c
+        .list_objects(
+            "photos",
+            &ListRequest {
+                delimiter: Some("/".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(r.objects.is_empty());
+    assert_eq!(r.common_prefixes, vec!["deep/", "we?ird %2F key/", "x/"]);
+    let r = c
+        .list_objects(
+            "photos",
+            &ListRequest {
+                prefix: "deep/".into(),
+                after: Some(long_a.clone()),
+                max_keys: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Both share their first 400 bytes: their order comes from the full keys.
+    assert!(long_a < long_b);
+    assert_eq!(r.objects.len(), 1);
+    assert_eq!(r.objects[0].key, long_b);
+    assert!(!r.truncated);
+    let r = c
+        .list_objects(
+            "photos",
+            &ListRequest {
+                max_keys: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(r.truncated);
+    assert_eq!(r.next_after.as_deref(), Some(want[1].as_str()));
+
+    // Overwrite and delete queue the old chunks for their services.
+    c.put_object("photos", &object("x/1", 1, "chunk-new"))
+        .await
+        .unwrap();
+    let deleted = c.delete_object("photos", "x/2").await.unwrap().unwrap();
+    assert_eq!(deleted.key, "x/2");
+    assert!(c.delete_object("photos", "x/2").await.unwrap().is_none());
+    c.queue_gc(&[copy("svc-1", "orphan")]).await.unwrap();
+    let reply = c.heartbeat(&heartbeat("svc-1", vec![])).await.unwrap();
+    let mut got = reply.delete.clone();
+    got.sort();
+    assert_eq!(got, vec!["chunk3", "chunk4", "orphan"]);
+    let reply = c.heartbeat(&heartbeat("svc-1", got)).await.unwrap();
+    assert!(reply.delete.is_empty());
+    let svc = c.list_services(Some("chunkd")).await.unwrap();
+    assert_eq!(svc.len(), 1);
+    assert_eq!(svc[0].score, 50);
+
+    // Not empty → refused; other owner → no such container.
+    assert!(matches!(
+        c.delete_container("alice", "photos").await,
+        Err(Error::ContainerNotEmpty(_))
+    ));
+
+    // Multipart.
+    let mp = c.create_container("alice", "mp", &settings).await.unwrap();
+    assert_eq!(mp.objects, 0);
+    let upload_id = meta::ids::new_upload_id();
+    let upload = UploadRecord {
+        v: 1,
+        upload_id: upload_id.clone(),
+        key: "big/file".into(),
+        initiated_ms: meta::ids::now_ms(),
+        content_type: Some("video/mp4".into()),
+        headers: Default::default(),
+        user_meta: Default::default(),
+        policy: "THREECOPIES".into(),
+        checksum_algorithm: None,
+    };
+    c.create_upload("mp", &upload).await.unwrap();
+    assert_eq!(c.get_upload("mp", &upload_id).await.unwrap(), upload);
+    let mib5 = 5 * 1024 * 1024;
+    let part = |n: u32, size: u64| PartRecord {
+        v: 1,
+        part_number: n,
+        size,
+        etag: format!("{:032x}", n * 7),
+        mtime_ms: 0,
+        checksums: Default::default(),
+        chunks: vec![ChunkRecord {
+            pos: 0,
+            offset: 0,
+            size,
+            hash: "cd".repeat(32),
+            copies: vec![copy("svc-2", &format!("part{n}"))],
+        }],
+    };
+    c.put_part("mp", &upload_id, &part(1, mib5)).await.unwrap();
+    c.put_part("mp", &upload_id, &part(2, 3)).await.unwrap();
+    c.put_part("mp", &upload_id, &part(3, 4)).await.unwrap();
+    assert!(matches!(
+        c.put_part("mp", "nope", &part(1, 1)).await,
+        Err(Error::NoSuchUpload(_))
+    ));
+    let parts = c.list_parts("mp", &upload_id, None, 0).await.unwrap();
+    assert_eq!(parts.parts.len(), 3);
+    let uploads = c
+        .list_uploads("mp", &ListUploadsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(uploads.uploads.len(), 1);
+    let cp = |n: u32| CompletePart {
+        part_number: n,
+        etag: format!("\"{:032x}\"", n * 7),
+    };
+    let complete = |parts| CompleteRequest {
+        parts,
+        checksums: Default::default(),
+    };
+    assert!(matches!(
+        c.complete_upload("mp", &upload_id, &complete(vec![cp(3), cp(1)]))
+            .await,
+        Err(Error::InvalidPartOrder)
+    ));
+    assert!(matches!(
+        c.complete_upload("mp", &upload_id, &complete(vec![cp(2), cp(3)]))
+            .await,
+        Err(Error::EntityTooSmall(2))
+    ));
+    let mut wrong = cp(1);
+    wrong.etag = "ffff".into();
+    assert!(matches!(
+        c.complete_upload("mp", &upload_id, &complete(vec![wrong]))
+            .await,
+        Err(Error::InvalidPart(_))
+    ));
+    let rec = c
+        .complete_upload("mp", &upload_id, &complete(vec![cp(1), cp(2)]))
+        .await
+        .unwrap();
+    assert!(rec.etag.ends_with("-2"));
+    assert_eq!(rec.etag.len(), 32 + 2);
+    assert_eq!(rec.size, mib5 + 3);
+    assert_eq!(rec.chunks.len(), 2);
+    assert_eq!((rec.chunks[1].pos, rec.chunks[1].offset), (1, mib5));
+    assert_eq!(c.get_object("mp", "big/file").await.unwrap(), rec);
+    assert!(matches!(
+        c.abort_upload("mp", &upload_id).await,
+        Err(Error::NoSuchUpload(_))
+    ));
+    // Part 3 was not used.
+    let reply = c.heartbeat(&heartbeat("svc-2", vec![])).await.unwrap();
+    assert!(reply.delete.contains(&"part3".to_string()));
+
+    // An aborted upload in an emptied container, then the container is deleted.
+    let other = UploadRecord {
+        upload_id: meta::ids::new_upload_id(),
+        ..upload.clone()
+    };
+    c.create_upload("mp", &other).await.unwrap();
+    c.put_part("mp", &other.upload_id, &part(9, 1))
+        .await
+        .unwrap();
+    c.delete_object("mp", "big/file").await.unwrap();
+    assert!(matches!(
+        c.delete_container("bob", "mp").await,
+        Err(Error::NoSuchContainer(_))
+    ));
+    c.delete_container("alice", "mp").await.unwrap();
+    assert!(matches!(
+        c.get_container("mp").await,
+        Err(Error::NoSuchContainer(_))
+    ));
+    let reply = c.heartbeat(&heartbeat("svc-2", vec![])).await.unwrap();
+    assert!(reply.delete.contains(&"part9".to_string()));
+
+    // More containers than the env cache holds (3).
+    for i in 0..8 {
+        let name = format!("many-{i}");
+        c.create_container("bob", &name, &settings).await.unwrap();
+        c.put_object(&name, &object("k", i, "m")).await.unwrap();
+    }
+    for i in 0..8 {
+        assert_eq!(
+            c.get_object(&format!("many-{i}"), "k").await.unwrap().size,
+            i
+        );
+    }
+    let bobs = c.list_containers("bob").await.unwrap();
+    assert_eq!(bobs.len(), 8);
+    assert!(bobs.windows(2).all(|w| w[0].name < w[1].name));
+    let accounts = c.list_accounts().await.unwrap();
+    let bob = accounts.iter().find(|a| a.name == "bob").unwrap();
+    assert_eq!((bob.containers, bob.objects, bob.bytes), (8, 8, 28));
+
+    // Silence → score 0 (dead_after_secs = 1).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut dead = false;
+    for _ in 0..50 {
+        let svc = c.list_services(None).await.unwrap();
+        if svc.iter().all(|s| s.score == 0) {
+            dead = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(dead);
+    drop(c);
+
+    // Restart on the same directory: everything is still there.
+    run.stop().await;
+    let run = start(dir.path(), 1, 3).await;
+    let c = run.client.clone();
+    assert_eq!(c.get_object("photos", &long_a).await.unwrap().key, long_a);
+    assert_eq!(c.get_key("BOBKEY").await.unwrap().secret_key, "bobsecret");
+    assert_eq!(c.get_container("photos").await.unwrap().objects, 4);
+    let svc = c.list_services(None).await.unwrap();
+    assert_eq!(svc.len(), 2);
+    assert!(svc.iter().all(|s| s.first_seen_ms > 0));
+    drop(c);
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_and_unreachable_meta() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(dir.path(), 10, 4).await;
+    let addr = run.client.addr().to_string();
+    // Raw HTTP: bad JSON is a 400 with an error body, unknown routes are 404.
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let req = http::Request::post(format!("http://{addr}/v1/objects/put"))
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            b"{not json",
+        )))
+        .unwrap();
+    let resp = http.request(req).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let err: meta::wire::ErrorBody = serde_json::from_slice(&body).unwrap();
+    assert_eq!(err.code, "InvalidArgument");
+    let req = http::Request::post(format!("http://{addr}/v1/nope"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    assert_eq!(http.request(req).await.unwrap().status(), 404);
+    run.stop().await;
+
+    let gone = MetaClient::new(&addr);
+    assert!(matches!(gone.health().await, Err(Error::Unavailable(_))));
+}

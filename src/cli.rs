@@ -1,0 +1,303 @@
+//! Command-line interface of `spread`: clap definitions of every subcommand and flag. Every flag
+//! can also be given as a `SPREAD_*` environment variable.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Default access key of the `dev` account created by `spread dev`.
+pub const DEV_ACCESS_KEY: &str = "SPREADDEVACCESSKEY01";
+/// Default secret key of the `dev` account created by `spread dev`.
+pub const DEV_SECRET_KEY: &str = "spread-dev-secret-key-change-me";
+
+/// Spread: a distributed object store (S3 gateway, meta directory, chunk servers).
+#[derive(Debug, Parser)]
+#[command(name = "spread", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the directory service (meta).
+    Meta(MetaArgs),
+    /// Run a chunk server.
+    Chunkd(ChunkdArgs),
+    /// Run the S3 gateway.
+    Gateway(GatewayArgs),
+    /// Run a whole local cluster (meta, N chunk servers, gateway) as child processes.
+    Dev(DevArgs),
+    /// Administer a running cluster through meta.
+    Admin(AdminArgs),
+}
+
+/// Flags of `spread meta`.
+#[derive(Debug, Clone, Args)]
+pub struct MetaArgs {
+    /// TOML configuration file (every field has a default).
+    #[arg(long, env = "SPREAD_META_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Flags of `spread chunkd`.
+#[derive(Debug, Clone, Args)]
+pub struct ChunkdArgs {
+    /// TOML configuration file (every field has a default).
+    #[arg(long, env = "SPREAD_CHUNKD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Flags of `spread gateway`.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayArgs {
+    /// TOML configuration file (every field has a default).
+    #[arg(long, env = "SPREAD_GATEWAY_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Flags of `spread dev`.
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    /// Directory holding every process's data, configs, logs and cluster.toml.
+    #[arg(long, env = "SPREAD_DATA_DIR", default_value = "./spread-data")]
+    pub data_dir: PathBuf,
+    /// Address of the S3 endpoint.
+    #[arg(long, env = "SPREAD_S3_LISTEN", default_value = "127.0.0.1:9000")]
+    pub s3_listen: SocketAddr,
+    /// Number of chunk servers.
+    #[arg(long = "chunkd", env = "SPREAD_CHUNKD", default_value_t = 3,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub chunkd: u16,
+    /// Copies of each chunk.
+    #[arg(long, env = "SPREAD_REPLICAS", default_value_t = 3,
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub replicas: u16,
+    /// Access key of the `dev` account.
+    #[arg(long, env = "SPREAD_ACCESS_KEY", default_value = DEV_ACCESS_KEY)]
+    pub access_key: String,
+    /// Secret key of the `dev` account.
+    #[arg(long, env = "SPREAD_SECRET_KEY", default_value = DEV_SECRET_KEY)]
+    pub secret_key: String,
+    /// Size objects are cut into, in bytes (default: the gateway's default, 8 MiB).
+    #[arg(long, env = "SPREAD_CHUNK_SIZE")]
+    pub chunk_size: Option<u64>,
+}
+
+/// Flags of `spread admin`.
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    /// cluster.toml written by `spread dev`; its `[meta] addr` is used.
+    #[arg(
+        long,
+        env = "SPREAD_CLUSTER",
+        default_value = "./spread-data/cluster.toml"
+    )]
+    pub cluster: PathBuf,
+    /// Address of meta (host:port); overrides --cluster.
+    #[arg(long, env = "SPREAD_META")]
+    pub meta: Option<String>,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// `spread admin` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Access keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Services known to the conscience.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Objects.
+    #[command(subcommand)]
+    Object(ObjectCommand),
+}
+
+/// `spread admin account ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account.
+    Create { name: String },
+    /// List accounts with their usage.
+    List,
+}
+
+/// `spread admin key ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeyCommand {
+    /// Create an access key for an account (random unless given).
+    Create {
+        account: String,
+        #[arg(long, env = "SPREAD_NEW_ACCESS_KEY")]
+        access_key: Option<String>,
+        #[arg(long, env = "SPREAD_NEW_SECRET_KEY")]
+        secret_key: Option<String>,
+    },
+    /// List access keys (secrets masked).
+    List,
+}
+
+/// `spread admin cluster ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClusterCommand {
+    /// List services with their scores.
+    List,
+}
+
+/// `spread admin object ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum ObjectCommand {
+    /// Show where the chunks of an object are.
+    Locate {
+        bucket: String,
+        key: String,
+        /// Print JSON instead of a table.
+        #[arg(long, env = "SPREAD_JSON")]
+        json: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dev_defaults() {
+        let cli = Cli::try_parse_from(["spread", "dev"]).unwrap();
+        let Command::Dev(d) = cli.command else {
+            panic!("not dev")
+        };
+        assert_eq!(d.data_dir, PathBuf::from("./spread-data"));
+        assert_eq!(d.s3_listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(d.chunkd, 3);
+        assert_eq!(d.replicas, 3);
+        assert_eq!(d.access_key, DEV_ACCESS_KEY);
+        assert_eq!(d.secret_key, DEV_SECRET_KEY);
+        assert_eq!(d.chunk_size, None);
+    }
+
+    #[test]
+    fn dev_flags() {
+        let cli = Cli::try_parse_from([
+            "spread",
+            "dev",
+            "--data-dir",
+            "/tmp/x",
+            "--s3-listen",
+            "127.0.0.1:9100",
+            "--chunkd",
+            "5",
+            "--replicas",
+            "2",
+            "--access-key",
+            "AK",
+            "--secret-key",
+            "SK",
+            "--chunk-size",
+            "1048576",
+        ])
+        .unwrap();
+        let Command::Dev(d) = cli.command else {
+            panic!("not dev")
+        };
+        assert_eq!(d.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(d.s3_listen.port(), 9100);
+        assert_eq!(d.chunkd, 5);
+        assert_eq!(d.replicas, 2);
+        assert_eq!(d.access_key, "AK");
+        assert_eq!(d.secret_key, "SK");
+        assert_eq!(d.chunk_size, Some(1 << 20));
+    }
+
+    #[test]
+    fn dev_rejects_bad_values() {
+        assert!(Cli::try_parse_from(["spread", "dev", "--chunkd", "0"]).is_err());
+        assert!(Cli::try_parse_from(["spread", "dev", "--s3-listen", "nope"]).is_err());
+        assert!(Cli::try_parse_from(["spread", "dev", "--replicas", "x"]).is_err());
+    }
+
+    #[test]
+    fn server_config_flags() {
+        let cli = Cli::try_parse_from(["spread", "meta", "--config", "m.toml"]).unwrap();
+        let Command::Meta(m) = cli.command else {
+            panic!("not meta")
+        };
+        assert_eq!(m.config, Some(PathBuf::from("m.toml")));
+        let cli = Cli::try_parse_from(["spread", "gateway"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Gateway(GatewayArgs { config: None })
+        ));
+    }
+
+    #[test]
+    fn admin_commands() {
+        let cli = Cli::try_parse_from([
+            "spread",
+            "admin",
+            "--meta",
+            "127.0.0.1:1",
+            "object",
+            "locate",
+            "b",
+            "k/with space",
+            "--json",
+        ])
+        .unwrap();
+        let Command::Admin(a) = cli.command else {
+            panic!("not admin")
+        };
+        assert_eq!(a.meta.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(a.cluster, PathBuf::from("./spread-data/cluster.toml"));
+        match a.command {
+            AdminCommand::Object(ObjectCommand::Locate { bucket, key, json }) => {
+                assert_eq!(bucket, "b");
+                assert_eq!(key, "k/with space");
+                assert!(json);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let cli = Cli::try_parse_from([
+            "spread",
+            "admin",
+            "--cluster",
+            "c.toml",
+            "key",
+            "create",
+            "acct",
+            "--access-key",
+            "AK",
+            "--secret-key",
+            "SK",
+        ])
+        .unwrap();
+        let Command::Admin(a) = cli.command else {
+            panic!("not admin")
+        };
+        match a.command {
+            AdminCommand::Key(KeyCommand::Create {
+                account,
+                access_key,
+                secret_key,
+            }) => {
+                assert_eq!(account, "acct");
+                assert_eq!(access_key.as_deref(), Some("AK"));
+                assert_eq!(secret_key.as_deref(), Some("SK"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["spread", "admin", "account", "create"]).is_err());
+    }
+}

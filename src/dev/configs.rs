@@ -1,0 +1,83 @@
+//! The per-process TOML configs of a dev cluster, written to `DIR/conf/`.
+
+use crate::cli::DevArgs;
+use crate::cluster::PortPlan;
+use crate::cluster::write_atomic;
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Location of dev chunk server `i`.
+pub fn chunkd_location(i: usize) -> String {
+    format!("local.rack0.host{i}.vol0")
+}
+
+/// Name of dev chunk server `i`.
+pub fn chunkd_name(i: usize) -> String {
+    format!("chunkd-{i}")
+}
+
+/// Paths of the written config files.
+pub struct ConfigPaths {
+    pub meta: PathBuf,
+    pub chunkd: Vec<PathBuf>,
+    pub gateway: PathBuf,
+}
+
+/// The gateway config of a dev cluster (validated).
+pub fn gateway_config(args: &DevArgs, meta: &str) -> Result<gateway::Config> {
+    let defaults = gateway::Config::default();
+    let config = gateway::Config {
+        s3_listen: args.s3_listen,
+        meta: meta.to_string(),
+        replicas: usize::from(args.replicas),
+        chunk_size: args.chunk_size.unwrap_or(defaults.chunk_size),
+        ..defaults
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+/// Writes meta, chunkd-I and gateway configs under `dir/conf/`.
+pub fn write_all(dir: &Path, plan: &PortPlan, gateway: &gateway::Config) -> Result<ConfigPaths> {
+    let conf = dir.join("conf");
+    std::fs::create_dir_all(&conf).map_err(|e| Error::file(&conf, e))?;
+    let meta_cfg = meta::Config {
+        listen: plan.meta,
+        data_dir: dir.join("meta"),
+        ..meta::Config::default()
+    };
+    let meta_path = conf.join("meta.toml");
+    write_toml(&meta_path, &meta_cfg)?;
+    let mut chunkd_paths = Vec::with_capacity(plan.chunkd.len());
+    for (i, addr) in plan.chunkd.iter().enumerate() {
+        let volume = dir.join(chunkd_name(i));
+        std::fs::create_dir_all(&volume).map_err(|e| Error::file(&volume, e))?;
+        let cfg = chunkd::Config {
+            listen: *addr,
+            advertise: None,
+            volume,
+            location: chunkd_location(i),
+            meta: plan.meta.to_string(),
+            ..chunkd::Config::default()
+        };
+        let path = conf.join(format!("{}.toml", chunkd_name(i)));
+        write_toml(&path, &cfg)?;
+        chunkd_paths.push(path);
+    }
+    let gateway_path = conf.join("gateway.toml");
+    write_toml(&gateway_path, gateway)?;
+    Ok(ConfigPaths {
+        meta: meta_path,
+        chunkd: chunkd_paths,
+        gateway: gateway_path,
+    })
+}
+
+fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = toml::to_string(value).map_err(|e| Error::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_atomic(path, text.as_bytes())
+}

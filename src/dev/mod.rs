@@ -1,0 +1,260 @@
+//! `spread dev`: a whole cluster on one machine — meta, N chunk servers and the S3 gateway as
+//! child processes of this binary — with its addresses kept in `DIR/cluster.toml` so a restart on
+//! the same directory finds every object again.
+
+pub mod children;
+pub mod configs;
+pub mod probe;
+
+use crate::cli::DevArgs;
+use crate::cluster::{self, ChunkdEntry, ClusterFile, GatewayEntry, MetaEntry, PortPlan};
+use crate::error::{Error, Result};
+use crate::signals::Shutdown;
+use children::Children;
+use meta::client::MetaClient;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Name of the account `spread dev` creates.
+pub const DEV_ACCOUNT: &str = "dev";
+/// How long each startup step may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long children get to stop after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How often the children are checked while the cluster runs.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// Runs the dev cluster until SIGINT / SIGTERM.
+pub async fn run(mut args: DevArgs) -> Result<()> {
+    let mut shutdown = Shutdown::install();
+    let dir = std::path::absolute(&args.data_dir).map_err(|e| Error::file(&args.data_dir, e))?;
+    for sub in [dir.clone(), dir.join("logs")] {
+        std::fs::create_dir_all(&sub).map_err(|e| Error::file(&sub, e))?;
+    }
+    if args.s3_listen.port() == 0 {
+        args.s3_listen =
+            SocketAddr::new(args.s3_listen.ip(), cluster::free_loopback_addr()?.port());
+    }
+    if args.replicas > args.chunkd {
+        tracing::warn!(
+            "{} replicas but only {} chunk servers: writes need a quorum of distinct servers",
+            args.replicas,
+            args.chunkd
+        );
+    }
+    let cluster_path = dir.join("cluster.toml");
+    let previous = if cluster_path.exists() {
+        let p = ClusterFile::load(&cluster_path).map_err(|e| {
+            Error::Startup(format!("{e} (remove the file to start with new ports)"))
+        })?;
+        Some(p)
+    } else {
+        None
+    };
+    let plan = cluster::plan_ports(
+        previous.as_ref(),
+        usize::from(args.chunkd),
+        cluster::free_loopback_addr,
+    )?;
+    check_free(&plan, args.s3_listen)?;
+    let gateway_cfg = configs::gateway_config(&args, &plan.meta.to_string())?;
+    let paths = configs::write_all(&dir, &plan, &gateway_cfg)?;
+
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Startup(format!("cannot find the spread executable: {e}")))?;
+    let mut children = Children::new(exe, dir.join("logs"));
+    let started = tokio::select! {
+        r = start(&args, &dir, &plan, &paths, &mut children) => Some(r),
+        sig = shutdown.wait() => {
+            tracing::info!("{sig} received during startup, stopping");
+            None
+        }
+    };
+    let file = match started {
+        Some(Ok(file)) => file,
+        Some(Err(e)) => {
+            children.stop_all(STOP_GRACE).await;
+            return Err(e);
+        }
+        None => {
+            children.stop_all(STOP_GRACE).await;
+            return Ok(());
+        }
+    };
+    if let Err(e) = file.save(&cluster_path) {
+        children.stop_all(STOP_GRACE).await;
+        return Err(e);
+    }
+    tracing::info!(cluster = %cluster_path.display(), "cluster ready");
+    announce(&args);
+
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    let sig = loop {
+        tokio::select! {
+            sig = shutdown.wait() => break sig,
+            _ = tick.tick() => {
+                for (name, status) in children.reap() {
+                    tracing::warn!(
+                        "{name} exited on its own ({status}); the cluster keeps running (see {})",
+                        children.log_path(&name).display()
+                    );
+                }
+            }
+        }
+    };
+    tracing::info!("{sig} received, stopping the cluster");
+    children.stop_all(STOP_GRACE).await;
+    tracing::info!("cluster stopped");
+    Ok(())
+}
+
+/// Prints the one stdout line tests and users wait for.
+fn announce(args: &DevArgs) {
+    let mut out = std::io::stdout().lock();
+    let line = format!(
+        "S3 endpoint: http://{}  access key: {}  secret key: {}",
+        args.s3_listen, args.access_key, args.secret_key
+    );
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        tracing::warn!("cannot write to stdout: {e}");
+    }
+}
+
+/// Fails with a clear message if an address we are about to use is taken.
+fn check_free(plan: &PortPlan, s3: SocketAddr) -> Result<()> {
+    let mut all = vec![
+        (s3, "S3 endpoint (--s3-listen)".to_string()),
+        (plan.meta, "meta".into()),
+    ];
+    for (i, a) in plan.chunkd.iter().enumerate() {
+        all.push((*a, configs::chunkd_name(i)));
+    }
+    for (addr, what) in all {
+        if let Err(e) = TcpListener::bind(addr) {
+            return Err(Error::Startup(format!(
+                "address {addr} for {what} is not available: {e} (is another spread dev running?)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Starts every process in order, waiting for each to be ready, and sets up the dev account.
+async fn start(
+    args: &DevArgs,
+    dir: &Path,
+    plan: &PortPlan,
+    paths: &configs::ConfigPaths,
+    children: &mut Children,
+) -> Result<ClusterFile> {
+    let meta_pid = children.spawn("meta", "meta", &paths.meta)?;
+    let client = MetaClient::new(&plan.meta.to_string());
+    probe::meta_ready(&client, children, STEP_TIMEOUT).await?;
+
+    let since_ms = now_ms();
+    let mut chunkd = Vec::with_capacity(plan.chunkd.len());
+    for (i, (addr, path)) in plan.chunkd.iter().zip(&paths.chunkd).enumerate() {
+        let name = configs::chunkd_name(i);
+        let pid = children.spawn(&name, "chunkd", path)?;
+        chunkd.push(ChunkdEntry {
+            volume: dir.join(&name),
+            name,
+            addr: addr.to_string(),
+            location: configs::chunkd_location(i),
+            pid,
+        });
+    }
+    probe::chunkds_ready(&client, &plan.chunkd, since_ms, children, STEP_TIMEOUT).await?;
+
+    ensure_dev_credentials(&client, &args.access_key, &args.secret_key).await?;
+
+    let gateway_pid = children.spawn("gateway", "gateway", &paths.gateway)?;
+    probe::http_ready(args.s3_listen, children, STEP_TIMEOUT).await?;
+
+    Ok(ClusterFile {
+        data_dir: PathBuf::from(dir),
+        access_key: args.access_key.clone(),
+        secret_key: args.secret_key.clone(),
+        account: DEV_ACCOUNT.to_string(),
+        meta: MetaEntry {
+            addr: plan.meta.to_string(),
+            pid: meta_pid,
+        },
+        gateway: GatewayEntry {
+            s3_addr: args.s3_listen.to_string(),
+            pid: gateway_pid,
+        },
+        chunkd,
+    })
+}
+
+/// Creates the `dev` account and its key; both may already exist from an earlier start.
+async fn ensure_dev_credentials(
+    client: &MetaClient,
+    access_key: &str,
+    secret_key: &str,
+) -> Result<()> {
+    match client.create_account(DEV_ACCOUNT).await {
+        Ok(_) | Err(meta::Error::AccountExists(_)) => {}
+        Err(e) => {
+            return Err(Error::Startup(format!(
+                "cannot create account {DEV_ACCOUNT}: {e}"
+            )));
+        }
+    }
+    match client
+        .create_key(DEV_ACCOUNT, Some(access_key), Some(secret_key))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(meta::Error::CredentialExists(_)) => {
+            let existing = client.get_key(access_key).await?;
+            if existing.account != DEV_ACCOUNT {
+                Err(Error::Startup(format!(
+                    "access key {access_key} belongs to account {}, not {DEV_ACCOUNT}",
+                    existing.account
+                )))
+            } else if existing.secret_key != secret_key {
+                Err(Error::Startup(format!(
+                    "access key {access_key} already exists with a different secret key \
+                     (use the secret given on the first start)"
+                )))
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) => Err(Error::Startup(format!(
+            "cannot create access key {access_key}: {e}"
+        ))),
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_free_reports_a_taken_port() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let plan = PortPlan {
+            meta: cluster::free_loopback_addr().unwrap(),
+            chunkd: vec![],
+        };
+        let err = check_free(&plan, addr).unwrap_err().to_string();
+        assert!(err.contains(&addr.to_string()), "{err}");
+        assert!(err.contains("S3 endpoint"), "{err}");
+        drop(taken);
+        assert!(check_free(&plan, addr).is_ok());
+    }
+}
