@@ -129,3 +129,13 @@ pub async fn get_bucket_location(
         location_constraint,
     }))
 }
+
+/// Versioning is not available yet: every bucket answers as never versioned (no Status), which
+/// is what tools like rclone probe for.
+pub async fn get_bucket_versioning(
+    s3: &SpreadS3,
+    req: S3Request<GetBucketVersioningInput>,
+) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+    s3.owned_bucket(&req, &req.input.bucket).await?;
+    Ok(S3Response::new(GetBucketVersioningOutput::default()))
+}
