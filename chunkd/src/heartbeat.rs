@@ -46,6 +46,7 @@ pub async fn run_loop(volume: Arc<Volume>, settings: Settings) {
             kind: "chunkd".to_string(),
             addr: settings.addr.clone(),
             location: settings.location.clone(),
+            slots: Vec::new(),
             stats: ServiceStats {
                 free_bytes,
                 total_bytes,

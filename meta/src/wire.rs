@@ -62,6 +62,21 @@ pub struct ChunkCopy {
     pub service: String,
     /// Chunk id (64 hex chars), the file name on that server.
     pub chunk_id: String,
+    /// For erasure-coded chunks: which fragment (0..k are data, k..k+m parity) this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fragment: Option<u32>,
+    /// For erasure-coded chunks: BLAKE3 hex of this fragment's bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+}
+
+/// How an erasure-coded chunk (a "metachunk") is cut: `k` data fragments of `fragment_size`
+/// bytes (the last ones zero-padded) plus `m` parity fragments.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EcLayout {
+    pub k: u32,
+    pub m: u32,
+    pub fragment_size: u64,
 }
 
 /// One chunk of an object's content: position, where it sits in the object, and its copies.
@@ -74,8 +89,11 @@ pub struct ChunkRecord {
     pub size: u64,
     /// BLAKE3 of the chunk bytes, hex.
     pub hash: String,
-    /// Copies that exist (only acknowledged ones).
+    /// Copies (replication) or fragments (erasure coding) that exist: only acknowledged ones.
     pub copies: Vec<ChunkCopy>,
+    /// Set when the chunk is erasure coded; `copies` then holds one entry per stored fragment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec: Option<EcLayout>,
 }
 
 /// Everything meta knows about one object version.
@@ -243,6 +261,9 @@ pub struct Heartbeat {
     pub addr: String,
     /// Location string `dc.rack.host.vol`.
     pub location: String,
+    /// Slots (tags) of the service; storage-policy pools select chunk servers by slot.
+    #[serde(default)]
+    pub slots: Vec<String>,
     pub stats: ServiceStats,
     /// Chunk ids the service deleted since the last heartbeat, as asked by meta.
     #[serde(default)]
@@ -265,6 +286,8 @@ pub struct ServiceRecord {
     pub kind: String,
     pub addr: String,
     pub location: String,
+    #[serde(default)]
+    pub slots: Vec<String>,
     pub stats: ServiceStats,
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,

@@ -55,6 +55,8 @@ fn copy(service: &str, id: &str) -> ChunkCopy {
     ChunkCopy {
         service: service.into(),
         chunk_id: id.into(),
+        fragment: None,
+        hash: None,
     }
 }
 

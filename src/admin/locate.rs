@@ -118,6 +118,7 @@ mod tests {
             kind: "chunkd".into(),
             addr: addr.into(),
             location: location.into(),
+            slots: vec![],
             stats: ServiceStats::default(),
             first_seen_ms: 0,
             last_seen_ms: 0,
@@ -150,12 +151,17 @@ mod tests {
                     ChunkCopy {
                         service: "s1".into(),
                         chunk_id: "a".repeat(64),
+                        fragment: None,
+                        hash: None,
                     },
                     ChunkCopy {
                         service: "gone".into(),
                         chunk_id: "b".repeat(64),
+                        fragment: None,
+                        hash: None,
                     },
                 ],
+                ec: None,
             }],
         }
     }

@@ -239,6 +239,7 @@ impl ObjectService {
             size,
             hash,
             copies,
+            ec: None,
         })
     }
 
@@ -259,6 +260,8 @@ impl ObjectService {
                 Ok(()) => Some(ChunkCopy {
                     service: server.id.clone(),
                     chunk_id,
+                    fragment: None,
+                    hash: None,
                 }),
                 Err(e) => {
                     tracing::warn!(server = %server.addr, error = %e, "chunk upload failed");

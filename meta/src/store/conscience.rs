@@ -46,6 +46,7 @@ impl Store {
             kind: hb.kind.clone(),
             addr: hb.addr.clone(),
             location: hb.location.clone(),
+            slots: hb.slots.clone(),
             stats: hb.stats.clone(),
             first_seen_ms: old.as_ref().map_or(now, |o| o.first_seen_ms),
             last_seen_ms: now,

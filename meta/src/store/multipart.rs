@@ -112,6 +112,7 @@ fn assemble(
                 size: c.size,
                 hash: c.hash.clone(),
                 copies: c.copies.clone(),
+                ec: c.ec,
             });
         }
         sizes.push(p.size);

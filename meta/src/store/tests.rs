@@ -34,6 +34,8 @@ fn chunk(pos: u32, offset: u64, size: u64, id: &str) -> ChunkRecord {
         copies: vec![ChunkCopy {
             service: "svc-a".into(),
             chunk_id: id.into(),
+            fragment: None,
+            hash: None,
         }],
     }
 }
@@ -545,10 +547,14 @@ fn heartbeat_scores_and_gc_handoff() {
         ChunkCopy {
             service: "svc-a".into(),
             chunk_id: "c1".into(),
+            fragment: None,
+            hash: None,
         },
         ChunkCopy {
             service: "svc-b".into(),
             chunk_id: "c2".into(),
+            fragment: None,
+            hash: None,
         },
     ])
     .unwrap();
