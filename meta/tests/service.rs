@@ -81,6 +81,7 @@ fn object(key: &str, size: u64, chunk_id: &str) -> ObjectRecord {
             size,
             hash: "ab".repeat(32),
             copies: vec![copy("svc-1", chunk_id), copy("svc-2", chunk_id)],
+            ec: None,
         }],
     }
 }
@@ -91,6 +92,7 @@ fn heartbeat(id: &str, deleted: Vec<String>) -> Heartbeat {
         kind: "chunkd".into(),
         addr: "127.0.0.1:9".into(),
         location: "local.rack0.host0.vol0".into(),
+        slots: vec![],
         stats: ServiceStats {
             free_bytes: 50,
             total_bytes: 100,
@@ -303,6 +305,7 @@ async fn meta_end_to_end() {
             size,
             hash: "cd".repeat(32),
             copies: vec![copy("svc-2", &format!("part{n}"))],
+            ec: None,
         }],
     };
     c.put_part("mp", &upload_id, &part(1, mib5)).await.unwrap();

@@ -37,6 +37,7 @@ fn chunk(pos: u32, offset: u64, size: u64, id: &str) -> ChunkRecord {
             fragment: None,
             hash: None,
         }],
+        ec: None,
     }
 }
 
@@ -531,6 +532,7 @@ fn heartbeat_scores_and_gc_handoff() {
         kind: "chunkd".into(),
         addr: "127.0.0.1:1".into(),
         location: "dc.r.h.v".into(),
+        slots: vec![],
         stats: ServiceStats {
             free_bytes: 25,
             total_bytes: 100,
