@@ -22,6 +22,8 @@ pub struct Config {
     pub meta: String,
     /// Seconds between heartbeats to meta.
     pub heartbeat_secs: u64,
+    /// Slots (tags, e.g. "ssd") announced to meta; storage-policy pools select servers by slot.
+    pub slots: Vec<String>,
 }
 
 impl Default for Config {
@@ -33,6 +35,7 @@ impl Default for Config {
             location: "local.rack0.host0.vol0".to_string(),
             meta: "127.0.0.1:6000".to_string(),
             heartbeat_secs: 2,
+            slots: Vec::new(),
         }
     }
 }
@@ -75,11 +78,18 @@ mod tests {
         assert_eq!(c.listen.port(), 7000);
         assert_eq!(c.advertised_addr(), "h:7000");
         assert!(Config::parse("bogus = 1").is_err());
+        assert!(c.slots.is_empty());
+        let c = Config::parse("slots = [\"ssd\", \"fast\"]").unwrap();
+        assert_eq!(c.slots, vec!["ssd", "fast"]);
+        assert!(Config::parse("slots = \"ssd\"").is_err());
     }
 
     #[test]
     fn toml_roundtrip() {
-        let c = Config::default();
+        let c = Config {
+            slots: vec!["ssd".to_string()],
+            ..Config::default()
+        };
         let text = toml::to_string(&c).unwrap();
         assert_eq!(Config::parse(&text).unwrap(), c);
     }

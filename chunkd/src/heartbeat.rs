@@ -19,6 +19,8 @@ pub struct Settings {
     pub addr: String,
     /// Location `dc.rack.host.vol`.
     pub location: String,
+    /// Slots (tags) announced in every heartbeat.
+    pub slots: Vec<String>,
     /// Time between heartbeats.
     pub interval: Duration,
 }
@@ -41,21 +43,14 @@ pub async fn run_loop(volume: Arc<Volume>, settings: Settings) {
             }
         };
         let (cpu_idle, io_idle) = sampler.sample();
-        let hb = Heartbeat {
-            id: volume.service_id().to_string(),
-            kind: "chunkd".to_string(),
-            addr: settings.addr.clone(),
-            location: settings.location.clone(),
-            slots: Vec::new(),
-            stats: ServiceStats {
-                free_bytes,
-                total_bytes,
-                chunk_count: volume.chunk_count(),
-                io_idle,
-                cpu_idle,
-            },
-            deleted: deleted.clone(),
+        let stats = ServiceStats {
+            free_bytes,
+            total_bytes,
+            chunk_count: volume.chunk_count(),
+            io_idle,
+            cpu_idle,
         };
+        let hb = message(&settings, volume.service_id(), stats, deleted.clone());
         let reply = match client.heartbeat(&hb).await {
             Ok(reply) => {
                 if !meta_up {
@@ -88,6 +83,19 @@ pub async fn run_loop(volume: Arc<Volume>, settings: Settings) {
     }
 }
 
+/// The heartbeat announcing this server with `stats` and the confirmed deletions.
+fn message(settings: &Settings, id: &str, stats: ServiceStats, deleted: Vec<String>) -> Heartbeat {
+    Heartbeat {
+        id: id.to_string(),
+        kind: "chunkd".to_string(),
+        addr: settings.addr.clone(),
+        location: settings.location.clone(),
+        slots: settings.slots.clone(),
+        stats,
+        deleted,
+    }
+}
+
 /// Delete the given chunks; returns those that are now gone (deleted or already absent).
 /// Ids that are not chunk ids can never exist, so they are confirmed too.
 fn delete_batch(volume: &Volume, ids: Vec<String>) -> Vec<String> {
@@ -107,4 +115,27 @@ fn delete_batch(volume: &Volume, ids: Vec<String>) -> Vec<String> {
         }
     }
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_carries_slots_and_location() {
+        let settings = Settings {
+            meta: "127.0.0.1:1".into(),
+            addr: "127.0.0.1:2".into(),
+            location: "dc.r1.h2.v3".into(),
+            slots: vec!["ssd".into(), "fast".into()],
+            interval: Duration::from_secs(1),
+        };
+        let hb = message(&settings, "svc", ServiceStats::default(), vec!["c".into()]);
+        assert_eq!(hb.id, "svc");
+        assert_eq!(hb.kind, "chunkd");
+        assert_eq!(hb.addr, "127.0.0.1:2");
+        assert_eq!(hb.location, "dc.r1.h2.v3");
+        assert_eq!(hb.slots, vec!["ssd", "fast"]);
+        assert_eq!(hb.deleted, vec!["c"]);
+    }
 }

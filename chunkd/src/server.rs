@@ -68,6 +68,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
             meta: config.meta.clone(),
             addr: advertise,
             location: config.location.clone(),
+            slots: config.slots.clone(),
             interval: Duration::from_secs(config.heartbeat_secs.max(1)),
         },
     ));

@@ -19,6 +19,9 @@ pub enum Error {
     /// Content-MD5 or a checksum header is malformed.
     #[error("invalid digest: {0}")]
     InvalidDigest(String),
+    /// The request names a storage class no policy is mapped to.
+    #[error("invalid storage class: {0}")]
+    InvalidStorageClass(String),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     #[error("access denied")]

@@ -34,6 +34,12 @@ pub mod route {
     pub const GC_QUEUE: &str = "/v1/gc/queue";
     pub const HEARTBEAT: &str = "/v1/services/heartbeat";
     pub const SERVICE_LIST: &str = "/v1/services/list";
+    pub const SERVICE_LOCK: &str = "/v1/services/lock";
+    pub const SERVICE_UNLOCK: &str = "/v1/services/unlock";
+    pub const SERVICE_UNLOCK_ALL: &str = "/v1/services/unlock-all";
+    pub const POLICY_APPLY: &str = "/v1/policy/apply";
+    pub const POLICY_GET: &str = "/v1/policy/get";
+    pub const CONTAINER_SET_POLICY: &str = "/v1/containers/set-policy";
 }
 
 /// Body of operations without arguments.
@@ -146,4 +152,39 @@ pub struct GcQueue {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceList {
     pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceLock {
+    pub id: String,
+    pub score: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceId {
+    pub id: String,
+}
+
+/// Answer of `unlock-all`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unlocked {
+    pub count: u32,
+}
+
+/// A policy file's TOML text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyText {
+    pub text: String,
+}
+
+/// The applied policy file, if any.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyAnswer {
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerSetPolicy {
+    pub name: String,
+    pub policy: Option<String>,
 }

@@ -339,4 +339,57 @@ impl MetaClient {
         };
         self.call(route::SERVICE_LIST, &req, "").await
     }
+
+    /// Forces a service's score (0..=100) until unlocked (`NoSuchService`).
+    pub async fn lock_service(&self, id: &str, score: u8) -> Result<ServiceRecord> {
+        let req = api::ServiceLock {
+            id: id.to_string(),
+            score,
+        };
+        self.call(route::SERVICE_LOCK, &req, "").await
+    }
+
+    /// Lets the conscience score a locked service again (`NoSuchService`).
+    pub async fn unlock_service(&self, id: &str) -> Result<ServiceRecord> {
+        let req = api::ServiceId { id: id.to_string() };
+        self.call(route::SERVICE_UNLOCK, &req, "").await
+    }
+
+    /// Unlocks every locked service; returns how many were locked.
+    pub async fn unlock_all(&self) -> Result<u32> {
+        let a: api::Unlocked = self
+            .call(route::SERVICE_UNLOCK_ALL, &api::Empty {}, "")
+            .await?;
+        Ok(a.count)
+    }
+
+    /// Validates (on the server) and stores a storage-policy file; a bad file is
+    /// `InvalidArgument` with the parser's message. It takes effect without restarts.
+    pub async fn apply_policy(&self, text: &str) -> Result<()> {
+        let req = api::PolicyText {
+            text: text.to_string(),
+        };
+        let _: api::Empty = self.call(route::POLICY_APPLY, &req, "").await?;
+        Ok(())
+    }
+
+    /// The applied storage-policy file (TOML text), or `None` for the built-in default.
+    pub async fn get_policy(&self) -> Result<Option<String>> {
+        let a: api::PolicyAnswer = self.call(route::POLICY_GET, &api::Empty {}, "").await?;
+        Ok(a.text)
+    }
+
+    /// Sets (or clears with `None`) a container's default storage policy; with an applied
+    /// policy file the name must exist in it (`InvalidArgument`).
+    pub async fn set_container_policy(
+        &self,
+        name: &str,
+        policy: Option<&str>,
+    ) -> Result<ContainerInfo> {
+        let req = api::ContainerSetPolicy {
+            name: name.to_string(),
+            policy: policy.map(str::to_string),
+        };
+        self.call(route::CONTAINER_SET_POLICY, &req, name).await
+    }
 }

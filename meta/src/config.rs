@@ -2,6 +2,7 @@
 //! unknown fields are an error.
 
 use crate::error::{Error, Result};
+use crate::score_expr::ScoreExpr;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,20 @@ pub struct Config {
     pub open_env_cache: usize,
     /// LMDB map size of each environment, in MiB.
     pub map_size_mib: usize,
+    /// Conscience score of a chunk server from its stats (see [`crate::score_expr`]): variables
+    /// `space` (free/total), `cpu` (CPU idle), `io` (I/O idle), all 0..=1; the result is clamped
+    /// to 0..=100 and rounded.
+    pub score_expr: String,
+    /// On each heartbeat a score rises by at most this much over the previous one (it may
+    /// fall at once); a new service starts from 0.
+    pub score_max_rise: u8,
+    /// A service seen for the first time is stored locked at score 0 (`cluster unlock` it).
+    pub lock_new_services: bool,
 }
+
+/// The default score expression: free space counts fully up to half empty, then the busier of
+/// CPU and I/O halves the score at worst.
+pub const DEFAULT_SCORE_EXPR: &str = "min(100 * space * 2, 100) * (0.5 + 0.5 * min(cpu, io))";
 
 impl Default for Config {
     fn default() -> Self {
@@ -30,6 +44,9 @@ impl Default for Config {
             dead_after_secs: 10,
             open_env_cache: 256,
             map_size_mib: 1024,
+            score_expr: DEFAULT_SCORE_EXPR.to_string(),
+            score_max_rise: 20,
+            lock_new_services: false,
         }
     }
 }
@@ -46,9 +63,20 @@ impl Config {
         })
     }
 
-    /// Parses TOML text.
+    /// Parses TOML text and checks it (the score expression must parse).
     pub fn parse(text: &str) -> Result<Config> {
-        toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("bad config: {e}")))
+        let config: Config =
+            toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("bad config: {e}")))?;
+        config.score()?;
+        Ok(config)
+    }
+
+    /// The parsed `score_expr` (a clear `InvalidArgument` when it does not parse).
+    pub fn score(&self) -> Result<ScoreExpr> {
+        ScoreExpr::parse(&self.score_expr).map_err(|e| match e {
+            Error::InvalidArgument(m) => Error::InvalidArgument(format!("bad score_expr: {m}")),
+            other => other,
+        })
     }
 }
 
@@ -73,6 +101,31 @@ mod tests {
             Config::parse("nope = 1"),
             Err(Error::InvalidArgument(_))
         ));
+    }
+
+    #[test]
+    fn conscience_settings_and_bad_expression() {
+        let c = Config::default();
+        assert_eq!((c.score_max_rise, c.lock_new_services), (20, false));
+        c.score().unwrap();
+        let c = Config::parse(
+            "score_expr = \"100 * space\"\nscore_max_rise = 5\nlock_new_services = true",
+        )
+        .unwrap();
+        assert_eq!((c.score_max_rise, c.lock_new_services), (5, true));
+        let e = Config::parse("score_expr = \"100 * free\"").unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)));
+        let msg = e.to_string();
+        assert!(msg.contains("bad score_expr"), "{msg}");
+        assert!(msg.contains("unknown variable \"free\""), "{msg}");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("meta.toml");
+        std::fs::write(&p, "score_expr = \"min(space\"\n").unwrap();
+        let msg = Config::load(&p).unwrap_err().to_string();
+        assert!(
+            msg.contains("meta.toml") && msg.contains("score_expr"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub enum Error {
     NoSuchObject(String),
     #[error("no such upload: {0}")]
     NoSuchUpload(String),
+    #[error("no such service: {0}")]
+    NoSuchService(String),
     #[error("invalid part: {0}")]
     InvalidPart(String),
     #[error("parts are not in ascending order")]
@@ -60,6 +62,7 @@ impl Error {
             Error::ContainerNotEmpty(_) => "ContainerNotEmpty",
             Error::NoSuchObject(_) => "NoSuchObject",
             Error::NoSuchUpload(_) => "NoSuchUpload",
+            Error::NoSuchService(_) => "NoSuchService",
             Error::InvalidPart(_) => "InvalidPart",
             Error::InvalidPartOrder => "InvalidPartOrder",
             Error::EntityTooSmall(_) => "EntityTooSmall",
@@ -85,6 +88,7 @@ impl Error {
             | Error::ContainerNotEmpty(s)
             | Error::NoSuchObject(s)
             | Error::NoSuchUpload(s)
+            | Error::NoSuchService(s)
             | Error::InvalidPart(s)
             | Error::InvalidArgument(s)
             | Error::Db(s)
@@ -123,6 +127,7 @@ impl Error {
             "ContainerNotEmpty" => Error::ContainerNotEmpty(detail),
             "NoSuchObject" => Error::NoSuchObject(detail),
             "NoSuchUpload" => Error::NoSuchUpload(detail),
+            "NoSuchService" => Error::NoSuchService(detail),
             "InvalidPart" => Error::InvalidPart(detail),
             "InvalidPartOrder" => Error::InvalidPartOrder,
             "EntityTooSmall" => match detail.parse() {

@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod score_expr;
 pub mod server;
 pub mod store;
 pub mod wire;

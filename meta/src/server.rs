@@ -115,7 +115,8 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::NoSuchCredential(_)
         | Error::NoSuchContainer(_)
         | Error::NoSuchObject(_)
-        | Error::NoSuchUpload(_) => StatusCode::NOT_FOUND,
+        | Error::NoSuchUpload(_)
+        | Error::NoSuchService(_) => StatusCode::NOT_FOUND,
         Error::AccountExists(_)
         | Error::CredentialExists(_)
         | Error::ContainerExists { .. }
@@ -335,6 +336,41 @@ async fn dispatch(
         route::SERVICE_LIST => {
             op(s, body, |s, q: api::ServiceList| {
                 s.list_services(q.kind.as_deref())
+            })
+            .await
+        }
+        route::SERVICE_LOCK => {
+            op(s, body, |s, q: api::ServiceLock| {
+                s.lock_service(&q.id, q.score)
+            })
+            .await
+        }
+        route::SERVICE_UNLOCK => op(s, body, |s, q: api::ServiceId| s.unlock_service(&q.id)).await,
+        route::SERVICE_UNLOCK_ALL => {
+            op(s, body, |s, _: api::Empty| {
+                Ok(api::Unlocked {
+                    count: s.unlock_all()?,
+                })
+            })
+            .await
+        }
+        route::POLICY_APPLY => {
+            op(s, body, |s, q: api::PolicyText| {
+                s.apply_policy(&q.text).map(|()| api::Empty {})
+            })
+            .await
+        }
+        route::POLICY_GET => {
+            op(s, body, |s, _: api::Empty| {
+                Ok(api::PolicyAnswer {
+                    text: s.get_policy()?,
+                })
+            })
+            .await
+        }
+        route::CONTAINER_SET_POLICY => {
+            op(s, body, |s, q: api::ContainerSetPolicy| {
+                s.set_container_policy(&q.name, q.policy.as_deref())
             })
             .await
         }

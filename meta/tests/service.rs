@@ -27,14 +27,22 @@ impl Running {
 }
 
 async fn start(dir: &Path, dead_after_secs: u64, cache: usize) -> Running {
+    let config = Config {
+        dead_after_secs,
+        open_env_cache: cache,
+        ..Config::default()
+    };
+    start_with(dir, config).await
+}
+
+async fn start_with(dir: &Path, config: Config) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let config = Config {
         listen: listener.local_addr().unwrap(),
         data_dir: dir.to_path_buf(),
-        dead_after_secs,
-        open_env_cache: cache,
         map_size_mib: 64,
+        ..config
     };
     let (stop, rx) = oneshot::channel();
     let task = tokio::spawn(meta::server::serve_with_shutdown(listener, config, async {
@@ -266,7 +274,8 @@ async fn meta_end_to_end() {
     assert!(reply.delete.is_empty());
     let svc = c.list_services(Some("chunkd")).await.unwrap();
     assert_eq!(svc.len(), 1);
-    assert_eq!(svc[0].score, 50);
+    // Two heartbeats, computed score 100, at most 20 more each time.
+    assert_eq!(svc[0].score, 40);
 
     // Not empty → refused; other owner → no such container.
     assert!(matches!(
@@ -463,4 +472,169 @@ async fn bad_requests_and_unreachable_meta() {
 
     let gone = MetaClient::new(&addr);
     assert!(matches!(gone.health().await, Err(Error::Unavailable(_))));
+}
+
+const POLICIES: &str = r#"
+default = "THREECOPIES"
+
+[storage_classes]
+STANDARD = "THREECOPIES"
+STANDARD_IA = "EC42"
+
+[policies.THREECOPIES]
+kind = "replicate"
+copies = 3
+
+[policies.EC42]
+kind = "ec"
+k = 4
+m = 2
+"#;
+
+#[tokio::test]
+async fn policies_and_container_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(dir.path(), 10, 4).await;
+    let c = run.client.clone();
+    c.create_account("alice").await.unwrap();
+    // Without a policy file, any name is accepted.
+    assert_eq!(c.get_policy().await.unwrap(), None);
+    let with = |p: &str| ContainerSettings {
+        policy: Some(p.into()),
+        ..Default::default()
+    };
+    c.create_container("alice", "early", &with("WHATEVER"))
+        .await
+        .unwrap();
+
+    // An invalid file is refused with the parser's message and changes nothing.
+    let bad = POLICIES.replace("copies = 3", "copise = 3");
+    match c.apply_policy(&bad).await {
+        Err(Error::InvalidArgument(m)) => assert!(m.contains("copise"), "{m}"),
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+    assert_eq!(c.get_policy().await.unwrap(), None);
+    c.apply_policy(POLICIES).await.unwrap();
+    assert_eq!(c.get_policy().await.unwrap().as_deref(), Some(POLICIES));
+
+    // Now names are checked, at creation and later.
+    match c.create_container("alice", "b1", &with("EC24")).await {
+        Err(Error::InvalidArgument(m)) => {
+            assert!(m.contains("EC24") && m.contains("EC42"), "{m}")
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+    assert!(matches!(
+        c.get_container("b1").await,
+        Err(Error::NoSuchContainer(_))
+    ));
+    let info = c
+        .create_container("alice", "b1", &with("EC42"))
+        .await
+        .unwrap();
+    assert_eq!(info.settings.policy.as_deref(), Some("EC42"));
+    let info = c
+        .set_container_policy("b1", Some("THREECOPIES"))
+        .await
+        .unwrap();
+    assert_eq!(info.settings.policy.as_deref(), Some("THREECOPIES"));
+    assert!(matches!(
+        c.set_container_policy("b1", Some("NOPE")).await,
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        c.set_container_policy("missing", Some("EC42")).await,
+        Err(Error::NoSuchContainer(_))
+    ));
+    assert_eq!(
+        c.get_container("b1")
+            .await
+            .unwrap()
+            .settings
+            .policy
+            .as_deref(),
+        Some("THREECOPIES")
+    );
+    let info = c.set_container_policy("b1", None).await.unwrap();
+    assert_eq!(info.settings.policy, None);
+    // A container whose policy vanished from the file keeps its setting.
+    assert_eq!(
+        c.get_container("early")
+            .await
+            .unwrap()
+            .settings
+            .policy
+            .as_deref(),
+        Some("WHATEVER")
+    );
+    c.set_container_policy("b1", Some("EC42")).await.unwrap();
+
+    // Everything survives a restart.
+    drop(c);
+    run.stop().await;
+    let run = start(dir.path(), 10, 4).await;
+    let c = run.client.clone();
+    assert_eq!(c.get_policy().await.unwrap().as_deref(), Some(POLICIES));
+    assert_eq!(
+        c.get_container("b1")
+            .await
+            .unwrap()
+            .settings
+            .policy
+            .as_deref(),
+        Some("EC42")
+    );
+    drop(c);
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn locks_and_score_rise_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        lock_new_services: true,
+        score_max_rise: 30,
+        ..Config::default()
+    };
+    let run = start_with(dir.path(), config).await;
+    let c = run.client.clone();
+    let score_of = async |id: &str| {
+        let all = c.list_services(None).await.unwrap();
+        all.into_iter().find(|s| s.id == id).unwrap()
+    };
+    c.heartbeat(&heartbeat("svc-a", vec![])).await.unwrap();
+    c.heartbeat(&heartbeat("svc-b", vec![])).await.unwrap();
+    let a = score_of("svc-a").await;
+    assert_eq!((a.locked, a.score), (Some(0), 0));
+    let a = c.unlock_service("svc-a").await.unwrap();
+    assert_eq!(a.locked, None);
+    // Computed score 100: rises by at most 30 per heartbeat.
+    let mut seen = vec![];
+    for _ in 0..4 {
+        c.heartbeat(&heartbeat("svc-a", vec![])).await.unwrap();
+        seen.push(score_of("svc-a").await.score);
+    }
+    assert_eq!(seen, vec![30, 60, 90, 100]);
+    let a = c.lock_service("svc-a", 5).await.unwrap();
+    assert_eq!((a.locked, a.score), (Some(5), 5));
+    c.heartbeat(&heartbeat("svc-a", vec![])).await.unwrap();
+    assert_eq!(score_of("svc-a").await.score, 5);
+    assert!(matches!(
+        c.lock_service("svc-x", 1).await,
+        Err(Error::NoSuchService(id)) if id == "svc-x"
+    ));
+    assert!(matches!(
+        c.unlock_service("svc-x").await,
+        Err(Error::NoSuchService(_))
+    ));
+    assert!(matches!(
+        c.lock_service("svc-a", 200).await,
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(c.unlock_all().await.unwrap(), 2);
+    assert_eq!(c.unlock_all().await.unwrap(), 0);
+    c.heartbeat(&heartbeat("svc-a", vec![])).await.unwrap();
+    assert_eq!(score_of("svc-a").await.score, 35);
+    drop(c);
+    run.stop().await;
 }

@@ -1,7 +1,11 @@
-//! Placement: choose chunk servers for a write (weighted by score, distinct locations first) and
-//! order the copies of a chunk for a read (closest first).
+//! Placement: choose chunk servers for a write (weighted by score, distinct locations first,
+//! within the policy's pool and minimum distance) and order the copies of a chunk for a read
+//! (closest first).
 
+use crate::error::PlacementError;
 use crate::location::distance;
+use crate::pool::Pool;
+use crate::storage::StoragePolicy;
 use rand::Rng;
 
 /// A chunk server that may receive or serve a chunk.
@@ -15,6 +19,42 @@ pub struct Candidate {
     pub location: String,
     /// Conscience score 0..=100; 0 = never chosen.
     pub score: u8,
+    /// Slots (tags) the server declares; pools select servers by them.
+    pub slots: Vec<String>,
+}
+
+/// Chooses the chunk servers for the pieces of one chunk under `policy`: candidates of `pool`
+/// with score > 0, [`select`]ed for [`StoragePolicy::pieces`] at the policy's minimum distance.
+/// Returns as many as could be placed (at most `pieces()`), or an error naming the policy when
+/// fewer than [`StoragePolicy::write_quorum`] can be.
+pub fn place<R: Rng + ?Sized>(
+    policy: &StoragePolicy,
+    pool: &Pool,
+    candidates: &[Candidate],
+    rng: &mut R,
+) -> Result<Vec<Candidate>, PlacementError> {
+    let eligible: Vec<Candidate> = candidates
+        .iter()
+        .filter(|c| pool.admits(&c.slots))
+        .cloned()
+        .collect();
+    let chosen = select(&eligible, policy.pieces(), policy.min_distance, rng);
+    let quorum = policy.write_quorum();
+    if chosen.len() >= quorum {
+        return Ok(chosen);
+    }
+    let live = eligible.iter().filter(|c| c.score > 0).count();
+    Err(PlacementError::Placement {
+        policy: policy.name.clone(),
+        reason: format!(
+            "needs {} chunk servers at location distance >= {} (at least {quorum} to write), \
+             but only {} can be chosen among the {live} live servers of pool \"{}\"",
+            policy.pieces(),
+            policy.min_distance,
+            chosen.len(),
+            policy.pool
+        ),
+    })
 }
 
 /// Choose up to `n` distinct candidates with score > 0: weighted random by score; each next pick
@@ -105,6 +145,118 @@ mod tests {
             addr: format!("{id}:1"),
             location: location.to_string(),
             score,
+            slots: Vec::new(),
+        }
+    }
+
+    fn with_slots(mut c: Candidate, slots: &[&str]) -> Candidate {
+        c.slots = slots.iter().map(|s| s.to_string()).collect();
+        c
+    }
+
+    #[test]
+    fn place_fills_every_piece_at_distance() {
+        let cs: Vec<Candidate> = (0..6)
+            .map(|i| cand(&format!("s{i}"), &format!("l.r0.h{}.v{}", i / 2, i % 2), 50))
+            .collect();
+        let mut r = rng();
+        let ec = StoragePolicy::erasure("EC42", 4, 2, 1 << 20);
+        for _ in 0..100 {
+            let got = place(&ec, &Pool::default(), &cs, &mut r).unwrap();
+            assert_eq!(got.len(), 6);
+            let ids: HashSet<_> = got.iter().map(|c| c.id.clone()).collect();
+            assert_eq!(ids.len(), 6);
+        }
+        // Three copies at host distance: one per host, every time.
+        let mut three = StoragePolicy::replicated("THREE", 3, 1 << 20);
+        three.min_distance = 2;
+        for _ in 0..100 {
+            let got = place(&three, &Pool::default(), &cs, &mut r).unwrap();
+            let hosts: HashSet<_> = got
+                .iter()
+                .map(|c| c.location.split('.').nth(2).unwrap_or("").to_string())
+                .collect();
+            assert_eq!(hosts.len(), 3, "{got:?}");
+        }
+    }
+
+    #[test]
+    fn place_returns_partial_above_quorum_and_fails_below() {
+        let mut cs: Vec<Candidate> = (0..5)
+            .map(|i| cand(&format!("s{i}"), &format!("l.r0.h{i}.v0"), 50))
+            .collect();
+        let ec = StoragePolicy::erasure("EC42", 4, 2, 1 << 20);
+        let mut r = rng();
+        // 5 servers for 6 pieces: the quorum (5) is met.
+        assert_eq!(place(&ec, &Pool::default(), &cs, &mut r).unwrap().len(), 5);
+        // One more down: 4 < 5.
+        cs[0].score = 0;
+        let err = place(&ec, &Pool::default(), &cs, &mut r).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("storage policy \"EC42\""), "{msg}");
+        assert!(
+            msg.contains("only 4 can be chosen among the 4 live servers"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn place_requires_min_distance() {
+        // Four volumes on one host: a 3-copy policy at host distance cannot be placed.
+        let cs: Vec<Candidate> = (0..4)
+            .map(|i| cand(&format!("v{i}"), &format!("l.r0.h0.v{i}"), 50))
+            .collect();
+        let mut three = StoragePolicy::replicated("THREE", 3, 1 << 20);
+        three.min_distance = 2;
+        let err = place(&three, &Pool::default(), &cs, &mut rng()).unwrap_err();
+        assert!(err.to_string().contains("\"THREE\""), "{err}");
+        three.min_distance = 1;
+        assert_eq!(
+            place(&three, &Pool::default(), &cs, &mut rng())
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn place_honours_the_pool() {
+        let cs = vec![
+            with_slots(cand("hdd0", "l.r0.h0.v0", 100), &["hdd"]),
+            with_slots(cand("ssd0", "l.r0.h1.v0", 1), &["ssd"]),
+            with_slots(cand("ssd1", "l.r0.h2.v0", 1), &["ssd", "hdd"]),
+            cand("none", "l.r0.h3.v0", 100),
+        ];
+        let pool = Pool {
+            slots: vec!["ssd".into()],
+        };
+        let two = StoragePolicy::replicated("FAST", 2, 1 << 20);
+        let mut r = rng();
+        for _ in 0..50 {
+            let got = place(&two, &pool, &cs, &mut r).unwrap();
+            let mut ids: Vec<_> = got.iter().map(|c| c.id.as_str()).collect();
+            ids.sort();
+            assert_eq!(ids, ["ssd0", "ssd1"]);
+        }
+        let three = StoragePolicy::replicated("FAST3", 3, 1 << 20);
+        assert_eq!(place(&three, &pool, &cs, &mut r).unwrap().len(), 2);
+        let five = StoragePolicy::replicated("FAST5", 5, 1 << 20);
+        assert!(place(&five, &pool, &cs, &mut r).is_err());
+    }
+
+    #[test]
+    fn locked_server_receives_nothing() {
+        let cs = vec![
+            cand("a", "l.r0.h0.v0", 50),
+            cand("locked", "l.r0.h1.v0", 0),
+            cand("b", "l.r0.h2.v0", 50),
+            cand("c", "l.r0.h3.v0", 50),
+        ];
+        let three = StoragePolicy::replicated("THREE", 3, 1 << 20);
+        let mut r = rng();
+        for _ in 0..100 {
+            let got = place(&three, &Pool::default(), &cs, &mut r).unwrap();
+            assert!(got.iter().all(|c| c.id != "locked"));
         }
     }
 

@@ -3,24 +3,29 @@
 //! whole object in memory: bodies are cut into chunks of bounded size on the way in and streamed
 //! chunk by chunk on the way out.
 
+mod cache;
 mod digest;
+mod erasure;
+mod policies;
 mod put;
 mod reader;
 mod services;
 mod writer;
 
 pub use digest::{ChecksumAlgo, DigestValues, Digests};
-pub use put::ObjectAttrs;
+pub use put::{NewObject, ObjectAttrs};
 pub use reader::ObjectStream;
 pub use writer::{ContentTarget, Written};
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chunkd::client::ChunkClient;
 use meta::client::MetaClient;
 use meta::wire::ChunkCopy;
 
 use crate::config::Config;
+use policies::PolicyDirectory;
 use services::ServiceDirectory;
 
 /// Shared handle on the object service (cheap to clone).
@@ -33,6 +38,8 @@ struct Inner {
     meta: MetaClient,
     chunks: ChunkClient,
     services: ServiceDirectory,
+    policies: PolicyDirectory,
+    codecs: Mutex<HashMap<(usize, usize), Arc<dyn policy::ec::Codec>>>,
     config: Config,
 }
 
@@ -40,11 +47,19 @@ impl ObjectService {
     pub fn new(config: Config) -> ObjectService {
         let meta = MetaClient::new(&config.meta);
         let services = ServiceDirectory::new(meta.clone(), config.services_refresh_ms);
+        let policies = PolicyDirectory::new(
+            meta.clone(),
+            config.services_refresh_ms,
+            config.replicas,
+            config.chunk_size,
+        );
         ObjectService {
             inner: Arc::new(Inner {
                 meta,
                 chunks: ChunkClient::new(),
                 services,
+                policies,
+                codecs: Mutex::new(HashMap::new()),
                 config,
             }),
         }
@@ -59,9 +74,23 @@ impl ObjectService {
         &self.inner.config
     }
 
-    /// Name of the storage policy new objects get.
-    pub fn default_policy(&self) -> String {
-        format!("REPLICATE{}", self.inner.config.replicas)
+    /// The storage policies in force (applied policy file, or the built-in default).
+    pub async fn policies(&self) -> crate::Result<Arc<policy::PolicySet>> {
+        self.inner.policies.current().await
+    }
+
+    /// The policy a new object in `container` gets for the requested storage class.
+    pub async fn resolve_policy(
+        &self,
+        container: &meta::wire::ContainerInfo,
+        storage_class: Option<&str>,
+    ) -> crate::Result<policy::StoragePolicy> {
+        Ok(self
+            .inner
+            .policies
+            .resolve(container, storage_class)
+            .await?
+            .1)
     }
 
     /// Hands chunks of a failed or abandoned write to meta's garbage collector.

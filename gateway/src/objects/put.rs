@@ -10,7 +10,9 @@ use meta::wire::{ContainerInfo, ObjectRecord, PartRecord, UploadRecord};
 use super::digest::{DigestValues, Digests};
 use super::writer::ContentTarget;
 use super::{ObjectService, copies_of, now_ms, random_hex};
-use crate::error::Result;
+use policy::{Pool, StoragePolicy};
+
+use crate::error::{Error, Result};
 
 /// What describes an object besides its bytes.
 #[derive(Debug, Clone, Default)]
@@ -32,13 +34,21 @@ impl ObjectAttrs {
     }
 }
 
+/// An object about to be written: its key, the storage policy it is written under, and its
+/// attributes.
+#[derive(Debug, Clone)]
+pub struct NewObject<'a> {
+    pub key: &'a str,
+    pub policy: StoragePolicy,
+    pub attrs: ObjectAttrs,
+}
+
 impl ObjectService {
-    /// Stores `body` as the new current object `key` of `container`.
+    /// Stores `body` as the new current object `obj.key` of `container`.
     pub async fn put_object<S, E>(
         &self,
         container: &ContainerInfo,
-        key: &str,
-        attrs: ObjectAttrs,
+        obj: NewObject<'_>,
         body: S,
         digests: Digests,
         verify: impl FnOnce(u64, &DigestValues) -> Result<()>,
@@ -47,14 +57,15 @@ impl ObjectService {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let policy = self.policy_of(container);
+        let NewObject { key, policy, attrs } = obj;
         let target = ContentTarget {
             account: container.account.clone(),
             container: container.name.clone(),
             key: key.to_string(),
             version: "null".to_string(),
             content_id: random_hex(16),
-            policy: policy.clone(),
+            pool: self.pool_of(&policy).await?,
+            policy,
             position_prefix: String::new(),
         };
         let written = self.write_content(body, &target, digests, verify).await?;
@@ -74,7 +85,7 @@ impl ObjectService {
             headers: attrs.headers,
             user_meta: attrs.user_meta,
             checksums,
-            policy,
+            policy: target.policy.name.clone(),
             parts: Vec::new(),
             chunks: written.chunks,
         };
@@ -108,13 +119,15 @@ impl ObjectService {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        let policy = self.policy_named(&upload.policy).await?;
         let target = ContentTarget {
             account: container.account.clone(),
             container: container.name.clone(),
             key: upload.key.clone(),
             version: "null".to_string(),
             content_id: upload.upload_id.clone(),
-            policy: upload.policy.clone(),
+            pool: self.pool_of(&policy).await?,
+            policy,
             position_prefix: format!("p{part_number}:"),
         };
         let written = self.write_content(body, &target, digests, verify).await?;
@@ -147,8 +160,7 @@ impl ObjectService {
         &self,
         source: &ObjectRecord,
         container: &ContainerInfo,
-        key: &str,
-        attrs: ObjectAttrs,
+        obj: NewObject<'_>,
     ) -> Result<ObjectRecord> {
         let body = self.read_content(source.chunks.clone(), 0..source.size);
         let algo = source
@@ -156,18 +168,28 @@ impl ObjectService {
             .keys()
             .next()
             .and_then(|name| super::ChecksumAlgo::parse(name));
-        self.put_object(container, key, attrs, body, Digests::new(algo), |_, _| {
-            Ok(())
-        })
-        .await
+        self.put_object(container, obj, body, Digests::new(algo), |_, _| Ok(()))
+            .await
     }
 
-    /// Storage policy of new objects in `container`.
-    pub fn policy_of(&self, container: &ContainerInfo) -> String {
-        container
-            .settings
-            .policy
-            .clone()
-            .unwrap_or_else(|| self.default_policy())
+    /// A policy by name (multipart uploads keep the name chosen at creation).
+    pub async fn policy_named(&self, name: &str) -> Result<StoragePolicy> {
+        let set = self.policies().await?;
+        set.get(name).cloned().ok_or_else(|| {
+            Error::Unavailable(format!(
+                "storage policy {name} is not defined in the applied policy file"
+            ))
+        })
+    }
+
+    /// The server pool a policy draws from.
+    async fn pool_of(&self, policy: &StoragePolicy) -> Result<Pool> {
+        let set = self.policies().await?;
+        set.pool(&policy.pool).ok_or_else(|| {
+            Error::Unavailable(format!(
+                "storage policy {} uses pool {}, which is not defined",
+                policy.name, policy.pool
+            ))
+        })
     }
 }

@@ -39,23 +39,19 @@ impl ObjectService {
         Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
     }
 
-    /// Reads bytes `range` (relative to the chunk) from the best copy that answers correctly.
+    /// Reads bytes `range` (relative to the chunk) from the best copy that answers correctly,
+    /// or from the fragments of an erasure-coded chunk.
     async fn fetch_piece(&self, chunk: &ChunkRecord, range: Range<u64>) -> Result<Bytes> {
+        if let Some(layout) = chunk.ec {
+            return self.fetch_ec_piece(chunk, layout, range).await;
+        }
         let snapshot = self.inner.services.current().await?;
         let mut copies: Vec<(policy::Candidate, &str)> = chunk
             .copies
             .iter()
             .filter_map(|copy| {
                 let service = snapshot.by_id.get(&copy.service)?;
-                Some((
-                    policy::Candidate {
-                        id: service.id.clone(),
-                        addr: service.addr.clone(),
-                        location: service.location.clone(),
-                        score: service.score,
-                    },
-                    copy.chunk_id.as_str(),
-                ))
+                Some((super::services::candidate(service), copy.chunk_id.as_str()))
             })
             .collect();
         let mut order: Vec<policy::Candidate> = copies.iter().map(|(c, _)| c.clone()).collect();

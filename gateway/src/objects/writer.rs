@@ -1,6 +1,7 @@
-//! The one streaming writer: cuts a body into chunks of `chunk_size`, stores each chunk on
-//! `replicas` chunk servers in parallel (quorum N/2+1), and hashes every byte once (MD5 for the
-//! ETag, the S3 checksum if any, BLAKE3 per chunk). Memory is bounded by two chunks per request:
+//! The one streaming writer: cuts a body into chunks of the storage policy's `chunk_size` and
+//! stores each chunk as N copies or K+M erasure-coded fragments on distinct chunk servers in
+//! parallel (placement from `policy`, success at the policy's write quorum). Every byte is
+//! hashed once per purpose (MD5 for the ETag, the S3 checksum if any, BLAKE3 per chunk). Memory is bounded by two chunks per request:
 //! the one being received and the one being stored. S3 PUT, multipart parts, copies and Swift
 //! uploads all go through here.
 
@@ -11,6 +12,8 @@ use tokio::sync::oneshot;
 
 /// A chunk being stored in the background; dropping the receiver discards the chunk.
 type Inflight = oneshot::Receiver<Result<ChunkRecord>>;
+
+use policy::{DataSecurity, Pool, StoragePolicy};
 
 use super::digest::{DigestValues, Digests};
 use super::{ObjectService, now_ms};
@@ -24,7 +27,9 @@ pub struct ContentTarget {
     pub key: String,
     pub version: String,
     pub content_id: String,
-    pub policy: String,
+    /// Storage policy the chunks are written under, and the pool it draws servers from.
+    pub policy: StoragePolicy,
+    pub pool: Pool,
     /// Prefix of each chunk's position in its reverse metadata: "" for objects, "p7:" for
     /// the chunks of part 7 of a multipart upload.
     pub position_prefix: String,
@@ -79,7 +84,7 @@ impl ObjectService {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let chunk_size = self.inner.config.chunk_size;
+        let chunk_size = target.policy.chunk_size.max(1);
         let mut pending = Pending {
             svc: self.clone(),
             chunks: Vec::new(),
@@ -170,8 +175,9 @@ impl ObjectService {
         rx
     }
 
-    /// Stores one chunk on `replicas` chunk servers in parallel; succeeds with a quorum and
-    /// returns the record of exactly the copies that were acknowledged.
+    /// Stores one chunk under the target's storage policy: `copies` full copies, or `k + m`
+    /// erasure-coded fragments, each on its own chunk server, in parallel. Succeeds when the
+    /// policy's write quorum is durable and returns the record of exactly what was stored.
     async fn store_chunk(
         &self,
         target: &ContentTarget,
@@ -180,28 +186,18 @@ impl ObjectService {
         size: u64,
         data: Vec<Bytes>,
     ) -> Result<ChunkRecord> {
-        let hash = {
-            let mut h = blake3::Hasher::new();
-            for b in &data {
-                h.update(b);
-            }
-            h.finalize().to_hex().to_string()
-        };
-        let replicas = self.inner.config.replicas;
-        let quorum = replicas / 2 + 1;
+        let hash = chunkd::blake3_hex(&data);
         let snapshot = self.inner.services.current().await?;
-        let mut candidates = snapshot.candidates();
+        let candidates: Vec<policy::Candidate> = snapshot
+            .candidates()
+            .into_iter()
+            .filter(|c| target.pool.admits(&c.slots))
+            .collect();
         let chosen = {
             let mut rng = rand::thread_rng();
-            policy::select(&candidates, replicas, 0, &mut rng)
+            policy::place(&target.policy, &target.pool, &candidates, &mut rng)
+                .map_err(|e| Error::Unavailable(e.to_string()))?
         };
-        if chosen.len() < quorum {
-            return Err(Error::Unavailable(format!(
-                "{} chunk server(s) available, policy {} needs at least {quorum}",
-                chosen.len(),
-                target.policy
-            )));
-        }
         let chunk_meta = chunkd::ChunkMeta {
             account: target.account.clone(),
             container: target.container.clone(),
@@ -209,28 +205,41 @@ impl ObjectService {
             version: target.version.clone(),
             content_id: target.content_id.clone(),
             position: format!("{}{pos}", target.position_prefix),
-            policy: target.policy.clone(),
+            policy: target.policy.name.clone(),
             size,
             hash: hash.clone(),
             mtime_ms: now_ms(),
         };
-        let mut copies = self.put_copies(&chosen, &chunk_meta, &data).await;
-        // Replace failed servers with spare candidates, once.
-        if copies.len() < replicas {
-            candidates.retain(|c| !chosen.iter().any(|x| x.id == c.id));
-            let spares = {
-                let mut rng = rand::thread_rng();
-                policy::select(&candidates, replicas - copies.len(), 0, &mut rng)
-            };
-            if !spares.is_empty() {
-                copies.extend(self.put_copies(&spares, &chunk_meta, &data).await);
+        let quorum = target.policy.write_quorum();
+        let (copies, ec) = match target.policy.security {
+            DataSecurity::Replicate { copies } => {
+                let mut stored = self.put_copies(&chosen, &chunk_meta, &data).await;
+                if stored.len() < copies {
+                    let spares = spare_servers(
+                        &candidates,
+                        &chosen,
+                        &stored,
+                        &snapshot,
+                        &target.policy,
+                        copies - stored.len(),
+                    );
+                    stored.extend(self.put_copies(&spares, &chunk_meta, &data).await);
+                }
+                (stored, None)
             }
-        }
+            DataSecurity::Ec { k, m } => {
+                let codec = self.codec(k, m)?;
+                let (fragments, layout) = super::erasure::encode(codec, data, size, k, m).await?;
+                let stored = self.put_fragments(&chosen, &chunk_meta, fragments).await;
+                (stored, Some(layout))
+            }
+        };
         if copies.len() < quorum {
             let stored = copies.len();
             self.discard(copies).await;
             return Err(Error::Unavailable(format!(
-                "chunk {pos} stored on {stored} server(s), quorum is {quorum}"
+                "chunk {pos}: {stored} piece(s) stored, storage policy {} needs {quorum}",
+                target.policy.name
             )));
         }
         Ok(ChunkRecord {
@@ -239,8 +248,52 @@ impl ObjectService {
             size,
             hash,
             copies,
-            ec: None,
+            ec,
         })
+    }
+
+    /// Sends fragment i to server i, in parallel; returns the fragments that were stored.
+    async fn put_fragments(
+        &self,
+        servers: &[policy::Candidate],
+        chunk_meta: &chunkd::ChunkMeta,
+        fragments: Vec<(Bytes, String)>,
+    ) -> Vec<ChunkCopy> {
+        let puts = servers
+            .iter()
+            .zip(fragments)
+            .enumerate()
+            .map(|(i, (server, (bytes, hash)))| {
+                let mut meta = chunk_meta.clone();
+                meta.position = format!("{}.{i}", chunk_meta.position);
+                meta.size = bytes.len() as u64;
+                meta.hash = hash.clone();
+                async move {
+                    let chunk_id = chunkd::new_chunk_id();
+                    match self
+                        .inner
+                        .chunks
+                        .put(&server.addr, &chunk_id, &meta, vec![bytes])
+                        .await
+                    {
+                        Ok(()) => Some(ChunkCopy {
+                            service: server.id.clone(),
+                            chunk_id,
+                            fragment: Some(i as u32),
+                            hash: Some(hash),
+                        }),
+                        Err(e) => {
+                            tracing::warn!(server = %server.addr, fragment = i, error = %e, "fragment upload failed");
+                            None
+                        }
+                    }
+                }
+            });
+        futures::future::join_all(puts)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     async fn put_copies(
@@ -275,4 +328,33 @@ impl ObjectService {
             .flatten()
             .collect()
     }
+}
+
+/// Servers to replace failed copies with: in the pool, not tried yet, and at the policy's
+/// minimum distance from every copy already stored.
+fn spare_servers(
+    candidates: &[policy::Candidate],
+    tried: &[policy::Candidate],
+    stored: &[ChunkCopy],
+    snapshot: &super::services::Snapshot,
+    policy: &StoragePolicy,
+    wanted: usize,
+) -> Vec<policy::Candidate> {
+    let stored_locations: Vec<&str> = stored
+        .iter()
+        .filter_map(|c| snapshot.by_id.get(&c.service))
+        .map(|s| s.location.as_str())
+        .collect();
+    let spares: Vec<policy::Candidate> = candidates
+        .iter()
+        .filter(|c| !tried.iter().any(|t| t.id == c.id))
+        .filter(|c| {
+            stored_locations
+                .iter()
+                .all(|l| policy::distance(l, &c.location) >= policy.min_distance)
+        })
+        .cloned()
+        .collect();
+    let mut rng = rand::thread_rng();
+    policy::select(&spares, wanted, policy.min_distance, &mut rng)
 }

@@ -12,6 +12,10 @@ impl From<Error> for S3Error {
             Error::Unavailable(m) => (S3ErrorCode::ServiceUnavailable, m.clone()),
             Error::BadDigest(m) => (S3ErrorCode::BadDigest, m.clone()),
             Error::InvalidDigest(m) => (S3ErrorCode::InvalidDigest, m.clone()),
+            Error::InvalidStorageClass(c) => (
+                S3ErrorCode::InvalidStorageClass,
+                format!("The storage class you specified is not valid: {c}"),
+            ),
             Error::InvalidRequest(m) => (S3ErrorCode::InvalidRequest, m.clone()),
             Error::AccessDenied => (S3ErrorCode::AccessDenied, "Access Denied".into()),
             Error::InvalidRange => (
@@ -56,6 +60,7 @@ fn meta_to_s3(e: &meta::Error) -> S3Error {
         M::EntityTooSmall(_) => S3ErrorCode::EntityTooSmall,
         M::InvalidArgument(_) => S3ErrorCode::InvalidArgument,
         M::NoSuchCredential(_) => S3ErrorCode::InvalidAccessKeyId,
+        M::NoSuchService(_) => S3ErrorCode::ServiceUnavailable,
         M::NoSuchAccount(_) | M::AccountExists(_) | M::CredentialExists(_) => {
             S3ErrorCode::AccessDenied
         }

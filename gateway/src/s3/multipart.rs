@@ -30,6 +30,7 @@ pub async fn create(
         .checksum_algorithm
         .as_ref()
         .map(|a| a.as_str().to_string());
+    let storage_class = input.storage_class.as_ref().map(|c| c.as_str().to_string());
     let record = UploadRecord {
         v: meta::wire::RECORD_VERSION,
         upload_id: random_hex(16),
@@ -44,7 +45,12 @@ pub async fn create(
             input.expires.as_ref(),
         ),
         user_meta: user_meta(input.metadata),
-        policy: s3.svc.policy_of(&container),
+        policy: s3
+            .svc
+            .resolve_policy(&container, storage_class.as_deref())
+            .await
+            .map_err(s3err)?
+            .name,
         checksum_algorithm,
     };
     s3.svc

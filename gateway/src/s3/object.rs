@@ -11,7 +11,7 @@ use super::convert::{
 };
 use super::error::s3err;
 use crate::error::Error;
-use crate::objects::{ChecksumAlgo, ObjectAttrs};
+use crate::objects::{ChecksumAlgo, NewObject, ObjectAttrs, ObjectStream};
 
 pub async fn put_object(
     s3: &SpreadS3,
@@ -43,6 +43,11 @@ pub async fn put_object(
         ),
         user_meta: user_meta(input.metadata),
     };
+    let policy = s3
+        .svc
+        .resolve_policy(&container, input.storage_class.as_ref().map(|c| c.as_str()))
+        .await
+        .map_err(s3err)?;
     let content_md5 = input.content_md5;
     let body = input.body.unwrap_or_else(|| {
         StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
@@ -51,8 +56,11 @@ pub async fn put_object(
         .svc
         .put_object(
             &container,
-            &input.key,
-            attrs,
+            NewObject {
+                key: &input.key,
+                policy,
+                attrs,
+            },
             body,
             digests_for(checksum.as_ref()),
             |_, values| {
@@ -150,7 +158,8 @@ pub async fn get_object(
         None => (0..rec.size, None),
     };
     let length = range.end - range.start;
-    let body = s3.svc.read_content(rec.chunks.clone(), range);
+    let body = first_piece_ready(s3.svc.read_content(rec.chunks.clone(), range)).await?;
+    let storage_class = storage_class_of(s3, &rec).await;
     let sums = if content_range.is_none() {
         checksums_if(&rec, input.checksum_mode.as_ref())
     } else {
@@ -186,6 +195,7 @@ pub async fn get_object(
         checksum_crc64nvme: sums.crc64nvme,
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
+        storage_class,
         ..Default::default()
     };
     Ok(S3Response::new(output))
@@ -220,7 +230,9 @@ pub async fn head_object(
         None => (rec.size, None),
     };
     let sums = checksums_if(&rec, input.checksum_mode.as_ref());
+    let storage_class = storage_class_of(s3, &rec).await;
     Ok(S3Response::new(HeadObjectOutput {
+        storage_class,
         accept_ranges: Some("bytes".to_string()),
         content_length: Some(length as i64),
         content_range,
@@ -360,9 +372,22 @@ pub async fn copy_object(
     } else {
         ObjectAttrs::of(&source)
     };
+    let policy = s3
+        .svc
+        .resolve_policy(&container, input.storage_class.as_ref().map(|c| c.as_str()))
+        .await
+        .map_err(s3err)?;
     let record = s3
         .svc
-        .copy_object(&source, &container, &input.key, attrs)
+        .copy_object(
+            &source,
+            &container,
+            NewObject {
+                key: &input.key,
+                policy,
+                attrs,
+            },
+        )
         .await
         .map_err(s3err)?;
     let sums = checksum_fields(&record.checksums);
@@ -397,4 +422,24 @@ pub fn part_checksum(
         ],
         input.checksum_algorithm.as_ref().map(|a| a.as_str()),
     )
+}
+
+/// Waits for the first piece of a body before answering, so that an object none of whose
+/// copies can be read gets a clean 503 instead of a response cut short after its headers.
+async fn first_piece_ready(mut body: ObjectStream) -> S3Result<ObjectStream> {
+    use futures::StreamExt;
+    match body.next().await {
+        None => Ok(Box::pin(futures::stream::empty())),
+        Some(Err(e)) => Err(s3err(e)),
+        Some(Ok(first)) => Ok(Box::pin(
+            futures::stream::once(async move { Ok(first) }).chain(body),
+        )),
+    }
+}
+
+/// The S3 storage class an object's policy is mapped to (none for STANDARD).
+async fn storage_class_of(s3: &SpreadS3, rec: &ObjectRecord) -> Option<StorageClass> {
+    let set = s3.svc.policies().await.ok()?;
+    let class = set.storage_class_of(&rec.policy)?;
+    (class != "STANDARD").then(|| StorageClass::from(class.to_string()))
 }

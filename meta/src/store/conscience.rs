@@ -1,33 +1,40 @@
 //! The conscience: services register and refresh themselves with heartbeats (one small write
-//! transaction each), scores are computed from their stats at read time, and each heartbeat
-//! answer hands the service the GC entries queued for it, confirmed by its next heartbeat.
+//! transaction each). Each heartbeat computes the service's score from its stats with the
+//! configured expression, bounded by the allowed rise over the previous score; a service silent
+//! for `dead_after_secs` scores 0 and one locked by an admin scores its locked value. Each
+//! heartbeat answer hands the service the GC entries queued for it, confirmed by its next
+//! heartbeat.
 
 use super::gc::{gc_key, gc_prefix};
 use super::lmdb::{from_json, to_json};
 use super::{Store, check_name};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids;
+use crate::score_expr::Inputs;
 use crate::wire::{Heartbeat, HeartbeatReply, RECORD_VERSION, ServiceRecord};
 
 /// Most GC entries handed out per heartbeat.
 pub const GC_BATCH: usize = 1000;
 
-/// Score of a service at `now_ms`: 0 when silent for more than `dead_after_ms`, else the
-/// locked value if any, else the free-space percentage clamped to 1..=100.
+/// Live score of a stored service at `now_ms`: 0 when silent for more than `dead_after_ms`,
+/// else the locked value if any, else the score stored at its last heartbeat.
 pub fn score(rec: &ServiceRecord, now_ms: i64, dead_after_ms: i64) -> u8 {
     if now_ms.saturating_sub(rec.last_seen_ms) > dead_after_ms {
         return 0;
     }
-    if let Some(n) = rec.locked {
-        return n.min(100);
+    match rec.locked {
+        Some(n) => n.min(100),
+        None => rec.score.min(100),
     }
-    let total = rec.stats.total_bytes;
-    if total == 0 {
-        return 1;
+}
+
+/// The next score of a service: `computed`, but at most `max_rise` above `previous` (falling
+/// is immediate), and never 0 while `computed` is above 0.
+pub fn bounded_score(previous: u8, computed: u8, max_rise: u8) -> u8 {
+    if computed == 0 {
+        return 0;
     }
-    let free = rec.stats.free_bytes.min(total);
-    let pct = (free as f64 * 100.0 / total as f64).round();
-    pct.clamp(1.0, 100.0) as u8
+    computed.min(previous.saturating_add(max_rise)).max(1)
 }
 
 impl Store {
@@ -40,7 +47,17 @@ impl Store {
             Some(v) => Some(from_json(v)?),
             None => None,
         };
-        let mut rec = ServiceRecord {
+        let computed = self.score_expr.score(&Inputs::from_stats(&hb.stats));
+        let locked = match &old {
+            Some(o) => o.locked,
+            None if self.lock_new_services => Some(0),
+            None => None,
+        };
+        // What the service scored until now: 0 when new or back from silence.
+        let previous = old
+            .as_ref()
+            .map_or(0, |o| score(o, now, self.dead_after_ms));
+        let rec = ServiceRecord {
             v: RECORD_VERSION,
             id: hb.id.clone(),
             kind: hb.kind.clone(),
@@ -50,10 +67,14 @@ impl Store {
             stats: hb.stats.clone(),
             first_seen_ms: old.as_ref().map_or(now, |o| o.first_seen_ms),
             last_seen_ms: now,
-            score: 0,
-            locked: old.as_ref().and_then(|o| o.locked),
+            // While locked, the stored score follows the lock, so an unlocked service rises
+            // from there.
+            score: match locked {
+                Some(n) => n.min(100),
+                None => bounded_score(previous, computed, self.score_max_rise),
+            },
+            locked,
         };
-        rec.score = score(&rec, now, self.dead_after_ms);
         self.dir
             .services
             .put(&mut txn, hb.id.as_bytes(), &to_json(&rec)?)?;
@@ -68,7 +89,8 @@ impl Store {
         }
         txn.commit()?;
         if old.is_none() {
-            tracing::info!(id = %hb.id, kind = %hb.kind, addr = %hb.addr, location = %hb.location, "service registered");
+            tracing::info!(id = %hb.id, kind = %hb.kind, addr = %hb.addr, location = %hb.location,
+                locked = ?rec.locked, "service registered");
         }
         Ok(HeartbeatReply { delete })
     }
@@ -88,5 +110,68 @@ impl Store {
             out.push(rec);
         }
         Ok(out)
+    }
+
+    /// Forces the score of service `id` to `score` (0..=100) until unlocked.
+    pub fn lock_service(&self, id: &str, score_value: u8) -> Result<ServiceRecord> {
+        if score_value > 100 {
+            return Err(Error::InvalidArgument(format!(
+                "score {score_value} is out of range 0..=100"
+            )));
+        }
+        let rec = self.update_service(id, |rec| {
+            rec.locked = Some(score_value);
+            rec.score = score_value;
+        })?;
+        tracing::info!(id, score = score_value, "service locked");
+        Ok(rec)
+    }
+
+    /// Lets the conscience score service `id` again (it rises from its locked score).
+    pub fn unlock_service(&self, id: &str) -> Result<ServiceRecord> {
+        let rec = self.update_service(id, |rec| rec.locked = None)?;
+        tracing::info!(id, "service unlocked");
+        Ok(rec)
+    }
+
+    /// Unlocks every locked service; returns how many were locked.
+    pub fn unlock_all(&self) -> Result<u32> {
+        let mut txn = self.dir.env.write_txn()?;
+        let mut unlocked = Vec::new();
+        for item in self.dir.services.iter(&txn)? {
+            let (k, v) = item?;
+            let mut rec: ServiceRecord = from_json(v)?;
+            if rec.locked.take().is_some() {
+                unlocked.push((k.to_vec(), to_json(&rec)?));
+            }
+        }
+        for (k, v) in &unlocked {
+            self.dir.services.put(&mut txn, k, v)?;
+        }
+        txn.commit()?;
+        let n = u32::try_from(unlocked.len()).unwrap_or(u32::MAX);
+        tracing::info!(count = n, "all services unlocked");
+        Ok(n)
+    }
+
+    /// Applies `change` to the stored record of `id` (`NoSuchService`) and returns it with its
+    /// live score.
+    fn update_service(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut ServiceRecord),
+    ) -> Result<ServiceRecord> {
+        let mut txn = self.dir.env.write_txn()?;
+        let mut rec: ServiceRecord = match self.dir.services.get(&txn, id.as_bytes())? {
+            Some(v) => from_json(v)?,
+            None => return Err(Error::NoSuchService(id.to_string())),
+        };
+        change(&mut rec);
+        self.dir
+            .services
+            .put(&mut txn, id.as_bytes(), &to_json(&rec)?)?;
+        txn.commit()?;
+        rec.score = score(&rec, ids::now_ms(), self.dead_after_ms);
+        Ok(rec)
     }
 }

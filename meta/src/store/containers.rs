@@ -84,6 +84,9 @@ impl Store {
                 owner: String::from_utf8_lossy(owner).into_owned(),
             });
         }
+        if let Some(p) = &settings.policy {
+            self.check_policy_name(&txn, p)?;
+        }
         // The meta2 environment exists (durably) before the directory points to it.
         self.envs.get(&cid, true)?;
         let m1 = Meta1Record {
@@ -192,7 +195,7 @@ impl Store {
     }
 }
 
-fn info(cid: String, m1: Meta1Record, usage: super::Usage) -> ContainerInfo {
+pub(super) fn info(cid: String, m1: Meta1Record, usage: super::Usage) -> ContainerInfo {
     ContainerInfo {
         account: m1.account,
         name: m1.name,

@@ -5,7 +5,8 @@
 //! `buckets` (container name → owning account), `accounts` (name → [`AccountRecord`]),
 //! `account_containers` (account ‖ NUL ‖ container name → empty; the per-account index),
 //! `credentials` (access key → `Credential`), `services` (id → `ServiceRecord`), `gc` (service id
-//! ‖ NUL ‖ chunk id → empty).
+//! ‖ NUL ‖ chunk id → empty), `settings` (namespace-wide settings, e.g. `policy` → the applied
+//! policy file's TOML text).
 
 use super::lmdb::{self, Db, Env};
 use crate::error::Result;
@@ -49,6 +50,7 @@ pub struct Directory {
     pub credentials: Db,
     pub services: Db,
     pub gc: Db,
+    pub settings: Db,
 }
 
 impl Directory {
@@ -66,6 +68,7 @@ impl Directory {
             credentials: lmdb::create_db(&env, &mut txn, "credentials")?,
             services: lmdb::create_db(&env, &mut txn, "services")?,
             gc: lmdb::create_db(&env, &mut txn, "gc")?,
+            settings: lmdb::create_db(&env, &mut txn, "settings")?,
             env: env.clone(),
         };
         let addrs = lmdb::to_json(&vec![own_addr.to_string()])?;

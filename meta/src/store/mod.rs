@@ -1,6 +1,6 @@
 //! The directory store: one LMDB "directory" environment (meta0, meta1, buckets, accounts,
-//! credentials, services, gc) and one meta2 environment per container, behind a bounded cache.
-//! Every method is blocking (LMDB); async callers run them in `spawn_blocking`.
+//! credentials, services, gc, settings) and one meta2 environment per container, behind a
+//! bounded cache. Every method is blocking (LMDB); async callers run them in `spawn_blocking`.
 
 mod accounts;
 mod cache;
@@ -14,12 +14,14 @@ pub mod lmdb;
 mod meta2;
 mod multipart;
 mod objects;
+mod policies;
 
-pub use conscience::score;
+pub use conscience::{bounded_score, score};
 pub use meta2::Usage;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::score_expr::ScoreExpr;
 use cache::EnvCache;
 use directory::Directory;
 
@@ -33,12 +35,16 @@ pub struct Store {
     envs: EnvCache,
     dead_after_ms: i64,
     own_addr: String,
+    score_expr: ScoreExpr,
+    score_max_rise: u8,
+    lock_new_services: bool,
 }
 
 impl Store {
     /// Opens (creating on first start) the store under `config.data_dir`; `own_addr` is the
     /// address this meta serves on, recorded in meta0 and meta1.
     pub fn open(config: &Config, own_addr: &str) -> Result<Store> {
+        let score_expr = config.score()?;
         let map_size = config
             .map_size_mib
             .max(1)
@@ -57,6 +63,9 @@ impl Store {
             envs,
             dead_after_ms,
             own_addr: own_addr.to_string(),
+            score_expr,
+            score_max_rise: config.score_max_rise,
+            lock_new_services: config.lock_new_services,
         })
     }
 

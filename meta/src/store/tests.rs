@@ -543,7 +543,9 @@ fn heartbeat_scores_and_gc_handoff() {
     assert!(s.heartbeat(&hb).unwrap().delete.is_empty());
     let svc = s.list_services(Some("chunkd")).unwrap();
     assert_eq!(svc.len(), 1);
-    assert_eq!(svc[0].score, 25);
+    // Default expression: min(100 * 0.25 * 2, 100) * (0.5 + 0.5 * 0) = 25; first rise ≤ 20.
+    assert_eq!(svc[0].score, 20);
+    assert_eq!(svc[0].locked, None);
     assert!(s.list_services(Some("other")).unwrap().is_empty());
     s.queue_gc(&[
         ChunkCopy {
@@ -567,19 +569,175 @@ fn heartbeat_scores_and_gc_handoff() {
     assert!(s.heartbeat(&hb).unwrap().delete.is_empty());
     assert_eq!(s.gc_len().unwrap(), 1);
 
+    assert_eq!(s.list_services(None).unwrap()[0].score, 25);
+
     let mut rec = s.list_services(None).unwrap().remove(0);
     let now = rec.last_seen_ms;
     assert_eq!(score(&rec, now + 10_001, 10_000), 0);
-    rec.stats.free_bytes = 0;
-    assert_eq!(score(&rec, now, 10_000), 1);
-    rec.stats.total_bytes = 0;
-    assert_eq!(score(&rec, now, 10_000), 1);
+    assert_eq!(score(&rec, now + 10_000, 10_000), 25);
     rec.locked = Some(0);
     assert_eq!(score(&rec, now, 10_000), 0);
-    rec.locked = None;
-    rec.stats.total_bytes = 3;
-    rec.stats.free_bytes = 3;
-    assert_eq!(score(&rec, now, 10_000), 100);
+    rec.locked = Some(70);
+    assert_eq!(score(&rec, now, 10_000), 70);
+    assert_eq!(score(&rec, now + 10_001, 10_000), 0);
+}
+
+#[test]
+fn bounded_rise() {
+    assert_eq!(bounded_score(0, 100, 20), 20);
+    assert_eq!(bounded_score(20, 100, 20), 40);
+    assert_eq!(bounded_score(90, 100, 20), 100);
+    assert_eq!(bounded_score(90, 10, 20), 10);
+    assert_eq!(bounded_score(0, 0, 20), 0);
+    assert_eq!(bounded_score(0, 5, 0), 1);
+    assert_eq!(bounded_score(250, 100, 255), 100);
+}
+
+fn full_heartbeat(id: &str) -> Heartbeat {
+    Heartbeat {
+        id: id.into(),
+        kind: "chunkd".into(),
+        addr: "127.0.0.1:1".into(),
+        location: "dc.r.h.v".into(),
+        slots: vec!["fast".into()],
+        stats: ServiceStats {
+            free_bytes: 100,
+            total_bytes: 100,
+            chunk_count: 0,
+            io_idle: 1.0,
+            cpu_idle: 1.0,
+        },
+        deleted: vec![],
+    }
+}
+
+fn score_of(s: &Store, id: &str) -> u8 {
+    let all = s.list_services(None).unwrap();
+    all.iter().find(|r| r.id == id).unwrap().score
+}
+
+#[test]
+fn scores_rise_by_the_bound_and_fall_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(
+        &Config {
+            score_max_rise: 30,
+            ..config(dir.path())
+        },
+        "127.0.0.1:6000",
+    )
+    .unwrap();
+    let mut hb = full_heartbeat("svc");
+    let mut seen = vec![];
+    for _ in 0..5 {
+        s.heartbeat(&hb).unwrap();
+        seen.push(score_of(&s, "svc"));
+    }
+    assert_eq!(seen, vec![30, 60, 90, 100, 100]);
+    assert_eq!(s.list_services(None).unwrap()[0].slots, vec!["fast"]);
+    // Nearly full: falls at once.
+    hb.stats.free_bytes = 5;
+    s.heartbeat(&hb).unwrap();
+    assert_eq!(score_of(&s, "svc"), 10);
+    hb.stats.free_bytes = 0;
+    s.heartbeat(&hb).unwrap();
+    assert_eq!(score_of(&s, "svc"), 0);
+    // From 0 it rises again by the bound: 80 computed, 30 allowed.
+    hb.stats.free_bytes = 40;
+    s.heartbeat(&hb).unwrap();
+    assert_eq!(score_of(&s, "svc"), 30);
+}
+
+#[test]
+fn custom_expression_and_bad_expression() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(
+        &Config {
+            score_expr: "50 * cpu + 10".into(),
+            score_max_rise: 100,
+            ..config(dir.path())
+        },
+        "127.0.0.1:6000",
+    )
+    .unwrap();
+    let mut hb = full_heartbeat("svc");
+    hb.stats.cpu_idle = 0.5;
+    s.heartbeat(&hb).unwrap();
+    assert_eq!(score_of(&s, "svc"), 35);
+    drop(s);
+    let bad = Config {
+        score_expr: "50 * load".into(),
+        ..config(dir.path())
+    };
+    let err = Store::open(&bad, "127.0.0.1:6000").err().unwrap();
+    assert!(
+        err.to_string().contains("unknown variable \"load\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn locks_and_locked_new_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(
+        &Config {
+            lock_new_services: true,
+            score_max_rise: 100,
+            ..config(dir.path())
+        },
+        "127.0.0.1:6000",
+    )
+    .unwrap();
+    s.heartbeat(&full_heartbeat("a")).unwrap();
+    s.heartbeat(&full_heartbeat("b")).unwrap();
+    s.heartbeat(&full_heartbeat("a")).unwrap();
+    let all = s.list_services(None).unwrap();
+    assert!(all.iter().all(|r| r.locked == Some(0) && r.score == 0));
+    let a = s.unlock_service("a").unwrap();
+    assert_eq!((a.locked, a.score), (None, 0));
+    s.heartbeat(&full_heartbeat("a")).unwrap();
+    assert_eq!(score_of(&s, "a"), 100);
+    // Still locked after more heartbeats.
+    s.heartbeat(&full_heartbeat("b")).unwrap();
+    assert_eq!(score_of(&s, "b"), 0);
+
+    let a = s.lock_service("a", 7).unwrap();
+    assert_eq!((a.locked, a.score), (Some(7), 7));
+    s.heartbeat(&full_heartbeat("a")).unwrap();
+    assert_eq!(score_of(&s, "a"), 7);
+    assert!(matches!(
+        s.lock_service("a", 101),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        s.lock_service("nope", 0),
+        Err(Error::NoSuchService(_))
+    ));
+    assert!(matches!(
+        s.unlock_service("nope"),
+        Err(Error::NoSuchService(_))
+    ));
+    assert_eq!(s.unlock_all().unwrap(), 2);
+    assert_eq!(s.unlock_all().unwrap(), 0);
+    // Unlocked: rises from its locked score (max rise 100 here) on the next heartbeat.
+    s.heartbeat(&full_heartbeat("b")).unwrap();
+    assert_eq!(score_of(&s, "b"), 100);
+    // Locks survive a reopen.
+    s.lock_service("b", 3).unwrap();
+    drop(s);
+    let s = Store::open(&config(dir.path()), "127.0.0.1:6000").unwrap();
+    assert_eq!(
+        s.list_services(None)
+            .unwrap()
+            .iter()
+            .find(|r| r.id == "b")
+            .unwrap()
+            .locked,
+        Some(3)
+    );
+    // Without lock_new_services, a new service is not locked.
+    s.heartbeat(&full_heartbeat("c")).unwrap();
+    assert_eq!(score_of(&s, "c"), 20);
 }
 
 #[test]

@@ -1,0 +1,91 @@
+//! The applied storage-policy file: validated with [`policy::PolicySet::parse`], stored as its
+//! TOML text under `settings["policy"]` in the directory environment, and used to check the
+//! policy names that containers refer to. Without an applied file, the built-in default applies
+//! and any name is accepted (gateways fall back to the default).
+
+use super::Store;
+use super::check_name;
+use super::directory::Meta1Record;
+use super::lmdb::{from_json, to_json};
+use crate::error::{Error, Result};
+use crate::wire::ContainerInfo;
+use heed::RoTxn;
+use heed::WithoutTls;
+
+/// Key of the applied policy file in the `settings` database.
+const POLICY_KEY: &[u8] = b"policy";
+
+/// Parses a policy file; a bad file is an `InvalidArgument` carrying the parser's message.
+pub fn parse_policy(text: &str) -> Result<policy::PolicySet> {
+    policy::PolicySet::parse(text)
+        .map_err(|e| Error::InvalidArgument(format!("invalid policy file: {e}")))
+}
+
+impl Store {
+    /// Validates and durably stores a policy file, replacing the previous one.
+    pub fn apply_policy(&self, text: &str) -> Result<()> {
+        let set = parse_policy(text)?;
+        let mut txn = self.dir.env.write_txn()?;
+        self.dir
+            .settings
+            .put(&mut txn, POLICY_KEY, text.as_bytes())?;
+        txn.commit()?;
+        tracing::info!(policies = set.policies.len(), default = %set.default, "policy file applied");
+        Ok(())
+    }
+
+    /// The applied policy file's text, if any.
+    pub fn get_policy(&self) -> Result<Option<String>> {
+        let txn = self.dir.env.read_txn()?;
+        Ok(self
+            .dir
+            .settings
+            .get(&txn, POLICY_KEY)?
+            .map(|b| String::from_utf8_lossy(b).into_owned()))
+    }
+
+    /// Checks that `name` is a policy of the applied file (any name passes without one).
+    pub(crate) fn check_policy_name(&self, txn: &RoTxn<'_, WithoutTls>, name: &str) -> Result<()> {
+        check_name("policy name", name, 255)?;
+        let Some(text) = self.dir.settings.get(txn, POLICY_KEY)? else {
+            return Ok(());
+        };
+        let text = String::from_utf8_lossy(text);
+        let set = policy::PolicySet::parse(&text)
+            .map_err(|e| Error::Db(format!("stored policy file no longer parses: {e}")))?;
+        if set.policies.contains_key(name) {
+            return Ok(());
+        }
+        let known: Vec<&str> = set.policies.keys().map(String::as_str).collect();
+        Err(Error::InvalidArgument(format!(
+            "no storage policy named {name:?} in the applied policy file (known: {})",
+            known.join(", ")
+        )))
+    }
+
+    /// Sets (or with `None` clears, back to the namespace default) a container's default
+    /// storage policy.
+    pub fn set_container_policy(&self, name: &str, policy: Option<&str>) -> Result<ContainerInfo> {
+        let r = self.resolve(name)?;
+        let m1 = {
+            let mut txn = self.dir.env.write_txn()?;
+            if let Some(p) = policy {
+                self.check_policy_name(&txn, p)?;
+            }
+            // Re-read under the write lock: the container may have changed meanwhile.
+            let mut m1: Meta1Record = match self.dir.meta1.get(&txn, r.cid.as_bytes())? {
+                Some(v) => from_json(v)?,
+                None => return Err(Error::NoSuchContainer(name.to_string())),
+            };
+            m1.settings.policy = policy.map(str::to_string);
+            self.dir
+                .meta1
+                .put(&mut txn, r.cid.as_bytes(), &to_json(&m1)?)?;
+            txn.commit()?;
+            m1
+        };
+        tracing::info!(container = name, policy = ?policy, "container policy set");
+        let usage = r.env.usage_now()?;
+        Ok(super::containers::info(r.cid, m1, usage))
+    }
+}
