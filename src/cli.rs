@@ -31,6 +31,8 @@ pub enum Command {
     Dev(DevArgs),
     /// Administer a running cluster through meta.
     Admin(AdminArgs),
+    /// Generate S3 load against an endpoint and report throughput and latency.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Flags of `spread meta`.
@@ -83,6 +85,13 @@ pub struct DevArgs {
     /// Size objects are cut into, in bytes (default: the gateway's default, 8 MiB).
     #[arg(long, env = "SPREAD_CHUNK_SIZE")]
     pub chunk_size: Option<u64>,
+    /// Storage-policy file (TOML) applied once meta is up; startup fails if it is invalid.
+    #[arg(long, env = "SPREAD_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Number of hosts the chunk servers are spread over: chunk server I gets location
+    /// `local.rack0.host{I % N}.vol{I / N}` (default: one host per chunk server).
+    #[arg(long, env = "SPREAD_HOSTS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub hosts: Option<u16>,
 }
 
 /// Flags of `spread admin`.
@@ -117,6 +126,30 @@ pub enum AdminCommand {
     /// Objects.
     #[command(subcommand)]
     Object(ObjectCommand),
+    /// Storage-policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Buckets (containers).
+    #[command(subcommand)]
+    Bucket(BucketCommand),
+}
+
+/// `spread admin policy ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy file and tell whether the live cluster can satisfy each policy.
+    Check { file: PathBuf },
+    /// Validate a policy file and apply it (takes effect without restarts).
+    Apply { file: PathBuf },
+    /// Show the applied policies.
+    List,
+}
+
+/// `spread admin bucket ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum BucketCommand {
+    /// Set the default storage policy of a bucket (for objects written from now on).
+    SetPolicy { bucket: String, policy: String },
 }
 
 /// `spread admin account ...`
@@ -148,6 +181,21 @@ pub enum KeyCommand {
 pub enum ClusterCommand {
     /// List services with their scores.
     List,
+    /// Force a service's score (0 = receives nothing) until unlocked.
+    Lock {
+        /// Service id (or its address).
+        service: String,
+        /// Score to hold, 0..=100.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+        score: u8,
+    },
+    /// Let the conscience score a locked service again.
+    Unlock {
+        /// Service id (or its address).
+        service: String,
+    },
+    /// Unlock every locked service.
+    UnlockAll,
 }
 
 /// `spread admin object ...`
@@ -167,6 +215,7 @@ pub enum ObjectCommand {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use std::path::Path;
 
     #[test]
     fn clap_definition_is_valid() {
@@ -186,6 +235,8 @@ mod tests {
         assert_eq!(d.access_key, DEV_ACCESS_KEY);
         assert_eq!(d.secret_key, DEV_SECRET_KEY);
         assert_eq!(d.chunk_size, None);
+        assert_eq!(d.policy, None);
+        assert_eq!(d.hosts, None);
     }
 
     #[test]
@@ -207,6 +258,10 @@ mod tests {
             "SK",
             "--chunk-size",
             "1048576",
+            "--policy",
+            "p.toml",
+            "--hosts",
+            "3",
         ])
         .unwrap();
         let Command::Dev(d) = cli.command else {
@@ -219,6 +274,8 @@ mod tests {
         assert_eq!(d.access_key, "AK");
         assert_eq!(d.secret_key, "SK");
         assert_eq!(d.chunk_size, Some(1 << 20));
+        assert_eq!(d.policy, Some(PathBuf::from("p.toml")));
+        assert_eq!(d.hosts, Some(3));
     }
 
     #[test]
@@ -226,6 +283,7 @@ mod tests {
         assert!(Cli::try_parse_from(["spread", "dev", "--chunkd", "0"]).is_err());
         assert!(Cli::try_parse_from(["spread", "dev", "--s3-listen", "nope"]).is_err());
         assert!(Cli::try_parse_from(["spread", "dev", "--replicas", "x"]).is_err());
+        assert!(Cli::try_parse_from(["spread", "dev", "--hosts", "0"]).is_err());
     }
 
     #[test]
@@ -299,5 +357,61 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(Cli::try_parse_from(["spread", "admin", "account", "create"]).is_err());
+    }
+
+    fn admin(args: &[&str]) -> AdminCommand {
+        let mut all = vec!["spread", "admin"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all).unwrap().command {
+            Command::Admin(a) => a.command,
+            other => panic!("not admin: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn policy_lock_and_bucket_commands() {
+        assert!(matches!(
+            admin(&["policy", "check", "p.toml"]),
+            AdminCommand::Policy(PolicyCommand::Check { file }) if file == Path::new("p.toml")
+        ));
+        assert!(matches!(
+            admin(&["policy", "apply", "p.toml"]),
+            AdminCommand::Policy(PolicyCommand::Apply { .. })
+        ));
+        assert!(matches!(
+            admin(&["policy", "list"]),
+            AdminCommand::Policy(PolicyCommand::List)
+        ));
+        assert!(matches!(
+            admin(&["cluster", "lock", "svc"]),
+            AdminCommand::Cluster(ClusterCommand::Lock { service, score: 0 }) if service == "svc"
+        ));
+        assert!(matches!(
+            admin(&["cluster", "lock", "svc", "--score", "40"]),
+            AdminCommand::Cluster(ClusterCommand::Lock { score: 40, .. })
+        ));
+        assert!(matches!(
+            admin(&["cluster", "unlock", "svc"]),
+            AdminCommand::Cluster(ClusterCommand::Unlock { service }) if service == "svc"
+        ));
+        assert!(matches!(
+            admin(&["cluster", "unlock-all"]),
+            AdminCommand::Cluster(ClusterCommand::UnlockAll)
+        ));
+        assert!(matches!(
+            admin(&["bucket", "set-policy", "b", "EC42"]),
+            AdminCommand::Bucket(BucketCommand::SetPolicy { bucket, policy })
+                if bucket == "b" && policy == "EC42"
+        ));
+        for bad in [
+            &[
+                "spread", "admin", "cluster", "lock", "svc", "--score", "101",
+            ][..],
+            &["spread", "admin", "cluster", "lock"],
+            &["spread", "admin", "policy", "check"],
+            &["spread", "admin", "bucket", "set-policy", "b"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -25,6 +25,9 @@ pub enum Error {
     Startup(String),
     #[error("{0}")]
     Usage(String),
+    /// `spread bench` could not run its workload.
+    #[error("bench: {0}")]
+    Bench(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

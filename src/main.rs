@@ -2,6 +2,7 @@
 //! `gateway`), a whole local cluster (`dev`), or administer a cluster (`admin`).
 
 mod admin;
+mod bench;
 mod cli;
 mod cluster;
 mod dev;
@@ -22,7 +23,7 @@ fn main() -> ExitCode {
     // long as the cluster.
     let multi_thread = matches!(
         cli.command,
-        Command::Meta(_) | Command::Chunkd(_) | Command::Gateway(_)
+        Command::Meta(_) | Command::Chunkd(_) | Command::Gateway(_) | Command::Bench(_)
     );
     let runtime = if multi_thread {
         tokio::runtime::Builder::new_multi_thread()
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
             Command::Gateway(a) => serve::gateway(a).await,
             Command::Dev(a) => dev::run(a).await,
             Command::Admin(a) => admin::run(a).await,
+            Command::Bench(a) => bench::run(a).await,
         }
     });
     match result {

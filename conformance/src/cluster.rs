@@ -11,6 +11,7 @@
 //! kills every process it started; if the test is panicking, the tail of the cluster's log
 //! (stderr of `spread dev` and its children) is printed first.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -36,6 +37,10 @@ pub struct DevOptions {
     pub chunkd: usize,
     pub replicas: usize,
     pub chunk_size: Option<u64>,
+    /// `--policy FILE`: a storage policy file applied at startup.
+    pub policy: Option<PathBuf>,
+    /// `--hosts N`: chunk server i gets location `local.rack0.host{i % N}.vol{i / N}`.
+    pub hosts: Option<usize>,
 }
 
 impl Default for DevOptions {
@@ -44,6 +49,8 @@ impl Default for DevOptions {
             chunkd: 3,
             replicas: 3,
             chunk_size: None,
+            policy: None,
+            hosts: None,
         }
     }
 }
@@ -106,6 +113,13 @@ pub struct Located {
     pub chunks: Vec<LocatedChunk>,
 }
 
+impl Located {
+    /// The name of the storage policy recorded on the object (empty when absent).
+    pub fn policy_name(&self) -> &str {
+        self.policy.as_str().unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct LocatedChunk {
     pub pos: u64,
@@ -113,6 +127,27 @@ pub struct LocatedChunk {
     pub size: u64,
     pub hash: String,
     pub copies: Vec<LocatedCopy>,
+    /// Erasure-coding layout; `None` for replicated chunks.
+    #[serde(default)]
+    pub ec: Option<LocatedEc>,
+    /// Fragment indexes that were not stored (erasure-coded chunks).
+    #[serde(default)]
+    pub missing_fragments: Option<Vec<u32>>,
+}
+
+impl LocatedChunk {
+    /// `missing_fragments`, empty when absent.
+    pub fn missing(&self) -> Vec<u32> {
+        self.missing_fragments.clone().unwrap_or_default()
+    }
+}
+
+/// How an erasure-coded chunk is cut: `k` data + `m` parity fragments of `fragment_size` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct LocatedEc {
+    pub k: u32,
+    pub m: u32,
+    pub fragment_size: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +156,69 @@ pub struct LocatedCopy {
     pub addr: String,
     pub location: String,
     pub chunk_id: String,
+    /// Fragment index (erasure-coded chunks); `None` for a copy.
+    #[serde(default)]
+    pub fragment: Option<u32>,
+    /// BLAKE3 hex of this fragment, when reported.
+    #[serde(default)]
+    pub hash: Option<String>,
+}
+
+/// A chunk file split into its parts: `[data][footer JSON][u32 LE footer length]["SPRDCHK1"]`.
+pub fn split_chunk_file(file: &[u8]) -> Result<(&[u8], serde_json::Value), String> {
+    if file.len() < 12 || &file[file.len() - 8..] != b"SPRDCHK1" {
+        return Err(format!(
+            "no SPRDCHK1 magic at the end of a {}-byte chunk file",
+            file.len()
+        ));
+    }
+    let len_at = file.len() - 12;
+    let footer_len = u32::from_le_bytes(
+        file[len_at..len_at + 4]
+            .try_into()
+            .map_err(|_| "footer length".to_string())?,
+    ) as usize;
+    if footer_len > len_at {
+        return Err(format!(
+            "footer length {footer_len} larger than the file ({} bytes)",
+            file.len()
+        ));
+    }
+    let data_len = len_at - footer_len;
+    let footer: serde_json::Value = serde_json::from_slice(&file[data_len..len_at])
+        .map_err(|e| format!("footer is not JSON: {e}"))?;
+    Ok((&file[..data_len], footer))
+}
+
+/// Parses the table of `spread admin cluster list` into service id → score, using the `ID`
+/// and `SCORE` columns of its header line.
+pub fn parse_service_scores(table: &str) -> Result<BTreeMap<String, u8>, String> {
+    let mut lines = table.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or("empty cluster list")?
+        .split_whitespace()
+        .collect();
+    let id_col = header
+        .iter()
+        .position(|h| *h == "ID")
+        .ok_or_else(|| format!("no ID column in {header:?}"))?;
+    let score_col = header
+        .iter()
+        .position(|h| *h == "SCORE")
+        .ok_or_else(|| format!("no SCORE column in {header:?}"))?;
+    let mut scores = BTreeMap::new();
+    for line in lines {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        let (Some(id), Some(score)) = (cells.get(id_col), cells.get(score_col)) else {
+            return Err(format!("short line in cluster list: {line:?}"));
+        };
+        let score: u8 = score
+            .parse()
+            .map_err(|e| format!("score {score:?} in {line:?}: {e}"))?;
+        scores.insert(id.to_string(), score);
+    }
+    Ok(scores)
 }
 
 /// The `spread` binary the tests drive.
@@ -244,18 +342,7 @@ impl Cluster {
             .tempdir()
             .expect("temp dir");
         let data_dir = dir.path().join("data");
-        let mut rng = rand::thread_rng();
-        let access_key = format!("SPREADTEST{:010}", rng.gen_range(0..10_000_000_000u64));
-        let secret_key: String = (0..40)
-            .map(|_| {
-                let c = rng.gen_range(0..62u8);
-                (match c {
-                    0..=25 => b'a' + c,
-                    26..=51 => b'A' + c - 26,
-                    _ => b'0' + c - 52,
-                }) as char
-            })
-            .collect();
+        let (access_key, secret_key) = new_credentials();
         let mut last_err = String::new();
         // A port picked by free_addr may be taken by someone else before spread binds it:
         // try a few fresh ports before giving up.
@@ -285,6 +372,39 @@ impl Cluster {
         }
         let log = tail(&dir.path().join("dev.log"), 200);
         panic!("spread dev did not start: {last_err}\n--- log ---\n{log}");
+    }
+
+    /// Starts `spread dev` once; on failure returns the reason followed by the cluster's log
+    /// (for tests that expect `spread dev` to refuse to start).
+    pub fn try_start_with(opts: DevOptions) -> Result<Cluster, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("spread-conformance-")
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?;
+        let data_dir = dir.path().join("data");
+        let (access_key, secret_key) = new_credentials();
+        let s3_addr = free_addr();
+        match Cluster::spawn(&dir, &data_dir, s3_addr, &opts, &access_key, &secret_key) {
+            Ok((child, endpoint, info)) => {
+                let known_pids = info.pids();
+                Ok(Cluster {
+                    dir,
+                    data_dir,
+                    s3_addr,
+                    opts,
+                    access_key,
+                    secret_key,
+                    child: Some(child),
+                    known_pids,
+                    endpoint,
+                    info,
+                })
+            }
+            Err(e) => {
+                let log = tail(&dir.path().join("dev.log"), 200);
+                Err(format!("{e}\n--- log ---\n{log}"))
+            }
+        }
     }
 
     fn spawn(
@@ -318,6 +438,12 @@ impl Cluster {
             .arg(secret_key);
         if let Some(cs) = opts.chunk_size {
             cmd.arg("--chunk-size").arg(cs.to_string());
+        }
+        if let Some(policy) = &opts.policy {
+            cmd.arg("--policy").arg(policy);
+        }
+        if let Some(hosts) = opts.hosts {
+            cmd.arg("--hosts").arg(hosts.to_string());
         }
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
@@ -516,6 +642,44 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The service id of chunk server `i` (`<volume>/service-id`).
+    #[track_caller]
+    pub fn service_id(&self, i: usize) -> String {
+        let volume = &self.info.chunkd[i].volume;
+        fs::read_to_string(volume.join("service-id"))
+            .unwrap_or_else(|e| panic!("{}/service-id: {e}", volume.display()))
+            .trim()
+            .to_string()
+    }
+
+    /// Index (in cluster.toml) of the chunk server listening on `addr`.
+    pub fn chunkd_index(&self, addr: &str) -> Option<usize> {
+        self.info.chunkd.iter().position(|c| c.addr == addr)
+    }
+
+    /// The chunk file of a located copy or fragment: `<volume>/<id[0..3]>/<id>`.
+    #[track_caller]
+    pub fn chunk_file(&self, copy: &LocatedCopy) -> PathBuf {
+        let i = self.chunkd_index(&copy.addr).unwrap_or_else(|| {
+            panic!(
+                "copy on {:?}, which is no chunk server of cluster.toml",
+                copy.addr
+            )
+        });
+        assert!(copy.chunk_id.len() > 3, "chunk id {:?}", copy.chunk_id);
+        self.info.chunkd[i]
+            .volume
+            .join(&copy.chunk_id[..3])
+            .join(&copy.chunk_id)
+    }
+
+    /// `spread admin cluster list`, as service id → score.
+    #[track_caller]
+    pub fn service_scores(&self) -> BTreeMap<String, u8> {
+        let out = self.admin_ok(&["cluster", "list"]);
+        parse_service_scores(&out).unwrap_or_else(|e| panic!("cluster list: {e}:\n{out}"))
+    }
+
     /// `spread admin object locate BUCKET KEY --json`, parsed.
     #[track_caller]
     pub fn locate(&self, bucket: &str, key: &str) -> Located {
@@ -544,6 +708,23 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// A random access key and secret for a test cluster's dev account.
+fn new_credentials() -> (String, String) {
+    let mut rng = rand::thread_rng();
+    let access_key = format!("SPREADTEST{:010}", rng.gen_range(0..10_000_000_000u64));
+    let secret_key: String = (0..40)
+        .map(|_| {
+            let c = rng.gen_range(0..62u8);
+            (match c {
+                0..=25 => b'a' + c,
+                26..=51 => b'A' + c - 26,
+                _ => b'0' + c - 52,
+            }) as char
+        })
+        .collect();
+    (access_key, secret_key)
 }
 
 /// Parses `S3 endpoint: http://ADDR  access key: AK  secret key: SK`.
@@ -596,6 +777,31 @@ mod tests {
             ))
         );
         assert_eq!(parse_endpoint_line("S3 endpoint: http://x"), None);
+    }
+
+    #[test]
+    fn cluster_list_scores_parse() {
+        let t = "ID    KIND    ADDR            LOCATION                SCORE  LAST SEEN\n\
+                 abc1  chunkd  127.0.0.1:1000  local.rack0.host0.vol0  87     1s ago\n\
+                 def2  chunkd  127.0.0.1:1001  local.rack0.host1.vol0  0      12s ago\n";
+        let s = parse_service_scores(t).expect("parses");
+        assert_eq!(s.len(), 2);
+        assert_eq!(s["abc1"], 87);
+        assert_eq!(s["def2"], 0);
+        assert!(parse_service_scores("ID  KIND\nabc  chunkd\n").is_err());
+    }
+
+    #[test]
+    fn chunk_files_split() {
+        let mut f = b"hello".to_vec();
+        let footer = br#"{"position":"0.1"}"#;
+        f.extend_from_slice(footer);
+        f.extend_from_slice(&(footer.len() as u32).to_le_bytes());
+        f.extend_from_slice(b"SPRDCHK1");
+        let (data, meta) = split_chunk_file(&f).expect("splits");
+        assert_eq!(data, b"hello");
+        assert_eq!(meta["position"], "0.1");
+        assert!(split_chunk_file(b"short").is_err());
     }
 
     #[test]

@@ -608,6 +608,85 @@ impl S3 {
             .await
     }
 
+    /// PutObject with extra request headers (e.g. `x-amz-storage-class`).
+    pub async fn put_object_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: impl Into<Bytes>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut req = Request::new(Method::PUT, Some(bucket), Some(key)).body(body);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        self.send(req).await
+    }
+
+    /// CreateMultipartUpload with extra request headers; returns the answer and its UploadId.
+    pub async fn create_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: &[(&str, &str)],
+    ) -> (Response, Option<String>) {
+        let mut req = Request::new(Method::POST, Some(bucket), Some(key)).query("uploads", "");
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let resp = self.send(req).await;
+        let id = if resp.status.is_success() {
+            Element::parse(&resp.text())
+                .ok()
+                .and_then(|root| root.child_text("UploadId").map(|t| t.trim().to_owned()))
+        } else {
+            None
+        };
+        (resp, id)
+    }
+
+    /// UploadPart.
+    pub async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: impl Into<Bytes>,
+    ) -> Response {
+        self.send(
+            Request::new(Method::PUT, Some(bucket), Some(key))
+                .query("partNumber", &part_number.to_string())
+                .query("uploadId", upload_id)
+                .body(body),
+        )
+        .await
+    }
+
+    /// CompleteMultipartUpload with `(part number, ETag)` pairs.
+    pub async fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Response {
+        let mut xml = String::from("<CompleteMultipartUpload>");
+        for (n, etag) in parts {
+            let etag = etag.replace('&', "&amp;").replace('"', "&quot;");
+            xml.push_str(&format!(
+                "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+            ));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        self.send(
+            Request::new(Method::POST, Some(bucket), Some(key))
+                .query("uploadId", upload_id)
+                .body(xml),
+        )
+        .await
+    }
+
     /// One ListObjectsV2 page.
     pub async fn list_page(
         &self,

@@ -26,6 +26,9 @@ pub struct Config {
     pub services_refresh_ms: u64,
     /// How long a credential looked up in meta is cached.
     pub credential_cache_secs: u64,
+    /// An erasure-coded fragment read slower than this is treated as missing and rebuilt from
+    /// the other fragments.
+    pub fragment_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -39,6 +42,7 @@ impl Default for Config {
             region: "us-east-1".to_string(),
             services_refresh_ms: 1000,
             credential_cache_secs: 10,
+            fragment_timeout_ms: 5000,
         }
     }
 }

@@ -1,8 +1,11 @@
 //! `spread admin object locate`: where every chunk of an object lives, as a table or as JSON
 //! (`{"bucket","key","size","etag","policy","chunks":[{"pos","offset","size","hash",
-//! "copies":[{"service","addr","location","chunk_id"}]}]}`).
+//! "ec":{"k","m","fragment_size"}|null,"missing_fragments":[..],
+//! "copies":[{"service","addr","location","chunk_id","fragment":i|null,"hash":hex|null}]}]}`).
+//! For erasure-coded chunks each copy is one fragment and `missing_fragments` lists the
+//! fragment indexes (0..k+m) that were not stored.
 
-use meta::wire::{ObjectRecord, ServiceRecord};
+use meta::wire::{ChunkRecord, EcLayout, ObjectRecord, ServiceRecord};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -24,6 +27,10 @@ pub struct ChunkLocation {
     pub offset: u64,
     pub size: u64,
     pub hash: String,
+    /// Erasure-coding layout; `None` for replicated chunks.
+    pub ec: Option<EcLayout>,
+    /// Fragment indexes without a stored fragment (always empty for replicated chunks).
+    pub missing_fragments: Vec<u32>,
     pub copies: Vec<CopyLocation>,
 }
 
@@ -34,6 +41,20 @@ pub struct CopyLocation {
     pub addr: String,
     pub location: String,
     pub chunk_id: String,
+    /// Fragment index of an erasure-coded chunk; `None` for a replica.
+    pub fragment: Option<u32>,
+    /// BLAKE3 hex of the fragment, for erasure-coded chunks.
+    pub hash: Option<String>,
+}
+
+/// Fragment indexes of an erasure-coded chunk that have no copy.
+pub fn missing_fragments(chunk: &ChunkRecord) -> Vec<u32> {
+    let Some(ec) = chunk.ec else {
+        return Vec::new();
+    };
+    (0..ec.k.saturating_add(ec.m))
+        .filter(|i| !chunk.copies.iter().any(|c| c.fragment == Some(*i)))
+        .collect()
 }
 
 /// Joins an object record with the services that hold its chunks.
@@ -46,6 +67,8 @@ pub fn report(bucket: &str, rec: &ObjectRecord, services: &[ServiceRecord]) -> R
             offset: c.offset,
             size: c.size,
             hash: c.hash.clone(),
+            ec: c.ec,
+            missing_fragments: missing_fragments(c),
             copies: c
                 .copies
                 .iter()
@@ -56,6 +79,8 @@ pub fn report(bucket: &str, rec: &ObjectRecord, services: &[ServiceRecord]) -> R
                         addr: svc.map(|s| s.addr.clone()).unwrap_or_default(),
                         location: svc.map(|s| s.location.clone()).unwrap_or_default(),
                         chunk_id: copy.chunk_id.clone(),
+                        fragment: copy.fragment,
+                        hash: copy.hash.clone(),
                     }
                 })
                 .collect(),
@@ -80,11 +105,21 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(out, "etag:   {}", r.etag);
     let _ = writeln!(out, "policy: {}", r.policy);
     for c in &r.chunks {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "chunk {} offset {} size {} blake3 {}",
             c.pos, c.offset, c.size, c.hash
         );
+        match c.ec {
+            Some(ec) => {
+                let _ = writeln!(
+                    out,
+                    " ec {}+{} fragment size {} missing: {:?}",
+                    ec.k, ec.m, ec.fragment_size, c.missing_fragments
+                );
+            }
+            None => out.push('\n'),
+        }
         for copy in &c.copies {
             let addr = if copy.addr.is_empty() {
                 "?"
@@ -96,9 +131,13 @@ pub fn render(r: &Report) -> String {
             } else {
                 &copy.location
             };
+            let fragment = copy
+                .fragment
+                .map(|i| format!("fragment {i}  "))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {}  {}  {}  {}",
+                "  {fragment}{}  {}  {}  {}",
                 copy.service, addr, loc, copy.chunk_id
             );
         }
@@ -109,7 +148,7 @@ pub fn render(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meta::wire::{ChunkCopy, ChunkRecord, ServiceStats};
+    use meta::wire::{ChunkCopy, ServiceStats};
 
     fn service(id: &str, addr: &str, location: &str) -> ServiceRecord {
         ServiceRecord {
@@ -187,8 +226,63 @@ mod tests {
         assert_eq!(copies[0]["location"], "local.rack0.host0.vol0");
         assert_eq!(copies[0]["chunk_id"], "a".repeat(64));
         assert_eq!(copies[1]["addr"], "");
+        assert_eq!(chunk["ec"], serde_json::Value::Null);
+        assert_eq!(chunk["missing_fragments"], serde_json::json!([]));
+        assert_eq!(copies[0]["fragment"], serde_json::Value::Null);
+        assert_eq!(copies[0]["hash"], serde_json::Value::Null);
         let text = render(&r);
         assert!(text.contains("chunk 0 offset 0 size 10"));
         assert!(text.contains("gone  ?  ?"));
+        assert!(!text.contains("fragment"));
+    }
+
+    #[test]
+    fn erasure_coded_chunk() {
+        let mut rec = record();
+        rec.policy = "EC42".into();
+        let c = &mut rec.chunks[0];
+        c.ec = Some(EcLayout {
+            k: 4,
+            m: 2,
+            fragment_size: 3,
+        });
+        c.copies = [0u32, 1, 2, 4, 5]
+            .iter()
+            .map(|&i| ChunkCopy {
+                service: format!("s{i}"),
+                chunk_id: format!("{i}").repeat(64),
+                fragment: Some(i),
+                hash: Some(format!("h{i}")),
+            })
+            .collect();
+        let services = [service("s1", "127.0.0.1:1", "local.rack0.host1.vol0")];
+        let r = report("bkt", &rec, &services);
+        assert_eq!(r.chunks[0].missing_fragments, vec![3]);
+        let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+        let chunk = &v["chunks"][0];
+        assert_eq!(
+            chunk["ec"],
+            serde_json::json!({"k": 4, "m": 2, "fragment_size": 3})
+        );
+        assert_eq!(chunk["missing_fragments"], serde_json::json!([3]));
+        assert_eq!(chunk["copies"][3]["fragment"], 4);
+        assert_eq!(chunk["copies"][3]["hash"], "h4");
+        let text = render(&r);
+        assert!(
+            text.contains("ec 4+2 fragment size 3 missing: [3]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  fragment 1  s1  127.0.0.1:1  local.rack0.host1.vol0"),
+            "{text}"
+        );
+        // A complete chunk misses nothing.
+        rec.chunks[0].copies.push(ChunkCopy {
+            service: "s3".into(),
+            chunk_id: "3".repeat(64),
+            fragment: Some(3),
+            hash: None,
+        });
+        assert!(missing_fragments(&rec.chunks[0]).is_empty());
     }
 }

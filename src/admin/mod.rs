@@ -1,10 +1,13 @@
-//! `spread admin`: accounts, keys, services and object locations, through meta's HTTP API.
+//! `spread admin`: accounts, keys, services (scores and locks), buckets, storage policies and
+//! object locations, through meta's HTTP API.
 
 pub mod locate;
+pub mod policy;
 pub mod table;
 
 use crate::cli::{
-    AccountCommand, AdminArgs, AdminCommand, ClusterCommand, KeyCommand, ObjectCommand,
+    AccountCommand, AdminArgs, AdminCommand, BucketCommand, ClusterCommand, KeyCommand,
+    ObjectCommand, PolicyCommand,
 };
 use crate::cluster;
 use crate::error::{Error, Result};
@@ -58,7 +61,16 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         }
         AdminCommand::Cluster(ClusterCommand::List) => {
             let now = now_ms();
-            let mut t = Table::new(["ID", "KIND", "ADDR", "LOCATION", "SCORE", "LAST SEEN"]);
+            let mut t = Table::new([
+                "ID",
+                "KIND",
+                "ADDR",
+                "LOCATION",
+                "SCORE",
+                "LOCKED",
+                "SLOTS",
+                "LAST SEEN",
+            ]);
             for s in client.list_services(None).await? {
                 t.row([
                     s.id,
@@ -66,11 +78,75 @@ pub async fn run(args: AdminArgs) -> Result<()> {
                     s.addr,
                     s.location,
                     s.score.to_string(),
+                    s.locked
+                        .map_or_else(|| "-".to_string(), |n| format!("at-{n}")),
+                    if s.slots.is_empty() {
+                        "-".to_string()
+                    } else {
+                        s.slots.join(",")
+                    },
                     table::ago(now - s.last_seen_ms),
                 ]);
             }
             t.to_string()
         }
+        AdminCommand::Cluster(ClusterCommand::Lock { service, score }) => {
+            let id = service_id(&client, &service).await?;
+            let s = client.lock_service(&id, score).await?;
+            format!("locked {} ({}) at score {score}\n", s.id, s.addr)
+        }
+        AdminCommand::Cluster(ClusterCommand::Unlock { service }) => {
+            let id = service_id(&client, &service).await?;
+            let s = client.unlock_service(&id).await?;
+            format!("unlocked {} ({})\n", s.id, s.addr)
+        }
+        AdminCommand::Cluster(ClusterCommand::UnlockAll) => {
+            let n = client.unlock_all().await?;
+            format!("unlocked {n} service(s)\n")
+        }
+        AdminCommand::Bucket(BucketCommand::SetPolicy { bucket, policy }) => {
+            let c = client.set_container_policy(&bucket, Some(&policy)).await?;
+            format!(
+                "bucket {} now uses policy {}\n",
+                c.name,
+                c.settings.policy.as_deref().unwrap_or(&policy)
+            )
+        }
+        AdminCommand::Policy(PolicyCommand::Check { file }) => {
+            let (_, set) = policy::load(&file)?;
+            let services = client.list_services(Some("chunkd")).await?;
+            let reports = ::policy::check::check(&set, &policy::views(&services));
+            let (text, ok) = policy::render_check(&reports);
+            write_stdout(&text)?;
+            if !ok {
+                let failed = reports.iter().filter(|r| !r.ok).count();
+                return Err(Error::Usage(format!(
+                    "{}: {failed} of {} policies cannot be satisfied by the live cluster",
+                    file.display(),
+                    reports.len()
+                )));
+            }
+            return Ok(());
+        }
+        AdminCommand::Policy(PolicyCommand::Apply { file }) => {
+            let (text, set) = policy::load(&file)?;
+            client.apply_policy(&text).await?;
+            format!(
+                "applied {} ({} policies, default {})\n",
+                file.display(),
+                set.policies.len(),
+                set.default
+            )
+        }
+        AdminCommand::Policy(PolicyCommand::List) => match client.get_policy().await? {
+            None => policy::NO_POLICY_FILE.to_string(),
+            Some(text) => {
+                let set = ::policy::PolicySet::parse(&text).map_err(|e| {
+                    Error::Usage(format!("the applied policy file does not parse: {e}"))
+                })?;
+                policy::render_list(&set)
+            }
+        },
         AdminCommand::Object(ObjectCommand::Locate { bucket, key, json }) => {
             let rec = client.get_object(&bucket, &key).await?;
             let services = client.list_services(None).await?;
@@ -85,6 +161,28 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         }
     };
     write_stdout(&output)
+}
+
+/// Resolves a service given by id or by address to its id; an unknown one is passed through
+/// so meta answers `NoSuchService`.
+async fn service_id(client: &MetaClient, given: &str) -> Result<String> {
+    let services = client.list_services(None).await?;
+    if services.iter().any(|s| s.id == given) {
+        return Ok(given.to_string());
+    }
+    let by_addr: Vec<&str> = services
+        .iter()
+        .filter(|s| s.addr == given)
+        .map(|s| s.id.as_str())
+        .collect();
+    match by_addr.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Ok(given.to_string()),
+        many => Err(Error::Usage(format!(
+            "address {given} is used by several services ({}): give a service id",
+            many.join(", ")
+        ))),
+    }
 }
 
 /// Writes `text` to stdout; a closed pipe (`spread admin ... | head`) is not an error.

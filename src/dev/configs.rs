@@ -7,9 +7,16 @@ use crate::error::{Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Location of dev chunk server `i`.
-pub fn chunkd_location(i: usize) -> String {
-    format!("local.rack0.host{i}.vol0")
+/// Location of dev chunk server `i` when the servers are spread over `hosts` hosts:
+/// `local.rack0.host{i % hosts}.vol{i / hosts}` (`hosts` 0 counts as 1).
+pub fn chunkd_location(i: usize, hosts: usize) -> String {
+    let hosts = hosts.max(1);
+    format!("local.rack0.host{}.vol{}", i % hosts, i / hosts)
+}
+
+/// Number of hosts of a dev cluster: `--hosts`, else one per chunk server.
+pub fn host_count(args: &DevArgs) -> usize {
+    usize::from(args.hosts.unwrap_or(args.chunkd))
 }
 
 /// Name of dev chunk server `i`.
@@ -39,7 +46,12 @@ pub fn gateway_config(args: &DevArgs, meta: &str) -> Result<gateway::Config> {
 }
 
 /// Writes meta, chunkd-I and gateway configs under `dir/conf/`.
-pub fn write_all(dir: &Path, plan: &PortPlan, gateway: &gateway::Config) -> Result<ConfigPaths> {
+pub fn write_all(
+    dir: &Path,
+    plan: &PortPlan,
+    gateway: &gateway::Config,
+    hosts: usize,
+) -> Result<ConfigPaths> {
     let conf = dir.join("conf");
     std::fs::create_dir_all(&conf).map_err(|e| Error::file(&conf, e))?;
     let meta_cfg = meta::Config {
@@ -57,7 +69,7 @@ pub fn write_all(dir: &Path, plan: &PortPlan, gateway: &gateway::Config) -> Resu
             listen: *addr,
             advertise: None,
             volume,
-            location: chunkd_location(i),
+            location: chunkd_location(i, hosts),
             meta: plan.meta.to_string(),
             ..chunkd::Config::default()
         };
@@ -80,4 +92,28 @@ fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         message: e.to_string(),
     })?;
     write_atomic(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_spread_over_hosts() {
+        let six: Vec<String> = (0..6).map(|i| chunkd_location(i, 3)).collect();
+        assert_eq!(
+            six,
+            [
+                "local.rack0.host0.vol0",
+                "local.rack0.host1.vol0",
+                "local.rack0.host2.vol0",
+                "local.rack0.host0.vol1",
+                "local.rack0.host1.vol1",
+                "local.rack0.host2.vol1",
+            ]
+        );
+        assert_eq!(chunkd_location(4, 6), "local.rack0.host4.vol0");
+        assert_eq!(chunkd_location(2, 1), "local.rack0.host0.vol2");
+        assert_eq!(chunkd_location(2, 0), "local.rack0.host0.vol2");
+    }
 }

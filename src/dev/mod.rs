@@ -44,6 +44,12 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
             args.chunkd
         );
     }
+    // A bad policy file stops everything before any process starts.
+    let policy_text = match &args.policy {
+        Some(path) => Some(crate::admin::policy::load(path)?.0),
+        None => None,
+    };
+    let hosts = configs::host_count(&args);
     let cluster_path = dir.join("cluster.toml");
     let previous = if cluster_path.exists() {
         let p = ClusterFile::load(&cluster_path).map_err(|e| {
@@ -60,13 +66,13 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
     )?;
     check_free(&plan, args.s3_listen)?;
     let gateway_cfg = configs::gateway_config(&args, &plan.meta.to_string())?;
-    let paths = configs::write_all(&dir, &plan, &gateway_cfg)?;
+    let paths = configs::write_all(&dir, &plan, &gateway_cfg, hosts)?;
 
     let exe = std::env::current_exe()
         .map_err(|e| Error::Startup(format!("cannot find the spread executable: {e}")))?;
     let mut children = Children::new(exe, dir.join("logs"));
     let started = tokio::select! {
-        r = start(&args, &dir, &plan, &paths, &mut children) => Some(r),
+        r = start(&args, &dir, &plan, &paths, &mut children, policy_text.as_deref(), hosts) => Some(r),
         sig = shutdown.wait() => {
             tracing::info!("{sig} received during startup, stopping");
             None
@@ -148,10 +154,19 @@ async fn start(
     plan: &PortPlan,
     paths: &configs::ConfigPaths,
     children: &mut Children,
+    policy_text: Option<&str>,
+    hosts: usize,
 ) -> Result<ClusterFile> {
     let meta_pid = children.spawn("meta", "meta", &paths.meta)?;
     let client = MetaClient::new(&plan.meta.to_string());
     probe::meta_ready(&client, children, STEP_TIMEOUT).await?;
+    if let (Some(text), Some(path)) = (policy_text, &args.policy) {
+        client
+            .apply_policy(text)
+            .await
+            .map_err(|e| Error::Startup(format!("applying policy file {}: {e}", path.display())))?;
+        tracing::info!(file = %path.display(), "policy file applied");
+    }
 
     let since_ms = now_ms();
     let mut chunkd = Vec::with_capacity(plan.chunkd.len());
@@ -162,7 +177,7 @@ async fn start(
             volume: dir.join(&name),
             name,
             addr: addr.to_string(),
-            location: configs::chunkd_location(i),
+            location: configs::chunkd_location(i, hosts),
             pid,
         });
     }

@@ -1,8 +1,8 @@
 //! Erasure coding on the data path. A chunk (metachunk) of up to `chunk_size` bytes becomes `k`
 //! data fragments of `fragment_size` bytes (the last zero-padded) and `m` parity fragments,
 //! each stored on its own chunk server with its own BLAKE3. Reads fetch only the data fragments
-//! that cover the requested range; a fragment that is missing, unreadable or corrupt is rebuilt
-//! from any `k` good ones. Encoding and decoding run on the blocking pool.
+//! that cover the requested range; a fragment that is missing, unreadable, corrupt or slower than
+//! `fragment_timeout_ms` is rebuilt from any `k` good ones. Encoding and decoding run on the blocking pool.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -164,7 +164,13 @@ impl ObjectService {
                 Some((i, addr, copy))
             })
             .map(|(i, addr, copy)| async move {
-                match self.inner.chunks.get(&addr, &copy.chunk_id, None).await {
+                let read = self.inner.chunks.get(&addr, &copy.chunk_id, None);
+                let slow = std::time::Duration::from_millis(self.inner.config.fragment_timeout_ms);
+                let Ok(result) = tokio::time::timeout(slow, read).await else {
+                    tracing::warn!(server = %addr, fragment = i, "fragment read too slow, decoding around it");
+                    return None;
+                };
+                match result {
                     Ok(bytes) if bytes.len() as u64 != layout.fragment_size => {
                         tracing::warn!(server = %addr, fragment = i, "fragment has the wrong size");
                         None

@@ -50,7 +50,10 @@ pub async fn create_bucket(
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let account = s3.account(&req).await?;
     let bucket = &req.input.bucket;
-    let mut settings = ContainerSettings::default();
+    let mut settings = ContainerSettings {
+        policy: storage_policy_header(&req.headers)?,
+        ..Default::default()
+    };
     if let Some(loc) = req
         .input
         .create_bucket_configuration
@@ -138,4 +141,19 @@ pub async fn get_bucket_versioning(
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
     s3.owned_bucket(&req, &req.input.bucket).await?;
     Ok(S3Response::new(GetBucketVersioningOutput::default()))
+}
+
+/// Header naming the storage policy of a new bucket (Spread extension; Swift has
+/// X-Storage-Policy for the same thing).
+pub const STORAGE_POLICY_HEADER: &str = "x-spread-storage-policy";
+
+fn storage_policy_header(headers: &http::HeaderMap) -> S3Result<Option<String>> {
+    match headers.get(STORAGE_POLICY_HEADER) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .map(|s| Some(s.trim().to_string()))
+            .ok_or_else(|| s3_error!(InvalidArgument, "x-spread-storage-policy is not valid text")),
+    }
 }
