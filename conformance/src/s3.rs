@@ -11,48 +11,21 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
-    SigningSettings, UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+pub use s3client::encode::{encode_path, encode_query};
+use s3client::encode::{path_style_uri, query_string};
+use s3client::{STREAMING_PAYLOAD, SignError, Signer, UNSIGNED_PAYLOAD};
 use sha2::{Digest, Sha256};
 
-/// Characters left as they are in a URI path segment (RFC 3986 unreserved) plus `/`.
-const PATH: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-/// Characters left as they are in a query name or value (RFC 3986 unreserved).
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
+/// The region requests are signed for.
+const REGION: &str = "us-east-1";
 /// How long one request (including reading the whole response body) may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// Percent-encodes an object key (or any path) the way S3 clients put it in the URI.
-pub fn encode_path(path: &str) -> String {
-    utf8_percent_encode(path, PATH).to_string()
-}
-
-/// Percent-encodes a query name or value.
-pub fn encode_query(value: &str) -> String {
-    utf8_percent_encode(value, QUERY).to_string()
-}
 
 /// Whether the body's SHA-256 is signed or `UNSIGNED-PAYLOAD` is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,9 +40,7 @@ pub enum Payload {
 #[derive(Clone)]
 pub struct S3 {
     endpoint: String,
-    access_key: String,
-    secret_key: String,
-    region: String,
+    signer: Signer,
     payload: Payload,
     http: Client<HttpConnector, Full<Bytes>>,
 }
@@ -316,9 +287,7 @@ impl S3 {
     pub fn new(endpoint: &str, access_key: &str, secret_key: &str) -> Self {
         S3 {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
-            access_key: access_key.to_owned(),
-            secret_key: secret_key.to_owned(),
-            region: "us-east-1".to_owned(),
+            signer: Signer::new(access_key, secret_key, REGION, "conformance"),
             payload: Payload::Signed,
             http: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(5))
@@ -329,8 +298,7 @@ impl S3 {
     /// The same endpoint with other credentials.
     pub fn with_credentials(&self, access_key: &str, secret_key: &str) -> Self {
         let mut c = self.clone();
-        c.access_key = access_key.to_owned();
-        c.secret_key = secret_key.to_owned();
+        c.signer = Signer::new(access_key, secret_key, REGION, "conformance");
         c
     }
 
@@ -346,53 +314,24 @@ impl S3 {
     }
 
     fn uri(&self, req: &Request) -> String {
-        let mut uri = self.endpoint.clone();
-        uri.push('/');
-        if let Some(bucket) = &req.bucket {
-            uri.push_str(&encode_path(bucket));
-            if let Some(key) = &req.key {
-                uri.push('/');
-                uri.push_str(&encode_path(key));
-            }
-        }
-        if !req.query.is_empty() {
-            uri.push('?');
-            let parts: Vec<String> = req
-                .query
-                .iter()
-                .map(|(k, v)| {
-                    if v.is_empty() {
-                        encode_query(k)
-                    } else {
-                        format!("{}={}", encode_query(k), encode_query(v))
-                    }
-                })
-                .collect();
-            uri.push_str(&parts.join("&"));
-        }
-        uri
+        let query = query_string(&req.query);
+        path_style_uri(
+            &self.endpoint,
+            req.bucket.as_deref(),
+            req.key.as_deref(),
+            &query,
+        )
     }
 
     /// Signs and sends a request; transport errors and timeouts are `Err`.
     pub async fn try_send(&self, req: Request) -> Result<Response, String> {
         let payload_hash = match self.payload {
             Payload::Signed => hex::encode(Sha256::digest(&req.body)),
-            Payload::Unsigned => "UNSIGNED-PAYLOAD".to_owned(),
+            Payload::Unsigned => UNSIGNED_PAYLOAD.to_owned(),
         };
         let (request, _) =
             self.sign_request(&req, payload_hash, SystemTime::now(), req.body.clone())?;
         self.execute(request).await
-    }
-
-    fn identity(&self) -> Identity {
-        Credentials::new(
-            &self.access_key,
-            &self.secret_key,
-            None,
-            None,
-            "conformance",
-        )
-        .into()
     }
 
     /// Builds the HTTP request with SigV4 header signing; returns it with the seed signature.
@@ -412,44 +351,21 @@ impl S3 {
         let mut headers: Vec<(String, String)> = vec![("host".to_owned(), authority)];
         headers.extend(req.headers.iter().cloned());
         headers.push(("x-amz-content-sha256".to_owned(), payload_hash.clone()));
-
-        let identity = self.identity();
-        let mut settings = SigningSettings::default();
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
-        settings.signature_location = SignatureLocation::Headers;
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("s3")
-            .time(time)
-            .settings(settings)
-            .build()
-            .map_err(|e| format!("signing params: {e}"))?
-            .into();
-        let signable = SignableRequest::new(
-            req.method.as_str(),
-            uri.clone(),
-            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Precomputed(payload_hash),
-        )
-        .map_err(|e| format!("signable request for {uri}: {e}"))?;
-        let (instructions, signature) = sign(signable, &params)
-            .map_err(|e| format!("signing {uri}: {e}"))?
-            .into_parts();
-
-        let mut builder = http::Request::builder()
-            .method(req.method.clone())
-            .uri(&uri);
-        for (k, v) in &headers {
-            builder = builder.header(k.as_str(), v.as_str());
-        }
-        let mut request = builder
-            .body(Full::new(body))
-            .map_err(|e| format!("building request {uri}: {e}"))?;
-        instructions.apply_to_request_http1x(&mut request);
-        Ok((request, signature))
+        self.signer
+            .sign(
+                &req.method,
+                &uri,
+                &headers,
+                &payload_hash,
+                time,
+                Full::new(body),
+            )
+            .map_err(|e| match e {
+                SignError::Params(e) => format!("signing params: {e}"),
+                SignError::Signable(e) => format!("signable request for {uri}: {e}"),
+                SignError::Sign(e) => format!("signing {uri}: {e}"),
+                SignError::Build(e) => format!("building request {uri}: {e}"),
+            })
     }
 
     async fn execute(&self, request: http::Request<Full<Bytes>>) -> Result<Response, String> {
@@ -492,7 +408,6 @@ impl S3 {
         chunk_size: usize,
         corrupt_chunk: Option<usize>,
     ) -> Response {
-        const STREAMING: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
         assert!(chunk_size > 0);
         let time = SystemTime::now();
         let req = Request::new(Method::PUT, Some(bucket), Some(key))
@@ -500,25 +415,16 @@ impl S3 {
             .header("x-amz-decoded-content-length", &data.len().to_string());
         // Sign the headers first: the seed signature starts the chain.
         let (_, seed) = self
-            .sign_request(&req, STREAMING.to_owned(), time, Bytes::new())
+            .sign_request(&req, STREAMING_PAYLOAD.to_owned(), time, Bytes::new())
             .unwrap_or_else(|e| panic!("signing aws-chunked PUT: {e}"));
-        let identity = self.identity();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("s3")
-            .time(time)
-            .settings(())
-            .build()
-            .expect("chunk signing params");
         let mut body = Vec::with_capacity(data.len() + data.len() / chunk_size * 100 + 200);
         let mut previous = seed;
         let pieces: Vec<&[u8]> = data.chunks(chunk_size).chain([&[][..]]).collect();
         for (i, piece) in pieces.iter().enumerate() {
-            let signature = v4::sign_chunk(&Bytes::copy_from_slice(piece), &previous, &params)
-                .expect("chunk signature")
-                .into_parts()
-                .1;
+            let signature = self
+                .signer
+                .sign_chunk(time, &previous, piece)
+                .expect("chunk signature");
             body.extend_from_slice(
                 format!("{:x};chunk-signature={signature}\r\n", piece.len()).as_bytes(),
             );
@@ -531,7 +437,7 @@ impl S3 {
             previous = signature;
         }
         let (request, _) = self
-            .sign_request(&req, STREAMING.to_owned(), time, Bytes::from(body))
+            .sign_request(&req, STREAMING_PAYLOAD.to_owned(), time, Bytes::from(body))
             .unwrap_or_else(|e| panic!("signing aws-chunked PUT: {e}"));
         match self.execute(request).await {
             Ok(r) => r,

@@ -4,35 +4,17 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
-    SigningSettings, UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use http::{Method, StatusCode, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use s3client::encode::{encode_query, path_style_uri};
+use s3client::{SignError, Signer, UNSIGNED_PAYLOAD};
 
 use super::body::ReqBody;
 
-/// Characters kept as they are in a URI path (RFC 3986 unreserved plus `/`).
-const PATH: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-/// Characters kept as they are in a query value (RFC 3986 unreserved).
-const QUERY: &AsciiSet = &PATH.add(b'/');
-
-/// The payload hash sent (and signed) with every request.
-const UNSIGNED: &str = "UNSIGNED-PAYLOAD";
 /// At most this much of an error answer is read to find its S3 error code.
 const ERROR_BODY_LIMIT: usize = 64 << 10;
 
@@ -74,8 +56,7 @@ pub struct ListPage {
 pub struct S3Client {
     base: String,
     authority: String,
-    region: String,
-    identity: Identity,
+    signer: Signer,
     timeout: Duration,
     http: Client<HttpConnector, ReqBody>,
 }
@@ -121,8 +102,7 @@ impl S3Client {
         Ok(S3Client {
             base: format!("http://{authority}"),
             authority,
-            region: region.to_owned(),
-            identity: Credentials::new(access_key, secret_key, None, None, "spread-bench").into(),
+            signer: Signer::new(access_key, secret_key, region, "spread-bench"),
             timeout,
             http,
         })
@@ -206,11 +186,11 @@ impl S3Client {
         let mut query = String::new();
         if let Some(token) = token {
             query.push_str("continuation-token=");
-            query.push_str(&utf8_percent_encode(token, QUERY).to_string());
+            query.push_str(&encode_query(token));
             query.push('&');
         }
         query.push_str("list-type=2&max-keys=1000&prefix=");
-        query.push_str(&utf8_percent_encode(prefix, QUERY).to_string());
+        query.push_str(&encode_query(prefix));
         let resp = self
             .send(Method::GET, bucket, None, &query, ReqBody::Empty)
             .await?;
@@ -238,56 +218,35 @@ impl S3Client {
         query: &str,
         body: ReqBody,
     ) -> Result<http::Response<Incoming>, OpError> {
-        let mut uri = format!("{}/{}", self.base, utf8_percent_encode(bucket, PATH));
-        if let Some(key) = key {
-            uri.push('/');
-            uri.push_str(&utf8_percent_encode(key, PATH).to_string());
-        }
-        if !query.is_empty() {
-            uri.push('?');
-            uri.push_str(query);
-        }
+        let uri = path_style_uri(&self.base, Some(bucket), key, query);
         let length = http_body::Body::size_hint(&body).exact().unwrap_or(0);
         let length = length.to_string();
         let mut headers: Vec<(&str, &str)> = vec![
             ("host", &self.authority),
-            ("x-amz-content-sha256", UNSIGNED),
+            ("x-amz-content-sha256", UNSIGNED_PAYLOAD),
         ];
         if method == Method::PUT {
             headers.push(("content-length", &length));
         }
-        let mut settings = SigningSettings::default();
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
-        settings.signature_location = SignatureLocation::Headers;
-        let params = v4::SigningParams::builder()
-            .identity(&self.identity)
-            .region(&self.region)
-            .name("s3")
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .map_err(|e| OpError(format!("signing parameters: {e}")))?
-            .into();
-        let signable = SignableRequest::new(
-            method.as_str(),
-            uri.as_str(),
-            headers.iter().copied(),
-            SignableBody::Precomputed(UNSIGNED.to_owned()),
-        )
-        .map_err(|e| OpError(format!("{method} {uri}: cannot sign: {e}")))?;
-        let (instructions, _signature) = sign(signable, &params)
-            .map_err(|e| OpError(format!("{method} {uri}: cannot sign: {e}")))?
-            .into_parts();
-        let mut builder = http::Request::builder().method(method.clone()).uri(&uri);
-        for (name, value) in &headers {
-            builder = builder.header(*name, *value);
-        }
-        let mut request = builder
-            .body(body)
-            .map_err(|e| OpError(format!("{method} {uri}: {e}")))?;
-        instructions.apply_to_request_http1x(&mut request);
+        let (request, _signature) = self
+            .signer
+            .sign(
+                &method,
+                &uri,
+                &headers,
+                UNSIGNED_PAYLOAD,
+                SystemTime::now(),
+                body,
+            )
+            .map_err(|e| {
+                OpError(match e {
+                    SignError::Params(e) => format!("signing parameters: {e}"),
+                    SignError::Signable(e) | SignError::Sign(e) => {
+                        format!("{method} {uri}: cannot sign: {e}")
+                    }
+                    SignError::Build(e) => format!("{method} {uri}: {e}"),
+                })
+            })?;
         self.timed(async {
             self.http
                 .request(request)
