@@ -839,6 +839,26 @@ async fn storage_classes_and_bucket_policies_choose_the_policy() {
         "set-policy to an undefined policy succeeded: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+
+    // The policy can also be chosen when the bucket is created (x-spread-storage-policy).
+    let create = conformance::s3::Request::new(http::Method::PUT, Some("born-ec"), None)
+        .header("x-spread-storage-policy", "EC42");
+    s3.send(create)
+        .await
+        .expect_status(200, "CreateBucket with x-spread-storage-policy");
+    let born = random_bytes(35, MIB + 3);
+    put_ok(&s3, "born-ec", "data", &born, &[]).await;
+    check_ec_located(&cluster, &cluster.locate("born-ec", "data"), &born, 6);
+    let create = conformance::s3::Request::new(http::Method::PUT, Some("born-bad"), None)
+        .header("x-spread-storage-policy", "NOPE");
+    s3.send(create).await.expect_error(
+        400,
+        "InvalidArgument",
+        "CreateBucket with an undefined policy",
+    );
+    s3.head_bucket("born-bad")
+        .await
+        .expect_status(404, "HEAD of the refused bucket");
 }
 
 /// Objects keep the layout they were written with: after `policy apply` removes their policy,
