@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Spread's whole test run, from a fresh machine:
 #   1. cargo fmt --check and cargo clippy -D warnings (fast failures first);
-#   2. a Python venv with aws-cli, s3cmd, boto3, requests; rclone from Debian if missing;
+#   2. a Python venv with aws-cli, s3cmd, boto3, requests, python-swiftclient; rclone from
+#      Debian if missing;
 #   3. cargo build --release, then cargo test --release --workspace (the conformance tests start
 #      real `spread dev` clusters);
 #   4. one `spread dev` cluster on a free loopback port, and every real-client script in
@@ -67,10 +68,11 @@ if [[ "${SKIP_CLIENTS:-0}" != 1 ]]; then
             python3 -m venv "$VENV"
         fi
     fi
-    if ! "$VENV/bin/python" -c 'import awscli, boto3, requests, S3' 2>/dev/null ||
-        [[ ! -x "$VENV/bin/aws" || ! -x "$VENV/bin/s3cmd" ]]; then
-        log "pip install awscli s3cmd boto3 requests"
-        "$VENV/bin/pip" install --quiet --disable-pip-version-check awscli s3cmd boto3 requests
+    if ! "$VENV/bin/python" -c 'import awscli, boto3, requests, S3, swiftclient' 2>/dev/null ||
+        [[ ! -x "$VENV/bin/aws" || ! -x "$VENV/bin/s3cmd" || ! -x "$VENV/bin/swift" ]]; then
+        log "pip install awscli s3cmd boto3 requests python-swiftclient"
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check awscli s3cmd boto3 requests \
+            python-swiftclient
     fi
     if ! command -v rclone >/dev/null; then
         log "apt-get install rclone"
@@ -129,10 +131,12 @@ if [[ "${SKIP_CLIENTS:-0}" != 1 ]]; then
     trap cleanup EXIT
 
     PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    SWIFT_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     AK="SPREADCLIENTS$RANDOM"
     SK="$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
     log "spread dev on 127.0.0.1:$PORT"
     "$SPREAD_BIN" dev --data-dir "$CLUSTER_DIR/data" --s3-listen "127.0.0.1:$PORT" \
+        --swift-listen "127.0.0.1:$SWIFT_PORT" \
         --access-key "$AK" --secret-key "$SK" \
         >"$CLUSTER_DIR/dev.stdout" 2>"$CLUSTER_DIR/dev.log" &
     DEV_PID=$!
@@ -153,6 +157,8 @@ if [[ "${SKIP_CLIENTS:-0}" != 1 ]]; then
         record "spread dev start" 0
         export SPREAD_ENDPOINT="http://127.0.0.1:$PORT"
         export AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" AWS_DEFAULT_REGION=us-east-1
+        export SPREAD_SWIFT_AUTH="http://127.0.0.1:$SWIFT_PORT/auth/v1.0" \
+            SPREAD_SWIFT_USER="dev:admin" SPREAD_SWIFT_KEY="$SK"
         for script in scripts/clients/*.sh scripts/clients/*.py; do
             name="$(basename "$script")"
             [[ "$name" == common.sh ]] && continue

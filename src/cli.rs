@@ -68,6 +68,9 @@ pub struct DevArgs {
     /// Address of the S3 endpoint.
     #[arg(long, env = "SPREAD_S3_LISTEN", default_value = "127.0.0.1:9000")]
     pub s3_listen: SocketAddr,
+    /// Address of the Swift endpoint (auth at `http://ADDR/auth/v1.0`).
+    #[arg(long, env = "SPREAD_SWIFT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub swift_listen: SocketAddr,
     /// Number of chunk servers.
     #[arg(long = "chunkd", env = "SPREAD_CHUNKD", default_value_t = 3,
           value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -132,6 +135,26 @@ pub enum AdminCommand {
     /// Buckets (containers).
     #[command(subcommand)]
     Bucket(BucketCommand),
+    /// Swift users (tempauth style `ACCOUNT:USER` with a key).
+    #[command(subcommand)]
+    SwiftUser(SwiftUserCommand),
+}
+
+/// `spread admin swift-user ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum SwiftUserCommand {
+    /// Create a Swift user of an existing account; admin users own the account, others need
+    /// container ACLs.
+    Create {
+        account: String,
+        user: String,
+        /// The user's key (X-Auth-Key).
+        #[arg(long, env = "SPREAD_SWIFT_KEY")]
+        key: String,
+        /// Make the user an admin of the account.
+        #[arg(long)]
+        admin: bool,
+    },
 }
 
 /// `spread admin policy ...`
@@ -230,6 +253,7 @@ mod tests {
         };
         assert_eq!(d.data_dir, PathBuf::from("./spread-data"));
         assert_eq!(d.s3_listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(d.swift_listen.to_string(), "127.0.0.1:8080");
         assert_eq!(d.chunkd, 3);
         assert_eq!(d.replicas, 3);
         assert_eq!(d.access_key, DEV_ACCESS_KEY);
@@ -248,6 +272,8 @@ mod tests {
             "/tmp/x",
             "--s3-listen",
             "127.0.0.1:9100",
+            "--swift-listen",
+            "127.0.0.1:8181",
             "--chunkd",
             "5",
             "--replicas",
@@ -269,6 +295,7 @@ mod tests {
         };
         assert_eq!(d.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(d.s3_listen.port(), 9100);
+        assert_eq!(d.swift_listen.port(), 8181);
         assert_eq!(d.chunkd, 5);
         assert_eq!(d.replicas, 2);
         assert_eq!(d.access_key, "AK");
@@ -282,6 +309,7 @@ mod tests {
     fn dev_rejects_bad_values() {
         assert!(Cli::try_parse_from(["spread", "dev", "--chunkd", "0"]).is_err());
         assert!(Cli::try_parse_from(["spread", "dev", "--s3-listen", "nope"]).is_err());
+        assert!(Cli::try_parse_from(["spread", "dev", "--swift-listen", "nope"]).is_err());
         assert!(Cli::try_parse_from(["spread", "dev", "--replicas", "x"]).is_err());
         assert!(Cli::try_parse_from(["spread", "dev", "--hosts", "0"]).is_err());
     }
@@ -403,7 +431,34 @@ mod tests {
             AdminCommand::Bucket(BucketCommand::SetPolicy { bucket, policy })
                 if bucket == "b" && policy == "EC42"
         ));
+        assert!(matches!(
+            admin(&["swift-user", "create", "acct", "bob", "--key", "K"]),
+            AdminCommand::SwiftUser(SwiftUserCommand::Create { account, user, key, admin: false })
+                if account == "acct" && user == "bob" && key == "K"
+        ));
+        assert!(matches!(
+            admin(&[
+                "swift-user",
+                "create",
+                "acct",
+                "root",
+                "--key",
+                "K",
+                "--admin"
+            ]),
+            AdminCommand::SwiftUser(SwiftUserCommand::Create { admin: true, .. })
+        ));
         for bad in [
+            &["spread", "admin", "swift-user", "create", "acct", "bob"][..],
+            &[
+                "spread",
+                "admin",
+                "swift-user",
+                "create",
+                "acct",
+                "--key",
+                "K",
+            ],
             &[
                 "spread", "admin", "cluster", "lock", "svc", "--score", "101",
             ][..],

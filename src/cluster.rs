@@ -32,6 +32,9 @@ pub struct MetaEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayEntry {
     pub s3_addr: String,
+    /// Swift endpoint (`http://ADDR/auth/v1.0`); absent in files of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swift_addr: Option<String>,
     #[serde(default)]
     pub pid: u32,
 }
@@ -170,6 +173,7 @@ mod tests {
             },
             gateway: GatewayEntry {
                 s3_addr: "127.0.0.1:9000".into(),
+                swift_addr: Some("127.0.0.1:8080".into()),
                 pid: 1240,
             },
             chunkd: (0..2)
@@ -221,6 +225,10 @@ pid = 1235
         let c: ClusterFile = toml::from_str(text).unwrap();
         assert_eq!(c.meta.addr, "127.0.0.1:34567");
         assert_eq!(c.gateway.pid, 1240);
+        assert_eq!(c.gateway.swift_addr, None);
+        let with_swift = text.replace("pid = 1240", "swift_addr = \"127.0.0.1:8080\"\npid = 1240");
+        let c2: ClusterFile = toml::from_str(&with_swift).unwrap();
+        assert_eq!(c2.gateway.swift_addr.as_deref(), Some("127.0.0.1:8080"));
         assert_eq!(c.chunkd.len(), 1);
         assert_eq!(c.chunkd[0].location, "local.rack0.host0.vol0");
         // Our own output has the same shape: top-level keys, then [meta], [gateway], [[chunkd]].

@@ -78,6 +78,9 @@ pub struct ProcessInfo {
 #[derive(Debug, Clone, Deserialize)]
 pub struct GatewayInfo {
     pub s3_addr: String,
+    /// Swift listener (`host:port`), when the gateway serves Swift.
+    #[serde(default)]
+    pub swift_addr: Option<String>,
     #[serde(default)]
     pub pid: Option<u32>,
 }
@@ -428,6 +431,9 @@ impl Cluster {
             .arg(data_dir)
             .arg("--s3-listen")
             .arg(s3_addr.to_string())
+            // Parallel test clusters must not all ask for the default Swift port.
+            .arg("--swift-listen")
+            .arg("127.0.0.1:0")
             .arg("--chunkd")
             .arg(opts.chunkd.to_string())
             .arg("--replicas")
@@ -509,6 +515,25 @@ impl Cluster {
     /// An S3 client for the dev account.
     pub fn s3(&self) -> crate::s3::S3 {
         crate::s3::S3::new(&self.endpoint, &self.access_key, &self.secret_key)
+    }
+
+    /// The Swift auth URL (`http://ADDR/auth/v1.0`) of the gateway.
+    pub fn swift_auth_url(&self) -> String {
+        let addr = self
+            .info
+            .gateway
+            .swift_addr
+            .clone()
+            .unwrap_or_else(|| panic!("cluster.toml has no [gateway] swift_addr"));
+        format!("http://{addr}/auth/v1.0")
+    }
+
+    /// A Swift client authenticated as the dev admin user (`dev:admin`, key = secret key).
+    pub async fn swift(&self) -> crate::swift::Swift {
+        let user = format!("{}:admin", self.info.account);
+        crate::swift::Swift::login(&self.swift_auth_url(), &user, &self.secret_key)
+            .await
+            .unwrap_or_else(|e| panic!("Swift login as {user}: {e}"))
     }
 
     pub fn data_dir(&self) -> &Path {

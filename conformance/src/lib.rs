@@ -3,12 +3,14 @@
 //! - [`cluster`] starts `spread dev` in a temporary directory and controls its processes
 //!   (kill a chunk server, stop, restart, `spread admin`).
 //! - [`s3`] is a small SigV4-signing S3 client that returns raw statuses, headers and bodies.
+//! - [`swift`] is a small Swift client (auth v1 token) that does the same.
 //!
 //! The tests live in `tests/`; the real-client scripts (aws-cli, s3cmd, rclone, boto3) in
 //! `scripts/clients/`, and `scripts/test.sh` runs everything.
 
 pub mod cluster;
 pub mod s3;
+pub mod swift;
 
 use md5::{Digest, Md5};
 use rand::{RngCore, SeedableRng};

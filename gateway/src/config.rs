@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 pub struct Config {
     /// Address of the S3 listener.
     pub s3_listen: SocketAddr,
+    /// Address of the Swift listener (`None`: no Swift API).
+    pub swift_listen: Option<SocketAddr>,
+    /// Lifetime of the Swift auth tokens issued by `/auth/v1.0`, in seconds.
+    pub swift_token_ttl_secs: u64,
     /// Address of the meta service (host:port).
     pub meta: String,
     /// Size of the chunks objects are cut into, in bytes.
@@ -35,6 +39,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             s3_listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            swift_listen: None,
+            swift_token_ttl_secs: 86400,
             meta: "127.0.0.1:6000".to_string(),
             chunk_size: 8 * 1024 * 1024,
             replicas: 3,
@@ -71,6 +77,11 @@ impl Config {
                 "replicas must be between 1 and 16, got {}",
                 self.replicas
             )));
+        }
+        if self.swift_token_ttl_secs == 0 {
+            return Err(Error::Config(
+                "swift_token_ttl_secs must be at least 1".to_string(),
+            ));
         }
         Ok(())
     }

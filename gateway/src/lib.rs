@@ -1,4 +1,5 @@
-//! Spread's gateway: the S3 front end (`s3`, on `s3s`) over one protocol-neutral object service
+//! Spread's gateway: the S3 front end (`s3`, on `s3s`) and the Swift front end (`swift`, on
+//! hyper) over one protocol-neutral object service
 //! (`objects`) that streams data to chunk servers and records it in meta.
 
 pub mod config;
@@ -6,6 +7,7 @@ pub mod error;
 pub mod objects;
 pub mod s3;
 pub mod server;
+pub mod swift;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -1,5 +1,7 @@
 //! Gateway process: binds the S3 listener and serves every connection with the s3s service,
-//! each request in a tracing span carrying its request id (also returned as x-amz-request-id).
+//! each request in a tracing span carrying its request id (also returned as x-amz-request-id);
+//! with `swift_listen` set, it also binds the Swift listener (`crate::swift`) over the same
+//! object service.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,12 +21,34 @@ pub async fn run(config: Config) -> Result<()> {
     let listener = TcpListener::bind(config.s3_listen)
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.s3_listen)))?;
-    serve(listener, config).await
+    let swift = match config.swift_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?,
+        ),
+        None => None,
+    };
+    let svc = ObjectService::new(config.clone());
+    if let Some(listener) = swift {
+        let (config, svc) = (config.clone(), svc.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::swift::serve(listener, config, svc).await {
+                tracing::error!(error = %e, "Swift listener stopped");
+            }
+        });
+    }
+    serve_with(listener, config, svc).await
 }
 
 /// Serves S3 on an already bound listener (used by `run` and by tests).
 pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
     let svc = ObjectService::new(config.clone());
+    serve_with(listener, config, svc).await
+}
+
+/// Serves S3 on a bound listener with an existing object service.
+async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -> Result<()> {
     let creds = Arc::new(CredentialCache::new(
         svc.meta().clone(),
         config.credential_cache_secs,

@@ -7,6 +7,7 @@ use crate::wire::{
     PartRecord, UploadRecord,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Route paths (all `POST`, except [`HEALTH`] which also answers `GET`).
 pub mod route {
@@ -40,6 +41,13 @@ pub mod route {
     pub const POLICY_APPLY: &str = "/v1/policy/apply";
     pub const POLICY_GET: &str = "/v1/policy/get";
     pub const CONTAINER_SET_POLICY: &str = "/v1/containers/set-policy";
+    pub const CONTAINER_PROPERTIES: &str = "/v1/containers/properties";
+    pub const ACCOUNT_GET: &str = "/v1/accounts/get";
+    pub const ACCOUNT_META: &str = "/v1/accounts/meta";
+    pub const SWIFT_USER_CREATE: &str = "/v1/swift/users/create";
+    pub const SWIFT_USER_GET: &str = "/v1/swift/users/get";
+    pub const TOKEN_CREATE: &str = "/v1/swift/tokens/create";
+    pub const TOKEN_GET: &str = "/v1/swift/tokens/get";
 }
 
 /// Body of operations without arguments.
@@ -187,4 +195,55 @@ pub struct PolicyAnswer {
 pub struct ContainerSetPolicy {
     pub name: String,
     pub policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountName {
+    pub name: String,
+}
+
+/// Sets then removes account metadata entries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountMeta {
+    pub name: String,
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// Sets then removes container properties.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerProperties {
+    pub name: String,
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SwiftUserCreate {
+    pub account: String,
+    pub user: String,
+    pub key: String,
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SwiftUserRef {
+    pub account: String,
+    pub user: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenCreate {
+    pub account: String,
+    pub user: String,
+    pub ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRef {
+    pub token: String,
 }

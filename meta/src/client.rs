@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::wire::{
     AccountInfo, ChunkCopy, CompleteRequest, ContainerInfo, ContainerSettings, Credential,
     ErrorBody, Heartbeat, HeartbeatReply, ListPartsReply, ListReply, ListRequest, ListUploadsReply,
-    ListUploadsRequest, ObjectRecord, PartRecord, ServiceRecord, UploadRecord,
+    ListUploadsRequest, ObjectRecord, PartRecord, ServiceRecord, SwiftToken, SwiftUser,
+    UploadRecord,
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -17,6 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How long to wait for a TCP connection to meta.
@@ -391,5 +393,96 @@ impl MetaClient {
             policy: policy.map(str::to_string),
         };
         self.call(route::CONTAINER_SET_POLICY, &req, name).await
+    }
+
+    /// Creates a Swift user `account:user` with `key` (`NoSuchAccount`; `CredentialExists`
+    /// when the user exists).
+    pub async fn create_swift_user(
+        &self,
+        account: &str,
+        user: &str,
+        key: &str,
+        admin: bool,
+    ) -> Result<SwiftUser> {
+        let req = api::SwiftUserCreate {
+            account: account.to_string(),
+            user: user.to_string(),
+            key: key.to_string(),
+            admin,
+        };
+        self.call(route::SWIFT_USER_CREATE, &req, "").await
+    }
+
+    /// One Swift user (`NoSuchCredential`).
+    pub async fn get_swift_user(&self, account: &str, user: &str) -> Result<SwiftUser> {
+        let req = api::SwiftUserRef {
+            account: account.to_string(),
+            user: user.to_string(),
+        };
+        self.call(route::SWIFT_USER_GET, &req, "").await
+    }
+
+    /// Issues a new token (`AUTH_tk` + 32 hex) for an existing Swift user, valid `ttl_secs`
+    /// (`NoSuchCredential` when the user does not exist).
+    pub async fn create_token(
+        &self,
+        account: &str,
+        user: &str,
+        ttl_secs: u64,
+    ) -> Result<SwiftToken> {
+        let req = api::TokenCreate {
+            account: account.to_string(),
+            user: user.to_string(),
+            ttl_secs,
+        };
+        self.call(route::TOKEN_CREATE, &req, "").await
+    }
+
+    /// A valid token (`NoSuchCredential` if unknown or expired).
+    pub async fn get_token(&self, token: &str) -> Result<SwiftToken> {
+        let req = api::TokenRef {
+            token: token.to_string(),
+        };
+        self.call(route::TOKEN_GET, &req, "").await
+    }
+
+    /// One account with its usage and metadata (`NoSuchAccount`).
+    pub async fn get_account(&self, name: &str) -> Result<AccountInfo> {
+        let req = api::AccountName {
+            name: name.to_string(),
+        };
+        self.call(route::ACCOUNT_GET, &req, "").await
+    }
+
+    /// Sets the entries of `set`, then removes the names in `remove`, from the account's
+    /// metadata; returns the updated account (`NoSuchAccount`).
+    pub async fn update_account_meta(
+        &self,
+        name: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<AccountInfo> {
+        let req = api::AccountMeta {
+            name: name.to_string(),
+            set: set.clone(),
+            remove: remove.to_vec(),
+        };
+        self.call(route::ACCOUNT_META, &req, "").await
+    }
+
+    /// Sets the entries of `set`, then removes the names in `remove`, from the container's
+    /// `settings.properties`; returns the updated container (`NoSuchContainer`).
+    pub async fn update_container_properties(
+        &self,
+        name: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<ContainerInfo> {
+        let req = api::ContainerProperties {
+            name: name.to_string(),
+            set: set.clone(),
+            remove: remove.to_vec(),
+        };
+        self.call(route::CONTAINER_PROPERTIES, &req, name).await
     }
 }

@@ -30,6 +30,9 @@ pub struct Config {
     pub score_max_rise: u8,
     /// A service seen for the first time is stored locked at score 0 (`cluster unlock` it).
     pub lock_new_services: bool,
+    /// Seconds between two passes of the expirer (objects whose `x-delete-at` is due, expired
+    /// Swift tokens); 0 disables it.
+    pub expirer_interval_secs: u64,
 }
 
 /// The default score expression: free space counts fully up to half empty, then the busier of
@@ -47,6 +50,7 @@ impl Default for Config {
             score_expr: DEFAULT_SCORE_EXPR.to_string(),
             score_max_rise: 20,
             lock_new_services: false,
+            expirer_interval_secs: 10,
         }
     }
 }
@@ -93,6 +97,9 @@ mod tests {
         assert_eq!(c.dead_after_secs, 3);
         assert_eq!(c.listen.port(), 7000);
         assert_eq!(c.open_env_cache, 256);
+        assert_eq!(c.expirer_interval_secs, 10);
+        let c = Config::parse("expirer_interval_secs = 0").unwrap();
+        assert_eq!(c.expirer_interval_secs, 0);
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod expirer;
 pub mod ids;
 pub mod score_expr;
 pub mod server;

@@ -58,6 +58,7 @@ pub async fn serve_with_shutdown(
     };
     let store = Arc::new(store);
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "meta serving");
+    let expirer = crate::expirer::spawn(store.clone(), config.expirer_interval_secs);
     let ids = Arc::new(AtomicU64::new(1));
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
@@ -93,6 +94,10 @@ pub async fn serve_with_shutdown(
                 });
             }
         }
+    }
+    if let Some(task) = expirer {
+        task.abort();
+        let _ = task.await;
     }
     conns.shutdown().await;
     drop(listener);
@@ -374,6 +379,38 @@ async fn dispatch(
             })
             .await
         }
+        route::ACCOUNT_GET => op(s, body, |s, q: api::AccountName| s.get_account(&q.name)).await,
+        route::ACCOUNT_META => {
+            op(s, body, |s, q: api::AccountMeta| {
+                s.update_account_meta(&q.name, &q.set, &q.remove)
+            })
+            .await
+        }
+        route::CONTAINER_PROPERTIES => {
+            op(s, body, |s, q: api::ContainerProperties| {
+                s.update_container_properties(&q.name, &q.set, &q.remove)
+            })
+            .await
+        }
+        route::SWIFT_USER_CREATE => {
+            op(s, body, |s, q: api::SwiftUserCreate| {
+                s.create_swift_user(&q.account, &q.user, &q.key, q.admin)
+            })
+            .await
+        }
+        route::SWIFT_USER_GET => {
+            op(s, body, |s, q: api::SwiftUserRef| {
+                s.get_swift_user(&q.account, &q.user)
+            })
+            .await
+        }
+        route::TOKEN_CREATE => {
+            op(s, body, |s, q: api::TokenCreate| {
+                s.create_token(&q.account, &q.user, q.ttl_secs)
+            })
+            .await
+        }
+        route::TOKEN_GET => op(s, body, |s, q: api::TokenRef| s.get_token(&q.token)).await,
         _ => Err((
             StatusCode::NOT_FOUND,
             Error::InvalidArgument(format!("no such operation: {path}")),

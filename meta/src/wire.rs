@@ -28,6 +28,29 @@ pub struct AccountInfo {
     pub containers: u64,
     pub objects: u64,
     pub bytes: u64,
+    /// Account metadata (Swift `X-Account-Meta-*`), lower-case names without the prefix;
+    /// Temp-URL keys are stored as `temp-url-key` / `temp-url-key-2`.
+    #[serde(default)]
+    pub meta: BTreeMap<String, String>,
+}
+
+/// A Swift user (tempauth style `account:user` with a key); admin users own the account.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SwiftUser {
+    pub account: String,
+    pub user: String,
+    pub key: String,
+    pub admin: bool,
+}
+
+/// A Swift auth token issued to a user; valid until `expires_ms` (ms since the epoch).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SwiftToken {
+    pub token: String,
+    pub account: String,
+    pub user: String,
+    pub admin: bool,
+    pub expires_ms: i64,
 }
 
 /// Settings chosen when a container is created.

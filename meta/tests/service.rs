@@ -1,30 +1,17 @@
 //! End-to-end test of the meta service: a real server on 127.0.0.1:0 driven through
 //! `MetaClient`, including a restart on the same data directory.
 
+mod common;
+
+use common::{Running, copy, heartbeat, object_with, start_with};
 use meta::client::MetaClient;
 use meta::wire::{
-    ChunkCopy, ChunkRecord, CompletePart, CompleteRequest, ContainerSettings, Heartbeat,
-    ListRequest, ListUploadsRequest, ObjectRecord, PartRecord, ServiceStats, UploadRecord,
+    ChunkRecord, CompletePart, CompleteRequest, ContainerSettings, ListRequest, ListUploadsRequest,
+    ObjectRecord, PartRecord, UploadRecord,
 };
 use meta::{Config, Error};
 use std::path::Path;
 use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-struct Running {
-    client: MetaClient,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<meta::Result<()>>,
-}
-
-impl Running {
-    async fn stop(self) {
-        drop(self.client);
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
 
 async fn start(dir: &Path, dead_after_secs: u64, cache: usize) -> Running {
     let config = Config {
@@ -35,81 +22,13 @@ async fn start(dir: &Path, dead_after_secs: u64, cache: usize) -> Running {
     start_with(dir, config).await
 }
 
-async fn start_with(dir: &Path, config: Config) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let config = Config {
-        listen: listener.local_addr().unwrap(),
-        data_dir: dir.to_path_buf(),
-        map_size_mib: 64,
-        ..config
-    };
-    let (stop, rx) = oneshot::channel();
-    let task = tokio::spawn(meta::server::serve_with_shutdown(listener, config, async {
-        let _ = rx.await;
-    }));
-    let client = MetaClient::new(&addr);
-    for _ in 0..200 {
-        if client.health().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    client.health().await.unwrap();
-    Running { client, stop, task }
-}
-
-fn copy(service: &str, id: &str) -> ChunkCopy {
-    ChunkCopy {
-        service: service.into(),
-        chunk_id: id.into(),
-        fragment: None,
-        hash: None,
-    }
-}
-
 fn object(key: &str, size: u64, chunk_id: &str) -> ObjectRecord {
-    ObjectRecord {
-        v: 1,
-        key: key.into(),
-        version_id: "null".into(),
-        content_id: meta::ids::new_content_id(),
+    object_with(
+        key,
         size,
-        etag: "0123456789abcdef0123456789abcdef".into(),
-        mtime_ms: meta::ids::now_ms(),
-        content_type: Some("application/octet-stream".into()),
-        headers: Default::default(),
-        user_meta: Default::default(),
-        checksums: Default::default(),
-        policy: "THREECOPIES".into(),
-        parts: vec![],
-        chunks: vec![ChunkRecord {
-            pos: 0,
-            offset: 0,
-            size,
-            hash: "ab".repeat(32),
-            copies: vec![copy("svc-1", chunk_id), copy("svc-2", chunk_id)],
-            ec: None,
-        }],
-    }
-}
-
-fn heartbeat(id: &str, deleted: Vec<String>) -> Heartbeat {
-    Heartbeat {
-        id: id.into(),
-        kind: "chunkd".into(),
-        addr: "127.0.0.1:9".into(),
-        location: "local.rack0.host0.vol0".into(),
-        slots: vec![],
-        stats: ServiceStats {
-            free_bytes: 50,
-            total_bytes: 100,
-            chunk_count: 0,
-            io_idle: 1.0,
-            cpu_idle: 1.0,
-        },
-        deleted,
-    }
+        vec![copy("svc-1", chunk_id), copy("svc-2", chunk_id)],
+        Default::default(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

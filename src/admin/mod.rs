@@ -1,4 +1,4 @@
-//! `spread admin`: accounts, keys, services (scores and locks), buckets, storage policies and
+//! `spread admin`: accounts, keys, Swift users, services (scores and locks), buckets, storage policies and
 //! object locations, through meta's HTTP API.
 
 pub mod locate;
@@ -7,7 +7,7 @@ pub mod table;
 
 use crate::cli::{
     AccountCommand, AdminArgs, AdminCommand, BucketCommand, ClusterCommand, KeyCommand,
-    ObjectCommand, PolicyCommand,
+    ObjectCommand, PolicyCommand, SwiftUserCommand,
 };
 use crate::cluster;
 use crate::error::{Error, Result};
@@ -58,6 +58,28 @@ pub async fn run(args: AdminArgs) -> Result<()> {
                 t.row([c.access_key, c.account, table::mask(&c.secret_key)]);
             }
             t.to_string()
+        }
+        AdminCommand::SwiftUser(SwiftUserCommand::Create {
+            account,
+            user,
+            key,
+            admin,
+        }) => {
+            let u = client
+                .create_swift_user(&account, &user, &key, admin)
+                .await
+                .map_err(|e| match e {
+                    meta::Error::CredentialExists(name) => {
+                        Error::Usage(format!("swift user {name} already exists"))
+                    }
+                    other => other.into(),
+                })?;
+            format!(
+                "created swift user {}:{}{}\n",
+                u.account,
+                u.user,
+                if u.admin { " (admin)" } else { "" }
+            )
         }
         AdminCommand::Cluster(ClusterCommand::List) => {
             let now = now_ms();

@@ -36,6 +36,7 @@ pub fn gateway_config(args: &DevArgs, meta: &str) -> Result<gateway::Config> {
     let defaults = gateway::Config::default();
     let config = gateway::Config {
         s3_listen: args.s3_listen,
+        swift_listen: Some(args.swift_listen),
         meta: meta.to_string(),
         replicas: usize::from(args.replicas),
         chunk_size: args.chunk_size.unwrap_or(defaults.chunk_size),

@@ -1,5 +1,5 @@
-//! `spread dev`: a whole cluster on one machine — meta, N chunk servers and the S3 gateway as
-//! child processes of this binary — with its addresses kept in `DIR/cluster.toml` so a restart on
+//! `spread dev`: a whole cluster on one machine — meta, N chunk servers and the gateway (S3 and
+//! Swift endpoints) as child processes of this binary — with its addresses kept in `DIR/cluster.toml` so a restart on
 //! the same directory finds every object again.
 
 pub mod children;
@@ -19,6 +19,8 @@ use std::time::Duration;
 
 /// Name of the account `spread dev` creates.
 pub const DEV_ACCOUNT: &str = "dev";
+/// Swift user (admin of [`DEV_ACCOUNT`]) `spread dev` creates; its key is the dev secret key.
+pub const DEV_SWIFT_USER: &str = "admin";
 /// How long each startup step may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long children get to stop after SIGTERM.
@@ -36,6 +38,12 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
     if args.s3_listen.port() == 0 {
         args.s3_listen =
             SocketAddr::new(args.s3_listen.ip(), cluster::free_loopback_addr()?.port());
+    }
+    if args.swift_listen.port() == 0 {
+        args.swift_listen = SocketAddr::new(
+            args.swift_listen.ip(),
+            cluster::free_loopback_addr()?.port(),
+        );
     }
     if args.replicas > args.chunkd {
         tracing::warn!(
@@ -64,7 +72,7 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
         usize::from(args.chunkd),
         cluster::free_loopback_addr,
     )?;
-    check_free(&plan, args.s3_listen)?;
+    check_free(&plan, args.s3_listen, args.swift_listen)?;
     let gateway_cfg = configs::gateway_config(&args, &plan.meta.to_string())?;
     let paths = configs::write_all(&dir, &plan, &gateway_cfg, hosts)?;
 
@@ -116,22 +124,29 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
     Ok(())
 }
 
-/// Prints the one stdout line tests and users wait for.
+/// The two stdout lines tests and users wait for: the S3 endpoint, then the Swift one.
+fn announce_lines(args: &DevArgs) -> String {
+    format!(
+        "S3 endpoint: http://{}  access key: {}  secret key: {}\n\
+         Swift endpoint: http://{}/auth/v1.0  user: {DEV_ACCOUNT}:{DEV_SWIFT_USER}  key: {}\n",
+        args.s3_listen, args.access_key, args.secret_key, args.swift_listen, args.secret_key
+    )
+}
+
+/// Prints [`announce_lines`].
 fn announce(args: &DevArgs) {
     let mut out = std::io::stdout().lock();
-    let line = format!(
-        "S3 endpoint: http://{}  access key: {}  secret key: {}",
-        args.s3_listen, args.access_key, args.secret_key
-    );
-    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+    let text = announce_lines(args);
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         tracing::warn!("cannot write to stdout: {e}");
     }
 }
 
 /// Fails with a clear message if an address we are about to use is taken.
-fn check_free(plan: &PortPlan, s3: SocketAddr) -> Result<()> {
+fn check_free(plan: &PortPlan, s3: SocketAddr, swift: SocketAddr) -> Result<()> {
     let mut all = vec![
         (s3, "S3 endpoint (--s3-listen)".to_string()),
+        (swift, "Swift endpoint (--swift-listen)".to_string()),
         (plan.meta, "meta".into()),
     ];
     for (i, a) in plan.chunkd.iter().enumerate() {
@@ -184,9 +199,11 @@ async fn start(
     probe::chunkds_ready(&client, &plan.chunkd, since_ms, children, STEP_TIMEOUT).await?;
 
     ensure_dev_credentials(&client, &args.access_key, &args.secret_key).await?;
+    ensure_dev_swift_user(&client, &args.secret_key).await?;
 
     let gateway_pid = children.spawn("gateway", "gateway", &paths.gateway)?;
-    probe::http_ready(args.s3_listen, children, STEP_TIMEOUT).await?;
+    probe::http_ready("S3 endpoint", args.s3_listen, children, STEP_TIMEOUT).await?;
+    probe::http_ready("Swift endpoint", args.swift_listen, children, STEP_TIMEOUT).await?;
 
     Ok(ClusterFile {
         data_dir: PathBuf::from(dir),
@@ -199,6 +216,7 @@ async fn start(
         },
         gateway: GatewayEntry {
             s3_addr: args.s3_listen.to_string(),
+            swift_addr: Some(args.swift_listen.to_string()),
             pid: gateway_pid,
         },
         chunkd,
@@ -246,6 +264,31 @@ async fn ensure_dev_credentials(
     }
 }
 
+/// Creates the Swift user `dev:admin` (admin, key = the dev secret key); it may already exist
+/// from an earlier start, with the same key.
+async fn ensure_dev_swift_user(client: &MetaClient, key: &str) -> Result<()> {
+    match client
+        .create_swift_user(DEV_ACCOUNT, DEV_SWIFT_USER, key, true)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(meta::Error::CredentialExists(_)) => {
+            let existing = client.get_swift_user(DEV_ACCOUNT, DEV_SWIFT_USER).await?;
+            if existing.key != key {
+                Err(Error::Startup(format!(
+                    "swift user {DEV_ACCOUNT}:{DEV_SWIFT_USER} already exists with a different \
+                     key (use the secret key given on the first start)"
+                )))
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) => Err(Error::Startup(format!(
+            "cannot create swift user {DEV_ACCOUNT}:{DEV_SWIFT_USER}: {e}"
+        ))),
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -266,10 +309,39 @@ mod tests {
             meta: cluster::free_loopback_addr().unwrap(),
             chunkd: vec![],
         };
-        let err = check_free(&plan, addr).unwrap_err().to_string();
+        let other = cluster::free_loopback_addr().unwrap();
+        let err = check_free(&plan, addr, other).unwrap_err().to_string();
         assert!(err.contains(&addr.to_string()), "{err}");
         assert!(err.contains("S3 endpoint"), "{err}");
+        let err = check_free(&plan, other, addr).unwrap_err().to_string();
+        assert!(err.contains("Swift endpoint (--swift-listen)"), "{err}");
         drop(taken);
-        assert!(check_free(&plan, addr).is_ok());
+        assert!(check_free(&plan, addr, other).is_ok());
+    }
+
+    #[test]
+    fn announce_prints_s3_then_swift() {
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from([
+            "spread",
+            "dev",
+            "--s3-listen",
+            "127.0.0.1:9100",
+            "--swift-listen",
+            "127.0.0.1:8181",
+            "--secret-key",
+            "SK",
+        ])
+        .unwrap();
+        let crate::cli::Command::Dev(args) = cli.command else {
+            panic!("not dev")
+        };
+        let text = announce_lines(&args);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("S3 endpoint: http://127.0.0.1:9100  "));
+        assert_eq!(
+            lines[1],
+            "Swift endpoint: http://127.0.0.1:8181/auth/v1.0  user: dev:admin  key: SK"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Readiness probes of `spread dev`: wait (bounded) until meta answers, every chunk server is
-//! registered with a live score, and the S3 endpoint answers HTTP.
+//! registered with a live score, and the S3 and Swift endpoints answer HTTP.
 
 use crate::dev::children::Children;
 use crate::error::{Error, Result};
@@ -75,8 +75,14 @@ pub async fn chunkds_ready(
     }
 }
 
-/// Waits until an HTTP GET to `addr` gets any HTTP answer.
-pub async fn http_ready(addr: SocketAddr, children: &mut Children, within: Duration) -> Result<()> {
+/// Waits until an HTTP GET to `addr` gets any HTTP answer; `what` names the endpoint in errors
+/// (e.g. "S3 endpoint").
+pub async fn http_ready(
+    what: &str,
+    addr: SocketAddr,
+    children: &mut Children,
+    within: Duration,
+) -> Result<()> {
     let deadline = Instant::now() + within;
     loop {
         children.ensure_running()?;
@@ -86,7 +92,7 @@ pub async fn http_ready(addr: SocketAddr, children: &mut Children, within: Durat
         };
         if Instant::now() >= deadline {
             return Err(Error::Startup(format!(
-                "S3 endpoint {addr} did not answer within {}s: {last}",
+                "{what} {addr} did not answer within {}s: {last}",
                 within.as_secs()
             )));
         }

@@ -19,6 +19,7 @@ impl Store {
             v: 1,
             name: name.to_string(),
             created_ms: ids::now_ms(),
+            meta: Default::default(),
         };
         self.dir
             .accounts
@@ -31,6 +32,7 @@ impl Store {
             containers: 0,
             objects: 0,
             bytes: 0,
+            meta: rec.meta,
         })
     }
 
@@ -60,6 +62,7 @@ impl Store {
                     containers: 0,
                     objects: 0,
                     bytes: 0,
+                    meta: rec.meta,
                 });
             }
         }

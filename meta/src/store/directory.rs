@@ -6,12 +6,15 @@
 //! `account_containers` (account ‖ NUL ‖ container name → empty; the per-account index),
 //! `credentials` (access key → `Credential`), `services` (id → `ServiceRecord`), `gc` (service id
 //! ‖ NUL ‖ chunk id → empty), `settings` (namespace-wide settings, e.g. `policy` → the applied
-//! policy file's TOML text).
+//! policy file's TOML text), `swift_users` (account ‖ NUL ‖ user → `SwiftUser`), `tokens`
+//! (Swift token → `SwiftToken`), `expiry` (delete-at seconds u64 BE ‖ cid ‖ encoded object key →
+//! [`ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`).
 
 use super::lmdb::{self, Db, Env};
 use crate::error::Result;
 use crate::wire::ContainerSettings;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// An account as stored.
@@ -21,6 +24,9 @@ pub struct AccountRecord {
     pub v: u32,
     pub name: String,
     pub created_ms: i64,
+    /// Account metadata (Swift `X-Account-Meta-*`), lower-case names without the prefix.
+    #[serde(default)]
+    pub meta: BTreeMap<String, String>,
 }
 
 /// A meta1 entry: who owns a container and where its meta2 lives.
@@ -51,6 +57,9 @@ pub struct Directory {
     pub services: Db,
     pub gc: Db,
     pub settings: Db,
+    pub swift_users: Db,
+    pub tokens: Db,
+    pub expiry: Db,
 }
 
 impl Directory {
@@ -69,6 +78,9 @@ impl Directory {
             services: lmdb::create_db(&env, &mut txn, "services")?,
             gc: lmdb::create_db(&env, &mut txn, "gc")?,
             settings: lmdb::create_db(&env, &mut txn, "settings")?,
+            swift_users: lmdb::create_db(&env, &mut txn, "swift_users")?,
+            tokens: lmdb::create_db(&env, &mut txn, "tokens")?,
+            expiry: lmdb::create_db(&env, &mut txn, "expiry")?,
             env: env.clone(),
         };
         let addrs = lmdb::to_json(&vec![own_addr.to_string()])?;

@@ -1,5 +1,5 @@
 //! The directory store: one LMDB "directory" environment (meta0, meta1, buckets, accounts,
-//! credentials, services, gc, settings) and one meta2 environment per container, behind a
+//! credentials, services, gc, settings, swift_users, tokens, expiry) and one meta2 environment per container, behind a
 //! bounded cache. Every method is blocking (LMDB); async callers run them in `spawn_blocking`.
 
 mod accounts;
@@ -7,6 +7,7 @@ mod cache;
 mod conscience;
 mod containers;
 mod directory;
+pub mod expirer;
 mod gc;
 pub mod keys;
 mod listing;
@@ -15,9 +16,12 @@ mod meta2;
 mod multipart;
 mod objects;
 mod policies;
+mod swift;
 
 pub use conscience::{bounded_score, score};
+pub use expirer::ExpiryPass;
 pub use meta2::Usage;
+pub use swift::TOKEN_PREFIX;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -98,5 +102,7 @@ fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+#[cfg(test)]
+mod swift_tests;
 #[cfg(test)]
 mod tests;

@@ -232,12 +232,13 @@ impl Store {
         req: &CompleteRequest,
     ) -> Result<ObjectRecord> {
         let r = self.resolve(container)?;
-        let (rec, garbage) = {
+        let (rec, garbage, old) = {
             let mut txn = r.env.env.write_txn()?;
             let upload = get_upload(&r.env, &txn, upload_id)?;
             let parts = all_parts(&r.env, &txn, upload_id)?;
             let rec = assemble(&upload, &parts, req)?;
-            let mut garbage = store_object(&r.env, &mut txn, &rec)?;
+            self.index_expiry(container, &r.cid, &rec)?;
+            let (mut garbage, old) = store_object(&r.env, &mut txn, &rec)?;
             let used: std::collections::HashSet<u32> =
                 req.parts.iter().map(|p| p.part_number).collect();
             for (n, p) in remove_upload(&r.env, &mut txn, upload_id)? {
@@ -246,9 +247,12 @@ impl Store {
                 }
             }
             txn.commit()?;
-            (rec, garbage)
+            (rec, garbage, old)
         };
         tracing::debug!(container, key = %rec.key, upload = upload_id, size = rec.size, "upload completed");
+        if let Some(o) = &old {
+            self.unindex_expiry(&r.cid, o, Some(&rec))?;
+        }
         self.queue_gc(&garbage)?;
         Ok(rec)
     }

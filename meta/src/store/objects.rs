@@ -31,12 +31,12 @@ fn size_delta(new: u64, old: u64) -> i128 {
 }
 
 /// Stores `rec` in an open meta2 write transaction, updating usage; returns the garbage of
-/// the replaced record.
+/// the replaced record and the replaced record itself.
 pub(crate) fn store_object(
     env: &Meta2,
     txn: &mut RwTxn,
     rec: &ObjectRecord,
-) -> Result<Vec<ChunkCopy>> {
+) -> Result<(Vec<ChunkCopy>, Option<ObjectRecord>)> {
     let lkey = keys::encode(&rec.key);
     let old: Option<ObjectRecord> = match env.objects.get(txn, &lkey)? {
         Some(v) => Some(from_json(v)?),
@@ -48,9 +48,11 @@ pub(crate) fn store_object(
         None => (1, 0),
     };
     env.add_usage(txn, objects, size_delta(rec.size, old_size))?;
-    Ok(old
-        .map(|o| replaced_copies(&o, Some(rec)))
-        .unwrap_or_default())
+    let garbage = old
+        .as_ref()
+        .map(|o| replaced_copies(o, Some(rec)))
+        .unwrap_or_default();
+    Ok((garbage, old))
 }
 
 impl Store {
@@ -58,13 +60,17 @@ impl Store {
     pub fn put_object(&self, container: &str, rec: &ObjectRecord) -> Result<()> {
         check_key(&rec.key)?;
         let r = self.resolve(container)?;
-        let garbage = {
+        self.index_expiry(container, &r.cid, rec)?;
+        let (garbage, old) = {
             let mut txn = r.env.env.write_txn()?;
-            let garbage = store_object(&r.env, &mut txn, rec)?;
+            let stored = store_object(&r.env, &mut txn, rec)?;
             txn.commit()?;
-            garbage
+            stored
         };
         tracing::debug!(container, key = %rec.key, size = rec.size, "object stored");
+        if let Some(o) = &old {
+            self.unindex_expiry(&r.cid, o, Some(rec))?;
+        }
         self.queue_gc(&garbage)
     }
 
@@ -97,6 +103,7 @@ impl Store {
         };
         if let Some(o) = &old {
             tracing::debug!(container, key, "object deleted");
+            self.unindex_expiry(&r.cid, o, None)?;
             self.queue_gc(&replaced_copies(o, None))?;
         }
         Ok(old)

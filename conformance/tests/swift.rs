@@ -1,0 +1,720 @@
+//! Swift API tests against real `spread dev` clusters: auth v1, /info, account and container
+//! operations, listing formats and parameters, objects (ETag check, chunked upload, ranges,
+//! conditions, metadata, copy, expiry), DLO / SLO, ACLs, and the same objects seen through S3.
+//!
+//! Needs the `spread` binary: `cargo build --release` first, or set `SPREAD_BIN`.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use bytes::Bytes;
+use conformance::cluster::Cluster;
+use conformance::swift::{Swift, encode};
+use conformance::{md5_hex, random_bytes};
+use http::Method;
+
+const MIB: usize = 1024 * 1024;
+
+/// Sends a hand-written HTTP/1.1 request (to control framing) and returns status and body.
+fn raw_http(addr: &str, request: &[u8]) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the Swift listener");
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    s.write_all(request).expect("send");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    (status, text)
+}
+
+fn swift_addr(cluster: &Cluster) -> String {
+    cluster
+        .info
+        .gateway
+        .swift_addr
+        .clone()
+        .expect("cluster.toml [gateway] swift_addr")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn swift_auth_info_account_and_containers() {
+    let cluster = Cluster::start();
+    let auth = cluster.swift_auth_url();
+
+    // Auth: wrong key, unknown user, missing headers → 401; the Storage spellings work.
+    let user = "dev:admin";
+    assert!(Swift::login(&auth, user, "wrong").await.is_err());
+    assert!(Swift::login(&auth, "dev:nobody", "x").await.is_err());
+    let r = conformance::swift::send_raw(
+        &hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http(),
+        Method::GET,
+        &auth,
+        &[
+            ("x-storage-user", user),
+            ("x-storage-pass", cluster.secret_key()),
+        ],
+        Bytes::new(),
+    )
+    .await
+    .expect("auth");
+    r.expect_status(200, "auth with X-Storage-User/-Pass");
+    let expires: u64 = r
+        .header("x-auth-token-expires")
+        .and_then(|v| v.parse().ok())
+        .expect("X-Auth-Token-Expires");
+    assert!(expires > 3600, "token lifetime {expires}");
+    let sw = cluster.swift().await;
+    assert!(
+        sw.storage_url.ends_with("/v1/AUTH_dev"),
+        "{}",
+        sw.storage_url
+    );
+    sw.with_token("")
+        .head("")
+        .await
+        .expect_status(401, "anonymous account HEAD");
+    sw.with_token("AUTH_tkbogus")
+        .head("")
+        .await
+        .expect_status(401, "bad token");
+
+    // /info lists what is implemented, with limits.
+    let info = conformance::swift::send_raw(
+        &hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http(),
+        Method::GET,
+        &auth.replace("/auth/v1.0", "/info"),
+        &[],
+        Bytes::new(),
+    )
+    .await
+    .expect("info");
+    info.expect_status(200, "GET /info");
+    let v: serde_json::Value = serde_json::from_slice(&info.body).expect("info JSON");
+    assert_eq!(v["swift"]["max_file_size"], 5368709122u64);
+    assert_eq!(v["swift"]["container_listing_limit"], 10000);
+    assert!(v["slo"].is_object() && v["dlo"].is_object(), "{v}");
+    assert!(
+        v.get("tempurl").is_none() && v.get("bulk_delete").is_none(),
+        "{v}"
+    );
+
+    // Account: empty, then metadata.
+    let r = sw.head("").await;
+    r.expect_status(204, "account HEAD");
+    assert_eq!(r.header("x-account-container-count"), Some("0"));
+    sw.get("")
+        .await
+        .expect_status(204, "empty account text listing");
+    sw.post(
+        "",
+        &[
+            ("x-account-meta-color", "red"),
+            ("x-account-meta-size", "xl"),
+        ],
+    )
+    .await
+    .expect_status(204, "account POST");
+    sw.post("", &[("x-remove-account-meta-size", "x")])
+        .await
+        .expect_status(204, "account POST remove");
+    let r = sw.head("").await;
+    assert_eq!(r.header("x-account-meta-color"), Some("red"));
+    assert_eq!(r.header("x-account-meta-size"), None);
+
+    // Containers: create, exists (202), metadata, listings.
+    for c in ["alpha", "beta", "gamma", "dir-a", "dir-b"] {
+        sw.put(c, Bytes::new())
+            .await
+            .expect_status(201, "container PUT");
+    }
+    sw.send(
+        Method::PUT,
+        "alpha",
+        &[("x-container-meta-owner", "ann")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(202, "container PUT again");
+    sw.send(
+        Method::PUT,
+        "bad",
+        &[("x-storage-policy", "NOPE")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(400, "unknown storage policy");
+    let r = sw.head("alpha").await;
+    r.expect_status(204, "container HEAD");
+    assert_eq!(r.header("x-container-meta-owner"), Some("ann"));
+    assert_eq!(r.header("x-container-object-count"), Some("0"));
+    assert!(r.header("x-storage-policy").is_some());
+    sw.post(
+        "alpha",
+        &[
+            ("x-container-meta-owner", ""),
+            ("x-container-meta-tier", "hot"),
+        ],
+    )
+    .await
+    .expect_status(204, "container POST");
+    let r = sw.head("alpha").await;
+    assert_eq!(r.header("x-container-meta-owner"), None);
+    assert_eq!(r.header("x-container-meta-tier"), Some("hot"));
+    sw.head("nope")
+        .await
+        .expect_status(404, "missing container");
+
+    let text = sw.get("").await;
+    text.expect_status(200, "account listing");
+    assert_eq!(text.text(), "alpha\nbeta\ndir-a\ndir-b\ngamma\n");
+    let r = sw.get("?format=json&prefix=dir").await;
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON listing");
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(v[0]["name"], "dir-a");
+    assert_eq!(v[0]["count"], 0);
+    let r = sw.get("?delimiter=-").await;
+    assert_eq!(r.text(), "alpha\nbeta\ndir-\ngamma\n");
+    assert_eq!(
+        sw.get("?marker=beta&end_marker=gamma").await.text(),
+        "dir-a\ndir-b\n"
+    );
+    assert_eq!(
+        sw.get("?limit=2&reverse=true").await.text(),
+        "gamma\ndir-b\n"
+    );
+    let xml = sw
+        .send(
+            Method::GET,
+            "",
+            &[("accept", "application/xml")],
+            Bytes::new(),
+        )
+        .await;
+    assert!(
+        xml.text()
+            .contains("<account name=\"dev\"><container><name>alpha</name>"),
+        "{}",
+        xml.text()
+    );
+
+    // Object listings: formats and parameters.
+    for k in ["a.txt", "d/x", "d/y", "d/sub/z", "e&<f>"] {
+        sw.put(&format!("beta/{}", encode(k)), k.as_bytes().to_vec())
+            .await
+            .expect_status(201, "object PUT");
+    }
+    assert_eq!(
+        sw.get("beta").await.text(),
+        "a.txt\nd/sub/z\nd/x\nd/y\ne&<f>\n"
+    );
+    assert_eq!(
+        sw.get("beta?delimiter=/").await.text(),
+        "a.txt\nd/\ne&<f>\n"
+    );
+    assert_eq!(sw.get("beta?path=d").await.text(), "d/x\nd/y\n");
+    assert_eq!(
+        sw.get("beta?prefix=d/&delimiter=/").await.text(),
+        "d/sub/\nd/x\nd/y\n"
+    );
+    assert_eq!(
+        sw.get("beta?marker=d/x&limit=2").await.text(),
+        "d/y\ne&<f>\n"
+    );
+    assert_eq!(
+        sw.get("beta?end_marker=d/x").await.text(),
+        "a.txt\nd/sub/z\n"
+    );
+    assert_eq!(
+        sw.get("beta?reverse=on&limit=3").await.text(),
+        "e&<f>\nd/y\nd/x\n"
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&sw.get("beta?format=json&delimiter=/").await.body).expect("json");
+    assert_eq!(v[0]["name"], "a.txt");
+    assert_eq!(v[0]["bytes"], 5);
+    assert_eq!(v[0]["hash"], md5_hex(b"a.txt"));
+    assert_eq!(v[1]["subdir"], "d/");
+    let xml = sw.get("beta?format=xml").await.text();
+    assert!(xml.contains("<name>e&amp;&lt;f&gt;</name>"), "{xml}");
+    assert!(xml.contains("<container name=\"beta\">"), "{xml}");
+    let r = sw.head("beta").await;
+    assert_eq!(r.header("x-container-object-count"), Some("5"));
+    assert_eq!(
+        sw.head("").await.header("x-account-object-count"),
+        Some("5")
+    );
+
+    // DELETE: 409 while not empty, 204 once empty, 404 after.
+    sw.delete("beta")
+        .await
+        .expect_status(409, "delete non-empty container");
+    for k in ["a.txt", "d/x", "d/y", "d/sub/z", "e&<f>"] {
+        sw.delete(&format!("beta/{}", encode(k)))
+            .await
+            .expect_status(204, "object DELETE");
+    }
+    sw.delete("beta/a.txt")
+        .await
+        .expect_status(404, "DELETE missing object");
+    sw.delete("beta")
+        .await
+        .expect_status(204, "delete empty container");
+    sw.delete("beta")
+        .await
+        .expect_status(404, "delete deleted container");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn swift_objects_and_cross_api() {
+    let cluster = Cluster::start();
+    let sw = cluster.swift().await;
+    let s3 = cluster.s3();
+    sw.put("cross", Bytes::new())
+        .await
+        .expect_status(201, "container PUT");
+    let data = random_bytes(1, 3 * MIB + 17);
+    let md5 = md5_hex(&data);
+
+    // PUT with a wrong ETag → 422 and nothing stored; with the right one → 201.
+    sw.send(
+        Method::PUT,
+        "cross/o",
+        &[("etag", &md5_hex(b"x"))],
+        data.clone(),
+    )
+    .await
+    .expect_status(422, "PUT with wrong ETag");
+    sw.head("cross/o")
+        .await
+        .expect_status(404, "nothing stored after 422");
+    let r = sw
+        .send(
+            Method::PUT,
+            "cross/o",
+            &[
+                ("etag", &md5),
+                ("content-type", "text/x-test"),
+                ("x-object-meta-color", "blue"),
+            ],
+            data.clone(),
+        )
+        .await;
+    r.expect_status(201, "PUT");
+    assert_eq!(r.header("etag"), Some(md5.as_str()));
+
+    let r = sw.get("cross/o").await;
+    r.expect_status(200, "GET");
+    assert!(r.body == data, "GET body");
+    assert_eq!(r.header("content-type"), Some("text/x-test"));
+    assert_eq!(r.header("x-object-meta-color"), Some("blue"));
+
+    // Ranges: single, suffix, multi, unsatisfiable.
+    let r = sw
+        .send(
+            Method::GET,
+            "cross/o",
+            &[("range", "bytes=10-19")],
+            Bytes::new(),
+        )
+        .await;
+    r.expect_status(206, "range");
+    assert_eq!(&r.body[..], &data[10..20]);
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes 10-19/{}", data.len()).as_str())
+    );
+    let r = sw
+        .send(
+            Method::GET,
+            "cross/o",
+            &[("range", "bytes=-5")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(&r.body[..], &data[data.len() - 5..]);
+    let r = sw
+        .send(
+            Method::GET,
+            "cross/o",
+            &[("range", "bytes=0-2,2097150-2097153")],
+            Bytes::new(),
+        )
+        .await;
+    r.expect_status(206, "multi-range");
+    let ct = r.header("content-type").unwrap_or_default().to_string();
+    let boundary = ct.split("boundary=").nth(1).expect("boundary").to_string();
+    let body = r.body.to_vec();
+    let needle = |n: &[u8]| body.windows(n.len()).any(|w| w == n);
+    assert!(
+        needle(&data[0..3]) && needle(&data[2097150..2097154]),
+        "multi-range parts"
+    );
+    assert!(
+        needle(format!("--{boundary}--").as_bytes()),
+        "closing boundary"
+    );
+    assert_eq!(
+        r.header("content-length").map(|l| l.parse::<usize>().ok()),
+        Some(Some(body.len()))
+    );
+    let r = sw
+        .send(
+            Method::GET,
+            "cross/o",
+            &[("range", &format!("bytes={}-", data.len()))],
+            Bytes::new(),
+        )
+        .await;
+    r.expect_status(416, "unsatisfiable range");
+
+    // Conditions.
+    sw.send(
+        Method::GET,
+        "cross/o",
+        &[("if-none-match", &md5)],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(304, "If-None-Match");
+    sw.send(
+        Method::GET,
+        "cross/o",
+        &[("if-match", "\"nope\"")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(412, "If-Match");
+    sw.send(
+        Method::HEAD,
+        "cross/o",
+        &[("if-modified-since", "Fri, 01 Jan 2100 00:00:00 GMT")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(304, "If-Modified-Since");
+
+    // POST replaces the metadata, keeps the data.
+    sw.post(
+        "cross/o",
+        &[("x-object-meta-shape", "round"), ("content-type", "text/y")],
+    )
+    .await
+    .expect_status(202, "object POST");
+    let r = sw.get("cross/o").await;
+    assert!(r.body == data, "data kept by POST");
+    assert_eq!(r.header("x-object-meta-color"), None);
+    assert_eq!(r.header("x-object-meta-shape"), Some("round"));
+    assert_eq!(r.header("content-type"), Some("text/y"));
+
+    // X-Copy-From and COPY keep the metadata and add the request's.
+    sw.send(
+        Method::PUT,
+        "cross/copy1",
+        &[("x-copy-from", "/cross/o"), ("x-object-meta-extra", "1")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "X-Copy-From");
+    let r = sw.get("cross/copy1").await;
+    assert!(r.body == data, "copy body");
+    assert_eq!(r.header("x-object-meta-shape"), Some("round"));
+    assert_eq!(r.header("x-object-meta-extra"), Some("1"));
+    sw.send(
+        Method::from_bytes(b"COPY").expect("COPY"),
+        "cross/o",
+        &[("destination", "/cross/copy2")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "COPY");
+    assert!(sw.get("cross/copy2").await.body == data, "COPY body");
+
+    // Framing: chunked transfer encoding accepted, no length at all → 411.
+    let addr = swift_addr(&cluster);
+    let path = "/v1/AUTH_dev/cross/chunked";
+    let req = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        sw.token
+    );
+    let (status, _) = raw_http(&addr, req.as_bytes());
+    assert_eq!(status, 201, "chunked PUT");
+    assert_eq!(sw.get("cross/chunked").await.text(), "hello world");
+    let req = format!(
+        "PUT /v1/AUTH_dev/cross/nolength HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {}\r\nConnection: close\r\n\r\n",
+        sw.token
+    );
+    let (status, _) = raw_http(&addr, req.as_bytes());
+    assert_eq!(status, 411, "PUT without length");
+    let req = format!(
+        "PUT /v1/AUTH_dev/cross/huge HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {}\r\nContent-Length: 6000000000\r\nConnection: close\r\n\r\n",
+        sw.token
+    );
+    let (status, _) = raw_http(&addr, req.as_bytes());
+    assert_eq!(status, 413, "PUT above max_file_size");
+    let r = sw.get("cross/o").await;
+    assert!(
+        r.header("x-trans-id").is_some_and(|t| t.starts_with("tx")),
+        "X-Trans-Id"
+    );
+
+    // X-Delete-After: the object disappears (reads 404 once past, the expirer removes it).
+    sw.send(
+        Method::PUT,
+        "cross/ephemeral",
+        &[("x-delete-after", "1")],
+        b"bye".to_vec(),
+    )
+    .await
+    .expect_status(201, "PUT with X-Delete-After");
+    assert!(
+        sw.head("cross/ephemeral")
+            .await
+            .header("x-delete-at")
+            .is_some()
+    );
+    sw.send(
+        Method::PUT,
+        "cross/past",
+        &[("x-delete-at", "1000")],
+        b"x".to_vec(),
+    )
+    .await
+    .expect_status(400, "X-Delete-At in the past");
+
+    // Cross-API: Swift → S3 (body, metadata), S3 → Swift, listings both ways.
+    let r = s3.get_object("cross", "o").await;
+    r.expect_status(200, "S3 GET of a Swift object");
+    assert!(r.body == data, "S3 body");
+    assert_eq!(r.header("x-amz-meta-shape"), Some("round"));
+    let r = s3
+        .put_object_with(
+            "cross",
+            "from-s3",
+            b"s3 data".to_vec(),
+            &[("x-amz-meta-origin", "s3"), ("content-type", "text/plain")],
+        )
+        .await;
+    r.expect_status(200, "S3 PUT");
+    let r = sw.get("cross/from-s3").await;
+    r.expect_status(200, "Swift GET of an S3 object");
+    assert_eq!(r.text(), "s3 data");
+    assert_eq!(r.header("x-object-meta-origin"), Some("s3"));
+    assert_eq!(r.header("etag"), Some(md5_hex(b"s3 data").as_str()));
+    let s3_keys: Vec<String> = s3
+        .list_all("cross", "")
+        .await
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    let swift_keys: Vec<String> = sw
+        .get("cross")
+        .await
+        .text()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(s3_keys, swift_keys, "S3 and Swift list the same keys");
+    assert!(swift_keys.contains(&"from-s3".to_string()) && swift_keys.contains(&"o".to_string()));
+    s3.create_bucket("s3bucket")
+        .await
+        .expect_status(200, "S3 CreateBucket");
+    assert!(
+        sw.get("").await.text().lines().any(|l| l == "s3bucket"),
+        "S3 bucket listed by Swift"
+    );
+    sw.delete("cross/from-s3")
+        .await
+        .expect_status(204, "Swift DELETE of an S3 object");
+    s3.head_object("cross", "from-s3")
+        .await
+        .expect_status(404, "gone for S3 too");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    sw.get("cross/ephemeral")
+        .await
+        .expect_status(404, "expired object");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn swift_large_objects_and_acls() {
+    let cluster = Cluster::start();
+    let sw = cluster.swift().await;
+    sw.put("big", Bytes::new())
+        .await
+        .expect_status(201, "container");
+    sw.put("big_segments", Bytes::new())
+        .await
+        .expect_status(201, "segments container");
+    let seg_size = 256 * 1024;
+    let data = random_bytes(7, 4 * seg_size + 1000);
+    let pieces: Vec<&[u8]> = data.chunks(seg_size).collect();
+    let mut manifest = Vec::new();
+    for (i, p) in pieces.iter().enumerate() {
+        let path = format!("big_segments/f/{i:08}");
+        sw.put(&path, p.to_vec())
+            .await
+            .expect_status(201, "segment PUT");
+        manifest.push(serde_json::json!({"path": format!("/{path}"), "etag": md5_hex(p), "size_bytes": p.len()}));
+    }
+
+    // DLO: a zero-byte manifest naming the prefix; read assembled, ranges across segments.
+    sw.send(
+        Method::PUT,
+        "big/dlo",
+        &[("x-object-manifest", "big_segments/f/")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "DLO manifest PUT");
+    let r = sw.get("big/dlo").await;
+    r.expect_status(200, "DLO GET");
+    assert!(r.body == data, "DLO body");
+    let r = sw
+        .send(
+            Method::GET,
+            "big/dlo",
+            &[(
+                "range",
+                &format!("bytes={}-{}", seg_size - 10, seg_size + 9),
+            )],
+            Bytes::new(),
+        )
+        .await;
+    r.expect_status(206, "DLO range");
+    assert_eq!(&r.body[..], &data[seg_size - 10..seg_size + 10]);
+    assert_eq!(
+        sw.head("big/dlo").await.header("content-length"),
+        Some(data.len().to_string().as_str())
+    );
+
+    // SLO: wrong etag → 400; right manifest → 201; GET assembled; manifest=get; delete all.
+    let mut bad = manifest.clone();
+    bad[1]["etag"] = serde_json::json!("0123");
+    sw.send(
+        Method::PUT,
+        "big/slo?multipart-manifest=put",
+        &[],
+        serde_json::to_vec(&bad).expect("json"),
+    )
+    .await
+    .expect_status(400, "SLO with a wrong segment etag");
+    sw.send(
+        Method::PUT,
+        "big/slo?multipart-manifest=put",
+        &[],
+        serde_json::to_vec(&manifest).expect("json"),
+    )
+    .await
+    .expect_status(201, "SLO manifest PUT");
+    let r = sw.head("big/slo").await;
+    assert_eq!(r.header("x-static-large-object"), Some("True"));
+    assert_eq!(
+        r.header("content-length"),
+        Some(data.len().to_string().as_str())
+    );
+    let r = sw.get("big/slo").await;
+    assert!(r.body == data, "SLO body");
+    let r = sw
+        .send(
+            Method::GET,
+            "big/slo",
+            &[("range", &format!("bytes={}-", 3 * seg_size - 1))],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(&r.body[..], &data[3 * seg_size - 1..]);
+    let r = sw.get("big/slo?multipart-manifest=get").await;
+    let stored: serde_json::Value = serde_json::from_slice(&r.body).expect("stored manifest");
+    assert_eq!(stored.as_array().map(Vec::len), Some(pieces.len()));
+    sw.send(
+        Method::PUT,
+        "big/slocopy",
+        &[("x-copy-from", "big/slo")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "copy of an SLO");
+    assert!(
+        sw.get("big/slocopy").await.body == data,
+        "SLO copied assembled"
+    );
+    sw.delete("big/slo?multipart-manifest=delete")
+        .await
+        .expect_status(200, "SLO delete");
+    sw.head("big/slo").await.expect_status(404, "manifest gone");
+    assert_eq!(
+        sw.get("big_segments").await.status,
+        204,
+        "segments deleted with the SLO"
+    );
+    sw.get("big/dlo")
+        .await
+        .expect_status(200, "DLO of no segments is empty");
+
+    // ACLs: a non-admin user, then anonymous readers.
+    let out = cluster.admin(&["swift-user", "create", "dev", "bob", "--key", "bobkey"]);
+    assert!(
+        out.status.success(),
+        "swift-user create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bob = Swift::login(&cluster.swift_auth_url(), "dev:bob", "bobkey")
+        .await
+        .expect("bob login");
+    let anon = sw.with_token("");
+    sw.put("shared", Bytes::new())
+        .await
+        .expect_status(201, "container");
+    sw.put("shared/doc", b"secret".to_vec())
+        .await
+        .expect_status(201, "object");
+    bob.get("shared/doc")
+        .await
+        .expect_status(403, "bob without ACL");
+    bob.head("").await.expect_status(403, "bob on the account");
+    anon.get("shared/doc")
+        .await
+        .expect_status(401, "anonymous without ACL");
+    sw.post(
+        "shared",
+        &[
+            ("x-container-read", "dev:bob"),
+            ("x-container-write", "dev:bob"),
+        ],
+    )
+    .await
+    .expect_status(204, "set ACLs");
+    assert_eq!(
+        sw.head("shared").await.header("x-container-read"),
+        Some("dev:bob")
+    );
+    bob.get("shared/doc")
+        .await
+        .expect_status(200, "bob reads with ACL");
+    bob.put("shared/bobs", b"mine".to_vec())
+        .await
+        .expect_status(201, "bob writes with ACL");
+    bob.delete("shared")
+        .await
+        .expect_status(403, "bob cannot delete the container");
+    sw.post("shared", &[("x-container-read", ".r:*")])
+        .await
+        .expect_status(204, "public read");
+    assert_eq!(anon.get("shared/doc").await.text(), "secret");
+    anon.get("shared")
+        .await
+        .expect_status(401, "no listing without .rlistings");
+    anon.put("shared/x", b"x".to_vec())
+        .await
+        .expect_status(401, "anonymous write");
+    sw.post("shared", &[("x-container-read", ".r:*,.rlistings")])
+        .await
+        .expect_status(204, "listings");
+    assert_eq!(anon.get("shared").await.text(), "bobs\ndoc\n");
+}

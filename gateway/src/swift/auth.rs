@@ -1,0 +1,195 @@
+//! Auth v1 (tempauth style) and authorization. `GET /auth/v1.0` checks `account:user` and its
+//! key against meta and answers a token stored in meta (so it works on every gateway); requests
+//! carry it in `X-Auth-Token`. Admin users own their account; other users, and anonymous
+//! callers, only get what the container ACLs (`X-Container-Read` / `-Write`) grant.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, Method, StatusCode};
+use meta::client::MetaClient;
+use meta::wire::{ContainerInfo, SwiftToken};
+
+use super::error::{SwiftError, SwiftResult};
+use super::router::Swift;
+use super::{Response, header, put_header, respond};
+use crate::objects::now_ms;
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Anonymous,
+    User(SwiftToken),
+}
+
+impl Caller {
+    /// Whether the caller is an admin of `account` (full rights on everything in it).
+    pub fn owns(&self, account: &str) -> bool {
+        matches!(self, Caller::User(t) if t.admin && t.account == account)
+    }
+
+    /// The refusal for this caller: 401 without a valid token, 403 with one.
+    pub fn denied(&self) -> SwiftError {
+        match self {
+            Caller::Anonymous => SwiftError::unauthorized(),
+            Caller::User(_) => SwiftError::forbidden(),
+        }
+    }
+
+    /// Whether a container ACL entry names this caller (`account:user`, `account:*`,
+    /// `account`, or `*:user`).
+    fn named_in(&self, acl: &str) -> bool {
+        let Caller::User(t) = self else {
+            return false;
+        };
+        acl.split(',').map(str::trim).any(|entry| {
+            if entry.starts_with('.') {
+                return false;
+            }
+            match entry.split_once(':') {
+                Some((a, u)) => (a == t.account || a == "*") && (u == t.user || u == "*"),
+                None => entry == t.account,
+            }
+        })
+    }
+
+    /// May read objects of `c` (`listing`: may list it).
+    pub fn may_read(&self, c: &ContainerInfo, listing: bool) -> bool {
+        if self.owns(&c.account) {
+            return true;
+        }
+        let acl = c
+            .settings
+            .properties
+            .get("read-acl")
+            .map(String::as_str)
+            .unwrap_or("");
+        let referrer_ok = acl.split(',').map(str::trim).any(|e| e == ".r:*");
+        let listings = acl.split(',').map(str::trim).any(|e| e == ".rlistings");
+        self.named_in(acl) || (referrer_ok && (!listing || listings))
+    }
+
+    /// May create, replace and delete objects of `c`.
+    pub fn may_write(&self, c: &ContainerInfo) -> bool {
+        self.owns(&c.account)
+            || self.named_in(
+                c.settings
+                    .properties
+                    .get("write-acl")
+                    .map(String::as_str)
+                    .unwrap_or(""),
+            )
+    }
+}
+
+/// Tokens looked up in meta, cached for a short while.
+pub struct TokenCache {
+    meta: MetaClient,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (SwiftToken, Instant)>>,
+}
+
+impl TokenCache {
+    pub fn new(meta: MetaClient, cache_secs: u64) -> TokenCache {
+        TokenCache {
+            meta,
+            ttl: Duration::from_secs(cache_secs),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The caller of a request: anonymous without a token, 401 for an unknown or expired one.
+    pub async fn caller(&self, h: &HeaderMap) -> SwiftResult<Caller> {
+        let Some(token) = header(h, "x-auth-token").or_else(|| header(h, "x-storage-token")) else {
+            return Ok(Caller::Anonymous);
+        };
+        if token.is_empty() {
+            return Ok(Caller::Anonymous);
+        }
+        Ok(Caller::User(self.lookup(token).await?))
+    }
+
+    async fn lookup(&self, token: &str) -> SwiftResult<SwiftToken> {
+        let now = now_ms();
+        if let Ok(cache) = self.cache.lock()
+            && let Some((t, at)) = cache.get(token)
+            && at.elapsed() < self.ttl
+            && t.expires_ms > now
+        {
+            return Ok(t.clone());
+        }
+        let t = match self.meta.get_token(token).await {
+            Ok(t) if t.expires_ms > now => t,
+            Ok(_) | Err(meta::Error::NoSuchCredential(_)) => {
+                return Err(SwiftError::unauthorized());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() > 10_000 {
+                cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            }
+            cache.insert(token.to_string(), (t.clone(), Instant::now()));
+        }
+        Ok(t)
+    }
+}
+
+/// Compares two secrets without stopping at the first difference.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// `GET /auth/v1.0`: `X-Auth-User: account:user` + `X-Auth-Key` (or `X-Storage-User` /
+/// `X-Storage-Pass`) → `X-Storage-Url`, `X-Auth-Token`, `X-Auth-Token-Expires`.
+pub async fn authenticate(
+    swift: &Swift,
+    method: &Method,
+    h: &HeaderMap,
+    host: &str,
+) -> SwiftResult<Response> {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(SwiftError::status(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    let user = header(h, "x-auth-user").or_else(|| header(h, "x-storage-user"));
+    let key = header(h, "x-auth-key").or_else(|| header(h, "x-storage-pass"));
+    let (Some(user), Some(key)) = (user, key) else {
+        return Err(SwiftError::unauthorized());
+    };
+    let Some((account, user)) = user.split_once(':') else {
+        return Err(SwiftError::unauthorized());
+    };
+    let meta = swift.svc.meta();
+    let found = match meta.get_swift_user(account, user).await {
+        Ok(u) => u,
+        Err(meta::Error::NoSuchCredential(_) | meta::Error::NoSuchAccount(_)) => {
+            tracing::info!(account, user, "unknown Swift user");
+            return Err(SwiftError::unauthorized());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !same_secret(&found.key, key) {
+        tracing::info!(account, user, "wrong Swift key");
+        return Err(SwiftError::unauthorized());
+    }
+    let token = meta
+        .create_token(account, user, swift.token_ttl_secs)
+        .await?;
+    let mut out = HeaderMap::new();
+    put_header(
+        &mut out,
+        "x-storage-url",
+        &format!("http://{host}/v1/AUTH_{account}"),
+    );
+    put_header(&mut out, "x-auth-token", &token.token);
+    put_header(&mut out, "x-storage-token", &token.token);
+    let left = ((token.expires_ms - now_ms()) / 1000).max(0);
+    put_header(&mut out, "x-auth-token-expires", &left.to_string());
+    put_header(&mut out, "content-type", "text/plain; charset=UTF-8");
+    Ok(respond(StatusCode::OK, out, ""))
+}

@@ -1,0 +1,256 @@
+//! Container requests: PUT (create, `X-Storage-Policy`), HEAD (counts, bytes, metadata),
+//! GET (object listing), POST (metadata and ACLs), DELETE (409 when not empty). A Swift
+//! container is the S3 bucket of the same name; its Swift state lives in the container's
+//! properties (`meta:<name>`, `read-acl`, `write-acl`).
+
+use std::collections::BTreeMap;
+
+use http::{HeaderMap, Method, StatusCode};
+use meta::wire::{ContainerInfo, ContainerSettings, ListRequest};
+
+use super::error::{SwiftError, SwiftResult};
+use super::listing::{self, ObjectEntry, Params};
+use super::router::{Ctx, Swift, account_container};
+use super::{MAX_CONTAINER_NAME, Response, header, meta_updates, put_header, respond, x_timestamp};
+
+pub async fn handle(swift: &Swift, ctx: &Ctx) -> SwiftResult<Response> {
+    let name = ctx.container.as_deref().unwrap_or_default();
+    match ctx.method {
+        Method::PUT => {
+            if !ctx.caller.owns(&ctx.account) {
+                return Err(ctx.caller.denied());
+            }
+            create(swift, ctx, name).await
+        }
+        Method::HEAD | Method::GET => {
+            let c = account_container(swift, &ctx.account, name).await;
+            let c = match c {
+                Ok(c) if ctx.caller.may_read(&c, true) => c,
+                // Callers without rights learn nothing about the container's existence.
+                Ok(_) => return Err(ctx.caller.denied()),
+                Err(e) if ctx.caller.owns(&ctx.account) => return Err(e),
+                Err(_) => return Err(ctx.caller.denied()),
+            };
+            let h = headers(swift, &c, ctx.caller.owns(&ctx.account)).await;
+            if ctx.method == Method::HEAD {
+                Ok(respond(StatusCode::NO_CONTENT, h, ""))
+            } else {
+                list(swift, ctx, &c, h).await
+            }
+        }
+        Method::POST => {
+            if !ctx.caller.owns(&ctx.account) {
+                return Err(ctx.caller.denied());
+            }
+            account_container(swift, &ctx.account, name).await?;
+            let (set, remove) = properties(ctx)?;
+            swift
+                .svc
+                .meta()
+                .update_container_properties(name, &set, &remove)
+                .await?;
+            Ok(respond(StatusCode::NO_CONTENT, HeaderMap::new(), ""))
+        }
+        Method::DELETE => {
+            if !ctx.caller.owns(&ctx.account) {
+                return Err(ctx.caller.denied());
+            }
+            let c = account_container(swift, &ctx.account, name).await?;
+            swift
+                .svc
+                .meta()
+                .delete_container(&c.account, &c.name)
+                .await?;
+            Ok(respond(StatusCode::NO_CONTENT, HeaderMap::new(), ""))
+        }
+        _ => Err(SwiftError::status(StatusCode::METHOD_NOT_ALLOWED)),
+    }
+}
+
+/// Property changes asked by a PUT or POST: metadata and ACLs.
+fn properties(ctx: &Ctx) -> SwiftResult<(BTreeMap<String, String>, Vec<String>)> {
+    let (meta_set, meta_remove) = meta_updates(&ctx.headers, "container")?;
+    let mut set: BTreeMap<String, String> = meta_set
+        .into_iter()
+        .map(|(k, v)| (format!("meta:{k}"), v))
+        .collect();
+    let mut remove: Vec<String> = meta_remove
+        .into_iter()
+        .map(|k| format!("meta:{k}"))
+        .collect();
+    for (hdr, prop) in [
+        ("x-container-read", "read-acl"),
+        ("x-container-write", "write-acl"),
+    ] {
+        match header(&ctx.headers, hdr) {
+            Some("") => remove.push(prop.to_string()),
+            Some(v) => {
+                set.insert(prop.to_string(), v.to_string());
+            }
+            None => {}
+        }
+        if ctx
+            .headers
+            .contains_key(format!("x-remove-{}", &hdr[2..]).as_str())
+        {
+            remove.push(prop.to_string());
+        }
+    }
+    Ok((set, remove))
+}
+
+async fn create(swift: &Swift, ctx: &Ctx, name: &str) -> SwiftResult<Response> {
+    if name.len() > MAX_CONTAINER_NAME {
+        return Err(SwiftError::bad_request(format!(
+            "Container name length of {} longer than {MAX_CONTAINER_NAME}",
+            name.len()
+        )));
+    }
+    let policy = match header(&ctx.headers, "x-storage-policy") {
+        None | Some("") => None,
+        Some(p) => {
+            let set = swift.svc.policies().await?;
+            if set.get(p).is_none() {
+                return Err(SwiftError::bad_request(format!(
+                    "Invalid X-Storage-Policy {p:?}"
+                )));
+            }
+            Some(p.to_string())
+        }
+    };
+    let (set, remove) = properties(ctx)?;
+    let settings = ContainerSettings {
+        policy,
+        properties: set.clone(),
+    };
+    let meta = swift.svc.meta();
+    match meta.create_container(&ctx.account, name, &settings).await {
+        Ok(_) => Ok(respond(StatusCode::CREATED, HeaderMap::new(), "")),
+        Err(meta::Error::ContainerExists { owner, .. }) if owner == ctx.account => {
+            if !set.is_empty() || !remove.is_empty() {
+                meta.update_container_properties(name, &set, &remove)
+                    .await?;
+            }
+            Ok(respond(StatusCode::ACCEPTED, HeaderMap::new(), ""))
+        }
+        Err(meta::Error::ContainerExists { .. }) => Err(SwiftError::with(
+            StatusCode::CONFLICT,
+            "Container name is used by another account",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// X-Container-* headers; ACLs only for the owner.
+async fn headers(swift: &Swift, c: &ContainerInfo, owner: bool) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    put_header(&mut h, "x-container-object-count", &c.objects.to_string());
+    put_header(&mut h, "x-container-bytes-used", &c.bytes.to_string());
+    put_header(&mut h, "x-timestamp", &x_timestamp(c.created_ms));
+    let policy = match &c.settings.policy {
+        Some(p) => Some(p.clone()),
+        None => swift
+            .svc
+            .policies()
+            .await
+            .ok()
+            .map(|s| s.default_policy().name.clone()),
+    };
+    if let Some(p) = policy {
+        put_header(&mut h, "x-storage-policy", &p);
+    }
+    for (k, v) in &c.settings.properties {
+        if let Some(m) = k.strip_prefix("meta:") {
+            put_header(&mut h, &format!("x-container-meta-{m}"), v);
+        } else if owner && k == "read-acl" {
+            put_header(&mut h, "x-container-read", v);
+        } else if owner && k == "write-acl" {
+            put_header(&mut h, "x-container-write", v);
+        }
+    }
+    h
+}
+
+/// Most entries a reverse listing collects before ordering them backwards.
+const REVERSE_SCAN_LIMIT: usize = 1_000_000;
+
+async fn list(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, h: HeaderMap) -> SwiftResult<Response> {
+    let mut params = Params::of(ctx)?;
+    let mut only_objects = false;
+    if let Some(path) = ctx.q("path") {
+        // `path=dir` lists the objects directly under `dir/` (no subdirectories).
+        params.prefix = if path.is_empty() || path.ends_with('/') {
+            path.to_string()
+        } else {
+            format!("{path}/")
+        };
+        params.delimiter = Some("/".to_string());
+        only_objects = true;
+    }
+    let meta = swift.svc.meta();
+    let mut entries: Vec<ObjectEntry> = Vec::new();
+    let mut req = ListRequest {
+        prefix: params.prefix.clone(),
+        delimiter: params.delimiter.clone(),
+        after: if params.reverse {
+            None
+        } else {
+            params.marker.clone()
+        },
+        end_before: if params.reverse {
+            None
+        } else {
+            params.end_marker.clone()
+        },
+        max_keys: params.limit,
+    };
+    let want = if params.reverse {
+        REVERSE_SCAN_LIMIT
+    } else {
+        params.limit as usize
+    };
+    loop {
+        let page = meta.list_objects(&c.name, &req).await?;
+        let mut objects = page.objects.into_iter().peekable();
+        let mut prefixes = page.common_prefixes.into_iter().peekable();
+        loop {
+            let take_object = match (objects.peek(), prefixes.peek()) {
+                (Some(o), Some(p)) => o.key < *p,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_object {
+                if let Some(o) = objects.next() {
+                    entries.push(ObjectEntry::Object {
+                        name: o.key,
+                        hash: o.etag,
+                        bytes: o.size,
+                        content_type: o
+                            .content_type
+                            .unwrap_or_else(|| "application/octet-stream".to_string()),
+                        last_modified_ms: o.mtime_ms,
+                    });
+                }
+            } else if let Some(p) = prefixes.next()
+                && !only_objects
+            {
+                entries.push(ObjectEntry::Subdir(p));
+            }
+        }
+        if !page.truncated || entries.len() >= want || page.next_after.is_none() {
+            break;
+        }
+        req.after = page.next_after;
+        req.max_keys = (want - entries.len()).min(u32::MAX as usize) as u32;
+    }
+    if params.reverse {
+        // Meta listed forwards; the delimiter is already applied.
+        params.delimiter = None;
+        params.prefix = String::new();
+        entries = listing::select(entries, ObjectEntry::name, ObjectEntry::Subdir, &params);
+    } else {
+        entries.truncate(params.limit as usize);
+    }
+    Ok(listing::objects(listing::format(ctx), &c.name, &entries, h))
+}

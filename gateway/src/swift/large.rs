@@ -1,0 +1,416 @@
+//! Large objects. Segments are ordinary objects; a manifest only names them, and reading it
+//! streams the segments in order (no copy, never more than the object service's read-ahead in
+//! memory).
+//! - DLO: an object with `X-Object-Manifest: container/prefix` is the concatenation of the
+//!   objects under that prefix, in listing order, at read time.
+//! - SLO: `PUT ?multipart-manifest=put` with a JSON list of `{path, etag, size_bytes}` checks
+//!   every segment and stores the manifest (JSON) as the object's content, marked with the
+//!   header `x-static-large-object`; `?multipart-manifest=get` returns it, and
+//!   `?multipart-manifest=delete` deletes the segments and the manifest.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use http::{HeaderMap, StatusCode};
+use md5::{Digest as _, Md5};
+use meta::wire::{ContainerInfo, ListRequest, ObjectRecord};
+use serde::{Deserialize, Serialize};
+
+use super::bulk::Report;
+use super::error::{SwiftError, SwiftResult};
+use super::router::{Ctx, Swift, account_container};
+use super::{ByteStream, Response, header, listing_date, put_header, respond};
+use crate::error::Error;
+use crate::objects::{Digests, NewObject, ObjectAttrs, ObjectService};
+
+/// Most segments of one manifest (SLO) or one prefix (DLO).
+pub const SLO_MAX_SEGMENTS: usize = 10_000;
+pub const DLO_MAX_SEGMENTS: usize = 10_000;
+/// Smallest segment an SLO accepts (as Swift today: any non-empty segment).
+pub const SLO_MIN_SEGMENT: u64 = 1;
+/// Largest manifest body accepted.
+const MAX_MANIFEST: usize = 8 * 1024 * 1024;
+
+/// Header (stored on the record) marking an SLO manifest.
+pub const SLO_HEADER: &str = "x-static-large-object";
+/// Stored on SLO manifests: assembled size and ETag, so HEAD needs no manifest read.
+const SLO_SIZE: &str = "x-slo-size";
+const SLO_ETAG: &str = "x-slo-etag";
+pub const DLO_HEADER: &str = "x-object-manifest";
+
+/// One segment of a large object.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub container: String,
+    pub key: String,
+    pub size: u64,
+}
+
+/// What a GET reads: an object's own chunks, or the segments its manifest names.
+pub enum Source {
+    Plain(Box<ObjectRecord>),
+    Large {
+        segments: Vec<Segment>,
+        size: u64,
+        /// MD5 of the segments' ETags, unquoted.
+        etag: String,
+    },
+}
+
+impl Source {
+    pub fn size(&self) -> u64 {
+        match self {
+            Source::Plain(r) => r.size,
+            Source::Large { size, .. } => *size,
+        }
+    }
+
+    /// The ETag as answered: bare for plain objects, quoted for large ones (as Swift).
+    pub fn etag_header(&self) -> String {
+        match self {
+            Source::Plain(r) => r.etag.clone(),
+            Source::Large { etag, .. } => format!("\"{etag}\""),
+        }
+    }
+
+    pub fn etag(&self) -> &str {
+        match self {
+            Source::Plain(r) => &r.etag,
+            Source::Large { etag, .. } => etag,
+        }
+    }
+
+    /// Streams bytes `range` of the (assembled) object.
+    pub fn stream(&self, svc: &ObjectService, range: Range<u64>) -> ByteStream {
+        match self {
+            Source::Plain(r) => Box::pin(svc.read_content(r.chunks.clone(), range)),
+            Source::Large { segments, .. } => {
+                let mut pieces = Vec::new();
+                let mut offset = 0u64;
+                for seg in segments {
+                    let (start, end) = (offset, offset + seg.size);
+                    offset = end;
+                    if end <= range.start || start >= range.end {
+                        continue;
+                    }
+                    let sub = range.start.max(start) - start..range.end.min(end) - start;
+                    pieces.push((seg.clone(), sub));
+                }
+                let svc = svc.clone();
+                Box::pin(
+                    futures::stream::iter(pieces)
+                        .then(move |(seg, sub)| segment_stream(svc.clone(), seg, sub))
+                        .flatten(),
+                )
+            }
+        }
+    }
+}
+
+/// Streams part of one segment, checking it still has the size the manifest recorded.
+async fn segment_stream(svc: ObjectService, seg: Segment, sub: Range<u64>) -> ByteStream {
+    match svc.meta().get_object(&seg.container, &seg.key).await {
+        Ok(rec) if rec.size == seg.size => Box::pin(svc.read_content(rec.chunks, sub)),
+        Ok(_) => failed(Error::Internal(format!(
+            "segment {}/{} changed size",
+            seg.container, seg.key
+        ))),
+        Err(e) => failed(Error::Meta(e)),
+    }
+}
+
+fn failed(e: Error) -> ByteStream {
+    tracing::warn!(error = %e, "large object segment unreadable");
+    Box::pin(futures::stream::once(async move { Err(e) }))
+}
+
+/// What to read for `rec`: its own bytes (plain object, or `manifest` asked), or its segments.
+pub async fn source(
+    swift: &Swift,
+    account: &str,
+    rec: ObjectRecord,
+    manifest: bool,
+) -> SwiftResult<Source> {
+    if manifest {
+        return Ok(Source::Plain(Box::new(rec)));
+    }
+    if rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true") {
+        let segments = read_manifest(swift, account, &rec).await?;
+        let size = segments.iter().map(|s| s.bytes).sum();
+        let etag = etag_of(segments.iter().map(|s| s.hash.as_str()));
+        let segments = segments
+            .into_iter()
+            .filter_map(|s| {
+                let (container, key) = split_path(&s.name)?;
+                Some(Segment {
+                    container,
+                    key,
+                    size: s.bytes,
+                })
+            })
+            .collect();
+        return Ok(Source::Large {
+            segments,
+            size,
+            etag,
+        });
+    }
+    if let Some(manifest) = rec.headers.get(DLO_HEADER) {
+        return dlo_source(swift, account, manifest).await;
+    }
+    Ok(Source::Plain(Box::new(rec)))
+}
+
+/// Size and ETag of a large object for HEAD: stored on SLOs, summed from the listing for DLOs.
+pub async fn head_source(swift: &Swift, account: &str, rec: ObjectRecord) -> SwiftResult<Source> {
+    if rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true")
+        && let (Some(size), Some(etag)) = (
+            rec.headers.get(SLO_SIZE).and_then(|s| s.parse().ok()),
+            rec.headers.get(SLO_ETAG),
+        )
+    {
+        return Ok(Source::Large {
+            segments: Vec::new(),
+            size,
+            etag: etag.clone(),
+        });
+    }
+    source(swift, account, rec, false).await
+}
+
+fn etag_of<'a>(etags: impl Iterator<Item = &'a str>) -> String {
+    let mut md5 = Md5::new();
+    for e in etags {
+        md5.update(e.trim_matches('"').as_bytes());
+    }
+    hex::encode(md5.finalize())
+}
+
+/// `/container/object` (or `container/object`) → (container, object).
+pub fn split_path(path: &str) -> Option<(String, String)> {
+    let (c, o) = path.trim_start_matches('/').split_once('/')?;
+    (!c.is_empty() && !o.is_empty()).then(|| (c.to_string(), o.to_string()))
+}
+
+async fn dlo_source(swift: &Swift, account: &str, manifest: &str) -> SwiftResult<Source> {
+    let decoded = percent_encoding::percent_decode_str(manifest).decode_utf8_lossy();
+    let (container, prefix) = decoded
+        .trim_start_matches('/')
+        .split_once('/')
+        .map(|(c, p)| (c.to_string(), p.to_string()))
+        .unwrap_or_else(|| (decoded.to_string(), String::new()));
+    let c = account_container(swift, account, &container).await?;
+    let mut req = ListRequest {
+        prefix,
+        max_keys: 1000,
+        ..Default::default()
+    };
+    let mut segments = Vec::new();
+    let mut etags = Vec::new();
+    loop {
+        let page = swift.svc.meta().list_objects(&c.name, &req).await?;
+        for o in page.objects {
+            etags.push(o.etag);
+            segments.push(Segment {
+                container: c.name.clone(),
+                key: o.key,
+                size: o.size,
+            });
+        }
+        if !page.truncated || page.next_after.is_none() || segments.len() >= DLO_MAX_SEGMENTS {
+            break;
+        }
+        req.after = page.next_after;
+    }
+    let size = segments.iter().map(|s| s.size).sum();
+    Ok(Source::Large {
+        segments,
+        size,
+        etag: etag_of(etags.iter().map(String::as_str)),
+    })
+}
+
+/// A segment as the client lists it in `multipart-manifest=put`.
+#[derive(Deserialize)]
+struct SegmentIn {
+    path: String,
+    #[serde(default)]
+    etag: Option<String>,
+    #[serde(default)]
+    size_bytes: Option<u64>,
+    #[serde(default)]
+    range: Option<String>,
+}
+
+/// A segment as stored in the manifest (and answered by `multipart-manifest=get`).
+#[derive(Serialize, Deserialize)]
+struct SegmentOut {
+    name: String,
+    hash: String,
+    bytes: u64,
+    #[serde(default)]
+    content_type: String,
+    #[serde(default)]
+    last_modified: String,
+}
+
+async fn read_manifest(
+    swift: &Swift,
+    _account: &str,
+    rec: &ObjectRecord,
+) -> SwiftResult<Vec<SegmentOut>> {
+    if rec.size as usize > MAX_MANIFEST {
+        return Err(SwiftError::with(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "manifest too large",
+        ));
+    }
+    let mut stream = swift.svc.read_content(rec.chunks.clone(), 0..rec.size);
+    let mut buf = Vec::with_capacity(rec.size as usize);
+    while let Some(piece) = stream.try_next().await? {
+        buf.extend_from_slice(&piece);
+    }
+    serde_json::from_slice(&buf)
+        .map_err(|e| Error::Internal(format!("unreadable SLO manifest: {e}")).into())
+}
+
+/// Reads a request body into memory, refusing more than `max` bytes (manifests only).
+pub async fn small_body(body: hyper::body::Incoming, max: usize) -> SwiftResult<Vec<u8>> {
+    use http_body_util::BodyExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(piece) = stream.next().await {
+        let piece = piece.map_err(|e| SwiftError::bad_request(format!("body: {e}")))?;
+        if buf.len() + piece.len() > max {
+            return Err(SwiftError::status(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        buf.extend_from_slice(&piece);
+    }
+    Ok(buf)
+}
+
+/// `PUT ?multipart-manifest=put`: checks the segments and stores the manifest.
+pub async fn put_slo(
+    swift: &Swift,
+    ctx: &Ctx,
+    c: &ContainerInfo,
+    key: &str,
+    mut attrs: ObjectAttrs,
+    body: hyper::body::Incoming,
+) -> SwiftResult<Response> {
+    let raw = small_body(body, MAX_MANIFEST).await?;
+    let list: Vec<SegmentIn> = serde_json::from_slice(&raw)
+        .map_err(|e| SwiftError::bad_request(format!("Manifest must be valid JSON: {e}")))?;
+    if list.is_empty() || list.len() > SLO_MAX_SEGMENTS {
+        return Err(SwiftError::bad_request(format!(
+            "Manifest must have between 1 and {SLO_MAX_SEGMENTS} segments"
+        )));
+    }
+    let mut problems = Vec::new();
+    let mut out = Vec::with_capacity(list.len());
+    for seg in &list {
+        if seg.range.is_some() {
+            problems.push(format!("{}, Segment ranges are not supported", seg.path));
+            continue;
+        }
+        let Some((sc, sk)) = split_path(&seg.path) else {
+            problems.push(format!("{}, Invalid segment path", seg.path));
+            continue;
+        };
+        let found = match account_container(swift, &ctx.account, &sc).await {
+            Ok(sc) => swift.svc.meta().get_object(&sc.name, &sk).await.ok(),
+            Err(_) => None,
+        };
+        let Some(rec) = found else {
+            problems.push(format!("{}, 404 Not Found", seg.path));
+            continue;
+        };
+        if rec.size < SLO_MIN_SEGMENT {
+            problems.push(format!(
+                "{}, Too small; each segment must be at least {SLO_MIN_SEGMENT} byte",
+                seg.path
+            ));
+            continue;
+        }
+        if let Some(e) = seg.etag.as_deref().filter(|e| !e.is_empty())
+            && e.trim_matches('"') != rec.etag
+        {
+            problems.push(format!("{}, Etag Mismatch", seg.path));
+            continue;
+        }
+        if let Some(s) = seg.size_bytes
+            && s != rec.size
+        {
+            problems.push(format!("{}, Size Mismatch", seg.path));
+            continue;
+        }
+        out.push(SegmentOut {
+            name: format!("/{sc}/{sk}"),
+            hash: rec.etag.clone(),
+            bytes: rec.size,
+            content_type: rec
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".to_string()),
+            last_modified: listing_date(rec.mtime_ms),
+        });
+    }
+    if !problems.is_empty() {
+        return Err(SwiftError::bad_request(format!(
+            "Errors:\n{}",
+            problems.join("\n")
+        )));
+    }
+    let size: u64 = out.iter().map(|s| s.bytes).sum();
+    let etag = etag_of(out.iter().map(|s| s.hash.as_str()));
+    if let Some(want) = header(&ctx.headers, "etag")
+        && want.trim_matches('"') != etag
+    {
+        return Err(SwiftError::status(StatusCode::UNPROCESSABLE_ENTITY));
+    }
+    let manifest = serde_json::to_vec(&out).map_err(|e| Error::Internal(e.to_string()))?;
+    attrs
+        .headers
+        .insert(SLO_HEADER.to_string(), "true".to_string());
+    attrs.headers.insert(SLO_SIZE.to_string(), size.to_string());
+    attrs.headers.insert(SLO_ETAG.to_string(), etag.clone());
+    attrs.headers.remove(DLO_HEADER);
+    let policy = swift.svc.resolve_policy(c, None).await?;
+    let body = futures::stream::once(async move { Ok::<_, Error>(Bytes::from(manifest)) });
+    let rec = swift
+        .svc
+        .put_object(
+            c,
+            NewObject { key, policy, attrs },
+            Box::pin(body),
+            Digests::new(None),
+            |_, _| Ok(()),
+        )
+        .await?;
+    let mut h = HeaderMap::new();
+    put_header(&mut h, "etag", &format!("\"{etag}\""));
+    put_header(&mut h, "last-modified", &super::http_date(rec.mtime_ms));
+    put_header(&mut h, "content-type", "text/html; charset=UTF-8");
+    Ok(respond(StatusCode::CREATED, h, ""))
+}
+
+/// `DELETE ?multipart-manifest=delete`: deletes the segments, then the manifest.
+pub async fn delete_slo(
+    swift: &Swift,
+    ctx: &Ctx,
+    c: &ContainerInfo,
+    rec: &ObjectRecord,
+) -> SwiftResult<Response> {
+    let segments = read_manifest(swift, &ctx.account, rec).await?;
+    let mut report = Report::default();
+    for s in &segments {
+        if let Some((sc, sk)) = split_path(&s.name) {
+            report.delete_object(swift, &ctx.account, &sc, &sk).await;
+        }
+    }
+    report
+        .delete_object(swift, &ctx.account, &c.name, &rec.key)
+        .await;
+    Ok(report.answer(ctx))
+}

@@ -1,0 +1,340 @@
+//! Account and container listings in Swift's three formats: plain text (one name per line),
+//! JSON and XML, chosen by `?format=` or the `Accept` header; and the listing parameters
+//! (prefix, delimiter, marker, end_marker, limit, reverse, path).
+
+use http::{HeaderMap, StatusCode};
+use serde_json::json;
+
+use super::error::{SwiftError, SwiftResult};
+use super::router::Ctx;
+use super::{LISTING_LIMIT, Response, header, listing_date, put_header, respond};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Xml,
+}
+
+/// The format asked for: `?format=json|xml|plain`, else the Accept header, else text.
+pub fn format(ctx: &Ctx) -> Format {
+    match ctx.q("format").map(str::to_ascii_lowercase).as_deref() {
+        Some("json") => return Format::Json,
+        Some("xml") => return Format::Xml,
+        Some("plain") | Some("text") => return Format::Text,
+        _ => {}
+    }
+    let accept = header(&ctx.headers, "accept").unwrap_or("");
+    if accept.contains("application/json") {
+        Format::Json
+    } else if accept.contains("application/xml") || accept.contains("text/xml") {
+        Format::Xml
+    } else {
+        Format::Text
+    }
+}
+
+/// Listing parameters common to accounts and containers.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub marker: Option<String>,
+    pub end_marker: Option<String>,
+    pub limit: u32,
+    pub reverse: bool,
+}
+
+impl Params {
+    pub fn of(ctx: &Ctx) -> SwiftResult<Params> {
+        let limit = match ctx.q("limit") {
+            None | Some("") => LISTING_LIMIT,
+            Some(l) => match l.parse::<u32>() {
+                Ok(n) if n <= LISTING_LIMIT => n,
+                Ok(_) => {
+                    return Err(SwiftError::with(
+                        StatusCode::PRECONDITION_FAILED,
+                        format!("Maximum limit is {LISTING_LIMIT}"),
+                    ));
+                }
+                Err(_) => {
+                    return Err(SwiftError::bad_request(
+                        "Value of limit must be a positive integer",
+                    ));
+                }
+            },
+        };
+        let nonempty = |s: Option<&str>| s.filter(|v| !v.is_empty()).map(str::to_string);
+        let delimiter = nonempty(ctx.q("delimiter"));
+        if let Some(d) = &delimiter
+            && d.chars().count() != 1
+        {
+            return Err(SwiftError::with(
+                StatusCode::PRECONDITION_FAILED,
+                "Bad delimiter",
+            ));
+        }
+        Ok(Params {
+            prefix: ctx.q("prefix").unwrap_or("").to_string(),
+            delimiter,
+            marker: nonempty(ctx.q("marker")),
+            end_marker: nonempty(ctx.q("end_marker")),
+            limit,
+            reverse: matches!(
+                ctx.q("reverse").map(str::to_ascii_lowercase).as_deref(),
+                Some("true" | "1" | "yes" | "on" | "t" | "y")
+            ),
+        })
+    }
+}
+
+/// One container of an account listing.
+pub struct ContainerEntry {
+    pub name: String,
+    pub count: u64,
+    pub bytes: u64,
+    pub last_modified_ms: i64,
+    /// A common prefix (with `delimiter`), not a container.
+    pub subdir: bool,
+}
+
+/// One entry of a container listing.
+pub enum ObjectEntry {
+    Object {
+        name: String,
+        hash: String,
+        bytes: u64,
+        content_type: String,
+        last_modified_ms: i64,
+    },
+    Subdir(String),
+}
+
+impl ObjectEntry {
+    pub fn name(&self) -> &str {
+        match self {
+            ObjectEntry::Object { name, .. } | ObjectEntry::Subdir(name) => name,
+        }
+    }
+}
+
+/// Applies prefix / delimiter / marker / end_marker / reverse / limit to a sorted list of
+/// names, folding names past the delimiter into subdirectories ("prefix/").
+pub fn select<T>(
+    items: Vec<T>,
+    name: impl Fn(&T) -> &str,
+    subdir: impl Fn(String) -> T,
+    p: &Params,
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    let mut last_subdir: Option<String> = None;
+    for item in items {
+        let n = name(&item);
+        if !n.starts_with(&p.prefix) {
+            continue;
+        }
+        if let Some(d) = &p.delimiter
+            && let Some(pos) = n[p.prefix.len()..].find(d.as_str())
+        {
+            let sub = n[..p.prefix.len() + pos + d.len()].to_string();
+            if last_subdir.as_deref() != Some(&sub) {
+                last_subdir = Some(sub.clone());
+                out.push(subdir(sub));
+            }
+            continue;
+        }
+        out.push(item);
+    }
+    if p.reverse {
+        out.reverse();
+        // In reverse order the marker bounds from above and end_marker from below.
+        out.retain(|i| {
+            let n = name(i);
+            p.marker.as_deref().is_none_or(|m| n < m)
+                && p.end_marker.as_deref().is_none_or(|e| n > e)
+        });
+    } else {
+        out.retain(|i| {
+            let n = name(i);
+            p.marker.as_deref().is_none_or(|m| n > m)
+                && p.end_marker.as_deref().is_none_or(|e| n < e)
+        });
+    }
+    out.truncate(p.limit as usize);
+    out
+}
+
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The listing answer: 204 for an empty text listing, 200 otherwise; `extra` are the
+/// account or container headers.
+fn answer(fmt: Format, mut extra: HeaderMap, empty: bool, body: String) -> Response {
+    let ct = match fmt {
+        Format::Text => "text/plain; charset=utf-8",
+        Format::Json => "application/json; charset=utf-8",
+        Format::Xml => "application/xml; charset=utf-8",
+    };
+    put_header(&mut extra, "content-type", ct);
+    let status = if empty && fmt == Format::Text {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    respond(status, extra, body)
+}
+
+pub fn containers(fmt: Format, account: &str, items: &[ContainerEntry], h: HeaderMap) -> Response {
+    let body = match fmt {
+        Format::Text => items.iter().map(|c| format!("{}\n", c.name)).collect(),
+        Format::Json => {
+            let v: Vec<serde_json::Value> = items
+                .iter()
+                .map(|c| {
+                    if c.subdir {
+                        json!({"subdir": c.name})
+                    } else {
+                        json!({"name": c.name, "count": c.count, "bytes": c.bytes,
+                               "last_modified": listing_date(c.last_modified_ms)})
+                    }
+                })
+                .collect();
+            serde_json::Value::Array(v).to_string()
+        }
+        Format::Xml => {
+            let mut s = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<account name=\"{}\">",
+                xml_escape(account)
+            );
+            for c in items {
+                if c.subdir {
+                    s.push_str(&format!(
+                        "<subdir name=\"{0}\"><name>{0}</name></subdir>",
+                        xml_escape(&c.name)
+                    ));
+                } else {
+                    s.push_str(&format!(
+                        "<container><name>{}</name><count>{}</count><bytes>{}</bytes><last_modified>{}</last_modified></container>",
+                        xml_escape(&c.name),
+                        c.count,
+                        c.bytes,
+                        listing_date(c.last_modified_ms)
+                    ));
+                }
+            }
+            s.push_str("</account>");
+            s
+        }
+    };
+    answer(fmt, h, items.is_empty(), body)
+}
+
+pub fn objects(fmt: Format, container: &str, items: &[ObjectEntry], h: HeaderMap) -> Response {
+    let body = match fmt {
+        Format::Text => items.iter().map(|o| format!("{}\n", o.name())).collect(),
+        Format::Json => {
+            let v: Vec<serde_json::Value> = items
+                .iter()
+                .map(|o| match o {
+                    ObjectEntry::Subdir(name) => json!({"subdir": name}),
+                    ObjectEntry::Object {
+                        name,
+                        hash,
+                        bytes,
+                        content_type,
+                        last_modified_ms,
+                    } => json!({"name": name, "hash": hash, "bytes": bytes,
+                                "content_type": content_type,
+                                "last_modified": listing_date(*last_modified_ms)}),
+                })
+                .collect();
+            serde_json::Value::Array(v).to_string()
+        }
+        Format::Xml => {
+            let mut s = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<container name=\"{}\">",
+                xml_escape(container)
+            );
+            for o in items {
+                match o {
+                    ObjectEntry::Subdir(name) => s.push_str(&format!(
+                        "<subdir name=\"{0}\"><name>{0}</name></subdir>",
+                        xml_escape(name)
+                    )),
+                    ObjectEntry::Object {
+                        name,
+                        hash,
+                        bytes,
+                        content_type,
+                        last_modified_ms,
+                    } => s.push_str(&format!(
+                        "<object><name>{}</name><hash>{}</hash><bytes>{}</bytes><content_type>{}</content_type><last_modified>{}</last_modified></object>",
+                        xml_escape(name),
+                        xml_escape(hash),
+                        bytes,
+                        xml_escape(content_type),
+                        listing_date(*last_modified_ms)
+                    )),
+                }
+            }
+            s.push_str("</container>");
+            s
+        }
+    };
+    answer(fmt, h, items.is_empty(), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Params, select};
+
+    fn run(names: &[&str], p: Params) -> Vec<String> {
+        select(
+            names.iter().map(|s| s.to_string()).collect(),
+            |s| s.as_str(),
+            |s| s,
+            &p,
+        )
+    }
+
+    #[test]
+    fn listing_parameters() {
+        let names = ["a", "b/1", "b/2", "c", "d"];
+        let all = Params {
+            limit: 100,
+            ..Params::default()
+        };
+        assert_eq!(run(&names, all.clone()), names);
+        let delim = Params {
+            delimiter: Some("/".into()),
+            ..all.clone()
+        };
+        assert_eq!(run(&names, delim), ["a", "b/", "c", "d"]);
+        let bounds = Params {
+            marker: Some("a".into()),
+            end_marker: Some("d".into()),
+            limit: 2,
+            ..all.clone()
+        };
+        assert_eq!(run(&names, bounds), ["b/1", "b/2"]);
+        let reverse = Params {
+            reverse: true,
+            marker: Some("d".into()),
+            limit: 2,
+            ..all
+        };
+        assert_eq!(run(&names, reverse), ["c", "b/2"]);
+    }
+}

@@ -1,0 +1,583 @@
+//! Object requests: PUT (ETag check, chunked transfer, `X-Copy-From`, DLO manifests,
+//! `?multipart-manifest=put`), GET (Range incl. multi-range, conditional headers), HEAD,
+//! POST (replaces the metadata, keeps the data), DELETE, COPY (`Destination`), and
+//! `X-Delete-At` / `X-Delete-After` (expired objects read as absent until meta's expirer
+//! removes them). Data always goes through the object service's streaming writer and reader.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use meta::wire::{ContainerInfo, ObjectRecord};
+
+use super::error::{SwiftError, SwiftResult};
+use super::large::{self, DLO_HEADER, SLO_HEADER, Source};
+use super::router::{Ctx, Swift, account_container};
+use super::{
+    ByteStream, MAX_FILE_SIZE, Response, first_piece_ready, header, http_date, meta_updates,
+    parse_http_date, put_header, respond, stream_body, x_timestamp,
+};
+use crate::error::Error;
+use crate::objects::{Digests, NewObject, ObjectAttrs, now_ms};
+
+/// Standard headers stored verbatim with the object.
+const KEPT_HEADERS: [&str; 2] = ["content-disposition", "content-encoding"];
+const DELETE_AT: &str = "x-delete-at";
+
+pub async fn handle(swift: &Swift, ctx: Ctx, body: Incoming) -> SwiftResult<Response> {
+    let cname = ctx.container.clone().unwrap_or_default();
+    let key = ctx.object.clone().unwrap_or_default();
+    let read = matches!(ctx.method, Method::GET | Method::HEAD);
+    let c = match account_container(swift, &ctx.account, &cname).await {
+        Ok(c) => c,
+        Err(e) if ctx.caller.owns(&ctx.account) => return Err(e),
+        Err(_) => return Err(ctx.caller.denied()),
+    };
+    let allowed = if read {
+        ctx.caller.may_read(&c, false)
+    } else {
+        ctx.caller.may_write(&c)
+    };
+    if !allowed {
+        return Err(ctx.caller.denied());
+    }
+    match ctx.method {
+        Method::GET | Method::HEAD => get(swift, &ctx, &c, &key).await,
+        Method::PUT => put(swift, &ctx, &c, &key, body).await,
+        Method::POST => post(swift, &ctx, &c, &key).await,
+        Method::DELETE => delete(swift, &ctx, &c, &key).await,
+        ref m if m.as_str() == "COPY" => copy_method(swift, &ctx, &c, &key).await,
+        _ => Err(SwiftError::status(StatusCode::METHOD_NOT_ALLOWED)),
+    }
+}
+
+/// The current, unexpired object `key` of `c`.
+async fn current(swift: &Swift, c: &ContainerInfo, key: &str) -> SwiftResult<ObjectRecord> {
+    let rec = swift.svc.meta().get_object(&c.name, key).await?;
+    let expired = rec
+        .headers
+        .get(DELETE_AT)
+        .and_then(|s| s.parse::<i64>().ok())
+        .is_some_and(|at| at * 1000 <= now_ms());
+    if expired {
+        return Err(SwiftError::not_found());
+    }
+    Ok(rec)
+}
+
+/// Headers describing an object (GET / HEAD).
+fn object_headers(rec: &ObjectRecord, src: &Source) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    put_header(
+        &mut h,
+        "content-type",
+        rec.content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream"),
+    );
+    put_header(&mut h, "etag", &src.etag_header());
+    put_header(&mut h, "last-modified", &http_date(rec.mtime_ms));
+    put_header(&mut h, "x-timestamp", &x_timestamp(rec.mtime_ms));
+    put_header(&mut h, "accept-ranges", "bytes");
+    for name in KEPT_HEADERS.iter().chain([&DELETE_AT, &DLO_HEADER]) {
+        if let Some(v) = rec.headers.get(*name) {
+            put_header(&mut h, name, v);
+        }
+    }
+    if rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true") {
+        put_header(&mut h, SLO_HEADER, "True");
+    }
+    for (k, v) in &rec.user_meta {
+        put_header(&mut h, &format!("x-object-meta-{k}"), v);
+    }
+    h
+}
+
+/// If-Match / If-None-Match / If-Modified-Since / If-Unmodified-Since.
+fn check_conditions(ctx: &Ctx, etag: &str, mtime_ms: i64) -> SwiftResult<()> {
+    let matches = |list: &str| {
+        list.split(',')
+            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+            .any(|t| t == "*" || t == etag)
+    };
+    let secs = mtime_ms.div_euclid(1000);
+    if let Some(m) = header(&ctx.headers, "if-match") {
+        if !matches(m) {
+            return Err(SwiftError::status(StatusCode::PRECONDITION_FAILED));
+        }
+    } else if let Some(t) = header(&ctx.headers, "if-unmodified-since").and_then(parse_http_date)
+        && secs > t.div_euclid(1000)
+    {
+        return Err(SwiftError::status(StatusCode::PRECONDITION_FAILED));
+    }
+    let not_modified = if let Some(m) = header(&ctx.headers, "if-none-match") {
+        matches(m)
+    } else if let Some(t) = header(&ctx.headers, "if-modified-since").and_then(parse_http_date) {
+        secs <= t.div_euclid(1000)
+    } else {
+        false
+    };
+    if not_modified {
+        return Err(Error::NotModified.into());
+    }
+    Ok(())
+}
+
+/// Parses `Range: bytes=a-b,c-,-n` against `size`. `Ok(None)`: no usable Range header (the
+/// whole object is answered, as Swift does for malformed ranges); an error when every range
+/// is unsatisfiable.
+fn parse_ranges(spec: Option<&str>, size: u64) -> SwiftResult<Option<Vec<Range<u64>>>> {
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    let Some(list) = spec.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    let mut any = false;
+    for part in list.split(',').map(str::trim) {
+        let Some((a, b)) = part.split_once('-') else {
+            return Ok(None);
+        };
+        let (a, b) = (a.trim(), b.trim());
+        let range = if a.is_empty() {
+            let Ok(n) = b.parse::<u64>() else {
+                return Ok(None);
+            };
+            any = true;
+            if n == 0 {
+                continue;
+            }
+            size.saturating_sub(n)..size
+        } else {
+            let Ok(start) = a.parse::<u64>() else {
+                return Ok(None);
+            };
+            let end = if b.is_empty() {
+                size
+            } else {
+                match b.parse::<u64>() {
+                    Ok(e) if e >= start => (e + 1).min(size),
+                    _ => return Ok(None),
+                }
+            };
+            any = true;
+            if start >= size {
+                continue;
+            }
+            start..end
+        };
+        if range.start < range.end {
+            out.push(range);
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if out.is_empty() {
+        return Err(SwiftError::status(StatusCode::RANGE_NOT_SATISFIABLE));
+    }
+    Ok(Some(out))
+}
+
+async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftResult<Response> {
+    let rec = current(swift, c, key).await?;
+    let manifest = ctx.q("multipart-manifest") == Some("get");
+    let src = if ctx.method == Method::HEAD && !manifest {
+        large::head_source(swift, &ctx.account, rec.clone()).await?
+    } else {
+        large::source(swift, &ctx.account, rec.clone(), manifest).await?
+    };
+    check_conditions(ctx, src.etag(), rec.mtime_ms)?;
+    let mut h = object_headers(&rec, &src);
+    let size = src.size();
+    if ctx.method == Method::HEAD {
+        put_header(&mut h, "content-length", &size.to_string());
+        return Ok(respond(StatusCode::OK, h, ""));
+    }
+    let ranges = match parse_ranges(header(&ctx.headers, "range"), size) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut eh = HeaderMap::new();
+            put_header(&mut eh, "content-range", &format!("bytes */{size}"));
+            put_header(&mut eh, "content-type", "text/html; charset=UTF-8");
+            return Ok(respond(e.status, eh, e.body));
+        }
+    };
+    match ranges {
+        None => {
+            put_header(&mut h, "content-length", &size.to_string());
+            let body = if size == 0 {
+                Box::pin(futures::stream::empty()) as ByteStream
+            } else {
+                first_piece_ready(src.stream(&swift.svc, 0..size)).await?
+            };
+            let mut resp = http::Response::new(stream_body(body));
+            *resp.headers_mut() = h;
+            Ok(resp)
+        }
+        Some(ranges) if ranges.len() == 1 => {
+            let r = ranges[0].clone();
+            put_header(
+                &mut h,
+                "content-range",
+                &format!("bytes {}-{}/{size}", r.start, r.end - 1),
+            );
+            put_header(&mut h, "content-length", &(r.end - r.start).to_string());
+            let body = first_piece_ready(src.stream(&swift.svc, r)).await?;
+            let mut resp = http::Response::new(stream_body(body));
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            *resp.headers_mut() = h;
+            Ok(resp)
+        }
+        Some(ranges) => multi_range(swift, h, src, ranges, size),
+    }
+}
+
+/// A `multipart/byteranges` answer; each part is streamed when the client gets to it.
+fn multi_range(
+    swift: &Swift,
+    mut h: HeaderMap,
+    src: Source,
+    ranges: Vec<Range<u64>>,
+    size: u64,
+) -> SwiftResult<Response> {
+    let boundary = crate::objects::random_hex(16);
+    let ct = header(&h, "content-type")
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let heads: Vec<String> = ranges
+        .iter()
+        .map(|r| {
+            format!(
+                "--{boundary}\r\nContent-Type: {ct}\r\nContent-Range: bytes {}-{}/{size}\r\n\r\n",
+                r.start,
+                r.end - 1
+            )
+        })
+        .collect();
+    let tail = format!("\r\n--{boundary}--");
+    let length: u64 = heads.iter().map(|s| s.len() as u64).sum::<u64>()
+        + ranges.iter().map(|r| r.end - r.start).sum::<u64>()
+        + 2 * (ranges.len() as u64 - 1)
+        + tail.len() as u64;
+    put_header(
+        &mut h,
+        "content-type",
+        &format!("multipart/byteranges;boundary={boundary}"),
+    );
+    put_header(&mut h, "content-length", &length.to_string());
+    let svc = swift.svc.clone();
+    let src = std::sync::Arc::new(src);
+    let parts = heads
+        .into_iter()
+        .zip(ranges)
+        .enumerate()
+        .map(move |(i, (head, r))| {
+            let sep = if i == 0 { head } else { format!("\r\n{head}") };
+            let data = src.stream(&svc, r);
+            futures::stream::once(async move { Ok(Bytes::from(sep)) }).chain(data)
+        });
+    let body: ByteStream = Box::pin(
+        futures::stream::iter(parts)
+            .flatten()
+            .chain(futures::stream::once(async move { Ok(Bytes::from(tail)) })),
+    );
+    let mut resp = http::Response::new(stream_body(body));
+    *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    *resp.headers_mut() = h;
+    Ok(resp)
+}
+
+/// `X-Delete-At` / `X-Delete-After` of a request, as unix seconds (400 when in the past).
+fn delete_at(h: &HeaderMap) -> SwiftResult<Option<String>> {
+    let now = now_ms() / 1000;
+    if let Some(v) = header(h, "x-delete-at") {
+        let at: i64 = v
+            .parse()
+            .map_err(|_| SwiftError::bad_request("Non-integer X-Delete-At"))?;
+        if at <= now {
+            return Err(SwiftError::bad_request("X-Delete-At in past"));
+        }
+        return Ok(Some(at.to_string()));
+    }
+    if let Some(v) = header(h, "x-delete-after") {
+        let after: i64 = v
+            .parse()
+            .ok()
+            .filter(|a: &i64| *a >= 0)
+            .ok_or_else(|| SwiftError::bad_request("Non-integer X-Delete-After"))?;
+        return Ok(Some((now + after.max(1)).to_string()));
+    }
+    Ok(None)
+}
+
+/// Attributes of a new object from the request headers.
+fn attrs_from(h: &HeaderMap) -> SwiftResult<ObjectAttrs> {
+    let (user_meta, _) = meta_updates(h, "object")?;
+    let mut headers = BTreeMap::new();
+    for name in KEPT_HEADERS {
+        if let Some(v) = header(h, name) {
+            headers.insert(name.to_string(), v.to_string());
+        }
+    }
+    if let Some(at) = delete_at(h)? {
+        headers.insert(DELETE_AT.to_string(), at);
+    }
+    if let Some(m) = header(h, DLO_HEADER) {
+        if !m.trim_start_matches('/').contains('/') {
+            return Err(SwiftError::bad_request(
+                "X-Object-Manifest must be in the format container/prefix",
+            ));
+        }
+        headers.insert(DLO_HEADER.to_string(), m.to_string());
+    }
+    Ok(ObjectAttrs {
+        content_type: header(h, "content-type")
+            .filter(|t| !t.is_empty())
+            .map(str::to_string),
+        headers,
+        user_meta,
+    })
+}
+
+fn created(rec: &ObjectRecord, extra: &[(&str, String)]) -> Response {
+    let mut h = HeaderMap::new();
+    put_header(&mut h, "etag", &rec.etag);
+    put_header(&mut h, "last-modified", &http_date(rec.mtime_ms));
+    put_header(&mut h, "content-type", "text/html; charset=UTF-8");
+    for (k, v) in extra {
+        put_header(&mut h, k, v);
+    }
+    respond(StatusCode::CREATED, h, "")
+}
+
+async fn put(
+    swift: &Swift,
+    ctx: &Ctx,
+    c: &ContainerInfo,
+    key: &str,
+    body: Incoming,
+) -> SwiftResult<Response> {
+    if let Some(from) = header(&ctx.headers, "x-copy-from") {
+        let from = from.to_string();
+        return copy(swift, ctx, &from, c, key).await;
+    }
+    let chunked = header(&ctx.headers, "transfer-encoding")
+        .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
+    match header(&ctx.headers, "content-length").map(str::parse::<u64>) {
+        Some(Ok(n)) if n > MAX_FILE_SIZE => {
+            return Err(SwiftError::status(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        Some(Ok(_)) => {}
+        Some(Err(_)) => return Err(SwiftError::bad_request("Invalid Content-Length")),
+        None if chunked => {}
+        None => return Err(SwiftError::status(StatusCode::LENGTH_REQUIRED)),
+    }
+    let attrs = attrs_from(&ctx.headers)?;
+    if ctx.q("multipart-manifest") == Some("put") {
+        return large::put_slo(swift, ctx, c, key, attrs, body).await;
+    }
+    let want_etag = header(&ctx.headers, "etag").map(|e| e.trim_matches('"').to_ascii_lowercase());
+    let policy = swift.svc.resolve_policy(c, None).await?;
+    let mut received = 0u64;
+    let stream = body.into_data_stream().map(move |piece| {
+        let piece = piece.map_err(|e| Error::Body(e.to_string()))?;
+        received += piece.len() as u64;
+        if received > MAX_FILE_SIZE {
+            return Err(Error::Body("object larger than max_file_size".to_string()));
+        }
+        Ok(piece)
+    });
+    let rec = swift
+        .svc
+        .put_object(
+            c,
+            NewObject { key, policy, attrs },
+            Box::pin(stream),
+            Digests::new(None),
+            |_, values| match &want_etag {
+                Some(e) if *e != hex::encode(values.md5) => Err(Error::BadDigest(format!(
+                    "ETag {e} does not match the body"
+                ))),
+                _ => Ok(()),
+            },
+        )
+        .await?;
+    Ok(created(&rec, &[]))
+}
+
+/// Copies `from` (`/container/object` or `container/object`, URL-encoded) into `c`/`key`:
+/// source metadata plus the request's (unless `X-Fresh-Metadata`); a large object is copied
+/// assembled unless `?multipart-manifest=get`.
+async fn copy(
+    swift: &Swift,
+    ctx: &Ctx,
+    from: &str,
+    c: &ContainerInfo,
+    key: &str,
+) -> SwiftResult<Response> {
+    let decoded = percent_encoding::percent_decode_str(from)
+        .decode_utf8()
+        .map_err(|_| SwiftError::with(StatusCode::PRECONDITION_FAILED, "Invalid X-Copy-From"))?;
+    let Some((sc, sk)) = large::split_path(&decoded) else {
+        return Err(SwiftError::with(
+            StatusCode::PRECONDITION_FAILED,
+            "X-Copy-From header must be of the form <container name>/<object name>",
+        ));
+    };
+    let source_c = match account_container(swift, &ctx.account, &sc).await {
+        Ok(s) if ctx.caller.may_read(&s, false) => s,
+        Ok(_) => return Err(ctx.caller.denied()),
+        Err(e) => return Err(e),
+    };
+    let rec = current(swift, &source_c, &sk).await?;
+    let request = attrs_from(&ctx.headers)?;
+    let fresh =
+        header(&ctx.headers, "x-fresh-metadata").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let mut attrs = if fresh {
+        ObjectAttrs::default()
+    } else {
+        ObjectAttrs::of(&rec)
+    };
+    attrs.user_meta.extend(request.user_meta);
+    attrs.headers.extend(request.headers);
+    if request.content_type.is_some() {
+        attrs.content_type = request.content_type;
+    }
+    let manifest = ctx.q("multipart-manifest") == Some("get");
+    let src = large::source(swift, &ctx.account, rec.clone(), manifest).await?;
+    let policy = swift.svc.resolve_policy(c, None).await?;
+    let copied_from = format!("{sc}/{sk}");
+    let new = match &src {
+        Source::Plain(r) => {
+            swift
+                .svc
+                .copy_object(r, c, NewObject { key, policy, attrs })
+                .await?
+        }
+        Source::Large { .. } => {
+            attrs.headers.remove(SLO_HEADER);
+            attrs.headers.remove(DLO_HEADER);
+            attrs.headers.retain(|k, _| !k.starts_with("x-slo-"));
+            let body = src.stream(&swift.svc, 0..src.size());
+            swift
+                .svc
+                .put_object(
+                    c,
+                    NewObject { key, policy, attrs },
+                    body,
+                    Digests::new(None),
+                    |_, _| Ok(()),
+                )
+                .await?
+        }
+    };
+    Ok(created(
+        &new,
+        &[
+            ("x-copied-from", copied_from),
+            ("x-copied-from-last-modified", http_date(rec.mtime_ms)),
+        ],
+    ))
+}
+
+/// `COPY` with `Destination: /container/object`.
+async fn copy_method(
+    swift: &Swift,
+    ctx: &Ctx,
+    c: &ContainerInfo,
+    key: &str,
+) -> SwiftResult<Response> {
+    let Some(dest) = header(&ctx.headers, "destination") else {
+        return Err(SwiftError::with(
+            StatusCode::PRECONDITION_FAILED,
+            "You must provide a Destination header",
+        ));
+    };
+    let decoded = percent_encoding::percent_decode_str(dest)
+        .decode_utf8()
+        .map_err(|_| SwiftError::with(StatusCode::PRECONDITION_FAILED, "Invalid Destination"))?;
+    let Some((dc, dk)) = large::split_path(&decoded) else {
+        return Err(SwiftError::with(
+            StatusCode::PRECONDITION_FAILED,
+            "Destination header must be of the form <container name>/<object name>",
+        ));
+    };
+    let dest_c = match account_container(swift, &ctx.account, &dc).await {
+        Ok(d) if ctx.caller.may_write(&d) => d,
+        Ok(_) => return Err(ctx.caller.denied()),
+        Err(e) => return Err(e),
+    };
+    let from = format!("/{}/{}", c.name, key);
+    copy(swift, ctx, &from, &dest_c, &dk).await
+}
+
+/// POST: replaces the user metadata (and Content-Type, X-Delete-At, X-Object-Manifest when
+/// given); the data is kept.
+async fn post(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftResult<Response> {
+    let mut rec = current(swift, c, key).await?;
+    let new = attrs_from(&ctx.headers)?;
+    rec.user_meta = new.user_meta;
+    if let Some(ct) = new.content_type {
+        rec.content_type = Some(ct);
+    }
+    for (k, v) in new.headers {
+        rec.headers.insert(k, v);
+    }
+    if ctx.headers.contains_key("x-remove-delete-at") {
+        rec.headers.remove(DELETE_AT);
+    }
+    rec.mtime_ms = now_ms();
+    swift.svc.meta().put_object(&c.name, &rec).await?;
+    let mut h = HeaderMap::new();
+    put_header(&mut h, "content-type", "text/html; charset=UTF-8");
+    Ok(respond(StatusCode::ACCEPTED, h, ""))
+}
+
+async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftResult<Response> {
+    if ctx.q("multipart-manifest") == Some("delete") {
+        let rec = current(swift, c, key).await?;
+        if rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true") {
+            return large::delete_slo(swift, ctx, c, &rec).await;
+        }
+    }
+    match swift.svc.meta().delete_object(&c.name, key).await? {
+        Some(_) => Ok(respond(StatusCode::NO_CONTENT, HeaderMap::new(), "")),
+        None => Err(SwiftError::not_found()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ranges;
+
+    fn ranges(spec: &str, size: u64) -> Option<Vec<(u64, u64)>> {
+        parse_ranges(Some(spec), size)
+            .ok()
+            .flatten()
+            .map(|v| v.into_iter().map(|r| (r.start, r.end)).collect())
+    }
+
+    #[test]
+    fn byte_ranges() {
+        assert_eq!(ranges("bytes=0-9", 100), Some(vec![(0, 10)]));
+        assert_eq!(ranges("bytes=90-", 100), Some(vec![(90, 100)]));
+        assert_eq!(ranges("bytes=-5", 100), Some(vec![(95, 100)]));
+        assert_eq!(ranges("bytes=-500", 100), Some(vec![(0, 100)]));
+        assert_eq!(ranges("bytes=95-200", 100), Some(vec![(95, 100)]));
+        assert_eq!(ranges("bytes=0-1,5-6", 100), Some(vec![(0, 2), (5, 7)]));
+        assert_eq!(ranges("bytes=0-1,500-600", 100), Some(vec![(0, 2)]));
+        // Malformed: the whole object is answered.
+        assert_eq!(ranges("bytes=5-1", 100), None);
+        assert_eq!(ranges("items=0-1", 100), None);
+        assert_eq!(ranges("bytes=x-1", 100), None);
+        // Unsatisfiable.
+        assert!(parse_ranges(Some("bytes=100-"), 100).is_err());
+        assert!(parse_ranges(Some("bytes=-0"), 100).is_err());
+    }
+}

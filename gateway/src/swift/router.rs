@@ -1,0 +1,232 @@
+//! The Swift listener: parses `/auth/v1.0`, `/info` and `/v1/AUTH_<account>[/<container>[/<object>]]`,
+//! authenticates the token, checks the caller may act on the target, and dispatches to the
+//! handler of the resource. Every request runs in a tracing span carrying its transaction id,
+//! which is also answered as `X-Trans-Id` / `X-Openstack-Request-Id`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::{HeaderMap, Method, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use meta::wire::ContainerInfo;
+use tokio::net::TcpListener;
+use tracing::Instrument as _;
+
+use super::auth::{Caller, TokenCache};
+use super::error::{SwiftError, SwiftResult};
+use super::{Response, account, container, header, info, object, respond};
+use crate::objects::ObjectService;
+use crate::{Config, Error, Result};
+
+/// Shared state of the Swift front end.
+pub struct Swift {
+    pub svc: ObjectService,
+    pub tokens: TokenCache,
+    pub token_ttl_secs: u64,
+}
+
+/// One request, parsed.
+pub struct Ctx {
+    pub method: Method,
+    pub headers: HeaderMap,
+    /// Decoded query parameters (a parameter without value maps to "").
+    pub query: BTreeMap<String, String>,
+    pub account: String,
+    pub container: Option<String>,
+    pub object: Option<String>,
+    pub caller: Caller,
+}
+
+impl Ctx {
+    pub fn q(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+}
+
+/// Serves Swift on an already bound listener until the process stops.
+pub async fn serve(listener: TcpListener, config: Config, svc: ObjectService) -> Result<()> {
+    let swift = Arc::new(Swift {
+        tokens: TokenCache::new(svc.meta().clone(), config.credential_cache_secs),
+        svc,
+        token_ttl_secs: config.swift_token_ttl_secs,
+    });
+    let local = listener.local_addr()?;
+    let next_id = Arc::new(AtomicU64::new(1));
+    let prefix = crate::objects::random_hex(4);
+    tracing::info!(addr = %local, "Swift gateway listening");
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let swift = swift.clone();
+        let next_id = next_id.clone();
+        let prefix = prefix.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                let id = format!("tx{prefix}{:012x}", next_id.fetch_add(1, Ordering::Relaxed));
+                let span = tracing::info_span!("swift", trans_id = %id, method = %req.method(), path = %req.uri().path());
+                let swift = swift.clone();
+                async move {
+                    let mut resp = handle(&swift, req, local).instrument(span.clone()).await;
+                    span.in_scope(|| tracing::debug!(status = %resp.status(), "done"));
+                    super::put_header(resp.headers_mut(), "x-trans-id", &id);
+                    super::put_header(resp.headers_mut(), "x-openstack-request-id", &id);
+                    Ok::<_, std::convert::Infallible>(resp)
+                }
+            });
+            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = conn {
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn handle(
+    swift: &Swift,
+    req: http::Request<Incoming>,
+    local: std::net::SocketAddr,
+) -> Response {
+    let head_only = req.method() == Method::HEAD;
+    let mut resp = match route(swift, req, local).await {
+        Ok(r) => r,
+        Err(e) => error_response(e),
+    };
+    if head_only {
+        // HEAD answers keep their headers (Content-Length included) but carry no body.
+        let (parts, _) = resp.into_parts();
+        resp = http::Response::from_parts(parts, super::full(bytes::Bytes::new()));
+    }
+    resp
+}
+
+fn error_response(e: SwiftError) -> Response {
+    let mut h = HeaderMap::new();
+    if !e.body.is_empty() {
+        super::put_header(&mut h, "content-type", "text/html; charset=UTF-8");
+    }
+    respond(e.status, h, e.body)
+}
+
+fn decode(s: &str) -> SwiftResult<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| {
+            SwiftError::with(
+                StatusCode::PRECONDITION_FAILED,
+                "Invalid UTF8 or contains NULL",
+            )
+        })
+}
+
+fn parse_query(q: Option<&str>) -> SwiftResult<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.insert(decode(&k.replace('+', " "))?, decode(&v.replace('+', " "))?);
+    }
+    Ok(out)
+}
+
+async fn route(
+    swift: &Swift,
+    req: http::Request<Incoming>,
+    local: std::net::SocketAddr,
+) -> SwiftResult<Response> {
+    let (parts, body) = req.into_parts();
+    let host = header(&parts.headers, "host")
+        .map(str::to_string)
+        .unwrap_or_else(|| local.to_string());
+    let path = parts.uri.path().to_string();
+    let query = parse_query(parts.uri.query())?;
+    if path == "/auth/v1.0" || path == "/auth/v1.0/" || path == "/auth/v1" {
+        return super::auth::authenticate(swift, &parts.method, &parts.headers, &host).await;
+    }
+    if path == "/info" || path == "/info/" {
+        return info::info(swift, &parts.method).await;
+    }
+    let Some(rest) = path.strip_prefix("/v1/") else {
+        return Err(SwiftError::not_found());
+    };
+    let (account_seg, rest) = match rest.split_once('/') {
+        Some((a, r)) => (a, Some(r)),
+        None => (rest, None),
+    };
+    let Some(account) = decode(account_seg)?
+        .strip_prefix("AUTH_")
+        .map(str::to_string)
+    else {
+        return Err(SwiftError::not_found());
+    };
+    let (container, object) = match rest.filter(|r| !r.is_empty()) {
+        None => (None, None),
+        Some(r) => match r.split_once('/') {
+            Some((c, o)) if !o.is_empty() => (Some(decode(c)?), Some(decode(o)?)),
+            Some((c, _)) => (Some(decode(c)?), None),
+            None => (Some(decode(r)?), None),
+        },
+    };
+    if container.as_deref() == Some("") {
+        return Err(SwiftError::not_found());
+    }
+    if let Some(o) = &object
+        && o.len() > super::MAX_OBJECT_NAME
+    {
+        return Err(SwiftError::bad_request(format!(
+            "Object name length of {} longer than {}",
+            o.len(),
+            super::MAX_OBJECT_NAME
+        )));
+    }
+    let caller = swift.tokens.caller(&parts.headers).await?;
+    let ctx = Ctx {
+        method: parts.method,
+        headers: parts.headers,
+        query,
+        account,
+        container,
+        object,
+        caller,
+    };
+    match (&ctx.container, &ctx.object) {
+        (None, _) => {
+            if !ctx.caller.owns(&ctx.account) {
+                return Err(ctx.caller.denied());
+            }
+            let bulk = ctx.query.contains_key("bulk-delete")
+                && matches!(ctx.method, Method::POST | Method::DELETE);
+            if bulk {
+                super::bulk::bulk_delete(swift, &ctx, body).await
+            } else {
+                account::handle(swift, &ctx).await
+            }
+        }
+        (Some(_), None) => container::handle(swift, &ctx).await,
+        (Some(_), Some(_)) => object::handle(swift, ctx, body).await,
+    }
+}
+
+/// The container `name` of `account` (404 when it does not exist or belongs to another
+/// account: container names are global, as S3 bucket names).
+pub async fn account_container(
+    swift: &Swift,
+    account: &str,
+    name: &str,
+) -> SwiftResult<ContainerInfo> {
+    match swift.svc.meta().get_container(name).await {
+        Ok(c) if c.account == account => Ok(c),
+        Ok(_) | Err(meta::Error::NoSuchContainer(_)) => Err(SwiftError::not_found()),
+        Err(e) => Err(Error::Meta(e).into()),
+    }
+}

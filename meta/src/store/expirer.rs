@@ -1,0 +1,189 @@
+//! The object expirer (Swift `X-Delete-At`): the directory's `expiry` index lists objects whose
+//! record carries the `x-delete-at` header, keyed by delete-at seconds (u64 BE) ‖ container id ‖
+//! encoded object key, so one range scan finds everything due.
+//!
+//! The index entry of a new record is written *before* the record is committed to meta2 and a
+//! replaced record's entry is removed after, so a crash leaves at worst a stale entry, never a
+//! missing one. The expirer therefore re-checks the current record inside the meta2 write
+//! transaction that deletes it, and drops stale entries.
+
+use super::Store;
+use super::containers::container_id;
+use super::gc::replaced_copies;
+use super::keys;
+use super::lmdb::{from_json, to_json};
+use crate::error::{Error, Result};
+use crate::wire::ObjectRecord;
+use serde::{Deserialize, Serialize};
+
+/// Header name (lower case) holding the delete-at time in Unix seconds.
+pub const DELETE_AT: &str = "x-delete-at";
+/// Most index entries handled in one pass.
+const BATCH: usize = 1000;
+/// Length of a container id (hex SHA-256).
+const CID_LEN: usize = 64;
+
+/// Value of an `expiry` entry: where the object lives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpiryEntry {
+    pub container: String,
+    pub key: String,
+}
+
+/// The delete-at time of a record, if it has a readable `x-delete-at` (integer or decimal
+/// seconds; negative or garbage values are ignored).
+pub fn delete_at(rec: &ObjectRecord) -> Option<u64> {
+    let v = rec.headers.get(DELETE_AT)?.trim();
+    if let Ok(n) = v.parse::<u64>() {
+        return Some(n);
+    }
+    let f = v.parse::<f64>().ok()?;
+    (f.is_finite() && f >= 0.0 && f < u64::MAX as f64).then_some(f as u64)
+}
+
+/// Index key of an object due at `at`.
+fn index_key(at: u64, cid: &str, key: &str) -> Vec<u8> {
+    let mut k = at.to_be_bytes().to_vec();
+    k.extend_from_slice(cid.as_bytes());
+    k.extend_from_slice(&keys::encode(key));
+    k
+}
+
+/// What one expirer pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpiryPass {
+    /// Objects deleted.
+    pub deleted: u64,
+    /// Stale index entries dropped (object gone, replaced or its delete-at changed).
+    pub stale: u64,
+}
+
+impl Store {
+    /// Records `rec` in the expiry index if it carries `x-delete-at` (committed before
+    /// returning); call before committing the record.
+    pub(crate) fn index_expiry(
+        &self,
+        container: &str,
+        cid: &str,
+        rec: &ObjectRecord,
+    ) -> Result<()> {
+        let Some(at) = delete_at(rec) else {
+            return Ok(());
+        };
+        let entry = ExpiryEntry {
+            container: container.to_string(),
+            key: rec.key.clone(),
+        };
+        let mut txn = self.dir.env.write_txn()?;
+        self.dir
+            .expiry
+            .put(&mut txn, &index_key(at, cid, &rec.key), &to_json(&entry)?)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Drops the index entry of `old` unless `new` (the record now current) has the same
+    /// delete-at; call after committing.
+    pub(crate) fn unindex_expiry(
+        &self,
+        cid: &str,
+        old: &ObjectRecord,
+        new: Option<&ObjectRecord>,
+    ) -> Result<()> {
+        let Some(at) = delete_at(old) else {
+            return Ok(());
+        };
+        if new.and_then(delete_at) == Some(at) {
+            return Ok(());
+        }
+        let mut txn = self.dir.env.write_txn()?;
+        self.dir
+            .expiry
+            .delete(&mut txn, &index_key(at, cid, &old.key))?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Number of entries in the expiry index.
+    pub fn expiry_len(&self) -> Result<u64> {
+        let txn = self.dir.env.read_txn()?;
+        Ok(self.dir.expiry.len(&txn)?)
+    }
+
+    /// Deletes (like `delete_object`: chunks to GC) up to one batch of objects whose
+    /// `x-delete-at` is at or before `now_secs`, and drops stale index entries.
+    pub fn expire_due(&self, now_secs: u64) -> Result<ExpiryPass> {
+        let due: Vec<(Vec<u8>, u64, String, ExpiryEntry)> = {
+            let txn = self.dir.env.read_txn()?;
+            let end = now_secs.saturating_add(1).to_be_bytes();
+            let mut out = Vec::new();
+            for item in self.dir.expiry.iter(&txn)? {
+                let (k, v) = item?;
+                if k.len() < 8 + CID_LEN {
+                    tracing::warn!("ignoring a malformed expiry index key");
+                    continue;
+                }
+                if k[..8] >= end[..] || out.len() >= BATCH {
+                    break;
+                }
+                let mut at = [0u8; 8];
+                at.copy_from_slice(&k[..8]);
+                let cid = String::from_utf8_lossy(&k[8..8 + CID_LEN]).into_owned();
+                let entry: ExpiryEntry = from_json(v)?;
+                out.push((k.to_vec(), u64::from_be_bytes(at), cid, entry));
+            }
+            out
+        };
+        let mut pass = ExpiryPass::default();
+        for (ikey, at, cid, entry) in due {
+            match self.expire_one(&cid, &entry, at) {
+                Ok(true) => pass.deleted += 1,
+                Ok(false) => pass.stale += 1,
+                Err(e) => {
+                    tracing::warn!(container = %entry.container, key = %entry.key, error = %e,
+                        "expiring an object failed; will retry");
+                    continue;
+                }
+            }
+            let mut txn = self.dir.env.write_txn()?;
+            self.dir.expiry.delete(&mut txn, &ikey)?;
+            txn.commit()?;
+        }
+        if pass.deleted > 0 || pass.stale > 0 {
+            tracing::info!(deleted = pass.deleted, stale = pass.stale, "expirer pass");
+        }
+        Ok(pass)
+    }
+
+    /// Deletes the object of one index entry if its current record is still due at `at`;
+    /// `Ok(false)` when the entry is stale.
+    fn expire_one(&self, cid: &str, entry: &ExpiryEntry, at: u64) -> Result<bool> {
+        let r = match self.resolve(&entry.container) {
+            Ok(r) => r,
+            Err(Error::NoSuchContainer(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        // The container may have been deleted and re-created by another account.
+        if r.cid != cid || container_id(&r.meta1.account, &entry.container) != cid {
+            return Ok(false);
+        }
+        let lkey = keys::encode(&entry.key);
+        let old = {
+            let mut txn = r.env.env.write_txn()?;
+            let old: ObjectRecord = match r.env.objects.get(&txn, &lkey)? {
+                Some(v) => from_json(v)?,
+                None => return Ok(false),
+            };
+            if delete_at(&old) != Some(at) {
+                return Ok(false);
+            }
+            r.env.objects.delete(&mut txn, &lkey)?;
+            r.env.add_usage(&mut txn, -1, -i128::from(old.size))?;
+            txn.commit()?;
+            old
+        };
+        tracing::debug!(container = %entry.container, key = %entry.key, "object expired");
+        self.queue_gc(&replaced_copies(&old, None))?;
+        Ok(true)
+    }
+}

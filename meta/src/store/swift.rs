@@ -1,0 +1,247 @@
+//! Swift state in the directory environment: Swift users (`swift_users`), auth tokens
+//! (`tokens`, expiring, purged lazily and by the expirer), account metadata (in the account
+//! record) and container properties (in the meta1 record's settings).
+
+use super::directory::{AccountRecord, Meta1Record, account_prefix};
+use super::lmdb::{from_json, to_json};
+use super::{Store, check_name};
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::wire::{AccountInfo, ContainerInfo, SwiftToken, SwiftUser};
+use std::collections::BTreeMap;
+
+/// Prefix of every token.
+pub const TOKEN_PREFIX: &str = "AUTH_tk";
+/// Longest metadata / property name accepted.
+const MAX_META_NAME: usize = 1024;
+/// Longest metadata / property value accepted.
+const MAX_META_VALUE: usize = 64 * 1024;
+
+/// Key of a Swift user: account ‖ NUL ‖ user.
+fn user_key(account: &str, user: &str) -> Vec<u8> {
+    let mut k = account_prefix(account);
+    k.extend_from_slice(user.as_bytes());
+    k
+}
+
+/// Checks the names and values of a metadata update; names are lower-cased.
+fn normalize_update(
+    set: &BTreeMap<String, String>,
+    remove: &[String],
+) -> Result<(BTreeMap<String, String>, Vec<String>)> {
+    let mut s = BTreeMap::new();
+    for (k, v) in set {
+        check_name("metadata name", k, MAX_META_NAME)?;
+        if v.len() > MAX_META_VALUE {
+            return Err(Error::InvalidArgument(format!(
+                "metadata value of {k:?} is longer than {MAX_META_VALUE} bytes"
+            )));
+        }
+        s.insert(k.to_lowercase(), v.clone());
+    }
+    let r = remove.iter().map(|k| k.to_lowercase()).collect();
+    Ok((s, r))
+}
+
+/// Applies `set` then `remove` to `map`.
+fn apply(map: &mut BTreeMap<String, String>, set: BTreeMap<String, String>, remove: &[String]) {
+    map.extend(set);
+    for k in remove {
+        map.remove(k);
+    }
+}
+
+impl Store {
+    /// Creates a Swift user `account:user` (`NoSuchAccount`; `CredentialExists` if it exists).
+    pub fn create_swift_user(
+        &self,
+        account: &str,
+        user: &str,
+        key: &str,
+        admin: bool,
+    ) -> Result<SwiftUser> {
+        check_name("account name", account, 255)?;
+        check_name("user name", user, 255)?;
+        check_name("key", key, 256)?;
+        if account.contains(':') {
+            return Err(Error::InvalidArgument(
+                "a Swift account name cannot contain ':'".to_string(),
+            ));
+        }
+        let mut txn = self.dir.env.write_txn()?;
+        if self.dir.accounts.get(&txn, account.as_bytes())?.is_none() {
+            return Err(Error::NoSuchAccount(account.to_string()));
+        }
+        let k = user_key(account, user);
+        if self.dir.swift_users.get(&txn, &k)?.is_some() {
+            return Err(Error::CredentialExists(format!("{account}:{user}")));
+        }
+        let rec = SwiftUser {
+            account: account.to_string(),
+            user: user.to_string(),
+            key: key.to_string(),
+            admin,
+        };
+        self.dir.swift_users.put(&mut txn, &k, &to_json(&rec)?)?;
+        txn.commit()?;
+        tracing::info!(account, user, admin, "swift user created");
+        Ok(rec)
+    }
+
+    /// One Swift user (`NoSuchCredential`).
+    pub fn get_swift_user(&self, account: &str, user: &str) -> Result<SwiftUser> {
+        let txn = self.dir.env.read_txn()?;
+        match self.dir.swift_users.get(&txn, &user_key(account, user))? {
+            Some(v) => from_json(v),
+            None => Err(Error::NoSuchCredential(format!("{account}:{user}"))),
+        }
+    }
+
+    /// Issues a token for an existing user, valid for `ttl_secs` (at least 1 s).
+    pub fn create_token(&self, account: &str, user: &str, ttl_secs: u64) -> Result<SwiftToken> {
+        let ttl_ms = i64::try_from(ttl_secs.max(1).saturating_mul(1000)).unwrap_or(i64::MAX);
+        let mut txn = self.dir.env.write_txn()?;
+        let u: SwiftUser = match self.dir.swift_users.get(&txn, &user_key(account, user))? {
+            Some(v) => from_json(v)?,
+            None => return Err(Error::NoSuchCredential(format!("{account}:{user}"))),
+        };
+        let tok = SwiftToken {
+            token: format!("{TOKEN_PREFIX}{}", ids::random_hex(16)),
+            account: u.account,
+            user: u.user,
+            admin: u.admin,
+            expires_ms: ids::now_ms().saturating_add(ttl_ms),
+        };
+        self.dir
+            .tokens
+            .put(&mut txn, tok.token.as_bytes(), &to_json(&tok)?)?;
+        txn.commit()?;
+        tracing::debug!(account, user, "swift token issued");
+        Ok(tok)
+    }
+
+    /// A valid token (`NoSuchCredential` if unknown or expired; an expired one is removed).
+    pub fn get_token(&self, token: &str) -> Result<SwiftToken> {
+        let unknown = || Error::NoSuchCredential("token".to_string());
+        let tok: SwiftToken = {
+            let txn = self.dir.env.read_txn()?;
+            match self.dir.tokens.get(&txn, token.as_bytes())? {
+                Some(v) => from_json(v)?,
+                None => return Err(unknown()),
+            }
+        };
+        if tok.expires_ms > ids::now_ms() {
+            return Ok(tok);
+        }
+        let mut txn = self.dir.env.write_txn()?;
+        self.dir.tokens.delete(&mut txn, token.as_bytes())?;
+        txn.commit()?;
+        Err(unknown())
+    }
+
+    /// Removes every token expired at `now_ms`; returns how many.
+    pub fn purge_tokens(&self, now_ms: i64) -> Result<u64> {
+        let mut txn = self.dir.env.write_txn()?;
+        let mut expired = Vec::new();
+        for item in self.dir.tokens.iter(&txn)? {
+            let (k, v) = item?;
+            match from_json::<SwiftToken>(v) {
+                Ok(t) if t.expires_ms > now_ms => {}
+                _ => expired.push(k.to_vec()),
+            }
+        }
+        for k in &expired {
+            self.dir.tokens.delete(&mut txn, k)?;
+        }
+        txn.commit()?;
+        Ok(expired.len() as u64)
+    }
+
+    /// One account with its usage and metadata (`NoSuchAccount`).
+    pub fn get_account(&self, name: &str) -> Result<AccountInfo> {
+        let (rec, cids) = {
+            let txn = self.dir.env.read_txn()?;
+            let rec: AccountRecord = match self.dir.accounts.get(&txn, name.as_bytes())? {
+                Some(v) => from_json(v)?,
+                None => return Err(Error::NoSuchAccount(name.to_string())),
+            };
+            let mut cids = Vec::new();
+            for item in self
+                .dir
+                .account_containers
+                .prefix_iter(&txn, &account_prefix(name))?
+            {
+                let (k, _) = item?;
+                let c = String::from_utf8_lossy(&k[name.len() + 1..]).into_owned();
+                cids.push(super::containers::container_id(name, &c));
+            }
+            (rec, cids)
+        };
+        let mut info = AccountInfo {
+            name: rec.name,
+            created_ms: rec.created_ms,
+            containers: cids.len() as u64,
+            objects: 0,
+            bytes: 0,
+            meta: rec.meta,
+        };
+        for cid in cids {
+            let usage = self.envs.get(&cid, false)?.usage_now()?;
+            info.objects += usage.objects;
+            info.bytes += usage.bytes;
+        }
+        Ok(info)
+    }
+
+    /// Sets then removes account metadata entries (names lower-cased; `NoSuchAccount`).
+    pub fn update_account_meta(
+        &self,
+        name: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<AccountInfo> {
+        let (set, remove) = normalize_update(set, remove)?;
+        {
+            let mut txn = self.dir.env.write_txn()?;
+            let mut rec: AccountRecord = match self.dir.accounts.get(&txn, name.as_bytes())? {
+                Some(v) => from_json(v)?,
+                None => return Err(Error::NoSuchAccount(name.to_string())),
+            };
+            apply(&mut rec.meta, set, &remove);
+            self.dir
+                .accounts
+                .put(&mut txn, name.as_bytes(), &to_json(&rec)?)?;
+            txn.commit()?;
+        }
+        tracing::debug!(account = name, "account metadata updated");
+        self.get_account(name)
+    }
+
+    /// Sets then removes entries of a container's `settings.properties` (names lower-cased;
+    /// `NoSuchContainer`).
+    pub fn update_container_properties(
+        &self,
+        name: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<ContainerInfo> {
+        let (set, remove) = normalize_update(set, remove)?;
+        let r = self.resolve(name)?;
+        let m1 = {
+            let mut txn = self.dir.env.write_txn()?;
+            let mut m1: Meta1Record = match self.dir.meta1.get(&txn, r.cid.as_bytes())? {
+                Some(v) => from_json(v)?,
+                None => return Err(Error::NoSuchContainer(name.to_string())),
+            };
+            apply(&mut m1.settings.properties, set, &remove);
+            self.dir
+                .meta1
+                .put(&mut txn, r.cid.as_bytes(), &to_json(&m1)?)?;
+            txn.commit()?;
+            m1
+        };
+        tracing::debug!(container = name, "container properties updated");
+        let usage = r.env.usage_now()?;
+        Ok(super::containers::info(r.cid, m1, usage))
+    }
+}
