@@ -99,10 +99,8 @@ async fn swift_auth_info_account_and_containers() {
     assert_eq!(v["swift"]["max_file_size"], 5368709122u64);
     assert_eq!(v["swift"]["container_listing_limit"], 10000);
     assert!(v["slo"].is_object() && v["dlo"].is_object(), "{v}");
-    assert!(
-        v.get("tempurl").is_none() && v.get("bulk_delete").is_none(),
-        "{v}"
-    );
+    assert!(v.get("tempurl").is_none(), "{v}");
+    assert_eq!(v["bulk_delete"]["max_deletes_per_request"], 10000);
 
     // Account: empty, then metadata.
     let r = sw.head("").await;
@@ -254,11 +252,44 @@ async fn swift_auth_info_account_and_containers() {
     sw.delete("beta")
         .await
         .expect_status(409, "delete non-empty container");
-    for k in ["a.txt", "d/x", "d/y", "d/sub/z", "e&<f>"] {
-        sw.delete(&format!("beta/{}", encode(k)))
-            .await
-            .expect_status(204, "object DELETE");
-    }
+    sw.delete("beta/a.txt")
+        .await
+        .expect_status(204, "object DELETE");
+    // Bulk delete: objects, a missing one, a non-empty container (409 in the report), and an
+    // empty one.
+    let list = [
+        "/beta/d/x",
+        "/beta/d/y",
+        "/beta/d/sub/z",
+        "/beta/e%26%3Cf%3E",
+        "/beta/nope",
+        "/alpha",
+        "/gamma",
+    ]
+    .join("\n");
+    sw.put("alpha/keep", b"k".to_vec())
+        .await
+        .expect_status(201, "object PUT");
+    let r = sw
+        .send(
+            Method::POST,
+            "?bulk-delete",
+            &[
+                ("accept", "application/json"),
+                ("content-type", "text/plain"),
+            ],
+            list,
+        )
+        .await;
+    r.expect_status(200, "bulk delete");
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("bulk delete JSON");
+    assert_eq!(v["Number Deleted"], 5, "{v}");
+    assert_eq!(v["Number Not Found"], 1, "{v}");
+    assert_eq!(v["Errors"][0][0], "/alpha", "{v}");
+    assert_eq!(v["Errors"][0][1], "409 Conflict", "{v}");
+    sw.head("gamma")
+        .await
+        .expect_status(404, "container removed by bulk delete");
     sw.delete("beta/a.txt")
         .await
         .expect_status(404, "DELETE missing object");

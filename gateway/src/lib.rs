@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod error;
+mod listener;
 pub mod objects;
 pub mod s3;
 pub mod server;

@@ -4,12 +4,9 @@
 //! object service.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
-use tracing::Instrument as _;
 
 use crate::objects::ObjectService;
 use crate::s3::{CredentialCache, MetaAuth, SpreadS3};
@@ -56,47 +53,17 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
     let mut builder = S3ServiceBuilder::new(SpreadS3::new(svc, creds.clone()));
     builder.set_auth(MetaAuth(creds));
     let s3 = builder.build();
-    let next_id = Arc::new(AtomicU64::new(1));
-    let prefix = crate::objects::random_hex(4);
-    tracing::info!(addr = %listener.local_addr()?, "S3 gateway listening");
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    crate::listener::serve(listener, "s3", "", move |req, id| {
         let s3 = s3.clone();
-        let next_id = next_id.clone();
-        let prefix = prefix.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(
-                move |req: http::Request<hyper::body::Incoming>| {
-                    let id = format!("{prefix}{:012x}", next_id.fetch_add(1, Ordering::Relaxed));
-                    let span = tracing::info_span!("s3", request_id = %id, method = %req.method(), path = %req.uri().path());
-                    let s3 = s3.clone();
-                    async move {
-                        let mut resp = s3
-                            .call(req.map(s3s::Body::from))
-                            .instrument(span.clone())
-                            .await?;
-                        span.in_scope(|| tracing::debug!(status = %resp.status(), "done"));
-                        if let Ok(v) = http::HeaderValue::from_str(&id) {
-                            resp.headers_mut().insert("x-amz-request-id", v);
-                        }
-                        Ok::<_, s3s::HttpError>(resp)
-                    }
-                },
-            );
-            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(e) = conn {
-                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+        async move {
+            let mut resp = s3.call(req.map(s3s::Body::from)).await?;
+            tracing::debug!(status = %resp.status(), "done");
+            if let Ok(v) = http::HeaderValue::from_str(&id) {
+                resp.headers_mut().insert("x-amz-request-id", v);
             }
-        });
-    }
+            Ok::<_, s3s::HttpError>(resp)
+        }
+    })
+    .await?;
+    Ok(())
 }

@@ -5,14 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::{HeaderMap, Method, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use meta::wire::ContainerInfo;
 use tokio::net::TcpListener;
-use tracing::Instrument as _;
 
 use super::auth::{Caller, TokenCache};
 use super::error::{SwiftError, SwiftResult};
@@ -53,43 +50,18 @@ pub async fn serve(listener: TcpListener, config: Config, svc: ObjectService) ->
         token_ttl_secs: config.swift_token_ttl_secs,
     });
     let local = listener.local_addr()?;
-    let next_id = Arc::new(AtomicU64::new(1));
-    let prefix = crate::objects::random_hex(4);
-    tracing::info!(addr = %local, "Swift gateway listening");
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    crate::listener::serve(listener, "swift", "tx", move |req, id| {
         let swift = swift.clone();
-        let next_id = next_id.clone();
-        let prefix = prefix.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                let id = format!("tx{prefix}{:012x}", next_id.fetch_add(1, Ordering::Relaxed));
-                let span = tracing::info_span!("swift", trans_id = %id, method = %req.method(), path = %req.uri().path());
-                let swift = swift.clone();
-                async move {
-                    let mut resp = handle(&swift, req, local).instrument(span.clone()).await;
-                    span.in_scope(|| tracing::debug!(status = %resp.status(), "done"));
-                    super::put_header(resp.headers_mut(), "x-trans-id", &id);
-                    super::put_header(resp.headers_mut(), "x-openstack-request-id", &id);
-                    Ok::<_, std::convert::Infallible>(resp)
-                }
-            });
-            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(e) = conn {
-                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
+        async move {
+            let mut resp = handle(&swift, req, local).await;
+            tracing::debug!(status = %resp.status(), "done");
+            super::put_header(resp.headers_mut(), "x-trans-id", &id);
+            super::put_header(resp.headers_mut(), "x-openstack-request-id", &id);
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    })
+    .await?;
+    Ok(())
 }
 
 async fn handle(
