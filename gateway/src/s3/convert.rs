@@ -218,3 +218,12 @@ pub fn url_encode(s: &str) -> String {
         .remove(b'/');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
+
+/// A request body, or an empty one when the request has none.
+pub fn body_or_empty(body: Option<s3s::dto::StreamingBlob>) -> s3s::dto::StreamingBlob {
+    body.unwrap_or_else(|| {
+        s3s::dto::StreamingBlob::wrap(
+            futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
+        )
+    })
+}

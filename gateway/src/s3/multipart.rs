@@ -10,8 +10,8 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::SpreadS3;
 use super::bucket::owner;
 use super::convert::{
-    check_key, checksum_fields, digests_for, etag, standard_headers, timestamp, url_encode,
-    user_meta, verify_digests,
+    body_or_empty, check_key, checksum_fields, digests_for, etag, standard_headers, timestamp,
+    url_encode, user_meta, verify_digests,
 };
 use super::error::s3err;
 use super::object::part_checksum;
@@ -94,9 +94,7 @@ pub async fn upload_part(
         ));
     }
     let content_md5 = input.content_md5;
-    let body = input.body.unwrap_or_else(|| {
-        StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
-    });
+    let body = body_or_empty(input.body);
     let part = s3
         .svc
         .put_part(

@@ -6,8 +6,8 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
 use super::convert::{
-    ChecksumRequest, check_key, checksum_fields, checksum_request, digests_for, etag, expires,
-    metadata_out, standard_headers, timestamp, user_meta, verify_digests,
+    ChecksumRequest, body_or_empty, check_key, checksum_fields, checksum_request, digests_for,
+    etag, expires, metadata_out, standard_headers, timestamp, user_meta, verify_digests,
 };
 use super::error::s3err;
 use crate::error::Error;
@@ -49,9 +49,7 @@ pub async fn put_object(
         .await
         .map_err(s3err)?;
     let content_md5 = input.content_md5;
-    let body = input.body.unwrap_or_else(|| {
-        StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
-    });
+    let body = body_or_empty(input.body);
     let record = s3
         .svc
         .put_object(
@@ -84,6 +82,21 @@ pub async fn put_object(
         checksum_sha256: sums.sha256,
         ..Default::default()
     }))
+}
+
+/// The bytes a GET or HEAD answers, and its Content-Range when a Range was asked for.
+fn resolve_range(
+    range: Option<Range>,
+    size: u64,
+) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
+    match range {
+        Some(r) => {
+            let range = r.check(size).map_err(|_| s3err(Error::InvalidRange))?;
+            let cr = format!("bytes {}-{}/{}", range.start, range.end - 1, size);
+            Ok((range, Some(cr)))
+        }
+        None => Ok((0..size, None)),
+    }
 }
 
 /// Evaluates If-Match / If-Unmodified-Since / If-None-Match / If-Modified-Since (RFC 9110 order).
@@ -149,14 +162,7 @@ pub async fn get_object(
         input.if_modified_since.as_ref(),
     )
     .map_err(s3err)?;
-    let (range, content_range) = match input.range {
-        Some(r) => {
-            let range = r.check(rec.size).map_err(|_| s3err(Error::InvalidRange))?;
-            let cr = format!("bytes {}-{}/{}", range.start, range.end - 1, rec.size);
-            (range, Some(cr))
-        }
-        None => (0..rec.size, None),
-    };
+    let (range, content_range) = resolve_range(input.range, rec.size)?;
     let length = range.end - range.start;
     let body = first_piece_ready(s3.svc.read_content(rec.chunks.clone(), range)).await?;
     let storage_class = storage_class_of(s3, &rec).await;
@@ -221,14 +227,8 @@ pub async fn head_object(
         input.if_modified_since.as_ref(),
     )
     .map_err(s3err)?;
-    let (length, content_range) = match input.range {
-        Some(r) => {
-            let range = r.check(rec.size).map_err(|_| s3err(Error::InvalidRange))?;
-            let cr = format!("bytes {}-{}/{}", range.start, range.end - 1, rec.size);
-            (range.end - range.start, Some(cr))
-        }
-        None => (rec.size, None),
-    };
+    let (range, content_range) = resolve_range(input.range, rec.size)?;
+    let length = range.end - range.start;
     let sums = checksums_if(&rec, input.checksum_mode.as_ref());
     let storage_class = storage_class_of(s3, &rec).await;
     Ok(S3Response::new(HeadObjectOutput {
