@@ -4,7 +4,7 @@
 
 use crate::wire::{
     ChunkCopy, CompleteRequest, ContainerSettings, ListRequest, ListUploadsRequest, ObjectRecord,
-    PartRecord, UploadRecord,
+    PartRecord, PutCondition, UploadRecord, VersionListRequest, Versioning,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,6 +25,9 @@ pub mod route {
     pub const OBJECT_GET: &str = "/v1/objects/get";
     pub const OBJECT_DELETE: &str = "/v1/objects/delete";
     pub const OBJECT_LIST: &str = "/v1/objects/list";
+    pub const VERSION_LIST: &str = "/v1/objects/list-versions";
+    pub const VERSIONING_SET: &str = "/v1/containers/set-versioning";
+    pub const VERSIONING_GET: &str = "/v1/containers/get-versioning";
     pub const UPLOAD_CREATE: &str = "/v1/uploads/create";
     pub const UPLOAD_GET: &str = "/v1/uploads/get";
     pub const PART_PUT: &str = "/v1/uploads/put-part";
@@ -98,12 +101,29 @@ pub struct ContainerDelete {
 pub struct ObjectPut {
     pub container: String,
     pub record: ObjectRecord,
+    #[serde(default)]
+    pub condition: PutCondition,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectKey {
     pub container: String,
     pub key: String,
+    /// A version id (`None`: the current version).
+    #[serde(default)]
+    pub version_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionList {
+    pub container: String,
+    pub request: VersionListRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersioningSet {
+    pub name: String,
+    pub state: Versioning,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

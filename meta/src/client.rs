@@ -7,9 +7,9 @@ use crate::api::{self, route};
 use crate::error::{Error, Result};
 use crate::wire::{
     AccountInfo, ChunkCopy, CompleteRequest, ContainerInfo, ContainerSettings, Credential,
-    ErrorBody, Heartbeat, HeartbeatReply, ListPartsReply, ListReply, ListRequest, ListUploadsReply,
-    ListUploadsRequest, ObjectRecord, PartRecord, ServiceRecord, SwiftToken, SwiftUser,
-    UploadRecord,
+    DeleteOutcome, ErrorBody, Heartbeat, HeartbeatReply, ListPartsReply, ListReply, ListRequest,
+    ListUploadsReply, ListUploadsRequest, ObjectRecord, PartRecord, PutCondition, ServiceRecord,
+    Stored, SwiftToken, SwiftUser, UploadRecord, VersionListReply, VersionListRequest, Versioning,
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -198,31 +198,97 @@ impl MetaClient {
         self.call(route::CONTAINER_DELETE, &req, name).await
     }
 
-    /// Stores `rec` as the current object under `rec.key`; replaced chunks go to GC.
-    pub async fn put_object(&self, container: &str, rec: &ObjectRecord) -> Result<()> {
+    /// Stores `rec` as the current version of `rec.key`; replaced chunks go to GC.
+    pub async fn put_object(&self, container: &str, rec: &ObjectRecord) -> Result<Stored> {
+        self.put_object_if(container, rec, &PutCondition::default())
+            .await
+    }
+
+    /// Stores `rec` if `cond` holds against the current version (`PreconditionFailed`).
+    pub async fn put_object_if(
+        &self,
+        container: &str,
+        rec: &ObjectRecord,
+        cond: &PutCondition,
+    ) -> Result<Stored> {
         let req = api::ObjectPut {
             container: container.to_string(),
             record: rec.clone(),
+            condition: cond.clone(),
         };
         self.call(route::OBJECT_PUT, &req, container).await
     }
 
     /// The current object under `key` (`NoSuchObject`).
     pub async fn get_object(&self, container: &str, key: &str) -> Result<ObjectRecord> {
+        self.get_object_version(container, key, None).await
+    }
+
+    /// The current version of `key` or the named one (`NoSuchVersion`; delete markers come
+    /// back as records with `delete_marker` set).
+    pub async fn get_object_version(
+        &self,
+        container: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectRecord> {
         let req = api::ObjectKey {
             container: container.to_string(),
             key: key.to_string(),
+            version_id: version_id.map(str::to_string),
         };
         self.call(route::OBJECT_GET, &req, container).await
     }
 
-    /// Deletes the object; returns what was deleted (`None` if absent). Its chunks go to GC.
+    /// Deletes the object (a delete marker in a versioned container); returns the removed
+    /// current record (`None` if there was none or a marker was added).
     pub async fn delete_object(&self, container: &str, key: &str) -> Result<Option<ObjectRecord>> {
+        Ok(self.delete_version(container, key, None).await?.removed)
+    }
+
+    /// Deletes `key` or one version of it.
+    pub async fn delete_version(
+        &self,
+        container: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<DeleteOutcome> {
         let req = api::ObjectKey {
             container: container.to_string(),
             key: key.to_string(),
+            version_id: version_id.map(str::to_string),
         };
         self.call(route::OBJECT_DELETE, &req, container).await
+    }
+
+    /// ListObjectVersions.
+    pub async fn list_versions(
+        &self,
+        container: &str,
+        req: &VersionListRequest,
+    ) -> Result<VersionListReply> {
+        let req = api::VersionList {
+            container: container.to_string(),
+            request: req.clone(),
+        };
+        self.call(route::VERSION_LIST, &req, container).await
+    }
+
+    /// Sets a container's versioning state.
+    pub async fn set_versioning(&self, name: &str, state: Versioning) -> Result<()> {
+        let req = api::VersioningSet {
+            name: name.to_string(),
+            state,
+        };
+        self.call(route::VERSIONING_SET, &req, name).await
+    }
+
+    /// A container's versioning state.
+    pub async fn get_versioning(&self, name: &str) -> Result<Versioning> {
+        let req = api::ContainerName {
+            name: name.to_string(),
+        };
+        self.call(route::VERSIONING_GET, &req, name).await
     }
 
     /// Lists objects (prefix, delimiter, after, end_before, max_keys).

@@ -22,6 +22,10 @@ pub enum Error {
     ContainerNotEmpty(String),
     #[error("no such object: {0}")]
     NoSuchObject(String),
+    #[error("no such version: {0}")]
+    NoSuchVersion(String),
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
     #[error("no such upload: {0}")]
     NoSuchUpload(String),
     #[error("no such service: {0}")]
@@ -61,6 +65,8 @@ impl Error {
             Error::ContainerExists { .. } => "ContainerExists",
             Error::ContainerNotEmpty(_) => "ContainerNotEmpty",
             Error::NoSuchObject(_) => "NoSuchObject",
+            Error::NoSuchVersion(_) => "NoSuchVersion",
+            Error::PreconditionFailed(_) => "PreconditionFailed",
             Error::NoSuchUpload(_) => "NoSuchUpload",
             Error::NoSuchService(_) => "NoSuchService",
             Error::InvalidPart(_) => "InvalidPart",
@@ -88,6 +94,8 @@ impl Error {
             | Error::ContainerNotEmpty(s)
             | Error::NoSuchObject(s)
             | Error::NoSuchUpload(s)
+            | Error::PreconditionFailed(s)
+            | Error::NoSuchVersion(s)
             | Error::NoSuchService(s)
             | Error::InvalidPart(s)
             | Error::InvalidArgument(s)
@@ -127,6 +135,8 @@ impl Error {
             "ContainerNotEmpty" => Error::ContainerNotEmpty(detail),
             "NoSuchObject" => Error::NoSuchObject(detail),
             "NoSuchUpload" => Error::NoSuchUpload(detail),
+            "NoSuchVersion" => Error::NoSuchVersion(detail),
+            "PreconditionFailed" => Error::PreconditionFailed(detail),
             "NoSuchService" => Error::NoSuchService(detail),
             "InvalidPart" => Error::InvalidPart(detail),
             "InvalidPartOrder" => Error::InvalidPartOrder,

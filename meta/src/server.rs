@@ -121,7 +121,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::NoSuchContainer(_)
         | Error::NoSuchObject(_)
         | Error::NoSuchUpload(_)
+        | Error::NoSuchVersion(_)
         | Error::NoSuchService(_) => StatusCode::NOT_FOUND,
+        Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         Error::AccountExists(_)
         | Error::CredentialExists(_)
         | Error::ContainerExists { .. }
@@ -272,19 +274,37 @@ async fn dispatch(
         }
         route::OBJECT_PUT => {
             op(s, body, |s, q: api::ObjectPut| {
-                s.put_object(&q.container, &q.record)
+                s.put_object_if(&q.container, &q.record, &q.condition)
             })
             .await
         }
         route::OBJECT_GET => {
             op(s, body, |s, q: api::ObjectKey| {
-                s.get_object(&q.container, &q.key)
+                s.get_object_version(&q.container, &q.key, q.version_id.as_deref())
             })
             .await
         }
         route::OBJECT_DELETE => {
             op(s, body, |s, q: api::ObjectKey| {
-                s.delete_object(&q.container, &q.key)
+                s.delete_version(&q.container, &q.key, q.version_id.as_deref())
+            })
+            .await
+        }
+        route::VERSION_LIST => {
+            op(s, body, |s, q: api::VersionList| {
+                s.list_versions(&q.container, &q.request)
+            })
+            .await
+        }
+        route::VERSIONING_SET => {
+            op(s, body, |s, q: api::VersioningSet| {
+                s.set_versioning(&q.name, q.state)
+            })
+            .await
+        }
+        route::VERSIONING_GET => {
+            op(s, body, |s, q: api::ContainerName| {
+                s.get_versioning(&q.name)
             })
             .await
         }

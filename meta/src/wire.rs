@@ -151,6 +151,85 @@ pub struct ObjectRecord {
     #[serde(default)]
     pub parts: Vec<u64>,
     pub chunks: Vec<ChunkRecord>,
+    /// A delete marker of a versioned container: no content, no chunks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
+}
+
+/// Preconditions checked against the current object in the transaction that stores a new one
+/// (S3 conditional writes, Swift read-modify-write). Failing ones answer `PreconditionFailed`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PutCondition {
+    /// `If-None-Match: *`: there must be no current object.
+    #[serde(default)]
+    pub if_none_match_any: bool,
+    /// `If-Match`: the current object's ETag (no quotes); `NoSuchObject` when there is none.
+    #[serde(default)]
+    pub if_match_etag: Option<String>,
+    /// The current object must still be this content (compare-and-swap on the content id).
+    #[serde(default)]
+    pub if_content_id: Option<String>,
+}
+
+/// What a put stored: the version id meta assigned (`null` outside versioning).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Stored {
+    pub version_id: String,
+}
+
+/// Versioning state of a container (S3 PutBucketVersioning).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Versioning {
+    /// Never enabled: one version per key, id `null`.
+    #[default]
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// The version whose content was removed (its chunks went to GC), if any.
+    pub removed: Option<ObjectRecord>,
+    /// The version id the delete created (a delete marker) or removed; `None` when nothing
+    /// existed in an unversioned container.
+    pub version_id: Option<String>,
+    /// True when a delete marker was created or removed.
+    pub delete_marker: bool,
+}
+
+/// ListObjectVersions request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VersionListRequest {
+    #[serde(default)]
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub key_marker: Option<String>,
+    pub version_id_marker: Option<String>,
+    pub max_keys: u32,
+}
+
+/// One version in a version listing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VersionSummary {
+    pub key: String,
+    pub version_id: String,
+    pub is_latest: bool,
+    pub delete_marker: bool,
+    pub size: u64,
+    pub etag: String,
+    pub mtime_ms: i64,
+    pub policy: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VersionListReply {
+    pub versions: Vec<VersionSummary>,
+    pub common_prefixes: Vec<String>,
+    pub truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_version_id_marker: Option<String>,
 }
 
 /// Listing request (S3 ListObjects/V2, Swift container GET).
@@ -252,6 +331,9 @@ pub struct CompleteRequest {
     /// Whole-object checksums to store, computed by the gateway (may be empty).
     #[serde(default)]
     pub checksums: BTreeMap<String, String>,
+    /// Preconditions on the current object (If-Match / If-None-Match on Complete).
+    #[serde(default)]
+    pub condition: PutCondition,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

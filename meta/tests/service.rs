@@ -257,6 +257,7 @@ async fn meta_end_to_end() {
     let complete = |parts| CompleteRequest {
         parts,
         checksums: Default::default(),
+        condition: Default::default(),
     };
     assert!(matches!(
         c.complete_upload("mp", &upload_id, &complete(vec![cp(3), cp(1)]))

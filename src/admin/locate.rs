@@ -181,6 +181,7 @@ mod tests {
             checksums: Default::default(),
             policy: "THREECOPIES".into(),
             parts: vec![],
+            delete_marker: false,
             chunks: vec![ChunkRecord {
                 pos: 0,
                 offset: 0,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures::Stream;
-use meta::wire::{ContainerInfo, ObjectRecord, PartRecord, UploadRecord};
+use meta::wire::{ContainerInfo, ObjectRecord, PartRecord, PutCondition, UploadRecord};
 
 use super::digest::{DigestValues, Digests};
 use super::writer::ContentTarget;
@@ -34,13 +34,26 @@ impl ObjectAttrs {
     }
 }
 
-/// An object about to be written: its key, the storage policy it is written under, and its
-/// attributes.
+/// An object about to be written: its key, the storage policy it is written under, its
+/// attributes, and the preconditions on the current object that the commit checks.
 #[derive(Debug, Clone)]
 pub struct NewObject<'a> {
     pub key: &'a str,
     pub policy: StoragePolicy,
     pub attrs: ObjectAttrs,
+    pub condition: PutCondition,
+}
+
+impl<'a> NewObject<'a> {
+    /// An unconditional write.
+    pub fn new(key: &'a str, policy: StoragePolicy, attrs: ObjectAttrs) -> NewObject<'a> {
+        NewObject {
+            key,
+            policy,
+            attrs,
+            condition: PutCondition::default(),
+        }
+    }
 }
 
 impl ObjectService {
@@ -57,7 +70,12 @@ impl ObjectService {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let NewObject { key, policy, attrs } = obj;
+        let NewObject {
+            key,
+            policy,
+            attrs,
+            condition,
+        } = obj;
         let target = ContentTarget {
             account: container.account.clone(),
             container: container.name.clone(),
@@ -88,21 +106,34 @@ impl ObjectService {
             policy: target.policy.name.clone(),
             parts: Vec::new(),
             chunks: written.chunks,
+            delete_marker: false,
         };
-        self.commit_object(&container.name, record).await
+        self.commit_object(&container.name, record, &condition)
+            .await
     }
 
-    /// Records `record` in meta; on failure its chunks are discarded.
+    /// Records `record` in meta if `condition` holds; on failure its chunks are discarded.
+    /// Returns the record with the version id meta assigned.
     pub async fn commit_object(
         &self,
         container: &str,
-        record: ObjectRecord,
+        mut record: ObjectRecord,
+        condition: &PutCondition,
     ) -> Result<ObjectRecord> {
-        if let Err(e) = self.meta().put_object(container, &record).await {
-            self.discard(copies_of(&record.chunks)).await;
-            return Err(e.into());
+        match self
+            .meta()
+            .put_object_if(container, &record, condition)
+            .await
+        {
+            Ok(stored) => {
+                record.version_id = stored.version_id;
+                Ok(record)
+            }
+            Err(e) => {
+                self.discard(copies_of(&record.chunks)).await;
+                Err(e.into())
+            }
         }
-        Ok(record)
     }
 
     /// Stores `body` as part `part_number` of a multipart upload.

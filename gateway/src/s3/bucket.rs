@@ -133,16 +133,6 @@ pub async fn get_bucket_location(
     }))
 }
 
-/// Versioning is not available yet: every bucket answers as never versioned (no Status), which
-/// is what tools like rclone probe for.
-pub async fn get_bucket_versioning(
-    s3: &SpreadS3,
-    req: S3Request<GetBucketVersioningInput>,
-) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    s3.owned_bucket(&req, &req.input.bucket).await?;
-    Ok(S3Response::new(GetBucketVersioningOutput::default()))
-}
-
 /// Header naming the storage policy of a new bucket (Spread extension; Swift has
 /// X-Storage-Policy for the same thing).
 pub const STORAGE_POLICY_HEADER: &str = "x-spread-storage-policy";

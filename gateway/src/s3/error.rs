@@ -53,6 +53,13 @@ fn meta_to_s3(e: &meta::Error) -> S3Error {
         M::NoSuchContainer(_) => S3ErrorCode::NoSuchBucket,
         M::NoSuchObject(_) => S3ErrorCode::NoSuchKey,
         M::NoSuchUpload(_) => S3ErrorCode::NoSuchUpload,
+        M::NoSuchVersion(_) => S3ErrorCode::NoSuchVersion,
+        M::PreconditionFailed(_) => {
+            return S3Error::with_message(
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            );
+        }
         M::ContainerExists { .. } => S3ErrorCode::BucketAlreadyExists,
         M::ContainerNotEmpty(_) => S3ErrorCode::BucketNotEmpty,
         M::InvalidPart(_) => S3ErrorCode::InvalidPart,

@@ -13,7 +13,7 @@ use super::error::s3err;
 
 const MAX_KEYS: i32 = 1000;
 
-fn max_keys(v: Option<i32>) -> S3Result<u32> {
+pub(super) fn max_keys(v: Option<i32>) -> S3Result<u32> {
     match v {
         None => Ok(MAX_KEYS as u32),
         Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must not be negative")),
@@ -21,7 +21,7 @@ fn max_keys(v: Option<i32>) -> S3Result<u32> {
     }
 }
 
-fn wants_url(encoding: Option<&EncodingType>) -> S3Result<bool> {
+pub(super) fn wants_url(encoding: Option<&EncodingType>) -> S3Result<bool> {
     match encoding {
         None => Ok(false),
         Some(e) if e.as_str().eq_ignore_ascii_case("url") => Ok(true),

@@ -8,6 +8,7 @@ mod error;
 mod list;
 mod multipart;
 mod object;
+mod versioning;
 
 pub use auth::{CredentialCache, MetaAuth};
 
@@ -84,7 +85,19 @@ impl S3 for SpreadS3 {
         &self,
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        bucket::get_bucket_versioning(self, req).await
+        versioning::get_bucket_versioning(self, req).await
+    }
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        versioning::put_bucket_versioning(self, req).await
+    }
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        versioning::list_object_versions(self, req).await
     }
     async fn put_object(
         &self,

@@ -158,6 +158,8 @@ pub async fn complete(
             etag: tag.value().to_string(),
         });
     }
+    let condition =
+        super::object::put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let upload = s3
         .svc
         .meta()
@@ -179,6 +181,7 @@ pub async fn complete(
             &CompleteRequest {
                 parts: wanted,
                 checksums: BTreeMap::new(),
+                condition,
             },
         )
         .await
@@ -188,6 +191,7 @@ pub async fn complete(
         key: Some(record.key.clone()),
         e_tag: Some(etag(&record.etag)),
         location: Some(format!("/{}/{}", container.name, record.key)),
+        version_id: super::versioning::version_out(&record.version_id),
         ..Default::default()
     }))
 }

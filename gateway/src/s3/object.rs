@@ -1,6 +1,6 @@
 //! Object operations: put, get, head, delete (single and batch), copy.
 
-use meta::wire::ObjectRecord;
+use meta::wire::{ContainerInfo, ObjectRecord, PutCondition};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -10,6 +10,7 @@ use super::convert::{
     etag, expires, metadata_out, standard_headers, timestamp, user_meta, verify_digests,
 };
 use super::error::s3err;
+use super::versioning::version_out;
 use crate::error::Error;
 use crate::objects::{ChecksumAlgo, NewObject, ObjectAttrs, ObjectStream};
 
@@ -48,6 +49,7 @@ pub async fn put_object(
         .resolve_policy(&container, input.storage_class.as_ref().map(|c| c.as_str()))
         .await
         .map_err(s3err)?;
+    let condition = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let content_md5 = input.content_md5;
     let body = body_or_empty(input.body);
     let record = s3
@@ -58,6 +60,7 @@ pub async fn put_object(
                 key: &input.key,
                 policy,
                 attrs,
+                condition,
             },
             body,
             digests_for(checksum.as_ref()),
@@ -75,6 +78,7 @@ pub async fn put_object(
     let sums = checksum_fields(&record.checksums);
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(etag(&record.etag)),
+        version_id: version_out(&record.version_id),
         checksum_crc32: sums.crc32,
         checksum_crc32c: sums.crc32c,
         checksum_crc64nvme: sums.crc64nvme,
@@ -97,6 +101,62 @@ fn resolve_range(
         }
         None => Ok((0..size, None)),
     }
+}
+
+/// The preconditions of a conditional write: `If-None-Match: *` and `If-Match: ETag`.
+pub fn put_condition(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<PutCondition> {
+    let mut cond = PutCondition::default();
+    match if_none_match {
+        None => {}
+        Some(ETagCondition::Any) => cond.if_none_match_any = true,
+        Some(ETagCondition::ETag(_)) => {
+            return Err(s3_error!(
+                NotImplemented,
+                "If-None-Match on a write only supports '*'"
+            ));
+        }
+    }
+    match if_match {
+        None | Some(ETagCondition::Any) => {}
+        Some(ETagCondition::ETag(t)) => cond.if_match_etag = Some(t.value().to_string()),
+    }
+    Ok(cond)
+}
+
+/// The version a GET, HEAD or copy reads: the current one, or the one named by `versionId`.
+/// A delete marker answers 404 NoSuchKey when current, 405 MethodNotAllowed when named.
+async fn read_version(
+    s3: &SpreadS3,
+    container: &ContainerInfo,
+    key: &str,
+    version_id: Option<&str>,
+) -> S3Result<ObjectRecord> {
+    let rec = s3
+        .svc
+        .meta()
+        .get_object_version(&container.name, key, version_id)
+        .await
+        .map_err(s3err)?;
+    if rec.delete_marker {
+        let mut err = s3_error!(
+            MethodNotAllowed,
+            "The specified method is not allowed against this resource."
+        );
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "x-amz-delete-marker",
+            http::HeaderValue::from_static("true"),
+        );
+        if let Ok(v) = http::HeaderValue::from_str(&rec.version_id) {
+            h.insert("x-amz-version-id", v);
+        }
+        err.set_headers(h);
+        return Err(err);
+    }
+    Ok(rec)
 }
 
 /// Evaluates If-Match / If-Unmodified-Since / If-None-Match / If-Modified-Since (RFC 9110 order).
@@ -148,12 +208,7 @@ pub async fn get_object(
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let container = s3.owned_bucket(&req, &req.input.bucket).await?;
     let input = req.input;
-    let rec = s3
-        .svc
-        .meta()
-        .get_object(&container.name, &input.key)
-        .await
-        .map_err(s3err)?;
+    let rec = read_version(s3, &container, &input.key, input.version_id.as_deref()).await?;
     check_conditions(
         &rec,
         input.if_match.as_ref(),
@@ -202,6 +257,7 @@ pub async fn get_object(
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
         storage_class,
+        version_id: version_out(&rec.version_id),
         ..Default::default()
     };
     Ok(S3Response::new(output))
@@ -213,12 +269,7 @@ pub async fn head_object(
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let container = s3.owned_bucket(&req, &req.input.bucket).await?;
     let input = req.input;
-    let rec = s3
-        .svc
-        .meta()
-        .get_object(&container.name, &input.key)
-        .await
-        .map_err(s3err)?;
+    let rec = read_version(s3, &container, &input.key, input.version_id.as_deref()).await?;
     check_conditions(
         &rec,
         input.if_match.as_ref(),
@@ -233,6 +284,7 @@ pub async fn head_object(
     let storage_class = storage_class_of(s3, &rec).await;
     Ok(S3Response::new(HeadObjectOutput {
         storage_class,
+        version_id: version_out(&rec.version_id),
         accept_ranges: Some("bytes".to_string()),
         content_length: Some(length as i64),
         content_range,
@@ -260,12 +312,21 @@ pub async fn delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let container = s3.owned_bucket(&req, &req.input.bucket).await?;
-    s3.svc
+    let done = s3
+        .svc
         .meta()
-        .delete_object(&container.name, &req.input.key)
+        .delete_version(
+            &container.name,
+            &req.input.key,
+            req.input.version_id.as_deref(),
+        )
         .await
         .map_err(s3err)?;
-    Ok(S3Response::new(DeleteObjectOutput::default()))
+    Ok(S3Response::new(DeleteObjectOutput {
+        delete_marker: done.delete_marker.then_some(true),
+        version_id: done.version_id,
+        ..Default::default()
+    }))
 }
 
 pub async fn delete_objects(
@@ -284,12 +345,25 @@ pub async fn delete_objects(
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in delete.objects {
-        match s3.svc.meta().delete_object(&container.name, &obj.key).await {
-            Ok(_) => {
+        match s3
+            .svc
+            .meta()
+            .delete_version(&container.name, &obj.key, obj.version_id.as_deref())
+            .await
+        {
+            Ok(done) => {
                 if !quiet {
+                    // A marker created answers its id as DeleteMarkerVersionId.
+                    let created_marker = done.delete_marker && obj.version_id.is_none();
                     deleted.push(DeletedObject {
                         key: Some(obj.key),
-                        ..Default::default()
+                        delete_marker: done.delete_marker.then_some(true),
+                        delete_marker_version_id: if created_marker {
+                            done.version_id.clone()
+                        } else {
+                            None
+                        },
+                        version_id: obj.version_id,
                     })
                 }
             }
@@ -299,7 +373,7 @@ pub async fn delete_objects(
                     code: Some(err.code().as_str().to_string()),
                     key: Some(obj.key),
                     message: err.message().map(str::to_string),
-                    version_id: None,
+                    version_id: obj.version_id,
                 });
             }
         }
@@ -321,7 +395,7 @@ pub async fn copy_object(
     let CopySource::Bucket {
         bucket: src_bucket,
         key: src_key,
-        ..
+        version_id: src_version,
     } = &input.copy_source
     else {
         return Err(s3_error!(
@@ -330,12 +404,7 @@ pub async fn copy_object(
         ));
     };
     let source_container = s3.owned_bucket(&req, src_bucket).await?;
-    let source = s3
-        .svc
-        .meta()
-        .get_object(&source_container.name, src_key)
-        .await
-        .map_err(s3err)?;
+    let source = read_version(s3, &source_container, src_key, src_version.as_deref()).await?;
     check_conditions(
         &source,
         input.copy_source_if_match.as_ref(),
@@ -351,7 +420,11 @@ pub async fn copy_object(
         .metadata_directive
         .as_ref()
         .is_some_and(|d| d.as_str().eq_ignore_ascii_case("REPLACE"));
-    if !replace && source_container.name == container.name && **src_key == *input.key {
+    if !replace
+        && source_container.name == container.name
+        && **src_key == *input.key
+        && src_version.is_none()
+    {
         return Err(s3_error!(
             InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -386,12 +459,15 @@ pub async fn copy_object(
                 key: &input.key,
                 policy,
                 attrs,
+                condition: PutCondition::default(),
             },
         )
         .await
         .map_err(s3err)?;
     let sums = checksum_fields(&record.checksums);
     Ok(S3Response::new(CopyObjectOutput {
+        version_id: version_out(&record.version_id),
+        copy_source_version_id: version_out(&source.version_id),
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(etag(&record.etag)),
             last_modified: Some(timestamp(record.mtime_ms)),

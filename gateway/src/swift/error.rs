@@ -100,7 +100,9 @@ impl From<Error> for SwiftError {
                 | M::NoSuchContainer(_)
                 | M::NoSuchObject(_)
                 | M::NoSuchUpload(_)
+                | M::NoSuchVersion(_)
                 | M::NoSuchService(_) => StatusCode::NOT_FOUND,
+                M::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
                 M::NoSuchCredential(_) => StatusCode::UNAUTHORIZED,
                 M::AccountExists(_)
                 | M::CredentialExists(_)

@@ -382,7 +382,7 @@ pub async fn put_slo(
         .svc
         .put_object(
             c,
-            NewObject { key, policy, attrs },
+            NewObject::new(key, policy, attrs),
             Box::pin(body),
             Digests::new(None),
             |_, _| Ok(()),

@@ -397,7 +397,7 @@ async fn put(
         .svc
         .put_object(
             c,
-            NewObject { key, policy, attrs },
+            NewObject::new(key, policy, attrs),
             Box::pin(stream),
             Digests::new(None),
             |_, values| match &want_etag {
@@ -457,7 +457,7 @@ async fn copy(
         Source::Plain(r) => {
             swift
                 .svc
-                .copy_object(r, c, NewObject { key, policy, attrs })
+                .copy_object(r, c, NewObject::new(key, policy, attrs))
                 .await?
         }
         Source::Large { .. } => {
@@ -469,7 +469,7 @@ async fn copy(
                 .svc
                 .put_object(
                     c,
-                    NewObject { key, policy, attrs },
+                    NewObject::new(key, policy, attrs),
                     body,
                     Digests::new(None),
                     |_, _| Ok(()),
@@ -533,7 +533,12 @@ async fn post(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRe
         rec.headers.remove(DELETE_AT);
     }
     rec.mtime_ms = now_ms();
-    swift.svc.meta().put_object(&c.name, &rec).await?;
+    // Compare-and-swap: a PUT that replaced the object meanwhile wins (412 here).
+    let cond = meta::wire::PutCondition {
+        if_content_id: Some(rec.content_id.clone()),
+        ..Default::default()
+    };
+    swift.svc.meta().put_object_if(&c.name, &rec, &cond).await?;
     let mut h = HeaderMap::new();
     put_header(&mut h, "content-type", "text/html; charset=UTF-8");
     Ok(respond(StatusCode::ACCEPTED, h, ""))

@@ -162,7 +162,7 @@ impl Store {
         {
             let env = &r.env;
             let mut txn = env.env.write_txn()?;
-            if !env.objects.is_empty(&txn)? {
+            if !env.objects.is_empty(&txn)? || !env.versions.is_empty(&txn)? {
                 return Err(Error::ContainerNotEmpty(name.to_string()));
             }
             for item in env.parts.iter(&txn)? {

@@ -3,7 +3,10 @@
 //!
 //! Databases: `objects` (encoded key → `ObjectRecord` JSON), `usage` (`"usage"` → objects u64 BE
 //! ‖ bytes u64 BE), `uploads` (upload id → `UploadRecord` JSON), `parts` (upload id ‖ NUL ‖ part
-//! number u32 BE → `PartRecord` JSON).
+//! number u32 BE → `PartRecord` JSON), `versions` (encoded key ‖ NUL ‖ inverted sequence u64 BE →
+//! `ObjectRecord` JSON, every version of a versioned container, newest first per key; see
+//! `versions.rs`), `props` (container properties kept next to the objects: the versioning state
+//! and the version sequence).
 
 use super::lmdb::{self, Db, Env};
 use crate::error::Result;
@@ -19,6 +22,8 @@ pub struct Meta2 {
     pub usage: Db,
     pub uploads: Db,
     pub parts: Db,
+    pub versions: Db,
+    pub props: Db,
 }
 
 /// Object and byte counters of a container.
@@ -37,6 +42,8 @@ impl Meta2 {
         let usage = lmdb::create_db(&env, &mut txn, "usage")?;
         let uploads = lmdb::create_db(&env, &mut txn, "uploads")?;
         let parts = lmdb::create_db(&env, &mut txn, "parts")?;
+        let versions = lmdb::create_db(&env, &mut txn, "versions")?;
+        let props = lmdb::create_db(&env, &mut txn, "props")?;
         txn.commit()?;
         Ok(Meta2 {
             env,
@@ -44,6 +51,8 @@ impl Meta2 {
             usage,
             uploads,
             parts,
+            versions,
+            props,
         })
     }
 

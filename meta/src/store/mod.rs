@@ -17,6 +17,7 @@ mod multipart;
 mod objects;
 mod policies;
 mod swift;
+mod versions;
 
 pub use conscience::{bounded_score, score};
 pub use expirer::ExpiryPass;
@@ -106,3 +107,5 @@ fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
 mod swift_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod versions_tests;

@@ -4,7 +4,8 @@
 
 use super::lmdb::{from_json, to_json};
 use super::meta2::{Meta2, part_key, part_prefix};
-use super::objects::{check_key, store_object};
+use super::objects::check_key;
+use super::versions;
 use super::{Store, check_name};
 use crate::error::{Error, Result};
 use crate::ids;
@@ -133,6 +134,7 @@ fn assemble(
         policy: upload.policy.clone(),
         parts: sizes,
         chunks,
+        delete_marker: false,
     })
 }
 
@@ -236,9 +238,10 @@ impl Store {
             let mut txn = r.env.env.write_txn()?;
             let upload = get_upload(&r.env, &txn, upload_id)?;
             let parts = all_parts(&r.env, &txn, upload_id)?;
-            let rec = assemble(&upload, &parts, req)?;
+            let mut rec = assemble(&upload, &parts, req)?;
             self.index_expiry(container, &r.cid, &rec)?;
-            let (mut garbage, old) = store_object(&r.env, &mut txn, &rec)?;
+            let written = versions::put(&r.env, &mut txn, &mut rec, &req.condition)?;
+            let (mut garbage, old) = (written.garbage, written.replaced);
             let used: std::collections::HashSet<u32> =
                 req.parts.iter().map(|p| p.part_number).collect();
             for (n, p) in remove_upload(&r.env, &mut txn, upload_id)? {

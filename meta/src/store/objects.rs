@@ -1,15 +1,15 @@
-//! Objects of a container (meta2 `objects` database): put (replace), get, delete, each with the
-//! usage counters updated in the same meta2 transaction. Chunks no longer referenced are queued
-//! for GC after the meta2 commit (a crash in between leaks chunks, never loses data).
+//! Objects of a container: put (with preconditions), get, delete, versioning state and version
+//! listings, each one meta2 transaction (the logic is in `versions.rs`). Chunks no longer
+//! referenced are queued for GC after the meta2 commit (a crash in between leaks chunks, never
+//! loses data).
 
 use super::Store;
-use super::gc::replaced_copies;
-use super::keys;
-use super::lmdb::{from_json, to_json};
-use super::meta2::Meta2;
+use super::versions;
 use crate::error::{Error, Result};
-use crate::wire::{ChunkCopy, ObjectRecord};
-use heed::RwTxn;
+use crate::wire::{
+    DeleteOutcome, ObjectRecord, PutCondition, Stored, VersionListReply, VersionListRequest,
+    Versioning,
+};
 
 /// Longest object key accepted.
 pub const MAX_KEY_BYTES: usize = 16 * 1024;
@@ -17,6 +17,11 @@ pub const MAX_KEY_BYTES: usize = 16 * 1024;
 pub(crate) fn check_key(key: &str) -> Result<()> {
     if key.is_empty() {
         return Err(Error::InvalidArgument("object key is empty".to_string()));
+    }
+    if key.contains('\0') {
+        return Err(Error::InvalidArgument(
+            "object key contains a NUL byte".to_string(),
+        ));
     }
     if key.len() > MAX_KEY_BYTES {
         return Err(Error::InvalidArgument(format!(
@@ -26,86 +31,129 @@ pub(crate) fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-fn size_delta(new: u64, old: u64) -> i128 {
-    i128::from(new) - i128::from(old)
-}
-
-/// Stores `rec` in an open meta2 write transaction, updating usage; returns the garbage of
-/// the replaced record and the replaced record itself.
-pub(crate) fn store_object(
-    env: &Meta2,
-    txn: &mut RwTxn,
-    rec: &ObjectRecord,
-) -> Result<(Vec<ChunkCopy>, Option<ObjectRecord>)> {
-    let lkey = keys::encode(&rec.key);
-    let old: Option<ObjectRecord> = match env.objects.get(txn, &lkey)? {
-        Some(v) => Some(from_json(v)?),
-        None => None,
-    };
-    env.objects.put(txn, &lkey, &to_json(rec)?)?;
-    let (objects, old_size) = match &old {
-        Some(o) => (0, o.size),
-        None => (1, 0),
-    };
-    env.add_usage(txn, objects, size_delta(rec.size, old_size))?;
-    let garbage = old
-        .as_ref()
-        .map(|o| replaced_copies(o, Some(rec)))
-        .unwrap_or_default();
-    Ok((garbage, old))
-}
-
 impl Store {
-    /// Makes `rec` the current object under `rec.key`; the replaced content's chunks go to GC.
-    pub fn put_object(&self, container: &str, rec: &ObjectRecord) -> Result<()> {
+    /// Makes `rec` the current object under `rec.key` (unconditionally); see
+    /// [`Store::put_object_if`].
+    pub fn put_object(&self, container: &str, rec: &ObjectRecord) -> Result<Stored> {
+        self.put_object_if(container, rec, &PutCondition::default())
+    }
+
+    /// Makes `rec` the current version of `rec.key` if `cond` holds, assigning its version id.
+    /// Chunks no version references any more go to GC.
+    pub fn put_object_if(
+        &self,
+        container: &str,
+        rec: &ObjectRecord,
+        cond: &PutCondition,
+    ) -> Result<Stored> {
         check_key(&rec.key)?;
         let r = self.resolve(container)?;
         self.index_expiry(container, &r.cid, rec)?;
-        let (garbage, old) = {
+        let mut rec = rec.clone();
+        let written = {
             let mut txn = r.env.env.write_txn()?;
-            let stored = store_object(&r.env, &mut txn, rec)?;
+            let written = versions::put(&r.env, &mut txn, &mut rec, cond)?;
             txn.commit()?;
-            stored
+            written
         };
-        tracing::debug!(container, key = %rec.key, size = rec.size, "object stored");
-        if let Some(o) = &old {
-            self.unindex_expiry(&r.cid, o, Some(rec))?;
+        tracing::debug!(container, key = %rec.key, version = %rec.version_id, size = rec.size, "object stored");
+        if let Some(o) = &written.replaced {
+            self.unindex_expiry(&r.cid, o, Some(&rec))?;
         }
-        self.queue_gc(&garbage)
+        self.queue_gc(&written.garbage)?;
+        Ok(Stored {
+            version_id: rec.version_id,
+        })
     }
 
     /// The current object under `key` (`NoSuchObject`).
     pub fn get_object(&self, container: &str, key: &str) -> Result<ObjectRecord> {
-        let r = self.resolve(container)?;
-        let txn = r.env.env.read_txn()?;
-        match r.env.objects.get(&txn, &keys::encode(key))? {
-            Some(v) => from_json(v),
-            None => Err(Error::NoSuchObject(key.to_string())),
-        }
+        self.get_object_version(container, key, None)
     }
 
-    /// Deletes the object under `key`, returning it (`None` if absent); its chunks go to GC.
-    pub fn delete_object(&self, container: &str, key: &str) -> Result<Option<ObjectRecord>> {
+    /// The current version of `key`, or the version named (`NoSuchVersion`); delete markers
+    /// are returned as records with `delete_marker` set.
+    pub fn get_object_version(
+        &self,
+        container: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectRecord> {
         let r = self.resolve(container)?;
-        let lkey = keys::encode(key);
-        let old = {
-            let mut txn = r.env.env.write_txn()?;
-            let old: Option<ObjectRecord> = match r.env.objects.get(&txn, &lkey)? {
-                Some(v) => Some(from_json(v)?),
-                None => None,
-            };
-            if let Some(o) = &old {
-                r.env.objects.delete(&mut txn, &lkey)?;
-                r.env.add_usage(&mut txn, -1, size_delta(0, o.size))?;
-                txn.commit()?;
-            }
-            old
+        let txn = r.env.env.read_txn()?;
+        versions::get(&r.env, &txn, key, version_id)
+    }
+
+    /// True when the newest version of `key` is a delete marker.
+    pub fn latest_is_delete_marker(&self, container: &str, key: &str) -> Result<bool> {
+        let r = self.resolve(container)?;
+        let txn = r.env.env.read_txn()?;
+        versions::latest_is_marker(&r.env, &txn, key)
+    }
+
+    /// Deletes the object under `key` (in a versioned container: adds a delete marker),
+    /// returning the removed current record, if any.
+    pub fn delete_object(&self, container: &str, key: &str) -> Result<Option<ObjectRecord>> {
+        Ok(self.delete_version(container, key, None)?.removed)
+    }
+
+    /// Deletes `key` or one version of it; removed content's chunks go to GC.
+    pub fn delete_version(
+        &self,
+        container: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<DeleteOutcome> {
+        let r = self.resolve(container)?;
+        let before = {
+            let txn = r.env.env.read_txn()?;
+            versions::get(&r.env, &txn, key, None).ok()
         };
-        if let Some(o) = &old {
-            tracing::debug!(container, key, "object deleted");
-            self.unindex_expiry(&r.cid, o, None)?;
-            self.queue_gc(&replaced_copies(o, None))?;
+        let (outcome, garbage) = {
+            let mut txn = r.env.env.write_txn()?;
+            let done = versions::delete(&r.env, &mut txn, key, version_id, crate::ids::now_ms())?;
+            txn.commit()?;
+            done
+        };
+        tracing::debug!(container, key, version = ?outcome.version_id, marker = outcome.delete_marker, "object deleted");
+        if let Some(o) = &before {
+            let after = {
+                let txn = r.env.env.read_txn()?;
+                versions::get(&r.env, &txn, key, None).ok()
+            };
+            if after.as_ref().map(|a| &a.version_id) != Some(&o.version_id) {
+                self.unindex_expiry(&r.cid, o, after.as_ref())?;
+            }
         }
-        Ok(old)
+        self.queue_gc(&garbage)?;
+        Ok(outcome)
+    }
+
+    /// Sets the versioning state of a container.
+    pub fn set_versioning(&self, container: &str, state: Versioning) -> Result<()> {
+        let r = self.resolve(container)?;
+        let mut txn = r.env.env.write_txn()?;
+        versions::set_state(&r.env, &mut txn, state)?;
+        txn.commit()?;
+        tracing::info!(container, ?state, "versioning set");
+        Ok(())
+    }
+
+    /// The versioning state of a container.
+    pub fn get_versioning(&self, container: &str) -> Result<Versioning> {
+        let r = self.resolve(container)?;
+        let txn = r.env.env.read_txn()?;
+        versions::state(&r.env, &txn)
+    }
+
+    /// ListObjectVersions.
+    pub fn list_versions(
+        &self,
+        container: &str,
+        req: &VersionListRequest,
+    ) -> Result<VersionListReply> {
+        let r = self.resolve(container)?;
+        let txn = r.env.env.read_txn()?;
+        versions::list(&r.env, &txn, req)
     }
 }

@@ -58,6 +58,7 @@ fn object(key: &str, delete_at: Option<&str>) -> ObjectRecord {
         policy: "THREECOPIES".into(),
         parts: vec![],
         chunks: chunks(&format!("chunk-{}", &crate::ids::random_hex(8)), 10),
+        delete_marker: false,
     }
 }
 
@@ -353,6 +354,7 @@ fn expiry_index_follows_replace_delete_and_multipart() {
             etag: part.etag.clone(),
         }],
         checksums: Default::default(),
+        condition: Default::default(),
     };
     s.complete_upload("cont", &upload.upload_id, &req).unwrap();
     assert_eq!(s.expiry_len().unwrap(), 1);

@@ -57,6 +57,7 @@ fn object(key: &str, size: u64) -> ObjectRecord {
         policy: "THREECOPIES".into(),
         parts: vec![],
         chunks: vec![chunk(0, 0, size, &format!("chunk-of-{}", key.len()))],
+        delete_marker: false,
     }
 }
 
@@ -393,6 +394,7 @@ fn multipart_complete_rules() {
     let req = |parts: Vec<CompletePart>| CompleteRequest {
         parts,
         checksums: Default::default(),
+        condition: Default::default(),
     };
     assert!(matches!(
         s.complete_upload("bucket", &id, &req(vec![cp(2), cp(1)])),

@@ -80,6 +80,7 @@ pub fn object_with(
         checksums: Default::default(),
         policy: "THREECOPIES".into(),
         parts: vec![],
+        delete_marker: false,
         chunks: vec![ChunkRecord {
             pos: 0,
             offset: 0,

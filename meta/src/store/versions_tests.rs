@@ -1,0 +1,303 @@
+//! Unit tests of object versioning on real LMDB environments: version ids, delete markers,
+//! the null version, listings with markers, and which chunks go to GC.
+
+use super::*;
+use crate::wire::{
+    ChunkCopy, ChunkRecord, ContainerSettings, ObjectRecord, PutCondition, VersionListRequest,
+    Versioning,
+};
+
+fn store(dir: &std::path::Path) -> Store {
+    let config = Config {
+        data_dir: dir.to_path_buf(),
+        map_size_mib: 64,
+        open_env_cache: 4,
+        ..Config::default()
+    };
+    let s = Store::open(&config, "127.0.0.1:6000").unwrap();
+    s.create_account("acct").unwrap();
+    s.create_container("acct", "b", &ContainerSettings::default())
+        .unwrap();
+    s
+}
+
+/// An object whose one chunk has the id `chunk`.
+fn object(key: &str, chunk: &str, size: u64) -> ObjectRecord {
+    ObjectRecord {
+        v: 1,
+        key: key.to_string(),
+        version_id: "null".into(),
+        content_id: crate::ids::new_content_id(),
+        size,
+        etag: format!("{:032x}", size),
+        mtime_ms: 1,
+        content_type: None,
+        headers: Default::default(),
+        user_meta: Default::default(),
+        checksums: Default::default(),
+        policy: "THREECOPIES".into(),
+        parts: vec![],
+        chunks: vec![ChunkRecord {
+            pos: 0,
+            offset: 0,
+            size,
+            hash: "00".repeat(32),
+            copies: vec![ChunkCopy {
+                service: "svc".into(),
+                chunk_id: chunk.into(),
+                fragment: None,
+                hash: None,
+            }],
+            ec: None,
+        }],
+        delete_marker: false,
+    }
+}
+
+fn listed(s: &Store, req: VersionListRequest) -> Vec<(String, String, bool, bool)> {
+    s.list_versions("b", &req)
+        .unwrap()
+        .versions
+        .into_iter()
+        .map(|v| (v.key, v.version_id, v.is_latest, v.delete_marker))
+        .collect()
+}
+
+#[test]
+fn enabled_keeps_every_version_and_frees_only_removed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    s.put_object("b", &object("k", "c0", 1)).unwrap();
+    s.set_versioning("b", Versioning::Enabled).unwrap();
+    assert_eq!(s.get_versioning("b").unwrap(), Versioning::Enabled);
+    let v1 = s.put_object("b", &object("k", "c1", 2)).unwrap().version_id;
+    let v2 = s.put_object("b", &object("k", "c2", 3)).unwrap().version_id;
+    assert_ne!(v1, v2);
+    assert_eq!(s.gc_len().unwrap(), 0, "replacing a version frees nothing");
+    assert_eq!(s.get_object("b", "k").unwrap().size, 3);
+    assert_eq!(s.get_object_version("b", "k", Some(&v1)).unwrap().size, 2);
+    assert_eq!(
+        s.get_object_version("b", "k", Some("null")).unwrap().size,
+        1
+    );
+    let all = listed(&s, VersionListRequest::default());
+    assert_eq!(
+        all,
+        vec![
+            ("k".into(), v2.clone(), true, false),
+            ("k".into(), v1.clone(), false, false),
+            ("k".into(), "null".into(), false, false),
+        ]
+    );
+    // A delete adds a marker: nothing freed, the key is gone from GET and the usage.
+    let d = s.delete_version("b", "k", None).unwrap();
+    assert!(d.delete_marker && d.removed.is_none());
+    assert_eq!(s.gc_len().unwrap(), 0);
+    assert!(matches!(
+        s.get_object("b", "k"),
+        Err(Error::NoSuchObject(_))
+    ));
+    assert!(s.latest_is_delete_marker("b", "k").unwrap());
+    assert_eq!(s.get_container("b").unwrap().objects, 0);
+    let marker = d.version_id.unwrap();
+    assert!(
+        s.get_object_version("b", "k", Some(&marker))
+            .unwrap()
+            .delete_marker
+    );
+    // Removing the marker makes v2 current again.
+    s.delete_version("b", "k", Some(&marker)).unwrap();
+    assert_eq!(s.get_object("b", "k").unwrap().size, 3);
+    assert_eq!(s.get_container("b").unwrap().objects, 1);
+    // Removing v2 frees its chunk and makes v1 current.
+    let d = s.delete_version("b", "k", Some(&v2)).unwrap();
+    assert_eq!(d.removed.map(|r| r.size), Some(3));
+    assert_eq!(s.gc_len().unwrap(), 1);
+    assert_eq!(s.get_object("b", "k").unwrap().size, 2);
+    assert!(matches!(
+        s.get_object_version("b", "k", Some(&v2)),
+        Err(Error::NoSuchVersion(_))
+    ));
+    assert!(matches!(
+        s.get_object_version("b", "k", Some("not-hex")),
+        Err(Error::InvalidArgument(_))
+    ));
+    // The container is not empty while any version is left.
+    s.delete_version("b", "k", Some(&v1)).unwrap();
+    s.delete_version("b", "k", Some("null")).unwrap();
+    assert_eq!(s.gc_len().unwrap(), 3);
+    assert!(s.get_object("b", "k").is_err());
+    s.delete_container("acct", "b").unwrap();
+}
+
+#[test]
+fn versions_sharing_chunks_free_them_with_the_last_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    s.set_versioning("b", Versioning::Enabled).unwrap();
+    let a = s
+        .put_object("b", &object("k", "shared", 5))
+        .unwrap()
+        .version_id;
+    // A metadata-only rewrite (Swift POST) stores a new version over the same chunks.
+    let mut same = s.get_object("b", "k").unwrap();
+    same.user_meta.insert("color".into(), "blue".into());
+    let b = s.put_object("b", &same).unwrap().version_id;
+    assert_eq!(
+        s.gc_len().unwrap(),
+        0,
+        "a metadata rewrite freed its own chunk"
+    );
+    s.delete_version("b", "k", Some(&a)).unwrap();
+    assert_eq!(s.gc_len().unwrap(), 0, "a chunk still referenced was freed");
+    s.delete_version("b", "k", Some(&b)).unwrap();
+    assert_eq!(s.gc_len().unwrap(), 1);
+}
+
+#[test]
+fn suspended_writes_replace_the_null_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    s.set_versioning("b", Versioning::Enabled).unwrap();
+    let v1 = s.put_object("b", &object("k", "c1", 1)).unwrap().version_id;
+    s.set_versioning("b", Versioning::Suspended).unwrap();
+    assert_eq!(
+        s.put_object("b", &object("k", "n1", 2)).unwrap().version_id,
+        "null"
+    );
+    assert_eq!(s.gc_len().unwrap(), 0);
+    assert_eq!(
+        s.put_object("b", &object("k", "n2", 3)).unwrap().version_id,
+        "null"
+    );
+    assert_eq!(s.gc_len().unwrap(), 1, "the replaced null version is freed");
+    let all = listed(&s, VersionListRequest::default());
+    assert_eq!(
+        all,
+        vec![
+            ("k".into(), "null".into(), true, false),
+            ("k".into(), v1.clone(), false, false),
+        ]
+    );
+    // A delete while suspended puts a null delete marker in place of the null version.
+    let d = s.delete_version("b", "k", None).unwrap();
+    assert!(d.delete_marker);
+    assert_eq!(d.version_id.as_deref(), Some("null"));
+    assert_eq!(s.gc_len().unwrap(), 2);
+    let all = listed(&s, VersionListRequest::default());
+    assert_eq!(
+        all,
+        vec![
+            ("k".into(), "null".into(), true, true),
+            ("k".into(), v1, false, false),
+        ]
+    );
+    assert!(matches!(
+        s.set_versioning("b", Versioning::Unversioned),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn version_listing_markers_prefixes_and_unversioned_containers() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    s.put_object("b", &object("plain", "p", 1)).unwrap();
+    // A container never versioned lists its objects as null versions.
+    assert_eq!(
+        listed(&s, VersionListRequest::default()),
+        vec![("plain".into(), "null".into(), true, false)]
+    );
+    s.set_versioning("b", Versioning::Enabled).unwrap();
+    for k in ["a", "d/1", "d/2", "z"] {
+        for i in 0..3 {
+            s.put_object("b", &object(k, &format!("{k}{i}"), 1))
+                .unwrap();
+        }
+    }
+    // Pages of 2 through everything, with key and version-id markers.
+    let mut req = VersionListRequest {
+        max_keys: 2,
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let r = s.list_versions("b", &req).unwrap();
+        seen.extend(
+            r.versions
+                .iter()
+                .map(|v| (v.key.clone(), v.version_id.clone())),
+        );
+        if !r.truncated {
+            break;
+        }
+        req.key_marker = r.next_key_marker;
+        req.version_id_marker = r.next_version_id_marker;
+    }
+    assert_eq!(seen.len(), 13, "{seen:?}");
+    let mut dedup = seen.clone();
+    dedup.dedup();
+    assert_eq!(dedup.len(), 13);
+    // Delimiter: d/ is rolled up into one common prefix.
+    let r = s
+        .list_versions(
+            "b",
+            &VersionListRequest {
+                delimiter: Some("/".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(r.common_prefixes, vec!["d/".to_string()]);
+    assert_eq!(r.versions.len(), 3 + 1 + 3);
+    // Prefix.
+    let r = listed(
+        &s,
+        VersionListRequest {
+            prefix: "d/".into(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.len(), 6);
+    assert!(r.iter().all(|v| v.0.starts_with("d/")));
+}
+
+#[test]
+fn conditional_puts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let absent = PutCondition {
+        if_none_match_any: true,
+        ..Default::default()
+    };
+    s.put_object_if("b", &object("k", "c1", 1), &absent)
+        .unwrap();
+    assert!(matches!(
+        s.put_object_if("b", &object("k", "c2", 2), &absent),
+        Err(Error::PreconditionFailed(_))
+    ));
+    let cur = s.get_object("b", "k").unwrap();
+    let matching = PutCondition {
+        if_match_etag: Some(cur.etag.clone()),
+        ..Default::default()
+    };
+    s.put_object_if("b", &object("k", "c3", 3), &matching)
+        .unwrap();
+    assert!(matches!(
+        s.put_object_if("b", &object("k", "c4", 4), &matching),
+        Err(Error::PreconditionFailed(_))
+    ));
+    assert!(matches!(
+        s.put_object_if("b", &object("other", "c5", 4), &matching),
+        Err(Error::NoSuchObject(_))
+    ));
+    let cas = PutCondition {
+        if_content_id: Some(cur.content_id),
+        ..Default::default()
+    };
+    assert!(matches!(
+        s.put_object_if("b", &object("k", "c6", 6), &cas),
+        Err(Error::PreconditionFailed(_))
+    ));
+    assert_eq!(s.get_object("b", "k").unwrap().size, 3);
+}
