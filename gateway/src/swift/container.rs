@@ -11,6 +11,7 @@ use meta::wire::{ContainerInfo, ContainerSettings, ListRequest};
 use super::error::{SwiftError, SwiftResult};
 use super::listing::{self, ObjectEntry, Params};
 use super::router::{Ctx, Swift, account_container};
+use super::versions;
 use super::{MAX_CONTAINER_NAME, Response, header, meta_updates, put_header, respond, x_timestamp};
 
 pub async fn handle(swift: &Swift, ctx: &Ctx) -> SwiftResult<Response> {
@@ -49,6 +50,7 @@ pub async fn handle(swift: &Swift, ctx: &Ctx) -> SwiftResult<Response> {
                 .meta()
                 .update_container_properties(name, &set, &remove)
                 .await?;
+            versions::apply_enabled(swift, ctx, name).await?;
             Ok(respond(StatusCode::NO_CONTENT, HeaderMap::new(), ""))
         }
         Method::DELETE => {
@@ -96,6 +98,7 @@ fn properties(ctx: &Ctx) -> SwiftResult<(BTreeMap<String, String>, Vec<String>)>
             remove.push(prop.to_string());
         }
     }
+    versions::location_properties(&ctx.headers, &mut set, &mut remove)?;
     Ok((set, remove))
 }
 
@@ -125,12 +128,16 @@ async fn create(swift: &Swift, ctx: &Ctx, name: &str) -> SwiftResult<Response> {
     };
     let meta = swift.svc.meta();
     match meta.create_container(&ctx.account, name, &settings).await {
-        Ok(_) => Ok(respond(StatusCode::CREATED, HeaderMap::new(), "")),
+        Ok(_) => {
+            versions::apply_enabled(swift, ctx, name).await?;
+            Ok(respond(StatusCode::CREATED, HeaderMap::new(), ""))
+        }
         Err(meta::Error::ContainerExists { owner, .. }) if owner == ctx.account => {
             if !set.is_empty() || !remove.is_empty() {
                 meta.update_container_properties(name, &set, &remove)
                     .await?;
             }
+            versions::apply_enabled(swift, ctx, name).await?;
             Ok(respond(StatusCode::ACCEPTED, HeaderMap::new(), ""))
         }
         Err(meta::Error::ContainerExists { .. }) => Err(SwiftError::with(
@@ -168,6 +175,7 @@ async fn headers(swift: &Swift, c: &ContainerInfo, owner: bool) -> HeaderMap {
             put_header(&mut h, "x-container-write", v);
         }
     }
+    versions::container_headers(swift, c, &mut h).await;
     h
 }
 

@@ -18,6 +18,7 @@ mod large;
 mod listing;
 mod object;
 mod router;
+mod versions;
 
 pub use router::serve;
 

@@ -17,6 +17,7 @@ use meta::wire::{ContainerInfo, ObjectRecord};
 use super::error::{SwiftError, SwiftResult};
 use super::large::{self, DLO_HEADER, SLO_HEADER, Source};
 use super::router::{Ctx, Swift, account_container};
+use super::versions;
 use super::{
     ByteStream, MAX_FILE_SIZE, Response, first_piece_ready, header, http_date, meta_updates,
     parse_http_date, put_header, respond, stream_body, x_timestamp,
@@ -94,6 +95,7 @@ fn object_headers(rec: &ObjectRecord, src: &Source) -> HeaderMap {
     for (k, v) in &rec.user_meta {
         put_header(&mut h, &format!("x-object-meta-{k}"), v);
     }
+    versions::version_header(&mut h, rec);
     h
 }
 
@@ -185,7 +187,20 @@ fn parse_ranges(spec: Option<&str>, size: u64) -> SwiftResult<Option<Vec<Range<u
 }
 
 async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftResult<Response> {
-    let rec = current(swift, c, key).await?;
+    let rec = match ctx.q("version-id") {
+        Some(id) => {
+            let rec = swift
+                .svc
+                .meta()
+                .get_object_version(&c.name, key, Some(id))
+                .await?;
+            if rec.delete_marker {
+                return Err(SwiftError::not_found());
+            }
+            rec
+        }
+        None => current(swift, c, key).await?,
+    };
     let manifest = ctx.q("multipart-manifest") == Some("get");
     let src = if ctx.method == Method::HEAD && !manifest {
         large::head_source(swift, &ctx.account, rec.clone()).await?
@@ -353,6 +368,7 @@ fn created(rec: &ObjectRecord, extra: &[(&str, String)]) -> Response {
     for (k, v) in extra {
         put_header(&mut h, k, v);
     }
+    versions::version_header(&mut h, rec);
     respond(StatusCode::CREATED, h, "")
 }
 
@@ -384,6 +400,7 @@ async fn put(
     }
     let want_etag = header(&ctx.headers, "etag").map(|e| e.trim_matches('"').to_ascii_lowercase());
     let policy = swift.svc.resolve_policy(c, None).await?;
+    versions::before_overwrite(swift, ctx, c, key).await?;
     let mut received = 0u64;
     let stream = body.into_data_stream().map(move |piece| {
         let piece = piece.map_err(|e| Error::Body(e.to_string()))?;
@@ -452,6 +469,7 @@ async fn copy(
     let manifest = ctx.q("multipart-manifest") == Some("get");
     let src = large::source(swift, &ctx.account, rec.clone(), manifest).await?;
     let policy = swift.svc.resolve_policy(c, None).await?;
+    versions::before_overwrite(swift, ctx, c, key).await?;
     let copied_from = format!("{sc}/{sk}");
     let new = match &src {
         Source::Plain(r) => {
@@ -551,9 +569,33 @@ async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> Swift
             return large::delete_slo(swift, ctx, c, &rec).await;
         }
     }
-    match swift.svc.meta().delete_object(&c.name, key).await? {
-        Some(_) => Ok(respond(StatusCode::NO_CONTENT, HeaderMap::new(), "")),
-        None => Err(SwiftError::not_found()),
+    if let Some(id) = ctx.q("version-id") {
+        let done = swift
+            .svc
+            .meta()
+            .delete_version(&c.name, key, Some(id))
+            .await?;
+        let mut h = HeaderMap::new();
+        if let Some(v) = done.version_id.filter(|v| v != "null") {
+            put_header(&mut h, "x-object-version-id", &v);
+        }
+        return Ok(respond(StatusCode::NO_CONTENT, h, ""));
+    }
+    let found = match versions::delete(swift, ctx, c, key).await? {
+        Some(found) => found,
+        None => {
+            let done = swift
+                .svc
+                .meta()
+                .delete_version(&c.name, key, None)
+                .await?;
+            done.removed.is_some() || done.delete_marker
+        }
+    };
+    if found {
+        Ok(respond(StatusCode::NO_CONTENT, HeaderMap::new(), ""))
+    } else {
+        Err(SwiftError::not_found())
     }
 }
 
