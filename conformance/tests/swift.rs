@@ -1,6 +1,7 @@
 //! Swift API tests against real `spread dev` clusters: auth v1, /info, account and container
 //! operations, listing formats and parameters, objects (ETag check, chunked upload, ranges,
-//! conditions, metadata, copy, expiry), DLO / SLO, ACLs, and the same objects seen through S3.
+//! conditions, metadata, copy, expiry), DLO / SLO, ACLs, TempURLs, and the same objects seen
+//! through S3.
 //!
 //! Needs the `spread` binary: `cargo build --release` first, or set `SPREAD_BIN`.
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use conformance::cluster::Cluster;
-use conformance::swift::{Swift, encode};
+use conformance::swift::{Swift, encode, temp_url_sig};
 use conformance::{md5_hex, random_bytes};
 use http::Method;
 
@@ -99,7 +100,22 @@ async fn swift_auth_info_account_and_containers() {
     assert_eq!(v["swift"]["max_file_size"], 5368709122u64);
     assert_eq!(v["swift"]["container_listing_limit"], 10000);
     assert!(v["slo"].is_object() && v["dlo"].is_object(), "{v}");
-    assert!(v.get("tempurl").is_none(), "{v}");
+    assert_eq!(
+        v["tempurl"]["methods"],
+        serde_json::json!(["GET", "HEAD", "PUT", "POST", "DELETE"]),
+        "{v}"
+    );
+    assert_eq!(
+        v["tempurl"]["allowed_digests"],
+        serde_json::json!(["sha1", "sha256", "sha512"]),
+        "{v}"
+    );
+    assert_eq!(
+        v["tempurl"]["outgoing_remove_headers"],
+        serde_json::json!(["x-object-meta-*"]),
+        "{v}"
+    );
+    assert!(v["tempurl"]["incoming_remove_headers"].is_array(), "{v}");
     assert_eq!(v["bulk_delete"]["max_deletes_per_request"], 10000);
 
     // Account: empty, then metadata.
@@ -748,4 +764,371 @@ async fn swift_large_objects_and_acls() {
         .await
         .expect_status(204, "listings");
     assert_eq!(anon.get("shared").await.text(), "bobs\ndoc\n");
+}
+
+/// Seconds since the epoch.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_else(|e| panic!("clock before 1970: {e}"))
+}
+
+/// `path?temp_url_sig=SIG&temp_url_expires=EXPIRES` plus `extra` (already encoded), for a
+/// client without token; `sig` is percent-encoded (base64 may hold `+`, `/`, `=`).
+fn temp_url(path: &str, sig: &str, expires: &str, extra: &str) -> String {
+    format!(
+        "{path}?temp_url_sig={}&temp_url_expires={expires}{extra}",
+        encode(sig).replace('/', "%2F")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn swift_temp_urls() {
+    let cluster = Cluster::start();
+    let sw = cluster.swift().await;
+    let anon = sw.with_token("");
+    let data = random_bytes(11, 200_000);
+    sw.put("tu", Bytes::new())
+        .await
+        .expect_status(201, "container");
+    sw.send(
+        Method::PUT,
+        "tu/o",
+        &[
+            ("x-object-meta-color", "blue"),
+            ("x-object-meta-public-tag", "shown"),
+            ("content-type", "application/x-test"),
+        ],
+        data.clone(),
+    )
+    .await
+    .expect_status(201, "object PUT");
+    let exp = unix_now() + 600;
+    let expires = exp.to_string();
+    let path = "/v1/AUTH_dev/tu/o";
+    let get_sig = |digest: &str, key: &str| temp_url_sig(digest, key, "GET", exp, path, None);
+
+    // No key set yet: nothing validates.
+    anon.get(&temp_url("tu/o", &get_sig("sha256", "K1"), &expires, ""))
+        .await
+        .expect_status(401, "TempURL before any key is set");
+
+    // Account key, set through account metadata; only the owner sees it.
+    sw.post("", &[("x-account-meta-temp-url-key", "K1")])
+        .await
+        .expect_status(204, "set the account key");
+    assert_eq!(
+        sw.head("").await.header("x-account-meta-temp-url-key"),
+        Some("K1")
+    );
+
+    // GET without a token, each digest; object metadata hidden but the public ones; the
+    // answer is an attachment named after the object, with Expires.
+    for digest in ["sha1", "sha256", "sha512"] {
+        let sig = get_sig(digest, "K1");
+        let r = anon.get(&temp_url("tu/o", &sig, &expires, "")).await;
+        r.expect_status(200, &format!("TempURL GET ({digest})"));
+        assert!(r.body == data, "TempURL body ({digest})");
+        assert_eq!(r.header("content-type"), Some("application/x-test"));
+        assert_eq!(r.header("x-object-meta-color"), None, "private metadata");
+        assert_eq!(r.header("x-object-meta-public-tag"), Some("shown"));
+        assert_eq!(
+            r.header("content-disposition"),
+            Some("attachment; filename=\"o\"; filename*=UTF-8''o")
+        );
+        assert!(r.header("expires").is_some_and(|e| e.ends_with(" GMT")));
+    }
+    let sig1 = get_sig("sha1", "K1");
+    assert_eq!(sig1.len(), 40);
+    let sig256 = get_sig("sha256", "K1");
+    assert_eq!(sig256.len(), 64);
+
+    // Expires as ISO 8601 in the URL (the signature still covers the seconds).
+    let iso = time_iso8601(exp);
+    anon.get(&temp_url("tu/o", &sig256, &iso, ""))
+        .await
+        .expect_status(200, "TempURL GET with ISO 8601 expiry");
+
+    // HEAD with a GET signature; the token is not needed.
+    let r = anon.head(&temp_url("tu/o", &sig256, &expires, "")).await;
+    r.expect_status(200, "TempURL HEAD with a GET signature");
+    assert_eq!(
+        r.header("content-length"),
+        Some(data.len().to_string().as_str())
+    );
+
+    // Tampered, expired, wrong method, other object, unknown digest: 401 with Swift's body.
+    let mut tampered = sig256.clone().into_bytes();
+    tampered[10] = if tampered[10] == b'0' { b'1' } else { b'0' };
+    let tampered = String::from_utf8(tampered).unwrap_or_else(|e| panic!("{e}"));
+    let r = anon.get(&temp_url("tu/o", &tampered, &expires, "")).await;
+    r.expect_status(401, "tampered signature");
+    assert_eq!(r.text(), "401 Unauthorized: Temp URL invalid\n");
+    let past = unix_now() - 10;
+    let expired = temp_url_sig("sha256", "K1", "GET", past, path, None);
+    anon.get(&temp_url("tu/o", &expired, &past.to_string(), ""))
+        .await
+        .expect_status(401, "expired TempURL");
+    anon.get(&temp_url("tu/o", &sig256, &(exp + 1).to_string(), ""))
+        .await
+        .expect_status(401, "expiry changed after signing");
+    anon.put(&temp_url("tu/o", &sig256, &expires, ""), b"x".to_vec())
+        .await
+        .expect_status(401, "PUT with a GET signature");
+    anon.delete(&temp_url("tu/o", &sig256, &expires, ""))
+        .await
+        .expect_status(401, "DELETE with a GET signature");
+    anon.get(&temp_url("tu/o2", &sig256, &expires, ""))
+        .await
+        .expect_status(401, "GET signature used on another object");
+    anon.get(&format!(
+        "tu/o?temp_url_sig=md5:AAAA&temp_url_expires={expires}"
+    ))
+    .await
+    .expect_status(401, "unknown digest");
+    anon.get(&format!("tu/o?temp_url_sig={sig256}"))
+        .await
+        .expect_status(401, "no expiry");
+    anon.get(&temp_url("tu", &sig256, &expires, ""))
+        .await
+        .expect_status(401, "TempURL on a container");
+    assert_eq!(
+        sw.get("tu/o").await.header("x-object-meta-color"),
+        Some("blue"),
+        "the owner still sees everything"
+    );
+
+    // PUT with a PUT signature, read back with the token; X-Object-Manifest refused.
+    let up = "/v1/AUTH_dev/tu/my file.txt";
+    let put_sig = temp_url_sig("sha256", "K1", "PUT", exp, up, None);
+    let r = anon
+        .send(
+            Method::PUT,
+            &temp_url("tu/my%20file.txt", &put_sig, &expires, ""),
+            &[("x-object-meta-by", "tempurl")],
+            b"uploaded via tempurl".to_vec(),
+        )
+        .await;
+    r.expect_status(201, "TempURL PUT");
+    let r = sw.get("tu/my%20file.txt").await;
+    r.expect_status(200, "read back the TempURL upload");
+    assert_eq!(r.text(), "uploaded via tempurl");
+    assert_eq!(r.header("x-object-meta-by"), Some("tempurl"));
+    let r = anon
+        .send(
+            Method::PUT,
+            &temp_url("tu/my%20file.txt", &put_sig, &expires, ""),
+            &[("x-object-manifest", "tu/o")],
+            Bytes::new(),
+        )
+        .await;
+    r.expect_status(400, "TempURL PUT with X-Object-Manifest");
+    assert_eq!(
+        r.text(),
+        "The header 'X-Object-Manifest' is not allowed in this tempurl"
+    );
+    anon.head(&temp_url("tu/my%20file.txt", &put_sig, &expires, ""))
+        .await
+        .expect_status(200, "HEAD with a PUT signature");
+
+    // DELETE signature; a valid signature on a missing object gets 404.
+    let del = "/v1/AUTH_dev/tu/my file.txt";
+    let del_sig = temp_url_sig("sha1", "K1", "DELETE", exp, del, None);
+    anon.delete(&temp_url("tu/my%20file.txt", &del_sig, &expires, ""))
+        .await
+        .expect_status(204, "TempURL DELETE");
+    anon.delete(&temp_url("tu/my%20file.txt", &del_sig, &expires, ""))
+        .await
+        .expect_status(404, "TempURL DELETE of a missing object");
+    sw.head("tu/my%20file.txt")
+        .await
+        .expect_status(404, "deleted through the TempURL");
+
+    // filename= and inline.
+    let r = anon
+        .get(&temp_url(
+            "tu/o",
+            &sig256,
+            &expires,
+            "&filename=My%20Report.pdf",
+        ))
+        .await;
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"My Report.pdf\"; filename*=UTF-8''My%20Report.pdf")
+    );
+    let r = anon
+        .get(&temp_url("tu/o", &sig256, &expires, "&inline"))
+        .await;
+    assert_eq!(r.header("content-disposition"), Some("inline"));
+    let r = anon
+        .get(&temp_url(
+            "tu/o",
+            &sig256,
+            &expires,
+            "&inline&filename=a.bin",
+        ))
+        .await;
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("inline; filename=\"a.bin\"; filename*=UTF-8''a.bin")
+    );
+
+    // Prefix-based: one signature for every object under the prefix.
+    for k in ["dir/a", "dir/sub/b"] {
+        sw.put(&format!("tu/{k}"), k.as_bytes().to_vec())
+            .await
+            .expect_status(201, "object PUT");
+    }
+    let pre = temp_url_sig(
+        "sha256",
+        "K1",
+        "GET",
+        exp,
+        "prefix:/v1/AUTH_dev/tu/dir/",
+        None,
+    );
+    for k in ["dir/a", "dir/sub/b"] {
+        let r = anon
+            .get(&temp_url(
+                &format!("tu/{k}"),
+                &pre,
+                &expires,
+                "&temp_url_prefix=dir/",
+            ))
+            .await;
+        r.expect_status(200, "prefix-based TempURL");
+        assert_eq!(r.text(), k);
+    }
+    anon.get(&temp_url("tu/o", &pre, &expires, "&temp_url_prefix=dir/"))
+        .await
+        .expect_status(401, "object outside the prefix");
+    anon.get(&temp_url("tu/dir/a", &pre, &expires, ""))
+        .await
+        .expect_status(401, "prefix signature without temp_url_prefix");
+
+    // IP range: signed into the text; the client (loopback) must be inside.
+    let ip_sig = temp_url_sig("sha256", "K1", "GET", exp, path, Some("127.0.0.0/8"));
+    anon.get(&temp_url(
+        "tu/o",
+        &ip_sig,
+        &expires,
+        "&temp_url_ip_range=127.0.0.0/8",
+    ))
+    .await
+    .expect_status(200, "TempURL from inside its IP range");
+    let ip_sig = temp_url_sig("sha256", "K1", "GET", exp, path, Some("10.0.0.0/8"));
+    anon.get(&temp_url(
+        "tu/o",
+        &ip_sig,
+        &expires,
+        "&temp_url_ip_range=10.0.0.0/8",
+    ))
+    .await
+    .expect_status(401, "TempURL from outside its IP range");
+
+    // Second key, then rotation: removing a key invalidates its URLs at once.
+    sw.post("", &[("x-account-meta-temp-url-key-2", "K2")])
+        .await
+        .expect_status(204, "set the second account key");
+    anon.get(&temp_url("tu/o", &get_sig("sha256", "K2"), &expires, ""))
+        .await
+        .expect_status(200, "TempURL signed with the second key");
+    sw.post("", &[("x-remove-account-meta-temp-url-key", "x")])
+        .await
+        .expect_status(204, "remove the first key");
+    anon.get(&temp_url("tu/o", &sig256, &expires, ""))
+        .await
+        .expect_status(401, "TempURL of a removed key");
+
+    // Container key: valid for its container only; hidden from non-owners.
+    sw.send(
+        Method::PUT,
+        "tc",
+        &[
+            ("x-container-meta-temp-url-key", "CK"),
+            ("x-container-meta-note", "n"),
+            ("x-container-read", "dev:bob"),
+        ],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "container with a key");
+    sw.put("tc/doc", b"container doc".to_vec())
+        .await
+        .expect_status(201, "object PUT");
+    let doc = "/v1/AUTH_dev/tc/doc";
+    let ck = temp_url_sig("sha512", "CK", "GET", exp, doc, None);
+    let r = anon.get(&temp_url("tc/doc", &ck, &expires, "")).await;
+    r.expect_status(200, "TempURL signed with the container key");
+    assert_eq!(r.text(), "container doc");
+    let ck_other = temp_url_sig("sha256", "CK", "GET", exp, path, None);
+    anon.get(&temp_url("tu/o", &ck_other, &expires, ""))
+        .await
+        .expect_status(401, "container key on another container");
+    // A container-scoped PUT cannot copy from outside its container; an account key can.
+    let copy_path = "/v1/AUTH_dev/tc/copy";
+    let ck_put = temp_url_sig("sha256", "CK", "PUT", exp, copy_path, None);
+    anon.send(
+        Method::PUT,
+        &temp_url("tc/copy", &ck_put, &expires, ""),
+        &[("x-copy-from", "/tu/o")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(401, "container-scoped copy from another container");
+    anon.send(
+        Method::PUT,
+        &temp_url("tc/copy", &ck_put, &expires, ""),
+        &[("x-copy-from", "/tc/doc")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "container-scoped copy inside the container");
+    let acct_put = temp_url_sig("sha256", "K2", "PUT", exp, copy_path, None);
+    anon.send(
+        Method::PUT,
+        &temp_url("tc/copy", &acct_put, &expires, ""),
+        &[("x-copy-from", "/tu/o")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "account-scoped copy");
+    assert!(
+        sw.get("tc/copy").await.body == data,
+        "copied through a TempURL"
+    );
+
+    let r = sw.head("tc").await;
+    assert_eq!(r.header("x-container-meta-temp-url-key"), Some("CK"));
+    let out = cluster.admin(&["swift-user", "create", "dev", "bob", "--key", "bobkey"]);
+    assert!(
+        out.status.success(),
+        "swift-user create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bob = Swift::login(&cluster.swift_auth_url(), "dev:bob", "bobkey")
+        .await
+        .expect("bob login");
+    let r = bob.head("tc").await;
+    r.expect_status(204, "bob reads the container");
+    assert_eq!(r.header("x-container-meta-note"), Some("n"));
+    assert_eq!(
+        r.header("x-container-meta-temp-url-key"),
+        None,
+        "container key hidden from a non-owner"
+    );
+    bob.head("")
+        .await
+        .expect_status(403, "bob cannot see the account keys");
+}
+
+/// `2026-01-01T00:00:00Z` for unix seconds `t`.
+fn time_iso8601(t: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&fmt).ok())
+        .unwrap_or_else(|| panic!("no ISO 8601 form for {t}"))
 }

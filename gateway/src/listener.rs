@@ -14,8 +14,12 @@ use tracing::Instrument as _;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Serves `listener` forever. `handle` gets each request and its id (`id_prefix` + a random
-/// per-process part + a counter) and runs inside a `protocol` span.
+/// The client's address, in every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+/// Serves `listener` forever. `handle` gets each request (with its [`Peer`]) and its id
+/// (`id_prefix` + a random per-process part + a counter) and runs inside a `protocol` span.
 pub async fn serve<H, Fut, B, E>(
     listener: TcpListener,
     protocol: &'static str,
@@ -45,7 +49,8 @@ where
         let _ = stream.set_nodelay(true);
         let (handle, next_id, process) = (handle.clone(), next_id.clone(), process.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+            let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+                req.extensions_mut().insert(Peer(peer));
                 let n = next_id.fetch_add(1, Ordering::Relaxed);
                 let id = format!("{id_prefix}{process}{n:012x}");
                 let span = tracing::info_span!(

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The real `swift` CLI (python-swiftclient) against Spread's Swift API: auth, stat,
-# capabilities, list, upload/download of a tree, post -m, copy, --use-slo and --use-dlo uploads
-# of a 50 MiB file in 1 MiB segments, delete (segments removed too), and a cross-API check
-# with aws-cli when it is available.
+# capabilities, list, upload/download of a tree, post -m, copy, `swift tempurl` URLs used by
+# curl without a token (GET with each digest, ISO 8601 expiry, prefix-based, PUT), --use-slo
+# and --use-dlo uploads of a 50 MiB file in 1 MiB segments, delete (segments removed too), and
+# a cross-API check with aws-cli when it is available.
 # Needs SPREAD_SWIFT_AUTH (http://127.0.0.1:PORT/auth/v1.0), SPREAD_SWIFT_USER, SPREAD_SWIFT_KEY
 # (plus the S3 variables of common.sh).
 set -euo pipefail
@@ -52,6 +53,36 @@ step "copy"
 sw copy -d "/$c/copied.txt" "$c" tree/a.txt >/dev/null
 sw download "$c" copied.txt -o "$WORK/copied.txt" >/dev/null
 same_file "$WORK/tree/a.txt" "$WORK/copied.txt" "copy"
+
+step "tempurl: swift post -m Temp-URL-Key, swift tempurl, curl without a token"
+command -v curl >/dev/null || fail "curl not found on PATH"
+key="tempurl-key-$RANDOM$RANDOM"
+base="${SPREAD_SWIFT_AUTH%/auth/v1.0}"
+obj="/v1/AUTH_${SPREAD_SWIFT_USER%%:*}/$c/tree/sub/b.bin"
+sw post -m "Temp-URL-Key:$key"
+for digest in sha1 sha256 sha512; do
+    url="$(sw tempurl --digest "$digest" GET 3600 "$obj" "$key")"
+    curl -fsS -o "$WORK/tempurl.$digest" "$base$url" || fail "curl of the $digest TempURL $url"
+    same_file "$WORK/tree/sub/b.bin" "$WORK/tempurl.$digest" "TempURL GET ($digest)"
+done
+url="$(sw tempurl --iso8601 GET 1h "$obj" "$key")"
+grep -q "temp_url_expires=[0-9-]*T[0-9:]*Z" <<<"$url" || fail "no ISO 8601 expiry in $url"
+curl -fsS -o "$WORK/tempurl.iso" "$base$url" || fail "curl of the ISO 8601 TempURL $url"
+same_file "$WORK/tree/sub/b.bin" "$WORK/tempurl.iso" "TempURL GET (ISO 8601 expiry)"
+url="$(sw tempurl --prefix-based GET 3600 "/v1/AUTH_${SPREAD_SWIFT_USER%%:*}/$c/tree/sub/" "$key")"
+curl -fsS -o "$WORK/tempurl.prefix" "$base${url%%\?*}deeper/c.txt?${url#*\?}" ||
+    fail "curl of the prefix-based TempURL $url"
+same_file "$WORK/tree/sub/deeper/c.txt" "$WORK/tempurl.prefix" "prefix-based TempURL GET"
+url="$(sw tempurl PUT 3600 "/v1/AUTH_${SPREAD_SWIFT_USER%%:*}/$c/via-tempurl.bin" "$key")"
+curl -fsS -T "$WORK/tree/sub/b.bin" "$base$url" >/dev/null || fail "curl PUT to the TempURL $url"
+sw download "$c" via-tempurl.bin -o "$WORK/via-tempurl.bin" >/dev/null
+same_file "$WORK/tree/sub/b.bin" "$WORK/via-tempurl.bin" "TempURL PUT read back"
+url="$(sw tempurl GET 3600 "$obj" "not-$key")"
+status="$(curl -sS -o /dev/null -w '%{http_code}' "$base$url")"
+[[ "$status" == 401 ]] || fail "TempURL signed with a wrong key answered $status"
+sw post -m "Temp-URL-Key:"
+status="$(curl -sS -o /dev/null -w '%{http_code}' "$base$(sw tempurl GET 3600 "$obj" "$key")")"
+[[ "$status" == 401 ]] || fail "TempURL of a removed key answered $status"
 
 if command -v aws >/dev/null; then
     step "cross-API: the Swift object through S3, with its metadata"

@@ -1,7 +1,8 @@
 //! Auth v1 (tempauth style) and authorization. `GET /auth/v1.0` checks `account:user` and its
 //! key against meta and answers a token stored in meta (so it works on every gateway); requests
 //! carry it in `X-Auth-Token`. Admin users own their account; other users, and anonymous
-//! callers, only get what the container ACLs (`X-Container-Read` / `-Write`) grant.
+//! callers, only get what the container ACLs (`X-Container-Read` / `-Write`) grant; a valid
+//! TempURL (`tempurl`) gets the objects within its key's scope.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +14,7 @@ use meta::wire::{ContainerInfo, SwiftToken};
 
 use super::error::{SwiftError, SwiftResult};
 use super::router::Swift;
+use super::tempurl::Scope;
 use super::{Response, header, put_header, respond};
 use crate::objects::now_ms;
 
@@ -21,6 +23,8 @@ use crate::objects::now_ms;
 pub enum Caller {
     Anonymous,
     User(SwiftToken),
+    /// A request with a valid TempURL signature: no token, no ACLs, the key's scope only.
+    TempUrl(Scope),
 }
 
 impl Caller {
@@ -32,8 +36,17 @@ impl Caller {
     /// The refusal for this caller: 401 without a valid token, 403 with one.
     pub fn denied(&self) -> SwiftError {
         match self {
-            Caller::Anonymous => SwiftError::unauthorized(),
+            Caller::Anonymous | Caller::TempUrl(_) => SwiftError::unauthorized(),
             Caller::User(_) => SwiftError::forbidden(),
+        }
+    }
+
+    /// Whether the caller may learn that container `name` of `account` does not exist: the
+    /// account's admin, or a TempURL whose key covers it.
+    pub fn may_see_missing(&self, account: &str, name: &str) -> bool {
+        match self {
+            Caller::TempUrl(s) => s.covers_name(account, name),
+            _ => self.owns(account),
         }
     }
 
@@ -56,6 +69,9 @@ impl Caller {
 
     /// May read objects of `c` (`listing`: may list it).
     pub fn may_read(&self, c: &ContainerInfo, listing: bool) -> bool {
+        if let Caller::TempUrl(s) = self {
+            return s.covers(c);
+        }
         if self.owns(&c.account) {
             return true;
         }
@@ -72,6 +88,9 @@ impl Caller {
 
     /// May create, replace and delete objects of `c`.
     pub fn may_write(&self, c: &ContainerInfo) -> bool {
+        if let Caller::TempUrl(s) = self {
+            return s.covers(c);
+        }
         self.owns(&c.account)
             || self.named_in(
                 c.settings

@@ -11,6 +11,7 @@ use meta::wire::{ContainerInfo, ContainerSettings, ListRequest};
 use super::error::{SwiftError, SwiftResult};
 use super::listing::{self, ObjectEntry, Params};
 use super::router::{Ctx, Swift, account_container};
+use super::tempurl::KEY_META;
 use super::versions;
 use super::{MAX_CONTAINER_NAME, Response, header, meta_updates, put_header, respond, x_timestamp};
 
@@ -148,7 +149,7 @@ async fn create(swift: &Swift, ctx: &Ctx, name: &str) -> SwiftResult<Response> {
     }
 }
 
-/// X-Container-* headers; ACLs only for the owner.
+/// X-Container-* headers; ACLs and Temp-URL keys only for the owner.
 async fn headers(swift: &Swift, c: &ContainerInfo, owner: bool) -> HeaderMap {
     let mut h = HeaderMap::new();
     put_header(&mut h, "x-container-object-count", &c.objects.to_string());
@@ -168,7 +169,9 @@ async fn headers(swift: &Swift, c: &ContainerInfo, owner: bool) -> HeaderMap {
     }
     for (k, v) in &c.settings.properties {
         if let Some(m) = k.strip_prefix("meta:") {
-            put_header(&mut h, &format!("x-container-meta-{m}"), v);
+            if owner || !KEY_META.contains(&m) {
+                put_header(&mut h, &format!("x-container-meta-{m}"), v);
+            }
         } else if owner && k == "read-acl" {
             put_header(&mut h, "x-container-read", v);
         } else if owner && k == "write-acl" {

@@ -51,6 +51,7 @@ pub async fn info(swift: &Swift, method: &Method) -> SwiftResult<Response> {
             "policies": policies,
         },
         "tempauth": {"account_acls": false},
+        "tempurl": super::tempurl::info(),
         "dlo": {"max_segments": 10000},
         "bulk_delete": {
             "max_deletes_per_request": super::bulk::MAX_DELETES,

@@ -6,7 +6,8 @@
 //!
 //! One file per feature: `router` (paths, auth, dispatch, tracing span per request),
 //! `auth` (tokens, ACLs), `info`, `account`, `container`, `object`, `listing` (text / JSON / XML),
-//! `large` (DLO / SLO), `bulk` (bulk delete) and `error` (the one mapping of gateway errors to Swift statuses).
+//! `large` (DLO / SLO), `bulk` (bulk delete), `tempurl` (signed URLs without a token) and
+//! `error` (the one mapping of gateway errors to Swift statuses).
 
 mod account;
 mod auth;
@@ -18,6 +19,7 @@ mod large;
 mod listing;
 mod object;
 mod router;
+mod tempurl;
 mod versions;
 
 pub use router::serve;

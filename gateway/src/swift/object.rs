@@ -35,7 +35,7 @@ pub async fn handle(swift: &Swift, ctx: Ctx, body: Incoming) -> SwiftResult<Resp
     let read = matches!(ctx.method, Method::GET | Method::HEAD);
     let c = match account_container(swift, &ctx.account, &cname).await {
         Ok(c) => c,
-        Err(e) if ctx.caller.owns(&ctx.account) => return Err(e),
+        Err(e) if ctx.caller.may_see_missing(&ctx.account, &cname) => return Err(e),
         Err(_) => return Err(ctx.caller.denied()),
     };
     let allowed = if read {

@@ -1,7 +1,8 @@
 //! The Swift listener: parses `/auth/v1.0`, `/info` and `/v1/AUTH_<account>[/<container>[/<object>]]`,
-//! authenticates the token, checks the caller may act on the target, and dispatches to the
-//! handler of the resource. Every request runs in a tracing span carrying its transaction id,
-//! which is also answered as `X-Trans-Id` / `X-Openstack-Request-Id`.
+//! authenticates the token (or the TempURL signature), checks the caller may act on the
+//! target, and dispatches to the handler of the resource. Every request runs in a tracing
+//! span carrying its transaction id, which is also answered as `X-Trans-Id` /
+//! `X-Openstack-Request-Id`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,9 @@ use tokio::net::TcpListener;
 
 use super::auth::{Caller, TokenCache};
 use super::error::{SwiftError, SwiftResult};
+use super::tempurl::TempUrl;
 use super::{Response, account, container, header, info, object, respond};
+use crate::listener::Peer;
 use crate::objects::ObjectService;
 use crate::{Config, Error, Result};
 
@@ -116,12 +119,12 @@ async fn route(
     req: http::Request<Incoming>,
     local: std::net::SocketAddr,
 ) -> SwiftResult<Response> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let host = header(&parts.headers, "host")
         .map(str::to_string)
         .unwrap_or_else(|| local.to_string());
     let path = parts.uri.path().to_string();
-    let query = parse_query(parts.uri.query())?;
+    let mut query = parse_query(parts.uri.query())?;
     if path == "/auth/v1.0" || path == "/auth/v1.0/" || path == "/auth/v1" {
         return super::auth::authenticate(swift, &parts.method, &parts.headers, &host).await;
     }
@@ -161,7 +164,19 @@ async fn route(
             super::MAX_OBJECT_NAME
         )));
     }
-    let caller = swift.tokens.caller(&parts.headers).await?;
+    let temp_url = TempUrl::of(&query);
+    let caller = match &temp_url {
+        None => swift.tokens.caller(&parts.headers).await?,
+        Some(t) => {
+            let peer = parts.extensions.get::<Peer>().map(|p| p.0.ip());
+            let (c, o) = (container.as_deref(), object.as_deref());
+            let scope = t
+                .authorize(swift, &parts.method, &account, c, o, peer)
+                .await?;
+            t.clean_request(&parts.method, &mut parts.headers, &mut query)?;
+            Caller::TempUrl(scope)
+        }
+    };
     let ctx = Ctx {
         method: parts.method,
         headers: parts.headers,
@@ -185,7 +200,15 @@ async fn route(
             }
         }
         (Some(_), None) => container::handle(swift, &ctx).await,
-        (Some(_), Some(_)) => object::handle(swift, ctx, body).await,
+        (Some(_), Some(o)) => {
+            let Some(t) = temp_url else {
+                return object::handle(swift, ctx, body).await;
+            };
+            let (method, o) = (ctx.method.clone(), o.clone());
+            let mut resp = object::handle(swift, ctx, body).await?;
+            t.finish(&method, &o, &mut resp);
+            Ok(resp)
+        }
     }
 }
 
