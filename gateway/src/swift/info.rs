@@ -53,6 +53,8 @@ pub async fn info(swift: &Swift, method: &Method) -> SwiftResult<Response> {
         "tempauth": {"account_acls": false},
         "tempurl": super::tempurl::info(),
         "dlo": {"max_segments": 10000},
+        "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
+        "object_versioning": {},
         "bulk_delete": {
             "max_deletes_per_request": super::bulk::MAX_DELETES,
             "max_failed_deletes": super::bulk::MAX_FAILED,

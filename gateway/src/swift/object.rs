@@ -584,11 +584,7 @@ async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> Swift
     let found = match versions::delete(swift, ctx, c, key).await? {
         Some(found) => found,
         None => {
-            let done = swift
-                .svc
-                .meta()
-                .delete_version(&c.name, key, None)
-                .await?;
+            let done = swift.svc.meta().delete_version(&c.name, key, None).await?;
             done.removed.is_some() || done.delete_marker
         }
     };

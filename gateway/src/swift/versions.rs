@@ -154,7 +154,11 @@ async fn archive_copy(
     let policy = swift.svc.resolve_policy(archive, None).await?;
     swift
         .svc
-        .copy_object(rec, archive, NewObject::new(&name, policy, ObjectAttrs::of(rec)))
+        .copy_object(
+            rec,
+            archive,
+            NewObject::new(&name, policy, ObjectAttrs::of(rec)),
+        )
         .await?;
     Ok(())
 }
