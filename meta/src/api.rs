@@ -26,6 +26,7 @@ pub mod route {
     pub const OBJECT_DELETE: &str = "/v1/objects/delete";
     pub const OBJECT_LIST: &str = "/v1/objects/list";
     pub const VERSION_LIST: &str = "/v1/objects/list-versions";
+    pub const OBJECT_PROPS: &str = "/v1/objects/props";
     pub const VERSIONING_SET: &str = "/v1/containers/set-versioning";
     pub const VERSIONING_GET: &str = "/v1/containers/get-versioning";
     pub const UPLOAD_CREATE: &str = "/v1/uploads/create";
@@ -112,6 +113,19 @@ pub struct ObjectKey {
     /// A version id (`None`: the current version).
     #[serde(default)]
     pub version_id: Option<String>,
+}
+
+/// Sets then removes per-version properties of an object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectProps {
+    pub container: String,
+    pub key: String,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -261,6 +261,25 @@ impl MetaClient {
         self.call(route::OBJECT_DELETE, &req, container).await
     }
 
+    /// Sets then removes per-version properties (S3 tagging, ACL) in place; returns the record.
+    pub async fn update_object_props(
+        &self,
+        container: &str,
+        key: &str,
+        version_id: Option<&str>,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<ObjectRecord> {
+        let req = api::ObjectProps {
+            container: container.to_string(),
+            key: key.to_string(),
+            version_id: version_id.map(str::to_string),
+            set: set.clone(),
+            remove: remove.to_vec(),
+        };
+        self.call(route::OBJECT_PROPS, &req, container).await
+    }
+
     /// ListObjectVersions.
     pub async fn list_versions(
         &self,

@@ -290,6 +290,18 @@ async fn dispatch(
             })
             .await
         }
+        route::OBJECT_PROPS => {
+            op(s, body, |s, q: api::ObjectProps| {
+                s.update_object_props(
+                    &q.container,
+                    &q.key,
+                    q.version_id.as_deref(),
+                    &q.set,
+                    &q.remove,
+                )
+            })
+            .await
+        }
         route::VERSION_LIST => {
             op(s, body, |s, q: api::VersionList| {
                 s.list_versions(&q.container, &q.request)

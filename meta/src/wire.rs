@@ -154,6 +154,10 @@ pub struct ObjectRecord {
     /// A delete marker of a versioned container: no content, no chunks.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delete_marker: bool,
+    /// Per-version properties the front ends own (S3 tagging, ACL, ...), changed in place by
+    /// `update_object_props` without making a new version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub props: BTreeMap<String, String>,
 }
 
 /// Preconditions checked against the current object in the transaction that stores a new one

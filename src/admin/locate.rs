@@ -182,6 +182,7 @@ mod tests {
             policy: "THREECOPIES".into(),
             parts: vec![],
             delete_marker: false,
+            props: Default::default(),
             chunks: vec![ChunkRecord {
                 pos: 0,
                 offset: 0,

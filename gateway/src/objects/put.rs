@@ -107,6 +107,7 @@ impl ObjectService {
             parts: Vec::new(),
             chunks: written.chunks,
             delete_marker: false,
+            props: Default::default(),
         };
         self.commit_object(&container.name, record, &condition)
             .await

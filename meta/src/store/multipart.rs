@@ -135,6 +135,7 @@ fn assemble(
         parts: sizes,
         chunks,
         delete_marker: false,
+        props: Default::default(),
     })
 }
 

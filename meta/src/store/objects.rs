@@ -129,6 +129,22 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Changes per-version properties (S3 tagging, ACL) in place; returns the updated record.
+    pub fn update_object_props(
+        &self,
+        container: &str,
+        key: &str,
+        version_id: Option<&str>,
+        set: &std::collections::BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<ObjectRecord> {
+        let r = self.resolve(container)?;
+        let mut txn = r.env.env.write_txn()?;
+        let rec = versions::update_props(&r.env, &mut txn, key, version_id, set, remove)?;
+        txn.commit()?;
+        Ok(rec)
+    }
+
     /// Sets the versioning state of a container.
     pub fn set_versioning(&self, container: &str, state: Versioning) -> Result<()> {
         let r = self.resolve(container)?;

@@ -59,6 +59,7 @@ fn object(key: &str, delete_at: Option<&str>) -> ObjectRecord {
         parts: vec![],
         chunks: chunks(&format!("chunk-{}", &crate::ids::random_hex(8)), 10),
         delete_marker: false,
+        props: Default::default(),
     }
 }
 

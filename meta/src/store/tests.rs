@@ -58,6 +58,7 @@ fn object(key: &str, size: u64) -> ObjectRecord {
         parts: vec![],
         chunks: vec![chunk(0, 0, size, &format!("chunk-of-{}", key.len()))],
         delete_marker: false,
+        props: Default::default(),
     }
 }
 

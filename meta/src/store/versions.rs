@@ -19,6 +19,7 @@ use crate::wire::{
     VersionSummary, Versioning,
 };
 use heed::{RoTxn, RwTxn};
+use std::collections::BTreeMap;
 
 /// `props` key of the versioning state.
 const STATE_KEY: &[u8] = b"versioning";
@@ -315,6 +316,7 @@ fn marker(key: &str, version_id: String, mtime_ms: i64) -> ObjectRecord {
         parts: Vec::new(),
         chunks: Vec::new(),
         delete_marker: true,
+        props: BTreeMap::new(),
     }
 }
 
@@ -445,6 +447,39 @@ pub fn get(env: &Meta2, txn: &RoTxn, key: &str, version_id: Option<&str>) -> Res
                 .ok_or_else(|| Error::NoSuchVersion(id.to_string()))
         }
     }
+}
+
+/// Sets then removes per-version properties of the current version of `key` or of the one
+/// named, in place (no new version, nothing to collect). Delete markers have none.
+pub fn update_props(
+    env: &Meta2,
+    txn: &mut RwTxn,
+    key: &str,
+    version_id: Option<&str>,
+    set: &BTreeMap<String, String>,
+    remove: &[String],
+) -> Result<ObjectRecord> {
+    let lkey = keys::encode(key);
+    let mut rec = get(env, txn, key, version_id)?;
+    if rec.delete_marker {
+        return Err(Error::NoSuchObject(key.to_string()));
+    }
+    for (k, v) in set {
+        rec.props.insert(k.clone(), v.clone());
+    }
+    for k in remove {
+        rec.props.remove(k);
+    }
+    let value = to_json(&rec)?;
+    if state(env, txn)? != Versioning::Unversioned
+        && let Some((vkey, _)) = find_version(env, txn, key, &rec.version_id)?
+    {
+        env.versions.put(txn, &vkey, &value)?;
+    }
+    if current(env, txn, &lkey)?.is_some_and(|c| c.version_id == rec.version_id) {
+        env.objects.put(txn, &lkey, &value)?;
+    }
+    Ok(rec)
 }
 
 /// True when the newest version of `key` is a delete marker.

@@ -51,6 +51,7 @@ fn object(key: &str, chunk: &str, size: u64) -> ObjectRecord {
             ec: None,
         }],
         delete_marker: false,
+        props: Default::default(),
     }
 }
 
@@ -300,4 +301,51 @@ fn conditional_puts() {
         Err(Error::PreconditionFailed(_))
     ));
     assert_eq!(s.get_object("b", "k").unwrap().size, 3);
+}
+
+#[test]
+fn props_change_in_place_without_a_new_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    s.set_versioning("b", Versioning::Enabled).unwrap();
+    let v1 = s.put_object("b", &object("k", "c1", 1)).unwrap().version_id;
+    let v2 = s.put_object("b", &object("k", "c2", 2)).unwrap().version_id;
+    let set: std::collections::BTreeMap<String, String> =
+        [("tagging".to_string(), "{\"a\":\"1\"}".to_string())].into();
+    // The current version: seen by GET with and without the id.
+    s.update_object_props("b", "k", None, &set, &[]).unwrap();
+    assert_eq!(s.get_object("b", "k").unwrap().props, set);
+    assert_eq!(
+        s.get_object_version("b", "k", Some(&v2)).unwrap().props,
+        set
+    );
+    // An old version, then removal.
+    s.update_object_props("b", "k", Some(&v1), &set, &[])
+        .unwrap();
+    assert_eq!(
+        s.get_object_version("b", "k", Some(&v1)).unwrap().props,
+        set
+    );
+    s.update_object_props(
+        "b",
+        "k",
+        None,
+        &Default::default(),
+        &["tagging".to_string()],
+    )
+    .unwrap();
+    assert!(s.get_object("b", "k").unwrap().props.is_empty());
+    assert_eq!(
+        s.list_versions("b", &VersionListRequest::default())
+            .unwrap()
+            .versions
+            .len(),
+        2,
+        "a property change made a version"
+    );
+    assert_eq!(s.gc_len().unwrap(), 0);
+    assert!(matches!(
+        s.update_object_props("b", "absent", None, &set, &[]),
+        Err(Error::NoSuchObject(_))
+    ));
 }

@@ -81,6 +81,7 @@ pub fn object_with(
         policy: "THREECOPIES".into(),
         parts: vec![],
         delete_marker: false,
+        props: Default::default(),
         chunks: vec![ChunkRecord {
             pos: 0,
             offset: 0,
