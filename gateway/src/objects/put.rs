@@ -22,6 +22,8 @@ pub struct ObjectAttrs {
     pub headers: BTreeMap<String, String>,
     /// User metadata (lower-case names, no prefix).
     pub user_meta: BTreeMap<String, String>,
+    /// Per-version properties owned by a front end (S3 tagging, ACL).
+    pub props: BTreeMap<String, String>,
 }
 
 impl ObjectAttrs {
@@ -30,6 +32,7 @@ impl ObjectAttrs {
             content_type: rec.content_type.clone(),
             headers: rec.headers.clone(),
             user_meta: rec.user_meta.clone(),
+            props: rec.props.clone(),
         }
     }
 }
@@ -107,7 +110,7 @@ impl ObjectService {
             parts: Vec::new(),
             chunks: written.chunks,
             delete_marker: false,
-            props: Default::default(),
+            props: attrs.props,
         };
         self.commit_object(&container.name, record, &condition)
             .await

@@ -43,6 +43,7 @@ pub async fn put_object(
             input.expires.as_ref(),
         ),
         user_meta: user_meta(input.metadata),
+        props: Default::default(),
     };
     let policy = s3
         .svc
@@ -441,6 +442,7 @@ pub async fn copy_object(
                 input.expires.as_ref(),
             ),
             user_meta: user_meta(input.metadata.clone()),
+            props: Default::default(),
         }
     } else {
         ObjectAttrs::of(&source)

@@ -357,6 +357,7 @@ fn attrs_from(h: &HeaderMap) -> SwiftResult<ObjectAttrs> {
             .map(str::to_string),
         headers,
         user_meta,
+        props: Default::default(),
     })
 }
 
