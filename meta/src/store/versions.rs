@@ -187,6 +187,11 @@ fn check(cond: &PutCondition, cur: Option<&ObjectRecord>, key: &str) -> Result<(
     if cond.if_none_match_any && cur.is_some() {
         return Err(Error::PreconditionFailed(format!("{key} exists")));
     }
+    if let (Some(etag), Some(c)) = (&cond.if_none_match_etag, cur)
+        && c.etag == *etag
+    {
+        return Err(Error::PreconditionFailed(format!("{key}: ETag matches")));
+    }
     if let Some(etag) = &cond.if_match_etag {
         match cur {
             None => return Err(Error::NoSuchObject(key.to_string())),
