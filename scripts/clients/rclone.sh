@@ -56,4 +56,23 @@ rc purge "spread:$b"
 if rc lsd spread: | grep -q " $b\$"; then
     fail "bucket $b still there after purge"
 fi
+
+# Versioning: rclone turns it on, lists old versions with --s3-versions and reads one back.
+v="$(unique_bucket rclone-versions)"
+rc mkdir "spread:$v"
+step "versioning on $v"
+rc backend versioning "spread:$v" Enabled >/dev/null
+same_text "Enabled" "$(rc backend versioning "spread:$v")" "versioning state"
+echo "first version" >"$WORK/doc.txt"
+rc copyto "$WORK/doc.txt" "spread:$v/doc.txt"
+sleep 1.1 # version names carry a one-second timestamp
+echo "second version, longer" >"$WORK/doc.txt"
+rc copyto "$WORK/doc.txt" "spread:$v/doc.txt"
+listing="$(rc lsf --s3-versions "spread:$v")"
+same_text "2" "$(echo "$listing" | wc -l)" "objects listed with --s3-versions ($listing)"
+old="$(echo "$listing" | grep -v '^doc.txt$' || true)"
+[[ "$old" == doc-v*.txt ]] || fail "no old version in the listing: $listing"
+same_text "first version" "$(rc cat --s3-versions "spread:$v/$old")" "old version's content"
+same_text "second version, longer" "$(rc cat "spread:$v/doc.txt")" "current version"
+same_text "1" "$(rc lsf "spread:$v" | wc -l)" "objects listed without --s3-versions"
 step "ok"
