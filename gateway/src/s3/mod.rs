@@ -1,6 +1,7 @@
 //! The S3 front end: s3s parses and authenticates requests; each operation lives in the module
 //! of its feature and calls the protocol-neutral object service.
 
+mod attributes;
 mod auth;
 mod bucket;
 mod convert;
@@ -134,6 +135,12 @@ impl S3 for SpreadS3 {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         object::copy_object(self, req).await
+    }
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        attributes::get_object_attributes(self, req).await
     }
     async fn list_objects(
         &self,

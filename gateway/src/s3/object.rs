@@ -124,7 +124,7 @@ pub fn put_condition(
 
 /// The version a GET, HEAD or copy reads: the current one, or the one named by `versionId`.
 /// A delete marker answers 404 NoSuchKey when current, 405 MethodNotAllowed when named.
-async fn read_version(
+pub(super) async fn read_version(
     s3: &SpreadS3,
     container: &ContainerInfo,
     key: &str,
@@ -511,7 +511,7 @@ async fn first_piece_ready(mut body: ObjectStream) -> S3Result<ObjectStream> {
 }
 
 /// The S3 storage class an object's policy is mapped to (none for STANDARD).
-async fn storage_class_of(s3: &SpreadS3, rec: &ObjectRecord) -> Option<StorageClass> {
+pub(super) async fn storage_class_of(s3: &SpreadS3, rec: &ObjectRecord) -> Option<StorageClass> {
     let set = s3.svc.policies().await.ok()?;
     let class = set.storage_class_of(&rec.policy)?;
     (class != "STANDARD").then(|| StorageClass::from(class.to_string()))
