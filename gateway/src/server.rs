@@ -9,7 +9,7 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::objects::ObjectService;
-use crate::s3::{CredentialCache, MetaAuth, SpreadS3};
+use crate::s3::{CredentialCache, MetaAuth, SpreadS3, fixups};
 use crate::{Config, Error, Result};
 
 /// Runs the gateway until the process is stopped.
@@ -56,11 +56,13 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
     crate::listener::serve(listener, "s3", "", move |req, id| {
         let s3 = s3.clone();
         async move {
-            let mut resp = s3.call(req.map(s3s::Body::from)).await?;
+            let mut req = req;
+            let mut resp = match fixups::before(&mut req) {
+                Ok(()) => s3.call(req.map(s3s::Body::from)).await?,
+                Err(refused) => fixups::refusal(refused),
+            };
             tracing::debug!(status = %resp.status(), "done");
-            if let Ok(v) = http::HeaderValue::from_str(&id) {
-                resp.headers_mut().insert("x-amz-request-id", v);
-            }
+            fixups::after(&mut resp, &id);
             Ok::<_, s3s::HttpError>(resp)
         }
     })

@@ -50,6 +50,18 @@ pub async fn create_bucket(
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let account = s3.account(&req).await?;
     let bucket = &req.input.bucket;
+    if bucket.contains("-.") {
+        return Err(s3_error!(
+            InvalidBucketName,
+            "The specified bucket is not valid."
+        ));
+    }
+    if req.input.object_lock_enabled_for_bucket == Some(true) {
+        return Err(s3_error!(
+            NotImplemented,
+            "Object lock is not supported: buckets cannot be created with object lock enabled"
+        ));
+    }
     let mut settings = ContainerSettings {
         policy: storage_policy_header(&req.headers)?,
         ..Default::default()

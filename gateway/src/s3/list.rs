@@ -110,13 +110,16 @@ pub async fn list_objects(
     let enc = |s: String| if url { url_encode(&s) } else { s };
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(container.name),
-        prefix: Some(enc(input.prefix.unwrap_or_default())),
-        marker: input.marker.map(enc),
+        // Prefix goes out as sent: botocore url-decodes Marker, Delimiter, NextMarker, Key and
+        // CommonPrefixes of a v1 listing, but not Prefix.
+        prefix: Some(input.prefix.unwrap_or_default()),
+        // Marker is always present in a v1 listing, empty when none was given.
+        marker: Some(enc(input.marker.unwrap_or_default())),
         max_keys: Some(max as i32),
         is_truncated: Some(reply.truncated),
         contents: Some(objects),
         common_prefixes: Some(prefixes),
-        delimiter: input.delimiter.map(enc),
+        delimiter: input.delimiter.filter(|d| !d.is_empty()).map(enc),
         next_marker: if reply.truncated {
             reply.next_after.map(enc)
         } else {
@@ -186,7 +189,7 @@ pub async fn list_objects_v2(
         },
         contents: Some(objects),
         common_prefixes: Some(prefixes),
-        delimiter: input.delimiter.map(enc),
+        delimiter: input.delimiter.filter(|d| !d.is_empty()).map(enc),
         encoding_type: input.encoding_type,
         start_after: input.start_after.map(enc),
         ..Default::default()

@@ -1,5 +1,5 @@
-//! Multipart uploads: create, upload part, complete (parts are referenced, not copied),
-//! abort, list parts, list uploads.
+//! Multipart uploads: create, upload part, upload part copy (a range of an object streamed into
+//! a part), complete (parts are referenced, not copied), abort, list parts, list uploads.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +15,8 @@ use super::convert::{
 };
 use super::error::s3err;
 use super::object::part_checksum;
-use crate::objects::{now_ms, random_hex};
+use crate::error::Error;
+use crate::objects::{ChecksumAlgo, Digests, now_ms, random_hex};
 
 const MAX_PART_NUMBER: i32 = 10_000;
 
@@ -75,24 +76,8 @@ pub async fn upload_part(
     let trailing = req.trailing_headers.clone();
     let checksum = part_checksum(&req.headers, &req.input)?;
     let input = req.input;
-    if !(1..=MAX_PART_NUMBER).contains(&input.part_number) {
-        return Err(s3_error!(
-            InvalidArgument,
-            "Part number must be an integer between 1 and 10000, inclusive"
-        ));
-    }
-    let upload = s3
-        .svc
-        .meta()
-        .get_upload(&container.name, &input.upload_id)
-        .await
-        .map_err(s3err)?;
-    if upload.key != input.key {
-        return Err(s3_error!(
-            NoSuchUpload,
-            "The specified upload does not exist for this key"
-        ));
-    }
+    let number = part_number(input.part_number)?;
+    let upload = upload_of(s3, &container.name, &input.upload_id, &input.key).await?;
     let content_md5 = input.content_md5;
     let body = body_or_empty(input.body);
     let part = s3
@@ -100,7 +85,7 @@ pub async fn upload_part(
         .put_part(
             &container,
             &upload,
-            input.part_number as u32,
+            number,
             body,
             digests_for(checksum.as_ref()),
             |_, values| {
@@ -122,6 +107,134 @@ pub async fn upload_part(
         checksum_crc64nvme: sums.crc64nvme,
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
+        ..Default::default()
+    }))
+}
+
+/// The part number of an UploadPart / UploadPartCopy, checked.
+fn part_number(n: i32) -> S3Result<u32> {
+    if !(1..=MAX_PART_NUMBER).contains(&n) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        ));
+    }
+    Ok(n as u32)
+}
+
+/// The upload `upload_id` of `key`.
+async fn upload_of(
+    s3: &SpreadS3,
+    bucket: &str,
+    upload_id: &str,
+    key: &str,
+) -> S3Result<UploadRecord> {
+    let upload = s3
+        .svc
+        .meta()
+        .get_upload(bucket, upload_id)
+        .await
+        .map_err(s3err)?;
+    if upload.key != key {
+        return Err(s3_error!(
+            NoSuchUpload,
+            "The specified upload does not exist for this key"
+        ));
+    }
+    Ok(upload)
+}
+
+/// The bytes `x-amz-copy-source-range: bytes=first-last` names in a source of `size` bytes.
+fn copy_range(value: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
+    let parsed = value
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .and_then(|(first, last)| {
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            if !digits(first) || !digits(last) {
+                return None;
+            }
+            Some((first.parse::<u64>().ok()?, last.parse::<u64>().ok()?))
+        });
+    let Some((first, last)) = parsed.filter(|(first, last)| first <= last) else {
+        return Err(s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        ));
+    };
+    if last >= size {
+        return Err(s3err(Error::InvalidRange));
+    }
+    Ok(first..last + 1)
+}
+
+pub async fn upload_part_copy(
+    s3: &SpreadS3,
+    req: S3Request<UploadPartCopyInput>,
+) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let input = &req.input;
+    let number = part_number(input.part_number)?;
+    let CopySource::Bucket {
+        bucket: src_bucket,
+        key: src_key,
+        version_id: src_version,
+    } = &input.copy_source
+    else {
+        return Err(s3_error!(
+            NotImplemented,
+            "Only bucket copy sources are supported"
+        ));
+    };
+    let source_container = s3.owned_bucket(&req, src_bucket).await?;
+    let source =
+        super::object::read_version(s3, &source_container, src_key, src_version.as_deref()).await?;
+    super::object::check_conditions(
+        &source,
+        input.copy_source_if_match.as_ref(),
+        input.copy_source_if_unmodified_since.as_ref(),
+        input.copy_source_if_none_match.as_ref(),
+        input.copy_source_if_modified_since.as_ref(),
+    )
+    .map_err(|e| match e {
+        Error::NotModified => s3err(Error::PreconditionFailed),
+        other => s3err(other),
+    })?;
+    let range = match &input.copy_source_range {
+        Some(r) => copy_range(r, source.size)?,
+        None => 0..source.size,
+    };
+    let upload = upload_of(s3, &container.name, &input.upload_id, &input.key).await?;
+    let algo = upload
+        .checksum_algorithm
+        .as_deref()
+        .and_then(ChecksumAlgo::parse);
+    let body = s3.svc.read_content(source.chunks.clone(), range);
+    let part = s3
+        .svc
+        .put_part(
+            &container,
+            &upload,
+            number,
+            body,
+            Digests::new(algo),
+            |_, _| Ok(()),
+        )
+        .await
+        .map_err(s3err)?;
+    let sums = checksum_fields(&part.checksums);
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_source_version_id: super::versioning::version_out(&source.version_id),
+        copy_part_result: Some(CopyPartResult {
+            e_tag: Some(etag(&part.etag)),
+            last_modified: Some(timestamp(part.mtime_ms)),
+            checksum_crc32: sums.crc32,
+            checksum_crc32c: sums.crc32c,
+            checksum_crc64nvme: sums.crc64nvme,
+            checksum_sha1: sums.sha1,
+            checksum_sha256: sums.sha256,
+        }),
         ..Default::default()
     }))
 }
@@ -153,6 +266,13 @@ pub async fn complete(
         if number < 1 {
             return Err(s3_error!(InvalidPart, "Invalid part number {number}"));
         }
+        // The same part listed again (consecutively) replaces the earlier entry: last wins.
+        if wanted
+            .last()
+            .is_some_and(|p: &CompletePart| p.part_number == number as u32)
+        {
+            wanted.pop();
+        }
         wanted.push(CompletePart {
             part_number: number as u32,
             etag: tag.value().to_string(),
@@ -160,18 +280,7 @@ pub async fn complete(
     }
     let condition =
         super::object::put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let upload = s3
-        .svc
-        .meta()
-        .get_upload(&container.name, &input.upload_id)
-        .await
-        .map_err(s3err)?;
-    if upload.key != input.key {
-        return Err(s3_error!(
-            NoSuchUpload,
-            "The specified upload does not exist for this key"
-        ));
-    }
+    upload_of(s3, &container.name, &input.upload_id, &input.key).await?;
     let record = s3
         .svc
         .meta()

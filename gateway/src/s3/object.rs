@@ -156,7 +156,7 @@ pub(super) async fn read_version(
 }
 
 /// Evaluates If-Match / If-Unmodified-Since / If-None-Match / If-Modified-Since (RFC 9110 order).
-fn check_conditions(
+pub(super) fn check_conditions(
     rec: &ObjectRecord,
     if_match: Option<&ETagCondition>,
     if_unmodified_since: Option<&Timestamp>,
@@ -229,7 +229,7 @@ pub async fn get_object(
         content_range,
         content_type: input
             .response_content_type
-            .or_else(|| rec.content_type.clone()),
+            .or_else(|| Some(content_type_of(&rec))),
         cache_control: input
             .response_cache_control
             .or_else(|| rec.headers.get("cache-control").cloned()),
@@ -284,7 +284,7 @@ pub async fn head_object(
         accept_ranges: Some("bytes".to_string()),
         content_length: Some(length as i64),
         content_range,
-        content_type: rec.content_type.clone(),
+        content_type: Some(content_type_of(&rec)),
         cache_control: rec.headers.get("cache-control").cloned(),
         content_disposition: rec.headers.get("content-disposition").cloned(),
         content_encoding: rec.headers.get("content-encoding").cloned(),
@@ -508,6 +508,13 @@ async fn first_piece_ready(mut body: ObjectStream) -> S3Result<ObjectStream> {
             futures::stream::once(async move { Ok(first) }).chain(body),
         )),
     }
+}
+
+/// The Content-Type an object is served with: the stored one, else S3's default.
+fn content_type_of(rec: &ObjectRecord) -> String {
+    rec.content_type
+        .clone()
+        .unwrap_or_else(|| "binary/octet-stream".to_string())
 }
 
 /// The S3 storage class an object's policy is mapped to (none for STANDARD).

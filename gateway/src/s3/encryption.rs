@@ -1,0 +1,20 @@
+//! Bucket default encryption: Spread stores no encryption configuration, so every bucket answers
+//! "none configured". (Request headers asking for SSE-C or SSE-KMS are refused in `fixups.rs`.)
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::SpreadS3;
+
+pub async fn get_bucket_encryption(
+    s3: &SpreadS3,
+    req: S3Request<GetBucketEncryptionInput>,
+) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+    s3.owned_bucket(&req, &req.input.bucket).await?;
+    let mut err = s3_error!(
+        ServerSideEncryptionConfigurationNotFoundError,
+        "The server side encryption configuration was not found"
+    );
+    err.set_status_code(http::StatusCode::NOT_FOUND);
+    Err(err)
+}

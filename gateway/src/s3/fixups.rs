@@ -1,0 +1,466 @@
+//! Adjustments made around s3s for what real clients send and expect and s3s 0.14 does not
+//! cover. Before s3s sees a request: SigV2 checks of the request time and the bucket-root
+//! canonical resource, SigV4 signed with `Date` instead of `x-amz-date`, presigned-URL expiry
+//! limits, an empty `Content-MD5`, and refusing server-side-encryption headers Spread cannot
+//! honour (so nothing is silently stored in clear). After s3s: the request id in error XML and
+//! user metadata in UTF-8 as it was sent.
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use http::{HeaderMap, HeaderValue, Method};
+use s3s::{S3Error, s3_error};
+
+/// SigV2 requests whose time is further than this from ours are refused (as AWS does).
+const MAX_V2_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// The longest validity of a SigV4 presigned URL: 7 days.
+const MAX_PRESIGNED_EXPIRES: i64 = 7 * 24 * 3600;
+
+/// Checks and rewrites a request before s3s parses it. `Err` is the answer to send instead.
+pub fn before<B>(req: &mut http::Request<B>) -> Result<(), S3Error> {
+    let auth = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let v2_presigned = has_param(&query, "Signature") && has_param(&query, "AWSAccessKeyId");
+    if auth.starts_with("AWS ") {
+        check_v2_time(req.headers())?;
+    }
+    if auth.starts_with("AWS ") || v2_presigned {
+        bucket_root_with_slash(req);
+    }
+    if auth.starts_with("AWS4-HMAC-SHA256") {
+        amz_date_from_date(req.headers_mut());
+    }
+    if has_param(&query, "X-Amz-Signature") {
+        check_presigned_expires(&query)?;
+    }
+    check_content_md5(req.headers())?;
+    check_encryption_headers(req.method(), req.headers())?;
+    Ok(())
+}
+
+fn has_param(query: &str, name: &str) -> bool {
+    param(query, name).is_some()
+}
+
+fn param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then_some(v)
+    })
+}
+
+/// SigV2: the request time (`x-amz-date`, else `Date`) must be a valid date within 15 minutes
+/// of ours. Checked before the signature, as AWS does.
+fn check_v2_time(headers: &HeaderMap) -> Result<(), S3Error> {
+    let value = headers
+        .get("x-amz-date")
+        .or_else(|| headers.get(http::header::DATE))
+        .map(|v| v.to_str().unwrap_or("").trim());
+    let Some(time) = value
+        .and_then(parse_request_date)
+        .filter(|t| *t >= SystemTime::UNIX_EPOCH)
+    else {
+        return Err(s3_error!(
+            AccessDenied,
+            "AWS authentication requires a valid Date or x-amz-date header"
+        ));
+    };
+    let now = SystemTime::now();
+    let skew = now
+        .duration_since(time)
+        .or_else(|_| time.duration_since(now))
+        .unwrap_or(Duration::ZERO);
+    if skew > MAX_V2_SKEW {
+        return Err(s3_error!(
+            RequestTimeTooSkewed,
+            "The difference between the request time and the current time is too large."
+        ));
+    }
+    Ok(())
+}
+
+/// A request date: RFC 1123 / RFC 2822 (`Tue, 07 Jul 2010 21:53:04 GMT`, also with a numeric
+/// zone such as `-0000`, as Python's `formatdate` writes; the weekday is not checked) or ISO 8601
+/// basic (`20100707T215304Z`).
+fn parse_request_date(value: &str) -> Option<SystemTime> {
+    let value = value.trim();
+    if let Ok(t) = time::PrimitiveDateTime::parse(
+        value,
+        time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
+    ) {
+        return Some(t.assume_utc().into());
+    }
+    let rest = value.split_once(',').map_or(value, |(_, r)| r).trim();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let (date, zone) = match fields.as_slice() {
+        [d, m, y, hms] => (format!("{d} {m} {y} {hms}"), "GMT"),
+        [d, m, y, hms, zone] => (format!("{d} {m} {y} {hms}"), *zone),
+        _ => return None,
+    };
+    let t = time::PrimitiveDateTime::parse(
+        &date,
+        time::macros::format_description!(
+            "[day padding:none] [month repr:short case_sensitive:false] [year] [hour]:[minute]:[second]"
+        ),
+    )
+    .ok()?;
+    let offset_secs = match zone {
+        "GMT" | "UT" | "UTC" | "Z" => 0,
+        z => {
+            let (sign, digits) = match z.split_at_checked(1)? {
+                ("+", d) => (1, d),
+                ("-", d) => (-1, d),
+                _ => return None,
+            };
+            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let hours: i32 = digits[..2].parse().ok()?;
+            let minutes: i32 = digits[2..].parse().ok()?;
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    let offset = time::UtcOffset::from_whole_seconds(offset_secs).ok()?;
+    Some(t.assume_offset(offset).into())
+}
+
+/// SigV2 signs the bucket root as `/bucket/` (the canonical resource always ends in `/`), while
+/// s3s signs the request path as is: `/bucket` becomes `/bucket/`, which routes the same.
+fn bucket_root_with_slash<B>(req: &mut http::Request<B>) {
+    let path = req.uri().path();
+    let Some(bucket) = path.strip_prefix('/') else {
+        return;
+    };
+    if bucket.is_empty() || bucket.contains('/') {
+        return;
+    }
+    let rewritten = match req.uri().query() {
+        Some(q) => format!("{path}/?{q}"),
+        None => format!("{path}/"),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = http::uri::PathAndQuery::try_from(rewritten) {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+}
+
+/// SigV4 allows the request time in `Date` instead of `x-amz-date` (botocore does this when a
+/// request carries `Date`); s3s reads only `x-amz-date`, so the time is copied there. The
+/// header is not among the signed ones, so the canonical request does not change.
+fn amz_date_from_date(headers: &mut HeaderMap) {
+    if headers.contains_key("x-amz-date") {
+        return;
+    }
+    let Some(time) = headers
+        .get(http::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_request_date)
+    else {
+        return;
+    };
+    let t = time::OffsetDateTime::from(time);
+    let value = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert("x-amz-date", v);
+    }
+}
+
+/// `X-Amz-Expires` must be between 0 and 7 days (s3s refuses a negative one as a malformed
+/// URL and accepts any length).
+fn check_presigned_expires(query: &str) -> Result<(), S3Error> {
+    let Some(v) = param(query, "X-Amz-Expires") else {
+        return Ok(());
+    };
+    match v.parse::<i64>() {
+        Ok(n) if n < 0 => Err(s3_error!(AccessDenied, "Request has expired")),
+        Ok(n) if n > MAX_PRESIGNED_EXPIRES => Err(s3_error!(
+            AccessDenied,
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An empty `Content-MD5` is not a digest (s3s treats it as absent).
+fn check_content_md5(headers: &HeaderMap) -> Result<(), S3Error> {
+    match headers.get("content-md5") {
+        Some(v) if v.as_bytes().iter().all(u8::is_ascii_whitespace) => Err(s3_error!(
+            InvalidDigest,
+            "The Content-MD5 you specified was invalid."
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Spread has neither customer-provided keys (SSE-C) nor a KMS: requests asking for them are
+/// refused rather than stored in clear. `x-amz-server-side-encryption: AES256` (SSE-S3) is
+/// accepted.
+fn check_encryption_headers(method: &Method, headers: &HeaderMap) -> Result<(), S3Error> {
+    let sse_c = headers.keys().any(|k| {
+        let k = k.as_str();
+        k.starts_with("x-amz-server-side-encryption-customer-")
+            || k.starts_with("x-amz-copy-source-server-side-encryption-customer-")
+    });
+    if sse_c {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Server-side encryption with customer-provided keys (SSE-C) is not supported"
+        ));
+    }
+    let sse = headers
+        .get("x-amz-server-side-encryption")
+        .map(|v| v.to_str().unwrap_or("").trim().to_string());
+    if sse.is_some() && (method == Method::GET || method == Method::HEAD) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "x-amz-server-side-encryption header is not supported for this operation."
+        ));
+    }
+    let kms = sse.as_deref().is_some_and(|v| v.starts_with("aws:kms"));
+    if headers.contains_key("x-amz-server-side-encryption-aws-kms-key-id") && !kms {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Server Side Encryption with KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms"
+        ));
+    }
+    if kms {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Server-side encryption with KMS keys (SSE-KMS) is not supported"
+        ));
+    }
+    Ok(())
+}
+
+/// The response for a request refused by `before`.
+pub fn refusal(err: S3Error) -> http::Response<s3s::Body> {
+    let code = err.code().clone();
+    match err.to_http_response() {
+        Ok(resp) => resp,
+        Err(_) => {
+            let mut resp = http::Response::new(s3s::Body::from(code.as_str().to_string()));
+            *resp.status_mut() = code.status_code().unwrap_or(http::StatusCode::BAD_REQUEST);
+            resp
+        }
+    }
+}
+
+/// Adjusts a response: the request id header and, in an error body, `<RequestId>`; user
+/// metadata that s3s sent RFC 2047-encoded goes back to the UTF-8 it was sent as.
+pub fn after(resp: &mut http::Response<s3s::Body>, request_id: &str) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    if resp.status().as_u16() >= 400 {
+        add_request_id(resp, request_id);
+    }
+    utf8_metadata(resp.headers_mut());
+}
+
+fn add_request_id(resp: &mut http::Response<s3s::Body>, request_id: &str) {
+    let Some(body) = resp.body().bytes() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return;
+    };
+    if text.contains("<RequestId>") || !request_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return;
+    }
+    let Some(at) = text.rfind("</Error>") else {
+        return;
+    };
+    let new = format!(
+        "{}<RequestId>{request_id}</RequestId>{}",
+        &text[..at],
+        &text[at..]
+    );
+    if resp.headers().contains_key(http::header::CONTENT_LENGTH) {
+        resp.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, HeaderValue::from(new.len()));
+    }
+    *resp.body_mut() = s3s::Body::from(new);
+}
+
+fn utf8_metadata(headers: &mut HeaderMap) {
+    let decoded: Vec<(http::HeaderName, HeaderValue)> = headers
+        .iter()
+        .filter(|(k, _)| k.as_str().starts_with("x-amz-meta-"))
+        .filter_map(|(k, v)| {
+            let text = decode_encoded_words(v.to_str().ok()?)?;
+            Some((k.clone(), HeaderValue::from_bytes(text.as_bytes()).ok()?))
+        })
+        .collect();
+    for (k, v) in decoded {
+        headers.insert(k, v);
+    }
+}
+
+/// The text of a header value made of RFC 2047 `=?UTF-8?B?...?=` words (as s3s writes them),
+/// or `None` when it is not such a value.
+fn decode_encoded_words(value: &str) -> Option<String> {
+    if !value.starts_with("=?UTF-8?B?") {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    for word in value.split(' ') {
+        let b64 = word.strip_prefix("=?UTF-8?B?")?.strip_suffix("?=")?;
+        bytes.extend(base64::engine::general_purpose::STANDARD.decode(b64).ok()?);
+    }
+    String::from_utf8(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s3s::S3ErrorCode;
+
+    fn req(method: &str, uri: &str, headers: &[(&str, &str)]) -> http::Request<()> {
+        let mut b = http::Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap_or_default()
+    }
+
+    #[test]
+    fn v2_bucket_root_gets_a_slash_and_bad_dates_are_refused() {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap_or_default();
+        let mut r = req(
+            "PUT",
+            "/bucket?acl",
+            &[("authorization", "AWS a:b"), ("date", &now)],
+        );
+        assert!(before(&mut r).is_ok());
+        assert_eq!(r.uri().to_string(), "/bucket/?acl");
+        let mut r = req(
+            "PUT",
+            "/bucket/key",
+            &[("authorization", "AWS a:b"), ("date", &now)],
+        );
+        assert!(before(&mut r).is_ok());
+        assert_eq!(r.uri().path(), "/bucket/key");
+        for (date, code) in [
+            ("", S3ErrorCode::AccessDenied),
+            ("Bad Date", S3ErrorCode::AccessDenied),
+            ("Tue, 07 Jul 1950 21:53:04 GMT", S3ErrorCode::AccessDenied),
+            (
+                "Tue, 07 Jul 2010 21:53:04 GMT",
+                S3ErrorCode::RequestTimeTooSkewed,
+            ),
+            (
+                "Tue, 07 Jul 9999 21:53:04 GMT",
+                S3ErrorCode::RequestTimeTooSkewed,
+            ),
+        ] {
+            let mut r = req(
+                "PUT",
+                "/bucket",
+                &[
+                    ("authorization", "AWS a:b"),
+                    ("date", &now),
+                    ("x-amz-date", date),
+                ],
+            );
+            let err = before(&mut r).err().map(|e| e.code().clone());
+            assert_eq!(err, Some(code), "{date}");
+        }
+    }
+
+    #[test]
+    fn request_dates() {
+        let at = |s: &str| {
+            parse_request_date(s).and_then(|t| {
+                t.duration_since(SystemTime::UNIX_EPOCH)
+                    .ok()
+                    .map(|d| d.as_secs())
+            })
+        };
+        assert_eq!(at("Wed, 07 Jul 2010 21:53:04 GMT"), Some(1278539584));
+        assert_eq!(at("Tue, 07 Jul 2010 21:53:04 GMT"), Some(1278539584));
+        assert_eq!(at("Wed, 7 Jul 2010 21:53:04 -0000"), Some(1278539584));
+        assert_eq!(at("Wed, 07 Jul 2010 23:53:04 +0200"), Some(1278539584));
+        assert_eq!(at("20100707T215304Z"), Some(1278539584));
+        assert_eq!(at("Bad Date"), None);
+        assert_eq!(at(""), None);
+    }
+
+    #[test]
+    fn v4_date_header_becomes_amz_date() {
+        let mut r = req(
+            "PUT",
+            "/b/k",
+            &[
+                ("authorization", "AWS4-HMAC-SHA256 Credential=x"),
+                ("date", "Mon, 23 Nov 2026 14:40:05 -0000"),
+            ],
+        );
+        assert!(before(&mut r).is_ok());
+        assert_eq!(
+            r.headers().get("x-amz-date").map(|v| v.as_bytes()),
+            Some(&b"20261123T144005Z"[..])
+        );
+    }
+
+    #[test]
+    fn presigned_expiry_limits() {
+        let q = |e: &str| format!("/b/k?X-Amz-Expires={e}&X-Amz-Signature=ab");
+        assert!(before(&mut req("GET", &q("3600"), &[])).is_ok());
+        assert!(before(&mut req("GET", &q("-1"), &[])).is_err());
+        assert!(before(&mut req("GET", &q("609901"), &[])).is_err());
+    }
+
+    #[test]
+    fn encryption_and_md5_headers() {
+        let refused = |m: &str, h: &[(&str, &str)]| before(&mut req(m, "/b/k", h)).is_err();
+        assert!(refused("PUT", &[("content-md5", "")]));
+        assert!(refused(
+            "PUT",
+            &[("x-amz-server-side-encryption-customer-algorithm", "AES256")]
+        ));
+        assert!(refused(
+            "PUT",
+            &[("x-amz-server-side-encryption", "aws:kms")]
+        ));
+        assert!(refused(
+            "PUT",
+            &[("x-amz-server-side-encryption-aws-kms-key-id", "k")]
+        ));
+        assert!(refused(
+            "GET",
+            &[("x-amz-server-side-encryption", "AES256")]
+        ));
+        assert!(!refused(
+            "PUT",
+            &[("x-amz-server-side-encryption", "AES256")]
+        ));
+    }
+
+    #[test]
+    fn encoded_words_decode() {
+        assert_eq!(
+            decode_encoded_words("=?UTF-8?B?SGVsbG8gV29ybGTDqQ==?=").as_deref(),
+            Some("Hello Worldé")
+        );
+        assert_eq!(decode_encoded_words("plain"), None);
+    }
+}
