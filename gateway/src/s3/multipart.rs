@@ -8,6 +8,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
+use super::access::Action;
 use super::bucket::owner;
 use super::convert::{
     body_or_empty, check_key, checksum_fields, digests_for, etag, standard_headers, timestamp,
@@ -23,7 +24,10 @@ pub async fn create(
     s3: &SpreadS3,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::PutObject)
+        .await?
+        .container;
     let input = req.input;
     check_key(&input.key)?;
     let checksum_algorithm = input
@@ -71,7 +75,10 @@ pub async fn upload_part(
     s3: &SpreadS3,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::PutObject)
+        .await?
+        .container;
     let trailing = req.trailing_headers.clone();
     let checksum = part_checksum(&req.headers, &req.input)?;
     let input = req.input;
@@ -130,7 +137,10 @@ pub async fn complete(
     s3: &SpreadS3,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::PutObject)
+        .await?
+        .container;
     let input = req.input;
     let parts = input
         .multipart_upload
@@ -200,7 +210,10 @@ pub async fn abort(
     s3: &SpreadS3,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::AbortMultipartUpload)
+        .await?
+        .container;
     s3.svc
         .meta()
         .abort_upload(&container.name, &req.input.upload_id)
@@ -213,7 +226,10 @@ pub async fn list_parts(
     s3: &SpreadS3,
     req: S3Request<ListPartsInput>,
 ) -> S3Result<S3Response<ListPartsOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::ListParts)
+        .await?
+        .container;
     let input = req.input;
     let upload = s3
         .svc
@@ -273,7 +289,10 @@ pub async fn list_uploads(
     s3: &SpreadS3,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::ListMultipartUploads)
+        .await?
+        .container;
     let input = req.input;
     let url = input
         .encoding_type
