@@ -9,7 +9,7 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::objects::ObjectService;
-use crate::s3::{CredentialCache, MetaAuth, SpreadS3, fixups};
+use crate::s3::{CredentialCache, MetaAuth, OperationAccess, SpreadS3, fixups};
 use crate::{Config, Error, Result};
 
 /// Runs the gateway until the process is stopped.
@@ -52,6 +52,7 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
     ));
     let mut builder = S3ServiceBuilder::new(SpreadS3::new(svc, creds.clone()));
     builder.set_auth(MetaAuth(creds));
+    builder.set_access(OperationAccess);
     let s3 = builder.build();
     crate::listener::serve(listener, "s3", "", move |req, id| {
         let s3 = s3.clone();

@@ -6,6 +6,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
+use super::access::Action;
 use super::convert::{checksum_fields, timestamp};
 use super::object::{read_version, storage_class_of};
 use super::versioning::version_out;
@@ -17,7 +18,15 @@ pub async fn get_object_attributes(
     s3: &SpreadS3,
     req: S3Request<GetObjectAttributesInput>,
 ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let access = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            Some(&req.input.key),
+            Action::GetObject,
+        )
+        .await?;
+    let container = &access.container;
     let input = req.input;
     // One header may carry the whole comma-separated list.
     let wanted: Vec<&str> = input
@@ -48,7 +57,8 @@ pub async fn get_object_attributes(
             "Invalid attribute name specified: {bad}"
         ));
     }
-    let rec = read_version(s3, &container, &input.key, input.version_id.as_deref()).await?;
+    let rec = read_version(s3, container, &input.key, input.version_id.as_deref()).await?;
+    access.check_object(&rec)?;
     let want = |a: &str| wanted.contains(&a);
     let mut out = GetObjectAttributesOutput {
         last_modified: Some(timestamp(rec.mtime_ms)),

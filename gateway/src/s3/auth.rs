@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use meta::client::MetaClient;
 use meta::wire::Credential;
+use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{Credentials, S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 
@@ -71,5 +72,17 @@ pub struct MetaAuth(pub std::sync::Arc<CredentialCache>);
 impl S3Auth for MetaAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         Ok(SecretKey::from(self.0.lookup(access_key).await?.secret_key))
+    }
+}
+
+/// The s3s access hook: lets every request through, unsigned ones included, so that each
+/// operation decides with [`SpreadS3::authorize`](super::SpreadS3) (ACLs, bucket policy)
+/// and an anonymous request for a missing bucket gets 404 NoSuchBucket like a signed one.
+pub struct OperationAccess;
+
+#[async_trait::async_trait]
+impl S3Access for OperationAccess {
+    async fn check(&self, _cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        Ok(())
     }
 }

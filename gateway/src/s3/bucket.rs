@@ -5,6 +5,8 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
+use super::access::Action;
+use super::acl::{BUCKET_ACL_PROP, GrantHeaders};
 use super::convert::timestamp;
 use super::error::s3err;
 
@@ -66,6 +68,27 @@ pub async fn create_bucket(
         policy: storage_policy_header(&req.headers)?,
         ..Default::default()
     };
+    let input = &req.input;
+    let grants = GrantHeaders {
+        full_control: input.grant_full_control.as_deref(),
+        read: input.grant_read.as_deref(),
+        read_acp: input.grant_read_acp.as_deref(),
+        write: input.grant_write.as_deref(),
+        write_acp: input.grant_write_acp.as_deref(),
+    };
+    if let Some(acl) = s3
+        .requested_acl(
+            input.acl.as_ref().map(|a| a.as_str()),
+            &grants,
+            &account,
+            &account,
+        )
+        .await?
+    {
+        settings
+            .properties
+            .insert(BUCKET_ACL_PROP.to_string(), acl.to_json());
+    }
     if let Some(loc) = req
         .input
         .create_bucket_configuration
@@ -108,7 +131,8 @@ pub async fn head_bucket(
     s3: &SpreadS3,
     req: S3Request<HeadBucketInput>,
 ) -> S3Result<S3Response<HeadBucketOutput>> {
-    s3.owned_bucket(&req, &req.input.bucket).await?;
+    s3.authorize(&req, &req.input.bucket, None, Action::ListBucket)
+        .await?;
     Ok(S3Response::new(HeadBucketOutput {
         bucket_region: Some(s3.svc.config().region.clone()),
         ..Default::default()
@@ -119,7 +143,15 @@ pub async fn delete_bucket(
     s3: &SpreadS3,
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            None,
+            Action::Owner("s3:DeleteBucket"),
+        )
+        .await?
+        .container;
     s3.svc
         .meta()
         .delete_container(&container.account, &container.name)
@@ -132,7 +164,13 @@ pub async fn get_bucket_location(
     s3: &SpreadS3,
     req: S3Request<GetBucketLocationInput>,
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-    s3.owned_bucket(&req, &req.input.bucket).await?;
+    s3.authorize(
+        &req,
+        &req.input.bucket,
+        None,
+        Action::Owner("s3:GetBucketLocation"),
+    )
+    .await?;
     let region = &s3.svc.config().region;
     // us-east-1 is answered with an empty LocationConstraint, as AWS does.
     let location_constraint = if region == "us-east-1" {

@@ -7,6 +7,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
+use super::access::Action;
 use super::bucket::owner;
 use super::convert::{etag, timestamp, url_encode};
 use super::error::s3err;
@@ -92,7 +93,10 @@ pub async fn list_objects(
     s3: &SpreadS3,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::ListBucket)
+        .await?
+        .container;
     let input = req.input;
     let url = wants_url(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;
@@ -151,7 +155,10 @@ pub async fn list_objects_v2(
     s3: &SpreadS3,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::ListBucket)
+        .await?
+        .container;
     let input = req.input;
     let url = wants_url(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;

@@ -2,8 +2,11 @@
 //! of its feature and calls the protocol-neutral object service.
 
 mod attributes;
+mod access;
+mod acl;
 mod auth;
 mod bucket;
+mod bucket_policy;
 mod convert;
 mod encryption;
 mod error;
@@ -14,16 +17,14 @@ mod object;
 mod object_lock;
 mod versioning;
 
-pub use auth::{CredentialCache, MetaAuth};
+pub use auth::{CredentialCache, MetaAuth, OperationAccess};
 
 use std::sync::Arc;
 
-use meta::wire::ContainerInfo;
 use s3s::dto::*;
-use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3, S3Request, S3Response, S3Result};
 
 use crate::objects::ObjectService;
-use error::s3err;
 
 /// Spread's implementation of the s3s `S3` trait.
 #[derive(Clone)]
@@ -40,16 +41,6 @@ impl SpreadS3 {
     /// The caller's account.
     async fn account<T>(&self, req: &S3Request<T>) -> S3Result<String> {
         self.creds.account_of(req.credentials.as_ref()).await
-    }
-
-    /// The bucket, if it exists and belongs to the caller's account.
-    async fn owned_bucket<T>(&self, req: &S3Request<T>, bucket: &str) -> S3Result<ContainerInfo> {
-        let account = self.account(req).await?;
-        let container = self.svc.meta().get_container(bucket).await.map_err(s3err)?;
-        if container.account != account {
-            return Err(s3_error!(AccessDenied, "Access Denied"));
-        }
-        Ok(container)
     }
 }
 
@@ -240,5 +231,71 @@ impl S3 for SpreadS3 {
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         multipart::upload_part_copy(self, req).await
+    }
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        acl::get_bucket_acl(self, req).await
+    }
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        acl::put_bucket_acl(self, req).await
+    }
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        acl::get_object_acl(self, req).await
+    }
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        acl::put_object_acl(self, req).await
+    }
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        bucket_policy::get_bucket_policy(self, req).await
+    }
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        bucket_policy::put_bucket_policy(self, req).await
+    }
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        bucket_policy::delete_bucket_policy(self, req).await
+    }
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        bucket_policy::get_bucket_policy_status(self, req).await
+    }
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
+        bucket_policy::get_public_access_block(self, req).await
+    }
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
+        bucket_policy::put_public_access_block(self, req).await
+    }
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
+        bucket_policy::delete_public_access_block(self, req).await
     }
 }

@@ -8,6 +8,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
+use super::access::Action;
 use super::bucket::owner;
 use super::convert::{
     body_or_empty, check_key, checksum_fields, digests_for, etag, standard_headers, timestamp,
@@ -24,7 +25,10 @@ pub async fn create(
     s3: &SpreadS3,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::PutObject)
+        .await?
+        .container;
     let input = req.input;
     check_key(&input.key)?;
     let checksum_algorithm = input
@@ -72,7 +76,10 @@ pub async fn upload_part(
     s3: &SpreadS3,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::PutObject)
+        .await?
+        .container;
     let trailing = req.trailing_headers.clone();
     let checksum = part_checksum(&req.headers, &req.input)?;
     let input = req.input;
@@ -173,7 +180,15 @@ pub async fn upload_part_copy(
     s3: &SpreadS3,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            Some(&req.input.key),
+            Action::PutObject,
+        )
+        .await?
+        .container;
     let input = &req.input;
     let number = part_number(input.part_number)?;
     let CopySource::Bucket {
@@ -187,9 +202,17 @@ pub async fn upload_part_copy(
             "Only bucket copy sources are supported"
         ));
     };
-    let source_container = s3.owned_bucket(&req, src_bucket).await?;
-    let source =
-        super::object::read_version(s3, &source_container, src_key, src_version.as_deref()).await?;
+    let source_access = s3
+        .authorize(&req, src_bucket, Some(src_key), Action::GetObject)
+        .await?;
+    let source = super::object::read_version(
+        s3,
+        &source_access.container,
+        src_key,
+        src_version.as_deref(),
+    )
+    .await?;
+    source_access.check_object(&source)?;
     super::object::check_conditions(
         &source,
         input.copy_source_if_match.as_ref(),
@@ -243,7 +266,10 @@ pub async fn complete(
     s3: &SpreadS3,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::PutObject)
+        .await?
+        .container;
     let input = req.input;
     let parts = input
         .multipart_upload
@@ -309,7 +335,10 @@ pub async fn abort(
     s3: &SpreadS3,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::AbortMultipartUpload)
+        .await?
+        .container;
     s3.svc
         .meta()
         .abort_upload(&container.name, &req.input.upload_id)
@@ -322,7 +351,10 @@ pub async fn list_parts(
     s3: &SpreadS3,
     req: S3Request<ListPartsInput>,
 ) -> S3Result<S3Response<ListPartsOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::ListParts)
+        .await?
+        .container;
     let input = req.input;
     let upload = s3
         .svc
@@ -382,7 +414,10 @@ pub async fn list_uploads(
     s3: &SpreadS3,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::ListMultipartUploads)
+        .await?
+        .container;
     let input = req.input;
     let url = input
         .encoding_type

@@ -5,6 +5,8 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
+use super::access::Action;
+use super::acl::GrantHeaders;
 use super::convert::{
     ChecksumRequest, body_or_empty, check_key, checksum_fields, checksum_request, digests_for,
     etag, expires, metadata_out, standard_headers, timestamp, user_meta, verify_digests,
@@ -18,9 +20,30 @@ pub async fn put_object(
     s3: &SpreadS3,
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let access = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            Some(&req.input.key),
+            Action::PutObject,
+        )
+        .await?;
+    let container = access.container.clone();
     let trailing = req.trailing_headers.clone();
     let input = req.input;
+    let props = s3
+        .new_object_acl(
+            &access,
+            input.acl.as_ref().map(|a| a.as_str()),
+            &GrantHeaders {
+                full_control: input.grant_full_control.as_deref(),
+                read: input.grant_read.as_deref(),
+                read_acp: input.grant_read_acp.as_deref(),
+                write: grant_header(&req.headers, "x-amz-grant-write"),
+                write_acp: input.grant_write_acp.as_deref(),
+            },
+        )
+        .await?;
     check_key(&input.key)?;
     let checksum = checksum_request(
         &req.headers,
@@ -43,7 +66,7 @@ pub async fn put_object(
             input.expires.as_ref(),
         ),
         user_meta: user_meta(input.metadata),
-        props: Default::default(),
+        props,
     };
     let policy = s3
         .svc
@@ -202,9 +225,18 @@ pub async fn get_object(
     s3: &SpreadS3,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let access = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            Some(&req.input.key),
+            Action::GetObject,
+        )
+        .await?;
+    let container = &access.container;
     let input = req.input;
-    let rec = read_version(s3, &container, &input.key, input.version_id.as_deref()).await?;
+    let rec = read_version(s3, container, &input.key, input.version_id.as_deref()).await?;
+    access.check_object(&rec)?;
     check_conditions(
         &rec,
         input.if_match.as_ref(),
@@ -263,9 +295,18 @@ pub async fn head_object(
     s3: &SpreadS3,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let access = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            Some(&req.input.key),
+            Action::GetObject,
+        )
+        .await?;
+    let container = &access.container;
     let input = req.input;
-    let rec = read_version(s3, &container, &input.key, input.version_id.as_deref()).await?;
+    let rec = read_version(s3, container, &input.key, input.version_id.as_deref()).await?;
+    access.check_object(&rec)?;
     check_conditions(
         &rec,
         input.if_match.as_ref(),
@@ -307,7 +348,15 @@ pub async fn delete_object(
     s3: &SpreadS3,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            Some(&req.input.key),
+            Action::DeleteObject,
+        )
+        .await?
+        .container;
     let done = s3
         .svc
         .meta()
@@ -329,7 +378,10 @@ pub async fn delete_objects(
     s3: &SpreadS3,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::DeleteObject)
+        .await?
+        .container;
     let delete = req.input.delete;
     if delete.objects.len() > 1000 {
         return Err(s3_error!(
@@ -385,7 +437,15 @@ pub async fn copy_object(
     s3: &SpreadS3,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let access = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            Some(&req.input.key),
+            Action::PutObject,
+        )
+        .await?;
+    let container = access.container.clone();
     let input = &req.input;
     check_key(&input.key)?;
     let CopySource::Bucket {
@@ -399,8 +459,12 @@ pub async fn copy_object(
             "Only bucket copy sources are supported"
         ));
     };
-    let source_container = s3.owned_bucket(&req, src_bucket).await?;
-    let source = read_version(s3, &source_container, src_key, src_version.as_deref()).await?;
+    let source_access = s3
+        .authorize(&req, src_bucket, Some(src_key), Action::GetObject)
+        .await?;
+    let source_container = &source_access.container;
+    let source = read_version(s3, source_container, src_key, src_version.as_deref()).await?;
+    source_access.check_object(&source)?;
     check_conditions(
         &source,
         input.copy_source_if_match.as_ref(),
@@ -437,11 +501,27 @@ pub async fn copy_object(
                 input.expires.as_ref(),
             ),
             user_meta: user_meta(input.metadata.clone()),
-            props: Default::default(),
+            props: source.props.clone(),
         }
     } else {
         ObjectAttrs::of(&source)
     };
+    let mut attrs = attrs;
+    // The copy is a new object of the caller: it gets the ACL asked for, not the source's.
+    attrs.props.extend(
+        s3.new_object_acl(
+            &access,
+            input.acl.as_ref().map(|a| a.as_str()),
+            &GrantHeaders {
+                full_control: input.grant_full_control.as_deref(),
+                read: input.grant_read.as_deref(),
+                read_acp: input.grant_read_acp.as_deref(),
+                write: grant_header(&req.headers, "x-amz-grant-write"),
+                write_acp: input.grant_write_acp.as_deref(),
+            },
+        )
+        .await?,
+    );
     let policy = s3
         .svc
         .resolve_policy(&container, input.storage_class.as_ref().map(|c| c.as_str()))
@@ -479,6 +559,18 @@ pub async fn copy_object(
     }))
 }
 
+/// A grant header s3s does not model for objects (`x-amz-grant-write`).
+fn grant_header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The Content-Type an object is served with: its own, or binary/octet-stream as AWS does.
+fn content_type_of(rec: &ObjectRecord) -> String {
+    rec.content_type
+        .clone()
+        .unwrap_or_else(|| "binary/octet-stream".to_string())
+}
+
 /// The checksum an UploadPart request carries (shared with multipart).
 pub fn part_checksum(
     headers: &http::HeaderMap,
@@ -508,13 +600,6 @@ async fn first_piece_ready(mut body: ObjectStream) -> S3Result<ObjectStream> {
             futures::stream::once(async move { Ok(first) }).chain(body),
         )),
     }
-}
-
-/// The Content-Type an object is served with: the stored one, else S3's default.
-fn content_type_of(rec: &ObjectRecord) -> String {
-    rec.content_type
-        .clone()
-        .unwrap_or_else(|| "binary/octet-stream".to_string())
 }
 
 /// The S3 storage class an object's policy is mapped to (none for STANDARD).

@@ -7,6 +7,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
+use super::access::Action;
 use super::bucket::owner;
 use super::convert::{etag, timestamp, url_encode};
 use super::error::s3err;
@@ -21,7 +22,15 @@ pub async fn get_bucket_versioning(
     s3: &SpreadS3,
     req: S3Request<GetBucketVersioningInput>,
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            None,
+            Action::Owner("s3:GetBucketVersioning"),
+        )
+        .await?
+        .container;
     let state = s3
         .svc
         .meta()
@@ -43,7 +52,15 @@ pub async fn put_bucket_versioning(
     s3: &SpreadS3,
     req: S3Request<PutBucketVersioningInput>,
 ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            None,
+            Action::Owner("s3:PutBucketVersioning"),
+        )
+        .await?
+        .container;
     let config = &req.input.versioning_configuration;
     if config
         .mfa_delete
@@ -79,7 +96,10 @@ pub async fn list_object_versions(
     s3: &SpreadS3,
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = s3
+        .authorize(&req, &req.input.bucket, None, Action::ListBucketVersions)
+        .await?
+        .container;
     let input = req.input;
     let url = wants_url(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;

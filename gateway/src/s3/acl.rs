@@ -1,0 +1,617 @@
+//! S3 access control lists: canned ACLs, `x-amz-grant-*` headers and the
+//! Get/Put Bucket/Object ACL operations.
+//!
+//! A bucket's ACL is kept as JSON in the container property [`BUCKET_ACL_PROP`], an object
+//! version's in its record property [`OBJECT_ACL_PROP`] (written with the object at PUT time).
+//! A bucket or object without a stored ACL has the default one: its owner with FULL_CONTROL.
+//! Grantees are accounts (the canonical id, display name and e-mail address of an account
+//! are all its name) or the AllUsers / AuthenticatedUsers / LogDelivery groups.
+
+use std::collections::BTreeMap;
+
+use s3s::dto::{self, *};
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+use serde::{Deserialize, Serialize};
+
+use super::SpreadS3;
+use super::access::{Action, Caller};
+use super::error::s3err;
+
+/// Container property holding the bucket ACL (JSON).
+pub const BUCKET_ACL_PROP: &str = "s3.acl";
+/// Object record property holding the object ACL (JSON).
+pub const OBJECT_ACL_PROP: &str = "s3.acl";
+
+pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+pub const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+pub const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+
+/// An ACL permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Perm {
+    #[serde(rename = "FULL_CONTROL")]
+    FullControl,
+    #[serde(rename = "READ")]
+    Read,
+    #[serde(rename = "WRITE")]
+    Write,
+    #[serde(rename = "READ_ACP")]
+    ReadAcp,
+    #[serde(rename = "WRITE_ACP")]
+    WriteAcp,
+}
+
+impl Perm {
+    fn parse(s: &str) -> Option<Perm> {
+        Some(match s {
+            "FULL_CONTROL" => Perm::FullControl,
+            "READ" => Perm::Read,
+            "WRITE" => Perm::Write,
+            "READ_ACP" => Perm::ReadAcp,
+            "WRITE_ACP" => Perm::WriteAcp,
+            _ => return None,
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Perm::FullControl => "FULL_CONTROL",
+            Perm::Read => "READ",
+            Perm::Write => "WRITE",
+            Perm::ReadAcp => "READ_ACP",
+            Perm::WriteAcp => "WRITE_ACP",
+        }
+    }
+
+    /// Whether holding `self` gives `wanted`.
+    fn covers(self, wanted: Perm) -> bool {
+        self == Perm::FullControl || self == wanted
+    }
+}
+
+/// Who a grant is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Grantee {
+    /// An account, by name.
+    User(String),
+    /// A predefined group, by URI.
+    Group(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclGrant {
+    pub grantee: Grantee,
+    pub perm: Perm,
+}
+
+/// An access control list: its owner and the grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acl {
+    pub owner: String,
+    pub grants: Vec<AclGrant>,
+}
+
+impl Acl {
+    /// `owner` with FULL_CONTROL and nothing else.
+    pub fn private(owner: &str) -> Acl {
+        Acl {
+            owner: owner.to_string(),
+            grants: vec![AclGrant {
+                grantee: Grantee::User(owner.to_string()),
+                perm: Perm::FullControl,
+            }],
+        }
+    }
+
+    /// The ACL stored under `prop` in `props`, or the default one of `owner`.
+    pub fn stored(props: &BTreeMap<String, String>, prop: &str, owner: &str) -> Acl {
+        props
+            .get(prop)
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_else(|| Acl::private(owner))
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serializing plain strings and enums cannot fail; fall back to the default ACL.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+
+    /// Whether the ACL gives `caller` the permission `wanted`. The owner always may read
+    /// and write the ACL itself. With `ignore_public`, grants to the groups are skipped.
+    pub fn allows(&self, caller: &Caller, wanted: Perm, ignore_public: bool) -> bool {
+        if let Caller::Account(a) = caller
+            && *a == self.owner
+            && matches!(wanted, Perm::ReadAcp | Perm::WriteAcp)
+        {
+            return true;
+        }
+        self.grants.iter().any(|g| {
+            g.perm.covers(wanted)
+                && match &g.grantee {
+                    Grantee::User(id) => matches!(caller, Caller::Account(a) if a == id),
+                    Grantee::Group(_) if ignore_public => false,
+                    Grantee::Group(uri) if uri == ALL_USERS => true,
+                    Grantee::Group(uri) if uri == AUTHENTICATED_USERS => {
+                        matches!(caller, Caller::Account(_))
+                    }
+                    Grantee::Group(_) => false,
+                }
+        })
+    }
+
+    /// Whether any grant is for AllUsers or AuthenticatedUsers.
+    pub fn is_public(&self) -> bool {
+        self.grants.iter().any(|g| {
+            matches!(&g.grantee, Grantee::Group(u) if u == ALL_USERS || u == AUTHENTICATED_USERS)
+        })
+    }
+
+    /// The S3 form: owner and grants.
+    fn to_dto(&self) -> (Owner, Vec<Grant>) {
+        let grants = self
+            .grants
+            .iter()
+            .map(|g| Grant {
+                grantee: Some(match &g.grantee {
+                    Grantee::User(id) => dto::Grantee {
+                        display_name: Some(id.clone()),
+                        email_address: None,
+                        id: Some(id.clone()),
+                        type_: Type::from_static(Type::CANONICAL_USER),
+                        uri: None,
+                    },
+                    Grantee::Group(uri) => dto::Grantee {
+                        display_name: None,
+                        email_address: None,
+                        id: None,
+                        type_: Type::from_static(Type::GROUP),
+                        uri: Some(uri.clone()),
+                    },
+                }),
+                permission: Some(Permission::from(g.perm.as_str().to_string())),
+            })
+            .collect();
+        (super::bucket::owner(&self.owner), grants)
+    }
+}
+
+/// The ACL a canned ACL name stands for; `bucket_owner` is used by the bucket-owner-* ones.
+/// An unknown name is 400 InvalidArgument.
+pub fn canned(name: &str, owner: &str, bucket_owner: &str) -> S3Result<Acl> {
+    // The owner's grant goes last, after the ones the canned ACL adds (AWS's order).
+    let mut acl = Acl {
+        owner: owner.to_string(),
+        grants: Vec::new(),
+    };
+    let mut add = |grantee: Grantee, perm: Perm| acl.grants.push(AclGrant { grantee, perm });
+    match name {
+        "private" | "aws-exec-read" => {}
+        "public-read" => add(Grantee::Group(ALL_USERS.into()), Perm::Read),
+        "public-read-write" => {
+            add(Grantee::Group(ALL_USERS.into()), Perm::Read);
+            add(Grantee::Group(ALL_USERS.into()), Perm::Write);
+        }
+        "authenticated-read" => add(Grantee::Group(AUTHENTICATED_USERS.into()), Perm::Read),
+        "log-delivery-write" => {
+            add(Grantee::Group(LOG_DELIVERY.into()), Perm::Write);
+            add(Grantee::Group(LOG_DELIVERY.into()), Perm::ReadAcp);
+        }
+        "bucket-owner-read" => {
+            if bucket_owner != owner {
+                add(Grantee::User(bucket_owner.into()), Perm::Read);
+            }
+        }
+        "bucket-owner-full-control" => {
+            if bucket_owner != owner {
+                add(Grantee::User(bucket_owner.into()), Perm::FullControl);
+            }
+        }
+        _ => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "The canned ACL you provided is not valid"
+            ));
+        }
+    }
+    acl.grants.push(AclGrant {
+        grantee: Grantee::User(owner.to_string()),
+        perm: Perm::FullControl,
+    });
+    Ok(acl)
+}
+
+/// The `x-amz-grant-*` header values of a request, by permission.
+#[derive(Default)]
+pub struct GrantHeaders<'a> {
+    pub full_control: Option<&'a str>,
+    pub read: Option<&'a str>,
+    pub read_acp: Option<&'a str>,
+    pub write: Option<&'a str>,
+    pub write_acp: Option<&'a str>,
+}
+
+impl GrantHeaders<'_> {
+    fn is_empty(&self) -> bool {
+        self.full_control.is_none()
+            && self.read.is_none()
+            && self.read_acp.is_none()
+            && self.write.is_none()
+            && self.write_acp.is_none()
+    }
+}
+
+/// One grantee of a grant header (`id="..."`, `emailAddress="..."`, `uri="..."`).
+fn parse_grantee_list(value: &str) -> S3Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for item in value.split(',') {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let Some((kind, v)) = item.split_once('=') else {
+            return Err(s3_error!(InvalidArgument, "Invalid grant header: {item}"));
+        };
+        let v = v.trim().trim_matches('"').to_string();
+        out.push((kind.trim().to_ascii_lowercase(), v));
+    }
+    Ok(out)
+}
+
+impl SpreadS3 {
+    /// A grantee named by id or e-mail address, checked against the accounts.
+    async fn resolve_grantee(&self, kind: &str, value: &str) -> S3Result<Grantee> {
+        match kind {
+            "id" | "emailaddress" => match self.svc.meta().get_account(value).await {
+                Ok(_) => Ok(Grantee::User(value.to_string())),
+                Err(meta::Error::NoSuchAccount(_)) if kind == "id" => {
+                    Err(s3_error!(InvalidArgument, "Invalid id"))
+                }
+                Err(meta::Error::NoSuchAccount(_)) => Err(s3_error!(
+                    UnresolvableGrantByEmailAddress,
+                    "The e-mail address you provided does not match any account on record."
+                )),
+                Err(e) => Err(s3err(e)),
+            },
+            "uri" => match value {
+                ALL_USERS | AUTHENTICATED_USERS | LOG_DELIVERY => {
+                    Ok(Grantee::Group(value.to_string()))
+                }
+                _ => Err(s3_error!(InvalidArgument, "Invalid group uri")),
+            },
+            _ => Err(s3_error!(InvalidArgument, "Invalid grantee type: {kind}")),
+        }
+    }
+
+    /// The ACL a request asks for through `x-amz-acl` or `x-amz-grant-*` (both is an
+    /// error), or `None` when it names none.
+    pub(crate) async fn requested_acl(
+        &self,
+        canned_acl: Option<&str>,
+        grants: &GrantHeaders<'_>,
+        owner: &str,
+        bucket_owner: &str,
+    ) -> S3Result<Option<Acl>> {
+        if let Some(name) = canned_acl {
+            if !grants.is_empty() {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "Specifying both Canned ACLs and Header Grants is not allowed"
+                ));
+            }
+            return canned(name, owner, bucket_owner).map(Some);
+        }
+        if grants.is_empty() {
+            return Ok(None);
+        }
+        let mut acl = Acl {
+            owner: owner.to_string(),
+            grants: Vec::new(),
+        };
+        for (perm, value) in [
+            (Perm::Read, grants.read),
+            (Perm::Write, grants.write),
+            (Perm::ReadAcp, grants.read_acp),
+            (Perm::WriteAcp, grants.write_acp),
+            (Perm::FullControl, grants.full_control),
+        ] {
+            let Some(value) = value else { continue };
+            for (kind, v) in parse_grantee_list(value)? {
+                let grantee = self.resolve_grantee(&kind, &v).await?;
+                acl.grants.push(AclGrant { grantee, perm });
+            }
+        }
+        Ok(Some(acl))
+    }
+
+    /// The ACL of an AccessControlPolicy body.
+    async fn acl_of_body(&self, policy: &AccessControlPolicy, owner: &str) -> S3Result<Acl> {
+        let mut acl = Acl {
+            owner: owner.to_string(),
+            grants: Vec::new(),
+        };
+        for g in policy.grants.iter().flatten() {
+            let (Some(grantee), Some(perm)) = (&g.grantee, &g.permission) else {
+                return Err(s3_error!(MalformedACLError));
+            };
+            let perm = Perm::parse(perm.as_str()).ok_or_else(|| s3_error!(MalformedACLError))?;
+            let grantee = match grantee.type_.as_str() {
+                Type::CANONICAL_USER => {
+                    let id = grantee
+                        .id
+                        .as_deref()
+                        .ok_or_else(|| s3_error!(MalformedACLError))?;
+                    self.resolve_grantee("id", id).await?
+                }
+                Type::AMAZON_CUSTOMER_BY_EMAIL => {
+                    let email = grantee
+                        .email_address
+                        .as_deref()
+                        .ok_or_else(|| s3_error!(MalformedACLError))?;
+                    self.resolve_grantee("emailaddress", email).await?
+                }
+                Type::GROUP => {
+                    let uri = grantee
+                        .uri
+                        .as_deref()
+                        .ok_or_else(|| s3_error!(MalformedACLError))?;
+                    self.resolve_grantee("uri", uri).await?
+                }
+                _ => return Err(s3_error!(MalformedACLError)),
+            };
+            acl.grants.push(AclGrant { grantee, perm });
+        }
+        Ok(acl)
+    }
+
+    /// The ACL a PutBucketAcl / PutObjectAcl asks for: canned, headers or body.
+    async fn acl_to_put(
+        &self,
+        canned_acl: Option<&str>,
+        grants: &GrantHeaders<'_>,
+        body: Option<&AccessControlPolicy>,
+        owner: &str,
+        bucket_owner: &str,
+    ) -> S3Result<Acl> {
+        if let Some(acl) = self
+            .requested_acl(canned_acl, grants, owner, bucket_owner)
+            .await?
+        {
+            if body.is_some() {
+                return Err(s3_error!(
+                    UnexpectedContent,
+                    "This request does not support content"
+                ));
+            }
+            return Ok(acl);
+        }
+        match body {
+            Some(b) => self.acl_of_body(b, owner).await,
+            None => Err(s3_error!(
+                MissingSecurityHeader,
+                "Your request was missing a required header"
+            )),
+        }
+    }
+}
+
+impl SpreadS3 {
+    /// The record properties giving a new object the ACL its write asks for (the writer's
+    /// private ACL by default).
+    pub(crate) async fn new_object_acl(
+        &self,
+        access: &super::access::Access,
+        canned_acl: Option<&str>,
+        grants: &GrantHeaders<'_>,
+    ) -> S3Result<BTreeMap<String, String>> {
+        let writer = access.writer();
+        let acl = self
+            .requested_acl(canned_acl, grants, writer, &access.container.account)
+            .await?;
+        check_block_public(&access.container, acl.as_ref())?;
+        let acl = acl.unwrap_or_else(|| Acl::private(writer));
+        Ok(BTreeMap::from([(
+            OBJECT_ACL_PROP.to_string(),
+            acl.to_json(),
+        )]))
+    }
+}
+
+/// Rejects a public ACL when the bucket's public access block says BlockPublicAcls.
+pub fn check_block_public(
+    container: &meta::wire::ContainerInfo,
+    acl: Option<&Acl>,
+) -> S3Result<()> {
+    if let Some(acl) = acl
+        && acl.is_public()
+        && super::bucket_policy::public_access_block(container).block_public_acls
+    {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
+    }
+    Ok(())
+}
+
+pub async fn get_bucket_acl(
+    s3: &SpreadS3,
+    req: S3Request<GetBucketAclInput>,
+) -> S3Result<S3Response<GetBucketAclOutput>> {
+    let access = s3
+        .authorize(&req, &req.input.bucket, None, Action::GetBucketAcl)
+        .await?;
+    let acl = access.bucket_acl();
+    let (owner, grants) = acl.to_dto();
+    Ok(S3Response::new(GetBucketAclOutput {
+        grants: Some(grants),
+        owner: Some(owner),
+    }))
+}
+
+pub async fn put_bucket_acl(
+    s3: &SpreadS3,
+    req: S3Request<PutBucketAclInput>,
+) -> S3Result<S3Response<PutBucketAclOutput>> {
+    let access = s3
+        .authorize(&req, &req.input.bucket, None, Action::PutBucketAcl)
+        .await?;
+    let input = &req.input;
+    let owner = access.container.account.clone();
+    let grants = GrantHeaders {
+        full_control: input.grant_full_control.as_deref(),
+        read: input.grant_read.as_deref(),
+        read_acp: input.grant_read_acp.as_deref(),
+        write: input.grant_write.as_deref(),
+        write_acp: input.grant_write_acp.as_deref(),
+    };
+    let acl = s3
+        .acl_to_put(
+            input.acl.as_ref().map(|a| a.as_str()),
+            &grants,
+            input.access_control_policy.as_ref(),
+            &owner,
+            &owner,
+        )
+        .await?;
+    check_block_public(&access.container, Some(&acl))?;
+    let set = BTreeMap::from([(BUCKET_ACL_PROP.to_string(), acl.to_json())]);
+    s3.svc
+        .meta()
+        .update_container_properties(&access.container.name, &set, &[])
+        .await
+        .map_err(s3err)?;
+    Ok(S3Response::new(PutBucketAclOutput {}))
+}
+
+pub async fn get_object_acl(
+    s3: &SpreadS3,
+    req: S3Request<GetObjectAclInput>,
+) -> S3Result<S3Response<GetObjectAclOutput>> {
+    let input = &req.input;
+    let access = s3
+        .authorize(&req, &input.bucket, Some(&input.key), Action::GetObjectAcl)
+        .await?;
+    let rec = s3
+        .svc
+        .meta()
+        .get_object_version(
+            &access.container.name,
+            &input.key,
+            input.version_id.as_deref(),
+        )
+        .await
+        .map_err(s3err)?;
+    if rec.delete_marker {
+        return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
+    }
+    access.check_object(&rec)?;
+    let (owner, grants) = access.object_acl(&rec).to_dto();
+    Ok(S3Response::new(GetObjectAclOutput {
+        grants: Some(grants),
+        owner: Some(owner),
+        ..Default::default()
+    }))
+}
+
+pub async fn put_object_acl(
+    s3: &SpreadS3,
+    req: S3Request<PutObjectAclInput>,
+) -> S3Result<S3Response<PutObjectAclOutput>> {
+    let input = &req.input;
+    let access = s3
+        .authorize(&req, &input.bucket, Some(&input.key), Action::PutObjectAcl)
+        .await?;
+    let rec = s3
+        .svc
+        .meta()
+        .get_object_version(
+            &access.container.name,
+            &input.key,
+            input.version_id.as_deref(),
+        )
+        .await
+        .map_err(s3err)?;
+    if rec.delete_marker {
+        return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
+    }
+    access.check_object(&rec)?;
+    let owner = access.object_acl(&rec).owner;
+    let grants = GrantHeaders {
+        full_control: input.grant_full_control.as_deref(),
+        read: input.grant_read.as_deref(),
+        read_acp: input.grant_read_acp.as_deref(),
+        write: input.grant_write.as_deref(),
+        write_acp: input.grant_write_acp.as_deref(),
+    };
+    let acl = s3
+        .acl_to_put(
+            input.acl.as_ref().map(|a| a.as_str()),
+            &grants,
+            input.access_control_policy.as_ref(),
+            &owner,
+            &access.container.account,
+        )
+        .await?;
+    check_block_public(&access.container, Some(&acl))?;
+    let set = BTreeMap::from([(OBJECT_ACL_PROP.to_string(), acl.to_json())]);
+    s3.svc
+        .meta()
+        .update_object_props(
+            &access.container.name,
+            &input.key,
+            Some(&rec.version_id),
+            &set,
+            &[],
+        )
+        .await
+        .map_err(s3err)?;
+    Ok(S3Response::new(PutObjectAclOutput::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canned_acls() {
+        let acl = canned("public-read", "a", "a").unwrap();
+        assert!(acl.allows(&Caller::Anonymous, Perm::Read, false));
+        assert!(!acl.allows(&Caller::Anonymous, Perm::Read, true));
+        assert!(!acl.allows(&Caller::Anonymous, Perm::Write, false));
+        assert!(acl.is_public());
+        let acl = canned("authenticated-read", "a", "a").unwrap();
+        assert!(!acl.allows(&Caller::Anonymous, Perm::Read, false));
+        assert!(acl.allows(&Caller::Account("b".into()), Perm::Read, false));
+        let acl = canned("bucket-owner-full-control", "w", "o").unwrap();
+        assert!(acl.allows(&Caller::Account("o".into()), Perm::Write, false));
+        assert!(canned("public-ready", "a", "a").is_err());
+    }
+
+    #[test]
+    fn owner_keeps_acp() {
+        let acl = Acl {
+            owner: "a".into(),
+            grants: Vec::new(),
+        };
+        let a = Caller::Account("a".into());
+        assert!(acl.allows(&a, Perm::ReadAcp, false));
+        assert!(acl.allows(&a, Perm::WriteAcp, false));
+        assert!(!acl.allows(&a, Perm::Read, false));
+    }
+
+    #[test]
+    fn stored_round_trip() {
+        let acl = canned("public-read-write", "a", "a").unwrap();
+        let props = BTreeMap::from([(BUCKET_ACL_PROP.to_string(), acl.to_json())]);
+        assert_eq!(Acl::stored(&props, BUCKET_ACL_PROP, "x"), acl);
+        assert_eq!(
+            Acl::stored(&BTreeMap::new(), BUCKET_ACL_PROP, "x"),
+            Acl::private("x")
+        );
+    }
+
+    #[test]
+    fn grant_header_list() {
+        let l = parse_grantee_list(r#"id="alt", emailAddress="x@y", uri="http://g""#).unwrap();
+        assert_eq!(l.len(), 3);
+        assert_eq!(l[1], ("emailaddress".into(), "x@y".into()));
+    }
+}
