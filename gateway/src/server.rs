@@ -9,7 +9,7 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::objects::ObjectService;
-use crate::s3::{CredentialCache, MetaAuth, SpreadS3};
+use crate::s3::{CredentialCache, MetaAuth, SpreadS3, cors};
 use crate::{Config, Error, Result};
 
 /// Runs the gateway until the process is stopped.
@@ -50,13 +50,24 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
         svc.meta().clone(),
         config.credential_cache_secs,
     ));
+    let meta = svc.meta().clone();
     let mut builder = S3ServiceBuilder::new(SpreadS3::new(svc, creds.clone()));
     builder.set_auth(MetaAuth(creds));
     let s3 = builder.build();
     crate::listener::serve(listener, "s3", "", move |req, id| {
-        let s3 = s3.clone();
+        let (s3, meta) = (s3.clone(), meta.clone());
         async move {
-            let mut resp = s3.call(req.map(s3s::Body::from)).await?;
+            // CORS is answered around s3s: preflights here, headers added to any answer.
+            let mut resp = if cors::is_preflight(&req) {
+                cors::preflight(&meta, &req).await
+            } else {
+                let ask = cors::CorsAsk::of(&req);
+                let mut resp = s3.call(req.map(s3s::Body::from)).await?;
+                if let Some(ask) = ask {
+                    cors::decorate(&meta, &ask, resp.headers_mut()).await;
+                }
+                resp
+            };
             tracing::debug!(status = %resp.status(), "done");
             if let Ok(v) = http::HeaderValue::from_str(&id) {
                 resp.headers_mut().insert("x-amz-request-id", v);

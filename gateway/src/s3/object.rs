@@ -10,6 +10,8 @@ use super::convert::{
     etag, expires, metadata_out, standard_headers, timestamp, user_meta, verify_digests,
 };
 use super::error::s3err;
+use super::lifecycle::expiration_header;
+use super::tagging;
 use super::versioning::version_out;
 use crate::error::Error;
 use crate::objects::{ChecksumAlgo, NewObject, ObjectAttrs, ObjectStream};
@@ -43,7 +45,7 @@ pub async fn put_object(
             input.expires.as_ref(),
         ),
         user_meta: user_meta(input.metadata),
-        props: Default::default(),
+        props: tagging::props_from_header(input.tagging.as_ref())?,
     };
     let policy = s3
         .svc
@@ -78,6 +80,7 @@ pub async fn put_object(
         .map_err(s3err)?;
     let sums = checksum_fields(&record.checksums);
     Ok(S3Response::new(PutObjectOutput {
+        expiration: expiration_header(&container, &record),
         e_tag: Some(etag(&record.etag)),
         version_id: version_out(&record.version_id),
         checksum_crc32: sums.crc32,
@@ -258,6 +261,8 @@ pub async fn get_object(
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
         storage_class,
+        tag_count: tagging::tag_count(&rec),
+        expiration: expiration_header(&container, &rec),
         version_id: version_out(&rec.version_id),
         ..Default::default()
     };
@@ -283,7 +288,9 @@ pub async fn head_object(
     let length = range.end - range.start;
     let sums = checksums_if(&rec, input.checksum_mode.as_ref());
     let storage_class = storage_class_of(s3, &rec).await;
-    Ok(S3Response::new(HeadObjectOutput {
+    let tag_count = tagging::tag_count(&rec);
+    let mut resp = S3Response::new(HeadObjectOutput {
+        expiration: expiration_header(&container, &rec),
         storage_class,
         version_id: version_out(&rec.version_id),
         accept_ranges: Some("bytes".to_string()),
@@ -305,7 +312,13 @@ pub async fn head_object(
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
         ..Default::default()
-    }))
+    });
+    // HeadObject's model has no tag count; AWS sends the header as GetObject does.
+    if let Some(n) = tag_count {
+        resp.headers
+            .insert("x-amz-tagging-count", http::HeaderValue::from(n));
+    }
+    Ok(resp)
 }
 
 pub async fn delete_object(
@@ -431,7 +444,7 @@ pub async fn copy_object(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
         ));
     }
-    let attrs = if replace {
+    let mut attrs = if replace {
         ObjectAttrs {
             content_type: input.content_type.clone(),
             headers: standard_headers(
@@ -446,6 +459,21 @@ pub async fn copy_object(
         }
     } else {
         ObjectAttrs::of(&source)
+    };
+    // Tags follow x-amz-tagging-directive: COPY (the default) keeps the source's.
+    let replace_tags = input
+        .tagging_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str().eq_ignore_ascii_case("REPLACE"));
+    attrs.props = if replace_tags {
+        tagging::props_from_header(input.tagging.as_ref())?
+    } else {
+        source
+            .props
+            .iter()
+            .filter(|(k, _)| k.as_str() == meta::wire::PROP_TAGS)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     };
     let policy = s3
         .svc
