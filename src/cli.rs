@@ -95,6 +95,13 @@ pub struct DevArgs {
     /// `local.rack0.host{I % N}.vol{I / N}` (default: one host per chunk server).
     #[arg(long, env = "SPREAD_HOSTS", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub hosts: Option<u16>,
+    /// Seconds between two passes of meta's lifecycle worker (0: never).
+    #[arg(long, env = "SPREAD_LIFECYCLE_INTERVAL_SECS", default_value_t = 300)]
+    pub lifecycle_interval_secs: u64,
+    /// Length of a lifecycle day in seconds (tests shorten it, e.g. 10).
+    #[arg(long, env = "SPREAD_LIFECYCLE_DAY_SECS", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub lifecycle_day_secs: u64,
 }
 
 /// Flags of `spread admin`.

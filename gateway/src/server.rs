@@ -9,7 +9,7 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::objects::ObjectService;
-use crate::s3::{CredentialCache, MetaAuth, OperationAccess, SpreadS3, fixups};
+use crate::s3::{CredentialCache, MetaAuth, OperationAccess, SpreadS3, cors, fixups};
 use crate::{Config, Error, Result};
 
 /// Runs the gateway until the process is stopped.
@@ -50,17 +50,28 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
         svc.meta().clone(),
         config.credential_cache_secs,
     ));
+    let meta = svc.meta().clone();
     let mut builder = S3ServiceBuilder::new(SpreadS3::new(svc, creds.clone()));
     builder.set_auth(MetaAuth(creds));
     builder.set_access(OperationAccess);
     let s3 = builder.build();
     crate::listener::serve(listener, "s3", "", move |req, id| {
-        let s3 = s3.clone();
+        let (s3, meta) = (s3.clone(), meta.clone());
         async move {
             let mut req = req;
-            let mut resp = match fixups::before(&mut req) {
-                Ok(()) => s3.call(req.map(s3s::Body::from)).await?,
-                Err(refused) => fixups::refusal(refused),
+            // CORS is answered around s3s: preflights here, headers added to any answer.
+            let mut resp = if cors::is_preflight(&req) {
+                cors::preflight(&meta, &req).await
+            } else {
+                let ask = cors::CorsAsk::of(&req);
+                let mut resp = match fixups::before(&mut req) {
+                    Ok(()) => s3.call(req.map(s3s::Body::from)).await?,
+                    Err(refused) => fixups::refusal(refused),
+                };
+                if let Some(ask) = ask {
+                    cors::decorate(&meta, &ask, resp.headers_mut()).await;
+                }
+                resp
             };
             tracing::debug!(status = %resp.status(), "done");
             fixups::after(&mut resp, &id);

@@ -33,6 +33,11 @@ pub struct Config {
     /// Seconds between two passes of the expirer (objects whose `x-delete-at` is due, expired
     /// Swift tokens); 0 disables it.
     pub expirer_interval_secs: u64,
+    /// Seconds between two passes of the lifecycle worker (S3 lifecycle rules); 0 disables it.
+    pub lifecycle_interval_secs: u64,
+    /// Length of a lifecycle "day" in seconds: rules say days, the worker counts this many
+    /// seconds for each (tests shorten it; 0 counts as 1).
+    pub lifecycle_day_secs: u64,
 }
 
 /// The default score expression: free space counts fully up to half empty, then the busier of
@@ -51,6 +56,8 @@ impl Default for Config {
             score_max_rise: 20,
             lock_new_services: false,
             expirer_interval_secs: 10,
+            lifecycle_interval_secs: 300,
+            lifecycle_day_secs: 86_400,
         }
     }
 }
@@ -100,6 +107,12 @@ mod tests {
         assert_eq!(c.expirer_interval_secs, 10);
         let c = Config::parse("expirer_interval_secs = 0").unwrap();
         assert_eq!(c.expirer_interval_secs, 0);
+        assert_eq!(
+            (c.lifecycle_interval_secs, c.lifecycle_day_secs),
+            (300, 86_400)
+        );
+        let c = Config::parse("lifecycle_interval_secs = 2\nlifecycle_day_secs = 10").unwrap();
+        assert_eq!((c.lifecycle_interval_secs, c.lifecycle_day_secs), (2, 10));
     }
 
     #[test]

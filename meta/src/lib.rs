@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod expirer;
 pub mod ids;
+pub mod lifecycle;
 pub mod score_expr;
 pub mod server;
 pub mod store;

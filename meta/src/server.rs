@@ -59,6 +59,11 @@ pub async fn serve_with_shutdown(
     let store = Arc::new(store);
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "meta serving");
     let expirer = crate::expirer::spawn(store.clone(), config.expirer_interval_secs);
+    let lifecycle = crate::lifecycle::spawn(
+        store.clone(),
+        config.lifecycle_interval_secs,
+        config.lifecycle_day_secs,
+    );
     let ids = Arc::new(AtomicU64::new(1));
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
@@ -95,7 +100,7 @@ pub async fn serve_with_shutdown(
             }
         }
     }
-    if let Some(task) = expirer {
+    for task in [expirer, lifecycle].into_iter().flatten() {
         task.abort();
         let _ = task.await;
     }

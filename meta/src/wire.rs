@@ -160,6 +160,71 @@ pub struct ObjectRecord {
     pub props: BTreeMap<String, String>,
 }
 
+/// The `props` entry holding an object version's tags: a JSON object of tag key to value.
+/// The S3 front end writes it; the lifecycle worker reads it for tag filters.
+pub const PROP_TAGS: &str = "tags";
+
+/// The tags stored in `props` under [`PROP_TAGS`] (empty when absent or unreadable).
+pub fn tags_of(props: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    props
+        .get(PROP_TAGS)
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default()
+}
+
+/// The container property holding its lifecycle rules: a JSON list of [`LifecycleRule`]. The
+/// S3 front end writes it (PutBucketLifecycleConfiguration); meta's lifecycle worker applies it.
+pub const PROP_LIFECYCLE: &str = "lifecycle";
+
+/// One lifecycle rule, protocol-neutral. Days are counted in lifecycle days (86400 s unless
+/// meta's `lifecycle_day_secs` says otherwise) and an expiry falls at the start of a day.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct LifecycleRule {
+    pub id: String,
+    /// Disabled rules are kept but not applied.
+    pub enabled: bool,
+    /// The rule applies to keys starting with this.
+    pub prefix: String,
+    /// ... carrying all these tags (see [`PROP_TAGS`]) ...
+    pub tags: BTreeMap<String, String>,
+    /// ... larger than this many bytes ...
+    pub size_greater_than: Option<u64>,
+    /// ... and smaller than this many bytes.
+    pub size_less_than: Option<u64>,
+    /// The current version expires this many days after it was written.
+    pub expiration_days: Option<u64>,
+    /// The current version expires at this time (Unix ms).
+    pub expiration_date_ms: Option<i64>,
+    /// A delete marker left with no older version is removed.
+    pub expired_object_delete_marker: bool,
+    /// A non-current version is removed this many days after it stopped being current.
+    pub noncurrent_days: Option<u64>,
+    /// ... but the newest this many non-current versions are kept.
+    pub newer_noncurrent_versions: Option<u64>,
+    /// A multipart upload is aborted this many days after it was created.
+    pub abort_multipart_days: Option<u64>,
+}
+
+impl LifecycleRule {
+    /// Whether the rule's filter selects an object with this key, size and props.
+    pub fn selects(&self, key: &str, size: u64, props: &BTreeMap<String, String>) -> bool {
+        if !self.enabled || !key.starts_with(&self.prefix) {
+            return false;
+        }
+        if self.size_greater_than.is_some_and(|n| size <= n)
+            || self.size_less_than.is_some_and(|n| size >= n)
+        {
+            return false;
+        }
+        if self.tags.is_empty() {
+            return true;
+        }
+        let tags = tags_of(props);
+        self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+    }
+}
+
 /// Preconditions checked against the current object in the transaction that stores a new one
 /// (S3 conditional writes, Swift read-modify-write). Failing ones answer `PreconditionFailed`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -287,6 +352,9 @@ pub struct UploadRecord {
     pub policy: String,
     /// Checksum algorithm requested at creation, if any.
     pub checksum_algorithm: Option<String>,
+    /// Per-version properties the completed object starts with (S3 tagging).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub props: BTreeMap<String, String>,
 }
 
 /// One uploaded part: its own chunks, referenced (not copied) by the final object.

@@ -216,6 +216,7 @@ async fn meta_end_to_end() {
         user_meta: Default::default(),
         policy: "THREECOPIES".into(),
         checksum_algorithm: None,
+        props: Default::default(),
     };
     c.create_upload("mp", &upload).await.unwrap();
     assert_eq!(c.get_upload("mp", &upload_id).await.unwrap(), upload);

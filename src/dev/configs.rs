@@ -52,12 +52,15 @@ pub fn write_all(
     plan: &PortPlan,
     gateway: &gateway::Config,
     hosts: usize,
+    args: &DevArgs,
 ) -> Result<ConfigPaths> {
     let conf = dir.join("conf");
     std::fs::create_dir_all(&conf).map_err(|e| Error::file(&conf, e))?;
     let meta_cfg = meta::Config {
         listen: plan.meta,
         data_dir: dir.join("meta"),
+        lifecycle_interval_secs: args.lifecycle_interval_secs,
+        lifecycle_day_secs: args.lifecycle_day_secs,
         ..meta::Config::default()
     };
     let meta_path = conf.join("meta.toml");

@@ -74,7 +74,7 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
     )?;
     check_free(&plan, args.s3_listen, args.swift_listen)?;
     let gateway_cfg = configs::gateway_config(&args, &plan.meta.to_string())?;
-    let paths = configs::write_all(&dir, &plan, &gateway_cfg, hosts)?;
+    let paths = configs::write_all(&dir, &plan, &gateway_cfg, hosts, &args)?;
 
     let exe = std::env::current_exe()
         .map_err(|e| Error::Startup(format!("cannot find the spread executable: {e}")))?;

@@ -193,6 +193,24 @@ fn condition_context<T>(req: &S3Request<T>) -> BTreeMap<String, String> {
 }
 
 impl SpreadS3 {
+    /// The bucket, for a configuration operation only its owner may do (tagging, CORS,
+    /// lifecycle): the bucket policy's explicit Deny still applies.
+    pub(crate) async fn owned_bucket<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+    ) -> S3Result<ContainerInfo> {
+        Ok(self
+            .authorize(
+                req,
+                bucket,
+                None,
+                Action::Owner("s3:PutBucketConfiguration"),
+            )
+            .await?
+            .container)
+    }
+
     /// Who sends the request: anonymous when unsigned (s3s has already checked signatures).
     pub(crate) async fn caller<T>(&self, req: &S3Request<T>) -> S3Result<Caller> {
         match req.credentials.as_ref() {

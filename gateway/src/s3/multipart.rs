@@ -57,6 +57,7 @@ pub async fn create(
             .map_err(s3err)?
             .name,
         checksum_algorithm,
+        props: super::tagging::props_from_header(input.tagging.as_ref())?,
     };
     s3.svc
         .meta()

@@ -12,6 +12,8 @@ use super::convert::{
     etag, expires, metadata_out, standard_headers, timestamp, user_meta, verify_digests,
 };
 use super::error::s3err;
+use super::lifecycle::expiration_header;
+use super::tagging;
 use super::versioning::version_out;
 use crate::error::Error;
 use crate::objects::{ChecksumAlgo, NewObject, ObjectAttrs, ObjectStream};
@@ -66,7 +68,11 @@ pub async fn put_object(
             input.expires.as_ref(),
         ),
         user_meta: user_meta(input.metadata),
-        props,
+        props: {
+            let mut props = props;
+            props.extend(tagging::props_from_header(input.tagging.as_ref())?);
+            props
+        },
     };
     let policy = s3
         .svc
@@ -101,6 +107,7 @@ pub async fn put_object(
         .map_err(s3err)?;
     let sums = checksum_fields(&record.checksums);
     Ok(S3Response::new(PutObjectOutput {
+        expiration: expiration_header(&container, &record),
         e_tag: Some(etag(&record.etag)),
         version_id: version_out(&record.version_id),
         checksum_crc32: sums.crc32,
@@ -285,6 +292,8 @@ pub async fn get_object(
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
         storage_class,
+        tag_count: tagging::tag_count(&rec),
+        expiration: expiration_header(container, &rec),
         version_id: version_out(&rec.version_id),
         ..Default::default()
     };
@@ -319,7 +328,9 @@ pub async fn head_object(
     let length = range.end - range.start;
     let sums = checksums_if(&rec, input.checksum_mode.as_ref());
     let storage_class = storage_class_of(s3, &rec).await;
-    Ok(S3Response::new(HeadObjectOutput {
+    let tag_count = tagging::tag_count(&rec);
+    let mut resp = S3Response::new(HeadObjectOutput {
+        expiration: expiration_header(container, &rec),
         storage_class,
         version_id: version_out(&rec.version_id),
         accept_ranges: Some("bytes".to_string()),
@@ -341,7 +352,13 @@ pub async fn head_object(
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
         ..Default::default()
-    }))
+    });
+    // HeadObject's model has no tag count; AWS sends the header as GetObject does.
+    if let Some(n) = tag_count {
+        resp.headers
+            .insert("x-amz-tagging-count", http::HeaderValue::from(n));
+    }
+    Ok(resp)
 }
 
 pub async fn delete_object(
@@ -507,6 +524,21 @@ pub async fn copy_object(
         ObjectAttrs::of(&source)
     };
     let mut attrs = attrs;
+    // Tags follow x-amz-tagging-directive: COPY (the default) keeps the source's.
+    let replace_tags = input
+        .tagging_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str().eq_ignore_ascii_case("REPLACE"));
+    attrs.props = if replace_tags {
+        tagging::props_from_header(input.tagging.as_ref())?
+    } else {
+        source
+            .props
+            .iter()
+            .filter(|(k, _)| k.as_str() == meta::wire::PROP_TAGS)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
     // The copy is a new object of the caller: it gets the ACL asked for, not the source's.
     attrs.props.extend(
         s3.new_object_acl(

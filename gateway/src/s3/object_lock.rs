@@ -19,8 +19,13 @@ pub async fn get_configuration(
     s3: &SpreadS3,
     req: S3Request<GetObjectLockConfigurationInput>,
 ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
-    s3.authorize(&req, &req.input.bucket, None, Action::Owner("s3:GetBucketObjectLockConfiguration"))
-        .await?;
+    s3.authorize(
+        &req,
+        &req.input.bucket,
+        None,
+        Action::Owner("s3:GetBucketObjectLockConfiguration"),
+    )
+    .await?;
     Err(s3_error!(
         ObjectLockConfigurationNotFoundError,
         "Object Lock configuration does not exist for this bucket"
@@ -31,8 +36,13 @@ pub async fn put_configuration(
     s3: &SpreadS3,
     req: S3Request<PutObjectLockConfigurationInput>,
 ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
-    s3.authorize(&req, &req.input.bucket, None, Action::Owner("s3:PutBucketObjectLockConfiguration"))
-        .await?;
+    s3.authorize(
+        &req,
+        &req.input.bucket,
+        None,
+        Action::Owner("s3:PutBucketObjectLockConfiguration"),
+    )
+    .await?;
     Err(s3_error!(
         InvalidBucketState,
         "Object Lock configuration cannot be enabled on existing buckets"
@@ -43,8 +53,13 @@ pub async fn get_retention(
     s3: &SpreadS3,
     req: S3Request<GetObjectRetentionInput>,
 ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
-    s3.authorize(&req, &req.input.bucket, None, Action::Owner("s3:GetObjectRetention"))
-        .await?;
+    s3.authorize(
+        &req,
+        &req.input.bucket,
+        None,
+        Action::Owner("s3:GetObjectRetention"),
+    )
+    .await?;
     Err(no_lock_configuration())
 }
 
@@ -52,8 +67,13 @@ pub async fn put_retention(
     s3: &SpreadS3,
     req: S3Request<PutObjectRetentionInput>,
 ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
-    s3.authorize(&req, &req.input.bucket, None, Action::Owner("s3:PutObjectRetention"))
-        .await?;
+    s3.authorize(
+        &req,
+        &req.input.bucket,
+        None,
+        Action::Owner("s3:PutObjectRetention"),
+    )
+    .await?;
     Err(no_lock_configuration())
 }
 
@@ -61,8 +81,13 @@ pub async fn get_legal_hold(
     s3: &SpreadS3,
     req: S3Request<GetObjectLegalHoldInput>,
 ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
-    s3.authorize(&req, &req.input.bucket, None, Action::Owner("s3:GetObjectLegalHold"))
-        .await?;
+    s3.authorize(
+        &req,
+        &req.input.bucket,
+        None,
+        Action::Owner("s3:GetObjectLegalHold"),
+    )
+    .await?;
     Err(no_lock_configuration())
 }
 
@@ -70,7 +95,12 @@ pub async fn put_legal_hold(
     s3: &SpreadS3,
     req: S3Request<PutObjectLegalHoldInput>,
 ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
-    s3.authorize(&req, &req.input.bucket, None, Action::Owner("s3:PutObjectLegalHold"))
-        .await?;
+    s3.authorize(
+        &req,
+        &req.input.bucket,
+        None,
+        Action::Owner("s3:PutObjectLegalHold"),
+    )
+    .await?;
     Err(no_lock_configuration())
 }

@@ -10,6 +10,7 @@ mod directory;
 pub mod expirer;
 mod gc;
 pub mod keys;
+mod lifecycle;
 mod listing;
 pub mod lmdb;
 mod meta2;
@@ -21,6 +22,7 @@ mod versions;
 
 pub use conscience::{bounded_score, score};
 pub use expirer::ExpiryPass;
+pub use lifecycle::LifecyclePass;
 pub use meta2::Usage;
 pub use swift::TOKEN_PREFIX;
 
@@ -103,6 +105,8 @@ fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod swift_tests;
 #[cfg(test)]

@@ -135,7 +135,7 @@ fn assemble(
         parts: sizes,
         chunks,
         delete_marker: false,
-        props: Default::default(),
+        props: upload.props.clone(),
     })
 }
 

@@ -337,6 +337,7 @@ fn expiry_index_follows_replace_delete_and_multipart() {
         user_meta: Default::default(),
         policy: "THREECOPIES".into(),
         checksum_algorithm: None,
+        props: Default::default(),
     };
     s.create_upload("cont", &upload).unwrap();
     let part = PartRecord {

@@ -329,6 +329,7 @@ fn containers_are_global_and_deleted_when_empty() {
         user_meta: Default::default(),
         policy: "THREECOPIES".into(),
         checksum_algorithm: None,
+        props: Default::default(),
     };
     s.create_upload("bucket", &upload).unwrap();
     s.put_part("bucket", &upload.upload_id, &part(1, 10, "p1"))
@@ -378,6 +379,7 @@ fn multipart_complete_rules() {
         user_meta: [("a".to_string(), "b".to_string())].into(),
         policy: "THREECOPIES".into(),
         checksum_algorithm: None,
+        props: Default::default(),
     };
     s.create_upload("bucket", &upload).unwrap();
     let mib5 = 5 * 1024 * 1024;
@@ -478,6 +480,7 @@ fn list_uploads_sorted_with_markers() {
         user_meta: Default::default(),
         policy: "P".into(),
         checksum_algorithm: None,
+        props: Default::default(),
     };
     for u in [
         mk("b", "u1", 5),

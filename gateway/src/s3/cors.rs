@@ -1,0 +1,349 @@
+//! Bucket CORS: Put/Get/DeleteBucketCors keep the configuration (as S3 XML) in a container
+//! property; [`preflight`] answers OPTIONS requests from its rules and [`decorate`] adds the
+//! `Access-Control-*` headers to actual requests that carry an `Origin`. s3s routes no OPTIONS
+//! and cannot add headers to error answers, so `crate::server` calls both around s3s.
+
+use std::collections::BTreeMap;
+
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use meta::client::MetaClient;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::SpreadS3;
+use super::error::s3err;
+use crate::error::Error;
+
+/// The container property holding a bucket's CORS configuration (S3 XML).
+const BUCKET_CORS: &str = "s3:cors";
+/// At most this many rules (AWS's limit).
+const MAX_RULES: usize = 100;
+const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "HEAD"];
+
+fn to_xml(config: &CORSConfiguration) -> S3Result<String> {
+    let mut out = Vec::new();
+    let mut ser = s3s::xml::Serializer::new(&mut out);
+    s3s::xml::Serialize::serialize(config, &mut ser)
+        .map_err(|e| s3err(Error::Internal(format!("CORS to XML: {e:?}"))))?;
+    String::from_utf8(out).map_err(|e| s3err(Error::Internal(e.to_string())))
+}
+
+fn from_xml(xml: &str) -> Option<CORSConfiguration> {
+    let mut de = s3s::xml::Deserializer::new(xml.as_bytes());
+    s3s::xml::Deserialize::deserialize(&mut de).ok()
+}
+
+/// Checks a configuration as AWS does: 400 `InvalidRequest` for an unsupported method or an
+/// origin with more than one `*`, `MalformedXML` for no rule or too many.
+fn validate(config: &CORSConfiguration) -> S3Result<()> {
+    if config.cors_rules.is_empty() || config.cors_rules.len() > MAX_RULES {
+        return Err(s3_error!(
+            MalformedXML,
+            "A CORS configuration must have between 1 and 100 rules"
+        ));
+    }
+    for rule in &config.cors_rules {
+        if rule.allowed_methods.is_empty() || rule.allowed_origins.is_empty() {
+            return Err(s3_error!(
+                MalformedXML,
+                "Each CORS rule needs an AllowedMethod and an AllowedOrigin"
+            ));
+        }
+        for m in &rule.allowed_methods {
+            if !METHODS.contains(&m.as_str()) {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "Found unsupported HTTP method in CORS config. Unsupported method is {m}"
+                ));
+            }
+        }
+        for o in &rule.allowed_origins {
+            if o.matches('*').count() > 1 {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "AllowedOrigin \"{o}\" can not have more than one wildcard."
+                ));
+            }
+        }
+        for h in rule.allowed_headers.iter().flatten() {
+            if h.matches('*').count() > 1 {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "AllowedHeader \"{h}\" can not have more than one wildcard."
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn put_bucket_cors(
+    s3: &SpreadS3,
+    req: S3Request<PutBucketCorsInput>,
+) -> S3Result<S3Response<PutBucketCorsOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let config = &req.input.cors_configuration;
+    validate(config)?;
+    let set = BTreeMap::from([(BUCKET_CORS.to_string(), to_xml(config)?)]);
+    s3.svc
+        .meta()
+        .update_container_properties(&container.name, &set, &[])
+        .await
+        .map_err(s3err)?;
+    Ok(S3Response::new(PutBucketCorsOutput {}))
+}
+
+pub async fn get_bucket_cors(
+    s3: &SpreadS3,
+    req: S3Request<GetBucketCorsInput>,
+) -> S3Result<S3Response<GetBucketCorsOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let config = container
+        .settings
+        .properties
+        .get(BUCKET_CORS)
+        .and_then(|x| from_xml(x))
+        .ok_or_else(|| {
+            s3_error!(
+                NoSuchCORSConfiguration,
+                "The CORS configuration does not exist"
+            )
+        })?;
+    Ok(S3Response::new(GetBucketCorsOutput {
+        cors_rules: Some(config.cors_rules),
+    }))
+}
+
+pub async fn delete_bucket_cors(
+    s3: &SpreadS3,
+    req: S3Request<DeleteBucketCorsInput>,
+) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    s3.svc
+        .meta()
+        .update_container_properties(&container.name, &BTreeMap::new(), &[BUCKET_CORS.into()])
+        .await
+        .map_err(s3err)?;
+    let mut resp = S3Response::new(DeleteBucketCorsOutput {});
+    resp.status = Some(StatusCode::NO_CONTENT);
+    Ok(resp)
+}
+
+/// `pattern` with at most one `*` standing for any run of characters, against `value`.
+fn wildcard(pattern: &str, value: &str, ignore_case: bool) -> bool {
+    let (p, v) = if ignore_case {
+        (pattern.to_ascii_lowercase(), value.to_ascii_lowercase())
+    } else {
+        (pattern.to_string(), value.to_string())
+    };
+    match p.split_once('*') {
+        None => p == v,
+        Some((head, tail)) => {
+            v.len() >= head.len() + tail.len() && v.starts_with(head) && v.ends_with(tail)
+        }
+    }
+}
+
+/// What a CORS request asks: its origin, method and (preflight) headers, for one bucket.
+#[derive(Debug)]
+pub struct CorsAsk {
+    bucket: String,
+    origin: String,
+    method: String,
+    headers: Vec<String>,
+}
+
+impl CorsAsk {
+    /// The CORS question of a path-style request with an `Origin` header (none otherwise).
+    /// The method is `Access-Control-Request-Method` when given, else the request's own.
+    pub fn of<B>(req: &http::Request<B>) -> Option<CorsAsk> {
+        let origin = req.headers().get(http::header::ORIGIN)?.to_str().ok()?;
+        let bucket = req.uri().path().trim_start_matches('/').split('/').next()?;
+        let method = match req
+            .headers()
+            .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            Some(m) => m.to_str().ok()?.to_string(),
+            None => req.method().as_str().to_string(),
+        };
+        let headers = req
+            .headers()
+            .get_all(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        (!bucket.is_empty()).then(|| CorsAsk {
+            bucket: bucket.to_string(),
+            origin: origin.to_string(),
+            method,
+            headers,
+        })
+    }
+
+    /// The first rule allowing this origin, method and every requested header.
+    fn matching<'a>(&self, config: &'a CORSConfiguration) -> Option<&'a CORSRule> {
+        config.cors_rules.iter().find(|rule| {
+            rule.allowed_origins
+                .iter()
+                .any(|o| wildcard(o, &self.origin, false))
+                && rule
+                    .allowed_methods
+                    .iter()
+                    .any(|m| m.as_str() == self.method)
+                && self.headers.iter().all(|h| {
+                    rule.allowed_headers
+                        .iter()
+                        .flatten()
+                        .any(|a| wildcard(a, h, true))
+                })
+        })
+    }
+
+    /// The `Access-Control-*` headers answering this request under `rule`.
+    fn headers_for(&self, rule: &CORSRule, preflight: bool, out: &mut HeaderMap) {
+        let any_origin = rule.allowed_origins.iter().any(|o| o == "*");
+        let origin = if any_origin {
+            "*"
+        } else {
+            self.origin.as_str()
+        };
+        let mut put = |name: &'static str, value: &str| {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                out.insert(name, v);
+            }
+        };
+        put("access-control-allow-origin", origin);
+        let methods: Vec<&str> = rule.allowed_methods.iter().map(|m| m.as_str()).collect();
+        put("access-control-allow-methods", &methods.join(", "));
+        if !any_origin {
+            put("vary", "Origin");
+            put("access-control-allow-credentials", "true");
+        }
+        if let Some(expose) = rule.expose_headers.as_ref().filter(|e| !e.is_empty()) {
+            put("access-control-expose-headers", &expose.join(", "));
+        }
+        if preflight {
+            if !self.headers.is_empty() {
+                put("access-control-allow-headers", &self.headers.join(", "));
+            }
+            if let Some(age) = rule.max_age_seconds {
+                put("access-control-max-age", &age.to_string());
+            }
+        }
+    }
+}
+
+/// The bucket's CORS configuration, if it has one and the bucket exists.
+async fn config_of(meta: &MetaClient, bucket: &str) -> Option<CORSConfiguration> {
+    let container = meta.get_container(bucket).await.ok()?;
+    from_xml(container.settings.properties.get(BUCKET_CORS)?)
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> http::Response<s3s::Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    let mut resp = http::Response::new(s3s::Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    resp
+}
+
+/// Answers an OPTIONS (preflight) request from the bucket's rules: 400 without `Origin` or
+/// `Access-Control-Request-Method`, 403 when no rule allows it, 200 with the headers otherwise.
+pub async fn preflight<B>(meta: &MetaClient, req: &http::Request<B>) -> http::Response<s3s::Body> {
+    let ask = match CorsAsk::of(req) {
+        Some(a)
+            if req
+                .headers()
+                .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD) =>
+        {
+            a
+        }
+        _ => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Insufficient information. Origin request header needed.",
+            );
+        }
+    };
+    let config = config_of(meta, &ask.bucket).await;
+    match config.as_ref().and_then(|c| ask.matching(c)) {
+        Some(rule) => {
+            let mut resp = http::Response::new(s3s::Body::empty());
+            ask.headers_for(rule, true, resp.headers_mut());
+            resp
+        }
+        None => error_response(
+            StatusCode::FORBIDDEN,
+            "AccessForbidden",
+            "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Requesty-Headers are not whitelisted by the resource's CORS spec.",
+        ),
+    }
+}
+
+/// Adds the `Access-Control-*` headers to the answer of an actual request with an `Origin`
+/// when a rule of the bucket allows it.
+pub async fn decorate(meta: &MetaClient, ask: &CorsAsk, headers: &mut HeaderMap) {
+    if let Some(config) = config_of(meta, &ask.bucket).await
+        && let Some(rule) = ask.matching(&config)
+    {
+        ask.headers_for(rule, false, headers);
+    }
+}
+
+/// Whether a request is a CORS preflight to answer here rather than through s3s.
+pub fn is_preflight<B>(req: &http::Request<B>) -> bool {
+    req.method() == Method::OPTIONS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("*suffix", "foo.suffix", false));
+        assert!(!wildcard("*suffix", "foo.suffix.get", false));
+        assert!(wildcard("start*end", "startend", false));
+        assert!(wildcard("start*end", "start12end", false));
+        assert!(!wildcard("start*end", "0start12end", false));
+        assert!(wildcard("prefix*", "prefix", false));
+        assert!(!wildcard("prefix*", "bla.prefix", false));
+        assert!(wildcard("*", "anything", false));
+        assert!(wildcard("x-amz-*", "X-Amz-Date", true));
+        assert!(!wildcard("a*a", "a", false));
+    }
+
+    #[test]
+    fn config_round_trips_through_xml() {
+        let config = CORSConfiguration {
+            cors_rules: vec![CORSRule {
+                allowed_methods: vec!["GET".to_string(), "PUT".to_string()],
+                allowed_origins: vec!["*.get".to_string()],
+                expose_headers: Some(vec!["x-amz-meta-a".to_string()]),
+                max_age_seconds: Some(30),
+                ..Default::default()
+            }],
+        };
+        let xml = to_xml(&config).unwrap();
+        let back = from_xml(&xml).unwrap();
+        assert_eq!(back.cors_rules.len(), 1);
+        assert_eq!(
+            back.cors_rules[0].allowed_methods,
+            config.cors_rules[0].allowed_methods
+        );
+        assert_eq!(back.cors_rules[0].max_age_seconds, Some(30));
+        validate(&back).unwrap();
+        let mut bad = back.clone();
+        bad.cors_rules[0].allowed_methods.push("PATCH".to_string());
+        assert!(validate(&bad).is_err());
+    }
+}
