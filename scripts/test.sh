@@ -156,7 +156,7 @@ if [[ "${SKIP_CLIENTS:-0}" != 1 ]]; then
         record "spread dev start" 1
     else
         record "spread dev start" 0
-        export SPREAD_ENDPOINT="http://127.0.0.1:$PORT"
+        export SPREAD_ENDPOINT="http://127.0.0.1:$PORT" SPREAD_CLUSTER="$CLUSTER_DIR/data/cluster.toml"
         export AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" AWS_DEFAULT_REGION=us-east-1
         export SPREAD_SWIFT_AUTH="http://127.0.0.1:$SWIFT_PORT/auth/v1.0" \
             SPREAD_SWIFT_USER="dev:admin" SPREAD_SWIFT_KEY="$SK"
