@@ -192,39 +192,21 @@ pub async fn upload_part_copy(
         .container;
     let input = &req.input;
     let number = part_number(input.part_number)?;
-    let CopySource::Bucket {
-        bucket: src_bucket,
-        key: src_key,
-        version_id: src_version,
-    } = &input.copy_source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "Only bucket copy sources are supported"
-        ));
-    };
-    let source_access = s3
-        .authorize(&req, src_bucket, Some(src_key), Action::GetObject)
-        .await?;
-    let source = super::object::read_version(
+    let source = super::object::copy_source(
         s3,
-        &source_access.container,
-        src_key,
-        src_version.as_deref(),
+        &req,
+        &input.copy_source,
+        [
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+        ],
+        [
+            input.copy_source_if_unmodified_since.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+        ],
     )
-    .await?;
-    source_access.check_object(&source)?;
-    super::object::check_conditions(
-        &source,
-        input.copy_source_if_match.as_ref(),
-        input.copy_source_if_unmodified_since.as_ref(),
-        input.copy_source_if_none_match.as_ref(),
-        input.copy_source_if_modified_since.as_ref(),
-    )
-    .map_err(|e| match e {
-        Error::NotModified => s3err(Error::PreconditionFailed),
-        other => s3err(other),
-    })?;
+    .await?
+    .record;
     let range = match &input.copy_source_range {
         Some(r) => copy_range(r, source.size)?,
         None => 0..source.size,

@@ -465,42 +465,33 @@ pub async fn copy_object(
     let container = access.container.clone();
     let input = &req.input;
     check_key(&input.key)?;
-    let CopySource::Bucket {
-        bucket: src_bucket,
+    let CopiedFrom {
+        container: source_container,
+        record: source,
         key: src_key,
-        version_id: src_version,
-    } = &input.copy_source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "Only bucket copy sources are supported"
-        ));
-    };
-    let source_access = s3
-        .authorize(&req, src_bucket, Some(src_key), Action::GetObject)
-        .await?;
-    let source_container = &source_access.container;
-    let source = read_version(s3, source_container, src_key, src_version.as_deref()).await?;
-    source_access.check_object(&source)?;
-    check_conditions(
-        &source,
-        input.copy_source_if_match.as_ref(),
-        input.copy_source_if_unmodified_since.as_ref(),
-        input.copy_source_if_none_match.as_ref(),
-        input.copy_source_if_modified_since.as_ref(),
+        version_named,
+    } = copy_source(
+        s3,
+        &req,
+        &input.copy_source,
+        [
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+        ],
+        [
+            input.copy_source_if_unmodified_since.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+        ],
     )
-    .map_err(|e| match e {
-        Error::NotModified => s3err(Error::PreconditionFailed),
-        other => s3err(other),
-    })?;
+    .await?;
     let replace = input
         .metadata_directive
         .as_ref()
         .is_some_and(|d| d.as_str().eq_ignore_ascii_case("REPLACE"));
     if !replace
         && source_container.name == container.name
-        && **src_key == *input.key
-        && src_version.is_none()
+        && src_key == *input.key
+        && !version_named
     {
         return Err(s3_error!(
             InvalidRequest,
@@ -601,6 +592,54 @@ fn content_type_of(rec: &ObjectRecord) -> String {
     rec.content_type
         .clone()
         .unwrap_or_else(|| "binary/octet-stream".to_string())
+}
+
+/// The source of a CopyObject or UploadPartCopy, read and checked.
+pub(super) struct CopiedFrom {
+    pub container: ContainerInfo,
+    pub record: ObjectRecord,
+    pub key: String,
+    /// The copy source named a version.
+    pub version_named: bool,
+}
+
+/// Resolves `x-amz-copy-source`: the caller must be allowed to read the object, the version
+/// asked for (or the current one) is read, and the `x-amz-copy-source-if-*` conditions are
+/// checked (`etags`: If-Match, If-None-Match; `times`: If-Unmodified-Since,
+/// If-Modified-Since), a failed one answering 412.
+pub(super) async fn copy_source<T>(
+    s3: &SpreadS3,
+    req: &S3Request<T>,
+    source: &CopySource,
+    etags: [Option<&ETagCondition>; 2],
+    times: [Option<&Timestamp>; 2],
+) -> S3Result<CopiedFrom> {
+    let CopySource::Bucket {
+        bucket,
+        key,
+        version_id,
+    } = source
+    else {
+        return Err(s3_error!(
+            NotImplemented,
+            "Only bucket copy sources are supported"
+        ));
+    };
+    let access = s3
+        .authorize(req, bucket, Some(key), Action::GetObject)
+        .await?;
+    let record = read_version(s3, &access.container, key, version_id.as_deref()).await?;
+    access.check_object(&record)?;
+    check_conditions(&record, etags[0], times[0], etags[1], times[1]).map_err(|e| match e {
+        Error::NotModified => s3err(Error::PreconditionFailed),
+        other => s3err(other),
+    })?;
+    Ok(CopiedFrom {
+        container: access.container,
+        record,
+        key: key.to_string(),
+        version_named: version_id.is_some(),
+    })
 }
 
 /// The checksum an UploadPart request carries (shared with multipart).
