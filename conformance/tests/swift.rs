@@ -764,6 +764,66 @@ async fn swift_large_objects_and_acls() {
         .await
         .expect_status(204, "listings");
     assert_eq!(anon.get("shared").await.text(), "bobs\ndoc\n");
+
+    // Large objects are read as their reader: a manifest in a container the caller may use
+    // does not open a segment container the caller may not.
+    sw.put("private", Bytes::new())
+        .await
+        .expect_status(201, "private container");
+    sw.put("private/secret", b"top secret".to_vec())
+        .await
+        .expect_status(201, "private object");
+    let steal = serde_json::json!([{"path": "/private/secret"}]);
+    let r = bob
+        .send(
+            Method::PUT,
+            "shared/steal?multipart-manifest=put",
+            &[],
+            serde_json::to_vec(&steal).expect("json"),
+        )
+        .await;
+    r.expect_status(400, "bob's SLO naming a private segment");
+    assert!(r.text().contains("403"), "segment refusal: {}", r.text());
+    bob.send(
+        Method::PUT,
+        "shared/dlo",
+        &[("x-object-manifest", "private/")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "bob's DLO manifest (checked when read)");
+    bob.get("shared/dlo")
+        .await
+        .expect_status(403, "bob's DLO over a private container");
+    anon.get("shared/dlo")
+        .await
+        .expect_status(401, "anonymous DLO over a private container");
+    sw.send(
+        Method::PUT,
+        "shared/adminslo?multipart-manifest=put",
+        &[],
+        serde_json::to_vec(&steal).expect("json"),
+    )
+    .await
+    .expect_status(201, "the admin's SLO over a private segment");
+    assert_eq!(sw.get("shared/adminslo").await.text(), "top secret");
+    anon.get("shared/adminslo")
+        .await
+        .expect_status(401, "anonymous read of a private segment through an SLO");
+    bob.get("shared/adminslo")
+        .await
+        .expect_status(403, "bob's read of a private segment through an SLO");
+    let r = bob
+        .delete("shared/adminslo?multipart-manifest=delete")
+        .await;
+    assert!(
+        r.text().contains("403"),
+        "bob cannot delete a private segment: {}",
+        r.text()
+    );
+    sw.head("private/secret")
+        .await
+        .expect_status(200, "the private segment survives bob's SLO delete");
 }
 
 /// Seconds since the epoch.

@@ -61,16 +61,12 @@ impl Report {
         respond(StatusCode::OK, h, body)
     }
 
-    /// Deletes object `key` of container `container` (of `account`), counting the outcome.
-    pub async fn delete_object(
-        &mut self,
-        swift: &Swift,
-        account: &str,
-        container: &str,
-        key: &str,
-    ) {
+    /// Deletes object `key` of container `container` (of the request's account) if the caller
+    /// may write that container, counting the outcome.
+    pub async fn delete_object(&mut self, swift: &Swift, ctx: &Ctx, container: &str, key: &str) {
         let path = format!("/{container}/{key}");
-        match account_container(swift, account, container).await {
+        match account_container(swift, &ctx.account, container).await {
+            Ok(c) if !ctx.caller.may_write(&c) => self.fail(path, &ctx.caller.denied()),
             Ok(c) => match swift.svc.meta().delete_object(&c.name, key).await {
                 Ok(Some(_)) => self.deleted += 1,
                 Ok(None) | Err(meta::Error::NoSuchObject(_)) => self.not_found += 1,
@@ -115,7 +111,7 @@ pub async fn bulk_delete(
         let trimmed = path.trim_start_matches('/');
         match trimmed.split_once('/') {
             Some((c, o)) if !o.is_empty() => {
-                report.delete_object(swift, &ctx.account, c, o).await;
+                report.delete_object(swift, ctx, c, o).await;
             }
             _ => {
                 let c = trimmed.trim_end_matches('/');

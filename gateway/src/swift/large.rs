@@ -17,6 +17,7 @@ use md5::{Digest as _, Md5};
 use meta::wire::{ContainerInfo, ListRequest, ObjectRecord};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::bulk::Report;
 use super::error::{SwiftError, SwiftResult};
 use super::router::{Ctx, Swift, account_container};
@@ -126,9 +127,12 @@ fn failed(e: Error) -> ByteStream {
 }
 
 /// What to read for `rec`: its own bytes (plain object, or `manifest` asked), or its segments.
+/// Segments are read as the caller: each segment container must belong to the request's
+/// account and be readable by the caller (a manifest must not open containers its reader
+/// cannot open directly).
 pub async fn source(
     swift: &Swift,
-    account: &str,
+    ctx: &Ctx,
     rec: ObjectRecord,
     manifest: bool,
 ) -> SwiftResult<Source> {
@@ -136,7 +140,7 @@ pub async fn source(
         return Ok(Source::Plain(Box::new(rec)));
     }
     if rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true") {
-        let segments = read_manifest(swift, account, &rec).await?;
+        let segments = read_manifest(swift, &rec).await?;
         let size = segments.iter().map(|s| s.bytes).sum();
         let etag = etag_of(segments.iter().map(|s| s.hash.as_str()));
         let segments = segments
@@ -149,7 +153,13 @@ pub async fn source(
                     size: s.bytes,
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut checked = std::collections::BTreeSet::new();
+        for seg in &segments {
+            if checked.insert(seg.container.as_str()) {
+                readable_segments(swift, ctx, &seg.container, false).await?;
+            }
+        }
         return Ok(Source::Large {
             segments,
             size,
@@ -157,13 +167,34 @@ pub async fn source(
         });
     }
     if let Some(manifest) = rec.headers.get(DLO_HEADER) {
-        return dlo_source(swift, account, manifest).await;
+        return dlo_source(swift, ctx, manifest).await;
     }
     Ok(Source::Plain(Box::new(rec)))
 }
 
+/// Segment container `name` if it belongs to the request's account and the caller may read
+/// it (`listing`: list it, as a DLO does). A TempURL reaches segments anywhere in its account,
+/// as in Swift.
+async fn readable_segments(
+    swift: &Swift,
+    ctx: &Ctx,
+    name: &str,
+    listing: bool,
+) -> SwiftResult<ContainerInfo> {
+    let c = account_container(swift, &ctx.account, name).await?;
+    let allowed = match &ctx.caller {
+        Caller::TempUrl(scope) => scope.account == c.account,
+        caller => caller.may_read(&c, listing),
+    };
+    if allowed {
+        Ok(c)
+    } else {
+        Err(ctx.caller.denied())
+    }
+}
+
 /// Size and ETag of a large object for HEAD: stored on SLOs, summed from the listing for DLOs.
-pub async fn head_source(swift: &Swift, account: &str, rec: ObjectRecord) -> SwiftResult<Source> {
+pub async fn head_source(swift: &Swift, ctx: &Ctx, rec: ObjectRecord) -> SwiftResult<Source> {
     if rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true")
         && let (Some(size), Some(etag)) = (
             rec.headers.get(SLO_SIZE).and_then(|s| s.parse().ok()),
@@ -176,7 +207,7 @@ pub async fn head_source(swift: &Swift, account: &str, rec: ObjectRecord) -> Swi
             etag: etag.clone(),
         });
     }
-    source(swift, account, rec, false).await
+    source(swift, ctx, rec, false).await
 }
 
 fn etag_of<'a>(etags: impl Iterator<Item = &'a str>) -> String {
@@ -193,14 +224,14 @@ pub fn split_path(path: &str) -> Option<(String, String)> {
     (!c.is_empty() && !o.is_empty()).then(|| (c.to_string(), o.to_string()))
 }
 
-async fn dlo_source(swift: &Swift, account: &str, manifest: &str) -> SwiftResult<Source> {
+async fn dlo_source(swift: &Swift, ctx: &Ctx, manifest: &str) -> SwiftResult<Source> {
     let decoded = percent_encoding::percent_decode_str(manifest).decode_utf8_lossy();
     let (container, prefix) = decoded
         .trim_start_matches('/')
         .split_once('/')
         .map(|(c, p)| (c.to_string(), p.to_string()))
         .unwrap_or_else(|| (decoded.to_string(), String::new()));
-    let c = account_container(swift, account, &container).await?;
+    let c = readable_segments(swift, ctx, &container, true).await?;
     let mut req = ListRequest {
         prefix,
         max_keys: 1000,
@@ -255,11 +286,7 @@ struct SegmentOut {
     last_modified: String,
 }
 
-async fn read_manifest(
-    swift: &Swift,
-    _account: &str,
-    rec: &ObjectRecord,
-) -> SwiftResult<Vec<SegmentOut>> {
+async fn read_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<SegmentOut>> {
     if rec.size as usize > MAX_MANIFEST {
         return Err(SwiftError::with(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -318,8 +345,13 @@ pub async fn put_slo(
             problems.push(format!("{}, Invalid segment path", seg.path));
             continue;
         };
-        let found = match account_container(swift, &ctx.account, &sc).await {
+        let found = match readable_segments(swift, ctx, &sc, false).await {
             Ok(sc) => swift.svc.meta().get_object(&sc.name, &sk).await.ok(),
+            Err(e) if e.status != StatusCode::NOT_FOUND => {
+                let reason = e.status.canonical_reason().unwrap_or("");
+                problems.push(format!("{}, {} {reason}", seg.path, e.status.as_u16()));
+                continue;
+            }
             Err(_) => None,
         };
         let Some(rec) = found else {
@@ -402,15 +434,13 @@ pub async fn delete_slo(
     c: &ContainerInfo,
     rec: &ObjectRecord,
 ) -> SwiftResult<Response> {
-    let segments = read_manifest(swift, &ctx.account, rec).await?;
+    let segments = read_manifest(swift, rec).await?;
     let mut report = Report::default();
     for s in &segments {
         if let Some((sc, sk)) = split_path(&s.name) {
-            report.delete_object(swift, &ctx.account, &sc, &sk).await;
+            report.delete_object(swift, ctx, &sc, &sk).await;
         }
     }
-    report
-        .delete_object(swift, &ctx.account, &c.name, &rec.key)
-        .await;
+    report.delete_object(swift, ctx, &c.name, &rec.key).await;
     Ok(report.answer(ctx))
 }

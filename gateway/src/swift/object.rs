@@ -203,9 +203,9 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
     };
     let manifest = ctx.q("multipart-manifest") == Some("get");
     let src = if ctx.method == Method::HEAD && !manifest {
-        large::head_source(swift, &ctx.account, rec.clone()).await?
+        large::head_source(swift, ctx, rec.clone()).await?
     } else {
-        large::source(swift, &ctx.account, rec.clone(), manifest).await?
+        large::source(swift, ctx, rec.clone(), manifest).await?
     };
     check_conditions(ctx, src.etag(), rec.mtime_ms)?;
     let mut h = object_headers(&rec, &src);
@@ -468,7 +468,7 @@ async fn copy(
         attrs.content_type = request.content_type;
     }
     let manifest = ctx.q("multipart-manifest") == Some("get");
-    let src = large::source(swift, &ctx.account, rec.clone(), manifest).await?;
+    let src = large::source(swift, ctx, rec.clone(), manifest).await?;
     let policy = swift.svc.resolve_policy(c, None).await?;
     versions::before_overwrite(swift, ctx, c, key).await?;
     let copied_from = format!("{sc}/{sk}");
