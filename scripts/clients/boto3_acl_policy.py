@@ -7,56 +7,8 @@ second account."""
 import json
 import os
 import secrets
-import subprocess
-import sys
 
-import boto3
-from botocore import UNSIGNED
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-NAME = "boto3_acl_policy"
-
-
-def fail(msg):
-    print(f"FAIL: {NAME}: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def step(msg):
-    print(f"[{NAME}] {msg}", flush=True)
-
-
-def client(ak=None, sk=None, unsigned=False):
-    cfg = {"s3": {"addressing_style": "path"}}
-    cfg["signature_version"] = UNSIGNED if unsigned else "s3v4"
-    return boto3.client(
-        "s3",
-        endpoint_url=os.environ["SPREAD_ENDPOINT"],
-        aws_access_key_id=ak or "unused",
-        aws_secret_access_key=sk or "unused",
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        config=Config(**cfg),
-    )
-
-
-def expect_error(what, status, code, fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        got_status = e.response["ResponseMetadata"]["HTTPStatusCode"]
-        got_code = e.response["Error"]["Code"]
-        if got_status != status or got_code != code:
-            fail(f"{what}: expected {status} {code}, got {got_status} {got_code}")
-        return
-    fail(f"{what}: expected {status} {code}, but it succeeded")
-
-
-def admin(*args):
-    cmd = [os.environ["SPREAD_BIN"], "admin", "--cluster", os.environ["SPREAD_CLUSTER"], *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0 and "exists" not in r.stderr.lower():
-        fail(f"{' '.join(args)}: {r.stderr.strip()}")
+from s3common import fail, step, expect_error, client, admin
 
 
 def grants_of(resp):
@@ -88,39 +40,77 @@ def main():
     acl = main_c.get_bucket_acl(Bucket=bucket)
     if acl["Owner"]["ID"] != me or grants_of(acl) != {(me, "FULL_CONTROL")}:
         fail(f"default bucket ACL: {acl['Owner']} {acl['Grants']}")
-    expect_error("alt GET private", 403, "AccessDenied", alt_c.get_object, Bucket=bucket, Key="priv")
-    expect_error("anon GET private", 403, "AccessDenied", anon.get_object, Bucket=bucket, Key="priv")
+    expect_error(
+        "alt GET private", 403, "AccessDenied", alt_c.get_object, Bucket=bucket, Key="priv"
+    )
+    expect_error(
+        "anon GET private", 403, "AccessDenied", anon.get_object, Bucket=bucket, Key="priv"
+    )
     expect_error("anon LIST private", 403, "AccessDenied", anon.list_objects, Bucket=bucket)
-    expect_error("alt PUT private", 403, "AccessDenied", alt_c.put_object, Bucket=bucket, Key="x", Body=b"")
-    expect_error("anon missing bucket", 404, "NoSuchBucket", anon.get_object,
-                 Bucket=bucket + "-gone", Key="k")
-    expect_error("bad canned ACL", 400, "InvalidArgument", main_c.put_bucket_acl,
-                 Bucket=bucket, ACL="public-ready")
+    expect_error(
+        "alt PUT private", 403, "AccessDenied", alt_c.put_object, Bucket=bucket, Key="x", Body=b""
+    )
+    expect_error(
+        "anon missing bucket",
+        404,
+        "NoSuchBucket",
+        anon.get_object,
+        Bucket=bucket + "-gone",
+        Key="k",
+    )
+    expect_error(
+        "bad canned ACL",
+        400,
+        "InvalidArgument",
+        main_c.put_bucket_acl,
+        Bucket=bucket,
+        ACL="public-ready",
+    )
 
     step("public-read object: anonymous GET")
     main_c.put_object(Bucket=bucket, Key="pub", Body=b"hello", ACL="public-read")
     if anon.get_object(Bucket=bucket, Key="pub")["Body"].read() != b"hello":
         fail("anonymous GET of a public-read object")
     oacl = main_c.get_object_acl(Bucket=bucket, Key="pub")
-    if grants_of(oacl) != {(me, "FULL_CONTROL"),
-                           ("http://acs.amazonaws.com/groups/global/AllUsers", "READ")}:
+    if grants_of(oacl) != {
+        (me, "FULL_CONTROL"),
+        ("http://acs.amazonaws.com/groups/global/AllUsers", "READ"),
+    }:
         fail(f"public-read object ACL: {oacl['Grants']}")
     main_c.put_object_acl(Bucket=bucket, Key="pub", ACL="private")
-    expect_error("anon GET after private", 403, "AccessDenied", anon.get_object, Bucket=bucket, Key="pub")
+    expect_error(
+        "anon GET after private", 403, "AccessDenied", anon.get_object, Bucket=bucket, Key="pub"
+    )
 
     step("grants: alt READ on the bucket, then public-read-write")
     main_c.put_bucket_acl(Bucket=bucket, GrantRead=f'id="{alt}"')
     keys = [o["Key"] for o in alt_c.list_objects_v2(Bucket=bucket).get("Contents", [])]
     if keys != ["priv", "pub"]:
         fail(f"alt listing with READ: {keys}")
-    expect_error("alt PUT with READ only", 403, "AccessDenied", alt_c.put_object,
-                 Bucket=bucket, Key="x", Body=b"")
-    expect_error("unknown grantee", 400, "InvalidArgument", main_c.put_bucket_acl,
-                 Bucket=bucket, GrantRead='id="no-such-account-xyz"')
+    expect_error(
+        "alt PUT with READ only",
+        403,
+        "AccessDenied",
+        alt_c.put_object,
+        Bucket=bucket,
+        Key="x",
+        Body=b"",
+    )
+    expect_error(
+        "unknown grantee",
+        400,
+        "InvalidArgument",
+        main_c.put_bucket_acl,
+        Bucket=bucket,
+        GrantRead='id="no-such-account-xyz"',
+    )
     main_c.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
     alt_c.put_object(Bucket=bucket, Key="by-alt", Body=b"alt", ACL="bucket-owner-full-control")
     oacl = alt_c.get_object_acl(Bucket=bucket, Key="by-alt")
-    if oacl["Owner"]["ID"] != alt or grants_of(oacl) != {(alt, "FULL_CONTROL"), (me, "FULL_CONTROL")}:
+    if oacl["Owner"]["ID"] != alt or grants_of(oacl) != {
+        (alt, "FULL_CONTROL"),
+        (me, "FULL_CONTROL"),
+    }:
         fail(f"bucket-owner-full-control ACL: {oacl['Owner']} {oacl['Grants']}")
     if main_c.get_object(Bucket=bucket, Key="by-alt")["Body"].read() != b"alt":
         fail("owner GET of an object alt wrote with bucket-owner-full-control")
@@ -129,18 +119,53 @@ def main():
 
     step("bucket policy: validation, Allow for everyone, explicit Deny")
     expect_error("no policy", 404, "NoSuchBucketPolicy", main_c.get_bucket_policy, Bucket=bucket)
-    expect_error("malformed policy", 400, "MalformedPolicy", main_c.put_bucket_policy,
-                 Bucket=bucket, Policy="{not json")
-    expect_error("foreign resource", 400, "MalformedPolicy", main_c.put_bucket_policy,
-                 Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                     "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                     "Resource": "arn:aws:s3:::some-other-bucket/*"}]}))
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["s3:GetObject", "s3:ListBucket"],
-         "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
-        {"Effect": "Deny", "Principal": {"AWS": [f"arn:aws:iam::{alt}:root"]},
-         "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/priv*"},
-    ]})
+    expect_error(
+        "malformed policy",
+        400,
+        "MalformedPolicy",
+        main_c.put_bucket_policy,
+        Bucket=bucket,
+        Policy="{not json",
+    )
+    expect_error(
+        "foreign resource",
+        400,
+        "MalformedPolicy",
+        main_c.put_bucket_policy,
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::some-other-bucket/*",
+                    }
+                ],
+            }
+        ),
+    )
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": ["s3:GetObject", "s3:ListBucket"],
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                },
+                {
+                    "Effect": "Deny",
+                    "Principal": {"AWS": [f"arn:aws:iam::{alt}:root"]},
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/priv*",
+                },
+            ],
+        }
+    )
     main_c.put_bucket_policy(Bucket=bucket, Policy=policy)
     if json.loads(main_c.get_bucket_policy(Bucket=bucket)["Policy"]) != json.loads(policy):
         fail("GetBucketPolicy does not return the policy put")
@@ -149,27 +174,65 @@ def main():
     if anon.get_object(Bucket=bucket, Key="priv")["Body"].read() != b"secret":
         fail("anonymous GET allowed by the policy")
     anon.list_objects(Bucket=bucket)
-    expect_error("alt GET denied by policy", 403, "AccessDenied", alt_c.get_object,
-                 Bucket=bucket, Key="priv")
-    expect_error("anon PUT not in policy", 403, "AccessDenied", anon.put_object,
-                 Bucket=bucket, Key="y", Body=b"")
-    expect_error("alt PutBucketPolicy", 403, "AccessDenied", alt_c.put_bucket_policy,
-                 Bucket=bucket, Policy=policy)
+    expect_error(
+        "alt GET denied by policy", 403, "AccessDenied", alt_c.get_object, Bucket=bucket, Key="priv"
+    )
+    expect_error(
+        "anon PUT not in policy",
+        403,
+        "AccessDenied",
+        anon.put_object,
+        Bucket=bucket,
+        Key="y",
+        Body=b"",
+    )
+    expect_error(
+        "alt PutBucketPolicy",
+        403,
+        "AccessDenied",
+        alt_c.put_bucket_policy,
+        Bucket=bucket,
+        Policy=policy,
+    )
     main_c.delete_bucket_policy(Bucket=bucket)
-    expect_error("anon GET after policy delete", 403, "AccessDenied", anon.get_object,
-                 Bucket=bucket, Key="priv")
+    expect_error(
+        "anon GET after policy delete",
+        403,
+        "AccessDenied",
+        anon.get_object,
+        Bucket=bucket,
+        Key="priv",
+    )
 
     step("public access block")
-    main_c.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": False,
-        "BlockPublicPolicy": True, "RestrictPublicBuckets": False})
+    main_c.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": False,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": False,
+        },
+    )
     pab = main_c.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     if not pab["BlockPublicAcls"] or pab["IgnorePublicAcls"]:
         fail(f"public access block: {pab}")
-    expect_error("public ACL blocked", 403, "AccessDenied", main_c.put_bucket_acl,
-                 Bucket=bucket, ACL="public-read")
-    expect_error("public policy blocked", 403, "AccessDenied", main_c.put_bucket_policy,
-                 Bucket=bucket, Policy=policy)
+    expect_error(
+        "public ACL blocked",
+        403,
+        "AccessDenied",
+        main_c.put_bucket_acl,
+        Bucket=bucket,
+        ACL="public-read",
+    )
+    expect_error(
+        "public policy blocked",
+        403,
+        "AccessDenied",
+        main_c.put_bucket_policy,
+        Bucket=bucket,
+        Policy=policy,
+    )
     main_c.delete_public_access_block(Bucket=bucket)
 
     for key in ("priv", "pub", "by-alt", "by-anon"):

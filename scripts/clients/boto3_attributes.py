@@ -4,38 +4,16 @@ parts paged by MaxParts / PartNumberMarker, an old version by id) and its refusa
 
 import os
 import secrets
-import sys
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from s3common import fail, step, check, client
 
 MIB = 1024 * 1024
 
 
-def fail(msg):
-    print(f"FAIL: boto3_attributes: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def step(msg):
-    print(f"[boto3_attributes] {msg}", flush=True)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
 def main():
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["SPREAD_ENDPOINT"],
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    s3 = client()
     bucket = f"boto3-attributes-{secrets.token_hex(4)}"
     s3.create_bucket(Bucket=bucket)
     every = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
@@ -48,7 +26,10 @@ def main():
     check(a["ETag"].strip('"') == put["ETag"].strip('"'), f"ETag {a.get('ETag')} vs {put['ETag']}")
     check(a["ObjectSize"] == 1000, f"ObjectSize {a.get('ObjectSize')}")
     check(a["StorageClass"] == "STANDARD", f"StorageClass {a.get('StorageClass')}")
-    check(a["Checksum"].get("ChecksumSHA256") == put["ChecksumSHA256"], f"Checksum {a.get('Checksum')}")
+    check(
+        a["Checksum"].get("ChecksumSHA256") == put["ChecksumSHA256"],
+        f"Checksum {a.get('Checksum')}",
+    )
     check("ObjectParts" not in a, "a single-part object has no parts")
     only = s3.get_object_attributes(Bucket=bucket, Key="one", ObjectAttributes=["ObjectSize"])
     check("ETag" not in only and only["ObjectSize"] == 1000, f"only ObjectSize asked: {only}")
@@ -58,18 +39,25 @@ def main():
     sizes = [5 * MIB, 5 * MIB, 123]
     parts = []
     for n, size in enumerate(sizes, start=1):
-        r = s3.upload_part(Bucket=bucket, Key="multi", UploadId=up["UploadId"], PartNumber=n,
-                           Body=os.urandom(size))
+        r = s3.upload_part(
+            Bucket=bucket, Key="multi", UploadId=up["UploadId"], PartNumber=n, Body=os.urandom(size)
+        )
         parts.append({"PartNumber": n, "ETag": r["ETag"]})
-    s3.complete_multipart_upload(Bucket=bucket, Key="multi", UploadId=up["UploadId"],
-                                 MultipartUpload={"Parts": parts})
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="multi", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
+    )
     a = s3.get_object_attributes(Bucket=bucket, Key="multi", ObjectAttributes=every, MaxParts=2)
     p = a["ObjectParts"]
     check(p["TotalPartsCount"] == 3 and p["IsTruncated"], f"first page {p}")
     check([x["Size"] for x in p["Parts"]] == sizes[:2], f"first page sizes {p['Parts']}")
     check(a["ObjectSize"] == sum(sizes) and a["ETag"].strip('"').endswith("-3"), f"multipart {a}")
-    a = s3.get_object_attributes(Bucket=bucket, Key="multi", ObjectAttributes=["ObjectParts"],
-                                 MaxParts=2, PartNumberMarker=p["NextPartNumberMarker"])
+    a = s3.get_object_attributes(
+        Bucket=bucket,
+        Key="multi",
+        ObjectAttributes=["ObjectParts"],
+        MaxParts=2,
+        PartNumberMarker=p["NextPartNumberMarker"],
+    )
     p = a["ObjectParts"]
     check(not p["IsTruncated"] and [x["PartNumber"] for x in p["Parts"]] == [3], f"page 2 {p}")
 
@@ -77,7 +65,9 @@ def main():
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     v1 = s3.put_object(Bucket=bucket, Key="v", Body=b"12345")["VersionId"]
     s3.put_object(Bucket=bucket, Key="v", Body=b"123")
-    a = s3.get_object_attributes(Bucket=bucket, Key="v", VersionId=v1, ObjectAttributes=["ObjectSize"])
+    a = s3.get_object_attributes(
+        Bucket=bucket, Key="v", VersionId=v1, ObjectAttributes=["ObjectSize"]
+    )
     check(a["ObjectSize"] == 5 and a.get("VersionId") == v1, f"old version {a}")
 
     step("refusals")

@@ -6,41 +6,10 @@ actual requests) and lifecycle configuration (validation, x-amz-expiration)."""
 
 import os
 import secrets
-import sys
 import urllib.error
 import urllib.request
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-NAME = "boto3_cors_tagging_lifecycle"
-
-
-def fail(msg):
-    print(f"FAIL: {NAME}: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def step(msg):
-    print(f"[{NAME}] {msg}", flush=True)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def expect_error(fn, status, code, what):
-    try:
-        fn()
-    except ClientError as e:
-        got_status = e.response["ResponseMetadata"]["HTTPStatusCode"]
-        got_code = e.response["Error"].get("Code")
-        if got_status != status or (code is not None and got_code != code):
-            fail(f"{what}: expected {status} {code}, got {got_status} {got_code}")
-        return e
-    fail(f"{what}: expected {status} {code}, the call succeeded")
+from s3common import step, check, expect_error, client
 
 
 def raw(method, url, headers):
@@ -59,11 +28,7 @@ def tagset(d):
 
 def main():
     endpoint = os.environ["SPREAD_ENDPOINT"]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-    )
+    s3 = client(retries={"max_attempts": 1})
     bucket = f"cors-tag-lc-{secrets.token_hex(4)}"
     s3.create_bucket(Bucket=bucket)
 
@@ -80,44 +45,80 @@ def main():
     r = s3.delete_object_tagging(Bucket=bucket, Key="t")
     check(r["ResponseMetadata"]["HTTPStatusCode"] == 204, "DeleteObjectTagging status")
     check(s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [], "deleted tags")
-    check("x-amz-tagging-count" not in s3.head_object(Bucket=bucket, Key="t")["ResponseMetadata"][
-        "HTTPHeaders"], "no count without tags")
+    check(
+        "x-amz-tagging-count"
+        not in s3.head_object(Bucket=bucket, Key="t")["ResponseMetadata"]["HTTPHeaders"],
+        "no count without tags",
+    )
 
     step("tag limits")
     ten = {f"k{i}": "v" for i in range(10)}
     s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": tagset(ten)})
     eleven = dict(ten, k10="v")
-    expect_error(lambda: s3.put_object_tagging(Bucket=bucket, Key="t",
-                                               Tagging={"TagSet": tagset(eleven)}),
-                 400, "InvalidTag", "11 tags")
-    expect_error(lambda: s3.put_object_tagging(Bucket=bucket, Key="t",
-                                               Tagging={"TagSet": tagset({"k" * 129: "v"})}),
-                 400, "InvalidTag", "long key")
-    expect_error(lambda: s3.put_object_tagging(Bucket=bucket, Key="t",
-                                               Tagging={"TagSet": tagset({"k": "v" * 257})}),
-                 400, "InvalidTag", "long value")
-    s3.put_object_tagging(Bucket=bucket, Key="t",
-                          Tagging={"TagSet": tagset({"k" * 128: "v" * 256})})
-    expect_error(lambda: s3.put_object(Bucket=bucket, Key="t2", Body=b"", Tagging="a=1&a=2"),
-                 400, "InvalidTag", "duplicate key in x-amz-tagging")
+    expect_error(
+        "11 tags",
+        400,
+        "InvalidTag",
+        lambda: s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": tagset(eleven)}),
+    )
+    expect_error(
+        "long key",
+        400,
+        "InvalidTag",
+        lambda: s3.put_object_tagging(
+            Bucket=bucket, Key="t", Tagging={"TagSet": tagset({"k" * 129: "v"})}
+        ),
+    )
+    expect_error(
+        "long value",
+        400,
+        "InvalidTag",
+        lambda: s3.put_object_tagging(
+            Bucket=bucket, Key="t", Tagging={"TagSet": tagset({"k": "v" * 257})}
+        ),
+    )
+    s3.put_object_tagging(
+        Bucket=bucket, Key="t", Tagging={"TagSet": tagset({"k" * 128: "v" * 256})}
+    )
+    expect_error(
+        "duplicate key in x-amz-tagging",
+        400,
+        "InvalidTag",
+        lambda: s3.put_object(Bucket=bucket, Key="t2", Body=b"", Tagging="a=1&a=2"),
+    )
 
     step("copy and multipart tagging")
     s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": tagset({"src": "1"})})
     s3.copy_object(Bucket=bucket, Key="c1", CopySource={"Bucket": bucket, "Key": "t"})
-    check(s3.get_object_tagging(Bucket=bucket, Key="c1")["TagSet"] == tagset({"src": "1"}),
-          "COPY directive keeps tags")
-    s3.copy_object(Bucket=bucket, Key="c2", CopySource={"Bucket": bucket, "Key": "t"},
-                   TaggingDirective="REPLACE", Tagging="new=2")
-    check(s3.get_object_tagging(Bucket=bucket, Key="c2")["TagSet"] == tagset({"new": "2"}),
-          "REPLACE directive")
+    check(
+        s3.get_object_tagging(Bucket=bucket, Key="c1")["TagSet"] == tagset({"src": "1"}),
+        "COPY directive keeps tags",
+    )
+    s3.copy_object(
+        Bucket=bucket,
+        Key="c2",
+        CopySource={"Bucket": bucket, "Key": "t"},
+        TaggingDirective="REPLACE",
+        Tagging="new=2",
+    )
+    check(
+        s3.get_object_tagging(Bucket=bucket, Key="c2")["TagSet"] == tagset({"new": "2"}),
+        "REPLACE directive",
+    )
     up = s3.create_multipart_upload(Bucket=bucket, Key="mp", Tagging="mp=yes")
-    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1,
-                          Body=b"m" * 10)
-    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"],
-                                 MultipartUpload={"Parts": [{"PartNumber": 1,
-                                                             "ETag": part["ETag"]}]})
-    check(s3.get_object_tagging(Bucket=bucket, Key="mp")["TagSet"] == tagset({"mp": "yes"}),
-          "multipart tags")
+    part = s3.upload_part(
+        Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"m" * 10
+    )
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=up["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    check(
+        s3.get_object_tagging(Bucket=bucket, Key="mp")["TagSet"] == tagset({"mp": "yes"}),
+        "multipart tags",
+    )
 
     step("tagging by version id")
     vb = bucket + "-v"
@@ -134,44 +135,77 @@ def main():
     s3.delete_bucket(Bucket=vb)
 
     step("bucket tagging")
-    expect_error(lambda: s3.get_bucket_tagging(Bucket=bucket), 404, "NoSuchTagSet", "unset")
+    expect_error("unset", 404, "NoSuchTagSet", lambda: s3.get_bucket_tagging(Bucket=bucket))
     s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tagset({"team": "x"})})
     check(s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == tagset({"team": "x"}), "bucket tags")
     s3.delete_bucket_tagging(Bucket=bucket)
-    expect_error(lambda: s3.get_bucket_tagging(Bucket=bucket), 404, "NoSuchTagSet", "deleted")
+    expect_error("deleted", 404, "NoSuchTagSet", lambda: s3.get_bucket_tagging(Bucket=bucket))
 
     step("CORS configuration")
-    expect_error(lambda: s3.get_bucket_cors(Bucket=bucket), 404, "NoSuchCORSConfiguration",
-                 "unset CORS")
-    expect_error(lambda: s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [
-        {"AllowedMethods": ["PATCH"], "AllowedOrigins": ["*"]}]}), 400, "InvalidRequest",
-                 "unsupported method")
+    expect_error(
+        "unset CORS", 404, "NoSuchCORSConfiguration", lambda: s3.get_bucket_cors(Bucket=bucket)
+    )
+    expect_error(
+        "unsupported method",
+        400,
+        "InvalidRequest",
+        lambda: s3.put_bucket_cors(
+            Bucket=bucket,
+            CORSConfiguration={
+                "CORSRules": [{"AllowedMethods": ["PATCH"], "AllowedOrigins": ["*"]}]
+            },
+        ),
+    )
     rules = [
-        {"AllowedMethods": ["GET", "HEAD"], "AllowedOrigins": ["https://*.example.com"],
-         "AllowedHeaders": ["x-amz-*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 60},
+        {
+            "AllowedMethods": ["GET", "HEAD"],
+            "AllowedOrigins": ["https://*.example.com"],
+            "AllowedHeaders": ["x-amz-*"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 60,
+        },
         {"AllowedMethods": ["PUT"], "AllowedOrigins": ["*"]},
     ]
     s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
     got = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
-    check(got[0]["AllowedOrigins"] == ["https://*.example.com"] and got[0]["MaxAgeSeconds"] == 60
-          and got[1]["AllowedMethods"] == ["PUT"], f"GetBucketCors: {got}")
+    check(
+        got[0]["AllowedOrigins"] == ["https://*.example.com"]
+        and got[0]["MaxAgeSeconds"] == 60
+        and got[1]["AllowedMethods"] == ["PUT"],
+        f"GetBucketCors: {got}",
+    )
 
     step("CORS preflight and headers")
     url = f"{endpoint}/{bucket}/t"
-    st, h = raw("OPTIONS", url, {"Origin": "https://a.example.com",
-                                 "Access-Control-Request-Method": "GET",
-                                 "Access-Control-Request-Headers": "X-Amz-Date"})
+    st, h = raw(
+        "OPTIONS",
+        url,
+        {
+            "Origin": "https://a.example.com",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "X-Amz-Date",
+        },
+    )
     check(st == 200, f"preflight status {st}")
     check(h.get("Access-Control-Allow-Origin") == "https://a.example.com", f"allow-origin {h}")
     check(h.get("Access-Control-Allow-Methods") == "GET, HEAD", f"allow-methods {h}")
     check(h.get("Access-Control-Max-Age") == "60", f"max-age {h}")
     check((h.get("Access-Control-Allow-Headers") or "").lower() == "x-amz-date", "allow-headers")
-    st, _ = raw("OPTIONS", url, {"Origin": "https://a.example.com",
-                                 "Access-Control-Request-Method": "DELETE"})
+    st, _ = raw(
+        "OPTIONS",
+        url,
+        {"Origin": "https://a.example.com", "Access-Control-Request-Method": "DELETE"},
+    )
     check(st == 403, f"preflight for a method no rule allows: {st}")
-    st, _ = raw("OPTIONS", url, {"Origin": "https://a.example.com",
-                                 "Access-Control-Request-Method": "GET",
-                                 "Access-Control-Request-Headers": "content-type"})
+    st, _ = raw(
+        "OPTIONS",
+        url,
+        {
+            "Origin": "https://a.example.com",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     check(st == 403, f"preflight with a header no rule allows: {st}")
     st, _ = raw("OPTIONS", url, {"Origin": "https://a.example.com"})
     check(st == 400, f"preflight without a request method: {st}")
@@ -188,34 +222,85 @@ def main():
     check(hh.get("access-control-expose-headers") == "ETag", "expose headers")
     s3.meta.events.unregister("before-call.s3.GetObject", on_get)
     s3.delete_bucket_cors(Bucket=bucket)
-    expect_error(lambda: s3.get_bucket_cors(Bucket=bucket), 404, "NoSuchCORSConfiguration",
-                 "deleted CORS")
+    expect_error(
+        "deleted CORS", 404, "NoSuchCORSConfiguration", lambda: s3.get_bucket_cors(Bucket=bucket)
+    )
     st, _ = raw("OPTIONS", url, {"Origin": "http://x", "Access-Control-Request-Method": "PUT"})
     check(st == 403, f"preflight without CORS: {st}")
 
     step("lifecycle configuration")
-    expect_error(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket), 404,
-                 "NoSuchLifecycleConfiguration", "unset lifecycle")
+    expect_error(
+        "unset lifecycle",
+        404,
+        "NoSuchLifecycleConfiguration",
+        lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket),
+    )
 
     def put_lc(rules):
         return s3.put_bucket_lifecycle_configuration(
-            Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+            Bucket=bucket, LifecycleConfiguration={"Rules": rules}
+        )
 
-    expect_error(lambda: put_lc([{"ID": "a" * 256, "Filter": {"Prefix": ""}, "Status": "Enabled",
-                                  "Expiration": {"Days": 1}}]), 400, "InvalidArgument", "long ID")
-    expect_error(lambda: put_lc([{"ID": "d", "Filter": {"Prefix": ""}, "Status": "Enabled",
-                                  "Expiration": {"Days": 0}}]), 400, "InvalidArgument", "Days 0")
-    expect_error(lambda: put_lc([{"ID": "s", "Filter": {"Prefix": "a"}, "Status": "Enabled",
-                                  "Expiration": {"Days": 1}},
-                                 {"ID": "s", "Filter": {"Prefix": "b"}, "Status": "Enabled",
-                                  "Expiration": {"Days": 1}}]), 400, "InvalidArgument", "same ID")
-    put_lc([
-        {"ID": "logs", "Filter": {"And": {"Prefix": "logs/", "Tags": [{"Key": "t", "Value": "1"}]}},
-         "Status": "Enabled", "Expiration": {"Days": 3}},
-        {"Filter": {"Prefix": "tmp/"}, "Status": "Enabled",
-         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-         "NoncurrentVersionExpiration": {"NoncurrentDays": 2}},
-    ])
+    expect_error(
+        "long ID",
+        400,
+        "InvalidArgument",
+        lambda: put_lc(
+            [
+                {
+                    "ID": "a" * 256,
+                    "Filter": {"Prefix": ""},
+                    "Status": "Enabled",
+                    "Expiration": {"Days": 1},
+                }
+            ]
+        ),
+    )
+    expect_error(
+        "Days 0",
+        400,
+        "InvalidArgument",
+        lambda: put_lc(
+            [{"ID": "d", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 0}}]
+        ),
+    )
+    expect_error(
+        "same ID",
+        400,
+        "InvalidArgument",
+        lambda: put_lc(
+            [
+                {
+                    "ID": "s",
+                    "Filter": {"Prefix": "a"},
+                    "Status": "Enabled",
+                    "Expiration": {"Days": 1},
+                },
+                {
+                    "ID": "s",
+                    "Filter": {"Prefix": "b"},
+                    "Status": "Enabled",
+                    "Expiration": {"Days": 1},
+                },
+            ]
+        ),
+    )
+    put_lc(
+        [
+            {
+                "ID": "logs",
+                "Filter": {"And": {"Prefix": "logs/", "Tags": [{"Key": "t", "Value": "1"}]}},
+                "Status": "Enabled",
+                "Expiration": {"Days": 3},
+            },
+            {
+                "Filter": {"Prefix": "tmp/"},
+                "Status": "Enabled",
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 2},
+            },
+        ]
+    )
     got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     check(len(got) == 2 and got[0]["ID"] == "logs" and got[1].get("ID"), f"rules: {got}")
     check(got[0]["Expiration"]["Days"] == 3, "days kept")
@@ -227,8 +312,12 @@ def main():
     h = s3.head_object(Bucket=bucket, Key="logs/a")
     check("Expiration" in h, "x-amz-expiration on HEAD")
     s3.delete_bucket_lifecycle(Bucket=bucket)
-    expect_error(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket), 404,
-                 "NoSuchLifecycleConfiguration", "deleted lifecycle")
+    expect_error(
+        "deleted lifecycle",
+        404,
+        "NoSuchLifecycleConfiguration",
+        lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket),
+    )
 
     step("cleanup")
     for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []):

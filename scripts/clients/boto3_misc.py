@@ -5,37 +5,12 @@ that Spread does not implement, and request details (RequestId in error XML, UTF
 default Content-Type, empty Content-MD5, bucket names, duplicate parts in Complete)."""
 
 import hashlib
-import os
 import secrets
-import sys
 import time
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from s3common import fail, step, expect_error, client
 
 MIB = 1024 * 1024
-
-
-def fail(msg):
-    print(f"FAIL: boto3_misc: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def step(msg):
-    print(f"[boto3_misc] {msg}", flush=True)
-
-
-def expect_error(what, status, code, fn, *args, **kwargs):
-    try:
-        fn(*args, **kwargs)
-    except ClientError as e:
-        got_status = e.response["ResponseMetadata"]["HTTPStatusCode"]
-        got_code = e.response["Error"]["Code"]
-        if got_status != status or got_code != code:
-            fail(f"{what}: expected {status} {code}, got {got_status} {got_code}")
-        return e
-    fail(f"{what}: expected {status} {code}, but it succeeded")
 
 
 def header_hook(client, event, headers):
@@ -47,15 +22,7 @@ def header_hook(client, event, headers):
 
 
 def main():
-    endpoint = os.environ["SPREAD_ENDPOINT"]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    s3 = client()
     bucket = f"misc-{int(time.time())}-{secrets.token_hex(4)}"
     s3.create_bucket(Bucket=bucket)
     step(f"bucket {bucket}")
@@ -101,11 +68,16 @@ def main():
     s3.put_object(Bucket=other, Key="small src", Body=b"0123456789")
     uid = s3.create_multipart_upload(Bucket=bucket, Key="whole")["UploadId"]
     r = s3.upload_part_copy(
-        Bucket=bucket, Key="whole", UploadId=uid, PartNumber=1,
+        Bucket=bucket,
+        Key="whole",
+        UploadId=uid,
+        PartNumber=1,
         CopySource={"Bucket": other, "Key": "small src"},
     )
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="whole", UploadId=uid,
+        Bucket=bucket,
+        Key="whole",
+        UploadId=uid,
         MultipartUpload={"Parts": [{"ETag": r["CopyPartResult"]["ETag"], "PartNumber": 1}]},
     )
     if s3.get_object(Bucket=bucket, Key="whole")["Body"].read() != b"0123456789":
@@ -113,20 +85,61 @@ def main():
 
     # Bad ranges and failed conditions.
     uid = s3.create_multipart_upload(Bucket=bucket, Key="bad")["UploadId"]
-    copy = dict(Bucket=bucket, Key="bad", UploadId=uid, PartNumber=1,
-                CopySource={"Bucket": other, "Key": "small src"})
-    for rng in ["0-2", "bytes=0", "bytes=hello-world", "bytes=0-bar", "bytes=hello-",
-                "bytes=0-2,3-5", "bytes=5-2"]:
-        expect_error(f"range {rng!r}", 400, "InvalidArgument", s3.upload_part_copy,
-                     CopySourceRange=rng, **copy)
-    e = expect_error("range past the end", 416, "InvalidRange", s3.upload_part_copy,
-                     CopySourceRange="bytes=0-21", **copy)
-    expect_error("If-Match", 412, "PreconditionFailed", s3.upload_part_copy,
-                 CopySourceIfMatch='"0123"', **copy)
-    expect_error("If-None-Match", 412, "PreconditionFailed", s3.upload_part_copy,
-                 CopySourceIfNoneMatch="*", **copy)
-    expect_error("missing source", 404, "NoSuchKey", s3.upload_part_copy,
-                 **{**copy, "CopySource": {"Bucket": other, "Key": "nope"}})
+    copy = dict(
+        Bucket=bucket,
+        Key="bad",
+        UploadId=uid,
+        PartNumber=1,
+        CopySource={"Bucket": other, "Key": "small src"},
+    )
+    for rng in [
+        "0-2",
+        "bytes=0",
+        "bytes=hello-world",
+        "bytes=0-bar",
+        "bytes=hello-",
+        "bytes=0-2,3-5",
+        "bytes=5-2",
+    ]:
+        expect_error(
+            f"range {rng!r}",
+            400,
+            "InvalidArgument",
+            s3.upload_part_copy,
+            CopySourceRange=rng,
+            **copy,
+        )
+    e = expect_error(
+        "range past the end",
+        416,
+        "InvalidRange",
+        s3.upload_part_copy,
+        CopySourceRange="bytes=0-21",
+        **copy,
+    )
+    expect_error(
+        "If-Match",
+        412,
+        "PreconditionFailed",
+        s3.upload_part_copy,
+        CopySourceIfMatch='"0123"',
+        **copy,
+    )
+    expect_error(
+        "If-None-Match",
+        412,
+        "PreconditionFailed",
+        s3.upload_part_copy,
+        CopySourceIfNoneMatch="*",
+        **copy,
+    )
+    expect_error(
+        "missing source",
+        404,
+        "NoSuchKey",
+        s3.upload_part_copy,
+        **{**copy, "CopySource": {"Bucket": other, "Key": "nope"}},
+    )
     s3.abort_multipart_upload(Bucket=bucket, Key="bad", UploadId=uid)
     step("UploadPartCopy: bad ranges 400/416, failed conditions 412")
 
@@ -136,13 +149,19 @@ def main():
     s3.put_object(Bucket=other, Key="v", Body=b"second version")
     uid = s3.create_multipart_upload(Bucket=bucket, Key="fromv1")["UploadId"]
     r = s3.upload_part_copy(
-        Bucket=bucket, Key="fromv1", UploadId=uid, PartNumber=1,
-        CopySource={"Bucket": other, "Key": "v", "VersionId": v1}, CopySourceRange="bytes=0-4",
+        Bucket=bucket,
+        Key="fromv1",
+        UploadId=uid,
+        PartNumber=1,
+        CopySource={"Bucket": other, "Key": "v", "VersionId": v1},
+        CopySourceRange="bytes=0-4",
     )
     if r.get("CopySourceVersionId") != v1:
         fail(f"CopySourceVersionId {r.get('CopySourceVersionId')} != {v1}")
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="fromv1", UploadId=uid,
+        Bucket=bucket,
+        Key="fromv1",
+        UploadId=uid,
         MultipartUpload={"Parts": [{"ETag": r["CopyPartResult"]["ETag"], "PartNumber": 1}]},
     )
     if s3.get_object(Bucket=bucket, Key="fromv1")["Body"].read() != b"first":
@@ -154,9 +173,12 @@ def main():
     a = s3.upload_part(Bucket=bucket, Key="dup", UploadId=uid, PartNumber=1, Body=b"A" * 8)
     b = s3.upload_part(Bucket=bucket, Key="dup", UploadId=uid, PartNumber=1, Body=b"B" * 8)
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="dup", UploadId=uid,
-        MultipartUpload={"Parts": [{"ETag": a["ETag"], "PartNumber": 1},
-                                   {"ETag": b["ETag"], "PartNumber": 1}]},
+        Bucket=bucket,
+        Key="dup",
+        UploadId=uid,
+        MultipartUpload={
+            "Parts": [{"ETag": a["ETag"], "PartNumber": 1}, {"ETag": b["ETag"], "PartNumber": 1}]
+        },
     )
     if s3.get_object(Bucket=bucket, Key="dup")["Body"].read() != b"B" * 8:
         fail("duplicate PartNumber in Complete")
@@ -174,19 +196,53 @@ def main():
     step("listing: empty delimiter omitted, Marker always, v1 Prefix as sent")
 
     # ---------------------------------------------------------------- not implemented answers
-    expect_error("GetObjectLockConfiguration", 404, "ObjectLockConfigurationNotFoundError",
-                 s3.get_object_lock_configuration, Bucket=bucket)
-    expect_error("PutObjectLockConfiguration", 409, "InvalidBucketState",
-                 s3.put_object_lock_configuration, Bucket=bucket,
-                 ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
-    expect_error("GetObjectRetention", 400, "InvalidRequest", s3.get_object_retention,
-                 Bucket=bucket, Key="src")
-    expect_error("PutObjectLegalHold", 400, "InvalidRequest", s3.put_object_legal_hold,
-                 Bucket=bucket, Key="src", LegalHold={"Status": "ON"})
-    expect_error("CreateBucket with object lock", 501, "NotImplemented", s3.create_bucket,
-                 Bucket=bucket + "-lock", ObjectLockEnabledForBucket=True)
-    expect_error("GetBucketEncryption", 404, "ServerSideEncryptionConfigurationNotFoundError",
-                 s3.get_bucket_encryption, Bucket=bucket)
+    expect_error(
+        "GetObjectLockConfiguration",
+        404,
+        "ObjectLockConfigurationNotFoundError",
+        s3.get_object_lock_configuration,
+        Bucket=bucket,
+    )
+    expect_error(
+        "PutObjectLockConfiguration",
+        409,
+        "InvalidBucketState",
+        s3.put_object_lock_configuration,
+        Bucket=bucket,
+        ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"},
+    )
+    expect_error(
+        "GetObjectRetention",
+        400,
+        "InvalidRequest",
+        s3.get_object_retention,
+        Bucket=bucket,
+        Key="src",
+    )
+    expect_error(
+        "PutObjectLegalHold",
+        400,
+        "InvalidRequest",
+        s3.put_object_legal_hold,
+        Bucket=bucket,
+        Key="src",
+        LegalHold={"Status": "ON"},
+    )
+    expect_error(
+        "CreateBucket with object lock",
+        501,
+        "NotImplemented",
+        s3.create_bucket,
+        Bucket=bucket + "-lock",
+        ObjectLockEnabledForBucket=True,
+    )
+    expect_error(
+        "GetBucketEncryption",
+        404,
+        "ServerSideEncryptionConfigurationNotFoundError",
+        s3.get_bucket_encryption,
+        Bucket=bucket,
+    )
     ssec = {
         "x-amz-server-side-encryption-customer-algorithm": "AES256",
         "x-amz-server-side-encryption-customer-key": "pO3upElrwuEXSoFwCfnZPdSsmt/xWeFa0N9KgDijwVs=",
@@ -198,11 +254,24 @@ def main():
         ("KMS key without SSE-KMS", {"x-amz-server-side-encryption-aws-kms-key-id": "k"}),
     ]:
         hook = header_hook(s3, "before-call.s3.PutObject", headers)
-        expect_error(name, 400, "InvalidArgument" if "KMS" in name else "InvalidRequest",
-                     s3.put_object, Bucket=bucket, Key="enc", Body=b"secret")
+        expect_error(
+            name,
+            400,
+            "InvalidArgument" if "KMS" in name else "InvalidRequest",
+            s3.put_object,
+            Bucket=bucket,
+            Key="enc",
+            Body=b"secret",
+        )
         s3.meta.events.unregister("before-call.s3.PutObject", hook)
-    expect_error("object stored despite refused encryption", 404, "NoSuchKey",
-                 s3.get_object, Bucket=bucket, Key="enc")
+    expect_error(
+        "object stored despite refused encryption",
+        404,
+        "NoSuchKey",
+        s3.get_object,
+        Bucket=bucket,
+        Key="enc",
+    )
     step("object lock, bucket encryption, SSE-C and SSE-KMS answers")
 
     # ---------------------------------------------------------------- request details
@@ -222,11 +291,23 @@ def main():
     if got["ContentType"] != "binary/octet-stream":
         fail(f"default Content-Type {got['ContentType']!r}")
     hook = header_hook(s3, "before-call.s3.PutObject", {"Content-MD5": ""})
-    expect_error("empty Content-MD5", 400, "InvalidDigest", s3.put_object,
-                 Bucket=bucket, Key="md5", Body=b"x")
+    expect_error(
+        "empty Content-MD5",
+        400,
+        "InvalidDigest",
+        s3.put_object,
+        Bucket=bucket,
+        Key="md5",
+        Body=b"x",
+    )
     s3.meta.events.unregister("before-call.s3.PutObject", hook)
-    expect_error("bucket foo-.bar", 400, "InvalidBucketName", s3.create_bucket,
-                 Bucket=f"misc-{secrets.token_hex(3)}-.bar")
+    expect_error(
+        "bucket foo-.bar",
+        400,
+        "InvalidBucketName",
+        s3.create_bucket,
+        Bucket=f"misc-{secrets.token_hex(3)}-.bar",
+    )
     step("RequestId in error XML, UTF-8 metadata, default Content-Type, empty MD5, names")
 
     # ---------------------------------------------------------------- cleanup

@@ -2,24 +2,14 @@
 """boto3 against Spread: presigned PUT and GET URLs used with plain HTTP (requests), and
 presigned URLs that must be refused (tampered signature, other key, expired) with 403."""
 
-import os
 import secrets
-import sys
 import time
 import xml.etree.ElementTree as ET
 
 import boto3
 import requests
-from botocore.config import Config
 
-
-def fail(msg):
-    print(f"FAIL: boto3_presigned: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def step(msg):
-    print(f"[boto3_presigned] {msg}", flush=True)
+from s3common import fail, step, client
 
 
 def error_code(resp):
@@ -38,15 +28,7 @@ def expect_403(resp, what, codes):
 
 
 def main():
-    endpoint = os.environ["SPREAD_ENDPOINT"]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    s3 = client()
     step(f"boto3 {boto3.__version__}")
     bucket = f"boto3-{int(time.time())}-{secrets.token_hex(4)}"
     s3.create_bucket(Bucket=bucket)
@@ -79,9 +61,13 @@ def main():
     # A tampered signature is refused.
     sig_at = get_url.index("X-Amz-Signature=") + len("X-Amz-Signature=")
     sig = get_url[sig_at : sig_at + 64]
-    flipped = ("0" if sig[-1] != "0" else "1")
+    flipped = "0" if sig[-1] != "0" else "1"
     bad_url = get_url[:sig_at] + sig[:-1] + flipped + get_url[sig_at + 64 :]
-    expect_403(requests.get(bad_url, timeout=30), "GET with a tampered signature", ["SignatureDoesNotMatch"])
+    expect_403(
+        requests.get(bad_url, timeout=30),
+        "GET with a tampered signature",
+        ["SignatureDoesNotMatch"],
+    )
 
     # The URL signed for one key does not open another.
     other_url = get_url.replace("presigned/", "presigned-other/", 1)
@@ -90,9 +76,15 @@ def main():
     # A presigned PUT with a tampered signature stores nothing.
     sig_at = put_url.index("X-Amz-Signature=") + len("X-Amz-Signature=")
     sig = put_url[sig_at : sig_at + 64]
-    bad_put = put_url[:sig_at] + sig[:-1] + ("0" if sig[-1] != "0" else "1") + put_url[sig_at + 64 :]
+    bad_put = (
+        put_url[:sig_at] + sig[:-1] + ("0" if sig[-1] != "0" else "1") + put_url[sig_at + 64 :]
+    )
     bad_put = bad_put.replace("hello%20world", "forged", 1)
-    expect_403(requests.put(bad_put, data=b"forged", timeout=30), "PUT with a tampered signature", ["SignatureDoesNotMatch"])
+    expect_403(
+        requests.put(bad_put, data=b"forged", timeout=30),
+        "PUT with a tampered signature",
+        ["SignatureDoesNotMatch"],
+    )
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     if listed != [key]:
         fail(f"bucket holds {listed}, expected only {key!r}")
@@ -102,7 +94,11 @@ def main():
         "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=1
     )
     time.sleep(2.5)
-    expect_403(requests.get(short_url, timeout=30), "GET with an expired URL", ["AccessDenied", "ExpiredToken", "RequestExpired"])
+    expect_403(
+        requests.get(short_url, timeout=30),
+        "GET with an expired URL",
+        ["AccessDenied", "ExpiredToken", "RequestExpired"],
+    )
 
     s3.delete_object(Bucket=bucket, Key=key)
     s3.delete_bucket(Bucket=bucket)

@@ -3,39 +3,9 @@
 ListObjectVersions paging, suspended `null` versions) and conditional writes (If-None-Match: *,
 If-Match on PutObject and CompleteMultipartUpload, copy of an old version)."""
 
-import os
 import secrets
-import sys
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-
-def fail(msg):
-    print(f"FAIL: boto3_versioning: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def step(msg):
-    print(f"[boto3_versioning] {msg}", flush=True)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def expect_error(fn, status, code, what):
-    try:
-        fn()
-    except ClientError as e:
-        got_status = e.response["ResponseMetadata"]["HTTPStatusCode"]
-        got_code = e.response["Error"].get("Code")
-        if got_status != status or (code is not None and got_code != code):
-            fail(f"{what}: expected {status} {code}, got {got_status} {got_code}")
-        return e
-    fail(f"{what}: expected {status} {code}, the call succeeded")
+from s3common import step, check, expect_error, client
 
 
 def body(s3, bucket, key, **kw):
@@ -59,14 +29,7 @@ def all_versions(s3, bucket, prefix="", page=1000):
 
 
 def main():
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["SPREAD_ENDPOINT"],
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    s3 = client()
     bucket = f"boto3-versioning-{secrets.token_hex(4)}"
     s3.create_bucket(Bucket=bucket)
 
@@ -100,15 +63,21 @@ def main():
     r = s3.delete_object(Bucket=bucket, Key="k")
     check(r.get("DeleteMarker") is True and r.get("VersionId"), f"no marker: {r}")
     marker_id = r["VersionId"]
-    expect_error(lambda: s3.get_object(Bucket=bucket, Key="k"), 404, "NoSuchKey", "GET after delete")
     expect_error(
+        "GET after delete", 404, "NoSuchKey", lambda: s3.get_object(Bucket=bucket, Key="k")
+    )
+    expect_error(
+        "GET of a delete marker",
+        405,
+        "MethodNotAllowed",
         lambda: s3.get_object(Bucket=bucket, Key="k", VersionId=marker_id),
-        405, "MethodNotAllowed", "GET of a delete marker",
     )
     check("Contents" not in s3.list_objects_v2(Bucket=bucket), "deleted key still listed")
     versions, markers, _ = all_versions(s3, bucket)
     check(len(versions) == 4 and not any(v["IsLatest"] for v in versions), "versions after delete")
-    check([m["VersionId"] for m in markers] == [marker_id] and markers[0]["IsLatest"], "marker list")
+    check(
+        [m["VersionId"] for m in markers] == [marker_id] and markers[0]["IsLatest"], "marker list"
+    )
 
     step("removing the marker brings the object back; removing a version frees it")
     r = s3.delete_object(Bucket=bucket, Key="k", VersionId=marker_id)
@@ -117,8 +86,10 @@ def main():
     s3.delete_object(Bucket=bucket, Key="k", VersionId=ids[2])
     check(body(s3, bucket, "k") == b"v2", "previous version did not become current")
     expect_error(
+        "GET of a deleted version",
+        404,
+        "NoSuchVersion",
         lambda: s3.get_object(Bucket=bucket, Key="k", VersionId=ids[2]),
-        404, "NoSuchVersion", "GET of a deleted version",
     )
 
     step("copy of an old version")
@@ -155,39 +126,52 @@ def main():
     step("conditional writes")
     s3.put_object(Bucket=bucket, Key="cond", Body=b"first", IfNoneMatch="*")
     expect_error(
+        "If-None-Match: * on an existing key",
+        412,
+        "PreconditionFailed",
         lambda: s3.put_object(Bucket=bucket, Key="cond", Body=b"second", IfNoneMatch="*"),
-        412, "PreconditionFailed", "If-None-Match: * on an existing key",
     )
     etag = s3.head_object(Bucket=bucket, Key="cond")["ETag"]
     expect_error(
+        "If-Match with another ETag",
+        412,
+        "PreconditionFailed",
         lambda: s3.put_object(Bucket=bucket, Key="cond", Body=b"x", IfMatch='"' + "0" * 32 + '"'),
-        412, "PreconditionFailed", "If-Match with another ETag",
     )
     s3.put_object(Bucket=bucket, Key="cond", Body=b"third", IfMatch=etag)
     check(body(s3, bucket, "cond") == b"third", "If-Match write did not land")
     expect_error(
+        "If-Match on a missing key",
+        404,
+        "NoSuchKey",
         lambda: s3.put_object(Bucket=bucket, Key="absent", Body=b"x", IfMatch=etag),
-        404, "NoSuchKey", "If-Match on a missing key",
     )
     up = s3.create_multipart_upload(Bucket=bucket, Key="cond")
-    part = s3.upload_part(Bucket=bucket, Key="cond", UploadId=up["UploadId"], PartNumber=1, Body=b"mp")
+    part = s3.upload_part(
+        Bucket=bucket, Key="cond", UploadId=up["UploadId"], PartNumber=1, Body=b"mp"
+    )
     parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
     expect_error(
+        "Complete with If-None-Match: * on an existing key",
+        412,
+        "PreconditionFailed",
         lambda: s3.complete_multipart_upload(
-            Bucket=bucket, Key="cond", UploadId=up["UploadId"], MultipartUpload=parts,
+            Bucket=bucket,
+            Key="cond",
+            UploadId=up["UploadId"],
+            MultipartUpload=parts,
             IfNoneMatch="*",
         ),
-        412, "PreconditionFailed", "Complete with If-None-Match: * on an existing key",
     )
     check(body(s3, bucket, "cond") == b"third", "a refused Complete changed the object")
 
     step("a bucket with versions is not empty; removing every version empties it")
-    expect_error(lambda: s3.delete_bucket(Bucket=bucket), 409, "BucketNotEmpty", "delete bucket")
+    expect_error("delete bucket", 409, "BucketNotEmpty", lambda: s3.delete_bucket(Bucket=bucket))
     s3.abort_multipart_upload(Bucket=bucket, Key="cond", UploadId=up["UploadId"])
     versions, markers, _ = all_versions(s3, bucket)
     objs = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions + markers]
     for i in range(0, len(objs), 1000):
-        r = s3.delete_objects(Bucket=bucket, Delete={"Objects": objs[i:i + 1000], "Quiet": True})
+        r = s3.delete_objects(Bucket=bucket, Delete={"Objects": objs[i : i + 1000], "Quiet": True})
         check(not r.get("Errors"), f"batch delete errors: {r.get('Errors')}")
     versions, markers, _ = all_versions(s3, bucket)
     check(versions == [] and markers == [], "versions left after deleting them all")
