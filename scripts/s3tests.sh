@@ -5,6 +5,8 @@
 #                                    listing them, if any of them did not pass
 #   scripts/s3tests.sh survey FILE   run every test (but those in not-applicable.txt), write the
 #                                    ids of the passing ones to FILE (sorted) and print counts
+#   scripts/s3tests.sh select EXPR   run the tests pytest's `-k EXPR` selects (while working on
+#                                    a feature) and print each one's outcome
 #
 # Needs a running cluster (e.g. `spread dev`):
 #   SPREAD_ENDPOINT        http://127.0.0.1:PORT (the S3 endpoint)
@@ -40,8 +42,11 @@ gate) ;;
 survey)
     SURVEY_OUT="${2:?usage: scripts/s3tests.sh survey OUTPUT_FILE}"
     ;;
+select)
+    SELECT="${2:?usage: scripts/s3tests.sh select PYTEST_K_EXPRESSION}"
+    ;;
 *)
-    echo "usage: scripts/s3tests.sh [gate] | survey OUTPUT_FILE" >&2
+    echo "usage: scripts/s3tests.sh [gate] | survey OUTPUT_FILE | select PYTEST_K_EXPRESSION" >&2
     exit 2
     ;;
 esac
@@ -230,6 +235,10 @@ if [[ "$MODE" == gate ]]; then
     log "gate: ${#WANTED[@]} tests from ${PASS_LIST#"$ROOT"/}"
 else
     ARGS=(tests/)
+    if [[ "$MODE" == select ]]; then
+        ARGS+=(-k "$SELECT")
+        log "select: -k $SELECT"
+    fi
     N_NA=0
     while IFS= read -r id; do
         ARGS+=(--deselect "$id")
@@ -281,6 +290,12 @@ if grep -q $'\tteardown-error\t' "$RESULTS"; then
     log "note: teardown errors (not counted): $(grep $'\tteardown-error\t' "$RESULTS" | cut -f3 | sort -u | head -c 300)"
 fi
 
+if [[ "$MODE" == select ]]; then
+    cut -f1-3 "$RESULTS" | grep -v $'\tteardown-error\t' | sed 's/^tests\///' | cut -c1-220
+    echo "s3tests select: ${N_PASSED} passed, ${N_FAILED} failed, ${N_ERROR} error, ${N_SKIPPED} skipped"
+    [[ "$rc" -le 1 ]] && exit 0
+    exit 1
+fi
 if [[ "$MODE" == survey ]]; then
     { grep $'\tpassed\t' "$RESULTS" || true; } | cut -f1 | LC_ALL=C sort -u >"$SURVEY_OUT"
     echo "s3tests survey: ${N_PASSED} passed, ${N_FAILED} failed, ${N_ERROR} error, ${N_SKIPPED} skipped," \

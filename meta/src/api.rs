@@ -126,6 +126,21 @@ pub struct ObjectProps {
     pub set: BTreeMap<String, String>,
     #[serde(default)]
     pub remove: Vec<String>,
+    /// May shorten or change a GOVERNANCE retention (see `crate::lock`).
+    #[serde(default)]
+    pub bypass_governance: bool,
+}
+
+/// Deletes an object (a delete marker when versioned) or one version of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectDelete {
+    pub container: String,
+    pub key: String,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    /// May delete a version under an unexpired GOVERNANCE retention (see `crate::lock`).
+    #[serde(default)]
+    pub bypass_governance: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -243,20 +243,26 @@ impl MetaClient {
     /// Deletes the object (a delete marker in a versioned container); returns the removed
     /// current record (`None` if there was none or a marker was added).
     pub async fn delete_object(&self, container: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        Ok(self.delete_version(container, key, None).await?.removed)
+        Ok(self
+            .delete_version(container, key, None, false)
+            .await?
+            .removed)
     }
 
-    /// Deletes `key` or one version of it.
+    /// Deletes `key` or one version of it; a version under object lock is refused
+    /// (`ObjectLocked`) unless only a GOVERNANCE retention holds it and `bypass_governance`.
     pub async fn delete_version(
         &self,
         container: &str,
         key: &str,
         version_id: Option<&str>,
+        bypass_governance: bool,
     ) -> Result<DeleteOutcome> {
-        let req = api::ObjectKey {
+        let req = api::ObjectDelete {
             container: container.to_string(),
             key: key.to_string(),
             version_id: version_id.map(str::to_string),
+            bypass_governance,
         };
         self.call(route::OBJECT_DELETE, &req, container).await
     }
@@ -269,6 +275,7 @@ impl MetaClient {
         version_id: Option<&str>,
         set: &BTreeMap<String, String>,
         remove: &[String],
+        bypass_governance: bool,
     ) -> Result<ObjectRecord> {
         let req = api::ObjectProps {
             container: container.to_string(),
@@ -276,6 +283,7 @@ impl MetaClient {
             version_id: version_id.map(str::to_string),
             set: set.clone(),
             remove: remove.to_vec(),
+            bypass_governance,
         };
         self.call(route::OBJECT_PROPS, &req, container).await
     }

@@ -26,6 +26,8 @@ pub enum Error {
     NoSuchVersion(String),
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
+    #[error("object locked: {0}")]
+    ObjectLocked(String),
     #[error("no such upload: {0}")]
     NoSuchUpload(String),
     #[error("no such service: {0}")]
@@ -67,6 +69,7 @@ impl Error {
             Error::NoSuchObject(_) => "NoSuchObject",
             Error::NoSuchVersion(_) => "NoSuchVersion",
             Error::PreconditionFailed(_) => "PreconditionFailed",
+            Error::ObjectLocked(_) => "ObjectLocked",
             Error::NoSuchUpload(_) => "NoSuchUpload",
             Error::NoSuchService(_) => "NoSuchService",
             Error::InvalidPart(_) => "InvalidPart",
@@ -95,6 +98,7 @@ impl Error {
             | Error::NoSuchObject(s)
             | Error::NoSuchUpload(s)
             | Error::PreconditionFailed(s)
+            | Error::ObjectLocked(s)
             | Error::NoSuchVersion(s)
             | Error::NoSuchService(s)
             | Error::InvalidPart(s)
@@ -137,6 +141,7 @@ impl Error {
             "NoSuchUpload" => Error::NoSuchUpload(detail),
             "NoSuchVersion" => Error::NoSuchVersion(detail),
             "PreconditionFailed" => Error::PreconditionFailed(detail),
+            "ObjectLocked" => Error::ObjectLocked(detail),
             "NoSuchService" => Error::NoSuchService(detail),
             "InvalidPart" => Error::InvalidPart(detail),
             "InvalidPartOrder" => Error::InvalidPartOrder,

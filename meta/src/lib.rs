@@ -8,6 +8,7 @@ pub mod error;
 pub mod expirer;
 pub mod ids;
 pub mod lifecycle;
+pub mod lock;
 pub mod score_expr;
 pub mod server;
 pub mod store;

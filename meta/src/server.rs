@@ -129,6 +129,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::NoSuchVersion(_)
         | Error::NoSuchService(_) => StatusCode::NOT_FOUND,
         Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+        Error::ObjectLocked(_) => StatusCode::FORBIDDEN,
         Error::AccountExists(_)
         | Error::CredentialExists(_)
         | Error::ContainerExists { .. }
@@ -290,8 +291,13 @@ async fn dispatch(
             .await
         }
         route::OBJECT_DELETE => {
-            op(s, body, |s, q: api::ObjectKey| {
-                s.delete_version(&q.container, &q.key, q.version_id.as_deref())
+            op(s, body, |s, q: api::ObjectDelete| {
+                s.delete_version(
+                    &q.container,
+                    &q.key,
+                    q.version_id.as_deref(),
+                    q.bypass_governance,
+                )
             })
             .await
         }
@@ -303,6 +309,7 @@ async fn dispatch(
                     q.version_id.as_deref(),
                     &q.set,
                     &q.remove,
+                    q.bypass_governance,
                 )
             })
             .await

@@ -4,6 +4,7 @@ bad ranges, copy conditions), listing XML details, the answers for object lock a
 that Spread does not implement, and request details (RequestId in error XML, UTF-8 metadata,
 default Content-Type, empty Content-MD5, bucket names, duplicate parts in Complete)."""
 
+import datetime
 import hashlib
 import secrets
 import time
@@ -19,6 +20,93 @@ def header_hook(client, event, headers):
 
     client.meta.events.register(event, add)
     return add
+
+
+def object_lock(s3, bucket):
+    """A bucket created with object lock: versioning on for good, a default retention applied
+    to new versions, versions under retention or legal hold kept until the lock ends."""
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
+        fail("object lock did not enable versioning")
+    expect_error(
+        "suspend versioning under object lock",
+        409,
+        "InvalidBucketState",
+        s3.put_bucket_versioning,
+        Bucket=bucket,
+        VersioningConfiguration={"Status": "Suspended"},
+    )
+    conf = {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+    }
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=conf)
+    if s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"] != conf:
+        fail("object lock configuration not kept")
+    v = s3.put_object(Bucket=bucket, Key="k", Body=b"kept")["VersionId"]
+    h = s3.head_object(Bucket=bucket, Key="k")
+    if h.get("ObjectLockMode") != "GOVERNANCE" or "ObjectLockRetainUntilDate" not in h:
+        fail(f"default retention not applied: {h.get('ObjectLockMode')}")
+    expect_error(
+        "delete a retained version",
+        403,
+        "AccessDenied",
+        s3.delete_object,
+        Bucket=bucket,
+        Key="k",
+        VersionId=v,
+    )
+    # A delete marker deletes no version: allowed, and the version is still there.
+    s3.delete_object(Bucket=bucket, Key="k")
+    if s3.get_object(Bucket=bucket, Key="k", VersionId=v)["Body"].read() != b"kept":
+        fail("retained version lost")
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=v, BypassGovernanceRetention=True)
+    expect_error(
+        "version deleted with bypass",
+        404,
+        "NoSuchVersion",
+        s3.get_object,
+        Bucket=bucket,
+        Key="k",
+        VersionId=v,
+    )
+
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+    c = s3.put_object(
+        Bucket=bucket,
+        Key="c",
+        Body=b"c",
+        ObjectLockMode="COMPLIANCE",
+        ObjectLockRetainUntilDate=until,
+        ObjectLockLegalHoldStatus="ON",
+    )["VersionId"]
+    shorter = {"Mode": "COMPLIANCE", "RetainUntilDate": until - datetime.timedelta(days=1)}
+    expect_error(
+        "shorten a compliance retention, even with bypass",
+        403,
+        "AccessDenied",
+        s3.put_object_retention,
+        Bucket=bucket,
+        Key="c",
+        VersionId=c,
+        Retention=shorter,
+        BypassGovernanceRetention=True,
+    )
+    if s3.get_object_legal_hold(Bucket=bucket, Key="c")["LegalHold"]["Status"] != "ON":
+        fail("legal hold not set from the PUT header")
+    expect_error(
+        "delete under compliance and legal hold",
+        403,
+        "AccessDenied",
+        s3.delete_object,
+        Bucket=bucket,
+        Key="c",
+        VersionId=c,
+        BypassGovernanceRetention=True,
+    )
+    r = s3.get_object_retention(Bucket=bucket, Key="c", VersionId=c)["Retention"]
+    if r["Mode"] != "COMPLIANCE" or abs((r["RetainUntilDate"] - until).total_seconds()) > 1:
+        fail(f"retention: {r}")
 
 
 def main():
@@ -195,7 +283,11 @@ def main():
         fail(f"v1 listing of an unreadable prefix: {r.get('Prefix')!r}")
     step("listing: empty delimiter omitted, Marker always, v1 Prefix as sent")
 
-    # ---------------------------------------------------------------- not implemented answers
+    # ---------------------------------------------------------------- object lock
+    object_lock(s3, bucket + "-lock")
+    step("object lock: default retention, governance bypass, compliance, legal hold")
+
+    # ---------------------------------------------------------------- buckets without object lock
     expect_error(
         "GetObjectLockConfiguration",
         404,
@@ -227,14 +319,6 @@ def main():
         Bucket=bucket,
         Key="src",
         LegalHold={"Status": "ON"},
-    )
-    expect_error(
-        "CreateBucket with object lock",
-        501,
-        "NotImplemented",
-        s3.create_bucket,
-        Bucket=bucket + "-lock",
-        ObjectLockEnabledForBucket=True,
     )
     expect_error(
         "GetBucketEncryption",
@@ -272,7 +356,7 @@ def main():
         Bucket=bucket,
         Key="enc",
     )
-    step("object lock, bucket encryption, SSE-C and SSE-KMS answers")
+    step("object lock on a bucket without it, bucket encryption, SSE-C and SSE-KMS answers")
 
     # ---------------------------------------------------------------- request details
     e = expect_error("GET missing", 404, "NoSuchKey", s3.get_object, Bucket=bucket, Key="nope")

@@ -560,6 +560,7 @@ pub async fn put_object_acl(
             Some(&rec.version_id),
             &set,
             &[],
+            false,
         )
         .await
         .map_err(s3err)?;

@@ -9,6 +9,7 @@ use super::access::Action;
 use super::acl::{BUCKET_ACL_PROP, GrantHeaders};
 use super::convert::timestamp;
 use super::error::s3err;
+use super::object_lock::{BUCKET_LOCK_PROP, BucketLock};
 
 pub fn owner(account: &str) -> Owner {
     Owner {
@@ -58,16 +59,17 @@ pub async fn create_bucket(
             "The specified bucket is not valid."
         ));
     }
-    if req.input.object_lock_enabled_for_bucket == Some(true) {
-        return Err(s3_error!(
-            NotImplemented,
-            "Object lock is not supported: buckets cannot be created with object lock enabled"
-        ));
-    }
+    let object_lock = req.input.object_lock_enabled_for_bucket == Some(true);
     let mut settings = ContainerSettings {
         policy: storage_policy_header(&req.headers)?,
         ..Default::default()
     };
+    if object_lock {
+        settings.properties.insert(
+            BUCKET_LOCK_PROP.to_string(),
+            BucketLock::default().to_json(),
+        );
+    }
     let input = &req.input;
     let grants = GrantHeaders {
         full_control: input.grant_full_control.as_deref(),
@@ -112,9 +114,32 @@ pub async fn create_bucket(
         .create_container(&account, bucket, &settings)
         .await
     {
-        Ok(_) => Ok(S3Response::new(CreateBucketOutput {
-            location: Some(format!("/{bucket}")),
-        })),
+        Ok(_) => {
+            if object_lock {
+                // Object lock needs versioning, for good (it cannot be suspended later).
+                let enabled = s3
+                    .svc
+                    .meta()
+                    .set_versioning(bucket, meta::wire::Versioning::Enabled)
+                    .await;
+                if let Err(e) = enabled {
+                    let _ = s3.svc.meta().delete_container(&account, bucket).await;
+                    return Err(s3err(e));
+                }
+            }
+            Ok(S3Response::new(CreateBucketOutput {
+                location: Some(format!("/{bucket}")),
+            }))
+        }
+        // us-east-1 answers 200 to its owner re-creating a bucket (AWS keeps this for legacy
+        // clients); every other region answers BucketAlreadyOwnedByYou.
+        Err(meta::Error::ContainerExists { owner, .. })
+            if owner == account && s3.svc.config().region == "us-east-1" =>
+        {
+            Ok(S3Response::new(CreateBucketOutput {
+                location: Some(format!("/{bucket}")),
+            }))
+        }
         Err(meta::Error::ContainerExists { owner, .. }) if owner == account => Err(s3_error!(
             BucketAlreadyOwnedByYou,
             "Your previous request to create the named bucket succeeded and you already own it."

@@ -60,6 +60,7 @@ fn meta_to_s3(e: &meta::Error) -> S3Error {
                 "At least one of the pre-conditions you specified did not hold",
             );
         }
+        M::ObjectLocked(_) => S3ErrorCode::AccessDenied,
         M::ContainerExists { .. } => S3ErrorCode::BucketAlreadyExists,
         M::ContainerNotEmpty(_) => S3ErrorCode::BucketNotEmpty,
         M::InvalidPart(_) => S3ErrorCode::InvalidPart,

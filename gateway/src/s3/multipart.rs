@@ -57,7 +57,16 @@ pub async fn create(
             .map_err(s3err)?
             .name,
         checksum_algorithm,
-        props: super::tagging::props_from_header(input.tagging.as_ref())?,
+        props: {
+            let mut props = super::tagging::props_from_header(input.tagging.as_ref())?;
+            props.extend(super::object_lock::new_version_props(
+                &container,
+                input.object_lock_mode.as_ref(),
+                input.object_lock_retain_until_date.as_ref(),
+                input.object_lock_legal_hold_status.as_ref(),
+            )?);
+            props
+        },
     };
     s3.svc
         .meta()

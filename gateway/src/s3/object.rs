@@ -13,6 +13,7 @@ use super::convert::{
 };
 use super::error::s3err;
 use super::lifecycle::expiration_header;
+use super::object_lock;
 use super::tagging;
 use super::versioning::version_out;
 use crate::error::Error;
@@ -71,6 +72,12 @@ pub async fn put_object(
         props: {
             let mut props = props;
             props.extend(tagging::props_from_header(input.tagging.as_ref())?);
+            props.extend(object_lock::new_version_props(
+                &container,
+                input.object_lock_mode.as_ref(),
+                input.object_lock_retain_until_date.as_ref(),
+                input.object_lock_legal_hold_status.as_ref(),
+            )?);
             props
         },
     };
@@ -261,7 +268,12 @@ pub async fn get_object(
     } else {
         Default::default()
     };
+    let (object_lock_mode, object_lock_retain_until_date, object_lock_legal_hold_status) =
+        object_lock::version_fields(&rec);
     let output = GetObjectOutput {
+        object_lock_mode,
+        object_lock_retain_until_date,
+        object_lock_legal_hold_status,
         accept_ranges: Some("bytes".to_string()),
         body: Some(StreamingBlob::wrap(body)),
         content_length: Some(length as i64),
@@ -329,7 +341,12 @@ pub async fn head_object(
     let sums = checksums_if(&rec, input.checksum_mode.as_ref());
     let storage_class = storage_class_of(s3, &rec).await;
     let tag_count = tagging::tag_count(&rec);
+    let (object_lock_mode, object_lock_retain_until_date, object_lock_legal_hold_status) =
+        object_lock::version_fields(&rec);
     let mut resp = S3Response::new(HeadObjectOutput {
+        object_lock_mode,
+        object_lock_retain_until_date,
+        object_lock_legal_hold_status,
         expiration: expiration_header(container, &rec),
         storage_class,
         version_id: version_out(&rec.version_id),
@@ -381,6 +398,7 @@ pub async fn delete_object(
             &container.name,
             &req.input.key,
             req.input.version_id.as_deref(),
+            req.input.bypass_governance_retention == Some(true),
         )
         .await
         .map_err(s3err)?;
@@ -407,13 +425,14 @@ pub async fn delete_objects(
         ));
     }
     let quiet = delete.quiet.unwrap_or(false);
+    let bypass = req.input.bypass_governance_retention == Some(true);
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in delete.objects {
         match s3
             .svc
             .meta()
-            .delete_version(&container.name, &obj.key, obj.version_id.as_deref())
+            .delete_version(&container.name, &obj.key, obj.version_id.as_deref(), bypass)
             .await
         {
             Ok(done) => {
@@ -545,6 +564,12 @@ pub async fn copy_object(
         )
         .await?,
     );
+    attrs.props.extend(object_lock::new_version_props(
+        &container,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?);
     let policy = s3
         .svc
         .resolve_policy(&container, input.storage_class.as_ref().map(|c| c.as_str()))

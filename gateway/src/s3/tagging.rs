@@ -146,6 +146,7 @@ pub async fn put_object_tagging(
             input.version_id.as_deref(),
             &props,
             &remove,
+            false,
         )
         .await
         .map_err(s3err)?;
@@ -197,6 +198,7 @@ pub async fn delete_object_tagging(
             input.version_id.as_deref(),
             &BTreeMap::new(),
             &[PROP_TAGS.to_string()],
+            false,
         )
         .await
         .map_err(s3err)?;

@@ -84,6 +84,12 @@ pub async fn put_bucket_versioning(
         // No Status: nothing changes.
         None => return Ok(S3Response::new(PutBucketVersioningOutput {})),
     };
+    if state != Versioning::Enabled && super::object_lock::bucket_lock(&container).is_some() {
+        return Err(s3_error!(
+            InvalidBucketState,
+            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+        ));
+    }
     s3.svc
         .meta()
         .set_versioning(&container.name, state)

@@ -103,6 +103,7 @@ impl From<Error> for SwiftError {
                 | M::NoSuchVersion(_)
                 | M::NoSuchService(_) => StatusCode::NOT_FOUND,
                 M::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+                M::ObjectLocked(_) => StatusCode::FORBIDDEN,
                 M::NoSuchCredential(_) => StatusCode::UNAUTHORIZED,
                 M::AccountExists(_)
                 | M::CredentialExists(_)

@@ -574,7 +574,7 @@ async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> Swift
         let done = swift
             .svc
             .meta()
-            .delete_version(&c.name, key, Some(id))
+            .delete_version(&c.name, key, Some(id), false)
             .await?;
         let mut h = HeaderMap::new();
         if let Some(v) = done.version_id.filter(|v| v != "null") {
@@ -585,7 +585,11 @@ async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> Swift
     let found = match versions::delete(swift, ctx, c, key).await? {
         Some(found) => found,
         None => {
-            let done = swift.svc.meta().delete_version(&c.name, key, None).await?;
+            let done = swift
+                .svc
+                .meta()
+                .delete_version(&c.name, key, None, false)
+                .await?;
             done.removed.is_some() || done.delete_marker
         }
     };

@@ -164,16 +164,24 @@ impl Store {
         day_ms: i64,
     ) -> LifecyclePass {
         let mut pass = LifecyclePass::default();
-        let delete =
-            |version: Option<&str>| match self.delete_version(container, &versions[0].key, version)
-            {
-                Ok(_) => true,
-                Err(e) => {
-                    tracing::warn!(container, key = %versions[0].key, error = %e,
+        let delete = |version: Option<&str>| match self.delete_version(
+            container,
+            &versions[0].key,
+            version,
+            false,
+        ) {
+            Ok(_) => true,
+            // Object lock wins over lifecycle: the version stays until its lock ends.
+            Err(crate::Error::ObjectLocked(why)) => {
+                tracing::debug!(container, %why, "lifecycle skips a locked version");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(container, key = %versions[0].key, error = %e,
                     "lifecycle delete failed; will retry");
-                    false
-                }
-            };
+                false
+            }
+        };
         let Some(latest) = versions.first() else {
             return pass;
         };

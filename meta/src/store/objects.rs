@@ -94,15 +94,17 @@ impl Store {
     /// Deletes the object under `key` (in a versioned container: adds a delete marker),
     /// returning the removed current record, if any.
     pub fn delete_object(&self, container: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        Ok(self.delete_version(container, key, None)?.removed)
+        Ok(self.delete_version(container, key, None, false)?.removed)
     }
 
-    /// Deletes `key` or one version of it; removed content's chunks go to GC.
+    /// Deletes `key` or one version of it; removed content's chunks go to GC. A version under
+    /// object lock is refused (`ObjectLocked`; see [`crate::lock`]).
     pub fn delete_version(
         &self,
         container: &str,
         key: &str,
         version_id: Option<&str>,
+        bypass_governance: bool,
     ) -> Result<DeleteOutcome> {
         let r = self.resolve(container)?;
         let before = {
@@ -111,7 +113,14 @@ impl Store {
         };
         let (outcome, garbage) = {
             let mut txn = r.env.env.write_txn()?;
-            let done = versions::delete(&r.env, &mut txn, key, version_id, crate::ids::now_ms())?;
+            let done = versions::delete(
+                &r.env,
+                &mut txn,
+                key,
+                version_id,
+                crate::ids::now_ms(),
+                bypass_governance,
+            )?;
             txn.commit()?;
             done
         };
@@ -137,10 +146,19 @@ impl Store {
         version_id: Option<&str>,
         set: &std::collections::BTreeMap<String, String>,
         remove: &[String],
+        bypass_governance: bool,
     ) -> Result<ObjectRecord> {
         let r = self.resolve(container)?;
         let mut txn = r.env.env.write_txn()?;
-        let rec = versions::update_props(&r.env, &mut txn, key, version_id, set, remove)?;
+        let rec = versions::update_props(
+            &r.env,
+            &mut txn,
+            key,
+            version_id,
+            set,
+            remove,
+            bypass_governance,
+        )?;
         txn.commit()?;
         Ok(rec)
     }

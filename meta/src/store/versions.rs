@@ -333,6 +333,7 @@ pub fn delete(
     key: &str,
     version_id: Option<&str>,
     now_ms: i64,
+    bypass_governance: bool,
 ) -> Result<(DeleteOutcome, Vec<ChunkCopy>)> {
     let lkey = keys::encode(key);
     let old = current(env, txn, &lkey)?;
@@ -409,6 +410,7 @@ pub fn delete(
                     Vec::new(),
                 ));
             };
+            crate::lock::check_delete(&rec, now_ms, bypass_governance)?;
             env.versions.delete(txn, &vkey)?;
             // The newest remaining version becomes current unless it is a delete marker.
             let newest = versions_of(env, txn, key)?
@@ -463,12 +465,20 @@ pub fn update_props(
     version_id: Option<&str>,
     set: &BTreeMap<String, String>,
     remove: &[String],
+    bypass_governance: bool,
 ) -> Result<ObjectRecord> {
     let lkey = keys::encode(key);
     let mut rec = get(env, txn, key, version_id)?;
     if rec.delete_marker {
         return Err(Error::NoSuchObject(key.to_string()));
     }
+    crate::lock::check_change(
+        &rec.props,
+        set,
+        remove,
+        crate::ids::now_ms(),
+        bypass_governance,
+    )?;
     for (k, v) in set {
         rec.props.insert(k.clone(), v.clone());
     }

@@ -91,7 +91,7 @@ fn enabled_keeps_every_version_and_frees_only_removed_ones() {
         ]
     );
     // A delete adds a marker: nothing freed, the key is gone from GET and the usage.
-    let d = s.delete_version("b", "k", None).unwrap();
+    let d = s.delete_version("b", "k", None, false).unwrap();
     assert!(d.delete_marker && d.removed.is_none());
     assert_eq!(s.gc_len().unwrap(), 0);
     assert!(matches!(
@@ -107,11 +107,11 @@ fn enabled_keeps_every_version_and_frees_only_removed_ones() {
             .delete_marker
     );
     // Removing the marker makes v2 current again.
-    s.delete_version("b", "k", Some(&marker)).unwrap();
+    s.delete_version("b", "k", Some(&marker), false).unwrap();
     assert_eq!(s.get_object("b", "k").unwrap().size, 3);
     assert_eq!(s.get_container("b").unwrap().objects, 1);
     // Removing v2 frees its chunk and makes v1 current.
-    let d = s.delete_version("b", "k", Some(&v2)).unwrap();
+    let d = s.delete_version("b", "k", Some(&v2), false).unwrap();
     assert_eq!(d.removed.map(|r| r.size), Some(3));
     assert_eq!(s.gc_len().unwrap(), 1);
     assert_eq!(s.get_object("b", "k").unwrap().size, 2);
@@ -124,8 +124,8 @@ fn enabled_keeps_every_version_and_frees_only_removed_ones() {
         Err(Error::InvalidArgument(_))
     ));
     // The container is not empty while any version is left.
-    s.delete_version("b", "k", Some(&v1)).unwrap();
-    s.delete_version("b", "k", Some("null")).unwrap();
+    s.delete_version("b", "k", Some(&v1), false).unwrap();
+    s.delete_version("b", "k", Some("null"), false).unwrap();
     assert_eq!(s.gc_len().unwrap(), 3);
     assert!(s.get_object("b", "k").is_err());
     s.delete_container("acct", "b").unwrap();
@@ -149,9 +149,9 @@ fn versions_sharing_chunks_free_them_with_the_last_one() {
         0,
         "a metadata rewrite freed its own chunk"
     );
-    s.delete_version("b", "k", Some(&a)).unwrap();
+    s.delete_version("b", "k", Some(&a), false).unwrap();
     assert_eq!(s.gc_len().unwrap(), 0, "a chunk still referenced was freed");
-    s.delete_version("b", "k", Some(&b)).unwrap();
+    s.delete_version("b", "k", Some(&b), false).unwrap();
     assert_eq!(s.gc_len().unwrap(), 1);
 }
 
@@ -181,7 +181,7 @@ fn suspended_writes_replace_the_null_version() {
         ]
     );
     // A delete while suspended puts a null delete marker in place of the null version.
-    let d = s.delete_version("b", "k", None).unwrap();
+    let d = s.delete_version("b", "k", None, false).unwrap();
     assert!(d.delete_marker);
     assert_eq!(d.version_id.as_deref(), Some("null"));
     assert_eq!(s.gc_len().unwrap(), 2);
@@ -313,14 +313,15 @@ fn props_change_in_place_without_a_new_version() {
     let set: std::collections::BTreeMap<String, String> =
         [("tagging".to_string(), "{\"a\":\"1\"}".to_string())].into();
     // The current version: seen by GET with and without the id.
-    s.update_object_props("b", "k", None, &set, &[]).unwrap();
+    s.update_object_props("b", "k", None, &set, &[], false)
+        .unwrap();
     assert_eq!(s.get_object("b", "k").unwrap().props, set);
     assert_eq!(
         s.get_object_version("b", "k", Some(&v2)).unwrap().props,
         set
     );
     // An old version, then removal.
-    s.update_object_props("b", "k", Some(&v1), &set, &[])
+    s.update_object_props("b", "k", Some(&v1), &set, &[], false)
         .unwrap();
     assert_eq!(
         s.get_object_version("b", "k", Some(&v1)).unwrap().props,
@@ -332,6 +333,7 @@ fn props_change_in_place_without_a_new_version() {
         None,
         &Default::default(),
         &["tagging".to_string()],
+        false,
     )
     .unwrap();
     assert!(s.get_object("b", "k").unwrap().props.is_empty());
@@ -345,7 +347,7 @@ fn props_change_in_place_without_a_new_version() {
     );
     assert_eq!(s.gc_len().unwrap(), 0);
     assert!(matches!(
-        s.update_object_props("b", "absent", None, &set, &[]),
+        s.update_object_props("b", "absent", None, &set, &[], false),
         Err(Error::NoSuchObject(_))
     ));
 }
