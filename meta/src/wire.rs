@@ -238,6 +238,9 @@ pub struct PutCondition {
     /// `If-Match`: the current object's ETag (no quotes); `NoSuchObject` when there is none.
     #[serde(default)]
     pub if_match_etag: Option<String>,
+    /// `If-Match: *`: there must be a current object (`PreconditionFailed` otherwise).
+    #[serde(default)]
+    pub if_match_any: bool,
     /// The current object must still be this content (compare-and-swap on the content id).
     #[serde(default)]
     pub if_content_id: Option<String>,

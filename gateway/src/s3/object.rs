@@ -153,7 +153,8 @@ pub fn put_condition(
         Some(ETagCondition::ETag(t)) => cond.if_none_match_etag = Some(t.value().to_string()),
     }
     match if_match {
-        None | Some(ETagCondition::Any) => {}
+        None => {}
+        Some(ETagCondition::Any) => cond.if_match_any = true,
         Some(ETagCondition::ETag(t)) => cond.if_match_etag = Some(t.value().to_string()),
     }
     Ok(cond)

@@ -187,6 +187,9 @@ fn check(cond: &PutCondition, cur: Option<&ObjectRecord>, key: &str) -> Result<(
     if cond.if_none_match_any && cur.is_some() {
         return Err(Error::PreconditionFailed(format!("{key} exists")));
     }
+    if cond.if_match_any && cur.is_none() {
+        return Err(Error::PreconditionFailed(format!("{key} does not exist")));
+    }
     if let (Some(etag), Some(c)) = (&cond.if_none_match_etag, cur)
         && c.etag == *etag
     {

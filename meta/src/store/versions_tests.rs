@@ -292,6 +292,21 @@ fn conditional_puts() {
         s.put_object_if("b", &object("other", "c5", 4), &matching),
         Err(Error::NoSuchObject(_))
     ));
+    let exists = PutCondition {
+        if_match_any: true,
+        ..Default::default()
+    };
+    assert!(matches!(
+        s.put_object_if("b", &object("absent", "c7", 7), &exists),
+        Err(Error::PreconditionFailed(_))
+    ));
+    assert!(
+        s.get_object("b", "absent").is_err(),
+        "If-Match: * created an object"
+    );
+    s.put_object("b", &object("present", "c8", 8)).unwrap();
+    s.put_object_if("b", &object("present", "c9", 9), &exists)
+        .unwrap();
     let cas = PutCondition {
         if_content_id: Some(cur.content_id),
         ..Default::default()
