@@ -366,3 +366,79 @@ fn props_change_in_place_without_a_new_version() {
         Err(Error::NoSuchObject(_))
     ));
 }
+
+#[test]
+fn locked_versions_survive_deletes_and_lifecycle() {
+    use crate::lock::{COMPLIANCE, GOVERNANCE, LEGAL_HOLD, MODE, UNTIL_MS};
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    s.set_versioning("b", Versioning::Enabled).unwrap();
+    let far = (crate::ids::now_ms() + 3_600_000).to_string();
+    let locked = |key: &str, chunk: &str, mode: &str| {
+        let mut o = object(key, chunk, 1);
+        o.props.insert(MODE.into(), mode.into());
+        o.props.insert(UNTIL_MS.into(), far.clone());
+        s.put_object("b", &o).unwrap().version_id
+    };
+    let g = locked("g", "cg", GOVERNANCE);
+    let c = locked("c", "cc", COMPLIANCE);
+    assert!(matches!(
+        s.delete_version("b", "g", Some(&g), false),
+        Err(Error::ObjectLocked(_))
+    ));
+    assert!(matches!(
+        s.delete_version("b", "c", Some(&c), true),
+        Err(Error::ObjectLocked(_))
+    ));
+    // Shortening COMPLIANCE is refused even with bypass; GOVERNANCE gives way to bypass.
+    let sooner = BTreeMap::from([(UNTIL_MS.to_string(), crate::ids::now_ms().to_string())]);
+    assert!(matches!(
+        s.update_object_props("b", "c", Some(&c), &sooner, &[], true),
+        Err(Error::ObjectLocked(_))
+    ));
+    // A delete marker removes no version: allowed.
+    assert!(
+        s.delete_version("b", "c", None, false)
+            .unwrap()
+            .delete_marker
+    );
+    // A legal hold outlives a bypass.
+    let hold = BTreeMap::from([(LEGAL_HOLD.to_string(), "ON".to_string())]);
+    s.update_object_props("b", "g", Some(&g), &hold, &[], false)
+        .unwrap();
+    assert!(s.delete_version("b", "g", Some(&g), true).is_err());
+    s.update_object_props(
+        "b",
+        "g",
+        Some(&g),
+        &BTreeMap::new(),
+        &[LEGAL_HOLD.into()],
+        false,
+    )
+    .unwrap();
+    s.delete_version("b", "g", Some(&g), true).unwrap();
+    assert_eq!(
+        s.gc_len().unwrap(),
+        1,
+        "the bypassed version's chunk went to GC"
+    );
+    // The lifecycle worker may not remove a locked noncurrent version either.
+    let rule: crate::wire::LifecycleRule = serde_json::from_value(serde_json::json!({
+        "id": "all", "enabled": true, "noncurrent_days": 1
+    }))
+    .unwrap();
+    let rules = serde_json::to_string(&vec![rule]).unwrap();
+    s.update_container_properties(
+        "b",
+        &BTreeMap::from([(crate::wire::PROP_LIFECYCLE.to_string(), rules)]),
+        &[],
+    )
+    .unwrap();
+    s.lifecycle_pass_all(crate::ids::now_ms() + 10 * 86_400_000, 86_400_000)
+        .unwrap();
+    assert!(
+        s.get_object_version("b", "c", Some(&c)).is_ok(),
+        "lifecycle removed a locked version"
+    );
+}
