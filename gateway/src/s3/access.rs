@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use meta::wire::{ContainerInfo, ObjectRecord};
+use meta::wire::{ContainerInfo, ObjectRecord, tags_of};
 use s3s::{S3Request, S3Result, s3_error};
 
 use super::SpreadS3;
@@ -150,6 +150,11 @@ fn denied() -> s3s::S3Error {
     s3_error!(AccessDenied, "Access Denied")
 }
 
+/// Condition key prefixes for the tags of the object a request reads or changes, and for the
+/// tags a PUT asks for.
+const EXISTING_TAG: &str = "s3:existingobjecttag/";
+const REQUEST_TAG: &str = "s3:requestobjecttag/";
+
 /// The request values bucket policy conditions can test (lower-case keys).
 fn condition_context<T>(req: &S3Request<T>) -> BTreeMap<String, String> {
     let mut ctx = BTreeMap::new();
@@ -174,6 +179,13 @@ fn condition_context<T>(req: &S3Request<T>) -> BTreeMap<String, String> {
     ] {
         if let Some(v) = header(h) {
             ctx.insert(format!("s3:{h}"), v.to_string());
+        }
+    }
+    // The tags a PUT asks for (`x-amz-tagging`, URL-encoded `k=v&...`).
+    // An unreadable header is refused later by the operation itself.
+    if let Some(Ok(tags)) = header("x-amz-tagging").map(super::tagging::parse_header) {
+        for (k, v) in tags {
+            ctx.insert(format!("{REQUEST_TAG}{}", k.to_ascii_lowercase()), v);
         }
     }
     let secure = req.uri.scheme_str() == Some("https");
@@ -242,7 +254,17 @@ impl SpreadS3 {
                 Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
                 None => format!("arn:aws:s3:::{bucket}"),
             };
-            let ctx = condition_context(req);
+            let mut ctx = condition_context(req);
+            if let Some(key) = key
+                && policy.tests_key(EXISTING_TAG)
+            {
+                // Tags of the current version; none when there is no object yet.
+                if let Ok(rec) = self.svc.meta().get_object(bucket, key).await {
+                    for (k, v) in tags_of(&rec.props) {
+                        ctx.insert(format!("{EXISTING_TAG}{}", k.to_ascii_lowercase()), v);
+                    }
+                }
+            }
             match policy.evaluate(&caller, action.name(), &resource, &ctx) {
                 Decision::Deny => return Err(denied()),
                 Decision::Allow => {

@@ -303,6 +303,15 @@ impl Policy {
         }
     }
 
+    /// Whether a condition tests a key starting with `prefix` (lower-case), so the caller
+    /// knows to fetch what that key needs (e.g. `s3:existingobjecttag/` needs the object).
+    pub fn tests_key(&self, prefix: &str) -> bool {
+        self.statements
+            .iter()
+            .flat_map(|st| &st.conditions)
+            .any(|c| c.key.starts_with(prefix))
+    }
+
     /// Whether an unconditional Allow is for everyone.
     pub fn is_public(&self) -> bool {
         self.statements.iter().any(|st| {

@@ -10,6 +10,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
+use super::access::Action;
 use super::error::s3err;
 use super::versioning::version_out;
 
@@ -128,7 +129,16 @@ pub async fn put_object_tagging(
     s3: &SpreadS3,
     req: S3Request<PutObjectTaggingInput>,
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    // The bucket owner, or whom the bucket policy allows (ACLs grant no tagging).
+    let container = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            Some(&req.input.key),
+            Action::Owner("s3:PutObjectTagging"),
+        )
+        .await?
+        .container;
     let input = req.input;
     let tags = tag_set_map(&input.tagging.tag_set, MAX_OBJECT_TAGS)?;
     let props = props_of(&tags)?;
@@ -159,7 +169,16 @@ pub async fn get_object_tagging(
     s3: &SpreadS3,
     req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    // The bucket owner, or whom the bucket policy allows (ACLs grant no tagging).
+    let container = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            Some(&req.input.key),
+            Action::Owner("s3:GetObjectTagging"),
+        )
+        .await?
+        .container;
     let input = req.input;
     let rec = s3
         .svc
@@ -187,7 +206,16 @@ pub async fn delete_object_tagging(
     s3: &SpreadS3,
     req: S3Request<DeleteObjectTaggingInput>,
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    // The bucket owner, or whom the bucket policy allows (ACLs grant no tagging).
+    let container = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            Some(&req.input.key),
+            Action::Owner("s3:DeleteObjectTagging"),
+        )
+        .await?
+        .container;
     let input = req.input;
     let rec = s3
         .svc
