@@ -46,6 +46,9 @@ pub async fn list_buckets(
     }))
 }
 
+/// The region where creating a bucket one already owns succeeds.
+const LEGACY_REGION: &str = "us-east-1";
+
 pub async fn create_bucket(
     s3: &SpreadS3,
     req: S3Request<CreateBucketInput>,
@@ -115,6 +118,15 @@ pub async fn create_bucket(
         Ok(_) => Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{bucket}")),
         })),
+        // us-east-1 answers 200 to its owner creating a bucket again (legacy behaviour that
+        // clients rely on); every other region answers 409. The bucket is left as it is.
+        Err(meta::Error::ContainerExists { owner, .. })
+            if owner == account && s3.svc.config().region == LEGACY_REGION =>
+        {
+            Ok(S3Response::new(CreateBucketOutput {
+                location: Some(format!("/{bucket}")),
+            }))
+        }
         Err(meta::Error::ContainerExists { owner, .. }) if owner == account => Err(s3_error!(
             BucketAlreadyOwnedByYou,
             "Your previous request to create the named bucket succeeded and you already own it."
