@@ -102,6 +102,10 @@ pub struct DevArgs {
     #[arg(long, env = "SPREAD_LIFECYCLE_DAY_SECS", default_value_t = 86_400,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub lifecycle_day_secs: u64,
+    /// Domain for virtual-hosted-style S3 requests: `bucket.DOMAIN` addresses `bucket`
+    /// (path-style requests are served either way).
+    #[arg(long, env = "SPREAD_S3_DOMAIN")]
+    pub s3_domain: Option<String>,
 }
 
 /// Flags of `spread admin`.

@@ -41,6 +41,8 @@ pub struct DevOptions {
     pub policy: Option<PathBuf>,
     /// `--hosts N`: chunk server i gets location `local.rack0.host{i % N}.vol{i / N}`.
     pub hosts: Option<usize>,
+    /// `--s3-domain DOMAIN`: virtual-hosted-style addressing under DOMAIN.
+    pub s3_domain: Option<String>,
 }
 
 impl Default for DevOptions {
@@ -51,6 +53,7 @@ impl Default for DevOptions {
             chunk_size: None,
             policy: None,
             hosts: None,
+            s3_domain: None,
         }
     }
 }
@@ -450,6 +453,9 @@ impl Cluster {
         }
         if let Some(hosts) = opts.hosts {
             cmd.arg("--hosts").arg(hosts.to_string());
+        }
+        if let Some(domain) = &opts.s3_domain {
+            cmd.arg("--s3-domain").arg(domain);
         }
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");

@@ -42,6 +42,9 @@ pub struct S3 {
     endpoint: String,
     signer: Signer,
     payload: Payload,
+    /// `Some(domain)`: virtual-hosted-style requests, the bucket in `Host: bucket.domain:port`
+    /// (still sent to the endpoint's address).
+    virtual_host: Option<String>,
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -289,6 +292,7 @@ impl S3 {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             signer: Signer::new(access_key, secret_key, REGION, "conformance"),
             payload: Payload::Signed,
+            virtual_host: None,
             http: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(5))
                 .build_http(),
@@ -309,12 +313,39 @@ impl S3 {
         c
     }
 
+    /// The same endpoint and credentials addressing buckets virtual-hosted-style under
+    /// `domain` (the gateway's `s3_domain`).
+    pub fn with_virtual_host(&self, domain: &str) -> Self {
+        let mut c = self.clone();
+        c.virtual_host = Some(domain.to_owned());
+        c
+    }
+
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
+    /// The `Host` the request is signed and sent with.
+    fn authority(&self, req: &Request) -> String {
+        let authority = self
+            .endpoint
+            .trim_start_matches("http://")
+            .trim_start_matches("https://");
+        match (&self.virtual_host, &req.bucket) {
+            (Some(domain), Some(bucket)) => {
+                let port = authority.rsplit_once(':').map_or("", |(_, p)| p);
+                format!("{bucket}.{domain}:{port}")
+            }
+            _ => authority.to_owned(),
+        }
+    }
+
     fn uri(&self, req: &Request) -> String {
         let query = query_string(&req.query);
+        if self.virtual_host.is_some() && req.bucket.is_some() {
+            // The key alone in the path: `/{key}`, `/` for the bucket itself.
+            return path_style_uri(&self.endpoint, req.key.as_deref(), None, &query);
+        }
         path_style_uri(
             &self.endpoint,
             req.bucket.as_deref(),
@@ -343,11 +374,7 @@ impl S3 {
         body: Bytes,
     ) -> Result<(http::Request<Full<Bytes>>, String), String> {
         let uri = self.uri(req);
-        let authority = self
-            .endpoint
-            .trim_start_matches("http://")
-            .trim_start_matches("https://")
-            .to_owned();
+        let authority = self.authority(req);
         let mut headers: Vec<(String, String)> = vec![("host".to_owned(), authority)];
         headers.extend(req.headers.iter().cloned());
         headers.push(("x-amz-content-sha256".to_owned(), payload_hash.clone()));

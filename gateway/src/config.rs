@@ -33,6 +33,9 @@ pub struct Config {
     /// An erasure-coded fragment read slower than this is treated as missing and rebuilt from
     /// the other fragments.
     pub fragment_timeout_ms: u64,
+    /// Domain of virtual-hosted-style S3 addressing: `bucket.DOMAIN` names `bucket`
+    /// (`None`: path-style only; path-style requests are always served).
+    pub s3_domain: Option<String>,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             services_refresh_ms: 1000,
             credential_cache_secs: 10,
             fragment_timeout_ms: 5000,
+            s3_domain: None,
         }
     }
 }
@@ -82,6 +86,9 @@ impl Config {
             return Err(Error::Config(
                 "swift_token_ttl_secs must be at least 1".to_string(),
             ));
+        }
+        if let Some(domain) = &self.s3_domain {
+            crate::s3::vhost::check_domain(domain).map_err(Error::Config)?;
         }
         Ok(())
     }

@@ -9,7 +9,10 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::objects::ObjectService;
-use crate::s3::{CredentialCache, MetaAuth, OperationAccess, SpreadS3, cors, fixups};
+use crate::s3::{
+    CredentialCache, MetaAuth, OperationAccess, SpreadS3, cors, fixups, noting_signature,
+    post_form, vhost,
+};
 use crate::{Config, Error, Result};
 
 /// Runs the gateway until the process is stopped.
@@ -54,6 +57,9 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
     let mut builder = S3ServiceBuilder::new(SpreadS3::new(svc, creds.clone()));
     builder.set_auth(MetaAuth(creds));
     builder.set_access(OperationAccess);
+    if let Some(domain) = &config.s3_domain {
+        builder.set_host(vhost::DomainHost::new(domain));
+    }
     let s3 = builder.build();
     crate::listener::serve(listener, "s3", "", move |req, id| {
         let (s3, meta) = (s3.clone(), meta.clone());
@@ -64,7 +70,18 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
                 cors::preflight(&meta, &req).await
             } else {
                 let ask = cors::CorsAsk::of(&req);
+                let is_post = req.method() == http::Method::POST;
                 let mut resp = match fixups::before(&mut req) {
+                    Ok(()) if is_post => {
+                        let (resp, signed) =
+                            noting_signature(s3.call(req.map(s3s::Body::from))).await;
+                        let mut resp = resp?;
+                        if signed {
+                            post_form::policy_failure_as_denied(&mut resp);
+                        }
+                        post_form::quote_redirect_etag(&mut resp);
+                        resp
+                    }
                     Ok(()) => s3.call(req.map(s3s::Body::from)).await?,
                     Err(refused) => fixups::refusal(refused),
                 };

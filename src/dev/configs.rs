@@ -40,6 +40,7 @@ pub fn gateway_config(args: &DevArgs, meta: &str) -> Result<gateway::Config> {
         meta: meta.to_string(),
         replicas: usize::from(args.replicas),
         chunk_size: args.chunk_size.unwrap_or(defaults.chunk_size),
+        s3_domain: args.s3_domain.clone(),
         ..defaults
     };
     config.validate()?;

@@ -41,6 +41,14 @@ impl ChecksumAlgo {
     }
 }
 
+/// The base64 checksum of `data` (one buffer, e.g. the concatenated part checksums of a
+/// composite multipart checksum).
+pub fn checksum_base64(algo: ChecksumAlgo, data: &[u8]) -> String {
+    let mut h = Hasher::new(algo);
+    h.update(data);
+    h.finalize_base64()
+}
+
 enum Hasher {
     Crc32(s3s::crypto::Crc32),
     Crc32c(s3s::crypto::Crc32c),

@@ -12,7 +12,7 @@ mod reader;
 mod services;
 mod writer;
 
-pub use digest::{ChecksumAlgo, DigestValues, Digests};
+pub use digest::{ChecksumAlgo, DigestValues, Digests, checksum_base64};
 pub use put::{NewObject, ObjectAttrs};
 pub use reader::ObjectStream;
 pub use writer::{ContentTarget, Written};

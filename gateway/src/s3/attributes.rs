@@ -87,7 +87,7 @@ pub async fn get_object_attributes(
             checksum_crc64nvme: sums.crc64nvme,
             checksum_sha1: sums.sha1,
             checksum_sha256: sums.sha256,
-            checksum_type: None,
+            checksum_type: sums.checksum_type,
         });
     }
     if want(ObjectAttributes::OBJECT_PARTS) && !rec.parts.is_empty() {

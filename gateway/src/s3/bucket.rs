@@ -47,6 +47,9 @@ pub async fn list_buckets(
     }))
 }
 
+/// The region where creating a bucket one already owns succeeds.
+const LEGACY_REGION: &str = "us-east-1";
+
 pub async fn create_bucket(
     s3: &SpreadS3,
     req: S3Request<CreateBucketInput>,
@@ -134,7 +137,7 @@ pub async fn create_bucket(
         // us-east-1 answers 200 to its owner re-creating a bucket (AWS keeps this for legacy
         // clients); every other region answers BucketAlreadyOwnedByYou.
         Err(meta::Error::ContainerExists { owner, .. })
-            if owner == account && s3.svc.config().region == "us-east-1" =>
+            if owner == account && s3.svc.config().region == LEGACY_REGION =>
         {
             Ok(S3Response::new(CreateBucketOutput {
                 location: Some(format!("/{bucket}")),

@@ -196,10 +196,16 @@ pub struct ChecksumFields {
     pub crc64nvme: Option<String>,
     pub sha1: Option<String>,
     pub sha256: Option<String>,
+    /// COMPOSITE for a multipart checksum (`…-N`), FULL_OBJECT otherwise; none without one.
+    pub checksum_type: Option<s3s::dto::ChecksumType>,
 }
 
 pub fn checksum_fields(checksums: &BTreeMap<String, String>) -> ChecksumFields {
     ChecksumFields {
+        checksum_type: checksums
+            .values()
+            .next()
+            .map(|v| super::multipart_checksum::type_of(v)),
         crc32: checksums.get("crc32").cloned(),
         crc32c: checksums.get("crc32c").cloned(),
         crc64nvme: checksums.get("crc64nvme").cloned(),

@@ -15,12 +15,15 @@ pub mod fixups;
 mod lifecycle;
 mod list;
 mod multipart;
+mod multipart_checksum;
 mod object;
 mod object_lock;
+pub mod post_form;
 mod tagging;
 mod versioning;
+pub mod vhost;
 
-pub use auth::{CredentialCache, MetaAuth, OperationAccess};
+pub use auth::{CredentialCache, MetaAuth, OperationAccess, noting_signature};
 
 use std::sync::Arc;
 

@@ -9,12 +9,14 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
 use super::access::Action;
+use super::acl::{Acl, GrantHeaders, OBJECT_ACL_PROP};
 use super::bucket::owner;
 use super::convert::{
-    body_or_empty, check_key, checksum_fields, digests_for, etag, standard_headers, timestamp,
+    ChecksumFields, body_or_empty, check_key, checksum_fields, etag, standard_headers, timestamp,
     url_encode, user_meta, verify_digests,
 };
 use super::error::s3err;
+use super::multipart_checksum::UploadChecksum;
 use super::object::part_checksum;
 use crate::error::Error;
 use crate::objects::{ChecksumAlgo, Digests, now_ms, random_hex};
@@ -25,16 +27,46 @@ pub async fn create(
     s3: &SpreadS3,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let container = s3
-        .authorize(&req, &req.input.bucket, None, Action::PutObject)
-        .await?
-        .container;
+    let access = s3
+        .authorize(
+            &req,
+            &req.input.bucket,
+            Some(&req.input.key),
+            Action::PutObject,
+        )
+        .await?;
+    let container = access.container.clone();
+    // The completed object gets the ACL asked for here; its owner (the writer) is also the
+    // upload's initiator, which ListParts and ListMultipartUploads answer.
+    let mut props = s3
+        .new_object_acl(
+            &access,
+            req.input.acl.as_ref().map(|a| a.as_str()),
+            &GrantHeaders {
+                full_control: req.input.grant_full_control.as_deref(),
+                read: req.input.grant_read.as_deref(),
+                read_acp: req.input.grant_read_acp.as_deref(),
+                write: req
+                    .headers
+                    .get("x-amz-grant-write")
+                    .and_then(|v| v.to_str().ok()),
+                write_acp: req.input.grant_write_acp.as_deref(),
+            },
+        )
+        .await?;
     let input = req.input;
     check_key(&input.key)?;
-    let checksum_algorithm = input
-        .checksum_algorithm
-        .as_ref()
-        .map(|a| a.as_str().to_string());
+    props.extend(super::tagging::props_from_header(input.tagging.as_ref())?);
+    props.extend(super::object_lock::new_version_props(
+        &container,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?);
+    let checksum = UploadChecksum::requested(
+        input.checksum_algorithm.as_ref(),
+        input.checksum_type.as_ref(),
+    )?;
     let storage_class = input.storage_class.as_ref().map(|c| c.as_str().to_string());
     let record = UploadRecord {
         v: meta::wire::RECORD_VERSION,
@@ -56,17 +88,8 @@ pub async fn create(
             .await
             .map_err(s3err)?
             .name,
-        checksum_algorithm,
-        props: {
-            let mut props = super::tagging::props_from_header(input.tagging.as_ref())?;
-            props.extend(super::object_lock::new_version_props(
-                &container,
-                input.object_lock_mode.as_ref(),
-                input.object_lock_retain_until_date.as_ref(),
-                input.object_lock_legal_hold_status.as_ref(),
-            )?);
-            props
-        },
+        checksum_algorithm: checksum.map(UploadChecksum::to_record),
+        props,
     };
     s3.svc
         .meta()
@@ -77,7 +100,8 @@ pub async fn create(
         bucket: Some(container.name),
         key: Some(input.key),
         upload_id: Some(record.upload_id),
-        checksum_algorithm: input.checksum_algorithm,
+        checksum_algorithm: checksum.map(UploadChecksum::algorithm),
+        checksum_type: checksum.map(UploadChecksum::checksum_type),
         ..Default::default()
     }))
 }
@@ -95,6 +119,18 @@ pub async fn upload_part(
     let input = req.input;
     let number = part_number(input.part_number)?;
     let upload = upload_of(s3, &container.name, &input.upload_id, &input.key).await?;
+    // Each part gets the upload's checksum, sent by the client or not: Complete combines them.
+    let upload_algo = UploadChecksum::of(&upload).map(|c| c.algo);
+    if let (Some(want), Some(sent)) = (upload_algo, checksum.as_ref().map(|c| c.algo))
+        && want != sent
+    {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+            want.name(),
+            sent.name()
+        ));
+    }
     let content_md5 = input.content_md5;
     let body = body_or_empty(input.body);
     let part = s3
@@ -104,7 +140,7 @@ pub async fn upload_part(
             &upload,
             number,
             body,
-            digests_for(checksum.as_ref()),
+            Digests::new(checksum.as_ref().map(|c| c.algo).or(upload_algo)),
             |_, values| {
                 verify_digests(
                     content_md5.as_ref(),
@@ -126,6 +162,12 @@ pub async fn upload_part(
         checksum_sha256: sums.sha256,
         ..Default::default()
     }))
+}
+
+/// The account that started `upload`: the owner of the ACL it gives the object (uploads made
+/// before ACLs were recorded on them belong to the bucket owner).
+fn initiator_of(upload: &UploadRecord, bucket_owner: &str) -> String {
+    Acl::stored(&upload.props, OBJECT_ACL_PROP, bucket_owner).owner
 }
 
 /// The part number of an UploadPart / UploadPartCopy, checked.
@@ -221,10 +263,7 @@ pub async fn upload_part_copy(
         None => 0..source.size,
     };
     let upload = upload_of(s3, &container.name, &input.upload_id, &input.key).await?;
-    let algo = upload
-        .checksum_algorithm
-        .as_deref()
-        .and_then(ChecksumAlgo::parse);
+    let algo = UploadChecksum::of(&upload).map(|c| c.algo);
     let body = s3.svc.read_content(source.chunks.clone(), range);
     let part = s3
         .svc
@@ -263,6 +302,14 @@ pub async fn complete(
         .await?
         .container;
     let input = req.input;
+    let input_sums = ChecksumFields {
+        crc32: input.checksum_crc32.clone(),
+        crc32c: input.checksum_crc32c.clone(),
+        crc64nvme: input.checksum_crc64nvme.clone(),
+        sha1: input.checksum_sha1.clone(),
+        sha256: input.checksum_sha256.clone(),
+        checksum_type: None,
+    };
     let parts = input
         .multipart_upload
         .and_then(|m| m.parts)
@@ -274,6 +321,7 @@ pub async fn complete(
         ));
     }
     let mut wanted = Vec::with_capacity(parts.len());
+    let mut sent_sums: Vec<ChecksumFields> = Vec::with_capacity(parts.len());
     for p in parts {
         let (Some(number), Some(tag)) = (p.part_number, p.e_tag) else {
             return Err(s3_error!(
@@ -290,7 +338,16 @@ pub async fn complete(
             .is_some_and(|p: &CompletePart| p.part_number == number as u32)
         {
             wanted.pop();
+            sent_sums.pop();
         }
+        sent_sums.push(ChecksumFields {
+            crc32: p.checksum_crc32,
+            crc32c: p.checksum_crc32c,
+            crc64nvme: p.checksum_crc64nvme,
+            sha1: p.checksum_sha1,
+            sha256: p.checksum_sha256,
+            checksum_type: None,
+        });
         wanted.push(CompletePart {
             part_number: number as u32,
             etag: tag.value().to_string(),
@@ -298,7 +355,23 @@ pub async fn complete(
     }
     let condition =
         super::object::put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    upload_of(s3, &container.name, &input.upload_id, &input.key).await?;
+    let upload = upload_of(s3, &container.name, &input.upload_id, &input.key).await?;
+    let checksums = match UploadChecksum::of(&upload) {
+        Some(c) => {
+            let sent_whole = whole_object_checksum(&input_sums);
+            upload_checksum(
+                s3,
+                &container.name,
+                &upload,
+                c,
+                &wanted,
+                &sent_sums,
+                sent_whole,
+            )
+            .await?
+        }
+        None => BTreeMap::new(),
+    };
     let record = s3
         .svc
         .meta()
@@ -307,20 +380,116 @@ pub async fn complete(
             &input.upload_id,
             &CompleteRequest {
                 parts: wanted,
-                checksums: BTreeMap::new(),
+                checksums,
                 condition,
             },
         )
         .await
         .map_err(s3err)?;
+    let sums = checksum_fields(&record.checksums);
     Ok(S3Response::new(CompleteMultipartUploadOutput {
         bucket: Some(container.name.clone()),
         key: Some(record.key.clone()),
         e_tag: Some(etag(&record.etag)),
+        checksum_crc32: sums.crc32,
+        checksum_crc32c: sums.crc32c,
+        checksum_crc64nvme: sums.crc64nvme,
+        checksum_sha1: sums.sha1,
+        checksum_sha256: sums.sha256,
+        checksum_type: sums.checksum_type,
         location: Some(format!("/{}/{}", container.name, record.key)),
         version_id: super::versioning::version_out(&record.version_id),
         ..Default::default()
     }))
+}
+
+/// The (algorithm, value) an object-level `x-amz-checksum-*` header of a Complete names.
+fn whole_object_checksum(sums: &ChecksumFields) -> Option<(ChecksumAlgo, String)> {
+    [
+        (ChecksumAlgo::Crc32, &sums.crc32),
+        (ChecksumAlgo::Crc32c, &sums.crc32c),
+        (ChecksumAlgo::Crc64Nvme, &sums.crc64nvme),
+        (ChecksumAlgo::Sha1, &sums.sha1),
+        (ChecksumAlgo::Sha256, &sums.sha256),
+    ]
+    .into_iter()
+    .find_map(|(algo, v)| v.clone().map(|v| (algo, v)))
+}
+
+/// The checksum of the completed object, from the stored checksums of the parts chosen
+/// (`wanted`; none when one of them has none). A checksum the Complete request gives for a part must be the stored one
+/// (400 `InvalidPart`); one it gives for the whole object must be the result (400 `BadDigest`).
+async fn upload_checksum(
+    s3: &SpreadS3,
+    bucket: &str,
+    upload: &UploadRecord,
+    checksum: UploadChecksum,
+    wanted: &[CompletePart],
+    sent: &[ChecksumFields],
+    sent_whole: Option<(ChecksumAlgo, String)>,
+) -> S3Result<BTreeMap<String, String>> {
+    let mut stored = BTreeMap::new();
+    let mut marker = None;
+    loop {
+        let page = s3
+            .svc
+            .meta()
+            .list_parts(bucket, &upload.upload_id, marker, 1000)
+            .await
+            .map_err(s3err)?;
+        for p in page.parts {
+            stored.insert(
+                p.part_number,
+                (p.checksums.get(checksum.algo.name()).cloned(), p.size),
+            );
+        }
+        match page.next_part_number_marker {
+            Some(next) if page.truncated => marker = Some(next),
+            _ => break,
+        }
+    }
+    let name = checksum.algo.name();
+    let mut parts = Vec::with_capacity(wanted.len());
+    for (part, sent) in wanted.iter().zip(sent) {
+        // A part that is missing is meta's InvalidPart when it completes.
+        let Some((value, size)) = stored.get(&part.part_number) else {
+            return Ok(BTreeMap::new());
+        };
+        // Parts of uploads started before parts always got the upload's checksum may lack
+        // it: the object then has no checksum, as before.
+        let Some(value) = value else {
+            return Ok(BTreeMap::new());
+        };
+        let fields = [
+            (ChecksumAlgo::Crc32, &sent.crc32),
+            (ChecksumAlgo::Crc32c, &sent.crc32c),
+            (ChecksumAlgo::Crc64Nvme, &sent.crc64nvme),
+            (ChecksumAlgo::Sha1, &sent.sha1),
+            (ChecksumAlgo::Sha256, &sent.sha256),
+        ];
+        for (algo, given) in fields {
+            let Some(given) = given else { continue };
+            if algo != checksum.algo || given != value {
+                return Err(s3_error!(
+                    InvalidPart,
+                    "The checksum of part {} does not match the one it was uploaded with",
+                    part.part_number
+                ));
+            }
+        }
+        parts.push((value.as_str(), *size));
+    }
+    let value = checksum.combine(&parts)?;
+    if let Some((algo, given)) = sent_whole
+        && (algo != checksum.algo || given.split('-').next() != value.split('-').next())
+    {
+        return Err(s3_error!(
+            BadDigest,
+            "The {} you specified did not match the calculated checksum.",
+            algo.name()
+        ));
+    }
+    Ok(BTreeMap::from([(name.to_string(), value)]))
 }
 
 pub async fn abort(
@@ -354,6 +523,8 @@ pub async fn list_parts(
         .get_upload(&container.name, &input.upload_id)
         .await
         .map_err(s3err)?;
+    let initiator = initiator_of(&upload, &container.account);
+    let checksum = UploadChecksum::of(&upload);
     let max = input.max_parts.unwrap_or(1000).clamp(0, 1000);
     let marker = input
         .part_number_marker
@@ -392,12 +563,14 @@ pub async fn list_parts(
         next_part_number_marker: reply.next_part_number_marker.map(|n| n as i32),
         is_truncated: Some(reply.truncated),
         parts: Some(parts),
-        owner: Some(owner(&container.account)),
+        owner: Some(owner(&initiator)),
         initiator: Some(Initiator {
-            display_name: Some(container.account.clone()),
-            id: Some(container.account.clone()),
+            display_name: Some(initiator.clone()),
+            id: Some(initiator),
         }),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        checksum_algorithm: checksum.map(UploadChecksum::algorithm),
+        checksum_type: checksum.map(UploadChecksum::checksum_type),
         ..Default::default()
     }))
 }
@@ -435,17 +608,20 @@ pub async fn list_uploads(
     let uploads = reply
         .uploads
         .into_iter()
-        .map(|u| MultipartUpload {
-            initiated: Some(timestamp(u.initiated_ms)),
-            initiator: Some(Initiator {
-                display_name: Some(container.account.clone()),
-                id: Some(container.account.clone()),
-            }),
-            key: Some(enc(u.key)),
-            owner: Some(owner(&container.account)),
-            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-            upload_id: Some(u.upload_id),
-            ..Default::default()
+        .map(|u| {
+            let initiator = initiator_of(&u, &container.account);
+            MultipartUpload {
+                initiated: Some(timestamp(u.initiated_ms)),
+                initiator: Some(Initiator {
+                    display_name: Some(initiator.clone()),
+                    id: Some(initiator.clone()),
+                }),
+                key: Some(enc(u.key)),
+                owner: Some(owner(&initiator)),
+                storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                upload_id: Some(u.upload_id),
+                ..Default::default()
+            }
         })
         .collect();
     let prefixes = reply

@@ -304,6 +304,7 @@ pub async fn get_object(
         checksum_crc64nvme: sums.crc64nvme,
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
+        checksum_type: sums.checksum_type,
         storage_class,
         tag_count: tagging::tag_count(&rec),
         expiration: expiration_header(container, &rec),
@@ -369,6 +370,7 @@ pub async fn head_object(
         checksum_crc64nvme: sums.crc64nvme,
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
+        checksum_type: sums.checksum_type,
         ..Default::default()
     });
     // HeadObject's model has no tag count; AWS sends the header as GetObject does.
