@@ -36,6 +36,10 @@ pub struct Config {
     /// Domain of virtual-hosted-style S3 addressing: `bucket.DOMAIN` names `bucket`
     /// (`None`: path-style only; path-style requests are always served).
     pub s3_domain: Option<String>,
+    /// Largest file a browser-form POST upload may carry. s3s reads the file part of a POST
+    /// into memory before the object service sees it, so this bounds that memory per request
+    /// (PUT and multipart uploads stream and have no such limit).
+    pub post_object_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             credential_cache_secs: 10,
             fragment_timeout_ms: 5000,
             s3_domain: None,
+            post_object_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -86,6 +91,12 @@ impl Config {
             return Err(Error::Config(
                 "swift_token_ttl_secs must be at least 1".to_string(),
             ));
+        }
+        if self.post_object_max_bytes == 0 || self.post_object_max_bytes > 5 << 30 {
+            return Err(Error::Config(format!(
+                "post_object_max_bytes must be between 1 and 5 GiB, got {}",
+                self.post_object_max_bytes
+            )));
         }
         if let Some(domain) = &self.s3_domain {
             crate::s3::vhost::check_domain(domain).map_err(Error::Config)?;

@@ -60,6 +60,11 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
     if let Some(domain) = &config.s3_domain {
         builder.set_host(vhost::DomainHost::new(domain));
     }
+    let mut s3s_config = s3s::config::S3Config::default();
+    s3s_config.post_object_max_file_size = config.post_object_max_bytes;
+    builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
+        s3s_config,
+    ))));
     let s3 = builder.build();
     crate::listener::serve(listener, "s3", "", move |req, id| {
         let (s3, meta) = (s3.clone(), meta.clone());
