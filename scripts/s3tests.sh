@@ -19,7 +19,7 @@
 #   S3TESTS_OUT            where the report goes: junit.xml, results.tsv, pytest.log
 #                          (default: target/s3tests)
 #   S3TESTS_TEST_TIMEOUT   seconds one test may take (default 180)
-#   S3TESTS_RUN_TIMEOUT    seconds the whole pytest run may take (default 540 for gate,
+#   S3TESTS_RUN_TIMEOUT    seconds the whole pytest run may take (default 1200 for gate,
 #                          3000 for survey)
 #
 # The suite's "s3 alt" user is an account `alt` (created if missing) with a fresh key each run.
@@ -64,7 +64,7 @@ VENV="$(abspath "${VENV:-$ROOT/.venv}")"
 OUT="$(abspath "${S3TESTS_OUT:-$ROOT/target/s3tests}")"
 TEST_TIMEOUT="${S3TESTS_TEST_TIMEOUT:-180}"
 if [[ "$MODE" == gate ]]; then
-    RUN_TIMEOUT="${S3TESTS_RUN_TIMEOUT:-540}"
+    RUN_TIMEOUT="${S3TESTS_RUN_TIMEOUT:-1200}"
 else
     RUN_TIMEOUT="${S3TESTS_RUN_TIMEOUT:-3000}"
 fi
