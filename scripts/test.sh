@@ -183,7 +183,7 @@ if [[ "${SKIP_CLIENTS:-0}" != 1 ]]; then
         log "s3tests gate"
         export SPREAD_CLUSTER="$CLUSTER_DIR/data/cluster.toml" VENV
         set +e
-        timeout 900 bash scripts/s3tests.sh gate </dev/null
+        timeout 1500 bash scripts/s3tests.sh gate </dev/null
         rc=$?
         set -e
         if [[ "$rc" != 0 ]]; then
