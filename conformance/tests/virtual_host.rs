@@ -68,6 +68,34 @@ async fn buckets_are_addressed_by_host_and_by_path() {
     resp.expect_status(200, "ListBuckets");
     assert!(buckets.contains(&"vhost-bucket".to_string()), "{buckets:?}");
 
+    // CORS follows the host too: rules set by path answer a preflight sent by host.
+    let cors = r#"<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example</AllowedOrigin><AllowedMethod>PUT</AllowedMethod></CORSRule></CORSConfiguration>"#;
+    path.send(
+        Request::new(Method::PUT, Some("vhost-bucket"), None)
+            .query("cors", "")
+            .body(cors),
+    )
+    .await
+    .expect_status(200, "PutBucketCors by path");
+    let preflight = |origin: &'static str| {
+        Request::new(Method::OPTIONS, Some("vhost-bucket"), Some("dir/c.txt"))
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+    };
+    let resp = vhost.send(preflight("https://app.example")).await;
+    resp.expect_status(200, "preflight by host");
+    assert_eq!(
+        resp.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    vhost
+        .send(preflight("https://other.example"))
+        .await
+        .expect_status(
+            403,
+            "preflight by host from an origin the rules do not allow",
+        );
+
     for key in ["dir/a b.txt", "dir/c.txt"] {
         vhost
             .delete_object("vhost-bucket", key)

@@ -57,8 +57,9 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
     let mut builder = S3ServiceBuilder::new(SpreadS3::new(svc, creds.clone()));
     builder.set_auth(MetaAuth(creds));
     builder.set_access(OperationAccess);
-    if let Some(domain) = &config.s3_domain {
-        builder.set_host(vhost::DomainHost::new(domain));
+    let vhost = config.s3_domain.as_deref().map(vhost::DomainHost::new);
+    if let Some(host) = &vhost {
+        builder.set_host(host.clone());
     }
     let mut s3s_config = s3s::config::S3Config::default();
     s3s_config.post_object_max_file_size = config.post_object_max_bytes;
@@ -67,14 +68,14 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
     ))));
     let s3 = builder.build();
     crate::listener::serve(listener, "s3", "", move |req, id| {
-        let (s3, meta) = (s3.clone(), meta.clone());
+        let (s3, meta, vhost) = (s3.clone(), meta.clone(), vhost.clone());
         async move {
             let mut req = req;
             // CORS is answered around s3s: preflights here, headers added to any answer.
             let mut resp = if cors::is_preflight(&req) {
-                cors::preflight(&meta, &req).await
+                cors::preflight(&meta, &req, vhost.as_ref()).await
             } else {
-                let ask = cors::CorsAsk::of(&req);
+                let ask = cors::CorsAsk::of(&req, vhost.as_ref());
                 let is_post = req.method() == http::Method::POST;
                 let mut resp = match fixups::before(&mut req) {
                     Ok(()) if is_post => {

@@ -12,6 +12,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
 use super::error::s3err;
+use super::vhost::DomainHost;
 use crate::error::Error;
 
 /// The container property holding a bucket's CORS configuration (S3 XML).
@@ -154,11 +155,19 @@ pub struct CorsAsk {
 }
 
 impl CorsAsk {
-    /// The CORS question of a path-style request with an `Origin` header (none otherwise).
+    /// The CORS question of a request with an `Origin` header (none otherwise), for the
+    /// bucket its host names (virtual-hosted-style, with `vhost`) or its path's first segment.
     /// The method is `Access-Control-Request-Method` when given, else the request's own.
-    pub fn of<B>(req: &http::Request<B>) -> Option<CorsAsk> {
+    pub fn of<B>(req: &http::Request<B>, vhost: Option<&DomainHost>) -> Option<CorsAsk> {
         let origin = req.headers().get(http::header::ORIGIN)?.to_str().ok()?;
-        let bucket = req.uri().path().trim_start_matches('/').split('/').next()?;
+        let host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let bucket = match (vhost, host) {
+            (Some(d), Some(h)) if d.bucket_of(h).is_some() => d.bucket_of(h)?,
+            _ => req.uri().path().trim_start_matches('/').split('/').next()?,
+        };
         let method = match req
             .headers()
             .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
@@ -257,8 +266,12 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> http::Respon
 
 /// Answers an OPTIONS (preflight) request from the bucket's rules: 400 without `Origin` or
 /// `Access-Control-Request-Method`, 403 when no rule allows it, 200 with the headers otherwise.
-pub async fn preflight<B>(meta: &MetaClient, req: &http::Request<B>) -> http::Response<s3s::Body> {
-    let ask = match CorsAsk::of(req) {
+pub async fn preflight<B>(
+    meta: &MetaClient,
+    req: &http::Request<B>,
+    vhost: Option<&DomainHost>,
+) -> http::Response<s3s::Body> {
+    let ask = match CorsAsk::of(req, vhost) {
         Some(a)
             if req
                 .headers()
