@@ -8,6 +8,7 @@
 pub mod chunkfile;
 pub mod client;
 pub mod config;
+mod dirsync;
 pub mod error;
 pub mod heartbeat;
 pub mod range;

@@ -2,8 +2,11 @@
 //! the chunk counter, and free/total space.
 //!
 //! Layout: `<root>/service-id`, `<root>/tmp/<id>.<rand>` (uploads in progress, wiped at start),
-//! `<root>/<id[0..3]>/<id>` (chunk files, see [`crate::chunkfile`]).
+//! `<root>/<id[0..3]>/<id>` (chunk files, see [`crate::chunkfile`]). The 4096 prefix
+//! directories are created when the volume is opened, so a commit never has to create one (and
+//! fsync the root for it) on the write path.
 
+use crate::dirsync::DirSyncer;
 use crate::error::{Error, Result};
 use rand::RngCore;
 use std::fs::{self, File, OpenOptions};
@@ -20,6 +23,8 @@ pub struct Volume {
     root: PathBuf,
     id: String,
     chunk_count: AtomicU64,
+    /// Shares the directory fsyncs of concurrent commits into the same prefix directory.
+    syncer: DirSyncer,
 }
 
 impl Volume {
@@ -29,12 +34,14 @@ impl Volume {
         fs::create_dir_all(root.join(TMP_DIR))?;
         clean_tmp(&root.join(TMP_DIR))?;
         let id = load_or_create_service_id(root)?;
+        create_prefix_dirs(root)?;
         let count = count_chunks(root)?;
         tracing::info!(volume = %root.display(), service_id = %id, chunks = count, "volume opened");
         Ok(Volume {
             root: root.to_path_buf(),
             id,
             chunk_count: AtomicU64::new(count),
+            syncer: DirSyncer::new(),
         })
     }
 
@@ -71,19 +78,29 @@ impl Volume {
     /// ([`Error::Conflict`]); the directory entry is fsynced before returning. Blocking.
     pub fn commit(&self, tmp: &Path, id: &str) -> Result<()> {
         let dir = self.root.join(prefix_dir(id));
-        match fs::create_dir(&dir) {
-            Ok(()) => fsync_dir(&self.root).map_err(Error::from_write_io)?,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::from_write_io(e)),
-        }
         let target = dir.join(id);
         // A hard link fails if the target exists, unlike rename: no chunk is ever replaced.
         match fs::hard_link(tmp, &target) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Conflict),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tmp.exists() => {
+                // The prefix directory was removed behind our back: make it again.
+                match fs::create_dir(&dir) {
+                    Ok(()) => fsync_dir(&self.root).map_err(Error::from_write_io)?,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(Error::from_write_io(e)),
+                }
+                match fs::hard_link(tmp, &target) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Err(Error::Conflict);
+                    }
+                    Err(e) => return Err(Error::from_write_io(e)),
+                }
+            }
             Err(e) => return Err(Error::from_write_io(e)),
         }
-        fsync_dir(&dir).map_err(Error::from_write_io)?;
+        self.syncer.sync(&dir).map_err(Error::from_write_io)?;
         self.chunk_count.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = fs::remove_file(tmp) {
             tracing::warn!(path = %tmp.display(), error = %e, "cannot remove temp file");
@@ -171,6 +188,23 @@ fn load_or_create_service_id(root: &Path) -> Result<String> {
     fs::rename(&tmp, &path)?;
     fsync_dir(root)?;
     Ok(id)
+}
+
+/// Creates the missing prefix directories (`000` … `fff`); the root is fsynced once if any was
+/// created.
+fn create_prefix_dirs(root: &Path) -> Result<()> {
+    let mut created = false;
+    for n in 0..0x1000u32 {
+        match fs::create_dir(root.join(format!("{n:03x}"))) {
+            Ok(()) => created = true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::from_write_io(e)),
+        }
+    }
+    if created {
+        fsync_dir(root)?;
+    }
+    Ok(())
 }
 
 fn is_prefix_dir_name(name: &str) -> bool {

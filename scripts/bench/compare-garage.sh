@@ -3,7 +3,10 @@
 # same number of copies on both sides and the same independent client workload
 # (../shared/bench/s3-workload.sh, rclone). Prints one line per run; see docs/performance.md.
 #
-# usage: scripts/bench/compare-garage.sh [--copies 1|3] [--rounds N] [--setup-only]
+# usage: scripts/bench/compare-garage.sh [--copies 1|3] [--rounds N] [--setup-only] [--garage-fsync]
+#   --garage-fsync  run Garage with metadata_fsync = true and data_fsync = true (Garage's defaults
+#                   are false: it acknowledges writes it has not fsynced), for a comparison of
+#                   durable against durable; Spread always fsyncs before it answers.
 #   GARAGE_BIN   garage binary (default: garage on PATH, else /work/garage/bin/garage;
 #                `cargo install --locked garage --root DIR` builds it)
 #   SPREAD_BIN   spread binary (default: target/release/spread)
@@ -16,12 +19,14 @@ ROOT="$(pwd)"
 COPIES=1
 ROUNDS=2
 SETUP_ONLY=0
+GARAGE_FSYNC=false
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --copies) COPIES="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --setup-only) SETUP_ONLY=1; shift ;;
-    *) echo "usage: $0 [--copies 1|3] [--rounds N] [--setup-only]" >&2; exit 2 ;;
+    --garage-fsync) GARAGE_FSYNC=true; shift ;;
+    *) echo "usage: $0 [--copies 1|3] [--rounds N] [--setup-only] [--garage-fsync]" >&2; exit 2 ;;
     esac
 done
 [[ "$COPIES" == 1 || "$COPIES" == 3 ]] || { echo "--copies must be 1 or 3" >&2; exit 2; }
@@ -78,6 +83,8 @@ for i in $(seq 1 "$COPIES"); do
 metadata_dir = "$WORK/garage$i/meta"
 data_dir = "$WORK/garage$i/data"
 db_engine = "lmdb"
+metadata_fsync = $GARAGE_FSYNC
+data_fsync = $GARAGE_FSYNC
 replication_factor = $COPIES
 rpc_bind_addr = "127.0.0.1:$rpc"
 rpc_public_addr = "127.0.0.1:$rpc"
@@ -111,15 +118,17 @@ GARAGE_SK=$(echo "$key_out" | sed -n 's/^Secret key: *//p' | head -1)
 $G bucket create bench >/dev/null
 $G bucket allow --read --write --owner bench --key bench >/dev/null
 GARAGE_EP="http://127.0.0.1:$GARAGE_S3_PORT"
-log "garage: $GARAGE_EP, $COPIES node(s), replication_factor $COPIES"
+log "garage: $GARAGE_EP, $COPIES node(s), replication_factor $COPIES, fsync $GARAGE_FSYNC"
 
 if [[ "$SETUP_ONLY" == 1 ]]; then
     echo "spread $SPREAD_EP $SPREAD_AK $SPREAD_SK"
     echo "garage $GARAGE_EP $GARAGE_AK $GARAGE_SK"
-    exit 0
+    log "both clusters up; Ctrl-C (or SIGTERM to $$) stops them and removes $WORK"
+    trap 'kill $! 2>/dev/null; exit 0' INT TERM
+    while true; do sleep 3600 & wait $!; done
 fi
 
-echo "# $(date -u +%FT%TZ) copies=$COPIES rounds=$ROUNDS $(nproc) cores; $(uname -r)"
+echo "# $(date -u +%FT%TZ) copies=$COPIES rounds=$ROUNDS garage_fsync=$GARAGE_FSYNC load=$(cut -d' ' -f1-3 /proc/loadavg) $(nproc) cores; $(uname -r)"
 for r in $(seq 1 "$ROUNDS"); do
     echo "spread round=$r $(bash "$WORKLOAD" "$SPREAD_EP" "$SPREAD_AK" "$SPREAD_SK" bench)"
     echo "garage round=$r $(bash "$WORKLOAD" "$GARAGE_EP" "$GARAGE_AK" "$GARAGE_SK" bench)"

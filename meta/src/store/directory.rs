@@ -10,6 +10,7 @@
 //! (Swift token → `SwiftToken`), `expiry` (delete-at seconds u64 BE ‖ cid ‖ encoded object key →
 //! [`ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`).
 
+use super::group_commit::GroupCommit;
 use super::lmdb::{self, Db, Env};
 use crate::error::Result;
 use crate::wire::ContainerSettings;
@@ -60,6 +61,8 @@ pub struct Directory {
     pub swift_users: Db,
     pub tokens: Db,
     pub expiry: Db,
+    /// Batches the per-request index writes (GC queue, expiry index) into shared commits.
+    pub writer: GroupCommit,
 }
 
 impl Directory {
@@ -82,6 +85,7 @@ impl Directory {
             tokens: lmdb::create_db(&env, &mut txn, "tokens")?,
             expiry: lmdb::create_db(&env, &mut txn, "expiry")?,
             env: env.clone(),
+            writer: GroupCommit::new(),
         };
         let addrs = lmdb::to_json(&vec![own_addr.to_string()])?;
         let current = dir

@@ -74,12 +74,15 @@ impl Store {
             container: container.to_string(),
             key: rec.key.clone(),
         };
-        let mut txn = self.dir.env.write_txn()?;
-        self.dir
-            .expiry
-            .put(&mut txn, &index_key(at, cid, &rec.key), &to_json(&entry)?)?;
-        txn.commit()?;
-        Ok(())
+        let (db, k, v) = (
+            self.dir.expiry,
+            index_key(at, cid, &rec.key),
+            to_json(&entry)?,
+        );
+        self.dir.writer.write(&self.dir.env, move |txn| {
+            db.put(txn, &k, &v)?;
+            Ok(())
+        })
     }
 
     /// Drops the index entry of `old` unless `new` (the record now current) has the same
@@ -96,12 +99,11 @@ impl Store {
         if new.and_then(delete_at) == Some(at) {
             return Ok(());
         }
-        let mut txn = self.dir.env.write_txn()?;
-        self.dir
-            .expiry
-            .delete(&mut txn, &index_key(at, cid, &old.key))?;
-        txn.commit()?;
-        Ok(())
+        let (db, k) = (self.dir.expiry, index_key(at, cid, &old.key));
+        self.dir.writer.write(&self.dir.env, move |txn| {
+            db.delete(txn, &k)?;
+            Ok(())
+        })
     }
 
     /// Number of entries in the expiry index.

@@ -2,6 +2,7 @@
 //! keyed by service id ‖ NUL ‖ chunk id, handed out in heartbeat answers until confirmed.
 
 use super::Store;
+use super::lmdb::Db;
 use crate::error::Result;
 use crate::wire::{ChunkCopy, ObjectRecord};
 use heed::RwTxn;
@@ -40,29 +41,34 @@ pub fn replaced_copies(old: &ObjectRecord, new: Option<&ObjectRecord>) -> Vec<Ch
         .collect()
 }
 
+/// Adds copies to the GC queue database `db` inside a directory write transaction.
+fn push_gc(db: Db, txn: &mut RwTxn, chunks: &[ChunkCopy]) -> Result<()> {
+    for c in chunks {
+        if c.service.is_empty() || c.chunk_id.is_empty() || c.service.contains('\0') {
+            tracing::warn!(service = %c.service, chunk = %c.chunk_id, "ignoring bad GC entry");
+            continue;
+        }
+        db.put(txn, &gc_key(&c.service, &c.chunk_id), &[])?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Adds copies to the GC queue inside a directory write transaction.
     pub(crate) fn push_gc(&self, txn: &mut RwTxn, chunks: &[ChunkCopy]) -> Result<()> {
-        for c in chunks {
-            if c.service.is_empty() || c.chunk_id.is_empty() || c.service.contains('\0') {
-                tracing::warn!(service = %c.service, chunk = %c.chunk_id, "ignoring bad GC entry");
-                continue;
-            }
-            self.dir
-                .gc
-                .put(txn, &gc_key(&c.service, &c.chunk_id), &[])?;
-        }
-        Ok(())
+        push_gc(self.dir.gc, txn, chunks)
     }
 
-    /// Queues chunk copies for deletion (committed before returning).
+    /// Queues chunk copies for deletion (committed before returning; concurrent callers
+    /// share one directory commit).
     pub fn queue_gc(&self, chunks: &[ChunkCopy]) -> Result<()> {
         if chunks.is_empty() {
             return Ok(());
         }
-        let mut txn = self.dir.env.write_txn()?;
-        self.push_gc(&mut txn, chunks)?;
-        txn.commit()?;
+        let (db, owned) = (self.dir.gc, chunks.to_vec());
+        self.dir
+            .writer
+            .write(&self.dir.env, move |txn| push_gc(db, txn, &owned))?;
         tracing::debug!(count = chunks.len(), "chunks queued for GC");
         Ok(())
     }

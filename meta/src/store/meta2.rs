@@ -8,6 +8,7 @@
 //! `versions.rs`), `props` (container properties kept next to the objects: the versioning state
 //! and the version sequence).
 
+use super::group_commit::GroupCommit;
 use super::lmdb::{self, Db, Env};
 use crate::error::Result;
 use heed::{RoTxn, RwTxn};
@@ -24,6 +25,8 @@ pub struct Meta2 {
     pub parts: Db,
     pub versions: Db,
     pub props: Db,
+    /// Batches the hot writes (object puts and deletes, parts) into shared commits.
+    writer: GroupCommit,
 }
 
 /// Object and byte counters of a container.
@@ -53,7 +56,19 @@ impl Meta2 {
             parts,
             versions,
             props,
+            writer: GroupCommit::new(),
         })
+    }
+
+    /// Runs `f` in a write transaction shared with concurrent writers of this environment (one
+    /// commit, one set of fsyncs for the batch) and returns once it is committed; an `Err` from
+    /// `f` rolls back only `f`'s changes. See [`GroupCommit`]. Blocking.
+    pub fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&mut RwTxn<'t>) -> Result<T> + Send + 'static,
+    {
+        self.writer.write(&self.env, f)
     }
 
     /// Current usage counters.

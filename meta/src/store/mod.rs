@@ -9,6 +9,7 @@ mod containers;
 mod directory;
 pub mod expirer;
 mod gc;
+mod group_commit;
 pub mod keys;
 mod lifecycle;
 mod listing;

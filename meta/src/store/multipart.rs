@@ -176,24 +176,25 @@ impl Store {
             )));
         }
         let r = self.resolve(container)?;
-        let garbage = {
-            let mut txn = r.env.env.write_txn()?;
-            get_upload(&r.env, &txn, upload_id)?;
-            let k = part_key(upload_id, part.part_number);
-            let old: Option<PartRecord> = match r.env.parts.get(&txn, &k)? {
+        let (m2, id, value) = (r.env.clone(), upload_id.to_string(), to_json(part)?);
+        let k = part_key(upload_id, part.part_number);
+        let old: Option<PartRecord> = r.env.write(move |txn| {
+            get_upload(&m2, txn, &id)?;
+            let old = match m2.parts.get(txn, &k)? {
                 Some(v) => Some(from_json(v)?),
                 None => None,
             };
-            r.env.parts.put(&mut txn, &k, &to_json(part)?)?;
-            txn.commit()?;
-            old.map(|o| {
+            m2.parts.put(txn, &k, &value)?;
+            Ok(old)
+        })?;
+        let garbage = old
+            .map(|o| {
                 let keep: Vec<ChunkCopy> = copies_of(&part.chunks).collect();
                 copies_of(&o.chunks)
                     .filter(|c| !keep.contains(c))
                     .collect::<Vec<_>>()
             })
-            .unwrap_or_default()
-        };
+            .unwrap_or_default();
         self.queue_gc(&garbage)
     }
 
@@ -235,24 +236,32 @@ impl Store {
         req: &CompleteRequest,
     ) -> Result<ObjectRecord> {
         let r = self.resolve(container)?;
-        let (rec, garbage, old) = {
-            let mut txn = r.env.env.write_txn()?;
+        // The expiry index entry goes in first (from a snapshot: the upload's record, which
+        // decides the delete-at, does not change); a stale entry is dropped by the expirer.
+        {
+            let txn = r.env.env.read_txn()?;
             let upload = get_upload(&r.env, &txn, upload_id)?;
             let parts = all_parts(&r.env, &txn, upload_id)?;
-            let mut rec = assemble(&upload, &parts, req)?;
+            let rec = assemble(&upload, &parts, req)?;
+            drop(txn);
             self.index_expiry(container, &r.cid, &rec)?;
-            let written = versions::put(&r.env, &mut txn, &mut rec, &req.condition)?;
+        }
+        let (m2, id, req) = (r.env.clone(), upload_id.to_string(), req.clone());
+        let (rec, garbage, old) = r.env.write(move |txn| {
+            let upload = get_upload(&m2, txn, &id)?;
+            let parts = all_parts(&m2, txn, &id)?;
+            let mut rec = assemble(&upload, &parts, &req)?;
+            let written = versions::put(&m2, txn, &mut rec, &req.condition)?;
             let (mut garbage, old) = (written.garbage, written.replaced);
             let used: std::collections::HashSet<u32> =
                 req.parts.iter().map(|p| p.part_number).collect();
-            for (n, p) in remove_upload(&r.env, &mut txn, upload_id)? {
+            for (n, p) in remove_upload(&m2, txn, &id)? {
                 if !used.contains(&n) {
                     garbage.extend(copies_of(&p.chunks));
                 }
             }
-            txn.commit()?;
-            (rec, garbage, old)
-        };
+            Ok((rec, garbage, old))
+        })?;
         tracing::debug!(container, key = %rec.key, upload = upload_id, size = rec.size, "upload completed");
         if let Some(o) = &old {
             self.unindex_expiry(&r.cid, o, Some(&rec))?;

@@ -49,13 +49,11 @@ impl Store {
         check_key(&rec.key)?;
         let r = self.resolve(container)?;
         self.index_expiry(container, &r.cid, rec)?;
-        let mut rec = rec.clone();
-        let written = {
-            let mut txn = r.env.env.write_txn()?;
-            let written = versions::put(&r.env, &mut txn, &mut rec, cond)?;
-            txn.commit()?;
-            written
-        };
+        let (m2, mut rec, cond) = (r.env.clone(), rec.clone(), cond.clone());
+        let (rec, written) = r.env.write(move |txn| {
+            let written = versions::put(&m2, txn, &mut rec, &cond)?;
+            Ok((rec, written))
+        })?;
         tracing::debug!(container, key = %rec.key, version = %rec.version_id, size = rec.size, "object stored");
         if let Some(o) = &written.replaced {
             self.unindex_expiry(&r.cid, o, Some(&rec))?;
@@ -107,32 +105,34 @@ impl Store {
         bypass_governance: bool,
     ) -> Result<DeleteOutcome> {
         let r = self.resolve(container)?;
-        let before = {
-            let txn = r.env.env.read_txn()?;
-            versions::get(&r.env, &txn, key, None).ok()
-        };
-        let (outcome, garbage) = {
-            let mut txn = r.env.env.write_txn()?;
+        let (m2, k, v) = (
+            r.env.clone(),
+            key.to_string(),
+            version_id.map(str::to_string),
+        );
+        // The current record before and after the delete, read in the delete's own
+        // transaction, tell whether the expiry index must change.
+        let (before, (outcome, garbage), after) = r.env.write(move |txn| {
+            let before = versions::get(&m2, txn, &k, None).ok();
             let done = versions::delete(
-                &r.env,
-                &mut txn,
-                key,
-                version_id,
+                &m2,
+                txn,
+                &k,
+                v.as_deref(),
                 crate::ids::now_ms(),
                 bypass_governance,
             )?;
-            txn.commit()?;
-            done
-        };
-        tracing::debug!(container, key, version = ?outcome.version_id, marker = outcome.delete_marker, "object deleted");
-        if let Some(o) = &before {
-            let after = {
-                let txn = r.env.env.read_txn()?;
-                versions::get(&r.env, &txn, key, None).ok()
+            let after = match before {
+                Some(_) => versions::get(&m2, txn, &k, None).ok(),
+                None => None,
             };
-            if after.as_ref().map(|a| &a.version_id) != Some(&o.version_id) {
-                self.unindex_expiry(&r.cid, o, after.as_ref())?;
-            }
+            Ok((before, done, after))
+        })?;
+        tracing::debug!(container, key, version = ?outcome.version_id, marker = outcome.delete_marker, "object deleted");
+        if let Some(o) = &before
+            && after.as_ref().map(|a| &a.version_id) != Some(&o.version_id)
+        {
+            self.unindex_expiry(&r.cid, o, after.as_ref())?;
         }
         self.queue_gc(&garbage)?;
         Ok(outcome)
