@@ -9,9 +9,13 @@
 //!   (`x-amz-bypass-governance-retention: true`, which the gateway only honours for callers
 //!   allowed to).
 //!
-//! Adding a delete marker deletes no version and is always allowed.
+//! Adding a delete marker deletes no version and is always allowed. A bucket created with
+//! object lock carries the container property [`BUCKET_PROP`]; its default retention is given
+//! here to every new version that names none, whichever front end wrote it.
 
 use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::wire::ObjectRecord;
@@ -25,6 +29,62 @@ pub const LEGAL_HOLD: &str = "legal-hold";
 
 pub const GOVERNANCE: &str = "GOVERNANCE";
 pub const COMPLIANCE: &str = "COMPLIANCE";
+
+/// Container property present on buckets created with object lock: JSON [`BucketLock`].
+pub const BUCKET_PROP: &str = "object-lock";
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A bucket's object lock: its default retention, if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketLock {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub years: Option<i32>,
+}
+
+impl BucketLock {
+    /// The object lock of a container with `properties`, if it was created with one.
+    pub fn of(properties: &BTreeMap<String, String>) -> Option<BucketLock> {
+        properties
+            .get(BUCKET_PROP)
+            .map(|j| serde_json::from_str(j).unwrap_or_default())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+
+    /// The default retention of a version written at `now_ms`: mode and end.
+    pub fn default_retention(&self, now_ms: i64) -> Option<Retention> {
+        let mode = self.mode.clone()?;
+        let days = match (self.days, self.years) {
+            (Some(d), _) => i64::from(d),
+            (None, Some(y)) => i64::from(y) * 365,
+            (None, None) => return None,
+        };
+        Some(Retention {
+            mode,
+            until_ms: now_ms.saturating_add(days.saturating_mul(DAY_MS)),
+        })
+    }
+}
+
+/// Gives `rec` the default retention of its container (with `properties`) unless it names a
+/// retention of its own.
+pub fn apply_default(properties: &BTreeMap<String, String>, rec: &mut ObjectRecord, now_ms: i64) {
+    if rec.delete_marker || rec.props.contains_key(MODE) {
+        return;
+    }
+    if let Some(r) = BucketLock::of(properties).and_then(|b| b.default_retention(now_ms)) {
+        rec.props.insert(MODE.to_string(), r.mode);
+        rec.props
+            .insert(UNTIL_MS.to_string(), r.until_ms.to_string());
+    }
+}
 
 /// Retention of a version: mode and end (Unix ms).
 #[derive(Debug, Clone, PartialEq, Eq)]

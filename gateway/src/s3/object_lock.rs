@@ -12,7 +12,6 @@ use meta::lock::{self, COMPLIANCE, GOVERNANCE};
 use meta::wire::{ContainerInfo, ObjectRecord};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
-use serde::{Deserialize, Serialize};
 
 use super::SpreadS3;
 use super::access::Action;
@@ -21,45 +20,11 @@ use super::error::s3err;
 use super::object::read_version;
 use crate::objects::now_ms;
 
-/// Container property present on buckets created with object lock: JSON [`BucketLock`].
-pub const BUCKET_LOCK_PROP: &str = "object-lock";
-
-const DAY_MS: i64 = 86_400_000;
-
-/// A bucket's object lock: its default retention, if any.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct BucketLock {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub days: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub years: Option<i32>,
-}
-
-impl BucketLock {
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
-    }
-
-    /// The default retention's end for a version written at `now`.
-    fn default_until(&self, now: i64) -> Option<(String, i64)> {
-        let mode = self.mode.clone()?;
-        let days = match (self.days, self.years) {
-            (Some(d), _) => i64::from(d),
-            (None, Some(y)) => i64::from(y) * 365,
-            (None, None) => return None,
-        };
-        Some((mode, now.saturating_add(days.saturating_mul(DAY_MS))))
-    }
-}
+pub use meta::lock::{BUCKET_PROP as BUCKET_LOCK_PROP, BucketLock};
 
 /// The object lock of `c`, if it was created with one.
 pub fn bucket_lock(c: &ContainerInfo) -> Option<BucketLock> {
-    c.settings
-        .properties
-        .get(BUCKET_LOCK_PROP)
-        .map(|j| serde_json::from_str(j).unwrap_or_default())
+    BucketLock::of(&c.settings.properties)
 }
 
 fn no_lock_configuration() -> s3s::S3Error {
@@ -80,8 +45,8 @@ fn retention_mode(mode: &str) -> S3Result<&'static str> {
     }
 }
 
-/// The lock properties of a new version of an object in `c`: from the request's
-/// `x-amz-object-lock-*` headers, else the bucket's default retention.
+/// The lock properties a request's `x-amz-object-lock-*` headers give a new version of an
+/// object in `c` (meta adds the bucket's default retention when they name none).
 pub fn new_version_props(
     c: &ContainerInfo,
     mode: Option<&ObjectLockMode>,
@@ -89,12 +54,12 @@ pub fn new_version_props(
     hold: Option<&ObjectLockLegalHoldStatus>,
 ) -> S3Result<BTreeMap<String, String>> {
     let mut props = BTreeMap::new();
-    let Some(bucket) = bucket_lock(c) else {
+    if bucket_lock(c).is_none() {
         if mode.is_some() || until.is_some() || hold.is_some() {
             return Err(no_lock_configuration());
         }
         return Ok(props);
-    };
+    }
     let now = now_ms();
     let retention = match (mode, until) {
         (Some(m), Some(u)) => {
@@ -109,7 +74,8 @@ pub fn new_version_props(
                 .map_err(|_| s3_error!(InvalidArgument, "Unknown wormMode directive."))?;
             Some((mode.to_string(), until))
         }
-        (None, None) => bucket.default_until(now),
+        // Meta gives the bucket's default retention to versions that name none.
+        (None, None) => None,
         _ => {
             return Err(s3_error!(
                 InvalidArgument,

@@ -247,10 +247,12 @@ impl Store {
             self.index_expiry(container, &r.cid, &rec)?;
         }
         let (m2, id, req) = (r.env.clone(), upload_id.to_string(), req.clone());
+        let properties = r.meta1.settings.properties.clone();
         let (rec, garbage, old) = r.env.write(move |txn| {
             let upload = get_upload(&m2, txn, &id)?;
             let parts = all_parts(&m2, txn, &id)?;
             let mut rec = assemble(&upload, &parts, &req)?;
+            crate::lock::apply_default(&properties, &mut rec, crate::ids::now_ms());
             let written = versions::put(&m2, txn, &mut rec, &req.condition)?;
             let (mut garbage, old) = (written.garbage, written.replaced);
             let used: std::collections::HashSet<u32> =

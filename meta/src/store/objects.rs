@@ -50,6 +50,7 @@ impl Store {
         let r = self.resolve(container)?;
         self.index_expiry(container, &r.cid, rec)?;
         let (m2, mut rec, cond) = (r.env.clone(), rec.clone(), cond.clone());
+        crate::lock::apply_default(&r.meta1.settings.properties, &mut rec, crate::ids::now_ms());
         let (rec, written) = r.env.write(move |txn| {
             let written = versions::put(&m2, txn, &mut rec, &cond)?;
             Ok((rec, written))

@@ -442,3 +442,40 @@ fn locked_versions_survive_deletes_and_lifecycle() {
         "lifecycle removed a locked version"
     );
 }
+
+#[test]
+fn bucket_default_retention_reaches_every_new_version() {
+    use crate::lock::{BUCKET_PROP, BucketLock, GOVERNANCE, MODE, UNTIL_MS};
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    s.set_versioning("b", Versioning::Enabled).unwrap();
+    let lock = BucketLock {
+        mode: Some(GOVERNANCE.to_string()),
+        days: Some(2),
+        years: None,
+    };
+    s.update_container_properties(
+        "b",
+        &BTreeMap::from([(BUCKET_PROP.to_string(), lock.to_json())]),
+        &[],
+    )
+    .unwrap();
+    let before = crate::ids::now_ms();
+    let v = s.put_object("b", &object("k", "c1", 1)).unwrap().version_id;
+    let rec = s.get_object_version("b", "k", Some(&v)).unwrap();
+    assert_eq!(rec.props.get(MODE).map(String::as_str), Some(GOVERNANCE));
+    let until: i64 = rec.props[UNTIL_MS].parse().unwrap();
+    assert!(until >= before + 2 * 86_400_000 && until <= crate::ids::now_ms() + 2 * 86_400_000);
+    assert!(matches!(
+        s.delete_version("b", "k", Some(&v), false),
+        Err(Error::ObjectLocked(_))
+    ));
+    // A version naming its own retention keeps it.
+    let mut own = object("k2", "c2", 1);
+    own.props.insert(MODE.into(), "COMPLIANCE".into());
+    own.props.insert(UNTIL_MS.into(), "1".into());
+    let v2 = s.put_object("b", &own).unwrap().version_id;
+    let rec = s.get_object_version("b", "k2", Some(&v2)).unwrap();
+    assert_eq!(rec.props[UNTIL_MS], "1");
+}
