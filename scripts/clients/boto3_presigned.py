@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """boto3 against Spread: presigned PUT and GET URLs used with plain HTTP (requests), and
-presigned URLs that must be refused (tampered signature, other key, expired) with 403."""
+presigned URLs that must be refused (tampered signature, other key, expired) with 403;
+presigned POST (browser form upload) with its policy's conditions enforced."""
 
 import secrets
 import time
@@ -100,9 +101,62 @@ def main():
         ["AccessDenied", "ExpiredToken", "RequestExpired"],
     )
 
+    presigned_post(s3, bucket)
+
     s3.delete_object(Bucket=bucket, Key=key)
     s3.delete_bucket(Bucket=bucket)
     step("ok")
+
+
+def presigned_post(s3, bucket):
+    """A presigned POST form: what the policy allows lands, what it does not is refused, and a
+    forged signature is refused, each leaving nothing behind."""
+    form = s3.generate_presigned_post(
+        Bucket=bucket,
+        Key="uploads/${filename}",
+        Fields={"Content-Type": "image/png"},
+        Conditions=[
+            ["starts-with", "$key", "uploads/"],
+            {"Content-Type": "image/png"},
+            ["content-length-range", 1, 4096],
+        ],
+        ExpiresIn=300,
+    )
+    fields = dict(form["fields"])
+    fields["key"] = "uploads/pic.png"
+    png = secrets.token_bytes(2000)
+    r = requests.post(form["url"], data=fields, files={"file": ("pic.png", png)}, timeout=30)
+    if r.status_code != 204:
+        fail(f"presigned POST: expected 204, got {r.status_code}: {r.content[:300]!r}")
+    got = s3.get_object(Bucket=bucket, Key="uploads/pic.png")
+    if got["Body"].read() != png or got["ContentType"] != "image/png":
+        fail("presigned POST stored something else")
+    step("presigned POST within its policy: stored")
+
+    too_big = secrets.token_bytes(5000)
+    r = requests.post(form["url"], data=fields, files={"file": ("big.png", too_big)}, timeout=30)
+    if r.status_code not in (400, 403):
+        fail(f"POST above content-length-range: expected 400/403, got {r.status_code}")
+    outside = dict(fields, key="elsewhere/pic.png")
+    r = requests.post(form["url"], data=outside, files={"file": ("pic.png", png)}, timeout=30)
+    expect_403(r, "POST to a key the policy does not allow", ["AccessDenied"])
+    forged = dict(fields)
+    sig_field = "x-amz-signature" if "x-amz-signature" in forged else "signature"
+    forged[sig_field] = forged[sig_field][:-2] + (
+        "00" if not forged[sig_field].endswith("00") else "11"
+    )
+    r = requests.post(form["url"], data=forged, files={"file": ("pic.png", png)}, timeout=30)
+    expect_403(r, "POST with a forged signature", ["SignatureDoesNotMatch", "AccessDenied"])
+    keys = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="uploads/").get("Contents", [])
+    ]
+    others = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="elsewhere/").get("Contents", [])
+    ]
+    if keys != ["uploads/pic.png"] or others:
+        fail(f"refused POSTs left objects: {keys} {others}")
+    s3.delete_object(Bucket=bucket, Key="uploads/pic.png")
+    step("presigned POST outside its policy or forged: refused, nothing stored")
 
 
 if __name__ == "__main__":
