@@ -6,9 +6,8 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
-use super::access::Action;
 use super::convert::{checksum_fields, timestamp};
-use super::object::{read_version, storage_class_of};
+use super::object::{readable_version, storage_class_of};
 use super::versioning::version_out;
 
 /// Largest page of parts answered.
@@ -18,16 +17,7 @@ pub async fn get_object_attributes(
     s3: &SpreadS3,
     req: S3Request<GetObjectAttributesInput>,
 ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
-    let access = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            Some(&req.input.key),
-            Action::GetObject,
-        )
-        .await?;
-    let container = &access.container;
-    let input = req.input;
+    let input = &req.input;
     // One header may carry the whole comma-separated list.
     let wanted: Vec<&str> = input
         .object_attributes
@@ -57,8 +47,14 @@ pub async fn get_object_attributes(
             "Invalid attribute name specified: {bad}"
         ));
     }
-    let rec = read_version(s3, container, &input.key, input.version_id.as_deref()).await?;
-    access.check_object(&rec)?;
+    let (_, rec) = readable_version(
+        s3,
+        &req,
+        &input.bucket,
+        &input.key,
+        input.version_id.as_deref(),
+    )
+    .await?;
     let want = |a: &str| wanted.contains(&a);
     let mut out = GetObjectAttributesOutput {
         last_modified: Some(timestamp(rec.mtime_ms)),

@@ -5,7 +5,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
-use super::access::Action;
+use super::access::{Access, Action};
 use super::acl::GrantHeaders;
 use super::convert::{
     ChecksumRequest, body_or_empty, check_key, checksum_fields, checksum_request, digests_for,
@@ -193,6 +193,24 @@ pub(super) async fn read_version(
     Ok(rec)
 }
 
+/// What every read of an object's content goes through: the caller may `GetObject` in
+/// `bucket` (policy and bucket), the version exists and is no delete marker
+/// ([`read_version`]), and the object's ACL lets the caller read it.
+pub(super) async fn readable_version<T>(
+    s3: &SpreadS3,
+    req: &S3Request<T>,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> S3Result<(Access, ObjectRecord)> {
+    let access = s3
+        .authorize(req, bucket, Some(key), Action::GetObject)
+        .await?;
+    let rec = read_version(s3, &access.container, key, version_id).await?;
+    access.check_object(&rec)?;
+    Ok((access, rec))
+}
+
 /// Evaluates If-Match / If-Unmodified-Since / If-None-Match / If-Modified-Since (RFC 9110 order).
 pub(super) fn check_conditions(
     rec: &ObjectRecord,
@@ -240,18 +258,16 @@ pub async fn get_object(
     s3: &SpreadS3,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let access = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            Some(&req.input.key),
-            Action::GetObject,
-        )
-        .await?;
+    let (access, rec) = readable_version(
+        s3,
+        &req,
+        &req.input.bucket,
+        &req.input.key,
+        req.input.version_id.as_deref(),
+    )
+    .await?;
     let container = &access.container;
     let input = req.input;
-    let rec = read_version(s3, container, &input.key, input.version_id.as_deref()).await?;
-    access.check_object(&rec)?;
     check_conditions(
         &rec,
         input.if_match.as_ref(),
@@ -318,18 +334,16 @@ pub async fn head_object(
     s3: &SpreadS3,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let access = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            Some(&req.input.key),
-            Action::GetObject,
-        )
-        .await?;
+    let (access, rec) = readable_version(
+        s3,
+        &req,
+        &req.input.bucket,
+        &req.input.key,
+        req.input.version_id.as_deref(),
+    )
+    .await?;
     let container = &access.container;
     let input = req.input;
-    let rec = read_version(s3, container, &input.key, input.version_id.as_deref()).await?;
-    access.check_object(&rec)?;
     check_conditions(
         &rec,
         input.if_match.as_ref(),
@@ -653,11 +667,7 @@ pub(super) async fn copy_source<T>(
             "Only bucket copy sources are supported"
         ));
     };
-    let access = s3
-        .authorize(req, bucket, Some(key), Action::GetObject)
-        .await?;
-    let record = read_version(s3, &access.container, key, version_id.as_deref()).await?;
-    access.check_object(&record)?;
+    let (access, record) = readable_version(s3, req, bucket, key, version_id.as_deref()).await?;
     check_conditions(&record, etags[0], times[0], etags[1], times[1]).map_err(|e| match e {
         Error::NotModified => s3err(Error::PreconditionFailed),
         other => s3err(other),
