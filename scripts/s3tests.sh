@@ -168,7 +168,7 @@ email = $MAIN_ACCOUNT
 access_key = $AWS_ACCESS_KEY_ID
 secret_key = $AWS_SECRET_ACCESS_KEY
 storage_classes = STANDARD
-lc_debug_interval = 10
+lc_debug_interval = 5
 
 [s3 alt]
 display_name = $ALT_ACCOUNT

@@ -139,7 +139,7 @@ if [[ "${SKIP_CLIENTS:-0}" != 1 ]]; then
     "$SPREAD_BIN" dev --data-dir "$CLUSTER_DIR/data" --s3-listen "127.0.0.1:$PORT" \
         --swift-listen "127.0.0.1:$SWIFT_PORT" \
         --access-key "$AK" --secret-key "$SK" \
-        --lifecycle-day-secs 10 --lifecycle-interval-secs 2 \
+        --lifecycle-day-secs 5 --lifecycle-interval-secs 1 \
         >"$CLUSTER_DIR/dev.stdout" 2>"$CLUSTER_DIR/dev.log" &
     DEV_PID=$!
     ready=0
