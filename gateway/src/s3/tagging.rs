@@ -12,6 +12,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::SpreadS3;
 use super::access::Action;
 use super::error::s3err;
+use super::object::read_version;
 use super::versioning::version_out;
 
 /// The container property holding a bucket's tags (a JSON object).
@@ -180,22 +181,7 @@ pub async fn get_object_tagging(
         .await?
         .container;
     let input = req.input;
-    let rec = s3
-        .svc
-        .meta()
-        .get_object_version(&container.name, &input.key, input.version_id.as_deref())
-        .await
-        .map_err(s3err)?;
-    if rec.delete_marker {
-        return Err(if input.version_id.is_some() {
-            s3_error!(
-                MethodNotAllowed,
-                "The specified method is not allowed against this resource."
-            )
-        } else {
-            s3_error!(NoSuchKey, "The specified key does not exist.")
-        });
-    }
+    let rec = read_version(s3, &container, &input.key, input.version_id.as_deref()).await?;
     Ok(S3Response::new(GetObjectTaggingOutput {
         tag_set: tag_set_of(tags_of(&rec.props)),
         version_id: version_out(&rec.version_id),
