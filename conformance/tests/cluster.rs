@@ -261,6 +261,51 @@ async fn one_dead_chunk_server_reads_and_writes_go_on() {
     );
 }
 
+/// Chunks larger than 1 MiB stream to their copies as they arrive: a server that died (and that
+/// the conscience may still offer) is replaced by a spare before any byte is lost.
+#[tokio::test]
+async fn streamed_chunks_go_around_a_dead_chunk_server() {
+    const CHUNK: usize = 4 * MIB;
+    let mut cluster = Cluster::start_with(DevOptions {
+        chunkd: 4,
+        ..small_chunks(CHUNK)
+    });
+    let s3 = cluster.s3().with_payload(Payload::Unsigned);
+    s3.create_bucket("streamed")
+        .await
+        .expect_status(200, "CreateBucket");
+    let before = random_bytes(7, 2 * CHUNK + MIB + 3);
+    put_ok(&s3, "streamed", "before", &before).await;
+    check_located(
+        &cluster,
+        &cluster.locate("streamed", "before"),
+        &before,
+        3,
+        CHUNK,
+    );
+
+    let dead_addr = cluster.info.chunkd[0].addr.clone();
+    cluster.kill_chunkd(0);
+    // Nine chunks of three copies on four servers: the dead one is almost surely picked.
+    for i in 0..3u64 {
+        let key = format!("after-{i}");
+        let data = random_bytes(8 + i, 2 * CHUNK + 2 * MIB + 11);
+        put_ok(&s3, "streamed", &key, &data).await;
+        get_same(&s3, "streamed", &key, &data).await;
+        let loc = cluster.locate("streamed", &key);
+        check_located(&cluster, &loc, &data, 3, CHUNK);
+        for c in &loc.chunks {
+            assert!(
+                c.copies.iter().all(|copy| copy.addr != dead_addr),
+                "{key} chunk {} has a copy on the killed server: {:?}",
+                c.pos,
+                c.copies
+            );
+        }
+    }
+    get_same(&s3, "streamed", "before", &before).await;
+}
+
 #[tokio::test]
 async fn two_dead_chunk_servers_put_fails_with_503_and_leaves_nothing() {
     const CHUNK: usize = MIB;

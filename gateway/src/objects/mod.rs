@@ -9,6 +9,7 @@ mod erasure;
 mod policies;
 mod put;
 mod reader;
+mod replicate;
 mod services;
 mod writer;
 

@@ -1,9 +1,13 @@
 //! The one streaming writer: cuts a body into chunks of the storage policy's `chunk_size` and
 //! stores each chunk as N copies or K+M erasure-coded fragments on distinct chunk servers in
 //! parallel (placement from `policy`, success at the policy's write quorum). Every byte is
-//! hashed once per purpose (MD5 for the ETag, the S3 checksum if any, BLAKE3 per chunk). Memory is bounded by two chunks per request:
-//! the one being received and the one being stored. S3 PUT, multipart parts, copies and Swift
-//! uploads all go through here.
+//! hashed once per purpose (MD5 for the ETag, the S3 checksum if any, BLAKE3 per chunk).
+//! S3 PUT, multipart parts, copies and Swift uploads all go through here.
+//!
+//! Memory per request: a replicated chunk streams to its copies once its first
+//! [`STREAM_AFTER`] bytes have arrived (`super::replicate`), so a large write holds about
+//! that much; an erasure-coded chunk is encoded whole, so its write holds up to two chunks
+//! (the one being received and the one being stored). Small chunks are sent whole.
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -16,6 +20,7 @@ type Inflight = oneshot::Receiver<Result<ChunkRecord>>;
 use policy::{DataSecurity, Pool, StoragePolicy};
 
 use super::digest::{DigestValues, Digests};
+use super::replicate::StreamingChunk;
 use super::{ObjectService, now_ms};
 use crate::error::{Error, Result};
 
@@ -33,6 +38,79 @@ pub struct ContentTarget {
     /// Prefix of each chunk's position in its reverse metadata: "" for objects, "p7:" for
     /// the chunks of part 7 of a multipart upload.
     pub position_prefix: String,
+}
+
+impl ContentTarget {
+    /// The reverse metadata of chunk `pos` (`size` and `hash` as far as known).
+    pub(super) fn chunk_meta(&self, pos: u32, size: u64, hash: String) -> chunkd::ChunkMeta {
+        chunkd::ChunkMeta {
+            account: self.account.clone(),
+            container: self.container.clone(),
+            key: self.key.clone(),
+            version: self.version.clone(),
+            content_id: self.content_id.clone(),
+            position: format!("{}{pos}", self.position_prefix),
+            policy: self.policy.name.clone(),
+            size,
+            hash,
+            mtime_ms: now_ms(),
+        }
+    }
+}
+
+/// Where one chunk goes: the servers chosen for it, and what spares are chosen from.
+pub(super) struct Placement {
+    pub chosen: Vec<policy::Candidate>,
+    pub policy_name: String,
+    candidates: Vec<policy::Candidate>,
+    min_distance: usize,
+}
+
+impl Placement {
+    /// Up to `wanted` servers to replace failed copies with: in the pool, not `tried` yet,
+    /// and at the policy's minimum distance from every location a copy is `stored` at.
+    pub fn spares(
+        &self,
+        tried: &[policy::Candidate],
+        stored: &[&str],
+        wanted: usize,
+    ) -> Vec<policy::Candidate> {
+        let spares: Vec<policy::Candidate> = self
+            .candidates
+            .iter()
+            .filter(|c| !tried.iter().any(|t| t.id == c.id))
+            .filter(|c| {
+                stored
+                    .iter()
+                    .all(|l| policy::distance(l, &c.location) >= self.min_distance)
+            })
+            .cloned()
+            .collect();
+        let mut rng = rand::thread_rng();
+        policy::select(&spares, wanted, self.min_distance, &mut rng)
+    }
+}
+
+/// Chunks of a replicated policy start streaming to their copies once this many bytes have
+/// arrived; smaller chunks (most small objects) are sent whole, with their length and hash
+/// up front.
+const STREAM_AFTER: u64 = 1024 * 1024;
+
+/// The chunk being received.
+enum Receiving {
+    /// Kept in memory until it is complete (small so far, or erasure-coded).
+    Buffered { pieces: Vec<Bytes>, len: u64 },
+    /// Sent to its copies as it arrives.
+    Streaming(Box<StreamingChunk>),
+}
+
+impl Receiving {
+    fn len(&self) -> u64 {
+        match self {
+            Receiving::Buffered { len, .. } => *len,
+            Receiving::Streaming(s) => s.len(),
+        }
+    }
 }
 
 /// What a completed write produced.
@@ -90,8 +168,12 @@ impl ObjectService {
             chunks: Vec::new(),
         };
         let mut inflight: Option<Inflight> = None;
-        let mut buf: Vec<Bytes> = Vec::new();
-        let mut buf_len: u64 = 0;
+        let streams = matches!(target.policy.security, DataSecurity::Replicate { .. })
+            && chunk_size > STREAM_AFTER;
+        let mut current = Receiving::Buffered {
+            pieces: Vec::new(),
+            len: 0,
+        };
         let mut pos: u32 = 0;
         let mut offset: u64 = 0;
 
@@ -100,25 +182,34 @@ impl ObjectService {
                 let mut frame = frame.map_err(|e| Error::Body(e.to_string()))?;
                 digests.update(&frame);
                 while !frame.is_empty() {
-                    let room = (chunk_size - buf_len) as usize;
+                    let room = (chunk_size - current.len()) as usize;
                     let piece = frame.split_to(room.min(frame.len()));
-                    buf_len += piece.len() as u64;
-                    buf.push(piece);
-                    if buf_len == chunk_size {
+                    match &mut current {
+                        Receiving::Streaming(chunk) => chunk.push(piece).await?,
+                        Receiving::Buffered { pieces, len } => {
+                            *len += piece.len() as u64;
+                            pieces.push(piece);
+                            if streams && *len > STREAM_AFTER && *len < chunk_size {
+                                let head = std::mem::take(pieces);
+                                let chunk =
+                                    StreamingChunk::open(self, target, pos, offset, head).await?;
+                                current = Receiving::Streaming(Box::new(chunk));
+                            }
+                        }
+                    }
+                    if current.len() == chunk_size {
                         self.finish_inflight(&mut inflight, &mut pending).await?;
-                        let data = std::mem::take(&mut buf);
-                        inflight = Some(self.spawn_store(target, pos, offset, buf_len, data));
+                        inflight = Some(self.spawn_store(target, pos, offset, &mut current));
                         pos += 1;
-                        offset += buf_len;
-                        buf_len = 0;
+                        offset += chunk_size;
                     }
                 }
             }
-            if buf_len > 0 {
+            if current.len() > 0 {
                 self.finish_inflight(&mut inflight, &mut pending).await?;
-                let data = std::mem::take(&mut buf);
-                inflight = Some(self.spawn_store(target, pos, offset, buf_len, data));
-                offset += buf_len;
+                let len = current.len();
+                inflight = Some(self.spawn_store(target, pos, offset, &mut current));
+                offset += len;
             }
             self.finish_inflight(&mut inflight, &mut pending).await?;
             Ok(())
@@ -153,19 +244,32 @@ impl ObjectService {
         Ok(())
     }
 
+    /// Completes the chunk being received in the background (stores a buffered one, seals a
+    /// streaming one) and starts a new, empty one in its place.
     fn spawn_store(
         &self,
         target: &ContentTarget,
         pos: u32,
         offset: u64,
-        size: u64,
-        data: Vec<Bytes>,
+        current: &mut Receiving,
     ) -> Inflight {
+        let chunk = std::mem::replace(
+            current,
+            Receiving::Buffered {
+                pieces: Vec::new(),
+                len: 0,
+            },
+        );
         let svc = self.clone();
         let target = target.clone();
         let (tx, rx) = oneshot::channel();
         tokio::spawn(async move {
-            let result = svc.store_chunk(&target, pos, offset, size, data).await;
+            let result = match chunk {
+                Receiving::Buffered { pieces, len } => {
+                    svc.store_chunk(&target, pos, offset, len, pieces).await
+                }
+                Receiving::Streaming(chunk) => chunk.seal().await,
+            };
             // The writer is gone (request cancelled): nobody will record this chunk.
             if let Err(Ok(record)) = tx.send(result) {
                 svc.discard(super::copies_of(std::slice::from_ref(&record)))
@@ -173,6 +277,27 @@ impl ObjectService {
             }
         });
         rx
+    }
+
+    /// Chooses the servers for a chunk of `target` (its policy, among its pool's servers).
+    pub(super) async fn place(&self, target: &ContentTarget) -> Result<Placement> {
+        let snapshot = self.inner.services.current().await?;
+        let candidates: Vec<policy::Candidate> = snapshot
+            .candidates()
+            .into_iter()
+            .filter(|c| target.pool.admits(&c.slots))
+            .collect();
+        let chosen = {
+            let mut rng = rand::thread_rng();
+            policy::place(&target.policy, &target.pool, &candidates, &mut rng)
+                .map_err(|e| Error::Unavailable(e.to_string()))?
+        };
+        Ok(Placement {
+            chosen,
+            policy_name: target.policy.name.clone(),
+            candidates,
+            min_distance: target.policy.min_distance,
+        })
     }
 
     /// Stores one chunk under the target's storage policy: `copies` full copies, or `k + m`
@@ -187,42 +312,20 @@ impl ObjectService {
         data: Vec<Bytes>,
     ) -> Result<ChunkRecord> {
         let hash = chunkd::blake3_hex(&data);
-        let snapshot = self.inner.services.current().await?;
-        let candidates: Vec<policy::Candidate> = snapshot
-            .candidates()
-            .into_iter()
-            .filter(|c| target.pool.admits(&c.slots))
-            .collect();
-        let chosen = {
-            let mut rng = rand::thread_rng();
-            policy::place(&target.policy, &target.pool, &candidates, &mut rng)
-                .map_err(|e| Error::Unavailable(e.to_string()))?
-        };
-        let chunk_meta = chunkd::ChunkMeta {
-            account: target.account.clone(),
-            container: target.container.clone(),
-            key: target.key.clone(),
-            version: target.version.clone(),
-            content_id: target.content_id.clone(),
-            position: format!("{}{pos}", target.position_prefix),
-            policy: target.policy.name.clone(),
-            size,
-            hash: hash.clone(),
-            mtime_ms: now_ms(),
-        };
+        let placement = self.place(target).await?;
+        let chosen = &placement.chosen;
+        let chunk_meta = target.chunk_meta(pos, size, hash.clone());
         let quorum = target.policy.write_quorum();
         let (copies, ec) = match target.policy.security {
             DataSecurity::Replicate { copies } => {
-                let mut stored = self.put_copies(&chosen, &chunk_meta, &data).await;
+                let mut stored = self.put_copies(chosen, &chunk_meta, &data).await;
                 if stored.len() < copies {
-                    let spares = spare_servers(
-                        &candidates,
-                        &chosen,
-                        &stored,
-                        &snapshot,
-                        &target.policy,
-                        copies - stored.len(),
-                    );
+                    let at: Vec<&str> = chosen
+                        .iter()
+                        .filter(|c| stored.iter().any(|s| s.service == c.id))
+                        .map(|c| c.location.as_str())
+                        .collect();
+                    let spares = placement.spares(chosen, &at, copies - stored.len());
                     stored.extend(self.put_copies(&spares, &chunk_meta, &data).await);
                 }
                 (stored, None)
@@ -230,7 +333,7 @@ impl ObjectService {
             DataSecurity::Ec { k, m } => {
                 let codec = self.codec(k, m)?;
                 let (fragments, layout) = super::erasure::encode(codec, data, size, k, m).await?;
-                let stored = self.put_fragments(&chosen, &chunk_meta, fragments).await;
+                let stored = self.put_fragments(chosen, &chunk_meta, fragments).await;
                 (stored, Some(layout))
             }
         };
@@ -296,7 +399,7 @@ impl ObjectService {
             .collect()
     }
 
-    async fn put_copies(
+    pub(super) async fn put_copies(
         &self,
         servers: &[policy::Candidate],
         chunk_meta: &chunkd::ChunkMeta,
@@ -328,33 +431,4 @@ impl ObjectService {
             .flatten()
             .collect()
     }
-}
-
-/// Servers to replace failed copies with: in the pool, not tried yet, and at the policy's
-/// minimum distance from every copy already stored.
-fn spare_servers(
-    candidates: &[policy::Candidate],
-    tried: &[policy::Candidate],
-    stored: &[ChunkCopy],
-    snapshot: &super::services::Snapshot,
-    policy: &StoragePolicy,
-    wanted: usize,
-) -> Vec<policy::Candidate> {
-    let stored_locations: Vec<&str> = stored
-        .iter()
-        .filter_map(|c| snapshot.by_id.get(&c.service))
-        .map(|s| s.location.as_str())
-        .collect();
-    let spares: Vec<policy::Candidate> = candidates
-        .iter()
-        .filter(|c| !tried.iter().any(|t| t.id == c.id))
-        .filter(|c| {
-            stored_locations
-                .iter()
-                .all(|l| policy::distance(l, &c.location) >= policy.min_distance)
-        })
-        .cloned()
-        .collect();
-    let mut rng = rand::thread_rng();
-    policy::select(&spares, wanted, policy.min_distance, &mut rng)
 }
