@@ -36,9 +36,9 @@ pub struct Config {
     /// Domain of virtual-hosted-style S3 addressing: `bucket.DOMAIN` names `bucket`
     /// (`None`: path-style only; path-style requests are always served).
     pub s3_domain: Option<String>,
-    /// Largest file a browser-form POST upload may carry. s3s reads the file part of a POST
-    /// into memory before the object service sees it, so this bounds that memory per request
-    /// (PUT and multipart uploads stream and have no such limit).
+    /// Largest file a browser-form POST upload may carry (5 GiB, the largest single PUT of
+    /// AWS, by default); a policy's `content-length-range` may only lower it. The file is
+    /// streamed (`s3::post_object`), so this does not bound memory.
     pub post_object_max_bytes: u64,
 }
 
@@ -57,7 +57,7 @@ impl Default for Config {
             credential_cache_secs: 10,
             fragment_timeout_ms: 5000,
             s3_domain: None,
-            post_object_max_bytes: 64 * 1024 * 1024,
+            post_object_max_bytes: 5 << 30,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Gateway process: binds the S3 listener and serves every connection with the s3s service,
-//! each request in a tracing span carrying its request id (also returned as x-amz-request-id);
+//! Gateway process: binds the S3 listener and serves every connection with the s3s service
+//! (browser form uploads excepted: `s3::post_object` streams them in front of s3s), each
+//! request in a tracing span carrying its request id (also returned as x-amz-request-id);
 //! with `swift_listen` set, it also binds the Swift listener (`crate::swift`) over the same
 //! object service.
 
@@ -9,10 +10,8 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
 use crate::objects::ObjectService;
-use crate::s3::{
-    CredentialCache, MetaAuth, OperationAccess, SpreadS3, cors, fixups, noting_signature,
-    post_form, vhost,
-};
+use crate::s3::post_object::{self, Target};
+use crate::s3::{CredentialCache, MetaAuth, OperationAccess, SpreadS3, cors, fixups, vhost};
 use crate::{Config, Error, Result};
 
 /// Runs the gateway until the process is stopped.
@@ -54,21 +53,18 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
         config.credential_cache_secs,
     ));
     let meta = svc.meta().clone();
-    let mut builder = S3ServiceBuilder::new(SpreadS3::new(svc, creds.clone()));
+    let spread = SpreadS3::new(svc, creds.clone());
+    let mut builder = S3ServiceBuilder::new(spread.clone());
     builder.set_auth(MetaAuth(creds));
     builder.set_access(OperationAccess);
     let vhost = config.s3_domain.as_deref().map(vhost::DomainHost::new);
     if let Some(host) = &vhost {
         builder.set_host(host.clone());
     }
-    let mut s3s_config = s3s::config::S3Config::default();
-    s3s_config.post_object_max_file_size = config.post_object_max_bytes;
-    builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
-        s3s_config,
-    ))));
     let s3 = builder.build();
+    let post_max = config.post_object_max_bytes;
     crate::listener::serve(listener, "s3", "", move |req, id| {
-        let (s3, meta, vhost) = (s3.clone(), meta.clone(), vhost.clone());
+        let (s3, spread, meta, vhost) = (s3.clone(), spread.clone(), meta.clone(), vhost.clone());
         async move {
             let mut req = req;
             // CORS is answered around s3s: preflights here, headers added to any answer.
@@ -76,19 +72,15 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
                 cors::preflight(&meta, &req, vhost.as_ref()).await
             } else {
                 let ask = cors::CorsAsk::of(&req, vhost.as_ref());
-                let is_post = req.method() == http::Method::POST;
+                // Form uploads (POST object) are served in front of s3s, streamed.
                 let mut resp = match fixups::before(&mut req) {
-                    Ok(()) if is_post => {
-                        let (resp, signed) =
-                            noting_signature(s3.call(req.map(s3s::Body::from))).await;
-                        let mut resp = resp?;
-                        if signed {
-                            post_form::policy_failure_as_denied(&mut resp);
+                    Ok(()) => match post_object::target(&req, vhost.as_ref()) {
+                        Some(Target::Bucket { bucket, by_host }) => {
+                            post_object::handle(&spread, req, &bucket, by_host, post_max).await
                         }
-                        post_form::quote_redirect_etag(&mut resp);
-                        resp
-                    }
-                    Ok(()) => s3.call(req.map(s3s::Body::from)).await?,
+                        Some(Target::Object) => post_object::method_not_allowed(),
+                        None => s3.call(req.map(s3s::Body::from)).await?,
+                    },
                     Err(refused) => fixups::refusal(refused),
                 };
                 if let Some(ask) = ask {

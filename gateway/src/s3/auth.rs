@@ -65,30 +65,12 @@ impl CredentialCache {
     }
 }
 
-tokio::task_local! {
-    /// Set when s3s asks for a secret key while serving the request of this task: the request
-    /// is signed (see [`noting_signature`]).
-    static SIGNED: std::cell::Cell<bool>;
-}
-
-/// Runs `f` (s3s serving one request) and tells whether s3s checked a signature on the way:
-/// the only way to know it for a POST form, whose signature is a form field s3s reads.
-pub async fn noting_signature<F: std::future::Future>(f: F) -> (F::Output, bool) {
-    SIGNED
-        .scope(std::cell::Cell::new(false), async {
-            let out = f.await;
-            (out, SIGNED.with(std::cell::Cell::get))
-        })
-        .await
-}
-
 /// The s3s hook: the secret key for signature checks.
 pub struct MetaAuth(pub std::sync::Arc<CredentialCache>);
 
 #[async_trait::async_trait]
 impl S3Auth for MetaAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        let _ = SIGNED.try_with(|s| s.set(true));
         Ok(SecretKey::from(self.0.lookup(access_key).await?.secret_key))
     }
 }

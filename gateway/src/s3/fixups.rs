@@ -212,7 +212,10 @@ fn check_content_md5(headers: &HeaderMap) -> Result<(), S3Error> {
 /// Spread has neither customer-provided keys (SSE-C) nor a KMS: requests asking for them are
 /// refused rather than stored in clear. `x-amz-server-side-encryption: AES256` (SSE-S3) is
 /// accepted.
-fn check_encryption_headers(method: &Method, headers: &HeaderMap) -> Result<(), S3Error> {
+pub(crate) fn check_encryption_headers(
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(), S3Error> {
     let sse_c = headers.keys().any(|k| {
         let k = k.as_str();
         k.starts_with("x-amz-server-side-encryption-customer-")

@@ -18,12 +18,12 @@ mod multipart;
 mod multipart_checksum;
 mod object;
 mod object_lock;
-pub mod post_form;
+pub mod post_object;
 mod tagging;
 mod versioning;
 pub mod vhost;
 
-pub use auth::{CredentialCache, MetaAuth, OperationAccess, noting_signature};
+pub use auth::{CredentialCache, MetaAuth, OperationAccess};
 
 use std::sync::Arc;
 
