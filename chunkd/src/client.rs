@@ -131,24 +131,37 @@ impl ChunkClient {
         expect_status(resp, StatusCode::CREATED).await.map(drop)
     }
 
-    /// Read chunk `chunk_id` (or `range` of it) whole. The answer length is checked against
-    /// `Content-Length`. An empty range returns empty bytes without asking the server.
+    /// Read chunk `chunk_id` (or `range` of it) whole, in one buffer (a copy, when the answer
+    /// came in several frames; [`ChunkClient::get_parts`] avoids it). The answer length is
+    /// checked against `Content-Length`. An empty range returns empty bytes without asking
+    /// the server.
     pub async fn get(
         &self,
         addr: &str,
         chunk_id: &str,
         range: Option<Range<u64>>,
     ) -> Result<Bytes> {
-        let mut stream = std::pin::pin!(self.get_stream(addr, chunk_id, range).await?);
-        let mut parts: Vec<Bytes> = Vec::new();
-        while let Some(part) = stream.next().await {
-            parts.push(part?);
-        }
+        let mut parts = self.get_parts(addr, chunk_id, range).await?;
         Ok(match parts.len() {
             0 => Bytes::new(),
             1 => parts.swap_remove(0),
             _ => Bytes::from(parts.concat()),
         })
+    }
+
+    /// Read chunk `chunk_id` (or `range` of it) whole, as the frames it arrived in.
+    pub async fn get_parts(
+        &self,
+        addr: &str,
+        chunk_id: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<Vec<Bytes>> {
+        let mut stream = std::pin::pin!(self.get_stream(addr, chunk_id, range).await?);
+        let mut parts: Vec<Bytes> = Vec::new();
+        while let Some(part) = stream.next().await {
+            parts.push(part?);
+        }
+        Ok(parts)
     }
 
     /// Stream chunk `chunk_id` (or `range` of it). The stream ends with an error if the server

@@ -19,7 +19,8 @@ pub type ObjectStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send + Sync>>
 impl ObjectService {
     /// Streams bytes `range` of the content made of `chunks`.
     pub fn read_content(&self, chunks: Vec<ChunkRecord>, range: Range<u64>) -> ObjectStream {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(1);
+        // One chunk (as the frames it was read in) queued while the next one is read.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Bytes>>>(1);
         let svc = self.clone();
         tokio::spawn(async move {
             for chunk in &chunks {
@@ -36,14 +37,28 @@ impl ObjectService {
                 }
             }
         });
-        Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+        let parts = std::collections::VecDeque::<Bytes>::new();
+        Box::pin(futures::stream::unfold(
+            (rx, parts),
+            |(mut rx, mut parts)| async move {
+                loop {
+                    if let Some(part) = parts.pop_front() {
+                        return Some((Ok(part), (rx, parts)));
+                    }
+                    match rx.recv().await? {
+                        Ok(chunk) => parts.extend(chunk.into_iter().filter(|b| !b.is_empty())),
+                        Err(e) => return Some((Err(e), (rx, parts))),
+                    }
+                }
+            },
+        ))
     }
 
     /// Reads bytes `range` (relative to the chunk) from the best copy that answers correctly,
     /// or from the fragments of an erasure-coded chunk.
-    async fn fetch_piece(&self, chunk: &ChunkRecord, range: Range<u64>) -> Result<Bytes> {
+    async fn fetch_piece(&self, chunk: &ChunkRecord, range: Range<u64>) -> Result<Vec<Bytes>> {
         if let Some(layout) = chunk.ec {
-            return self.fetch_ec_piece(chunk, layout, range).await;
+            return Ok(vec![self.fetch_ec_piece(chunk, layout, range).await?]);
         }
         let snapshot = self.inner.services.current().await?;
         let mut copies: Vec<(policy::Candidate, &str)> = chunk
@@ -67,18 +82,18 @@ impl ObjectService {
             match self
                 .inner
                 .chunks
-                .get(&candidate.addr, chunk_id, request_range)
+                .get_parts(&candidate.addr, chunk_id, request_range)
                 .await
             {
-                Ok(bytes) if bytes.len() as u64 != wanted => {
-                    tracing::warn!(server = %candidate.addr, chunk_id, got = bytes.len(), wanted, "short chunk read");
+                Ok(parts) if parts.iter().map(|b| b.len() as u64).sum::<u64>() != wanted => {
+                    tracing::warn!(server = %candidate.addr, chunk_id, wanted, "short chunk read");
                 }
-                Ok(bytes) => {
-                    if whole && blake3::hash(&bytes).to_hex().as_str() != chunk.hash {
+                Ok(parts) => {
+                    if whole && chunkd::blake3_hex(&parts) != chunk.hash {
                         tracing::error!(server = %candidate.addr, chunk_id, "chunk copy is corrupt, trying another");
                         continue;
                     }
-                    return Ok(bytes);
+                    return Ok(parts);
                 }
                 Err(e) => {
                     tracing::warn!(server = %candidate.addr, chunk_id, error = %e, "chunk read failed");
