@@ -139,6 +139,9 @@ pub struct LocatedChunk {
     /// Fragment indexes that were not stored (erasure-coded chunks).
     #[serde(default)]
     pub missing_fragments: Option<Vec<u32>>,
+    /// The bytes are kept in the meta2 record (no copies on chunk servers).
+    #[serde(default)]
+    pub inline: bool,
 }
 
 impl LocatedChunk {

@@ -261,6 +261,85 @@ async fn one_dead_chunk_server_reads_and_writes_go_on() {
     );
 }
 
+/// Under a one-copy policy, objects up to 16 KiB live in their meta2 record: no chunk file,
+/// same answers, and they survive a restart like any other object.
+#[tokio::test]
+async fn small_one_copy_objects_are_kept_in_meta2() {
+    let mut cluster = Cluster::start_with(DevOptions {
+        chunkd: 1,
+        replicas: 1,
+        ..DevOptions::default()
+    });
+    let s3 = cluster.s3();
+    s3.create_bucket("tiny")
+        .await
+        .expect_status(200, "CreateBucket");
+    let small = random_bytes(11, 10_000);
+    let larger = random_bytes(12, 20_000);
+    put_ok(&s3, "tiny", "small", &small).await;
+    put_ok(&s3, "tiny", "larger", &larger).await;
+
+    let loc = cluster.locate("tiny", "small");
+    assert_eq!(loc.chunks.len(), 1);
+    assert!(loc.chunks[0].inline, "10 kB object not inline: {loc:?}");
+    assert!(
+        loc.chunks[0].copies.is_empty(),
+        "inline chunk has copies: {loc:?}"
+    );
+    assert_eq!(loc.chunks[0].hash, blake3::hash(&small).to_hex().as_str());
+    check_located(
+        &cluster,
+        &cluster.locate("tiny", "larger"),
+        &larger,
+        1,
+        8 * MIB,
+    );
+    let chunk_files = |cluster: &Cluster| {
+        walk_files(&cluster.info.chunkd[0].volume)
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n.len() == 64))
+            .count()
+    };
+    assert_eq!(
+        chunk_files(&cluster),
+        1,
+        "only the 20 kB object has a chunk file"
+    );
+
+    get_same(&s3, "tiny", "small", &small).await;
+    let r = s3.get_range("tiny", "small", "bytes=100-199").await;
+    r.expect_status(206, "range GET of an inline object");
+    assert_same_bytes(&r.body, &small[100..200], "inline range");
+
+    cluster.restart();
+    let s3 = cluster.s3();
+    get_same(&s3, "tiny", "small", &small).await;
+    s3.delete_object("tiny", "small")
+        .await
+        .expect_status(204, "DELETE inline object");
+    s3.get_object("tiny", "small")
+        .await
+        .expect_error(404, "NoSuchKey", "GET after DELETE");
+    get_same(&s3, "tiny", "larger", &larger).await;
+    assert_eq!(chunk_files(&cluster), 1);
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// Chunks larger than 1 MiB stream to their copies as they arrive: a server that died (and that
 /// the conscience may still offer) is replaced by a spare before any byte is lost.
 #[tokio::test]

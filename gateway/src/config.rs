@@ -40,6 +40,11 @@ pub struct Config {
     /// AWS, by default); a policy's `content-length-range` may only lower it. The file is
     /// streamed (`s3::post_object`), so this does not bound memory.
     pub post_object_max_bytes: u64,
+    /// Objects (and multipart parts) up to this size written under a one-copy replication
+    /// policy are kept in their meta2 record instead of on a chunk server: one durable copy
+    /// either way, without a chunk server round trip and its fsyncs. 0 turns it off. Other
+    /// policies always go to chunk servers (meta keeps one copy only).
+    pub inline_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -58,6 +63,7 @@ impl Default for Config {
             fragment_timeout_ms: 5000,
             s3_domain: None,
             post_object_max_bytes: 5 << 30,
+            inline_max_bytes: 16 * 1024,
         }
     }
 }

@@ -117,6 +117,39 @@ pub struct ChunkRecord {
     /// Set when the chunk is erasure coded; `copies` then holds one entry per stored fragment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ec: Option<EcLayout>,
+    /// The chunk's bytes, kept in this record instead of on chunk servers (`copies` is then
+    /// empty): small objects under a one-copy policy, where meta2's own durable copy is as
+    /// many copies as the policy asks for.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "inline_bytes"
+    )]
+    pub inline: Option<Vec<u8>>,
+}
+
+/// Inline chunk bytes as base64 in JSON.
+mod inline_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(bytes) => s.serialize_str(&STANDARD.encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
+        STANDARD
+            .decode(text)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// Everything meta knows about one object version.

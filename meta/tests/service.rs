@@ -235,6 +235,7 @@ async fn meta_end_to_end() {
             hash: "cd".repeat(32),
             copies: vec![copy("svc-2", &format!("part{n}"))],
             ec: None,
+            inline: None,
         }],
     };
     c.put_part("mp", &upload_id, &part(1, mib5)).await.unwrap();

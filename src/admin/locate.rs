@@ -31,6 +31,8 @@ pub struct ChunkLocation {
     pub ec: Option<EcLayout>,
     /// Fragment indexes without a stored fragment (always empty for replicated chunks).
     pub missing_fragments: Vec<u32>,
+    /// The chunk's bytes are kept in its meta2 record (`copies` is empty).
+    pub inline: bool,
     pub copies: Vec<CopyLocation>,
 }
 
@@ -69,6 +71,7 @@ pub fn report(bucket: &str, rec: &ObjectRecord, services: &[ServiceRecord]) -> R
             hash: c.hash.clone(),
             ec: c.ec,
             missing_fragments: missing_fragments(c),
+            inline: c.inline.is_some(),
             copies: c
                 .copies
                 .iter()
@@ -118,6 +121,7 @@ pub fn render(r: &Report) -> String {
                     ec.k, ec.m, ec.fragment_size, c.missing_fragments
                 );
             }
+            None if c.inline => out.push_str(" inline (kept in meta2)\n"),
             None => out.push('\n'),
         }
         for copy in &c.copies {
@@ -203,6 +207,7 @@ mod tests {
                     },
                 ],
                 ec: None,
+                inline: None,
             }],
         }
     }

@@ -57,6 +57,9 @@ impl ObjectService {
     /// Reads bytes `range` (relative to the chunk) from the best copy that answers correctly,
     /// or from the fragments of an erasure-coded chunk.
     async fn fetch_piece(&self, chunk: &ChunkRecord, range: Range<u64>) -> Result<Vec<Bytes>> {
+        if let Some(data) = &chunk.inline {
+            return inline_piece(chunk, data, range);
+        }
         if let Some(layout) = chunk.ec {
             return Ok(vec![self.fetch_ec_piece(chunk, layout, range).await?]);
         }
@@ -106,4 +109,20 @@ impl ObjectService {
             chunk.copies.len()
         )))
     }
+}
+
+/// Bytes `range` of a chunk kept in its meta2 record, checked against the chunk's hash.
+fn inline_piece(chunk: &ChunkRecord, data: &[u8], range: Range<u64>) -> Result<Vec<Bytes>> {
+    if blake3::hash(data).to_hex().as_str() != chunk.hash {
+        return Err(Error::Internal(format!(
+            "inline chunk {} does not match its hash",
+            chunk.pos
+        )));
+    }
+    let piece = usize::try_from(range.start)
+        .ok()
+        .zip(usize::try_from(range.end).ok())
+        .and_then(|(start, end)| data.get(start..end))
+        .ok_or_else(|| Error::Internal(format!("inline chunk {} is short", chunk.pos)))?;
+    Ok(vec![Bytes::copy_from_slice(piece)])
 }

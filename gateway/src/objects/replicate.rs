@@ -289,6 +289,7 @@ impl StreamingChunk {
             hash,
             copies: stored,
             ec: None,
+            inline: None,
         })
     }
 }

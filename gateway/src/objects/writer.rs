@@ -127,6 +127,8 @@ pub struct Written {
 struct Pending {
     svc: ObjectService,
     chunks: Vec<ChunkRecord>,
+    /// The whole body, when it is kept in meta2 (then `chunks` is empty).
+    inline: Option<ChunkRecord>,
 }
 
 impl Pending {
@@ -166,6 +168,7 @@ impl ObjectService {
         let mut pending = Pending {
             svc: self.clone(),
             chunks: Vec::new(),
+            inline: None,
         };
         let mut inflight: Option<Inflight> = None;
         let streams = matches!(target.policy.security, DataSecurity::Replicate { .. })
@@ -208,7 +211,14 @@ impl ObjectService {
             if current.len() > 0 {
                 self.finish_inflight(&mut inflight, &mut pending).await?;
                 let len = current.len();
-                inflight = Some(self.spawn_store(target, pos, offset, &mut current));
+                if pos == 0
+                    && self.inlines(target, len)
+                    && let Receiving::Buffered { pieces, .. } = &mut current
+                {
+                    pending.inline = Some(inline_chunk(std::mem::take(pieces)));
+                } else {
+                    inflight = Some(self.spawn_store(target, pos, offset, &mut current));
+                }
                 offset += len;
             }
             self.finish_inflight(&mut inflight, &mut pending).await?;
@@ -223,11 +233,24 @@ impl ObjectService {
         }
         let values = digests.finish();
         verify(offset, &values)?;
+        let chunks = match pending.inline.take() {
+            Some(chunk) => vec![chunk],
+            None => pending.take(),
+        };
         Ok(Written {
             size: offset,
             digests: values,
-            chunks: pending.take(),
+            chunks,
         })
+    }
+
+    /// True if a whole body of `len` bytes under `target`'s policy is kept in meta2.
+    fn inlines(&self, target: &ContentTarget, len: u64) -> bool {
+        len <= self.inner.config.inline_max_bytes
+            && matches!(
+                target.policy.security,
+                DataSecurity::Replicate { copies: 1 }
+            )
     }
 
     async fn finish_inflight(
@@ -352,6 +375,7 @@ impl ObjectService {
             hash,
             copies,
             ec,
+            inline: None,
         })
     }
 
@@ -430,5 +454,18 @@ impl ObjectService {
             .into_iter()
             .flatten()
             .collect()
+    }
+}
+
+/// The record of a body kept whole in meta2.
+fn inline_chunk(pieces: Vec<Bytes>) -> ChunkRecord {
+    ChunkRecord {
+        pos: 0,
+        offset: 0,
+        size: pieces.iter().map(|p| p.len() as u64).sum(),
+        hash: chunkd::blake3_hex(&pieces),
+        copies: Vec::new(),
+        ec: None,
+        inline: Some(pieces.concat()),
     }
 }

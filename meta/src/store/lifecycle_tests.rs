@@ -57,6 +57,7 @@ fn object(key: &str, mtime_ms: i64, tags: &[(&str, &str)]) -> ObjectRecord {
                 hash: None,
             }],
             ec: None,
+            inline: None,
         }],
         delete_marker: false,
         props,

@@ -114,6 +114,7 @@ fn assemble(
                 hash: c.hash.clone(),
                 copies: c.copies.clone(),
                 ec: c.ec,
+                inline: c.inline.clone(),
             });
         }
         sizes.push(p.size);

@@ -35,6 +35,7 @@ fn chunks(id: &str, size: u64) -> Vec<ChunkRecord> {
             hash: None,
         }],
         ec: None,
+        inline: None,
     }]
 }
 

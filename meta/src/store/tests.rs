@@ -38,6 +38,7 @@ fn chunk(pos: u32, offset: u64, size: u64, id: &str) -> ChunkRecord {
             hash: None,
         }],
         ec: None,
+        inline: None,
     }
 }
 

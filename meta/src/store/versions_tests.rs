@@ -49,6 +49,7 @@ fn object(key: &str, chunk: &str, size: u64) -> ObjectRecord {
                 hash: None,
             }],
             ec: None,
+            inline: None,
         }],
         delete_marker: false,
         props: Default::default(),

@@ -89,6 +89,7 @@ pub fn object_with(
             hash: "ab".repeat(32),
             copies,
             ec: None,
+            inline: None,
         }],
     }
 }
