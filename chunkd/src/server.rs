@@ -21,12 +21,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-/// Size of the blocks read from disk for GET and of the upload write buffer.
-const BLOCK: usize = 256 * 1024;
+/// Size of the blocks read from disk for GET.
+const READ_BLOCK: usize = 1024 * 1024;
+/// Bytes of an upload gathered before they are written to its temp file.
+const WRITE_BATCH: usize = 1024 * 1024;
 
 type RespBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -237,13 +238,16 @@ async fn put_chunk(
 
     let tmp = state.volume.temp_path(&id);
     let _guard = TempGuard(tmp.clone());
-    let file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .await
-        .map_err(Error::from_write_io)?;
-    let mut writer = BufWriter::with_capacity(BLOCK, file);
+    let open_path = tmp.clone();
+    let file = blocking(move || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&open_path)
+    })
+    .await
+    .map_err(Error::from_write_io)?;
+    let mut writer = BatchWriter::new(file);
     let mut hasher = blake3::Hasher::new();
     let mut received: u64 = 0;
     let mut trailer_hash: Option<String> = None;
@@ -257,10 +261,7 @@ async fn put_chunk(
                     return Err(Error::BadRequest("body longer than content-length".into()));
                 }
                 hasher.update(&data);
-                writer
-                    .write_all(&data)
-                    .await
-                    .map_err(Error::from_write_io)?;
+                writer.push(data).await.map_err(Error::from_write_io)?;
             }
             Err(frame) => {
                 if let Ok(trailers) = frame.into_trailers()
@@ -294,13 +295,10 @@ async fn put_chunk(
     meta.mtime_ms = now_ms();
     let footer = chunkfile::encode_footer(&meta)?;
     writer
-        .write_all(&footer)
+        .push(Bytes::from(footer))
         .await
         .map_err(Error::from_write_io)?;
-    writer.flush().await.map_err(Error::from_write_io)?;
-    let file = writer.into_inner();
-    file.sync_all().await.map_err(Error::from_write_io)?;
-    drop(file);
+    writer.finish().await.map_err(Error::from_write_io)?;
 
     let volume = state.volume.clone();
     let commit_id = id.clone();
@@ -351,7 +349,7 @@ async fn get_chunk(
     let body = if head_only || len == 0 {
         empty()
     } else {
-        file_body(tokio::fs::File::from_std(file), start, len)
+        file_body(file, start, len)
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
@@ -373,42 +371,100 @@ async fn get_chunk(
     Ok(resp)
 }
 
-/// A body streaming `len` bytes of `file` from `start`, in blocks of at most [`BLOCK`] bytes.
-fn file_body(file: tokio::fs::File, start: u64, len: u64) -> RespBody {
-    struct ReadState {
-        file: tokio::fs::File,
-        remaining: u64,
-        seek_to: Option<u64>,
-    }
-    let init = ReadState {
-        file,
-        remaining: len,
-        seek_to: Some(start),
-    };
-    let stream = futures::stream::unfold(Some(init), |st| async move {
-        let mut st = st?;
-        if st.remaining == 0 {
+/// A body streaming `len` bytes of `file` from `start`, in blocks of at most [`READ_BLOCK`]
+/// bytes, each read on a blocking thread straight into the buffer that is sent.
+fn file_body(file: std::fs::File, start: u64, len: u64) -> RespBody {
+    use std::os::unix::fs::FileExt;
+    let file = Arc::new(file);
+    let stream = futures::stream::unfold((file, start, len), |(file, pos, remaining)| async move {
+        if remaining == 0 {
             return None;
         }
-        if let Some(pos) = st.seek_to.take()
-            && let Err(e) = st.file.seek(std::io::SeekFrom::Start(pos)).await
-        {
-            return Some((Err(e), None));
-        }
-        let n = usize::try_from(st.remaining).map_or(BLOCK, |r| r.min(BLOCK));
-        let mut buf = vec![0u8; n];
-        match st.file.read_exact(&mut buf).await {
-            Ok(_) => {
-                st.remaining -= n as u64;
-                Some((Ok(Frame::data(Bytes::from(buf))), Some(st)))
-            }
+        let n = usize::try_from(remaining).map_or(READ_BLOCK, |r| r.min(READ_BLOCK));
+        let reader = file.clone();
+        let read = blocking(move || {
+            let mut buf = vec![0u8; n];
+            reader.read_exact_at(&mut buf, pos)?;
+            Ok(Bytes::from(buf))
+        })
+        .await;
+        match read {
+            Ok(data) => Some((
+                Ok(Frame::data(data)),
+                (file, pos + n as u64, remaining - n as u64),
+            )),
             Err(e) => {
                 tracing::warn!(error = %e, "chunk read failed mid-stream");
-                Some((Err(e), None))
+                Some((Err(e), (file, pos, 0)))
             }
         }
     });
     StreamBody::new(stream).boxed_unsync()
+}
+
+/// Runs blocking file I/O on tokio's blocking pool.
+async fn blocking<T, F>(f: F) -> std::io::Result<T>
+where
+    F: FnOnce() -> std::io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+}
+
+/// Writes an upload's frames to its temp file in batches of about [`WRITE_BATCH`] bytes, each
+/// batch on a blocking thread straight from the received buffers (no copy in between).
+struct BatchWriter {
+    file: Option<std::fs::File>,
+    pending: Vec<Bytes>,
+    pending_len: usize,
+}
+
+impl BatchWriter {
+    fn new(file: std::fs::File) -> BatchWriter {
+        BatchWriter {
+            file: Some(file),
+            pending: Vec::new(),
+            pending_len: 0,
+        }
+    }
+
+    async fn push(&mut self, data: Bytes) -> std::io::Result<()> {
+        self.pending_len += data.len();
+        self.pending.push(data);
+        if self.pending_len >= WRITE_BATCH {
+            self.write(false).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is left and fsyncs the file.
+    async fn finish(mut self) -> std::io::Result<()> {
+        self.write(true).await
+    }
+
+    async fn write(&mut self, sync: bool) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| std::io::Error::other("an earlier write failed"))?;
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_len = 0;
+        let file = blocking(move || {
+            for data in &pending {
+                file.write_all(data)?;
+            }
+            if sync {
+                file.sync_all()?;
+            }
+            Ok(file)
+        })
+        .await?;
+        self.file = Some(file);
+        Ok(())
+    }
 }
 
 async fn delete_chunk(state: &State, id: String) -> Result<Response<RespBody>> {
