@@ -25,7 +25,7 @@ pub enum Command {
     Meta(MetaArgs),
     /// Run a chunk server.
     Chunkd(ChunkdArgs),
-    /// Run the S3 gateway.
+    /// Run the gateway (S3, and Swift when `swift_listen` is set).
     Gateway(GatewayArgs),
     /// Run a whole local cluster (meta, N chunk servers, gateway) as child processes.
     Dev(DevArgs),
@@ -163,7 +163,7 @@ pub enum SwiftUserCommand {
         #[arg(long, env = "SPREAD_SWIFT_KEY")]
         key: String,
         /// Make the user an admin of the account.
-        #[arg(long)]
+        #[arg(long, env = "SPREAD_SWIFT_ADMIN")]
         admin: bool,
     },
 }
@@ -220,7 +220,8 @@ pub enum ClusterCommand {
         /// Service id (or its address).
         service: String,
         /// Score to hold, 0..=100.
-        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+        #[arg(long, env = "SPREAD_LOCK_SCORE", default_value_t = 0,
+              value_parser = clap::value_parser!(u8).range(0..=100))]
         score: u8,
     },
     /// Let the conscience score a locked service again.
@@ -240,7 +241,7 @@ pub enum ObjectCommand {
         bucket: String,
         key: String,
         /// Print JSON instead of a table.
-        #[arg(long, env = "SPREAD_JSON")]
+        #[arg(long, env = "SPREAD_LOCATE_JSON")]
         json: bool,
     },
 }

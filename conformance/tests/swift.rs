@@ -667,6 +667,13 @@ async fn swift_large_objects_and_acls() {
     );
     let r = sw.get("big/slo").await;
     assert!(r.body == data, "SLO body");
+    let listing = sw.get("big?format=json&prefix=slo").await;
+    let listed: serde_json::Value = serde_json::from_slice(&listing.body).expect("listing");
+    assert_eq!(
+        listed[0]["bytes"].as_u64(),
+        Some(data.len() as u64),
+        "an SLO is listed with its assembled size: {listed}"
+    );
     let r = sw
         .send(
             Method::GET,

@@ -361,7 +361,14 @@ pub struct ObjectSummary {
     pub etag: String,
     pub mtime_ms: i64,
     pub content_type: Option<String>,
+    /// For a Swift static large object manifest: the size of the assembled object (from the
+    /// record's [`SLO_SIZE_HEADER`]), which Swift listings show instead of the manifest's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assembled_size: Option<u64>,
 }
+
+/// Record header the gateway stores on a Swift SLO manifest: the assembled object's size.
+pub const SLO_SIZE_HEADER: &str = "x-slo-size";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ListReply {

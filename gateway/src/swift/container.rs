@@ -236,7 +236,8 @@ async fn list(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, h: HeaderMap) -> Swif
                     entries.push(ObjectEntry::Object {
                         name: o.key,
                         hash: o.etag,
-                        bytes: o.size,
+                        // An SLO manifest is listed with its assembled size, as Swift does.
+                        bytes: o.assembled_size.unwrap_or(o.size),
                         content_type: o
                             .content_type
                             .unwrap_or_else(|| "application/octet-stream".to_string()),

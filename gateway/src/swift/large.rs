@@ -36,7 +36,7 @@ const MAX_MANIFEST: usize = 8 * 1024 * 1024;
 /// Header (stored on the record) marking an SLO manifest.
 pub const SLO_HEADER: &str = "x-static-large-object";
 /// Stored on SLO manifests: assembled size and ETag, so HEAD needs no manifest read.
-const SLO_SIZE: &str = "x-slo-size";
+const SLO_SIZE: &str = meta::wire::SLO_SIZE_HEADER;
 const SLO_ETAG: &str = "x-slo-etag";
 pub const DLO_HEADER: &str = "x-object-manifest";
 

@@ -61,6 +61,10 @@ fn summary(rec: &ObjectRecord) -> ObjectSummary {
         etag: rec.etag.clone(),
         mtime_ms: rec.mtime_ms,
         content_type: rec.content_type.clone(),
+        assembled_size: rec
+            .headers
+            .get(crate::wire::SLO_SIZE_HEADER)
+            .and_then(|s| s.parse().ok()),
     }
 }
 
