@@ -27,7 +27,15 @@ pub async fn meta(args: MetaArgs) -> Result<()> {
         Some(path) => meta::Config::load(path)?,
         None => meta::Config::default(),
     };
-    until_shutdown("meta", meta::server::run(config)).await
+    // Meta stops cleanly: no new requests, in-flight commits finish, the LMDB environments
+    // are closed before the process exits.
+    let mut shutdown = Shutdown::install();
+    let signalled = async move {
+        let sig = shutdown.wait().await;
+        tracing::info!("meta: {sig} received, stopping");
+    };
+    meta::server::run_until(config, signalled).await?;
+    Ok(())
 }
 
 /// `spread chunkd`.

@@ -30,10 +30,16 @@ const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 
 /// Binds `config.listen` and serves forever.
 pub async fn run(config: Config) -> Result<()> {
+    run_until(config, std::future::pending()).await
+}
+
+/// Binds `config.listen` and serves until `shutdown` completes, then stops cleanly
+/// ([`serve_with_shutdown`]).
+pub async fn run_until(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| Error::Io(format!("binding {}: {e}", config.listen)))?;
-    serve(listener, config).await
+    serve_with_shutdown(listener, config, shutdown).await
 }
 
 /// Serves on an already bound listener, forever.
