@@ -231,6 +231,24 @@ pub struct GrantHeaders<'a> {
     pub write_acp: Option<&'a str>,
 }
 
+/// [`GrantHeaders`] of an s3s input with the `grant_*` fields. Object inputs have no
+/// `grant_write` field (s3s leaves that header in the request): they pass `write:` apart.
+macro_rules! grant_headers {
+    ($input:expr, write: $write:expr) => {
+        $crate::s3::acl::GrantHeaders {
+            full_control: $input.grant_full_control.as_deref(),
+            read: $input.grant_read.as_deref(),
+            read_acp: $input.grant_read_acp.as_deref(),
+            write: $write,
+            write_acp: $input.grant_write_acp.as_deref(),
+        }
+    };
+    ($input:expr) => {
+        $crate::s3::acl::grant_headers!($input, write: $input.grant_write.as_deref())
+    };
+}
+pub(crate) use grant_headers;
+
 impl GrantHeaders<'_> {
     fn is_empty(&self) -> bool {
         self.full_control.is_none()
@@ -455,13 +473,7 @@ pub async fn put_bucket_acl(
         .await?;
     let input = &req.input;
     let owner = access.container.account.clone();
-    let grants = GrantHeaders {
-        full_control: input.grant_full_control.as_deref(),
-        read: input.grant_read.as_deref(),
-        read_acp: input.grant_read_acp.as_deref(),
-        write: input.grant_write.as_deref(),
-        write_acp: input.grant_write_acp.as_deref(),
-    };
+    let grants = grant_headers!(input);
     let acl = s3
         .acl_to_put(
             input.acl.as_ref().map(|a| a.as_str()),
@@ -534,13 +546,7 @@ pub async fn put_object_acl(
     }
     access.check_object(&rec)?;
     let owner = access.object_acl(&rec).owner;
-    let grants = GrantHeaders {
-        full_control: input.grant_full_control.as_deref(),
-        read: input.grant_read.as_deref(),
-        read_acp: input.grant_read_acp.as_deref(),
-        write: input.grant_write.as_deref(),
-        write_acp: input.grant_write_acp.as_deref(),
-    };
+    let grants = grant_headers!(input);
     let acl = s3
         .acl_to_put(
             input.acl.as_ref().map(|a| a.as_str()),

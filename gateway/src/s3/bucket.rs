@@ -6,7 +6,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
 use super::access::Action;
-use super::acl::{BUCKET_ACL_PROP, GrantHeaders};
+use super::acl::{BUCKET_ACL_PROP, grant_headers};
 use super::convert::timestamp;
 use super::error::s3err;
 use super::object_lock::{BUCKET_LOCK_PROP, BucketLock};
@@ -74,13 +74,7 @@ pub async fn create_bucket(
         );
     }
     let input = &req.input;
-    let grants = GrantHeaders {
-        full_control: input.grant_full_control.as_deref(),
-        read: input.grant_read.as_deref(),
-        read_acp: input.grant_read_acp.as_deref(),
-        write: input.grant_write.as_deref(),
-        write_acp: input.grant_write_acp.as_deref(),
-    };
+    let grants = grant_headers!(input);
     if let Some(acl) = s3
         .requested_acl(
             input.acl.as_ref().map(|a| a.as_str()),

@@ -9,7 +9,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
 use super::access::Action;
-use super::acl::{Acl, GrantHeaders, OBJECT_ACL_PROP};
+use super::acl::{Acl, OBJECT_ACL_PROP, grant_headers};
 use super::bucket::owner;
 use super::convert::{
     ChecksumFields, body_or_empty, check_key, checksum_fields, etag, standard_headers, timestamp,
@@ -42,16 +42,13 @@ pub async fn create(
         .new_object_acl(
             &access,
             req.input.acl.as_ref().map(|a| a.as_str()),
-            &GrantHeaders {
-                full_control: req.input.grant_full_control.as_deref(),
-                read: req.input.grant_read.as_deref(),
-                read_acp: req.input.grant_read_acp.as_deref(),
+            &grant_headers!(
+                req.input,
                 write: req
                     .headers
                     .get("x-amz-grant-write")
-                    .and_then(|v| v.to_str().ok()),
-                write_acp: req.input.grant_write_acp.as_deref(),
-            },
+                    .and_then(|v| v.to_str().ok())
+            ),
         )
         .await?;
     let input = req.input;

@@ -6,7 +6,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::SpreadS3;
 use super::access::{Access, Action};
-use super::acl::GrantHeaders;
+use super::acl::grant_headers;
 use super::convert::{
     ChecksumRequest, body_or_empty, check_key, checksum_fields, checksum_request, digests_for,
     etag, expires, metadata_out, standard_headers, timestamp, user_meta, verify_digests,
@@ -38,13 +38,7 @@ pub async fn put_object(
         .new_object_acl(
             &access,
             input.acl.as_ref().map(|a| a.as_str()),
-            &GrantHeaders {
-                full_control: input.grant_full_control.as_deref(),
-                read: input.grant_read.as_deref(),
-                read_acp: input.grant_read_acp.as_deref(),
-                write: grant_header(&req.headers, "x-amz-grant-write"),
-                write_acp: input.grant_write_acp.as_deref(),
-            },
+            &grant_headers!(input, write: grant_header(&req.headers, "x-amz-grant-write")),
         )
         .await?;
     check_key(&input.key)?;
@@ -571,13 +565,7 @@ pub async fn copy_object(
         s3.new_object_acl(
             &access,
             input.acl.as_ref().map(|a| a.as_str()),
-            &GrantHeaders {
-                full_control: input.grant_full_control.as_deref(),
-                read: input.grant_read.as_deref(),
-                read_acp: input.grant_read_acp.as_deref(),
-                write: grant_header(&req.headers, "x-amz-grant-write"),
-                write_acp: input.grant_write_acp.as_deref(),
-            },
+            &grant_headers!(input, write: grant_header(&req.headers, "x-amz-grant-write")),
         )
         .await?,
     );
