@@ -2,66 +2,29 @@
 //! one second and the clock passed in: expiry by days and by date, prefix and tag filters, a
 //! versioned container (delete marker, non-current versions, lone markers) and old uploads.
 
+use super::test_fixtures;
 use super::*;
 use crate::wire::{
-    ChunkCopy, ChunkRecord, ContainerSettings, LifecycleRule, ObjectRecord, PROP_LIFECYCLE,
-    PROP_TAGS, UploadRecord, VersionListRequest, Versioning,
+    LifecycleRule, ObjectRecord, PROP_LIFECYCLE, PROP_TAGS, UploadRecord, VersionListRequest,
+    Versioning,
 };
 use std::collections::BTreeMap;
 
 const DAY: i64 = 1000;
 
 fn store(dir: &std::path::Path) -> Store {
-    let config = Config {
-        data_dir: dir.to_path_buf(),
-        map_size_mib: 64,
-        open_env_cache: 4,
-        ..Config::default()
-    };
-    let s = Store::open(&config, "127.0.0.1:6000").unwrap();
-    s.create_account("acct").unwrap();
-    s.create_container("acct", "b", &ContainerSettings::default())
-        .unwrap();
-    s
+    test_fixtures::store(dir, "b")
 }
 
 fn object(key: &str, mtime_ms: i64, tags: &[(&str, &str)]) -> ObjectRecord {
-    let mut props = BTreeMap::new();
+    let mut rec = test_fixtures::object(key, 10, &crate::ids::new_content_id());
+    rec.mtime_ms = mtime_ms;
     if !tags.is_empty() {
         let t: BTreeMap<&str, &str> = tags.iter().copied().collect();
-        props.insert(PROP_TAGS.to_string(), serde_json::to_string(&t).unwrap());
+        rec.props
+            .insert(PROP_TAGS.to_string(), serde_json::to_string(&t).unwrap());
     }
-    ObjectRecord {
-        v: 1,
-        key: key.to_string(),
-        version_id: "null".into(),
-        content_id: crate::ids::new_content_id(),
-        size: 10,
-        etag: "00".repeat(16),
-        mtime_ms,
-        content_type: None,
-        headers: Default::default(),
-        user_meta: Default::default(),
-        checksums: Default::default(),
-        policy: "THREECOPIES".into(),
-        parts: vec![],
-        chunks: vec![ChunkRecord {
-            pos: 0,
-            offset: 0,
-            size: 10,
-            hash: "00".repeat(32),
-            copies: vec![ChunkCopy {
-                service: "svc".into(),
-                chunk_id: crate::ids::new_content_id(),
-                fragment: None,
-                hash: None,
-            }],
-            ec: None,
-            inline: None,
-        }],
-        delete_marker: false,
-        props,
-    }
+    rec
 }
 
 fn set_rules(s: &Store, rules: &[LifecycleRule]) {

@@ -111,6 +111,8 @@ mod lifecycle_tests;
 #[cfg(test)]
 mod swift_tests;
 #[cfg(test)]
+mod test_fixtures;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod versions_tests;

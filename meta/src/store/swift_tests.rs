@@ -1,67 +1,28 @@
 //! Unit tests of the Swift state of the store: users, tokens, account metadata, container
 //! properties and the expirer, on real LMDB environments in temporary directories.
 
+use super::test_fixtures;
 use super::*;
 use crate::wire::{
-    ChunkCopy, ChunkRecord, CompletePart, CompleteRequest, ContainerSettings, ObjectRecord,
-    PartRecord, UploadRecord,
+    ChunkRecord, CompletePart, CompleteRequest, ObjectRecord, PartRecord, UploadRecord,
 };
 use std::collections::BTreeMap;
 
 fn store(dir: &std::path::Path) -> Store {
-    let config = Config {
-        data_dir: dir.to_path_buf(),
-        map_size_mib: 64,
-        open_env_cache: 4,
-        ..Config::default()
-    };
-    let s = Store::open(&config, "127.0.0.1:6000").unwrap();
-    s.create_account("acct").unwrap();
-    s.create_container("acct", "cont", &ContainerSettings::default())
-        .unwrap();
-    s
+    test_fixtures::store(dir, "cont")
 }
 
 fn chunks(id: &str, size: u64) -> Vec<ChunkRecord> {
-    vec![ChunkRecord {
-        pos: 0,
-        offset: 0,
-        size,
-        hash: "00".repeat(32),
-        copies: vec![ChunkCopy {
-            service: "svc-a".into(),
-            chunk_id: id.into(),
-            fragment: None,
-            hash: None,
-        }],
-        ec: None,
-        inline: None,
-    }]
+    vec![test_fixtures::chunk(0, 0, size, id)]
 }
 
 fn object(key: &str, delete_at: Option<&str>) -> ObjectRecord {
-    let mut headers = BTreeMap::new();
+    let mut rec = test_fixtures::object(key, 10, &format!("chunk-{}", crate::ids::random_hex(8)));
     if let Some(at) = delete_at {
-        headers.insert("x-delete-at".to_string(), at.to_string());
+        rec.headers
+            .insert("x-delete-at".to_string(), at.to_string());
     }
-    ObjectRecord {
-        v: 1,
-        key: key.to_string(),
-        version_id: "null".into(),
-        content_id: crate::ids::new_content_id(),
-        size: 10,
-        etag: "d41d8cd98f00b204e9800998ecf8427e".into(),
-        mtime_ms: 1,
-        content_type: None,
-        headers,
-        user_meta: Default::default(),
-        checksums: Default::default(),
-        policy: "THREECOPIES".into(),
-        parts: vec![],
-        chunks: chunks(&format!("chunk-{}", &crate::ids::random_hex(8)), 10),
-        delete_marker: false,
-        props: Default::default(),
-    }
+    rec
 }
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

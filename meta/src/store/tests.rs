@@ -1,66 +1,18 @@
 //! Unit tests of the store on real LMDB environments in temporary directories.
 
+use super::test_fixtures::{self, chunk, config};
 use super::*;
 use crate::wire::{
-    ChunkCopy, ChunkRecord, CompletePart, CompleteRequest, ContainerSettings, Heartbeat, ListReply,
-    ListRequest, ListUploadsRequest, ObjectRecord, PartRecord, ServiceStats, UploadRecord,
+    ChunkCopy, CompletePart, CompleteRequest, ContainerSettings, Heartbeat, ListReply, ListRequest,
+    ListUploadsRequest, ObjectRecord, PartRecord, ServiceStats, UploadRecord,
 };
 
-fn config(dir: &std::path::Path) -> Config {
-    Config {
-        data_dir: dir.to_path_buf(),
-        map_size_mib: 64,
-        open_env_cache: 4,
-        dead_after_secs: 10,
-        ..Config::default()
-    }
-}
-
 fn store(dir: &std::path::Path) -> Store {
-    let s = Store::open(&config(dir), "127.0.0.1:6000").unwrap();
-    if s.create_account("acct").is_ok() {
-        s.create_container("acct", "bucket", &ContainerSettings::default())
-            .unwrap();
-    }
-    s
-}
-
-fn chunk(pos: u32, offset: u64, size: u64, id: &str) -> ChunkRecord {
-    ChunkRecord {
-        pos,
-        offset,
-        size,
-        hash: "00".repeat(32),
-        copies: vec![ChunkCopy {
-            service: "svc-a".into(),
-            chunk_id: id.into(),
-            fragment: None,
-            hash: None,
-        }],
-        ec: None,
-        inline: None,
-    }
+    test_fixtures::store(dir, "bucket")
 }
 
 fn object(key: &str, size: u64) -> ObjectRecord {
-    ObjectRecord {
-        v: 1,
-        key: key.to_string(),
-        version_id: "null".into(),
-        content_id: crate::ids::new_content_id(),
-        size,
-        etag: "d41d8cd98f00b204e9800998ecf8427e".into(),
-        mtime_ms: 1,
-        content_type: None,
-        headers: Default::default(),
-        user_meta: Default::default(),
-        checksums: Default::default(),
-        policy: "THREECOPIES".into(),
-        parts: vec![],
-        chunks: vec![chunk(0, 0, size, &format!("chunk-of-{}", key.len()))],
-        delete_marker: false,
-        props: Default::default(),
-    }
+    test_fixtures::object(key, size, &format!("chunk-of-{}", key.len()))
 }
 
 fn list(s: &Store, req: ListRequest) -> ListReply {

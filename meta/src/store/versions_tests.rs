@@ -1,58 +1,19 @@
 //! Unit tests of object versioning on real LMDB environments: version ids, delete markers,
 //! the null version, listings with markers, and which chunks go to GC.
 
+use super::test_fixtures;
 use super::*;
-use crate::wire::{
-    ChunkCopy, ChunkRecord, ContainerSettings, ObjectRecord, PutCondition, VersionListRequest,
-    Versioning,
-};
+use crate::wire::{ObjectRecord, PutCondition, VersionListRequest, Versioning};
 
 fn store(dir: &std::path::Path) -> Store {
-    let config = Config {
-        data_dir: dir.to_path_buf(),
-        map_size_mib: 64,
-        open_env_cache: 4,
-        ..Config::default()
-    };
-    let s = Store::open(&config, "127.0.0.1:6000").unwrap();
-    s.create_account("acct").unwrap();
-    s.create_container("acct", "b", &ContainerSettings::default())
-        .unwrap();
-    s
+    test_fixtures::store(dir, "b")
 }
 
 /// An object whose one chunk has the id `chunk`.
 fn object(key: &str, chunk: &str, size: u64) -> ObjectRecord {
     ObjectRecord {
-        v: 1,
-        key: key.to_string(),
-        version_id: "null".into(),
-        content_id: crate::ids::new_content_id(),
-        size,
         etag: format!("{:032x}", size),
-        mtime_ms: 1,
-        content_type: None,
-        headers: Default::default(),
-        user_meta: Default::default(),
-        checksums: Default::default(),
-        policy: "THREECOPIES".into(),
-        parts: vec![],
-        chunks: vec![ChunkRecord {
-            pos: 0,
-            offset: 0,
-            size,
-            hash: "00".repeat(32),
-            copies: vec![ChunkCopy {
-                service: "svc".into(),
-                chunk_id: chunk.into(),
-                fragment: None,
-                hash: None,
-            }],
-            ec: None,
-            inline: None,
-        }],
-        delete_marker: false,
-        props: Default::default(),
+        ..test_fixtures::object(key, size, chunk)
     }
 }
 
