@@ -217,12 +217,9 @@ impl StreamingChunk {
             }
         }
         if self.uploads.len() < self.quorum {
-            return Err(too_few(
-                self.pos,
-                self.uploads.len(),
-                &self.placement,
-                self.quorum,
-            ));
+            return Err(self
+                .placement
+                .short(self.pos, self.uploads.len(), self.quorum));
         }
         Ok(())
     }
@@ -280,7 +277,7 @@ impl StreamingChunk {
         if stored.len() < self.quorum {
             let count = stored.len();
             self.svc.discard(stored).await;
-            return Err(too_few(self.pos, count, &self.placement, self.quorum));
+            return Err(self.placement.short(self.pos, count, self.quorum));
         }
         Ok(ChunkRecord {
             pos: self.pos,
@@ -292,11 +289,4 @@ impl StreamingChunk {
             inline: None,
         })
     }
-}
-
-fn too_few(pos: u32, stored: usize, placement: &Placement, quorum: usize) -> Error {
-    Error::Unavailable(format!(
-        "chunk {pos}: {stored} cop(ies) stored, storage policy {} needs {quorum}",
-        placement.policy_name
-    ))
 }

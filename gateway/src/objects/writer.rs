@@ -61,7 +61,7 @@ impl ContentTarget {
 /// Where one chunk goes: the servers chosen for it, and what spares are chosen from.
 pub(super) struct Placement {
     pub chosen: Vec<policy::Candidate>,
-    pub policy_name: String,
+    policy_name: String,
     candidates: Vec<policy::Candidate>,
     min_distance: usize,
 }
@@ -88,6 +88,14 @@ impl Placement {
             .collect();
         let mut rng = rand::thread_rng();
         policy::select(&spares, wanted, self.min_distance, &mut rng)
+    }
+
+    /// The error of chunk `pos` when only `stored` of the `quorum` pieces it needs are durable.
+    pub fn short(&self, pos: u32, stored: usize, quorum: usize) -> Error {
+        Error::Unavailable(format!(
+            "chunk {pos}: {stored} piece(s) stored, storage policy {} needs {quorum}",
+            self.policy_name
+        ))
     }
 }
 
@@ -127,8 +135,6 @@ pub struct Written {
 struct Pending {
     svc: ObjectService,
     chunks: Vec<ChunkRecord>,
-    /// The whole body, when it is kept in meta2 (then `chunks` is empty).
-    inline: Option<ChunkRecord>,
 }
 
 impl Pending {
@@ -168,7 +174,6 @@ impl ObjectService {
         let mut pending = Pending {
             svc: self.clone(),
             chunks: Vec::new(),
-            inline: None,
         };
         let mut inflight: Option<Inflight> = None;
         let streams = matches!(target.policy.security, DataSecurity::Replicate { .. })
@@ -215,7 +220,8 @@ impl ObjectService {
                     && self.inlines(target, len)
                     && let Receiving::Buffered { pieces, .. } = &mut current
                 {
-                    pending.inline = Some(inline_chunk(std::mem::take(pieces)));
+                    // The only chunk, without copies: nothing to discard if the write fails.
+                    pending.chunks.push(inline_chunk(std::mem::take(pieces)));
                 } else {
                     inflight = Some(self.spawn_store(target, pos, offset, &mut current));
                 }
@@ -233,14 +239,10 @@ impl ObjectService {
         }
         let values = digests.finish();
         verify(offset, &values)?;
-        let chunks = match pending.inline.take() {
-            Some(chunk) => vec![chunk],
-            None => pending.take(),
-        };
         Ok(Written {
             size: offset,
             digests: values,
-            chunks,
+            chunks: pending.take(),
         })
     }
 
@@ -363,10 +365,7 @@ impl ObjectService {
         if copies.len() < quorum {
             let stored = copies.len();
             self.discard(copies).await;
-            return Err(Error::Unavailable(format!(
-                "chunk {pos}: {stored} piece(s) stored, storage policy {} needs {quorum}",
-                target.policy.name
-            )));
+            return Err(placement.short(pos, stored, quorum));
         }
         Ok(ChunkRecord {
             pos,
