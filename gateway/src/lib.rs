@@ -9,6 +9,7 @@ pub mod objects;
 pub mod s3;
 pub mod server;
 pub mod swift;
+mod xml;
 
 pub use config::Config;
 pub use error::{Error, Result};

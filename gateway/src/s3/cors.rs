@@ -160,14 +160,7 @@ impl CorsAsk {
     /// The method is `Access-Control-Request-Method` when given, else the request's own.
     pub fn of<B>(req: &http::Request<B>, vhost: Option<&DomainHost>) -> Option<CorsAsk> {
         let origin = req.headers().get(http::header::ORIGIN)?.to_str().ok()?;
-        let host = req
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok());
-        let bucket = match (vhost, host) {
-            (Some(d), Some(h)) if d.bucket_of(h).is_some() => d.bucket_of(h)?,
-            _ => req.uri().path().trim_start_matches('/').split('/').next()?,
-        };
+        let bucket = super::vhost::addressed(req, vhost).bucket;
         let method = match req
             .headers()
             .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)

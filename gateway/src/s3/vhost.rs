@@ -41,6 +41,43 @@ impl S3Host for DomainHost {
     }
 }
 
+/// What a request's host and path address, before s3s reads them (CORS and form uploads are
+/// answered in front of it): the bucket, and the rest of the path (the key, still
+/// percent-encoded; empty for the bucket itself).
+#[derive(Debug, PartialEq)]
+pub struct Addressed<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    /// The bucket came from the host (`bucket.DOMAIN`), not the path.
+    pub by_host: bool,
+}
+
+/// The bucket and key of `req`: virtual-hosted-style when its host (the Host header, else
+/// the URI's authority) is a subdomain of `domain`, else path-style.
+pub fn addressed<'a, B>(req: &'a http::Request<B>, domain: Option<&DomainHost>) -> Addressed<'a> {
+    let path = req.uri().path().trim_start_matches('/');
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    if let (Some(domain), Some(host)) = (domain, host)
+        && let Some(bucket) = domain.bucket_of(host)
+    {
+        return Addressed {
+            bucket,
+            key: path,
+            by_host: true,
+        };
+    }
+    let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+    Addressed {
+        bucket,
+        key,
+        by_host: false,
+    }
+}
+
 /// `host` without its `:port` (IPv6 literals keep their brackets).
 fn strip_port(host: &str) -> &str {
     match host.rsplit_once(':') {

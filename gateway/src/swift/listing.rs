@@ -8,6 +8,7 @@ use serde_json::json;
 use super::error::{SwiftError, SwiftResult};
 use super::router::Ctx;
 use super::{LISTING_LIMIT, Response, header, listing_date, put_header, respond};
+use crate::xml::escape as xml_escape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -161,21 +162,6 @@ pub fn select<T>(
         });
     }
     out.truncate(p.limit as usize);
-    out
-}
-
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
     out
 }
 

@@ -76,6 +76,11 @@ fn too_large() -> S3Error {
 /// A body that is not a readable `multipart/form-data` form.
 pub fn malformed(e: multer::Error) -> S3Error {
     tracing::debug!(error = %e, "unreadable POST form");
+    unreadable()
+}
+
+/// The answer to a form that cannot be read (400 `MalformedPOSTRequest`).
+pub fn unreadable() -> S3Error {
     S3Error::with_message(
         S3ErrorCode::MalformedPOSTRequest,
         "The body of your POST request is not well-formed multipart/form-data.",

@@ -33,7 +33,9 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
 use super::SpreadS3;
+use super::convert::url_encode;
 use super::vhost::DomainHost;
+use crate::xml::escape;
 use policy::Policy;
 use signature::Scope;
 
@@ -57,39 +59,20 @@ pub fn target<B>(req: &http::Request<B>, vhost: Option<&DomainHost>) -> Option<T
     if !essence.eq_ignore_ascii_case("multipart/form-data") {
         return None;
     }
-    let path = req.uri().path();
-    let host = req
-        .headers()
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()));
-    if let (Some(vhost), Some(host)) = (vhost, host)
-        && let Some(bucket) = vhost.bucket_of(host)
-    {
-        return Some(if path.trim_start_matches('/').is_empty() {
-            Target::Bucket {
-                bucket: bucket.to_string(),
-                by_host: true,
-            }
-        } else {
-            Target::Object
-        });
-    }
-    let rest = path.strip_prefix('/').unwrap_or(path);
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
+    let addressed = super::vhost::addressed(req, vhost);
+    if addressed.bucket.is_empty() {
         return None;
     }
-    if !key.is_empty() {
+    if !addressed.key.is_empty() {
         return Some(Target::Object);
     }
-    let bucket = percent_encoding::percent_decode_str(bucket)
+    let bucket = percent_encoding::percent_decode_str(addressed.bucket)
         .decode_utf8()
         .ok()?
         .into_owned();
     Some(Target::Bucket {
         bucket,
-        by_host: false,
+        by_host: addressed.by_host,
     })
 }
 
@@ -265,8 +248,7 @@ async fn authenticate(
             ));
         }
         let secret = s3.creds.lookup(scope.access_key).await?.secret_key;
-        let expected = signature::v4(&secret, &scope, policy);
-        let good = signature::same(&expected, &given.to_ascii_lowercase());
+        let good = signature::v4_matches(&secret, &scope, policy, given);
         let region = Some(scope.region.to_string());
         (scope.access_key, secret, region, good)
     } else if let Some(given) = v2_signature {
@@ -274,7 +256,7 @@ async fn authenticate(
             .get("awsaccesskeyid")
             .ok_or_else(|| missing("AWSAccessKeyId"))?;
         let secret = s3.creds.lookup(access_key).await?.secret_key;
-        let good = signature::same(&signature::v2(&secret, policy), given);
+        let good = signature::v2_matches(&secret, policy, given);
         (access_key, secret, None, good)
     } else if form.get("x-amz-credential").is_some() || form.get("x-amz-algorithm").is_some() {
         return Err(missing("x-amz-signature"));
@@ -372,8 +354,6 @@ const QUERY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
-/// A path keeps its slashes too.
-const PATH: &AsciiSet = &QUERY.remove(b'/');
 
 /// The `tagging` field (a `<Tagging>` XML document) as an `x-amz-tagging` header.
 fn tagging_query(xml: &str) -> S3Result<String> {
@@ -499,13 +479,9 @@ fn answer(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("localhost");
     let location = if by_host {
-        format!("http://{host}/{}", utf8_percent_encode(key, PATH))
+        format!("http://{host}/{}", url_encode(key))
     } else {
-        format!(
-            "http://{host}/{}/{}",
-            utf8_percent_encode(bucket, PATH),
-            utf8_percent_encode(key, PATH)
-        )
+        format!("http://{host}/{}/{}", url_encode(bucket), url_encode(key))
     };
     let mut resp = match form.get("success_action_status") {
         Some("200") => http::Response::new(s3s::Body::empty()),
@@ -535,14 +511,6 @@ fn answer(
     resp
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
 /// Which bound of the file's size a form broke.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Broken {
@@ -563,10 +531,7 @@ impl Broken {
                 EntityTooSmall,
                 "Your proposed upload is smaller than the minimum allowed size"
             ),
-            Broken::Unreadable => S3Error::with_message(
-                S3ErrorCode::MalformedPOSTRequest,
-                "The body of your POST request is not well-formed multipart/form-data.",
-            ),
+            Broken::Unreadable => form::unreadable(),
         }
     }
 }

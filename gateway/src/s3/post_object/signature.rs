@@ -1,9 +1,10 @@
 //! The signature of a POST form: the HMAC of its base64 `policy` field, SigV4
 //! (`x-amz-signature`, hex HMAC-SHA256 with the key derived from the secret, the date, the
 //! region and the service of `x-amz-credential`) or SigV2 (`signature`, base64 HMAC-SHA1
-//! with the secret). Signatures are compared in constant time.
+//! with the secret). Signatures are checked by the HMAC's own constant-time comparison.
 
 use base64::Engine as _;
+use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use s3s::{S3Result, s3_error};
 
@@ -50,37 +51,39 @@ fn bad_credential() -> s3s::S3Error {
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // An HMAC accepts keys of any length: new_from_slice cannot fail.
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    let mut mac = keyed::<Hmac<sha2::Sha256>>(key);
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
 
-/// The SigV4 signature (lower-case hex) of `policy` by `secret` for `scope`.
-pub fn v4(secret: &str, scope: &Scope<'_>, policy: &str) -> String {
+/// An HMAC keyed with `key` (an HMAC accepts keys of any length: this cannot fail).
+fn keyed<M: Mac + KeyInit>(key: &[u8]) -> M {
+    <M as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
+}
+
+/// Whether `given` (hex, any case) is the SigV4 signature of `policy` by `secret` for `scope`.
+pub fn v4_matches(secret: &str, scope: &Scope<'_>, policy: &str, given: &str) -> bool {
     let k_date = hmac_sha256(format!("AWS4{secret}").as_bytes(), scope.date.as_bytes());
     let k_region = hmac_sha256(&k_date, scope.region.as_bytes());
     let k_service = hmac_sha256(&k_region, scope.service.as_bytes());
     let k_signing = hmac_sha256(&k_service, b"aws4_request");
-    hex::encode(hmac_sha256(&k_signing, policy.as_bytes()))
-}
-
-/// The SigV2 signature (base64) of `policy` by `secret`.
-pub fn v2(secret: &str, policy: &str) -> String {
-    let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(policy.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-/// Whether two signatures are equal, in time independent of where they differ.
-pub fn same(expected: &str, given: &str) -> bool {
-    let (a, b) = (expected.as_bytes(), given.as_bytes());
-    if a.len() != b.len() {
+    let Ok(tag) = hex::decode(given) else {
         return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    };
+    let mut mac = keyed::<Hmac<sha2::Sha256>>(&k_signing);
+    mac.update(policy.as_bytes());
+    mac.verify_slice(&tag).is_ok()
+}
+
+/// Whether `given` (base64) is the SigV2 signature of `policy` by `secret`.
+pub fn v2_matches(secret: &str, policy: &str, given: &str) -> bool {
+    let Ok(tag) = base64::engine::general_purpose::STANDARD.decode(given) else {
+        return false;
+    };
+    let mut mac = keyed::<Hmac<sha1::Sha1>>(secret.as_bytes());
+    mac.update(policy.as_bytes());
+    mac.verify_slice(&tag).is_ok()
 }
 
 #[cfg(test)]
@@ -108,10 +111,20 @@ mod tests {
         let scope =
             Scope::parse("AKIAIOSFODNN7EXAMPLE/20130806/us-east-1/s3/aws4_request").unwrap();
         assert_eq!(scope.access_key, "AKIAIOSFODNN7EXAMPLE");
-        assert_eq!(
-            v4("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &scope, policy),
-            "21496b44de44ccb73d545f1a995c68214c9cb0d41c45a17a5daeec0b1a6db047"
-        );
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let signature = "21496b44de44ccb73d545f1a995c68214c9cb0d41c45a17a5daeec0b1a6db047";
+        assert!(v4_matches(secret, &scope, policy, signature));
+        assert!(v4_matches(
+            secret,
+            &scope,
+            policy,
+            &signature.to_ascii_uppercase()
+        ));
+        let altered = signature.replace("21496b44", "21496b45");
+        assert!(!v4_matches(secret, &scope, policy, &altered));
+        assert!(!v4_matches(secret, &scope, policy, &signature[2..]));
+        assert!(!v4_matches(secret, &scope, policy, "not hex"));
+        assert!(!v4_matches("other", &scope, policy, signature));
         // The document is a policy this module reads.
         let p = super::super::policy::Policy::parse(policy).unwrap();
         assert_eq!(p.conditions.len(), 10);
@@ -120,11 +133,30 @@ mod tests {
     #[test]
     fn v2_signature() {
         // python3: base64.b64encode(hmac.new(b"secret", b"cG9saWN5", hashlib.sha1).digest())
-        assert_eq!(v2("secret", "cG9saWN5"), "xjcOd3+I0tu58AF8jUmwdfvwgBU=");
+        assert!(v2_matches(
+            "secret",
+            "cG9saWN5",
+            "xjcOd3+I0tu58AF8jUmwdfvwgBU="
+        ));
+        assert!(!v2_matches(
+            "secret",
+            "cG9saWN5",
+            "xjcOd3+I0tu58AF8jUmwdfvwgBV="
+        ));
+        assert!(!v2_matches(
+            "secret",
+            "cG9saWN5",
+            "xjcOd3+I0tu58AF8jUmwdfvwgB"
+        ));
+        assert!(!v2_matches(
+            "secret",
+            "cG9saWN6",
+            "xjcOd3+I0tu58AF8jUmwdfvwgBU="
+        ));
     }
 
     #[test]
-    fn scopes_and_comparison() {
+    fn bad_scopes() {
         for bad in [
             "AK/20130806/us-east-1/s3",
             "AK/2013086/us-east-1/s3/aws4_request",
@@ -133,8 +165,5 @@ mod tests {
         ] {
             assert!(Scope::parse(bad).is_err(), "{bad}");
         }
-        assert!(same("abc", "abc"));
-        assert!(!same("abc", "abd"));
-        assert!(!same("abc", "ab"));
     }
 }
