@@ -49,9 +49,7 @@ pub async fn run(config: Config) -> Result<()> {
 /// actual address), and serve HTTP on `listener` forever.
 pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
     let root = config.volume.clone();
-    let volume = tokio::task::spawn_blocking(move || Volume::open(&root))
-        .await
-        .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+    let volume = blocking(move || Volume::open(&root)).await?;
     let volume = Arc::new(volume);
     let local = listener.local_addr()?;
     let advertise = config
@@ -302,9 +300,7 @@ async fn put_chunk(
 
     let volume = state.volume.clone();
     let commit_id = id.clone();
-    tokio::task::spawn_blocking(move || volume.commit(&tmp, &commit_id))
-        .await
-        .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+    blocking(move || volume.commit(&tmp, &commit_id)).await?;
     tracing::info!(chunk = %id, size = received, "chunk stored");
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::CREATED;
@@ -319,13 +315,12 @@ async fn get_chunk(
     head_only: bool,
 ) -> Result<Response<RespBody>> {
     let path = state.volume.chunk_path(id);
-    let (file, meta) = tokio::task::spawn_blocking(move || -> Result<_> {
+    let (file, meta) = blocking(move || -> Result<_> {
         let mut file = std::fs::File::open(&path).map_err(not_found_or_io)?;
         let meta = chunkfile::read_footer_from(&mut file)?;
         Ok((file, meta))
     })
-    .await
-    .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+    .await?;
 
     let size = meta.size;
     let range = match header_str(headers, header::RANGE.as_str())? {
@@ -382,7 +377,7 @@ fn file_body(file: std::fs::File, start: u64, len: u64) -> RespBody {
         }
         let n = usize::try_from(remaining).map_or(READ_BLOCK, |r| r.min(READ_BLOCK));
         let reader = file.clone();
-        let read = blocking(move || {
+        let read = blocking(move || -> std::io::Result<_> {
             let mut buf = vec![0u8; n];
             reader.read_exact_at(&mut buf, pos)?;
             Ok(Bytes::from(buf))
@@ -402,15 +397,16 @@ fn file_body(file: std::fs::File, start: u64, len: u64) -> RespBody {
     StreamBody::new(stream).boxed_unsync()
 }
 
-/// Runs blocking file I/O on tokio's blocking pool.
-async fn blocking<T, F>(f: F) -> std::io::Result<T>
+/// Runs blocking file I/O on tokio's blocking pool (a task that panicked is an I/O error).
+async fn blocking<T, E, F>(f: F) -> std::result::Result<T, E>
 where
-    F: FnOnce() -> std::io::Result<T> + Send + 'static,
+    F: FnOnce() -> std::result::Result<T, E> + Send + 'static,
     T: Send + 'static,
+    E: From<std::io::Error> + Send + 'static,
 {
     tokio::task::spawn_blocking(f)
         .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        .unwrap_or_else(|e| Err(E::from(std::io::Error::other(e))))
 }
 
 /// Writes an upload's frames to its temp file in batches of about [`WRITE_BATCH`] bytes, each
@@ -452,7 +448,7 @@ impl BatchWriter {
             .ok_or_else(|| std::io::Error::other("an earlier write failed"))?;
         let pending = std::mem::take(&mut self.pending);
         self.pending_len = 0;
-        let file = blocking(move || {
+        let file = blocking(move || -> std::io::Result<_> {
             for data in &pending {
                 file.write_all(data)?;
             }
@@ -469,9 +465,7 @@ impl BatchWriter {
 
 async fn delete_chunk(state: &State, id: String) -> Result<Response<RespBody>> {
     let volume = state.volume.clone();
-    let existed = tokio::task::spawn_blocking(move || volume.delete(&id))
-        .await
-        .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+    let existed = blocking(move || volume.delete(&id)).await?;
     if existed {
         Ok(status_only(StatusCode::NO_CONTENT))
     } else {
@@ -481,9 +475,7 @@ async fn delete_chunk(state: &State, id: String) -> Result<Response<RespBody>> {
 
 async fn info(state: &State) -> Result<Response<RespBody>> {
     let volume = state.volume.clone();
-    let (free_bytes, total_bytes) = tokio::task::spawn_blocking(move || volume.space())
-        .await
-        .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+    let (free_bytes, total_bytes) = blocking(move || volume.space()).await?;
     let info = VolumeInfo {
         id: state.volume.service_id().to_string(),
         volume: state.volume.root().display().to_string(),
