@@ -77,14 +77,15 @@ impl CopyUpload {
         self.data.send(piece).await.is_ok()
     }
 
-    /// Why the upload ended early (its task's error), for the log.
-    async fn failure(self) -> String {
+    /// Logs why the upload of chunk `pos` ended early (its task's error).
+    async fn log_failure(self, pos: u32, what: &str) {
         drop(self.data);
-        match self.done.await {
+        let why = match self.done.await {
             Ok(Err(e)) => e.to_string(),
             Ok(Ok(())) => "upload ended early".to_string(),
             Err(e) => e.to_string(),
-        }
+        };
+        tracing::warn!(server = %self.server.addr, pos, error = %why, "{what} upload failed");
     }
 }
 
@@ -177,9 +178,7 @@ impl StreamingChunk {
         }
         for i in failed.into_iter().rev() {
             let upload = self.uploads.swap_remove(i);
-            let server = upload.server.addr.clone();
-            let why = upload.failure().await;
-            tracing::warn!(%server, pos = self.pos, error = %why, "chunk copy upload failed");
+            upload.log_failure(self.pos, "chunk copy").await;
         }
         self.replace_lost().await
     }
@@ -211,9 +210,7 @@ impl StreamingChunk {
             if ok {
                 self.uploads.push(upload);
             } else {
-                let server = upload.server.addr.clone();
-                let why = upload.failure().await;
-                tracing::warn!(%server, pos = self.pos, error = %why, "spare copy upload failed");
+                upload.log_failure(self.pos, "spare copy").await;
             }
         }
         if self.uploads.len() < self.quorum {
