@@ -30,6 +30,10 @@ pub struct Config {
     pub services_refresh_ms: u64,
     /// How long a credential looked up in meta is cached.
     pub credential_cache_secs: u64,
+    /// How long a container's owner and settings looked up in meta are kept for the requests
+    /// on its objects (0: not kept). Changes made through this gateway apply at once, changes
+    /// made through another gateway or `spread admin` within this time.
+    pub container_cache_ms: u64,
     /// An erasure-coded fragment read slower than this is treated as missing and rebuilt from
     /// the other fragments.
     pub fragment_timeout_ms: u64,
@@ -60,6 +64,7 @@ impl Default for Config {
             region: "us-east-1".to_string(),
             services_refresh_ms: 1000,
             credential_cache_secs: 10,
+            container_cache_ms: 1000,
             fragment_timeout_ms: 5000,
             s3_domain: None,
             post_object_max_bytes: 5 << 30,

@@ -560,3 +560,57 @@ async fn locks_and_score_rise_over_http() {
     drop(c);
     run.stop().await;
 }
+
+/// A client's container cache: its own changes show at once, another client's once the time
+/// to live has passed, and a container deleted elsewhere is not kept.
+#[tokio::test]
+async fn container_cache_sees_own_changes_at_once_and_others_within_its_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(dir.path(), 30, 8).await;
+    let ttl = Duration::from_millis(400);
+    let cached = MetaClient::new(run.client.addr()).with_container_cache(ttl);
+    let other = run.client.clone();
+    other.create_account("acct").await.unwrap();
+    other
+        .create_container("acct", "b", &ContainerSettings::default())
+        .await
+        .unwrap();
+    let prop = |c: &meta::wire::ContainerInfo| c.settings.properties.get("k").cloned();
+    let set = |v: &str| [("k".to_string(), v.to_string())].into_iter().collect();
+
+    assert_eq!(prop(&cached.get_container_cached("b").await.unwrap()), None);
+    // Another process's change is not seen while the record is fresh...
+    other
+        .update_container_properties("b", &set("other"), &[])
+        .await
+        .unwrap();
+    assert_eq!(prop(&cached.get_container_cached("b").await.unwrap()), None);
+    // ...but the uncached lookup and, after the time to live, the cached one see it.
+    assert_eq!(
+        prop(&cached.get_container("b").await.unwrap()).as_deref(),
+        Some("other")
+    );
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    assert_eq!(
+        prop(&cached.get_container_cached("b").await.unwrap()).as_deref(),
+        Some("other")
+    );
+    // A change through the caching client (or a clone of it) shows at once.
+    cached
+        .clone()
+        .update_container_properties("b", &set("mine"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        prop(&cached.get_container_cached("b").await.unwrap()).as_deref(),
+        Some("mine")
+    );
+    // Deleted elsewhere: the first request that meets NoSuchContainer drops the record.
+    other.delete_container("acct", "b").await.unwrap();
+    let gone = cached.get_object("b", "x").await.unwrap_err();
+    assert!(matches!(gone, Error::NoSuchContainer(_)), "{gone:?}");
+    let gone = cached.get_container_cached("b").await.unwrap_err();
+    assert!(matches!(gone, Error::NoSuchContainer(_)), "{gone:?}");
+    drop((cached, other));
+    run.stop().await;
+}

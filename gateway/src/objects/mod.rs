@@ -20,6 +20,7 @@ pub use writer::{ContentTarget, Written};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chunkd::client::ChunkClient;
 use meta::client::MetaClient;
@@ -46,7 +47,8 @@ struct Inner {
 
 impl ObjectService {
     pub fn new(config: Config) -> ObjectService {
-        let meta = MetaClient::new(&config.meta);
+        let meta = MetaClient::new(&config.meta)
+            .with_container_cache(Duration::from_millis(config.container_cache_ms));
         let services = ServiceDirectory::new(meta.clone(), config.services_refresh_ms);
         let policies = PolicyDirectory::new(
             meta.clone(),

@@ -243,7 +243,12 @@ impl SpreadS3 {
         action: Action,
     ) -> S3Result<Access> {
         let caller = self.caller(req).await?;
-        let container = self.svc.meta().get_container(bucket).await.map_err(s3err)?;
+        let container = self
+            .svc
+            .meta()
+            .get_container_cached(bucket)
+            .await
+            .map_err(s3err)?;
         let is_owner = matches!(&caller, Caller::Account(a) if *a == container.account);
         let pab = bucket_policy::public_access_block(&container);
         let need = action.need();

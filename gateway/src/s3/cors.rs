@@ -240,7 +240,7 @@ impl CorsAsk {
 
 /// The bucket's CORS configuration, if it has one and the bucket exists.
 async fn config_of(meta: &MetaClient, bucket: &str) -> Option<CORSConfiguration> {
-    let container = meta.get_container(bucket).await.ok()?;
+    let container = meta.get_container_cached(bucket).await.ok()?;
     from_xml(container.settings.properties.get(BUCKET_CORS)?)
 }
 

@@ -10,7 +10,7 @@ use meta::wire::{ContainerInfo, ContainerSettings, ListRequest};
 
 use super::error::{SwiftError, SwiftResult};
 use super::listing::{self, ObjectEntry, Params};
-use super::router::{Ctx, Swift, account_container};
+use super::router::{Ctx, Swift, account_container, account_container_now};
 use super::tempurl::KEY_META;
 use super::versions;
 use super::{MAX_CONTAINER_NAME, Response, header, meta_updates, put_header, respond, x_timestamp};
@@ -25,7 +25,7 @@ pub async fn handle(swift: &Swift, ctx: &Ctx) -> SwiftResult<Response> {
             create(swift, ctx, name).await
         }
         Method::HEAD | Method::GET => {
-            let c = account_container(swift, &ctx.account, name).await;
+            let c = account_container_now(swift, &ctx.account, name).await;
             let c = match c {
                 Ok(c) if ctx.caller.may_read(&c, true) => c,
                 // Callers without rights learn nothing about the container's existence.

@@ -214,12 +214,30 @@ async fn route(
 
 /// The container `name` of `account` (404 when it does not exist or belongs to another
 /// account: container names are global, as S3 bucket names).
+/// Its usage counters may be a moment old (`MetaClient::get_container_cached`); see
+/// [`account_container_now`].
 pub async fn account_container(
     swift: &Swift,
     account: &str,
     name: &str,
 ) -> SwiftResult<ContainerInfo> {
-    match swift.svc.meta().get_container(name).await {
+    owned_by(account, swift.svc.meta().get_container_cached(name).await)
+}
+
+/// [`account_container`] with its usage counters as they are now (container HEAD and GET).
+pub async fn account_container_now(
+    swift: &Swift,
+    account: &str,
+    name: &str,
+) -> SwiftResult<ContainerInfo> {
+    owned_by(account, swift.svc.meta().get_container(name).await)
+}
+
+fn owned_by(
+    account: &str,
+    found: meta::error::Result<ContainerInfo>,
+) -> SwiftResult<ContainerInfo> {
+    match found {
         Ok(c) if c.account == account => Ok(c),
         Ok(_) | Err(meta::Error::NoSuchContainer(_)) => Err(SwiftError::not_found()),
         Err(e) => Err(Error::Meta(e).into()),

@@ -19,7 +19,11 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+mod containers;
+use containers::ContainerCache;
 
 /// How long to wait for a TCP connection to meta.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,11 +32,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest answer body accepted (listings of big objects' chunk lists stay far below).
 const MAX_ANSWER_BYTES: usize = 512 * 1024 * 1024;
 
-/// Client of one meta service. Cheap to clone: clones share the connection pool.
+/// Client of one meta service. Cheap to clone: clones share the connection pool and the
+/// container cache.
 #[derive(Clone)]
 pub struct MetaClient {
     addr: String,
     http: Client<HttpConnector, Full<Bytes>>,
+    containers: Option<Arc<ContainerCache>>,
 }
 
 impl std::fmt::Debug for MetaClient {
@@ -55,6 +61,22 @@ impl MetaClient {
         MetaClient {
             addr: addr.to_string(),
             http,
+            containers: None,
+        }
+    }
+
+    /// This client with [`get_container_cached`](Self::get_container_cached) keeping records
+    /// for `ttl` (`Duration::ZERO`: not at all). Changes made through this client or its
+    /// clones are seen at once; changes made by other processes within `ttl`.
+    pub fn with_container_cache(mut self, ttl: Duration) -> MetaClient {
+        self.containers = (!ttl.is_zero()).then(|| Arc::new(ContainerCache::new(ttl)));
+        self
+    }
+
+    /// Drops the cached record of a container this client is changing.
+    fn forget_container(&self, name: &str) {
+        if let Some(cache) = &self.containers {
+            cache.forget(name);
         }
     }
 
@@ -101,7 +123,13 @@ impl MetaClient {
                 .map_err(|e| Error::Unavailable(format!("{}: bad answer: {e}", self.addr)))
         } else {
             match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(body) => Err(Error::from_body(body, name)),
+                Ok(body) => {
+                    let err = Error::from_body(body, name);
+                    if let Error::NoSuchContainer(gone) = &err {
+                        self.forget_container(gone);
+                    }
+                    Err(err)
+                }
                 Err(_) => Err(Error::Unavailable(format!(
                     "{}: HTTP {status}: {}",
                     self.addr,
@@ -170,7 +198,9 @@ impl MetaClient {
             name: name.to_string(),
             settings: settings.clone(),
         };
-        self.call(route::CONTAINER_CREATE, &req, name).await
+        let created = self.call(route::CONTAINER_CREATE, &req, name).await;
+        self.forget_container(name);
+        created
     }
 
     /// A container with its usage counters (`NoSuchContainer`).
@@ -179,6 +209,23 @@ impl MetaClient {
             name: name.to_string(),
         };
         self.call(route::CONTAINER_GET, &req, name).await
+    }
+
+    /// A container as [`get_container`](Self::get_container), from the client's cache when
+    /// it holds a fresh record ([`with_container_cache`](Self::with_container_cache)): the
+    /// owner and settings for a request on the container's objects. Its usage counters may
+    /// be as old as the cache's time to live.
+    pub async fn get_container_cached(&self, name: &str) -> Result<ContainerInfo> {
+        let Some(cache) = &self.containers else {
+            return self.get_container(name).await;
+        };
+        let (hit, generation) = cache.lookup(name);
+        if let Some(info) = hit {
+            return Ok(info);
+        }
+        let info = self.get_container(name).await?;
+        cache.store(&info, generation);
+        Ok(info)
     }
 
     /// The containers of `account`, sorted by name.
@@ -195,7 +242,9 @@ impl MetaClient {
             account: account.to_string(),
             name: name.to_string(),
         };
-        self.call(route::CONTAINER_DELETE, &req, name).await
+        let deleted = self.call(route::CONTAINER_DELETE, &req, name).await;
+        self.forget_container(name);
+        deleted
     }
 
     /// Stores `rec` as the current version of `rec.key`; replaced chunks go to GC.
@@ -307,7 +356,9 @@ impl MetaClient {
             name: name.to_string(),
             state,
         };
-        self.call(route::VERSIONING_SET, &req, name).await
+        let set = self.call(route::VERSIONING_SET, &req, name).await;
+        self.forget_container(name);
+        set
     }
 
     /// A container's versioning state.
@@ -485,7 +536,9 @@ impl MetaClient {
             name: name.to_string(),
             policy: policy.map(str::to_string),
         };
-        self.call(route::CONTAINER_SET_POLICY, &req, name).await
+        let set = self.call(route::CONTAINER_SET_POLICY, &req, name).await;
+        self.forget_container(name);
+        set
     }
 
     /// Creates a Swift user `account:user` with `key` (`NoSuchAccount`; `CredentialExists`
@@ -576,6 +629,8 @@ impl MetaClient {
             set: set.clone(),
             remove: remove.to_vec(),
         };
-        self.call(route::CONTAINER_PROPERTIES, &req, name).await
+        let updated = self.call(route::CONTAINER_PROPERTIES, &req, name).await;
+        self.forget_container(name);
+        updated
     }
 }
