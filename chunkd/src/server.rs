@@ -162,15 +162,18 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Res
 }
 
 /// Removes a temp file when dropped (upload failed, aborted or cancelled).
-struct TempGuard(PathBuf);
+struct TempGuard(Option<PathBuf>);
 
 impl Drop for TempGuard {
     fn drop(&mut self) {
-        match std::fs::remove_file(&self.0) {
-            Ok(()) => tracing::debug!(path = %self.0.display(), "removed temp file"),
+        let Some(path) = self.0.take() else {
+            return;
+        };
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::debug!(path = %path.display(), "removed temp file"),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                tracing::warn!(path = %self.0.display(), error = %e, "cannot remove temp file")
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove temp file")
             }
         }
     }
@@ -229,23 +232,9 @@ async fn put_chunk(
         None => None,
     };
 
-    let final_path = state.volume.chunk_path(&id);
-    if tokio::fs::try_exists(&final_path).await? {
-        return Err(Error::Conflict);
-    }
-
     let tmp = state.volume.temp_path(&id);
-    let _guard = TempGuard(tmp.clone());
-    let open_path = tmp.clone();
-    let file = blocking(move || {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&open_path)
-    })
-    .await
-    .map_err(Error::from_write_io)?;
-    let mut writer = BatchWriter::new(file);
+    let mut guard = TempGuard(Some(tmp.clone()));
+    let mut writer = BatchWriter::new(state.volume.clone(), id.clone(), tmp);
     let mut hasher = blake3::Hasher::new();
     let mut received: u64 = 0;
     let mut trailer_hash: Option<String> = None;
@@ -259,7 +248,7 @@ async fn put_chunk(
                     return Err(Error::BadRequest("body longer than content-length".into()));
                 }
                 hasher.update(&data);
-                writer.push(data).await.map_err(Error::from_write_io)?;
+                writer.push(data).await?;
             }
             Err(frame) => {
                 if let Ok(trailers) = frame.into_trailers()
@@ -292,15 +281,8 @@ async fn put_chunk(
     meta.hash = actual;
     meta.mtime_ms = now_ms();
     let footer = chunkfile::encode_footer(&meta)?;
-    writer
-        .push(Bytes::from(footer))
-        .await
-        .map_err(Error::from_write_io)?;
-    writer.finish().await.map_err(Error::from_write_io)?;
-
-    let volume = state.volume.clone();
-    let commit_id = id.clone();
-    blocking(move || volume.commit(&tmp, &commit_id)).await?;
+    writer.finish(Bytes::from(footer)).await?;
+    guard.0 = None;
     tracing::info!(chunk = %id, size = received, "chunk stored");
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::CREATED;
@@ -410,57 +392,84 @@ where
 }
 
 /// Writes an upload's frames to its temp file in batches of about [`WRITE_BATCH`] bytes, each
-/// batch on a blocking thread straight from the received buffers (no copy in between).
+/// batch on a blocking thread straight from the received buffers (no copy in between). The
+/// file is created by the first batch, so a chunk that fits in one batch costs one trip to a
+/// blocking thread: create, write, fsync, link into place.
 struct BatchWriter {
+    volume: Arc<Volume>,
+    id: String,
+    tmp: PathBuf,
     file: Option<std::fs::File>,
     pending: Vec<Bytes>,
     pending_len: usize,
 }
 
 impl BatchWriter {
-    fn new(file: std::fs::File) -> BatchWriter {
+    fn new(volume: Arc<Volume>, id: String, tmp: PathBuf) -> BatchWriter {
         BatchWriter {
-            file: Some(file),
+            volume,
+            id,
+            tmp,
+            file: None,
             pending: Vec::new(),
             pending_len: 0,
         }
     }
 
-    async fn push(&mut self, data: Bytes) -> std::io::Result<()> {
+    async fn push(&mut self, data: Bytes) -> Result<()> {
         self.pending_len += data.len();
         self.pending.push(data);
         if self.pending_len >= WRITE_BATCH {
-            self.write(false).await?;
+            self.file = self.write(false).await?;
         }
         Ok(())
     }
 
-    /// Writes what is left and fsyncs the file.
-    async fn finish(mut self) -> std::io::Result<()> {
-        self.write(true).await
+    /// Writes what is left and `footer`, fsyncs the file and commits it under its chunk id.
+    async fn finish(mut self, footer: Bytes) -> Result<()> {
+        self.pending.push(footer);
+        self.write(true).await.map(drop)
     }
 
-    async fn write(&mut self, sync: bool) -> std::io::Result<()> {
+    /// Writes the pending buffers (creating the file first if needed) and returns the open
+    /// file; when `last`, fsyncs and commits it instead.
+    async fn write(&mut self, last: bool) -> Result<Option<std::fs::File>> {
         use std::io::Write;
-        let mut file = self
-            .file
-            .take()
-            .ok_or_else(|| std::io::Error::other("an earlier write failed"))?;
+        let file = self.file.take();
         let pending = std::mem::take(&mut self.pending);
         self.pending_len = 0;
-        let file = blocking(move || -> std::io::Result<_> {
+        let (volume, id, tmp) = (self.volume.clone(), self.id.clone(), self.tmp.clone());
+        blocking(move || -> Result<_> {
+            let mut file = match file {
+                Some(f) => f,
+                None => create_temp(&volume, &id, &tmp)?,
+            };
             for data in &pending {
-                file.write_all(data)?;
+                file.write_all(data).map_err(Error::from_write_io)?;
             }
-            if sync {
-                file.sync_all()?;
+            if !last {
+                return Ok(Some(file));
             }
-            Ok(file)
+            file.sync_all().map_err(Error::from_write_io)?;
+            drop(file);
+            volume.commit(&tmp, &id)?;
+            Ok(None)
         })
-        .await?;
-        self.file = Some(file);
-        Ok(())
+        .await
     }
+}
+
+/// The temp file of a new chunk; `Conflict` when the chunk already exists (chunks are never
+/// replaced, so there is no point receiving it).
+fn create_temp(volume: &Volume, id: &str, tmp: &std::path::Path) -> Result<std::fs::File> {
+    if volume.chunk_path(id).try_exists()? {
+        return Err(Error::Conflict);
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .map_err(Error::from_write_io)
 }
 
 async fn delete_chunk(state: &State, id: String) -> Result<Response<RespBody>> {

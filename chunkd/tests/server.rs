@@ -386,16 +386,19 @@ async fn content_length_mismatch_leaves_nothing() {
 
 #[tokio::test]
 async fn disconnect_mid_upload_leaves_nothing() {
+    // The temp file is created by the first 1 MiB write batch: send more than that.
+    const SIZE: usize = 3_000_000;
+    const SENT: usize = 1_200_000;
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path()).await;
     let id = new_chunk_id();
-    let hash = blake3_hex(&[pattern(1_000_000, 1)]);
+    let hash = blake3_hex(&[pattern(SIZE, 1)]);
     let mut s = TcpStream::connect(&srv.addr).await.unwrap();
     let head = format!(
-        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\nx-spread-chunk-hash: {hash}\r\n\r\n"
+        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: {SIZE}\r\nx-spread-chunk-hash: {hash}\r\n\r\n"
     );
     s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(&pattern(300_000, 1)).await.unwrap();
+    s.write_all(&pattern(SENT, 1)).await.unwrap();
     s.flush().await.unwrap();
     wait_for(&srv.volume, "temp file", |_, t| t.len() == 1).await;
     drop(s);
@@ -404,13 +407,26 @@ async fn disconnect_mid_upload_leaves_nothing() {
     // Same with chunked encoding.
     let mut s = TcpStream::connect(&srv.addr).await.unwrap();
     let head = format!(
-        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nx-spread-chunk-hash: {hash}\r\n\r\n"
+        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nx-spread-chunk-hash: {hash}\r\n\r\n{SENT:x}\r\n"
     );
     s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(b"10\r\n0123456789abcdef\r\n").await.unwrap();
+    s.write_all(&pattern(SENT, 1)).await.unwrap();
+    s.write_all(b"\r\n").await.unwrap();
     s.flush().await.unwrap();
     wait_for(&srv.volume, "temp file", |_, t| t.len() == 1).await;
     drop(s);
+    wait_for(&srv.volume, "no files", |c, t| c.is_empty() && t.is_empty()).await;
+
+    // A small upload cut short never reaches the disk at all.
+    let mut s = TcpStream::connect(&srv.addr).await.unwrap();
+    let head = format!(
+        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\nx-spread-chunk-hash: {hash}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&pattern(500, 1)).await.unwrap();
+    s.flush().await.unwrap();
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(200)).await;
     wait_for(&srv.volume, "no files", |c, t| c.is_empty() && t.is_empty()).await;
 }
 
