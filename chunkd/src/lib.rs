@@ -11,6 +11,7 @@ pub mod config;
 mod dirsync;
 pub mod error;
 pub mod heartbeat;
+pub mod newchunk;
 pub mod range;
 pub mod server;
 pub mod sysstats;

@@ -6,6 +6,7 @@ use crate::chunkfile::{self, not_found_or_io};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::heartbeat;
+use crate::newchunk::NewChunk;
 use crate::range::{RangeSpec, parse_range};
 use crate::volume::Volume;
 use crate::wire::{self, ChunkMeta, ErrorBody, VolumeInfo};
@@ -17,7 +18,6 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -161,24 +161,6 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Res
     }
 }
 
-/// Removes a temp file when dropped (upload failed, aborted or cancelled).
-struct TempGuard(Option<PathBuf>);
-
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        let Some(path) = self.0.take() else {
-            return;
-        };
-        match std::fs::remove_file(&path) {
-            Ok(()) => tracing::debug!(path = %path.display(), "removed temp file"),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot remove temp file")
-            }
-        }
-    }
-}
-
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>> {
     headers
         .get(name)
@@ -232,9 +214,7 @@ async fn put_chunk(
         None => None,
     };
 
-    let tmp = state.volume.temp_path(&id);
-    let mut guard = TempGuard(Some(tmp.clone()));
-    let mut writer = BatchWriter::new(state.volume.clone(), id.clone(), tmp);
+    let mut writer = BatchWriter::new(state.volume.clone(), id.clone());
     let mut hasher = blake3::Hasher::new();
     let mut received: u64 = 0;
     let mut trailer_hash: Option<String> = None;
@@ -282,7 +262,6 @@ async fn put_chunk(
     meta.mtime_ms = now_ms();
     let footer = chunkfile::encode_footer(&meta)?;
     writer.finish(Bytes::from(footer)).await?;
-    guard.0 = None;
     tracing::info!(chunk = %id, size = received, "chunk stored");
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::CREATED;
@@ -391,26 +370,25 @@ where
         .unwrap_or_else(|e| Err(E::from(std::io::Error::other(e))))
 }
 
-/// Writes an upload's frames to its temp file in batches of about [`WRITE_BATCH`] bytes, each
-/// batch on a blocking thread straight from the received buffers (no copy in between). The
-/// file is created by the first batch, so a chunk that fits in one batch costs one trip to a
-/// blocking thread: create, write, fsync, link into place.
+/// Writes an upload's frames to its new chunk file in batches of about [`WRITE_BATCH`] bytes,
+/// each batch on a blocking thread straight from the received buffers (no copy in between).
+/// The file is created by the first batch, so a chunk that fits in one batch costs one trip
+/// to a blocking thread: create, write, fsync, link into place. Dropped before the end, the
+/// file goes with it.
 struct BatchWriter {
     volume: Arc<Volume>,
     id: String,
-    tmp: PathBuf,
-    file: Option<std::fs::File>,
+    chunk: Option<NewChunk>,
     pending: Vec<Bytes>,
     pending_len: usize,
 }
 
 impl BatchWriter {
-    fn new(volume: Arc<Volume>, id: String, tmp: PathBuf) -> BatchWriter {
+    fn new(volume: Arc<Volume>, id: String) -> BatchWriter {
         BatchWriter {
             volume,
             id,
-            tmp,
-            file: None,
+            chunk: None,
             pending: Vec::new(),
             pending_len: 0,
         }
@@ -420,7 +398,7 @@ impl BatchWriter {
         self.pending_len += data.len();
         self.pending.push(data);
         if self.pending_len >= WRITE_BATCH {
-            self.file = self.write(false).await?;
+            self.chunk = self.write(false).await?;
         }
         Ok(())
     }
@@ -433,43 +411,29 @@ impl BatchWriter {
 
     /// Writes the pending buffers (creating the file first if needed) and returns the open
     /// file; when `last`, fsyncs and commits it instead.
-    async fn write(&mut self, last: bool) -> Result<Option<std::fs::File>> {
+    async fn write(&mut self, last: bool) -> Result<Option<NewChunk>> {
         use std::io::Write;
-        let file = self.file.take();
+        let chunk = self.chunk.take();
         let pending = std::mem::take(&mut self.pending);
         self.pending_len = 0;
-        let (volume, id, tmp) = (self.volume.clone(), self.id.clone(), self.tmp.clone());
+        let (volume, id) = (self.volume.clone(), self.id.clone());
         blocking(move || -> Result<_> {
-            let mut file = match file {
-                Some(f) => f,
-                None => create_temp(&volume, &id, &tmp)?,
+            let mut chunk = match chunk {
+                Some(c) => c,
+                None => volume.create(&id)?,
             };
             for data in &pending {
-                file.write_all(data).map_err(Error::from_write_io)?;
+                chunk.file().write_all(data).map_err(Error::from_write_io)?;
             }
             if !last {
-                return Ok(Some(file));
+                return Ok(Some(chunk));
             }
-            file.sync_all().map_err(Error::from_write_io)?;
-            drop(file);
-            volume.commit(&tmp, &id)?;
+            chunk.file().sync_all().map_err(Error::from_write_io)?;
+            volume.commit(chunk, &id)?;
             Ok(None)
         })
         .await
     }
-}
-
-/// The temp file of a new chunk; `Conflict` when the chunk already exists (chunks are never
-/// replaced, so there is no point receiving it).
-fn create_temp(volume: &Volume, id: &str, tmp: &std::path::Path) -> Result<std::fs::File> {
-    if volume.chunk_path(id).try_exists()? {
-        return Err(Error::Conflict);
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(tmp)
-        .map_err(Error::from_write_io)
 }
 
 async fn delete_chunk(state: &State, id: String) -> Result<Response<RespBody>> {

@@ -1,13 +1,16 @@
 //! One chunk volume on disk: where chunk files and temp files live, the persistent service id,
 //! the chunk counter, and free/total space.
 //!
-//! Layout: `<root>/service-id`, `<root>/tmp/<id>.<rand>` (uploads in progress, wiped at start),
-//! `<root>/<id[0..3]>/<id>` (chunk files, see [`crate::chunkfile`]). The 4096 prefix
+//! Layout: `<root>/service-id`, `<root>/<id[0..3]>/<id>` (chunk files, see
+//! [`crate::chunkfile`]); uploads in progress are unnamed files in their prefix directory
+//! ([`crate::newchunk`]), or `<root>/tmp/<id>.<rand>` (wiped at start) where the file system
+//! has no unnamed files. The 4096 prefix
 //! directories are created when the volume is opened, so a commit never has to create one (and
 //! fsync the root for it) on the write path.
 
 use crate::dirsync::DirSyncer;
 use crate::error::{Error, Result};
+use crate::newchunk::{self, NewChunk};
 use rand::RngCore;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -25,6 +28,8 @@ pub struct Volume {
     chunk_count: AtomicU64,
     /// Shares the directory fsyncs of concurrent commits into the same prefix directory.
     syncer: DirSyncer,
+    /// New chunks are unnamed files until committed (else named temp files under `tmp/`).
+    unnamed: bool,
 }
 
 impl Volume {
@@ -36,12 +41,15 @@ impl Volume {
         let id = load_or_create_service_id(root)?;
         create_prefix_dirs(root)?;
         let count = count_chunks(root)?;
-        tracing::info!(volume = %root.display(), service_id = %id, chunks = count, "volume opened");
+        let unnamed = newchunk::unnamed_files_work(&root.join(TMP_DIR));
+        tracing::info!(volume = %root.display(), service_id = %id, chunks = count,
+            unnamed_temp_files = unnamed, "volume opened");
         Ok(Volume {
             root: root.to_path_buf(),
             id,
             chunk_count: AtomicU64::new(count),
             syncer: DirSyncer::new(),
+            unnamed,
         })
     }
 
@@ -65,47 +73,62 @@ impl Volume {
         self.root.join(prefix_dir(id)).join(id)
     }
 
-    /// A fresh temp path for an upload of chunk `id`.
-    pub fn temp_path(&self, id: &str) -> PathBuf {
-        let mut r = [0u8; 8];
-        rand::thread_rng().fill_bytes(&mut r);
-        self.root
-            .join(TMP_DIR)
-            .join(format!("{id}.{}", hex::encode(r)))
+    /// The file of a new chunk `id`, not visible until [`commit`](Self::commit);
+    /// `Conflict` when the chunk already exists (chunks are never replaced). Blocking.
+    pub fn create(&self, id: &str) -> Result<NewChunk> {
+        if self.chunk_path(id).try_exists()? {
+            return Err(Error::Conflict);
+        }
+        if !self.unnamed {
+            let mut r = [0u8; 8];
+            rand::thread_rng().fill_bytes(&mut r);
+            let temp = self
+                .root
+                .join(TMP_DIR)
+                .join(format!("{id}.{}", hex::encode(r)));
+            return NewChunk::named(temp).map_err(Error::from_write_io);
+        }
+        let dir = self.root.join(prefix_dir(id));
+        match NewChunk::unnamed(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.recreate_prefix_dir(&dir)?;
+                NewChunk::unnamed(&dir)
+            }
+            created => created,
+        }
+        .map_err(Error::from_write_io)
     }
 
-    /// Make the fsynced temp file `tmp` visible as chunk `id`, never replacing an existing chunk
+    /// Makes the fsynced `chunk` visible as chunk `id`, never replacing an existing chunk
     /// ([`Error::Conflict`]); the directory entry is fsynced before returning. Blocking.
-    pub fn commit(&self, tmp: &Path, id: &str) -> Result<()> {
+    pub fn commit(&self, chunk: NewChunk, id: &str) -> Result<()> {
         let dir = self.root.join(prefix_dir(id));
         let target = dir.join(id);
         // A hard link fails if the target exists, unlike rename: no chunk is ever replaced.
-        match fs::hard_link(tmp, &target) {
+        let linked = match chunk.link(&target) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() => {
+                self.recreate_prefix_dir(&dir)?;
+                chunk.link(&target)
+            }
+            linked => linked,
+        };
+        match linked {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Conflict),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tmp.exists() => {
-                // The prefix directory was removed behind our back: make it again.
-                match fs::create_dir(&dir) {
-                    Ok(()) => fsync_dir(&self.root).map_err(Error::from_write_io)?,
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(Error::from_write_io(e)),
-                }
-                match fs::hard_link(tmp, &target) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        return Err(Error::Conflict);
-                    }
-                    Err(e) => return Err(Error::from_write_io(e)),
-                }
-            }
             Err(e) => return Err(Error::from_write_io(e)),
         }
         self.syncer.sync(&dir).map_err(Error::from_write_io)?;
         self.chunk_count.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = fs::remove_file(tmp) {
-            tracing::warn!(path = %tmp.display(), error = %e, "cannot remove temp file");
-        }
         Ok(())
+    }
+
+    /// A prefix directory was removed behind our back: makes it again.
+    fn recreate_prefix_dir(&self, dir: &Path) -> Result<()> {
+        match fs::create_dir(dir) {
+            Ok(()) => fsync_dir(&self.root).map_err(Error::from_write_io),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(Error::from_write_io(e)),
+        }
     }
 
     /// Delete chunk `id`; `Ok(false)` if it did not exist. Blocking.
@@ -264,26 +287,60 @@ mod tests {
     fn open_keeps_id_cleans_tmp_counts_chunks() {
         let dir = tempfile::tempdir().unwrap();
         let v = Volume::open(dir.path()).unwrap();
+        assert!(v.unnamed, "the test file system supports O_TMPFILE");
         let id = v.service_id().to_string();
         let chunk = crate::new_chunk_id();
-        let tmp = v.temp_path(&chunk);
-        fs::write(&tmp, b"x").unwrap();
-        v.commit(&tmp, &chunk).unwrap();
-        assert!(!tmp.exists());
+        let mut first = v.create(&chunk).unwrap();
+        first.file().write_all(b"x").unwrap();
+        let second = v.create(&chunk).unwrap();
+        v.commit(first, &chunk).unwrap();
+        assert_eq!(fs::read(v.chunk_path(&chunk)).unwrap(), b"x");
         assert_eq!(v.chunk_count(), 1);
-        let tmp2 = v.temp_path(&chunk);
-        fs::write(&tmp2, b"y").unwrap();
-        assert!(matches!(v.commit(&tmp2, &chunk), Err(Error::Conflict)));
+        assert!(matches!(v.create(&chunk), Err(Error::Conflict)));
+        assert!(matches!(v.commit(second, &chunk), Err(Error::Conflict)));
+        assert_eq!(fs::read(v.chunk_path(&chunk)).unwrap(), b"x");
         let (free, total) = v.space().unwrap();
         assert!(total > 0 && free <= total);
+        let leftover = dir.path().join(TMP_DIR).join("leftover");
+        fs::write(&leftover, b"y").unwrap();
         drop(v);
 
         let v = Volume::open(dir.path()).unwrap();
         assert_eq!(v.service_id(), id);
         assert_eq!(v.chunk_count(), 1);
-        assert!(!tmp2.exists(), "tmp cleaned at open");
+        assert!(!leftover.exists(), "tmp cleaned at open");
         assert!(v.delete(&chunk).unwrap());
         assert!(!v.delete(&chunk).unwrap());
         assert_eq!(v.chunk_count(), 0);
+    }
+
+    /// Both kinds of new chunk files: committed, abandoned, and into a prefix directory that
+    /// was removed behind the volume's back.
+    #[test]
+    fn new_chunks_named_or_unnamed() {
+        for unnamed in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut v = Volume::open(dir.path()).unwrap();
+            v.unnamed = unnamed;
+            let chunk = crate::new_chunk_id();
+            let mut abandoned = v.create(&chunk).unwrap();
+            abandoned.file().write_all(b"lost").unwrap();
+            drop(abandoned);
+            assert_eq!(fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0);
+            assert!(!v.chunk_path(&chunk).exists());
+
+            fs::remove_dir(v.chunk_path(&chunk).parent().unwrap()).unwrap();
+            let mut kept = v.create(&chunk).unwrap();
+            kept.file().write_all(b"kept").unwrap();
+            kept.file().sync_all().unwrap();
+            v.commit(kept, &chunk).unwrap();
+            assert_eq!(
+                fs::read(v.chunk_path(&chunk)).unwrap(),
+                b"kept",
+                "unnamed={unnamed}"
+            );
+            assert_eq!(fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0);
+            assert_eq!(v.chunk_count(), 1);
+        }
     }
 }

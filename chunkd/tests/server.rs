@@ -66,8 +66,24 @@ fn pattern(len: usize, seed: u8) -> Bytes {
     )
 }
 
-/// Every file under the volume except `service-id`: (chunk files, temp files).
+/// Every file under the volume except `service-id`: (chunk files, files of uploads in
+/// progress). The latter are named files under `tmp/`, or unnamed (`O_TMPFILE`) files, which
+/// only show as this process's open descriptors (the server runs in the test process).
 fn files(volume: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (chunks, mut temps) = named_files(volume);
+    let root = volume.canonicalize().unwrap();
+    for fd in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let Ok(target) = std::fs::read_link(fd.unwrap().path()) else {
+            continue;
+        };
+        if target.starts_with(&root) && target.to_string_lossy().ends_with(" (deleted)") {
+            temps.push(target);
+        }
+    }
+    (chunks, temps)
+}
+
+fn named_files(volume: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut chunks = Vec::new();
     let mut temps = Vec::new();
     for entry in std::fs::read_dir(volume).unwrap() {
