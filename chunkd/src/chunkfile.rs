@@ -94,6 +94,7 @@ mod tests {
             size,
             hash: "h".into(),
             mtime_ms: 1,
+            pieces: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! matching [`Error`] variant, transport failures and 5xx as [`Error::Unavailable`].
 
 use crate::error::{Error, Result};
+use crate::pieces::Pieces;
 use crate::wire::{self, ChunkMeta, ErrorBody, VolumeInfo};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -172,10 +173,26 @@ impl ChunkClient {
         chunk_id: &str,
         range: Option<Range<u64>>,
     ) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static + use<>> {
+        Ok(self.get_with_pieces(addr, chunk_id, range).await?.1)
+    }
+
+    /// [`get_stream`](Self::get_stream), with the piece hashes the server keeps for the chunk
+    /// (`None` for chunks of one piece and chunks written before piece hashes). The caller
+    /// must check them ([`Pieces::describe`](crate::pieces::Pieces::describe)) against the
+    /// chunk hash it trusts.
+    pub async fn get_with_pieces(
+        &self,
+        addr: &str,
+        chunk_id: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<(
+        Option<Pieces>,
+        impl Stream<Item = Result<Bytes>> + Send + 'static + use<>,
+    )> {
         if let Some(r) = &range
             && r.start >= r.end
         {
-            return Ok(BodyStream::empty().into_stream());
+            return Ok((None, BodyStream::empty().into_stream()));
         }
         let mut req = self.request(Method::GET, addr, chunk_id, empty_body())?;
         if let Some(r) = &range {
@@ -201,12 +218,18 @@ impl ChunkClient {
                 r.end - r.start
             )));
         }
-        Ok(BodyStream {
+        let pieces = resp
+            .headers()
+            .get(wire::H_PIECES)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Pieces::decode);
+        let stream = BodyStream {
             body: Some(resp.into_body()),
             expected,
             received: 0,
         }
-        .into_stream())
+        .into_stream();
+        Ok((pieces, stream))
     }
 
     /// The reverse metadata of chunk `chunk_id` (from `HEAD`).

@@ -12,6 +12,7 @@ mod dirsync;
 pub mod error;
 pub mod heartbeat;
 pub mod newchunk;
+pub mod pieces;
 pub mod range;
 pub mod server;
 pub mod sysstats;

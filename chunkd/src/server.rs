@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::heartbeat;
 use crate::newchunk::NewChunk;
+use crate::pieces::PieceHasher;
 use crate::range::{RangeSpec, parse_range};
 use crate::volume::Volume;
 use crate::wire::{self, ChunkMeta, ErrorBody, VolumeInfo};
@@ -204,6 +205,7 @@ async fn put_chunk(
         size: 0,
         hash: String::new(),
         mtime_ms: 0,
+        pieces: None,
     };
     let header_hash = header_str(headers, wire::H_CHUNK_HASH)?.map(str::to_ascii_lowercase);
     let content_length = match header_str(headers, header::CONTENT_LENGTH.as_str())? {
@@ -215,7 +217,7 @@ async fn put_chunk(
     };
 
     let mut writer = BatchWriter::new(state.volume.clone(), id.clone());
-    let mut hasher = blake3::Hasher::new();
+    let mut hasher = PieceHasher::new();
     let mut received: u64 = 0;
     let mut trailer_hash: Option<String> = None;
     let mut body = req.into_body();
@@ -252,13 +254,15 @@ async fn put_chunk(
     let expected = header_hash.or(trailer_hash).ok_or_else(|| {
         Error::BadRequest("missing x-spread-chunk-hash (header or trailer)".to_string())
     })?;
-    let actual = hasher.finalize().to_hex().to_string();
+    let hashed = hasher.finish();
+    let actual = hashed.hash.to_hex().to_string();
     if expected != actual {
         tracing::warn!(%expected, %actual, size = received, "chunk hash mismatch");
         return Err(Error::HashMismatch);
     }
     meta.size = received;
     meta.hash = actual;
+    meta.pieces = (!hashed.pieces.cvs.is_empty()).then(|| hashed.pieces.encode());
     meta.mtime_ms = now_ms();
     let footer = chunkfile::encode_footer(&meta)?;
     writer.finish(Bytes::from(footer)).await?;
@@ -318,6 +322,9 @@ async fn get_chunk(
     if status == StatusCode::PARTIAL_CONTENT {
         let value = format!("bytes {start}-{}/{size}", end - 1);
         insert_header(h, header::CONTENT_RANGE.as_str(), &value);
+    }
+    if let Some(pieces) = meta.pieces.as_deref().filter(|_| !head_only) {
+        insert_header(h, wire::H_PIECES, pieces);
     }
     if head_only {
         let json = serde_json::to_string(&meta)

@@ -21,6 +21,10 @@ pub struct ChunkMeta {
     pub hash: String,
     /// When the chunk was stored (ms since the Unix epoch).
     pub mtime_ms: i64,
+    /// Piece hashes of a chunk of more than one piece ([`crate::pieces::Pieces::encode`]);
+    /// absent in chunks written before they existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pieces: Option<String>,
 }
 
 /// Answer of `GET /info`.
@@ -56,6 +60,8 @@ pub const H_POLICY: &str = "x-spread-policy";
 pub const H_CHUNK_HASH: &str = "x-spread-chunk-hash";
 /// Size of the whole chunk data (GET/HEAD answers).
 pub const H_CHUNK_SIZE: &str = "x-spread-chunk-size";
+/// Piece hashes of the chunk (GET answers for the whole chunk, when the footer has them).
+pub const H_PIECES: &str = "x-spread-pieces";
 /// Percent-encoded JSON [`ChunkMeta`] (HEAD answers).
 pub const H_META: &str = "x-spread-meta";
 /// Request id echoed in every answer.

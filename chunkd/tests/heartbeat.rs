@@ -108,6 +108,7 @@ async fn heartbeats_delete_garbage_and_confirm() {
         size: data[0].len() as u64,
         hash: blake3_hex(&data),
         mtime_ms: 0,
+        pieces: None,
     };
     // Store a chunk with a server whose meta is unreachable (heartbeats fail quietly).
     {

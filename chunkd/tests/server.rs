@@ -55,6 +55,7 @@ fn chunk_meta(data: &[Bytes]) -> ChunkMeta {
         size: data.iter().map(|b| b.len() as u64).sum(),
         hash: blake3_hex(data),
         mtime_ms: 0,
+        pieces: None,
     }
 }
 
@@ -467,6 +468,7 @@ async fn footer_on_disk_and_restart() {
     assert_eq!(
         ChunkMeta {
             mtime_ms: 0,
+            pieces: None,
             ..on_disk.clone()
         },
         meta

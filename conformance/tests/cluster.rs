@@ -261,6 +261,73 @@ async fn one_dead_chunk_server_reads_and_writes_go_on() {
     );
 }
 
+/// Flips one byte at `at` in the data of `copy`'s chunk file (footer untouched).
+fn corrupt(cluster: &Cluster, copy: &conformance::cluster::LocatedCopy, at: usize) {
+    let server = &cluster.info.chunkd[chunkd_index_by_addr(cluster, &copy.addr)];
+    let path = server.volume.join(&copy.chunk_id[..3]).join(&copy.chunk_id);
+    let mut file = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file[at] ^= 0x5a;
+    fs::write(&path, &file).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// Chunks carry piece hashes, and GET sends a chunk piece by piece, each checked first: a
+/// copy with a bad piece is left for the next copy from that piece on, and when no copy has a
+/// good piece the answer is cut short rather than carry a wrong byte.
+#[tokio::test]
+async fn corrupt_copies_are_never_served() {
+    const CHUNK: usize = 4 * MIB;
+    let cluster = Cluster::start_with(small_chunks(CHUNK));
+    let s3 = cluster.s3();
+    s3.create_bucket("rot")
+        .await
+        .expect_status(200, "CreateBucket");
+    let data = random_bytes(40, 2 * CHUNK + MIB + 5);
+    put_ok(&s3, "rot", "obj", &data).await;
+    let loc = cluster.locate("rot", "obj");
+    check_located(&cluster, &loc, &data, 3, CHUNK);
+    for copy in &loc.chunks[0].copies {
+        let server = &cluster.info.chunkd[chunkd_index_by_addr(&cluster, &copy.addr)];
+        let file = fs::read(server.volume.join(&copy.chunk_id[..3]).join(&copy.chunk_id))
+            .expect("chunk file");
+        let footer = String::from_utf8_lossy(&file[CHUNK..]);
+        assert!(
+            footer.contains("\"pieces\":\"1048576 "),
+            "a 4 MiB chunk has 1 MiB piece hashes in its footer: {footer}"
+        );
+    }
+
+    // Chunk 0: copy a is bad in piece 2, copy b in piece 1, copy c is sound. Chunk 1: copy a
+    // is bad in its last byte. Whatever copy a read starts with, the bytes come out right.
+    let chunk0 = &loc.chunks[0].copies;
+    corrupt(&cluster, &chunk0[0], 2 * MIB + 17);
+    corrupt(&cluster, &chunk0[1], MIB);
+    corrupt(&cluster, &loc.chunks[1].copies[0], CHUNK - 1);
+    for _ in 0..6 {
+        get_same(&s3, "rot", "obj", &data).await;
+    }
+
+    // Every copy of chunk 0 bad: the answer never completes.
+    corrupt(&cluster, &chunk0[2], 3 * MIB);
+    corrupt(&cluster, &chunk0[1], 2 * MIB + 17);
+    corrupt(&cluster, &chunk0[0], 3 * MIB + 1);
+    corrupt(&cluster, &chunk0[1], 3 * MIB + 2);
+    match s3
+        .try_send(Request::new(Method::GET, Some("rot"), Some("obj")))
+        .await
+    {
+        Err(_) => {}
+        Ok(resp) => {
+            assert!(
+                resp.status != 200 || resp.body.len() < data.len(),
+                "a GET with every copy of a chunk corrupt delivered {} bytes with {}",
+                resp.body.len(),
+                resp.status
+            );
+            assert_same_bytes(&resp.body, &data[..resp.body.len()], "what was sent");
+        }
+    }
+}
+
 /// Under a one-copy policy, objects up to 16 KiB live in their meta2 record: no chunk file,
 /// same answers, and they survive a restart like any other object.
 #[tokio::test]

@@ -11,6 +11,7 @@ mod put;
 mod reader;
 mod replicate;
 mod services;
+mod verified;
 mod writer;
 
 pub use digest::{ChecksumAlgo, DigestValues, Digests, checksum_base64};

@@ -1,5 +1,6 @@
-//! Streams an object's bytes back, chunk after chunk, one chunk read ahead. Copies are tried
-//! closest-first; a full chunk is checked against its BLAKE3 before any of its bytes leave, and
+//! Streams an object's bytes back, chunk after chunk, read ahead by one chunk or one piece.
+//! Copies are tried closest-first. A whole replicated chunk is checked piece by piece
+//! ([`super::verified`]), or whole for chunks without piece hashes, before its bytes leave, and
 //! any failure moves on to the next copy, so a reader never receives wrong bytes: at worst the
 //! stream ends with an error.
 
@@ -19,7 +20,7 @@ pub type ObjectStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send + Sync>>
 impl ObjectService {
     /// Streams bytes `range` of the content made of `chunks`.
     pub fn read_content(&self, chunks: Vec<ChunkRecord>, range: Range<u64>) -> ObjectStream {
-        // One chunk (as the frames it was read in) queued while the next one is read.
+        // One chunk or piece (as the frames it was read in) queued while the next one is read.
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Bytes>>>(1);
         let svc = self.clone();
         tokio::spawn(async move {
@@ -30,6 +31,13 @@ impl ObjectService {
                 }
                 let start = range.start.max(chunk.offset) - chunk.offset;
                 let end = range.end.min(chunk_end) - chunk.offset;
+                let whole = start == 0 && end == chunk.size;
+                if whole && chunk.inline.is_none() && chunk.ec.is_none() {
+                    if !svc.send_whole_chunk(chunk, &tx).await {
+                        return;
+                    }
+                    continue;
+                }
                 let piece = svc.fetch_piece(chunk, start..end).await;
                 let failed = piece.is_err();
                 if tx.send(piece).await.is_err() || failed {
@@ -63,6 +71,32 @@ impl ObjectService {
         if let Some(layout) = chunk.ec {
             return Ok(vec![self.fetch_ec_piece(chunk, layout, range).await?]);
         }
+        let wanted = range.end - range.start;
+        for (addr, chunk_id) in self.copies_in_read_order(chunk).await? {
+            match self
+                .inner
+                .chunks
+                .get_parts(&addr, &chunk_id, Some(range.clone()))
+                .await
+            {
+                Ok(parts) if parts.iter().map(|b| b.len() as u64).sum::<u64>() != wanted => {
+                    tracing::warn!(server = %addr, chunk_id, wanted, "short chunk read");
+                }
+                Ok(parts) => return Ok(parts),
+                Err(e) => {
+                    tracing::warn!(server = %addr, chunk_id, error = %e, "chunk read failed");
+                }
+            }
+        }
+        Err(no_readable_copy(chunk))
+    }
+
+    /// The copies of a replicated chunk as (server address, chunk id), closest first; copies
+    /// on servers the conscience no longer knows are left out.
+    pub(super) async fn copies_in_read_order(
+        &self,
+        chunk: &ChunkRecord,
+    ) -> Result<Vec<(String, String)>> {
         let snapshot = self.inner.services.current().await?;
         let mut copies: Vec<(policy::Candidate, &str)> = chunk
             .copies
@@ -74,41 +108,23 @@ impl ObjectService {
             .collect();
         let mut order: Vec<policy::Candidate> = copies.iter().map(|(c, _)| c.clone()).collect();
         policy::read_order(&self.inner.config.location, &mut order);
-        let whole = range.start == 0 && range.end == chunk.size;
-        let wanted = range.end - range.start;
+        let mut out = Vec::with_capacity(order.len());
         for candidate in order {
-            let Some(idx) = copies.iter().position(|(c, _)| c.id == candidate.id) else {
-                continue;
-            };
-            let (_, chunk_id) = copies.swap_remove(idx);
-            let request_range = if whole { None } else { Some(range.clone()) };
-            match self
-                .inner
-                .chunks
-                .get_parts(&candidate.addr, chunk_id, request_range)
-                .await
-            {
-                Ok(parts) if parts.iter().map(|b| b.len() as u64).sum::<u64>() != wanted => {
-                    tracing::warn!(server = %candidate.addr, chunk_id, wanted, "short chunk read");
-                }
-                Ok(parts) => {
-                    if whole && chunkd::blake3_hex(&parts) != chunk.hash {
-                        tracing::error!(server = %candidate.addr, chunk_id, "chunk copy is corrupt, trying another");
-                        continue;
-                    }
-                    return Ok(parts);
-                }
-                Err(e) => {
-                    tracing::warn!(server = %candidate.addr, chunk_id, error = %e, "chunk read failed");
-                }
+            if let Some(idx) = copies.iter().position(|(c, _)| c.id == candidate.id) {
+                let (c, chunk_id) = copies.swap_remove(idx);
+                out.push((c.addr, chunk_id.to_string()));
             }
         }
-        Err(Error::Unavailable(format!(
-            "no readable copy of chunk {} ({} copies known)",
-            chunk.pos,
-            chunk.copies.len()
-        )))
+        Ok(out)
     }
+}
+
+pub(super) fn no_readable_copy(chunk: &ChunkRecord) -> Error {
+    Error::Unavailable(format!(
+        "no readable copy of chunk {} ({} copies known)",
+        chunk.pos,
+        chunk.copies.len()
+    ))
 }
 
 /// Bytes `range` of a chunk kept in its meta2 record, checked against the chunk's hash.

@@ -54,6 +54,7 @@ impl ContentTarget {
             size,
             hash,
             mtime_ms: now_ms(),
+            pieces: None,
         }
     }
 }
