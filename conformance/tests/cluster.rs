@@ -328,6 +328,66 @@ async fn corrupt_copies_are_never_served() {
     }
 }
 
+/// A GET that is still streaming when its object is deleted (or overwritten) finishes with
+/// the old bytes: unreferenced chunks wait `gc_grace_secs` (10 minutes) before chunk servers
+/// are told to delete them, while chunk servers ask every 2 s.
+#[tokio::test]
+async fn a_read_in_progress_outlives_a_delete() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const CHUNK: usize = MIB;
+    let cluster = Cluster::start_with(small_chunks(CHUNK));
+    let s3 = cluster.s3();
+    s3.create_bucket("live")
+        .await
+        .expect_status(200, "CreateBucket");
+    let data = random_bytes(41, 48 * MIB);
+    let put = Request::new(Method::PUT, Some("live"), Some("obj"))
+        .header("x-amz-acl", "public-read")
+        .body(data.clone());
+    s3.send(put).await.expect_status(200, "PUT public-read");
+
+    // An anonymous GET over a raw connection, read slowly.
+    let addr = s3.endpoint().trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let request = format!("GET /live/obj HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    conn.write_all(request.as_bytes()).await.expect("send GET");
+    let mut received = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let head_end = loop {
+        let n = conn.read(&mut buf).await.expect("read answer");
+        assert!(n > 0, "connection closed before the headers");
+        received.extend_from_slice(&buf[..n]);
+        if let Some(i) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&received[..head_end]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    received.drain(..head_end);
+
+    s3.delete_object("live", "obj")
+        .await
+        .expect_status(204, "DELETE");
+    s3.get_object("live", "obj")
+        .await
+        .expect_status(404, "GET after DELETE");
+    // Several heartbeats go by while the reader sits on its first bytes.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(rest.is_ok(), "the body did not end within 60 s");
+    assert_same_bytes(&received, &data, "body of a GET that outlived its object");
+}
+
 /// Under a one-copy policy, objects up to 16 KiB live in their meta2 record: no chunk file,
 /// same answers, and they survive a restart like any other object.
 #[tokio::test]

@@ -17,6 +17,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// A service silent for this long scores 0.
     pub dead_after_secs: u64,
+    /// A chunk no longer referenced (object overwritten or deleted, write abandoned) is
+    /// deleted from its chunk server no sooner than this, so that reads in progress finish.
+    pub gc_grace_secs: u64,
     /// At most this many meta2 environments stay open.
     pub open_env_cache: usize,
     /// LMDB map size of each environment, in MiB.
@@ -50,6 +53,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 6000)),
             data_dir: PathBuf::from("./spread-data/meta"),
             dead_after_secs: 10,
+            gc_grace_secs: 600,
             open_env_cache: 256,
             map_size_mib: 1024,
             score_expr: DEFAULT_SCORE_EXPR.to_string(),

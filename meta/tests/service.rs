@@ -17,6 +17,7 @@ async fn start(dir: &Path, dead_after_secs: u64, cache: usize) -> Running {
     let config = Config {
         dead_after_secs,
         open_env_cache: cache,
+        gc_grace_secs: 0,
         ..Config::default()
     };
     start_with(dir, config).await

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 async fn start(dir: &Path, expirer_interval_secs: u64) -> Running {
     let config = Config {
         expirer_interval_secs,
+        // Garbage is handed out at once, so that tests can see it.
+        gc_grace_secs: 0,
         ..Config::default()
     };
     start_with(dir, config).await

@@ -2,10 +2,9 @@
 //! transaction each). Each heartbeat computes the service's score from its stats with the
 //! configured expression, bounded by the allowed rise over the previous score; a service silent
 //! for `dead_after_secs` scores 0 and one locked by an admin scores its locked value. Each
-//! heartbeat answer hands the service the GC entries queued for it, confirmed by its next
+//! heartbeat answer hands the service the GC entries due for it, confirmed by its next
 //! heartbeat.
 
-use super::gc::{gc_key, gc_prefix};
 use super::lmdb::{from_json, to_json};
 use super::{Store, check_name};
 use crate::error::{Error, Result};
@@ -78,15 +77,8 @@ impl Store {
         self.dir
             .services
             .put(&mut txn, hb.id.as_bytes(), &to_json(&rec)?)?;
-        for chunk in &hb.deleted {
-            self.dir.gc.delete(&mut txn, &gc_key(&hb.id, chunk))?;
-        }
-        let prefix = gc_prefix(&hb.id);
-        let mut delete = Vec::new();
-        for item in self.dir.gc.prefix_iter(&txn, &prefix)?.take(GC_BATCH) {
-            let (k, _) = item?;
-            delete.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
-        }
+        self.confirm_gc(&mut txn, &hb.id, &hb.deleted)?;
+        let delete = self.due_gc(&txn, &hb.id, GC_BATCH)?;
         txn.commit()?;
         if old.is_none() {
             tracing::info!(id = %hb.id, kind = %hb.kind, addr = %hb.addr, location = %hb.location,

@@ -5,7 +5,8 @@
 //! `buckets` (container name → owning account), `accounts` (name → [`AccountRecord`]),
 //! `account_containers` (account ‖ NUL ‖ container name → empty; the per-account index),
 //! `credentials` (access key → `Credential`), `services` (id → `ServiceRecord`), `gc` (service id
-//! ‖ NUL ‖ chunk id → empty), `settings` (namespace-wide settings, e.g. `policy` → the applied
+//! ‖ NUL ‖ chunk id → due time) and `gc_due` (service id ‖ NUL ‖ due time ‖ chunk id → empty;
+//! see [`super::gc`]), `settings` (namespace-wide settings, e.g. `policy` → the applied
 //! policy file's TOML text), `swift_users` (account ‖ NUL ‖ user → `SwiftUser`), `tokens`
 //! (Swift token → `SwiftToken`), `expiry` (delete-at seconds u64 BE ‖ cid ‖ encoded object key →
 //! [`ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`).
@@ -57,6 +58,7 @@ pub struct Directory {
     pub credentials: Db,
     pub services: Db,
     pub gc: Db,
+    pub gc_due: Db,
     pub settings: Db,
     pub swift_users: Db,
     pub tokens: Db,
@@ -80,6 +82,7 @@ impl Directory {
             credentials: lmdb::create_db(&env, &mut txn, "credentials")?,
             services: lmdb::create_db(&env, &mut txn, "services")?,
             gc: lmdb::create_db(&env, &mut txn, "gc")?,
+            gc_due: lmdb::create_db(&env, &mut txn, "gc_due")?,
             settings: lmdb::create_db(&env, &mut txn, "settings")?,
             swift_users: lmdb::create_db(&env, &mut txn, "swift_users")?,
             tokens: lmdb::create_db(&env, &mut txn, "tokens")?,

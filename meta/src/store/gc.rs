@@ -1,12 +1,32 @@
-//! The GC queue (`gc` database of the directory): chunk copies that chunk servers must delete,
-//! keyed by service id ‖ NUL ‖ chunk id, handed out in heartbeat answers until confirmed.
+//! The GC queue: chunk copies that chunk servers must delete, handed out in heartbeat answers
+//! once due, until confirmed.
+//!
+//! An entry is due `gc_grace_secs` after it was queued, so that reads still streaming an
+//! object that was just overwritten or deleted find its chunks. Two directory databases hold
+//! it: `gc` (service id ‖ NUL ‖ chunk id → due time, ms u64 BE; empty for entries queued
+//! before due times existed) and `gc_due` (service id ‖ NUL ‖ due time ‖ chunk id → empty),
+//! which hands out a service's due entries in order without reading the others.
 
 use super::Store;
+use super::directory::Directory;
 use super::lmdb::Db;
 use crate::error::Result;
 use crate::wire::{ChunkCopy, ObjectRecord};
 use heed::RwTxn;
 use std::collections::HashSet;
+
+/// Key of one entry of the due-time index.
+fn due_key(service: &str, due_ms: u64, chunk_id: &str) -> Vec<u8> {
+    let mut k = gc_prefix(service);
+    k.extend_from_slice(&due_ms.to_be_bytes());
+    k.extend_from_slice(chunk_id.as_bytes());
+    k
+}
+
+/// The due time stored in a `gc` value (0: due now).
+fn due_of(value: &[u8]) -> u64 {
+    value.try_into().map_or(0, u64::from_be_bytes)
+}
 
 /// Key of one GC entry.
 pub fn gc_key(service: &str, chunk_id: &str) -> Vec<u8> {
@@ -41,22 +61,63 @@ pub fn replaced_copies(old: &ObjectRecord, new: Option<&ObjectRecord>) -> Vec<Ch
         .collect()
 }
 
-/// Adds copies to the GC queue database `db` inside a directory write transaction.
-fn push_gc(db: Db, txn: &mut RwTxn, chunks: &[ChunkCopy]) -> Result<()> {
+/// Adds copies to the GC queue inside a directory write transaction, due at `due_ms`; a copy
+/// already queued keeps its due time.
+fn push_gc(gc: Db, gc_due: Db, txn: &mut RwTxn, chunks: &[ChunkCopy], due_ms: u64) -> Result<()> {
     for c in chunks {
         if c.service.is_empty() || c.chunk_id.is_empty() || c.service.contains('\0') {
             tracing::warn!(service = %c.service, chunk = %c.chunk_id, "ignoring bad GC entry");
             continue;
         }
-        db.put(txn, &gc_key(&c.service, &c.chunk_id), &[])?;
+        let key = gc_key(&c.service, &c.chunk_id);
+        if gc.get(txn, &key)?.is_some() {
+            continue;
+        }
+        gc.put(txn, &key, &due_ms.to_be_bytes())?;
+        gc_due.put(txn, &due_key(&c.service, due_ms, &c.chunk_id), &[])?;
     }
     Ok(())
 }
 
+/// Gives the entries queued before due times existed a due time of 0 (due now). Run when the
+/// directory opens.
+pub(crate) fn date_old_entries(dir: &Directory) -> Result<usize> {
+    let mut txn = dir.env.write_txn()?;
+    let mut undated = Vec::new();
+    for item in dir.gc.iter(&txn)? {
+        let (k, v) = item?;
+        if v.is_empty() {
+            undated.push(k.to_vec());
+        }
+    }
+    for key in &undated {
+        let Some(nul) = key.iter().position(|&b| b == 0) else {
+            continue;
+        };
+        let (Ok(service), Ok(chunk)) = (
+            std::str::from_utf8(&key[..nul]),
+            std::str::from_utf8(&key[nul + 1..]),
+        ) else {
+            continue;
+        };
+        dir.gc.put(&mut txn, key, &0u64.to_be_bytes())?;
+        dir.gc_due.put(&mut txn, &due_key(service, 0, chunk), &[])?;
+    }
+    txn.commit()?;
+    Ok(undated.len())
+}
+
 impl Store {
+    /// When an entry queued now is due.
+    fn gc_due_now(&self) -> u64 {
+        u64::try_from(crate::ids::now_ms())
+            .unwrap_or(0)
+            .saturating_add(self.gc_grace_ms)
+    }
+
     /// Adds copies to the GC queue inside a directory write transaction.
     pub(crate) fn push_gc(&self, txn: &mut RwTxn, chunks: &[ChunkCopy]) -> Result<()> {
-        push_gc(self.dir.gc, txn, chunks)
+        push_gc(self.dir.gc, self.dir.gc_due, txn, chunks, self.gc_due_now())
     }
 
     /// Queues chunk copies for deletion (committed before returning; concurrent callers
@@ -65,15 +126,57 @@ impl Store {
         if chunks.is_empty() {
             return Ok(());
         }
-        let (db, owned) = (self.dir.gc, chunks.to_vec());
-        self.dir
-            .writer
-            .write(&self.dir.env, move |txn| push_gc(db, txn, &owned))?;
+        let (gc, gc_due, owned, due) = (
+            self.dir.gc,
+            self.dir.gc_due,
+            chunks.to_vec(),
+            self.gc_due_now(),
+        );
+        self.dir.writer.write(&self.dir.env, move |txn| {
+            push_gc(gc, gc_due, txn, &owned, due)
+        })?;
         tracing::debug!(count = chunks.len(), "chunks queued for GC");
         Ok(())
     }
 
-    /// Number of GC entries queued (all services).
+    /// Drops the entries `service` confirms it deleted.
+    pub(crate) fn confirm_gc(
+        &self,
+        txn: &mut RwTxn,
+        service: &str,
+        deleted: &[String],
+    ) -> Result<()> {
+        for chunk in deleted {
+            let key = gc_key(service, chunk);
+            let Some(due) = self.dir.gc.get(txn, &key)?.map(due_of) else {
+                continue;
+            };
+            self.dir.gc_due.delete(txn, &due_key(service, due, chunk))?;
+            self.dir.gc.delete(txn, &key)?;
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` chunk ids `service` should delete now (due first).
+    pub(crate) fn due_gc(&self, txn: &RwTxn, service: &str, limit: usize) -> Result<Vec<String>> {
+        let now = u64::try_from(crate::ids::now_ms()).unwrap_or(0);
+        let prefix = gc_prefix(service);
+        let mut out = Vec::new();
+        for item in self.dir.gc_due.prefix_iter(txn, &prefix)?.take(limit) {
+            let (k, _) = item?;
+            let Some(rest) = k.get(prefix.len()..) else {
+                continue;
+            };
+            let (due, chunk) = rest.split_at(rest.len().min(8));
+            if due_of(due) > now {
+                break;
+            }
+            out.push(String::from_utf8_lossy(chunk).into_owned());
+        }
+        Ok(out)
+    }
+
+    /// Number of GC entries queued (all services, due or not).
     pub fn gc_len(&self) -> Result<u64> {
         let txn = self.dir.env.read_txn()?;
         Ok(self.dir.gc.len(&txn)?)

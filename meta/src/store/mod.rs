@@ -42,6 +42,8 @@ pub struct Store {
     dir: Directory,
     envs: EnvCache,
     dead_after_ms: i64,
+    /// How long a queued GC entry waits before it is handed out.
+    gc_grace_ms: u64,
     own_addr: String,
     score_expr: ScoreExpr,
     score_max_rise: u8,
@@ -59,6 +61,13 @@ impl Store {
             .checked_mul(1024 * 1024)
             .ok_or_else(|| Error::InvalidArgument("map_size_mib is too large".into()))?;
         let dir = Directory::open(&config.data_dir.join(DIRECTORY_DIR), map_size, own_addr)?;
+        let dated = gc::date_old_entries(&dir)?;
+        if dated > 0 {
+            tracing::info!(
+                entries = dated,
+                "GC entries from before due times are due now"
+            );
+        }
         let envs = EnvCache::new(
             config.data_dir.join(META2_DIR),
             map_size,
@@ -70,6 +79,7 @@ impl Store {
             dir,
             envs,
             dead_after_ms,
+            gc_grace_ms: config.gc_grace_secs.saturating_mul(1000),
             own_addr: own_addr.to_string(),
             score_expr,
             score_max_rise: config.score_max_rise,

@@ -6,13 +6,15 @@ use super::Store;
 use crate::config::Config;
 use crate::wire::{ChunkCopy, ChunkRecord, ContainerSettings, ObjectRecord};
 
-/// A small configuration (64 MiB maps, 4 open environments) with its data in `dir`.
+/// A small configuration (64 MiB maps, 4 open environments, GC entries due at once) with its
+/// data in `dir`.
 pub fn config(dir: &std::path::Path) -> Config {
     Config {
         data_dir: dir.to_path_buf(),
         map_size_mib: 64,
         open_env_cache: 4,
         dead_after_secs: 10,
+        gc_grace_secs: 0,
         ..Config::default()
     }
 }
