@@ -18,6 +18,16 @@ pub const BASE_PIECE: u64 = 1024 * 1024;
 /// Most pieces kept for a chunk (the piece size doubles until it fits).
 pub const MAX_PIECES: usize = 64;
 
+/// The piece size of a chunk of `len` bytes: [`BASE_PIECE`], doubled until the chunk has at
+/// most [`MAX_PIECES`] pieces. A chunk of at most one piece has no piece hashes.
+pub fn piece_size(len: u64) -> u64 {
+    let mut size = BASE_PIECE;
+    while len.div_ceil(size) > MAX_PIECES as u64 {
+        size *= 2;
+    }
+    size
+}
+
 /// Hashes a chunk as it streams in, piece by piece.
 pub struct PieceHasher {
     hasher: Hasher,
@@ -255,6 +265,7 @@ mod tests {
                 continue;
             }
             assert!(pieces.cvs.len() <= MAX_PIECES, "len {len}");
+            assert_eq!(pieces.size, piece_size(len as u64), "len {len}");
             assert!(pieces.describe(len as u64, &hashed.hash), "len {len}");
             for i in 0..pieces.cvs.len() {
                 let r = pieces.range(i, len as u64);

@@ -304,6 +304,18 @@ async fn corrupt_copies_are_never_served() {
     corrupt(&cluster, &loc.chunks[1].copies[0], CHUNK - 1);
     for _ in 0..6 {
         get_same(&s3, "rot", "obj", &data).await;
+        // Ranges are checked too: the pieces around them are read whole.
+        for (lo, hi) in [
+            (2 * MIB, 2 * MIB + 100),
+            (MIB - 10, 3 * MIB),
+            (CHUNK - 3, CHUNK + 3),
+        ] {
+            let r = s3
+                .get_range("rot", "obj", &format!("bytes={lo}-{}", hi - 1))
+                .await;
+            r.expect_status(206, "range GET around a bad piece");
+            assert_same_bytes(&r.body, &data[lo..hi], "range around a bad piece");
+        }
     }
 
     // Every copy of chunk 0 bad: the answer never completes.
@@ -311,6 +323,15 @@ async fn corrupt_copies_are_never_served() {
     corrupt(&cluster, &chunk0[1], 2 * MIB + 17);
     corrupt(&cluster, &chunk0[0], 3 * MIB + 1);
     corrupt(&cluster, &chunk0[1], 3 * MIB + 2);
+    let inside = Request::new(Method::GET, Some("rot"), Some("obj"))
+        .header("range", &format!("bytes={}-{}", 3 * MIB, 3 * MIB + 9));
+    match s3.try_send(inside).await {
+        Err(_) => {}
+        Ok(resp) => assert!(
+            resp.status != 206 || resp.body != data[3 * MIB..3 * MIB + 10],
+            "a range inside a piece that is corrupt everywhere was served"
+        ),
+    }
     match s3
         .try_send(Request::new(Method::GET, Some("rot"), Some("obj")))
         .await

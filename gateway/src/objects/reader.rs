@@ -1,8 +1,8 @@
-//! Streams an object's bytes back, chunk after chunk, read ahead by one chunk or one piece.
-//! Copies are tried closest-first. A whole replicated chunk is checked piece by piece
-//! ([`super::verified`]), or whole for chunks without piece hashes, before its bytes leave, and
-//! any failure moves on to the next copy, so a reader never receives wrong bytes: at worst the
-//! stream ends with an error.
+//! Streams an object's bytes back, chunk after chunk, read ahead by one piece (or one chunk).
+//! Replicated chunks are read from the closest copy that answers and checked piece by piece
+//! before their bytes leave ([`super::verified`]); erasure-coded ones are rebuilt from checked
+//! fragments ([`super::erasure`]), inline ones checked whole. A reader never receives wrong
+//! bytes: at worst the stream ends with an error.
 
 use std::ops::Range;
 use std::pin::Pin;
@@ -31,14 +31,19 @@ impl ObjectService {
                 }
                 let start = range.start.max(chunk.offset) - chunk.offset;
                 let end = range.end.min(chunk_end) - chunk.offset;
-                let whole = start == 0 && end == chunk.size;
-                if whole && chunk.inline.is_none() && chunk.ec.is_none() {
-                    if !svc.send_whole_chunk(chunk, &tx).await {
-                        return;
+                let piece = match (&chunk.inline, chunk.ec) {
+                    (Some(data), _) => inline_piece(chunk, data, start..end),
+                    (None, Some(layout)) => svc
+                        .fetch_ec_piece(chunk, layout, start..end)
+                        .await
+                        .map(|b| vec![b]),
+                    (None, None) => {
+                        if !svc.send_chunk(chunk, start..end, &tx).await {
+                            return;
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                let piece = svc.fetch_piece(chunk, start..end).await;
+                };
                 let failed = piece.is_err();
                 if tx.send(piece).await.is_err() || failed {
                     return;
@@ -60,35 +65,6 @@ impl ObjectService {
                 }
             },
         ))
-    }
-
-    /// Reads bytes `range` (relative to the chunk) from the best copy that answers correctly,
-    /// or from the fragments of an erasure-coded chunk.
-    async fn fetch_piece(&self, chunk: &ChunkRecord, range: Range<u64>) -> Result<Vec<Bytes>> {
-        if let Some(data) = &chunk.inline {
-            return inline_piece(chunk, data, range);
-        }
-        if let Some(layout) = chunk.ec {
-            return Ok(vec![self.fetch_ec_piece(chunk, layout, range).await?]);
-        }
-        let wanted = range.end - range.start;
-        for (addr, chunk_id) in self.copies_in_read_order(chunk).await? {
-            match self
-                .inner
-                .chunks
-                .get_parts(&addr, &chunk_id, Some(range.clone()))
-                .await
-            {
-                Ok(parts) if parts.iter().map(|b| b.len() as u64).sum::<u64>() != wanted => {
-                    tracing::warn!(server = %addr, chunk_id, wanted, "short chunk read");
-                }
-                Ok(parts) => return Ok(parts),
-                Err(e) => {
-                    tracing::warn!(server = %addr, chunk_id, error = %e, "chunk read failed");
-                }
-            }
-        }
-        Err(no_readable_copy(chunk))
     }
 
     /// The copies of a replicated chunk as (server address, chunk id), closest first; copies

@@ -1,17 +1,20 @@
-//! Sends a whole replicated chunk to a reader piece by piece, each piece checked against its
-//! BLAKE3 chaining value before it leaves ([`chunkd::pieces`]): the first bytes go out after
-//! one piece (1 MiB for an 8 MiB chunk) instead of the whole chunk, and a reader holds one
-//! piece in flight instead of a chunk.
+//! Sends bytes of a replicated chunk to a reader piece by piece, each piece checked against
+//! its BLAKE3 chaining value before any of it leaves ([`chunkd::pieces`]): the first bytes go
+//! out after one piece (1 MiB for an 8 MiB chunk) instead of the whole chunk, a reader holds
+//! one piece in flight instead of a chunk, and a range is checked like a whole chunk (the
+//! pieces around it are read whole, and trimmed).
 //!
 //! The piece hashes come from the chunk server and are trusted only once they combine into the
 //! chunk hash meta holds. When a copy fails or sends a bad piece, the next copy is asked for
-//! the rest of the chunk from the first piece not sent yet. Chunks without piece hashes
-//! (one piece, or written before them) are checked whole, as before.
+//! the rest from the first piece not sent yet. A chunk of one piece is read and checked whole;
+//! a larger chunk written before piece hashes existed is checked whole when it is read whole,
+//! and not checked when a range of it is read (as before piece hashes).
 
 use std::collections::VecDeque;
+use std::ops::Range;
 
 use bytes::Bytes;
-use chunkd::pieces::Pieces;
+use chunkd::pieces::{self, Pieces};
 use futures::StreamExt;
 use meta::wire::ChunkRecord;
 use tokio::sync::mpsc::Sender;
@@ -21,14 +24,15 @@ use super::reader::no_readable_copy;
 use crate::error::{Error, Result};
 
 impl ObjectService {
-    /// Sends chunk `chunk` to `tx`, a verified piece per message (or the whole chunk once
-    /// verified). False when the reader went away or an error was sent: stop reading.
-    pub(super) async fn send_whole_chunk(
+    /// Sends bytes `range` (relative to the chunk) of replicated chunk `chunk` to `tx`, a
+    /// checked piece per message. False when the reader went away or an error was sent: stop.
+    pub(super) async fn send_chunk(
         &self,
         chunk: &ChunkRecord,
+        range: Range<u64>,
         tx: &Sender<Result<Vec<Bytes>>>,
     ) -> bool {
-        match self.stream_chunk(chunk, tx).await {
+        match self.stream_chunk(chunk, &range, tx).await {
             Ok(delivered) => delivered,
             Err(e) => {
                 let _ = tx.send(Err(e)).await;
@@ -40,21 +44,30 @@ impl ObjectService {
     async fn stream_chunk(
         &self,
         chunk: &ChunkRecord,
+        range: &Range<u64>,
         tx: &Sender<Result<Vec<Bytes>>>,
     ) -> Result<bool> {
         let hash = blake3::Hash::from_hex(&chunk.hash)
             .map_err(|e| Error::Internal(format!("chunk {} hash: {e}", chunk.pos)))?;
+        let size = chunk.size;
+        let piece = pieces::piece_size(size);
+        // The pieces covering the range; a chunk of one piece is one piece.
+        let (first, end) = if size <= piece {
+            (0, 1)
+        } else {
+            (range.start / piece, range.end.div_ceil(piece))
+        };
+        let (first, end) = (first as usize, end as usize);
         let mut trusted: Option<Pieces> = None;
-        let mut next = 0usize;
+        let mut next = first;
         for (addr, chunk_id) in self.copies_in_read_order(chunk).await? {
-            let from = trusted
-                .as_ref()
-                .map_or(0, |p| p.range(next, chunk.size).start);
-            let range = (from > 0).then_some(from..chunk.size);
+            let from = next as u64 * piece;
+            let to = (end as u64 * piece).min(size);
+            let asked = (from > 0 || to < size).then_some(from..to);
             let (offered, stream) = match self
                 .inner
                 .chunks
-                .get_with_pieces(&addr, &chunk_id, range)
+                .get_with_pieces(&addr, &chunk_id, asked)
                 .await
             {
                 Ok(answer) => answer,
@@ -64,13 +77,17 @@ impl ObjectService {
                 }
             };
             let mut stream = std::pin::pin!(stream);
-            if trusted.is_none() {
-                trusted = offered.filter(|p| p.describe(chunk.size, &hash));
+            if trusted.is_none() && size > piece {
+                trusted = offered.filter(|p| p.size == piece && p.describe(size, &hash));
             }
             let Some(pieces) = &trusted else {
-                // No piece hashes: the whole chunk is checked before any of it leaves.
-                match collect_whole(&mut stream, chunk.size, &hash).await {
-                    Ok(parts) => return Ok(tx.send(Ok(parts)).await.is_ok()),
+                // No piece hashes: a whole chunk is checked whole, a range is passed on as read.
+                let check = (from == 0 && to == size).then_some(&hash);
+                match collect(&mut stream, to - from, check).await {
+                    Ok(parts) => {
+                        let parts = trim(parts, from, range);
+                        return Ok(tx.send(Ok(parts)).await.is_ok());
+                    }
                     Err(why) => {
                         tracing::error!(server = %addr, chunk_id, why, "chunk copy unusable, trying another");
                         continue;
@@ -79,9 +96,9 @@ impl ObjectService {
             };
             let mut buffered = Buffered::default();
             let mut failed = false;
-            while next < pieces.cvs.len() && !failed {
-                let want = pieces.range(next, chunk.size);
-                let want = (want.end - want.start) as usize;
+            while next < end && !failed {
+                let bounds = pieces.range(next, size);
+                let want = (bounds.end - bounds.start) as usize;
                 while buffered.len < want {
                     match stream.next().await {
                         Some(Ok(frame)) => buffered.push(frame),
@@ -100,23 +117,38 @@ impl ObjectService {
                 if failed {
                     break;
                 }
-                let piece = buffered.take(want);
-                let slices: Vec<&[u8]> = piece.iter().map(|b| b.as_ref()).collect();
+                let data = buffered.take(want);
+                let slices: Vec<&[u8]> = data.iter().map(|b| b.as_ref()).collect();
                 if !pieces.check(next, &slices) {
                     tracing::error!(server = %addr, chunk_id, piece = next, "chunk copy is corrupt, trying another");
                     break;
                 }
-                if tx.send(Ok(piece)).await.is_err() {
+                if tx.send(Ok(trim(data, bounds.start, range))).await.is_err() {
                     return Ok(false);
                 }
                 next += 1;
             }
-            if next == pieces.cvs.len() {
+            if next == end {
                 return Ok(true);
             }
         }
         Err(no_readable_copy(chunk))
     }
+}
+
+/// The part of `frames` (chunk bytes from offset `at` on) that falls inside `range`.
+fn trim(frames: Vec<Bytes>, at: u64, range: &Range<u64>) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(frames.len());
+    let mut pos = at;
+    for frame in frames {
+        let (start, end) = (pos, pos + frame.len() as u64);
+        pos = end;
+        let (lo, hi) = (start.max(range.start), end.min(range.end));
+        if lo < hi {
+            out.push(frame.slice((lo - start) as usize..(hi - start) as usize));
+        }
+    }
+    out
 }
 
 /// Frames received and not sent yet.
@@ -152,11 +184,11 @@ impl Buffered {
     }
 }
 
-/// The whole chunk from `stream`, if it has `size` bytes hashing to `hash`.
-async fn collect_whole<S>(
+/// `len` bytes from `stream`, checked against `hash` when given (a whole chunk).
+async fn collect<S>(
     stream: &mut S,
-    size: u64,
-    hash: &blake3::Hash,
+    len: u64,
+    hash: Option<&blake3::Hash>,
 ) -> std::result::Result<Vec<Bytes>, String>
 where
     S: futures::Stream<Item = chunkd::Result<Bytes>> + Unpin,
@@ -167,13 +199,15 @@ where
     while let Some(frame) = stream.next().await {
         let frame = frame.map_err(|e| format!("read failed: {e}"))?;
         received += frame.len() as u64;
-        hasher.update(&frame);
+        if hash.is_some() {
+            hasher.update(&frame);
+        }
         parts.push(frame);
     }
-    if received != size {
-        return Err(format!("{received} bytes instead of {size}"));
+    if received != len {
+        return Err(format!("{received} bytes instead of {len}"));
     }
-    if hasher.finalize() != *hash {
+    if hash.is_some_and(|h| hasher.finalize() != *h) {
         return Err("hash mismatch".to_string());
     }
     Ok(parts)
@@ -195,5 +229,15 @@ mod tests {
         assert_eq!(b.len, 1);
         assert_eq!(b.take(1).concat(), b"h");
         assert_eq!(b.len, 0);
+    }
+
+    #[test]
+    fn trimmed_to_the_range() {
+        let frames = vec![Bytes::from_static(b"0123"), Bytes::from_static(b"4567")];
+        // Frames hold chunk bytes 10..18.
+        assert_eq!(trim(frames.clone(), 10, &(0..100)).concat(), b"01234567");
+        assert_eq!(trim(frames.clone(), 10, &(12..15)).concat(), b"234");
+        assert_eq!(trim(frames.clone(), 10, &(14..30)).concat(), b"4567");
+        assert!(trim(frames, 10, &(18..30)).is_empty());
     }
 }
