@@ -4,9 +4,8 @@
 //! Layout: `<root>/service-id`, `<root>/<id[0..3]>/<id>` (chunk files, see
 //! [`crate::chunkfile`]); uploads in progress are unnamed files in their prefix directory
 //! ([`crate::newchunk`]), or `<root>/tmp/<id>.<rand>` (wiped at start) where the file system
-//! has no unnamed files. The 4096 prefix
-//! directories are created when the volume is opened, so a commit never has to create one (and
-//! fsync the root for it) on the write path.
+//! has no unnamed files. The 4096 prefix directories are created when the volume is opened, so
+//! a commit never has to create one (and fsync the root for it) on the write path.
 
 use crate::dirsync::DirSyncer;
 use crate::error::{Error, Result};
