@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Address given to meta; defaults to `listen`.
+    /// Address given to meta; defaults to `listen`, and is required when `listen` is a
+    /// wildcard address (`0.0.0.0`, `[::]`).
     pub advertise: Option<String>,
     /// Volume directory holding the chunks.
     pub volume: PathBuf,
@@ -56,13 +57,6 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config> {
         toml::from_str(text).map_err(|e| Error::Config(e.to_string()))
     }
-
-    /// The address announced to meta: `advertise`, or `listen` when unset.
-    pub fn advertised_addr(&self) -> String {
-        self.advertise
-            .clone()
-            .unwrap_or_else(|| self.listen.to_string())
-    }
 }
 
 #[cfg(test)]
@@ -73,10 +67,10 @@ mod tests {
     fn defaults_and_unknown_fields() {
         let c = Config::parse("").unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(c.advertised_addr(), "127.0.0.1:6100");
+        assert_eq!(c.advertise, None);
         let c = Config::parse("listen = \"0.0.0.0:7000\"\nadvertise = \"h:7000\"").unwrap();
         assert_eq!(c.listen.port(), 7000);
-        assert_eq!(c.advertised_addr(), "h:7000");
+        assert_eq!(c.advertise.as_deref(), Some("h:7000"));
         assert!(Config::parse("bogus = 1").is_err());
         assert!(c.slots.is_empty());
         let c = Config::parse("slots = [\"ssd\", \"fast\"]").unwrap();

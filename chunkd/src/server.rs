@@ -53,10 +53,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
     let volume = blocking(move || Volume::open(&root)).await?;
     let volume = Arc::new(volume);
     let local = listener.local_addr()?;
-    let advertise = config
-        .advertise
-        .clone()
-        .unwrap_or_else(|| local.to_string());
+    let advertise = advertised(&config, local)?;
     tracing::info!(listen = %local, advertise = %advertise, service_id = %volume.service_id(),
         "chunkd serving");
     // Everything this server spawns lives in `tasks`: dropping the `serve` future (e.g.
@@ -365,6 +362,21 @@ fn file_body(file: std::fs::File, start: u64, len: u64) -> RespBody {
     StreamBody::new(stream).boxed_unsync()
 }
 
+/// The address announced to meta: `advertise`, else the listener's address, which must then be
+/// one that gateways can connect to (not `0.0.0.0` or `[::]`).
+fn advertised(config: &Config, local: std::net::SocketAddr) -> Result<String> {
+    match &config.advertise {
+        Some(a) => Ok(a.clone()),
+        None if local.ip().is_unspecified() => Err(Error::Config(format!(
+            "listen = {local} accepts connections on every address, but that is no address \
+             gateways can connect to: set advertise in the chunkd configuration to this \
+             server's address, e.g. \"10.0.0.5:{}\"",
+            local.port()
+        ))),
+        None => Ok(local.to_string()),
+    }
+}
+
 /// Runs blocking file I/O on tokio's blocking pool (a task that panicked is an I/O error).
 async fn blocking<T, E, F>(f: F) -> std::result::Result<T, E>
 where
@@ -540,4 +552,27 @@ fn status_only(status: StatusCode) -> Response<RespBody> {
     let mut resp = Response::new(empty());
     *resp.status_mut() = status;
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wildcard_listener_needs_an_advertised_address() {
+        let any: std::net::SocketAddr = "0.0.0.0:6100".parse().unwrap();
+        let any6: std::net::SocketAddr = "[::]:6100".parse().unwrap();
+        let lo: std::net::SocketAddr = "127.0.0.1:6100".parse().unwrap();
+        let plain = Config::default();
+        for wildcard in [any, any6] {
+            let err = advertised(&plain, wildcard).unwrap_err().to_string();
+            assert!(err.contains("set advertise"), "{err}");
+        }
+        assert_eq!(advertised(&plain, lo).unwrap(), "127.0.0.1:6100");
+        let set = Config {
+            advertise: Some("10.0.0.5:6100".into()),
+            ..Config::default()
+        };
+        assert_eq!(advertised(&set, any).unwrap(), "10.0.0.5:6100");
+    }
 }
