@@ -231,6 +231,9 @@ pub enum ClusterCommand {
     },
     /// Unlock every locked service.
     UnlockAll,
+    /// Chunks each server will be told to delete: due now, and still in their grace period
+    /// (meta's `gc_grace_secs`).
+    Gc,
 }
 
 /// `spread admin object ...`
@@ -442,6 +445,10 @@ mod tests {
         assert!(matches!(
             admin(&["cluster", "unlock-all"]),
             AdminCommand::Cluster(ClusterCommand::UnlockAll)
+        ));
+        assert!(matches!(
+            admin(&["cluster", "gc"]),
+            AdminCommand::Cluster(ClusterCommand::Gc)
         ));
         assert!(matches!(
             admin(&["bucket", "set-policy", "b", "EC42"]),

@@ -394,6 +394,18 @@ async fn a_read_in_progress_outlives_a_delete() {
     s3.get_object("live", "obj")
         .await
         .expect_status(404, "GET after DELETE");
+    // Its 48 chunks × 3 copies wait out their grace: 48 on each of the 3 servers.
+    let backlog = cluster.admin_ok(&["cluster", "gc"]);
+    let rows: Vec<Vec<&str>> = backlog
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{backlog}");
+    for row in &rows {
+        assert_eq!((row[1], row[2]), ("0", "48"), "due, waiting: {backlog}");
+        assert_eq!(row[3], "in", "next due: {backlog}");
+    }
     // Several heartbeats go by while the reader sits on its first bytes.
     tokio::time::sleep(std::time::Duration::from_secs(7)).await;
     let rest = tokio::time::timeout(std::time::Duration::from_secs(60), async {

@@ -37,6 +37,7 @@ pub mod route {
     pub const UPLOAD_ABORT: &str = "/v1/uploads/abort";
     pub const UPLOAD_LIST: &str = "/v1/uploads/list";
     pub const GC_QUEUE: &str = "/v1/gc/queue";
+    pub const GC_BACKLOG: &str = "/v1/gc/backlog";
     pub const HEARTBEAT: &str = "/v1/services/heartbeat";
     pub const SERVICE_LIST: &str = "/v1/services/list";
     pub const SERVICE_LOCK: &str = "/v1/services/lock";

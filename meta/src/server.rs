@@ -387,6 +387,7 @@ async fn dispatch(
             .await
         }
         route::GC_QUEUE => op(s, body, |s, q: api::GcQueue| s.queue_gc(&q.chunks)).await,
+        route::GC_BACKLOG => op(s, body, |s, _: api::Empty| s.gc_backlog()).await,
         route::HEARTBEAT => op(s, body, |s, q: Heartbeat| s.heartbeat(&q)).await,
         route::SERVICE_LIST => {
             op(s, body, |s, q: api::ServiceList| {

@@ -500,6 +500,19 @@ pub struct HeartbeatReply {
     pub delete: Vec<String>,
 }
 
+/// The GC backlog of one chunk server: copies it will be told to delete.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GcBacklog {
+    pub service: String,
+    /// Entries handed out at the next heartbeat (their grace is over).
+    pub due: u64,
+    /// Entries still in their grace period.
+    pub waiting: u64,
+    /// When the next waiting entry becomes due (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_due_ms: Option<i64>,
+}
+
 /// A service as the conscience sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ServiceRecord {

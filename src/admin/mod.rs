@@ -112,6 +112,17 @@ pub async fn run(args: AdminArgs) -> Result<()> {
             }
             t.to_string()
         }
+        AdminCommand::Cluster(ClusterCommand::Gc) => {
+            let now = now_ms();
+            let mut t = Table::new(["SERVICE", "DUE", "WAITING", "NEXT DUE"]);
+            for b in client.gc_backlog().await? {
+                let next = b
+                    .next_due_ms
+                    .map_or_else(|| "-".to_string(), |at| table::after(at - now));
+                t.row([b.service, b.due.to_string(), b.waiting.to_string(), next]);
+            }
+            t.to_string()
+        }
         AdminCommand::Cluster(ClusterCommand::Lock { service, score }) => {
             let id = service_id(&client, &service).await?;
             let s = client.lock_service(&id, score).await?;

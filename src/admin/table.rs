@@ -66,15 +66,28 @@ pub fn ago(ms: i64) -> String {
     if ms < 0 {
         return "just now".to_string();
     }
+    format!("{} ago", duration(ms))
+}
+
+/// A time `ms` milliseconds from now as "in 1.5s", "in 3m 2s" ("now" when past).
+pub fn after(ms: i64) -> String {
+    if ms <= 0 {
+        return "now".to_string();
+    }
+    format!("in {}", duration(ms))
+}
+
+/// A positive duration in milliseconds as "1.5s", "3m 2s", "2h 5m", "1d 3h".
+fn duration(ms: i64) -> String {
     let secs = ms / 1000;
     if secs < 60 {
-        format!("{}.{}s ago", secs, (ms % 1000) / 100)
+        format!("{}.{}s", secs, (ms % 1000) / 100)
     } else if secs < 3600 {
-        format!("{}m {}s ago", secs / 60, secs % 60)
+        format!("{}m {}s", secs / 60, secs % 60)
     } else if secs < 86_400 {
-        format!("{}h {}m ago", secs / 3600, (secs % 3600) / 60)
+        format!("{}h {}m", secs / 3600, (secs % 3600) / 60)
     } else {
-        format!("{}d {}h ago", secs / 86_400, (secs % 86_400) / 3600)
+        format!("{}d {}h", secs / 86_400, (secs % 86_400) / 3600)
     }
 }
 
@@ -105,5 +118,7 @@ mod tests {
         assert_eq!(ago(7_500_000), "2h 5m ago");
         assert_eq!(ago(90_000_000), "1d 1h ago");
         assert_eq!(ago(-5), "just now");
+        assert_eq!(after(599_000), "in 9m 59s");
+        assert_eq!(after(0), "now");
     }
 }

@@ -7,9 +7,10 @@ use crate::api::{self, route};
 use crate::error::{Error, Result};
 use crate::wire::{
     AccountInfo, ChunkCopy, CompleteRequest, ContainerInfo, ContainerSettings, Credential,
-    DeleteOutcome, ErrorBody, Heartbeat, HeartbeatReply, ListPartsReply, ListReply, ListRequest,
-    ListUploadsReply, ListUploadsRequest, ObjectRecord, PartRecord, PutCondition, ServiceRecord,
-    Stored, SwiftToken, SwiftUser, UploadRecord, VersionListReply, VersionListRequest, Versioning,
+    DeleteOutcome, ErrorBody, GcBacklog, Heartbeat, HeartbeatReply, ListPartsReply, ListReply,
+    ListRequest, ListUploadsReply, ListUploadsRequest, ObjectRecord, PartRecord, PutCondition,
+    ServiceRecord, Stored, SwiftToken, SwiftUser, UploadRecord, VersionListReply,
+    VersionListRequest, Versioning,
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -471,6 +472,11 @@ impl MetaClient {
             chunks: chunks.to_vec(),
         };
         self.call(route::GC_QUEUE, &req, "").await
+    }
+
+    /// Each chunk server's GC backlog: entries due and entries still in their grace period.
+    pub async fn gc_backlog(&self) -> Result<Vec<GcBacklog>> {
+        self.call(route::GC_BACKLOG, &api::Empty {}, "").await
     }
 
     /// Registers / refreshes a service; the answer lists chunks it must delete.

@@ -11,7 +11,7 @@ use super::Store;
 use super::directory::Directory;
 use super::lmdb::Db;
 use crate::error::Result;
-use crate::wire::{ChunkCopy, ObjectRecord};
+use crate::wire::{ChunkCopy, GcBacklog, ObjectRecord};
 use heed::RwTxn;
 use std::collections::HashSet;
 
@@ -172,6 +172,38 @@ impl Store {
                 break;
             }
             out.push(String::from_utf8_lossy(chunk).into_owned());
+        }
+        Ok(out)
+    }
+
+    /// The GC backlog of every service with queued entries, by service id.
+    pub fn gc_backlog(&self) -> Result<Vec<GcBacklog>> {
+        let now = crate::ids::now_ms();
+        let txn = self.dir.env.read_txn()?;
+        let mut out: Vec<GcBacklog> = Vec::new();
+        for item in self.dir.gc_due.iter(&txn)? {
+            let (k, _) = item?;
+            let Some(nul) = k.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let service = String::from_utf8_lossy(&k[..nul]);
+            let rest = &k[nul + 1..];
+            let due = i64::try_from(due_of(&rest[..rest.len().min(8)])).unwrap_or(i64::MAX);
+            if out.last().is_none_or(|b| b.service != service) {
+                out.push(GcBacklog {
+                    service: service.into_owned(),
+                    ..GcBacklog::default()
+                });
+            }
+            let Some(backlog) = out.last_mut() else {
+                continue;
+            };
+            if due <= now {
+                backlog.due += 1;
+            } else {
+                backlog.waiting += 1;
+                backlog.next_due_ms = Some(backlog.next_due_ms.map_or(due, |d| d.min(due)));
+            }
         }
         Ok(out)
     }

@@ -734,16 +734,27 @@ fn gc_entries_wait_their_grace_and_old_ones_are_due() {
     };
     s.queue_gc(&[gc_copy("late")]).unwrap();
     assert!(s.heartbeat(&hb).unwrap().delete.is_empty(), "not due yet");
+    let backlog = s.gc_backlog().unwrap();
+    assert_eq!(backlog.len(), 1);
+    assert_eq!((backlog[0].due, backlog[0].waiting), (0, 1));
+    assert!(
+        backlog[0]
+            .next_due_ms
+            .is_some_and(|t| t > crate::ids::now_ms())
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     s.queue_gc(&[gc_copy("later"), gc_copy("late")]).unwrap();
     assert_eq!(s.gc_len().unwrap(), 2, "a queued copy is not queued twice");
     std::thread::sleep(std::time::Duration::from_millis(800));
     assert_eq!(s.heartbeat(&hb).unwrap().delete, vec!["late"]);
+    let backlog = s.gc_backlog().unwrap();
+    assert_eq!((backlog[0].due, backlog[0].waiting), (1, 1));
     std::thread::sleep(std::time::Duration::from_millis(400));
     assert_eq!(s.heartbeat(&hb).unwrap().delete, vec!["late", "later"]);
     hb.deleted = vec!["late".into(), "later".into()];
     assert!(s.heartbeat(&hb).unwrap().delete.is_empty());
     assert_eq!(s.gc_len().unwrap(), 0);
+    assert!(s.gc_backlog().unwrap().is_empty());
 
     // An entry written the old way (empty value, no due index entry) is due after reopening.
     {
