@@ -23,6 +23,14 @@ fn due_key(service: &str, due_ms: u64, chunk_id: &str) -> Vec<u8> {
     k
 }
 
+/// The service, due time and chunk id of a `gc_due` key.
+fn parse_due_key(key: &[u8]) -> Option<(&[u8], u64, &[u8])> {
+    let nul = key.iter().position(|&b| b == 0)?;
+    let rest = key.get(nul + 1..)?;
+    let due = rest.get(..8)?;
+    Some((&key[..nul], due_of(due), &rest[8..]))
+}
+
 /// The due time stored in a `gc` value (0: due now).
 fn due_of(value: &[u8]) -> u64 {
     value.try_into().map_or(0, u64::from_be_bytes)
@@ -83,6 +91,10 @@ fn push_gc(gc: Db, gc_due: Db, txn: &mut RwTxn, chunks: &[ChunkCopy], due_ms: u6
 /// directory opens.
 pub(crate) fn date_old_entries(dir: &Directory) -> Result<usize> {
     let mut txn = dir.env.write_txn()?;
+    // Every dated entry has exactly one index entry: equal counts mean nothing to date.
+    if dir.gc.len(&txn)? == dir.gc_due.len(&txn)? {
+        return Ok(0);
+    }
     let mut undated = Vec::new();
     for item in dir.gc.iter(&txn)? {
         let (k, v) = item?;
@@ -164,11 +176,10 @@ impl Store {
         let mut out = Vec::new();
         for item in self.dir.gc_due.prefix_iter(txn, &prefix)?.take(limit) {
             let (k, _) = item?;
-            let Some(rest) = k.get(prefix.len()..) else {
+            let Some((_, due, chunk)) = parse_due_key(k) else {
                 continue;
             };
-            let (due, chunk) = rest.split_at(rest.len().min(8));
-            if due_of(due) > now {
+            if due > now {
                 break;
             }
             out.push(String::from_utf8_lossy(chunk).into_owned());
@@ -183,12 +194,11 @@ impl Store {
         let mut out: Vec<GcBacklog> = Vec::new();
         for item in self.dir.gc_due.iter(&txn)? {
             let (k, _) = item?;
-            let Some(nul) = k.iter().position(|&b| b == 0) else {
+            let Some((service, due, _)) = parse_due_key(k) else {
                 continue;
             };
-            let service = String::from_utf8_lossy(&k[..nul]);
-            let rest = &k[nul + 1..];
-            let due = i64::try_from(due_of(&rest[..rest.len().min(8)])).unwrap_or(i64::MAX);
+            let service = String::from_utf8_lossy(service);
+            let due = i64::try_from(due).unwrap_or(i64::MAX);
             if out.last().is_none_or(|b| b.service != service) {
                 out.push(GcBacklog {
                     service: service.into_owned(),
