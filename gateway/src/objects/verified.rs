@@ -20,7 +20,6 @@ use meta::wire::ChunkRecord;
 use tokio::sync::mpsc::Sender;
 
 use super::ObjectService;
-use super::reader::no_readable_copy;
 use crate::error::{Error, Result};
 
 impl ObjectService {
@@ -134,6 +133,38 @@ impl ObjectService {
         }
         Err(no_readable_copy(chunk))
     }
+
+    /// The copies of a replicated chunk as (server address, chunk id), closest first; copies
+    /// on servers the conscience no longer knows are left out.
+    async fn copies_in_read_order(&self, chunk: &ChunkRecord) -> Result<Vec<(String, String)>> {
+        let snapshot = self.inner.services.current().await?;
+        let mut copies: Vec<(policy::Candidate, &str)> = chunk
+            .copies
+            .iter()
+            .filter_map(|copy| {
+                let service = snapshot.by_id.get(&copy.service)?;
+                Some((super::services::candidate(service), copy.chunk_id.as_str()))
+            })
+            .collect();
+        let mut order: Vec<policy::Candidate> = copies.iter().map(|(c, _)| c.clone()).collect();
+        policy::read_order(&self.inner.config.location, &mut order);
+        let mut out = Vec::with_capacity(order.len());
+        for candidate in order {
+            if let Some(idx) = copies.iter().position(|(c, _)| c.id == candidate.id) {
+                let (c, chunk_id) = copies.swap_remove(idx);
+                out.push((c.addr, chunk_id.to_string()));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn no_readable_copy(chunk: &ChunkRecord) -> Error {
+    Error::Unavailable(format!(
+        "no readable copy of chunk {} ({} copies known)",
+        chunk.pos,
+        chunk.copies.len()
+    ))
 }
 
 /// The part of `frames` (chunk bytes from offset `at` on) that falls inside `range`.
