@@ -81,6 +81,19 @@ impl MetaClient {
         }
     }
 
+    /// [`call`](Self::call) for a request that changes container `name`: its cached record
+    /// is dropped once meta has answered.
+    async fn call_changing<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Q,
+        name: &str,
+    ) -> Result<A> {
+        let answer = self.call(path, req, name).await;
+        self.forget_container(name);
+        answer
+    }
+
     /// The address this client talks to.
     pub fn addr(&self) -> &str {
         &self.addr
@@ -199,9 +212,8 @@ impl MetaClient {
             name: name.to_string(),
             settings: settings.clone(),
         };
-        let created = self.call(route::CONTAINER_CREATE, &req, name).await;
-        self.forget_container(name);
-        created
+        self.call_changing(route::CONTAINER_CREATE, &req, name)
+            .await
     }
 
     /// A container with its usage counters (`NoSuchContainer`).
@@ -243,9 +255,8 @@ impl MetaClient {
             account: account.to_string(),
             name: name.to_string(),
         };
-        let deleted = self.call(route::CONTAINER_DELETE, &req, name).await;
-        self.forget_container(name);
-        deleted
+        self.call_changing(route::CONTAINER_DELETE, &req, name)
+            .await
     }
 
     /// Stores `rec` as the current version of `rec.key`; replaced chunks go to GC.
@@ -357,9 +368,7 @@ impl MetaClient {
             name: name.to_string(),
             state,
         };
-        let set = self.call(route::VERSIONING_SET, &req, name).await;
-        self.forget_container(name);
-        set
+        self.call_changing(route::VERSIONING_SET, &req, name).await
     }
 
     /// A container's versioning state.
@@ -542,9 +551,8 @@ impl MetaClient {
             name: name.to_string(),
             policy: policy.map(str::to_string),
         };
-        let set = self.call(route::CONTAINER_SET_POLICY, &req, name).await;
-        self.forget_container(name);
-        set
+        self.call_changing(route::CONTAINER_SET_POLICY, &req, name)
+            .await
     }
 
     /// Creates a Swift user `account:user` with `key` (`NoSuchAccount`; `CredentialExists`
@@ -635,8 +643,7 @@ impl MetaClient {
             set: set.clone(),
             remove: remove.to_vec(),
         };
-        let updated = self.call(route::CONTAINER_PROPERTIES, &req, name).await;
-        self.forget_container(name);
-        updated
+        self.call_changing(route::CONTAINER_PROPERTIES, &req, name)
+            .await
     }
 }
