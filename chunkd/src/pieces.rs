@@ -219,17 +219,12 @@ impl Pieces {
 mod tests {
     use super::*;
 
-    /// Bytes with no period (xorshift), so that no two pieces are alike.
+    /// Seeded random bytes, so that no two pieces are alike.
     fn data(len: usize) -> Vec<u8> {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
+        use rand::{RngCore, SeedableRng};
+        let mut bytes = vec![0u8; len];
+        rand::rngs::StdRng::seed_from_u64(7).fill_bytes(&mut bytes);
+        bytes
     }
 
     const MIB: usize = 1 << 20;

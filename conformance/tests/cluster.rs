@@ -120,7 +120,7 @@ fn check_located(cluster: &Cluster, loc: &Located, data: &[u8], copies: usize, c
                 copy.addr
             );
             assert!(copy.chunk_id.len() > 3, "chunk id {:?}", copy.chunk_id);
-            let path = server.volume.join(&copy.chunk_id[..3]).join(&copy.chunk_id);
+            let path = chunk_file(cluster, copy);
             let file = fs::read(&path)
                 .unwrap_or_else(|e| panic!("chunk {i}: chunk file {}: {e}", path.display()));
             assert!(
@@ -261,10 +261,15 @@ async fn one_dead_chunk_server_reads_and_writes_go_on() {
     );
 }
 
+/// The file of `copy` on its chunk server (`<volume>/<id[0..3]>/<id>`).
+fn chunk_file(cluster: &Cluster, copy: &conformance::cluster::LocatedCopy) -> std::path::PathBuf {
+    let server = &cluster.info.chunkd[chunkd_index_by_addr(cluster, &copy.addr)];
+    server.volume.join(&copy.chunk_id[..3]).join(&copy.chunk_id)
+}
+
 /// Flips one byte at `at` in the data of `copy`'s chunk file (footer untouched).
 fn corrupt(cluster: &Cluster, copy: &conformance::cluster::LocatedCopy, at: usize) {
-    let server = &cluster.info.chunkd[chunkd_index_by_addr(cluster, &copy.addr)];
-    let path = server.volume.join(&copy.chunk_id[..3]).join(&copy.chunk_id);
+    let path = chunk_file(cluster, copy);
     let mut file = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     file[at] ^= 0x5a;
     fs::write(&path, &file).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -286,9 +291,7 @@ async fn corrupt_copies_are_never_served() {
     let loc = cluster.locate("rot", "obj");
     check_located(&cluster, &loc, &data, 3, CHUNK);
     for copy in &loc.chunks[0].copies {
-        let server = &cluster.info.chunkd[chunkd_index_by_addr(&cluster, &copy.addr)];
-        let file = fs::read(server.volume.join(&copy.chunk_id[..3]).join(&copy.chunk_id))
-            .expect("chunk file");
+        let file = fs::read(chunk_file(&cluster, copy)).expect("chunk file");
         let footer = String::from_utf8_lossy(&file[CHUNK..]);
         assert!(
             footer.contains("\"pieces\":\"1048576 "),

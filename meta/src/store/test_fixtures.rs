@@ -29,6 +29,16 @@ pub fn store(dir: &std::path::Path, container: &str) -> Store {
     s
 }
 
+/// A copy of chunk `chunk_id` on service `service`.
+pub fn copy(service: &str, chunk_id: &str) -> ChunkCopy {
+    ChunkCopy {
+        service: service.into(),
+        chunk_id: chunk_id.into(),
+        fragment: None,
+        hash: None,
+    }
+}
+
 /// Chunk `pos` at `offset`, one copy with chunk id `id`.
 pub fn chunk(pos: u32, offset: u64, size: u64, id: &str) -> ChunkRecord {
     ChunkRecord {
@@ -36,12 +46,7 @@ pub fn chunk(pos: u32, offset: u64, size: u64, id: &str) -> ChunkRecord {
         offset,
         size,
         hash: "00".repeat(32),
-        copies: vec![ChunkCopy {
-            service: "svc-a".into(),
-            chunk_id: id.into(),
-            fragment: None,
-            hash: None,
-        }],
+        copies: vec![copy("svc-a", id)],
         ec: None,
         inline: None,
     }

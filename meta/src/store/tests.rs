@@ -1,9 +1,9 @@
 //! Unit tests of the store on real LMDB environments in temporary directories.
 
-use super::test_fixtures::{self, chunk, config};
+use super::test_fixtures::{self, chunk, config, copy};
 use super::*;
 use crate::wire::{
-    ChunkCopy, CompletePart, CompleteRequest, ContainerSettings, Heartbeat, ListReply, ListRequest,
+    CompletePart, CompleteRequest, ContainerSettings, Heartbeat, ListReply, ListRequest,
     ListUploadsRequest, ObjectRecord, PartRecord, ServiceStats, UploadRecord,
 };
 
@@ -506,21 +506,8 @@ fn heartbeat_scores_and_gc_handoff() {
     assert_eq!(svc[0].score, 20);
     assert_eq!(svc[0].locked, None);
     assert!(s.list_services(Some("other")).unwrap().is_empty());
-    s.queue_gc(&[
-        ChunkCopy {
-            service: "svc-a".into(),
-            chunk_id: "c1".into(),
-            fragment: None,
-            hash: None,
-        },
-        ChunkCopy {
-            service: "svc-b".into(),
-            chunk_id: "c2".into(),
-            fragment: None,
-            hash: None,
-        },
-    ])
-    .unwrap();
+    s.queue_gc(&[copy("svc-a", "c1"), copy("svc-b", "c2")])
+        .unwrap();
     assert_eq!(s.heartbeat(&hb).unwrap().delete, vec!["c1"]);
     // Not confirmed yet: handed out again.
     assert_eq!(s.heartbeat(&hb).unwrap().delete, vec!["c1"]);
@@ -723,16 +710,8 @@ fn gc_entries_wait_their_grace_and_old_ones_are_due() {
         ..config(dir.path())
     };
     let s = Store::open(&grace, "127.0.0.1:6000").unwrap();
-    let mut hb = Heartbeat {
-        id: "svc-a".into(),
-        kind: "chunkd".into(),
-        addr: "127.0.0.1:1".into(),
-        location: "dc.r.h.v".into(),
-        slots: vec![],
-        stats: ServiceStats::default(),
-        deleted: vec![],
-    };
-    s.queue_gc(&[gc_copy("late")]).unwrap();
+    let mut hb = full_heartbeat("svc-a");
+    s.queue_gc(&[copy("svc-a", "late")]).unwrap();
     assert!(s.heartbeat(&hb).unwrap().delete.is_empty(), "not due yet");
     let backlog = s.gc_backlog().unwrap();
     assert_eq!(backlog.len(), 1);
@@ -743,7 +722,8 @@ fn gc_entries_wait_their_grace_and_old_ones_are_due() {
             .is_some_and(|t| t > crate::ids::now_ms())
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
-    s.queue_gc(&[gc_copy("later"), gc_copy("late")]).unwrap();
+    s.queue_gc(&[copy("svc-a", "later"), copy("svc-a", "late")])
+        .unwrap();
     assert_eq!(s.gc_len().unwrap(), 2, "a queued copy is not queued twice");
     std::thread::sleep(std::time::Duration::from_millis(800));
     assert_eq!(s.heartbeat(&hb).unwrap().delete, vec!["late"]);
@@ -773,13 +753,4 @@ fn gc_entries_wait_their_grace_and_old_ones_are_due() {
     hb.deleted = vec!["old".into()];
     s.heartbeat(&hb).unwrap();
     assert_eq!(s.gc_len().unwrap(), 0);
-}
-
-fn gc_copy(chunk_id: &str) -> ChunkCopy {
-    ChunkCopy {
-        service: "svc-a".into(),
-        chunk_id: chunk_id.into(),
-        fragment: None,
-        hash: None,
-    }
 }
