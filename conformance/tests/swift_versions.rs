@@ -24,6 +24,29 @@ async fn names(sw: &conformance::swift::Swift, container: &str, prefix: &str) ->
         .collect()
 }
 
+/// A `?versions` listing as (name, version id, is latest, bytes).
+async fn versions(sw: &conformance::swift::Swift, path: &str) -> Vec<(String, String, bool, u64)> {
+    let r = sw.get(path).await;
+    r.expect_status(200, "versions listing");
+    assert_eq!(
+        header(&r.headers, "content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON versions listing");
+    v.as_array()
+        .expect("listing array")
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap_or_default().to_string(),
+                o["version_id"].as_str().unwrap_or_default().to_string(),
+                o["is_latest"].as_bool().unwrap_or_default(),
+                o["bytes"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn swift_versioned_writes_stack_and_history() {
     let cluster = Cluster::start();
@@ -190,6 +213,52 @@ async fn swift_versions_enabled_is_s3_versioning() {
         .collect();
     assert_eq!(ids, vec![v2.as_str(), v1.as_str()]);
     assert_eq!(doc.all("DeleteMarker").count(), 1);
+    // The same versions through Swift's `?versions` listing (JSON whatever the format).
+    sw.put("vers/j", "jay").await.expect_status(201, "PUT j");
+    let listed = versions(&sw, "vers?versions&format=plain").await;
+    let shape: Vec<(&str, bool, u64)> = listed
+        .iter()
+        .map(|(n, _, latest, bytes)| (n.as_str(), *latest, *bytes))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("j", true, 3),
+            ("k", true, 0),
+            ("k", false, 3),
+            ("k", false, 3)
+        ]
+    );
+    assert_eq!((&listed[2].1, &listed[3].1), (&v2, &v1));
+    assert!(!listed[1].1.is_empty() && listed[1].1 != v2, "{listed:?}");
+    let r = sw.get("vers?versions&format=json&prefix=k").await;
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON versions");
+    assert_eq!(
+        v[0]["content_type"], "application/x-deleted;swift_versions_deleted=1",
+        "delete marker: {v}"
+    );
+    let etag = sw.head(&format!("vers/k?version-id={v2}")).await;
+    assert_eq!(v[1]["hash"].as_str(), header(&etag.headers, "etag"), "{v}");
+    // Pages: `marker` + `version_marker` go on after that version; `limit` cuts.
+    let page = versions(
+        &sw,
+        &format!("vers?versions&limit=2&marker=k&version_marker={v2}"),
+    )
+    .await;
+    assert_eq!(page, vec![("k".to_string(), v1.clone(), false, 3)]);
+    let page = versions(&sw, "vers?versions&limit=2").await;
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0].0, "j");
+    let page = versions(&sw, "vers?versions&marker=j").await;
+    assert_eq!(page.len(), 3, "{page:?}");
+    let page = versions(&sw, "vers?versions&end_marker=k").await;
+    assert_eq!(page.len(), 1, "{page:?}");
+    sw.get("vers?versions&version_marker=x")
+        .await
+        .expect_status(400, "version_marker without marker");
+    sw.get("vers?versions&reverse=true")
+        .await
+        .expect_status(400, "reverse versions listing");
     // Deleting a version by id through Swift.
     sw.delete(&format!("vers/k?version-id={v2}"))
         .await

@@ -329,6 +329,12 @@ pub struct VersionSummary {
     pub etag: String,
     pub mtime_ms: i64,
     pub policy: String,
+    /// The version's content type (Swift `?versions` listings show it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// As [`ObjectSummary::assembled_size`]: a Swift SLO manifest's assembled size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assembled_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 # capabilities, list, upload/download of a tree, post -m, copy, `swift tempurl` URLs used by
 # curl without a token (GET with each digest, ISO 8601 expiry, prefix-based, PUT), --use-slo
 # and --use-dlo uploads of a 50 MiB file in 1 MiB segments, delete (segments removed too), and
-# a cross-API check with aws-cli when it is available.
+# object versioning (`list --versions`, `download --version-id`, `delete --versions`), and a
+# cross-API check with aws-cli when it is available.
 # Needs SPREAD_SWIFT_AUTH (http://127.0.0.1:PORT/auth/v1.0), SPREAD_SWIFT_USER, SPREAD_SWIFT_KEY
 # (plus the S3 variables of common.sh).
 set -euo pipefail
@@ -103,6 +104,25 @@ sw download "$c" big.bin -o "$WORK/big.out" >/dev/null
 same_file "$WORK/big.bin" "$WORK/big.out" "SLO download"
 sw download "$c" big2.bin -o "$WORK/big2.out" >/dev/null
 same_file "$WORK/big.bin" "$WORK/big2.out" "DLO download"
+
+step "object versioning: X-Versions-Enabled, list --versions, download --version-id, delete --versions"
+v="${c}-versions"
+sw post -H "X-Versions-Enabled: true" "$v"
+printf 'one\n' >"$WORK/ver.txt"
+(cd "$WORK" && sw upload "$v" ver.txt >/dev/null)
+printf 'two!\n' >"$WORK/ver.txt"
+(cd "$WORK" && sw upload "$v" ver.txt >/dev/null)
+sw delete "$v" ver.txt >/dev/null
+# Lines: bytes, date, time, version id, content type, name; newest first.
+listing="$(sw list --versions "$v")"
+same_text "0 application/x-deleted;swift_versions_deleted=1 ver.txt
+5 application/octet-stream ver.txt
+4 application/octet-stream ver.txt" "$(awk '{print $1, $5, $6}' <<<"$listing")" "swift list --versions"
+oldest="$(awk 'END {print $4}' <<<"$listing")"
+[[ "$(sw download "$v" ver.txt --version-id "$oldest" -o -)" == one ]] ||
+    fail "download --version-id $oldest is not the first version"
+sw delete --versions "$v" >/dev/null
+if sw list | grep -qx "$v"; then fail "delete --versions left container $v"; fi
 
 step "delete (segments too), then the containers"
 sw delete "$c" big.bin big2.bin >/dev/null

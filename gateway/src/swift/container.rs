@@ -12,8 +12,8 @@ use super::error::{SwiftError, SwiftResult};
 use super::listing::{self, ObjectEntry, Params};
 use super::router::{Ctx, Swift, account_container, account_container_now};
 use super::tempurl::KEY_META;
-use super::versions;
 use super::{MAX_CONTAINER_NAME, Response, header, meta_updates, put_header, respond, x_timestamp};
+use super::{version_listing, versions};
 
 pub async fn handle(swift: &Swift, ctx: &Ctx) -> SwiftResult<Response> {
     let name = ctx.container.as_deref().unwrap_or_default();
@@ -186,6 +186,9 @@ async fn headers(swift: &Swift, c: &ContainerInfo, owner: bool) -> HeaderMap {
 const REVERSE_SCAN_LIMIT: usize = 1_000_000;
 
 async fn list(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, h: HeaderMap) -> SwiftResult<Response> {
+    if ctx.q("versions").is_some() {
+        return version_listing::list(swift, ctx, c, h).await;
+    }
     let mut params = Params::of(ctx)?;
     let mut only_objects = false;
     if let Some(path) = ctx.q("path") {

@@ -20,6 +20,7 @@ mod listing;
 mod object;
 mod router;
 mod tempurl;
+mod version_listing;
 mod versions;
 
 pub use router::serve;

@@ -20,7 +20,7 @@ use crate::objects::{Digests, NewObject, ObjectAttrs, now_ms};
 pub const VERSIONS_PROP: &str = "versions-location";
 pub const HISTORY_PROP: &str = "history-location";
 /// Content type of a history-mode delete marker.
-const DELETED_TYPE: &str = "application/x-deleted;swift_versions_deleted=1";
+pub(super) const DELETED_TYPE: &str = "application/x-deleted;swift_versions_deleted=1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {

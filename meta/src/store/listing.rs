@@ -61,11 +61,15 @@ fn summary(rec: &ObjectRecord) -> ObjectSummary {
         etag: rec.etag.clone(),
         mtime_ms: rec.mtime_ms,
         content_type: rec.content_type.clone(),
-        assembled_size: rec
-            .headers
-            .get(crate::wire::SLO_SIZE_HEADER)
-            .and_then(|s| s.parse().ok()),
+        assembled_size: assembled_size(rec),
     }
+}
+
+/// A Swift SLO manifest's assembled size, from its record header.
+pub(super) fn assembled_size(rec: &ObjectRecord) -> Option<u64> {
+    rec.headers
+        .get(crate::wire::SLO_SIZE_HEADER)
+        .and_then(|s| s.parse().ok())
 }
 
 /// Lists the `objects` database of one container.

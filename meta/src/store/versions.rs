@@ -517,6 +517,8 @@ fn summary(rec: &ObjectRecord, is_latest: bool) -> VersionSummary {
         etag: rec.etag.clone(),
         mtime_ms: rec.mtime_ms,
         policy: rec.policy.clone(),
+        content_type: rec.content_type.clone(),
+        assembled_size: super::listing::assembled_size(rec),
     }
 }
 

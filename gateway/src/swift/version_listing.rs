@@ -1,0 +1,119 @@
+//! `GET <container>?versions`: Swift's object-versioning listing. Every version of every
+//! object, names in order and each name's versions newest first, with `version_id` and
+//! `is_latest`; delete markers carry Swift's delete-marker content type. The versions are the
+//! container's S3 versions (a container never versioned lists its objects as `null`
+//! versions). Swift answers this listing in JSON only, whatever format is asked for.
+//!
+//! `marker` with `version_marker` pages through it (`version_marker` alone is a 400);
+//! `prefix`, `delimiter`, `end_marker` and `limit` work as in object listings; `reverse` is
+//! refused.
+
+use http::{HeaderMap, StatusCode};
+use meta::wire::{ContainerInfo, VersionListRequest, VersionSummary};
+use serde_json::json;
+
+use super::error::{SwiftError, SwiftResult};
+use super::listing::Params;
+use super::router::{Ctx, Swift};
+use super::versions::DELETED_TYPE;
+use super::{Response, listing_date, put_header, respond};
+
+/// The MD5 of nothing: the hash Swift lists for a (zero-byte) delete marker.
+const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
+
+/// Most meta pages one listing reads (each holds up to `limit` entries).
+const MAX_PAGES: usize = 10_000;
+
+pub async fn list(
+    swift: &Swift,
+    ctx: &Ctx,
+    c: &ContainerInfo,
+    mut h: HeaderMap,
+) -> SwiftResult<Response> {
+    let params = Params::of(ctx)?;
+    if params.reverse {
+        return Err(SwiftError::bad_request(
+            "reverse is not supported in a versions listing",
+        ));
+    }
+    let version_marker = ctx.q("version_marker").filter(|v| !v.is_empty());
+    if version_marker.is_some() && params.marker.is_none() {
+        return Err(SwiftError::bad_request(
+            "version_marker param requires marker",
+        ));
+    }
+    let want = params.limit as usize;
+    let mut req = VersionListRequest {
+        prefix: params.prefix.clone(),
+        delimiter: params.delimiter.clone(),
+        key_marker: params.marker.clone(),
+        version_id_marker: version_marker.map(str::to_string),
+        max_keys: params.limit,
+    };
+    let past_end = |name: &str| params.end_marker.as_deref().is_some_and(|e| name >= e);
+    let meta = swift.svc.meta();
+    let mut entries: Vec<serde_json::Value> = Vec::new();
+    let mut done = false;
+    for _ in 0..MAX_PAGES {
+        let page = meta.list_versions(&c.name, &req).await?;
+        let mut versions = page.versions.into_iter().peekable();
+        let mut prefixes = page.common_prefixes.into_iter().peekable();
+        loop {
+            let take_version = match (versions.peek(), prefixes.peek()) {
+                (Some(v), Some(p)) => v.key < *p,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let (name, entry) = if take_version {
+                match versions.next() {
+                    Some(v) => (v.key.clone(), entry(v)),
+                    None => break,
+                }
+            } else {
+                match prefixes.next() {
+                    Some(p) => (p.clone(), json!({ "subdir": p })),
+                    None => break,
+                }
+            };
+            if past_end(&name) || entries.len() >= want {
+                done = true;
+                break;
+            }
+            entries.push(entry);
+        }
+        if done || !page.truncated || page.next_key_marker.is_none() || entries.len() >= want {
+            break;
+        }
+        req.key_marker = page.next_key_marker;
+        req.version_id_marker = page.next_version_id_marker;
+        req.max_keys = (want - entries.len()).min(u32::MAX as usize) as u32;
+    }
+    put_header(&mut h, "content-type", "application/json; charset=utf-8");
+    let body = serde_json::Value::Array(entries).to_string();
+    Ok(respond(StatusCode::OK, h, body))
+}
+
+/// One version as Swift lists it.
+fn entry(v: VersionSummary) -> serde_json::Value {
+    let (hash, bytes, content_type) = if v.delete_marker {
+        (EMPTY_MD5.to_string(), 0, DELETED_TYPE.to_string())
+    } else {
+        (
+            v.etag,
+            // An SLO manifest is listed with its assembled size, as in object listings.
+            v.assembled_size.unwrap_or(v.size),
+            v.content_type
+                .unwrap_or_else(|| "application/octet-stream".to_string()),
+        )
+    };
+    json!({
+        "name": v.key,
+        "hash": hash,
+        "bytes": bytes,
+        "content_type": content_type,
+        "last_modified": listing_date(v.mtime_ms),
+        "version_id": v.version_id,
+        "is_latest": v.is_latest,
+    })
+}
