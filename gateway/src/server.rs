@@ -67,6 +67,7 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
         let (s3, spread, meta, vhost) = (s3.clone(), spread.clone(), meta.clone(), vhost.clone());
         async move {
             let mut req = req;
+            let asked = fixups::Asked::of(&req);
             // CORS is answered around s3s: preflights here, headers added to any answer.
             let mut resp = if cors::is_preflight(&req) {
                 cors::preflight(&meta, &req, vhost.as_ref()).await
@@ -89,7 +90,7 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
                 resp
             };
             tracing::debug!(status = %resp.status(), "done");
-            fixups::after(&mut resp, &id);
+            fixups::after(&mut resp, &id, asked);
             Ok::<_, s3s::HttpError>(resp)
         }
     })

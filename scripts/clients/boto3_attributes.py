@@ -22,8 +22,8 @@ def main():
     body = os.urandom(1000)
     put = s3.put_object(Bucket=bucket, Key="one", Body=body, ChecksumAlgorithm="SHA256")
     a = s3.get_object_attributes(Bucket=bucket, Key="one", ObjectAttributes=every)
-    # AWS answers this ETag without quotes; s3s 0.14 writes every ETag quoted.
-    check(a["ETag"].strip('"') == put["ETag"].strip('"'), f"ETag {a.get('ETag')} vs {put['ETag']}")
+    # AWS answers this ETag without the quotes of PutObject's.
+    check(a["ETag"] == put["ETag"].strip('"'), f"ETag {a.get('ETag')} vs {put['ETag']}")
     check(a["ObjectSize"] == 1000, f"ObjectSize {a.get('ObjectSize')}")
     check(a["StorageClass"] == "STANDARD", f"StorageClass {a.get('StorageClass')}")
     check(
@@ -50,7 +50,7 @@ def main():
     p = a["ObjectParts"]
     check(p["TotalPartsCount"] == 3 and p["IsTruncated"], f"first page {p}")
     check([x["Size"] for x in p["Parts"]] == sizes[:2], f"first page sizes {p['Parts']}")
-    check(a["ObjectSize"] == sum(sizes) and a["ETag"].strip('"').endswith("-3"), f"multipart {a}")
+    check(a["ObjectSize"] == sum(sizes) and a["ETag"].endswith("-3") and '"' not in a["ETag"], f"multipart {a}")
     a = s3.get_object_attributes(
         Bucket=bucket,
         Key="multi",

@@ -2,8 +2,8 @@
 //! cover. Before s3s sees a request: SigV2 checks of the request time and the bucket-root
 //! canonical resource, SigV4 signed with `Date` instead of `x-amz-date`, presigned-URL expiry
 //! limits, an empty `Content-MD5`, and refusing server-side-encryption headers Spread cannot
-//! honour (so nothing is silently stored in clear). After s3s: the request id in error XML and
-//! user metadata in UTF-8 as it was sent.
+//! honour (so nothing is silently stored in clear). After s3s: the request id in error XML,
+//! user metadata in UTF-8 as it was sent, and GetObjectAttributes' ETag without quotes.
 
 use std::time::{Duration, SystemTime};
 
@@ -267,14 +267,69 @@ pub fn refusal(err: S3Error) -> http::Response<s3s::Body> {
 
 /// Adjusts a response: the request id header and, in an error body, `<RequestId>`; user
 /// metadata that s3s sent RFC 2047-encoded goes back to the UTF-8 it was sent as.
-pub fn after(resp: &mut http::Response<s3s::Body>, request_id: &str) {
+pub fn after(resp: &mut http::Response<s3s::Body>, request_id: &str, asked: Asked) {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-amz-request-id", v);
     }
     if resp.status().as_u16() >= 400 {
         add_request_id(resp, request_id);
+    } else if asked == Asked::ObjectAttributes {
+        unquote_attributes_etag(resp);
     }
     utf8_metadata(resp.headers_mut());
+}
+
+/// What a request asked, as far as [`after`] mends its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// GetObjectAttributes (`GET ?attributes`).
+    ObjectAttributes,
+    Other,
+}
+
+impl Asked {
+    pub fn of<B>(req: &http::Request<B>) -> Asked {
+        if req.method() == Method::GET && has_param(req.uri().query().unwrap_or(""), "attributes") {
+            Asked::ObjectAttributes
+        } else {
+            Asked::Other
+        }
+    }
+}
+
+/// GetObjectAttributes: AWS writes the ETag without the quotes every other answer has; s3s
+/// 0.14 quotes it like the others.
+fn unquote_attributes_etag(resp: &mut http::Response<s3s::Body>) {
+    let Some(body) = resp.body().bytes() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return;
+    };
+    let Some(new) = unquoted_etag(text) else {
+        return;
+    };
+    replace_body(resp, new);
+}
+
+/// `text` with its first `<ETag>` element's quotes (`"` or `&quot;`) removed, if it has any.
+fn unquoted_etag(text: &str) -> Option<String> {
+    let start = text.find("<ETag>")? + "<ETag>".len();
+    let len = text[start..].find("</ETag>")?;
+    let value = &text[start..start + len];
+    let bare = ["\"", "&quot;", "&#34;"]
+        .iter()
+        .find_map(|q| value.strip_prefix(q)?.strip_suffix(q))?;
+    Some(format!("{}{bare}{}", &text[..start], &text[start + len..]))
+}
+
+/// Sets a new in-memory body, keeping `Content-Length` right.
+fn replace_body(resp: &mut http::Response<s3s::Body>, new: String) {
+    if resp.headers().contains_key(http::header::CONTENT_LENGTH) {
+        resp.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, HeaderValue::from(new.len()));
+    }
+    *resp.body_mut() = s3s::Body::from(new);
 }
 
 fn add_request_id(resp: &mut http::Response<s3s::Body>, request_id: &str) {
@@ -295,11 +350,7 @@ fn add_request_id(resp: &mut http::Response<s3s::Body>, request_id: &str) {
         &text[..at],
         &text[at..]
     );
-    if resp.headers().contains_key(http::header::CONTENT_LENGTH) {
-        resp.headers_mut()
-            .insert(http::header::CONTENT_LENGTH, HeaderValue::from(new.len()));
-    }
-    *resp.body_mut() = s3s::Body::from(new);
+    replace_body(resp, new);
 }
 
 fn utf8_metadata(headers: &mut HeaderMap) {
@@ -341,6 +392,34 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(()).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_object_attributes_etag_loses_its_quotes() {
+        let xml = "<GetObjectAttributesOutput><ETag>&quot;abc&quot;</ETag>\
+                   <ObjectSize>3</ObjectSize></GetObjectAttributesOutput>";
+        assert_eq!(
+            unquoted_etag(xml).as_deref(),
+            Some(
+                "<GetObjectAttributesOutput><ETag>abc</ETag>\
+                 <ObjectSize>3</ObjectSize></GetObjectAttributesOutput>"
+            )
+        );
+        assert_eq!(
+            unquoted_etag("<X><ETag>\"d-2\"</ETag></X>").as_deref(),
+            Some("<X><ETag>d-2</ETag></X>")
+        );
+        assert_eq!(unquoted_etag("<X><ETag>abc</ETag></X>"), None);
+        assert_eq!(unquoted_etag("<X><ObjectSize>3</ObjectSize></X>"), None);
+        assert_eq!(
+            Asked::of(&req("GET", "/b/k?attributes", &[])),
+            Asked::ObjectAttributes
+        );
+        assert_eq!(
+            Asked::of(&req("GET", "/b/k?attributesx", &[])),
+            Asked::Other
+        );
+        assert_eq!(Asked::of(&req("PUT", "/b/k?attributes", &[])), Asked::Other);
     }
 
     #[test]
