@@ -43,6 +43,10 @@ pub struct DevOptions {
     pub hosts: Option<usize>,
     /// `--s3-domain DOMAIN`: virtual-hosted-style addressing under DOMAIN.
     pub s3_domain: Option<String>,
+    /// `--gc-grace-secs`: how long chunks of deleted objects wait before deletion.
+    pub gc_grace_secs: Option<u64>,
+    /// `--meta-timeout-ms`: how long the gateway waits for one answer of meta.
+    pub meta_timeout_ms: Option<u64>,
 }
 
 impl Default for DevOptions {
@@ -54,6 +58,8 @@ impl Default for DevOptions {
             policy: None,
             hosts: None,
             s3_domain: None,
+            gc_grace_secs: None,
+            meta_timeout_ms: None,
         }
     }
 }
@@ -277,7 +283,8 @@ pub fn pid_alive(pid: u32) -> bool {
     }
 }
 
-fn signal(pid: u32, sig: libc::c_int) {
+/// Sends `sig` to `pid` (e.g. `SIGSTOP` / `SIGCONT` to freeze a service of the cluster).
+pub fn signal(pid: u32, sig: libc::c_int) {
     // SAFETY: kill(2) has no memory-safety preconditions; the pid is one this harness started
     // (directly or as a child of `spread dev`).
     unsafe {
@@ -459,6 +466,12 @@ impl Cluster {
         }
         if let Some(domain) = &opts.s3_domain {
             cmd.arg("--s3-domain").arg(domain);
+        }
+        if let Some(secs) = opts.gc_grace_secs {
+            cmd.arg("--gc-grace-secs").arg(secs.to_string());
+        }
+        if let Some(ms) = opts.meta_timeout_ms {
+            cmd.arg("--meta-timeout-ms").arg(ms.to_string());
         }
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");

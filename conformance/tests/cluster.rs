@@ -457,14 +457,8 @@ async fn small_one_copy_objects_are_kept_in_meta2() {
         1,
         8 * MIB,
     );
-    let chunk_files = |cluster: &Cluster| {
-        walk_files(&cluster.info.chunkd[0].volume)
-            .into_iter()
-            .filter(|p| p.file_name().is_some_and(|n| n.len() == 64))
-            .count()
-    };
     assert_eq!(
-        chunk_files(&cluster),
+        chunk_files(&cluster, 0),
         1,
         "only the 20 kB object has a chunk file"
     );
@@ -484,7 +478,15 @@ async fn small_one_copy_objects_are_kept_in_meta2() {
         .await
         .expect_error(404, "NoSuchKey", "GET after DELETE");
     get_same(&s3, "tiny", "larger", &larger).await;
-    assert_eq!(chunk_files(&cluster), 1);
+    assert_eq!(chunk_files(&cluster, 0), 1);
+}
+
+/// How many chunk files (named by their 64-hex-digit id) chunk server `i` holds.
+fn chunk_files(cluster: &Cluster, i: usize) -> usize {
+    walk_files(&cluster.info.chunkd[i].volume)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n.len() == 64))
+        .count()
 }
 
 fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -1226,4 +1228,57 @@ async fn streaming_aws_chunked_uploads_are_verified() {
         .await
         .expect_status(404, "object of a tampered aws-chunked PUT");
     get_same(&s3, "streaming", "chunked.bin", &data).await;
+}
+
+/// A PUT whose meta commit times out has an unknown outcome: meta may record it later (a slow
+/// meta still works through what it received). Its chunks must then stay: the gateway hands
+/// chunks to the garbage collector only when meta refused the write. Here meta is frozen past
+/// the gateway's meta timeout, then thawed while the gateway would still be asking it to
+/// discard the chunks (as it did before: with a grace of 0 they were deleted at once).
+#[tokio::test(flavor = "multi_thread")]
+async fn chunks_of_a_write_with_an_unknown_outcome_are_kept() {
+    let cluster = Cluster::start_with(DevOptions {
+        chunkd: 1,
+        replicas: 1,
+        gc_grace_secs: Some(0),
+        meta_timeout_ms: Some(1500),
+        ..DevOptions::default()
+    });
+    let s3 = cluster.s3();
+    s3.create_bucket("lost")
+        .await
+        .expect_status(200, "CreateBucket");
+    let meta_pid = cluster.info.meta.pid.expect("meta pid in cluster.toml");
+    // Above the inline limit, so on the chunk server (one chunk each). After this PUT the
+    // gateway's views of the bucket, the policies and the chunk servers are fresh for a second:
+    // the next PUT needs meta only to commit.
+    s3.put_object("lost", "warm", random_bytes(42, 2 * MIB))
+        .await
+        .expect_status(200, "warm-up PUT");
+    assert_eq!(chunk_files(&cluster, 0), 1);
+    conformance::cluster::signal(meta_pid, libc::SIGSTOP);
+    let put = {
+        let s3 = s3.clone();
+        tokio::spawn(async move {
+            s3.put_object("lost", "obj", random_bytes(43, 2 * MIB))
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    conformance::cluster::signal(meta_pid, libc::SIGCONT);
+    let failed = put.await.expect("PUT task");
+    assert!(
+        failed.status.is_server_error(),
+        "PUT answered {} while meta was frozen",
+        failed.status
+    );
+    assert_eq!(chunk_files(&cluster, 0), 2, "the PUT's chunk was written");
+    // Heartbeats go by: with a grace of 0 a chunk queued for deletion would be gone by now.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(
+        chunk_files(&cluster, 0),
+        2,
+        "the chunk of a write meta may have recorded was deleted"
+    );
+    get_same(&s3, "lost", "warm", &random_bytes(42, 2 * MIB)).await;
 }

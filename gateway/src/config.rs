@@ -34,6 +34,9 @@ pub struct Config {
     /// on its objects (0: not kept). Changes made through this gateway apply at once, changes
     /// made through another gateway or `spread admin` within this time.
     pub container_cache_ms: u64,
+    /// How long one request to meta may take before the gateway gives up on it. A write
+    /// given up on keeps its chunks: meta may still have recorded it.
+    pub meta_timeout_ms: u64,
     /// An erasure-coded fragment read slower than this is treated as missing and rebuilt from
     /// the other fragments.
     pub fragment_timeout_ms: u64,
@@ -65,6 +68,7 @@ impl Default for Config {
             services_refresh_ms: 1000,
             credential_cache_secs: 10,
             container_cache_ms: 1000,
+            meta_timeout_ms: meta::client::REQUEST_TIMEOUT.as_millis() as u64,
             fragment_timeout_ms: 5000,
             s3_domain: None,
             post_object_max_bytes: 5 << 30,

@@ -85,6 +85,14 @@ impl Error {
 }
 
 impl Error {
+    /// True when meta answered that it did not make the change asked: a refusal, or a write
+    /// whose transaction failed. False when the outcome is unknown: the answer was lost, timed
+    /// out or garbled (`Unavailable`), or the server failed without saying how far it got
+    /// (`Internal`); the change may then have been made.
+    pub fn refused(&self) -> bool {
+        !matches!(self, Error::Unavailable(_) | Error::Internal(_))
+    }
+
     /// The variant's main payload, sent as [`crate::wire::ErrorBody::detail`]; for
     /// `ContainerExists` it is the owning account.
     pub fn detail(&self) -> Option<String> {
@@ -173,5 +181,30 @@ impl From<std::io::Error> for Error {
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
         Error::Internal(format!("JSON: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn only_lost_or_unexplained_answers_leave_a_write_unknown() {
+        for unknown in [
+            Error::Unavailable("timed out".into()),
+            Error::Internal("batch abandoned".into()),
+        ] {
+            assert!(!unknown.refused(), "{unknown}");
+        }
+        for refused in [
+            Error::PreconditionFailed("If-None-Match".into()),
+            Error::NoSuchContainer("b".into()),
+            Error::ObjectLocked("k".into()),
+            Error::Db("commit failed".into()),
+        ] {
+            assert!(refused.refused(), "{refused}");
+            // The verdict survives the wire.
+            assert!(Error::from_body(refused.to_body(), "b").refused());
+        }
     }
 }

@@ -41,6 +41,7 @@ pub fn gateway_config(args: &DevArgs, meta: &str) -> Result<gateway::Config> {
         replicas: usize::from(args.replicas),
         chunk_size: args.chunk_size.unwrap_or(defaults.chunk_size),
         s3_domain: args.s3_domain.clone(),
+        meta_timeout_ms: args.meta_timeout_ms,
         ..defaults
     };
     config.validate()?;
@@ -62,6 +63,7 @@ pub fn write_all(
         data_dir: dir.join("meta"),
         lifecycle_interval_secs: args.lifecycle_interval_secs,
         lifecycle_day_secs: args.lifecycle_day_secs,
+        gc_grace_secs: args.gc_grace_secs,
         ..meta::Config::default()
     };
     let meta_path = conf.join("meta.toml");

@@ -49,7 +49,8 @@ struct Inner {
 impl ObjectService {
     pub fn new(config: Config) -> ObjectService {
         let meta = MetaClient::new(&config.meta)
-            .with_container_cache(Duration::from_millis(config.container_cache_ms));
+            .with_container_cache(Duration::from_millis(config.container_cache_ms))
+            .with_timeout(Duration::from_millis(config.meta_timeout_ms));
         let services = ServiceDirectory::new(meta.clone(), config.services_refresh_ms);
         let policies = PolicyDirectory::new(
             meta.clone(),
@@ -95,6 +96,19 @@ impl ObjectService {
             .resolve(container, storage_class)
             .await?
             .1)
+    }
+
+    /// After meta failed to record a write that references `copies`: they go to the garbage
+    /// collector only if meta refused the write. When its outcome is unknown (the answer was
+    /// lost or timed out) meta may hold the record, and deleting its chunks would lose the
+    /// object, so they are kept (logged).
+    pub async fn discard_unrecorded(&self, failure: &meta::Error, copies: Vec<ChunkCopy>) {
+        if failure.refused() {
+            self.discard(copies).await;
+        } else if !copies.is_empty() {
+            let chunks: Vec<&str> = copies.iter().map(|c| c.chunk_id.as_str()).collect();
+            tracing::warn!(error = %failure, ?chunks, "write outcome unknown: its chunks are kept");
+        }
     }
 
     /// Hands chunks of a failed or abandoned write to meta's garbage collector.

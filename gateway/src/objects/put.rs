@@ -134,7 +134,7 @@ impl ObjectService {
                 Ok(record)
             }
             Err(e) => {
-                self.discard(copies_of(&record.chunks)).await;
+                self.discard_unrecorded(&e, copies_of(&record.chunks)).await;
                 Err(e.into())
             }
         }
@@ -184,7 +184,7 @@ impl ObjectService {
             .put_part(&container.name, &upload.upload_id, &part)
             .await
         {
-            self.discard(copies_of(&part.chunks)).await;
+            self.discard_unrecorded(&e, copies_of(&part.chunks)).await;
             return Err(e.into());
         }
         Ok(part)

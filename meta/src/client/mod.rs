@@ -28,8 +28,8 @@ use containers::ContainerCache;
 
 /// How long to wait for a TCP connection to meta.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Upper bound for one whole request/answer exchange.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default upper bound for one whole request/answer exchange ([`MetaClient::with_timeout`]).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest answer body accepted (listings of big objects' chunk lists stay far below).
 const MAX_ANSWER_BYTES: usize = 512 * 1024 * 1024;
 
@@ -40,6 +40,7 @@ pub struct MetaClient {
     addr: String,
     http: Client<HttpConnector, Full<Bytes>>,
     containers: Option<Arc<ContainerCache>>,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for MetaClient {
@@ -63,7 +64,16 @@ impl MetaClient {
             addr: addr.to_string(),
             http,
             containers: None,
+            timeout: REQUEST_TIMEOUT,
         }
+    }
+
+    /// This client giving up on a request/answer exchange after `timeout` (default
+    /// [`REQUEST_TIMEOUT`]); the request then fails with [`Error::Unavailable`], whose outcome
+    /// is unknown ([`Error::refused`]).
+    pub fn with_timeout(mut self, timeout: Duration) -> MetaClient {
+        self.timeout = timeout;
+        self
     }
 
     /// This client with [`get_container_cached`](Self::get_container_cached) keeping records
@@ -129,7 +139,7 @@ impl MetaClient {
                 .to_bytes();
             Ok::<_, Error>((status, bytes))
         };
-        let (status, bytes) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        let (status, bytes) = tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| Error::Unavailable(format!("{}: request timed out", self.addr)))??;
         if status.is_success() {
