@@ -9,7 +9,7 @@ use http::{HeaderMap, Method, StatusCode};
 use meta::wire::{ContainerInfo, ContainerSettings, ListRequest};
 
 use super::error::{SwiftError, SwiftResult};
-use super::listing::{self, ObjectEntry, Params};
+use super::listing::{self, ObjectEntry, Paged, Params};
 use super::router::{Ctx, Swift, account_container, account_container_now};
 use super::tempurl::KEY_META;
 use super::{MAX_CONTAINER_NAME, Response, header, meta_updates, put_header, respond, x_timestamp};
@@ -225,32 +225,20 @@ async fn list(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, h: HeaderMap) -> Swif
     };
     loop {
         let page = meta.list_objects(&c.name, &req).await?;
-        let mut objects = page.objects.into_iter().peekable();
-        let mut prefixes = page.common_prefixes.into_iter().peekable();
-        loop {
-            let take_object = match (objects.peek(), prefixes.peek()) {
-                (Some(o), Some(p)) => o.key < *p,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            if take_object {
-                if let Some(o) = objects.next() {
-                    entries.push(ObjectEntry::Object {
-                        name: o.key,
-                        hash: o.etag,
-                        // An SLO manifest is listed with its assembled size, as Swift does.
-                        bytes: o.assembled_size.unwrap_or(o.size),
-                        content_type: o
-                            .content_type
-                            .unwrap_or_else(|| "application/octet-stream".to_string()),
-                        last_modified_ms: o.mtime_ms,
-                    });
-                }
-            } else if let Some(p) = prefixes.next()
-                && !only_objects
-            {
-                entries.push(ObjectEntry::Subdir(p));
+        for e in listing::in_name_order(page.objects, page.common_prefixes, |o| &o.key) {
+            match e {
+                Paged::Item(o) => entries.push(ObjectEntry::Object {
+                    name: o.key,
+                    hash: o.etag,
+                    // An SLO manifest is listed with its assembled size, as Swift does.
+                    bytes: o.assembled_size.unwrap_or(o.size),
+                    content_type: o
+                        .content_type
+                        .unwrap_or_else(|| "application/octet-stream".to_string()),
+                    last_modified_ms: o.mtime_ms,
+                }),
+                Paged::Prefix(p) if !only_objects => entries.push(ObjectEntry::Subdir(p)),
+                Paged::Prefix(_) => {}
             }
         }
         if !page.truncated || entries.len() >= want || page.next_after.is_none() {

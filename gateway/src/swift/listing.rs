@@ -119,6 +119,34 @@ impl ObjectEntry {
     }
 }
 
+/// One entry of a meta listing page, which keeps items and common prefixes apart.
+pub enum Paged<T> {
+    Item(T),
+    Prefix(String),
+}
+
+/// A page's items and common prefixes (each sorted by name) merged in name order.
+pub fn in_name_order<T>(
+    items: Vec<T>,
+    prefixes: Vec<String>,
+    name: impl Fn(&T) -> &str,
+) -> impl Iterator<Item = Paged<T>> {
+    let mut items = items.into_iter().peekable();
+    let mut prefixes = prefixes.into_iter().peekable();
+    std::iter::from_fn(move || {
+        let item_first = match (items.peek(), prefixes.peek()) {
+            (Some(i), Some(p)) => name(i) < p.as_str(),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if item_first {
+            items.next().map(Paged::Item)
+        } else {
+            prefixes.next().map(Paged::Prefix)
+        }
+    })
+}
+
 /// Applies prefix / delimiter / marker / end_marker / reverse / limit to a sorted list of
 /// names, folding names past the delimiter into subdirectories ("prefix/").
 pub fn select<T>(
@@ -284,7 +312,7 @@ pub fn objects(fmt: Format, container: &str, items: &[ObjectEntry], h: HeaderMap
 
 #[cfg(test)]
 mod tests {
-    use super::{Params, select};
+    use super::{Paged, Params, in_name_order, select};
 
     fn run(names: &[&str], p: Params) -> Vec<String> {
         select(
@@ -293,6 +321,21 @@ mod tests {
             |s| s,
             &p,
         )
+    }
+
+    #[test]
+    fn pages_merge_in_name_order() {
+        let merged: Vec<String> = in_name_order(
+            vec!["a", "c/x", "e"],
+            vec!["b/".to_string(), "d/".to_string(), "f/".to_string()],
+            |s| s,
+        )
+        .map(|e| match e {
+            Paged::Item(i) => i.to_string(),
+            Paged::Prefix(p) => format!("[{p}]"),
+        })
+        .collect();
+        assert_eq!(merged, ["a", "[b/]", "c/x", "[d/]", "e", "[f/]"]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use meta::wire::{ContainerInfo, VersionListRequest, VersionSummary};
 use serde_json::json;
 
 use super::error::{SwiftError, SwiftResult};
-use super::listing::Params;
+use super::listing::{Paged, Params, in_name_order};
 use super::router::{Ctx, Swift};
 use super::versions::DELETED_TYPE;
 use super::{Response, listing_date, put_header, respond};
@@ -56,25 +56,10 @@ pub async fn list(
     let mut done = false;
     for _ in 0..MAX_PAGES {
         let page = meta.list_versions(&c.name, &req).await?;
-        let mut versions = page.versions.into_iter().peekable();
-        let mut prefixes = page.common_prefixes.into_iter().peekable();
-        loop {
-            let take_version = match (versions.peek(), prefixes.peek()) {
-                (Some(v), Some(p)) => v.key < *p,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            let (name, entry) = if take_version {
-                match versions.next() {
-                    Some(v) => (v.key.clone(), entry(v)),
-                    None => break,
-                }
-            } else {
-                match prefixes.next() {
-                    Some(p) => (p.clone(), json!({ "subdir": p })),
-                    None => break,
-                }
+        for e in in_name_order(page.versions, page.common_prefixes, |v| &v.key) {
+            let (name, entry) = match e {
+                Paged::Item(v) => (v.key.clone(), entry(v)),
+                Paged::Prefix(p) => (p.clone(), json!({ "subdir": p })),
             };
             if past_end(&name) || entries.len() >= want {
                 done = true;
