@@ -35,7 +35,8 @@ pub struct Config {
     /// made through another gateway or `spread admin` within this time.
     pub container_cache_ms: u64,
     /// How long one request to meta may take before the gateway gives up on it. A write
-    /// given up on keeps its chunks: meta may still have recorded it.
+    /// whose commit is given up on is then settled with meta by its content id (recorded
+    /// after all, or refused from then on and its chunks deleted).
     pub meta_timeout_ms: u64,
     /// An erasure-coded fragment read slower than this is treated as missing and rebuilt from
     /// the other fragments.

@@ -27,6 +27,7 @@ pub mod route {
     pub const OBJECT_LIST: &str = "/v1/objects/list";
     pub const VERSION_LIST: &str = "/v1/objects/list-versions";
     pub const OBJECT_PROPS: &str = "/v1/objects/props";
+    pub const OBJECT_ABANDON: &str = "/v1/objects/abandon";
     pub const VERSIONING_SET: &str = "/v1/containers/set-versioning";
     pub const VERSIONING_GET: &str = "/v1/containers/get-versioning";
     pub const UPLOAD_CREATE: &str = "/v1/uploads/create";
@@ -133,6 +134,24 @@ pub struct ObjectProps {
 }
 
 /// Deletes an object (a delete marker when versioned) or one version of it.
+/// A gateway gives up on a write whose commit answer it never got (see
+/// `Store::abandon_write`): the version holding `content_id` under `key`, if meta recorded it;
+/// otherwise the content is refused from now on and `chunks` go to GC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectAbandon {
+    pub container: String,
+    pub key: String,
+    pub content_id: String,
+    pub chunks: Vec<ChunkCopy>,
+}
+
+/// Answer to [`ObjectAbandon`]: the id of the version that holds the content, when the write
+/// was recorded after all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Abandoned {
+    pub recorded_version: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectDelete {
     pub container: String,

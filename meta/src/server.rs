@@ -296,6 +296,13 @@ async fn dispatch(
             })
             .await
         }
+        route::OBJECT_ABANDON => {
+            op(s, body, |s, q: api::ObjectAbandon| {
+                s.abandon_write(&q.container, &q.key, &q.content_id, &q.chunks)
+                    .map(|recorded_version| api::Abandoned { recorded_version })
+            })
+            .await
+        }
         route::OBJECT_DELETE => {
             op(s, body, |s, q: api::ObjectDelete| {
                 s.delete_version(

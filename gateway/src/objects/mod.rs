@@ -98,14 +98,10 @@ impl ObjectService {
             .1)
     }
 
-    /// After meta failed to record a write that references `copies`: they go to the garbage
-    /// collector only if meta refused the write. When its outcome is unknown (the answer was
-    /// lost or timed out) meta may hold the record, and deleting its chunks would lose the
-    /// object, so they are kept (logged).
-    pub async fn discard_unrecorded(&self, failure: &meta::Error, copies: Vec<ChunkCopy>) {
-        if failure.refused() {
-            self.discard(copies).await;
-        } else if !copies.is_empty() {
+    /// Logs the chunks of a write whose outcome stays unknown (meta could not be asked): they
+    /// are kept, since a record in meta may point at them.
+    pub fn keep_unsettled(&self, failure: &meta::Error, copies: &[ChunkCopy]) {
+        if !copies.is_empty() {
             let chunks: Vec<&str> = copies.iter().map(|c| c.chunk_id.as_str()).collect();
             tracing::warn!(error = %failure, ?chunks, "write outcome unknown: its chunks are kept");
         }

@@ -133,9 +133,35 @@ impl ObjectService {
                 record.version_id = stored.version_id;
                 Ok(record)
             }
-            Err(e) => {
-                self.discard_unrecorded(&e, copies_of(&record.chunks)).await;
+            Err(e) if e.refused() => {
+                self.discard(copies_of(&record.chunks)).await;
                 Err(e.into())
+            }
+            Err(e) => match self.settle_unknown(container, &record).await {
+                Some(version_id) => {
+                    record.version_id = version_id;
+                    Ok(record)
+                }
+                None => Err(e.into()),
+            },
+        }
+    }
+
+    /// After a commit whose answer never came: asks meta to settle it. Meta answers the version
+    /// that holds the write if it recorded it after all (the write succeeded); otherwise it
+    /// refuses that commit from now on and queues the chunks for deletion. If meta cannot be
+    /// asked either, the chunks are kept: nobody can know yet whether a record points at them.
+    async fn settle_unknown(&self, container: &str, record: &ObjectRecord) -> Option<String> {
+        let copies = copies_of(&record.chunks);
+        match self
+            .meta()
+            .abandon_write(container, &record.key, &record.content_id, &copies)
+            .await
+        {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                self.keep_unsettled(&e, &copies);
+                None
             }
         }
     }
@@ -184,7 +210,14 @@ impl ObjectService {
             .put_part(&container.name, &upload.upload_id, &part)
             .await
         {
-            self.discard_unrecorded(&e, copies_of(&part.chunks)).await;
+            // A part's content id is its upload's, shared with the other parts: an unknown
+            // outcome cannot be settled by content, so its chunks are kept.
+            let copies = copies_of(&part.chunks);
+            if e.refused() {
+                self.discard(copies).await;
+            } else {
+                self.keep_unsettled(&e, &copies);
+            }
             return Err(e.into());
         }
         Ok(part)

@@ -311,6 +311,26 @@ impl MetaClient {
         self.call(route::OBJECT_GET, &req, container).await
     }
 
+    /// Gives up on a write whose commit answer never came (see `Store::abandon_write`): the
+    /// id of the version holding `content_id` if meta recorded it after all; otherwise meta
+    /// refuses that commit from now on and queues `chunks` for deletion (`None`).
+    pub async fn abandon_write(
+        &self,
+        container: &str,
+        key: &str,
+        content_id: &str,
+        chunks: &[ChunkCopy],
+    ) -> Result<Option<String>> {
+        let req = api::ObjectAbandon {
+            container: container.to_string(),
+            key: key.to_string(),
+            content_id: content_id.to_string(),
+            chunks: chunks.to_vec(),
+        };
+        let answer: api::Abandoned = self.call(route::OBJECT_ABANDON, &req, container).await?;
+        Ok(answer.recorded_version)
+    }
+
     /// Deletes the object (a delete marker in a versioned container); returns the removed
     /// current record (`None` if there was none or a marker was added).
     pub async fn delete_object(&self, container: &str, key: &str) -> Result<Option<ObjectRecord>> {

@@ -5,8 +5,8 @@
 //! ‖ bytes u64 BE), `uploads` (upload id → `UploadRecord` JSON), `parts` (upload id ‖ NUL ‖ part
 //! number u32 BE → `PartRecord` JSON), `versions` (encoded key ‖ NUL ‖ inverted sequence u64 BE →
 //! `ObjectRecord` JSON, every version of a versioned container, newest first per key; see
-//! `versions.rs`), `props` (container properties kept next to the objects: the versioning state
-//! and the version sequence).
+//! `versions.rs`), `props` (container properties kept next to the objects: the versioning state,
+//! the version sequence, and the content ids of writes their gateway abandoned).
 
 use super::group_commit::GroupCommit;
 use super::lmdb::{self, Db, Env};

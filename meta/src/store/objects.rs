@@ -7,8 +7,8 @@ use super::Store;
 use super::versions;
 use crate::error::{Error, Result};
 use crate::wire::{
-    DeleteOutcome, ObjectRecord, PutCondition, Stored, VersionListReply, VersionListRequest,
-    Versioning,
+    ChunkCopy, DeleteOutcome, ObjectRecord, PutCondition, Stored, VersionListReply,
+    VersionListRequest, Versioning,
 };
 
 /// Longest object key accepted.
@@ -63,6 +63,37 @@ impl Store {
         Ok(Stored {
             version_id: rec.version_id,
         })
+    }
+
+    /// A gateway gave up on writing content `content_id` under `key` (the answer to its
+    /// commit was lost): the id of the version holding it if meta recorded it after all;
+    /// otherwise that commit is refused from now on and `chunks` go to GC (`None`). A crash
+    /// between the two steps leaves the chunks unreferenced, never a record without them.
+    pub fn abandon_write(
+        &self,
+        container: &str,
+        key: &str,
+        content_id: &str,
+        chunks: &[ChunkCopy],
+    ) -> Result<Option<String>> {
+        check_key(key)?;
+        if content_id.is_empty() {
+            return Err(Error::InvalidArgument("content id is empty".to_string()));
+        }
+        let r = self.resolve(container)?;
+        let (m2, k, cid) = (r.env.clone(), key.to_string(), content_id.to_string());
+        let now = crate::ids::now_ms();
+        let held = r
+            .env
+            .write(move |txn| versions::abandon(&m2, txn, &k, &cid, now))?;
+        match &held {
+            Some(v) => tracing::info!(container, key, version = %v, "abandoned write was recorded"),
+            None => {
+                tracing::info!(container, key, content_id, "write abandoned, chunks to GC");
+                self.queue_gc(chunks)?;
+            }
+        }
+        Ok(held)
     }
 
     /// The current object under `key` (`NoSuchObject`).

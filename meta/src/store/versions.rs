@@ -27,6 +27,12 @@ const STATE_KEY: &[u8] = b"versioning";
 const SEQ_KEY: &[u8] = b"version-seq";
 /// The id of the version written outside versioning.
 pub const NULL_VERSION: &str = "null";
+/// `props` key prefix of contents whose writer gave up on them (content id → ms, u64 BE).
+const ABANDONED_PREFIX: &[u8] = b"abandoned\0";
+
+fn abandoned_key(content_id: &str) -> Vec<u8> {
+    [ABANDONED_PREFIX, content_id.as_bytes()].concat()
+}
 
 /// Versioning state of the container.
 pub fn state(env: &Meta2, txn: &RoTxn) -> Result<Versioning> {
@@ -272,6 +278,17 @@ pub fn put(
     rec: &mut ObjectRecord,
     cond: &PutCondition,
 ) -> Result<Written> {
+    if !rec.content_id.is_empty()
+        && env
+            .props
+            .get(txn, &abandoned_key(&rec.content_id))?
+            .is_some()
+    {
+        return Err(Error::PreconditionFailed(format!(
+            "the write of {} was abandoned by its gateway",
+            rec.key
+        )));
+    }
     let lkey = keys::encode(&rec.key);
     let old = current(env, txn, &lkey)?;
     check(cond, old.as_ref(), &rec.key)?;
@@ -304,6 +321,33 @@ pub fn put(
         garbage,
         replaced: old,
     })
+}
+
+/// A writer gave up on content `content_id` under `key` (its commit's answer never came): the
+/// id of the version holding it when that commit was recorded after all. Otherwise the content
+/// is marked abandoned, so that commit is refused if it still arrives, and `None` says its
+/// chunks may go.
+pub fn abandon(
+    env: &Meta2,
+    txn: &mut RwTxn,
+    key: &str,
+    content_id: &str,
+    now_ms: i64,
+) -> Result<Option<String>> {
+    if let Some(cur) = current(env, txn, &keys::encode(key))?
+        && cur.content_id == content_id
+    {
+        return Ok(Some(cur.version_id));
+    }
+    if let Some((_, held)) = versions_of(env, txn, key)?
+        .into_iter()
+        .find(|(_, r)| r.content_id == content_id)
+    {
+        return Ok(Some(held.version_id));
+    }
+    env.props
+        .put(txn, &abandoned_key(content_id), &now_ms.to_be_bytes())?;
+    Ok(None)
 }
 
 /// A delete marker for `key` with the given id.

@@ -441,3 +441,47 @@ fn bucket_default_retention_reaches_every_new_version() {
     let rec = s.get_object_version("b", "k2", Some(&v2)).unwrap();
     assert_eq!(rec.props[UNTIL_MS], "1");
 }
+
+#[test]
+fn an_abandoned_write_is_settled_by_its_content_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let chunks = |c: &str| vec![test_fixtures::copy("svc", c)];
+    // Recorded before the writer gave up: the version that holds it, nothing to GC.
+    let landed = object("k", "c1", 1);
+    s.put_object("b", &landed).unwrap();
+    assert_eq!(
+        s.abandon_write("b", "k", &landed.content_id, &chunks("c1"))
+            .unwrap(),
+        Some("null".to_string())
+    );
+    assert_eq!(s.gc_len().unwrap(), 0);
+    // Not recorded: its chunks go to GC and the commit, arriving late, is refused.
+    let late = object("k", "c2", 2);
+    assert_eq!(
+        s.abandon_write("b", "k", &late.content_id, &chunks("c2"))
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.gc_len().unwrap(), 1);
+    assert!(matches!(
+        s.put_object("b", &late),
+        Err(Error::PreconditionFailed(_))
+    ));
+    assert_eq!(
+        s.get_object("b", "k").unwrap().content_id,
+        landed.content_id
+    );
+    // In a versioned container a noncurrent version holding the content counts too.
+    s.set_versioning("b", Versioning::Enabled).unwrap();
+    let v1 = object("k", "c3", 3);
+    let id1 = s.put_object("b", &v1).unwrap().version_id;
+    s.put_object("b", &object("k", "c4", 4)).unwrap();
+    assert_eq!(
+        s.abandon_write("b", "k", &v1.content_id, &chunks("c3"))
+            .unwrap(),
+        Some(id1)
+    );
+    assert_eq!(s.gc_len().unwrap(), 1);
+    assert!(s.abandon_write("b", "k", "", &[]).is_err());
+}
