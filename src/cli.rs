@@ -103,14 +103,13 @@ pub struct DevArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub lifecycle_day_secs: u64,
     /// Seconds a chunk of a deleted or overwritten object waits before chunk servers delete it
-    /// (meta's `gc_grace_secs`).
-    #[arg(long, env = "SPREAD_GC_GRACE_SECS", default_value_t = 600)]
-    pub gc_grace_secs: u64,
-    /// How long the gateway waits for one answer of meta, in milliseconds (the gateway's
-    /// `meta_timeout_ms`).
-    #[arg(long, env = "SPREAD_META_TIMEOUT_MS", default_value_t = 120_000,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub meta_timeout_ms: u64,
+    /// (default: meta's `gc_grace_secs`, 600).
+    #[arg(long, env = "SPREAD_GC_GRACE_SECS")]
+    pub gc_grace_secs: Option<u64>,
+    /// How long the gateway waits for one answer of meta, in milliseconds (default: the
+    /// gateway's `meta_timeout_ms`, 120000).
+    #[arg(long, env = "SPREAD_META_TIMEOUT_MS")]
+    pub meta_timeout_ms: Option<u64>,
     /// Domain for virtual-hosted-style S3 requests: `bucket.DOMAIN` addresses `bucket`
     /// (path-style requests are served either way).
     #[arg(long, env = "SPREAD_S3_DOMAIN")]
@@ -285,6 +284,9 @@ mod tests {
         assert_eq!(d.chunk_size, None);
         assert_eq!(d.policy, None);
         assert_eq!(d.hosts, None);
+        // Unset: the services' own defaults apply (`dev::configs`).
+        assert_eq!(d.gc_grace_secs, None);
+        assert_eq!(d.meta_timeout_ms, None);
     }
 
     #[test]

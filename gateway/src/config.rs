@@ -108,6 +108,11 @@ impl Config {
                 "swift_token_ttl_secs must be at least 1".to_string(),
             ));
         }
+        if self.meta_timeout_ms == 0 {
+            return Err(Error::Config(
+                "meta_timeout_ms must be at least 1".to_string(),
+            ));
+        }
         if self.post_object_max_bytes == 0 || self.post_object_max_bytes > 5 << 30 {
             return Err(Error::Config(format!(
                 "post_object_max_bytes must be between 1 and 5 GiB, got {}",

@@ -41,7 +41,7 @@ pub fn gateway_config(args: &DevArgs, meta: &str) -> Result<gateway::Config> {
         replicas: usize::from(args.replicas),
         chunk_size: args.chunk_size.unwrap_or(defaults.chunk_size),
         s3_domain: args.s3_domain.clone(),
-        meta_timeout_ms: args.meta_timeout_ms,
+        meta_timeout_ms: args.meta_timeout_ms.unwrap_or(defaults.meta_timeout_ms),
         ..defaults
     };
     config.validate()?;
@@ -58,13 +58,14 @@ pub fn write_all(
 ) -> Result<ConfigPaths> {
     let conf = dir.join("conf");
     std::fs::create_dir_all(&conf).map_err(|e| Error::file(&conf, e))?;
+    let meta_defaults = meta::Config::default();
     let meta_cfg = meta::Config {
         listen: plan.meta,
         data_dir: dir.join("meta"),
         lifecycle_interval_secs: args.lifecycle_interval_secs,
         lifecycle_day_secs: args.lifecycle_day_secs,
-        gc_grace_secs: args.gc_grace_secs,
-        ..meta::Config::default()
+        gc_grace_secs: args.gc_grace_secs.unwrap_or(meta_defaults.gc_grace_secs),
+        ..meta_defaults
     };
     let meta_path = conf.join("meta.toml");
     write_toml(&meta_path, &meta_cfg)?;
