@@ -98,15 +98,6 @@ impl ObjectService {
             .1)
     }
 
-    /// Logs the chunks of a write whose outcome stays unknown (meta could not be asked): they
-    /// are kept, since a record in meta may point at them.
-    pub fn keep_unsettled(&self, failure: &meta::Error, copies: &[ChunkCopy]) {
-        if !copies.is_empty() {
-            let chunks: Vec<&str> = copies.iter().map(|c| c.chunk_id.as_str()).collect();
-            tracing::warn!(error = %failure, ?chunks, "write outcome unknown: its chunks are kept");
-        }
-    }
-
     /// Hands chunks of a failed or abandoned write to meta's garbage collector.
     pub async fn discard(&self, copies: Vec<ChunkCopy>) {
         if copies.is_empty() {
@@ -115,6 +106,15 @@ impl ObjectService {
         if let Err(e) = self.inner.meta.queue_gc(&copies).await {
             tracing::warn!(error = %e, count = copies.len(), "could not queue orphan chunks for deletion");
         }
+    }
+}
+
+/// Logs the chunks of a write whose outcome stays unknown (meta could not be asked): they are
+/// kept, since a record in meta may point at them.
+pub fn keep_unsettled(failure: &meta::Error, copies: &[ChunkCopy]) {
+    if !copies.is_empty() {
+        let chunks: Vec<&str> = copies.iter().map(|c| c.chunk_id.as_str()).collect();
+        tracing::warn!(error = %failure, ?chunks, "write outcome unknown: its chunks are kept");
     }
 }
 

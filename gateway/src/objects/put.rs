@@ -9,7 +9,7 @@ use meta::wire::{ContainerInfo, ObjectRecord, PartRecord, PutCondition, UploadRe
 
 use super::digest::{DigestValues, Digests};
 use super::writer::ContentTarget;
-use super::{ObjectService, copies_of, now_ms, random_hex};
+use super::{ObjectService, copies_of, keep_unsettled, now_ms, random_hex};
 use policy::{Pool, StoragePolicy};
 
 use crate::error::{Error, Result};
@@ -160,7 +160,7 @@ impl ObjectService {
         {
             Ok(recorded) => recorded,
             Err(e) => {
-                self.keep_unsettled(&e, &copies);
+                keep_unsettled(&e, &copies);
                 None
             }
         }
@@ -216,7 +216,7 @@ impl ObjectService {
             if e.refused() {
                 self.discard(copies).await;
             } else {
-                self.keep_unsettled(&e, &copies);
+                keep_unsettled(&e, &copies);
             }
             return Err(e.into());
         }
