@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Meta(#[from] meta::Error),
+    Meta(#[from] meta_api::Error),
     #[error(transparent)]
     Chunkd(#[from] chunkd::Error),
     #[error(transparent)]

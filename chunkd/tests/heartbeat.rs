@@ -87,7 +87,7 @@ async fn next_hb(rx: &mut mpsc::UnboundedReceiver<(String, Heartbeat)>) -> Heart
         .await
         .expect("heartbeat in time")
         .expect("fake meta alive");
-    assert_eq!(path, meta::api::route::HEARTBEAT);
+    assert_eq!(path, <Heartbeat as meta::api::Endpoint>::PATH);
     hb
 }
 

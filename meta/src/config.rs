@@ -1,8 +1,8 @@
 //! Configuration of the meta service (`spread meta --config FILE`): every field has a default and
 //! unknown fields are an error.
 
-use crate::error::{Error, Result};
 use crate::score_expr::ScoreExpr;
+use meta_api::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

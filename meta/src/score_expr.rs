@@ -9,8 +9,8 @@
 //! (A hand-written evaluator rather than a crate: the usual one, `evalexpr`, is AGPL-licensed
 //! since version 12, which does not fit this Apache-2.0 project.)
 
-use crate::error::{Error, Result};
-use crate::wire::ServiceStats;
+use meta_api::error::{Error, Result};
+use meta_api::wire::ServiceStats;
 
 /// The variables an expression may use, with their meaning (for error messages).
 const VARIABLES: &str = "space (free/total), cpu (cpu idle), io (io idle)";

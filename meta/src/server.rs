@@ -1,12 +1,9 @@
 //! The HTTP/1.1 server of the meta service: `POST /v1/<operation>` with JSON bodies (see
-//! [`crate::api`]), each request in its own `tracing` span with a request id, LMDB work on the
-//! blocking pool, errors answered as [`crate::wire::ErrorBody`] with a matching status.
+//! [`meta_api::api`]), each request in its own `tracing` span with a request id, LMDB work on the
+//! blocking pool, errors answered as [`meta_api::wire::ErrorBody`] with a matching status.
 
-use crate::api::{self, route};
 use crate::config::Config;
-use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::wire::Heartbeat;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -14,10 +11,13 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use meta_api::api::{self, Endpoint};
+use meta_api::error::{Error, Result};
+use meta_api::wire::Heartbeat;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -70,6 +70,7 @@ pub async fn serve_with_shutdown(
         config.lifecycle_interval_secs,
         config.lifecycle_day_secs,
     );
+    let routes = Arc::new(routes());
     let ids = Arc::new(AtomicU64::new(1));
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
@@ -88,12 +89,14 @@ pub async fn serve_with_shutdown(
                 };
                 let _ = stream.set_nodelay(true);
                 let store = store.clone();
+                let routes = routes.clone();
                 let ids = ids.clone();
                 conns.spawn(async move {
                     let svc = service_fn(move |req| {
                         let store = store.clone();
+                        let routes = routes.clone();
                         let id = ids.fetch_add(1, Ordering::Relaxed);
-                        handle(store, req, id)
+                        handle(store, routes, req, id)
                     });
                     if let Err(e) = http1::Builder::new()
                         .keep_alive(true)
@@ -166,13 +169,14 @@ fn error_response(status: StatusCode, e: &Error) -> Response<Full<Bytes>> {
 
 async fn handle(
     store: Arc<Store>,
+    routes: Arc<Routes>,
     req: Request<Incoming>,
     id: u64,
 ) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
     let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
     async move {
         let started = Instant::now();
-        let resp = match dispatch(store, req).await {
+        let resp = match dispatch(store, routes, req).await {
             Ok(body) => json_response(StatusCode::OK, body),
             Err((status, e)) => {
                 if status.is_server_error() {
@@ -200,19 +204,143 @@ fn fail(e: Error) -> Failure {
     (status_of(&e), e)
 }
 
+/// A registered handler: decodes its endpoint's request, runs on the blocking pool, encodes
+/// the answer.
+type Handler = Box<
+    dyn Fn(
+            Arc<Store>,
+            Bytes,
+        ) -> Pin<Box<dyn Future<Output = std::result::Result<Vec<u8>, Failure>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The handler of every endpoint, by route. Built once; [`routes`] registers each endpoint
+/// with a function typed by its request and answer, so a handler cannot answer another
+/// endpoint's type.
+pub struct Routes {
+    handlers: HashMap<&'static str, Handler>,
+}
+
+impl Routes {
+    /// Registers `f` as the handler of endpoint `E`.
+    fn add<E, F>(&mut self, f: F)
+    where
+        E: Endpoint,
+        F: Fn(&Store, E) -> Result<E::Response> + Copy + Send + Sync + 'static,
+    {
+        let handler: Handler = Box::new(move |store, body| Box::pin(op(store, body, f)));
+        if self.handlers.insert(E::PATH, handler).is_some() {
+            tracing::error!(path = E::PATH, "endpoint registered twice");
+        }
+    }
+
+    /// The routes served.
+    pub fn paths(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.handlers.keys().copied()
+    }
+}
+
+/// Every endpoint's handler: one line per endpoint of [`meta_api::api`].
+pub fn routes() -> Routes {
+    let mut r = Routes {
+        handlers: HashMap::new(),
+    };
+    r.add(|_, _: api::Health| {
+        Ok(api::HealthAnswer {
+            status: "ok".to_string(),
+        })
+    });
+    r.add(|s, q: api::AccountCreate| s.create_account(&q.name));
+    r.add(|s, _: api::AccountList| s.list_accounts());
+    r.add(|s, q: api::AccountGet| s.get_account(&q.name));
+    r.add(|s, q: api::AccountMeta| s.update_account_meta(&q.name, &q.set, &q.remove));
+    r.add(|s, q: api::KeyCreate| {
+        s.create_key(&q.account, q.access_key.as_deref(), q.secret_key.as_deref())
+    });
+    r.add(|s, _: api::KeyList| s.list_keys());
+    r.add(|s, q: api::KeyGet| s.get_key(&q.access_key));
+    r.add(|s, q: api::ContainerCreate| s.create_container(&q.account, &q.name, &q.settings));
+    r.add(|s, q: api::ContainerGet| s.get_container(&q.name));
+    r.add(|s, q: api::ContainerList| s.list_containers(&q.account));
+    r.add(|s, q: api::ContainerDelete| s.delete_container(&q.account, &q.name));
+    r.add(|s, q: api::ContainerSetPolicy| s.set_container_policy(&q.name, q.policy.as_deref()));
+    r.add(|s, q: api::ContainerProperties| {
+        s.update_container_properties(&q.name, &q.set, &q.remove)
+    });
+    r.add(|s, q: api::VersioningSet| s.set_versioning(&q.name, q.state));
+    r.add(|s, q: api::VersioningGet| s.get_versioning(&q.name));
+    r.add(|s, q: api::ObjectPut| s.put_object_if(&q.container, &q.record, &q.condition));
+    r.add(|s, q: api::ObjectGet| {
+        s.get_object_version(&q.container, &q.key, q.version_id.as_deref())
+    });
+    r.add(|s, q: api::ObjectDelete| {
+        s.delete_version(
+            &q.container,
+            &q.key,
+            q.version_id.as_deref(),
+            q.bypass_governance,
+        )
+    });
+    r.add(|s, q: api::ObjectList| s.list_objects(&q.container, &q.request));
+    r.add(|s, q: api::VersionList| s.list_versions(&q.container, &q.request));
+    r.add(|s, q: api::ObjectProps| {
+        s.update_object_props(
+            &q.container,
+            &q.key,
+            q.version_id.as_deref(),
+            &q.set,
+            &q.remove,
+            q.bypass_governance,
+        )
+    });
+    r.add(|s, q: api::ObjectAbandon| {
+        s.abandon_write(&q.container, &q.key, &q.content_id, &q.chunks)
+            .map(|recorded_version| api::Abandoned { recorded_version })
+    });
+    r.add(|s, q: api::UploadCreate| s.create_upload(&q.container, &q.record));
+    r.add(|s, q: api::UploadGet| s.get_upload(&q.container, &q.upload_id));
+    r.add(|s, q: api::PartPut| s.put_part(&q.container, &q.upload_id, &q.part));
+    r.add(|s, q: api::PartList| s.list_parts(&q.container, &q.upload_id, q.marker, q.max_parts));
+    r.add(|s, q: api::UploadComplete| s.complete_upload(&q.container, &q.upload_id, &q.request));
+    r.add(|s, q: api::UploadAbort| s.abort_upload(&q.container, &q.upload_id));
+    r.add(|s, q: api::UploadList| s.list_uploads(&q.container, &q.request));
+    r.add(|s, q: api::GcQueue| s.queue_gc(&q.chunks));
+    r.add(|s, _: api::GcBacklogGet| s.gc_backlog());
+    r.add(|s, q: Heartbeat| s.heartbeat(&q));
+    r.add(|s, q: api::ServiceList| s.list_services(q.kind.as_deref()));
+    r.add(|s, q: api::ServiceLock| s.lock_service(&q.id, q.score));
+    r.add(|s, q: api::ServiceUnlock| s.unlock_service(&q.id));
+    r.add(|s, _: api::ServiceUnlockAll| {
+        Ok(api::Unlocked {
+            count: s.unlock_all()?,
+        })
+    });
+    r.add(|s, q: api::PolicyApply| s.apply_policy(&q.text).map(|()| api::Empty {}));
+    r.add(|s, _: api::PolicyGet| {
+        Ok(api::PolicyAnswer {
+            text: s.get_policy()?,
+        })
+    });
+    r.add(|s, q: api::SwiftUserCreate| s.create_swift_user(&q.account, &q.user, &q.key, q.admin));
+    r.add(|s, q: api::SwiftUserGet| s.get_swift_user(&q.account, &q.user));
+    r.add(|s, q: api::TokenCreate| s.create_token(&q.account, &q.user, q.ttl_secs));
+    r.add(|s, q: api::TokenGet| s.get_token(&q.token));
+    r
+}
+
 /// Decodes the JSON body, runs `f` on the blocking pool and encodes its answer.
-async fn op<Q, A, F>(store: Arc<Store>, body: Bytes, f: F) -> std::result::Result<Vec<u8>, Failure>
+async fn op<E, F>(store: Arc<Store>, body: Bytes, f: F) -> std::result::Result<Vec<u8>, Failure>
 where
-    Q: DeserializeOwned + Send + 'static,
-    A: Serialize + Send + 'static,
-    F: FnOnce(&Store, Q) -> Result<A> + Send + 'static,
+    E: Endpoint,
+    F: Fn(&Store, E) -> Result<E::Response> + Send + 'static,
 {
     let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         &body
     };
-    let q: Q = serde_json::from_slice(text)
+    let q: E = serde_json::from_slice(text)
         .map_err(|e| fail(Error::InvalidArgument(format!("bad JSON body: {e}"))))?;
     let answer = tokio::task::spawn_blocking(move || f(&store, q))
         .await
@@ -223,11 +351,12 @@ where
 
 async fn dispatch(
     store: Arc<Store>,
+    routes: Arc<Routes>,
     req: Request<Incoming>,
 ) -> std::result::Result<Vec<u8>, Failure> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
-    if path == route::HEALTH && (method == Method::GET || method == Method::POST) {
+    if path == api::Health::PATH && method == Method::GET {
         return Ok(br#"{"status":"ok"}"#.to_vec());
     }
     if method != Method::POST {
@@ -236,6 +365,12 @@ async fn dispatch(
             Error::InvalidArgument(format!("{method} is not allowed on {path}")),
         ));
     }
+    let Some(handler) = routes.handlers.get(path.as_str()) else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            Error::InvalidArgument(format!("no such operation: {path}")),
+        ));
+    };
     let body = Limited::new(req.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
@@ -246,232 +381,23 @@ async fn dispatch(
             )
         })?
         .to_bytes();
-    let s = store;
-    match path.as_str() {
-        route::ACCOUNT_CREATE => {
-            op(s, body, |s, q: api::AccountCreate| {
-                s.create_account(&q.name)
-            })
-            .await
-        }
-        route::ACCOUNT_LIST => op(s, body, |s, _: api::Empty| s.list_accounts()).await,
-        route::KEY_CREATE => {
-            op(s, body, |s, q: api::KeyCreate| {
-                s.create_key(&q.account, q.access_key.as_deref(), q.secret_key.as_deref())
-            })
-            .await
-        }
-        route::KEY_LIST => op(s, body, |s, _: api::Empty| s.list_keys()).await,
-        route::KEY_GET => op(s, body, |s, q: api::KeyGet| s.get_key(&q.access_key)).await,
-        route::CONTAINER_CREATE => {
-            op(s, body, |s, q: api::ContainerCreate| {
-                s.create_container(&q.account, &q.name, &q.settings)
-            })
-            .await
-        }
-        route::CONTAINER_GET => {
-            op(s, body, |s, q: api::ContainerName| s.get_container(&q.name)).await
-        }
-        route::CONTAINER_LIST => {
-            op(s, body, |s, q: api::ContainerList| {
-                s.list_containers(&q.account)
-            })
-            .await
-        }
-        route::CONTAINER_DELETE => {
-            op(s, body, |s, q: api::ContainerDelete| {
-                s.delete_container(&q.account, &q.name)
-            })
-            .await
-        }
-        route::OBJECT_PUT => {
-            op(s, body, |s, q: api::ObjectPut| {
-                s.put_object_if(&q.container, &q.record, &q.condition)
-            })
-            .await
-        }
-        route::OBJECT_GET => {
-            op(s, body, |s, q: api::ObjectKey| {
-                s.get_object_version(&q.container, &q.key, q.version_id.as_deref())
-            })
-            .await
-        }
-        route::OBJECT_ABANDON => {
-            op(s, body, |s, q: api::ObjectAbandon| {
-                s.abandon_write(&q.container, &q.key, &q.content_id, &q.chunks)
-                    .map(|recorded_version| api::Abandoned { recorded_version })
-            })
-            .await
-        }
-        route::OBJECT_DELETE => {
-            op(s, body, |s, q: api::ObjectDelete| {
-                s.delete_version(
-                    &q.container,
-                    &q.key,
-                    q.version_id.as_deref(),
-                    q.bypass_governance,
-                )
-            })
-            .await
-        }
-        route::OBJECT_PROPS => {
-            op(s, body, |s, q: api::ObjectProps| {
-                s.update_object_props(
-                    &q.container,
-                    &q.key,
-                    q.version_id.as_deref(),
-                    &q.set,
-                    &q.remove,
-                    q.bypass_governance,
-                )
-            })
-            .await
-        }
-        route::VERSION_LIST => {
-            op(s, body, |s, q: api::VersionList| {
-                s.list_versions(&q.container, &q.request)
-            })
-            .await
-        }
-        route::VERSIONING_SET => {
-            op(s, body, |s, q: api::VersioningSet| {
-                s.set_versioning(&q.name, q.state)
-            })
-            .await
-        }
-        route::VERSIONING_GET => {
-            op(s, body, |s, q: api::ContainerName| {
-                s.get_versioning(&q.name)
-            })
-            .await
-        }
-        route::OBJECT_LIST => {
-            op(s, body, |s, q: api::ObjectList| {
-                s.list_objects(&q.container, &q.request)
-            })
-            .await
-        }
-        route::UPLOAD_CREATE => {
-            op(s, body, |s, q: api::UploadCreate| {
-                s.create_upload(&q.container, &q.record)
-            })
-            .await
-        }
-        route::UPLOAD_GET => {
-            op(s, body, |s, q: api::UploadRef| {
-                s.get_upload(&q.container, &q.upload_id)
-            })
-            .await
-        }
-        route::PART_PUT => {
-            op(s, body, |s, q: api::PartPut| {
-                s.put_part(&q.container, &q.upload_id, &q.part)
-            })
-            .await
-        }
-        route::PART_LIST => {
-            op(s, body, |s, q: api::PartList| {
-                s.list_parts(&q.container, &q.upload_id, q.marker, q.max_parts)
-            })
-            .await
-        }
-        route::UPLOAD_COMPLETE => {
-            op(s, body, |s, q: api::UploadComplete| {
-                s.complete_upload(&q.container, &q.upload_id, &q.request)
-            })
-            .await
-        }
-        route::UPLOAD_ABORT => {
-            op(s, body, |s, q: api::UploadRef| {
-                s.abort_upload(&q.container, &q.upload_id)
-            })
-            .await
-        }
-        route::UPLOAD_LIST => {
-            op(s, body, |s, q: api::UploadList| {
-                s.list_uploads(&q.container, &q.request)
-            })
-            .await
-        }
-        route::GC_QUEUE => op(s, body, |s, q: api::GcQueue| s.queue_gc(&q.chunks)).await,
-        route::GC_BACKLOG => op(s, body, |s, _: api::Empty| s.gc_backlog()).await,
-        route::HEARTBEAT => op(s, body, |s, q: Heartbeat| s.heartbeat(&q)).await,
-        route::SERVICE_LIST => {
-            op(s, body, |s, q: api::ServiceList| {
-                s.list_services(q.kind.as_deref())
-            })
-            .await
-        }
-        route::SERVICE_LOCK => {
-            op(s, body, |s, q: api::ServiceLock| {
-                s.lock_service(&q.id, q.score)
-            })
-            .await
-        }
-        route::SERVICE_UNLOCK => op(s, body, |s, q: api::ServiceId| s.unlock_service(&q.id)).await,
-        route::SERVICE_UNLOCK_ALL => {
-            op(s, body, |s, _: api::Empty| {
-                Ok(api::Unlocked {
-                    count: s.unlock_all()?,
-                })
-            })
-            .await
-        }
-        route::POLICY_APPLY => {
-            op(s, body, |s, q: api::PolicyText| {
-                s.apply_policy(&q.text).map(|()| api::Empty {})
-            })
-            .await
-        }
-        route::POLICY_GET => {
-            op(s, body, |s, _: api::Empty| {
-                Ok(api::PolicyAnswer {
-                    text: s.get_policy()?,
-                })
-            })
-            .await
-        }
-        route::CONTAINER_SET_POLICY => {
-            op(s, body, |s, q: api::ContainerSetPolicy| {
-                s.set_container_policy(&q.name, q.policy.as_deref())
-            })
-            .await
-        }
-        route::ACCOUNT_GET => op(s, body, |s, q: api::AccountName| s.get_account(&q.name)).await,
-        route::ACCOUNT_META => {
-            op(s, body, |s, q: api::AccountMeta| {
-                s.update_account_meta(&q.name, &q.set, &q.remove)
-            })
-            .await
-        }
-        route::CONTAINER_PROPERTIES => {
-            op(s, body, |s, q: api::ContainerProperties| {
-                s.update_container_properties(&q.name, &q.set, &q.remove)
-            })
-            .await
-        }
-        route::SWIFT_USER_CREATE => {
-            op(s, body, |s, q: api::SwiftUserCreate| {
-                s.create_swift_user(&q.account, &q.user, &q.key, q.admin)
-            })
-            .await
-        }
-        route::SWIFT_USER_GET => {
-            op(s, body, |s, q: api::SwiftUserRef| {
-                s.get_swift_user(&q.account, &q.user)
-            })
-            .await
-        }
-        route::TOKEN_CREATE => {
-            op(s, body, |s, q: api::TokenCreate| {
-                s.create_token(&q.account, &q.user, q.ttl_secs)
-            })
-            .await
-        }
-        route::TOKEN_GET => op(s, body, |s, q: api::TokenRef| s.get_token(&q.token)).await,
-        _ => Err((
-            StatusCode::NOT_FOUND,
-            Error::InvalidArgument(format!("no such operation: {path}")),
-        )),
+    handler(store, body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_endpoint_has_exactly_one_handler() {
+        let served: BTreeSet<&str> = routes().paths().collect();
+        let declared: BTreeSet<&str> = api::PATHS.iter().copied().collect();
+        assert_eq!(
+            declared.len(),
+            api::PATHS.len(),
+            "a route is declared twice"
+        );
+        assert_eq!(served, declared);
     }
 }

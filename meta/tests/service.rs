@@ -4,12 +4,12 @@
 mod common;
 
 use common::{Running, copy, heartbeat, object_with, start_with};
-use meta::client::MetaClient;
-use meta::wire::{
+use meta::{Config, Error};
+use meta_api::client::MetaClient;
+use meta_api::wire::{
     ChunkRecord, CompletePart, CompleteRequest, ContainerSettings, ListRequest, ListUploadsRequest,
     ObjectRecord, PartRecord, UploadRecord,
 };
-use meta::{Config, Error};
 use std::path::Path;
 use std::time::Duration;
 
@@ -385,7 +385,7 @@ async fn bad_requests_and_unreachable_meta() {
         .await
         .unwrap()
         .to_bytes();
-    let err: meta::wire::ErrorBody = serde_json::from_slice(&body).unwrap();
+    let err: meta_api::wire::ErrorBody = serde_json::from_slice(&body).unwrap();
     assert_eq!(err.code, "InvalidArgument");
     let req = http::Request::post(format!("http://{addr}/v1/nope"))
         .body(http_body_util::Full::new(bytes::Bytes::new()))
@@ -576,7 +576,7 @@ async fn container_cache_sees_own_changes_at_once_and_others_within_its_ttl() {
         .create_container("acct", "b", &ContainerSettings::default())
         .await
         .unwrap();
-    let prop = |c: &meta::wire::ContainerInfo| c.settings.properties.get("k").cloned();
+    let prop = |c: &meta_api::wire::ContainerInfo| c.settings.properties.get("k").cloned();
     let set = |v: &str| [("k".to_string(), v.to_string())].into_iter().collect();
 
     assert_eq!(prop(&cached.get_container_cached("b").await.unwrap()), None);

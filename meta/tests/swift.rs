@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Running, copy, heartbeat, object_with, start_with};
-use meta::wire::{ContainerSettings, ObjectRecord};
 use meta::{Config, Error};
+use meta_api::wire::{ContainerSettings, ObjectRecord};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};

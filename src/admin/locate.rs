@@ -5,7 +5,7 @@
 //! For erasure-coded chunks each copy is one fragment and `missing_fragments` lists the
 //! fragment indexes (0..k+m) that were not stored.
 
-use meta::wire::{ChunkRecord, EcLayout, ObjectRecord, ServiceRecord};
+use meta_api::wire::{ChunkRecord, EcLayout, ObjectRecord, ServiceRecord};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -152,7 +152,7 @@ pub fn render(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meta::wire::{ChunkCopy, ServiceStats};
+    use meta_api::wire::{ChunkCopy, ServiceStats};
 
     fn service(id: &str, addr: &str, location: &str) -> ServiceRecord {
         ServiceRecord {

@@ -11,7 +11,7 @@ use crate::cli::{
 };
 use crate::cluster;
 use crate::error::{Error, Result};
-use meta::client::MetaClient;
+use meta_api::client::MetaClient;
 use table::Table;
 
 /// Runs one admin command; output goes to stdout.
@@ -69,7 +69,7 @@ pub async fn run(args: AdminArgs) -> Result<()> {
                 .create_swift_user(&account, &user, &key, admin)
                 .await
                 .map_err(|e| match e {
-                    meta::Error::CredentialExists(name) => {
+                    meta_api::Error::CredentialExists(name) => {
                         Error::Usage(format!("swift user {name} already exists"))
                     }
                     other => other.into(),

@@ -4,7 +4,7 @@
 
 use super::table::Table;
 use crate::error::{Error, Result};
-use meta::wire::ServiceRecord;
+use meta_api::wire::ServiceRecord;
 use policy::PolicySet;
 use policy::check::{CheckReport, ServiceView};
 use policy::storage::{DataSecurity, StoragePolicy};
@@ -106,7 +106,7 @@ pub const NO_POLICY_FILE: &str = "no policy file applied (built-in default)\n";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meta::wire::ServiceStats;
+    use meta_api::wire::ServiceStats;
 
     const FILE: &str = r#"
 default = "THREECOPIES"

@@ -11,7 +11,7 @@ use crate::cluster::{self, ChunkdEntry, ClusterFile, GatewayEntry, MetaEntry, Po
 use crate::error::{Error, Result};
 use crate::signals::Shutdown;
 use children::Children;
-use meta::client::MetaClient;
+use meta_api::client::MetaClient;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -230,7 +230,7 @@ async fn ensure_dev_credentials(
     secret_key: &str,
 ) -> Result<()> {
     match client.create_account(DEV_ACCOUNT).await {
-        Ok(_) | Err(meta::Error::AccountExists(_)) => {}
+        Ok(_) | Err(meta_api::Error::AccountExists(_)) => {}
         Err(e) => {
             return Err(Error::Startup(format!(
                 "cannot create account {DEV_ACCOUNT}: {e}"
@@ -242,7 +242,7 @@ async fn ensure_dev_credentials(
         .await
     {
         Ok(_) => Ok(()),
-        Err(meta::Error::CredentialExists(_)) => {
+        Err(meta_api::Error::CredentialExists(_)) => {
             let existing = client.get_key(access_key).await?;
             if existing.account != DEV_ACCOUNT {
                 Err(Error::Startup(format!(
@@ -272,7 +272,7 @@ async fn ensure_dev_swift_user(client: &MetaClient, key: &str) -> Result<()> {
         .await
     {
         Ok(_) => Ok(()),
-        Err(meta::Error::CredentialExists(_)) => {
+        Err(meta_api::Error::CredentialExists(_)) => {
             let existing = client.get_swift_user(DEV_ACCOUNT, DEV_SWIFT_USER).await?;
             if existing.key != key {
                 Err(Error::Startup(format!(

@@ -3,7 +3,7 @@
 
 use crate::dev::children::Children;
 use crate::error::{Error, Result};
-use meta::client::MetaClient;
+use meta_api::client::MetaClient;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -3,9 +3,9 @@
 use super::directory::{AccountRecord, account_prefix};
 use super::lmdb::{from_json, to_json};
 use super::{Store, check_name};
-use crate::error::{Error, Result};
 use crate::ids;
-use crate::wire::{AccountInfo, Credential};
+use meta_api::error::{Error, Result};
+use meta_api::wire::{AccountInfo, Credential};
 
 impl Store {
     /// Creates an account (`AccountExists` if the name is taken).

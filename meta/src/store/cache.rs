@@ -3,7 +3,7 @@
 //! open until that request drops it, and is found again (not reopened) if asked for meanwhile.
 
 use super::meta2::Meta2;
-use crate::error::{Error, Result};
+use meta_api::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};

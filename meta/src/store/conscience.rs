@@ -7,10 +7,10 @@
 
 use super::lmdb::{from_json, to_json};
 use super::{Store, check_name};
-use crate::error::{Error, Result};
 use crate::ids;
 use crate::score_expr::Inputs;
-use crate::wire::{Heartbeat, HeartbeatReply, RECORD_VERSION, ServiceRecord};
+use meta_api::error::{Error, Result};
+use meta_api::wire::{Heartbeat, HeartbeatReply, RECORD_VERSION, ServiceRecord};
 
 /// Most GC entries handed out per heartbeat.
 pub const GC_BATCH: usize = 1000;

@@ -5,9 +5,9 @@ use super::directory::{Meta1Record, account_container_key, account_prefix};
 use super::lmdb::{from_json, to_json};
 use super::meta2::Meta2;
 use super::{Store, check_name};
-use crate::error::{Error, Result};
 use crate::ids;
-use crate::wire::{ChunkCopy, ContainerInfo, ContainerSettings, PartRecord};
+use meta_api::error::{Error, Result};
+use meta_api::wire::{ChunkCopy, ContainerInfo, ContainerSettings, PartRecord};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 

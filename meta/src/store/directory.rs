@@ -13,8 +13,8 @@
 
 use super::group_commit::GroupCommit;
 use super::lmdb::{self, Db, Env};
-use crate::error::Result;
-use crate::wire::ContainerSettings;
+use meta_api::error::Result;
+use meta_api::wire::ContainerSettings;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

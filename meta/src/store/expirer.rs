@@ -12,8 +12,8 @@ use super::containers::container_id;
 use super::gc::replaced_copies;
 use super::keys;
 use super::lmdb::{from_json, to_json};
-use crate::error::{Error, Result};
-use crate::wire::ObjectRecord;
+use meta_api::error::{Error, Result};
+use meta_api::wire::ObjectRecord;
 use serde::{Deserialize, Serialize};
 
 /// Header name (lower case) holding the delete-at time in Unix seconds.

@@ -10,9 +10,9 @@
 use super::Store;
 use super::directory::Directory;
 use super::lmdb::Db;
-use crate::error::Result;
-use crate::wire::{ChunkCopy, GcBacklog, ObjectRecord};
 use heed::RwTxn;
+use meta_api::error::Result;
+use meta_api::wire::{ChunkCopy, GcBacklog, ObjectRecord};
 use std::collections::HashSet;
 
 /// Key of one entry of the due-time index.

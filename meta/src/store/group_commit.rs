@@ -12,8 +12,8 @@
 //! fails every write of the batch.
 
 use super::lmdb::Env;
-use crate::error::{Error, Result};
 use heed::RwTxn;
+use meta_api::error::{Error, Result};
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 

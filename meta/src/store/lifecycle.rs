@@ -1,12 +1,12 @@
-//! Lifecycle rules applied to one container (see [`crate::wire::LifecycleRule`] and the worker
+//! Lifecycle rules applied to one container (see [`meta_api::wire::LifecycleRule`] and the worker
 //! in [`crate::lifecycle`]): expiry of current versions (a delete marker in a versioned
 //! container), of non-current versions and of lone delete markers, and the abort of old
 //! multipart uploads. Every removal goes through [`Store::delete_version`] or
 //! [`Store::abort_upload`], so the chunks go to GC as for a client's request.
 
 use super::Store;
-use crate::error::Result;
-use crate::wire::{
+use meta_api::error::Result;
+use meta_api::wire::{
     LifecycleRule, ListUploadsRequest, PROP_LIFECYCLE, VersionListRequest, VersionSummary,
 };
 

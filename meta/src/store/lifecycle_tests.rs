@@ -4,7 +4,7 @@
 
 use super::test_fixtures;
 use super::*;
-use crate::wire::{
+use meta_api::wire::{
     LifecycleRule, ObjectRecord, PROP_LIFECYCLE, PROP_TAGS, UploadRecord, VersionListRequest,
     Versioning,
 };

@@ -5,9 +5,9 @@
 use super::Store;
 use super::keys;
 use super::lmdb::{Db, from_json};
-use crate::error::Result;
-use crate::wire::{ListReply, ListRequest, ObjectRecord, ObjectSummary};
 use heed::RoTxn;
+use meta_api::error::Result;
+use meta_api::wire::{ListReply, ListRequest, ObjectRecord, ObjectSummary};
 
 /// Default and largest page size.
 pub const MAX_LIST: usize = 1000;
@@ -68,7 +68,7 @@ fn summary(rec: &ObjectRecord) -> ObjectSummary {
 /// A Swift SLO manifest's assembled size, from its record header.
 pub(super) fn assembled_size(rec: &ObjectRecord) -> Option<u64> {
     rec.headers
-        .get(crate::wire::SLO_SIZE_HEADER)
+        .get(meta_api::wire::SLO_SIZE_HEADER)
         .and_then(|s| s.parse().ok())
 }
 

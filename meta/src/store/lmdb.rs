@@ -2,9 +2,9 @@
 //! bounded retry when the same path is still being closed by a previous owner
 //! (heed refuses to open one path twice: `EnvAlreadyOpened`).
 
-use crate::error::{Error, Result};
 use heed::types::Bytes;
 use heed::{Database, EnvOpenOptions, RwTxn, WithoutTls};
+use meta_api::error::{Error, Result};
 use std::path::Path;
 use std::time::Duration;
 

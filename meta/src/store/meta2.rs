@@ -10,8 +10,8 @@
 
 use super::group_commit::GroupCommit;
 use super::lmdb::{self, Db, Env};
-use crate::error::Result;
 use heed::{RoTxn, RwTxn};
+use meta_api::error::Result;
 use std::path::Path;
 
 const USAGE_KEY: &[u8] = b"usage";

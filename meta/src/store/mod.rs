@@ -28,10 +28,10 @@ pub use meta2::Usage;
 pub use swift::TOKEN_PREFIX;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
 use crate::score_expr::ScoreExpr;
 use cache::EnvCache;
 use directory::Directory;
+use meta_api::error::{Error, Result};
 
 /// Environments per directory: the meta2 envs live under `<data_dir>/meta2`.
 const META2_DIR: &str = "meta2";

@@ -7,14 +7,14 @@ use super::meta2::{Meta2, part_key, part_prefix};
 use super::objects::check_key;
 use super::versions;
 use super::{Store, check_name};
-use crate::error::{Error, Result};
 use crate::ids;
-use crate::wire::{
+use heed::{RoTxn, RwTxn};
+use md5::{Digest, Md5};
+use meta_api::error::{Error, Result};
+use meta_api::wire::{
     ChunkCopy, ChunkRecord, CompleteRequest, ListPartsReply, ListUploadsReply, ListUploadsRequest,
     ObjectRecord, PartRecord, UploadRecord,
 };
-use heed::{RoTxn, RwTxn};
-use md5::{Digest, Md5};
 use std::collections::BTreeMap;
 
 /// Smallest size of every part but the last.
@@ -121,7 +121,7 @@ fn assemble(
         start += p.size;
     }
     Ok(ObjectRecord {
-        v: crate::wire::RECORD_VERSION,
+        v: meta_api::wire::RECORD_VERSION,
         key: upload.key.clone(),
         version_id: "null".to_string(),
         content_id: ids::new_content_id(),
@@ -253,7 +253,7 @@ impl Store {
             let upload = get_upload(&m2, txn, &id)?;
             let parts = all_parts(&m2, txn, &id)?;
             let mut rec = assemble(&upload, &parts, &req)?;
-            crate::lock::apply_default(&properties, &mut rec, crate::ids::now_ms());
+            meta_api::lock::apply_default(&properties, &mut rec, crate::ids::now_ms());
             let written = versions::put(&m2, txn, &mut rec, &req.condition)?;
             let (mut garbage, old) = (written.garbage, written.replaced);
             let used: std::collections::HashSet<u32> =

@@ -5,8 +5,8 @@
 
 use super::Store;
 use super::versions;
-use crate::error::{Error, Result};
-use crate::wire::{
+use meta_api::error::{Error, Result};
+use meta_api::wire::{
     ChunkCopy, DeleteOutcome, ObjectRecord, PutCondition, Stored, VersionListReply,
     VersionListRequest, Versioning,
 };
@@ -50,7 +50,7 @@ impl Store {
         let r = self.resolve(container)?;
         self.index_expiry(container, &r.cid, rec)?;
         let (m2, mut rec, cond) = (r.env.clone(), rec.clone(), cond.clone());
-        crate::lock::apply_default(&r.meta1.settings.properties, &mut rec, crate::ids::now_ms());
+        meta_api::lock::apply_default(&r.meta1.settings.properties, &mut rec, crate::ids::now_ms());
         let (rec, written) = r.env.write(move |txn| {
             let written = versions::put(&m2, txn, &mut rec, &cond)?;
             Ok((rec, written))
@@ -128,7 +128,7 @@ impl Store {
     }
 
     /// Deletes `key` or one version of it; removed content's chunks go to GC. A version under
-    /// object lock is refused (`ObjectLocked`; see [`crate::lock`]).
+    /// object lock is refused (`ObjectLocked`; see [`meta_api::lock`]).
     pub fn delete_version(
         &self,
         container: &str,

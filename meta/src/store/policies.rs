@@ -7,10 +7,10 @@ use super::Store;
 use super::check_name;
 use super::directory::Meta1Record;
 use super::lmdb::{from_json, to_json};
-use crate::error::{Error, Result};
-use crate::wire::ContainerInfo;
 use heed::RoTxn;
 use heed::WithoutTls;
+use meta_api::error::{Error, Result};
+use meta_api::wire::ContainerInfo;
 
 /// Key of the applied policy file in the `settings` database.
 const POLICY_KEY: &[u8] = b"policy";

@@ -5,9 +5,9 @@
 use super::directory::{AccountRecord, Meta1Record, account_prefix};
 use super::lmdb::{from_json, to_json};
 use super::{Store, check_name};
-use crate::error::{Error, Result};
 use crate::ids;
-use crate::wire::{AccountInfo, ContainerInfo, SwiftToken, SwiftUser};
+use meta_api::error::{Error, Result};
+use meta_api::wire::{AccountInfo, ContainerInfo, SwiftToken, SwiftUser};
 use std::collections::BTreeMap;
 
 /// Prefix of every token.

@@ -3,7 +3,7 @@
 
 use super::test_fixtures;
 use super::*;
-use crate::wire::{
+use meta_api::wire::{
     ChunkRecord, CompletePart, CompleteRequest, ObjectRecord, PartRecord, UploadRecord,
 };
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 
 use super::Store;
 use crate::config::Config;
-use crate::wire::{ChunkCopy, ChunkRecord, ContainerSettings, ObjectRecord};
+use meta_api::wire::{ChunkCopy, ChunkRecord, ContainerSettings, ObjectRecord};
 
 /// A small configuration (64 MiB maps, 4 open environments, GC entries due at once) with its
 /// data in `dir`.

@@ -2,7 +2,7 @@
 
 use super::test_fixtures::{self, chunk, config, copy};
 use super::*;
-use crate::wire::{
+use meta_api::wire::{
     CompletePart, CompleteRequest, ContainerSettings, Heartbeat, ListReply, ListRequest,
     ListUploadsRequest, ObjectRecord, PartRecord, ServiceStats, UploadRecord,
 };

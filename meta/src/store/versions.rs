@@ -13,12 +13,12 @@ use super::gc::replaced_copies;
 use super::keys;
 use super::lmdb::{from_json, to_json};
 use super::meta2::Meta2;
-use crate::error::{Error, Result};
-use crate::wire::{
+use heed::{RoTxn, RwTxn};
+use meta_api::error::{Error, Result};
+use meta_api::wire::{
     ChunkCopy, DeleteOutcome, ObjectRecord, PutCondition, VersionListReply, VersionListRequest,
     VersionSummary, Versioning,
 };
-use heed::{RoTxn, RwTxn};
 use std::collections::BTreeMap;
 
 /// `props` key of the versioning state.
@@ -353,7 +353,7 @@ pub fn abandon(
 /// A delete marker for `key` with the given id.
 fn marker(key: &str, version_id: String, mtime_ms: i64) -> ObjectRecord {
     ObjectRecord {
-        v: crate::wire::RECORD_VERSION,
+        v: meta_api::wire::RECORD_VERSION,
         key: key.to_string(),
         version_id,
         content_id: String::new(),
@@ -457,7 +457,7 @@ pub fn delete(
                     Vec::new(),
                 ));
             };
-            crate::lock::check_delete(&rec, now_ms, bypass_governance)?;
+            meta_api::lock::check_delete(&rec, now_ms, bypass_governance)?;
             env.versions.delete(txn, &vkey)?;
             // The newest remaining version becomes current unless it is a delete marker.
             let newest = versions_of(env, txn, key)?
@@ -519,7 +519,7 @@ pub fn update_props(
     if rec.delete_marker {
         return Err(Error::NoSuchObject(key.to_string()));
     }
-    crate::lock::check_change(
+    meta_api::lock::check_change(
         &rec.props,
         set,
         remove,

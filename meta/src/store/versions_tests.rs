@@ -3,7 +3,7 @@
 
 use super::test_fixtures;
 use super::*;
-use crate::wire::{ObjectRecord, PutCondition, VersionListRequest, Versioning};
+use meta_api::wire::{ObjectRecord, PutCondition, VersionListRequest, Versioning};
 
 fn store(dir: &std::path::Path) -> Store {
     test_fixtures::store(dir, "b")
@@ -331,7 +331,7 @@ fn props_change_in_place_without_a_new_version() {
 
 #[test]
 fn locked_versions_survive_deletes_and_lifecycle() {
-    use crate::lock::{COMPLIANCE, GOVERNANCE, LEGAL_HOLD, MODE, UNTIL_MS};
+    use meta_api::lock::{COMPLIANCE, GOVERNANCE, LEGAL_HOLD, MODE, UNTIL_MS};
     use std::collections::BTreeMap;
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());
@@ -386,14 +386,14 @@ fn locked_versions_survive_deletes_and_lifecycle() {
         "the bypassed version's chunk went to GC"
     );
     // The lifecycle worker may not remove a locked noncurrent version either.
-    let rule: crate::wire::LifecycleRule = serde_json::from_value(serde_json::json!({
+    let rule: meta_api::wire::LifecycleRule = serde_json::from_value(serde_json::json!({
         "id": "all", "enabled": true, "noncurrent_days": 1
     }))
     .unwrap();
     let rules = serde_json::to_string(&vec![rule]).unwrap();
     s.update_container_properties(
         "b",
-        &BTreeMap::from([(crate::wire::PROP_LIFECYCLE.to_string(), rules)]),
+        &BTreeMap::from([(meta_api::wire::PROP_LIFECYCLE.to_string(), rules)]),
         &[],
     )
     .unwrap();
@@ -407,7 +407,7 @@ fn locked_versions_survive_deletes_and_lifecycle() {
 
 #[test]
 fn bucket_default_retention_reaches_every_new_version() {
-    use crate::lock::{BUCKET_PROP, BucketLock, GOVERNANCE, MODE, UNTIL_MS};
+    use meta_api::lock::{BUCKET_PROP, BucketLock, GOVERNANCE, MODE, UNTIL_MS};
     use std::collections::BTreeMap;
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());

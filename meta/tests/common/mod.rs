@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use meta::Config;
-use meta::client::MetaClient;
-use meta::wire::{ChunkCopy, ChunkRecord, Heartbeat, ObjectRecord, ServiceStats};
+use meta_api::client::MetaClient;
+use meta_api::wire::{ChunkCopy, ChunkRecord, Heartbeat, ObjectRecord, ServiceStats};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The one error type of the meta crate, shared by the store, the server and the client.
+//! The one error type of the meta protocol, shared by the store, the server and the client.
 //! Each variant has a stable machine `code()` that travels in [`crate::wire::ErrorBody`], so the
 //! client turns an HTTP error answer back into the same variant.
 
@@ -166,6 +166,7 @@ impl Error {
     }
 }
 
+#[cfg(feature = "heed")]
 impl From<heed::Error> for Error {
     fn from(e: heed::Error) -> Self {
         Error::Db(e.to_string())

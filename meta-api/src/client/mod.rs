@@ -3,7 +3,7 @@
 //! turned back into the same [`Error`] variant the server raised, and transport failures become
 //! [`Error::Unavailable`].
 
-use crate::api::{self, route};
+use crate::api::{self, Endpoint};
 use crate::error::{Error, Result};
 use crate::wire::{
     AccountInfo, ChunkCopy, CompleteRequest, ContainerInfo, ContainerSettings, Credential,
@@ -17,8 +17,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,32 +89,24 @@ impl MetaClient {
         }
     }
 
-    /// [`call`](Self::call) for a request that changes container `name`: its cached record
-    /// is dropped once meta has answered.
-    async fn call_changing<Q: Serialize, A: DeserializeOwned>(
-        &self,
-        path: &str,
-        req: &Q,
-        name: &str,
-    ) -> Result<A> {
-        let answer = self.call(path, req, name).await;
-        self.forget_container(name);
-        answer
-    }
-
     /// The address this client talks to.
     pub fn addr(&self) -> &str {
         &self.addr
     }
 
-    /// Sends `req` as JSON to `path` and decodes the JSON answer. `name` is the container name
-    /// used to rebuild `ContainerExists`.
-    async fn call<Q: Serialize, A: DeserializeOwned>(
-        &self,
-        path: &str,
-        req: &Q,
-        name: &str,
-    ) -> Result<A> {
+    /// Sends `req` to its endpoint's route and decodes the answer. An error answer comes back
+    /// as the variant meta raised; a request that changes a container drops this client's
+    /// cached record of it once meta has answered, whatever the answer.
+    pub async fn call<E: Endpoint>(&self, req: &E) -> Result<E::Response> {
+        let answer = self.exchange(req).await;
+        if E::CHANGES_CONTAINER {
+            self.forget_container(req.container());
+        }
+        answer
+    }
+
+    async fn exchange<E: Endpoint>(&self, req: &E) -> Result<E::Response> {
+        let (path, name) = (E::PATH, req.container());
         let body = serde_json::to_vec(req)
             .map_err(|e| Error::InvalidArgument(format!("cannot encode request: {e}")))?;
         let request = http::Request::builder()
@@ -165,7 +155,7 @@ impl MetaClient {
 
     /// Succeeds when the service answers.
     pub async fn health(&self) -> Result<()> {
-        let _: serde_json::Value = self.call(route::HEALTH, &api::Empty {}, "").await?;
+        self.call(&api::Health {}).await?;
         Ok(())
     }
 
@@ -174,12 +164,12 @@ impl MetaClient {
         let req = api::AccountCreate {
             name: name.to_string(),
         };
-        self.call(route::ACCOUNT_CREATE, &req, "").await
+        self.call(&req).await
     }
 
     /// All accounts with usage summed over their containers.
     pub async fn list_accounts(&self) -> Result<Vec<AccountInfo>> {
-        self.call(route::ACCOUNT_LIST, &api::Empty {}, "").await
+        self.call(&api::AccountList {}).await
     }
 
     /// Creates an access key for `account`; random key / secret are generated when `None`.
@@ -194,12 +184,12 @@ impl MetaClient {
             access_key: access_key.map(str::to_string),
             secret_key: secret_key.map(str::to_string),
         };
-        self.call(route::KEY_CREATE, &req, "").await
+        self.call(&req).await
     }
 
     /// All access keys.
     pub async fn list_keys(&self) -> Result<Vec<Credential>> {
-        self.call(route::KEY_LIST, &api::Empty {}, "").await
+        self.call(&api::KeyList {}).await
     }
 
     /// One access key (`NoSuchCredential`).
@@ -207,7 +197,7 @@ impl MetaClient {
         let req = api::KeyGet {
             access_key: access_key.to_string(),
         };
-        self.call(route::KEY_GET, &req, "").await
+        self.call(&req).await
     }
 
     /// Creates a container; names are global (`ContainerExists { name, owner }`).
@@ -222,16 +212,15 @@ impl MetaClient {
             name: name.to_string(),
             settings: settings.clone(),
         };
-        self.call_changing(route::CONTAINER_CREATE, &req, name)
-            .await
+        self.call(&req).await
     }
 
     /// A container with its usage counters (`NoSuchContainer`).
     pub async fn get_container(&self, name: &str) -> Result<ContainerInfo> {
-        let req = api::ContainerName {
+        let req = api::ContainerGet {
             name: name.to_string(),
         };
-        self.call(route::CONTAINER_GET, &req, name).await
+        self.call(&req).await
     }
 
     /// A container as [`get_container`](Self::get_container), from the client's cache when
@@ -256,7 +245,7 @@ impl MetaClient {
         let req = api::ContainerList {
             account: account.to_string(),
         };
-        self.call(route::CONTAINER_LIST, &req, "").await
+        self.call(&req).await
     }
 
     /// Deletes an empty container (`ContainerNotEmpty`); in-progress uploads are aborted.
@@ -265,8 +254,7 @@ impl MetaClient {
             account: account.to_string(),
             name: name.to_string(),
         };
-        self.call_changing(route::CONTAINER_DELETE, &req, name)
-            .await
+        self.call(&req).await
     }
 
     /// Stores `rec` as the current version of `rec.key`; replaced chunks go to GC.
@@ -287,7 +275,7 @@ impl MetaClient {
             record: rec.clone(),
             condition: cond.clone(),
         };
-        self.call(route::OBJECT_PUT, &req, container).await
+        self.call(&req).await
     }
 
     /// The current object under `key` (`NoSuchObject`).
@@ -303,12 +291,12 @@ impl MetaClient {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<ObjectRecord> {
-        let req = api::ObjectKey {
+        let req = api::ObjectGet {
             container: container.to_string(),
             key: key.to_string(),
             version_id: version_id.map(str::to_string),
         };
-        self.call(route::OBJECT_GET, &req, container).await
+        self.call(&req).await
     }
 
     /// Gives up on a write whose commit answer never came (see `Store::abandon_write`): the
@@ -327,7 +315,7 @@ impl MetaClient {
             content_id: content_id.to_string(),
             chunks: chunks.to_vec(),
         };
-        let answer: api::Abandoned = self.call(route::OBJECT_ABANDON, &req, container).await?;
+        let answer: api::Abandoned = self.call(&req).await?;
         Ok(answer.recorded_version)
     }
 
@@ -355,7 +343,7 @@ impl MetaClient {
             version_id: version_id.map(str::to_string),
             bypass_governance,
         };
-        self.call(route::OBJECT_DELETE, &req, container).await
+        self.call(&req).await
     }
 
     /// Sets then removes per-version properties (S3 tagging, ACL) in place; returns the record.
@@ -376,7 +364,7 @@ impl MetaClient {
             remove: remove.to_vec(),
             bypass_governance,
         };
-        self.call(route::OBJECT_PROPS, &req, container).await
+        self.call(&req).await
     }
 
     /// ListObjectVersions.
@@ -389,7 +377,7 @@ impl MetaClient {
             container: container.to_string(),
             request: req.clone(),
         };
-        self.call(route::VERSION_LIST, &req, container).await
+        self.call(&req).await
     }
 
     /// Sets a container's versioning state.
@@ -398,15 +386,15 @@ impl MetaClient {
             name: name.to_string(),
             state,
         };
-        self.call_changing(route::VERSIONING_SET, &req, name).await
+        self.call(&req).await
     }
 
     /// A container's versioning state.
     pub async fn get_versioning(&self, name: &str) -> Result<Versioning> {
-        let req = api::ContainerName {
+        let req = api::VersioningGet {
             name: name.to_string(),
         };
-        self.call(route::VERSIONING_GET, &req, name).await
+        self.call(&req).await
     }
 
     /// Lists objects (prefix, delimiter, after, end_before, max_keys).
@@ -415,7 +403,7 @@ impl MetaClient {
             container: container.to_string(),
             request: req.clone(),
         };
-        self.call(route::OBJECT_LIST, &req, container).await
+        self.call(&req).await
     }
 
     /// Records a new multipart upload.
@@ -424,16 +412,16 @@ impl MetaClient {
             container: container.to_string(),
             record: rec.clone(),
         };
-        self.call(route::UPLOAD_CREATE, &req, container).await
+        self.call(&req).await
     }
 
     /// One multipart upload (`NoSuchUpload`).
     pub async fn get_upload(&self, container: &str, upload_id: &str) -> Result<UploadRecord> {
-        let req = api::UploadRef {
+        let req = api::UploadGet {
             container: container.to_string(),
             upload_id: upload_id.to_string(),
         };
-        self.call(route::UPLOAD_GET, &req, container).await
+        self.call(&req).await
     }
 
     /// Stores (or replaces) one part; a replaced part's chunks go to GC.
@@ -448,7 +436,7 @@ impl MetaClient {
             upload_id: upload_id.to_string(),
             part: part.clone(),
         };
-        self.call(route::PART_PUT, &req, container).await
+        self.call(&req).await
     }
 
     /// Parts with numbers greater than `marker`, at most `max_parts` (0 → 1000).
@@ -465,7 +453,7 @@ impl MetaClient {
             marker,
             max_parts,
         };
-        self.call(route::PART_LIST, &req, container).await
+        self.call(&req).await
     }
 
     /// Completes a multipart upload into an object, which is returned.
@@ -480,16 +468,16 @@ impl MetaClient {
             upload_id: upload_id.to_string(),
             request: req.clone(),
         };
-        self.call(route::UPLOAD_COMPLETE, &req, container).await
+        self.call(&req).await
     }
 
     /// Aborts a multipart upload; its parts' chunks go to GC.
     pub async fn abort_upload(&self, container: &str, upload_id: &str) -> Result<()> {
-        let req = api::UploadRef {
+        let req = api::UploadAbort {
             container: container.to_string(),
             upload_id: upload_id.to_string(),
         };
-        self.call(route::UPLOAD_ABORT, &req, container).await
+        self.call(&req).await
     }
 
     /// Lists in-progress multipart uploads.
@@ -502,7 +490,7 @@ impl MetaClient {
             container: container.to_string(),
             request: req.clone(),
         };
-        self.call(route::UPLOAD_LIST, &req, container).await
+        self.call(&req).await
     }
 
     /// Queues chunks for deletion (orphans of a failed write).
@@ -510,17 +498,17 @@ impl MetaClient {
         let req = api::GcQueue {
             chunks: chunks.to_vec(),
         };
-        self.call(route::GC_QUEUE, &req, "").await
+        self.call(&req).await
     }
 
     /// Each chunk server's GC backlog: entries due and entries still in their grace period.
     pub async fn gc_backlog(&self) -> Result<Vec<GcBacklog>> {
-        self.call(route::GC_BACKLOG, &api::Empty {}, "").await
+        self.call(&api::GcBacklogGet {}).await
     }
 
     /// Registers / refreshes a service; the answer lists chunks it must delete.
     pub async fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply> {
-        self.call(route::HEARTBEAT, hb, "").await
+        self.call(hb).await
     }
 
     /// Services (optionally of one kind) with their live scores.
@@ -528,7 +516,7 @@ impl MetaClient {
         let req = api::ServiceList {
             kind: kind.map(str::to_string),
         };
-        self.call(route::SERVICE_LIST, &req, "").await
+        self.call(&req).await
     }
 
     /// Forces a service's score (0..=100) until unlocked (`NoSuchService`).
@@ -537,36 +525,34 @@ impl MetaClient {
             id: id.to_string(),
             score,
         };
-        self.call(route::SERVICE_LOCK, &req, "").await
+        self.call(&req).await
     }
 
     /// Lets the conscience score a locked service again (`NoSuchService`).
     pub async fn unlock_service(&self, id: &str) -> Result<ServiceRecord> {
-        let req = api::ServiceId { id: id.to_string() };
-        self.call(route::SERVICE_UNLOCK, &req, "").await
+        let req = api::ServiceUnlock { id: id.to_string() };
+        self.call(&req).await
     }
 
     /// Unlocks every locked service; returns how many were locked.
     pub async fn unlock_all(&self) -> Result<u32> {
-        let a: api::Unlocked = self
-            .call(route::SERVICE_UNLOCK_ALL, &api::Empty {}, "")
-            .await?;
+        let a: api::Unlocked = self.call(&api::ServiceUnlockAll {}).await?;
         Ok(a.count)
     }
 
     /// Validates (on the server) and stores a storage-policy file; a bad file is
     /// `InvalidArgument` with the parser's message. It takes effect without restarts.
     pub async fn apply_policy(&self, text: &str) -> Result<()> {
-        let req = api::PolicyText {
+        let req = api::PolicyApply {
             text: text.to_string(),
         };
-        let _: api::Empty = self.call(route::POLICY_APPLY, &req, "").await?;
+        let _: api::Empty = self.call(&req).await?;
         Ok(())
     }
 
     /// The applied storage-policy file (TOML text), or `None` for the built-in default.
     pub async fn get_policy(&self) -> Result<Option<String>> {
-        let a: api::PolicyAnswer = self.call(route::POLICY_GET, &api::Empty {}, "").await?;
+        let a: api::PolicyAnswer = self.call(&api::PolicyGet {}).await?;
         Ok(a.text)
     }
 
@@ -581,8 +567,7 @@ impl MetaClient {
             name: name.to_string(),
             policy: policy.map(str::to_string),
         };
-        self.call_changing(route::CONTAINER_SET_POLICY, &req, name)
-            .await
+        self.call(&req).await
     }
 
     /// Creates a Swift user `account:user` with `key` (`NoSuchAccount`; `CredentialExists`
@@ -600,16 +585,16 @@ impl MetaClient {
             key: key.to_string(),
             admin,
         };
-        self.call(route::SWIFT_USER_CREATE, &req, "").await
+        self.call(&req).await
     }
 
     /// One Swift user (`NoSuchCredential`).
     pub async fn get_swift_user(&self, account: &str, user: &str) -> Result<SwiftUser> {
-        let req = api::SwiftUserRef {
+        let req = api::SwiftUserGet {
             account: account.to_string(),
             user: user.to_string(),
         };
-        self.call(route::SWIFT_USER_GET, &req, "").await
+        self.call(&req).await
     }
 
     /// Issues a new token (`AUTH_tk` + 32 hex) for an existing Swift user, valid `ttl_secs`
@@ -625,23 +610,23 @@ impl MetaClient {
             user: user.to_string(),
             ttl_secs,
         };
-        self.call(route::TOKEN_CREATE, &req, "").await
+        self.call(&req).await
     }
 
     /// A valid token (`NoSuchCredential` if unknown or expired).
     pub async fn get_token(&self, token: &str) -> Result<SwiftToken> {
-        let req = api::TokenRef {
+        let req = api::TokenGet {
             token: token.to_string(),
         };
-        self.call(route::TOKEN_GET, &req, "").await
+        self.call(&req).await
     }
 
     /// One account with its usage and metadata (`NoSuchAccount`).
     pub async fn get_account(&self, name: &str) -> Result<AccountInfo> {
-        let req = api::AccountName {
+        let req = api::AccountGet {
             name: name.to_string(),
         };
-        self.call(route::ACCOUNT_GET, &req, "").await
+        self.call(&req).await
     }
 
     /// Sets the entries of `set`, then removes the names in `remove`, from the account's
@@ -657,7 +642,7 @@ impl MetaClient {
             set: set.clone(),
             remove: remove.to_vec(),
         };
-        self.call(route::ACCOUNT_META, &req, "").await
+        self.call(&req).await
     }
 
     /// Sets the entries of `set`, then removes the names in `remove`, from the container's
@@ -673,7 +658,6 @@ impl MetaClient {
             set: set.clone(),
             remove: remove.to_vec(),
         };
-        self.call_changing(route::CONTAINER_PROPERTIES, &req, name)
-            .await
+        self.call(&req).await
     }
 }

@@ -1,0 +1,410 @@
+//! The HTTP/JSON protocol between [`crate::client::MetaClient`] and meta's server: one
+//! `POST /v1/<operation>` route per operation. Each operation is an [`Endpoint`]: its request
+//! type names its route and its answer type, so the route, the server's handler and the
+//! client's method cannot disagree (the server registers one handler per endpoint and a test
+//! checks that every endpoint in [`PATHS`] has one). Names and keys travel inside the JSON
+//! bodies, never in the path, so any UTF-8 is safe.
+//!
+//! Adding an operation: a request struct here, an [`endpoints!`] line naming its route and
+//! answer, a handler in meta's `server::routes`, a `MetaClient` method calling
+//! [`MetaClient::call`](crate::client::MetaClient::call).
+
+use crate::wire::{
+    AccountInfo, ChunkCopy, CompleteRequest, ContainerInfo, ContainerSettings, Credential,
+    DeleteOutcome, GcBacklog, Heartbeat, HeartbeatReply, ListPartsReply, ListReply, ListRequest,
+    ListUploadsReply, ListUploadsRequest, ObjectRecord, PartRecord, PutCondition, ServiceRecord,
+    Stored, SwiftToken, SwiftUser, UploadRecord, VersionListReply, VersionListRequest, Versioning,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One operation of the meta service: `Self` is its request body, [`Endpoint::Response`] its
+/// answer, [`Endpoint::PATH`] its route (always `POST`).
+pub trait Endpoint: Serialize + DeserializeOwned + Send + 'static {
+    /// The route path.
+    const PATH: &'static str;
+    /// True when the operation changes the record of the container it names: a client's
+    /// cached copy of that record is dropped once meta has answered.
+    const CHANGES_CONTAINER: bool = false;
+    /// The answer.
+    type Response: Serialize + DeserializeOwned + Send + 'static;
+
+    /// The container the request names (`""` if none): an answer `ContainerExists` is rebuilt
+    /// with it, and [`Endpoint::CHANGES_CONTAINER`] applies to it.
+    fn container(&self) -> &str {
+        ""
+    }
+}
+
+/// Declares endpoints: `Request => "path" -> Response`, optionally followed by
+/// `[container: field]` (the request names a container in `field`) or
+/// `[changes: field]` (... and changes its record). Also builds [`PATHS`].
+macro_rules! endpoints {
+    ($($req:ty => $path:literal -> $resp:ty $([$kind:ident : $field:ident])?;)*) => {
+        $(
+            impl Endpoint for $req {
+                const PATH: &'static str = $path;
+                $(const CHANGES_CONTAINER: bool = endpoints!(@changes $kind);)?
+                type Response = $resp;
+                $(fn container(&self) -> &str {
+                    &self.$field
+                })?
+            }
+        )*
+        /// The route of every endpoint.
+        pub const PATHS: &[&str] = &[$($path),*];
+    };
+    (@changes container) => { false };
+    (@changes changes) => { true };
+}
+
+endpoints! {
+    Health => "/v1/health" -> HealthAnswer;
+    AccountCreate => "/v1/accounts/create" -> AccountInfo;
+    AccountList => "/v1/accounts/list" -> Vec<AccountInfo>;
+    AccountGet => "/v1/accounts/get" -> AccountInfo;
+    AccountMeta => "/v1/accounts/meta" -> AccountInfo;
+    KeyCreate => "/v1/keys/create" -> Credential;
+    KeyList => "/v1/keys/list" -> Vec<Credential>;
+    KeyGet => "/v1/keys/get" -> Credential;
+    ContainerCreate => "/v1/containers/create" -> ContainerInfo [changes: name];
+    ContainerGet => "/v1/containers/get" -> ContainerInfo [container: name];
+    ContainerList => "/v1/containers/list" -> Vec<ContainerInfo>;
+    ContainerDelete => "/v1/containers/delete" -> () [changes: name];
+    ContainerSetPolicy => "/v1/containers/set-policy" -> ContainerInfo [changes: name];
+    ContainerProperties => "/v1/containers/properties" -> ContainerInfo [changes: name];
+    VersioningSet => "/v1/containers/set-versioning" -> () [changes: name];
+    VersioningGet => "/v1/containers/get-versioning" -> Versioning [container: name];
+    ObjectPut => "/v1/objects/put" -> Stored [container: container];
+    ObjectGet => "/v1/objects/get" -> ObjectRecord [container: container];
+    ObjectDelete => "/v1/objects/delete" -> DeleteOutcome [container: container];
+    ObjectList => "/v1/objects/list" -> ListReply [container: container];
+    VersionList => "/v1/objects/list-versions" -> VersionListReply [container: container];
+    ObjectProps => "/v1/objects/props" -> ObjectRecord [container: container];
+    ObjectAbandon => "/v1/objects/abandon" -> Abandoned [container: container];
+    UploadCreate => "/v1/uploads/create" -> () [container: container];
+    UploadGet => "/v1/uploads/get" -> UploadRecord [container: container];
+    PartPut => "/v1/uploads/put-part" -> () [container: container];
+    PartList => "/v1/uploads/list-parts" -> ListPartsReply [container: container];
+    UploadComplete => "/v1/uploads/complete" -> ObjectRecord [container: container];
+    UploadAbort => "/v1/uploads/abort" -> () [container: container];
+    UploadList => "/v1/uploads/list" -> ListUploadsReply [container: container];
+    GcQueue => "/v1/gc/queue" -> ();
+    GcBacklogGet => "/v1/gc/backlog" -> Vec<GcBacklog>;
+    Heartbeat => "/v1/services/heartbeat" -> HeartbeatReply;
+    ServiceList => "/v1/services/list" -> Vec<ServiceRecord>;
+    ServiceLock => "/v1/services/lock" -> ServiceRecord;
+    ServiceUnlock => "/v1/services/unlock" -> ServiceRecord;
+    ServiceUnlockAll => "/v1/services/unlock-all" -> Unlocked;
+    PolicyApply => "/v1/policy/apply" -> Empty;
+    PolicyGet => "/v1/policy/get" -> PolicyAnswer;
+    SwiftUserCreate => "/v1/swift/users/create" -> SwiftUser;
+    SwiftUserGet => "/v1/swift/users/get" -> SwiftUser;
+    TokenCreate => "/v1/swift/tokens/create" -> SwiftToken;
+    TokenGet => "/v1/swift/tokens/get" -> SwiftToken;
+}
+
+/// An answer without content.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// Liveness check (also answers `GET`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Health {}
+
+/// Answer of [`Health`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HealthAnswer {
+    pub status: String,
+}
+
+/// All accounts with their usage.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AccountList {}
+
+/// All access keys.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KeyList {}
+
+/// Each chunk server's GC backlog.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GcBacklogGet {}
+
+/// Unlocks every locked service.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServiceUnlockAll {}
+
+/// The applied policy file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PolicyGet {}
+
+/// A container's versioning state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersioningGet {
+    pub name: String,
+}
+
+/// Aborts a multipart upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadAbort {
+    pub container: String,
+    pub upload_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountCreate {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyCreate {
+    pub account: String,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyGet {
+    pub access_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerCreate {
+    pub account: String,
+    pub name: String,
+    pub settings: ContainerSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerGet {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerList {
+    pub account: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerDelete {
+    pub account: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectPut {
+    pub container: String,
+    pub record: ObjectRecord,
+    #[serde(default)]
+    pub condition: PutCondition,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectGet {
+    pub container: String,
+    pub key: String,
+    /// A version id (`None`: the current version).
+    #[serde(default)]
+    pub version_id: Option<String>,
+}
+
+/// Sets then removes per-version properties of an object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectProps {
+    pub container: String,
+    pub key: String,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// May shorten or change a GOVERNANCE retention (see `crate::lock`).
+    #[serde(default)]
+    pub bypass_governance: bool,
+}
+
+/// Deletes an object (a delete marker when versioned) or one version of it.
+/// A gateway gives up on a write whose commit answer it never got (see
+/// `Store::abandon_write`): the version holding `content_id` under `key`, if meta recorded it;
+/// otherwise the content is refused from now on and `chunks` go to GC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectAbandon {
+    pub container: String,
+    pub key: String,
+    pub content_id: String,
+    pub chunks: Vec<ChunkCopy>,
+}
+
+/// Answer to [`ObjectAbandon`]: the id of the version that holds the content, when the write
+/// was recorded after all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Abandoned {
+    pub recorded_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectDelete {
+    pub container: String,
+    pub key: String,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    /// May delete a version under an unexpired GOVERNANCE retention (see `crate::lock`).
+    #[serde(default)]
+    pub bypass_governance: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionList {
+    pub container: String,
+    pub request: VersionListRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersioningSet {
+    pub name: String,
+    pub state: Versioning,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectList {
+    pub container: String,
+    pub request: ListRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadCreate {
+    pub container: String,
+    pub record: UploadRecord,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadGet {
+    pub container: String,
+    pub upload_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartPut {
+    pub container: String,
+    pub upload_id: String,
+    pub part: PartRecord,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartList {
+    pub container: String,
+    pub upload_id: String,
+    pub marker: Option<u32>,
+    pub max_parts: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadComplete {
+    pub container: String,
+    pub upload_id: String,
+    pub request: CompleteRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadList {
+    pub container: String,
+    pub request: ListUploadsRequest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GcQueue {
+    pub chunks: Vec<ChunkCopy>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceList {
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceLock {
+    pub id: String,
+    pub score: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceUnlock {
+    pub id: String,
+}
+
+/// Answer of `unlock-all`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unlocked {
+    pub count: u32,
+}
+
+/// A policy file's TOML text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyApply {
+    pub text: String,
+}
+
+/// The applied policy file, if any.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyAnswer {
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerSetPolicy {
+    pub name: String,
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountGet {
+    pub name: String,
+}
+
+/// Sets then removes account metadata entries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountMeta {
+    pub name: String,
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// Sets then removes container properties.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerProperties {
+    pub name: String,
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SwiftUserCreate {
+    pub account: String,
+    pub user: String,
+    pub key: String,
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SwiftUserGet {
+    pub account: String,
+    pub user: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenCreate {
+    pub account: String,
+    pub user: String,
+    pub ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenGet {
+    pub token: String,
+}
