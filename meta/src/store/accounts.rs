@@ -1,7 +1,7 @@
 //! Accounts and credentials (access key → secret and account) in the directory environment.
 
-use super::directory::{AccountRecord, account_prefix};
-use super::lmdb::{from_json, to_json};
+use super::directory::account_prefix;
+use super::records::{AccountRecord, decode, decode_record, encode, encode_record};
 use super::{Store, check_name};
 use crate::ids;
 use meta_api::error::{Error, Result};
@@ -23,7 +23,7 @@ impl Store {
         };
         self.dir
             .accounts
-            .put(&mut txn, name.as_bytes(), &to_json(&rec)?)?;
+            .put(&mut txn, name.as_bytes(), &encode_record(&rec)?)?;
         txn.commit()?;
         tracing::info!(account = name, "account created");
         Ok(AccountInfo {
@@ -44,7 +44,7 @@ impl Store {
             let txn = self.dir.env.read_txn()?;
             for item in self.dir.accounts.iter(&txn)? {
                 let (_, v) = item?;
-                let rec: AccountRecord = from_json(v)?;
+                let rec: AccountRecord = decode_record(v)?;
                 let mut mine = Vec::new();
                 for item in self
                     .dir
@@ -113,7 +113,7 @@ impl Store {
         };
         self.dir
             .credentials
-            .put(&mut txn, cred.access_key.as_bytes(), &to_json(&cred)?)?;
+            .put(&mut txn, cred.access_key.as_bytes(), &encode(&cred)?)?;
         txn.commit()?;
         tracing::info!(account, access_key = %cred.access_key, "access key created");
         Ok(cred)
@@ -125,7 +125,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self.dir.credentials.iter(&txn)? {
             let (_, v) = item?;
-            out.push(from_json(v)?);
+            out.push(decode(v)?);
         }
         Ok(out)
     }
@@ -134,7 +134,7 @@ impl Store {
     pub fn get_key(&self, access_key: &str) -> Result<Credential> {
         let txn = self.dir.env.read_txn()?;
         match self.dir.credentials.get(&txn, access_key.as_bytes())? {
-            Some(v) => from_json(v),
+            Some(v) => decode(v),
             None => Err(Error::NoSuchCredential(access_key.to_string())),
         }
     }

@@ -5,7 +5,7 @@
 //! heartbeat answer hands the service the GC entries due for it, confirmed by its next
 //! heartbeat.
 
-use super::lmdb::{from_json, to_json};
+use super::records::{decode, encode};
 use super::{Store, check_name};
 use crate::ids;
 use crate::score_expr::Inputs;
@@ -43,7 +43,7 @@ impl Store {
         let now = ids::now_ms();
         let mut txn = self.dir.env.write_txn()?;
         let old: Option<ServiceRecord> = match self.dir.services.get(&txn, hb.id.as_bytes())? {
-            Some(v) => Some(from_json(v)?),
+            Some(v) => Some(decode(v)?),
             None => None,
         };
         let computed = self.score_expr.score(&Inputs::from_stats(&hb.stats));
@@ -76,7 +76,7 @@ impl Store {
         };
         self.dir
             .services
-            .put(&mut txn, hb.id.as_bytes(), &to_json(&rec)?)?;
+            .put(&mut txn, hb.id.as_bytes(), &encode(&rec)?)?;
         self.confirm_gc(&mut txn, &hb.id, &hb.deleted)?;
         let delete = self.due_gc(&txn, &hb.id, GC_BATCH)?;
         txn.commit()?;
@@ -94,7 +94,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self.dir.services.iter(&txn)? {
             let (_, v) = item?;
-            let mut rec: ServiceRecord = from_json(v)?;
+            let mut rec: ServiceRecord = decode(v)?;
             if kind.is_some_and(|k| k != rec.kind) {
                 continue;
             }
@@ -132,9 +132,9 @@ impl Store {
         let mut unlocked = Vec::new();
         for item in self.dir.services.iter(&txn)? {
             let (k, v) = item?;
-            let mut rec: ServiceRecord = from_json(v)?;
+            let mut rec: ServiceRecord = decode(v)?;
             if rec.locked.take().is_some() {
-                unlocked.push((k.to_vec(), to_json(&rec)?));
+                unlocked.push((k.to_vec(), encode(&rec)?));
             }
         }
         for (k, v) in &unlocked {
@@ -155,13 +155,13 @@ impl Store {
     ) -> Result<ServiceRecord> {
         let mut txn = self.dir.env.write_txn()?;
         let mut rec: ServiceRecord = match self.dir.services.get(&txn, id.as_bytes())? {
-            Some(v) => from_json(v)?,
+            Some(v) => decode(v)?,
             None => return Err(Error::NoSuchService(id.to_string())),
         };
         change(&mut rec);
         self.dir
             .services
-            .put(&mut txn, id.as_bytes(), &to_json(&rec)?)?;
+            .put(&mut txn, id.as_bytes(), &encode(&rec)?)?;
         txn.commit()?;
         rec.score = score(&rec, ids::now_ms(), self.dead_after_ms);
         Ok(rec)

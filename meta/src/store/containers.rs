@@ -1,9 +1,10 @@
 //! Containers: meta0/meta1/buckets entries in the directory and the container's meta2
 //! environment. Container names are global (S3 bucket names).
 
-use super::directory::{Meta1Record, account_container_key, account_prefix};
-use super::lmdb::{from_json, to_json};
+use super::directory::{account_container_key, account_prefix};
+use super::lmdb::to_json;
 use super::meta2::Meta2;
+use super::records::{Meta1Record, decode, decode_record, encode_record};
 use super::{Store, check_name};
 use crate::ids;
 use meta_api::error::{Error, Result};
@@ -59,7 +60,7 @@ impl Store {
             let Some(m1) = self.dir.meta1.get(&txn, cid.as_bytes())? else {
                 return Err(Error::NoSuchContainer(name.to_string()));
             };
-            (cid, from_json::<Meta1Record>(m1)?)
+            (cid, decode_record::<Meta1Record>(m1)?)
         };
         let env = self.envs.get(&cid, false)?;
         Ok(Resolved { cid, meta1, env })
@@ -95,14 +96,14 @@ impl Store {
             name: name.to_string(),
             meta2: vec![self.own_addr.clone()],
             created_ms: ids::now_ms(),
-            settings: settings.clone(),
+            settings: settings.into(),
         };
         self.dir
             .meta0
             .put(&mut txn, &meta0_slot(&cid)?, &to_json(&m1.meta2)?)?;
         self.dir
             .meta1
-            .put(&mut txn, cid.as_bytes(), &to_json(&m1)?)?;
+            .put(&mut txn, cid.as_bytes(), &encode_record(&m1)?)?;
         self.dir
             .buckets
             .put(&mut txn, name.as_bytes(), account.as_bytes())?;
@@ -138,7 +139,7 @@ impl Store {
                 let name = String::from_utf8_lossy(&k[account.len() + 1..]).into_owned();
                 let cid = container_id(account, &name);
                 match self.dir.meta1.get(&txn, cid.as_bytes())? {
-                    Some(m1) => found.push((cid, from_json::<Meta1Record>(m1)?)),
+                    Some(m1) => found.push((cid, decode_record::<Meta1Record>(m1)?)),
                     None => tracing::warn!(account, container = %name, "index entry without meta1"),
                 }
             }
@@ -167,7 +168,7 @@ impl Store {
             }
             for item in env.parts.iter(&txn)? {
                 let (_, v) = item?;
-                let part: PartRecord = from_json(v)?;
+                let part: PartRecord = decode(v)?;
                 garbage.extend(part.chunks.into_iter().flat_map(|c| c.copies));
             }
             env.parts.clear(&mut txn)?;
@@ -201,7 +202,7 @@ pub(super) fn info(cid: String, m1: Meta1Record, usage: super::Usage) -> Contain
         name: m1.name,
         cid,
         created_ms: m1.created_ms,
-        settings: m1.settings,
+        settings: m1.settings.into(),
         objects: usage.objects,
         bytes: usage.bytes,
         meta2: m1.meta2,

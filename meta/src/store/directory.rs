@@ -1,51 +1,22 @@
 //! The directory environment (`<data_dir>/directory/`) and its databases, plus the records it
 //! stores that are not wire types (accounts, meta1 entries).
 //!
-//! Databases: `meta0` (slot u16 BE → JSON list of meta1 addresses), `meta1` (cid → [`Meta1Record`]),
-//! `buckets` (container name → owning account), `accounts` (name → [`AccountRecord`]),
+//! Databases: `meta0` (slot u16 BE → JSON list of meta1 addresses), `meta1` (cid → [`super::records::Meta1Record`]),
+//! `buckets` (container name → owning account), `accounts` (name → [`super::records::AccountRecord`]),
 //! `account_containers` (account ‖ NUL ‖ container name → empty; the per-account index),
 //! `credentials` (access key → `Credential`), `services` (id → `ServiceRecord`), `gc` (service id
 //! ‖ NUL ‖ chunk id → due time) and `gc_due` (service id ‖ NUL ‖ due time ‖ chunk id → empty;
 //! see [`super::gc`]), `settings` (namespace-wide settings, e.g. `policy` → the applied
 //! policy file's TOML text), `swift_users` (account ‖ NUL ‖ user → `SwiftUser`), `tokens`
 //! (Swift token → `SwiftToken`), `expiry` (delete-at seconds u64 BE ‖ cid ‖ encoded object key →
-//! [`ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`).
+//! [`super::records::ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`).
 
+use super::format;
 use super::group_commit::GroupCommit;
 use super::lmdb::{self, Db, Env};
+use heed::RwTxn;
 use meta_api::error::Result;
-use meta_api::wire::ContainerSettings;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::Path;
-
-/// An account as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccountRecord {
-    #[serde(default = "one")]
-    pub v: u32,
-    pub name: String,
-    pub created_ms: i64,
-    /// Account metadata (Swift `X-Account-Meta-*`), lower-case names without the prefix.
-    #[serde(default)]
-    pub meta: BTreeMap<String, String>,
-}
-
-/// A meta1 entry: who owns a container and where its meta2 lives.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Meta1Record {
-    #[serde(default = "one")]
-    pub v: u32,
-    pub account: String,
-    pub name: String,
-    pub meta2: Vec<String>,
-    pub created_ms: i64,
-    pub settings: ContainerSettings,
-}
-
-fn one() -> u32 {
-    1
-}
 
 /// The open directory environment.
 pub struct Directory {
@@ -90,6 +61,19 @@ impl Directory {
             env: env.clone(),
             writer: GroupCommit::new(),
         };
+        // Nothing stored yet: a new directory, written in the current format from the start.
+        let fresh = [
+            dir.meta0,
+            dir.meta1,
+            dir.accounts,
+            dir.credentials,
+            dir.services,
+            dir.gc,
+        ]
+        .iter()
+        .try_fold(true, |empty, db| {
+            Ok::<_, heed::Error>(empty && db.is_empty(&txn)?)
+        })?;
         let addrs = lmdb::to_json(&vec![own_addr.to_string()])?;
         let current = dir
             .meta0
@@ -101,8 +85,31 @@ impl Directory {
                 dir.meta0.put(&mut txn, &slot.to_be_bytes(), &addrs)?;
             }
         }
+        dir.migrate(&mut txn, path, fresh)?;
         txn.commit()?;
         Ok(dir)
+    }
+
+    /// Checks the layout's format number and migrates an older layout to
+    /// [`format::DIRECTORY`]; `fresh` when the environment was just created.
+    fn migrate(&self, txn: &mut RwTxn, path: &Path, fresh: bool) -> Result<()> {
+        let found = match format::stored(&self.settings, txn)? {
+            Some(f) => f,
+            None if fresh => format::DIRECTORY,
+            None => 1,
+        };
+        format::check_not_newer("the directory", path, found, format::DIRECTORY)?;
+        if found < 2 {
+            let dated = super::gc::date_old_entries(self, txn)?;
+            tracing::info!(
+                entries = dated,
+                "directory format 1 -> 2: GC entries from before due times are due now"
+            );
+        }
+        if found != format::DIRECTORY || fresh {
+            format::write(&self.settings, txn, format::DIRECTORY)?;
+        }
+        Ok(())
     }
 }
 

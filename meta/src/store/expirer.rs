@@ -11,10 +11,9 @@ use super::Store;
 use super::containers::container_id;
 use super::gc::replaced_copies;
 use super::keys;
-use super::lmdb::{from_json, to_json};
+use super::records::{ExpiryEntry, decode, decode_record, encode_record};
 use meta_api::error::{Error, Result};
 use meta_api::wire::ObjectRecord;
-use serde::{Deserialize, Serialize};
 
 /// Header name (lower case) holding the delete-at time in Unix seconds.
 pub const DELETE_AT: &str = "x-delete-at";
@@ -22,13 +21,6 @@ pub const DELETE_AT: &str = "x-delete-at";
 const BATCH: usize = 1000;
 /// Length of a container id (hex SHA-256).
 const CID_LEN: usize = 64;
-
-/// Value of an `expiry` entry: where the object lives.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ExpiryEntry {
-    pub container: String,
-    pub key: String,
-}
 
 /// The delete-at time of a record, if it has a readable `x-delete-at` (integer or decimal
 /// seconds; negative or garbage values are ignored).
@@ -71,13 +63,14 @@ impl Store {
             return Ok(());
         };
         let entry = ExpiryEntry {
+            v: 1,
             container: container.to_string(),
             key: rec.key.clone(),
         };
         let (db, k, v) = (
             self.dir.expiry,
             index_key(at, cid, &rec.key),
-            to_json(&entry)?,
+            encode_record(&entry)?,
         );
         self.dir.writer.write(&self.dir.env, move |txn| {
             db.put(txn, &k, &v)?;
@@ -131,7 +124,7 @@ impl Store {
                 let mut at = [0u8; 8];
                 at.copy_from_slice(&k[..8]);
                 let cid = String::from_utf8_lossy(&k[8..8 + CID_LEN]).into_owned();
-                let entry: ExpiryEntry = from_json(v)?;
+                let entry: ExpiryEntry = decode_record(v)?;
                 out.push((k.to_vec(), u64::from_be_bytes(at), cid, entry));
             }
             out
@@ -173,7 +166,7 @@ impl Store {
         let old = {
             let mut txn = r.env.env.write_txn()?;
             let old: ObjectRecord = match r.env.objects.get(&txn, &lkey)? {
-                Some(v) => from_json(v)?,
+                Some(v) => decode(v)?,
                 None => return Ok(false),
             };
             if delete_at(&old) != Some(at) {

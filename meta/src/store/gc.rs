@@ -87,16 +87,11 @@ fn push_gc(gc: Db, gc_due: Db, txn: &mut RwTxn, chunks: &[ChunkCopy], due_ms: u6
     Ok(())
 }
 
-/// Gives the entries queued before due times existed a due time of 0 (due now). Run when the
-/// directory opens.
-pub(crate) fn date_old_entries(dir: &Directory) -> Result<usize> {
-    let mut txn = dir.env.write_txn()?;
-    // Every dated entry has exactly one index entry: equal counts mean nothing to date.
-    if dir.gc.len(&txn)? == dir.gc_due.len(&txn)? {
-        return Ok(0);
-    }
+/// Gives the entries queued before due times existed a due time of 0 (due now): the
+/// directory's format 1 -> 2 migration ([`super::format`]).
+pub(crate) fn date_old_entries(dir: &Directory, txn: &mut RwTxn) -> Result<usize> {
     let mut undated = Vec::new();
-    for item in dir.gc.iter(&txn)? {
+    for item in dir.gc.iter(txn)? {
         let (k, v) = item?;
         if v.is_empty() {
             undated.push(k.to_vec());
@@ -112,10 +107,9 @@ pub(crate) fn date_old_entries(dir: &Directory) -> Result<usize> {
         ) else {
             continue;
         };
-        dir.gc.put(&mut txn, key, &0u64.to_be_bytes())?;
-        dir.gc_due.put(&mut txn, &due_key(service, 0, chunk), &[])?;
+        dir.gc.put(txn, key, &0u64.to_be_bytes())?;
+        dir.gc_due.put(txn, &due_key(service, 0, chunk), &[])?;
     }
-    txn.commit()?;
     Ok(undated.len())
 }
 

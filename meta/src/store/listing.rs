@@ -4,7 +4,8 @@
 
 use super::Store;
 use super::keys;
-use super::lmdb::{Db, from_json};
+use super::lmdb::Db;
+use super::records::decode;
 use heed::RoTxn;
 use meta_api::error::Result;
 use meta_api::wire::{ListReply, ListRequest, ObjectRecord, ObjectSummary};
@@ -35,7 +36,7 @@ fn next_group(db: &Db, txn: &RoTxn, pos: &[u8]) -> Result<Option<(Vec<ObjectReco
     if !keys::is_hashed(lkey) {
         let mut next = lkey.to_vec();
         next.push(0);
-        return Ok(Some((vec![from_json(value)?], next)));
+        return Ok(Some((vec![decode(value)?], next)));
     }
     let prefix400 = lkey[..keys::INLINE_KEY_MAX].to_vec();
     let mut group = Vec::new();
@@ -48,7 +49,7 @@ fn next_group(db: &Db, txn: &RoTxn, pos: &[u8]) -> Result<Option<(Vec<ObjectReco
         if !keys::is_hashed(k) || k[..keys::INLINE_KEY_MAX] != prefix400[..] {
             break;
         }
-        group.push(from_json::<ObjectRecord>(v)?);
+        group.push(decode::<ObjectRecord>(v)?);
     }
     group.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(Some((group, keys::after_group(&prefix400))))

@@ -6,8 +6,10 @@
 //! number u32 BE → `PartRecord` JSON), `versions` (encoded key ‖ NUL ‖ inverted sequence u64 BE →
 //! `ObjectRecord` JSON, every version of a versioned container, newest first per key; see
 //! `versions.rs`), `props` (container properties kept next to the objects: the versioning state,
-//! the version sequence, and the content ids of writes their gateway abandoned).
+//! the version sequence, the content ids of writes their gateway abandoned, and the layout's
+//! format number, see [`super::format`]).
 
+use super::format;
 use super::group_commit::GroupCommit;
 use super::lmdb::{self, Db, Env};
 use heed::{RoTxn, RwTxn};
@@ -47,6 +49,13 @@ impl Meta2 {
         let parts = lmdb::create_db(&env, &mut txn, "parts")?;
         let versions = lmdb::create_db(&env, &mut txn, "versions")?;
         let props = lmdb::create_db(&env, &mut txn, "props")?;
+        match format::stored(&props, &txn)? {
+            // Environments from before format numbers have format 1's layout.
+            None => format::write(&props, &mut txn, format::META2)?,
+            Some(found) => {
+                format::check_not_newer("meta2 environment", path, found, format::META2)?
+            }
+        }
         txn.commit()?;
         Ok(Meta2 {
             env,

@@ -8,6 +8,7 @@ mod conscience;
 mod containers;
 mod directory;
 pub mod expirer;
+pub mod format;
 mod gc;
 mod group_commit;
 pub mod keys;
@@ -18,6 +19,7 @@ mod meta2;
 mod multipart;
 mod objects;
 mod policies;
+pub mod records;
 mod swift;
 mod versions;
 
@@ -61,13 +63,6 @@ impl Store {
             .checked_mul(1024 * 1024)
             .ok_or_else(|| Error::InvalidArgument("map_size_mib is too large".into()))?;
         let dir = Directory::open(&config.data_dir.join(DIRECTORY_DIR), map_size, own_addr)?;
-        let dated = gc::date_old_entries(&dir)?;
-        if dated > 0 {
-            tracing::info!(
-                entries = dated,
-                "GC entries from before due times are due now"
-            );
-        }
         let envs = EnvCache::new(
             config.data_dir.join(META2_DIR),
             map_size,
@@ -116,6 +111,8 @@ fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+#[cfg(test)]
+mod format_tests;
 #[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]

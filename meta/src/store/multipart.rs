@@ -2,9 +2,9 @@
 //! into an object (S3 rules: ascending parts, matching ETags, 5 MiB minimum but for the last
 //! part, ETag = MD5 of the parts' binary MD5s + "-N"), abort, and list uploads.
 
-use super::lmdb::{from_json, to_json};
 use super::meta2::{Meta2, part_key, part_prefix};
 use super::objects::check_key;
+use super::records::{decode, encode};
 use super::versions;
 use super::{Store, check_name};
 use crate::ids;
@@ -24,7 +24,7 @@ pub const MAX_PART_NUMBER: u32 = 10_000;
 
 fn get_upload(env: &Meta2, txn: &RoTxn, upload_id: &str) -> Result<UploadRecord> {
     match env.uploads.get(txn, upload_id.as_bytes())? {
-        Some(v) => from_json(v),
+        Some(v) => decode(v),
         None => Err(Error::NoSuchUpload(upload_id.to_string())),
     }
 }
@@ -34,7 +34,7 @@ fn all_parts(env: &Meta2, txn: &RoTxn, upload_id: &str) -> Result<BTreeMap<u32, 
     let mut out = BTreeMap::new();
     for item in env.parts.prefix_iter(txn, &part_prefix(upload_id))? {
         let (_, v) = item?;
-        let p: PartRecord = from_json(v)?;
+        let p: PartRecord = decode(v)?;
         out.insert(p.part_number, p);
     }
     Ok(out)
@@ -155,7 +155,7 @@ impl Store {
         }
         r.env
             .uploads
-            .put(&mut txn, rec.upload_id.as_bytes(), &to_json(rec)?)?;
+            .put(&mut txn, rec.upload_id.as_bytes(), &encode(rec)?)?;
         txn.commit()?;
         tracing::debug!(container, key = %rec.key, upload = %rec.upload_id, "upload created");
         Ok(())
@@ -177,12 +177,12 @@ impl Store {
             )));
         }
         let r = self.resolve(container)?;
-        let (m2, id, value) = (r.env.clone(), upload_id.to_string(), to_json(part)?);
+        let (m2, id, value) = (r.env.clone(), upload_id.to_string(), encode(part)?);
         let k = part_key(upload_id, part.part_number);
         let old: Option<PartRecord> = r.env.write(move |txn| {
             get_upload(&m2, txn, &id)?;
             let old = match m2.parts.get(txn, &k)? {
-                Some(v) => Some(from_json(v)?),
+                Some(v) => Some(decode(v)?),
                 None => None,
             };
             m2.parts.put(txn, &k, &value)?;
@@ -214,7 +214,7 @@ impl Store {
         let mut reply = ListPartsReply::default();
         for item in r.env.parts.prefix_iter(&txn, &part_prefix(upload_id))? {
             let (_, v) = item?;
-            let p: PartRecord = from_json(v)?;
+            let p: PartRecord = decode(v)?;
             if marker.is_some_and(|m| p.part_number <= m) {
                 continue;
             }
@@ -301,7 +301,7 @@ impl Store {
             let mut v = Vec::new();
             for item in r.env.uploads.iter(&txn)? {
                 let (_, val) = item?;
-                let u: UploadRecord = from_json(val)?;
+                let u: UploadRecord = decode(val)?;
                 if u.key.starts_with(&req.prefix) {
                     v.push(u);
                 }

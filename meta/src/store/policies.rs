@@ -5,8 +5,8 @@
 
 use super::Store;
 use super::check_name;
-use super::directory::Meta1Record;
-use super::lmdb::{from_json, to_json};
+use super::records::Meta1Record;
+use super::records::{decode_record, encode_record};
 use heed::RoTxn;
 use heed::WithoutTls;
 use meta_api::error::{Error, Result};
@@ -74,13 +74,13 @@ impl Store {
             }
             // Re-read under the write lock: the container may have changed meanwhile.
             let mut m1: Meta1Record = match self.dir.meta1.get(&txn, r.cid.as_bytes())? {
-                Some(v) => from_json(v)?,
+                Some(v) => decode_record(v)?,
                 None => return Err(Error::NoSuchContainer(name.to_string())),
             };
             m1.settings.policy = policy.map(str::to_string);
             self.dir
                 .meta1
-                .put(&mut txn, r.cid.as_bytes(), &to_json(&m1)?)?;
+                .put(&mut txn, r.cid.as_bytes(), &encode_record(&m1)?)?;
             txn.commit()?;
             m1
         };

@@ -2,8 +2,9 @@
 //! (`tokens`, expiring, purged lazily and by the expirer), account metadata (in the account
 //! record) and container properties (in the meta1 record's settings).
 
-use super::directory::{AccountRecord, Meta1Record, account_prefix};
-use super::lmdb::{from_json, to_json};
+use super::directory::account_prefix;
+use super::records::{AccountRecord, Meta1Record};
+use super::records::{decode, decode_record, encode, encode_record};
 use super::{Store, check_name};
 use crate::ids;
 use meta_api::error::{Error, Result};
@@ -82,7 +83,7 @@ impl Store {
             key: key.to_string(),
             admin,
         };
-        self.dir.swift_users.put(&mut txn, &k, &to_json(&rec)?)?;
+        self.dir.swift_users.put(&mut txn, &k, &encode(&rec)?)?;
         txn.commit()?;
         tracing::info!(account, user, admin, "swift user created");
         Ok(rec)
@@ -92,7 +93,7 @@ impl Store {
     pub fn get_swift_user(&self, account: &str, user: &str) -> Result<SwiftUser> {
         let txn = self.dir.env.read_txn()?;
         match self.dir.swift_users.get(&txn, &user_key(account, user))? {
-            Some(v) => from_json(v),
+            Some(v) => decode(v),
             None => Err(Error::NoSuchCredential(format!("{account}:{user}"))),
         }
     }
@@ -102,7 +103,7 @@ impl Store {
         let ttl_ms = i64::try_from(ttl_secs.max(1).saturating_mul(1000)).unwrap_or(i64::MAX);
         let mut txn = self.dir.env.write_txn()?;
         let u: SwiftUser = match self.dir.swift_users.get(&txn, &user_key(account, user))? {
-            Some(v) => from_json(v)?,
+            Some(v) => decode(v)?,
             None => return Err(Error::NoSuchCredential(format!("{account}:{user}"))),
         };
         let tok = SwiftToken {
@@ -114,7 +115,7 @@ impl Store {
         };
         self.dir
             .tokens
-            .put(&mut txn, tok.token.as_bytes(), &to_json(&tok)?)?;
+            .put(&mut txn, tok.token.as_bytes(), &encode(&tok)?)?;
         txn.commit()?;
         tracing::debug!(account, user, "swift token issued");
         Ok(tok)
@@ -126,7 +127,7 @@ impl Store {
         let tok: SwiftToken = {
             let txn = self.dir.env.read_txn()?;
             match self.dir.tokens.get(&txn, token.as_bytes())? {
-                Some(v) => from_json(v)?,
+                Some(v) => decode(v)?,
                 None => return Err(unknown()),
             }
         };
@@ -145,7 +146,7 @@ impl Store {
         let mut expired = Vec::new();
         for item in self.dir.tokens.iter(&txn)? {
             let (k, v) = item?;
-            match from_json::<SwiftToken>(v) {
+            match decode::<SwiftToken>(v) {
                 Ok(t) if t.expires_ms > now_ms => {}
                 _ => expired.push(k.to_vec()),
             }
@@ -162,7 +163,7 @@ impl Store {
         let (rec, cids) = {
             let txn = self.dir.env.read_txn()?;
             let rec: AccountRecord = match self.dir.accounts.get(&txn, name.as_bytes())? {
-                Some(v) => from_json(v)?,
+                Some(v) => decode_record(v)?,
                 None => return Err(Error::NoSuchAccount(name.to_string())),
             };
             let mut cids = Vec::new();
@@ -204,13 +205,13 @@ impl Store {
         {
             let mut txn = self.dir.env.write_txn()?;
             let mut rec: AccountRecord = match self.dir.accounts.get(&txn, name.as_bytes())? {
-                Some(v) => from_json(v)?,
+                Some(v) => decode_record(v)?,
                 None => return Err(Error::NoSuchAccount(name.to_string())),
             };
             apply(&mut rec.meta, set, &remove);
             self.dir
                 .accounts
-                .put(&mut txn, name.as_bytes(), &to_json(&rec)?)?;
+                .put(&mut txn, name.as_bytes(), &encode_record(&rec)?)?;
             txn.commit()?;
         }
         tracing::debug!(account = name, "account metadata updated");
@@ -230,13 +231,13 @@ impl Store {
         let m1 = {
             let mut txn = self.dir.env.write_txn()?;
             let mut m1: Meta1Record = match self.dir.meta1.get(&txn, r.cid.as_bytes())? {
-                Some(v) => from_json(v)?,
+                Some(v) => decode_record(v)?,
                 None => return Err(Error::NoSuchContainer(name.to_string())),
             };
             apply(&mut m1.settings.properties, set, &remove);
             self.dir
                 .meta1
-                .put(&mut txn, r.cid.as_bytes(), &to_json(&m1)?)?;
+                .put(&mut txn, r.cid.as_bytes(), &encode_record(&m1)?)?;
             txn.commit()?;
             m1
         };

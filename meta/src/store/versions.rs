@@ -11,8 +11,8 @@
 
 use super::gc::replaced_copies;
 use super::keys;
-use super::lmdb::{from_json, to_json};
 use super::meta2::Meta2;
+use super::records::{decode, encode};
 use heed::{RoTxn, RwTxn};
 use meta_api::error::{Error, Result};
 use meta_api::wire::{
@@ -67,7 +67,7 @@ pub fn set_state(env: &Meta2, txn: &mut RwTxn, to: Versioning) -> Result<()> {
             v
         };
         for value in current {
-            let rec: ObjectRecord = from_json(&value)?;
+            let rec: ObjectRecord = decode(&value)?;
             let suffix = next_suffix(env, txn)?;
             env.versions
                 .put(txn, &version_key(&keys::encode(&rec.key), &suffix), &value)?;
@@ -133,7 +133,7 @@ fn versions_of(env: &Meta2, txn: &RoTxn, key: &str) -> Result<Vec<(Vec<u8>, Obje
         if k.len() != prefix.len() + 8 {
             continue;
         }
-        let rec: ObjectRecord = from_json(v)?;
+        let rec: ObjectRecord = decode(v)?;
         if rec.key == key {
             out.push((k.to_vec(), rec));
         }
@@ -156,7 +156,7 @@ fn find_version(
     let vkey = version_key(&keys::encode(key), &parse_version_id(version_id)?);
     Ok(match env.versions.get(txn, &vkey)? {
         Some(v) => {
-            let rec: ObjectRecord = from_json(v)?;
+            let rec: ObjectRecord = decode(v)?;
             (rec.key == key).then_some((vkey, rec))
         }
         None => None,
@@ -165,7 +165,7 @@ fn find_version(
 
 fn current(env: &Meta2, txn: &RoTxn, lkey: &[u8]) -> Result<Option<ObjectRecord>> {
     match env.objects.get(txn, lkey)? {
-        Some(v) => Ok(Some(from_json(v)?)),
+        Some(v) => Ok(Some(decode(v)?)),
         None => Ok(None),
     }
 }
@@ -179,7 +179,7 @@ fn set_current(
     new: Option<&ObjectRecord>,
 ) -> Result<()> {
     match new {
-        Some(n) => env.objects.put(txn, lkey, &to_json(n)?)?,
+        Some(n) => env.objects.put(txn, lkey, &encode(n)?)?,
         None => {
             env.objects.delete(txn, lkey)?;
         }
@@ -304,7 +304,7 @@ pub fn put(
             let suffix = next_suffix(env, txn)?;
             rec.version_id = hex::encode(suffix);
             env.versions
-                .put(txn, &version_key(&lkey, &suffix), &to_json(rec)?)?;
+                .put(txn, &version_key(&lkey, &suffix), &encode(rec)?)?;
             Vec::new()
         }
         Versioning::Suspended => {
@@ -312,7 +312,7 @@ pub fn put(
             let suffix = next_suffix(env, txn)?;
             rec.version_id = NULL_VERSION.to_string();
             env.versions
-                .put(txn, &version_key(&lkey, &suffix), &to_json(rec)?)?;
+                .put(txn, &version_key(&lkey, &suffix), &encode(rec)?)?;
             garbage
         }
     };
@@ -434,7 +434,7 @@ pub fn delete(
             };
             let m = marker(key, id.clone(), now_ms);
             env.versions
-                .put(txn, &version_key(&lkey, &suffix), &to_json(&m)?)?;
+                .put(txn, &version_key(&lkey, &suffix), &encode(&m)?)?;
             if old.is_some() {
                 set_current(env, txn, &lkey, old.as_ref(), None)?;
             }
@@ -532,7 +532,7 @@ pub fn update_props(
     for k in remove {
         rec.props.remove(k);
     }
-    let value = to_json(&rec)?;
+    let value = encode(&rec)?;
     if state(env, txn)? != Versioning::Unversioned
         && let Some((vkey, _)) = find_version(env, txn, key, &rec.version_id)?
     {
@@ -609,7 +609,7 @@ pub fn list(env: &Meta2, txn: &RoTxn, req: &VersionListRequest) -> Result<Versio
         let mut jump: Option<Vec<u8>> = None;
         for item in db.range(txn, &range)? {
             let (_, value) = item?;
-            let rec: ObjectRecord = from_json(value)?;
+            let rec: ObjectRecord = decode(value)?;
             let key = rec.key.as_str();
             let is_latest = last_key.as_deref() != Some(key);
             last_key = Some(rec.key.clone());

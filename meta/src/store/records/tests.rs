@@ -1,0 +1,90 @@
+use super::*;
+use meta_api::wire::{ChunkCopy, ChunkRecord, Credential, EcLayout, ObjectRecord};
+
+fn object() -> ObjectRecord {
+    ObjectRecord {
+        v: 1,
+        key: "dir/ключ 😀".into(),
+        version_id: "null".into(),
+        content_id: "c0".into(),
+        size: 5,
+        etag: "e".into(),
+        mtime_ms: 7,
+        content_type: Some("text/plain".into()),
+        headers: [("cache-control".to_string(), "no".to_string())].into(),
+        user_meta: [("a".to_string(), "b".to_string())].into(),
+        checksums: Default::default(),
+        policy: "EC".into(),
+        parts: vec![2, 3],
+        chunks: vec![
+            ChunkRecord {
+                pos: 0,
+                offset: 0,
+                size: 5,
+                hash: "h".into(),
+                copies: vec![ChunkCopy {
+                    service: "s1".into(),
+                    chunk_id: "c1".into(),
+                    fragment: Some(1),
+                    hash: Some("fh".into()),
+                }],
+                ec: Some(EcLayout {
+                    k: 2,
+                    m: 1,
+                    fragment_size: 3,
+                }),
+                inline: None,
+            },
+            ChunkRecord {
+                pos: 1,
+                offset: 5,
+                size: 3,
+                hash: "h2".into(),
+                copies: vec![],
+                ec: None,
+                inline: Some(vec![0, 1, 255]),
+            },
+        ],
+        delete_marker: false,
+        props: [("tags".to_string(), "{}".to_string())].into(),
+    }
+}
+
+#[test]
+fn a_value_comes_back_as_it_was_stored_with_its_version() {
+    let rec = object();
+    let bytes = encode(&rec).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.starts_with(r#"{"v":1,"#), "{text}");
+    assert_eq!(decode::<ObjectRecord>(&bytes).unwrap(), rec);
+}
+
+#[test]
+fn records_written_before_versions_read_as_version_1() {
+    // A credential exactly as an older binary wrote it: no `v`.
+    let old = br#"{"access_key":"AK","secret_key":"SK","account":"acct"}"#;
+    let cred: Credential = decode(old).unwrap();
+    assert_eq!(cred.account, "acct");
+    assert_eq!(encode(&cred).unwrap()[..7], br#"{"v":1,"#[..]);
+}
+
+#[test]
+fn a_newer_record_is_refused_naming_both_versions() {
+    let newer = br#"{"v":9,"access_key":"AK","secret_key":"SK","account":"acct","extra":[1]}"#;
+    let e = decode::<Credential>(newer).unwrap_err().to_string();
+    assert!(
+        e.contains("credential") && e.contains('9') && e.contains('1'),
+        "{e}"
+    );
+    // Even when it would parse as the current version.
+    let newer = br#"{"v":2,"access_key":"AK","secret_key":"SK","account":"acct"}"#;
+    assert!(decode::<Credential>(newer).is_err());
+}
+
+#[test]
+fn garbage_is_a_corrupt_record_not_a_panic() {
+    for bad in [&b""[..], b"{", b"[1,2]", b"{\"v\":\"x\"}", b"{\"v\":1}"] {
+        let e = decode::<ObjectRecord>(bad).unwrap_err().to_string();
+        assert!(e.contains("object"), "{e}");
+    }
+}
