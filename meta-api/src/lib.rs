@@ -5,6 +5,7 @@
 //! - [`wire`]: the records and values those requests and answers carry (JSON);
 //! - [`error`]: the one error type of both sides, with a stable code per variant;
 //! - [`client::MetaClient`]: the async client;
+//! - [`listing`]: the prefix / delimiter / marker rollup every listing shares;
 //! - [`lock`]: the object-lock rules both sides read (meta enforces them in its transactions).
 //!
 //! This crate does not link LMDB: what meta stores on disk is meta's business (its own record
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod client;
 pub mod error;
+pub mod listing;
 pub mod lock;
 pub mod wire;
 

@@ -8,6 +8,7 @@ use super::lmdb::Db;
 use super::records::decode;
 use heed::RoTxn;
 use meta_api::error::Result;
+use meta_api::listing::{Last, Offer, Rollup};
 use meta_api::wire::{ListReply, ListRequest, ObjectRecord, ObjectSummary};
 
 /// Default and largest page size.
@@ -88,18 +89,12 @@ pub fn list(db: &Db, txn: &RoTxn, req: &ListRequest) -> Result<ListReply> {
             pos = lb.to_vec();
         }
     }
-    let mut reply = ListReply::default();
-    let mut count = 0usize;
-    // The common prefix most recently rolled up: keys under it are skipped.
-    let mut rolled: Option<String> = None;
+    let mut page = Rollup::new(prefix, delimiter, after, max);
 
     'scan: while let Some((group, next)) = next_group(db, txn, &pos)? {
         for rec in group {
             let key = rec.key.as_str();
-            if after.is_some_and(|a| key <= a) {
-                continue;
-            }
-            if rolled.as_deref().is_some_and(|p| key.starts_with(p)) {
+            if after.is_some_and(|a| key <= a) || page.under_rolled(key) {
                 continue;
             }
             if !key.starts_with(prefix) {
@@ -111,36 +106,13 @@ pub fn list(db: &Db, txn: &RoTxn, req: &ListRequest) -> Result<ListReply> {
             if end_before.is_some_and(|e| key >= e) {
                 break 'scan;
             }
-            let common = delimiter.and_then(|d| {
-                key[prefix.len()..]
-                    .find(d)
-                    .map(|i| key[..prefix.len() + i + d.len()].to_string())
-            });
-            if let Some(cp) = common {
-                let seen = after.is_some_and(|a| cp.as_str() <= a);
-                if !seen {
-                    if count >= max {
-                        reply.truncated = true;
-                        break 'scan;
-                    }
-                    count += 1;
-                    reply.next_after = Some(cp.clone());
-                    reply.common_prefixes.push(cp.clone());
-                }
-                rolled = Some(cp);
-                continue;
-            }
-            if count >= max {
-                reply.truncated = true;
+            if page.offer(key, || summary(&rec)) == Offer::Full {
                 break 'scan;
             }
-            count += 1;
-            reply.next_after = Some(rec.key.clone());
-            reply.objects.push(summary(&rec));
         }
         pos = next;
         // Jump over everything under the rolled-up prefix instead of reading it.
-        if let Some(cp) = rolled.as_deref()
+        if let Some(cp) = page.rolled()
             && cp.len() <= keys::INLINE_KEY_MAX
         {
             match keys::prefix_successor(cp.as_bytes()) {
@@ -150,7 +122,16 @@ pub fn list(db: &Db, txn: &RoTxn, req: &ListRequest) -> Result<ListReply> {
             }
         }
     }
-    Ok(reply)
+    let next_after = page.last().map(|last| match last {
+        Last::Prefix(p) => p.to_string(),
+        Last::Item(o) => o.key.clone(),
+    });
+    Ok(ListReply {
+        next_after,
+        truncated: page.truncated,
+        objects: page.items,
+        common_prefixes: page.common_prefixes,
+    })
 }
 
 impl Store {

@@ -11,6 +11,7 @@ use crate::ids;
 use heed::{RoTxn, RwTxn};
 use md5::{Digest, Md5};
 use meta_api::error::{Error, Result};
+use meta_api::listing::{Last, Offer, Rollup};
 use meta_api::wire::{
     ChunkCopy, ChunkRecord, CompleteRequest, ListPartsReply, ListUploadsReply, ListUploadsRequest,
     ObjectRecord, PartRecord, UploadRecord,
@@ -323,11 +324,12 @@ impl Store {
                 .map(|u| (u.initiated_ms, u.upload_id.clone())),
             _ => None,
         };
-        let delimiter = req.delimiter.as_deref().filter(|d| !d.is_empty());
-        let mut reply = ListUploadsReply::default();
-        let mut count = 0usize;
-        let mut rolled: Option<String> = None;
-        let mut last: Option<(String, Option<String>)> = None;
+        let mut page = Rollup::new(
+            &req.prefix,
+            req.delimiter.as_deref(),
+            req.key_marker.as_deref(),
+            max,
+        );
         for u in all {
             if let Some(km) = req.key_marker.as_deref() {
                 let after = match u.key.as_str().cmp(km) {
@@ -345,42 +347,24 @@ impl Store {
                     continue;
                 }
             }
-            if rolled.as_deref().is_some_and(|p| u.key.starts_with(p)) {
-                continue;
-            }
-            let common = delimiter.and_then(|d| {
-                u.key[req.prefix.len()..]
-                    .find(d)
-                    .map(|i| u.key[..req.prefix.len() + i + d.len()].to_string())
-            });
-            if let Some(cp) = common {
-                let seen = req.key_marker.as_deref().is_some_and(|k| cp.as_str() <= k);
-                if !seen {
-                    if count >= max {
-                        reply.truncated = true;
-                        break;
-                    }
-                    count += 1;
-                    last = Some((cp.clone(), None));
-                    reply.common_prefixes.push(cp.clone());
-                }
-                rolled = Some(cp);
-                continue;
-            }
-            if count >= max {
-                reply.truncated = true;
+            let key = u.key.clone();
+            if page.offer(&key, || u) == Offer::Full {
                 break;
             }
-            count += 1;
-            last = Some((u.key.clone(), Some(u.upload_id.clone())));
-            reply.uploads.push(u);
         }
-        if reply.truncated
-            && let Some((k, id)) = last
-        {
-            reply.next_key_marker = Some(k);
-            reply.next_upload_id_marker = id;
-        }
-        Ok(reply)
+        let (next_key_marker, next_upload_id_marker) = match page.last() {
+            Some(Last::Prefix(p)) if page.truncated => (Some(p.to_string()), None),
+            Some(Last::Item(u)) if page.truncated => {
+                (Some(u.key.clone()), Some(u.upload_id.clone()))
+            }
+            _ => (None, None),
+        };
+        Ok(ListUploadsReply {
+            next_key_marker,
+            next_upload_id_marker,
+            truncated: page.truncated,
+            uploads: page.items,
+            common_prefixes: page.common_prefixes,
+        })
     }
 }

@@ -15,6 +15,7 @@ use super::meta2::Meta2;
 use super::records::{decode, encode};
 use heed::{RoTxn, RwTxn};
 use meta_api::error::{Error, Result};
+use meta_api::listing::{Last, Offer, Rollup};
 use meta_api::wire::{
     ChunkCopy, DeleteOutcome, ObjectRecord, PutCondition, VersionListReply, VersionListRequest,
     VersionSummary, Versioning,
@@ -591,9 +592,7 @@ pub fn list(env: &Meta2, txn: &RoTxn, req: &VersionListRequest) -> Result<Versio
             pos = lb.to_vec();
         }
     }
-    let mut reply = VersionListReply::default();
-    let mut count = 0usize;
-    let mut rolled: Option<String> = None;
+    let mut page = Rollup::new(prefix, delimiter, key_marker, max);
     let mut last_key: Option<String> = None;
     // Set while skipping the marker key's versions up to the version-id marker.
     let mut skipping_to_marker = id_marker.is_some();
@@ -635,54 +634,35 @@ pub fn list(env: &Meta2, txn: &RoTxn, req: &VersionListRequest) -> Result<Versio
                     std::cmp::Ordering::Greater => {}
                 }
             }
-            if rolled.as_deref().is_some_and(|p| key.starts_with(p)) {
-                continue;
-            }
-            let common = delimiter.and_then(|d| {
-                key[prefix.len()..]
-                    .find(d)
-                    .map(|i| key[..prefix.len() + i + d.len()].to_string())
-            });
-            if let Some(cp) = common {
-                let seen = key_marker.is_some_and(|k| cp.as_str() <= k);
-                if !seen {
-                    if count >= max {
-                        reply.truncated = true;
-                        break 'scan;
-                    }
-                    count += 1;
-                    reply.next_key_marker = Some(cp.clone());
-                    reply.next_version_id_marker = None;
-                    reply.common_prefixes.push(cp.clone());
-                }
-                if cp.len() <= keys::INLINE_KEY_MAX {
+            match page.offer(key, || summary(&rec, is_latest)) {
+                Offer::Full => break 'scan,
+                Offer::Listed | Offer::Skipped => {}
+                // Seek past the rolled-up prefix, unless it reaches into hashed keys.
+                Offer::RolledUp(cp) if cp.len() <= keys::INLINE_KEY_MAX => {
                     jump = keys::prefix_successor(cp.as_bytes());
-                    rolled = Some(cp);
                     if jump.is_none() {
                         break 'scan;
                     }
                     break;
                 }
-                rolled = Some(cp);
-                continue;
+                Offer::RolledUp(_) => {}
             }
-            if count >= max {
-                reply.truncated = true;
-                break 'scan;
-            }
-            count += 1;
-            reply.next_key_marker = Some(rec.key.clone());
-            reply.next_version_id_marker = Some(rec.version_id.clone());
-            reply.versions.push(summary(&rec, is_latest));
         }
         match jump {
             Some(next) if next > pos => pos = next,
             _ => break,
         }
     }
-    if !reply.truncated {
-        reply.next_key_marker = None;
-        reply.next_version_id_marker = None;
-    }
-    Ok(reply)
+    let (next_key_marker, next_version_id_marker) = match page.last() {
+        Some(Last::Prefix(p)) if page.truncated => (Some(p.to_string()), None),
+        Some(Last::Item(v)) if page.truncated => (Some(v.key.clone()), Some(v.version_id.clone())),
+        _ => (None, None),
+    };
+    Ok(VersionListReply {
+        next_key_marker,
+        next_version_id_marker,
+        truncated: page.truncated,
+        versions: page.items,
+        common_prefixes: page.common_prefixes,
+    })
 }
