@@ -1,5 +1,6 @@
 //! Accounts and credentials (access key → secret and account) in the directory environment.
 
+use super::command::{Command, outcome};
 use super::directory::account_prefix;
 use super::records::{AccountRecord, decode, decode_record, encode, encode_record};
 use super::{Store, check_name};
@@ -10,6 +11,14 @@ use meta_api::wire::{AccountInfo, Credential};
 impl Store {
     /// Creates an account (`AccountExists` if the name is taken).
     pub fn create_account(&self, name: &str) -> Result<AccountInfo> {
+        let command = Command::CreateAccount {
+            name: name.to_string(),
+            created_ms: ids::now_ms(),
+        };
+        outcome!(self.apply(command)?, Account)
+    }
+
+    pub(super) fn apply_create_account(&self, name: &str, created_ms: i64) -> Result<AccountInfo> {
         check_name("account name", name, 255)?;
         let mut txn = self.dir.env.write_txn()?;
         if self.dir.accounts.get(&txn, name.as_bytes())?.is_some() {
@@ -18,7 +27,7 @@ impl Store {
         let rec = AccountRecord {
             v: 1,
             name: name.to_string(),
-            created_ms: ids::now_ms(),
+            created_ms,
             meta: Default::default(),
         };
         self.dir
@@ -84,14 +93,20 @@ impl Store {
         access_key: Option<&str>,
         secret_key: Option<&str>,
     ) -> Result<Credential> {
-        let access_key = match access_key {
-            Some(k) => k.to_string(),
-            None => ids::new_access_key(),
+        let command = Command::CreateKey {
+            account: account.to_string(),
+            access_key: access_key.map_or_else(ids::new_access_key, str::to_string),
+            secret_key: secret_key.map_or_else(ids::new_secret_key, str::to_string),
         };
-        let secret_key = match secret_key {
-            Some(k) => k.to_string(),
-            None => ids::new_secret_key(),
-        };
+        outcome!(self.apply(command)?, Credential)
+    }
+
+    pub(super) fn apply_create_key(
+        &self,
+        account: &str,
+        access_key: String,
+        secret_key: String,
+    ) -> Result<Credential> {
         check_name("access key", &access_key, 128)?;
         check_name("secret key", &secret_key, 256)?;
         let mut txn = self.dir.env.write_txn()?;

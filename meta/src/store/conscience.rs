@@ -5,6 +5,7 @@
 //! heartbeat answer hands the service the GC entries due for it, confirmed by its next
 //! heartbeat.
 
+use super::command::{Command, outcome};
 use super::records::{decode, encode};
 use super::{Store, check_name};
 use crate::ids;
@@ -39,23 +40,39 @@ pub fn bounded_score(previous: u8, computed: u8, max_rise: u8) -> u8 {
 impl Store {
     /// Upserts the service, drops the GC entries it confirms, and answers with the next ones.
     pub fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply> {
+        let command = Command::Heartbeat {
+            heartbeat: hb.clone(),
+            now_ms: ids::now_ms(),
+            computed_score: self.score_expr.score(&Inputs::from_stats(&hb.stats)),
+            lock_if_new: self.lock_new_services,
+            dead_after_ms: self.dead_after_ms,
+            max_rise: self.score_max_rise,
+        };
+        outcome!(self.apply(command)?, Heartbeat)
+    }
+
+    pub(super) fn apply_heartbeat(
+        &self,
+        hb: &Heartbeat,
+        now: i64,
+        computed: u8,
+        lock_if_new: bool,
+        dead_after_ms: i64,
+        max_rise: u8,
+    ) -> Result<HeartbeatReply> {
         check_name("service id", &hb.id, 255)?;
-        let now = ids::now_ms();
         let mut txn = self.dir.env.write_txn()?;
         let old: Option<ServiceRecord> = match self.dir.services.get(&txn, hb.id.as_bytes())? {
             Some(v) => Some(decode(v)?),
             None => None,
         };
-        let computed = self.score_expr.score(&Inputs::from_stats(&hb.stats));
         let locked = match &old {
             Some(o) => o.locked,
-            None if self.lock_new_services => Some(0),
+            None if lock_if_new => Some(0),
             None => None,
         };
         // What the service scored until now: 0 when new or back from silence.
-        let previous = old
-            .as_ref()
-            .map_or(0, |o| score(o, now, self.dead_after_ms));
+        let previous = old.as_ref().map_or(0, |o| score(o, now, dead_after_ms));
         let rec = ServiceRecord {
             v: RECORD_VERSION,
             id: hb.id.clone(),
@@ -70,7 +87,7 @@ impl Store {
             // from there.
             score: match locked {
                 Some(n) => n.min(100),
-                None => bounded_score(previous, computed, self.score_max_rise),
+                None => bounded_score(previous, computed, max_rise),
             },
             locked,
         };
@@ -78,7 +95,7 @@ impl Store {
             .services
             .put(&mut txn, hb.id.as_bytes(), &encode(&rec)?)?;
         self.confirm_gc(&mut txn, &hb.id, &hb.deleted)?;
-        let delete = self.due_gc(&txn, &hb.id, GC_BATCH)?;
+        let delete = self.due_gc(&txn, &hb.id, GC_BATCH, now)?;
         txn.commit()?;
         if old.is_none() {
             tracing::info!(id = %hb.id, kind = %hb.kind, addr = %hb.addr, location = %hb.location,
@@ -106,6 +123,14 @@ impl Store {
 
     /// Forces the score of service `id` to `score` (0..=100) until unlocked.
     pub fn lock_service(&self, id: &str, score_value: u8) -> Result<ServiceRecord> {
+        let command = Command::LockService {
+            id: id.to_string(),
+            score: score_value,
+        };
+        self.live(outcome!(self.apply(command)?, Service)?)
+    }
+
+    pub(super) fn apply_lock_service(&self, id: &str, score_value: u8) -> Result<ServiceRecord> {
         if score_value > 100 {
             return Err(Error::InvalidArgument(format!(
                 "score {score_value} is out of range 0..=100"
@@ -121,6 +146,11 @@ impl Store {
 
     /// Lets the conscience score service `id` again (it rises from its locked score).
     pub fn unlock_service(&self, id: &str) -> Result<ServiceRecord> {
+        let command = Command::UnlockService { id: id.to_string() };
+        self.live(outcome!(self.apply(command)?, Service)?)
+    }
+
+    pub(super) fn apply_unlock_service(&self, id: &str) -> Result<ServiceRecord> {
         let rec = self.update_service(id, |rec| rec.locked = None)?;
         tracing::info!(id, "service unlocked");
         Ok(rec)
@@ -128,6 +158,11 @@ impl Store {
 
     /// Unlocks every locked service; returns how many were locked.
     pub fn unlock_all(&self) -> Result<u32> {
+        let count = outcome!(self.apply(Command::UnlockAll)?, Count)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    pub(super) fn apply_unlock_all(&self) -> Result<u64> {
         let mut txn = self.dir.env.write_txn()?;
         let mut unlocked = Vec::new();
         for item in self.dir.services.iter(&txn)? {
@@ -141,13 +176,18 @@ impl Store {
             self.dir.services.put(&mut txn, k, v)?;
         }
         txn.commit()?;
-        let n = u32::try_from(unlocked.len()).unwrap_or(u32::MAX);
+        let n = unlocked.len() as u64;
         tracing::info!(count = n, "all services unlocked");
         Ok(n)
     }
 
-    /// Applies `change` to the stored record of `id` (`NoSuchService`) and returns it with its
-    /// live score.
+    /// `rec` with its score computed now.
+    fn live(&self, mut rec: ServiceRecord) -> Result<ServiceRecord> {
+        rec.score = score(&rec, ids::now_ms(), self.dead_after_ms);
+        Ok(rec)
+    }
+
+    /// Applies `change` to the stored record of `id` (`NoSuchService`) and returns it.
     fn update_service(
         &self,
         id: &str,
@@ -163,7 +203,6 @@ impl Store {
             .services
             .put(&mut txn, id.as_bytes(), &encode(&rec)?)?;
         txn.commit()?;
-        rec.score = score(&rec, ids::now_ms(), self.dead_after_ms);
         Ok(rec)
     }
 }

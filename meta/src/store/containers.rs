@@ -1,6 +1,7 @@
 //! Containers: meta0/meta1/buckets entries in the directory and the container's meta2
 //! environment. Container names are global (S3 bucket names).
 
+use super::command::{Command, outcome};
 use super::directory::{account_container_key, account_prefix};
 use super::lmdb::to_json;
 use super::meta2::Meta2;
@@ -66,12 +67,30 @@ impl Store {
         Ok(Resolved { cid, meta1, env })
     }
 
-    /// Creates a container owned by `account`.
+    /// Creates a container owned by `account`, its meta2 on this meta.
     pub fn create_container(
         &self,
         account: &str,
         name: &str,
         settings: &ContainerSettings,
+    ) -> Result<ContainerInfo> {
+        let command = Command::CreateContainer {
+            account: account.to_string(),
+            name: name.to_string(),
+            settings: settings.clone(),
+            meta2: vec![self.own_addr.clone()],
+            created_ms: ids::now_ms(),
+        };
+        outcome!(self.apply(command)?, Container)
+    }
+
+    pub(super) fn apply_create_container(
+        &self,
+        account: &str,
+        name: &str,
+        settings: &ContainerSettings,
+        meta2: Vec<String>,
+        created_ms: i64,
     ) -> Result<ContainerInfo> {
         check_container_name(name)?;
         let cid = container_id(account, name);
@@ -94,8 +113,8 @@ impl Store {
             v: 1,
             account: account.to_string(),
             name: name.to_string(),
-            meta2: vec![self.own_addr.clone()],
-            created_ms: ids::now_ms(),
+            meta2,
+            created_ms,
             settings: settings.into(),
         };
         self.dir
@@ -155,6 +174,20 @@ impl Store {
     /// Deletes an empty container of `account`: aborts its uploads (their chunks go to GC),
     /// removes its directory entries and its meta2 environment.
     pub fn delete_container(&self, account: &str, name: &str) -> Result<()> {
+        let command = Command::DeleteContainer {
+            account: account.to_string(),
+            name: name.to_string(),
+            gc_due_ms: self.gc_due_ms(),
+        };
+        outcome!(self.apply(command)?, Done)
+    }
+
+    pub(super) fn apply_delete_container(
+        &self,
+        account: &str,
+        name: &str,
+        gc_due_ms: u64,
+    ) -> Result<()> {
         let r = self.resolve(name)?;
         if r.meta1.account != account {
             return Err(Error::NoSuchContainer(name.to_string()));
@@ -182,7 +215,7 @@ impl Store {
             self.dir
                 .account_containers
                 .delete(&mut txn, &account_container_key(account, name))?;
-            self.push_gc(&mut txn, &garbage)?;
+            self.push_gc(&mut txn, &garbage, gc_due_ms)?;
             txn.commit()?;
         }
         let cid = r.cid;

@@ -8,6 +8,7 @@
 //! transaction that deletes it, and drops stale entries.
 
 use super::Store;
+use super::command::{Command, outcome};
 use super::containers::container_id;
 use super::gc::replaced_copies;
 use super::keys;
@@ -130,19 +131,24 @@ impl Store {
             out
         };
         let mut pass = ExpiryPass::default();
-        for (ikey, at, cid, entry) in due {
-            match self.expire_one(&cid, &entry, at) {
-                Ok(true) => pass.deleted += 1,
-                Ok(false) => pass.stale += 1,
+        for (_, at, cid, entry) in due {
+            let command = Command::Expire {
+                container: entry.container.clone(),
+                cid,
+                key: entry.key.clone(),
+                at,
+                gc_due_ms: self.gc_due_ms(),
+            };
+            match self.apply(command).and_then(|o| outcome!(o, Expired)) {
+                Ok(one) => {
+                    pass.deleted += one.deleted;
+                    pass.stale += one.stale;
+                }
                 Err(e) => {
                     tracing::warn!(container = %entry.container, key = %entry.key, error = %e,
                         "expiring an object failed; will retry");
-                    continue;
                 }
             }
-            let mut txn = self.dir.env.write_txn()?;
-            self.dir.expiry.delete(&mut txn, &ikey)?;
-            txn.commit()?;
         }
         if pass.deleted > 0 || pass.stale > 0 {
             tracing::info!(deleted = pass.deleted, stale = pass.stale, "expirer pass");
@@ -150,19 +156,47 @@ impl Store {
         Ok(pass)
     }
 
-    /// Deletes the object of one index entry if its current record is still due at `at`;
-    /// `Ok(false)` when the entry is stale.
-    fn expire_one(&self, cid: &str, entry: &ExpiryEntry, at: u64) -> Result<bool> {
-        let r = match self.resolve(&entry.container) {
+    /// Deletes the object of one index entry if its current record is still due at `at`
+    /// (else the entry is stale), then drops the entry.
+    pub(super) fn apply_expire(
+        &self,
+        container: &str,
+        cid: &str,
+        key: &str,
+        at: u64,
+        gc_due_ms: u64,
+    ) -> Result<ExpiryPass> {
+        let deleted = self.expire_one(container, cid, key, at, gc_due_ms)?;
+        let ikey = index_key(at, cid, key);
+        let mut txn = self.dir.env.write_txn()?;
+        self.dir.expiry.delete(&mut txn, &ikey)?;
+        txn.commit()?;
+        Ok(ExpiryPass {
+            deleted: u64::from(deleted),
+            stale: u64::from(!deleted),
+        })
+    }
+
+    /// Deletes the current version of `key` if it is still due at `at`; `Ok(false)` when the
+    /// index entry is stale.
+    fn expire_one(
+        &self,
+        container: &str,
+        cid: &str,
+        key: &str,
+        at: u64,
+        gc_due_ms: u64,
+    ) -> Result<bool> {
+        let r = match self.resolve(container) {
             Ok(r) => r,
             Err(Error::NoSuchContainer(_)) => return Ok(false),
             Err(e) => return Err(e),
         };
         // The container may have been deleted and re-created by another account.
-        if r.cid != cid || container_id(&r.meta1.account, &entry.container) != cid {
+        if r.cid != cid || container_id(&r.meta1.account, container) != cid {
             return Ok(false);
         }
-        let lkey = keys::encode(&entry.key);
+        let lkey = keys::encode(key);
         let old = {
             let mut txn = r.env.env.write_txn()?;
             let old: ObjectRecord = match r.env.objects.get(&txn, &lkey)? {
@@ -177,8 +211,8 @@ impl Store {
             txn.commit()?;
             old
         };
-        tracing::debug!(container = %entry.container, key = %entry.key, "object expired");
-        self.queue_gc(&replaced_copies(&old, None))?;
+        tracing::debug!(container, key, "object expired");
+        self.apply_queue_gc(replaced_copies(&old, None), gc_due_ms)?;
         Ok(true)
     }
 }

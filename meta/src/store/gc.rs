@@ -8,6 +8,7 @@
 //! which hands out a service's due entries in order without reading the others.
 
 use super::Store;
+use super::command::{Command, outcome};
 use super::directory::Directory;
 use super::lmdb::Db;
 use heed::RwTxn;
@@ -114,34 +115,33 @@ pub(crate) fn date_old_entries(dir: &Directory, txn: &mut RwTxn) -> Result<usize
 }
 
 impl Store {
-    /// When an entry queued now is due.
-    fn gc_due_now(&self) -> u64 {
-        u64::try_from(crate::ids::now_ms())
-            .unwrap_or(0)
-            .saturating_add(self.gc_grace_ms)
+    /// Adds copies to the GC queue inside a directory write transaction, due at `due_ms`.
+    pub(crate) fn push_gc(&self, txn: &mut RwTxn, chunks: &[ChunkCopy], due_ms: u64) -> Result<()> {
+        push_gc(self.dir.gc, self.dir.gc_due, txn, chunks, due_ms)
     }
 
-    /// Adds copies to the GC queue inside a directory write transaction.
-    pub(crate) fn push_gc(&self, txn: &mut RwTxn, chunks: &[ChunkCopy]) -> Result<()> {
-        push_gc(self.dir.gc, self.dir.gc_due, txn, chunks, self.gc_due_now())
-    }
-
-    /// Queues chunk copies for deletion (committed before returning; concurrent callers
-    /// share one directory commit).
+    /// Queues chunk copies for deletion after this node's grace period (committed before
+    /// returning; concurrent callers share one directory commit).
     pub fn queue_gc(&self, chunks: &[ChunkCopy]) -> Result<()> {
         if chunks.is_empty() {
             return Ok(());
         }
-        let (gc, gc_due, owned, due) = (
-            self.dir.gc,
-            self.dir.gc_due,
-            chunks.to_vec(),
-            self.gc_due_now(),
-        );
+        let command = Command::QueueGc {
+            chunks: chunks.to_vec(),
+            due_ms: self.gc_due_ms(),
+        };
+        outcome!(self.apply(command)?, Done)
+    }
+
+    pub(super) fn apply_queue_gc(&self, chunks: Vec<ChunkCopy>, due_ms: u64) -> Result<()> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        let (gc, gc_due, count) = (self.dir.gc, self.dir.gc_due, chunks.len());
         self.dir.writer.write(&self.dir.env, move |txn| {
-            push_gc(gc, gc_due, txn, &owned, due)
+            push_gc(gc, gc_due, txn, &chunks, due_ms)
         })?;
-        tracing::debug!(count = chunks.len(), "chunks queued for GC");
+        tracing::debug!(count, "chunks queued for GC");
         Ok(())
     }
 
@@ -163,9 +163,15 @@ impl Store {
         Ok(())
     }
 
-    /// Up to `limit` chunk ids `service` should delete now (due first).
-    pub(crate) fn due_gc(&self, txn: &RwTxn, service: &str, limit: usize) -> Result<Vec<String>> {
-        let now = u64::try_from(crate::ids::now_ms()).unwrap_or(0);
+    /// Up to `limit` chunk ids `service` should delete at `now_ms` (due first).
+    pub(crate) fn due_gc(
+        &self,
+        txn: &RwTxn,
+        service: &str,
+        limit: usize,
+        now_ms: i64,
+    ) -> Result<Vec<String>> {
+        let now = u64::try_from(now_ms).unwrap_or(0);
         let prefix = gc_prefix(service);
         let mut out = Vec::new();
         for item in self.dir.gc_due.prefix_iter(txn, &prefix)?.take(limit) {

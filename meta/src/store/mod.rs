@@ -4,6 +4,7 @@
 
 mod accounts;
 mod cache;
+pub mod command;
 mod conscience;
 mod containers;
 mod directory;
@@ -23,6 +24,7 @@ pub mod records;
 mod swift;
 mod versions;
 
+pub use command::{Command, Logged, Outcome};
 pub use conscience::{bounded_score, score};
 pub use expirer::ExpiryPass;
 pub use lifecycle::LifecyclePass;
@@ -111,6 +113,8 @@ fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+#[cfg(test)]
+mod command_tests;
 #[cfg(test)]
 mod format_tests;
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! into an object (S3 rules: ascending parts, matching ETags, 5 MiB minimum but for the last
 //! part, ETag = MD5 of the parts' binary MD5s + "-N"), abort, and list uploads.
 
+use super::command::{Command, outcome};
 use super::meta2::{Meta2, part_key, part_prefix};
 use super::objects::check_key;
 use super::records::{decode, encode};
@@ -68,6 +69,8 @@ fn assemble(
     upload: &UploadRecord,
     parts: &BTreeMap<u32, PartRecord>,
     req: &CompleteRequest,
+    content_id: &str,
+    now_ms: i64,
 ) -> Result<ObjectRecord> {
     if req.parts.is_empty() {
         return Err(Error::InvalidArgument(
@@ -125,10 +128,10 @@ fn assemble(
         v: meta_api::wire::RECORD_VERSION,
         key: upload.key.clone(),
         version_id: "null".to_string(),
-        content_id: ids::new_content_id(),
+        content_id: content_id.to_string(),
         size: start,
         etag: format!("{}-{}", hex::encode(md5.finalize()), chosen.len()),
-        mtime_ms: ids::now_ms(),
+        mtime_ms: now_ms,
         content_type: upload.content_type.clone(),
         headers: upload.headers.clone(),
         user_meta: upload.user_meta.clone(),
@@ -144,6 +147,14 @@ fn assemble(
 impl Store {
     /// Records a new multipart upload under the id the caller chose (see [`ids::new_upload_id`]).
     pub fn create_upload(&self, container: &str, rec: &UploadRecord) -> Result<()> {
+        let command = Command::CreateUpload {
+            container: container.to_string(),
+            record: rec.clone(),
+        };
+        outcome!(self.apply(command)?, Done)
+    }
+
+    pub(super) fn apply_create_upload(&self, container: &str, rec: &UploadRecord) -> Result<()> {
         check_key(&rec.key)?;
         check_name("upload id", &rec.upload_id, 128)?;
         let r = self.resolve(container)?;
@@ -171,6 +182,22 @@ impl Store {
 
     /// Stores (or replaces) one part; the replaced part's chunks go to GC.
     pub fn put_part(&self, container: &str, upload_id: &str, part: &PartRecord) -> Result<()> {
+        let command = Command::PutPart {
+            container: container.to_string(),
+            upload_id: upload_id.to_string(),
+            part: part.clone(),
+            gc_due_ms: self.gc_due_ms(),
+        };
+        outcome!(self.apply(command)?, Done)
+    }
+
+    pub(super) fn apply_put_part(
+        &self,
+        container: &str,
+        upload_id: &str,
+        part: &PartRecord,
+        gc_due_ms: u64,
+    ) -> Result<()> {
         if part.part_number == 0 || part.part_number > MAX_PART_NUMBER {
             return Err(Error::InvalidArgument(format!(
                 "part number {} is not in 1..={MAX_PART_NUMBER}",
@@ -197,7 +224,7 @@ impl Store {
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();
-        self.queue_gc(&garbage)
+        self.apply_queue_gc(garbage, gc_due_ms)
     }
 
     /// Parts numbered above `marker`, at most `max_parts` (0 → 1000, capped at 1000).
@@ -237,6 +264,26 @@ impl Store {
         upload_id: &str,
         req: &CompleteRequest,
     ) -> Result<ObjectRecord> {
+        let command = Command::CompleteUpload {
+            container: container.to_string(),
+            upload_id: upload_id.to_string(),
+            request: req.clone(),
+            content_id: ids::new_content_id(),
+            now_ms: ids::now_ms(),
+            gc_due_ms: self.gc_due_ms(),
+        };
+        outcome!(self.apply(command)?, Object)
+    }
+
+    pub(super) fn apply_complete_upload(
+        &self,
+        container: &str,
+        upload_id: &str,
+        req: CompleteRequest,
+        content_id: String,
+        now_ms: i64,
+        gc_due_ms: u64,
+    ) -> Result<ObjectRecord> {
         let r = self.resolve(container)?;
         // The expiry index entry goes in first (from a snapshot: the upload's record, which
         // decides the delete-at, does not change); a stale entry is dropped by the expirer.
@@ -244,18 +291,18 @@ impl Store {
             let txn = r.env.env.read_txn()?;
             let upload = get_upload(&r.env, &txn, upload_id)?;
             let parts = all_parts(&r.env, &txn, upload_id)?;
-            let rec = assemble(&upload, &parts, req)?;
+            let rec = assemble(&upload, &parts, &req, &content_id, now_ms)?;
             drop(txn);
             self.index_expiry(container, &r.cid, &rec)?;
         }
-        let (m2, id, req) = (r.env.clone(), upload_id.to_string(), req.clone());
+        let (m2, id) = (r.env.clone(), upload_id.to_string());
         let properties = r.meta1.settings.properties.clone();
         let (rec, garbage, old) = r.env.write(move |txn| {
             let upload = get_upload(&m2, txn, &id)?;
             let parts = all_parts(&m2, txn, &id)?;
-            let mut rec = assemble(&upload, &parts, &req)?;
-            meta_api::lock::apply_default(&properties, &mut rec, crate::ids::now_ms());
-            let written = versions::put(&m2, txn, &mut rec, &req.condition)?;
+            let mut rec = assemble(&upload, &parts, &req, &content_id, now_ms)?;
+            meta_api::lock::apply_default(&properties, &mut rec, now_ms);
+            let written = versions::put(&m2, txn, &mut rec, &req.condition, now_ms)?;
             let (mut garbage, old) = (written.garbage, written.replaced);
             let used: std::collections::HashSet<u32> =
                 req.parts.iter().map(|p| p.part_number).collect();
@@ -270,12 +317,26 @@ impl Store {
         if let Some(o) = &old {
             self.unindex_expiry(&r.cid, o, Some(&rec))?;
         }
-        self.queue_gc(&garbage)?;
+        self.apply_queue_gc(garbage, gc_due_ms)?;
         Ok(rec)
     }
 
     /// Aborts an upload; its parts' chunks go to GC.
     pub fn abort_upload(&self, container: &str, upload_id: &str) -> Result<()> {
+        let command = Command::AbortUpload {
+            container: container.to_string(),
+            upload_id: upload_id.to_string(),
+            gc_due_ms: self.gc_due_ms(),
+        };
+        outcome!(self.apply(command)?, Done)
+    }
+
+    pub(super) fn apply_abort_upload(
+        &self,
+        container: &str,
+        upload_id: &str,
+        gc_due_ms: u64,
+    ) -> Result<()> {
         let r = self.resolve(container)?;
         let garbage: Vec<ChunkCopy> = {
             let mut txn = r.env.env.write_txn()?;
@@ -285,7 +346,7 @@ impl Store {
             parts.values().flat_map(|p| copies_of(&p.chunks)).collect()
         };
         tracing::debug!(container, upload = upload_id, "upload aborted");
-        self.queue_gc(&garbage)
+        self.apply_queue_gc(garbage, gc_due_ms)
     }
 
     /// Lists uploads sorted by (key, initiated, upload id), with prefix, delimiter and markers.

@@ -4,7 +4,9 @@
 //! loses data).
 
 use super::Store;
+use super::command::{Command, outcome};
 use super::versions;
+use crate::ids;
 use meta_api::error::{Error, Result};
 use meta_api::wire::{
     ChunkCopy, DeleteOutcome, ObjectRecord, PutCondition, Stored, VersionListReply,
@@ -46,20 +48,38 @@ impl Store {
         rec: &ObjectRecord,
         cond: &PutCondition,
     ) -> Result<Stored> {
+        let command = Command::PutObject {
+            container: container.to_string(),
+            record: rec.clone(),
+            condition: cond.clone(),
+            now_ms: ids::now_ms(),
+            gc_due_ms: self.gc_due_ms(),
+        };
+        outcome!(self.apply(command)?, Stored)
+    }
+
+    pub(super) fn apply_put_object(
+        &self,
+        container: &str,
+        mut rec: ObjectRecord,
+        cond: PutCondition,
+        now_ms: i64,
+        gc_due_ms: u64,
+    ) -> Result<Stored> {
         check_key(&rec.key)?;
         let r = self.resolve(container)?;
-        self.index_expiry(container, &r.cid, rec)?;
-        let (m2, mut rec, cond) = (r.env.clone(), rec.clone(), cond.clone());
-        meta_api::lock::apply_default(&r.meta1.settings.properties, &mut rec, crate::ids::now_ms());
+        self.index_expiry(container, &r.cid, &rec)?;
+        let m2 = r.env.clone();
+        meta_api::lock::apply_default(&r.meta1.settings.properties, &mut rec, now_ms);
         let (rec, written) = r.env.write(move |txn| {
-            let written = versions::put(&m2, txn, &mut rec, &cond)?;
+            let written = versions::put(&m2, txn, &mut rec, &cond, now_ms)?;
             Ok((rec, written))
         })?;
         tracing::debug!(container, key = %rec.key, version = %rec.version_id, size = rec.size, "object stored");
         if let Some(o) = &written.replaced {
             self.unindex_expiry(&r.cid, o, Some(&rec))?;
         }
-        self.queue_gc(&written.garbage)?;
+        self.apply_queue_gc(written.garbage, gc_due_ms)?;
         Ok(Stored {
             version_id: rec.version_id,
         })
@@ -76,13 +96,32 @@ impl Store {
         content_id: &str,
         chunks: &[ChunkCopy],
     ) -> Result<Option<String>> {
+        let command = Command::AbandonWrite {
+            container: container.to_string(),
+            key: key.to_string(),
+            content_id: content_id.to_string(),
+            chunks: chunks.to_vec(),
+            now_ms: ids::now_ms(),
+            gc_due_ms: self.gc_due_ms(),
+        };
+        outcome!(self.apply(command)?, Abandoned)
+    }
+
+    pub(super) fn apply_abandon_write(
+        &self,
+        container: &str,
+        key: &str,
+        content_id: &str,
+        chunks: &[ChunkCopy],
+        now: i64,
+        gc_due_ms: u64,
+    ) -> Result<Option<String>> {
         check_key(key)?;
         if content_id.is_empty() {
             return Err(Error::InvalidArgument("content id is empty".to_string()));
         }
         let r = self.resolve(container)?;
         let (m2, k, cid) = (r.env.clone(), key.to_string(), content_id.to_string());
-        let now = crate::ids::now_ms();
         let held = r
             .env
             .write(move |txn| versions::abandon(&m2, txn, &k, &cid, now))?;
@@ -90,7 +129,7 @@ impl Store {
             Some(v) => tracing::info!(container, key, version = %v, "abandoned write was recorded"),
             None => {
                 tracing::info!(container, key, content_id, "write abandoned, chunks to GC");
-                self.queue_gc(chunks)?;
+                self.apply_queue_gc(chunks.to_vec(), gc_due_ms)?;
             }
         }
         Ok(held)
@@ -136,24 +175,33 @@ impl Store {
         version_id: Option<&str>,
         bypass_governance: bool,
     ) -> Result<DeleteOutcome> {
+        let command = Command::DeleteVersion {
+            container: container.to_string(),
+            key: key.to_string(),
+            version_id: version_id.map(str::to_string),
+            bypass_governance,
+            now_ms: ids::now_ms(),
+            gc_due_ms: self.gc_due_ms(),
+        };
+        outcome!(self.apply(command)?, Deleted)
+    }
+
+    pub(super) fn apply_delete_version(
+        &self,
+        container: &str,
+        key: &str,
+        v: Option<String>,
+        bypass_governance: bool,
+        now_ms: i64,
+        gc_due_ms: u64,
+    ) -> Result<DeleteOutcome> {
         let r = self.resolve(container)?;
-        let (m2, k, v) = (
-            r.env.clone(),
-            key.to_string(),
-            version_id.map(str::to_string),
-        );
+        let (m2, k) = (r.env.clone(), key.to_string());
         // The current record before and after the delete, read in the delete's own
         // transaction, tell whether the expiry index must change.
         let (before, (outcome, garbage), after) = r.env.write(move |txn| {
             let before = versions::get(&m2, txn, &k, None).ok();
-            let done = versions::delete(
-                &m2,
-                txn,
-                &k,
-                v.as_deref(),
-                crate::ids::now_ms(),
-                bypass_governance,
-            )?;
+            let done = versions::delete(&m2, txn, &k, v.as_deref(), now_ms, bypass_governance)?;
             let after = match before {
                 Some(_) => versions::get(&m2, txn, &k, None).ok(),
                 None => None,
@@ -166,7 +214,7 @@ impl Store {
         {
             self.unindex_expiry(&r.cid, o, after.as_ref())?;
         }
-        self.queue_gc(&garbage)?;
+        self.apply_queue_gc(garbage, gc_due_ms)?;
         Ok(outcome)
     }
 
@@ -180,26 +228,51 @@ impl Store {
         remove: &[String],
         bypass_governance: bool,
     ) -> Result<ObjectRecord> {
+        let command = Command::UpdateObjectProps {
+            container: container.to_string(),
+            key: key.to_string(),
+            version_id: version_id.map(str::to_string),
+            set: set.clone(),
+            remove: remove.to_vec(),
+            bypass_governance,
+            now_ms: ids::now_ms(),
+        };
+        outcome!(self.apply(command)?, Object)
+    }
+
+    pub(super) fn apply_update_object_props(
+        &self,
+        container: &str,
+        key: &str,
+        version_id: Option<&str>,
+        change: &versions::PropChange<'_>,
+    ) -> Result<ObjectRecord> {
         let r = self.resolve(container)?;
         let mut txn = r.env.env.write_txn()?;
-        let rec = versions::update_props(
-            &r.env,
-            &mut txn,
-            key,
-            version_id,
-            set,
-            remove,
-            bypass_governance,
-        )?;
+        let rec = versions::update_props(&r.env, &mut txn, key, version_id, change)?;
         txn.commit()?;
         Ok(rec)
     }
 
     /// Sets the versioning state of a container.
     pub fn set_versioning(&self, container: &str, state: Versioning) -> Result<()> {
+        let command = Command::SetVersioning {
+            name: container.to_string(),
+            state,
+            now_ms: ids::now_ms(),
+        };
+        outcome!(self.apply(command)?, Done)
+    }
+
+    pub(super) fn apply_set_versioning(
+        &self,
+        container: &str,
+        state: Versioning,
+        now_ms: i64,
+    ) -> Result<()> {
         let r = self.resolve(container)?;
         let mut txn = r.env.env.write_txn()?;
-        versions::set_state(&r.env, &mut txn, state)?;
+        versions::set_state(&r.env, &mut txn, state, now_ms)?;
         txn.commit()?;
         tracing::info!(container, ?state, "versioning set");
         Ok(())

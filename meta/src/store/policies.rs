@@ -5,6 +5,7 @@
 
 use super::Store;
 use super::check_name;
+use super::command::{Command, outcome};
 use super::records::Meta1Record;
 use super::records::{decode_record, encode_record};
 use heed::RoTxn;
@@ -24,6 +25,13 @@ pub fn parse_policy(text: &str) -> Result<policy::PolicySet> {
 impl Store {
     /// Validates and durably stores a policy file, replacing the previous one.
     pub fn apply_policy(&self, text: &str) -> Result<()> {
+        let command = Command::ApplyPolicy {
+            text: text.to_string(),
+        };
+        outcome!(self.apply(command)?, Done)
+    }
+
+    pub(super) fn apply_policy_text(&self, text: &str) -> Result<()> {
         let set = parse_policy(text)?;
         let mut txn = self.dir.env.write_txn()?;
         self.dir
@@ -66,6 +74,19 @@ impl Store {
     /// Sets (or with `None` clears, back to the namespace default) a container's default
     /// storage policy.
     pub fn set_container_policy(&self, name: &str, policy: Option<&str>) -> Result<ContainerInfo> {
+        let command = Command::SetContainerPolicy {
+            name: name.to_string(),
+            policy: policy.map(str::to_string),
+        };
+        outcome!(self.apply(command)?, Container)
+    }
+
+    pub(super) fn apply_set_container_policy(
+        &self,
+        name: &str,
+        policy: Option<String>,
+    ) -> Result<ContainerInfo> {
+        let policy = policy.as_deref();
         let r = self.resolve(name)?;
         let m1 = {
             let mut txn = self.dir.env.write_txn()?;

@@ -2,6 +2,7 @@
 //! (`tokens`, expiring, purged lazily and by the expirer), account metadata (in the account
 //! record) and container properties (in the meta1 record's settings).
 
+use super::command::{Command, outcome};
 use super::directory::account_prefix;
 use super::records::{AccountRecord, Meta1Record};
 use super::records::{decode, decode_record, encode, encode_record};
@@ -61,6 +62,22 @@ impl Store {
         key: &str,
         admin: bool,
     ) -> Result<SwiftUser> {
+        let command = Command::CreateSwiftUser {
+            account: account.to_string(),
+            user: user.to_string(),
+            key: key.to_string(),
+            admin,
+        };
+        outcome!(self.apply(command)?, SwiftUser)
+    }
+
+    pub(super) fn apply_create_swift_user(
+        &self,
+        account: &str,
+        user: &str,
+        key: &str,
+        admin: bool,
+    ) -> Result<SwiftUser> {
         check_name("account name", account, 255)?;
         check_name("user name", user, 255)?;
         check_name("key", key, 256)?;
@@ -101,17 +118,33 @@ impl Store {
     /// Issues a token for an existing user, valid for `ttl_secs` (at least 1 s).
     pub fn create_token(&self, account: &str, user: &str, ttl_secs: u64) -> Result<SwiftToken> {
         let ttl_ms = i64::try_from(ttl_secs.max(1).saturating_mul(1000)).unwrap_or(i64::MAX);
+        let command = Command::CreateToken {
+            account: account.to_string(),
+            user: user.to_string(),
+            token: format!("{TOKEN_PREFIX}{}", ids::random_hex(16)),
+            expires_ms: ids::now_ms().saturating_add(ttl_ms),
+        };
+        outcome!(self.apply(command)?, Token)
+    }
+
+    pub(super) fn apply_create_token(
+        &self,
+        account: &str,
+        user: &str,
+        token: String,
+        expires_ms: i64,
+    ) -> Result<SwiftToken> {
         let mut txn = self.dir.env.write_txn()?;
         let u: SwiftUser = match self.dir.swift_users.get(&txn, &user_key(account, user))? {
             Some(v) => decode(v)?,
             None => return Err(Error::NoSuchCredential(format!("{account}:{user}"))),
         };
         let tok = SwiftToken {
-            token: format!("{TOKEN_PREFIX}{}", ids::random_hex(16)),
+            token,
             account: u.account,
             user: u.user,
             admin: u.admin,
-            expires_ms: ids::now_ms().saturating_add(ttl_ms),
+            expires_ms,
         };
         self.dir
             .tokens
@@ -121,7 +154,8 @@ impl Store {
         Ok(tok)
     }
 
-    /// A valid token (`NoSuchCredential` if unknown or expired; an expired one is removed).
+    /// A valid token (`NoSuchCredential` if unknown or expired; expired ones are removed by
+    /// [`Store::purge_tokens`], not by this read).
     pub fn get_token(&self, token: &str) -> Result<SwiftToken> {
         let unknown = || Error::NoSuchCredential("token".to_string());
         let tok: SwiftToken = {
@@ -134,14 +168,15 @@ impl Store {
         if tok.expires_ms > ids::now_ms() {
             return Ok(tok);
         }
-        let mut txn = self.dir.env.write_txn()?;
-        self.dir.tokens.delete(&mut txn, token.as_bytes())?;
-        txn.commit()?;
         Err(unknown())
     }
 
     /// Removes every token expired at `now_ms`; returns how many.
     pub fn purge_tokens(&self, now_ms: i64) -> Result<u64> {
+        outcome!(self.apply(Command::PurgeTokens { now_ms })?, Count)
+    }
+
+    pub(super) fn apply_purge_tokens(&self, now_ms: i64) -> Result<u64> {
         let mut txn = self.dir.env.write_txn()?;
         let mut expired = Vec::new();
         for item in self.dir.tokens.iter(&txn)? {
@@ -201,7 +236,21 @@ impl Store {
         set: &BTreeMap<String, String>,
         remove: &[String],
     ) -> Result<AccountInfo> {
-        let (set, remove) = normalize_update(set, remove)?;
+        let command = Command::UpdateAccountMeta {
+            name: name.to_string(),
+            set: set.clone(),
+            remove: remove.to_vec(),
+        };
+        outcome!(self.apply(command)?, Account)
+    }
+
+    pub(super) fn apply_update_account_meta(
+        &self,
+        name: &str,
+        set: BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<AccountInfo> {
+        let (set, remove) = normalize_update(&set, remove)?;
         {
             let mut txn = self.dir.env.write_txn()?;
             let mut rec: AccountRecord = match self.dir.accounts.get(&txn, name.as_bytes())? {
@@ -226,7 +275,21 @@ impl Store {
         set: &BTreeMap<String, String>,
         remove: &[String],
     ) -> Result<ContainerInfo> {
-        let (set, remove) = normalize_update(set, remove)?;
+        let command = Command::UpdateContainerProperties {
+            name: name.to_string(),
+            set: set.clone(),
+            remove: remove.to_vec(),
+        };
+        outcome!(self.apply(command)?, Container)
+    }
+
+    pub(super) fn apply_update_container_properties(
+        &self,
+        name: &str,
+        set: BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<ContainerInfo> {
+        let (set, remove) = normalize_update(&set, remove)?;
         let r = self.resolve(name)?;
         let m1 = {
             let mut txn = self.dir.env.write_txn()?;

@@ -46,7 +46,7 @@ pub fn state(env: &Meta2, txn: &RoTxn) -> Result<Versioning> {
 
 /// Sets the versioning state. The first time versioning is turned on, every current object
 /// becomes the `null` version in `versions`.
-pub fn set_state(env: &Meta2, txn: &mut RwTxn, to: Versioning) -> Result<()> {
+pub fn set_state(env: &Meta2, txn: &mut RwTxn, to: Versioning, now_ms: i64) -> Result<()> {
     let from = state(env, txn)?;
     let value: &[u8] = match to {
         Versioning::Enabled => b"Enabled",
@@ -69,7 +69,7 @@ pub fn set_state(env: &Meta2, txn: &mut RwTxn, to: Versioning) -> Result<()> {
         };
         for value in current {
             let rec: ObjectRecord = decode(&value)?;
-            let suffix = next_suffix(env, txn)?;
+            let suffix = next_suffix(env, txn, now_ms)?;
             env.versions
                 .put(txn, &version_key(&keys::encode(&rec.key), &suffix), &value)?;
         }
@@ -79,18 +79,17 @@ pub fn set_state(env: &Meta2, txn: &mut RwTxn, to: Versioning) -> Result<()> {
 }
 
 /// The next version suffix: the inverted sequence number, big-endian, so newer sorts first.
-/// The sequence starts at the current time in microseconds, so a container created again
-/// under the same name does not hand out the ids of its predecessor.
-fn next_suffix(env: &Meta2, txn: &mut RwTxn) -> Result<[u8; 8]> {
+/// The sequence starts at `now_ms` in microseconds (the time of the command that first needs
+/// it), so a container created again under the same name does not hand out the ids of its
+/// predecessor.
+fn next_suffix(env: &Meta2, txn: &mut RwTxn, now_ms: i64) -> Result<[u8; 8]> {
     let last = match env.props.get(txn, SEQ_KEY)? {
         Some(b) if b.len() == 8 => {
             let mut a = [0u8; 8];
             a.copy_from_slice(b);
             u64::from_be_bytes(a)
         }
-        _ => u64::try_from(crate::ids::now_ms())
-            .unwrap_or(0)
-            .saturating_mul(1000),
+        _ => u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000),
     };
     let seq = last + 1;
     env.props.put(txn, SEQ_KEY, &seq.to_be_bytes())?;
@@ -278,6 +277,7 @@ pub fn put(
     txn: &mut RwTxn,
     rec: &mut ObjectRecord,
     cond: &PutCondition,
+    now_ms: i64,
 ) -> Result<Written> {
     if !rec.content_id.is_empty()
         && env
@@ -302,7 +302,7 @@ pub fn put(
                 .unwrap_or_default()
         }
         Versioning::Enabled => {
-            let suffix = next_suffix(env, txn)?;
+            let suffix = next_suffix(env, txn, now_ms)?;
             rec.version_id = hex::encode(suffix);
             env.versions
                 .put(txn, &version_key(&lkey, &suffix), &encode(rec)?)?;
@@ -310,7 +310,7 @@ pub fn put(
         }
         Versioning::Suspended => {
             let garbage = drop_null_version(env, txn, &rec.key, Some(rec))?;
-            let suffix = next_suffix(env, txn)?;
+            let suffix = next_suffix(env, txn, now_ms)?;
             rec.version_id = NULL_VERSION.to_string();
             env.versions
                 .put(txn, &version_key(&lkey, &suffix), &encode(rec)?)?;
@@ -427,7 +427,7 @@ pub fn delete(
             } else {
                 (String::new(), Vec::new())
             };
-            let suffix = next_suffix(env, txn)?;
+            let suffix = next_suffix(env, txn, now_ms)?;
             let id = if id.is_empty() {
                 hex::encode(suffix)
             } else {
@@ -504,6 +504,16 @@ pub fn get(env: &Meta2, txn: &RoTxn, key: &str, version_id: Option<&str>) -> Res
     }
 }
 
+/// A change of per-version properties: `set` entries, then `remove` names, at `now_ms`
+/// (object-lock checks), a GOVERNANCE retention bypassed if asked.
+#[derive(Clone, Copy)]
+pub struct PropChange<'a> {
+    pub set: &'a BTreeMap<String, String>,
+    pub remove: &'a [String],
+    pub bypass_governance: bool,
+    pub now_ms: i64,
+}
+
 /// Sets then removes per-version properties of the current version of `key` or of the one
 /// named, in place (no new version, nothing to collect). Delete markers have none.
 pub fn update_props(
@@ -511,22 +521,20 @@ pub fn update_props(
     txn: &mut RwTxn,
     key: &str,
     version_id: Option<&str>,
-    set: &BTreeMap<String, String>,
-    remove: &[String],
-    bypass_governance: bool,
+    change: &PropChange<'_>,
 ) -> Result<ObjectRecord> {
+    let PropChange {
+        set,
+        remove,
+        bypass_governance,
+        now_ms,
+    } = *change;
     let lkey = keys::encode(key);
     let mut rec = get(env, txn, key, version_id)?;
     if rec.delete_marker {
         return Err(Error::NoSuchObject(key.to_string()));
     }
-    meta_api::lock::check_change(
-        &rec.props,
-        set,
-        remove,
-        crate::ids::now_ms(),
-        bypass_governance,
-    )?;
+    meta_api::lock::check_change(&rec.props, set, remove, now_ms, bypass_governance)?;
     for (k, v) in set {
         rec.props.insert(k.clone(), v.clone());
     }

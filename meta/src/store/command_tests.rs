@@ -1,0 +1,371 @@
+//! `apply` is deterministic: the same command log applied to two fresh stores — at different
+//! times, the second one from the log's encoded form — leaves identical databases (every key
+//! and value of every environment) and gives identical answers.
+
+use super::Store;
+use super::command::{COMMAND_VERSION, Command, Logged, Outcome};
+use super::lmdb::{self, Db};
+use super::multipart::MIN_PART_SIZE;
+use super::records::{decode_record, encode_record};
+use super::test_fixtures::{chunk, config, copy, object};
+use meta_api::wire::{
+    CompletePart, CompleteRequest, ContainerSettings, Heartbeat, PartRecord, PutCondition,
+    ServiceStats, UploadRecord, Versioning,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const ADDR: &str = "127.0.0.1:6000";
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A log touching every kind of command, with fixed times and ids.
+fn log() -> Vec<Command> {
+    let t = 1_700_000_000_000i64;
+    let due = 1_700_000_600_000u64;
+    let obj = |key: &str, chunk_id: &str, content: &str| {
+        let mut o = object(key, 10, chunk_id);
+        o.content_id = content.to_string();
+        o
+    };
+    let mut expiring = obj("k", "c1", "content-1");
+    expiring.headers = map(&[("x-delete-at", "100")]);
+    let part = |n: u32, size: u64, id: &str| PartRecord {
+        v: 1,
+        part_number: n,
+        size,
+        etag: "0123456789abcdef0123456789abcdef".into(),
+        mtime_ms: t,
+        checksums: Default::default(),
+        chunks: vec![chunk(0, 0, size, id)],
+    };
+    let upload = |id: &str| UploadRecord {
+        v: 1,
+        upload_id: id.into(),
+        key: "big".into(),
+        initiated_ms: t,
+        content_type: None,
+        headers: Default::default(),
+        user_meta: Default::default(),
+        policy: "THREECOPIES".into(),
+        checksum_algorithm: None,
+        props: Default::default(),
+    };
+    let heartbeat = |deleted: Vec<String>| Heartbeat {
+        id: "svc-a".into(),
+        kind: "chunkd".into(),
+        addr: "127.0.0.1:7001".into(),
+        location: "dc.r.h.v".into(),
+        slots: vec![],
+        stats: ServiceStats {
+            free_bytes: 100,
+            total_bytes: 200,
+            chunk_count: 3,
+            io_idle: 1.0,
+            cpu_idle: 1.0,
+        },
+        deleted,
+    };
+    let put = |container: &str, record, now_ms| Command::PutObject {
+        container: container.into(),
+        record,
+        condition: PutCondition::default(),
+        now_ms,
+        gc_due_ms: due,
+    };
+    vec![
+        Command::CreateAccount {
+            name: "acct".into(),
+            created_ms: t,
+        },
+        Command::CreateKey {
+            account: "acct".into(),
+            access_key: "AK".into(),
+            secret_key: "SK".into(),
+        },
+        Command::UpdateAccountMeta {
+            name: "acct".into(),
+            set: map(&[("Temp-URL-Key", "x")]),
+            remove: vec![],
+        },
+        Command::ApplyPolicy {
+            text: "default = \"THREECOPIES\"\n[policies.THREECOPIES]\nkind = \"replicate\"\ncopies = 3\n".into(),
+        },
+        Command::CreateContainer {
+            account: "acct".into(),
+            name: "photos".into(),
+            settings: ContainerSettings::default(),
+            meta2: vec![ADDR.into()],
+            created_ms: t,
+        },
+        Command::CreateContainer {
+            account: "acct".into(),
+            name: "docs".into(),
+            settings: ContainerSettings {
+                policy: Some("THREECOPIES".into()),
+                properties: map(&[("object-lock", r#"{"mode":"GOVERNANCE","days":1}"#)]),
+            },
+            meta2: vec![ADDR.into()],
+            created_ms: t + 1,
+        },
+        Command::SetVersioning {
+            name: "docs".into(),
+            state: Versioning::Enabled,
+            now_ms: t + 2,
+        },
+        put("photos", expiring, t + 3),
+        put("photos", obj("k2", "c2", "content-2"), t + 4),
+        // Replaces k2: its chunk goes to GC.
+        put("photos", obj("k2", "c3", "content-3"), t + 5),
+        put("docs", obj("doc", "d1", "content-4"), t + 6),
+        put("docs", obj("doc", "d2", "content-5"), t + 7),
+        Command::DeleteVersion {
+            container: "docs".into(),
+            key: "doc".into(),
+            version_id: None,
+            bypass_governance: false,
+            now_ms: t + 8,
+            gc_due_ms: due,
+        },
+        Command::UpdateObjectProps {
+            container: "photos".into(),
+            key: "k2".into(),
+            version_id: None,
+            set: map(&[("tags", r#"{"a":"b"}"#)]),
+            remove: vec![],
+            bypass_governance: false,
+            now_ms: t + 9,
+        },
+        Command::AbandonWrite {
+            container: "photos".into(),
+            key: "lost".into(),
+            content_id: "content-6".into(),
+            chunks: vec![copy("svc-a", "c4")],
+            now_ms: t + 10,
+            gc_due_ms: due,
+        },
+        Command::CreateUpload {
+            container: "photos".into(),
+            record: upload("up1"),
+        },
+        Command::PutPart {
+            container: "photos".into(),
+            upload_id: "up1".into(),
+            part: part(1, MIN_PART_SIZE, "p1"),
+            gc_due_ms: due,
+        },
+        // Replaces part 1: its chunk goes to GC.
+        Command::PutPart {
+            container: "photos".into(),
+            upload_id: "up1".into(),
+            part: part(1, MIN_PART_SIZE, "p1b"),
+            gc_due_ms: due,
+        },
+        Command::PutPart {
+            container: "photos".into(),
+            upload_id: "up1".into(),
+            part: part(2, 7, "p2"),
+            gc_due_ms: due,
+        },
+        Command::CompleteUpload {
+            container: "photos".into(),
+            upload_id: "up1".into(),
+            request: CompleteRequest {
+                parts: [1, 2]
+                    .map(|n| CompletePart {
+                        part_number: n,
+                        etag: "0123456789abcdef0123456789abcdef".into(),
+                    })
+                    .to_vec(),
+                checksums: Default::default(),
+                condition: PutCondition::default(),
+            },
+            content_id: "content-7".into(),
+            now_ms: t + 11,
+            gc_due_ms: due,
+        },
+        Command::CreateUpload {
+            container: "photos".into(),
+            record: upload("up2"),
+        },
+        Command::AbortUpload {
+            container: "photos".into(),
+            upload_id: "up2".into(),
+            gc_due_ms: due,
+        },
+        Command::QueueGc {
+            chunks: vec![copy("svc-a", "orphan")],
+            due_ms: 0,
+        },
+        Command::Heartbeat {
+            heartbeat: heartbeat(vec![]),
+            now_ms: t + 12,
+            computed_score: 80,
+            lock_if_new: false,
+            dead_after_ms: 10_000,
+            max_rise: 20,
+        },
+        Command::Heartbeat {
+            heartbeat: heartbeat(vec!["orphan".into()]),
+            now_ms: t + 13,
+            computed_score: 90,
+            lock_if_new: false,
+            dead_after_ms: 10_000,
+            max_rise: 20,
+        },
+        Command::LockService {
+            id: "svc-a".into(),
+            score: 5,
+        },
+        Command::UnlockService { id: "svc-a".into() },
+        Command::LockService {
+            id: "svc-a".into(),
+            score: 0,
+        },
+        Command::UnlockAll,
+        Command::CreateSwiftUser {
+            account: "acct".into(),
+            user: "admin".into(),
+            key: "swk".into(),
+            admin: true,
+        },
+        Command::CreateToken {
+            account: "acct".into(),
+            user: "admin".into(),
+            token: "AUTH_tk00".into(),
+            expires_ms: t + 14,
+        },
+        Command::CreateToken {
+            account: "acct".into(),
+            user: "admin".into(),
+            token: "AUTH_tk01".into(),
+            expires_ms: t + 1_000_000,
+        },
+        Command::PurgeTokens { now_ms: t + 15 },
+        Command::Expire {
+            container: "photos".into(),
+            cid: super::containers::container_id("acct", "photos"),
+            key: "k".into(),
+            at: 100,
+            gc_due_ms: due,
+        },
+        Command::SetContainerPolicy {
+            name: "photos".into(),
+            policy: Some("THREECOPIES".into()),
+        },
+        Command::UpdateContainerProperties {
+            name: "photos".into(),
+            set: map(&[("s3:cors", "<CORSConfiguration/>")]),
+            remove: vec![],
+        },
+        Command::CreateContainer {
+            account: "acct".into(),
+            name: "gone".into(),
+            settings: ContainerSettings::default(),
+            meta2: vec![ADDR.into()],
+            created_ms: t + 16,
+        },
+        Command::DeleteContainer {
+            account: "acct".into(),
+            name: "gone".into(),
+            gc_due_ms: due,
+        },
+        // Refused, deterministically: the container does not exist any more.
+        put("gone", obj("x", "c9", "content-9"), t + 17),
+    ]
+}
+
+/// Entries of each database, by environment and database name.
+type Dump = BTreeMap<String, Vec<(Vec<u8>, Vec<u8>)>>;
+
+/// Every key and value of every database of every environment under `dir`, by environment
+/// (relative path) and database name.
+fn dump(dir: &Path) -> Dump {
+    let mut out = BTreeMap::new();
+    let mut envs = vec![dir.join("directory")];
+    for group in std::fs::read_dir(dir.join("meta2")).unwrap() {
+        for env in std::fs::read_dir(group.unwrap().path()).unwrap() {
+            envs.push(env.unwrap().path());
+        }
+    }
+    for path in envs {
+        let env = lmdb::open_env(&path, 64 << 20, 16).unwrap();
+        let txn = env.read_txn().unwrap();
+        let main: heed::Database<heed::types::Bytes, heed::types::Bytes> =
+            env.open_database(&txn, None).unwrap().unwrap();
+        let names: Vec<String> = main
+            .iter(&txn)
+            .unwrap()
+            .map(|e| String::from_utf8(e.unwrap().0.to_vec()).unwrap())
+            .collect();
+        let rel = path.strip_prefix(dir).unwrap().display().to_string();
+        for name in names {
+            let db: Db = env.open_database(&txn, Some(&name)).unwrap().unwrap();
+            let entries = db
+                .iter(&txn)
+                .unwrap()
+                .map(|e| {
+                    let (k, v) = e.unwrap();
+                    (k.to_vec(), v.to_vec())
+                })
+                .collect();
+            out.insert(format!("{rel}/{name}"), entries);
+        }
+        drop(txn);
+        drop(env);
+        lmdb::wait_closed(&path);
+    }
+    out
+}
+
+fn run(dir: &Path, log: Vec<Command>) -> Vec<Result<Outcome, String>> {
+    let s = Store::open(&config(dir), ADDR).unwrap();
+    let outcomes = log
+        .into_iter()
+        .map(|c| s.apply(c).map_err(|e| e.to_string()))
+        .collect();
+    drop(s);
+    outcomes
+}
+
+#[test]
+fn the_same_log_leaves_two_stores_identical() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = run(a.path(), log());
+    // The second store gets the log as it would be written down, a little later.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let written: Vec<Vec<u8>> = log()
+        .into_iter()
+        .map(|command| {
+            encode_record(&Logged {
+                v: COMMAND_VERSION,
+                command,
+            })
+            .unwrap()
+        })
+        .collect();
+    let read: Vec<Command> = written
+        .iter()
+        .map(|b| decode_record::<Logged>(b).unwrap().command)
+        .collect();
+    assert_eq!(read, log(), "the log survives its encoding");
+    let second = run(b.path(), read);
+    assert_eq!(first, second);
+    // The log did real work: a refusal at the end, successes before it.
+    assert!(first.last().unwrap().is_err());
+    assert!(
+        first[..first.len() - 1].iter().all(Result::is_ok),
+        "{first:?}"
+    );
+    let (da, db) = (dump(a.path()), dump(b.path()));
+    assert!(da["directory/gc"].len() >= 4, "{:?}", da["directory/gc"]);
+    assert_eq!(da.len(), db.len());
+    for (name, entries) in &da {
+        assert_eq!(Some(entries), db.get(name), "{name} differs");
+    }
+}
