@@ -9,6 +9,7 @@ use super::error::{SwiftError, SwiftResult};
 use super::router::Ctx;
 use super::{LISTING_LIMIT, Response, header, listing_date, put_header, respond};
 use crate::xml::escape as xml_escape;
+use meta::listing::Rollup;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -148,32 +149,29 @@ pub fn in_name_order<T>(
 }
 
 /// Applies prefix / delimiter / marker / end_marker / reverse / limit to a sorted list of
-/// names, folding names past the delimiter into subdirectories ("prefix/").
+/// names, folding names past the delimiter into subdirectories ("prefix/") with the rollup
+/// every listing shares (`meta::listing`); in reverse order the marker bounds from above.
 pub fn select<T>(
     items: Vec<T>,
     name: impl Fn(&T) -> &str,
     subdir: impl Fn(String) -> T,
     p: &Params,
 ) -> Vec<T> {
-    let mut out: Vec<T> = Vec::new();
-    let mut last_subdir: Option<String> = None;
+    let mut page = Rollup::new(&p.prefix, p.delimiter.as_deref(), None, usize::MAX);
     for item in items {
-        let n = name(&item);
-        if !n.starts_with(&p.prefix) {
+        if !name(&item).starts_with(&p.prefix) {
             continue;
         }
-        if let Some(d) = &p.delimiter
-            && let Some(pos) = n[p.prefix.len()..].find(d.as_str())
-        {
-            let sub = n[..p.prefix.len() + pos + d.len()].to_string();
-            if last_subdir.as_deref() != Some(&sub) {
-                last_subdir = Some(sub.clone());
-                out.push(subdir(sub));
-            }
-            continue;
-        }
-        out.push(item);
+        let key = name(&item).to_string();
+        page.offer(&key, || item);
     }
+    let rolled = in_name_order(page.items, page.common_prefixes, &name);
+    let mut out: Vec<T> = rolled
+        .map(|e| match e {
+            Paged::Item(i) => i,
+            Paged::Prefix(sub) => subdir(sub),
+        })
+        .collect();
     if p.reverse {
         out.reverse();
         // In reverse order the marker bounds from above and end_marker from below.
@@ -364,6 +362,13 @@ mod tests {
             limit: 2,
             ..all
         };
-        assert_eq!(run(&names, reverse), ["c", "b/2"]);
+        assert_eq!(run(&names, reverse.clone()), ["c", "b/2"]);
+        let rolled_reverse = Params {
+            delimiter: Some("/".into()),
+            marker: None,
+            limit: 3,
+            ..reverse
+        };
+        assert_eq!(run(&names, rolled_reverse), ["d", "c", "b/"]);
     }
 }
