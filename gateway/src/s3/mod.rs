@@ -9,7 +9,8 @@
 //! `list`, `multipart`, `attributes`, `versioning`, `acl_ops`, `bucket_policy`, `tagging`,
 //! `cors`, `lifecycle`, `object_lock`, `encryption`), and what runs around s3s (`fixups`,
 //! `post_object`, `vhost`, `cors`'s preflights). Operation modules import shared modules only,
-//! never one another.
+//! never one another (`post_object` hands each form upload to `object::put_object`), and no
+//! module imports one that imports it back.
 
 mod access;
 mod acl;
