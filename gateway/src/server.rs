@@ -56,7 +56,7 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
     let spread = SpreadS3::new(svc, creds.clone());
     let mut builder = S3ServiceBuilder::new(spread.clone());
     builder.set_auth(MetaAuth(creds));
-    builder.set_access(OperationAccess);
+    builder.set_access(OperationAccess(spread.clone()));
     let vhost = config.s3_domain.as_deref().map(vhost::DomainHost::new);
     if let Some(host) = &vhost {
         builder.set_host(host.clone());

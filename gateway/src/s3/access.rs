@@ -1,31 +1,32 @@
-//! Authorization: every S3 operation on a bucket asks [`SpreadS3::authorize`] whether its
-//! caller (an account, or anonymous for an unsigned request) may do it.
+//! Authorization's decision: whether the caller of a request may do an [`Action`] on a bucket
+//! (and key) — [`decide`] — and, once an operation has read the object version it acts on,
+//! whether that version may be had — [`Access::read_version`], the one function every
+//! operation reading a version goes through. Which action each S3 operation needs is the
+//! table in `operations`, whose s3s access hook decides before the operation runs and leaves
+//! the [`Access`] in the request's extensions, where the operation takes it ([`granted`]).
 //!
 //! Order, as in AWS: an explicit Deny of the bucket policy refuses; an Allow of the policy
 //! grants; otherwise the ACLs decide — the bucket ACL for bucket-level permissions (READ
 //! to list, WRITE to create and delete objects), the object ACL for reading an object or
-//! its ACL (checked by [`Access::check_object`] once the record is read), and operations
+//! its ACL (checked by [`Access::read_version`] once the record is read), and operations
 //! on the bucket's configuration belong to its owner alone. The owner of a bucket or
 //! object may always read and write its ACL, and manage the bucket policy.
 
 use std::collections::BTreeMap;
 
+use http::{HeaderMap, HeaderValue, Uri};
 use meta::wire::{ContainerInfo, ObjectRecord, tags_of};
+use s3s::auth::Credentials;
+use s3s::dto::TimestampFormat;
 use s3s::{S3Request, S3Result, s3_error};
 
-use super::SpreadS3;
 use super::acl::{Acl, BUCKET_ACL_PROP, OBJECT_ACL_PROP, Perm};
-use super::bucket_policy::{self, Decision};
+use super::caller::Caller;
+use super::convert::timestamp;
 use super::error::s3err;
-
-/// Who sends a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
-    /// An unsigned request.
-    Anonymous,
-    /// A signed request of this account.
-    Account(String),
-}
+use super::policy::{self, Decision};
+use super::service::SpreadS3;
+use super::tags;
 
 /// What a request does, as a bucket policy names it, and the ACL permission it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,14 +94,22 @@ impl Action {
     }
 }
 
-/// The answer of [`SpreadS3::authorize`]: the bucket, who asks, and whether the request is
-/// already granted (object-level permissions still wait for [`Access::check_object`]).
+/// What the decision reads of a request: who signed it, and the headers and URI bucket
+/// policy conditions test.
+pub struct Asked<'a> {
+    pub credentials: Option<&'a Credentials>,
+    pub headers: &'a HeaderMap,
+    pub uri: &'a Uri,
+}
+
+/// The answer of [`decide`]: the bucket, who asks, and the object ACL permission still to
+/// check on the version the operation reads (none when the bucket-level decision granted
+/// the request whole).
 #[derive(Debug, Clone)]
 pub struct Access {
     pub container: ContainerInfo,
     pub caller: Caller,
-    granted: bool,
-    need: Need,
+    object_perm: Option<Perm>,
     ignore_public_acls: bool,
 }
 
@@ -119,23 +128,6 @@ impl Access {
         Acl::stored(&rec.props, OBJECT_ACL_PROP, &self.container.account)
     }
 
-    /// Whether the object-level permission of the request is granted on `rec`.
-    pub fn check_object(&self, rec: &ObjectRecord) -> S3Result<()> {
-        if self.granted {
-            return Ok(());
-        }
-        match self.need {
-            Need::Object(perm)
-                if self
-                    .object_acl(rec)
-                    .allows(&self.caller, perm, self.ignore_public_acls) =>
-            {
-                Ok(())
-            }
-            _ => Err(denied()),
-        }
-    }
-
     /// The owner of an object the caller writes: the caller, or the bucket owner for an
     /// anonymous write.
     pub fn writer(&self) -> &str {
@@ -144,9 +136,97 @@ impl Access {
             Caller::Anonymous => &self.container.account,
         }
     }
+
+    /// The version of `key` an operation acts on: the current one, or the one named by
+    /// `version_id`; then the object-level check of the request on it.
+    ///
+    /// A delete marker is no object: as the current version the object is absent (meta
+    /// answers 404 NoSuchKey), named by its id it answers 405 MethodNotAllowed with
+    /// `x-amz-delete-marker: true` and `Allow: DELETE` — for every operation but DeleteObject
+    /// (which does not read the version), as AWS does (a copy turns that 405 into its own
+    /// answer, see `copy_source`). The object's ACL is then checked when the bucket-level
+    /// decision left it to decide.
+    pub async fn read_version(
+        &self,
+        s3: &SpreadS3,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<ObjectRecord> {
+        let rec = s3
+            .svc
+            .meta()
+            .get_object_version(&self.container.name, key, version_id)
+            .await
+            .map_err(s3err)?;
+        if rec.delete_marker {
+            return Err(delete_marker(&rec));
+        }
+        if let Some(perm) = self.object_perm
+            && !self
+                .object_acl(&rec)
+                .allows(&self.caller, perm, self.ignore_public_acls)
+        {
+            return Err(denied());
+        }
+        Ok(rec)
+    }
 }
 
-fn denied() -> s3s::S3Error {
+/// The answer to an operation on a delete marker named by its version id.
+fn delete_marker(rec: &ObjectRecord) -> s3s::S3Error {
+    let mut err = s3_error!(
+        MethodNotAllowed,
+        "The specified method is not allowed against this resource."
+    );
+    let mut h = http::HeaderMap::new();
+    h.insert("x-amz-delete-marker", HeaderValue::from_static("true"));
+    h.insert(http::header::ALLOW, HeaderValue::from_static("DELETE"));
+    if let Ok(v) = HeaderValue::from_str(&rec.version_id) {
+        h.insert("x-amz-version-id", v);
+    }
+    let mut date = Vec::new();
+    if timestamp(rec.mtime_ms)
+        .format(TimestampFormat::HttpDate, &mut date)
+        .is_ok()
+        && let Ok(v) = HeaderValue::from_bytes(&date)
+    {
+        h.insert(http::header::LAST_MODIFIED, v);
+    }
+    err.set_headers(h);
+    err
+}
+
+/// The account of a signed request for an operation outside any bucket (ListBuckets,
+/// CreateBucket), as the access hook left it for the operation.
+#[derive(Debug, Clone)]
+pub struct AccountAccess(pub String);
+
+/// The [`Access`] to the object a CopyObject or UploadPartCopy reads (`x-amz-copy-source`),
+/// decided by the access hook together with the one to the target.
+#[derive(Debug, Clone)]
+pub struct SourceAccess {
+    pub access: Access,
+    pub bucket: String,
+    pub key: String,
+}
+
+/// Takes what the access hook decided for this request ([`Access`], [`AccountAccess`] or
+/// [`SourceAccess`]) out of its extensions. Missing is AccessDenied: an operation whose table
+/// entry does not give it what it needs is refused, never run unchecked.
+pub fn granted<X, T>(req: &mut S3Request<T>) -> S3Result<X>
+where
+    X: Clone + Send + Sync + 'static,
+{
+    req.extensions.remove::<X>().ok_or_else(|| {
+        tracing::error!(
+            wanted = std::any::type_name::<X>(),
+            "no authorization decision for this operation"
+        );
+        denied()
+    })
+}
+
+pub(crate) fn denied() -> s3s::S3Error {
     s3_error!(AccessDenied, "Access Denied")
 }
 
@@ -156,9 +236,9 @@ const EXISTING_TAG: &str = "s3:existingobjecttag/";
 const REQUEST_TAG: &str = "s3:requestobjecttag/";
 
 /// The request values bucket policy conditions can test (lower-case keys).
-fn condition_context<T>(req: &S3Request<T>) -> BTreeMap<String, String> {
+fn condition_context(asked: &Asked<'_>) -> BTreeMap<String, String> {
     let mut ctx = BTreeMap::new();
-    let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let header = |name: &str| asked.headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(v) = header("referer") {
         ctx.insert("aws:referer".to_string(), v.to_string());
     }
@@ -183,14 +263,14 @@ fn condition_context<T>(req: &S3Request<T>) -> BTreeMap<String, String> {
     }
     // The tags a PUT asks for (`x-amz-tagging`, URL-encoded `k=v&...`).
     // An unreadable header is refused later by the operation itself.
-    if let Some(Ok(tags)) = header("x-amz-tagging").map(super::tagging::parse_header) {
+    if let Some(Ok(tags)) = header("x-amz-tagging").map(tags::parse_header) {
         for (k, v) in tags {
             ctx.insert(format!("{REQUEST_TAG}{}", k.to_ascii_lowercase()), v);
         }
     }
-    let secure = req.uri.scheme_str() == Some("https");
+    let secure = asked.uri.scheme_str() == Some("https");
     ctx.insert("aws:securetransport".to_string(), secure.to_string());
-    if let Some(q) = req.uri.query() {
+    if let Some(q) = asked.uri.query() {
         for pair in q.split('&') {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             if matches!(k, "prefix" | "delimiter" | "max-keys") {
@@ -204,99 +284,71 @@ fn condition_context<T>(req: &S3Request<T>) -> BTreeMap<String, String> {
     ctx
 }
 
-impl SpreadS3 {
-    /// The bucket, for a configuration operation only its owner may do (tagging, CORS,
-    /// lifecycle): the bucket policy's explicit Deny still applies.
-    pub(crate) async fn owned_bucket<T>(
-        &self,
-        req: &S3Request<T>,
-        bucket: &str,
-    ) -> S3Result<ContainerInfo> {
-        Ok(self
-            .authorize(
-                req,
-                bucket,
-                None,
-                Action::Owner("s3:PutBucketConfiguration"),
-            )
-            .await?
-            .container)
-    }
-
-    /// Who sends the request: anonymous when unsigned (s3s has already checked signatures).
-    pub(crate) async fn caller<T>(&self, req: &S3Request<T>) -> S3Result<Caller> {
-        match req.credentials.as_ref() {
-            None => Ok(Caller::Anonymous),
-            Some(c) => Ok(Caller::Account(
-                self.creds.lookup(&c.access_key).await?.account,
-            )),
-        }
-    }
-
-    /// Whether the caller of `req` may do `action` on `bucket` (and `key`). A missing
-    /// bucket is 404 NoSuchBucket for every caller, a refusal 403 AccessDenied.
-    pub(crate) async fn authorize<T>(
-        &self,
-        req: &S3Request<T>,
-        bucket: &str,
-        key: Option<&str>,
-        action: Action,
-    ) -> S3Result<Access> {
-        let caller = self.caller(req).await?;
-        let container = self
-            .svc
-            .meta()
-            .get_container_cached(bucket)
-            .await
-            .map_err(s3err)?;
-        let is_owner = matches!(&caller, Caller::Account(a) if *a == container.account);
-        let pab = bucket_policy::public_access_block(&container);
-        let need = action.need();
-        let manages_policy = is_owner && action.name().ends_with("BucketPolicy");
-        let mut granted = false;
-        if !manages_policy && let Some(policy) = bucket_policy::stored(&container) {
-            let resource = match key {
-                Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
-                None => format!("arn:aws:s3:::{bucket}"),
-            };
-            let mut ctx = condition_context(req);
-            if let Some(key) = key
-                && policy.tests_key(EXISTING_TAG)
-            {
-                // Tags of the current version; none when there is no object yet.
-                if let Ok(rec) = self.svc.meta().get_object(bucket, key).await {
-                    for (k, v) in tags_of(&rec.props) {
-                        ctx.insert(format!("{EXISTING_TAG}{}", k.to_ascii_lowercase()), v);
-                    }
+/// Whether the caller of `asked` may do `action` on `bucket` (and `key`). A missing bucket
+/// is 404 NoSuchBucket for every caller, a refusal 403 AccessDenied.
+pub(crate) async fn decide(
+    s3: &SpreadS3,
+    asked: &Asked<'_>,
+    bucket: &str,
+    key: Option<&str>,
+    action: Action,
+) -> S3Result<Access> {
+    let caller = s3.creds.caller(asked.credentials).await?;
+    let container = s3
+        .svc
+        .meta()
+        .get_container_cached(bucket)
+        .await
+        .map_err(s3err)?;
+    let is_owner = matches!(&caller, Caller::Account(a) if *a == container.account);
+    let pab = policy::public_access_block(&container);
+    let need = action.need();
+    let manages_policy = is_owner && action.name().ends_with("BucketPolicy");
+    let mut granted = false;
+    if !manages_policy && let Some(policy) = policy::stored(&container) {
+        let resource = match key {
+            Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
+            None => format!("arn:aws:s3:::{bucket}"),
+        };
+        let mut ctx = condition_context(asked);
+        if let Some(key) = key
+            && policy.tests_key(EXISTING_TAG)
+        {
+            // Tags of the current version; none when there is no object yet.
+            if let Ok(rec) = s3.svc.meta().get_object(bucket, key).await {
+                for (k, v) in tags_of(&rec.props) {
+                    ctx.insert(format!("{EXISTING_TAG}{}", k.to_ascii_lowercase()), v);
                 }
             }
-            match policy.evaluate(&caller, action.name(), &resource, &ctx) {
-                Decision::Deny => return Err(denied()),
-                Decision::Allow => {
-                    granted = is_owner || !(pab.restrict_public_buckets && policy.is_public());
-                }
-                Decision::NotApplicable => {}
-            }
         }
-        let access = Access {
-            ignore_public_acls: pab.ignore_public_acls,
-            container,
-            caller,
-            granted,
-            need,
-        };
-        if access.granted {
-            return Ok(access);
-        }
-        let ok = match need {
-            Need::Owner => is_owner,
-            Need::Bucket(perm) => {
-                access
-                    .bucket_acl()
-                    .allows(&access.caller, perm, access.ignore_public_acls)
+        match policy.evaluate(&caller, action.name(), &resource, &ctx) {
+            Decision::Deny => return Err(denied()),
+            Decision::Allow => {
+                granted = is_owner || !(pab.restrict_public_buckets && policy.is_public());
             }
-            Need::Object(_) => true,
-        };
-        if ok { Ok(access) } else { Err(denied()) }
+            Decision::NotApplicable => {}
+        }
     }
+    let mut access = Access {
+        ignore_public_acls: pab.ignore_public_acls,
+        container,
+        caller,
+        object_perm: None,
+    };
+    if granted {
+        return Ok(access);
+    }
+    let ok = match need {
+        Need::Owner => is_owner,
+        Need::Bucket(perm) => {
+            access
+                .bucket_acl()
+                .allows(&access.caller, perm, access.ignore_public_acls)
+        }
+        Need::Object(perm) => {
+            access.object_perm = Some(perm);
+            true
+        }
+    };
+    if ok { Ok(access) } else { Err(denied()) }
 }

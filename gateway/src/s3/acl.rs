@@ -1,5 +1,6 @@
-//! S3 access control lists: canned ACLs, `x-amz-grant-*` headers and the
-//! Get/Put Bucket/Object ACL operations.
+//! S3 access control lists: the model (grants, who they let do what), canned ACLs,
+//! `x-amz-grant-*` headers and AccessControlPolicy bodies. The Get/Put Bucket/Object ACL
+//! operations are in `acl_ops`; `access` checks ACLs for every request.
 //!
 //! A bucket's ACL is kept as JSON in the container property [`BUCKET_ACL_PROP`], an object
 //! version's in its record property [`OBJECT_ACL_PROP`] (written with the object at PUT time).
@@ -10,12 +11,14 @@
 use std::collections::BTreeMap;
 
 use s3s::dto::{self, *};
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Result, s3_error};
 use serde::{Deserialize, Serialize};
 
-use super::SpreadS3;
-use super::access::{Action, Caller};
+use super::caller::Caller;
+use super::convert::owner;
 use super::error::s3err;
+use super::policy::public_access_block;
+use super::service::SpreadS3;
 
 /// Container property holding the bucket ACL (JSON).
 pub const BUCKET_ACL_PROP: &str = "s3.acl";
@@ -148,7 +151,7 @@ impl Acl {
     }
 
     /// The S3 form: owner and grants.
-    fn to_dto(&self) -> (Owner, Vec<Grant>) {
+    pub fn to_dto(&self) -> (Owner, Vec<Grant>) {
         let grants = self
             .grants
             .iter()
@@ -172,7 +175,7 @@ impl Acl {
                 permission: Some(Permission::from(g.perm.as_str().to_string())),
             })
             .collect();
-        (super::bucket::owner(&self.owner), grants)
+        (owner(&self.owner), grants)
     }
 }
 
@@ -383,7 +386,7 @@ impl SpreadS3 {
     }
 
     /// The ACL a PutBucketAcl / PutObjectAcl asks for: canned, headers or body.
-    async fn acl_to_put(
+    pub(crate) async fn acl_to_put(
         &self,
         canned_acl: Option<&str>,
         grants: &GrantHeaders<'_>,
@@ -414,19 +417,19 @@ impl SpreadS3 {
 }
 
 impl SpreadS3 {
-    /// The record properties giving a new object the ACL its write asks for (the writer's
-    /// private ACL by default).
+    /// The record properties giving a new object of `container`, written by `writer`, the
+    /// ACL its write asks for (the writer's private ACL by default).
     pub(crate) async fn new_object_acl(
         &self,
-        access: &super::access::Access,
+        container: &meta::wire::ContainerInfo,
+        writer: &str,
         canned_acl: Option<&str>,
         grants: &GrantHeaders<'_>,
     ) -> S3Result<BTreeMap<String, String>> {
-        let writer = access.writer();
         let acl = self
-            .requested_acl(canned_acl, grants, writer, &access.container.account)
+            .requested_acl(canned_acl, grants, writer, &container.account)
             .await?;
-        check_block_public(&access.container, acl.as_ref())?;
+        check_block_public(container, acl.as_ref())?;
         let acl = acl.unwrap_or_else(|| Acl::private(writer));
         Ok(BTreeMap::from([(
             OBJECT_ACL_PROP.to_string(),
@@ -442,135 +445,11 @@ pub fn check_block_public(
 ) -> S3Result<()> {
     if let Some(acl) = acl
         && acl.is_public()
-        && super::bucket_policy::public_access_block(container).block_public_acls
+        && public_access_block(container).block_public_acls
     {
         return Err(s3_error!(AccessDenied, "Access Denied"));
     }
     Ok(())
-}
-
-pub async fn get_bucket_acl(
-    s3: &SpreadS3,
-    req: S3Request<GetBucketAclInput>,
-) -> S3Result<S3Response<GetBucketAclOutput>> {
-    let access = s3
-        .authorize(&req, &req.input.bucket, None, Action::GetBucketAcl)
-        .await?;
-    let acl = access.bucket_acl();
-    let (owner, grants) = acl.to_dto();
-    Ok(S3Response::new(GetBucketAclOutput {
-        grants: Some(grants),
-        owner: Some(owner),
-    }))
-}
-
-pub async fn put_bucket_acl(
-    s3: &SpreadS3,
-    req: S3Request<PutBucketAclInput>,
-) -> S3Result<S3Response<PutBucketAclOutput>> {
-    let access = s3
-        .authorize(&req, &req.input.bucket, None, Action::PutBucketAcl)
-        .await?;
-    let input = &req.input;
-    let owner = access.container.account.clone();
-    let grants = grant_headers!(input);
-    let acl = s3
-        .acl_to_put(
-            input.acl.as_ref().map(|a| a.as_str()),
-            &grants,
-            input.access_control_policy.as_ref(),
-            &owner,
-            &owner,
-        )
-        .await?;
-    check_block_public(&access.container, Some(&acl))?;
-    let set = BTreeMap::from([(BUCKET_ACL_PROP.to_string(), acl.to_json())]);
-    s3.svc
-        .meta()
-        .update_container_properties(&access.container.name, &set, &[])
-        .await
-        .map_err(s3err)?;
-    Ok(S3Response::new(PutBucketAclOutput {}))
-}
-
-pub async fn get_object_acl(
-    s3: &SpreadS3,
-    req: S3Request<GetObjectAclInput>,
-) -> S3Result<S3Response<GetObjectAclOutput>> {
-    let input = &req.input;
-    let access = s3
-        .authorize(&req, &input.bucket, Some(&input.key), Action::GetObjectAcl)
-        .await?;
-    let rec = s3
-        .svc
-        .meta()
-        .get_object_version(
-            &access.container.name,
-            &input.key,
-            input.version_id.as_deref(),
-        )
-        .await
-        .map_err(s3err)?;
-    if rec.delete_marker {
-        return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
-    }
-    access.check_object(&rec)?;
-    let (owner, grants) = access.object_acl(&rec).to_dto();
-    Ok(S3Response::new(GetObjectAclOutput {
-        grants: Some(grants),
-        owner: Some(owner),
-        ..Default::default()
-    }))
-}
-
-pub async fn put_object_acl(
-    s3: &SpreadS3,
-    req: S3Request<PutObjectAclInput>,
-) -> S3Result<S3Response<PutObjectAclOutput>> {
-    let input = &req.input;
-    let access = s3
-        .authorize(&req, &input.bucket, Some(&input.key), Action::PutObjectAcl)
-        .await?;
-    let rec = s3
-        .svc
-        .meta()
-        .get_object_version(
-            &access.container.name,
-            &input.key,
-            input.version_id.as_deref(),
-        )
-        .await
-        .map_err(s3err)?;
-    if rec.delete_marker {
-        return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
-    }
-    access.check_object(&rec)?;
-    let owner = access.object_acl(&rec).owner;
-    let grants = grant_headers!(input);
-    let acl = s3
-        .acl_to_put(
-            input.acl.as_ref().map(|a| a.as_str()),
-            &grants,
-            input.access_control_policy.as_ref(),
-            &owner,
-            &access.container.account,
-        )
-        .await?;
-    check_block_public(&access.container, Some(&acl))?;
-    let set = BTreeMap::from([(OBJECT_ACL_PROP.to_string(), acl.to_json())]);
-    s3.svc
-        .meta()
-        .update_object_props(
-            &access.container.name,
-            &input.key,
-            Some(&rec.version_id),
-            &set,
-            &[],
-            false,
-        )
-        .await
-        .map_err(s3err)?;
-    Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 
 #[cfg(test)]

@@ -5,18 +5,18 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::SpreadS3;
-use super::convert::{checksum_fields, timestamp};
-use super::object::{readable_version, storage_class_of};
-use super::versioning::version_out;
+use super::access::{Access, granted};
+use super::convert::{checksum_fields, storage_class_of, timestamp, version_out};
+use super::service::SpreadS3;
 
 /// Largest page of parts answered.
 const MAX_PARTS: i32 = 1000;
 
 pub async fn get_object_attributes(
     s3: &SpreadS3,
-    req: S3Request<GetObjectAttributesInput>,
+    mut req: S3Request<GetObjectAttributesInput>,
 ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+    let access: Access = granted(&mut req)?;
     let input = &req.input;
     // One header may carry the whole comma-separated list.
     let wanted: Vec<&str> = input
@@ -47,14 +47,9 @@ pub async fn get_object_attributes(
             "Invalid attribute name specified: {bad}"
         ));
     }
-    let (_, rec) = readable_version(
-        s3,
-        &req,
-        &input.bucket,
-        &input.key,
-        input.version_id.as_deref(),
-    )
-    .await?;
+    let rec = access
+        .read_version(s3, &input.key, input.version_id.as_deref())
+        .await?;
     let want = |a: &str| wanted.contains(&a);
     let mut out = GetObjectAttributesOutput {
         last_modified: Some(timestamp(rec.mtime_ms)),

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use meta::client::MetaClient;
 use meta::wire::Credential;
-use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{Credentials, S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 
+use super::caller::Caller;
 use super::error::s3err;
 
 /// Credential lookups with a short-lived cache.
@@ -56,12 +56,13 @@ impl CredentialCache {
         Ok(cred)
     }
 
-    /// The account of an authenticated request; anonymous requests are denied.
-    pub async fn account_of(&self, credentials: Option<&Credentials>) -> S3Result<String> {
-        let Some(c) = credentials else {
-            return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
-        };
-        Ok(self.lookup(&c.access_key).await?.account)
+    /// Who sends a request: anonymous when unsigned, else the account of its access key
+    /// (s3s has already checked the signature).
+    pub async fn caller(&self, credentials: Option<&Credentials>) -> S3Result<Caller> {
+        match credentials {
+            None => Ok(Caller::Anonymous),
+            Some(c) => Ok(Caller::Account(self.lookup(&c.access_key).await?.account)),
+        }
     }
 }
 
@@ -72,17 +73,5 @@ pub struct MetaAuth(pub std::sync::Arc<CredentialCache>);
 impl S3Auth for MetaAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         Ok(SecretKey::from(self.0.lookup(access_key).await?.secret_key))
-    }
-}
-
-/// The s3s access hook: lets every request through, unsigned ones included, so that each
-/// operation decides with [`SpreadS3::authorize`](super::SpreadS3) (ACLs, bucket policy)
-/// and an anonymous request for a missing bucket gets 404 NoSuchBucket like a signed one.
-pub struct OperationAccess;
-
-#[async_trait::async_trait]
-impl S3Access for OperationAccess {
-    async fn check(&self, _cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        Ok(())
     }
 }

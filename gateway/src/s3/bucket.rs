@@ -4,25 +4,18 @@ use meta::wire::ContainerSettings;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::SpreadS3;
-use super::access::Action;
+use super::access::{Access, AccountAccess, granted};
 use super::acl::{BUCKET_ACL_PROP, grant_headers};
-use super::convert::timestamp;
+use super::convert::{owner, timestamp};
 use super::error::s3err;
-use super::object_lock::{BUCKET_LOCK_PROP, BucketLock};
-
-pub fn owner(account: &str) -> Owner {
-    Owner {
-        display_name: Some(account.to_string()),
-        id: Some(account.to_string()),
-    }
-}
+use super::lock::{BUCKET_LOCK_PROP, BucketLock};
+use super::service::SpreadS3;
 
 pub async fn list_buckets(
     s3: &SpreadS3,
-    req: S3Request<ListBucketsInput>,
+    mut req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
-    let account = s3.account(&req).await?;
+    let AccountAccess(account) = granted(&mut req)?;
     let containers = s3
         .svc
         .meta()
@@ -52,9 +45,9 @@ const LEGACY_REGION: &str = "us-east-1";
 
 pub async fn create_bucket(
     s3: &SpreadS3,
-    req: S3Request<CreateBucketInput>,
+    mut req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
-    let account = s3.account(&req).await?;
+    let AccountAccess(account) = granted(&mut req)?;
     let bucket = &req.input.bucket;
     if bucket.contains("-.") {
         return Err(s3_error!(
@@ -151,10 +144,9 @@ pub async fn create_bucket(
 
 pub async fn head_bucket(
     s3: &SpreadS3,
-    req: S3Request<HeadBucketInput>,
+    mut req: S3Request<HeadBucketInput>,
 ) -> S3Result<S3Response<HeadBucketOutput>> {
-    s3.authorize(&req, &req.input.bucket, None, Action::ListBucket)
-        .await?;
+    granted::<Access, _>(&mut req)?;
     Ok(S3Response::new(HeadBucketOutput {
         bucket_region: Some(s3.svc.config().region.clone()),
         ..Default::default()
@@ -163,17 +155,9 @@ pub async fn head_bucket(
 
 pub async fn delete_bucket(
     s3: &SpreadS3,
-    req: S3Request<DeleteBucketInput>,
+    mut req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
-    let container = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            None,
-            Action::Owner("s3:DeleteBucket"),
-        )
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     s3.svc
         .meta()
         .delete_container(&container.account, &container.name)
@@ -184,15 +168,9 @@ pub async fn delete_bucket(
 
 pub async fn get_bucket_location(
     s3: &SpreadS3,
-    req: S3Request<GetBucketLocationInput>,
+    mut req: S3Request<GetBucketLocationInput>,
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-    s3.authorize(
-        &req,
-        &req.input.bucket,
-        None,
-        Action::Owner("s3:GetBucketLocation"),
-    )
-    .await?;
+    granted::<Access, _>(&mut req)?;
     let region = &s3.svc.config().region;
     // us-east-1 is answered with an empty LocationConstraint, as AWS does.
     let location_constraint = if region == "us-east-1" {

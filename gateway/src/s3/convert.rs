@@ -1,13 +1,17 @@
 //! Conversions between Spread records and s3s types: timestamps, ETags, metadata, checksums,
-//! and the checks on incoming digests (Content-MD5, x-amz-checksum-*).
+//! owners, version ids, storage classes, the `x-amz-expiration` header, listing parameters,
+//! and the checks on incoming digests (Content-MD5, x-amz-checksum-*). Helpers shared by the
+//! operation modules live here (or in `conditions`, `tags`, `lock`, `acl`), never in another
+//! operation's module.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use meta::wire::ObjectRecord;
-use s3s::dto::{ETag, Timestamp};
+use meta::wire::{ContainerInfo, LifecycleRule, ObjectRecord, PROP_LIFECYCLE};
+use s3s::dto::{ETag, EncodingType, Owner, StorageClass, Timestamp, TimestampFormat};
 use s3s::{S3Result, s3_error};
 
+use super::service::SpreadS3;
 use crate::error::{Error, Result};
 use crate::objects::{ChecksumAlgo, Digests};
 
@@ -232,4 +236,78 @@ pub fn body_or_empty(body: Option<s3s::dto::StreamingBlob>) -> s3s::dto::Streami
             futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
         )
     })
+}
+
+/// The owner element of an account (its canonical id and display name are its name).
+pub fn owner(account: &str) -> Owner {
+    Owner {
+        display_name: Some(account.to_string()),
+        id: Some(account.to_string()),
+    }
+}
+
+/// The `x-amz-version-id` to answer for a stored version: none for the `null` version.
+pub fn version_out(id: &str) -> Option<String> {
+    (id != "null" && !id.is_empty()).then(|| id.to_string())
+}
+
+/// The S3 storage class an object's policy is mapped to (none for STANDARD).
+pub async fn storage_class_of(s3: &SpreadS3, rec: &ObjectRecord) -> Option<StorageClass> {
+    let set = s3.svc.policies().await.ok()?;
+    let class = set.storage_class_of(&rec.policy)?;
+    (class != "STANDARD").then(|| StorageClass::from(class.to_string()))
+}
+
+/// A day, in milliseconds (lifecycle rules count in days).
+pub const DAY_MS: i64 = 86_400_000;
+
+/// The `x-amz-expiration` value of a current version under the bucket's rules: the earliest
+/// expiry of the rules selecting it (in real days; midnight UTC after `mtime + days`).
+pub fn expiration_header(container: &ContainerInfo, rec: &ObjectRecord) -> Option<String> {
+    let rules: Vec<LifecycleRule> =
+        serde_json::from_str(container.settings.properties.get(PROP_LIFECYCLE)?).ok()?;
+    let (at, id) = rules
+        .iter()
+        .filter(|r| r.selects(&rec.key, rec.size, &rec.props))
+        .filter_map(|r| {
+            let at = match (r.expiration_days, r.expiration_date_ms) {
+                (Some(days), _) => {
+                    let due = rec.mtime_ms + (days as i64) * DAY_MS;
+                    (due.div_euclid(DAY_MS) + 1) * DAY_MS
+                }
+                (None, Some(date)) => date,
+                (None, None) => return None,
+            };
+            Some((at, r.id.clone()))
+        })
+        .min()?;
+    let t = timestamp(at);
+    let mut date = Vec::new();
+    t.format(TimestampFormat::HttpDate, &mut date).ok()?;
+    let date = String::from_utf8(date).ok()?;
+    Some(format!("expiry-date=\"{date}\", rule-id=\"{id}\""))
+}
+
+/// The most keys a listing page answers.
+const MAX_KEYS: i32 = 1000;
+
+/// The `max-keys` of a listing: at most 1000, 1000 when not given.
+pub fn max_keys(v: Option<i32>) -> S3Result<u32> {
+    match v {
+        None => Ok(MAX_KEYS as u32),
+        Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must not be negative")),
+        Some(n) => Ok(n.min(MAX_KEYS) as u32),
+    }
+}
+
+/// Whether a listing asks for `encoding-type=url` (the only type there is).
+pub fn wants_url(encoding: Option<&EncodingType>) -> S3Result<bool> {
+    match encoding {
+        None => Ok(false),
+        Some(e) if e.as_str().eq_ignore_ascii_case("url") => Ok(true),
+        Some(_) => Err(s3_error!(
+            InvalidArgument,
+            "Invalid Encoding Method specified in Request"
+        )),
+    }
 }

@@ -10,8 +10,9 @@ use meta::client::MetaClient;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::SpreadS3;
+use super::access::{Access, granted};
 use super::error::s3err;
+use super::service::SpreadS3;
 use super::vhost::DomainHost;
 use crate::error::Error;
 
@@ -80,9 +81,9 @@ fn validate(config: &CORSConfiguration) -> S3Result<()> {
 
 pub async fn put_bucket_cors(
     s3: &SpreadS3,
-    req: S3Request<PutBucketCorsInput>,
+    mut req: S3Request<PutBucketCorsInput>,
 ) -> S3Result<S3Response<PutBucketCorsOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = granted::<Access, _>(&mut req)?.container;
     let config = &req.input.cors_configuration;
     validate(config)?;
     let set = BTreeMap::from([(BUCKET_CORS.to_string(), to_xml(config)?)]);
@@ -95,10 +96,10 @@ pub async fn put_bucket_cors(
 }
 
 pub async fn get_bucket_cors(
-    s3: &SpreadS3,
-    req: S3Request<GetBucketCorsInput>,
+    _s3: &SpreadS3,
+    mut req: S3Request<GetBucketCorsInput>,
 ) -> S3Result<S3Response<GetBucketCorsOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = granted::<Access, _>(&mut req)?.container;
     let config = container
         .settings
         .properties
@@ -117,9 +118,9 @@ pub async fn get_bucket_cors(
 
 pub async fn delete_bucket_cors(
     s3: &SpreadS3,
-    req: S3Request<DeleteBucketCorsInput>,
+    mut req: S3Request<DeleteBucketCorsInput>,
 ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = granted::<Access, _>(&mut req)?.container;
     s3.svc
         .meta()
         .update_container_properties(&container.name, &BTreeMap::new(), &[BUCKET_CORS.into()])

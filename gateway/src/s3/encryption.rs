@@ -4,20 +4,14 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::SpreadS3;
-use super::access::Action;
+use super::access::{Access, granted};
+use super::service::SpreadS3;
 
 pub async fn get_bucket_encryption(
-    s3: &SpreadS3,
-    req: S3Request<GetBucketEncryptionInput>,
+    _s3: &SpreadS3,
+    mut req: S3Request<GetBucketEncryptionInput>,
 ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-    s3.authorize(
-        &req,
-        &req.input.bucket,
-        None,
-        Action::Owner("s3:GetEncryptionConfiguration"),
-    )
-    .await?;
+    granted::<Access, _>(&mut req)?;
     let mut err = s3_error!(
         ServerSideEncryptionConfigurationNotFoundError,
         "The server side encryption configuration was not found"

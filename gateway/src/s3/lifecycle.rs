@@ -1,17 +1,19 @@
 //! Bucket lifecycle configuration: Put/Get/DeleteBucketLifecycleConfiguration. The rules are
 //! validated as AWS does and kept twice in one durable update of the container's properties:
 //! as S3 XML (what GET answers) and as meta's protocol-neutral [`LifecycleRule`]s under
-//! [`PROP_LIFECYCLE`], which meta's lifecycle worker applies. Also the `x-amz-expiration`
-//! header of PUT/GET/HEAD computed from those rules.
+//! [`PROP_LIFECYCLE`], which meta's lifecycle worker applies. (The `x-amz-expiration` header
+//! PUT/GET/HEAD compute from those rules is `convert::expiration_header`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use meta::wire::{ContainerInfo, LifecycleRule as Rule, ObjectRecord, PROP_LIFECYCLE};
+use meta::wire::{LifecycleRule as Rule, PROP_LIFECYCLE};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::SpreadS3;
+use super::access::{Access, granted};
+use super::convert::DAY_MS;
 use super::error::s3err;
+use super::service::SpreadS3;
 use crate::error::Error;
 
 /// The container property holding the configuration as S3 XML.
@@ -19,7 +21,6 @@ const BUCKET_LIFECYCLE: &str = "s3:lifecycle";
 /// At most this many rules (AWS's limit).
 const MAX_RULES: usize = 1000;
 const MAX_ID_LEN: usize = 255;
-const DAY_MS: i64 = 86_400_000;
 
 fn to_xml(config: &BucketLifecycleConfiguration) -> S3Result<String> {
     let mut out = Vec::new();
@@ -229,9 +230,9 @@ fn rules_of(config: &mut BucketLifecycleConfiguration) -> S3Result<Vec<Rule>> {
 
 pub async fn put_bucket_lifecycle_configuration(
     s3: &SpreadS3,
-    req: S3Request<PutBucketLifecycleConfigurationInput>,
+    mut req: S3Request<PutBucketLifecycleConfigurationInput>,
 ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = granted::<Access, _>(&mut req)?.container;
     let Some(mut config) = req.input.lifecycle_configuration else {
         return Err(s3_error!(
             MalformedXML,
@@ -255,10 +256,10 @@ pub async fn put_bucket_lifecycle_configuration(
 }
 
 pub async fn get_bucket_lifecycle_configuration(
-    s3: &SpreadS3,
-    req: S3Request<GetBucketLifecycleConfigurationInput>,
+    _s3: &SpreadS3,
+    mut req: S3Request<GetBucketLifecycleConfigurationInput>,
 ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = granted::<Access, _>(&mut req)?.container;
     let config = container
         .settings
         .properties
@@ -278,9 +279,9 @@ pub async fn get_bucket_lifecycle_configuration(
 
 pub async fn delete_bucket_lifecycle(
     s3: &SpreadS3,
-    req: S3Request<DeleteBucketLifecycleInput>,
+    mut req: S3Request<DeleteBucketLifecycleInput>,
 ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = granted::<Access, _>(&mut req)?.container;
     let remove = [BUCKET_LIFECYCLE.to_string(), PROP_LIFECYCLE.to_string()];
     s3.svc
         .meta()
@@ -290,33 +291,6 @@ pub async fn delete_bucket_lifecycle(
     let mut resp = S3Response::new(DeleteBucketLifecycleOutput {});
     resp.status = Some(http::StatusCode::NO_CONTENT);
     Ok(resp)
-}
-
-/// The `x-amz-expiration` value of a current version under the bucket's rules: the earliest
-/// expiry of the rules selecting it (in real days; midnight UTC after `mtime + days`).
-pub fn expiration_header(container: &ContainerInfo, rec: &ObjectRecord) -> Option<String> {
-    let rules: Vec<Rule> =
-        serde_json::from_str(container.settings.properties.get(PROP_LIFECYCLE)?).ok()?;
-    let (at, id) = rules
-        .iter()
-        .filter(|r| r.selects(&rec.key, rec.size, &rec.props))
-        .filter_map(|r| {
-            let at = match (r.expiration_days, r.expiration_date_ms) {
-                (Some(days), _) => {
-                    let due = rec.mtime_ms + (days as i64) * DAY_MS;
-                    (due.div_euclid(DAY_MS) + 1) * DAY_MS
-                }
-                (None, Some(date)) => date,
-                (None, None) => return None,
-            };
-            Some((at, r.id.clone()))
-        })
-        .min()?;
-    let t = super::convert::timestamp(at);
-    let mut date = Vec::new();
-    t.format(TimestampFormat::HttpDate, &mut date).ok()?;
-    let date = String::from_utf8(date).ok()?;
-    Some(format!("expiry-date=\"{date}\", rule-id=\"{id}\""))
 }
 
 #[cfg(test)]

@@ -6,32 +6,10 @@ use meta::wire::{ListReply, ListRequest};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::SpreadS3;
-use super::access::Action;
-use super::bucket::owner;
-use super::convert::{etag, timestamp, url_encode};
+use super::access::{Access, granted};
+use super::convert::{etag, max_keys, owner, timestamp, url_encode, wants_url};
 use super::error::s3err;
-
-const MAX_KEYS: i32 = 1000;
-
-pub(super) fn max_keys(v: Option<i32>) -> S3Result<u32> {
-    match v {
-        None => Ok(MAX_KEYS as u32),
-        Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must not be negative")),
-        Some(n) => Ok(n.min(MAX_KEYS) as u32),
-    }
-}
-
-pub(super) fn wants_url(encoding: Option<&EncodingType>) -> S3Result<bool> {
-    match encoding {
-        None => Ok(false),
-        Some(e) if e.as_str().eq_ignore_ascii_case("url") => Ok(true),
-        Some(_) => Err(s3_error!(
-            InvalidArgument,
-            "Invalid Encoding Method specified in Request"
-        )),
-    }
-}
+use super::service::SpreadS3;
 
 async fn list(
     s3: &SpreadS3,
@@ -91,12 +69,9 @@ fn contents(
 
 pub async fn list_objects(
     s3: &SpreadS3,
-    req: S3Request<ListObjectsInput>,
+    mut req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
-    let container = s3
-        .authorize(&req, &req.input.bucket, None, Action::ListBucket)
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let input = req.input;
     let url = wants_url(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;
@@ -153,12 +128,9 @@ fn decode_token(token: &str) -> S3Result<String> {
 
 pub async fn list_objects_v2(
     s3: &SpreadS3,
-    req: S3Request<ListObjectsV2Input>,
+    mut req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let container = s3
-        .authorize(&req, &req.input.bucket, None, Action::ListBucket)
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let input = req.input;
     let url = wants_url(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;

@@ -1,54 +1,54 @@
-//! The S3 front end: s3s parses and authenticates requests; each operation lives in the module
-//! of its feature and calls the protocol-neutral object service.
+//! The S3 front end: s3s parses and authenticates requests; the access hook of `operations`
+//! decides, by one table, whether the caller may do the operation (`access` holds the
+//! decision itself); each operation then lives in the module of its feature and calls the
+//! protocol-neutral object service.
+//!
+//! Modules: the state (`service`), authentication (`auth`), authorization (`caller`, `acl`,
+//! `policy`, `access`, `operations`), shared helpers (`convert`, `conditions`, `tags`,
+//! `lock`, `copy_source`, `multipart_checksum`, `error`), the operations (`bucket`, `object`,
+//! `list`, `multipart`, `attributes`, `versioning`, `acl_ops`, `bucket_policy`, `tagging`,
+//! `cors`, `lifecycle`, `object_lock`, `encryption`), and what runs around s3s (`fixups`,
+//! `post_object`, `vhost`, `cors`'s preflights). Operation modules import shared modules only,
+//! never one another (`post_object` hands each form upload to `object::put_object`), and no
+//! module imports one that imports it back.
 
 mod access;
 mod acl;
+mod acl_ops;
 mod attributes;
 mod auth;
 mod bucket;
 mod bucket_policy;
+mod caller;
+mod conditions;
 mod convert;
+mod copy_source;
 pub(crate) mod cors;
 mod encryption;
 mod error;
 pub mod fixups;
 mod lifecycle;
 mod list;
+mod lock;
 mod multipart;
 mod multipart_checksum;
 mod object;
 mod object_lock;
+mod operations;
+mod policy;
 pub mod post_object;
+mod service;
 mod tagging;
+mod tags;
 mod versioning;
 pub mod vhost;
 
-pub use auth::{CredentialCache, MetaAuth, OperationAccess};
-
-use std::sync::Arc;
+pub use auth::{CredentialCache, MetaAuth};
+pub use operations::OperationAccess;
+pub use service::SpreadS3;
 
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
-
-use crate::objects::ObjectService;
-
-/// Spread's implementation of the s3s `S3` trait.
-#[derive(Clone)]
-pub struct SpreadS3 {
-    pub(crate) svc: ObjectService,
-    pub(crate) creds: Arc<CredentialCache>,
-}
-
-impl SpreadS3 {
-    pub fn new(svc: ObjectService, creds: Arc<CredentialCache>) -> SpreadS3 {
-        SpreadS3 { svc, creds }
-    }
-
-    /// The caller's account.
-    async fn account<T>(&self, req: &S3Request<T>) -> S3Result<String> {
-        self.creds.account_of(req.credentials.as_ref()).await
-    }
-}
 
 #[async_trait::async_trait]
 impl S3 for SpreadS3 {
@@ -242,25 +242,25 @@ impl S3 for SpreadS3 {
         &self,
         req: S3Request<GetBucketAclInput>,
     ) -> S3Result<S3Response<GetBucketAclOutput>> {
-        acl::get_bucket_acl(self, req).await
+        acl_ops::get_bucket_acl(self, req).await
     }
     async fn put_bucket_acl(
         &self,
         req: S3Request<PutBucketAclInput>,
     ) -> S3Result<S3Response<PutBucketAclOutput>> {
-        acl::put_bucket_acl(self, req).await
+        acl_ops::put_bucket_acl(self, req).await
     }
     async fn get_object_acl(
         &self,
         req: S3Request<GetObjectAclInput>,
     ) -> S3Result<S3Response<GetObjectAclOutput>> {
-        acl::get_object_acl(self, req).await
+        acl_ops::get_object_acl(self, req).await
     }
     async fn put_object_acl(
         &self,
         req: S3Request<PutObjectAclInput>,
     ) -> S3Result<S3Response<PutObjectAclOutput>> {
-        acl::put_object_acl(self, req).await
+        acl_ops::put_object_acl(self, req).await
     }
     async fn get_bucket_policy(
         &self,

@@ -7,17 +7,19 @@ use meta::wire::{CompletePart, CompleteRequest, ListUploadsRequest, UploadRecord
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::SpreadS3;
-use super::access::Action;
+use super::access::{Access, granted};
 use super::acl::{Acl, OBJECT_ACL_PROP, grant_headers};
-use super::bucket::owner;
+use super::conditions::put_condition;
 use super::convert::{
-    ChecksumFields, body_or_empty, check_key, checksum_fields, etag, standard_headers, timestamp,
-    url_encode, user_meta, verify_digests,
+    ChecksumFields, ChecksumRequest, body_or_empty, check_key, checksum_fields, checksum_request,
+    etag, owner, standard_headers, timestamp, url_encode, user_meta, verify_digests, version_out,
 };
+use super::copy_source;
 use super::error::s3err;
+use super::lock;
 use super::multipart_checksum::UploadChecksum;
-use super::object::part_checksum;
+use super::service::SpreadS3;
+use super::tags;
 use crate::error::Error;
 use crate::objects::{ChecksumAlgo, Digests, now_ms, random_hex};
 
@@ -25,22 +27,16 @@ const MAX_PART_NUMBER: i32 = 10_000;
 
 pub async fn create(
     s3: &SpreadS3,
-    req: S3Request<CreateMultipartUploadInput>,
+    mut req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let access = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            Some(&req.input.key),
-            Action::PutObject,
-        )
-        .await?;
+    let access: Access = granted(&mut req)?;
     let container = access.container.clone();
     // The completed object gets the ACL asked for here; its owner (the writer) is also the
     // upload's initiator, which ListParts and ListMultipartUploads answer.
     let mut props = s3
         .new_object_acl(
-            &access,
+            &access.container,
+            access.writer(),
             req.input.acl.as_ref().map(|a| a.as_str()),
             &grant_headers!(
                 req.input,
@@ -53,8 +49,8 @@ pub async fn create(
         .await?;
     let input = req.input;
     check_key(&input.key)?;
-    props.extend(super::tagging::props_from_header(input.tagging.as_ref())?);
-    props.extend(super::object_lock::new_version_props(
+    props.extend(tags::props_from_header(input.tagging.as_ref())?);
+    props.extend(lock::new_version_props(
         &container,
         input.object_lock_mode.as_ref(),
         input.object_lock_retain_until_date.as_ref(),
@@ -105,12 +101,9 @@ pub async fn create(
 
 pub async fn upload_part(
     s3: &SpreadS3,
-    req: S3Request<UploadPartInput>,
+    mut req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let container = s3
-        .authorize(&req, &req.input.bucket, None, Action::PutObject)
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let trailing = req.trailing_headers.clone();
     let checksum = part_checksum(&req.headers, &req.input)?;
     let input = req.input;
@@ -159,6 +152,24 @@ pub async fn upload_part(
         checksum_sha256: sums.sha256,
         ..Default::default()
     }))
+}
+
+/// The checksum an UploadPart request carries.
+fn part_checksum(
+    headers: &http::HeaderMap,
+    input: &UploadPartInput,
+) -> S3Result<Option<ChecksumRequest>> {
+    checksum_request(
+        headers,
+        [
+            (ChecksumAlgo::Crc32, input.checksum_crc32.as_ref()),
+            (ChecksumAlgo::Crc32c, input.checksum_crc32c.as_ref()),
+            (ChecksumAlgo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
+            (ChecksumAlgo::Sha1, input.checksum_sha1.as_ref()),
+            (ChecksumAlgo::Sha256, input.checksum_sha256.as_ref()),
+        ],
+        input.checksum_algorithm.as_ref().map(|a| a.as_str()),
+    )
 }
 
 /// The account that started `upload`: the owner of the ACL it gives the object (uploads made
@@ -227,22 +238,15 @@ fn copy_range(value: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
 
 pub async fn upload_part_copy(
     s3: &SpreadS3,
-    req: S3Request<UploadPartCopyInput>,
+    mut req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let container = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            Some(&req.input.key),
-            Action::PutObject,
-        )
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
+    let source_access = copy_source::granted_source(&mut req);
     let input = &req.input;
     let number = part_number(input.part_number)?;
-    let source = super::object::copy_source(
+    let source = copy_source::read(
         s3,
-        &req,
+        source_access,
         &input.copy_source,
         [
             input.copy_source_if_match.as_ref(),
@@ -276,7 +280,7 @@ pub async fn upload_part_copy(
         .map_err(s3err)?;
     let sums = checksum_fields(&part.checksums);
     Ok(S3Response::new(UploadPartCopyOutput {
-        copy_source_version_id: super::versioning::version_out(&source.version_id),
+        copy_source_version_id: version_out(&source.version_id),
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(etag(&part.etag)),
             last_modified: Some(timestamp(part.mtime_ms)),
@@ -292,12 +296,9 @@ pub async fn upload_part_copy(
 
 pub async fn complete(
     s3: &SpreadS3,
-    req: S3Request<CompleteMultipartUploadInput>,
+    mut req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let container = s3
-        .authorize(&req, &req.input.bucket, None, Action::PutObject)
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let input = req.input;
     let input_sums = ChecksumFields {
         crc32: input.checksum_crc32.clone(),
@@ -350,8 +351,7 @@ pub async fn complete(
             etag: tag.value().to_string(),
         });
     }
-    let condition =
-        super::object::put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let condition = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let upload = upload_of(s3, &container.name, &input.upload_id, &input.key).await?;
     let checksums = match UploadChecksum::of(&upload) {
         Some(c) => {
@@ -395,7 +395,7 @@ pub async fn complete(
         checksum_sha256: sums.sha256,
         checksum_type: sums.checksum_type,
         location: Some(format!("/{}/{}", container.name, record.key)),
-        version_id: super::versioning::version_out(&record.version_id),
+        version_id: version_out(&record.version_id),
         ..Default::default()
     }))
 }
@@ -491,12 +491,9 @@ async fn upload_checksum(
 
 pub async fn abort(
     s3: &SpreadS3,
-    req: S3Request<AbortMultipartUploadInput>,
+    mut req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-    let container = s3
-        .authorize(&req, &req.input.bucket, None, Action::AbortMultipartUpload)
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     s3.svc
         .meta()
         .abort_upload(&container.name, &req.input.upload_id)
@@ -507,12 +504,9 @@ pub async fn abort(
 
 pub async fn list_parts(
     s3: &SpreadS3,
-    req: S3Request<ListPartsInput>,
+    mut req: S3Request<ListPartsInput>,
 ) -> S3Result<S3Response<ListPartsOutput>> {
-    let container = s3
-        .authorize(&req, &req.input.bucket, None, Action::ListParts)
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let input = req.input;
     let upload = s3
         .svc
@@ -574,12 +568,9 @@ pub async fn list_parts(
 
 pub async fn list_uploads(
     s3: &SpreadS3,
-    req: S3Request<ListMultipartUploadsInput>,
+    mut req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    let container = s3
-        .authorize(&req, &req.input.bucket, None, Action::ListMultipartUploads)
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let input = req.input;
     let url = input
         .encoding_type

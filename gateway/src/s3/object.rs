@@ -1,42 +1,37 @@
 //! Object operations: put, get, head, delete (single and batch), copy.
 
-use meta::wire::{ContainerInfo, ObjectRecord, PutCondition};
+use meta::wire::{ObjectRecord, PutCondition};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::SpreadS3;
-use super::access::{Access, Action};
+use super::access::{Access, granted};
 use super::acl::grant_headers;
+use super::conditions::{check_conditions, put_condition};
 use super::convert::{
-    ChecksumRequest, body_or_empty, check_key, checksum_fields, checksum_request, digests_for,
-    etag, expires, metadata_out, standard_headers, timestamp, user_meta, verify_digests,
+    body_or_empty, check_key, checksum_fields, checksum_request, digests_for, etag,
+    expiration_header, expires, metadata_out, standard_headers, storage_class_of, timestamp,
+    user_meta, verify_digests, version_out,
 };
+use super::copy_source::{self, CopiedFrom};
 use super::error::s3err;
-use super::lifecycle::expiration_header;
-use super::object_lock;
-use super::tagging;
-use super::versioning::version_out;
+use super::lock;
+use super::service::SpreadS3;
+use super::tags;
 use crate::error::Error;
 use crate::objects::{ChecksumAlgo, NewObject, ObjectAttrs, ObjectStream};
 
 pub async fn put_object(
     s3: &SpreadS3,
-    req: S3Request<PutObjectInput>,
+    mut req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
-    let access = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            Some(&req.input.key),
-            Action::PutObject,
-        )
-        .await?;
+    let access: Access = granted(&mut req)?;
     let container = access.container.clone();
     let trailing = req.trailing_headers.clone();
     let input = req.input;
     let props = s3
         .new_object_acl(
-            &access,
+            &access.container,
+            access.writer(),
             input.acl.as_ref().map(|a| a.as_str()),
             &grant_headers!(input, write: grant_header(&req.headers, "x-amz-grant-write")),
         )
@@ -65,8 +60,8 @@ pub async fn put_object(
         user_meta: user_meta(input.metadata),
         props: {
             let mut props = props;
-            props.extend(tagging::props_from_header(input.tagging.as_ref())?);
-            props.extend(object_lock::new_version_props(
+            props.extend(tags::props_from_header(input.tagging.as_ref())?);
+            props.extend(lock::new_version_props(
                 &container,
                 input.object_lock_mode.as_ref(),
                 input.object_lock_retain_until_date.as_ref(),
@@ -135,112 +130,6 @@ fn resolve_range(
     }
 }
 
-/// The preconditions of a conditional write: `If-None-Match: *` and `If-Match: ETag`.
-pub fn put_condition(
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-) -> S3Result<PutCondition> {
-    let mut cond = PutCondition::default();
-    match if_none_match {
-        None => {}
-        Some(ETagCondition::Any) => cond.if_none_match_any = true,
-        Some(ETagCondition::ETag(t)) => cond.if_none_match_etag = Some(t.value().to_string()),
-    }
-    match if_match {
-        None => {}
-        Some(ETagCondition::Any) => cond.if_match_any = true,
-        Some(ETagCondition::ETag(t)) => cond.if_match_etag = Some(t.value().to_string()),
-    }
-    Ok(cond)
-}
-
-/// The version a GET, HEAD or copy reads: the current one, or the one named by `versionId`.
-/// A delete marker answers 404 NoSuchKey when current, 405 MethodNotAllowed when named.
-pub(super) async fn read_version(
-    s3: &SpreadS3,
-    container: &ContainerInfo,
-    key: &str,
-    version_id: Option<&str>,
-) -> S3Result<ObjectRecord> {
-    let rec = s3
-        .svc
-        .meta()
-        .get_object_version(&container.name, key, version_id)
-        .await
-        .map_err(s3err)?;
-    if rec.delete_marker {
-        let mut err = s3_error!(
-            MethodNotAllowed,
-            "The specified method is not allowed against this resource."
-        );
-        let mut h = http::HeaderMap::new();
-        h.insert(
-            "x-amz-delete-marker",
-            http::HeaderValue::from_static("true"),
-        );
-        if let Ok(v) = http::HeaderValue::from_str(&rec.version_id) {
-            h.insert("x-amz-version-id", v);
-        }
-        err.set_headers(h);
-        return Err(err);
-    }
-    Ok(rec)
-}
-
-/// What every read of an object's content goes through: the caller may `GetObject` in
-/// `bucket` (policy and bucket), the version exists and is no delete marker
-/// ([`read_version`]), and the object's ACL lets the caller read it.
-pub(super) async fn readable_version<T>(
-    s3: &SpreadS3,
-    req: &S3Request<T>,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
-) -> S3Result<(Access, ObjectRecord)> {
-    let access = s3
-        .authorize(req, bucket, Some(key), Action::GetObject)
-        .await?;
-    let rec = read_version(s3, &access.container, key, version_id).await?;
-    access.check_object(&rec)?;
-    Ok((access, rec))
-}
-
-/// Evaluates If-Match / If-Unmodified-Since / If-None-Match / If-Modified-Since (RFC 9110 order).
-pub(super) fn check_conditions(
-    rec: &ObjectRecord,
-    if_match: Option<&ETagCondition>,
-    if_unmodified_since: Option<&Timestamp>,
-    if_none_match: Option<&ETagCondition>,
-    if_modified_since: Option<&Timestamp>,
-) -> Result<(), Error> {
-    let matches = |c: &ETagCondition| match c {
-        ETagCondition::Any => true,
-        ETagCondition::ETag(t) => t.value() == rec.etag,
-    };
-    // Last-Modified has a resolution of one second.
-    let mtime_s = rec.mtime_ms.div_euclid(1000);
-    let secs = |t: &Timestamp| super::convert::millis(t).div_euclid(1000);
-    if let Some(c) = if_match {
-        if !matches(c) {
-            return Err(Error::PreconditionFailed);
-        }
-    } else if let Some(t) = if_unmodified_since
-        && mtime_s > secs(t)
-    {
-        return Err(Error::PreconditionFailed);
-    }
-    if let Some(c) = if_none_match {
-        if matches(c) {
-            return Err(Error::NotModified);
-        }
-    } else if let Some(t) = if_modified_since
-        && mtime_s <= secs(t)
-    {
-        return Err(Error::NotModified);
-    }
-    Ok(())
-}
-
 fn checksums_if(rec: &ObjectRecord, mode: Option<&ChecksumMode>) -> super::convert::ChecksumFields {
     match mode {
         Some(m) if m.as_str().eq_ignore_ascii_case("ENABLED") => checksum_fields(&rec.checksums),
@@ -250,16 +139,12 @@ fn checksums_if(rec: &ObjectRecord, mode: Option<&ChecksumMode>) -> super::conve
 
 pub async fn get_object(
     s3: &SpreadS3,
-    req: S3Request<GetObjectInput>,
+    mut req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let (access, rec) = readable_version(
-        s3,
-        &req,
-        &req.input.bucket,
-        &req.input.key,
-        req.input.version_id.as_deref(),
-    )
-    .await?;
+    let access: Access = granted(&mut req)?;
+    let rec = access
+        .read_version(s3, &req.input.key, req.input.version_id.as_deref())
+        .await?;
     let container = &access.container;
     let input = req.input;
     check_conditions(
@@ -280,7 +165,7 @@ pub async fn get_object(
         Default::default()
     };
     let (object_lock_mode, object_lock_retain_until_date, object_lock_legal_hold_status) =
-        object_lock::version_fields(&rec);
+        lock::version_fields(&rec);
     let output = GetObjectOutput {
         object_lock_mode,
         object_lock_retain_until_date,
@@ -316,7 +201,7 @@ pub async fn get_object(
         checksum_sha256: sums.sha256,
         checksum_type: sums.checksum_type,
         storage_class,
-        tag_count: tagging::tag_count(&rec),
+        tag_count: tags::tag_count(&rec),
         expiration: expiration_header(container, &rec),
         version_id: version_out(&rec.version_id),
         ..Default::default()
@@ -326,16 +211,12 @@ pub async fn get_object(
 
 pub async fn head_object(
     s3: &SpreadS3,
-    req: S3Request<HeadObjectInput>,
+    mut req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let (access, rec) = readable_version(
-        s3,
-        &req,
-        &req.input.bucket,
-        &req.input.key,
-        req.input.version_id.as_deref(),
-    )
-    .await?;
+    let access: Access = granted(&mut req)?;
+    let rec = access
+        .read_version(s3, &req.input.key, req.input.version_id.as_deref())
+        .await?;
     let container = &access.container;
     let input = req.input;
     check_conditions(
@@ -350,9 +231,9 @@ pub async fn head_object(
     let length = range.end - range.start;
     let sums = checksums_if(&rec, input.checksum_mode.as_ref());
     let storage_class = storage_class_of(s3, &rec).await;
-    let tag_count = tagging::tag_count(&rec);
+    let tag_count = tags::tag_count(&rec);
     let (object_lock_mode, object_lock_retain_until_date, object_lock_legal_hold_status) =
-        object_lock::version_fields(&rec);
+        lock::version_fields(&rec);
     let mut resp = S3Response::new(HeadObjectOutput {
         object_lock_mode,
         object_lock_retain_until_date,
@@ -391,17 +272,9 @@ pub async fn head_object(
 
 pub async fn delete_object(
     s3: &SpreadS3,
-    req: S3Request<DeleteObjectInput>,
+    mut req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
-    let container = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            Some(&req.input.key),
-            Action::DeleteObject,
-        )
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let done = s3
         .svc
         .meta()
@@ -422,12 +295,9 @@ pub async fn delete_object(
 
 pub async fn delete_objects(
     s3: &SpreadS3,
-    req: S3Request<DeleteObjectsInput>,
+    mut req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    let container = s3
-        .authorize(&req, &req.input.bucket, None, Action::DeleteObject)
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let delete = req.input.delete;
     if delete.objects.len() > 1000 {
         return Err(s3_error!(
@@ -482,16 +352,10 @@ pub async fn delete_objects(
 
 pub async fn copy_object(
     s3: &SpreadS3,
-    req: S3Request<CopyObjectInput>,
+    mut req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
-    let access = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            Some(&req.input.key),
-            Action::PutObject,
-        )
-        .await?;
+    let access: Access = granted(&mut req)?;
+    let source_access = copy_source::granted_source(&mut req);
     let container = access.container.clone();
     let input = &req.input;
     check_key(&input.key)?;
@@ -500,9 +364,9 @@ pub async fn copy_object(
         record: source,
         key: src_key,
         version_named,
-    } = copy_source(
+    } = copy_source::read(
         s3,
-        &req,
+        source_access,
         &input.copy_source,
         [
             input.copy_source_if_match.as_ref(),
@@ -551,7 +415,7 @@ pub async fn copy_object(
         .as_ref()
         .is_some_and(|d| d.as_str().eq_ignore_ascii_case("REPLACE"));
     attrs.props = if replace_tags {
-        tagging::props_from_header(input.tagging.as_ref())?
+        tags::props_from_header(input.tagging.as_ref())?
     } else {
         source
             .props
@@ -563,13 +427,14 @@ pub async fn copy_object(
     // The copy is a new object of the caller: it gets the ACL asked for, not the source's.
     attrs.props.extend(
         s3.new_object_acl(
-            &access,
+            &access.container,
+            access.writer(),
             input.acl.as_ref().map(|a| a.as_str()),
             &grant_headers!(input, write: grant_header(&req.headers, "x-amz-grant-write")),
         )
         .await?,
     );
-    attrs.props.extend(object_lock::new_version_props(
+    attrs.props.extend(lock::new_version_props(
         &container,
         input.object_lock_mode.as_ref(),
         input.object_lock_retain_until_date.as_ref(),
@@ -624,68 +489,6 @@ fn content_type_of(rec: &ObjectRecord) -> String {
         .unwrap_or_else(|| "binary/octet-stream".to_string())
 }
 
-/// The source of a CopyObject or UploadPartCopy, read and checked.
-pub(super) struct CopiedFrom {
-    pub container: ContainerInfo,
-    pub record: ObjectRecord,
-    pub key: String,
-    /// The copy source named a version.
-    pub version_named: bool,
-}
-
-/// Resolves `x-amz-copy-source`: the caller must be allowed to read the object, the version
-/// asked for (or the current one) is read, and the `x-amz-copy-source-if-*` conditions are
-/// checked (`etags`: If-Match, If-None-Match; `times`: If-Unmodified-Since,
-/// If-Modified-Since), a failed one answering 412.
-pub(super) async fn copy_source<T>(
-    s3: &SpreadS3,
-    req: &S3Request<T>,
-    source: &CopySource,
-    etags: [Option<&ETagCondition>; 2],
-    times: [Option<&Timestamp>; 2],
-) -> S3Result<CopiedFrom> {
-    let CopySource::Bucket {
-        bucket,
-        key,
-        version_id,
-    } = source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "Only bucket copy sources are supported"
-        ));
-    };
-    let (access, record) = readable_version(s3, req, bucket, key, version_id.as_deref()).await?;
-    check_conditions(&record, etags[0], times[0], etags[1], times[1]).map_err(|e| match e {
-        Error::NotModified => s3err(Error::PreconditionFailed),
-        other => s3err(other),
-    })?;
-    Ok(CopiedFrom {
-        container: access.container,
-        record,
-        key: key.to_string(),
-        version_named: version_id.is_some(),
-    })
-}
-
-/// The checksum an UploadPart request carries (shared with multipart).
-pub fn part_checksum(
-    headers: &http::HeaderMap,
-    input: &UploadPartInput,
-) -> S3Result<Option<ChecksumRequest>> {
-    checksum_request(
-        headers,
-        [
-            (ChecksumAlgo::Crc32, input.checksum_crc32.as_ref()),
-            (ChecksumAlgo::Crc32c, input.checksum_crc32c.as_ref()),
-            (ChecksumAlgo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
-            (ChecksumAlgo::Sha1, input.checksum_sha1.as_ref()),
-            (ChecksumAlgo::Sha256, input.checksum_sha256.as_ref()),
-        ],
-        input.checksum_algorithm.as_ref().map(|a| a.as_str()),
-    )
-}
-
 /// Waits for the first piece of a body before answering, so that an object none of whose
 /// copies can be read gets a clean 503 instead of a response cut short after its headers.
 async fn first_piece_ready(mut body: ObjectStream) -> S3Result<ObjectStream> {
@@ -697,11 +500,4 @@ async fn first_piece_ready(mut body: ObjectStream) -> S3Result<ObjectStream> {
             futures::stream::once(async move { Ok(first) }).chain(body),
         )),
     }
-}
-
-/// The S3 storage class an object's policy is mapped to (none for STANDARD).
-pub(super) async fn storage_class_of(s3: &SpreadS3, rec: &ObjectRecord) -> Option<StorageClass> {
-    let set = s3.svc.policies().await.ok()?;
-    let class = set.storage_class_of(&rec.policy)?;
-    (class != "STANDARD").then(|| StorageClass::from(class.to_string()))
 }

@@ -8,153 +8,34 @@
 
 use std::collections::BTreeMap;
 
-use meta::lock::{self, COMPLIANCE, GOVERNANCE};
-use meta::wire::{ContainerInfo, ObjectRecord};
+use meta::lock;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::SpreadS3;
-use super::access::Action;
+use super::access::{Access, granted};
 use super::convert::{millis, timestamp};
 use super::error::s3err;
-use super::object::read_version;
+use super::lock::{
+    BUCKET_LOCK_PROP, BucketLock, bucket_lock, no_lock_configuration, retention_mode,
+};
+use super::service::SpreadS3;
 use crate::objects::now_ms;
 
-pub use meta::lock::{BUCKET_PROP as BUCKET_LOCK_PROP, BucketLock};
-
-/// The object lock of `c`, if it was created with one.
-pub fn bucket_lock(c: &ContainerInfo) -> Option<BucketLock> {
-    BucketLock::of(&c.settings.properties)
-}
-
-fn no_lock_configuration() -> s3s::S3Error {
-    s3_error!(
-        InvalidRequest,
-        "Bucket is missing Object Lock Configuration"
-    )
-}
-
-fn retention_mode(mode: &str) -> S3Result<&'static str> {
-    match mode {
-        GOVERNANCE => Ok(GOVERNANCE),
-        COMPLIANCE => Ok(COMPLIANCE),
-        _ => Err(s3_error!(
-            MalformedXML,
-            "The retention mode must be GOVERNANCE or COMPLIANCE"
-        )),
-    }
-}
-
-/// The lock properties a request's `x-amz-object-lock-*` headers give a new version of an
-/// object in `c` (meta adds the bucket's default retention when they name none).
-pub fn new_version_props(
-    c: &ContainerInfo,
-    mode: Option<&ObjectLockMode>,
-    until: Option<&Timestamp>,
-    hold: Option<&ObjectLockLegalHoldStatus>,
-) -> S3Result<BTreeMap<String, String>> {
-    let mut props = BTreeMap::new();
-    if bucket_lock(c).is_none() {
-        if mode.is_some() || until.is_some() || hold.is_some() {
-            return Err(no_lock_configuration());
-        }
-        return Ok(props);
-    }
-    let now = now_ms();
-    let retention = match (mode, until) {
-        (Some(m), Some(u)) => {
-            let until = millis(u);
-            if until <= now {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "The retain until date must be in the future!"
-                ));
-            }
-            let mode = retention_mode(m.as_str())
-                .map_err(|_| s3_error!(InvalidArgument, "Unknown wormMode directive."))?;
-            Some((mode.to_string(), until))
-        }
-        // Meta gives the bucket's default retention to versions that name none.
-        (None, None) => None,
-        _ => {
-            return Err(s3_error!(
-                InvalidArgument,
-                "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"
-            ));
-        }
-    };
-    if let Some((mode, until)) = retention {
-        props.insert(lock::MODE.to_string(), mode);
-        props.insert(lock::UNTIL_MS.to_string(), until.to_string());
-    }
-    match hold.map(|h| h.as_str()) {
-        Some("ON") => {
-            props.insert(lock::LEGAL_HOLD.to_string(), "ON".to_string());
-        }
-        Some("OFF") | None => {}
-        Some(_) => {
-            return Err(s3_error!(
-                InvalidArgument,
-                "Legal Hold must be either of 'ON' or 'OFF'"
-            ));
-        }
-    }
-    Ok(props)
-}
-
-/// The `x-amz-object-lock-*` answer headers of a version: mode, retain-until date, legal hold.
-pub fn version_fields(
-    rec: &ObjectRecord,
-) -> (
-    Option<ObjectLockMode>,
-    Option<Timestamp>,
-    Option<ObjectLockLegalHoldStatus>,
-) {
-    let retention = lock::retention(&rec.props);
-    let hold = rec
-        .props
-        .contains_key(lock::LEGAL_HOLD)
-        .then(|| ObjectLockLegalHoldStatus::from(rec.props[lock::LEGAL_HOLD].clone()));
-    (
-        retention
-            .as_ref()
-            .map(|r| ObjectLockMode::from(r.mode.clone())),
-        retention.map(|r| timestamp(r.until_ms)),
-        hold,
-    )
-}
-
-/// The bucket of an object-lock request and its lock (`InvalidRequest` without one).
-async fn locked_bucket<T>(
-    s3: &SpreadS3,
-    req: &S3Request<T>,
-    bucket: &str,
-    key: Option<&str>,
-    action: &'static str,
-) -> S3Result<ContainerInfo> {
-    let container = s3
-        .authorize(req, bucket, key, Action::Owner(action))
-        .await?
-        .container;
-    if bucket_lock(&container).is_none() {
+/// The access of an object-lock request on a version, whose bucket must have a lock
+/// (`InvalidRequest` without one).
+fn locked<T>(req: &mut S3Request<T>) -> S3Result<Access> {
+    let access: Access = granted(req)?;
+    if bucket_lock(&access.container).is_none() {
         return Err(no_lock_configuration());
     }
-    Ok(container)
+    Ok(access)
 }
 
 pub async fn get_configuration(
-    s3: &SpreadS3,
-    req: S3Request<GetObjectLockConfigurationInput>,
+    _s3: &SpreadS3,
+    mut req: S3Request<GetObjectLockConfigurationInput>,
 ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
-    let container = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            None,
-            Action::Owner("s3:GetBucketObjectLockConfiguration"),
-        )
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let Some(lock) = bucket_lock(&container) else {
         return Err(s3_error!(
             ObjectLockConfigurationNotFoundError,
@@ -218,17 +99,9 @@ fn parse_configuration(config: Option<&ObjectLockConfiguration>) -> S3Result<Buc
 
 pub async fn put_configuration(
     s3: &SpreadS3,
-    req: S3Request<PutObjectLockConfigurationInput>,
+    mut req: S3Request<PutObjectLockConfigurationInput>,
 ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
-    let container = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            None,
-            Action::Owner("s3:PutBucketObjectLockConfiguration"),
-        )
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     if bucket_lock(&container).is_none() {
         return Err(s3_error!(
             InvalidBucketState,
@@ -247,18 +120,13 @@ pub async fn put_configuration(
 
 pub async fn get_retention(
     s3: &SpreadS3,
-    req: S3Request<GetObjectRetentionInput>,
+    mut req: S3Request<GetObjectRetentionInput>,
 ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+    let access = locked(&mut req)?;
     let input = &req.input;
-    let container = locked_bucket(
-        s3,
-        &req,
-        &input.bucket,
-        Some(&input.key),
-        "s3:GetObjectRetention",
-    )
-    .await?;
-    let rec = read_version(s3, &container, &input.key, input.version_id.as_deref()).await?;
+    let rec = access
+        .read_version(s3, &input.key, input.version_id.as_deref())
+        .await?;
     let Some(r) = lock::retention(&rec.props) else {
         return Err(s3_error!(
             NoSuchObjectLockConfiguration,
@@ -275,17 +143,10 @@ pub async fn get_retention(
 
 pub async fn put_retention(
     s3: &SpreadS3,
-    req: S3Request<PutObjectRetentionInput>,
+    mut req: S3Request<PutObjectRetentionInput>,
 ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+    let access = locked(&mut req)?;
     let input = &req.input;
-    let container = locked_bucket(
-        s3,
-        &req,
-        &input.bucket,
-        Some(&input.key),
-        "s3:PutObjectRetention",
-    )
-    .await?;
     let retention = input.retention.as_ref();
     let mode = retention.and_then(|r| r.mode.as_ref());
     let until = retention.and_then(|r| r.retain_until_date.as_ref());
@@ -317,11 +178,13 @@ pub async fn put_retention(
             ));
         }
     };
-    let rec = read_version(s3, &container, &input.key, input.version_id.as_deref()).await?;
+    let rec = access
+        .read_version(s3, &input.key, input.version_id.as_deref())
+        .await?;
     s3.svc
         .meta()
         .update_object_props(
-            &container.name,
+            &access.container.name,
             &input.key,
             Some(&rec.version_id),
             &set,
@@ -335,18 +198,13 @@ pub async fn put_retention(
 
 pub async fn get_legal_hold(
     s3: &SpreadS3,
-    req: S3Request<GetObjectLegalHoldInput>,
+    mut req: S3Request<GetObjectLegalHoldInput>,
 ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+    let access = locked(&mut req)?;
     let input = &req.input;
-    let container = locked_bucket(
-        s3,
-        &req,
-        &input.bucket,
-        Some(&input.key),
-        "s3:GetObjectLegalHold",
-    )
-    .await?;
-    let rec = read_version(s3, &container, &input.key, input.version_id.as_deref()).await?;
+    let rec = access
+        .read_version(s3, &input.key, input.version_id.as_deref())
+        .await?;
     let status = if lock::legal_hold(&rec.props) {
         "ON"
     } else {
@@ -361,17 +219,10 @@ pub async fn get_legal_hold(
 
 pub async fn put_legal_hold(
     s3: &SpreadS3,
-    req: S3Request<PutObjectLegalHoldInput>,
+    mut req: S3Request<PutObjectLegalHoldInput>,
 ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+    let access = locked(&mut req)?;
     let input = &req.input;
-    let container = locked_bucket(
-        s3,
-        &req,
-        &input.bucket,
-        Some(&input.key),
-        "s3:PutObjectLegalHold",
-    )
-    .await?;
     let on = match input
         .legal_hold
         .as_ref()
@@ -387,7 +238,9 @@ pub async fn put_legal_hold(
             ));
         }
     };
-    let rec = read_version(s3, &container, &input.key, input.version_id.as_deref()).await?;
+    let rec = access
+        .read_version(s3, &input.key, input.version_id.as_deref())
+        .await?;
     let (set, remove) = if on {
         (
             BTreeMap::from([(lock::LEGAL_HOLD.to_string(), "ON".to_string())]),
@@ -399,7 +252,7 @@ pub async fn put_legal_hold(
     s3.svc
         .meta()
         .update_object_props(
-            &container.name,
+            &access.container.name,
             &input.key,
             Some(&rec.version_id),
             &set,

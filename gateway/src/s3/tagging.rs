@@ -1,145 +1,27 @@
-//! Object and bucket tagging: Put/Get/DeleteObjectTagging (per version, kept in the version's
-//! `props` under [`PROP_TAGS`] so the lifecycle worker in meta can filter on them),
-//! Put/Get/DeleteBucketTagging (a container property), and the `x-amz-tagging` header of
-//! PutObject, CreateMultipartUpload and CopyObject.
+//! Object and bucket tagging operations: Put/Get/DeleteObjectTagging (per version, kept in the
+//! version's `props`, see `tags`) and Put/Get/DeleteBucketTagging (a container property).
 
 use std::collections::BTreeMap;
 
-use meta::wire::{ObjectRecord, PROP_TAGS, tags_of};
+use meta::wire::{PROP_TAGS, tags_of};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::SpreadS3;
-use super::access::Action;
+use super::access::{Access, granted};
+use super::convert::version_out;
 use super::error::s3err;
-use super::object::read_version;
-use super::versioning::version_out;
+use super::service::SpreadS3;
+use super::tags::{MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, props_of, tag_set_map, tag_set_of};
 
 /// The container property holding a bucket's tags (a JSON object).
 const BUCKET_TAGS: &str = "s3:tagging";
-/// At most this many tags on an object (AWS's limit).
-const MAX_OBJECT_TAGS: usize = 10;
-/// At most this many tags on a bucket (AWS's limit).
-const MAX_BUCKET_TAGS: usize = 50;
-/// Longest tag key and value, in Unicode characters.
-const MAX_TAG_KEY: usize = 128;
-const MAX_TAG_VALUE: usize = 256;
-
-/// Checks one tag set (count, key and value lengths, no key twice): 400 `InvalidTag`.
-fn checked<'a>(
-    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    max: usize,
-) -> S3Result<BTreeMap<String, String>> {
-    let mut tags = BTreeMap::new();
-    for (k, v) in pairs {
-        if k.is_empty() || k.chars().count() > MAX_TAG_KEY {
-            return Err(s3_error!(
-                InvalidTag,
-                "The TagKey you have provided is invalid"
-            ));
-        }
-        if v.chars().count() > MAX_TAG_VALUE {
-            return Err(s3_error!(
-                InvalidTag,
-                "The TagValue you have provided is invalid"
-            ));
-        }
-        if tags.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(s3_error!(
-                InvalidTag,
-                "Cannot provide multiple Tags with the same key"
-            ));
-        }
-    }
-    if tags.len() > max {
-        return Err(s3_error!(
-            InvalidTag,
-            "Object tags cannot be greater than {max}"
-        ));
-    }
-    Ok(tags)
-}
-
-fn tag_set_map(set: &TagSet, max: usize) -> S3Result<BTreeMap<String, String>> {
-    checked(
-        set.iter().map(|t| {
-            (
-                t.key.as_deref().unwrap_or_default(),
-                t.value.as_deref().unwrap_or_default(),
-            )
-        }),
-        max,
-    )
-}
-
-fn tag_set_of(tags: BTreeMap<String, String>) -> TagSet {
-    tags.into_iter()
-        .map(|(k, v)| Tag {
-            key: Some(k),
-            value: Some(v),
-        })
-        .collect()
-}
-
-/// The tags of an `x-amz-tagging` header (a URL query string: `k1=v1&k2`), checked.
-pub fn parse_header(header: &str) -> S3Result<BTreeMap<String, String>> {
-    let decode = |s: &str| -> S3Result<String> {
-        let s = s.replace('+', " ");
-        percent_encoding::percent_decode_str(&s)
-            .decode_utf8()
-            .map(|c| c.into_owned())
-            .map_err(|_| s3_error!(InvalidArgument, "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates."))
-    };
-    let mut pairs = Vec::new();
-    for part in header.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        pairs.push((decode(k)?, decode(v)?));
-    }
-    checked(
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        MAX_OBJECT_TAGS,
-    )
-}
-
-/// The `props` of a new object version tagged with `tags` (nothing when there are none).
-pub fn props_of(tags: &BTreeMap<String, String>) -> S3Result<BTreeMap<String, String>> {
-    let mut props = BTreeMap::new();
-    if !tags.is_empty() {
-        let json = serde_json::to_string(tags)
-            .map_err(|e| s3err(crate::error::Error::Internal(e.to_string())))?;
-        props.insert(PROP_TAGS.to_string(), json);
-    }
-    Ok(props)
-}
-
-/// The props a new object starts with from an optional `x-amz-tagging` header.
-pub fn props_from_header(header: Option<&TaggingHeader>) -> S3Result<BTreeMap<String, String>> {
-    match header {
-        Some(h) => props_of(&parse_header(h)?),
-        None => Ok(BTreeMap::new()),
-    }
-}
-
-/// `x-amz-tagging-count` of a version (none when it has no tags).
-pub fn tag_count(rec: &ObjectRecord) -> Option<i32> {
-    let n = tags_of(&rec.props).len();
-    (n > 0).then_some(n as i32)
-}
 
 pub async fn put_object_tagging(
     s3: &SpreadS3,
-    req: S3Request<PutObjectTaggingInput>,
+    mut req: S3Request<PutObjectTaggingInput>,
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     // The bucket owner, or whom the bucket policy allows (ACLs grant no tagging).
-    let container = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            Some(&req.input.key),
-            Action::Owner("s3:PutObjectTagging"),
-        )
-        .await?
-        .container;
+    let access: Access = granted(&mut req)?;
     let input = req.input;
     let tags = tag_set_map(&input.tagging.tag_set, MAX_OBJECT_TAGS)?;
     let props = props_of(&tags)?;
@@ -148,11 +30,14 @@ pub async fn put_object_tagging(
     } else {
         Vec::new()
     };
+    access
+        .read_version(s3, &input.key, input.version_id.as_deref())
+        .await?;
     let rec = s3
         .svc
         .meta()
         .update_object_props(
-            &container.name,
+            &access.container.name,
             &input.key,
             input.version_id.as_deref(),
             &props,
@@ -168,20 +53,14 @@ pub async fn put_object_tagging(
 
 pub async fn get_object_tagging(
     s3: &SpreadS3,
-    req: S3Request<GetObjectTaggingInput>,
+    mut req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
     // The bucket owner, or whom the bucket policy allows (ACLs grant no tagging).
-    let container = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            Some(&req.input.key),
-            Action::Owner("s3:GetObjectTagging"),
-        )
-        .await?
-        .container;
+    let access: Access = granted(&mut req)?;
     let input = req.input;
-    let rec = read_version(s3, &container, &input.key, input.version_id.as_deref()).await?;
+    let rec = access
+        .read_version(s3, &input.key, input.version_id.as_deref())
+        .await?;
     Ok(S3Response::new(GetObjectTaggingOutput {
         tag_set: tag_set_of(tags_of(&rec.props)),
         version_id: version_out(&rec.version_id),
@@ -190,24 +69,19 @@ pub async fn get_object_tagging(
 
 pub async fn delete_object_tagging(
     s3: &SpreadS3,
-    req: S3Request<DeleteObjectTaggingInput>,
+    mut req: S3Request<DeleteObjectTaggingInput>,
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
     // The bucket owner, or whom the bucket policy allows (ACLs grant no tagging).
-    let container = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            Some(&req.input.key),
-            Action::Owner("s3:DeleteObjectTagging"),
-        )
-        .await?
-        .container;
+    let access: Access = granted(&mut req)?;
     let input = req.input;
+    access
+        .read_version(s3, &input.key, input.version_id.as_deref())
+        .await?;
     let rec = s3
         .svc
         .meta()
         .update_object_props(
-            &container.name,
+            &access.container.name,
             &input.key,
             input.version_id.as_deref(),
             &BTreeMap::new(),
@@ -225,9 +99,9 @@ pub async fn delete_object_tagging(
 
 pub async fn put_bucket_tagging(
     s3: &SpreadS3,
-    req: S3Request<PutBucketTaggingInput>,
+    mut req: S3Request<PutBucketTaggingInput>,
 ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = granted::<Access, _>(&mut req)?.container;
     let tags = tag_set_map(&req.input.tagging.tag_set, MAX_BUCKET_TAGS)?;
     let json = serde_json::to_string(&tags)
         .map_err(|e| s3err(crate::error::Error::Internal(e.to_string())))?;
@@ -241,10 +115,10 @@ pub async fn put_bucket_tagging(
 }
 
 pub async fn get_bucket_tagging(
-    s3: &SpreadS3,
-    req: S3Request<GetBucketTaggingInput>,
+    _s3: &SpreadS3,
+    mut req: S3Request<GetBucketTaggingInput>,
 ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = granted::<Access, _>(&mut req)?.container;
     let tags: BTreeMap<String, String> = container
         .settings
         .properties
@@ -258,9 +132,9 @@ pub async fn get_bucket_tagging(
 
 pub async fn delete_bucket_tagging(
     s3: &SpreadS3,
-    req: S3Request<DeleteBucketTaggingInput>,
+    mut req: S3Request<DeleteBucketTaggingInput>,
 ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
-    let container = s3.owned_bucket(&req, &req.input.bucket).await?;
+    let container = granted::<Access, _>(&mut req)?.container;
     s3.svc
         .meta()
         .update_container_properties(&container.name, &BTreeMap::new(), &[BUCKET_TAGS.into()])
@@ -269,23 +143,4 @@ pub async fn delete_bucket_tagging(
     let mut resp = S3Response::new(DeleteBucketTaggingOutput {});
     resp.status = Some(http::StatusCode::NO_CONTENT);
     Ok(resp)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_parses_and_checks() {
-        let t = parse_header("foo=bar&bar&a%20b=c+d").unwrap();
-        assert_eq!(t.get("foo").map(String::as_str), Some("bar"));
-        assert_eq!(t.get("bar").map(String::as_str), Some(""));
-        assert_eq!(t.get("a b").map(String::as_str), Some("c d"));
-        assert!(parse_header("a=1&a=2").is_err());
-        let many: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
-        assert!(parse_header(&many.join("&")).is_err());
-        assert!(parse_header(&format!("{}=v", "k".repeat(129))).is_err());
-        assert!(parse_header(&format!("k={}", "v".repeat(257))).is_err());
-        assert!(parse_header(&format!("{}={}", "k".repeat(128), "v".repeat(256))).is_ok());
-    }
 }

@@ -6,31 +6,17 @@ use meta::wire::{VersionListRequest, Versioning};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::SpreadS3;
-use super::access::Action;
-use super::bucket::owner;
-use super::convert::{etag, timestamp, url_encode};
+use super::access::{Access, granted};
+use super::convert::{etag, max_keys, owner, timestamp, url_encode, wants_url};
 use super::error::s3err;
-use super::list::{max_keys, wants_url};
-
-/// The `x-amz-version-id` to answer for a stored version: none for the `null` version.
-pub fn version_out(id: &str) -> Option<String> {
-    (id != "null" && !id.is_empty()).then(|| id.to_string())
-}
+use super::lock::bucket_lock;
+use super::service::SpreadS3;
 
 pub async fn get_bucket_versioning(
     s3: &SpreadS3,
-    req: S3Request<GetBucketVersioningInput>,
+    mut req: S3Request<GetBucketVersioningInput>,
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    let container = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            None,
-            Action::Owner("s3:GetBucketVersioning"),
-        )
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let state = s3
         .svc
         .meta()
@@ -50,17 +36,9 @@ pub async fn get_bucket_versioning(
 
 pub async fn put_bucket_versioning(
     s3: &SpreadS3,
-    req: S3Request<PutBucketVersioningInput>,
+    mut req: S3Request<PutBucketVersioningInput>,
 ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
-    let container = s3
-        .authorize(
-            &req,
-            &req.input.bucket,
-            None,
-            Action::Owner("s3:PutBucketVersioning"),
-        )
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let config = &req.input.versioning_configuration;
     if config
         .mfa_delete
@@ -84,7 +62,7 @@ pub async fn put_bucket_versioning(
         // No Status: nothing changes.
         None => return Ok(S3Response::new(PutBucketVersioningOutput {})),
     };
-    if state != Versioning::Enabled && super::object_lock::bucket_lock(&container).is_some() {
+    if state != Versioning::Enabled && bucket_lock(&container).is_some() {
         return Err(s3_error!(
             InvalidBucketState,
             "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
@@ -100,12 +78,9 @@ pub async fn put_bucket_versioning(
 
 pub async fn list_object_versions(
     s3: &SpreadS3,
-    req: S3Request<ListObjectVersionsInput>,
+    mut req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-    let container = s3
-        .authorize(&req, &req.input.bucket, None, Action::ListBucketVersions)
-        .await?
-        .container;
+    let container = granted::<Access, _>(&mut req)?.container;
     let input = req.input;
     let url = wants_url(input.encoding_type.as_ref())?;
     let max = max_keys(input.max_keys)?;

@@ -1,8 +1,13 @@
 //! The Swift listener: parses `/auth/v1.0`, `/info` and `/v1/AUTH_<account>[/<container>[/<object>]]`,
 //! authenticates the token (or the TempURL signature), checks the caller may act on the
-//! target, and dispatches to the handler of the resource. Every request runs in a tracing
-//! span carrying its transaction id, which is also answered as `X-Trans-Id` /
-//! `X-Openstack-Request-Id`.
+//! target by the one table of routes, [`ROUTES`] (deny by default: a method with no entry
+//! at its level is 405, before any handler runs), and dispatches to the handler of the
+//! resource. Every request runs in a tracing span carrying its transaction id, which is also
+//! answered as `X-Trans-Id` / `X-Openstack-Request-Id`.
+//!
+//! Adding a Swift route: give (level, method) an entry in [`ROUTES`] saying who may call it;
+//! a unit test reads the handlers' `match` on the method and fails for a method handled
+//! without an entry, or an entry no handler serves.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -114,6 +119,112 @@ fn parse_query(q: Option<&str>) -> SwiftResult<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// The level of a Swift path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// `/auth/v1.0` (also `/auth/v1`).
+    Auth,
+    /// `/info`.
+    Info,
+    /// `/v1/AUTH_<account>`.
+    Account,
+    /// `/v1/AUTH_<account>/<container>`.
+    Container,
+    /// `/v1/AUTH_<account>/<container>/<object>`.
+    Object,
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Anyone (the handler checks what it is given: the user's key, nothing for `/info`).
+    Anyone,
+    /// An admin user of the account (by its token).
+    Admin,
+    /// Whoever may read the container: the account's admins, the users its read ACL
+    /// (`X-Container-Read`) names, anyone when it has `.r:*` (for a listing also
+    /// `.rlistings`), a TempURL whose key covers it.
+    Readers { listing: bool },
+    /// Whoever may write the container: the account's admins, the users its write ACL
+    /// (`X-Container-Write`) names, a TempURL whose key covers it.
+    Writers,
+}
+
+/// Every Swift route (level × method) and who may call it. Who may learn that a container
+/// is missing: at the container level its account's admins, at the object level also a
+/// TempURL whose key covers the name; everyone else is refused as for an existing one.
+pub const ROUTES: &[(Level, &str, Who)] = &[
+    (Level::Auth, "GET", Who::Anyone),
+    (Level::Auth, "HEAD", Who::Anyone),
+    (Level::Info, "GET", Who::Anyone),
+    (Level::Info, "HEAD", Who::Anyone),
+    (Level::Account, "GET", Who::Admin),
+    (Level::Account, "HEAD", Who::Admin),
+    // Metadata; with `?bulk-delete`, a bulk delete (each object then as a write of its
+    // container).
+    (Level::Account, "POST", Who::Admin),
+    // Refused (403) by the handler, as Swift does.
+    (Level::Account, "PUT", Who::Admin),
+    // Refused (403), or with `?bulk-delete` a bulk delete.
+    (Level::Account, "DELETE", Who::Admin),
+    (Level::Container, "PUT", Who::Admin),
+    (Level::Container, "POST", Who::Admin),
+    (Level::Container, "DELETE", Who::Admin),
+    (Level::Container, "GET", Who::Readers { listing: true }),
+    (Level::Container, "HEAD", Who::Readers { listing: true }),
+    (Level::Object, "GET", Who::Readers { listing: false }),
+    (Level::Object, "HEAD", Who::Readers { listing: false }),
+    (Level::Object, "PUT", Who::Writers),
+    (Level::Object, "POST", Who::Writers),
+    (Level::Object, "DELETE", Who::Writers),
+    (Level::Object, "COPY", Who::Writers),
+];
+
+/// Who may call `method` at `level` (none: no such route).
+pub fn who_may(level: Level, method: &Method) -> Option<Who> {
+    ROUTES
+        .iter()
+        .find(|(l, m, _)| *l == level && *m == method.as_str())
+        .map(|(_, _, who)| *who)
+}
+
+/// Refuses a request its route's entry does not let through (405 without an entry).
+async fn check_route(swift: &Swift, level: Level, ctx: &Ctx) -> SwiftResult<()> {
+    let Some(who) = who_may(level, &ctx.method) else {
+        return Err(SwiftError::status(StatusCode::METHOD_NOT_ALLOWED));
+    };
+    let caller = &ctx.caller;
+    let may = match who {
+        Who::Anyone => true,
+        Who::Admin => caller.owns(&ctx.account),
+        Who::Readers { .. } | Who::Writers => {
+            let name = ctx.container.as_deref().unwrap_or_default();
+            let found = if level == Level::Container {
+                // As fresh as the container's HEAD and listing answer it.
+                account_container_now(swift, &ctx.account, name).await
+            } else {
+                account_container(swift, &ctx.account, name).await
+            };
+            let c = match found {
+                Ok(c) => c,
+                Err(e) if level == Level::Container && caller.owns(&ctx.account) => {
+                    return Err(e);
+                }
+                Err(e) if level == Level::Object && caller.may_see_missing(&ctx.account, name) => {
+                    return Err(e);
+                }
+                // Callers without rights learn nothing about the container's existence.
+                Err(_) => return Err(caller.denied()),
+            };
+            match who {
+                Who::Readers { listing } => caller.may_read(&c, listing),
+                _ => caller.may_write(&c),
+            }
+        }
+    };
+    if may { Ok(()) } else { Err(caller.denied()) }
+}
+
 async fn route(
     swift: &Swift,
     req: http::Request<Incoming>,
@@ -126,9 +237,15 @@ async fn route(
     let path = parts.uri.path().to_string();
     let mut query = parse_query(parts.uri.query())?;
     if path == "/auth/v1.0" || path == "/auth/v1.0/" || path == "/auth/v1" {
+        if who_may(Level::Auth, &parts.method).is_none() {
+            return Err(SwiftError::status(StatusCode::METHOD_NOT_ALLOWED));
+        }
         return super::auth::authenticate(swift, &parts.method, &parts.headers, &host).await;
     }
     if path == "/info" || path == "/info/" {
+        if who_may(Level::Info, &parts.method).is_none() {
+            return Err(SwiftError::status(StatusCode::METHOD_NOT_ALLOWED));
+        }
         return info::info(swift, &parts.method).await;
     }
     let Some(rest) = path.strip_prefix("/v1/") else {
@@ -186,11 +303,14 @@ async fn route(
         object,
         caller,
     };
+    let level = match (&ctx.container, &ctx.object) {
+        (None, _) => Level::Account,
+        (Some(_), None) => Level::Container,
+        (Some(_), Some(_)) => Level::Object,
+    };
+    check_route(swift, level, &ctx).await?;
     match (&ctx.container, &ctx.object) {
         (None, _) => {
-            if !ctx.caller.owns(&ctx.account) {
-                return Err(ctx.caller.denied());
-            }
             let bulk = ctx.query.contains_key("bulk-delete")
                 && matches!(ctx.method, Method::POST | Method::DELETE);
             if bulk {
@@ -241,5 +361,88 @@ fn owned_by(
         Ok(c) if c.account == account => Ok(c),
         Ok(_) | Err(meta::Error::NoSuchContainer(_)) => Err(SwiftError::not_found()),
         Err(e) => Err(Error::Meta(e).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! [`ROUTES`] against the handlers: the methods each level's handler serves are read from
+    //! its source (its `match` on the method), not listed by hand.
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The body of `fn name` in `src` (to its closing brace at the start of a line).
+    fn body<'a>(src: &'a str, name: &str) -> &'a str {
+        let start = src
+            .find(&format!("fn {name}("))
+            .unwrap_or_else(|| panic!("no fn {name}"));
+        let rest = &src[start..];
+        let end = rest.find("\n}\n").unwrap_or(rest.len());
+        &rest[..end]
+    }
+
+    /// The HTTP methods a handler's body names: `Method::X` and `m.as_str() == "X"`.
+    fn methods(body: &str) -> BTreeSet<String> {
+        let word = |s: &str| -> String {
+            s.chars()
+                .take_while(|c| c.is_ascii_uppercase())
+                .collect::<String>()
+        };
+        let mut out = BTreeSet::new();
+        for (i, _) in body.match_indices("Method::") {
+            out.insert(word(&body[i + "Method::".len()..]));
+        }
+        for (i, _) in body.match_indices("as_str() == \"") {
+            out.insert(word(&body[i + "as_str() == \"".len()..]));
+        }
+        out.remove("");
+        out
+    }
+
+    fn table(level: Level) -> BTreeSet<String> {
+        ROUTES
+            .iter()
+            .filter(|(l, _, _)| *l == level)
+            .map(|(_, m, _)| m.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_route_a_handler_serves_has_one_entry() {
+        let handlers = [
+            (Level::Auth, body(include_str!("auth.rs"), "authenticate")),
+            (Level::Info, body(include_str!("info.rs"), "info")),
+            (Level::Account, body(include_str!("account.rs"), "handle")),
+            (
+                Level::Container,
+                body(include_str!("container.rs"), "handle"),
+            ),
+            (Level::Object, body(include_str!("object.rs"), "handle")),
+        ];
+        for (level, body) in handlers {
+            let served = methods(body);
+            assert!(served.contains("GET"), "{level:?}: no GET found in {body}");
+            assert_eq!(table(level), served, "{level:?}: table and handler differ");
+        }
+        let mut seen = BTreeSet::new();
+        for (level, method, _) in ROUTES {
+            assert!(
+                seen.insert((*level as u8, *method)),
+                "{level:?} {method} twice"
+            );
+        }
+    }
+
+    #[test]
+    fn routes_without_entry_are_refused() {
+        assert_eq!(who_may(Level::Object, &Method::OPTIONS), None);
+        assert_eq!(who_may(Level::Account, &Method::PATCH), None);
+        assert_eq!(
+            who_may(Level::Object, &Method::from_bytes(b"COPY").unwrap()),
+            Some(Who::Writers)
+        );
+        assert_eq!(who_may(Level::Container, &Method::PUT), Some(Who::Admin));
     }
 }

@@ -8,8 +8,9 @@
 //! ([`signature`]: SigV4 or SigV2, the secret from [`CredentialCache`](super::CredentialCache))
 //! and then the policy itself ([`policy`]); and the file part goes to the same
 //! [`put_object`](super::object::put_object) as a PUT, as the body of an `S3Request` built
-//! from the form's fields (ACLs, bucket policy, object lock, tags, metadata are decided
-//! there, an unsigned form being the anonymous caller). The body is counted as it streams
+//! from the form's fields, once `operations::grant` has decided by the table's PostObject
+//! entry (ACLs, bucket policy; an unsigned form is the anonymous caller) — object lock, tags,
+//! metadata are then decided there. The body is counted as it streams
 //! and fails as soon as it passes the policy's `content-length-range` maximum (or
 //! `post_object_max_bytes`), or ends below its minimum, which answers 400 `EntityTooLarge` /
 //! `EntityTooSmall` and stores nothing. Memory per request is bounded by the fields' bounds
@@ -32,8 +33,10 @@ use s3s::auth::{Credentials, SecretKey};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
-use super::SpreadS3;
+use super::access::Asked;
 use super::convert::url_encode;
+use super::operations::grant;
+use super::service::SpreadS3;
 use super::vhost::DomainHost;
 use crate::xml::escape;
 use policy::Policy;
@@ -159,12 +162,28 @@ async fn upload(
         Some((c, region)) => (Some(c), region.and_then(|r| r.parse().ok())),
         None => (None, None),
     };
+    // The same decision as s3s's access hook takes for a PUT, by the table's PostObject entry.
+    let mut extensions = parts.extensions;
+    let asked = Asked {
+        credentials: credentials.as_ref(),
+        headers: &headers,
+        uri: &parts.uri,
+    };
+    grant(
+        s3,
+        "PostObject",
+        &asked,
+        Some(bucket),
+        Some(&key),
+        &mut extensions,
+    )
+    .await?;
     let put = S3Request {
         input,
         method: parts.method,
         uri: parts.uri,
         headers,
-        extensions: parts.extensions,
+        extensions,
         credentials,
         region,
         service: Some("s3".to_string()),

@@ -1,0 +1,107 @@
+//! The Get/Put Bucket/Object ACL operations. The ACL model is in `acl`; who may call these is
+//! decided before they run (`operations`: READ_ACP / WRITE_ACP of the bucket, of the object
+//! once its version is read).
+
+use std::collections::BTreeMap;
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result};
+
+use super::access::{Access, granted};
+use super::acl::{BUCKET_ACL_PROP, OBJECT_ACL_PROP, check_block_public, grant_headers};
+use super::error::s3err;
+use super::service::SpreadS3;
+
+pub async fn get_bucket_acl(
+    _s3: &SpreadS3,
+    mut req: S3Request<GetBucketAclInput>,
+) -> S3Result<S3Response<GetBucketAclOutput>> {
+    let access: Access = granted(&mut req)?;
+    let acl = access.bucket_acl();
+    let (owner, grants) = acl.to_dto();
+    Ok(S3Response::new(GetBucketAclOutput {
+        grants: Some(grants),
+        owner: Some(owner),
+    }))
+}
+
+pub async fn put_bucket_acl(
+    s3: &SpreadS3,
+    mut req: S3Request<PutBucketAclInput>,
+) -> S3Result<S3Response<PutBucketAclOutput>> {
+    let access: Access = granted(&mut req)?;
+    let input = &req.input;
+    let owner = access.container.account.clone();
+    let grants = grant_headers!(input);
+    let acl = s3
+        .acl_to_put(
+            input.acl.as_ref().map(|a| a.as_str()),
+            &grants,
+            input.access_control_policy.as_ref(),
+            &owner,
+            &owner,
+        )
+        .await?;
+    check_block_public(&access.container, Some(&acl))?;
+    let set = BTreeMap::from([(BUCKET_ACL_PROP.to_string(), acl.to_json())]);
+    s3.svc
+        .meta()
+        .update_container_properties(&access.container.name, &set, &[])
+        .await
+        .map_err(s3err)?;
+    Ok(S3Response::new(PutBucketAclOutput {}))
+}
+
+pub async fn get_object_acl(
+    s3: &SpreadS3,
+    mut req: S3Request<GetObjectAclInput>,
+) -> S3Result<S3Response<GetObjectAclOutput>> {
+    let access: Access = granted(&mut req)?;
+    let input = &req.input;
+    let rec = access
+        .read_version(s3, &input.key, input.version_id.as_deref())
+        .await?;
+    let (owner, grants) = access.object_acl(&rec).to_dto();
+    Ok(S3Response::new(GetObjectAclOutput {
+        grants: Some(grants),
+        owner: Some(owner),
+        ..Default::default()
+    }))
+}
+
+pub async fn put_object_acl(
+    s3: &SpreadS3,
+    mut req: S3Request<PutObjectAclInput>,
+) -> S3Result<S3Response<PutObjectAclOutput>> {
+    let access: Access = granted(&mut req)?;
+    let input = &req.input;
+    let rec = access
+        .read_version(s3, &input.key, input.version_id.as_deref())
+        .await?;
+    let owner = access.object_acl(&rec).owner;
+    let grants = grant_headers!(input);
+    let acl = s3
+        .acl_to_put(
+            input.acl.as_ref().map(|a| a.as_str()),
+            &grants,
+            input.access_control_policy.as_ref(),
+            &owner,
+            &access.container.account,
+        )
+        .await?;
+    check_block_public(&access.container, Some(&acl))?;
+    let set = BTreeMap::from([(OBJECT_ACL_PROP.to_string(), acl.to_json())]);
+    s3.svc
+        .meta()
+        .update_object_props(
+            &access.container.name,
+            &input.key,
+            Some(&rec.version_id),
+            &set,
+            &[],
+            false,
+        )
+        .await
+        .map_err(s3err)?;
+    Ok(S3Response::new(PutObjectAclOutput::default()))
+}
