@@ -98,6 +98,46 @@ mod tests {
         }
     }
 
+    /// A chunk file as earlier versions wrote it (before piece hashes, and when only the key
+    /// travelled percent-encoded): the bytes are fixed here, so a change of the footer format
+    /// that stops old files from reading fails this test.
+    #[test]
+    fn footers_written_by_earlier_versions_still_read() {
+        let footer = r#"{"account":"dev","container":"photos","key":"k/ü %41","version":"null","content_id":"00","position":"0","policy":"REPLICATE3","size":5,"hash":"h","mtime_ms":1}"#.as_bytes();
+        let mut file = b"hello".to_vec();
+        file.extend_from_slice(footer);
+        file.extend_from_slice(&(footer.len() as u32).to_le_bytes());
+        file.extend_from_slice(b"SPRDCHK1");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old");
+        std::fs::write(&path, &file).unwrap();
+        let meta = read_footer(&path).unwrap();
+        assert_eq!(meta.key, "k/ü %41");
+        assert_eq!(meta.container, "photos");
+        assert_eq!((meta.size, meta.pieces), (5, None));
+    }
+
+    #[test]
+    fn utf8_names_are_stored_as_they_are() {
+        let names = ChunkMeta {
+            account: "Ünïcödé".into(),
+            container: "مرحبا 😀📦".into(),
+            key: "line\nbreak %41".into(),
+            ..meta(5)
+        };
+        let footer = encode_footer(&names).unwrap();
+        let json = std::str::from_utf8(&footer[..footer.len() - TAIL_LEN as usize]).unwrap();
+        assert!(json.contains(r#""container":"مرحبا 😀📦""#), "{json}");
+        assert!(json.contains(r#""key":"line\nbreak %41""#), "{json}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        let mut f = File::create(&path).unwrap();
+        f.write_all(b"hello").unwrap();
+        f.write_all(&footer).unwrap();
+        drop(f);
+        assert_eq!(read_footer(&path).unwrap(), names);
+    }
+
     #[test]
     fn roundtrip_and_corruption() {
         let dir = tempfile::tempdir().unwrap();

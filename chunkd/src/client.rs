@@ -326,14 +326,11 @@ fn set_header(headers: &mut HeaderMap, name: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// The headers naming the chunk, percent-encoded ([`ChunkMeta::name_headers`]).
 fn put_headers(headers: &mut HeaderMap, meta: &ChunkMeta) -> Result<()> {
-    set_header(headers, wire::H_ACCOUNT, &meta.account)?;
-    set_header(headers, wire::H_CONTAINER, &meta.container)?;
-    set_header(headers, wire::H_KEY, &wire::encode_header_value(&meta.key))?;
-    set_header(headers, wire::H_VERSION, &meta.version)?;
-    set_header(headers, wire::H_CONTENT, &meta.content_id)?;
-    set_header(headers, wire::H_POSITION, &meta.position)?;
-    set_header(headers, wire::H_POLICY, &meta.policy)?;
+    for (name, value) in meta.name_headers() {
+        set_header(headers, name, &value)?;
+    }
     Ok(())
 }
 

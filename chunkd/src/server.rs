@@ -169,10 +169,6 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>>
         .transpose()
 }
 
-fn header_string(headers: &HeaderMap, name: &str) -> Result<String> {
-    Ok(header_str(headers, name)?.unwrap_or_default().to_string())
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -186,24 +182,8 @@ async fn put_chunk(
     req: Request<Incoming>,
 ) -> Result<Response<RespBody>> {
     let headers = req.headers();
-    let key = match header_str(headers, wire::H_KEY)? {
-        Some(k) => wire::decode_header_value(k)
-            .ok_or_else(|| Error::BadRequest("x-spread-key is not UTF-8".to_string()))?,
-        None => String::new(),
-    };
-    let mut meta = ChunkMeta {
-        account: header_string(headers, wire::H_ACCOUNT)?,
-        container: header_string(headers, wire::H_CONTAINER)?,
-        key,
-        version: header_string(headers, wire::H_VERSION)?,
-        content_id: header_string(headers, wire::H_CONTENT)?,
-        position: header_string(headers, wire::H_POSITION)?,
-        policy: header_string(headers, wire::H_POLICY)?,
-        size: 0,
-        hash: String::new(),
-        mtime_ms: 0,
-        pieces: None,
-    };
+    // The names arrive percent-encoded; the footer gets them decoded (real UTF-8).
+    let mut meta = ChunkMeta::from_name_headers(headers)?;
     let header_hash = header_str(headers, wire::H_CHUNK_HASH)?.map(str::to_ascii_lowercase);
     let content_length = match header_str(headers, header::CONTENT_LENGTH.as_str())? {
         Some(v) => Some(

@@ -1,6 +1,13 @@
 //! What travels between chunk servers and their clients: the reverse metadata of a chunk
 //! ([`ChunkMeta`], also stored in the chunk file footer), the `/info` answer ([`VolumeInfo`]),
 //! and the HTTP header names.
+//!
+//! Names travel in headers percent-encoded. Account, container and object names may be any
+//! UTF-8 (Swift containers, S3 keys), but a header value is ASCII text: every name a PUT
+//! carries ([`ChunkMeta::name_headers`]) is encoded with [`encode_header_value`] by the client
+//! and decoded with [`decode_header_value`] by the server ([`ChunkMeta::from_name_headers`]),
+//! so the footer holds the real names. The `x-spread-meta` answer of HEAD is encoded the same
+//! way. This pair is the only encoding of the protocol.
 
 use serde::{Deserialize, Serialize};
 
@@ -48,9 +55,10 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// Request headers of a PUT naming the chunk, all percent-encoded ([`encode_header_value`]):
+/// account, container, object key, version, content id, position and storage policy.
 pub const H_ACCOUNT: &str = "x-spread-account";
 pub const H_CONTAINER: &str = "x-spread-container";
-/// Percent-encoded object key.
 pub const H_KEY: &str = "x-spread-key";
 pub const H_VERSION: &str = "x-spread-version";
 pub const H_CONTENT: &str = "x-spread-content";
@@ -85,4 +93,134 @@ pub fn decode_header_value(value: &str) -> Option<String> {
         .decode_utf8()
         .ok()
         .map(|s| s.into_owned())
+}
+
+impl ChunkMeta {
+    /// The PUT request headers naming this chunk, each value percent-encoded
+    /// ([`encode_header_value`]): always ASCII, whatever the names hold.
+    pub fn name_headers(&self) -> [(&'static str, String); 7] {
+        [
+            (H_ACCOUNT, &self.account),
+            (H_CONTAINER, &self.container),
+            (H_KEY, &self.key),
+            (H_VERSION, &self.version),
+            (H_CONTENT, &self.content_id),
+            (H_POSITION, &self.position),
+            (H_POLICY, &self.policy),
+        ]
+        .map(|(name, value)| (name, encode_header_value(value)))
+    }
+
+    /// The names of a PUT request's headers ([`ChunkMeta::name_headers`]), decoded; an absent
+    /// header is an empty name. Size, hash, time and pieces are left empty for the server to
+    /// fill in. A value that is not ASCII (a name sent without encoding) or does not decode to
+    /// UTF-8 is refused, naming the header but not echoing the value.
+    pub fn from_name_headers(headers: &http::HeaderMap) -> crate::Result<ChunkMeta> {
+        let name = |header: &str| -> crate::Result<String> {
+            let Some(value) = headers.get(header) else {
+                return Ok(String::new());
+            };
+            let value = value.to_str().map_err(|_| {
+                crate::Error::BadRequest(format!(
+                    "header {header} is not ASCII (names are sent percent-encoded)"
+                ))
+            })?;
+            decode_header_value(value).ok_or_else(|| {
+                crate::Error::BadRequest(format!("header {header} is not percent-encoded UTF-8"))
+            })
+        };
+        Ok(ChunkMeta {
+            account: name(H_ACCOUNT)?,
+            container: name(H_CONTAINER)?,
+            key: name(H_KEY)?,
+            version: name(H_VERSION)?,
+            content_id: name(H_CONTENT)?,
+            position: name(H_POSITION)?,
+            policy: name(H_POLICY)?,
+            size: 0,
+            hash: String::new(),
+            mtime_ms: 0,
+            pieces: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(account: &str, container: &str, key: &str) -> ChunkMeta {
+        ChunkMeta {
+            account: account.into(),
+            container: container.into(),
+            key: key.into(),
+            version: "1730000000000-00ab".into(),
+            content_id: "0123456789abcdef".into(),
+            position: "p7:3.1".into(),
+            policy: "EC 4+2/rack".into(),
+            size: 0,
+            hash: String::new(),
+            mtime_ms: 0,
+            pieces: None,
+        }
+    }
+
+    #[test]
+    fn every_name_goes_out_ascii_and_comes_back_the_same() {
+        let cases = [
+            names("acct", "bucket", "plain.txt"),
+            names("Ünïcödé", "Ünïcödé-容器", "مرحبا/😀📦"),
+            names(
+                "a b",
+                "c%41d+e?f#g",
+                "line\nbreak \"quoted\" 'single' e\u{301}",
+            ),
+            names("", "", ""),
+        ];
+        for meta in cases {
+            let mut headers = http::HeaderMap::new();
+            for (name, value) in meta.name_headers() {
+                assert!(
+                    value.bytes().all(|b| b.is_ascii_graphic()),
+                    "{name}: {value:?} is not visible ASCII"
+                );
+                headers.insert(name, http::HeaderValue::from_str(&value).unwrap());
+            }
+            assert_eq!(ChunkMeta::from_name_headers(&headers).unwrap(), meta);
+        }
+    }
+
+    #[test]
+    fn names_sent_raw_or_undecodable_are_refused() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            H_CONTAINER,
+            http::HeaderValue::from_bytes("Ünï".as_bytes()).unwrap(),
+        );
+        let err = ChunkMeta::from_name_headers(&headers).unwrap_err();
+        assert!(
+            err.to_string().contains("x-spread-container is not ASCII"),
+            "{err}"
+        );
+
+        let mut headers = http::HeaderMap::new();
+        headers.insert(H_KEY, http::HeaderValue::from_static("bad%FFutf8"));
+        let err = ChunkMeta::from_name_headers(&headers).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("x-spread-key is not percent-encoded UTF-8"),
+            "{err}"
+        );
+
+        // Absent headers are empty names.
+        let empty = ChunkMeta::from_name_headers(&http::HeaderMap::new()).unwrap();
+        let want = ChunkMeta {
+            version: String::new(),
+            content_id: String::new(),
+            position: String::new(),
+            policy: String::new(),
+            ..names("", "", "")
+        };
+        assert_eq!(empty, want);
+    }
 }

@@ -43,11 +43,13 @@ async fn start(volume: &Path) -> Server {
     start_with(volume, "127.0.0.1:1", 60).await
 }
 
+/// Reverse metadata with names that are not ASCII nor header-safe (every test then sends
+/// them through the percent-encoding of the protocol).
 fn chunk_meta(data: &[Bytes]) -> ChunkMeta {
     ChunkMeta {
-        account: "acct".into(),
-        container: "bucket".into(),
-        key: "dir/sub dir/ключ?&%.txt".into(),
+        account: "Ünïcödé acct".into(),
+        container: "مرحبا 😀📦 %41+?#\"'".into(),
+        key: "dir/sub dir/ключ?&%.txt\nline e\u{301}".into(),
         version: "null".into(),
         content_id: "0123456789abcdef0123456789abcdef".into(),
         position: "3.1".into(),
@@ -200,6 +202,8 @@ async fn put_get_range_head_delete() {
 
     // HEAD: metadata back, Content-Length of the data.
     let head = client.head(&srv.addr, &id).await.unwrap();
+    assert_eq!(head.account, meta.account);
+    assert_eq!(head.container, meta.container);
     assert_eq!(head.key, meta.key);
     assert_eq!(head.hash, meta.hash);
     assert_eq!(head.size, meta.size);
@@ -317,6 +321,43 @@ async fn existing_id_conflicts_and_bad_id_rejected() {
         client.get(&srv.addr, "nothex", None).await,
         Err(Error::BadRequest(_))
     ));
+}
+
+#[tokio::test]
+async fn names_sent_without_encoding_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let hash = blake3_hex(&[Bytes::from_static(b"hello")]);
+    let put = |container: &[u8]| {
+        let mut req = format!(
+            "PUT /v1/chunk/{} HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\
+             x-spread-chunk-hash: {hash}\r\nconnection: close\r\nx-spread-container: ",
+            new_chunk_id()
+        )
+        .into_bytes();
+        req.extend_from_slice(container);
+        req.extend_from_slice(b"\r\n\r\nhello");
+        req
+    };
+    // Raw UTF-8 in the header: refused, nothing stored.
+    let resp = raw_exchange(&srv.addr, &put("Ünï-容器".as_bytes())).await;
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert!(resp.contains("x-spread-container is not ASCII"), "{resp}");
+    // Percent-encoding of something that is not UTF-8: refused too.
+    let resp = raw_exchange(&srv.addr, &put(b"bad%FF")).await;
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert!(resp.contains("not percent-encoded UTF-8"), "{resp}");
+    let (chunks, temps) = files(&srv.volume);
+    assert!(chunks.is_empty() && temps.is_empty());
+    // The same name encoded is stored, decoded.
+    let resp = raw_exchange(&srv.addr, &put(b"%C3%9Cn%C3%AF-%E5%AE%B9%E5%99%A8")).await;
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    let (chunks, _) = files(&srv.volume);
+    assert_eq!(chunks.len(), 1);
+    assert_eq!(
+        chunkfile::read_footer(&chunks[0]).unwrap().container,
+        "Ünï-容器"
+    );
 }
 
 #[tokio::test]
@@ -473,10 +514,18 @@ async fn footer_on_disk_and_restart() {
         },
         meta
     );
-    // Layout: data, then the footer.
+    // Layout: data, then the footer, which holds the names as UTF-8 (JSON), not encoded.
     let raw = std::fs::read(&path).unwrap();
     assert!(raw[..12_345] == parts[0][..]);
     assert!(raw.ends_with(chunkfile::MAGIC));
+    let footer = String::from_utf8_lossy(&raw[12_345..raw.len() - 12]).into_owned();
+    for name in [
+        "Ünïcödé acct",
+        "مرحبا 😀📦 %41+?#",
+        "dir/sub dir/ключ?&%.txt\\nline e\u{301}",
+    ] {
+        assert!(footer.contains(name), "footer {footer} lacks {name:?}");
+    }
 
     // A leftover temp file is wiped at start; id and count survive.
     std::fs::write(dir.path().join("tmp").join("leftover.1"), b"junk").unwrap();

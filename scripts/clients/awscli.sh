@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # aws-cli against Spread: high-level `aws s3` (mb/cp/ls/sync/rm/rb, multipart for big files) and
 # `aws s3api` (put/get with range/head/list-objects-v2/copy/delete-objects), default checksum
-# settings as users run them.
+# settings as users run them; keys that are not ASCII or not URL-safe (UTF-8, RTL, emoji,
+# combining characters, spaces, % + ? # quotes, a newline) through cp/ls/mv/rm, multipart and
+# the s3api calls.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -136,6 +138,72 @@ same_text "30" "$count" "objects under tree/ after sync --delete"
 rm -rf "$WORK/tree.down"
 awsx s3 sync --no-progress "s3://$b/tree" "$WORK/tree.down" >/dev/null
 diff -r "$WORK/tree" "$WORK/tree.down" || fail "aws s3 sync after --delete differs"
+
+# Every name: keys that are not ASCII or not URL-safe, through aws s3 and s3api.
+step "keys in UTF-8, RTL, emoji, combining characters, spaces, % + ? # quotes"
+names=('names/Ünïcödé-容器' 'names/مرحبا بالعالم' 'names/😀📦' 'names/with space'
+    'names/pct%41%zz' 'names/plus+q?h#frag' "names/quo'te\"d" $'names/e\u0301combining'
+    'names/dir/sub dir/ü+%.txt')
+# same_keys WHAT KEY...: the keys under names/ (list-objects-v2, JSON) are exactly KEY...
+same_keys() {
+    local what="$1"
+    shift
+    awsx s3api list-objects-v2 --bucket "$b" --prefix names/ --output json >"$WORK/names.json"
+    python3 - "$WORK/names.json" "$@" <<'PY' || fail "$what: listed keys differ"
+import json, sys
+listed = sorted(o["Key"] for o in (json.load(open(sys.argv[1])) or {}).get("Contents", []))
+want = sorted(sys.argv[2:])
+if listed != want:
+    print("listed:", listed, "\nwanted:", want, file=sys.stderr)
+    sys.exit(1)
+PY
+}
+for k in "${names[@]}"; do
+    printf 'body of %s\n' "$k" >"$WORK/name.txt"
+    awsx s3 cp --no-progress "$WORK/name.txt" "s3://$b/$k" >/dev/null
+    awsx s3api head-object --bucket "$b" --key "$k" >/dev/null || fail "head-object of [$k]"
+    awsx s3 cp --no-progress "s3://$b/$k" "$WORK/name.out" >/dev/null
+    same_file "$WORK/name.txt" "$WORK/name.out" "aws s3 cp round trip of [$k]"
+    awsx s3api copy-object --bucket "$b" --key "$k copy" --copy-source "$b/$k" >/dev/null
+    awsx s3api get-object --bucket "$b" --key "$k copy" "$WORK/name.copy" >/dev/null
+    same_file "$WORK/name.txt" "$WORK/name.copy" "copy-object of [$k]"
+done
+nl_key=$'names/line\nbreak ü'
+awsx s3api put-object --bucket "$b" --key "$nl_key" --body "$WORK/small.txt" >/dev/null
+awsx s3api get-object --bucket "$b" --key "$nl_key" "$WORK/nl.out" >/dev/null
+same_file "$WORK/small.txt" "$WORK/nl.out" "put-object/get-object of a key with a newline"
+copies=()
+for k in "${names[@]}"; do copies+=("$k copy"); done
+same_keys "list-objects-v2" "${names[@]}" "${copies[@]}" "$nl_key"
+count="$(awsx s3 ls --recursive "s3://$b/names/" | wc -l)"
+same_text "$((2 * ${#names[@]} + 2))" "$count" "aws s3 ls --recursive lines (one key holds a newline)"
+listing="$(awsx s3 ls "s3://$b/names/")"
+grep -q ' 😀📦$' <<<"$listing" || fail "aws s3 ls lacks the emoji key: $listing"
+awsx s3 mv --no-progress "s3://$b/names/😀📦" "s3://$b/names/moved 📦 %41+" >/dev/null
+awsx s3api head-object --bucket "$b" --key 'names/moved 📦 %41+' >/dev/null || fail "aws s3 mv target"
+make_file "$WORK/name.big" $((9 * 1024 * 1024))
+awsx s3 cp --no-progress "$WORK/name.big" "s3://$b/names/multipart ü 😀 %41+?#" >/dev/null
+awsx s3 cp --no-progress "s3://$b/names/multipart ü 😀 %41+?#" "$WORK/name.big.out" >/dev/null
+same_file "$WORK/name.big" "$WORK/name.big.out" "multipart upload of a UTF-8 key"
+python3 - "$WORK/delete.json" "${copies[@]}" "$nl_key" <<'PY'
+import json, sys
+json.dump({"Objects": [{"Key": k} for k in sys.argv[2:]]}, open(sys.argv[1], "w"))
+PY
+awsx s3api delete-objects --bucket "$b" --delete "file://$WORK/delete.json" --output json >"$WORK/deleted.json"
+python3 - "$WORK/deleted.json" "$((${#copies[@]} + 1))" <<'PY' || fail "delete-objects of the odd keys"
+import json, sys
+answer = json.load(open(sys.argv[1]))
+sys.exit(0 if len(answer.get("Deleted", [])) == int(sys.argv[2]) and not answer.get("Errors") else 1)
+PY
+awsx s3 rm "s3://$b/names/with space" >/dev/null
+rest=()
+for k in "${names[@]}"; do
+    [[ "$k" == 'names/😀📦' || "$k" == 'names/with space' ]] || rest+=("$k")
+done
+same_keys "listing after mv, delete-objects and rm" "${rest[@]}" 'names/moved 📦 %41+' \
+    'names/multipart ü 😀 %41+?#'
+awsx s3 rm --recursive "s3://$b/names/" >/dev/null
+same_keys "listing after rm --recursive"
 
 # Delete: one object, then everything (DeleteObjects), then the bucket.
 awsx s3 rm "s3://$b/big/big.bin" >/dev/null

@@ -3,8 +3,10 @@
 # capabilities, list, upload/download of a tree, post -m, copy, `swift tempurl` URLs used by
 # curl without a token (GET with each digest, ISO 8601 expiry, prefix-based, PUT), --use-slo
 # and --use-dlo uploads of a 50 MiB file in 1 MiB segments, delete (segments removed too), and
-# object versioning (`list --versions`, `download --version-id`, `delete --versions`), and a
-# cross-API check with aws-cli when it is available.
+# object versioning (`list --versions`, `download --version-id`, `delete --versions`), a
+# cross-API check with aws-cli when it is available, and containers and objects whose names are
+# not ASCII or not URL-safe (UTF-8, RTL, emoji, combining characters, spaces, % + ? # quotes):
+# upload, list, download, stat with UTF-8 metadata, copy, SLO/DLO, TempURL, delete.
 # Needs SPREAD_SWIFT_AUTH (http://127.0.0.1:PORT/auth/v1.0), SPREAD_SWIFT_USER, SPREAD_SWIFT_KEY
 # (plus the S3 variables of common.sh).
 set -euo pipefail
@@ -123,6 +125,68 @@ oldest="$(awk 'END {print $4}' <<<"$listing")"
     fail "download --version-id $oldest is not the first version"
 sw delete --versions "$v" >/dev/null
 if sw list | grep -qx "$v"; then fail "delete --versions left container $v"; fi
+
+step "every name: containers and objects in UTF-8, RTL, emoji, combining characters, % + ? # quotes"
+u="$(date +%s)$RANDOM"
+names=("Ünïcödé-容器-$u" "مرحبا بالعالم-$u" "😀📦-$u" "with space-$u" "pct%41%zz-$u"
+    "plus+q?h#frag-$u" "quo'te\"d-$u" $'e\u0301combining-'"$u")
+for n in "${names[@]}"; do
+    printf 'body of %s\n' "$n" >"$WORK/name.txt"
+    (cd "$WORK" && sw upload "$n" name.txt --object-name "dir $n/obj $n" \
+        -H "X-Object-Meta-Label: Ünï 😀 مرحبا" >/dev/null)
+    same_text "dir $n/obj $n" "$(sw list "$n")" "swift list of [$n]"
+    sw download "$n" "dir $n/obj $n" -o "$WORK/name.out" >/dev/null
+    same_file "$WORK/name.txt" "$WORK/name.out" "download from [$n]"
+    sw stat "$n" "dir $n/obj $n" | grep -q "Meta Label: Ünï 😀 مرحبا" ||
+        fail "UTF-8 metadata of [$n] not shown"
+    sw copy -d "/${names[0]}/copy of $n" "$n" "dir $n/obj $n" >/dev/null
+    sw download "${names[0]}" "copy of $n" -o "$WORK/name.copy" >/dev/null
+    same_file "$WORK/name.txt" "$WORK/name.copy" "copy of [$n]"
+done
+listing="$(sw list)"
+for n in "${names[@]}"; do
+    grep -qxF -- "$n" <<<"$listing" || fail "account listing lacks [$n]"
+done
+sw post -m "Label:Ünï 😀" "${names[1]}"
+sw stat "${names[1]}" | grep -q "Meta Label: Ünï 😀" || fail "UTF-8 container metadata not shown"
+make_file "$WORK/name.big" $((3 * 1024 * 1024 + 5))
+(cd "$WORK" && sw upload --use-slo --segment-size 1048576 "${names[2]}" name.big \
+    --object-name "slo ü %41+ 📦" >/dev/null)
+(cd "$WORK" && sw upload --use-dlo --segment-size 1048576 "${names[2]}" name.big \
+    --object-name "dlo ü %41+ 📦" >/dev/null)
+for o in "slo ü %41+ 📦" "dlo ü %41+ 📦"; do
+    sw download "${names[2]}" "$o" -o "$WORK/name.big.out" >/dev/null
+    same_file "$WORK/name.big" "$WORK/name.big.out" "download of [$o]"
+done
+sw delete "${names[2]}" "slo ü %41+ 📦" "dlo ü %41+ 📦" >/dev/null
+left="$(sw list "${names[2]}_segments" | wc -l)"
+[[ "$left" == 0 ]] || fail "$left segments left after deleting [slo/dlo ü %41+ 📦]"
+# TempURL of a UTF-8 container and object (swift tempurl prints the path as it is; the URL
+# is URL-encoded before use).
+key="tempurl-key-$RANDOM$RANDOM"
+sw post -m "Temp-URL-Key:$key"
+url="$(sw tempurl GET 3600 "/v1/AUTH_${SPREAD_SWIFT_USER%%:*}/${names[0]}/dir ${names[0]}/obj ${names[0]}" "$key")"
+quoted="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "${url%%\?*}")"
+curl -fsS -o "$WORK/name.tempurl" "$base$quoted?${url#*\?}" || fail "curl of the UTF-8 TempURL"
+printf 'body of %s\n' "${names[0]}" >"$WORK/name.txt"
+same_file "$WORK/name.txt" "$WORK/name.tempurl" "TempURL GET of a UTF-8 name"
+sw post -m "Temp-URL-Key:"
+if command -v aws >/dev/null; then
+    odd="ü 😀 %41+?# \"quoted\""
+    sw upload "$c" "$WORK/name.txt" --object-name "$odd" >/dev/null
+    aws --endpoint-url "$SPREAD_ENDPOINT" s3api get-object --bucket "$c" --key "$odd" \
+        "$WORK/name.s3" >/dev/null
+    same_file "$WORK/name.txt" "$WORK/name.s3" "the Swift object [$odd] through S3"
+    sw delete "$c" "$odd" >/dev/null
+fi
+for n in "${names[@]}"; do
+    sw delete "$n" >/dev/null
+done
+sw delete "${names[2]}_segments" >/dev/null || true
+listing="$(sw list)"
+for n in "${names[@]}"; do
+    if grep -qxF -- "$n" <<<"$listing"; then fail "container [$n] still listed"; fi
+done
 
 step "delete (segments too), then the containers"
 sw delete "$c" big.bin big2.bin >/dev/null

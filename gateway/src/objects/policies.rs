@@ -73,8 +73,8 @@ impl PolicyDirectory {
             match set.get(name) {
                 Some(p) => return p.clone(),
                 None => tracing::warn!(
-                    container = %container.name,
-                    policy = %name,
+                    container = container.name.as_str(),
+                    policy = name.as_str(),
                     "container policy is no longer defined, using the default policy"
                 ),
             }

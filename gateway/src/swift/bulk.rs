@@ -1,7 +1,8 @@
 //! Bulk delete (`POST` or `DELETE` on the account with `?bulk-delete`): the body lists
 //! URL-encoded `/container/object` or `/container` paths, one per line; the answer reports how
 //! many were deleted, not found, and the errors, in text or JSON (`Accept`), always with 200
-//! as Swift does. The same report answers `?multipart-manifest=delete` of an SLO.
+//! as Swift does. The same report answers `?multipart-manifest=delete` of an SLO. Paths in
+//! the errors are URL-encoded, as Swift writes them: a name may hold any UTF-8, newlines too.
 
 use http::{HeaderMap, StatusCode};
 
@@ -77,10 +78,13 @@ impl Report {
         }
     }
 
+    /// Records the failure `e` of `path` (decoded; reported URL-encoded).
     fn fail(&mut self, path: String, e: &SwiftError) {
         let reason = e.status.canonical_reason().unwrap_or("");
-        self.errors
-            .push((path, format!("{} {reason}", e.status.as_u16())));
+        self.errors.push((
+            super::quote(&path),
+            format!("{} {reason}", e.status.as_u16()),
+        ));
     }
 }
 
@@ -105,9 +109,13 @@ pub async fn bulk_delete(
         if report.errors.len() >= MAX_FAILED {
             break;
         }
-        let path = percent_encoding::percent_decode_str(line)
-            .decode_utf8_lossy()
-            .into_owned();
+        let Ok(path) = percent_encoding::percent_decode_str(line).decode_utf8() else {
+            // Not a name (Swift: "Invalid UTF8 or contains NULL"); reported as sent.
+            report
+                .errors
+                .push((line.to_string(), "412 Precondition Failed".to_string()));
+            continue;
+        };
         let trimmed = path.trim_start_matches('/');
         match trimmed.split_once('/') {
             Some((c, o)) if !o.is_empty() => {
@@ -116,9 +124,10 @@ pub async fn bulk_delete(
             _ => {
                 let c = trimmed.trim_end_matches('/');
                 if c.is_empty() {
-                    report
-                        .errors
-                        .push((path.clone(), "400 Bad Request".to_string()));
+                    report.fail(
+                        path.to_string(),
+                        &SwiftError::status(StatusCode::BAD_REQUEST),
+                    );
                     continue;
                 }
                 match account_container(swift, &ctx.account, c).await {

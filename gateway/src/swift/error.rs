@@ -133,10 +133,12 @@ impl From<Error> for SwiftError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
+        // Messages may hold names (`no such object: KEY`), and a name may hold a newline:
+        // logged escaped, so a name can never forge a log line.
         if status.is_server_error() {
-            tracing::warn!(error = %e, "request failed");
+            tracing::warn!(error = ?e.to_string(), "request failed");
         } else {
-            tracing::debug!(error = %e, "request refused");
+            tracing::debug!(error = ?e.to_string(), "request refused");
         }
         if status == StatusCode::NOT_MODIFIED {
             return SwiftError::with(status, "");

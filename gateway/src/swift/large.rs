@@ -6,7 +6,10 @@
 //! - SLO: `PUT ?multipart-manifest=put` with a JSON list of `{path, etag, size_bytes}` checks
 //!   every segment and stores the manifest (JSON) as the object's content, marked with the
 //!   header `x-static-large-object`; `?multipart-manifest=get` returns it, and
-//!   `?multipart-manifest=delete` deletes the segments and the manifest.
+//!   `?multipart-manifest=delete` deletes the segments and the manifest. A segment `path` is
+//!   the segment's name as it is (Swift's rule, and what python-swiftclient sends); a path
+//!   naming no object is also tried percent-decoded, for clients that URL-encode it. The
+//!   stored manifest always holds the real names.
 
 use std::ops::Range;
 
@@ -122,7 +125,8 @@ async fn segment_stream(svc: ObjectService, seg: Segment, sub: Range<u64>) -> By
 }
 
 fn failed(e: Error) -> ByteStream {
-    tracing::warn!(error = %e, "large object segment unreadable");
+    // The message may hold segment names: logged escaped, so no name can break the line.
+    tracing::warn!(error = ?e.to_string(), "large object segment unreadable");
     Box::pin(futures::stream::once(async move { Err(e) }))
 }
 
@@ -317,6 +321,37 @@ pub async fn small_body(body: hyper::body::Incoming, max: usize) -> SwiftResult<
     Ok(buf)
 }
 
+/// The segment a manifest `path` names: (container, object, record), `None` when there is no
+/// such object, or the error (e.g. 403) that keeps the caller from it. The path is the name
+/// as it is (Swift's rule); when that names nothing and the path percent-decodes to another
+/// name, that name is tried too (clients that URL-encode segment paths).
+async fn find_segment(
+    swift: &Swift,
+    ctx: &Ctx,
+    path: &str,
+) -> SwiftResult<Option<(String, String, ObjectRecord)>> {
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()
+        .filter(|d| d != path);
+    for candidate in std::iter::once(path).chain(decoded.as_deref()) {
+        let Some((sc, sk)) = split_path(candidate) else {
+            continue;
+        };
+        let c = match readable_segments(swift, ctx, &sc, false).await {
+            Ok(c) => c,
+            Err(e) if e.status == StatusCode::NOT_FOUND => continue,
+            Err(e) => return Err(e),
+        };
+        match swift.svc.meta().get_object(&c.name, &sk).await {
+            Ok(rec) => return Ok(Some((sc, sk, rec))),
+            Err(meta::Error::NoSuchObject(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}
+
 /// `PUT ?multipart-manifest=put`: checks the segments and stores the manifest.
 pub async fn put_slo(
     swift: &Swift,
@@ -337,44 +372,44 @@ pub async fn put_slo(
     let mut problems = Vec::new();
     let mut out = Vec::with_capacity(list.len());
     for seg in &list {
+        // Problems name the segment URL-encoded, as Swift does (a name may hold a newline).
+        let quoted = super::quote(&seg.path);
         if seg.range.is_some() {
-            problems.push(format!("{}, Segment ranges are not supported", seg.path));
+            problems.push(format!("{quoted}, Segment ranges are not supported"));
             continue;
         }
-        let Some((sc, sk)) = split_path(&seg.path) else {
-            problems.push(format!("{}, Invalid segment path", seg.path));
+        if split_path(&seg.path).is_none() {
+            problems.push(format!("{quoted}, Invalid segment path"));
             continue;
-        };
-        let found = match readable_segments(swift, ctx, &sc, false).await {
-            Ok(sc) => swift.svc.meta().get_object(&sc.name, &sk).await.ok(),
-            Err(e) if e.status != StatusCode::NOT_FOUND => {
+        }
+        let found = match find_segment(swift, ctx, &seg.path).await {
+            Ok(found) => found,
+            Err(e) => {
                 let reason = e.status.canonical_reason().unwrap_or("");
-                problems.push(format!("{}, {} {reason}", seg.path, e.status.as_u16()));
+                problems.push(format!("{quoted}, {} {reason}", e.status.as_u16()));
                 continue;
             }
-            Err(_) => None,
         };
-        let Some(rec) = found else {
-            problems.push(format!("{}, 404 Not Found", seg.path));
+        let Some((sc, sk, rec)) = found else {
+            problems.push(format!("{quoted}, 404 Not Found"));
             continue;
         };
         if rec.size < SLO_MIN_SEGMENT {
             problems.push(format!(
-                "{}, Too small; each segment must be at least {SLO_MIN_SEGMENT} byte",
-                seg.path
+                "{quoted}, Too small; each segment must be at least {SLO_MIN_SEGMENT} byte"
             ));
             continue;
         }
         if let Some(e) = seg.etag.as_deref().filter(|e| !e.is_empty())
             && e.trim_matches('"') != rec.etag
         {
-            problems.push(format!("{}, Etag Mismatch", seg.path));
+            problems.push(format!("{quoted}, Etag Mismatch"));
             continue;
         }
         if let Some(s) = seg.size_bytes
             && s != rec.size
         {
-            problems.push(format!("{}, Size Mismatch", seg.path));
+            problems.push(format!("{quoted}, Size Mismatch"));
             continue;
         }
         out.push(SegmentOut {

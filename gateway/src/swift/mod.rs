@@ -80,9 +80,30 @@ fn put_header(h: &mut HeaderMap, name: &str, value: &str) {
     }
 }
 
-/// A request header as text (None when absent or not valid text).
+/// A request header as text (None when absent or not UTF-8). Swift takes header values as
+/// bytes, and its clients send names and metadata in UTF-8 (`X-Object-Meta-*`,
+/// `X-Object-Manifest`, `Content-Disposition`...), so UTF-8 is text here, not only ASCII.
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    h.get(name).and_then(header_text).map(str::trim)
+}
+
+/// A header value as UTF-8 text.
+fn header_text(v: &HeaderValue) -> Option<&str> {
+    std::str::from_utf8(v.as_bytes()).ok()
+}
+
+/// `quote()` as Python's urllib (and Swift) applies it: everything but letters, digits and
+/// `_.-~/` percent-encoded, as UTF-8. Names Swift answers in headers (`X-Copied-From`) and
+/// report lines (bulk delete, SLO errors) are written this way.
+const QUOTE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'~')
+    .remove(b'/');
+
+fn quote(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, QUOTE).to_string()
 }
 
 /// Collects `<prefix>name: value` headers into metadata to set and names to remove
@@ -98,9 +119,8 @@ fn meta_updates(h: &HeaderMap, kind: &str) -> SwiftResult<(BTreeMap<String, Stri
         if let Some(n) = name.strip_prefix(&remove_prefix) {
             remove.push(n.to_string());
         } else if let Some(n) = name.strip_prefix(&prefix) {
-            let value = value
-                .to_str()
-                .map_err(|_| SwiftError::bad_request("Metadata values must be valid text"))?
+            let value = header_text(value)
+                .ok_or_else(|| SwiftError::bad_request("Metadata values must be UTF-8"))?
                 .trim();
             if n.is_empty() {
                 return Err(SwiftError::bad_request("Metadata name cannot be empty"));

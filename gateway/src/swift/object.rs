@@ -381,8 +381,18 @@ async fn put(
     body: Incoming,
 ) -> SwiftResult<Response> {
     if let Some(from) = header(&ctx.headers, "x-copy-from") {
-        let from = from.to_string();
-        return copy(swift, ctx, &from, c, key).await;
+        let decoded = percent_encoding::percent_decode_str(from)
+            .decode_utf8()
+            .map_err(|_| {
+                SwiftError::with(StatusCode::PRECONDITION_FAILED, "Invalid X-Copy-From")
+            })?;
+        let Some((sc, sk)) = large::split_path(&decoded) else {
+            return Err(SwiftError::with(
+                StatusCode::PRECONDITION_FAILED,
+                "X-Copy-From header must be of the form <container name>/<object name>",
+            ));
+        };
+        return copy(swift, ctx, (&sc, &sk), c, key).await;
     }
     let chunked = header(&ctx.headers, "transfer-encoding")
         .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
@@ -429,31 +439,23 @@ async fn put(
     Ok(created(&rec, &[]))
 }
 
-/// Copies `from` (`/container/object` or `container/object`, URL-encoded) into `c`/`key`:
-/// source metadata plus the request's (unless `X-Fresh-Metadata`); a large object is copied
-/// assembled unless `?multipart-manifest=get`.
+/// Copies object `sk` of container `sc` (names decoded) into `c`/`key`: source metadata plus
+/// the request's (unless `X-Fresh-Metadata`); a large object is copied assembled unless
+/// `?multipart-manifest=get`. The answer names the source in `X-Copied-From`, URL-encoded as
+/// Swift does.
 async fn copy(
     swift: &Swift,
     ctx: &Ctx,
-    from: &str,
+    (sc, sk): (&str, &str),
     c: &ContainerInfo,
     key: &str,
 ) -> SwiftResult<Response> {
-    let decoded = percent_encoding::percent_decode_str(from)
-        .decode_utf8()
-        .map_err(|_| SwiftError::with(StatusCode::PRECONDITION_FAILED, "Invalid X-Copy-From"))?;
-    let Some((sc, sk)) = large::split_path(&decoded) else {
-        return Err(SwiftError::with(
-            StatusCode::PRECONDITION_FAILED,
-            "X-Copy-From header must be of the form <container name>/<object name>",
-        ));
-    };
-    let source_c = match account_container(swift, &ctx.account, &sc).await {
+    let source_c = match account_container(swift, &ctx.account, sc).await {
         Ok(s) if ctx.caller.may_read(&s, false) => s,
         Ok(_) => return Err(ctx.caller.denied()),
         Err(e) => return Err(e),
     };
-    let rec = current(swift, &source_c, &sk).await?;
+    let rec = current(swift, &source_c, sk).await?;
     let request = attrs_from(&ctx.headers)?;
     let fresh =
         header(&ctx.headers, "x-fresh-metadata").is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -471,7 +473,7 @@ async fn copy(
     let src = large::source(swift, ctx, rec.clone(), manifest).await?;
     let policy = swift.svc.resolve_policy(c, None).await?;
     versions::before_overwrite(swift, ctx, c, key).await?;
-    let copied_from = format!("{sc}/{sk}");
+    let copied_from = super::quote(&format!("{sc}/{sk}"));
     let new = match &src {
         Source::Plain(r) => {
             swift
@@ -532,8 +534,7 @@ async fn copy_method(
         Ok(_) => return Err(ctx.caller.denied()),
         Err(e) => return Err(e),
     };
-    let from = format!("/{}/{}", c.name, key);
-    copy(swift, ctx, &from, &dest_c, &dk).await
+    copy(swift, ctx, (&c.name, key), &dest_c, &dk).await
 }
 
 /// POST: replaces the user metadata (and Content-Type, X-Delete-At, X-Object-Manifest when

@@ -23,12 +23,12 @@ use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, Method, StatusCode};
 use meta::wire::ContainerInfo;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, utf8_percent_encode};
 use serde_json::json;
 
 use super::error::{SwiftError, SwiftResult};
 use super::router::{Swift, account_container};
-use super::{Response, http_date, put_header};
+use super::{QUOTE, Response, header_text, http_date, put_header};
 use crate::objects::now_ms;
 
 /// Methods a TempURL may be signed for (Swift's default `methods`).
@@ -229,13 +229,7 @@ fn invalid() -> SwiftError {
     )
 }
 
-/// `quote()` as Python's urllib: everything but letters, digits, `_.-~/` percent-encoded.
-const QUOTE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'-')
-    .remove(b'~')
-    .remove(b'/');
+/// [`super::QUOTE`] keeping spaces, for the quoted `filename="..."` of Content-Disposition.
 const QUOTE_KEEP_SPACE: &AsciiSet = &QUOTE.remove(b' ');
 
 /// `TYPE; filename="NAME"; filename*=UTF-8''NAME` (RFC 6266 / 5987), as Swift writes it.
@@ -375,7 +369,7 @@ impl TempUrl {
         let h = resp.headers_mut();
         let stored = h
             .remove("content-disposition")
-            .and_then(|v| v.to_str().ok().map(str::to_string));
+            .and_then(|v| header_text(&v).map(str::to_string));
         let value = match (&self.filename, self.inline, stored) {
             (Some(f), true, _) => disposition("inline", f),
             (None, true, _) => "inline".to_string(),
