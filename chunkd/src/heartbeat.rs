@@ -5,8 +5,8 @@
 
 use crate::sysstats::LoadSampler;
 use crate::volume::Volume;
-use meta::client::MetaClient;
-use meta::wire::{Heartbeat, ServiceStats};
+use meta_api::client::MetaClient;
+use meta_api::wire::{Heartbeat, ServiceStats};
 use std::sync::Arc;
 use std::time::Duration;
 

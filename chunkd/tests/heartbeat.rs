@@ -6,7 +6,7 @@ use chunkd::{ChunkClient, ChunkMeta, Config, blake3_hex, new_chunk_id};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use meta::wire::{Heartbeat, HeartbeatReply};
+use meta_api::wire::{Heartbeat, HeartbeatReply};
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -87,7 +87,7 @@ async fn next_hb(rx: &mut mpsc::UnboundedReceiver<(String, Heartbeat)>) -> Heart
         .await
         .expect("heartbeat in time")
         .expect("fake meta alive");
-    assert_eq!(path, <Heartbeat as meta::api::Endpoint>::PATH);
+    assert_eq!(path, <Heartbeat as meta_api::api::Endpoint>::PATH);
     hb
 }
 

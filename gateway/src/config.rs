@@ -69,7 +69,7 @@ impl Default for Config {
             services_refresh_ms: 1000,
             credential_cache_secs: 10,
             container_cache_ms: 1000,
-            meta_timeout_ms: meta::client::REQUEST_TIMEOUT.as_millis() as u64,
+            meta_timeout_ms: meta_api::client::REQUEST_TIMEOUT.as_millis() as u64,
             fragment_timeout_ms: 5000,
             s3_domain: None,
             post_object_max_bytes: 5 << 30,

@@ -7,7 +7,7 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
     #[error(transparent)]
-    Meta(#[from] meta::Error),
+    Meta(#[from] meta_api::Error),
     #[error("chunk server: {0}")]
     Chunk(#[from] chunkd::Error),
     /// Not enough chunk servers to write with the required quorum.

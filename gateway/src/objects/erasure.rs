@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use meta::wire::{ChunkRecord, EcLayout};
+use meta_api::wire::{ChunkRecord, EcLayout};
 use policy::ec::Codec;
 
 use super::ObjectService;

@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chunkd::client::ChunkClient;
-use meta::client::MetaClient;
-use meta::wire::ChunkCopy;
+use meta_api::client::MetaClient;
+use meta_api::wire::ChunkCopy;
 
 use crate::config::Config;
 use policies::PolicyDirectory;
@@ -87,7 +87,7 @@ impl ObjectService {
     /// The policy a new object in `container` gets for the requested storage class.
     pub async fn resolve_policy(
         &self,
-        container: &meta::wire::ContainerInfo,
+        container: &meta_api::wire::ContainerInfo,
         storage_class: Option<&str>,
     ) -> crate::Result<policy::StoragePolicy> {
         Ok(self
@@ -111,7 +111,7 @@ impl ObjectService {
 
 /// Logs the chunks of a write whose outcome stays unknown (meta could not be asked): they are
 /// kept, since a record in meta may point at them.
-pub fn keep_unsettled(failure: &meta::Error, copies: &[ChunkCopy]) {
+pub fn keep_unsettled(failure: &meta_api::Error, copies: &[ChunkCopy]) {
     if !copies.is_empty() {
         let chunks: Vec<&str> = copies.iter().map(|c| c.chunk_id.as_str()).collect();
         tracing::warn!(error = %failure, ?chunks, "write outcome unknown: its chunks are kept");
@@ -119,7 +119,7 @@ pub fn keep_unsettled(failure: &meta::Error, copies: &[ChunkCopy]) {
 }
 
 /// All copies referenced by a list of chunk records.
-pub fn copies_of(chunks: &[meta::wire::ChunkRecord]) -> Vec<ChunkCopy> {
+pub fn copies_of(chunks: &[meta_api::wire::ChunkRecord]) -> Vec<ChunkCopy> {
     chunks
         .iter()
         .flat_map(|c| c.copies.iter().cloned())

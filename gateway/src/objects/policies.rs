@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use meta::client::MetaClient;
-use meta::wire::ContainerInfo;
+use meta_api::client::MetaClient;
+use meta_api::wire::ContainerInfo;
 use policy::{PolicySet, StoragePolicy};
 
 use super::cache::Refreshed;

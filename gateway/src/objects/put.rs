@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures::Stream;
-use meta::wire::{ContainerInfo, ObjectRecord, PartRecord, PutCondition, UploadRecord};
+use meta_api::wire::{ContainerInfo, ObjectRecord, PartRecord, PutCondition, UploadRecord};
 
 use super::digest::{DigestValues, Digests};
 use super::writer::ContentTarget;
@@ -95,7 +95,7 @@ impl ObjectService {
             checksums.insert(algo.name().to_string(), value.clone());
         }
         let record = ObjectRecord {
-            v: meta::wire::RECORD_VERSION,
+            v: meta_api::wire::RECORD_VERSION,
             key: key.to_string(),
             version_id: target.version,
             content_id: target.content_id,
@@ -197,7 +197,7 @@ impl ObjectService {
             checksums.insert(algo.name().to_string(), value.clone());
         }
         let part = PartRecord {
-            v: meta::wire::RECORD_VERSION,
+            v: meta_api::wire::RECORD_VERSION,
             part_number,
             size: written.size,
             etag: hex::encode(written.digests.md5),

@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use futures::Stream;
-use meta::wire::ChunkRecord;
+use meta_api::wire::ChunkRecord;
 
 use super::ObjectService;
 use crate::error::{Error, Result};

@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use meta::wire::{ChunkCopy, ChunkRecord};
+use meta_api::wire::{ChunkCopy, ChunkRecord};
 use policy::{Candidate, DataSecurity};
 use tokio::sync::{mpsc, oneshot};
 

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use meta::client::MetaClient;
-use meta::wire::ServiceRecord;
+use meta_api::client::MetaClient;
+use meta_api::wire::ServiceRecord;
 
 use super::cache::Refreshed;
 use crate::error::Result;

@@ -16,7 +16,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use chunkd::pieces::{self, Pieces};
 use futures::StreamExt;
-use meta::wire::ChunkRecord;
+use meta_api::wire::ChunkRecord;
 use tokio::sync::mpsc::Sender;
 
 use super::ObjectService;

@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use meta::wire::{ChunkCopy, ChunkRecord};
+use meta_api::wire::{ChunkCopy, ChunkRecord};
 use tokio::sync::oneshot;
 
 /// A chunk being stored in the background; dropping the receiver discards the chunk.

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use http::{HeaderMap, HeaderValue, Uri};
-use meta::wire::{ContainerInfo, ObjectRecord, tags_of};
+use meta_api::wire::{ContainerInfo, ObjectRecord, tags_of};
 use s3s::auth::Credentials;
 use s3s::dto::TimestampFormat;
 use s3s::{S3Request, S3Result, s3_error};

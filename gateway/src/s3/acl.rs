@@ -285,10 +285,10 @@ impl SpreadS3 {
         match kind {
             "id" | "emailaddress" => match self.svc.meta().get_account(value).await {
                 Ok(_) => Ok(Grantee::User(value.to_string())),
-                Err(meta::Error::NoSuchAccount(_)) if kind == "id" => {
+                Err(meta_api::Error::NoSuchAccount(_)) if kind == "id" => {
                     Err(s3_error!(InvalidArgument, "Invalid id"))
                 }
-                Err(meta::Error::NoSuchAccount(_)) => Err(s3_error!(
+                Err(meta_api::Error::NoSuchAccount(_)) => Err(s3_error!(
                     UnresolvableGrantByEmailAddress,
                     "The e-mail address you provided does not match any account on record."
                 )),
@@ -421,7 +421,7 @@ impl SpreadS3 {
     /// ACL its write asks for (the writer's private ACL by default).
     pub(crate) async fn new_object_acl(
         &self,
-        container: &meta::wire::ContainerInfo,
+        container: &meta_api::wire::ContainerInfo,
         writer: &str,
         canned_acl: Option<&str>,
         grants: &GrantHeaders<'_>,
@@ -440,7 +440,7 @@ impl SpreadS3 {
 
 /// Rejects a public ACL when the bucket's public access block says BlockPublicAcls.
 pub fn check_block_public(
-    container: &meta::wire::ContainerInfo,
+    container: &meta_api::wire::ContainerInfo,
     acl: Option<&Acl>,
 ) -> S3Result<()> {
     if let Some(acl) = acl

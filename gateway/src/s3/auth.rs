@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use meta::client::MetaClient;
-use meta::wire::Credential;
+use meta_api::client::MetaClient;
+use meta_api::wire::Credential;
 use s3s::auth::{Credentials, S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 
@@ -39,7 +39,7 @@ impl CredentialCache {
         }
         let cred = match self.meta.get_key(access_key).await {
             Ok(c) => c,
-            Err(meta::Error::NoSuchCredential(_)) => {
+            Err(meta_api::Error::NoSuchCredential(_)) => {
                 return Err(s3_error!(
                     InvalidAccessKeyId,
                     "The AWS access key Id you provided does not exist in our records."

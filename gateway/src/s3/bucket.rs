@@ -1,6 +1,6 @@
 //! Bucket operations: list, create, head, delete, location.
 
-use meta::wire::ContainerSettings;
+use meta_api::wire::ContainerSettings;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -110,7 +110,7 @@ pub async fn create_bucket(
                 let enabled = s3
                     .svc
                     .meta()
-                    .set_versioning(bucket, meta::wire::Versioning::Enabled)
+                    .set_versioning(bucket, meta_api::wire::Versioning::Enabled)
                     .await;
                 if let Err(e) = enabled {
                     let _ = s3.svc.meta().delete_container(&account, bucket).await;
@@ -123,18 +123,18 @@ pub async fn create_bucket(
         }
         // us-east-1 answers 200 to its owner re-creating a bucket (AWS keeps this for legacy
         // clients); every other region answers BucketAlreadyOwnedByYou.
-        Err(meta::Error::ContainerExists { owner, .. })
+        Err(meta_api::Error::ContainerExists { owner, .. })
             if owner == account && s3.svc.config().region == LEGACY_REGION =>
         {
             Ok(S3Response::new(CreateBucketOutput {
                 location: Some(format!("/{bucket}")),
             }))
         }
-        Err(meta::Error::ContainerExists { owner, .. }) if owner == account => Err(s3_error!(
+        Err(meta_api::Error::ContainerExists { owner, .. }) if owner == account => Err(s3_error!(
             BucketAlreadyOwnedByYou,
             "Your previous request to create the named bucket succeeded and you already own it."
         )),
-        Err(meta::Error::ContainerExists { .. }) => Err(s3_error!(
+        Err(meta_api::Error::ContainerExists { .. }) => Err(s3_error!(
             BucketAlreadyExists,
             "The requested bucket name is not available."
         )),

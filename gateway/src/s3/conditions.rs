@@ -2,7 +2,7 @@
 //! `If-*` headers of a read (GET, HEAD, and a copy's `x-amz-copy-source-if-*`) evaluated
 //! against the version read.
 
-use meta::wire::{ObjectRecord, PutCondition};
+use meta_api::wire::{ObjectRecord, PutCondition};
 use s3s::S3Result;
 use s3s::dto::{ETagCondition, Timestamp};
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use meta::wire::{ContainerInfo, LifecycleRule, ObjectRecord, PROP_LIFECYCLE};
+use meta_api::wire::{ContainerInfo, LifecycleRule, ObjectRecord, PROP_LIFECYCLE};
 use s3s::dto::{ETag, EncodingType, Owner, StorageClass, Timestamp, TimestampFormat};
 use s3s::{S3Result, s3_error};
 

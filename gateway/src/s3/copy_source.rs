@@ -1,7 +1,7 @@
 //! The source of a CopyObject or UploadPartCopy (`x-amz-copy-source`): the version read through
 //! the access the hook decided for it, and the `x-amz-copy-source-if-*` conditions.
 
-use meta::wire::{ContainerInfo, ObjectRecord};
+use meta_api::wire::{ContainerInfo, ObjectRecord};
 use s3s::dto::{CopySource, ETagCondition, Timestamp};
 use s3s::{S3ErrorCode, S3Request, S3Result, s3_error};
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use meta::client::MetaClient;
+use meta_api::client::MetaClient;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 

@@ -47,8 +47,8 @@ impl From<Error> for S3Error {
     }
 }
 
-fn meta_to_s3(e: &meta::Error) -> S3Error {
-    use meta::Error as M;
+fn meta_to_s3(e: &meta_api::Error) -> S3Error {
+    use meta_api::Error as M;
     let code = match e {
         M::NoSuchContainer(_) => S3ErrorCode::NoSuchBucket,
         M::NoSuchObject(_) => S3ErrorCode::NoSuchKey,

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use meta::wire::{LifecycleRule as Rule, PROP_LIFECYCLE};
+use meta_api::wire::{LifecycleRule as Rule, PROP_LIFECYCLE};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 

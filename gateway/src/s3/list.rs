@@ -2,7 +2,7 @@
 //! start-after, max-keys and encoding-type=url, over meta's ordered listing.
 
 use base64::Engine as _;
-use meta::wire::{ListReply, ListRequest};
+use meta_api::wire::{ListReply, ListRequest};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 

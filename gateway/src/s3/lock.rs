@@ -1,19 +1,19 @@
 //! The object lock model: a bucket's lock (created with it, `x-amz-bucket-object-lock-enabled:
 //! true`; its default retention a container property) and the lock properties of a version
-//! (`meta::lock`): those a write's `x-amz-object-lock-*` headers ask for, and those answered
+//! (`meta_api::lock`): those a write's `x-amz-object-lock-*` headers ask for, and those answered
 //! with a version. The object lock operations are in `object_lock`.
 
 use std::collections::BTreeMap;
 
-use meta::lock::{self, COMPLIANCE, GOVERNANCE};
-use meta::wire::{ContainerInfo, ObjectRecord};
+use meta_api::lock::{self, COMPLIANCE, GOVERNANCE};
+use meta_api::wire::{ContainerInfo, ObjectRecord};
 use s3s::dto::*;
 use s3s::{S3Result, s3_error};
 
 use super::convert::{millis, timestamp};
 use crate::objects::now_ms;
 
-pub use meta::lock::{BUCKET_PROP as BUCKET_LOCK_PROP, BucketLock};
+pub use meta_api::lock::{BUCKET_PROP as BUCKET_LOCK_PROP, BucketLock};
 
 /// The object lock of `c`, if it was created with one.
 pub fn bucket_lock(c: &ContainerInfo) -> Option<BucketLock> {

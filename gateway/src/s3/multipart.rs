@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use meta::wire::{CompletePart, CompleteRequest, ListUploadsRequest, UploadRecord};
+use meta_api::wire::{CompletePart, CompleteRequest, ListUploadsRequest, UploadRecord};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -62,7 +62,7 @@ pub async fn create(
     )?;
     let storage_class = input.storage_class.as_ref().map(|c| c.as_str().to_string());
     let record = UploadRecord {
-        v: meta::wire::RECORD_VERSION,
+        v: meta_api::wire::RECORD_VERSION,
         upload_id: random_hex(16),
         key: input.key.clone(),
         initiated_ms: now_ms(),

@@ -5,7 +5,7 @@
 //! reading the data again. Each part's checksum is computed as it is uploaded.
 
 use base64::Engine as _;
-use meta::wire::UploadRecord;
+use meta_api::wire::UploadRecord;
 use s3s::dto::{ChecksumAlgorithm, ChecksumType};
 use s3s::{S3Result, s3_error};
 
@@ -247,7 +247,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let mut rec = UploadRecord {
-            v: meta::wire::RECORD_VERSION,
+            v: meta_api::wire::RECORD_VERSION,
             upload_id: "u".into(),
             key: "k".into(),
             initiated_ms: 0,

@@ -1,6 +1,6 @@
 //! Object operations: put, get, head, delete (single and batch), copy.
 
-use meta::wire::{ObjectRecord, PutCondition};
+use meta_api::wire::{ObjectRecord, PutCondition};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -420,7 +420,7 @@ pub async fn copy_object(
         source
             .props
             .iter()
-            .filter(|(k, _)| k.as_str() == meta::wire::PROP_TAGS)
+            .filter(|(k, _)| k.as_str() == meta_api::wire::PROP_TAGS)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     };

@@ -1,6 +1,6 @@
 //! S3 object lock. A bucket gets it at creation (`x-amz-bucket-object-lock-enabled: true`,
 //! which also enables versioning for good); its default retention is a container property.
-//! Each version's retention and legal hold are version properties (`meta::lock`), set when the
+//! Each version's retention and legal hold are version properties (`meta_api::lock`), set when the
 //! version is written (request headers, else the bucket default) or later through
 //! Put/GetObjectRetention and Put/GetObjectLegalHold. Meta enforces them, in the transaction
 //! of the delete or change: a locked version cannot be deleted, a COMPLIANCE retention cannot
@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use meta::lock;
+use meta_api::lock;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use meta::wire::ContainerInfo;
+use meta_api::wire::ContainerInfo;
 use s3s::{S3Result, s3_error};
 use serde_json::Value;
 

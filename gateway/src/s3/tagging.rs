@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use meta::wire::{PROP_TAGS, tags_of};
+use meta_api::wire::{PROP_TAGS, tags_of};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 

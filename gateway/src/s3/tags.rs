@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use meta::wire::{ObjectRecord, PROP_TAGS, tags_of};
+use meta_api::wire::{ObjectRecord, PROP_TAGS, tags_of};
 use s3s::dto::*;
 use s3s::{S3Result, s3_error};
 

@@ -2,7 +2,7 @@
 //! live in meta2 (see `meta::store::versions`); object operations take their `versionId` in
 //! `object.rs`.
 
-use meta::wire::{VersionListRequest, Versioning};
+use meta_api::wire::{VersionListRequest, Versioning};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 

@@ -2,7 +2,7 @@
 //! including the Temp-URL keys). Only the account's admin users get here.
 
 use http::{HeaderMap, Method, StatusCode};
-use meta::wire::AccountInfo;
+use meta_api::wire::AccountInfo;
 
 use super::error::{SwiftError, SwiftResult};
 use super::listing::{self, ContainerEntry, Params};

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method, StatusCode};
-use meta::client::MetaClient;
-use meta::wire::{ContainerInfo, SwiftToken};
+use meta_api::client::MetaClient;
+use meta_api::wire::{ContainerInfo, SwiftToken};
 
 use super::error::{SwiftError, SwiftResult};
 use super::router::Swift;
@@ -140,7 +140,7 @@ impl TokenCache {
         }
         let t = match self.meta.get_token(token).await {
             Ok(t) if t.expires_ms > now => t,
-            Ok(_) | Err(meta::Error::NoSuchCredential(_)) => {
+            Ok(_) | Err(meta_api::Error::NoSuchCredential(_)) => {
                 return Err(SwiftError::unauthorized());
             }
             Err(e) => return Err(e.into()),
@@ -186,7 +186,7 @@ pub async fn authenticate(
     let meta = swift.svc.meta();
     let found = match meta.get_swift_user(account, user).await {
         Ok(u) => u,
-        Err(meta::Error::NoSuchCredential(_) | meta::Error::NoSuchAccount(_)) => {
+        Err(meta_api::Error::NoSuchCredential(_) | meta_api::Error::NoSuchAccount(_)) => {
             tracing::info!(account, user, "unknown Swift user");
             return Err(SwiftError::unauthorized());
         }

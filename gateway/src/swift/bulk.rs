@@ -70,7 +70,7 @@ impl Report {
             Ok(c) if !ctx.caller.may_write(&c) => self.fail(path, &ctx.caller.denied()),
             Ok(c) => match swift.svc.meta().delete_object(&c.name, key).await {
                 Ok(Some(_)) => self.deleted += 1,
-                Ok(None) | Err(meta::Error::NoSuchObject(_)) => self.not_found += 1,
+                Ok(None) | Err(meta_api::Error::NoSuchObject(_)) => self.not_found += 1,
                 Err(e) => self.fail(path, &SwiftError::from(e)),
             },
             Err(e) if e.status == StatusCode::NOT_FOUND => self.not_found += 1,
@@ -138,7 +138,7 @@ pub async fn bulk_delete(
                         .await
                     {
                         Ok(()) => report.deleted += 1,
-                        Err(meta::Error::NoSuchContainer(_)) => report.not_found += 1,
+                        Err(meta_api::Error::NoSuchContainer(_)) => report.not_found += 1,
                         Err(e) => report.fail(format!("/{c}"), &SwiftError::from(e)),
                     },
                     Err(e) if e.status == StatusCode::NOT_FOUND => report.not_found += 1,

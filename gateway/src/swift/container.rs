@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use http::{HeaderMap, Method, StatusCode};
-use meta::wire::{ContainerInfo, ContainerSettings, ListRequest};
+use meta_api::wire::{ContainerInfo, ContainerSettings, ListRequest};
 
 use super::error::{SwiftError, SwiftResult};
 use super::listing::{self, ObjectEntry, Paged, Params};
@@ -133,7 +133,7 @@ async fn create(swift: &Swift, ctx: &Ctx, name: &str) -> SwiftResult<Response> {
             versions::apply_enabled(swift, ctx, name).await?;
             Ok(respond(StatusCode::CREATED, HeaderMap::new(), ""))
         }
-        Err(meta::Error::ContainerExists { owner, .. }) if owner == ctx.account => {
+        Err(meta_api::Error::ContainerExists { owner, .. }) if owner == ctx.account => {
             if !set.is_empty() || !remove.is_empty() {
                 meta.update_container_properties(name, &set, &remove)
                     .await?;
@@ -141,7 +141,7 @@ async fn create(swift: &Swift, ctx: &Ctx, name: &str) -> SwiftResult<Response> {
             versions::apply_enabled(swift, ctx, name).await?;
             Ok(respond(StatusCode::ACCEPTED, HeaderMap::new(), ""))
         }
-        Err(meta::Error::ContainerExists { .. }) => Err(SwiftError::with(
+        Err(meta_api::Error::ContainerExists { .. }) => Err(SwiftError::with(
             StatusCode::CONFLICT,
             "Container name is used by another account",
         )),

@@ -85,15 +85,15 @@ impl SwiftError {
     }
 }
 
-impl From<meta::Error> for SwiftError {
-    fn from(e: meta::Error) -> SwiftError {
+impl From<meta_api::Error> for SwiftError {
+    fn from(e: meta_api::Error) -> SwiftError {
         SwiftError::from(Error::Meta(e))
     }
 }
 
 impl From<Error> for SwiftError {
     fn from(e: Error) -> SwiftError {
-        use meta::Error as M;
+        use meta_api::Error as M;
         let status = match &e {
             Error::Meta(m) => match m {
                 M::NoSuchAccount(_)

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use http::{HeaderMap, StatusCode};
 use md5::{Digest as _, Md5};
-use meta::wire::{ContainerInfo, ListRequest, ObjectRecord};
+use meta_api::wire::{ContainerInfo, ListRequest, ObjectRecord};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
@@ -39,7 +39,7 @@ const MAX_MANIFEST: usize = 8 * 1024 * 1024;
 /// Header (stored on the record) marking an SLO manifest.
 pub const SLO_HEADER: &str = "x-static-large-object";
 /// Stored on SLO manifests: assembled size and ETag, so HEAD needs no manifest read.
-const SLO_SIZE: &str = meta::wire::SLO_SIZE_HEADER;
+const SLO_SIZE: &str = meta_api::wire::SLO_SIZE_HEADER;
 const SLO_ETAG: &str = "x-slo-etag";
 pub const DLO_HEADER: &str = "x-object-manifest";
 
@@ -345,7 +345,7 @@ async fn find_segment(
         };
         match swift.svc.meta().get_object(&c.name, &sk).await {
             Ok(rec) => return Ok(Some((sc, sk, rec))),
-            Err(meta::Error::NoSuchObject(_)) => continue,
+            Err(meta_api::Error::NoSuchObject(_)) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -9,7 +9,7 @@ use super::error::{SwiftError, SwiftResult};
 use super::router::Ctx;
 use super::{LISTING_LIMIT, Response, header, listing_date, put_header, respond};
 use crate::xml::escape as xml_escape;
-use meta::listing::Rollup;
+use meta_api::listing::Rollup;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -150,7 +150,7 @@ pub fn in_name_order<T>(
 
 /// Applies prefix / delimiter / marker / end_marker / reverse / limit to a sorted list of
 /// names, folding names past the delimiter into subdirectories ("prefix/") with the rollup
-/// every listing shares (`meta::listing`); in reverse order the marker bounds from above.
+/// every listing shares (`meta_api::listing`); in reverse order the marker bounds from above.
 pub fn select<T>(
     items: Vec<T>,
     name: impl Fn(&T) -> &str,

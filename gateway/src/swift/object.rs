@@ -12,7 +12,7 @@ use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use meta::wire::{ContainerInfo, ObjectRecord};
+use meta_api::wire::{ContainerInfo, ObjectRecord};
 
 use super::error::{SwiftError, SwiftResult};
 use super::large::{self, DLO_HEADER, SLO_HEADER, Source};
@@ -554,7 +554,7 @@ async fn post(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRe
     }
     rec.mtime_ms = now_ms();
     // Compare-and-swap: a PUT that replaced the object meanwhile wins (412 here).
-    let cond = meta::wire::PutCondition {
+    let cond = meta_api::wire::PutCondition {
         if_content_id: Some(rec.content_id.clone()),
         ..Default::default()
     };

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, Method, StatusCode};
 use hyper::body::Incoming;
-use meta::wire::ContainerInfo;
+use meta_api::wire::ContainerInfo;
 use tokio::net::TcpListener;
 
 use super::auth::{Caller, TokenCache};
@@ -355,11 +355,11 @@ pub async fn account_container_now(
 
 fn owned_by(
     account: &str,
-    found: meta::error::Result<ContainerInfo>,
+    found: meta_api::error::Result<ContainerInfo>,
 ) -> SwiftResult<ContainerInfo> {
     match found {
         Ok(c) if c.account == account => Ok(c),
-        Ok(_) | Err(meta::Error::NoSuchContainer(_)) => Err(SwiftError::not_found()),
+        Ok(_) | Err(meta_api::Error::NoSuchContainer(_)) => Err(SwiftError::not_found()),
         Err(e) => Err(Error::Meta(e).into()),
     }
 }

@@ -22,7 +22,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, Method, StatusCode};
-use meta::wire::ContainerInfo;
+use meta_api::wire::ContainerInfo;
 use percent_encoding::{AsciiSet, utf8_percent_encode};
 use serde_json::json;
 
@@ -407,7 +407,7 @@ async fn keys(swift: &Swift, account: &str, container: &str) -> SwiftResult<Vec<
                 }
             }
         }
-        Err(meta::Error::NoSuchAccount(_)) => {}
+        Err(meta_api::Error::NoSuchAccount(_)) => {}
         Err(e) => return Err(e.into()),
     }
     match account_container(swift, account, container).await {

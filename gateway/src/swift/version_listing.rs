@@ -9,7 +9,7 @@
 //! refused.
 
 use http::{HeaderMap, StatusCode};
-use meta::wire::{ContainerInfo, VersionListRequest, VersionSummary};
+use meta_api::wire::{ContainerInfo, VersionListRequest, VersionSummary};
 use serde_json::json;
 
 use super::error::{SwiftError, SwiftResult};

@@ -9,7 +9,7 @@
 //!   `X-Object-Version-Id` in answers).
 
 use http::{HeaderMap, StatusCode};
-use meta::wire::{ContainerInfo, ListRequest, ObjectRecord, Versioning};
+use meta_api::wire::{ContainerInfo, ListRequest, ObjectRecord, Versioning};
 
 use super::error::{SwiftError, SwiftResult};
 use super::router::{Ctx, Swift, account_container};
@@ -139,7 +139,7 @@ async fn archive_container(swift: &Swift, ctx: &Ctx, name: &str) -> SwiftResult<
 async fn current(swift: &Swift, c: &ContainerInfo, key: &str) -> SwiftResult<Option<ObjectRecord>> {
     match swift.svc.meta().get_object(&c.name, key).await {
         Ok(r) => Ok(Some(r)),
-        Err(meta::Error::NoSuchObject(_)) => Ok(None),
+        Err(meta_api::Error::NoSuchObject(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
