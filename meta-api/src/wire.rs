@@ -1,16 +1,9 @@
 //! Wire types of the meta service: what travels (as JSON) between meta and its clients
-//! (gateway, chunkd, admin CLI). The same structs are what meta stores in LMDB, each record
-//! carrying a `v` version marker so old values can be upgraded lazily.
+//! (gateway, chunkd, admin CLI). What meta stores in LMDB are its own versioned disk records
+//! (`meta::store::records`), converted from and to these types at the store's edge.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Current record format version written by this build.
-pub const RECORD_VERSION: u32 = 1;
-
-fn record_version() -> u32 {
-    RECORD_VERSION
-}
 
 /// An access key and the account it belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -155,8 +148,6 @@ mod inline_bytes {
 /// Everything meta knows about one object version.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ObjectRecord {
-    #[serde(default = "record_version")]
-    pub v: u32,
     pub key: String,
     /// Version id; "null" when the container is not versioned.
     pub version_id: String,
@@ -388,8 +379,6 @@ pub struct ListReply {
 /// A multipart upload in progress.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UploadRecord {
-    #[serde(default = "record_version")]
-    pub v: u32,
     pub upload_id: String,
     pub key: String,
     pub initiated_ms: i64,
@@ -409,8 +398,6 @@ pub struct UploadRecord {
 /// One uploaded part: its own chunks, referenced (not copied) by the final object.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PartRecord {
-    #[serde(default = "record_version")]
-    pub v: u32,
     pub part_number: u32,
     pub size: u64,
     /// Hex MD5 of the part (no quotes).
@@ -522,8 +509,6 @@ pub struct GcBacklog {
 /// A service as the conscience sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ServiceRecord {
-    #[serde(default = "record_version")]
-    pub v: u32,
     pub id: String,
     pub kind: String,
     pub addr: String,

@@ -208,7 +208,6 @@ async fn meta_end_to_end() {
     assert_eq!(mp.objects, 0);
     let upload_id = meta::ids::new_upload_id();
     let upload = UploadRecord {
-        v: 1,
         upload_id: upload_id.clone(),
         key: "big/file".into(),
         initiated_ms: meta::ids::now_ms(),
@@ -223,7 +222,6 @@ async fn meta_end_to_end() {
     assert_eq!(c.get_upload("mp", &upload_id).await.unwrap(), upload);
     let mib5 = 5 * 1024 * 1024;
     let part = |n: u32, size: u64| PartRecord {
-        v: 1,
         part_number: n,
         size,
         etag: format!("{:032x}", n * 7),

@@ -156,7 +156,6 @@ mod tests {
 
     fn service(id: &str, addr: &str, location: &str) -> ServiceRecord {
         ServiceRecord {
-            v: 1,
             id: id.into(),
             kind: "chunkd".into(),
             addr: addr.into(),
@@ -172,7 +171,6 @@ mod tests {
 
     fn record() -> ObjectRecord {
         ObjectRecord {
-            v: 1,
             key: "dir/obj".into(),
             version_id: "null".into(),
             content_id: "c".repeat(32),

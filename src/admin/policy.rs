@@ -130,7 +130,6 @@ min_distance = 2
 
     fn service(id: &str, location: &str, score: u8) -> ServiceRecord {
         ServiceRecord {
-            v: 1,
             id: id.into(),
             kind: "chunkd".into(),
             addr: format!("127.0.0.1:{}", id.len()),

@@ -95,7 +95,6 @@ impl ObjectService {
             checksums.insert(algo.name().to_string(), value.clone());
         }
         let record = ObjectRecord {
-            v: meta_api::wire::RECORD_VERSION,
             key: key.to_string(),
             version_id: target.version,
             content_id: target.content_id,
@@ -197,7 +196,6 @@ impl ObjectService {
             checksums.insert(algo.name().to_string(), value.clone());
         }
         let part = PartRecord {
-            v: meta_api::wire::RECORD_VERSION,
             part_number,
             size: written.size,
             etag: hex::encode(written.digests.md5),

@@ -62,7 +62,6 @@ pub async fn create(
     )?;
     let storage_class = input.storage_class.as_ref().map(|c| c.as_str().to_string());
     let record = UploadRecord {
-        v: meta_api::wire::RECORD_VERSION,
         upload_id: random_hex(16),
         key: input.key.clone(),
         initiated_ms: now_ms(),

@@ -247,7 +247,6 @@ mod tests {
             .unwrap()
             .unwrap();
         let mut rec = UploadRecord {
-            v: meta_api::wire::RECORD_VERSION,
             upload_id: "u".into(),
             key: "k".into(),
             initiated_ms: 0,

@@ -95,7 +95,7 @@ pub enum Command {
     },
     PutObject {
         container: String,
-        record: ObjectRecord,
+        record: Box<ObjectRecord>,
         condition: PutCondition,
         now_ms: i64,
         gc_due_ms: u64,
@@ -289,7 +289,7 @@ impl Store {
                 now_ms,
                 gc_due_ms,
             } => {
-                O::Stored(self.apply_put_object(&container, record, condition, now_ms, gc_due_ms)?)
+                O::Stored(self.apply_put_object(&container, *record, condition, now_ms, gc_due_ms)?)
             }
             C::AbandonWrite {
                 container,

@@ -36,7 +36,6 @@ fn log() -> Vec<Command> {
     let mut expiring = obj("k", "c1", "content-1");
     expiring.headers = map(&[("x-delete-at", "100")]);
     let part = |n: u32, size: u64, id: &str| PartRecord {
-        v: 1,
         part_number: n,
         size,
         etag: "0123456789abcdef0123456789abcdef".into(),
@@ -45,7 +44,6 @@ fn log() -> Vec<Command> {
         chunks: vec![chunk(0, 0, size, id)],
     };
     let upload = |id: &str| UploadRecord {
-        v: 1,
         upload_id: id.into(),
         key: "big".into(),
         initiated_ms: t,
@@ -73,7 +71,7 @@ fn log() -> Vec<Command> {
     };
     let put = |container: &str, record, now_ms| Command::PutObject {
         container: container.into(),
-        record,
+        record: Box::new(record),
         condition: PutCondition::default(),
         now_ms,
         gc_due_ms: due,

@@ -11,7 +11,7 @@ use super::{Store, check_name};
 use crate::ids;
 use crate::score_expr::Inputs;
 use meta_api::error::{Error, Result};
-use meta_api::wire::{Heartbeat, HeartbeatReply, RECORD_VERSION, ServiceRecord};
+use meta_api::wire::{Heartbeat, HeartbeatReply, ServiceRecord};
 
 /// Most GC entries handed out per heartbeat.
 pub const GC_BATCH: usize = 1000;
@@ -74,7 +74,6 @@ impl Store {
         // What the service scored until now: 0 when new or back from silence.
         let previous = old.as_ref().map_or(0, |o| score(o, now, dead_after_ms));
         let rec = ServiceRecord {
-            v: RECORD_VERSION,
             id: hb.id.clone(),
             kind: hb.kind.clone(),
             addr: hb.addr.clone(),

@@ -182,7 +182,6 @@ fn old_uploads_are_aborted() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());
     let upload = |id: &str, key: &str, t: i64| UploadRecord {
-        v: 1,
         upload_id: id.to_string(),
         key: key.to_string(),
         initiated_ms: t,

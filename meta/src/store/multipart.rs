@@ -125,7 +125,6 @@ fn assemble(
         start += p.size;
     }
     Ok(ObjectRecord {
-        v: meta_api::wire::RECORD_VERSION,
         key: upload.key.clone(),
         version_id: "null".to_string(),
         content_id: content_id.to_string(),

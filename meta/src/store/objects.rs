@@ -50,7 +50,7 @@ impl Store {
     ) -> Result<Stored> {
         let command = Command::PutObject {
             container: container.to_string(),
-            record: rec.clone(),
+            record: Box::new(rec.clone()),
             condition: cond.clone(),
             now_ms: ids::now_ms(),
             gc_due_ms: self.gc_due_ms(),

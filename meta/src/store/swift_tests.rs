@@ -291,7 +291,6 @@ fn expiry_index_follows_replace_delete_and_multipart() {
 
     // A multipart upload carrying x-delete-at in its headers.
     let upload = UploadRecord {
-        v: 1,
         upload_id: crate::ids::new_upload_id(),
         key: "mp".into(),
         initiated_ms: 1,
@@ -304,7 +303,6 @@ fn expiry_index_follows_replace_delete_and_multipart() {
     };
     s.create_upload("cont", &upload).unwrap();
     let part = PartRecord {
-        v: 1,
         part_number: 1,
         size: 10,
         etag: "0123456789abcdef0123456789abcdef".into(),

@@ -55,7 +55,6 @@ pub fn chunk(pos: u32, offset: u64, size: u64, id: &str) -> ChunkRecord {
 /// The `null` version of `key`: `size` bytes in one chunk with id `chunk_id`, mtime 1.
 pub fn object(key: &str, size: u64, chunk_id: &str) -> ObjectRecord {
     ObjectRecord {
-        v: 1,
         key: key.to_string(),
         version_id: "null".into(),
         content_id: crate::ids::new_content_id(),

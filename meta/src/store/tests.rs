@@ -273,7 +273,6 @@ fn containers_are_global_and_deleted_when_empty() {
     ));
     s.delete_object("bucket", "k").unwrap();
     let upload = UploadRecord {
-        v: 1,
         upload_id: crate::ids::new_upload_id(),
         key: "mp".into(),
         initiated_ms: 1,
@@ -304,7 +303,6 @@ fn containers_are_global_and_deleted_when_empty() {
 
 fn part(n: u32, size: u64, id: &str) -> PartRecord {
     PartRecord {
-        v: 1,
         part_number: n,
         size,
         etag: format!("{:032x}", n),
@@ -323,7 +321,6 @@ fn multipart_complete_rules() {
     let s = store(dir.path());
     let id = crate::ids::new_upload_id();
     let upload = UploadRecord {
-        v: 1,
         upload_id: id.clone(),
         key: "big".into(),
         initiated_ms: 1,
@@ -424,7 +421,6 @@ fn list_uploads_sorted_with_markers() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());
     let mk = |key: &str, id: &str, t: i64| UploadRecord {
-        v: 1,
         upload_id: id.into(),
         key: key.into(),
         initiated_ms: t,

@@ -354,7 +354,6 @@ pub fn abandon(
 /// A delete marker for `key` with the given id.
 fn marker(key: &str, version_id: String, mtime_ms: i64) -> ObjectRecord {
     ObjectRecord {
-        v: meta_api::wire::RECORD_VERSION,
         key: key.to_string(),
         version_id,
         content_id: String::new(),

@@ -67,7 +67,6 @@ pub fn object_with(
     headers: BTreeMap<String, String>,
 ) -> ObjectRecord {
     ObjectRecord {
-        v: 1,
         key: key.into(),
         version_id: "null".into(),
         content_id: meta::ids::new_content_id(),

@@ -264,7 +264,6 @@ impl Stored for ServiceRecord {
 
     fn to_record(&self) -> ServiceV1 {
         let ServiceRecord {
-            v: _,
             id,
             kind,
             addr,
@@ -326,7 +325,6 @@ impl Stored for ServiceRecord {
             cpu_idle,
         } = stats;
         ServiceRecord {
-            v: meta_api::wire::RECORD_VERSION,
             id,
             kind,
             addr,

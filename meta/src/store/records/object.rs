@@ -234,7 +234,6 @@ impl Stored for ObjectRecord {
 
     fn to_record(&self) -> ObjectV1 {
         let ObjectRecord {
-            v: _,
             key,
             version_id,
             content_id,
@@ -291,7 +290,6 @@ impl Stored for ObjectRecord {
             props,
         } = r;
         ObjectRecord {
-            v: meta_api::wire::RECORD_VERSION,
             key,
             version_id,
             content_id,
@@ -316,7 +314,6 @@ impl Stored for UploadRecord {
 
     fn to_record(&self) -> UploadV1 {
         let UploadRecord {
-            v: _,
             upload_id,
             key,
             initiated_ms,
@@ -355,7 +352,6 @@ impl Stored for UploadRecord {
             props,
         } = r;
         UploadRecord {
-            v: meta_api::wire::RECORD_VERSION,
             upload_id,
             key,
             initiated_ms,
@@ -374,7 +370,6 @@ impl Stored for PartRecord {
 
     fn to_record(&self) -> PartV1 {
         let PartRecord {
-            v: _,
             part_number,
             size,
             etag,
@@ -404,7 +399,6 @@ impl Stored for PartRecord {
             chunks,
         } = r;
         PartRecord {
-            v: meta_api::wire::RECORD_VERSION,
             part_number,
             size,
             etag,

@@ -3,7 +3,6 @@ use meta_api::wire::{ChunkCopy, ChunkRecord, Credential, EcLayout, ObjectRecord}
 
 fn object() -> ObjectRecord {
     ObjectRecord {
-        v: 1,
         key: "dir/ключ 😀".into(),
         version_id: "null".into(),
         content_id: "c0".into(),
