@@ -116,13 +116,14 @@ pub struct ChunkRecord {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "inline_bytes"
+        with = "base64_bytes"
     )]
     pub inline: Option<Vec<u8>>,
 }
 
-/// Inline chunk bytes as base64 in JSON.
-mod inline_bytes {
+/// Bytes as base64 in JSON (inline chunk bytes); `#[serde(with = ...)]` on an
+/// `Option<Vec<u8>>` field, here and in meta's disk records.
+pub mod base64_bytes {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer};

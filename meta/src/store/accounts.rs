@@ -130,7 +130,7 @@ impl Store {
             .credentials
             .put(&mut txn, cred.access_key.as_bytes(), &encode(&cred)?)?;
         txn.commit()?;
-        tracing::info!(account, access_key = %cred.access_key, "access key created");
+        tracing::info!(account, access_key = ?cred.access_key, "access key created");
         Ok(cred)
     }
 

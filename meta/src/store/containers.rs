@@ -159,7 +159,7 @@ impl Store {
                 let cid = container_id(account, &name);
                 match self.dir.meta1.get(&txn, cid.as_bytes())? {
                     Some(m1) => found.push((cid, decode_record::<Meta1Record>(m1)?)),
-                    None => tracing::warn!(account, container = %name, "index entry without meta1"),
+                    None => tracing::warn!(account, container = ?name, "index entry without meta1"),
                 }
             }
         }

@@ -42,6 +42,15 @@ fn index_key(at: u64, cid: &str, key: &str) -> Vec<u8> {
     k
 }
 
+/// One expiry index entry: the object `key` of `container` (id `cid`), due at `at`.
+#[derive(Clone, Copy)]
+struct Due<'a> {
+    container: &'a str,
+    cid: &'a str,
+    key: &'a str,
+    at: u64,
+}
+
 /// What one expirer pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExpiryPass {
@@ -145,7 +154,7 @@ impl Store {
                     pass.stale += one.stale;
                 }
                 Err(e) => {
-                    tracing::warn!(container = %entry.container, key = %entry.key, error = %e,
+                    tracing::warn!(container = ?entry.container, key = ?entry.key, error = %e,
                         "expiring an object failed; will retry");
                 }
             }
@@ -166,7 +175,15 @@ impl Store {
         at: u64,
         gc_due_ms: u64,
     ) -> Result<ExpiryPass> {
-        let deleted = self.expire_one(container, cid, key, at, gc_due_ms)?;
+        let deleted = self.expire_one(
+            &Due {
+                container,
+                cid,
+                key,
+                at,
+            },
+            gc_due_ms,
+        )?;
         let ikey = index_key(at, cid, key);
         let mut txn = self.dir.env.write_txn()?;
         self.dir.expiry.delete(&mut txn, &ikey)?;
@@ -177,16 +194,15 @@ impl Store {
         })
     }
 
-    /// Deletes the current version of `key` if it is still due at `at`; `Ok(false)` when the
-    /// index entry is stale.
-    fn expire_one(
-        &self,
-        container: &str,
-        cid: &str,
-        key: &str,
-        at: u64,
-        gc_due_ms: u64,
-    ) -> Result<bool> {
+    /// Deletes the current version of the entry's object if it is still due at the entry's
+    /// time; `Ok(false)` when the index entry is stale.
+    fn expire_one(&self, due: &Due<'_>, gc_due_ms: u64) -> Result<bool> {
+        let Due {
+            container,
+            cid,
+            key,
+            at,
+        } = *due;
         let r = match self.resolve(container) {
             Ok(r) => r,
             Err(Error::NoSuchContainer(_)) => return Ok(false),

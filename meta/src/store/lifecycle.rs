@@ -70,7 +70,7 @@ impl Store {
                 match self.lifecycle_pass(&c.name, now_ms, day_ms) {
                     Ok(p) => total += p,
                     Err(e) => {
-                        tracing::warn!(container = %c.name, error = %e, "lifecycle pass failed")
+                        tracing::warn!(container = ?c.name, error = %e, "lifecycle pass failed")
                     }
                 }
             }
@@ -177,7 +177,7 @@ impl Store {
                 false
             }
             Err(e) => {
-                tracing::warn!(container, key = %versions[0].key, error = %e,
+                tracing::warn!(container, key = ?versions[0].key, error = %e,
                     "lifecycle delete failed; will retry");
                 false
             }

@@ -168,7 +168,7 @@ impl Store {
             .uploads
             .put(&mut txn, rec.upload_id.as_bytes(), &encode(rec)?)?;
         txn.commit()?;
-        tracing::debug!(container, key = %rec.key, upload = %rec.upload_id, "upload created");
+        tracing::debug!(container, key = ?rec.key, upload = %rec.upload_id, "upload created");
         Ok(())
     }
 
@@ -312,7 +312,7 @@ impl Store {
             }
             Ok((rec, garbage, old))
         })?;
-        tracing::debug!(container, key = %rec.key, upload = upload_id, size = rec.size, "upload completed");
+        tracing::debug!(container, key = ?rec.key, upload = upload_id, size = rec.size, "upload completed");
         if let Some(o) = &old {
             self.unindex_expiry(&r.cid, o, Some(&rec))?;
         }

@@ -75,7 +75,7 @@ impl Store {
             let written = versions::put(&m2, txn, &mut rec, &cond, now_ms)?;
             Ok((rec, written))
         })?;
-        tracing::debug!(container, key = %rec.key, version = %rec.version_id, size = rec.size, "object stored");
+        tracing::debug!(container, key = ?rec.key, version = %rec.version_id, size = rec.size, "object stored");
         if let Some(o) = &written.replaced {
             self.unindex_expiry(&r.cid, o, Some(&rec))?;
         }

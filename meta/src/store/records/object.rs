@@ -47,7 +47,7 @@ pub struct ChunkV1 {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "super::base64_bytes"
+        with = "meta_api::wire::base64_bytes"
     )]
     pub inline: Option<Vec<u8>>,
 }
