@@ -389,6 +389,21 @@ async fn bad_requests_and_unreachable_meta() {
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .unwrap();
     assert_eq!(http.request(req).await.unwrap().status(), 404);
+    // Health answers GET too (probes), with the same answer as its POST.
+    let req = http::Request::get(format!("http://{addr}/v1/health"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let resp = http.request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&body[..], br#"{"status":"ok"}"#);
+    let req = http::Request::get(format!("http://{addr}/v1/keys/list"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    assert_eq!(http.request(req).await.unwrap().status(), 405);
     run.stop().await;
 
     let gone = MetaClient::new(&addr);

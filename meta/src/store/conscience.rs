@@ -126,7 +126,7 @@ impl Store {
             id: id.to_string(),
             score: score_value,
         };
-        self.live(outcome!(self.apply(command)?, Service)?)
+        outcome!(self.apply(command)?, Service).map(|rec| self.live(rec))
     }
 
     pub(super) fn apply_lock_service(&self, id: &str, score_value: u8) -> Result<ServiceRecord> {
@@ -146,7 +146,7 @@ impl Store {
     /// Lets the conscience score service `id` again (it rises from its locked score).
     pub fn unlock_service(&self, id: &str) -> Result<ServiceRecord> {
         let command = Command::UnlockService { id: id.to_string() };
-        self.live(outcome!(self.apply(command)?, Service)?)
+        outcome!(self.apply(command)?, Service).map(|rec| self.live(rec))
     }
 
     pub(super) fn apply_unlock_service(&self, id: &str) -> Result<ServiceRecord> {
@@ -181,9 +181,9 @@ impl Store {
     }
 
     /// `rec` with its score computed now.
-    fn live(&self, mut rec: ServiceRecord) -> Result<ServiceRecord> {
+    fn live(&self, mut rec: ServiceRecord) -> ServiceRecord {
         rec.score = score(&rec, ids::now_ms(), self.dead_after_ms);
-        Ok(rec)
+        rec
     }
 
     /// Applies `change` to the stored record of `id` (`NoSuchService`) and returns it.
