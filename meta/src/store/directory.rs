@@ -1,5 +1,5 @@
-//! The directory environment (`<data_dir>/directory/`) and its databases, plus the records it
-//! stores that are not wire types (accounts, meta1 entries).
+//! The directory environment (`<data_dir>/directory/`): its databases, its format check and
+//! migration at open (records themselves are in [`super::records`]).
 //!
 //! Databases: `meta0` (slot u16 BE → JSON list of meta1 addresses), `meta1` (cid → [`super::records::Meta1Record`]),
 //! `buckets` (container name → owning account), `accounts` (name → [`super::records::AccountRecord`]),
@@ -74,6 +74,8 @@ impl Directory {
         .try_fold(true, |empty, db| {
             Ok::<_, heed::Error>(empty && db.is_empty(&txn)?)
         })?;
+        // A layout newer than this binary is refused before anything is written.
+        dir.migrate(&mut txn, path, fresh)?;
         let addrs = lmdb::to_json(&vec![own_addr.to_string()])?;
         let current = dir
             .meta0
@@ -85,7 +87,6 @@ impl Directory {
                 dir.meta0.put(&mut txn, &slot.to_be_bytes(), &addrs)?;
             }
         }
-        dir.migrate(&mut txn, path, fresh)?;
         txn.commit()?;
         Ok(dir)
     }
@@ -93,7 +94,8 @@ impl Directory {
     /// Checks the layout's format number and migrates an older layout to
     /// [`format::DIRECTORY`]; `fresh` when the environment was just created.
     fn migrate(&self, txn: &mut RwTxn, path: &Path, fresh: bool) -> Result<()> {
-        let found = match format::stored(&self.settings, txn)? {
+        let stored = format::stored(&self.settings, txn)?;
+        let found = match stored {
             Some(f) => f,
             None if fresh => format::DIRECTORY,
             None => 1,
@@ -106,7 +108,7 @@ impl Directory {
                 "directory format 1 -> 2: GC entries from before due times are due now"
             );
         }
-        if found != format::DIRECTORY || fresh {
+        if stored != Some(format::DIRECTORY) {
             format::write(&self.settings, txn, format::DIRECTORY)?;
         }
         Ok(())
