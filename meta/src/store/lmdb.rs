@@ -60,12 +60,8 @@ pub fn wait_closed(path: &Path) {
     }
 }
 
-/// Encodes a value as JSON for storage.
+/// Encodes a plain JSON value for storage (meta0's address lists; records go through
+/// [`super::records`]).
 pub fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| Error::Internal(format!("encoding record: {e}")))
-}
-
-/// Decodes a stored JSON value; a failure means a corrupt record.
-pub fn from_json<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
-    serde_json::from_slice(b).map_err(|e| Error::Db(format!("corrupt record: {e}")))
 }
