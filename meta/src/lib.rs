@@ -6,6 +6,7 @@ pub mod config;
 pub mod expirer;
 pub mod ids;
 pub mod lifecycle;
+pub mod raft;
 pub mod score_expr;
 pub mod server;
 pub mod store;

@@ -34,6 +34,11 @@ impl EnvCache {
         }
     }
 
+    /// The directory holding the environments.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -201,8 +201,9 @@ pub enum Command {
     },
 }
 
-/// What applying a command answers.
-#[derive(Debug, Clone, PartialEq)]
+/// What applying a command answers (serializable: a Raft follower hands the leader's answer
+/// back to the client that sent it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     Done(()),
     Account(AccountInfo),

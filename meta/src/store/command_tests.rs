@@ -25,7 +25,7 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 /// A log touching every kind of command, with fixed times and ids.
-fn log() -> Vec<Command> {
+pub(crate) fn log() -> Vec<Command> {
     let t = 1_700_000_000_000i64;
     let due = 1_700_000_600_000u64;
     let obj = |key: &str, chunk_id: &str, content: &str| {
@@ -279,11 +279,11 @@ fn log() -> Vec<Command> {
 }
 
 /// Entries of each database, by environment and database name.
-type Dump = BTreeMap<String, Vec<(Vec<u8>, Vec<u8>)>>;
+pub(crate) type Dump = BTreeMap<String, Vec<(Vec<u8>, Vec<u8>)>>;
 
 /// Every key and value of every database of every environment under `dir`, by environment
 /// (relative path) and database name.
-fn dump(dir: &Path) -> Dump {
+pub(crate) fn dump(dir: &Path) -> Dump {
     let mut out = BTreeMap::new();
     let mut envs = vec![dir.join("directory")];
     for group in std::fs::read_dir(dir.join("meta2")).unwrap() {

@@ -52,7 +52,7 @@ struct Due<'a> {
 }
 
 /// What one expirer pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExpiryPass {
     /// Objects deleted.
     pub deleted: u64,

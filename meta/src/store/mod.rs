@@ -20,11 +20,12 @@ mod meta2;
 mod multipart;
 mod objects;
 mod policies;
+mod raft_state;
 pub mod records;
 mod swift;
 mod versions;
 
-pub use command::{Command, Logged, Outcome};
+pub use command::{COMMAND_VERSION, Command, Logged, Outcome};
 pub use conscience::{bounded_score, score};
 pub use expirer::ExpiryPass;
 pub use lifecycle::LifecyclePass;
@@ -114,7 +115,7 @@ fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
 }
 
 #[cfg(test)]
-mod command_tests;
+pub(crate) mod command_tests;
 #[cfg(test)]
 mod format_tests;
 #[cfg(test)]
@@ -122,7 +123,7 @@ mod lifecycle_tests;
 #[cfg(test)]
 mod swift_tests;
 #[cfg(test)]
-mod test_fixtures;
+pub(crate) mod test_fixtures;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -1,0 +1,336 @@
+//! The Raft log and vote in their own LMDB environment (`<data_dir>/raft`).
+//!
+//! Two databases: `log` maps a log index (8 bytes, big-endian, so LMDB's order is the log's)
+//! to a versioned [`LogRecord`]; `state` holds one versioned [`LogState`] record with the vote,
+//! the last purged log id and the last committed log id. Every change is one LMDB write
+//! transaction, committed (fsynced) before openraft hears of it: `append` calls its callback
+//! only after the commit, `save_vote` returns only after it. Calls are serialized by openraft
+//! (`&mut self`) and by LMDB's single writer, so a later write never lands before an earlier
+//! one.
+//!
+//! A storage error is returned to openraft, which treats it as fatal and stops the Raft core;
+//! the process owning the node exits on that (see the node's supervision), it never retries
+//! around a log it cannot trust.
+
+use super::{LogId, StorageError, TypeConfig, Vote, any, blocking};
+use crate::store::lmdb::{self, Db, Env};
+use heed::RoTxn;
+use openraft::storage::{LogFlushed, RaftLogStorage};
+use openraft::{ErrorSubject, ErrorVerb, OptionalSend, RaftLogReader, StorageIOError};
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Version of [`LogRecord`] and [`LogState`] this binary writes.
+pub const LOG_RECORD_VERSION: u32 = 1;
+const STATE_KEY: &[u8] = b"state";
+/// The log environment's map size: entries are purged after snapshots, so the log stays far
+/// below this between two of them.
+const LOG_MAP_SIZE: usize = 4 << 30;
+
+/// One log entry as written down.
+#[derive(Serialize, Deserialize)]
+struct LogRecord {
+    v: u32,
+    entry: super::Entry,
+}
+
+/// The log's own state: what was voted, purged and committed.
+#[derive(Serialize, Deserialize, Default, Clone)]
+struct LogState {
+    v: u32,
+    vote: Option<Vote>,
+    purged: Option<LogId>,
+    committed: Option<LogId>,
+}
+
+struct Inner {
+    env: Env,
+    log: Db,
+    state: Db,
+}
+
+/// The log store; clones share the environment (a clone is also the log reader).
+#[derive(Clone)]
+pub struct LogStore {
+    inner: Arc<Inner>,
+}
+
+fn key(index: u64) -> [u8; 8] {
+    index.to_be_bytes()
+}
+
+impl LogStore {
+    /// Opens (creating on first start) the log environment at `path`.
+    pub fn open(path: &Path) -> crate::Result<LogStore> {
+        let env = lmdb::open_env(path, LOG_MAP_SIZE, 4)?;
+        let mut txn = env.write_txn()?;
+        let log = lmdb::create_db(&env, &mut txn, "log")?;
+        let state = lmdb::create_db(&env, &mut txn, "state")?;
+        txn.commit()?;
+        let store = LogStore {
+            inner: Arc::new(Inner { env, log, state }),
+        };
+        // Refuse a newer layout at open, not at the first append.
+        store
+            .read_state()
+            .map_err(|e| crate::Error::Db(format!("{}: {e}", path.display())))?;
+        Ok(store)
+    }
+
+    fn read_state_in(&self, txn: &RoTxn) -> Result<LogState, String> {
+        match self
+            .inner
+            .state
+            .get(txn, STATE_KEY)
+            .map_err(|e| e.to_string())?
+        {
+            None => Ok(LogState {
+                v: LOG_RECORD_VERSION,
+                ..LogState::default()
+            }),
+            Some(b) => {
+                let s: LogState = serde_json::from_slice(b)
+                    .map_err(|e| format!("the Raft log state cannot be read: {e}"))?;
+                if s.v > LOG_RECORD_VERSION {
+                    return Err(format!(
+                        "the Raft log state has version {}, this binary knows up to {}",
+                        s.v, LOG_RECORD_VERSION
+                    ));
+                }
+                Ok(s)
+            }
+        }
+    }
+
+    fn read_state(&self) -> Result<LogState, String> {
+        let txn = self.inner.env.read_txn().map_err(|e| e.to_string())?;
+        self.read_state_in(&txn)
+    }
+
+    /// Changes the state record in one committed transaction.
+    fn update_state(&self, f: impl FnOnce(&mut LogState)) -> Result<(), String> {
+        let inner = &self.inner;
+        let mut txn = inner.env.write_txn().map_err(|e| e.to_string())?;
+        let mut s = self.read_state_in(&txn)?;
+        f(&mut s);
+        s.v = LOG_RECORD_VERSION;
+        let bytes = serde_json::to_vec(&s).map_err(|e| e.to_string())?;
+        inner
+            .state
+            .put(&mut txn, STATE_KEY, &bytes)
+            .map_err(|e| e.to_string())?;
+        txn.commit().map_err(|e| e.to_string())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<super::Entry, String> {
+        let r: LogRecord = serde_json::from_slice(bytes)
+            .map_err(|e| format!("a log entry cannot be read: {e}"))?;
+        if r.v > LOG_RECORD_VERSION {
+            return Err(format!(
+                "a log entry has version {}, this binary knows up to {}",
+                r.v, LOG_RECORD_VERSION
+            ));
+        }
+        Ok(r.entry)
+    }
+
+    /// Entries with an index in `[start, end]` (inclusive bounds), in order.
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<super::Entry>, String> {
+        let mut out = Vec::new();
+        if start > end {
+            return Ok(out);
+        }
+        let txn = self.inner.env.read_txn().map_err(|e| e.to_string())?;
+        let (lo, hi) = (key(start), key(end));
+        let range = (Bound::Included(&lo[..]), Bound::Included(&hi[..]));
+        for item in self
+            .inner
+            .log
+            .range(&txn, &range)
+            .map_err(|e| e.to_string())?
+        {
+            let (_, v) = item.map_err(|e| e.to_string())?;
+            out.push(Self::decode(v)?);
+        }
+        Ok(out)
+    }
+
+    fn last_entry_id(&self) -> Result<Option<LogId>, String> {
+        let txn = self.inner.env.read_txn().map_err(|e| e.to_string())?;
+        match self.inner.log.last(&txn).map_err(|e| e.to_string())? {
+            None => Ok(None),
+            Some((_, v)) => Ok(Some(Self::decode(v)?.log_id)),
+        }
+    }
+
+    fn append_now(&self, entries: Vec<super::Entry>) -> Result<(), String> {
+        let inner = &self.inner;
+        let mut txn = inner.env.write_txn().map_err(|e| e.to_string())?;
+        for entry in entries {
+            let index = entry.log_id.index;
+            let bytes = serde_json::to_vec(&LogRecord {
+                v: LOG_RECORD_VERSION,
+                entry,
+            })
+            .map_err(|e| e.to_string())?;
+            inner
+                .log
+                .put(&mut txn, &key(index), &bytes)
+                .map_err(|e| format!("writing log entry {index}: {e}"))?;
+        }
+        txn.commit().map_err(|e| e.to_string())
+    }
+
+    /// Deletes the entries with an index in `[start, end]`.
+    fn delete(&self, start: u64, end: u64, then: impl FnOnce(&mut LogState)) -> Result<(), String> {
+        let inner = &self.inner;
+        let mut txn = inner.env.write_txn().map_err(|e| e.to_string())?;
+        if start <= end {
+            let (lo, hi) = (key(start), key(end));
+            let range = (Bound::Included(&lo[..]), Bound::Included(&hi[..]));
+            inner
+                .log
+                .delete_range(&mut txn, &range)
+                .map_err(|e| e.to_string())?;
+        }
+        let mut s = self.read_state_in(&txn)?;
+        then(&mut s);
+        s.v = LOG_RECORD_VERSION;
+        let bytes = serde_json::to_vec(&s).map_err(|e| e.to_string())?;
+        inner
+            .state
+            .put(&mut txn, STATE_KEY, &bytes)
+            .map_err(|e| e.to_string())?;
+        txn.commit().map_err(|e| e.to_string())
+    }
+}
+
+/// Inclusive `[start, end]` of a range of log indexes.
+fn bounds(range: &impl RangeBounds<u64>) -> (u64, u64) {
+    let start = match range.start_bound() {
+        Bound::Included(s) => *s,
+        Bound::Excluded(s) => s.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(e) => *e,
+        Bound::Excluded(0) => return (1, 0),
+        Bound::Excluded(e) => e - 1,
+        Bound::Unbounded => u64::MAX,
+    };
+    (start, end)
+}
+
+fn io(subject: ErrorSubject<u64>, verb: ErrorVerb, msg: String) -> StorageError {
+    tracing::error!(?subject, ?verb, error = %msg, "Raft log storage failed");
+    StorageIOError::new(subject, verb, any(msg)).into()
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<super::Entry>, StorageError> {
+        let (start, end) = bounds(&range);
+        let this = self.clone();
+        blocking(move || this.entries(start, end))
+            .await
+            .map_err(|e| io(ErrorSubject::Logs, ErrorVerb::Read, e))
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<openraft::LogState<TypeConfig>, StorageError> {
+        let this = self.clone();
+        blocking(move || {
+            let s = this.read_state()?;
+            let last = this.last_entry_id()?.or(s.purged);
+            Ok(openraft::LogState {
+                last_purged_log_id: s.purged,
+                last_log_id: last,
+            })
+        })
+        .await
+        .map_err(|e| io(ErrorSubject::Logs, ErrorVerb::Read, e))
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
+        let (this, vote) = (self.clone(), *vote);
+        blocking(move || this.update_state(|s| s.vote = Some(vote)))
+            .await
+            .map_err(|e| io(ErrorSubject::Vote, ErrorVerb::Write, e))
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        let this = self.clone();
+        blocking(move || Ok(this.read_state()?.vote))
+            .await
+            .map_err(|e| io(ErrorSubject::Vote, ErrorVerb::Read, e))
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        let this = self.clone();
+        blocking(move || this.update_state(|s| s.committed = committed))
+            .await
+            .map_err(|e| io(ErrorSubject::Store, ErrorVerb::Write, e))
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        let this = self.clone();
+        blocking(move || Ok(this.read_state()?.committed))
+            .await
+            .map_err(|e| io(ErrorSubject::Store, ErrorVerb::Read, e))
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = super::Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries: Vec<super::Entry> = entries.into_iter().collect();
+        let this = self.clone();
+        match blocking(move || this.append_now(entries)).await {
+            Ok(()) => {
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.log_io_completed(Err(std::io::Error::other(e.clone())));
+                Err(io(ErrorSubject::Logs, ErrorVerb::Write, e))
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let this = self.clone();
+        blocking(move || this.delete(log_id.index, u64::MAX, |_| {}))
+            .await
+            .map_err(|e| io(ErrorSubject::Logs, ErrorVerb::Delete, e))
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let this = self.clone();
+        blocking(move || {
+            this.delete(0, log_id.index, |s| {
+                if s.purged.is_none_or(|p| p.index < log_id.index) {
+                    s.purged = Some(log_id);
+                }
+            })
+        })
+        .await
+        .map_err(|e| io(ErrorSubject::Logs, ErrorVerb::Delete, e))
+    }
+}

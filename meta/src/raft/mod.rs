@@ -1,0 +1,68 @@
+//! Meta's replication ground: the types, log store and state machine that `openraft` (0.9,
+//! `storage-v2`) drives.
+//!
+//! - [`log_store::LogStore`]: the Raft log and vote in their own LMDB environment
+//!   (`<data_dir>/raft`); an append is reported durable only after its transaction commits.
+//! - [`state_machine::StateMachine`]: the directory and meta2 environments ([`Store`]),
+//!   changed only by applying logged [`Command`]s; the last applied log id and membership are
+//!   kept in the directory. Snapshots are compacted LMDB copies of every environment, packed
+//!   in one file so openraft can stream them in bounded chunks.
+//!
+//! Every record written here carries a version (`v`) and a newer one is refused.
+//!
+//! [`Store`]: crate::store::Store
+//! [`Command`]: crate::store::Command
+
+pub mod log_store;
+pub mod state_machine;
+
+#[cfg(test)]
+mod tests;
+
+use crate::store::{Logged, Outcome};
+use meta_api::wire::ErrorBody;
+use serde::{Deserialize, Serialize};
+
+openraft::declare_raft_types!(
+    /// Spread meta's Raft types: a log entry carries one [`Logged`] command, applying it answers
+    /// an [`Applied`]; snapshots are files.
+    pub TypeConfig:
+        D = Logged,
+        R = Applied,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = tokio::fs::File,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// What applying one log entry answered: the command's outcome or its error (as the error
+/// travels on the wire, so a follower forwarding a write answers exactly what the leader did).
+/// A blank or membership entry answers `Ok(Outcome::Done(()))`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Applied(pub std::result::Result<Outcome, ErrorBody>);
+
+/// Storage errors as openraft takes them.
+pub type StorageError = openraft::StorageError<u64>;
+pub type LogId = openraft::LogId<u64>;
+pub type Vote = openraft::Vote<u64>;
+pub type Entry = openraft::Entry<TypeConfig>;
+pub type StoredMembership = openraft::StoredMembership<u64, openraft::BasicNode>;
+pub type SnapshotMeta = openraft::SnapshotMeta<u64, openraft::BasicNode>;
+
+/// Runs blocking LMDB work off the async runtime; a panic in it is reported as an error.
+async fn blocking<T, F>(f: F) -> std::result::Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce() -> std::result::Result<T, String> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(format!("storage task failed: {e}")),
+    }
+}
+
+/// An error message as the source openraft's storage errors carry.
+fn any(msg: impl Into<String>) -> openraft::AnyError {
+    openraft::AnyError::error(msg.into())
+}

@@ -1,0 +1,210 @@
+//! The log store and state machine against openraft's own storage test suite, and against
+//! what Spread needs of them: entries and votes survive a restart, real commands applied
+//! through log entries, a snapshot carrying every environment to another node, a command
+//! newer than the binary refused.
+
+use super::log_store::LogStore;
+use super::state_machine::StateMachine;
+use super::{Applied, Entry, LogId, StorageError, TypeConfig};
+use crate::store::command_tests::{dump, log};
+use crate::store::test_fixtures::config;
+use crate::store::{COMMAND_VERSION, Command, Logged, Outcome};
+use openraft::storage::{RaftLogStorage, RaftStateMachine};
+use openraft::testing::{StoreBuilder, Suite};
+use openraft::{CommittedLeaderId, EntryPayload, RaftLogReader, RaftSnapshotBuilder};
+use std::path::Path;
+use tempfile::TempDir;
+
+const ADDR: &str = "127.0.0.1:6000";
+
+struct Builder;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Builder {
+    async fn build(&self) -> Result<(TempDir, LogStore, StateMachine), StorageError> {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, sm) = open(dir.path());
+        Ok((dir, log, sm))
+    }
+}
+
+fn open(dir: &Path) -> (LogStore, StateMachine) {
+    let log = LogStore::open(&dir.join("raft")).unwrap();
+    let sm = StateMachine::open(&config(dir), ADDR).unwrap();
+    (log, sm)
+}
+
+#[test]
+fn openraft_storage_suite() {
+    Suite::test_all(Builder).unwrap();
+}
+
+fn log_id(term: u64, index: u64) -> LogId {
+    LogId::new(CommittedLeaderId::new(term, 1), index)
+}
+
+fn entry(term: u64, index: u64, command: Command) -> Entry {
+    Entry {
+        log_id: log_id(term, index),
+        payload: EntryPayload::Normal(Logged {
+            v: COMMAND_VERSION,
+            command,
+        }),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Appends through the log store's real `append`, waiting for its durability callback.
+async fn append(log: &mut LogStore, entries: Vec<Entry>) {
+    use openraft::storage::RaftLogStorageExt;
+    log.blocking_append(entries).await.unwrap();
+}
+
+#[test]
+fn log_entries_vote_and_commit_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let entries: Vec<Entry> = log()
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| entry(2, i as u64 + 1, c))
+        .collect();
+    let n = entries.len() as u64;
+    rt.block_on(async {
+        let mut log = LogStore::open(&dir.path().join("raft")).unwrap();
+        append(&mut log, entries.clone()).await;
+        log.save_vote(&openraft::Vote::new_committed(2, 1))
+            .await
+            .unwrap();
+        log.save_committed(Some(log_id(2, n))).await.unwrap();
+        log.purge(log_id(2, 2)).await.unwrap();
+    });
+    crate::store::lmdb::wait_closed(&dir.path().join("raft"));
+    rt.block_on(async {
+        let mut log = LogStore::open(&dir.path().join("raft")).unwrap();
+        let state = log.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id, Some(log_id(2, 2)));
+        assert_eq!(state.last_log_id, Some(log_id(2, n)));
+        assert_eq!(
+            log.read_vote().await.unwrap(),
+            Some(openraft::Vote::new_committed(2, 1))
+        );
+        assert_eq!(log.read_committed().await.unwrap(), Some(log_id(2, n)));
+        let read = log.try_get_log_entries(3..=n).await.unwrap();
+        assert_eq!(read, entries[2..].to_vec(), "entries read back as written");
+        assert!(log.try_get_log_entries(1..3).await.unwrap().is_empty());
+    });
+}
+
+/// Applies `log()` as log entries 1..=n to the state machine in `dir`, in batches of 5.
+async fn apply_log(sm: &mut StateMachine) -> Vec<Applied> {
+    let entries: Vec<Entry> = log()
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| entry(1, i as u64 + 1, c))
+        .collect();
+    let mut out = Vec::new();
+    for batch in entries.chunks(5) {
+        out.extend(sm.apply(batch.to_vec()).await.unwrap());
+    }
+    out
+}
+
+#[test]
+fn commands_apply_through_entries_and_a_snapshot_carries_every_environment() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let rt = runtime();
+    let n = log().len() as u64;
+    rt.block_on(async {
+        let (_, mut sm) = open(a.path());
+        let answers = apply_log(&mut sm).await;
+        // The same answers as the store gives the commands directly: successes, then the
+        // log's final refusal as the command's own answer (not a storage failure).
+        assert_eq!(answers.len() as u64, n);
+        assert!(
+            answers[..answers.len() - 1].iter().all(|a| a.0.is_ok()),
+            "{answers:?}"
+        );
+        let refusal = answers.last().unwrap().0.clone().unwrap_err();
+        assert!(!refusal.code.is_empty(), "{refusal:?}");
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, n)));
+        // Entries delivered again (after a restart) are not applied twice.
+        let again = sm.apply(vec![entry(1, 1, log()[0].clone())]).await.unwrap();
+        assert_eq!(again, vec![Applied(Ok(Outcome::Done(())))]);
+
+        let snap = sm
+            .get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
+        assert_eq!(snap.meta.last_log_id, Some(log_id(1, n)));
+
+        let (_, mut other) = open(b.path());
+        let mut recv = other.begin_receiving_snapshot().await.unwrap();
+        let mut src = *snap.snapshot;
+        tokio::io::copy(&mut src, &mut *recv).await.unwrap();
+        other.install_snapshot(&snap.meta, recv).await.unwrap();
+        assert_eq!(other.applied_state().await.unwrap().0, Some(log_id(1, n)));
+        // Requests see the installed state at once.
+        assert!(other.store().get().get_account("acct").is_ok());
+    });
+    // Every database of every environment is the same on both nodes, except the state
+    // machine's own record (same content, written by each node).
+    let generation = std::fs::read_to_string(b.path().join("state/CURRENT")).unwrap();
+    let (da, db) = (
+        dump(a.path()),
+        dump(&b.path().join("state").join(generation.trim())),
+    );
+    assert_eq!(da.keys().collect::<Vec<_>>(), db.keys().collect::<Vec<_>>());
+    for (name, entries) in &da {
+        assert_eq!(Some(entries), db.get(name), "{name} differs");
+    }
+    assert!(
+        !b.path().join("directory").exists(),
+        "the replaced generation is removed"
+    );
+
+    // Reopened, the follower finds the installed generation and its progress.
+    rt.block_on(async {
+        let (_, mut sm) = open(b.path());
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, n)));
+        assert!(sm.get_current_snapshot().await.unwrap().is_some());
+    });
+}
+
+#[test]
+fn the_applied_position_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let n = log().len() as u64;
+    rt.block_on(async {
+        let (_, mut sm) = open(dir.path());
+        apply_log(&mut sm).await;
+    });
+    rt.block_on(async {
+        let (_, mut sm) = open(dir.path());
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, n)));
+    });
+}
+
+#[test]
+fn a_command_newer_than_the_binary_stops_the_state_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(async {
+        let (_, mut sm) = open(dir.path());
+        let mut e = entry(1, 1, log()[0].clone());
+        if let EntryPayload::Normal(l) = &mut e.payload {
+            l.v = COMMAND_VERSION + 1;
+        }
+        let err = sm.apply(vec![e]).await.unwrap_err();
+        assert!(err.to_string().contains("upgrade this node"), "{err}");
+        assert_eq!(sm.applied_state().await.unwrap().0, None, "nothing applied");
+    });
+}
