@@ -103,6 +103,53 @@ endpoints! {
     SwiftUserGet => "/v1/swift/users/get" -> SwiftUser;
     TokenCreate => "/v1/swift/tokens/create" -> SwiftToken;
     TokenGet => "/v1/swift/tokens/get" -> SwiftToken;
+    GroupStatusGet => "/v1/group/status" -> GroupStatus;
+    GroupAdd => "/v1/group/add" -> GroupStatus;
+    GroupRemove => "/v1/group/remove" -> GroupStatus;
+}
+
+/// This meta node's view of its group (`spread admin meta status`); any node answers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroupStatusGet {}
+
+/// Adds meta node `id`, reachable at `addr`, as a voter (leader only; ids are never reused).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupAdd {
+    pub id: u64,
+    pub addr: String,
+}
+
+/// Removes meta node `id` from the group (leader only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupRemove {
+    pub id: u64,
+}
+
+/// One node's view of its meta group.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroupStatus {
+    /// The answering node.
+    pub id: u64,
+    /// `Leader`, `Follower`, `Candidate` or `Learner`.
+    pub state: String,
+    pub term: u64,
+    pub leader: Option<u64>,
+    pub leader_addr: Option<String>,
+    pub last_log_index: Option<u64>,
+    pub last_applied: Option<u64>,
+    pub snapshot: Option<u64>,
+    pub purged: Option<u64>,
+    pub members: Vec<GroupMember>,
+}
+
+/// A member of a meta group.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroupMember {
+    pub id: u64,
+    pub addr: String,
+    pub voter: bool,
+    /// On the leader: the last log index this node is known to hold.
+    pub matched: Option<u64>,
 }
 
 /// An answer without content.

@@ -44,6 +44,11 @@ pub enum Error {
     Db(String),
     #[error("I/O error: {0}")]
     Io(String),
+    /// This meta node is not the leader of its group; the detail is the leader's address when
+    /// the node knows it. Nothing was done: the client asks the leader (or waits for an
+    /// election to end).
+    #[error("not the meta leader (leader: {})", .0.as_deref().unwrap_or("unknown"))]
+    NotLeader(Option<String>),
     /// The meta service could not be reached or answered garbage (client side).
     #[error("meta service unavailable: {0}")]
     Unavailable(String),
@@ -80,6 +85,7 @@ impl Error {
             Error::Io(_) => "Io",
             Error::Unavailable(_) => "Unavailable",
             Error::Internal(_) => "Internal",
+            Error::NotLeader(_) => "NotLeader",
         }
     }
 }
@@ -117,6 +123,7 @@ impl Error {
             | Error::Internal(s) => Some(s.clone()),
             Error::ContainerExists { owner, .. } => Some(owner.clone()),
             Error::EntityTooSmall(n) => Some(n.to_string()),
+            Error::NotLeader(leader) => leader.clone(),
             Error::InvalidPartOrder => None,
         }
     }
@@ -133,6 +140,9 @@ impl Error {
     /// Rebuilds the variant from an error answer. `name` is the container name of the request,
     /// used for `ContainerExists` (whose detail is the owner).
     pub fn from_body(body: ErrorBody, name: &str) -> Error {
+        if body.code == "NotLeader" {
+            return Error::NotLeader(body.detail);
+        }
         let detail = body.detail.unwrap_or_else(|| body.message.clone());
         match body.code.as_str() {
             "NoSuchAccount" => Error::NoSuchAccount(detail),

@@ -41,6 +41,21 @@ pub struct Config {
     /// Length of a lifecycle "day" in seconds: rules say days, the worker counts this many
     /// seconds for each (tests shorten it; 0 counts as 1).
     pub lifecycle_day_secs: u64,
+    /// This node's id in its meta group: set once per data directory (a directory that
+    /// belongs to another id is refused) and never reused for another node.
+    pub node_id: u64,
+    /// The address other meta nodes and clients reach this node at (default: `listen`).
+    pub advertise: Option<String>,
+    /// On first start with an empty log, start a group of one (this node). A node meant to
+    /// join an existing group sets `false` and is added with `spread admin meta add`.
+    pub bootstrap: bool,
+    /// Leader heartbeat period, in ms.
+    pub raft_heartbeat_ms: u64,
+    /// A follower that hears no leader for this long (to twice as long, at random) starts an
+    /// election, in ms. At least 1000 so a busy machine does not elect for nothing.
+    pub raft_election_timeout_ms: u64,
+    /// A snapshot is taken every this many log entries; older entries are then purged.
+    pub raft_snapshot_logs: u64,
 }
 
 /// The default score expression: free space counts fully up to half empty, then the busier of
@@ -62,6 +77,12 @@ impl Default for Config {
             expirer_interval_secs: 10,
             lifecycle_interval_secs: 300,
             lifecycle_day_secs: 86_400,
+            node_id: 1,
+            advertise: None,
+            bootstrap: true,
+            raft_heartbeat_ms: 250,
+            raft_election_timeout_ms: 1500,
+            raft_snapshot_logs: 20_000,
         }
     }
 }

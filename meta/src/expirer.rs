@@ -3,13 +3,12 @@
 //! expired Swift tokens ([`Store::purge_tokens`]). The LMDB work runs on the blocking pool.
 
 use crate::ids;
-use crate::store::Store;
-use std::sync::Arc;
+use crate::store::{Store, StoreSource};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// Starts the expirer (`None` when `interval_secs` is 0). Abort the handle to stop it.
-pub fn spawn(store: Arc<Store>, interval_secs: u64) -> Option<JoinHandle<()>> {
+pub fn spawn(source: StoreSource, interval_secs: u64) -> Option<JoinHandle<()>> {
     if interval_secs == 0 {
         return None;
     }
@@ -19,7 +18,10 @@ pub fn spawn(store: Arc<Store>, interval_secs: u64) -> Option<JoinHandle<()>> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let s = store.clone();
+            // Only where the store should run passes (a group's leader).
+            let Some(s) = source() else {
+                continue;
+            };
             let done = tokio::task::spawn_blocking(move || pass(&s)).await;
             if let Err(e) = done {
                 tracing::error!(error = %e, "expirer pass panicked");

@@ -1,16 +1,15 @@
 //! The lifecycle worker of the meta server: every `lifecycle_interval_secs` it applies the
-//! lifecycle rules of every container that has some ([`Store::lifecycle_pass_all`]), with a
+//! lifecycle rules of every container that has some ([`crate::store::Store::lifecycle_pass_all`]), with a
 //! lifecycle day of `lifecycle_day_secs` (one real day unless a test shortens it). The LMDB
 //! work runs on the blocking pool.
 
 use crate::ids;
-use crate::store::Store;
-use std::sync::Arc;
+use crate::store::StoreSource;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// Starts the worker (`None` when `interval_secs` is 0). Abort the handle to stop it.
-pub fn spawn(store: Arc<Store>, interval_secs: u64, day_secs: u64) -> Option<JoinHandle<()>> {
+pub fn spawn(source: StoreSource, interval_secs: u64, day_secs: u64) -> Option<JoinHandle<()>> {
     if interval_secs == 0 {
         return None;
     }
@@ -23,7 +22,10 @@ pub fn spawn(store: Arc<Store>, interval_secs: u64, day_secs: u64) -> Option<Joi
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let s = store.clone();
+            // Only where the store should run passes (a group's leader).
+            let Some(s) = source() else {
+                continue;
+            };
             let done =
                 tokio::task::spawn_blocking(move || s.lifecycle_pass_all(ids::now_ms(), day_ms))
                     .await;

@@ -3,7 +3,8 @@
 //! blocking pool, errors answered as [`meta_api::wire::ErrorBody`] with a matching status.
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::raft::node::Node;
+use crate::store::{Store, StoreSource};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -55,18 +56,21 @@ pub async fn serve_with_shutdown(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let addr = listener.local_addr()?.to_string();
-    let store = {
-        let config = config.clone();
-        let addr = addr.clone();
-        tokio::task::spawn_blocking(move || Store::open(&config, &addr))
-            .await
-            .map_err(|e| Error::Internal(format!("opening the store: {e}")))??
+    let advertise = config.advertise.clone().unwrap_or_else(|| addr.clone());
+    let node = Node::start(&config, &advertise).await?;
+    tracing::info!(%addr, id = node.id, data_dir = %config.data_dir.display(), "meta serving");
+    // Background passes run on the leader only (their commands would be refused elsewhere).
+    let source: StoreSource = {
+        let node = Arc::downgrade(&node);
+        Arc::new(move || {
+            let node = node.upgrade()?;
+            node.check_leader().ok()?;
+            Some(node.store())
+        })
     };
-    let store = Arc::new(store);
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "meta serving");
-    let expirer = crate::expirer::spawn(store.clone(), config.expirer_interval_secs);
+    let expirer = crate::expirer::spawn(source.clone(), config.expirer_interval_secs);
     let lifecycle = crate::lifecycle::spawn(
-        store.clone(),
+        source,
         config.lifecycle_interval_secs,
         config.lifecycle_day_secs,
     );
@@ -88,15 +92,15 @@ pub async fn serve_with_shutdown(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let store = store.clone();
+                let node = node.clone();
                 let routes = routes.clone();
                 let ids = ids.clone();
                 conns.spawn(async move {
                     let svc = service_fn(move |req| {
-                        let store = store.clone();
+                        let node = node.clone();
                         let routes = routes.clone();
                         let id = ids.fetch_add(1, Ordering::Relaxed);
-                        handle(store, routes, req, id)
+                        handle(node, routes, req, id)
                     });
                     if let Err(e) = http1::Builder::new()
                         .keep_alive(true)
@@ -115,14 +119,7 @@ pub async fn serve_with_shutdown(
     }
     conns.shutdown().await;
     drop(listener);
-    // Wait for in-flight blocking work to release the store, then close it.
-    for _ in 0..500 {
-        if Arc::strong_count(&store) == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    drop(store);
+    node.close().await;
     tracing::info!(%addr, "meta stopped");
     Ok(())
 }
@@ -148,6 +145,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::EntityTooSmall(_)
         | Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::NotLeader(_) => StatusCode::MISDIRECTED_REQUEST,
         Error::Db(_) | Error::Io(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -168,7 +166,7 @@ fn error_response(status: StatusCode, e: &Error) -> Response<Full<Bytes>> {
 }
 
 async fn handle(
-    store: Arc<Store>,
+    node: Arc<Node>,
     routes: Arc<Routes>,
     req: Request<Incoming>,
     id: u64,
@@ -176,10 +174,12 @@ async fn handle(
     let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
     async move {
         let started = Instant::now();
-        let resp = match dispatch(store, routes, req).await {
+        let resp = match dispatch(node, routes, req).await {
             Ok(body) => json_response(StatusCode::OK, body),
             Err((status, e)) => {
-                if status.is_server_error() {
+                if matches!(e, Error::NotLeader(_)) {
+                    tracing::debug!(error = %e, "not the leader");
+                } else if status.is_server_error() {
                     tracing::error!(error = %e, "request failed");
                 } else {
                     tracing::debug!(error = %e, "request refused");
@@ -215,29 +215,87 @@ type Handler = Box<
         + Sync,
 >;
 
+/// How a route is served on a node of a meta group.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Any node answers (health).
+    Anywhere,
+    /// The leader answers, after a linearizable read barrier.
+    Read,
+    /// The leader answers; its commands go through the log.
+    Write,
+}
+
 /// The handler of every endpoint, by route. Built once; [`routes`] registers each endpoint
 /// with a function typed by its request and answer, so a handler cannot answer another
 /// endpoint's type.
 pub struct Routes {
-    handlers: HashMap<&'static str, Handler>,
+    handlers: HashMap<&'static str, (Kind, Handler)>,
+    /// The group's own endpoints (membership), answered by the node rather than the store.
+    group: HashMap<&'static str, GroupHandler>,
 }
 
+/// A registered group endpoint.
+type GroupHandler = Box<
+    dyn Fn(
+            Arc<Node>,
+            Bytes,
+        ) -> Pin<Box<dyn Future<Output = std::result::Result<Vec<u8>, Failure>> + Send>>
+        + Send
+        + Sync,
+>;
+
 impl Routes {
-    /// Registers `f` as the handler of endpoint `E`.
+    /// Registers `f` as the handler of endpoint `E`, which changes state.
     fn add<E, F>(&mut self, f: F)
     where
         E: Endpoint,
         F: Fn(&Store, E) -> Result<E::Response> + Copy + Send + Sync + 'static,
     {
+        self.register(Kind::Write, f);
+    }
+
+    /// Registers `f` as the handler of endpoint `E`, which only reads.
+    fn read<E, F>(&mut self, f: F)
+    where
+        E: Endpoint,
+        F: Fn(&Store, E) -> Result<E::Response> + Copy + Send + Sync + 'static,
+    {
+        self.register(Kind::Read, f);
+    }
+
+    fn register<E, F>(&mut self, kind: Kind, f: F)
+    where
+        E: Endpoint,
+        F: Fn(&Store, E) -> Result<E::Response> + Copy + Send + Sync + 'static,
+    {
         let handler: Handler = Box::new(move |store, body| Box::pin(op(store, body, f)));
-        if self.handlers.insert(E::PATH, handler).is_some() {
+        if self.handlers.insert(E::PATH, (kind, handler)).is_some() {
+            tracing::error!(path = E::PATH, "endpoint registered twice");
+        }
+    }
+
+    /// Registers the group endpoint `E`, answered by `f` with the node.
+    fn group<E, F, Fut>(&mut self, f: F)
+    where
+        E: Endpoint,
+        F: Fn(Arc<Node>, E) -> Fut + Copy + Send + Sync + 'static,
+        Fut: Future<Output = Result<E::Response>> + Send + 'static,
+    {
+        let handler: GroupHandler = Box::new(move |node, body| {
+            Box::pin(async move {
+                let q: E = decode(&body)?;
+                encode(&f(node, q).await.map_err(fail)?)
+            })
+        });
+        if self.group.insert(E::PATH, handler).is_some() {
             tracing::error!(path = E::PATH, "endpoint registered twice");
         }
     }
 
     /// The routes served.
     pub fn paths(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.handlers.keys().copied()
+        self.handlers.keys().chain(self.group.keys()).copied()
     }
 }
 
@@ -245,33 +303,37 @@ impl Routes {
 pub fn routes() -> Routes {
     let mut r = Routes {
         handlers: HashMap::new(),
+        group: HashMap::new(),
     };
-    r.add(|_, _: api::Health| {
+    r.group(|n, _: api::GroupStatusGet| async move { Ok(n.status()) });
+    r.group(|n, q: api::GroupAdd| async move { n.add_member(q.id, &q.addr).await });
+    r.group(|n, q: api::GroupRemove| async move { n.remove_member(q.id).await });
+    r.register(Kind::Anywhere, |_, _: api::Health| {
         Ok(api::HealthAnswer {
             status: "ok".to_string(),
         })
     });
     r.add(|s, q: api::AccountCreate| s.create_account(&q.name));
-    r.add(|s, _: api::AccountList| s.list_accounts());
-    r.add(|s, q: api::AccountGet| s.get_account(&q.name));
+    r.read(|s, _: api::AccountList| s.list_accounts());
+    r.read(|s, q: api::AccountGet| s.get_account(&q.name));
     r.add(|s, q: api::AccountMeta| s.update_account_meta(&q.name, &q.set, &q.remove));
     r.add(|s, q: api::KeyCreate| {
         s.create_key(&q.account, q.access_key.as_deref(), q.secret_key.as_deref())
     });
-    r.add(|s, _: api::KeyList| s.list_keys());
-    r.add(|s, q: api::KeyGet| s.get_key(&q.access_key));
+    r.read(|s, _: api::KeyList| s.list_keys());
+    r.read(|s, q: api::KeyGet| s.get_key(&q.access_key));
     r.add(|s, q: api::ContainerCreate| s.create_container(&q.account, &q.name, &q.settings));
-    r.add(|s, q: api::ContainerGet| s.get_container(&q.name));
-    r.add(|s, q: api::ContainerList| s.list_containers(&q.account));
+    r.read(|s, q: api::ContainerGet| s.get_container(&q.name));
+    r.read(|s, q: api::ContainerList| s.list_containers(&q.account));
     r.add(|s, q: api::ContainerDelete| s.delete_container(&q.account, &q.name));
     r.add(|s, q: api::ContainerSetPolicy| s.set_container_policy(&q.name, q.policy.as_deref()));
     r.add(|s, q: api::ContainerProperties| {
         s.update_container_properties(&q.name, &q.set, &q.remove)
     });
     r.add(|s, q: api::VersioningSet| s.set_versioning(&q.name, q.state));
-    r.add(|s, q: api::VersioningGet| s.get_versioning(&q.name));
+    r.read(|s, q: api::VersioningGet| s.get_versioning(&q.name));
     r.add(|s, q: api::ObjectPut| s.put_object_if(&q.container, &q.record, &q.condition));
-    r.add(|s, q: api::ObjectGet| {
+    r.read(|s, q: api::ObjectGet| {
         s.get_object_version(&q.container, &q.key, q.version_id.as_deref())
     });
     r.add(|s, q: api::ObjectDelete| {
@@ -282,8 +344,8 @@ pub fn routes() -> Routes {
             q.bypass_governance,
         )
     });
-    r.add(|s, q: api::ObjectList| s.list_objects(&q.container, &q.request));
-    r.add(|s, q: api::VersionList| s.list_versions(&q.container, &q.request));
+    r.read(|s, q: api::ObjectList| s.list_objects(&q.container, &q.request));
+    r.read(|s, q: api::VersionList| s.list_versions(&q.container, &q.request));
     r.add(|s, q: api::ObjectProps| {
         s.update_object_props(
             &q.container,
@@ -299,16 +361,16 @@ pub fn routes() -> Routes {
             .map(|recorded_version| api::Abandoned { recorded_version })
     });
     r.add(|s, q: api::UploadCreate| s.create_upload(&q.container, &q.record));
-    r.add(|s, q: api::UploadGet| s.get_upload(&q.container, &q.upload_id));
+    r.read(|s, q: api::UploadGet| s.get_upload(&q.container, &q.upload_id));
     r.add(|s, q: api::PartPut| s.put_part(&q.container, &q.upload_id, &q.part));
-    r.add(|s, q: api::PartList| s.list_parts(&q.container, &q.upload_id, q.marker, q.max_parts));
+    r.read(|s, q: api::PartList| s.list_parts(&q.container, &q.upload_id, q.marker, q.max_parts));
     r.add(|s, q: api::UploadComplete| s.complete_upload(&q.container, &q.upload_id, &q.request));
     r.add(|s, q: api::UploadAbort| s.abort_upload(&q.container, &q.upload_id));
-    r.add(|s, q: api::UploadList| s.list_uploads(&q.container, &q.request));
+    r.read(|s, q: api::UploadList| s.list_uploads(&q.container, &q.request));
     r.add(|s, q: api::GcQueue| s.queue_gc(&q.chunks));
-    r.add(|s, _: api::GcBacklogGet| s.gc_backlog());
+    r.read(|s, _: api::GcBacklogGet| s.gc_backlog());
     r.add(|s, q: Heartbeat| s.heartbeat(&q));
-    r.add(|s, q: api::ServiceList| s.list_services(q.kind.as_deref()));
+    r.read(|s, q: api::ServiceList| s.list_services(q.kind.as_deref()));
     r.add(|s, q: api::ServiceLock| s.lock_service(&q.id, q.score));
     r.add(|s, q: api::ServiceUnlock| s.unlock_service(&q.id));
     r.add(|s, _: api::ServiceUnlockAll| {
@@ -317,15 +379,15 @@ pub fn routes() -> Routes {
         })
     });
     r.add(|s, q: api::PolicyApply| s.apply_policy(&q.text).map(|()| api::Empty {}));
-    r.add(|s, _: api::PolicyGet| {
+    r.read(|s, _: api::PolicyGet| {
         Ok(api::PolicyAnswer {
             text: s.get_policy()?,
         })
     });
     r.add(|s, q: api::SwiftUserCreate| s.create_swift_user(&q.account, &q.user, &q.key, q.admin));
-    r.add(|s, q: api::SwiftUserGet| s.get_swift_user(&q.account, &q.user));
+    r.read(|s, q: api::SwiftUserGet| s.get_swift_user(&q.account, &q.user));
     r.add(|s, q: api::TokenCreate| s.create_token(&q.account, &q.user, q.ttl_secs));
-    r.add(|s, q: api::TokenGet| s.get_token(&q.token));
+    r.read(|s, q: api::TokenGet| s.get_token(&q.token));
     r
 }
 
@@ -350,12 +412,15 @@ where
 }
 
 async fn dispatch(
-    store: Arc<Store>,
+    node: Arc<Node>,
     routes: Arc<Routes>,
     req: Request<Incoming>,
 ) -> std::result::Result<Vec<u8>, Failure> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
+    if path.starts_with("/v1/raft/") {
+        return raft_dispatch(node, &path, &method, req).await;
+    }
     // Health also answers GET (load balancers, curl), through its one handler.
     let health_get = path == api::Health::PATH && method == Method::GET;
     if method != Method::POST && !health_get {
@@ -364,13 +429,28 @@ async fn dispatch(
             Error::InvalidArgument(format!("{method} is not allowed on {path}")),
         ));
     }
-    let Some(handler) = routes.handlers.get(path.as_str()) else {
+    if let Some(group) = routes.group.get(path.as_str()) {
+        let body = read_body(req).await?;
+        return group(node, body).await;
+    }
+    let Some((kind, handler)) = routes.handlers.get(path.as_str()) else {
         return Err((
             StatusCode::NOT_FOUND,
             Error::InvalidArgument(format!("no such operation: {path}")),
         ));
     };
-    let body = Limited::new(req.into_body(), MAX_BODY_BYTES)
+    if *kind != Kind::Anywhere {
+        node.check_leader().map_err(fail)?;
+    }
+    let body = read_body(req).await?;
+    if *kind == Kind::Read {
+        node.read_barrier().await.map_err(fail)?;
+    }
+    handler(node.store(), body).await
+}
+
+async fn read_body(req: Request<Incoming>) -> std::result::Result<Bytes, Failure> {
+    Ok(Limited::new(req.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
         .map_err(|e| {
@@ -379,8 +459,42 @@ async fn dispatch(
                 Error::InvalidArgument(format!("reading the request body: {e}")),
             )
         })?
-        .to_bytes();
-    handler(store, body).await
+        .to_bytes())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> std::result::Result<T, Failure> {
+    serde_json::from_slice(body)
+        .map_err(|e| fail(Error::InvalidArgument(format!("bad JSON body: {e}"))))
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> std::result::Result<Vec<u8>, Failure> {
+    serde_json::to_vec(v).map_err(|e| fail(Error::Internal(format!("encoding answer: {e}"))))
+}
+
+/// Raft messages between nodes (answered with openraft's result as JSON).
+async fn raft_dispatch(
+    node: Arc<Node>,
+    path: &str,
+    method: &Method,
+    req: Request<Incoming>,
+) -> std::result::Result<Vec<u8>, Failure> {
+    use crate::raft::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
+    if method != Method::POST {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            Error::InvalidArgument(format!("{method} is not allowed on {path}")),
+        ));
+    }
+    let body = read_body(req).await?;
+    match path {
+        APPEND_PATH => encode(&node.raft.append_entries(decode(&body)?).await),
+        VOTE_PATH => encode(&node.raft.vote(decode(&body)?).await),
+        SNAPSHOT_PATH => encode(&node.raft.install_snapshot(decode(&body)?).await),
+        _ => Err((
+            StatusCode::NOT_FOUND,
+            Error::InvalidArgument(format!("no such operation: {path}")),
+        )),
+    }
 }
 
 #[cfg(test)]

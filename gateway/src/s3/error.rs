@@ -72,7 +72,7 @@ fn meta_to_s3(e: &meta_api::Error) -> S3Error {
         M::NoSuchAccount(_) | M::AccountExists(_) | M::CredentialExists(_) => {
             S3ErrorCode::AccessDenied
         }
-        M::Unavailable(_) => S3ErrorCode::ServiceUnavailable,
+        M::Unavailable(_) | M::NotLeader(_) => S3ErrorCode::ServiceUnavailable,
         M::Db(_) | M::Io(_) | M::Internal(_) => {
             tracing::error!(error = %e, "meta internal error");
             return S3Error::with_message(

@@ -113,7 +113,7 @@ impl From<Error> for SwiftError {
                 M::InvalidPart(_) | M::InvalidPartOrder | M::EntityTooSmall(_) => {
                     return SwiftError::bad_request(m.to_string());
                 }
-                M::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                M::Unavailable(_) | M::NotLeader(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             Error::Unavailable(_) | Error::Chunk(_) => StatusCode::SERVICE_UNAVAILABLE,

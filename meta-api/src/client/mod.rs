@@ -19,6 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 mod containers;
@@ -31,11 +32,16 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest answer body accepted (listings of big objects' chunk lists stay far below).
 const MAX_ANSWER_BYTES: usize = 512 * 1024 * 1024;
 
-/// Client of one meta service. Cheap to clone: clones share the connection pool and the
-/// container cache.
+/// Client of a meta group: one address, or the addresses of every node of a replicated group
+/// (`a:6000,b:6000,c:6000`). Requests go to the node believed to lead; a node that is not the
+/// leader answers `NotLeader` (naming the leader when it knows it) and the client follows,
+/// and a node that cannot be reached is passed over, within the request's time bound. Cheap
+/// to clone: clones share the connection pool, the believed leader and the container cache.
 #[derive(Clone)]
 pub struct MetaClient {
-    addr: String,
+    addrs: Arc<Vec<String>>,
+    /// Index in `addrs` of the node requests go to first.
+    current: Arc<AtomicUsize>,
     http: Client<HttpConnector, Full<Bytes>>,
     containers: Option<Arc<ContainerCache>>,
     timeout: Duration,
@@ -44,31 +50,56 @@ pub struct MetaClient {
 impl std::fmt::Debug for MetaClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetaClient")
-            .field("addr", &self.addr)
+            .field("addrs", &self.addrs)
             .finish()
     }
 }
 
+/// How one attempt at one node ended, when it did not end with an answer to return.
+enum Attempt {
+    /// The node is not the leader (the leader's address when it knows it): nothing was done.
+    NotLeader(Option<String>),
+    /// No connection could be made: nothing was sent.
+    Unreachable(String),
+}
+
+/// Pause before asking again when no node knows a leader (an election is under way).
+const ELECTION_BACKOFF: Duration = Duration::from_millis(100);
+/// How long a request waits for an election to end (nodes answer, none knows a leader).
+const ELECTION_WINDOW: Duration = Duration::from_secs(15);
+/// How long a request keeps trying when no node can be reached at all.
+const UNREACHABLE_WINDOW: Duration = Duration::from_secs(2);
+
 impl MetaClient {
-    /// A client of the meta service at `addr` (`host:port`, no scheme).
-    pub fn new(addr: &str) -> MetaClient {
+    /// A client of the meta group at `addrs`: `host:port`, or several separated by commas.
+    pub fn new(addrs: &str) -> MetaClient {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
+        let mut list: Vec<String> = addrs
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect();
+        if list.is_empty() {
+            list.push(addrs.to_string());
+        }
         MetaClient {
-            addr: addr.to_string(),
+            addrs: Arc::new(list),
+            current: Arc::new(AtomicUsize::new(0)),
             http,
             containers: None,
             timeout: REQUEST_TIMEOUT,
         }
     }
 
-    /// This client giving up on a request/answer exchange after `timeout` (default
-    /// [`REQUEST_TIMEOUT`]); the request then fails with [`Error::Unavailable`], whose outcome
-    /// is unknown ([`Error::refused`]).
+    /// This client giving up on a request after `timeout` (default [`REQUEST_TIMEOUT`]), time
+    /// spent following the leader included; the request then fails with
+    /// [`Error::Unavailable`], whose outcome is unknown ([`Error::refused`]).
     pub fn with_timeout(mut self, timeout: Duration) -> MetaClient {
         self.timeout = timeout;
         self
@@ -89,9 +120,15 @@ impl MetaClient {
         }
     }
 
-    /// The address this client talks to.
+    /// The address requests go to first (the believed leader).
     pub fn addr(&self) -> &str {
-        &self.addr
+        let i = self.current.load(Ordering::Relaxed) % self.addrs.len();
+        &self.addrs[i]
+    }
+
+    /// Every address of the group, as configured.
+    pub fn addrs(&self) -> &[String] {
+        &self.addrs
     }
 
     /// Sends `req` to its endpoint's route and decodes the answer. An error answer comes back
@@ -105,52 +142,160 @@ impl MetaClient {
         answer
     }
 
+    /// Moves the first choice to `leader` when it is one of the group's addresses, else to
+    /// the next address.
+    fn follow(&self, from: usize, leader: Option<&str>) {
+        let n = self.addrs.len();
+        let next = leader
+            .and_then(|l| self.addrs.iter().position(|a| a == l))
+            .unwrap_or((from + 1) % n);
+        let _ = self
+            .current
+            .compare_exchange(from, next, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
     async fn exchange<E: Endpoint>(&self, req: &E) -> Result<E::Response> {
-        let (path, name) = (E::PATH, req.container());
-        let body = serde_json::to_vec(req)
-            .map_err(|e| Error::InvalidArgument(format!("cannot encode request: {e}")))?;
-        let request = http::Request::builder()
+        let body = Bytes::from(
+            serde_json::to_vec(req)
+                .map_err(|e| Error::InvalidArgument(format!("cannot encode request: {e}")))?,
+        );
+        let started = tokio::time::Instant::now();
+        let deadline = started + self.timeout;
+        let n = self.addrs.len();
+        // Consecutive attempts that found no leader and no reachable node.
+        let mut misses = 0usize;
+        // Whether any node answered (then an election may be under way).
+        let mut answered = false;
+        let mut last: String;
+        loop {
+            let idx = self.current.load(Ordering::Relaxed) % n;
+            let addr = self.addrs[idx].clone();
+            match tokio::time::timeout_at(deadline, self.attempt::<E>(&addr, req, body.clone()))
+                .await
+            {
+                Err(_) => {
+                    // Lost in the middle: the next request starts at another node (this one
+                    // may be frozen or cut off), this one's outcome is unknown.
+                    self.follow(idx, None);
+                    return Err(Error::Unavailable(format!("{addr}: request timed out")));
+                }
+                Ok(Ok(answer)) => return answer,
+                Ok(Err(Attempt::NotLeader(leader))) => {
+                    answered = true;
+                    last = format!("{addr}: not the leader");
+                    let known = leader.is_some();
+                    self.follow(idx, leader.as_deref());
+                    if !known {
+                        misses += 1;
+                    }
+                }
+                Ok(Err(Attempt::Unreachable(e))) => {
+                    last = e;
+                    self.follow(idx, None);
+                    misses += 1;
+                }
+            }
+            if misses >= n {
+                // A whole round without a leader: wait for an election to end, or for a node
+                // to come back, within bounds (nothing was done: the request is refused).
+                misses = 0;
+                let window = if answered {
+                    ELECTION_WINDOW
+                } else {
+                    UNREACHABLE_WINDOW
+                };
+                let give_up = deadline.min(started + window);
+                if tokio::time::Instant::now() + ELECTION_BACKOFF >= give_up {
+                    return Err(Error::Unavailable(format!("no meta leader: {last}")));
+                }
+                tokio::time::sleep(ELECTION_BACKOFF).await;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Unavailable(format!("no meta leader: {last}")));
+            }
+        }
+    }
+
+    /// One request to one node: `Ok` with what to return, `Err` when another node should be
+    /// asked.
+    async fn attempt<E: Endpoint>(
+        &self,
+        addr: &str,
+        req: &E,
+        body: Bytes,
+    ) -> std::result::Result<Result<E::Response>, Attempt> {
+        let name = req.container();
+        let request = match http::Request::builder()
             .method(http::Method::POST)
-            .uri(format!("http://{}{}", self.addr, path))
+            .uri(format!("http://{addr}{}", E::PATH))
             .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| Error::InvalidArgument(format!("bad meta address {}: {e}", self.addr)))?;
-        let exchange = async {
-            let resp = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| Error::Unavailable(format!("{}: {e}", self.addr)))?;
-            let status = resp.status();
-            let bytes = http_body_util::Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
-                .collect()
-                .await
-                .map_err(|e| Error::Unavailable(format!("{}: reading answer: {e}", self.addr)))?
-                .to_bytes();
-            Ok::<_, Error>((status, bytes))
+            .body(Full::new(body))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(Err(Error::InvalidArgument(format!(
+                    "bad meta address {addr}: {e}"
+                ))));
+            }
         };
-        let (status, bytes) = tokio::time::timeout(self.timeout, exchange)
+        let resp = match self.http.request(request).await {
+            Ok(r) => r,
+            Err(e) if e.is_connect() => return Err(Attempt::Unreachable(format!("{addr}: {e}"))),
+            Err(e) => return Ok(Err(Error::Unavailable(format!("{addr}: {e}")))),
+        };
+        let status = resp.status();
+        let bytes = match http_body_util::Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
+            .collect()
             .await
-            .map_err(|_| Error::Unavailable(format!("{}: request timed out", self.addr)))??;
+        {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                return Ok(Err(Error::Unavailable(format!(
+                    "{addr}: reading answer: {e}"
+                ))));
+            }
+        };
         if status.is_success() {
-            serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Unavailable(format!("{}: bad answer: {e}", self.addr)))
-        } else {
-            match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(body) => {
-                    let err = Error::from_body(body, name);
+            return Ok(serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Unavailable(format!("{addr}: bad answer: {e}"))));
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => match Error::from_body(body, name) {
+                Error::NotLeader(leader) => Err(Attempt::NotLeader(leader)),
+                err => {
                     if let Error::NoSuchContainer(gone) = &err {
                         self.forget_container(gone);
                     }
-                    Err(err)
+                    Ok(Err(err))
                 }
-                Err(_) => Err(Error::Unavailable(format!(
-                    "{}: HTTP {status}: {}",
-                    self.addr,
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-                ))),
-            }
+            },
+            Err(_) => Ok(Err(Error::Unavailable(format!(
+                "{addr}: HTTP {status}: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            )))),
         }
+    }
+
+    /// The group as the node at `addr` (one of this client's addresses) sees it.
+    pub async fn group_status_at(&self, addr: &str) -> Result<crate::api::GroupStatus> {
+        MetaClient::new(addr)
+            .with_timeout(self.timeout)
+            .call(&api::GroupStatusGet {})
+            .await
+    }
+
+    /// Adds meta node `id` at `addr` to the group (through the leader).
+    pub async fn group_add(&self, id: u64, addr: &str) -> Result<crate::api::GroupStatus> {
+        let req = api::GroupAdd {
+            id,
+            addr: addr.to_string(),
+        };
+        self.call(&req).await
+    }
+
+    /// Removes meta node `id` from the group (through the leader).
+    pub async fn group_remove(&self, id: u64) -> Result<crate::api::GroupStatus> {
+        self.call(&api::GroupRemove { id }).await
     }
 
     /// Succeeds when the service answers.

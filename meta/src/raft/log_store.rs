@@ -41,6 +41,9 @@ struct LogRecord {
 #[derive(Serialize, Deserialize, Default, Clone)]
 struct LogState {
     v: u32,
+    /// The node id this log belongs to (set at first start, never changed).
+    #[serde(default)]
+    node: Option<u64>,
     vote: Option<Vote>,
     purged: Option<LogId>,
     committed: Option<LogId>,
@@ -78,6 +81,22 @@ impl LogStore {
             .read_state()
             .map_err(|e| crate::Error::Db(format!("{}: {e}", path.display())))?;
         Ok(store)
+    }
+
+    /// Records `id` as this log's node id at first start; refuses another id later (a data
+    /// directory belongs to one node for good).
+    pub fn claim_node_id(&self, id: u64) -> crate::Result<()> {
+        let s = self.read_state().map_err(crate::Error::Db)?;
+        match s.node {
+            Some(n) if n == id => Ok(()),
+            Some(n) => Err(crate::Error::InvalidArgument(format!(
+                "this data directory belongs to meta node {n}, but the config says node_id = {id}: \
+                 set node_id = {n}, or give node {id} an empty data directory"
+            ))),
+            None => self
+                .update_state(|s| s.node = Some(id))
+                .map_err(crate::Error::Db),
+        }
     }
 
     fn read_state_in(&self, txn: &RoTxn) -> Result<LogState, String> {

@@ -14,6 +14,8 @@
 //! [`Command`]: crate::store::Command
 
 pub mod log_store;
+pub mod network;
+pub mod node;
 pub mod state_machine;
 
 #[cfg(test)]

@@ -24,7 +24,7 @@
 use super::{Applied, Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use super::{any, blocking};
 use crate::config::Config;
-use crate::store::{COMMAND_VERSION, Outcome, Store};
+use crate::store::{COMMAND_VERSION, Item, Outcome, Store, Submit};
 use meta_api::error::Error;
 use openraft::StorageIOError;
 use openraft::storage::SnapshotSignature;
@@ -33,7 +33,7 @@ use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshot
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use tokio::io::AsyncSeekExt;
 
 /// Version of the records this module writes ([`SmRecord`], [`SnapshotRecord`]).
@@ -159,6 +159,8 @@ pub struct StateMachine {
     layout: Layout,
     config: Config,
     own_addr: String,
+    /// Where every store this state machine opens sends its commands (the node's log).
+    submit: Option<Arc<OnceLock<Submit>>>,
     store: Arc<StoreHandle>,
     last_applied: Option<LogId>,
     membership: StoredMembership,
@@ -167,18 +169,23 @@ pub struct StateMachine {
 impl StateMachine {
     /// Opens the current generation of the store under `config.data_dir` (leftovers of an
     /// interrupted snapshot build or install are removed).
-    pub fn open(config: &Config, own_addr: &str) -> crate::Result<StateMachine> {
+    pub fn open(
+        config: &Config,
+        own_addr: &str,
+        submit: Option<Arc<OnceLock<Submit>>>,
+    ) -> crate::Result<StateMachine> {
         let layout = Layout {
             data_dir: config.data_dir.clone(),
         };
         let current = layout.current().map_err(Error::Io)?;
         remove_leftovers(&layout, &current);
-        let store = open_store(config, own_addr, &current)?;
+        let store = open_store(config, own_addr, &current, submit.as_ref())?;
         let record = read_record(&store)?;
         Ok(StateMachine {
             layout,
             config: config.clone(),
             own_addr: own_addr.to_string(),
+            submit,
             store: Arc::new(StoreHandle {
                 current: RwLock::new(Arc::new(store)),
             }),
@@ -193,10 +200,19 @@ impl StateMachine {
     }
 }
 
-fn open_store(config: &Config, own_addr: &str, dir: &Path) -> crate::Result<Store> {
+fn open_store(
+    config: &Config,
+    own_addr: &str,
+    dir: &Path,
+    submit: Option<&Arc<OnceLock<Submit>>>,
+) -> crate::Result<Store> {
     let mut c = config.clone();
     c.data_dir = dir.to_path_buf();
-    Store::open(&c, own_addr)
+    let store = Store::open(&c, own_addr)?;
+    if let Some(s) = submit {
+        store.route_commands(s.clone())?;
+    }
+    Ok(store)
 }
 
 fn read_record(store: &Store) -> crate::Result<SmRecord> {
@@ -275,26 +291,31 @@ fn current_snapshot(layout: &Layout) -> Result<Option<SnapshotRecord>, String> {
     Ok(Some(r))
 }
 
-/// Applies a batch of entries in order; the progress record is written once at the end.
+/// Applies a batch of entries in order. The state machine's record (last applied log id and
+/// membership) is written in the directory transaction of each store batch, with the changes
+/// it covers.
 fn apply_batch(
     store: &Store,
     entries: Vec<Entry>,
-    mut last_applied: Option<LogId>,
+    last_applied: Option<LogId>,
     mut membership: StoredMembership,
 ) -> Result<(Vec<Applied>, Option<LogId>, StoredMembership), String> {
-    let mut out = Vec::with_capacity(entries.len());
+    let mut items = Vec::with_capacity(entries.len());
+    // What the record says after each entry: its log id and the membership then.
+    let mut states: Vec<(LogId, StoredMembership)> = Vec::with_capacity(entries.len());
+    // Entries delivered again (after a restart) that the state already holds.
+    let mut skipped = 0usize;
     for entry in entries {
         let id = entry.log_id;
         if last_applied.is_some_and(|a| id.index <= a.index) {
-            // Already in the state (delivered again after a restart).
-            out.push(Applied(Ok(Outcome::Done(()))));
+            skipped += 1;
             continue;
         }
-        let answer = match entry.payload {
-            EntryPayload::Blank => Ok(Outcome::Done(())),
+        let command = match entry.payload {
+            EntryPayload::Blank => None,
             EntryPayload::Membership(m) => {
                 membership = StoredMembership::new(Some(id), m);
-                Ok(Outcome::Done(()))
+                None
             }
             EntryPayload::Normal(logged) => {
                 if logged.v > COMMAND_VERSION {
@@ -304,26 +325,42 @@ fn apply_batch(
                         logged.v
                     ));
                 }
-                match store.apply(logged.command) {
-                    Ok(o) => Ok(o),
-                    Err(e) if node_local(&e) => {
-                        return Err(format!("applying log entry {id}: {e}"));
-                    }
-                    Err(e) => Err(e.to_body()),
-                }
+                Some(logged.command)
             }
         };
-        last_applied = Some(id);
-        out.push(Applied(answer));
+        states.push((id, membership.clone()));
+        items.push(Item {
+            index: Some(id.index),
+            command,
+        });
     }
-    let record = serde_json::to_vec(&SmRecord {
-        v: SM_RECORD_VERSION,
-        last_applied,
-        membership: membership.clone(),
-    })
-    .map_err(|e| e.to_string())?;
-    store.set_raft_state(record).map_err(|e| e.to_string())?;
-    Ok((out, last_applied, membership))
+    let mut record = |index: u64| -> crate::Result<Vec<u8>> {
+        let (id, m) = states
+            .iter()
+            .find(|(id, _)| id.index == index)
+            .ok_or_else(|| Error::Internal(format!("no entry {index} in this batch")))?;
+        Ok(serde_json::to_vec(&SmRecord {
+            v: SM_RECORD_VERSION,
+            last_applied: Some(*id),
+            membership: m.clone(),
+        })?)
+    };
+    let answers = store
+        .apply_items(items, &mut record)
+        .map_err(|e| format!("applying log entries: {e}"))?;
+    let mut out = Vec::with_capacity(skipped + answers.len());
+    out.extend(std::iter::repeat_with(|| Applied(Ok(Outcome::Done(())))).take(skipped));
+    for answer in answers {
+        match answer {
+            Ok(o) => out.push(Applied(Ok(o))),
+            Err(e) if node_local(&e) => {
+                return Err(format!("applying a log entry: {e}"));
+            }
+            Err(e) => out.push(Applied(Err(e.to_body()))),
+        }
+    }
+    let last = states.last().map(|(id, _)| *id).or(last_applied);
+    Ok((out, last, membership))
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
@@ -412,16 +449,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .await
             .map_err(|e| fail(format!("{}: {e}", tar.display())))?;
 
-        let (layout, config, addr, m) = (
+        let (layout, config, addr, m, submit) = (
             self.layout.clone(),
             self.config.clone(),
             self.own_addr.clone(),
             meta.clone(),
+            self.submit.clone(),
         );
         let handle = self.store.clone();
-        let record = blocking(move || install(&layout, &config, &addr, &m, &tar, &handle))
-            .await
-            .map_err(fail)?;
+        let record =
+            blocking(move || install(&layout, &config, &addr, &m, &tar, &handle, submit.as_ref()))
+                .await
+                .map_err(fail)?;
         self.last_applied = record.last_applied;
         self.membership = record.membership;
         tracing::info!(snapshot = %meta.snapshot_id, last_applied = ?self.last_applied, "snapshot installed");
@@ -461,6 +500,7 @@ fn install(
     meta: &SnapshotMeta,
     tar: &Path,
     handle: &StoreHandle,
+    submit: Option<&Arc<OnceLock<Submit>>>,
 ) -> Result<SmRecord, String> {
     let states = layout.states();
     let gen_name = format!("g{}", unique());
@@ -492,7 +532,7 @@ fn install(
         .map_err(|e| format!("{}: {e}", generation.display()))?;
     let _ = std::fs::remove_dir_all(&unpack_to);
     sync_dir(&states)?;
-    let store = open_store(config, own_addr, &generation).map_err(|e| e.to_string())?;
+    let store = open_store(config, own_addr, &generation, submit).map_err(|e| e.to_string())?;
     let record = read_record(&store).map_err(|e| e.to_string())?;
     if record.last_applied != meta.last_log_id {
         return Err(format!(

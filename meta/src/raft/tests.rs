@@ -29,7 +29,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Builder {
 
 fn open(dir: &Path) -> (LogStore, StateMachine) {
     let log = LogStore::open(&dir.join("raft")).unwrap();
-    let sm = StateMachine::open(&config(dir), ADDR).unwrap();
+    let sm = StateMachine::open(&config(dir), ADDR, None).unwrap();
     (log, sm)
 }
 

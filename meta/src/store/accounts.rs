@@ -1,5 +1,6 @@
 //! Accounts and credentials (access key → secret and account) in the directory environment.
 
+use super::batch::Tx;
 use super::command::{Command, outcome};
 use super::directory::account_prefix;
 use super::records::{AccountRecord, decode, decode_record, encode, encode_record};
@@ -18,10 +19,15 @@ impl Store {
         outcome!(self.apply(command)?, Account)
     }
 
-    pub(super) fn apply_create_account(&self, name: &str, created_ms: i64) -> Result<AccountInfo> {
+    pub(super) fn apply_create_account(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        name: &str,
+        created_ms: i64,
+    ) -> Result<AccountInfo> {
         check_name("account name", name, 255)?;
-        let mut txn = self.dir.env.write_txn()?;
-        if self.dir.accounts.get(&txn, name.as_bytes())?.is_some() {
+        let txn = &mut *tx.dir;
+        if self.dir.accounts.get(txn, name.as_bytes())?.is_some() {
             return Err(Error::AccountExists(name.to_string()));
         }
         let rec = AccountRecord {
@@ -32,8 +38,7 @@ impl Store {
         };
         self.dir
             .accounts
-            .put(&mut txn, name.as_bytes(), &encode_record(&rec)?)?;
-        txn.commit()?;
+            .put(txn, name.as_bytes(), &encode_record(&rec)?)?;
         tracing::info!(account = name, "account created");
         Ok(AccountInfo {
             name: rec.name,
@@ -103,20 +108,21 @@ impl Store {
 
     pub(super) fn apply_create_key(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         account: &str,
         access_key: String,
         secret_key: String,
     ) -> Result<Credential> {
         check_name("access key", &access_key, 128)?;
         check_name("secret key", &secret_key, 256)?;
-        let mut txn = self.dir.env.write_txn()?;
-        if self.dir.accounts.get(&txn, account.as_bytes())?.is_none() {
+        let txn = &mut *tx.dir;
+        if self.dir.accounts.get(txn, account.as_bytes())?.is_none() {
             return Err(Error::NoSuchAccount(account.to_string()));
         }
         if self
             .dir
             .credentials
-            .get(&txn, access_key.as_bytes())?
+            .get(txn, access_key.as_bytes())?
             .is_some()
         {
             return Err(Error::CredentialExists(access_key));
@@ -128,8 +134,7 @@ impl Store {
         };
         self.dir
             .credentials
-            .put(&mut txn, cred.access_key.as_bytes(), &encode(&cred)?)?;
-        txn.commit()?;
+            .put(txn, cred.access_key.as_bytes(), &encode(&cred)?)?;
         tracing::info!(account, access_key = ?cred.access_key, "access key created");
         Ok(cred)
     }

@@ -20,6 +20,7 @@
 //! its arm in [`Store::apply`] calling a deterministic `apply_*` body, its [`Outcome`], and a
 //! public method that prepares the command.
 
+use super::batch::Tx;
 use super::{ExpiryPass, Store};
 use meta_api::error::Result;
 use meta_api::wire::{
@@ -29,6 +30,8 @@ use meta_api::wire::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// The version of the command encoding this binary writes (see [`Logged`]).
 pub const COMMAND_VERSION: u32 = 1;
@@ -221,6 +224,34 @@ pub enum Outcome {
     Token(SwiftToken),
 }
 
+/// A command's times: when it happened, and when the chunks it frees may be deleted.
+#[derive(Clone, Copy)]
+pub(crate) struct Clock {
+    pub now_ms: i64,
+    pub gc_due_ms: u64,
+}
+
+/// How a heartbeat's score is kept (all chosen when the command was prepared).
+pub(crate) struct Scoring {
+    pub computed: u8,
+    pub lock_if_new: bool,
+    pub dead_after_ms: i64,
+    pub max_rise: u8,
+}
+
+/// Where a Raft node sends a command (blocking until it is applied, or failed).
+pub type Submit = Arc<dyn Fn(Command) -> Result<Outcome> + Send + Sync>;
+
+/// Where one local caller's answer lands.
+type Slot = Arc<Mutex<Option<Result<Outcome>>>>;
+
+/// Commands waiting for this process's next local batch.
+#[derive(Default)]
+pub struct LocalQueue {
+    queue: VecDeque<(Command, Slot)>,
+    leading: bool,
+}
+
 /// Takes the expected variant out of an outcome.
 macro_rules! outcome {
     ($outcome:expr, $variant:ident) => {
@@ -235,23 +266,136 @@ macro_rules! outcome {
 }
 pub(crate) use outcome;
 
+impl Command {
+    /// The container whose meta2 environment the command writes, if any.
+    pub fn meta2_container(&self) -> Option<&str> {
+        use Command as C;
+        match self {
+            C::PutObject { container, .. }
+            | C::AbandonWrite { container, .. }
+            | C::DeleteVersion { container, .. }
+            | C::Expire { container, .. }
+            | C::UpdateObjectProps { container, .. }
+            | C::CreateUpload { container, .. }
+            | C::PutPart { container, .. }
+            | C::CompleteUpload { container, .. }
+            | C::AbortUpload { container, .. } => Some(container),
+            C::DeleteContainer { name, .. }
+            | C::SetVersioning { name, .. }
+            | C::SetContainerPolicy { name, .. }
+            | C::UpdateContainerProperties { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Commands that create or remove a meta2 environment run in a batch of their own.
+    pub fn runs_alone(&self) -> bool {
+        matches!(
+            self,
+            Command::CreateContainer { .. } | Command::DeleteContainer { .. }
+        )
+    }
+}
+
 impl Store {
-    /// Applies one command: deterministic in the command and the store's state.
+    /// Applies one command: deterministic in the command and the store's state. Through the
+    /// replicated log when this store belongs to a Raft node (see [`Store::route_commands`]),
+    /// else in this process's next batch.
     pub fn apply(&self, command: Command) -> Result<Outcome> {
+        if let Some(submit) = self.submit.get().and_then(|cell| cell.get()) {
+            return submit(command);
+        }
+        self.apply_local(command)
+    }
+
+    /// Applies one command in a batch (one transaction per environment) shared with
+    /// concurrent callers: the first caller with no batch in progress applies every queued
+    /// command, the others wait for their answers. Blocking.
+    fn apply_local(&self, command: Command) -> Result<Outcome> {
+        let slot: Slot = Arc::new(Mutex::new(None));
+        let mut state = self.lock_local();
+        state.queue.push_back((command, slot.clone()));
+        loop {
+            if let Some(r) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                return r;
+            }
+            if state.leading {
+                state = self
+                    .local_done
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            state.leading = true;
+            let take = state.queue.len().min(super::batch::MAX_BATCH);
+            let queued: Vec<(Command, Slot)> = state.queue.drain(..take).collect();
+            drop(state);
+            let (commands, slots): (Vec<Command>, Vec<Slot>) = queued.into_iter().unzip();
+            let items = commands
+                .into_iter()
+                .map(|c| super::batch::Item {
+                    index: None,
+                    command: Some(c),
+                })
+                .collect();
+            let answers = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.apply_items(items, &mut |_| Ok(Vec::new()))
+            }));
+            let mut answers = match answers {
+                Ok(Ok(a)) => a.into_iter().map(Some).collect::<Vec<_>>(),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "a batch of commands failed");
+                    std::iter::repeat_with(|| None).take(slots.len()).collect()
+                }
+                Err(_) => {
+                    tracing::error!("a batch of commands panicked");
+                    std::iter::repeat_with(|| None).take(slots.len()).collect()
+                }
+            };
+            answers.resize_with(slots.len(), || None);
+            for (s, a) in slots.iter().zip(answers) {
+                let a = a.unwrap_or_else(|| {
+                    Err(meta_api::error::Error::Internal(
+                        "the batch holding this write failed; it may have been applied".into(),
+                    ))
+                });
+                *s.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
+            }
+            state = self.lock_local();
+            state.leading = false;
+            self.local_done.notify_all();
+        }
+    }
+
+    fn lock_local(&self) -> MutexGuard<'_, LocalQueue> {
+        self.local.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends every command of this store through `submit` from now on (a Raft node's write
+    /// path); the state machine applies them with [`Store::apply_items`].
+    pub fn route_commands(&self, submit: Arc<OnceLock<Submit>>) -> Result<()> {
+        self.submit
+            .set(submit)
+            .map_err(|_| meta_api::error::Error::Internal("commands are routed already".into()))
+    }
+
+    /// Applies one command inside a batch: deterministic in the command and the state the
+    /// batch's transactions show.
+    pub(crate) fn apply_in(&self, tx: &mut Tx<'_, '_, '_>, command: Command) -> Result<Outcome> {
         use Command as C;
         use Outcome as O;
         Ok(match command {
             C::CreateAccount { name, created_ms } => {
-                O::Account(self.apply_create_account(&name, created_ms)?)
+                O::Account(self.apply_create_account(tx, &name, created_ms)?)
             }
             C::UpdateAccountMeta { name, set, remove } => {
-                O::Account(self.apply_update_account_meta(&name, set, &remove)?)
+                O::Account(self.apply_update_account_meta(tx, &name, set, &remove)?)
             }
             C::CreateKey {
                 account,
                 access_key,
                 secret_key,
-            } => O::Credential(self.apply_create_key(&account, access_key, secret_key)?),
+            } => O::Credential(self.apply_create_key(tx, &account, access_key, secret_key)?),
             C::CreateContainer {
                 account,
                 name,
@@ -259,28 +403,28 @@ impl Store {
                 meta2,
                 created_ms,
             } => O::Container(
-                self.apply_create_container(&account, &name, &settings, meta2, created_ms)?,
+                self.apply_create_container(tx, &account, &name, &settings, meta2, created_ms)?,
             ),
             C::DeleteContainer {
                 account,
                 name,
                 gc_due_ms,
             } => {
-                self.apply_delete_container(&account, &name, gc_due_ms)?;
+                self.apply_delete_container(tx, &account, &name, gc_due_ms)?;
                 O::Done(())
             }
             C::SetContainerPolicy { name, policy } => {
-                O::Container(self.apply_set_container_policy(&name, policy)?)
+                O::Container(self.apply_set_container_policy(tx, &name, policy)?)
             }
             C::UpdateContainerProperties { name, set, remove } => {
-                O::Container(self.apply_update_container_properties(&name, set, &remove)?)
+                O::Container(self.apply_update_container_properties(tx, &name, set, &remove)?)
             }
             C::SetVersioning {
                 name,
                 state,
                 now_ms,
             } => {
-                self.apply_set_versioning(&name, state, now_ms)?;
+                self.apply_set_versioning(tx, &name, state, now_ms)?;
                 O::Done(())
             }
             C::PutObject {
@@ -289,9 +433,9 @@ impl Store {
                 condition,
                 now_ms,
                 gc_due_ms,
-            } => {
-                O::Stored(self.apply_put_object(&container, *record, condition, now_ms, gc_due_ms)?)
-            }
+            } => O::Stored(
+                self.apply_put_object(tx, &container, *record, condition, now_ms, gc_due_ms)?,
+            ),
             C::AbandonWrite {
                 container,
                 key,
@@ -300,12 +444,12 @@ impl Store {
                 now_ms,
                 gc_due_ms,
             } => O::Abandoned(self.apply_abandon_write(
+                tx,
                 &container,
                 &key,
                 &content_id,
                 &chunks,
-                now_ms,
-                gc_due_ms,
+                Clock { now_ms, gc_due_ms },
             )?),
             C::DeleteVersion {
                 container,
@@ -315,12 +459,12 @@ impl Store {
                 now_ms,
                 gc_due_ms,
             } => O::Deleted(self.apply_delete_version(
+                tx,
                 &container,
                 &key,
                 version_id,
                 bypass_governance,
-                now_ms,
-                gc_due_ms,
+                Clock { now_ms, gc_due_ms },
             )?),
             C::Expire {
                 container,
@@ -328,7 +472,7 @@ impl Store {
                 key,
                 at,
                 gc_due_ms,
-            } => O::Expired(self.apply_expire(&container, &cid, &key, at, gc_due_ms)?),
+            } => O::Expired(self.apply_expire(tx, &container, &cid, &key, at, gc_due_ms)?),
             C::UpdateObjectProps {
                 container,
                 key,
@@ -338,6 +482,7 @@ impl Store {
                 bypass_governance,
                 now_ms,
             } => O::Object(self.apply_update_object_props(
+                tx,
                 &container,
                 &key,
                 version_id.as_deref(),
@@ -349,7 +494,7 @@ impl Store {
                 },
             )?),
             C::CreateUpload { container, record } => {
-                self.apply_create_upload(&container, &record)?;
+                self.apply_create_upload(tx, &container, &record)?;
                 O::Done(())
             }
             C::PutPart {
@@ -358,7 +503,7 @@ impl Store {
                 part,
                 gc_due_ms,
             } => {
-                self.apply_put_part(&container, &upload_id, &part, gc_due_ms)?;
+                self.apply_put_part(tx, &container, &upload_id, &part, gc_due_ms)?;
                 O::Done(())
             }
             C::CompleteUpload {
@@ -369,18 +514,23 @@ impl Store {
                 now_ms,
                 gc_due_ms,
             } => O::Object(self.apply_complete_upload(
-                &container, &upload_id, request, content_id, now_ms, gc_due_ms,
+                tx,
+                &container,
+                &upload_id,
+                request,
+                content_id,
+                Clock { now_ms, gc_due_ms },
             )?),
             C::AbortUpload {
                 container,
                 upload_id,
                 gc_due_ms,
             } => {
-                self.apply_abort_upload(&container, &upload_id, gc_due_ms)?;
+                self.apply_abort_upload(tx, &container, &upload_id, gc_due_ms)?;
                 O::Done(())
             }
             C::QueueGc { chunks, due_ms } => {
-                self.apply_queue_gc(chunks, due_ms)?;
+                self.apply_queue_gc(tx, chunks, due_ms)?;
                 O::Done(())
             }
             C::Heartbeat {
@@ -391,18 +541,21 @@ impl Store {
                 dead_after_ms,
                 max_rise,
             } => O::Heartbeat(self.apply_heartbeat(
+                tx,
                 &heartbeat,
                 now_ms,
-                computed_score,
-                lock_if_new,
-                dead_after_ms,
-                max_rise,
+                &Scoring {
+                    computed: computed_score,
+                    lock_if_new,
+                    dead_after_ms,
+                    max_rise,
+                },
             )?),
-            C::LockService { id, score } => O::Service(self.apply_lock_service(&id, score)?),
-            C::UnlockService { id } => O::Service(self.apply_unlock_service(&id)?),
-            C::UnlockAll => O::Count(self.apply_unlock_all()?),
+            C::LockService { id, score } => O::Service(self.apply_lock_service(tx, &id, score)?),
+            C::UnlockService { id } => O::Service(self.apply_unlock_service(tx, &id)?),
+            C::UnlockAll => O::Count(self.apply_unlock_all(tx)?),
             C::ApplyPolicy { text } => {
-                self.apply_policy_text(&text)?;
+                self.apply_policy_text(tx, &text)?;
                 O::Done(())
             }
             C::CreateSwiftUser {
@@ -410,14 +563,14 @@ impl Store {
                 user,
                 key,
                 admin,
-            } => O::SwiftUser(self.apply_create_swift_user(&account, &user, &key, admin)?),
+            } => O::SwiftUser(self.apply_create_swift_user(tx, &account, &user, &key, admin)?),
             C::CreateToken {
                 account,
                 user,
                 token,
                 expires_ms,
-            } => O::Token(self.apply_create_token(&account, &user, token, expires_ms)?),
-            C::PurgeTokens { now_ms } => O::Count(self.apply_purge_tokens(now_ms)?),
+            } => O::Token(self.apply_create_token(tx, &account, &user, token, expires_ms)?),
+            C::PurgeTokens { now_ms } => O::Count(self.apply_purge_tokens(tx, now_ms)?),
         })
     }
 

@@ -5,6 +5,8 @@
 //! heartbeat answer hands the service the GC entries due for it, confirmed by its next
 //! heartbeat.
 
+use super::batch::Tx;
+use super::command::Scoring;
 use super::command::{Command, outcome};
 use super::records::{decode, encode};
 use super::{Store, check_name};
@@ -53,16 +55,20 @@ impl Store {
 
     pub(super) fn apply_heartbeat(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         hb: &Heartbeat,
         now: i64,
-        computed: u8,
-        lock_if_new: bool,
-        dead_after_ms: i64,
-        max_rise: u8,
+        scoring: &Scoring,
     ) -> Result<HeartbeatReply> {
+        let Scoring {
+            computed,
+            lock_if_new,
+            dead_after_ms,
+            max_rise,
+        } = *scoring;
         check_name("service id", &hb.id, 255)?;
-        let mut txn = self.dir.env.write_txn()?;
-        let old: Option<ServiceRecord> = match self.dir.services.get(&txn, hb.id.as_bytes())? {
+        let txn = &mut *tx.dir;
+        let old: Option<ServiceRecord> = match self.dir.services.get(txn, hb.id.as_bytes())? {
             Some(v) => Some(decode(v)?),
             None => None,
         };
@@ -92,10 +98,9 @@ impl Store {
         };
         self.dir
             .services
-            .put(&mut txn, hb.id.as_bytes(), &encode(&rec)?)?;
-        self.confirm_gc(&mut txn, &hb.id, &hb.deleted)?;
-        let delete = self.due_gc(&txn, &hb.id, GC_BATCH, now)?;
-        txn.commit()?;
+            .put(txn, hb.id.as_bytes(), &encode(&rec)?)?;
+        self.confirm_gc(txn, &hb.id, &hb.deleted)?;
+        let delete = self.due_gc(txn, &hb.id, GC_BATCH, now)?;
         if old.is_none() {
             tracing::info!(id = %hb.id, kind = %hb.kind, addr = %hb.addr, location = %hb.location,
                 locked = ?rec.locked, "service registered");
@@ -129,13 +134,18 @@ impl Store {
         outcome!(self.apply(command)?, Service).map(|rec| self.live(rec))
     }
 
-    pub(super) fn apply_lock_service(&self, id: &str, score_value: u8) -> Result<ServiceRecord> {
+    pub(super) fn apply_lock_service(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        id: &str,
+        score_value: u8,
+    ) -> Result<ServiceRecord> {
         if score_value > 100 {
             return Err(Error::InvalidArgument(format!(
                 "score {score_value} is out of range 0..=100"
             )));
         }
-        let rec = self.update_service(id, |rec| {
+        let rec = self.update_service(tx, id, |rec| {
             rec.locked = Some(score_value);
             rec.score = score_value;
         })?;
@@ -149,8 +159,12 @@ impl Store {
         outcome!(self.apply(command)?, Service).map(|rec| self.live(rec))
     }
 
-    pub(super) fn apply_unlock_service(&self, id: &str) -> Result<ServiceRecord> {
-        let rec = self.update_service(id, |rec| rec.locked = None)?;
+    pub(super) fn apply_unlock_service(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        id: &str,
+    ) -> Result<ServiceRecord> {
+        let rec = self.update_service(tx, id, |rec| rec.locked = None)?;
         tracing::info!(id, "service unlocked");
         Ok(rec)
     }
@@ -161,10 +175,10 @@ impl Store {
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
-    pub(super) fn apply_unlock_all(&self) -> Result<u64> {
-        let mut txn = self.dir.env.write_txn()?;
+    pub(super) fn apply_unlock_all(&self, tx: &mut Tx<'_, '_, '_>) -> Result<u64> {
+        let txn = &mut *tx.dir;
         let mut unlocked = Vec::new();
-        for item in self.dir.services.iter(&txn)? {
+        for item in self.dir.services.iter(txn)? {
             let (k, v) = item?;
             let mut rec: ServiceRecord = decode(v)?;
             if rec.locked.take().is_some() {
@@ -172,9 +186,8 @@ impl Store {
             }
         }
         for (k, v) in &unlocked {
-            self.dir.services.put(&mut txn, k, v)?;
+            self.dir.services.put(txn, k, v)?;
         }
-        txn.commit()?;
         let n = unlocked.len() as u64;
         tracing::info!(count = n, "all services unlocked");
         Ok(n)
@@ -189,19 +202,17 @@ impl Store {
     /// Applies `change` to the stored record of `id` (`NoSuchService`) and returns it.
     fn update_service(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         id: &str,
         change: impl FnOnce(&mut ServiceRecord),
     ) -> Result<ServiceRecord> {
-        let mut txn = self.dir.env.write_txn()?;
-        let mut rec: ServiceRecord = match self.dir.services.get(&txn, id.as_bytes())? {
+        let txn = &mut *tx.dir;
+        let mut rec: ServiceRecord = match self.dir.services.get(txn, id.as_bytes())? {
             Some(v) => decode(v)?,
             None => return Err(Error::NoSuchService(id.to_string())),
         };
         change(&mut rec);
-        self.dir
-            .services
-            .put(&mut txn, id.as_bytes(), &encode(&rec)?)?;
-        txn.commit()?;
+        self.dir.services.put(txn, id.as_bytes(), &encode(&rec)?)?;
         Ok(rec)
     }
 }

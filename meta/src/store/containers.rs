@@ -1,6 +1,7 @@
 //! Containers: meta0/meta1/buckets entries in the directory and the container's meta2
 //! environment. Container names are global (S3 bucket names).
 
+use super::batch::Tx;
 use super::command::{Command, outcome};
 use super::directory::{account_container_key, account_prefix};
 use super::lmdb::to_json;
@@ -8,6 +9,7 @@ use super::meta2::Meta2;
 use super::records::{Meta1Record, decode, decode_record, encode_record};
 use super::{Store, check_name};
 use crate::ids;
+use heed::RoTxn;
 use meta_api::error::{Error, Result};
 use meta_api::wire::{ChunkCopy, ContainerInfo, ContainerSettings, PartRecord};
 use sha2::{Digest, Sha256};
@@ -51,14 +53,19 @@ pub struct Resolved {
 impl Store {
     /// Finds a container by name (`NoSuchContainer`) and opens its meta2.
     pub(crate) fn resolve(&self, name: &str) -> Result<Resolved> {
+        let txn = self.dir.env.read_txn()?;
+        self.resolve_in(&txn, name)
+    }
+
+    /// [`Store::resolve`] through the transaction `txn` (a batch sees its own changes).
+    pub(crate) fn resolve_in(&self, txn: &RoTxn, name: &str) -> Result<Resolved> {
         let (cid, meta1) = {
-            let txn = self.dir.env.read_txn()?;
-            let Some(owner) = self.dir.buckets.get(&txn, name.as_bytes())? else {
+            let Some(owner) = self.dir.buckets.get(txn, name.as_bytes())? else {
                 return Err(Error::NoSuchContainer(name.to_string()));
             };
             let owner = String::from_utf8_lossy(owner).into_owned();
             let cid = container_id(&owner, name);
-            let Some(m1) = self.dir.meta1.get(&txn, cid.as_bytes())? else {
+            let Some(m1) = self.dir.meta1.get(txn, cid.as_bytes())? else {
                 return Err(Error::NoSuchContainer(name.to_string()));
             };
             (cid, decode_record::<Meta1Record>(m1)?)
@@ -86,6 +93,7 @@ impl Store {
 
     pub(super) fn apply_create_container(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         account: &str,
         name: &str,
         settings: &ContainerSettings,
@@ -94,20 +102,21 @@ impl Store {
     ) -> Result<ContainerInfo> {
         check_container_name(name)?;
         let cid = container_id(account, name);
-        let mut txn = self.dir.env.write_txn()?;
-        if self.dir.accounts.get(&txn, account.as_bytes())?.is_none() {
+        let txn = &mut *tx.dir;
+        if self.dir.accounts.get(txn, account.as_bytes())?.is_none() {
             return Err(Error::NoSuchAccount(account.to_string()));
         }
-        if let Some(owner) = self.dir.buckets.get(&txn, name.as_bytes())? {
+        if let Some(owner) = self.dir.buckets.get(txn, name.as_bytes())? {
             return Err(Error::ContainerExists {
                 name: name.to_string(),
                 owner: String::from_utf8_lossy(owner).into_owned(),
             });
         }
         if let Some(p) = &settings.policy {
-            self.check_policy_name(&txn, p)?;
+            self.check_policy_name(txn, p)?;
         }
-        // The meta2 environment exists (durably) before the directory points to it.
+        // The meta2 environment exists (durably) before the directory points to it (a
+        // command creating a container runs in a batch of its own).
         self.envs.get(&cid, true)?;
         let m1 = Meta1Record {
             v: 1,
@@ -119,17 +128,16 @@ impl Store {
         };
         self.dir
             .meta0
-            .put(&mut txn, &meta0_slot(&cid)?, &to_json(&m1.meta2)?)?;
+            .put(txn, &meta0_slot(&cid)?, &to_json(&m1.meta2)?)?;
         self.dir
             .meta1
-            .put(&mut txn, cid.as_bytes(), &encode_record(&m1)?)?;
+            .put(txn, cid.as_bytes(), &encode_record(&m1)?)?;
         self.dir
             .buckets
-            .put(&mut txn, name.as_bytes(), account.as_bytes())?;
+            .put(txn, name.as_bytes(), account.as_bytes())?;
         self.dir
             .account_containers
-            .put(&mut txn, &account_container_key(account, name), &[])?;
-        txn.commit()?;
+            .put(txn, &account_container_key(account, name), &[])?;
         tracing::info!(account, container = name, cid = %cid, "container created");
         Ok(info(cid, m1, Default::default()))
     }
@@ -184,46 +192,41 @@ impl Store {
 
     pub(super) fn apply_delete_container(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         account: &str,
         name: &str,
         gc_due_ms: u64,
     ) -> Result<()> {
-        let r = self.resolve(name)?;
+        let r = self.resolve_in(tx.dir, name)?;
         if r.meta1.account != account {
             return Err(Error::NoSuchContainer(name.to_string()));
         }
-        let mut garbage: Vec<ChunkCopy> = Vec::new();
-        {
-            let env = &r.env;
-            let mut txn = env.env.write_txn()?;
-            if !env.objects.is_empty(&txn)? || !env.versions.is_empty(&txn)? {
+        let garbage: Vec<ChunkCopy> = tx.meta2(&r.cid, |env, txn| {
+            if !env.objects.is_empty(txn)? || !env.versions.is_empty(txn)? {
                 return Err(Error::ContainerNotEmpty(name.to_string()));
             }
-            for item in env.parts.iter(&txn)? {
+            let mut garbage = Vec::new();
+            for item in env.parts.iter(txn)? {
                 let (_, v) = item?;
                 let part: PartRecord = decode(v)?;
                 garbage.extend(part.chunks.into_iter().flat_map(|c| c.copies));
             }
-            env.parts.clear(&mut txn)?;
-            env.uploads.clear(&mut txn)?;
-            txn.commit()?;
-        }
-        {
-            let mut txn = self.dir.env.write_txn()?;
-            self.dir.meta1.delete(&mut txn, r.cid.as_bytes())?;
-            self.dir.buckets.delete(&mut txn, name.as_bytes())?;
-            self.dir
-                .account_containers
-                .delete(&mut txn, &account_container_key(account, name))?;
-            self.push_gc(&mut txn, &garbage, gc_due_ms)?;
-            txn.commit()?;
-        }
+            env.parts.clear(txn)?;
+            env.uploads.clear(txn)?;
+            Ok(garbage)
+        })?;
+        self.dir.meta1.delete(tx.dir, r.cid.as_bytes())?;
+        self.dir.buckets.delete(tx.dir, name.as_bytes())?;
+        self.dir
+            .account_containers
+            .delete(tx.dir, &account_container_key(account, name))?;
+        self.push_gc(tx.dir, &garbage, gc_due_ms)?;
+        // The environment's files go once the batch (which runs this command alone) is
+        // committed; a crash before leaves a directory nothing points to.
         let cid = r.cid;
         drop(r.env);
         let path = self.envs.close(&cid)?;
-        if let Err(e) = std::fs::remove_dir_all(&path) {
-            tracing::warn!(path = %path.display(), error = %e, "cannot remove meta2 environment");
-        }
+        tx.remove_after.push(path);
         tracing::info!(account, container = name, cid = %cid, "container deleted");
         Ok(())
     }

@@ -12,7 +12,6 @@
 //! [`super::records::ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`).
 
 use super::format;
-use super::group_commit::GroupCommit;
 use super::lmdb::{self, Db, Env};
 use heed::RwTxn;
 use meta_api::error::Result;
@@ -34,8 +33,6 @@ pub struct Directory {
     pub swift_users: Db,
     pub tokens: Db,
     pub expiry: Db,
-    /// Batches the per-request index writes (GC queue, expiry index) into shared commits.
-    pub writer: GroupCommit,
 }
 
 impl Directory {
@@ -59,7 +56,6 @@ impl Directory {
             tokens: lmdb::create_db(&env, &mut txn, "tokens")?,
             expiry: lmdb::create_db(&env, &mut txn, "expiry")?,
             env: env.clone(),
-            writer: GroupCommit::new(),
         };
         // Nothing stored yet: a new directory, written in the current format from the start.
         let fresh = [

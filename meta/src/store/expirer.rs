@@ -8,6 +8,7 @@
 //! transaction that deletes it, and drops stale entries.
 
 use super::Store;
+use super::batch::Tx;
 use super::command::{Command, outcome};
 use super::containers::container_id;
 use super::gc::replaced_copies;
@@ -61,9 +62,33 @@ pub struct ExpiryPass {
 }
 
 impl Store {
-    /// Records `rec` in the expiry index if it carries `x-delete-at` (committed before
-    /// returning); call before committing the record.
+    /// Records `rec` in the expiry index if it carries `x-delete-at`.
     pub(crate) fn index_expiry(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        container: &str,
+        cid: &str,
+        rec: &ObjectRecord,
+    ) -> Result<()> {
+        let Some(at) = delete_at(rec) else {
+            return Ok(());
+        };
+        let entry = ExpiryEntry {
+            v: 1,
+            container: container.to_string(),
+            key: rec.key.clone(),
+        };
+        self.dir.expiry.put(
+            tx.dir,
+            &index_key(at, cid, &rec.key),
+            &encode_record(&entry)?,
+        )?;
+        Ok(())
+    }
+
+    /// [`Store::index_expiry`] in a transaction of its own (tests make stale entries with it).
+    #[cfg(test)]
+    pub(crate) fn index_expiry_now(
         &self,
         container: &str,
         cid: &str,
@@ -77,21 +102,21 @@ impl Store {
             container: container.to_string(),
             key: rec.key.clone(),
         };
-        let (db, k, v) = (
-            self.dir.expiry,
-            index_key(at, cid, &rec.key),
-            encode_record(&entry)?,
-        );
-        self.dir.writer.write(&self.dir.env, move |txn| {
-            db.put(txn, &k, &v)?;
-            Ok(())
-        })
+        let mut txn = self.dir.env.write_txn()?;
+        self.dir.expiry.put(
+            &mut txn,
+            &index_key(at, cid, &rec.key),
+            &encode_record(&entry)?,
+        )?;
+        txn.commit()?;
+        Ok(())
     }
 
     /// Drops the index entry of `old` unless `new` (the record now current) has the same
-    /// delete-at; call after committing.
+    /// delete-at.
     pub(crate) fn unindex_expiry(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         cid: &str,
         old: &ObjectRecord,
         new: Option<&ObjectRecord>,
@@ -102,11 +127,10 @@ impl Store {
         if new.and_then(delete_at) == Some(at) {
             return Ok(());
         }
-        let (db, k) = (self.dir.expiry, index_key(at, cid, &old.key));
-        self.dir.writer.write(&self.dir.env, move |txn| {
-            db.delete(txn, &k)?;
-            Ok(())
-        })
+        self.dir
+            .expiry
+            .delete(tx.dir, &index_key(at, cid, &old.key))?;
+        Ok(())
     }
 
     /// Number of entries in the expiry index.
@@ -169,6 +193,7 @@ impl Store {
     /// (else the entry is stale), then drops the entry.
     pub(super) fn apply_expire(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         container: &str,
         cid: &str,
         key: &str,
@@ -176,6 +201,7 @@ impl Store {
         gc_due_ms: u64,
     ) -> Result<ExpiryPass> {
         let deleted = self.expire_one(
+            tx,
             &Due {
                 container,
                 cid,
@@ -184,10 +210,7 @@ impl Store {
             },
             gc_due_ms,
         )?;
-        let ikey = index_key(at, cid, key);
-        let mut txn = self.dir.env.write_txn()?;
-        self.dir.expiry.delete(&mut txn, &ikey)?;
-        txn.commit()?;
+        self.dir.expiry.delete(tx.dir, &index_key(at, cid, key))?;
         Ok(ExpiryPass {
             deleted: u64::from(deleted),
             stale: u64::from(!deleted),
@@ -196,14 +219,14 @@ impl Store {
 
     /// Deletes the current version of the entry's object if it is still due at the entry's
     /// time; `Ok(false)` when the index entry is stale.
-    fn expire_one(&self, due: &Due<'_>, gc_due_ms: u64) -> Result<bool> {
+    fn expire_one(&self, tx: &mut Tx<'_, '_, '_>, due: &Due<'_>, gc_due_ms: u64) -> Result<bool> {
         let Due {
             container,
             cid,
             key,
             at,
         } = *due;
-        let r = match self.resolve(container) {
+        let r = match self.resolve_in(tx.dir, container) {
             Ok(r) => r,
             Err(Error::NoSuchContainer(_)) => return Ok(false),
             Err(e) => return Err(e),
@@ -213,22 +236,23 @@ impl Store {
             return Ok(false);
         }
         let lkey = keys::encode(key);
-        let old = {
-            let mut txn = r.env.env.write_txn()?;
-            let old: ObjectRecord = match r.env.objects.get(&txn, &lkey)? {
+        let old = tx.meta2(&r.cid, |m2, txn| {
+            let old: ObjectRecord = match m2.objects.get(txn, &lkey)? {
                 Some(v) => decode(v)?,
-                None => return Ok(false),
+                None => return Ok(None),
             };
             if delete_at(&old) != Some(at) {
-                return Ok(false);
+                return Ok(None);
             }
-            r.env.objects.delete(&mut txn, &lkey)?;
-            r.env.add_usage(&mut txn, -1, -i128::from(old.size))?;
-            txn.commit()?;
-            old
+            m2.objects.delete(txn, &lkey)?;
+            m2.add_usage(txn, -1, -i128::from(old.size))?;
+            Ok(Some(old))
+        })?;
+        let Some(old) = old else {
+            return Ok(false);
         };
         tracing::debug!(container, key, "object expired");
-        self.apply_queue_gc(replaced_copies(&old, None), gc_due_ms)?;
+        self.apply_queue_gc(tx, replaced_copies(&old, None), gc_due_ms)?;
         Ok(true)
     }
 }

@@ -8,6 +8,7 @@
 //! which hands out a service's due entries in order without reading the others.
 
 use super::Store;
+use super::batch::Tx;
 use super::command::{Command, outcome};
 use super::directory::Directory;
 use super::lmdb::Db;
@@ -133,15 +134,17 @@ impl Store {
         outcome!(self.apply(command)?, Done)
     }
 
-    pub(super) fn apply_queue_gc(&self, chunks: Vec<ChunkCopy>, due_ms: u64) -> Result<()> {
+    pub(super) fn apply_queue_gc(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        chunks: Vec<ChunkCopy>,
+        due_ms: u64,
+    ) -> Result<()> {
         if chunks.is_empty() {
             return Ok(());
         }
-        let (gc, gc_due, count) = (self.dir.gc, self.dir.gc_due, chunks.len());
-        self.dir.writer.write(&self.dir.env, move |txn| {
-            push_gc(gc, gc_due, txn, &chunks, due_ms)
-        })?;
-        tracing::debug!(count, "chunks queued for GC");
+        push_gc(self.dir.gc, self.dir.gc_due, tx.dir, &chunks, due_ms)?;
+        tracing::debug!(count = chunks.len(), "chunks queued for GC");
         Ok(())
     }
 

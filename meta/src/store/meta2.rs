@@ -10,7 +10,6 @@
 //! format number, see [`super::format`]).
 
 use super::format;
-use super::group_commit::GroupCommit;
 use super::lmdb::{self, Db, Env};
 use heed::{RoTxn, RwTxn};
 use meta_api::error::Result;
@@ -27,12 +26,13 @@ pub struct Meta2 {
     pub parts: Db,
     pub versions: Db,
     pub props: Db,
-    /// Batches the hot writes (object puts and deletes, parts) into shared commits.
-    writer: GroupCommit,
+    /// Answers of the steps of log entries applied here, kept until the directory has
+    /// committed past them (see `batch`).
+    pub outbox: Db,
 }
 
 /// Object and byte counters of a container.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
     pub objects: u64,
     pub bytes: u64,
@@ -49,6 +49,7 @@ impl Meta2 {
         let parts = lmdb::create_db(&env, &mut txn, "parts")?;
         let versions = lmdb::create_db(&env, &mut txn, "versions")?;
         let props = lmdb::create_db(&env, &mut txn, "props")?;
+        let outbox = lmdb::create_db(&env, &mut txn, "outbox")?;
         match format::stored(&props, &txn)? {
             // Environments from before format numbers have format 1's layout.
             None => format::write(&props, &mut txn, format::META2)?,
@@ -65,22 +66,10 @@ impl Meta2 {
             parts,
             versions,
             props,
-            writer: GroupCommit::new(),
+            outbox,
         })
     }
 
-    /// Runs `f` in a write transaction shared with concurrent writers of this environment (one
-    /// commit, one set of fsyncs for the batch) and returns once it is committed; an `Err` from
-    /// `f` rolls back only `f`'s changes. See [`GroupCommit`]. Blocking.
-    pub fn write<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: for<'t> FnOnce(&mut RwTxn<'t>) -> Result<T> + Send + 'static,
-    {
-        self.writer.write(&self.env, f)
-    }
-
-    /// Current usage counters.
     pub fn read_usage(&self, txn: &RoTxn) -> Result<Usage> {
         Ok(match self.usage.get(txn, USAGE_KEY)? {
             Some(b) if b.len() == 16 => {

@@ -3,6 +3,7 @@
 //! bounded cache. Every method is blocking (LMDB); async callers run them in `spawn_blocking`.
 
 mod accounts;
+mod batch;
 mod cache;
 pub mod command;
 mod conscience;
@@ -11,7 +12,6 @@ mod directory;
 pub mod expirer;
 pub mod format;
 mod gc;
-mod group_commit;
 pub mod keys;
 mod lifecycle;
 mod listing;
@@ -25,7 +25,8 @@ pub mod records;
 mod swift;
 mod versions;
 
-pub use command::{COMMAND_VERSION, Command, Logged, Outcome};
+pub use batch::Item;
+pub use command::{COMMAND_VERSION, Command, Logged, Outcome, Submit};
 pub use conscience::{bounded_score, score};
 pub use expirer::ExpiryPass;
 pub use lifecycle::LifecyclePass;
@@ -42,6 +43,12 @@ use meta_api::error::{Error, Result};
 const META2_DIR: &str = "meta2";
 const DIRECTORY_DIR: &str = "directory";
 
+/// Where a background task gets the store when it should run (on a meta group's leader).
+pub type StoreSource = std::sync::Arc<dyn Fn() -> Option<std::sync::Arc<Store>> + Send + Sync>;
+
+/// Directory `settings` key of the Raft state machine's record (written with each batch).
+pub(crate) const RAFT_KEY: &[u8] = b"raft";
+
 /// The whole state of a meta service.
 pub struct Store {
     dir: Directory,
@@ -53,6 +60,11 @@ pub struct Store {
     score_expr: ScoreExpr,
     score_max_rise: u8,
     lock_new_services: bool,
+    /// Commands waiting for this process's next local batch (when not routed to Raft).
+    local: std::sync::Mutex<command::LocalQueue>,
+    local_done: std::sync::Condvar,
+    /// Set when the store belongs to a Raft node: where commands go.
+    submit: std::sync::OnceLock<std::sync::Arc<std::sync::OnceLock<Submit>>>,
 }
 
 impl Store {
@@ -82,6 +94,9 @@ impl Store {
             score_expr,
             score_max_rise: config.score_max_rise,
             lock_new_services: config.lock_new_services,
+            local: Default::default(),
+            local_done: Default::default(),
+            submit: Default::default(),
         })
     }
 
@@ -114,6 +129,8 @@ fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+#[cfg(test)]
+mod batch_tests;
 #[cfg(test)]
 pub(crate) mod command_tests;
 #[cfg(test)]

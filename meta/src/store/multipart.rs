@@ -2,6 +2,8 @@
 //! into an object (S3 rules: ascending parts, matching ETags, 5 MiB minimum but for the last
 //! part, ETag = MD5 of the parts' binary MD5s + "-N"), abort, and list uploads.
 
+use super::batch::Tx;
+use super::command::Clock;
 use super::command::{Command, outcome};
 use super::meta2::{Meta2, part_key, part_prefix};
 use super::objects::check_key;
@@ -153,21 +155,26 @@ impl Store {
         outcome!(self.apply(command)?, Done)
     }
 
-    pub(super) fn apply_create_upload(&self, container: &str, rec: &UploadRecord) -> Result<()> {
+    pub(super) fn apply_create_upload(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        container: &str,
+        rec: &UploadRecord,
+    ) -> Result<()> {
         check_key(&rec.key)?;
         check_name("upload id", &rec.upload_id, 128)?;
-        let r = self.resolve(container)?;
-        let mut txn = r.env.env.write_txn()?;
-        if r.env.uploads.get(&txn, rec.upload_id.as_bytes())?.is_some() {
-            return Err(Error::InvalidArgument(format!(
-                "upload {} already exists",
-                rec.upload_id
-            )));
-        }
-        r.env
-            .uploads
-            .put(&mut txn, rec.upload_id.as_bytes(), &encode(rec)?)?;
-        txn.commit()?;
+        let r = self.resolve_in(tx.dir, container)?;
+        tx.meta2(&r.cid, |m2, txn| {
+            if m2.uploads.get(txn, rec.upload_id.as_bytes())?.is_some() {
+                return Err(Error::InvalidArgument(format!(
+                    "upload {} already exists",
+                    rec.upload_id
+                )));
+            }
+            m2.uploads
+                .put(txn, rec.upload_id.as_bytes(), &encode(rec)?)?;
+            Ok(())
+        })?;
         tracing::debug!(container, key = ?rec.key, upload = %rec.upload_id, "upload created");
         Ok(())
     }
@@ -192,6 +199,7 @@ impl Store {
 
     pub(super) fn apply_put_part(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         container: &str,
         upload_id: &str,
         part: &PartRecord,
@@ -203,11 +211,11 @@ impl Store {
                 part.part_number
             )));
         }
-        let r = self.resolve(container)?;
-        let (m2, id, value) = (r.env.clone(), upload_id.to_string(), encode(part)?);
+        let r = self.resolve_in(tx.dir, container)?;
+        let value = encode(part)?;
         let k = part_key(upload_id, part.part_number);
-        let old: Option<PartRecord> = r.env.write(move |txn| {
-            get_upload(&m2, txn, &id)?;
+        let old: Option<PartRecord> = tx.meta2(&r.cid, |m2, txn| {
+            get_upload(m2, txn, upload_id)?;
             let old = match m2.parts.get(txn, &k)? {
                 Some(v) => Some(decode(v)?),
                 None => None,
@@ -223,7 +231,7 @@ impl Store {
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();
-        self.apply_queue_gc(garbage, gc_due_ms)
+        self.apply_queue_gc(tx, garbage, gc_due_ms)
     }
 
     /// Parts numbered above `marker`, at most `max_parts` (0 → 1000, capped at 1000).
@@ -276,36 +284,26 @@ impl Store {
 
     pub(super) fn apply_complete_upload(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         container: &str,
         upload_id: &str,
         req: CompleteRequest,
         content_id: String,
-        now_ms: i64,
-        gc_due_ms: u64,
+        clock: Clock,
     ) -> Result<ObjectRecord> {
-        let r = self.resolve(container)?;
-        // The expiry index entry goes in first (from a snapshot: the upload's record, which
-        // decides the delete-at, does not change); a stale entry is dropped by the expirer.
-        {
-            let txn = r.env.env.read_txn()?;
-            let upload = get_upload(&r.env, &txn, upload_id)?;
-            let parts = all_parts(&r.env, &txn, upload_id)?;
-            let rec = assemble(&upload, &parts, &req, &content_id, now_ms)?;
-            drop(txn);
-            self.index_expiry(container, &r.cid, &rec)?;
-        }
-        let (m2, id) = (r.env.clone(), upload_id.to_string());
+        let Clock { now_ms, gc_due_ms } = clock;
+        let r = self.resolve_in(tx.dir, container)?;
         let properties = r.meta1.settings.properties.clone();
-        let (rec, garbage, old) = r.env.write(move |txn| {
-            let upload = get_upload(&m2, txn, &id)?;
-            let parts = all_parts(&m2, txn, &id)?;
+        let (rec, garbage, old) = tx.meta2(&r.cid, |m2, txn| {
+            let upload = get_upload(m2, txn, upload_id)?;
+            let parts = all_parts(m2, txn, upload_id)?;
             let mut rec = assemble(&upload, &parts, &req, &content_id, now_ms)?;
             meta_api::lock::apply_default(&properties, &mut rec, now_ms);
-            let written = versions::put(&m2, txn, &mut rec, &req.condition, now_ms)?;
+            let written = versions::put(m2, txn, &mut rec, &req.condition, now_ms)?;
             let (mut garbage, old) = (written.garbage, written.replaced);
             let used: std::collections::HashSet<u32> =
                 req.parts.iter().map(|p| p.part_number).collect();
-            for (n, p) in remove_upload(&m2, txn, &id)? {
+            for (n, p) in remove_upload(m2, txn, upload_id)? {
                 if !used.contains(&n) {
                     garbage.extend(copies_of(&p.chunks));
                 }
@@ -313,10 +311,13 @@ impl Store {
             Ok((rec, garbage, old))
         })?;
         tracing::debug!(container, key = ?rec.key, upload = upload_id, size = rec.size, "upload completed");
+        // The directory's changes commit with the batch, after the record: index entries
+        // and GC entries go in together.
+        self.index_expiry(tx, container, &r.cid, &rec)?;
         if let Some(o) = &old {
-            self.unindex_expiry(&r.cid, o, Some(&rec))?;
+            self.unindex_expiry(tx, &r.cid, o, Some(&rec))?;
         }
-        self.apply_queue_gc(garbage, gc_due_ms)?;
+        self.apply_queue_gc(tx, garbage, gc_due_ms)?;
         Ok(rec)
     }
 
@@ -332,20 +333,19 @@ impl Store {
 
     pub(super) fn apply_abort_upload(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         container: &str,
         upload_id: &str,
         gc_due_ms: u64,
     ) -> Result<()> {
-        let r = self.resolve(container)?;
-        let garbage: Vec<ChunkCopy> = {
-            let mut txn = r.env.env.write_txn()?;
-            get_upload(&r.env, &txn, upload_id)?;
-            let parts = remove_upload(&r.env, &mut txn, upload_id)?;
-            txn.commit()?;
-            parts.values().flat_map(|p| copies_of(&p.chunks)).collect()
-        };
+        let r = self.resolve_in(tx.dir, container)?;
+        let garbage: Vec<ChunkCopy> = tx.meta2(&r.cid, |m2, txn| {
+            get_upload(m2, txn, upload_id)?;
+            let parts = remove_upload(m2, txn, upload_id)?;
+            Ok(parts.values().flat_map(|p| copies_of(&p.chunks)).collect())
+        })?;
         tracing::debug!(container, upload = upload_id, "upload aborted");
-        self.apply_queue_gc(garbage, gc_due_ms)
+        self.apply_queue_gc(tx, garbage, gc_due_ms)
     }
 
     /// Lists uploads sorted by (key, initiated, upload id), with prefix, delimiter and markers.

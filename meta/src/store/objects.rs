@@ -4,6 +4,8 @@
 //! loses data).
 
 use super::Store;
+use super::batch::Tx;
+use super::command::Clock;
 use super::command::{Command, outcome};
 use super::versions;
 use crate::ids;
@@ -60,6 +62,7 @@ impl Store {
 
     pub(super) fn apply_put_object(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         container: &str,
         mut rec: ObjectRecord,
         cond: PutCondition,
@@ -67,19 +70,18 @@ impl Store {
         gc_due_ms: u64,
     ) -> Result<Stored> {
         check_key(&rec.key)?;
-        let r = self.resolve(container)?;
-        self.index_expiry(container, &r.cid, &rec)?;
-        let m2 = r.env.clone();
+        let r = self.resolve_in(tx.dir, container)?;
+        self.index_expiry(tx, container, &r.cid, &rec)?;
         meta_api::lock::apply_default(&r.meta1.settings.properties, &mut rec, now_ms);
-        let (rec, written) = r.env.write(move |txn| {
-            let written = versions::put(&m2, txn, &mut rec, &cond, now_ms)?;
+        let (rec, written) = tx.meta2(&r.cid, |m2, txn| {
+            let written = versions::put(m2, txn, &mut rec, &cond, now_ms)?;
             Ok((rec, written))
         })?;
         tracing::debug!(container, key = ?rec.key, version = %rec.version_id, size = rec.size, "object stored");
         if let Some(o) = &written.replaced {
-            self.unindex_expiry(&r.cid, o, Some(&rec))?;
+            self.unindex_expiry(tx, &r.cid, o, Some(&rec))?;
         }
-        self.apply_queue_gc(written.garbage, gc_due_ms)?;
+        self.apply_queue_gc(tx, written.garbage, gc_due_ms)?;
         Ok(Stored {
             version_id: rec.version_id,
         })
@@ -109,27 +111,30 @@ impl Store {
 
     pub(super) fn apply_abandon_write(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         container: &str,
         key: &str,
         content_id: &str,
         chunks: &[ChunkCopy],
-        now: i64,
-        gc_due_ms: u64,
+        clock: Clock,
     ) -> Result<Option<String>> {
+        let Clock {
+            now_ms: now,
+            gc_due_ms,
+        } = clock;
         check_key(key)?;
         if content_id.is_empty() {
             return Err(Error::InvalidArgument("content id is empty".to_string()));
         }
-        let r = self.resolve(container)?;
-        let (m2, k, cid) = (r.env.clone(), key.to_string(), content_id.to_string());
-        let held = r
-            .env
-            .write(move |txn| versions::abandon(&m2, txn, &k, &cid, now))?;
+        let r = self.resolve_in(tx.dir, container)?;
+        let held = tx.meta2(&r.cid, |m2, txn| {
+            versions::abandon(m2, txn, key, content_id, now)
+        })?;
         match &held {
             Some(v) => tracing::info!(container, key, version = %v, "abandoned write was recorded"),
             None => {
                 tracing::info!(container, key, content_id, "write abandoned, chunks to GC");
-                self.apply_queue_gc(chunks.to_vec(), gc_due_ms)?;
+                self.apply_queue_gc(tx, chunks.to_vec(), gc_due_ms)?;
             }
         }
         Ok(held)
@@ -188,22 +193,22 @@ impl Store {
 
     pub(super) fn apply_delete_version(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         container: &str,
         key: &str,
         v: Option<String>,
         bypass_governance: bool,
-        now_ms: i64,
-        gc_due_ms: u64,
+        clock: Clock,
     ) -> Result<DeleteOutcome> {
-        let r = self.resolve(container)?;
-        let (m2, k) = (r.env.clone(), key.to_string());
+        let Clock { now_ms, gc_due_ms } = clock;
+        let r = self.resolve_in(tx.dir, container)?;
         // The current record before and after the delete, read in the delete's own
         // transaction, tell whether the expiry index must change.
-        let (before, (outcome, garbage), after) = r.env.write(move |txn| {
-            let before = versions::get(&m2, txn, &k, None).ok();
-            let done = versions::delete(&m2, txn, &k, v.as_deref(), now_ms, bypass_governance)?;
+        let (before, (outcome, garbage), after) = tx.meta2(&r.cid, |m2, txn| {
+            let before = versions::get(m2, txn, key, None).ok();
+            let done = versions::delete(m2, txn, key, v.as_deref(), now_ms, bypass_governance)?;
             let after = match before {
-                Some(_) => versions::get(&m2, txn, &k, None).ok(),
+                Some(_) => versions::get(m2, txn, key, None).ok(),
                 None => None,
             };
             Ok((before, done, after))
@@ -212,9 +217,9 @@ impl Store {
         if let Some(o) = &before
             && after.as_ref().map(|a| &a.version_id) != Some(&o.version_id)
         {
-            self.unindex_expiry(&r.cid, o, after.as_ref())?;
+            self.unindex_expiry(tx, &r.cid, o, after.as_ref())?;
         }
-        self.apply_queue_gc(garbage, gc_due_ms)?;
+        self.apply_queue_gc(tx, garbage, gc_due_ms)?;
         Ok(outcome)
     }
 
@@ -242,16 +247,16 @@ impl Store {
 
     pub(super) fn apply_update_object_props(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         container: &str,
         key: &str,
         version_id: Option<&str>,
         change: &versions::PropChange<'_>,
     ) -> Result<ObjectRecord> {
-        let r = self.resolve(container)?;
-        let mut txn = r.env.env.write_txn()?;
-        let rec = versions::update_props(&r.env, &mut txn, key, version_id, change)?;
-        txn.commit()?;
-        Ok(rec)
+        let r = self.resolve_in(tx.dir, container)?;
+        tx.meta2(&r.cid, |m2, txn| {
+            versions::update_props(m2, txn, key, version_id, change)
+        })
     }
 
     /// Sets the versioning state of a container.
@@ -266,14 +271,15 @@ impl Store {
 
     pub(super) fn apply_set_versioning(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         container: &str,
         state: Versioning,
         now_ms: i64,
     ) -> Result<()> {
-        let r = self.resolve(container)?;
-        let mut txn = r.env.env.write_txn()?;
-        versions::set_state(&r.env, &mut txn, state, now_ms)?;
-        txn.commit()?;
+        let r = self.resolve_in(tx.dir, container)?;
+        tx.meta2(&r.cid, |m2, txn| {
+            versions::set_state(m2, txn, state, now_ms)
+        })?;
         tracing::info!(container, ?state, "versioning set");
         Ok(())
     }

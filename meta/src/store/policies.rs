@@ -4,6 +4,7 @@
 //! and any name is accepted (gateways fall back to the default).
 
 use super::Store;
+use super::batch::Tx;
 use super::check_name;
 use super::command::{Command, outcome};
 use super::records::Meta1Record;
@@ -31,13 +32,10 @@ impl Store {
         outcome!(self.apply(command)?, Done)
     }
 
-    pub(super) fn apply_policy_text(&self, text: &str) -> Result<()> {
+    pub(super) fn apply_policy_text(&self, tx: &mut Tx<'_, '_, '_>, text: &str) -> Result<()> {
         let set = parse_policy(text)?;
-        let mut txn = self.dir.env.write_txn()?;
-        self.dir
-            .settings
-            .put(&mut txn, POLICY_KEY, text.as_bytes())?;
-        txn.commit()?;
+        let txn = &mut *tx.dir;
+        self.dir.settings.put(txn, POLICY_KEY, text.as_bytes())?;
         tracing::info!(policies = set.policies.len(), default = %set.default, "policy file applied");
         Ok(())
     }
@@ -83,30 +81,30 @@ impl Store {
 
     pub(super) fn apply_set_container_policy(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         name: &str,
         policy: Option<String>,
     ) -> Result<ContainerInfo> {
         let policy = policy.as_deref();
-        let r = self.resolve(name)?;
+        let r = self.resolve_in(tx.dir, name)?;
         let m1 = {
-            let mut txn = self.dir.env.write_txn()?;
+            let txn = &mut *tx.dir;
             if let Some(p) = policy {
-                self.check_policy_name(&txn, p)?;
+                self.check_policy_name(txn, p)?;
             }
             // Re-read under the write lock: the container may have changed meanwhile.
-            let mut m1: Meta1Record = match self.dir.meta1.get(&txn, r.cid.as_bytes())? {
+            let mut m1: Meta1Record = match self.dir.meta1.get(txn, r.cid.as_bytes())? {
                 Some(v) => decode_record(v)?,
                 None => return Err(Error::NoSuchContainer(name.to_string())),
             };
             m1.settings.policy = policy.map(str::to_string);
             self.dir
                 .meta1
-                .put(&mut txn, r.cid.as_bytes(), &encode_record(&m1)?)?;
-            txn.commit()?;
+                .put(txn, r.cid.as_bytes(), &encode_record(&m1)?)?;
             m1
         };
         tracing::info!(container = name, policy = ?policy, "container policy set");
-        let usage = r.env.usage_now()?;
+        let usage = tx.meta2(&r.cid, |m2, txn| m2.read_usage(txn))?;
         Ok(super::containers::info(r.cid, m1, usage))
     }
 }

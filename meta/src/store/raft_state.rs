@@ -1,14 +1,11 @@
 //! What the Raft state machine keeps beside the data: its last applied log id and membership
-//! (one opaque record in the directory's `settings`, written by the state machine), and
+//! (one opaque record in the directory's `settings`, written with each batch), and
 //! compacted copies of every environment for a snapshot.
 
-use super::{DIRECTORY_DIR, META2_DIR, Store};
+use super::{DIRECTORY_DIR, META2_DIR, RAFT_KEY, Store};
 use heed::CompactionOption;
 use meta_api::error::{Error, Result};
 use std::path::Path;
-
-/// Key of the state machine's record in the directory's `settings` database.
-const RAFT_KEY: &[u8] = b"raft";
 
 impl Store {
     /// The state machine's record, if one was written.
@@ -17,12 +14,22 @@ impl Store {
         Ok(self.dir.settings.get(&txn, RAFT_KEY)?.map(<[u8]>::to_vec))
     }
 
-    /// Writes the state machine's record (committed before returning).
-    pub fn set_raft_state(&self, record: Vec<u8>) -> Result<()> {
-        let settings = self.dir.settings;
-        self.dir.writer.write(&self.dir.env, move |txn| {
-            settings.put(txn, RAFT_KEY, &record)?;
-            Ok(())
+    /// Where the directory environment lives.
+    pub fn directory_path(&self) -> std::path::PathBuf {
+        self.dir.env.path().to_path_buf()
+    }
+
+    /// The last log index whose changes the directory holds (0 before any).
+    pub fn applied_index(&self) -> Result<u64> {
+        let txn = self.dir.env.read_txn()?;
+        let v = self.dir.settings.get(&txn, super::batch::DIR_APPLIED_KEY)?;
+        Ok(match v {
+            Some(b) if b.len() == 8 => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                u64::from_be_bytes(a)
+            }
+            _ => 0,
         })
     }
 

@@ -2,6 +2,7 @@
 //! (`tokens`, expiring, purged lazily and by the expirer), account metadata (in the account
 //! record) and container properties (in the meta1 record's settings).
 
+use super::batch::Tx;
 use super::command::{Command, outcome};
 use super::directory::account_prefix;
 use super::records::{AccountRecord, Meta1Record};
@@ -73,6 +74,7 @@ impl Store {
 
     pub(super) fn apply_create_swift_user(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         account: &str,
         user: &str,
         key: &str,
@@ -86,12 +88,12 @@ impl Store {
                 "a Swift account name cannot contain ':'".to_string(),
             ));
         }
-        let mut txn = self.dir.env.write_txn()?;
-        if self.dir.accounts.get(&txn, account.as_bytes())?.is_none() {
+        let txn = &mut *tx.dir;
+        if self.dir.accounts.get(txn, account.as_bytes())?.is_none() {
             return Err(Error::NoSuchAccount(account.to_string()));
         }
         let k = user_key(account, user);
-        if self.dir.swift_users.get(&txn, &k)?.is_some() {
+        if self.dir.swift_users.get(txn, &k)?.is_some() {
             return Err(Error::CredentialExists(format!("{account}:{user}")));
         }
         let rec = SwiftUser {
@@ -100,8 +102,7 @@ impl Store {
             key: key.to_string(),
             admin,
         };
-        self.dir.swift_users.put(&mut txn, &k, &encode(&rec)?)?;
-        txn.commit()?;
+        self.dir.swift_users.put(txn, &k, &encode(&rec)?)?;
         tracing::info!(account, user, admin, "swift user created");
         Ok(rec)
     }
@@ -129,13 +130,14 @@ impl Store {
 
     pub(super) fn apply_create_token(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         account: &str,
         user: &str,
         token: String,
         expires_ms: i64,
     ) -> Result<SwiftToken> {
-        let mut txn = self.dir.env.write_txn()?;
-        let u: SwiftUser = match self.dir.swift_users.get(&txn, &user_key(account, user))? {
+        let txn = &mut *tx.dir;
+        let u: SwiftUser = match self.dir.swift_users.get(txn, &user_key(account, user))? {
             Some(v) => decode(v)?,
             None => return Err(Error::NoSuchCredential(format!("{account}:{user}"))),
         };
@@ -148,8 +150,7 @@ impl Store {
         };
         self.dir
             .tokens
-            .put(&mut txn, tok.token.as_bytes(), &encode(&tok)?)?;
-        txn.commit()?;
+            .put(txn, tok.token.as_bytes(), &encode(&tok)?)?;
         tracing::debug!(account, user, "swift token issued");
         Ok(tok)
     }
@@ -176,10 +177,10 @@ impl Store {
         outcome!(self.apply(Command::PurgeTokens { now_ms })?, Count)
     }
 
-    pub(super) fn apply_purge_tokens(&self, now_ms: i64) -> Result<u64> {
-        let mut txn = self.dir.env.write_txn()?;
+    pub(super) fn apply_purge_tokens(&self, tx: &mut Tx<'_, '_, '_>, now_ms: i64) -> Result<u64> {
+        let txn = &mut *tx.dir;
         let mut expired = Vec::new();
-        for item in self.dir.tokens.iter(&txn)? {
+        for item in self.dir.tokens.iter(txn)? {
             let (k, v) = item?;
             match decode::<SwiftToken>(v) {
                 Ok(t) if t.expires_ms > now_ms => {}
@@ -187,17 +188,21 @@ impl Store {
             }
         }
         for k in &expired {
-            self.dir.tokens.delete(&mut txn, k)?;
+            self.dir.tokens.delete(txn, k)?;
         }
-        txn.commit()?;
         Ok(expired.len() as u64)
     }
 
     /// One account with its usage and metadata (`NoSuchAccount`).
     pub fn get_account(&self, name: &str) -> Result<AccountInfo> {
+        let txn = self.dir.env.read_txn()?;
+        self.get_account_in(&txn, name)
+    }
+
+    /// [`Store::get_account`] through `txn` (usage as the containers' last commits hold it).
+    fn get_account_in(&self, txn: &heed::RoTxn, name: &str) -> Result<AccountInfo> {
         let (rec, cids) = {
-            let txn = self.dir.env.read_txn()?;
-            let rec: AccountRecord = match self.dir.accounts.get(&txn, name.as_bytes())? {
+            let rec: AccountRecord = match self.dir.accounts.get(txn, name.as_bytes())? {
                 Some(v) => decode_record(v)?,
                 None => return Err(Error::NoSuchAccount(name.to_string())),
             };
@@ -205,7 +210,7 @@ impl Store {
             for item in self
                 .dir
                 .account_containers
-                .prefix_iter(&txn, &account_prefix(name))?
+                .prefix_iter(txn, &account_prefix(name))?
             {
                 let (k, _) = item?;
                 let c = String::from_utf8_lossy(&k[name.len() + 1..]).into_owned();
@@ -246,25 +251,25 @@ impl Store {
 
     pub(super) fn apply_update_account_meta(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         name: &str,
         set: BTreeMap<String, String>,
         remove: &[String],
     ) -> Result<AccountInfo> {
         let (set, remove) = normalize_update(&set, remove)?;
         {
-            let mut txn = self.dir.env.write_txn()?;
-            let mut rec: AccountRecord = match self.dir.accounts.get(&txn, name.as_bytes())? {
+            let txn = &mut *tx.dir;
+            let mut rec: AccountRecord = match self.dir.accounts.get(txn, name.as_bytes())? {
                 Some(v) => decode_record(v)?,
                 None => return Err(Error::NoSuchAccount(name.to_string())),
             };
             apply(&mut rec.meta, set, &remove);
             self.dir
                 .accounts
-                .put(&mut txn, name.as_bytes(), &encode_record(&rec)?)?;
-            txn.commit()?;
+                .put(txn, name.as_bytes(), &encode_record(&rec)?)?;
         }
         tracing::debug!(account = name, "account metadata updated");
-        self.get_account(name)
+        self.get_account_in(tx.dir, name)
     }
 
     /// Sets then removes entries of a container's `settings.properties` (names lower-cased;
@@ -285,27 +290,27 @@ impl Store {
 
     pub(super) fn apply_update_container_properties(
         &self,
+        tx: &mut Tx<'_, '_, '_>,
         name: &str,
         set: BTreeMap<String, String>,
         remove: &[String],
     ) -> Result<ContainerInfo> {
         let (set, remove) = normalize_update(&set, remove)?;
-        let r = self.resolve(name)?;
+        let r = self.resolve_in(tx.dir, name)?;
         let m1 = {
-            let mut txn = self.dir.env.write_txn()?;
-            let mut m1: Meta1Record = match self.dir.meta1.get(&txn, r.cid.as_bytes())? {
+            let txn = &mut *tx.dir;
+            let mut m1: Meta1Record = match self.dir.meta1.get(txn, r.cid.as_bytes())? {
                 Some(v) => decode_record(v)?,
                 None => return Err(Error::NoSuchContainer(name.to_string())),
             };
             apply(&mut m1.settings.properties, set, &remove);
             self.dir
                 .meta1
-                .put(&mut txn, r.cid.as_bytes(), &encode_record(&m1)?)?;
-            txn.commit()?;
+                .put(txn, r.cid.as_bytes(), &encode_record(&m1)?)?;
             m1
         };
         tracing::debug!(container = name, "container properties updated");
-        let usage = r.env.usage_now()?;
+        let usage = tx.meta2(&r.cid, |m2, txn| m2.read_usage(txn))?;
         Ok(super::containers::info(r.cid, m1, usage))
     }
 }

@@ -341,7 +341,7 @@ fn stale_expiry_entries_are_dropped() {
     // an entry whose object does not carry that delete-at.
     let r = s.resolve("cont").unwrap();
     let other = object("gone", Some(&(now - 2).to_string()));
-    s.index_expiry("cont", &r.cid, &other).unwrap();
+    s.index_expiry_now("cont", &r.cid, &other).unwrap();
     drop(r);
     assert_eq!(s.expiry_len().unwrap(), 2);
     assert_eq!(
@@ -358,7 +358,7 @@ fn stale_expiry_entries_are_dropped() {
     let r = s.resolve("cont").unwrap();
     let rec = s.get_object("cont", "x").unwrap();
     s.delete_object("cont", "x").unwrap();
-    s.index_expiry("cont", &r.cid, &rec).unwrap();
+    s.index_expiry_now("cont", &r.cid, &rec).unwrap();
     drop(r);
     s.delete_container("acct", "cont").unwrap();
     assert_eq!(

@@ -221,6 +221,7 @@ fn check(cond: &PutCondition, cur: Option<&ObjectRecord>, key: &str) -> Result<(
 }
 
 /// The outcome of storing a version.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Written {
     /// Chunks no version references any more.
     pub garbage: Vec<ChunkCopy>,

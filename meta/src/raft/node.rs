@@ -1,0 +1,307 @@
+//! A meta node: openraft over the log store ([`LogStore`]) and the state machine
+//! ([`StateMachine`]), with the HTTP network ([`Network`]).
+//!
+//! - Every command of the store goes through the log: the store's write methods call
+//!   [`Node::write`] (from the blocking thread they run on), which proposes the command to
+//!   the Raft group and returns the answer of its application, on this node, once committed.
+//! - Only the leader serves requests; another node answers `NotLeader` naming the leader, and
+//!   clients follow. Reads first pass [`Node::read_barrier`] (openraft's linearizable read), so
+//!   a leader that was deposed without knowing it answers no stale read.
+//! - A storage error makes openraft stop the node; [`Node::start`] watches for that and exits
+//!   the process with a clear log line rather than serving from a node that cannot write.
+
+use super::log_store::LogStore;
+use super::network::Network;
+use super::state_machine::{StateMachine, StoreHandle};
+use super::{Applied, TypeConfig};
+use crate::config::Config;
+use crate::store::{COMMAND_VERSION, Command, Logged, Outcome, Submit};
+use meta_api::api::{GroupMember, GroupStatus};
+use meta_api::error::{Error, Result};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ChangeMembers, Raft, ServerState, SnapshotPolicy};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// A running meta node.
+pub struct Node {
+    pub id: u64,
+    pub raft: Raft<TypeConfig>,
+    store: Arc<StoreHandle>,
+    /// The Raft log's environment.
+    log_path: std::path::PathBuf,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Error {
+    Error::Unavailable(format!("meta group: {e}"))
+}
+
+impl Node {
+    /// Opens the node's log and state under `config.data_dir` and starts Raft. A node whose
+    /// log is empty and whose config says `bootstrap` starts a group of one (itself, at
+    /// `advertise`); others wait to be added by the leader (`meta add`).
+    pub async fn start(config: &Config, advertise: &str) -> Result<Arc<Node>> {
+        let path = config.data_dir.join("raft");
+        let wanted = config.node_id;
+        let log = tokio::task::spawn_blocking(move || -> Result<LogStore> {
+            let log = LogStore::open(&path)?;
+            log.claim_node_id(wanted)?;
+            Ok(log)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("opening the Raft log: {e}")))??;
+        let submit: Arc<OnceLock<Submit>> = Arc::new(OnceLock::new());
+        let sm = {
+            let (config, addr, submit) = (config.clone(), advertise.to_string(), submit.clone());
+            tokio::task::spawn_blocking(move || StateMachine::open(&config, &addr, Some(submit)))
+                .await
+                .map_err(|e| Error::Internal(format!("opening the store: {e}")))??
+        };
+        let store = sm.store();
+        let raft_config = openraft::Config {
+            cluster_name: "spread-meta".to_string(),
+            heartbeat_interval: config.raft_heartbeat_ms,
+            election_timeout_min: config.raft_election_timeout_ms,
+            election_timeout_max: config.raft_election_timeout_ms.saturating_mul(2),
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.raft_snapshot_logs),
+            max_in_snapshot_log_to_keep: config.raft_snapshot_logs / 2,
+            install_snapshot_timeout: 10_000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| Error::InvalidArgument(format!("Raft settings: {e}")))?;
+        let raft = Raft::new(
+            config.node_id,
+            Arc::new(raft_config),
+            Network::new(),
+            log,
+            sm,
+        )
+        .await
+        .map_err(|e| Error::Internal(format!("starting Raft: {e}")))?;
+        if config.bootstrap && !raft.is_initialized().await.map_err(unavailable)? {
+            let members = BTreeMap::from([(config.node_id, BasicNode::new(advertise))]);
+            match raft.initialize(members).await {
+                Ok(()) => tracing::info!(id = config.node_id, "started a meta group of one"),
+                Err(e) => tracing::warn!(error = %e, "initializing the meta group"),
+            }
+        }
+        let node = Arc::new(Node {
+            id: config.node_id,
+            raft,
+            store,
+            log_path: config.data_dir.join("raft"),
+        });
+        let weak = Arc::downgrade(&node);
+        let handle = tokio::runtime::Handle::current();
+        let route: Submit = Arc::new(move |command: Command| {
+            let node = weak
+                .upgrade()
+                .ok_or_else(|| Error::Unavailable("the meta node is stopping".into()))?;
+            handle.block_on(node.write(command))
+        });
+        if submit.set(route).is_err() {
+            return Err(Error::Internal("the write path was set twice".into()));
+        }
+        watch_fatal(&node);
+        node.await_leader().await;
+        Ok(node)
+    }
+
+    /// Waits (bounded) until the group has a leader. A group of one elects itself at once
+    /// rather than after an election timeout, so a restarted single meta serves again quickly.
+    async fn await_leader(&self) {
+        let alone = {
+            let m = self.raft.metrics().borrow().clone();
+            let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
+            voters == [self.id]
+        };
+        if alone && let Err(e) = self.raft.trigger().elect().await {
+            tracing::warn!(error = %e, "starting an election");
+        }
+        let waited = self
+            .raft
+            .wait(Some(Duration::from_secs(10)))
+            .metrics(|m| m.current_leader.is_some(), "a leader is known")
+            .await;
+        match waited {
+            Ok(m) => {
+                tracing::info!(leader = ?m.current_leader, term = m.current_term, "meta group ready")
+            }
+            Err(e) => tracing::warn!(error = %e, "no meta leader yet; serving anyway"),
+        }
+    }
+
+    /// The store requests read.
+    pub fn store(&self) -> Arc<crate::store::Store> {
+        self.store.get()
+    }
+
+    /// `Ok` when this node is the leader, else `NotLeader` with the leader's address if known.
+    pub fn check_leader(&self) -> Result<()> {
+        let m = self.raft.metrics().borrow().clone();
+        if m.state == ServerState::Leader {
+            return Ok(());
+        }
+        let addr = m.current_leader.and_then(|l| {
+            m.membership_config
+                .membership()
+                .get_node(&l)
+                .map(|n| n.addr.clone())
+        });
+        Err(Error::NotLeader(addr))
+    }
+
+    /// Proposes `command` and returns the answer of its application. A deposed leader's
+    /// pending write may still be committed by the next leader, so losing leadership while
+    /// writing answers `Unavailable` (outcome unknown), not `NotLeader`.
+    pub async fn write(&self, command: Command) -> Result<Outcome> {
+        let name = match &command {
+            Command::CreateContainer { name, .. } => name.clone(),
+            _ => String::new(),
+        };
+        let logged = Logged {
+            v: COMMAND_VERSION,
+            command,
+        };
+        match self.raft.client_write(logged).await {
+            Ok(r) => {
+                let Applied(answer) = r.data;
+                answer.map_err(|b| Error::from_body(b, &name))
+            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(Error::Unavailable(format!(
+                    "meta leadership moved while writing (to {:?}); the write may have been applied",
+                    f.leader_id
+                )))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Waits until this node may answer a read linearizably (it is the leader, confirmed by a
+    /// quorum, and has applied everything committed before the read began).
+    pub async fn read_barrier(&self) -> Result<()> {
+        match self.raft.ensure_linearizable().await {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                Err(Error::NotLeader(f.leader_node.map(|n| n.addr)))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// This node's view of the group.
+    pub fn status(&self) -> GroupStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<u64> = membership.voter_ids().collect();
+        let matched: BTreeMap<u64, Option<u64>> = m
+            .replication
+            .as_ref()
+            .map(|r| r.iter().map(|(id, l)| (*id, l.map(|l| l.index))).collect())
+            .unwrap_or_default();
+        let members = membership
+            .nodes()
+            .map(|(id, n)| GroupMember {
+                id: *id,
+                addr: n.addr.clone(),
+                voter: voters.contains(id),
+                matched: matched.get(id).copied().flatten(),
+            })
+            .collect();
+        let leader_addr = m
+            .current_leader
+            .and_then(|l| membership.get_node(&l).map(|n| n.addr.clone()));
+        GroupStatus {
+            id: self.id,
+            state: format!("{:?}", m.state),
+            term: m.current_term,
+            leader: m.current_leader,
+            leader_addr,
+            last_log_index: m.last_log_index,
+            last_applied: m.last_applied.map(|l| l.index),
+            snapshot: m.snapshot.map(|l| l.index),
+            purged: m.purged.map(|l| l.index),
+            members,
+        }
+    }
+
+    /// Adds node `id` at `addr` as a voter: first as a learner until it has caught up (by log
+    /// or snapshot), then into the voting configuration. Leader only.
+    pub async fn add_member(&self, id: u64, addr: &str) -> Result<GroupStatus> {
+        self.check_leader()?;
+        let status = self.status();
+        if status.members.iter().any(|m| m.id == id) {
+            return Err(Error::InvalidArgument(format!(
+                "node id {id} is already a member"
+            )));
+        }
+        self.raft
+            .add_learner(id, BasicNode::new(addr), true)
+            .await
+            .map_err(unavailable)?;
+        self.raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+            .await
+            .map_err(unavailable)?;
+        tracing::info!(id, addr, "meta node added");
+        Ok(self.status())
+    }
+
+    /// Removes node `id` from the group. Leader only.
+    pub async fn remove_member(&self, id: u64) -> Result<GroupStatus> {
+        self.check_leader()?;
+        if !self.status().members.iter().any(|m| m.id == id) {
+            return Err(Error::InvalidArgument(format!(
+                "node id {id} is not a member"
+            )));
+        }
+        self.raft
+            .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
+            .await
+            .map_err(unavailable)?;
+        tracing::info!(id, "meta node removed");
+        Ok(self.status())
+    }
+
+    /// Stops Raft and waits (bounded) until the log and the store are closed, so the same
+    /// data directory can be opened again at once. Call with the last handle of the node.
+    pub async fn close(self: Arc<Self>) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "stopping Raft");
+        }
+        let paths = [self.log_path.clone(), self.store.get().directory_path()];
+        drop(self);
+        let _ = tokio::task::spawn_blocking(move || {
+            for p in &paths {
+                crate::store::lmdb::wait_closed(p);
+            }
+        })
+        .await;
+    }
+}
+
+/// Exits the process when Raft stops on a fatal error (a storage failure): openraft does not
+/// recover from one, and a node that cannot write must not keep answering.
+fn watch_fatal(node: &Arc<Node>) {
+    let mut rx = node.raft.metrics();
+    tokio::spawn(async move {
+        loop {
+            if let Err(fatal) = &rx.borrow().running_state {
+                match fatal {
+                    openraft::error::Fatal::Stopped => return,
+                    other => {
+                        tracing::error!(error = %other, "meta node stopped on a fatal Raft error; exiting");
+                        std::process::exit(70);
+                    }
+                }
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+}

@@ -1,0 +1,377 @@
+//! Applying commands in batches: one write transaction per environment for a whole batch of
+//! commands, committed once each (meta2 environments first, the directory last), so that
+//! concurrent writes share their fsyncs, and so that a replicated log can be replayed
+//! exactly after a crash.
+//!
+//! Every command of a batch runs in a transaction nested in the batch's directory
+//! transaction (rolled back alone if the command fails) and reads the directory through it,
+//! so it sees the commands before it. Its meta2 work runs in [`Tx::meta2`] *steps*, each
+//! nested in the batch's transaction of that environment. All of a command's reads of meta2
+//! happen inside its steps.
+//!
+//! **Exact replay.** When the batch applies log entries (an index per command), each meta2
+//! environment records, in its own transaction, the highest index applied to it (`applied`
+//! in `props`) and each step's answer (`outbox`, keyed by index and step). The directory
+//! records the batch's last index in the same transaction as the batch's directory changes.
+//! A crash after some meta2 commits but before the directory's leaves the directory at the
+//! previous batch; the log is applied again from there, and a step whose environment already
+//! holds its index is not run again: its recorded answer is returned, so the command goes on
+//! exactly as it did the first time (its GC entries, index entries and answer are the same).
+//! A step's answer is kept until the directory has committed past it.
+//!
+//! Commands that create or remove an environment (`CreateContainer`, `DeleteContainer`) run in
+//! a batch of their own.
+
+use super::Store;
+use super::command::{Command, Outcome};
+use super::meta2::Meta2;
+use heed::RwTxn;
+use meta_api::error::{Error, Result};
+use meta_api::wire::ErrorBody;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use typed_arena::Arena;
+
+/// `props` key of the highest log index applied to a meta2 environment (u64 big-endian).
+const APPLIED_KEY: &[u8] = b"applied";
+/// Directory `settings` key of the last log index whose directory changes are committed.
+pub(crate) const DIR_APPLIED_KEY: &[u8] = b"applied_index";
+/// Most commands in one batch (bounds a batch's transactions).
+pub const MAX_BATCH: usize = 1024;
+/// Version of an outbox record.
+const OUTBOX_VERSION: u32 = 1;
+
+/// One step's recorded answer.
+#[derive(Serialize, serde::Deserialize)]
+struct OutboxRecord<T> {
+    v: u32,
+    answer: std::result::Result<T, ErrorBody>,
+}
+
+fn read_u64(bytes: Option<&[u8]>) -> u64 {
+    match bytes {
+        Some(b) if b.len() == 8 => {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            u64::from_be_bytes(a)
+        }
+        _ => 0,
+    }
+}
+
+fn outbox_key(index: u64, step: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&index.to_be_bytes());
+    k[8..].copy_from_slice(&step.to_be_bytes());
+    k
+}
+
+/// A meta2 environment written by the batch.
+struct Open<'s> {
+    m2: &'s Meta2,
+    txn: RwTxn<'s>,
+    /// `applied` as committed before this batch.
+    marker: u64,
+    /// Highest index applied to it in this batch.
+    max_index: Option<u64>,
+}
+
+/// What one command may write: the directory (in its own nested transaction) and the meta2
+/// environment it names.
+pub(crate) struct Tx<'a, 'd, 's> {
+    pub dir: &'a mut RwTxn<'d>,
+    target: Option<(&'a str, &'a mut Open<'s>)>,
+    index: Option<u64>,
+    step: u32,
+    /// Environment directories to remove once the batch is committed.
+    pub(crate) remove_after: &'a mut Vec<PathBuf>,
+}
+
+impl Tx<'_, '_, '_> {
+    /// Runs `f` on the meta2 environment of container `cid` (the one the command names), in a
+    /// transaction nested in the batch's: its changes are kept when it returns `Ok`, rolled
+    /// back when it returns `Err`. When the command is a log entry already applied to this
+    /// environment (a replay after a crash), `f` is not run and its recorded answer is
+    /// returned.
+    pub fn meta2<T, F>(&mut self, cid: &str, f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(&Meta2, &mut RwTxn) -> Result<T>,
+    {
+        self.step += 1;
+        let step = self.step;
+        let index = self.index;
+        let Some((target, open)) = self.target.as_mut() else {
+            return Err(Error::Internal(format!(
+                "a command wrote container {cid}, which it does not name"
+            )));
+        };
+        if *target != cid {
+            return Err(Error::Internal(format!(
+                "a command named container {target} and wrote {cid}"
+            )));
+        }
+        let m2 = open.m2;
+        if let Some(i) = index
+            && i <= open.marker
+        {
+            // Applied before a crash: answer as then.
+            #[cfg(test)]
+            REPLAYED_STEPS.with(|n| n.set(n.get() + 1));
+            let bytes = m2
+                .outbox
+                .get(&open.txn, &outbox_key(i, step))?
+                .ok_or_else(|| {
+                    Error::Db(format!(
+                        "log entry {i} was applied to container {cid}, but its step {step} \
+                         left no answer"
+                    ))
+                })?;
+            let r: OutboxRecord<T> = serde_json::from_slice(bytes)
+                .map_err(|e| Error::Db(format!("an outbox record cannot be read: {e}")))?;
+            if r.v > OUTBOX_VERSION {
+                return Err(Error::Db(format!(
+                    "an outbox record has version {}, this binary knows up to {OUTBOX_VERSION}",
+                    r.v
+                )));
+            }
+            return r.answer.map_err(|b| Error::from_body(b, cid));
+        }
+        let mut child = m2.env.nested_write_txn(&mut open.txn)?;
+        let answer = match f(m2, &mut child) {
+            Ok(v) => {
+                child.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                child.abort();
+                Err(e)
+            }
+        };
+        if let Some(i) = index {
+            let record = OutboxRecord {
+                v: OUTBOX_VERSION,
+                answer: answer.as_ref().map_err(Error::to_body),
+            };
+            let bytes = serde_json::to_vec(&record)
+                .map_err(|e| Error::Internal(format!("encoding an outbox record: {e}")))?;
+            m2.outbox.put(&mut open.txn, &outbox_key(i, step), &bytes)?;
+            open.max_index = Some(open.max_index.map_or(i, |m| m.max(i)));
+        }
+        answer
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: on this thread, the batch whose last index is this fails after committing
+    /// its meta2 environments and before committing the directory (as a crash there would).
+    pub(crate) static CRASH_AT: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+    /// Test counter: steps answered from the outbox on this thread.
+    pub(crate) static REPLAYED_STEPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// One batch being applied.
+struct Batch<'s> {
+    store: &'s Store,
+    arena: &'s Arena<Arc<Meta2>>,
+    dir: RwTxn<'s>,
+    open: HashMap<String, Open<'s>>,
+    /// The directory's last applied index when the batch started.
+    dir_applied: u64,
+    last_index: Option<u64>,
+    remove_after: Vec<PathBuf>,
+}
+
+impl<'s> Batch<'s> {
+    fn new(store: &'s Store, arena: &'s Arena<Arc<Meta2>>) -> Result<Batch<'s>> {
+        let dir = store.dir.env.write_txn()?;
+        let dir_applied = read_u64(store.dir.settings.get(&dir, DIR_APPLIED_KEY)?);
+        Ok(Batch {
+            store,
+            arena,
+            dir,
+            open: HashMap::new(),
+            dir_applied,
+            last_index: None,
+            remove_after: Vec::new(),
+        })
+    }
+
+    /// Opens the batch's transaction of a container's environment.
+    fn ensure_open(&mut self, cid: &str, env: Arc<Meta2>) -> Result<()> {
+        if self.open.contains_key(cid) {
+            return Ok(());
+        }
+        let m2: &'s Meta2 = self.arena.alloc(env);
+        let mut txn = m2.env.write_txn()?;
+        let marker = read_u64(m2.props.get(&txn, APPLIED_KEY)?);
+        // Answers kept for a replay are no longer needed once the directory is past them.
+        if marker <= self.dir_applied && !m2.outbox.is_empty(&txn)? {
+            m2.outbox.clear(&mut txn)?;
+        }
+        self.open.insert(
+            cid.to_string(),
+            Open {
+                m2,
+                txn,
+                marker,
+                max_index: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Applies one command. `Err` is a failure of the batch itself (an LMDB error outside the
+    /// command's own work); the command's answer is the inner result.
+    fn run(&mut self, index: Option<u64>, command: Command) -> Result<Result<Outcome>> {
+        let target = match command.meta2_container() {
+            Some(name) => match self.store.resolve_in(&self.dir, name) {
+                Ok(r) => {
+                    self.ensure_open(&r.cid, r.env)?;
+                    Some(r.cid)
+                }
+                // The command fails the same way when it resolves the name itself.
+                Err(_) => None,
+            },
+            None => None,
+        };
+        if index.is_some() {
+            self.last_index = index;
+        }
+        let Batch {
+            store,
+            dir,
+            open,
+            remove_after,
+            ..
+        } = self;
+        let mut child = store.dir.env.nested_write_txn(dir)?;
+        let answer = {
+            let target = match &target {
+                Some(cid) => open.get_mut(cid).map(|o| (cid.as_str(), o)),
+                None => None,
+            };
+            let mut tx = Tx {
+                dir: &mut child,
+                target,
+                index,
+                step: 0,
+                remove_after,
+            };
+            store.apply_in(&mut tx, command)
+        };
+        match &answer {
+            Ok(_) => child.commit()?,
+            Err(_) => child.abort(),
+        }
+        Ok(answer)
+    }
+
+    /// Commits every meta2 environment (with its applied index), then the directory (with the
+    /// batch's last index and `record`, the state machine's own record, if any).
+    fn commit(self, record: Option<Vec<u8>>) -> Result<()> {
+        let Batch {
+            store,
+            mut dir,
+            open,
+            last_index,
+            remove_after,
+            ..
+        } = self;
+        for (cid, mut o) in open {
+            if let Some(m) = o.max_index
+                && m > o.marker
+            {
+                o.m2.props.put(&mut o.txn, APPLIED_KEY, &m.to_be_bytes())?;
+            }
+            o.txn
+                .commit()
+                .map_err(|e| Error::Db(format!("committing container {cid}: {e}")))?;
+        }
+        #[cfg(test)]
+        if let Some(i) = last_index
+            && CRASH_AT.with(|c| c.get()) == Some(i)
+        {
+            CRASH_AT.with(|c| c.set(None));
+            return Err(Error::Io(format!(
+                "crash injected after the meta2 commits of the batch ending at {i}"
+            )));
+        }
+        if let Some(i) = last_index {
+            store
+                .dir
+                .settings
+                .put(&mut dir, DIR_APPLIED_KEY, &i.to_be_bytes())?;
+        }
+        if let Some(r) = record {
+            store.dir.settings.put(&mut dir, super::RAFT_KEY, &r)?;
+        }
+        dir.commit()
+            .map_err(|e| Error::Db(format!("committing the directory: {e}")))?;
+        for path in remove_after {
+            if let Err(e) = std::fs::remove_dir_all(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove meta2 environment");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One command to apply, with its log index when it comes from a replicated log.
+pub struct Item {
+    pub index: Option<u64>,
+    /// `None` for a log entry that changes nothing in the store (blank, membership).
+    pub command: Option<Command>,
+}
+
+impl Store {
+    /// Applies `items` in order and answers each. `record(i)` is the state machine's record
+    /// as of index `i`, written in the same directory transaction as the changes up to `i`.
+    /// `Err` when a batch could not be committed: the store then holds a prefix of the items
+    /// (whole batches), and applying the same items again finishes the work exactly.
+    pub fn apply_items(
+        &self,
+        items: Vec<Item>,
+        record: &mut dyn FnMut(u64) -> Result<Vec<u8>>,
+    ) -> Result<Vec<Result<Outcome>>> {
+        let mut answers = Vec::with_capacity(items.len());
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let arena = Arena::new();
+            let mut batch = Batch::new(self, &arena)?;
+            let mut count = 0usize;
+            while let Some(item) = items.peek() {
+                let alone = item.command.as_ref().is_some_and(Command::runs_alone);
+                if alone && count > 0 {
+                    break;
+                }
+                let Some(item) = items.next() else { break };
+                count += 1;
+                match item.command {
+                    Some(c) => answers.push(batch.run(item.index, c)?),
+                    None => {
+                        if item.index.is_some() {
+                            batch.last_index = item.index;
+                        }
+                        answers.push(Ok(Outcome::Done(())));
+                    }
+                }
+                if alone || count >= MAX_BATCH {
+                    break;
+                }
+            }
+            let rec = match batch.last_index {
+                Some(i) => Some(record(i)?),
+                None => None,
+            };
+            batch.commit(rec)?;
+        }
+        Ok(answers)
+    }
+}
