@@ -21,15 +21,15 @@ pub mod state_machine;
 #[cfg(test)]
 mod tests;
 
-use crate::store::{Logged, Outcome};
+use crate::store::{Command, Outcome};
 use meta_api::wire::ErrorBody;
 use serde::{Deserialize, Serialize};
 
 openraft::declare_raft_types!(
-    /// Spread meta's Raft types: a log entry carries one [`Logged`] command, applying it answers
-    /// an [`Applied`]; snapshots are files.
+    /// Spread meta's Raft types: a log entry carries a [`Proposal`] (commands proposed
+    /// together), applying it answers an [`Applied`]; snapshots are files.
     pub TypeConfig:
-        D = Logged,
+        D = Proposal,
         R = Applied,
         NodeId = u64,
         Node = openraft::BasicNode,
@@ -38,11 +38,30 @@ openraft::declare_raft_types!(
         AsyncRuntime = openraft::TokioRuntime,
 );
 
-/// What applying one log entry answered: the command's outcome or its error (as the error
-/// travels on the wire, so a follower forwarding a write answers exactly what the leader did).
-/// A blank or membership entry answers `Ok(Outcome::Done(()))`.
+/// The commands of one log entry: the leader proposes the commands its clients sent while the
+/// previous proposal was being written, together, so one log append (one fsync) and one
+/// state-machine batch serve them all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Applied(pub std::result::Result<Outcome, ErrorBody>);
+pub struct Proposal {
+    /// Version of the command encoding ([`crate::store::COMMAND_VERSION`]); a node refuses to
+    /// apply a newer one.
+    pub v: u32,
+    pub commands: Vec<Command>,
+}
+
+/// What applying one log entry answered: per command, its outcome or its error (as the error
+/// travels on the wire). A blank or membership entry answers no command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Applied(pub Vec<std::result::Result<Outcome, ErrorBody>>);
+
+/// Most commands in one log entry: a command's position is the low 16 bits of its index in
+/// the store (`log index << 16 | position`), so that replay finds each command exactly.
+pub const MAX_PROPOSAL: usize = 1024;
+
+/// The store index of command `pos` of log entry `index`.
+pub fn command_index(index: u64, pos: usize) -> u64 {
+    (index << 16) | (pos as u64 & 0xffff)
+}
 
 /// Storage errors as openraft takes them.
 pub type StorageError = openraft::StorageError<u64>;

@@ -13,9 +13,9 @@
 use super::log_store::LogStore;
 use super::network::Network;
 use super::state_machine::{StateMachine, StoreHandle};
-use super::{Applied, TypeConfig};
+use super::{Applied, MAX_PROPOSAL, Proposal, TypeConfig};
 use crate::config::Config;
-use crate::store::{COMMAND_VERSION, Command, Logged, Outcome, Submit};
+use crate::store::{COMMAND_VERSION, Command, Outcome, Submit};
 use meta_api::api::{GroupMember, GroupStatus};
 use meta_api::error::{Error, Result};
 use openraft::error::{ClientWriteError, RaftError};
@@ -23,12 +23,15 @@ use openraft::{BasicNode, ChangeMembers, Raft, ServerState, SnapshotPolicy};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// A running meta node.
 pub struct Node {
     pub id: u64,
     pub raft: Raft<TypeConfig>,
     store: Arc<StoreHandle>,
+    /// Commands waiting to be proposed (see [`propose`]).
+    proposals: mpsc::Sender<Pending>,
     /// The Raft log's environment.
     log_path: std::path::PathBuf,
 }
@@ -87,10 +90,13 @@ impl Node {
                 Err(e) => tracing::warn!(error = %e, "initializing the meta group"),
             }
         }
+        let (proposals, queue) = mpsc::channel(PROPOSAL_QUEUE);
+        tokio::spawn(propose(raft.clone(), queue));
         let node = Arc::new(Node {
             id: config.node_id,
             raft,
             store,
+            proposals,
             log_path: config.data_dir.join("raft"),
         });
         let weak = Arc::downgrade(&node);
@@ -153,31 +159,19 @@ impl Node {
         Err(Error::NotLeader(addr))
     }
 
-    /// Proposes `command` and returns the answer of its application. A deposed leader's
-    /// pending write may still be committed by the next leader, so losing leadership while
-    /// writing answers `Unavailable` (outcome unknown), not `NotLeader`.
+    /// Proposes `command` (with the other commands waiting, in one log entry) and returns
+    /// the answer of its application. A deposed leader's pending write may still be committed
+    /// by the next leader, so losing leadership while writing answers `Unavailable` (outcome
+    /// unknown), not `NotLeader`.
     pub async fn write(&self, command: Command) -> Result<Outcome> {
-        let name = match &command {
-            Command::CreateContainer { name, .. } => name.clone(),
-            _ => String::new(),
-        };
-        let logged = Logged {
-            v: COMMAND_VERSION,
-            command,
-        };
-        match self.raft.client_write(logged).await {
-            Ok(r) => {
-                let Applied(answer) = r.data;
-                answer.map_err(|b| Error::from_body(b, &name))
-            }
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(Error::Unavailable(format!(
-                    "meta leadership moved while writing (to {:?}); the write may have been applied",
-                    f.leader_id
-                )))
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        let (reply, answer) = oneshot::channel();
+        self.proposals
+            .send(Pending { command, reply })
+            .await
+            .map_err(|_| Error::Unavailable("the meta node is stopping".into()))?;
+        answer
+            .await
+            .map_err(|_| Error::Unavailable("the meta node stopped before answering".into()))?
     }
 
     /// Waits until this node may answer a read linearizably (it is the leader, confirmed by a
@@ -280,6 +274,79 @@ impl Node {
             }
         })
         .await;
+    }
+}
+
+/// Commands waiting for the proposer, at most (writers wait beyond).
+const PROPOSAL_QUEUE: usize = 16 * MAX_PROPOSAL;
+/// Proposals being written at once: while they are, new commands gather for the next one.
+const IN_FLIGHT: usize = 2;
+
+/// A command waiting to be proposed, and where its answer goes.
+struct Pending {
+    command: Command,
+    reply: oneshot::Sender<Result<Outcome>>,
+}
+
+/// Gathers the commands that arrive while earlier proposals are being written and proposes
+/// them together: one log entry, one append (fsync), one state-machine batch for all.
+async fn propose(raft: Raft<TypeConfig>, mut queue: mpsc::Receiver<Pending>) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    while let Some(first) = queue.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_PROPOSAL {
+            match queue.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let (commands, replies): (Vec<Command>, Vec<_>) =
+                batch.into_iter().map(|p| (p.command, p.reply)).unzip();
+            // The container name a `ContainerExists` answer names.
+            let names: Vec<String> = commands
+                .iter()
+                .map(|c| match c {
+                    Command::CreateContainer { name, .. } => name.clone(),
+                    _ => String::new(),
+                })
+                .collect();
+            let proposal = Proposal {
+                v: COMMAND_VERSION,
+                commands,
+            };
+            match raft.client_write(proposal).await {
+                Ok(r) => {
+                    let Applied(answers) = r.data;
+                    let mut answers = answers.into_iter();
+                    for (reply, name) in replies.into_iter().zip(names) {
+                        let a = match answers.next() {
+                            Some(a) => a.map_err(|b| Error::from_body(b, &name)),
+                            None => Err(Error::Internal("a proposal lost an answer".into())),
+                        };
+                        let _ = reply.send(a);
+                    }
+                }
+                Err(e) => {
+                    let msg = match e {
+                        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => format!(
+                            "meta leadership moved while writing (to {:?}); the write may have \
+                             been applied",
+                            f.leader_id
+                        ),
+                        e => format!("meta group: {e}"),
+                    };
+                    for reply in replies {
+                        let _ = reply.send(Err(Error::Unavailable(msg.clone())));
+                    }
+                }
+            }
+            drop(slot);
+        });
     }
 }
 

@@ -21,16 +21,20 @@
 //! already applied since the last recorded log id. Per-environment applied indexes written in
 //! the same transaction as the data (the design in docs/architecture.md) close that gap.
 
-use super::{Applied, Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use super::command_index;
+use super::{
+    Applied, Entry, LogId, MAX_PROPOSAL, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+};
 use super::{any, blocking};
 use crate::config::Config;
-use crate::store::{COMMAND_VERSION, Item, Outcome, Store, Submit};
+use crate::store::{COMMAND_VERSION, Item, Store, Submit};
 use meta_api::error::Error;
 use openraft::StorageIOError;
 use openraft::storage::SnapshotSignature;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -194,6 +198,13 @@ impl StateMachine {
         })
     }
 
+    /// Test hook: the state machine forgets what it applied after `id` (as a crash between
+    /// two batches of one entry leaves it).
+    #[cfg(test)]
+    pub(crate) fn force_last_applied(&mut self, id: Option<LogId>) {
+        self.last_applied = id;
+    }
+
     /// The store requests use.
     pub fn store(&self) -> Arc<StoreHandle> {
         self.store.clone()
@@ -291,9 +302,12 @@ fn current_snapshot(layout: &Layout) -> Result<Option<SnapshotRecord>, String> {
     Ok(Some(r))
 }
 
-/// Applies a batch of entries in order. The state machine's record (last applied log id and
-/// membership) is written in the directory transaction of each store batch, with the changes
-/// it covers.
+/// Applies a batch of entries in order: each command of an entry is one store item, indexed
+/// `log index << 16 | position` ([`command_index`]). The state machine's record (last applied
+/// log id and membership) is written in the directory transaction of each store batch, with
+/// the changes it covers: it names an entry only once all its commands are in (an entry cut
+/// by a batch boundary names the entry before it, and the store skips, on replay, the commands
+/// it already holds).
 fn apply_batch(
     store: &Store,
     entries: Vec<Entry>,
@@ -301,66 +315,97 @@ fn apply_batch(
     mut membership: StoredMembership,
 ) -> Result<(Vec<Applied>, Option<LogId>, StoredMembership), String> {
     let mut items = Vec::with_capacity(entries.len());
-    // What the record says after each entry: its log id and the membership then.
-    let mut states: Vec<(LogId, StoredMembership)> = Vec::with_capacity(entries.len());
-    // Entries delivered again (after a restart) that the state already holds.
-    let mut skipped = 0usize;
+    // For each store item: what the record says once it is applied.
+    let mut states: BTreeMap<u64, (Option<LogId>, StoredMembership)> = BTreeMap::new();
+    // Per entry: how many store items it has and whether they are commands (answers are
+    // regrouped by entry; a blank or membership entry has one item that answers nothing).
+    let mut shape: Vec<(usize, bool)> = Vec::with_capacity(entries.len());
+    let mut previous = last_applied;
     for entry in entries {
         let id = entry.log_id;
         if last_applied.is_some_and(|a| id.index <= a.index) {
-            skipped += 1;
+            // Delivered again (after a restart): the state already holds it.
+            shape.push((0, true));
             continue;
         }
-        let command = match entry.payload {
-            EntryPayload::Blank => None,
+        let commands = match entry.payload {
+            EntryPayload::Blank => Vec::new(),
             EntryPayload::Membership(m) => {
                 membership = StoredMembership::new(Some(id), m);
-                None
+                Vec::new()
             }
-            EntryPayload::Normal(logged) => {
-                if logged.v > COMMAND_VERSION {
+            EntryPayload::Normal(p) => {
+                if p.v > COMMAND_VERSION {
                     return Err(format!(
-                        "log entry {id} holds a command of version {}; this binary applies up \
+                        "log entry {id} holds commands of version {}; this binary applies up \
                          to {COMMAND_VERSION}: upgrade this node",
-                        logged.v
+                        p.v
                     ));
                 }
-                Some(logged.command)
+                if p.commands.len() > MAX_PROPOSAL {
+                    return Err(format!(
+                        "log entry {id} holds {} commands, more than {MAX_PROPOSAL}",
+                        p.commands.len()
+                    ));
+                }
+                p.commands
             }
         };
-        states.push((id, membership.clone()));
-        items.push(Item {
-            index: Some(id.index),
-            command,
-        });
+        shape.push((commands.len().max(1), !commands.is_empty()));
+        if commands.is_empty() {
+            states.insert(command_index(id.index, 0), (Some(id), membership.clone()));
+            items.push(Item {
+                index: Some(command_index(id.index, 0)),
+                command: None,
+            });
+        } else {
+            let n = commands.len();
+            for (pos, c) in commands.into_iter().enumerate() {
+                let done = if pos + 1 == n { Some(id) } else { previous };
+                states.insert(command_index(id.index, pos), (done, membership.clone()));
+                items.push(Item {
+                    index: Some(command_index(id.index, pos)),
+                    command: Some(c),
+                });
+            }
+        }
+        previous = Some(id);
     }
     let mut record = |index: u64| -> crate::Result<Vec<u8>> {
         let (id, m) = states
-            .iter()
-            .find(|(id, _)| id.index == index)
-            .ok_or_else(|| Error::Internal(format!("no entry {index} in this batch")))?;
+            .get(&index)
+            .ok_or_else(|| Error::Internal(format!("no store item {index} in this batch")))?;
         Ok(serde_json::to_vec(&SmRecord {
             v: SM_RECORD_VERSION,
-            last_applied: Some(*id),
+            last_applied: *id,
             membership: m.clone(),
         })?)
     };
-    let answers = store
+    let mut answers = store
         .apply_items(items, &mut record)
-        .map_err(|e| format!("applying log entries: {e}"))?;
-    let mut out = Vec::with_capacity(skipped + answers.len());
-    out.extend(std::iter::repeat_with(|| Applied(Ok(Outcome::Done(())))).take(skipped));
-    for answer in answers {
-        match answer {
-            Ok(o) => out.push(Applied(Ok(o))),
-            Err(e) if node_local(&e) => {
-                return Err(format!("applying a log entry: {e}"));
-            }
-            Err(e) => out.push(Applied(Err(e.to_body()))),
+        .map_err(|e| format!("applying log entries: {e}"))?
+        .into_iter();
+    let mut out = Vec::with_capacity(shape.len());
+    for (n, commands) in shape {
+        let mut answer = Vec::with_capacity(n);
+        if !commands {
+            let _ = answers.next();
+            out.push(Applied(answer));
+            continue;
         }
+        for _ in 0..n {
+            match answers.next() {
+                Some(Ok(o)) => answer.push(Ok(o)),
+                Some(Err(e)) if node_local(&e) => {
+                    return Err(format!("applying a log entry: {e}"));
+                }
+                Some(Err(e)) => answer.push(Err(e.to_body())),
+                None => return Err("fewer answers than commands".to_string()),
+            }
+        }
+        out.push(Applied(answer));
     }
-    let last = states.last().map(|(id, _)| *id).or(last_applied);
-    Ok((out, last, membership))
+    Ok((out, previous, membership))
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {

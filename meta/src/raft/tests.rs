@@ -5,10 +5,10 @@
 
 use super::log_store::LogStore;
 use super::state_machine::StateMachine;
-use super::{Applied, Entry, LogId, StorageError, TypeConfig};
+use super::{Applied, Entry, LogId, Proposal, StorageError, TypeConfig};
 use crate::store::command_tests::{dump, log};
 use crate::store::test_fixtures::config;
-use crate::store::{COMMAND_VERSION, Command, Logged, Outcome};
+use crate::store::{COMMAND_VERSION, Command};
 use openraft::storage::{RaftLogStorage, RaftStateMachine};
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::{CommittedLeaderId, EntryPayload, RaftLogReader, RaftSnapshotBuilder};
@@ -45,9 +45,9 @@ fn log_id(term: u64, index: u64) -> LogId {
 fn entry(term: u64, index: u64, command: Command) -> Entry {
     Entry {
         log_id: log_id(term, index),
-        payload: EntryPayload::Normal(Logged {
+        payload: EntryPayload::Normal(Proposal {
             v: COMMAND_VERSION,
-            command,
+            commands: vec![command],
         }),
     }
 }
@@ -127,15 +127,17 @@ fn commands_apply_through_entries_and_a_snapshot_carries_every_environment() {
         // log's final refusal as the command's own answer (not a storage failure).
         assert_eq!(answers.len() as u64, n);
         assert!(
-            answers[..answers.len() - 1].iter().all(|a| a.0.is_ok()),
+            answers[..answers.len() - 1]
+                .iter()
+                .all(|a| a.0.len() == 1 && a.0[0].is_ok()),
             "{answers:?}"
         );
-        let refusal = answers.last().unwrap().0.clone().unwrap_err();
+        let refusal = answers.last().unwrap().0[0].clone().unwrap_err();
         assert!(!refusal.code.is_empty(), "{refusal:?}");
         assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, n)));
         // Entries delivered again (after a restart) are not applied twice.
         let again = sm.apply(vec![entry(1, 1, log()[0].clone())]).await.unwrap();
-        assert_eq!(again, vec![Applied(Ok(Outcome::Done(())))]);
+        assert_eq!(again, vec![Applied(Vec::new())]);
 
         let snap = sm
             .get_snapshot_builder()
@@ -200,11 +202,77 @@ fn a_command_newer_than_the_binary_stops_the_state_machine() {
     rt.block_on(async {
         let (_, mut sm) = open(dir.path());
         let mut e = entry(1, 1, log()[0].clone());
-        if let EntryPayload::Normal(l) = &mut e.payload {
-            l.v = COMMAND_VERSION + 1;
+        if let EntryPayload::Normal(p) = &mut e.payload {
+            p.v = COMMAND_VERSION + 1;
         }
         let err = sm.apply(vec![e]).await.unwrap_err();
         assert!(err.to_string().contains("upgrade this node"), "{err}");
         assert_eq!(sm.applied_state().await.unwrap().0, None, "nothing applied");
+    });
+}
+
+/// Several commands in one entry, applied in two calls as a crash between them would leave
+/// them (the first command's batch committed, the entry not yet recorded): the second
+/// delivery applies only what is missing.
+#[test]
+fn an_entry_cut_by_a_crash_is_finished_not_applied_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(async {
+        let (_, mut sm) = open(dir.path());
+        let log = log();
+        // A heartbeat is not idempotent (its score rises by at most `max_rise` each time), so
+        // applying it twice shows.
+        let mut heartbeat = log
+            .iter()
+            .find(|c| matches!(c, Command::Heartbeat { .. }))
+            .cloned()
+            .unwrap();
+        if let Command::Heartbeat {
+            computed_score,
+            max_rise,
+            lock_if_new,
+            ..
+        } = &mut heartbeat
+        {
+            (*computed_score, *max_rise, *lock_if_new) = (100, 10, false);
+        }
+        let mut rest = log[2..8].to_vec();
+        rest.push(heartbeat);
+        // Entry 1: account, key; entry 2: the rest up to the first containers (which run
+        // alone, so the entry is cut into batches at them), and the heartbeat.
+        let first = Entry {
+            log_id: log_id(1, 1),
+            payload: EntryPayload::Normal(Proposal {
+                v: COMMAND_VERSION,
+                commands: log[..2].to_vec(),
+            }),
+        };
+        let second = Entry {
+            log_id: log_id(1, 2),
+            payload: EntryPayload::Normal(Proposal {
+                v: COMMAND_VERSION,
+                commands: rest,
+            }),
+        };
+        let a = sm.apply(vec![first, second.clone()]).await.unwrap();
+        assert_eq!(a[1].0.len(), 7);
+        assert!(a[1].0.iter().all(Result::is_ok), "{a:?}");
+        // The same entry again, on a state machine that believes it was not applied: every
+        // command is already in the store, so nothing changes and nothing fails.
+        drop(sm);
+        crate::store::lmdb::wait_closed(&dir.path().join("directory"));
+        let before = dump(dir.path());
+        let (_, mut sm) = open(dir.path());
+        sm.force_last_applied(Some(log_id(1, 1)));
+        let b = sm.apply(vec![second]).await.unwrap();
+        assert_eq!(b[0].0.len(), 7);
+        drop(sm);
+        crate::store::lmdb::wait_closed(&dir.path().join("directory"));
+        let after = dump(dir.path());
+        assert!(
+            before == after,
+            "applying the entry again changed the store"
+        );
     });
 }

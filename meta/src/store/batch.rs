@@ -341,6 +341,9 @@ impl Store {
         record: &mut dyn FnMut(u64) -> Result<Vec<u8>>,
     ) -> Result<Vec<Result<Outcome>>> {
         let mut answers = Vec::with_capacity(items.len());
+        // Items the directory already holds (a log entry cut by a crash between two batches
+        // is delivered again whole): answered as done, not applied twice.
+        let held = self.applied_index()?;
         let mut items = items.into_iter().peekable();
         while items.peek().is_some() {
             let arena = Arena::new();
@@ -352,6 +355,10 @@ impl Store {
                     break;
                 }
                 let Some(item) = items.next() else { break };
+                if item.index.is_some_and(|i| i <= held) {
+                    answers.push(Ok(Outcome::Done(())));
+                    continue;
+                }
                 count += 1;
                 match item.command {
                     Some(c) => answers.push(batch.run(item.index, c)?),

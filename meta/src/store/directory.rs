@@ -39,7 +39,7 @@ impl Directory {
     /// Opens the environment, creating its databases and (re)filling meta0 when it is empty or
     /// points to another address.
     pub fn open(path: &Path, map_size: usize, own_addr: &str) -> Result<Directory> {
-        let env = lmdb::open_env(path, map_size, 16)?;
+        let env = lmdb::open_env_with(path, map_size, 16, lmdb::Sync::DataOnly)?;
         let mut txn = env.write_txn()?;
         let dir = Directory {
             meta0: lmdb::create_db(&env, &mut txn, "meta0")?,

@@ -16,12 +16,36 @@ pub type Db = Database<Bytes, Bytes>;
 /// How many times an `EnvAlreadyOpened` is waited out before giving up.
 const OPEN_RETRIES: usize = 5;
 
-/// Opens (creating the directory if needed) the environment at `path`.
+/// How a commit reaches the disk.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Sync {
+    /// Data pages, then the meta page, each synced: a commit is durable when it returns.
+    Full,
+    /// Data pages synced, the meta page written but synced only with the next commit
+    /// (LMDB's `MDB_NOMETASYNC`): the database stays consistent, but a machine crash may undo
+    /// the last commit. For the state machine's environments, whose every commit the Raft log
+    /// (opened `Full`) replays exactly.
+    DataOnly,
+}
+
+/// Opens (creating the directory if needed) the environment at `path`, commits fully synced.
 pub fn open_env(path: &Path, map_size: usize, max_dbs: u32) -> Result<Env> {
+    open_env_with(path, map_size, max_dbs, Sync::Full)
+}
+
+/// Opens the environment at `path` with commits synced as `sync` says.
+pub fn open_env_with(path: &Path, map_size: usize, max_dbs: u32, sync: Sync) -> Result<Env> {
     std::fs::create_dir_all(path)
         .map_err(|e| Error::Io(format!("creating {}: {e}", path.display())))?;
     let mut opts = EnvOpenOptions::new().read_txn_without_tls();
     opts.map_size(map_size).max_dbs(max_dbs);
+    if sync == Sync::DataOnly {
+        // SAFETY: NO_META_SYNC only defers the meta page's sync to the next commit; LMDB keeps
+        // the database consistent with it (the last commit may be undone by a machine crash).
+        unsafe {
+            opts.flags(heed::EnvFlags::NO_META_SYNC);
+        }
+    }
     let mut attempt = 0;
     loop {
         // SAFETY: every environment is opened through this function, only once per path at a

@@ -41,7 +41,7 @@ pub struct Usage {
 impl Meta2 {
     /// Opens (or creates) the environment at `path`.
     pub fn open(path: &Path, map_size: usize) -> Result<Meta2> {
-        let env = lmdb::open_env(path, map_size, 8)?;
+        let env = lmdb::open_env_with(path, map_size, 8, lmdb::Sync::DataOnly)?;
         let mut txn = env.write_txn()?;
         let objects = lmdb::create_db(&env, &mut txn, "objects")?;
         let usage = lmdb::create_db(&env, &mut txn, "usage")?;
