@@ -71,6 +71,10 @@ pub struct DevArgs {
     /// Address of the Swift endpoint (auth at `http://ADDR/auth/v1.0`).
     #[arg(long, env = "SPREAD_SWIFT_LISTEN", default_value = "127.0.0.1:8080")]
     pub swift_listen: SocketAddr,
+    /// Number of meta nodes (a Raft group: 3 survives the loss of any one, 5 of two).
+    #[arg(long = "meta", env = "SPREAD_META_NODES", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=9))]
+    pub meta: u16,
     /// Number of chunk servers.
     #[arg(long = "chunkd", env = "SPREAD_CHUNKD", default_value_t = 3,
           value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -157,6 +161,24 @@ pub enum AdminCommand {
     /// Swift users (tempauth style `ACCOUNT:USER` with a key).
     #[command(subcommand)]
     SwiftUser(SwiftUserCommand),
+    /// The meta group (Raft): members, leader, progress; adding and removing nodes.
+    #[command(subcommand)]
+    Meta(MetaCommand),
+}
+
+/// `spread admin meta ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum MetaCommand {
+    /// Every node's view: state, term, leader, log and applied index, lag behind the leader.
+    Status {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a node (started with `bootstrap = false` and an unused `node_id`) as a voter.
+    Add { id: u64, addr: String },
+    /// Remove a node from the group (its id is never used again).
+    Remove { id: u64 },
 }
 
 /// `spread admin swift-user ...`

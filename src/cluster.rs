@@ -18,9 +18,22 @@ pub struct ClusterFile {
     pub gateway: GatewayEntry,
     #[serde(default)]
     pub chunkd: Vec<ChunkdEntry>,
+    /// Every meta node of the group (node 1 is also `[meta]`); absent in older files.
+    #[serde(default)]
+    pub meta_nodes: Vec<MetaNodeEntry>,
 }
 
-/// `[meta]`
+/// One `[[meta_nodes]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaNodeEntry {
+    pub id: u64,
+    pub addr: String,
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub pid: u32,
+}
+
+/// `[meta]`: `addr` lists every meta node (`a,b,c`), as clients take it; `pid` is node 1's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetaEntry {
     pub addr: String,
@@ -103,8 +116,50 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Addresses of the internal processes of a dev cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortPlan {
+    /// Meta node 1.
     pub meta: SocketAddr,
+    /// Meta nodes 2.. (a group of more than one).
+    pub meta_peers: Vec<SocketAddr>,
     pub chunkd: Vec<SocketAddr>,
+}
+
+impl PortPlan {
+    /// Every meta node's address, node 1 first, as clients take them (`a,b,c`).
+    pub fn meta_list(&self) -> String {
+        std::iter::once(self.meta)
+            .chain(self.meta_peers.iter().copied())
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Adds addresses for meta nodes 2..=`nodes`: those of `previous` are kept, others asked
+    /// from `fresh`.
+    pub fn plan_meta_peers(
+        &mut self,
+        previous: Option<&ClusterFile>,
+        nodes: usize,
+        mut fresh: impl FnMut() -> Result<SocketAddr>,
+    ) -> Result<()> {
+        for id in 2..=nodes as u64 {
+            let kept = previous.and_then(|p| p.meta_nodes.iter().find(|m| m.id == id));
+            let addr = match kept {
+                Some(m) => m.addr.parse().map_err(|_| {
+                    Error::Usage(format!(
+                        "cluster.toml: bad meta node {id} address {:?}",
+                        m.addr
+                    ))
+                })?,
+                None => {
+                    let mut taken = self.chunkd.clone();
+                    taken.extend(&self.meta_peers);
+                    loop_fresh(&mut fresh, self.meta, &taken)?
+                }
+            };
+            self.meta_peers.push(addr);
+        }
+        Ok(())
+    }
 }
 
 /// Plans the meta and chunkd addresses: those of `previous` (a former `cluster.toml`) are kept,
@@ -119,7 +174,7 @@ pub fn plan_ports(
             .map_err(|_| Error::Usage(format!("cluster.toml: bad {what} address {s:?}")))
     };
     let meta = match previous {
-        Some(p) => parse(&p.meta.addr, "meta")?,
+        Some(p) => parse(p.meta.addr.split(',').next().unwrap_or_default(), "meta")?,
         None => fresh()?,
     };
     let mut chunkd = Vec::with_capacity(chunkds);
@@ -132,7 +187,11 @@ pub fn plan_ports(
         };
         chunkd.push(addr);
     }
-    Ok(PortPlan { meta, chunkd })
+    Ok(PortPlan {
+        meta,
+        meta_peers: Vec::new(),
+        chunkd,
+    })
 }
 
 /// Asks `fresh` for an address not already planned (bounded retries).
@@ -176,6 +235,7 @@ mod tests {
                 swift_addr: Some("127.0.0.1:8080".into()),
                 pid: 1240,
             },
+            meta_nodes: vec![],
             chunkd: (0..2)
                 .map(|i| ChunkdEntry {
                     name: format!("chunkd-{i}"),

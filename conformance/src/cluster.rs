@@ -47,6 +47,8 @@ pub struct DevOptions {
     pub gc_grace_secs: Option<u64>,
     /// `--meta-timeout-ms`: how long the gateway waits for one answer of meta.
     pub meta_timeout_ms: Option<u64>,
+    /// `--meta N`: meta nodes (a Raft group).
+    pub meta: usize,
 }
 
 impl Default for DevOptions {
@@ -60,6 +62,7 @@ impl Default for DevOptions {
             s3_domain: None,
             gc_grace_secs: None,
             meta_timeout_ms: None,
+            meta: 1,
         }
     }
 }
@@ -75,6 +78,18 @@ pub struct ClusterInfo {
     pub gateway: GatewayInfo,
     #[serde(default)]
     pub chunkd: Vec<ChunkdInfo>,
+    /// Every meta node (node 1 is also `meta`).
+    #[serde(default)]
+    pub meta_nodes: Vec<MetaNodeInfo>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetaNodeInfo {
+    pub id: u64,
+    pub addr: String,
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,7 +124,10 @@ impl ClusterInfo {
     pub fn pids(&self) -> Vec<u32> {
         let mut pids: Vec<u32> = self.chunkd.iter().filter_map(|c| c.pid).collect();
         pids.extend(self.meta.pid);
+        pids.extend(self.meta_nodes.iter().filter_map(|m| m.pid));
         pids.extend(self.gateway.pid);
+        pids.sort_unstable();
+        pids.dedup();
         pids
     }
 }
@@ -473,6 +491,9 @@ impl Cluster {
         if let Some(ms) = opts.meta_timeout_ms {
             cmd.arg("--meta-timeout-ms").arg(ms.to_string());
         }
+        if opts.meta > 1 {
+            cmd.arg("--meta").arg(opts.meta.to_string());
+        }
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }
@@ -588,6 +609,43 @@ impl Cluster {
             out.push_str(&tail(&log, lines));
         }
         out
+    }
+
+    /// The id of the meta group's leader, as the nodes answering `spread admin meta status`
+    /// agree (`None` while there is none).
+    pub fn meta_leader(&self) -> Option<u64> {
+        let out = self.admin(&["meta", "status", "--json"]);
+        if !out.status.success() {
+            return None;
+        }
+        let views: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).ok()?;
+        views.iter().find_map(|v| {
+            let s = v.get("status")?;
+            (s.get("state")?.as_str()? == "Leader").then(|| s.get("id")?.as_u64())?
+        })
+    }
+
+    /// SIGKILLs meta node `id` and waits until it is gone.
+    pub fn kill_meta(&mut self, id: u64) {
+        let node = self
+            .info
+            .meta_nodes
+            .iter()
+            .find(|m| m.id == id)
+            .unwrap_or_else(|| panic!("cluster.toml has no meta node {id}"));
+        let pid = node
+            .pid
+            .unwrap_or_else(|| panic!("cluster.toml has no pid for meta node {id}"));
+        assert!(pid_alive(pid), "meta node {id} (pid {pid}) was not running");
+        signal(pid, libc::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pid_alive(pid) {
+            assert!(
+                Instant::now() < deadline,
+                "meta node {id} (pid {pid}) still alive 10 s after SIGKILL"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGKILLs chunk server `i` (by the pid in cluster.toml) and waits until it is gone.

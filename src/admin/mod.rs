@@ -7,7 +7,7 @@ pub mod table;
 
 use crate::cli::{
     AccountCommand, AdminArgs, AdminCommand, BucketCommand, ClusterCommand, KeyCommand,
-    ObjectCommand, PolicyCommand, SwiftUserCommand,
+    MetaCommand, ObjectCommand, PolicyCommand, SwiftUserCommand,
 };
 use crate::cluster;
 use crate::error::{Error, Result};
@@ -180,6 +180,18 @@ pub async fn run(args: AdminArgs) -> Result<()> {
                 policy::render_list(&set)
             }
         },
+        AdminCommand::Meta(MetaCommand::Status { json }) => meta_status(&client, json).await?,
+        AdminCommand::Meta(MetaCommand::Add { id, addr }) => {
+            let s = client.group_add(id, &addr).await?;
+            format!(
+                "added meta node {id} at {addr}; {} members\n",
+                s.members.len()
+            )
+        }
+        AdminCommand::Meta(MetaCommand::Remove { id }) => {
+            let s = client.group_remove(id).await?;
+            format!("removed meta node {id}; {} members\n", s.members.len())
+        }
         AdminCommand::Object(ObjectCommand::Locate { bucket, key, json }) => {
             let rec = client.get_object(&bucket, &key).await?;
             let services = client.list_services(None).await?;
@@ -194,6 +206,66 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         }
     };
     write_stdout(&output)
+}
+
+/// `spread admin meta status`: asks every configured address (each node answers for itself).
+async fn meta_status(client: &MetaClient, json: bool) -> Result<String> {
+    let mut views = Vec::new();
+    for addr in client.addrs() {
+        views.push((addr.clone(), client.group_status_at(addr).await));
+    }
+    if json {
+        let out: Vec<serde_json::Value> = views
+            .iter()
+            .map(|(addr, v)| match v {
+                Ok(s) => serde_json::json!({"addr": addr, "status": s}),
+                Err(e) => serde_json::json!({"addr": addr, "error": e.to_string()}),
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&out)
+            .map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
+        return Ok(text + "\n");
+    }
+    // The leader's view gives each member's replication progress.
+    let leader_last = views
+        .iter()
+        .filter_map(|(_, v)| v.as_ref().ok())
+        .find(|s| s.state == "Leader")
+        .map(|s| (s.last_log_index.unwrap_or(0), s.members.clone()));
+    let mut t = Table::new([
+        "ADDR", "ID", "STATE", "TERM", "LEADER", "LAST LOG", "APPLIED", "LAG",
+    ]);
+    for (addr, v) in views {
+        match v {
+            Ok(s) => {
+                let lag = leader_last.as_ref().and_then(|(last, members)| {
+                    let m = members.iter().find(|m| m.id == s.id)?;
+                    Some(last.saturating_sub(m.matched.unwrap_or(0)).to_string())
+                });
+                t.row([
+                    addr,
+                    s.id.to_string(),
+                    s.state,
+                    s.term.to_string(),
+                    s.leader.map_or("-".into(), |l| l.to_string()),
+                    s.last_log_index.map_or("-".into(), |i| i.to_string()),
+                    s.last_applied.map_or("-".into(), |i| i.to_string()),
+                    lag.unwrap_or_else(|| "-".into()),
+                ]);
+            }
+            Err(e) => t.row([
+                addr,
+                "-".into(),
+                format!("unreachable: {e}"),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ]),
+        }
+    }
+    Ok(t.to_string())
 }
 
 /// Resolves a service given by id or by address to its id; an unknown one is passed through

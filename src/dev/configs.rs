@@ -24,9 +24,16 @@ pub fn chunkd_name(i: usize) -> String {
     format!("chunkd-{i}")
 }
 
+/// Name (process, config, data directory) of dev meta node `id` (2 and up; node 1 is `meta`).
+pub fn meta_name(id: usize) -> String {
+    format!("meta-{id}")
+}
+
 /// Paths of the written config files.
 pub struct ConfigPaths {
     pub meta: PathBuf,
+    /// Meta nodes 2..
+    pub meta_peers: Vec<PathBuf>,
     pub chunkd: Vec<PathBuf>,
     pub gateway: PathBuf,
 }
@@ -69,6 +76,21 @@ pub fn write_all(
     };
     let meta_path = conf.join("meta.toml");
     write_toml(&meta_path, &meta_cfg)?;
+    // Nodes 2.. join node 1's group (they do not start one of their own).
+    let mut meta_peers = Vec::with_capacity(plan.meta_peers.len());
+    for (i, addr) in plan.meta_peers.iter().enumerate() {
+        let name = meta_name(i + 2);
+        let cfg = meta::Config {
+            listen: *addr,
+            data_dir: dir.join(&name),
+            node_id: i as u64 + 2,
+            bootstrap: false,
+            ..meta_cfg.clone()
+        };
+        let path = conf.join(format!("{name}.toml"));
+        write_toml(&path, &cfg)?;
+        meta_peers.push(path);
+    }
     let mut chunkd_paths = Vec::with_capacity(plan.chunkd.len());
     for (i, addr) in plan.chunkd.iter().enumerate() {
         let volume = dir.join(chunkd_name(i));
@@ -78,7 +100,7 @@ pub fn write_all(
             advertise: None,
             volume,
             location: chunkd_location(i, hosts),
-            meta: plan.meta.to_string(),
+            meta: plan.meta_list(),
             ..chunkd::Config::default()
         };
         let path = conf.join(format!("{}.toml", chunkd_name(i)));
@@ -89,6 +111,7 @@ pub fn write_all(
     write_toml(&gateway_path, gateway)?;
     Ok(ConfigPaths {
         meta: meta_path,
+        meta_peers,
         chunkd: chunkd_paths,
         gateway: gateway_path,
     })

@@ -7,7 +7,9 @@ pub mod configs;
 pub mod probe;
 
 use crate::cli::DevArgs;
-use crate::cluster::{self, ChunkdEntry, ClusterFile, GatewayEntry, MetaEntry, PortPlan};
+use crate::cluster::{
+    self, ChunkdEntry, ClusterFile, GatewayEntry, MetaEntry, MetaNodeEntry, PortPlan,
+};
 use crate::error::{Error, Result};
 use crate::signals::Shutdown;
 use children::Children;
@@ -67,13 +69,18 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
     } else {
         None
     };
-    let plan = cluster::plan_ports(
+    let mut plan = cluster::plan_ports(
         previous.as_ref(),
         usize::from(args.chunkd),
         cluster::free_loopback_addr,
     )?;
+    plan.plan_meta_peers(
+        previous.as_ref(),
+        usize::from(args.meta),
+        cluster::free_loopback_addr,
+    )?;
     check_free(&plan, args.s3_listen, args.swift_listen)?;
-    let gateway_cfg = configs::gateway_config(&args, &plan.meta.to_string())?;
+    let gateway_cfg = configs::gateway_config(&args, &plan.meta_list())?;
     let paths = configs::write_all(&dir, &plan, &gateway_cfg, hosts, &args)?;
 
     let exe = std::env::current_exe()
@@ -149,6 +156,9 @@ fn check_free(plan: &PortPlan, s3: SocketAddr, swift: SocketAddr) -> Result<()> 
         (swift, "Swift endpoint (--swift-listen)".to_string()),
         (plan.meta, "meta".into()),
     ];
+    for (i, a) in plan.meta_peers.iter().enumerate() {
+        all.push((*a, configs::meta_name(i + 2)));
+    }
     for (i, a) in plan.chunkd.iter().enumerate() {
         all.push((*a, configs::chunkd_name(i)));
     }
@@ -173,8 +183,26 @@ async fn start(
     hosts: usize,
 ) -> Result<ClusterFile> {
     let meta_pid = children.spawn("meta", "meta", &paths.meta)?;
-    let client = MetaClient::new(&plan.meta.to_string());
+    let mut meta_nodes = vec![MetaNodeEntry {
+        id: 1,
+        addr: plan.meta.to_string(),
+        data_dir: dir.join("meta"),
+        pid: meta_pid,
+    }];
+    for (i, (addr, path)) in plan.meta_peers.iter().zip(&paths.meta_peers).enumerate() {
+        let id = i as u64 + 2;
+        let name = configs::meta_name(id as usize);
+        let pid = children.spawn(&name, "meta", path)?;
+        meta_nodes.push(MetaNodeEntry {
+            id,
+            addr: addr.to_string(),
+            data_dir: dir.join(&name),
+            pid,
+        });
+    }
+    let client = MetaClient::new(&plan.meta_list());
     probe::meta_ready(&client, children, STEP_TIMEOUT).await?;
+    join_meta_group(&client, &meta_nodes).await?;
     if let (Some(text), Some(path)) = (policy_text, &args.policy) {
         client
             .apply_policy(text)
@@ -211,9 +239,10 @@ async fn start(
         secret_key: args.secret_key.clone(),
         account: DEV_ACCOUNT.to_string(),
         meta: MetaEntry {
-            addr: plan.meta.to_string(),
+            addr: plan.meta_list(),
             pid: meta_pid,
         },
+        meta_nodes,
         gateway: GatewayEntry {
             s3_addr: args.s3_listen.to_string(),
             swift_addr: Some(args.swift_listen.to_string()),
@@ -221,6 +250,48 @@ async fn start(
         },
         chunkd,
     })
+}
+
+/// Adds meta nodes 2.. to the group node 1 started, unless they are members already (a
+/// restart). Each is added as a learner, caught up, then made a voter.
+async fn join_meta_group(client: &MetaClient, nodes: &[MetaNodeEntry]) -> Result<()> {
+    if nodes.len() < 2 {
+        return Ok(());
+    }
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    let status = loop {
+        match client.group_status_at(&nodes[0].addr).await {
+            Ok(s) if s.leader.is_some() => break s,
+            Ok(_) | Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(_) => return Err(Error::Startup("the meta group has no leader".into())),
+            Err(e) => return Err(Error::Startup(format!("meta group status: {e}"))),
+        }
+    };
+    for node in &nodes[1..] {
+        if status.members.iter().any(|m| m.id == node.id) {
+            continue;
+        }
+        // The new node must answer before the leader can replicate to it.
+        let peer = MetaClient::new(&node.addr);
+        let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+        while peer.group_status_at(&node.addr).await.is_err() {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Startup(format!(
+                    "meta node {} at {} did not start",
+                    node.id, node.addr
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        client
+            .group_add(node.id, &node.addr)
+            .await
+            .map_err(|e| Error::Startup(format!("adding meta node {}: {e}", node.id)))?;
+        tracing::info!(id = node.id, addr = %node.addr, "meta node joined the group");
+    }
+    Ok(())
 }
 
 /// Creates the `dev` account and its key; both may already exist from an earlier start.
@@ -307,6 +378,7 @@ mod tests {
         let addr = taken.local_addr().unwrap();
         let plan = PortPlan {
             meta: cluster::free_loopback_addr().unwrap(),
+            meta_peers: vec![],
             chunkd: vec![],
         };
         let other = cluster::free_loopback_addr().unwrap();
