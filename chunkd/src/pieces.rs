@@ -252,7 +252,7 @@ impl ReadCheck {
         let pieces = pieces.filter(|p| p.describe(len, &hash));
         let (index, unit_end) = match &pieces {
             Some(p) => {
-                if start % p.size != 0 || (end % p.size != 0 && end != len) {
+                if !start.is_multiple_of(p.size) || (!end.is_multiple_of(p.size) && end != len) {
                     return None;
                 }
                 let index = usize::try_from(start / p.size).ok()?;

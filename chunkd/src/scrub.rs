@@ -43,6 +43,9 @@ pub const BLOCK: usize = 1024 * 1024;
 pub const MIN_CHARGE: u64 = 32 * 1024;
 /// How often the state file is written during a pass (and at its end, and when it stops).
 pub const SAVE_EVERY: Duration = Duration::from_secs(10);
+/// How long after the server starts the first pass that is due begins (unless one is asked
+/// for): the scrubber does not compete with the start of the server.
+pub const START_DELAY: Duration = Duration::from_secs(30);
 /// Longest sleep between two looks at the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(100);
 
@@ -478,6 +481,10 @@ impl Scrubber {
             }
         }
         let _guard = StopOnDrop(self.clone());
+        tokio::select! {
+            _ = tokio::time::sleep(START_DELAY) => {}
+            _ = self.wake.notified() => {}
+        }
         loop {
             match self.wait_for_next() {
                 Some(d) if d.is_zero() => {}

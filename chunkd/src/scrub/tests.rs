@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::wire::ChunkMeta;
-use std::io::Write as _;
 
 const MIB: usize = 1024 * 1024;
 
