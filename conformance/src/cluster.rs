@@ -47,6 +47,12 @@ pub struct DevOptions {
     pub gc_grace_secs: Option<u64>,
     /// `--meta-timeout-ms`: how long the gateway waits for one answer of meta.
     pub meta_timeout_ms: Option<u64>,
+    /// `--scrub-mib-per-sec`: each chunk server's scrub rate (0: no scrubber).
+    pub scrub_mib_per_sec: Option<u64>,
+    /// `--scrub-interval-days`: days between scrub passes (0: only when asked).
+    pub scrub_interval_days: Option<u64>,
+    /// `--scrub-grace-secs`: how old a chunk must be before the scrubber checks it.
+    pub scrub_grace_secs: Option<u64>,
 }
 
 impl Default for DevOptions {
@@ -60,6 +66,9 @@ impl Default for DevOptions {
             s3_domain: None,
             gc_grace_secs: None,
             meta_timeout_ms: None,
+            scrub_mib_per_sec: None,
+            scrub_interval_days: None,
+            scrub_grace_secs: None,
         }
     }
 }
@@ -472,6 +481,15 @@ impl Cluster {
         }
         if let Some(ms) = opts.meta_timeout_ms {
             cmd.arg("--meta-timeout-ms").arg(ms.to_string());
+        }
+        for (flag, value) in [
+            ("--scrub-mib-per-sec", opts.scrub_mib_per_sec),
+            ("--scrub-interval-days", opts.scrub_interval_days),
+            ("--scrub-grace-secs", opts.scrub_grace_secs),
+        ] {
+            if let Some(v) = value {
+                cmd.arg(flag).arg(v.to_string());
+            }
         }
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
