@@ -262,3 +262,85 @@ async fn a_clean_pass_over_many_small_chunks_finds_nothing() {
     }
     get_all(&cluster, "many", &objects[..20]).await;
 }
+
+/// A pass under way when the cluster is stopped (SIGTERM) resumes after the restart from the
+/// last chunk it had checked: same pass number and start, and every chunk counted once.
+#[tokio::test]
+async fn a_pass_interrupted_by_a_restart_resumes_where_it_was() {
+    let (rate_limit, objects, size) = if full_scale() {
+        (8, 20, 4 * MIB)
+    } else {
+        (4, 8, 3 * MIB)
+    };
+    let mut cluster = start(rate_limit, MIB);
+    let objects: Vec<(String, Vec<u8>)> = (0..objects)
+        .map(|i| (format!("obj-{i}"), random_bytes(100 + i as u64, size)))
+        .collect();
+    put_all(&cluster, "resume", &objects).await;
+    let addr = cluster.info.chunkd[0].addr.clone();
+    let on_disk = chunk_files(&cluster.info.chunkd[0].volume).len() as u64;
+    let asked = num(&admin_json(&cluster, &["scrub", &addr]), &["requested"]);
+    // Wait until the pass is a few chunks in and its state file says so (written at least
+    // every 10 s, and when the server stops).
+    let waited = Instant::now();
+    let before = loop {
+        let status = admin_json(&cluster, &["scrub-status", &addr]);
+        if status["current"]["chunks"].as_u64().is_some_and(|c| c >= 3) {
+            break status;
+        }
+        assert!(
+            waited.elapsed() < PASS_TIMEOUT,
+            "the pass did not get going: {status:#}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let started_ms = num(&before, &["current", "started_ms"]);
+    assert_eq!(num(&before, &["current", "number"]), asked);
+    assert!(
+        num(&before, &["current", "chunks"]) < on_disk,
+        "the pass ended before the restart ({on_disk} chunks): make it slower"
+    );
+    cluster.restart();
+    let after = admin_json(&cluster, &["scrub-status", &addr]);
+    let kept = num(&after, &["current", "chunks"]);
+    println!(
+        "before the restart: {} of {on_disk} chunks checked; after: {kept} kept",
+        num(&before, &["current", "chunks"])
+    );
+    assert_eq!(num(&after, &["current", "number"]), asked, "{after:#}");
+    assert_eq!(num(&after, &["current", "started_ms"]), started_ms);
+    assert!(kept >= num(&before, &["current", "chunks"]), "{after:#}");
+    // The resumed pass goes on at once when another is asked for (else 30 s after the start).
+    let next = num(&admin_json(&cluster, &["scrub", &addr]), &["requested"]);
+    assert_eq!(next, asked + 1);
+    let waited = Instant::now();
+    let last = loop {
+        let status = admin_json(&cluster, &["scrub-status", &addr]);
+        if status["last"]["number"].as_u64() == Some(asked) {
+            break status["last"].clone();
+        }
+        assert!(
+            waited.elapsed() < PASS_TIMEOUT,
+            "the resumed pass did not finish: {status:#}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    println!(
+        "resumed pass {asked}: {} chunks, {} ms from its first start",
+        num(&last, &["chunks"]),
+        num(&last, &["ended_ms"]) - started_ms
+    );
+    assert_eq!(num(&last, &["started_ms"]), started_ms, "{last:#}");
+    assert_eq!(
+        num(&last, &["chunks"]),
+        on_disk,
+        "each chunk once: {last:#}"
+    );
+    assert_eq!(num(&last, &["bad"]), 0, "{last:#}");
+    let state: Value = serde_json::from_slice(
+        &fs::read(cluster.info.chunkd[0].volume.join("scrub-state.json")).expect("state file"),
+    )
+    .expect("state JSON");
+    assert_eq!(state["version"], 1, "{state:#}");
+    get_all(&cluster, "resume", &objects[..2]).await;
+}
