@@ -268,7 +268,7 @@ pub fn verify_chunk(
         .modified()
         .ok()
         .and_then(|m| m.checked_add(grace))
-        .is_none_or(|ripe| ripe > now);
+        .is_some_and(|ripe| ripe > now);
     if young {
         return Outcome::Young;
     }
@@ -723,6 +723,16 @@ impl Scrubber {
             sh.running = false;
         }
         self.save();
+        let took_ms = pass.ended_ms.unwrap_or(0).saturating_sub(pass.started_ms);
+        if let Some(interval) = self.settings.interval
+            && u128::try_from(took_ms).unwrap_or(0) > interval.as_millis()
+        {
+            tracing::warn!(
+                pass = pass.number,
+                took_days = took_ms / 86_400_000,
+                "a scrub pass took longer than scrub_interval_days: raise scrub_mib_per_sec"
+            );
+        }
         let secs = started.elapsed().as_secs_f64();
         let c = &pass.counters;
         tracing::info!(
