@@ -118,6 +118,18 @@ pub struct DevArgs {
     /// (path-style requests are served either way).
     #[arg(long, env = "SPREAD_S3_DOMAIN")]
     pub s3_domain: Option<String>,
+    /// MiB per second each chunk server's scrubber re-reads, 0 for none (default: chunkd's
+    /// `scrub_mib_per_sec`, 50).
+    #[arg(long, env = "SPREAD_SCRUB_MIB_PER_SEC")]
+    pub scrub_mib_per_sec: Option<u64>,
+    /// Days between the starts of two scrub passes, 0 for passes only when asked (default:
+    /// chunkd's `scrub_interval_days`, 14).
+    #[arg(long, env = "SPREAD_SCRUB_INTERVAL_DAYS")]
+    pub scrub_interval_days: Option<u64>,
+    /// Seconds a new chunk waits before the scrubber checks it (default: chunkd's
+    /// `scrub_grace_secs`, 60).
+    #[arg(long, env = "SPREAD_SCRUB_GRACE_SECS")]
+    pub scrub_grace_secs: Option<u64>,
 }
 
 /// Flags of `spread admin`.
@@ -164,6 +176,9 @@ pub enum AdminCommand {
     /// The meta group (Raft): members, leader, progress; adding and removing nodes.
     #[command(subcommand)]
     Meta(MetaCommand),
+    /// One chunk server, asked directly (its scrubber).
+    #[command(subcommand)]
+    Chunkd(ChunkdCommand),
 }
 
 /// `spread admin meta ...`
@@ -179,6 +194,27 @@ pub enum MetaCommand {
     Add { id: u64, addr: String },
     /// Remove a node from the group (its id is never used again).
     Remove { id: u64 },
+}
+
+/// `spread admin chunkd ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum ChunkdCommand {
+    /// The scrubber of a chunk server: settings, the pass under way, the last pass, counters.
+    ScrubStatus {
+        /// Chunk server address (host:port) or service id.
+        server: String,
+        /// Print JSON instead of text.
+        #[arg(long, env = "SPREAD_SCRUB_JSON")]
+        json: bool,
+    },
+    /// Ask a chunk server for a scrub pass now (after the one under way, if any).
+    Scrub {
+        /// Chunk server address (host:port) or service id.
+        server: String,
+        /// Print the status as JSON (its `requested` is the pass asked for).
+        #[arg(long, env = "SPREAD_SCRUB_JSON")]
+        json: bool,
+    },
 }
 
 /// `spread admin swift-user ...`
@@ -309,6 +345,14 @@ mod tests {
         // Unset: the services' own defaults apply (`dev::configs`).
         assert_eq!(d.gc_grace_secs, None);
         assert_eq!(d.meta_timeout_ms, None);
+        assert_eq!(
+            (
+                d.scrub_mib_per_sec,
+                d.scrub_interval_days,
+                d.scrub_grace_secs
+            ),
+            (None, None, None)
+        );
     }
 
     #[test]
@@ -336,6 +380,12 @@ mod tests {
             "p.toml",
             "--hosts",
             "3",
+            "--scrub-mib-per-sec",
+            "7",
+            "--scrub-interval-days",
+            "0",
+            "--scrub-grace-secs",
+            "1",
         ])
         .unwrap();
         let Command::Dev(d) = cli.command else {
@@ -351,6 +401,14 @@ mod tests {
         assert_eq!(d.chunk_size, Some(1 << 20));
         assert_eq!(d.policy, Some(PathBuf::from("p.toml")));
         assert_eq!(d.hosts, Some(3));
+        assert_eq!(
+            (
+                d.scrub_mib_per_sec,
+                d.scrub_interval_days,
+                d.scrub_grace_secs
+            ),
+            (Some(7), Some(0), Some(1))
+        );
     }
 
     #[test]
@@ -478,6 +536,15 @@ mod tests {
         assert!(matches!(
             admin(&["cluster", "unlock-all"]),
             AdminCommand::Cluster(ClusterCommand::UnlockAll)
+        ));
+        assert!(matches!(
+            admin(&["chunkd", "scrub-status", "127.0.0.1:6100", "--json"]),
+            AdminCommand::Chunkd(ChunkdCommand::ScrubStatus { server, json: true })
+                if server == "127.0.0.1:6100"
+        ));
+        assert!(matches!(
+            admin(&["chunkd", "scrub", "svc"]),
+            AdminCommand::Chunkd(ChunkdCommand::Scrub { server, json: false }) if server == "svc"
         ));
         assert!(matches!(
             admin(&["cluster", "gc"]),

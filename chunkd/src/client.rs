@@ -267,6 +267,35 @@ impl ChunkClient {
         serde_json::from_slice(&body).map_err(|e| Error::Unavailable(format!("bad /info: {e}")))
     }
 
+    /// The server's scrubber: settings, passes, counters (`GET /v1/scrub`).
+    pub async fn scrub_status(&self, addr: &str) -> Result<crate::scrub::ScrubStatus> {
+        self.scrub(Method::GET, addr, StatusCode::OK).await
+    }
+
+    /// Asks the server for a scrub pass now (`POST /v1/scrub`); the answer's `requested` is
+    /// the number of that pass, done when `last.number` reaches it.
+    pub async fn scrub_start(&self, addr: &str) -> Result<crate::scrub::ScrubStatus> {
+        self.scrub(Method::POST, addr, StatusCode::ACCEPTED).await
+    }
+
+    async fn scrub(
+        &self,
+        method: Method,
+        addr: &str,
+        expected: StatusCode,
+    ) -> Result<crate::scrub::ScrubStatus> {
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}/v1/scrub"))
+            .body(empty_body())
+            .map_err(|e| Error::BadRequest(format!("bad chunk server address {addr}: {e}")))?;
+        let resp = self.send(req, Some(RESPONSE_TIMEOUT)).await?;
+        let resp = expect_status(resp, expected).await?;
+        let body = read_limited(resp.into_body(), MAX_ERROR_BODY).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::Unavailable(format!("bad /v1/scrub answer: {e}")))
+    }
+
     fn request(
         &self,
         method: Method,

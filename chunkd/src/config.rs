@@ -25,6 +25,14 @@ pub struct Config {
     pub heartbeat_secs: u64,
     /// Slots (tags, e.g. "ssd") announced to meta; storage-policy pools select servers by slot.
     pub slots: Vec<String>,
+    /// Bytes the scrubber re-reads per second, in MiB (0: no scrubbing at all). See
+    /// [`crate::scrub`].
+    pub scrub_mib_per_sec: u64,
+    /// A scrub pass starts when this many days have passed since the previous one started
+    /// (0: only when asked, `POST /v1/scrub`).
+    pub scrub_interval_days: u64,
+    /// Chunks written less than this many seconds ago are left for the next pass.
+    pub scrub_grace_secs: u64,
 }
 
 impl Default for Config {
@@ -37,6 +45,9 @@ impl Default for Config {
             meta: "127.0.0.1:6000".to_string(),
             heartbeat_secs: 2,
             slots: Vec::new(),
+            scrub_mib_per_sec: 50,
+            scrub_interval_days: 14,
+            scrub_grace_secs: 60,
         }
     }
 }
@@ -76,6 +87,26 @@ mod tests {
         let c = Config::parse("slots = [\"ssd\", \"fast\"]").unwrap();
         assert_eq!(c.slots, vec!["ssd", "fast"]);
         assert!(Config::parse("slots = \"ssd\"").is_err());
+        assert_eq!(
+            (
+                c.scrub_mib_per_sec,
+                c.scrub_interval_days,
+                c.scrub_grace_secs
+            ),
+            (50, 14, 60)
+        );
+        let c =
+            Config::parse("scrub_mib_per_sec = 5\nscrub_interval_days = 1\nscrub_grace_secs = 0")
+                .unwrap();
+        assert_eq!(
+            (
+                c.scrub_mib_per_sec,
+                c.scrub_interval_days,
+                c.scrub_grace_secs
+            ),
+            (5, 1, 0)
+        );
+        assert!(Config::parse("scrub_mib_per_sec = -1").is_err());
     }
 
     #[test]

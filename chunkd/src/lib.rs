@@ -14,6 +14,7 @@ pub mod heartbeat;
 pub mod newchunk;
 pub mod pieces;
 pub mod range;
+pub mod scrub;
 pub mod server;
 pub mod sysstats;
 pub mod volume;

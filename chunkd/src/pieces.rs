@@ -215,6 +215,97 @@ impl Pieces {
     }
 }
 
+/// Checks bytes of a chunk as they are read from its file, so that a server never sends the
+/// last bytes of a bad piece: the reader reads no further than
+/// [`until_boundary`](Self::until_boundary) at a time and learns, from the read that completes
+/// a piece (or the whole chunk, when it has no piece hashes), whether that piece is sound
+/// before sending it.
+pub struct ReadCheck {
+    /// Piece hashes, or `None` when the chunk is checked whole against `hash`.
+    pieces: Option<Pieces>,
+    hash: blake3::Hash,
+    len: u64,
+    /// Index of the piece being read (always 0 when checked whole).
+    index: usize,
+    /// End (chunk offset) of the unit being read: the piece, or the chunk.
+    unit_end: u64,
+    /// Chunk offset of the next byte expected.
+    pos: u64,
+    hasher: Hasher,
+}
+
+impl ReadCheck {
+    /// A check of bytes `start..end` of a chunk of `len` bytes whose hash is `hash`, with the
+    /// piece hashes `pieces` of its footer (trusted only if they combine into `hash`). `None`
+    /// when that range cannot be checked: it does not begin and end on piece boundaries (or,
+    /// for a chunk without usable piece hashes, it is not the whole chunk), or it is empty.
+    pub fn plan(
+        len: u64,
+        hash: blake3::Hash,
+        pieces: Option<Pieces>,
+        start: u64,
+        end: u64,
+    ) -> Option<ReadCheck> {
+        if start >= end || end > len {
+            return None;
+        }
+        let pieces = pieces.filter(|p| p.describe(len, &hash));
+        let (index, unit_end) = match &pieces {
+            Some(p) => {
+                if !start.is_multiple_of(p.size) || (!end.is_multiple_of(p.size) && end != len) {
+                    return None;
+                }
+                let index = usize::try_from(start / p.size).ok()?;
+                (index, p.range(index, len).end)
+            }
+            None if start == 0 && end == len => (0, len),
+            None => return None,
+        };
+        let mut check = ReadCheck {
+            pieces,
+            hash,
+            len,
+            index,
+            unit_end,
+            pos: start,
+            hasher: Hasher::new(),
+        };
+        check.hasher.set_input_offset(start);
+        Some(check)
+    }
+
+    /// Bytes left in the piece (or chunk) being read: no read may go past it.
+    pub fn until_boundary(&self) -> u64 {
+        self.unit_end - self.pos
+    }
+
+    /// Feeds the next bytes (at most [`until_boundary`](Self::until_boundary)). `None` while
+    /// the piece is not complete; `Some(sound)` when these bytes complete it.
+    pub fn update(&mut self, data: &[u8]) -> Option<bool> {
+        let n = data.len() as u64;
+        if n > self.until_boundary() {
+            return Some(false);
+        }
+        self.hasher.update(data);
+        self.pos += n;
+        if self.pos < self.unit_end {
+            return None;
+        }
+        let sound = match &self.pieces {
+            Some(p) => p.cvs.get(self.index) == Some(&self.hasher.finalize_non_root()),
+            None => self.hasher.finalize() == self.hash,
+        };
+        // The next piece, if any (its offset is a multiple of the piece size, as BLAKE3 asks).
+        if let Some(p) = self.pieces.as_ref().filter(|_| self.pos < self.len) {
+            self.index += 1;
+            self.unit_end = p.range(self.index, self.len).end;
+            self.hasher = Hasher::new();
+            self.hasher.set_input_offset(self.pos);
+        }
+        Some(sound)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,5 +390,69 @@ mod tests {
         for bad in ["", "x", "1048576 zz", "1048576 00"] {
             assert!(Pieces::decode(bad).is_none(), "{bad:?}");
         }
+    }
+
+    /// Feeds `bytes[start..end]` to a check in reads of at most `block` bytes, never past a
+    /// boundary; returns the verdicts in order.
+    fn run_check(mut check: ReadCheck, bytes: &[u8], start: usize, end: usize) -> Vec<bool> {
+        let mut pos = start;
+        let mut verdicts = Vec::new();
+        while pos < end {
+            let n = (check.until_boundary() as usize)
+                .min(300_001)
+                .min(end - pos);
+            if let Some(v) = check.update(&bytes[pos..pos + n]) {
+                verdicts.push(v);
+            }
+            pos += n;
+        }
+        verdicts
+    }
+
+    #[test]
+    fn reads_are_checked_piece_by_piece_or_whole() {
+        let len = 3 * MIB + 5;
+        let mut bytes = data(len);
+        let mut hasher = PieceHasher::new();
+        hasher.update(&bytes);
+        let hashed = hasher.finish();
+        let (hash, pieces) = (hashed.hash, Some(hashed.pieces.clone()));
+        let l = len as u64;
+        let plan = |start: usize, end: usize, p: Option<Pieces>| {
+            ReadCheck::plan(l, hash, p, start as u64, end as u64)
+        };
+        // Whole chunk, a piece-aligned range, the last piece.
+        let whole = plan(0, len, pieces.clone()).unwrap();
+        assert_eq!(whole.until_boundary(), MIB as u64);
+        assert_eq!(run_check(whole, &bytes, 0, len), vec![true; 4]);
+        let mid = plan(MIB, 3 * MIB, pieces.clone()).unwrap();
+        assert_eq!(run_check(mid, &bytes, MIB, 3 * MIB), vec![true, true]);
+        let last = plan(3 * MIB, len, pieces.clone()).unwrap();
+        assert_eq!(run_check(last, &bytes, 3 * MIB, len), vec![true]);
+        // Unaligned ranges and empty ones cannot be checked; without pieces only the whole.
+        assert!(plan(1, len, pieces.clone()).is_none());
+        assert!(plan(0, MIB + 1, pieces.clone()).is_none());
+        assert!(plan(5, 5, pieces.clone()).is_none());
+        assert!(plan(MIB, len, None).is_none());
+        let no_pieces = plan(0, len, None).unwrap();
+        assert_eq!(no_pieces.until_boundary(), l);
+        assert_eq!(run_check(no_pieces, &bytes, 0, len), vec![true]);
+        // Pieces that do not combine into the hash are not trusted: checked whole.
+        let mut wrong = hashed.pieces.clone();
+        wrong.cvs.swap(0, 1);
+        assert_eq!(plan(0, len, Some(wrong)).unwrap().until_boundary(), l);
+
+        // One flipped byte in piece 2: pieces 0, 1 and 3 are sound, piece 2 is not.
+        bytes[2 * MIB + 7] ^= 1;
+        let whole = plan(0, len, pieces.clone()).unwrap();
+        assert_eq!(
+            run_check(whole, &bytes, 0, len),
+            vec![true, true, false, true]
+        );
+        let no_pieces = plan(0, len, None).unwrap();
+        assert_eq!(run_check(no_pieces, &bytes, 0, len), vec![false]);
+        // A read past the boundary is refused.
+        let mut check = plan(0, len, pieces).unwrap();
+        assert_eq!(check.update(&bytes[..MIB + 1]), Some(false));
     }
 }

@@ -1,15 +1,19 @@
-//! The chunk server's HTTP/1.1 front (hyper 1): `PUT/GET/HEAD/DELETE /v1/chunk/{id}` and
-//! `GET /info`. Uploads stream into a temp file while hashing, are checked, footed, fsynced and
-//! linked into place; reads stream the data part of the file in bounded blocks.
+//! The chunk server's HTTP/1.1 front (hyper 1): `PUT/GET/HEAD/DELETE /v1/chunk/{id}`,
+//! `GET /info`, and `GET/POST /v1/scrub` (the scrubber's status, and a pass now:
+//! [`crate::scrub`]). Uploads stream into a temp file while hashing, are checked, footed,
+//! fsynced and linked into place; reads stream the data part of the file in bounded blocks,
+//! each piece (or the whole chunk) checked against the footer before its last block is sent:
+//! a chunk found bad is quarantined and the answer ends with an error.
 
 use crate::chunkfile::{self, not_found_or_io};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::heartbeat;
 use crate::newchunk::NewChunk;
-use crate::pieces::PieceHasher;
+use crate::pieces::{PieceHasher, Pieces, ReadCheck};
 use crate::range::{RangeSpec, parse_range};
-use crate::volume::Volume;
+use crate::scrub::{self, Scrubber};
+use crate::volume::{FileIdentity, Volume};
 use crate::wire::{self, ChunkMeta, ErrorBody, VolumeInfo};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
@@ -35,6 +39,7 @@ type RespBody = UnsyncBoxBody<Bytes, std::io::Error>;
 /// Shared state of a running chunk server.
 struct State {
     volume: Arc<Volume>,
+    scrubber: Arc<Scrubber>,
     location: String,
     next_request: AtomicU64,
 }
@@ -50,8 +55,13 @@ pub async fn run(config: Config) -> Result<()> {
 /// actual address), and serve HTTP on `listener` forever.
 pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
     let root = config.volume.clone();
-    let volume = blocking(move || Volume::open(&root)).await?;
-    let volume = Arc::new(volume);
+    let settings = scrub::Settings::from_config(&config);
+    let (volume, scrubber) = blocking(move || -> Result<_> {
+        let volume = Arc::new(Volume::open(&root)?);
+        let scrubber = Arc::new(Scrubber::open(volume.clone(), settings));
+        Ok((volume, scrubber))
+    })
+    .await?;
     let local = listener.local_addr()?;
     let advertise = advertised(&config, local)?;
     tracing::info!(listen = %local, advertise = %advertise, service_id = %volume.service_id(),
@@ -69,8 +79,10 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
             interval: Duration::from_secs(config.heartbeat_secs.max(1)),
         },
     ));
+    tasks.spawn(scrubber.clone().run());
     let state = Arc::new(State {
         volume,
+        scrubber,
         location: config.location.clone(),
         next_request: AtomicU64::new(1),
     });
@@ -134,6 +146,16 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Res
     if path == "/info" {
         return match *req.method() {
             Method::GET => info(&state).await,
+            _ => Ok(status_only(StatusCode::METHOD_NOT_ALLOWED)),
+        };
+    }
+    if path == "/v1/scrub" {
+        return match *req.method() {
+            Method::GET => scrub_status(&state, StatusCode::OK).await,
+            Method::POST => {
+                state.scrubber.request_pass()?;
+                scrub_status(&state, StatusCode::ACCEPTED).await
+            }
             _ => Ok(status_only(StatusCode::METHOD_NOT_ALLOWED)),
         };
     }
@@ -257,10 +279,18 @@ async fn get_chunk(
     head_only: bool,
 ) -> Result<Response<RespBody>> {
     let path = state.volume.chunk_path(id);
-    let (file, meta) = blocking(move || -> Result<_> {
+    let (scrubber, chunk) = (state.scrubber.clone(), id.to_string());
+    let (file, meta, identity) = blocking(move || -> Result<_> {
         let mut file = std::fs::File::open(&path).map_err(not_found_or_io)?;
-        let meta = chunkfile::read_footer_from(&mut file)?;
-        Ok((file, meta))
+        let identity = crate::volume::file_identity(&file.metadata()?);
+        match chunkfile::read_footer_from(&mut file) {
+            Ok(meta) => Ok((file, meta, identity)),
+            Err(Error::Corrupt(why)) => {
+                scrubber.bad_read(&chunk, identity, &format!("bad footer: {why}"));
+                Err(Error::Corrupt(why))
+            }
+            Err(e) => Err(e),
+        }
     })
     .await?;
 
@@ -286,7 +316,17 @@ async fn get_chunk(
     let body = if head_only || len == 0 {
         empty()
     } else {
-        file_body(file, start, len)
+        let check = blake3::Hash::from_hex(&meta.hash).ok().and_then(|hash| {
+            let pieces = meta.pieces.as_deref().and_then(Pieces::decode);
+            ReadCheck::plan(size, hash, pieces, start, end)
+        });
+        let verify = check.map(|check| Verify {
+            check,
+            scrubber: state.scrubber.clone(),
+            id: id.to_string(),
+            identity,
+        });
+        file_body(file, start, len, verify)
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
@@ -311,31 +351,62 @@ async fn get_chunk(
     Ok(resp)
 }
 
+/// How a read is checked against the chunk's footer, and what to quarantine if it fails.
+struct Verify {
+    check: ReadCheck,
+    scrubber: Arc<Scrubber>,
+    id: String,
+    identity: FileIdentity,
+}
+
 /// A body streaming `len` bytes of `file` from `start`, in blocks of at most [`READ_BLOCK`]
-/// bytes, each read on a blocking thread straight into the buffer that is sent.
-fn file_body(file: std::fs::File, start: u64, len: u64) -> RespBody {
+/// bytes, each read on a blocking thread straight into the buffer that is sent. With `verify`,
+/// no block crosses a piece boundary and each block is hashed as it is read: the block that
+/// completes a bad piece (or a bad chunk, checked whole) is not sent; the chunk is quarantined
+/// and the body ends with an error, so the reader goes to another copy.
+fn file_body(file: std::fs::File, start: u64, len: u64, verify: Option<Verify>) -> RespBody {
     use std::os::unix::fs::FileExt;
     let file = Arc::new(file);
-    let stream = futures::stream::unfold((file, start, len), |(file, pos, remaining)| async move {
+    let init = (file, start, len, verify);
+    let stream = futures::stream::unfold(init, |(file, pos, remaining, verify)| async move {
         if remaining == 0 {
             return None;
         }
-        let n = usize::try_from(remaining).map_or(READ_BLOCK, |r| r.min(READ_BLOCK));
+        let mut n = usize::try_from(remaining).map_or(READ_BLOCK, |r| r.min(READ_BLOCK));
+        let verify = verify.filter(|v| v.check.until_boundary() > 0);
+        if let Some(v) = &verify {
+            n = usize::try_from(v.check.until_boundary()).map_or(n, |b| b.min(n));
+        }
         let reader = file.clone();
         let read = blocking(move || -> std::io::Result<_> {
+            let mut verify = verify;
             let mut buf = vec![0u8; n];
             reader.read_exact_at(&mut buf, pos)?;
-            Ok(Bytes::from(buf))
+            let sound = verify.as_mut().and_then(|v| v.check.update(&buf)) != Some(false);
+            if !sound && let Some(v) = &verify {
+                let reason = format!(
+                    "data does not match the footer's hashes (found reading bytes up to {})",
+                    pos + n as u64
+                );
+                v.scrubber.bad_read(&v.id, v.identity, &reason);
+            }
+            Ok((Bytes::from(buf), verify, sound))
         })
         .await;
         match read {
-            Ok(data) => Some((
+            Ok((data, verify, true)) => Some((
                 Ok(Frame::data(data)),
-                (file, pos + n as u64, remaining - n as u64),
+                (file, pos + n as u64, remaining - n as u64, verify),
+            )),
+            Ok((_, _, false)) => Some((
+                Err(std::io::Error::other(
+                    "chunk data does not match its hash: copy quarantined",
+                )),
+                (file, pos, 0, None),
             )),
             Err(e) => {
                 tracing::warn!(error = %e, "chunk read failed mid-stream");
-                Some((Err(e), (file, pos, 0)))
+                Some((Err(e), (file, pos, 0, None)))
             }
         }
     });
@@ -457,6 +528,12 @@ async fn info(state: &State) -> Result<Response<RespBody>> {
         chunk_count: state.volume.chunk_count(),
     };
     json_response(StatusCode::OK, &info)
+}
+
+async fn scrub_status(state: &State, status: StatusCode) -> Result<Response<RespBody>> {
+    let scrubber = state.scrubber.clone();
+    let answer = blocking(move || Ok::<_, Error>(scrubber.status())).await?;
+    json_response(status, &answer)
 }
 
 fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Result<Response<RespBody>> {

@@ -2,7 +2,8 @@
 //! the chunk counter, and free/total space.
 //!
 //! Layout: `<root>/service-id`, `<root>/<id[0..3]>/<id>` (chunk files, see
-//! [`crate::chunkfile`]); uploads in progress are unnamed files in their prefix directory
+//! [`crate::chunkfile`]), `<root>/quarantine/` (chunk files found bad, never served again:
+//! [`Volume::quarantine`]), `<root>/scrub-state.json` ([`crate::scrub`]); uploads in progress are unnamed files in their prefix directory
 //! ([`crate::newchunk`]), or `<root>/tmp/<id>.<rand>` (wiped at start) where the file system
 //! has no unnamed files. The 4096 prefix directories are created when the volume is opened, so
 //! a commit never has to create one (and fsync the root for it) on the write path.
@@ -18,6 +19,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 const SERVICE_ID_FILE: &str = "service-id";
 const TMP_DIR: &str = "tmp";
+/// Where bad chunk files are moved to, on the same volume.
+pub const QUARANTINE_DIR: &str = "quarantine";
+
+/// What identifies one file whatever its name: device, inode, and the inode's change time
+/// (an inode number freed by a delete may be given to the next new file).
+pub type FileIdentity = (u64, u64, i64, i64);
+
+/// The identity of an open file or of a path's metadata.
+pub fn file_identity(meta: &std::fs::Metadata) -> FileIdentity {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+}
+
+/// Why and when a chunk file was quarantined: the JSON sidecar `<name>.json` next to it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QuarantineRecord {
+    pub chunk_id: String,
+    /// Who found it: `scrub` or `read`.
+    pub found_by: String,
+    pub reason: String,
+    /// When it was moved (ms since the Unix epoch).
+    pub quarantined_ms: i64,
+    /// Name of the quarantined file in `quarantine/`.
+    pub file: String,
+}
 
 /// An opened chunk volume.
 #[derive(Debug)]
@@ -36,6 +62,7 @@ impl Volume {
     /// load or create the service id, and count the chunks. Blocking.
     pub fn open(root: &Path) -> Result<Volume> {
         fs::create_dir_all(root.join(TMP_DIR))?;
+        fs::create_dir_all(root.join(QUARANTINE_DIR))?;
         clean_tmp(&root.join(TMP_DIR))?;
         let id = load_or_create_service_id(root)?;
         create_prefix_dirs(root)?;
@@ -149,10 +176,108 @@ impl Volume {
         Ok(true)
     }
 
+    /// Moves chunk `id` out of service into `quarantine/<id>.<ms>` (with a JSON
+    /// [`QuarantineRecord`] beside it), so that it is never served again: a GET or HEAD of it
+    /// answers not-found, as if the copy were missing. When `expect` is given, the chunk is
+    /// moved only if its file is still that file (not a new chunk of the same id written since
+    /// it was read). The rename and both directories are fsynced before returning. `Ok(None)`
+    /// when there was nothing to move (deleted, or already quarantined). Blocking.
+    pub fn quarantine(
+        &self,
+        id: &str,
+        expect: Option<FileIdentity>,
+        found_by: &str,
+        reason: &str,
+    ) -> Result<Option<PathBuf>> {
+        let path = self.chunk_path(id);
+        if let Some(expect) = expect {
+            match fs::symlink_metadata(&path) {
+                Ok(meta) if file_identity(&meta) == expect => {}
+                Ok(_) => return Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+        let dir = self.root.join(QUARANTINE_DIR);
+        match fs::create_dir(&dir) {
+            Ok(()) => fsync_dir(&self.root)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::Io(e)),
+        }
+        let now = now_ms();
+        let mut name = format!("{id}.{now}");
+        let mut n = 1;
+        while dir.join(&name).try_exists()? {
+            name = format!("{id}.{now}.{n}");
+            n += 1;
+        }
+        let target = dir.join(&name);
+        match fs::rename(&path, &target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::Io(e)),
+        }
+        let _ = self
+            .chunk_count
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                Some(c.saturating_sub(1))
+            });
+        let record = QuarantineRecord {
+            chunk_id: id.to_string(),
+            found_by: found_by.to_string(),
+            reason: reason.to_string(),
+            quarantined_ms: now,
+            file: name.clone(),
+        };
+        let json =
+            serde_json::to_vec_pretty(&record).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        let mut sidecar = File::create(dir.join(format!("{name}.json")))?;
+        sidecar.write_all(&json)?;
+        sidecar.sync_all()?;
+        fsync_dir(&dir)?;
+        if let Some(parent) = path.parent() {
+            fsync_dir(parent)?;
+        }
+        Ok(Some(target))
+    }
+
+    /// The quarantined chunk files (`quarantine/`), with their records when readable; sorted
+    /// by file name. Blocking.
+    pub fn quarantined(&self) -> Result<Vec<(String, Option<QuarantineRecord>)>> {
+        let dir = self.root.join(QUARANTINE_DIR);
+        let mut out = Vec::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::Io(e)),
+        };
+        for entry in entries {
+            let name = entry?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(".json") {
+                continue;
+            }
+            let record = fs::read(dir.join(format!("{name}.json")))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            out.push((name.to_string(), record));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     /// Free (available to us) and total bytes of the filesystem holding the volume.
     pub fn space(&self) -> Result<(u64, u64)> {
         statvfs_space(&self.root)
     }
+}
+
+/// Now, in ms since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// The sub-directory of a chunk: the first 3 characters of its id.
@@ -229,7 +354,7 @@ fn create_prefix_dirs(root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn is_prefix_dir_name(name: &str) -> bool {
+pub(crate) fn is_prefix_dir_name(name: &str) -> bool {
     name.len() == 3
         && name
             .bytes()
@@ -341,5 +466,56 @@ mod tests {
             assert_eq!(fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0);
             assert_eq!(v.chunk_count(), 1);
         }
+    }
+
+    #[test]
+    fn quarantine_moves_the_file_out_of_service_with_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = Volume::open(dir.path()).unwrap();
+        let put = |id: &str, body: &[u8]| {
+            let mut c = v.create(id).unwrap();
+            c.file().write_all(body).unwrap();
+            v.commit(c, id).unwrap();
+        };
+        let (a, b) = (crate::new_chunk_id(), crate::new_chunk_id());
+        put(&a, b"bad");
+        put(&b, b"old");
+        assert_eq!(v.chunk_count(), 2);
+        let moved = v
+            .quarantine(&a, None, "scrub", "hash mismatch")
+            .unwrap()
+            .unwrap();
+        assert!(!v.chunk_path(&a).exists());
+        assert_eq!(fs::read(&moved).unwrap(), b"bad", "the bad file is kept");
+        assert_eq!(moved.parent().unwrap(), dir.path().join(QUARANTINE_DIR));
+        assert_eq!(v.chunk_count(), 1);
+        let listed = v.quarantined().unwrap();
+        assert_eq!(listed.len(), 1);
+        let record = listed[0].1.clone().unwrap();
+        assert_eq!(
+            (record.chunk_id.as_str(), record.found_by.as_str()),
+            (a.as_str(), "scrub")
+        );
+        assert_eq!(record.reason, "hash mismatch");
+        assert_eq!(listed[0].0, record.file);
+        // Already gone: nothing to do.
+        assert_eq!(v.quarantine(&a, None, "read", "again").unwrap(), None);
+
+        // The file read was replaced by another chunk of the same id: left alone.
+        let old = file_identity(&fs::metadata(v.chunk_path(&b)).unwrap());
+        // (A link elsewhere keeps the old inode, so that the new file cannot get its number.)
+        fs::hard_link(v.chunk_path(&b), dir.path().join("keep")).unwrap();
+        assert!(v.delete(&b).unwrap());
+        put(&b, b"new");
+        assert_eq!(v.quarantine(&b, Some(old), "scrub", "x").unwrap(), None);
+        assert_eq!(fs::read(v.chunk_path(&b)).unwrap(), b"new");
+        let now = file_identity(&fs::metadata(v.chunk_path(&b)).unwrap());
+        assert!(v.quarantine(&b, Some(now), "scrub", "x").unwrap().is_some());
+        assert_eq!(v.chunk_count(), 0);
+        drop(v);
+        // Quarantined files are no chunks: not counted when the volume opens again.
+        let v = Volume::open(dir.path()).unwrap();
+        assert_eq!(v.chunk_count(), 0);
+        assert_eq!(v.quarantined().unwrap().len(), 2);
     }
 }

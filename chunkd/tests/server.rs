@@ -574,3 +574,127 @@ async fn aborted_server_closes_pooled_connections() {
     }
     assert!(matches!(last, Some(Error::Unavailable(_))), "{last:?}");
 }
+
+/// Flips one byte of chunk `id`'s file at `at`.
+fn flip(volume: &Path, id: &str, at: usize) {
+    let path = volume.join(&id[..3]).join(id);
+    let mut file = std::fs::read(&path).unwrap();
+    file[at] ^= 0x5a;
+    std::fs::write(&path, &file).unwrap();
+}
+
+/// A read that finds a bad piece (or a bad small chunk) stops before sending its last block
+/// and quarantines the chunk: every later GET and HEAD answers not-found. The scrubber, asked
+/// for a pass, finds the bad chunk no read touched and leaves the good ones.
+#[tokio::test]
+async fn bad_chunks_are_quarantined_by_reads_and_by_the_scrubber() {
+    const MIB: usize = 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = Config {
+        listen: listener.local_addr().unwrap(),
+        volume: dir.path().to_path_buf(),
+        meta: "127.0.0.1:1".to_string(),
+        heartbeat_secs: 60,
+        scrub_grace_secs: 0,
+        // Passes only when asked.
+        scrub_interval_days: 0,
+        ..Config::default()
+    };
+    let _srv = Server {
+        addr: addr.clone(),
+        volume: dir.path().to_path_buf(),
+        task: tokio::spawn(chunkd::server::serve(listener, config)),
+    };
+    let client = ChunkClient::new();
+    let mut chunks = Vec::new();
+    for (len, seed) in [(3 * MIB + 5, 1), (3 * MIB + 5, 2), (1000, 3), (1000, 4)] {
+        let data = vec![pattern(len, seed)];
+        let id = new_chunk_id();
+        client
+            .put(&addr, &id, &chunk_meta(&data), data.clone())
+            .await
+            .unwrap();
+        chunks.push((id, data[0].clone()));
+    }
+    let [a, b, c, d] = &chunks[..] else {
+        unreachable!()
+    };
+    flip(dir.path(), &a.0, MIB + 3);
+    flip(dir.path(), &b.0, 2 * MIB + 1);
+    flip(dir.path(), &c.0, 10);
+
+    // A range that does not start and end on piece boundaries is not checked: sent as read.
+    let got = client
+        .get(&addr, &a.0, Some(MIB as u64..MIB as u64 + 10))
+        .await
+        .unwrap();
+    assert_ne!(got, a.1[MIB..MIB + 10]);
+    // A whole read of a: the bad piece 1 is never sent whole; a is quarantined.
+    assert!(client.get(&addr, &a.0, None).await.is_err());
+    assert!(matches!(
+        client.get(&addr, &a.0, None).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        client.head(&addr, &a.0).await,
+        Err(Error::NotFound)
+    ));
+    // b: its sound piece 0 reads fine; piece 2 does not, and then nothing does.
+    let piece0 = client.get(&addr, &b.0, Some(0..MIB as u64)).await.unwrap();
+    assert!(piece0 == b.1[..MIB]);
+    let range = 2 * MIB as u64..3 * MIB as u64;
+    assert!(client.get(&addr, &b.0, Some(range)).await.is_err());
+    assert!(matches!(
+        client.head(&addr, &b.0).await,
+        Err(Error::NotFound)
+    ));
+    let status = client.scrub_status(&addr).await.unwrap();
+    assert_eq!((status.bad_found_by_reads, status.quarantined), (2, 2));
+    assert_eq!(status.last, None, "no pass yet: passes only when asked");
+    assert!(status.enabled);
+
+    // c was never read: the scrubber finds it.
+    let asked = client.scrub_start(&addr).await.unwrap().requested;
+    assert_eq!(asked, 1);
+    let started = std::time::Instant::now();
+    let last = loop {
+        let st = client.scrub_status(&addr).await.unwrap();
+        if let Some(last) = st.last.clone().filter(|l| l.number >= asked) {
+            break last;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no pass within 20 s: {st:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (last.counters.chunks, last.counters.bad),
+        (2, 1),
+        "{last:?}"
+    );
+    assert!(matches!(
+        client.head(&addr, &c.0).await,
+        Err(Error::NotFound)
+    ));
+    assert!(client.get(&addr, &d.0, None).await.unwrap() == d.1);
+    let status = client.scrub_status(&addr).await.unwrap();
+    assert_eq!(status.quarantined, 3);
+    let quarantined: Vec<String> = std::fs::read_dir(dir.path().join("quarantine"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for (id, found_by) in [(&a.0, "read"), (&b.0, "read"), (&c.0, "scrub")] {
+        let name = quarantined
+            .iter()
+            .find(|n| n.starts_with(id.as_str()) && n.ends_with(".json"))
+            .unwrap_or_else(|| panic!("no record of {id} in {quarantined:?}"));
+        let text = std::fs::read_to_string(dir.path().join("quarantine").join(name)).unwrap();
+        assert!(
+            text.contains(&format!("\"found_by\": \"{found_by}\"")),
+            "{text}"
+        );
+    }
+}

@@ -49,6 +49,12 @@ pub struct DevOptions {
     pub meta_timeout_ms: Option<u64>,
     /// `--meta N`: meta nodes (a Raft group).
     pub meta: usize,
+    /// `--scrub-mib-per-sec`: each chunk server's scrub rate (0: no scrubber).
+    pub scrub_mib_per_sec: Option<u64>,
+    /// `--scrub-interval-days`: days between scrub passes (0: only when asked).
+    pub scrub_interval_days: Option<u64>,
+    /// `--scrub-grace-secs`: how old a chunk must be before the scrubber checks it.
+    pub scrub_grace_secs: Option<u64>,
 }
 
 impl Default for DevOptions {
@@ -63,6 +69,9 @@ impl Default for DevOptions {
             gc_grace_secs: None,
             meta_timeout_ms: None,
             meta: 1,
+            scrub_mib_per_sec: None,
+            scrub_interval_days: None,
+            scrub_grace_secs: None,
         }
     }
 }
@@ -493,6 +502,15 @@ impl Cluster {
         }
         if opts.meta > 1 {
             cmd.arg("--meta").arg(opts.meta.to_string());
+        }
+        for (flag, value) in [
+            ("--scrub-mib-per-sec", opts.scrub_mib_per_sec),
+            ("--scrub-interval-days", opts.scrub_interval_days),
+            ("--scrub-grace-secs", opts.scrub_grace_secs),
+        ] {
+            if let Some(v) = value {
+                cmd.arg(flag).arg(v.to_string());
+            }
         }
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");

@@ -1,13 +1,15 @@
-//! `spread admin`: accounts, keys, Swift users, services (scores and locks), buckets, storage policies and
-//! object locations, through meta's HTTP API.
+//! `spread admin`: accounts, keys, Swift users, services (scores and locks), buckets, storage
+//! policies and object locations, through meta's HTTP API; chunk servers' scrubbers, asked
+//! directly ([`chunkd`]).
 
+pub mod chunkd;
 pub mod locate;
 pub mod policy;
 pub mod table;
 
 use crate::cli::{
-    AccountCommand, AdminArgs, AdminCommand, BucketCommand, ClusterCommand, KeyCommand,
-    MetaCommand, ObjectCommand, PolicyCommand, SwiftUserCommand,
+    AccountCommand, AdminArgs, AdminCommand, BucketCommand, ChunkdCommand, ClusterCommand,
+    KeyCommand, MetaCommand, ObjectCommand, PolicyCommand, SwiftUserCommand,
 };
 use crate::cluster;
 use crate::error::{Error, Result};
@@ -191,6 +193,12 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         AdminCommand::Meta(MetaCommand::Remove { id }) => {
             let s = client.group_remove(id).await?;
             format!("removed meta node {id}; {} members\n", s.members.len())
+        }
+        AdminCommand::Chunkd(ChunkdCommand::ScrubStatus { server, json }) => {
+            chunkd::scrub_status(&chunkd::address(&client, &server).await?, json).await?
+        }
+        AdminCommand::Chunkd(ChunkdCommand::Scrub { server, json }) => {
+            chunkd::scrub_start(&chunkd::address(&client, &server).await?, json).await?
         }
         AdminCommand::Object(ObjectCommand::Locate { bucket, key, json }) => {
             let rec = client.get_object(&bucket, &key).await?;

@@ -78,7 +78,7 @@ pub fn after(ms: i64) -> String {
 }
 
 /// A positive duration in milliseconds as "1.5s", "3m 2s", "2h 5m", "1d 3h".
-fn duration(ms: i64) -> String {
+pub fn duration(ms: i64) -> String {
     let secs = ms / 1000;
     if secs < 60 {
         format!("{}.{}s", secs, (ms % 1000) / 100)

@@ -92,6 +92,7 @@ pub fn write_all(
         meta_peers.push(path);
     }
     let mut chunkd_paths = Vec::with_capacity(plan.chunkd.len());
+    let chunkd_defaults = chunkd::Config::default();
     for (i, addr) in plan.chunkd.iter().enumerate() {
         let volume = dir.join(chunkd_name(i));
         std::fs::create_dir_all(&volume).map_err(|e| Error::file(&volume, e))?;
@@ -101,7 +102,16 @@ pub fn write_all(
             volume,
             location: chunkd_location(i, hosts),
             meta: plan.meta_list(),
-            ..chunkd::Config::default()
+            scrub_mib_per_sec: args
+                .scrub_mib_per_sec
+                .unwrap_or(chunkd_defaults.scrub_mib_per_sec),
+            scrub_interval_days: args
+                .scrub_interval_days
+                .unwrap_or(chunkd_defaults.scrub_interval_days),
+            scrub_grace_secs: args
+                .scrub_grace_secs
+                .unwrap_or(chunkd_defaults.scrub_grace_secs),
+            ..chunkd_defaults.clone()
         };
         let path = conf.join(format!("{}.toml", chunkd_name(i)));
         write_toml(&path, &cfg)?;
