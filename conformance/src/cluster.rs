@@ -47,6 +47,9 @@ pub struct DevOptions {
     pub gc_grace_secs: Option<u64>,
     /// `--meta-timeout-ms`: how long the gateway waits for one answer of meta.
     pub meta_timeout_ms: Option<u64>,
+    /// Environment variables set for `spread dev` (and so for its children), e.g. the
+    /// gateway's `SPREAD_GATEWAY_*` edge settings.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for DevOptions {
@@ -60,6 +63,7 @@ impl Default for DevOptions {
             s3_domain: None,
             gc_grace_secs: None,
             meta_timeout_ms: None,
+            env: Vec::new(),
         }
     }
 }
@@ -475,6 +479,9 @@ impl Cluster {
         }
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
+        }
+        for (name, value) in &opts.env {
+            cmd.env(name, value);
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
