@@ -109,8 +109,11 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
             };
             // s3s's own events are silenced (see `LOG_DIRECTIVES`): server errors are logged
             // here, by status only — never a body.
+            let code = error_code(&resp);
             if resp.status().is_server_error() {
-                tracing::warn!(status = %resp.status(), "answered with a server error");
+                tracing::warn!(status = %resp.status(), code, "answered with a server error");
+            } else if resp.status().is_client_error() {
+                tracing::debug!(status = %resp.status(), code, "refused");
             } else {
                 tracing::debug!(status = %resp.status(), "done");
             }
@@ -148,4 +151,17 @@ fn s3s_limits(config: &Config) -> S3Config {
     limits.form_max_parts = 64;
     limits.post_object_max_file_size = config.post_object_max_bytes;
     limits
+}
+
+/// The S3 error code (`<Code>`) of an error answer held in memory, for the log ("" if none).
+fn error_code(resp: &http::Response<s3s::Body>) -> String {
+    let Some(body) = resp.body().bytes() else {
+        return String::new();
+    };
+    let head = &body[..body.len().min(512)];
+    let text = String::from_utf8_lossy(head);
+    text.split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code.chars().filter(char::is_ascii_alphanumeric).collect())
+        .unwrap_or_default()
 }
