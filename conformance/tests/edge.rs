@@ -5,7 +5,8 @@
 //!   the gateway's memory (VmRSS) under a fixed bound and its log small, the slow
 //!   connections are closed (per-address cap at once, the others at the header timeout), and
 //!   signed requests keep succeeding meanwhile.
-//! - A body over the XML cap is refused with 400 and an S3 `<Message>`, signed or not.
+//! - A body over the XML cap is refused with 400 and an S3 `<Message>`, signed or not; a
+//!   Swift bulk-delete list over its cap with 413, before its body is read.
 //! - A PUT answered before its body was read (no such bucket, empty Content-MD5) on a
 //!   keep-alive connection never makes the gateway read the next request from the middle of
 //!   that body: the second answer is the right one, or the connection is closed after the
@@ -464,6 +465,42 @@ async fn xml_bodies_over_the_cap_get_400_with_a_message() {
     let first = answers.first().expect("an answer");
     assert_eq!(first.status, 400, "{}", first.text());
     assert!(first.text().contains("<Message>"), "{}", first.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swift_bodies_over_their_cap_get_413_at_once() {
+    let cluster = edge_cluster();
+    let swift = cluster.swift().await;
+    let addr: SocketAddr = cluster
+        .info
+        .gateway
+        .swift_addr
+        .as_deref()
+        .expect("swift address in cluster.toml")
+        .parse()
+        .expect("swift address");
+    let url: http::Uri = swift.url("?bulk-delete").parse().expect("storage URL");
+    let path = url.path_and_query().map_or("/", |p| p.as_str());
+    // A 40 MiB bulk-delete list (the cap is 32 MiB), of which only the head is sent: the
+    // answer must not wait for the body.
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+        swift.token,
+        40 * MIB
+    );
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let t = Instant::now();
+    let (raw, _) = exchange(stream, Bytes::from(head), 1, Duration::from_secs(5)).await;
+    let (answers, _) = parse_answers(&raw);
+    let first = answers
+        .first()
+        .unwrap_or_else(|| panic!("no answer within 5 s to a bulk delete over its cap: {raw:?}"));
+    println!(
+        "Swift bulk delete of 40 MiB announced: {} in {:.3} s",
+        first.status,
+        t.elapsed().as_secs_f64()
+    );
+    assert_eq!(first.status, 413, "{}", first.text());
 }
 
 /// A PUT answered early, then a GET of a public object on the same connection.
