@@ -655,3 +655,58 @@ async fn early_answers_on_keep_alive_never_desync() {
         "only {kept} connections kept after a small early-answered body"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    // The header timeout keeps its default (10 s): what closes these is the idle timeout.
+    let cluster = Cluster::start_with(DevOptions {
+        env: vec![("SPREAD_GATEWAY_IDLE_TIMEOUT_MS".into(), "1000".into())],
+        ..DevOptions::default()
+    });
+    let addr = s3_addr(&cluster);
+
+    // HTTP/1.1 keep-alive: one request, then silence.
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let t = Instant::now();
+    let request = format!("GET /nosuchbucket HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let (raw, closed) = exchange(stream, Bytes::from(request), 99, Duration::from_secs(6)).await;
+    let h1 = t.elapsed().as_secs_f64();
+    let (answers, _) = parse_answers(&raw);
+    assert_eq!(answers.len(), 1, "one answer on the HTTP/1.1 connection");
+    assert!(
+        closed,
+        "HTTP/1.1 connection still open {h1:.1} s after its answer"
+    );
+
+    // HTTP/2 with prior knowledge (h2c): one request, then silence.
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("HTTP/2 handshake");
+    let conn = tokio::spawn(conn);
+    let req = http::Request::builder()
+        .uri(format!("http://{addr}/nosuchbucket"))
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("request");
+    let resp = send.send_request(req).await.expect("HTTP/2 request");
+    let status = resp.status();
+    let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
+    let t = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(6), conn).await;
+    let h2 = t.elapsed().as_secs_f64();
+    println!(
+        "idle timeout 1 s: HTTP/1.1 connection closed {h1:.2} s after the request, \
+         HTTP/2 ({status}) {h2:.2} s after its answer"
+    );
+    assert!(
+        ended.is_ok(),
+        "HTTP/2 connection still open 6 s after its answer"
+    );
+    assert!(
+        h1 > 0.5 && h2 > 0.5,
+        "closed too early: {h1:.2} s / {h2:.2} s"
+    );
+}
