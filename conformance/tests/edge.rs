@@ -441,14 +441,28 @@ async fn xml_bodies_over_the_cap_get_400_with_a_message() {
         use md5::Digest as _;
         base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(doc.as_bytes()))
     };
-    s3.send(
-        Request::new(Method::POST, Some("capped"), None)
-            .query("delete", "")
-            .header("content-md5", &md5)
-            .body(doc.into_bytes()),
-    )
-    .await
-    .expect_status(200, "DeleteObjects of 1000 keys within the cap");
+    let deleted = s3
+        .send(
+            Request::new(Method::POST, Some("capped"), None)
+                .query("delete", "")
+                .header("content-md5", &md5)
+                .body(doc.into_bytes()),
+        )
+        .await;
+    deleted.expect_status(200, "DeleteObjects of 1000 keys within the cap");
+    assert_eq!(
+        deleted.header("connection"),
+        None,
+        "DeleteObjects closed the connection"
+    );
+    // Object data is not bounded by the XML cap, and a body read whole keeps the connection.
+    let data = conformance::random_bytes(7, 3 * XML_CAP);
+    let put = s3.put_object("capped", "big", data.clone()).await;
+    put.expect_status(200, "PUT of 3 MiB (3 x the XML cap)");
+    assert_eq!(put.header("connection"), None, "PUT closed the connection");
+    let get = s3.get_object("capped", "big").await;
+    get.expect_status(200, "GET big");
+    assert!(get.body[..] == data[..], "GET big: other bytes");
 
     // Unsigned: the small cap (64 KiB by default), whatever the bucket.
     let addr = s3_addr(&cluster);
