@@ -107,7 +107,7 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
                 }
                 resp
             };
-            // s3s's own events are silenced (see `LOG_DIRECTIVES`): server errors are logged
+            // s3s's own events are silenced (see `log_silenced`): server errors are logged
             // here, by status only — never a body.
             let code = error_code(&resp);
             if resp.status().is_server_error() {
@@ -125,18 +125,14 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
     Ok(())
 }
 
-/// Log filter directives the process adds after its own (`RUST_LOG`), whatever that says:
-/// s3s logs request bodies it cannot parse (`s3s::http::de`), whole requests with their
-/// `Authorization` header and answers with their bodies (`s3s::service`), and every client
-/// error at ERROR level (`s3s::ops`). The gateway logs what it needs itself, without bodies.
-pub const LOG_DIRECTIVES: &[&str] = &[
-    "s3s=off",
-    "s3s::http=off",
-    "s3s::http::de=off",
-    "s3s::service=off",
-    "s3s::ops=off",
-    "s3s::ops::signature=off",
-];
+/// Whether events of log target `target` must never be written, whatever `RUST_LOG` says
+/// (the process's subscriber filters them out). Those of s3s: it logs request bodies it
+/// cannot parse (`s3s::http::de`), whole requests with their `Authorization` header and
+/// answers with their bodies (`s3s::service`), and every client error at ERROR level
+/// (`s3s::ops`). The gateway logs what it needs itself, without bodies.
+pub fn log_silenced(target: &str) -> bool {
+    target == "s3s" || target.starts_with("s3s::")
+}
 
 /// What s3s may read into memory: XML (and policy) bodies up to `xml_max_body_bytes` (the
 /// access hook refuses larger ones before s3s reads them, and smaller ones of unsigned
@@ -164,4 +160,27 @@ fn error_code(resp: &http::Response<s3s::Body>) -> String {
         .and_then(|(_, rest)| rest.split_once("</Code>"))
         .map(|(code, _)| code.chars().filter(char::is_ascii_alphanumeric).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_s3s_target_is_silenced_and_only_those() {
+        for t in [
+            "s3s",
+            "s3s::http::de",
+            "s3s::service",
+            "s3s::ops::generated",
+        ] {
+            assert!(super::log_silenced(t), "{t}");
+        }
+        for t in [
+            "gateway::server",
+            "gateway::listener",
+            "s3s_other",
+            "spread",
+        ] {
+            assert!(!super::log_silenced(t), "{t}");
+        }
+    }
 }
