@@ -55,6 +55,9 @@ pub struct DevOptions {
     pub scrub_interval_days: Option<u64>,
     /// `--scrub-grace-secs`: how old a chunk must be before the scrubber checks it.
     pub scrub_grace_secs: Option<u64>,
+    /// Environment variables set for `spread dev` (and so for its children), e.g. the
+    /// gateway's `SPREAD_GATEWAY_*` edge settings.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for DevOptions {
@@ -72,6 +75,7 @@ impl Default for DevOptions {
             scrub_mib_per_sec: None,
             scrub_interval_days: None,
             scrub_grace_secs: None,
+            env: Vec::new(),
         }
     }
 }
@@ -514,6 +518,9 @@ impl Cluster {
         }
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
+        }
+        for (name, value) in &opts.env {
+            cmd.env(name, value);
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())

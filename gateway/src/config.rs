@@ -53,7 +53,40 @@ pub struct Config {
     /// either way, without a chunk server round trip and its fsyncs. 0 turns it off. Other
     /// policies always go to chunk servers (meta keeps one copy only).
     pub inline_max_bytes: u64,
+    /// How long a client has to send a complete request head (request line and headers),
+    /// counted from when the gateway starts waiting for it: when the connection is accepted
+    /// and, on a keep-alive connection, when the previous answer is sent. Past it the
+    /// connection is closed without an answer. `SPREAD_GATEWAY_HEADER_READ_TIMEOUT_MS`.
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request in progress for this long is closed (HTTP/1 keep-alive
+    /// and HTTP/2 alike). On HTTP/1 the header read timeout also bounds the wait for the next
+    /// request, so the shorter of the two applies there. `SPREAD_GATEWAY_IDLE_TIMEOUT_MS`.
+    pub idle_timeout_ms: u64,
+    /// Most connections open at once from one client IP address; a connection past it is
+    /// closed as soon as it is accepted. 0: no cap. Behind a proxy every client has the
+    /// proxy's address: raise it or set 0 there. `SPREAD_GATEWAY_MAX_CONNECTIONS_PER_IP`.
+    pub max_connections_per_ip: u64,
+    /// Largest request body the S3 front end reads into memory (XML documents:
+    /// DeleteObjects, CompleteMultipartUpload, tagging, ACL, CORS, lifecycle…, and bucket
+    /// policies) of a signed request; past it the answer is 400 MaxMessageLengthExceeded
+    /// before anything is read. Object data (PUT, UploadPart, form uploads) is streamed and
+    /// not bounded by this. `SPREAD_GATEWAY_XML_MAX_BODY_BYTES`.
+    pub xml_max_body_bytes: u64,
+    /// The same bound for unsigned (anonymous) requests, whose signature cannot be checked
+    /// first: kept small so that unauthenticated clients cannot make the gateway hold big
+    /// bodies. `SPREAD_GATEWAY_ANONYMOUS_MAX_BODY_BYTES`.
+    pub anonymous_max_body_bytes: u64,
 }
+
+/// The edge keys that environment variables override (`SPREAD_GATEWAY_` + the key in upper
+/// case), after the file is read.
+const ENV_KEYS: &[&str] = &[
+    "header_read_timeout_ms",
+    "idle_timeout_ms",
+    "max_connections_per_ip",
+    "xml_max_body_bytes",
+    "anonymous_max_body_bytes",
+];
 
 impl Default for Config {
     fn default() -> Self {
@@ -74,6 +107,11 @@ impl Default for Config {
             s3_domain: None,
             post_object_max_bytes: 5 << 30,
             inline_max_bytes: 16 * 1024,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections_per_ip: 256,
+            xml_max_body_bytes: 4 << 20,
+            anonymous_max_body_bytes: 64 << 10,
         }
     }
 }
@@ -89,8 +127,52 @@ impl Config {
         Ok(config)
     }
 
+    /// The configuration with the edge keys set by environment variables
+    /// (`SPREAD_GATEWAY_HEADER_READ_TIMEOUT_MS`, ...) replaced, then validated.
+    pub fn with_env(self) -> Result<Config> {
+        self.with_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::with_env`] reading variables through `var`.
+    fn with_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        for key in ENV_KEYS {
+            let name = format!("SPREAD_GATEWAY_{}", key.to_ascii_uppercase());
+            let Some(text) = var(&name) else { continue };
+            let value: u64 = text.trim().parse().map_err(|_| {
+                Error::Config(format!("{name}: not a non-negative integer: {text:?}"))
+            })?;
+            match *key {
+                "header_read_timeout_ms" => self.header_read_timeout_ms = value,
+                "idle_timeout_ms" => self.idle_timeout_ms = value,
+                "max_connections_per_ip" => self.max_connections_per_ip = value,
+                "xml_max_body_bytes" => self.xml_max_body_bytes = value,
+                "anonymous_max_body_bytes" => self.anonymous_max_body_bytes = value,
+                _ => return Err(Error::Config(format!("{name}: unknown key"))),
+            }
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
     /// Checks values that serde cannot.
     pub fn validate(&self) -> Result<()> {
+        if self.header_read_timeout_ms == 0 || self.idle_timeout_ms == 0 {
+            return Err(Error::Config(
+                "header_read_timeout_ms and idle_timeout_ms must be at least 1".to_string(),
+            ));
+        }
+        if self.xml_max_body_bytes < 4096 || self.xml_max_body_bytes > 64 << 20 {
+            return Err(Error::Config(format!(
+                "xml_max_body_bytes must be between 4 KiB and 64 MiB, got {}",
+                self.xml_max_body_bytes
+            )));
+        }
+        if self.anonymous_max_body_bytes > self.xml_max_body_bytes {
+            return Err(Error::Config(format!(
+                "anonymous_max_body_bytes ({}) must not exceed xml_max_body_bytes ({})",
+                self.anonymous_max_body_bytes, self.xml_max_body_bytes
+            )));
+        }
         if self.chunk_size < 64 * 1024 || self.chunk_size > 1024 * 1024 * 1024 {
             return Err(Error::Config(format!(
                 "chunk_size must be between 64 KiB and 1 GiB, got {}",
@@ -123,5 +205,48 @@ impl Config {
             crate::s3::vhost::check_domain(domain).map_err(Error::Config)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_keys_come_from_the_environment() {
+        let vars = |name: &str| match name {
+            "SPREAD_GATEWAY_HEADER_READ_TIMEOUT_MS" => Some("1500".to_string()),
+            "SPREAD_GATEWAY_MAX_CONNECTIONS_PER_IP" => Some(" 7 ".to_string()),
+            _ => None,
+        };
+        let c = Config::default().with_vars(vars).expect("valid");
+        assert_eq!(c.header_read_timeout_ms, 1500);
+        assert_eq!(c.max_connections_per_ip, 7);
+        assert_eq!(c.idle_timeout_ms, Config::default().idle_timeout_ms);
+    }
+
+    #[test]
+    fn bad_edge_values_are_refused() {
+        let bad = |name: &'static str, value: &'static str| {
+            move |n: &str| (n == name).then(|| value.to_string())
+        };
+        assert!(
+            Config::default()
+                .with_vars(bad("SPREAD_GATEWAY_IDLE_TIMEOUT_MS", "soon"))
+                .is_err()
+        );
+        assert!(
+            Config::default()
+                .with_vars(bad("SPREAD_GATEWAY_HEADER_READ_TIMEOUT_MS", "0"))
+                .is_err()
+        );
+        assert!(
+            Config::default()
+                .with_vars(bad("SPREAD_GATEWAY_ANONYMOUS_MAX_BODY_BYTES", "999999999"))
+                .is_err()
+        );
+        let toml = "xml_max_body_bytes = 100\n";
+        let parsed: Config = toml::from_str(toml).expect("parses");
+        assert!(parsed.validate().is_err());
     }
 }

@@ -44,7 +44,7 @@ mod versioning;
 pub mod vhost;
 
 pub use auth::{CredentialCache, MetaAuth};
-pub use operations::OperationAccess;
+pub use operations::{BodyLimits, OperationAccess, UnknownBodyLength};
 pub use service::SpreadS3;
 
 use s3s::dto::*;

@@ -251,14 +251,79 @@ pub(crate) async fn grant(
     }
 }
 
+/// The operations whose body s3s streams to the operation (object data); s3s reads the body
+/// of every other one into memory before the operation runs.
+const STREAMED: &[&str] = &["PutObject", "UploadPart", "PostObject"];
+
+/// How much of a request body s3s may read into memory.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// For a signed request (the signature is checked before the body is read).
+    pub signed: u64,
+    /// For an unsigned one.
+    pub anonymous: u64,
+}
+
+/// Put in a request's extensions (before s3s) when its body has no length announced
+/// (chunked transfer encoding, or HTTP/2 without `content-length`).
+#[derive(Debug, Clone, Copy)]
+pub struct UnknownBodyLength;
+
+/// Refuses, before anything of it is read, a body s3s would read into memory and that is
+/// larger than the limit for its caller (400 MaxMessageLengthExceeded), or of unknown length
+/// (411 MissingContentLength, which s3s would answer after reading it anyway).
+pub(crate) fn check_body(
+    op: &str,
+    signed: bool,
+    headers: &http::HeaderMap,
+    unknown_length: bool,
+    limits: BodyLimits,
+) -> S3Result<()> {
+    if STREAMED.contains(&op) {
+        return Ok(());
+    }
+    let cap = if signed {
+        limits.signed
+    } else {
+        limits.anonymous
+    };
+    let announced = headers
+        .get(http::header::CONTENT_LENGTH)
+        .map(|v| v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()));
+    match announced {
+        Some(Some(n)) if n > cap => Err(s3_error!(
+            MaxMessageLengthExceeded,
+            "Your request was too big: {n} bytes, at most {cap} are accepted for {op}{}.",
+            if signed { "" } else { " without a signature" }
+        )),
+        Some(Some(_)) => Ok(()),
+        Some(None) => Err(s3_error!(InvalidArgument, "Invalid Content-Length")),
+        None if unknown_length => Err(s3_error!(
+            MissingContentLength,
+            "You must provide the Content-Length HTTP header."
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The s3s access hook: [`grant`] for every request s3s serves, unsigned ones included (an
 /// anonymous request may be allowed by ACLs or the bucket policy, and one for a missing
-/// bucket gets 404 NoSuchBucket like a signed one).
-pub struct OperationAccess(pub SpreadS3);
+/// bucket gets 404 NoSuchBucket like a signed one). s3s calls it after the signature check
+/// and before it reads a body into memory; [`check_body`] runs first, so an oversized body is
+/// refused before anything is read or asked of meta.
+pub struct OperationAccess(pub SpreadS3, pub BodyLimits);
 
 #[async_trait::async_trait]
 impl S3Access for OperationAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let unknown_length = cx.extensions_mut().get::<UnknownBodyLength>().is_some();
+        check_body(
+            cx.s3_op().name(),
+            cx.credentials().is_some(),
+            cx.headers(),
+            unknown_length,
+            self.1,
+        )?;
         let mut extensions = Extensions::new();
         {
             let (bucket, key) = match cx.s3_path() {
@@ -429,6 +494,103 @@ mod tests {
             "entries that disagree with what Spread implements: {wrong:?}"
         );
         assert!(ours.contains("get_object") && ops.contains("GetObject"));
+    }
+
+    #[test]
+    fn bodies_read_into_memory_are_bounded_before_reading() {
+        let limits = BodyLimits {
+            signed: 1000,
+            anonymous: 10,
+        };
+        let with_length = |n: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from_str(n).expect("header"),
+            );
+            h
+        };
+        let code = |r: S3Result<()>| r.err().map(|e| e.code().as_str().to_string());
+        // Signed: up to its cap; past it 400 MaxMessageLengthExceeded (s3s's 400 code).
+        assert_eq!(
+            code(check_body(
+                "DeleteObjects",
+                true,
+                &with_length("1000"),
+                false,
+                limits
+            )),
+            None
+        );
+        let past = check_body("DeleteObjects", true, &with_length("1001"), false, limits);
+        let err = past.expect_err("over the cap");
+        assert_eq!(err.code().as_str(), "MaxMessageLengthExceeded");
+        assert_eq!(err.status_code(), Some(http::StatusCode::BAD_REQUEST));
+        // Unsigned: the small cap.
+        assert_eq!(
+            code(check_body(
+                "PutBucketTagging",
+                false,
+                &with_length("11"),
+                false,
+                limits
+            ))
+            .as_deref(),
+            Some("MaxMessageLengthExceeded")
+        );
+        assert_eq!(
+            code(check_body(
+                "PutBucketTagging",
+                false,
+                &with_length("10"),
+                false,
+                limits
+            )),
+            None
+        );
+        // Object data is streamed, never bounded here.
+        assert_eq!(
+            code(check_body(
+                "PutObject",
+                false,
+                &with_length("99999999"),
+                true,
+                limits
+            )),
+            None
+        );
+        assert_eq!(
+            code(check_body(
+                "UploadPart",
+                true,
+                &with_length("99999999"),
+                false,
+                limits
+            )),
+            None
+        );
+        // A body of unknown length to be read into memory: 411 before reading.
+        assert_eq!(
+            code(check_body(
+                "DeleteObjects",
+                true,
+                &http::HeaderMap::new(),
+                true,
+                limits
+            ))
+            .as_deref(),
+            Some("MissingContentLength")
+        );
+        assert_eq!(
+            code(check_body(
+                "GetObject",
+                false,
+                &http::HeaderMap::new(),
+                false,
+                limits
+            )),
+            None
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl Report {
 pub async fn bulk_delete(
     swift: &Swift,
     ctx: &Ctx,
-    body: hyper::body::Incoming,
+    body: crate::listener::ReqBody,
 ) -> SwiftResult<Response> {
     let raw = super::large::small_body(body, MAX_BODY).await?;
     let text = String::from_utf8(raw).map_err(|_| SwiftError::bad_request("Invalid UTF8"))?;

@@ -306,9 +306,14 @@ async fn read_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<Seg
         .map_err(|e| Error::Internal(format!("unreadable SLO manifest: {e}")).into())
 }
 
-/// Reads a request body into memory, refusing more than `max` bytes (manifests only).
-pub async fn small_body(body: hyper::body::Incoming, max: usize) -> SwiftResult<Vec<u8>> {
+/// Reads a request body into memory (SLO manifests, bulk-delete lists), refusing more than
+/// `max` bytes with 413: at once when its `Content-Length` says so, else as soon as more has
+/// arrived (the listener then closes the connection rather than read the rest).
+pub async fn small_body(body: crate::listener::ReqBody, max: usize) -> SwiftResult<Vec<u8>> {
     use http_body_util::BodyExt;
+    if http_body::Body::size_hint(&body).lower() > max as u64 {
+        return Err(SwiftError::status(StatusCode::PAYLOAD_TOO_LARGE));
+    }
     let mut stream = body.into_data_stream();
     let mut buf = Vec::new();
     while let Some(piece) = stream.next().await {
@@ -359,7 +364,7 @@ pub async fn put_slo(
     c: &ContainerInfo,
     key: &str,
     mut attrs: ObjectAttrs,
-    body: hyper::body::Incoming,
+    body: crate::listener::ReqBody,
 ) -> SwiftResult<Response> {
     let raw = small_body(body, MAX_MANIFEST).await?;
     let list: Vec<SegmentIn> = serde_json::from_slice(&raw)

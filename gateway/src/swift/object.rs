@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use crate::listener::ReqBody;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use meta_api::wire::{ContainerInfo, ObjectRecord};
 
 use super::error::{SwiftError, SwiftResult};
@@ -29,7 +29,7 @@ use crate::objects::{Digests, NewObject, ObjectAttrs, now_ms};
 const KEPT_HEADERS: [&str; 2] = ["content-disposition", "content-encoding"];
 const DELETE_AT: &str = "x-delete-at";
 
-pub async fn handle(swift: &Swift, ctx: Ctx, body: Incoming) -> SwiftResult<Response> {
+pub async fn handle(swift: &Swift, ctx: Ctx, body: ReqBody) -> SwiftResult<Response> {
     let cname = ctx.container.clone().unwrap_or_default();
     let key = ctx.object.clone().unwrap_or_default();
     let read = matches!(ctx.method, Method::GET | Method::HEAD);
@@ -378,7 +378,7 @@ async fn put(
     ctx: &Ctx,
     c: &ContainerInfo,
     key: &str,
-    body: Incoming,
+    body: ReqBody,
 ) -> SwiftResult<Response> {
     if let Some(from) = header(&ctx.headers, "x-copy-from") {
         let decoded = percent_encoding::percent_decode_str(from)

@@ -12,8 +12,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::listener::ReqBody;
 use http::{HeaderMap, Method, StatusCode};
-use hyper::body::Incoming;
 use meta_api::wire::ContainerInfo;
 use tokio::net::TcpListener;
 
@@ -58,7 +58,8 @@ pub async fn serve(listener: TcpListener, config: Config, svc: ObjectService) ->
         token_ttl_secs: config.swift_token_ttl_secs,
     });
     let local = listener.local_addr()?;
-    crate::listener::serve(listener, "swift", "tx", move |req, id| {
+    let edge = crate::listener::Edge::of(&config);
+    crate::listener::serve(listener, "swift", "tx", edge, move |req, id| {
         let swift = swift.clone();
         async move {
             let mut resp = handle(&swift, req, local).await;
@@ -74,7 +75,7 @@ pub async fn serve(listener: TcpListener, config: Config, svc: ObjectService) ->
 
 async fn handle(
     swift: &Swift,
-    req: http::Request<Incoming>,
+    req: http::Request<ReqBody>,
     local: std::net::SocketAddr,
 ) -> Response {
     let head_only = req.method() == Method::HEAD;
@@ -227,7 +228,7 @@ async fn check_route(swift: &Swift, level: Level, ctx: &Ctx) -> SwiftResult<()> 
 
 async fn route(
     swift: &Swift,
-    req: http::Request<Incoming>,
+    req: http::Request<ReqBody>,
     local: std::net::SocketAddr,
 ) -> SwiftResult<Response> {
     let (mut parts, body) = req.into_parts();

@@ -16,7 +16,7 @@
 //! `EntityTooSmall` and stores nothing. Memory per request is bounded by the fields' bounds
 //! and the object service's write buffer, not by the size of the file.
 
-mod form;
+pub(crate) mod form;
 mod policy;
 mod signature;
 
@@ -91,7 +91,7 @@ pub fn method_not_allowed() -> http::Response<s3s::Body> {
 /// policy says (`post_object_max_bytes`).
 pub async fn handle(
     s3: &SpreadS3,
-    req: http::Request<hyper::body::Incoming>,
+    req: http::Request<crate::listener::ReqBody>,
     bucket: &str,
     by_host: bool,
     max_bytes: u64,
@@ -112,7 +112,7 @@ fn error_response(err: S3Error) -> http::Response<s3s::Body> {
 
 async fn upload(
     s3: &SpreadS3,
-    req: http::Request<hyper::body::Incoming>,
+    req: http::Request<crate::listener::ReqBody>,
     bucket: &str,
     by_host: bool,
     max_bytes: u64,
