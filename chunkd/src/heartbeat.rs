@@ -27,7 +27,10 @@ pub struct Settings {
 
 /// Heartbeat forever (until the task is dropped).
 pub async fn run_loop(volume: Arc<Volume>, settings: Settings) {
-    let client = MetaClient::new(&settings.meta);
+    // A heartbeat gives up after two intervals: stuck on a frozen or cut-off meta node, the
+    // next one starts at another node of the group (and finds the new leader).
+    let client = MetaClient::new(&settings.meta)
+        .with_timeout(settings.interval.max(Duration::from_secs(1)) * 2);
     let mut sampler = LoadSampler::new();
     let mut deleted: Vec<String> = Vec::new();
     let mut meta_up = true;

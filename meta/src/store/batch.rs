@@ -31,7 +31,6 @@ use meta_api::wire::ErrorBody;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use typed_arena::Arena;
 
@@ -86,8 +85,9 @@ pub(crate) struct Tx<'a, 'd, 's> {
     target: Option<(&'a str, &'a mut Open<'s>)>,
     index: Option<u64>,
     step: u32,
-    /// Environment directories to remove once the batch is committed.
-    pub(crate) remove_after: &'a mut Vec<PathBuf>,
+    /// Containers whose environment is closed and removed once the batch is committed (and
+    /// its own handles dropped).
+    pub(crate) remove_after: &'a mut Vec<String>,
 }
 
 impl Tx<'_, '_, '_> {
@@ -183,7 +183,7 @@ struct Batch<'s> {
     /// The directory's last applied index when the batch started.
     dir_applied: u64,
     last_index: Option<u64>,
-    remove_after: Vec<PathBuf>,
+    remove_after: Vec<String>,
 }
 
 impl<'s> Batch<'s> {
@@ -273,7 +273,7 @@ impl<'s> Batch<'s> {
 
     /// Commits every meta2 environment (with its applied index), then the directory (with the
     /// batch's last index and `record`, the state machine's own record, if any).
-    fn commit(self, record: Option<Vec<u8>>) -> Result<()> {
+    fn commit(self, record: Option<Vec<u8>>) -> Result<Vec<String>> {
         let Batch {
             store,
             mut dir,
@@ -312,14 +312,7 @@ impl<'s> Batch<'s> {
         }
         dir.commit()
             .map_err(|e| Error::Db(format!("committing the directory: {e}")))?;
-        for path in remove_after {
-            if let Err(e) = std::fs::remove_dir_all(&path)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!(path = %path.display(), error = %e, "cannot remove meta2 environment");
-            }
-        }
-        Ok(())
+        Ok(remove_after)
     }
 }
 
@@ -346,6 +339,30 @@ impl Store {
         let held = self.applied_index()?;
         let mut items = items.into_iter().peekable();
         while items.peek().is_some() {
+            let removed = self.apply_one_batch(&mut items, held, &mut answers, record)?;
+            // The batch's handles are gone: removed containers' environments close at once.
+            for cid in removed {
+                let path = self.envs.close(&cid)?;
+                if let Err(e) = std::fs::remove_dir_all(&path)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot remove meta2 environment");
+                }
+            }
+        }
+        Ok(answers)
+    }
+
+    /// Applies the next batch of `items` (up to a command that runs alone, or
+    /// [`MAX_BATCH`]) and commits it; the containers whose environment must now be removed.
+    fn apply_one_batch(
+        &self,
+        items: &mut std::iter::Peekable<std::vec::IntoIter<Item>>,
+        held: u64,
+        answers: &mut Vec<Result<Outcome>>,
+        record: &mut dyn FnMut(u64) -> Result<Vec<u8>>,
+    ) -> Result<Vec<String>> {
+        {
             let arena = Arena::new();
             let mut batch = Batch::new(self, &arena)?;
             let mut count = 0usize;
@@ -377,8 +394,7 @@ impl Store {
                 Some(i) => Some(record(i)?),
                 None => None,
             };
-            batch.commit(rec)?;
+            batch.commit(rec)
         }
-        Ok(answers)
     }
 }

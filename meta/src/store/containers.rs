@@ -225,8 +225,7 @@ impl Store {
         // committed; a crash before leaves a directory nothing points to.
         let cid = r.cid;
         drop(r.env);
-        let path = self.envs.close(&cid)?;
-        tx.remove_after.push(path);
+        tx.remove_after.push(cid.clone());
         tracing::info!(account, container = name, cid = %cid, "container deleted");
         Ok(())
     }
