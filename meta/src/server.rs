@@ -204,16 +204,17 @@ fn fail(e: Error) -> Failure {
     (status_of(&e), e)
 }
 
-/// A registered handler: decodes its endpoint's request, runs on the blocking pool, encodes
-/// the answer.
-type Handler = Box<
-    dyn Fn(
-            Arc<Store>,
-            Bytes,
-        ) -> Pin<Box<dyn Future<Output = std::result::Result<Vec<u8>, Failure>> + Send>>
+/// A registered handler given `S` (the store or the node) and the request body: decodes its
+/// endpoint's request, answers, encodes the answer.
+type HandlerOf<S> = Box<
+    dyn Fn(S, Bytes) -> Pin<Box<dyn Future<Output = std::result::Result<Vec<u8>, Failure>> + Send>>
         + Send
         + Sync,
 >;
+/// A store endpoint's handler (runs on the blocking pool).
+type Handler = HandlerOf<Arc<Store>>;
+/// A group endpoint's handler.
+type GroupHandler = HandlerOf<Arc<Node>>;
 
 /// How a route is served on a node of a meta group.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -234,16 +235,6 @@ pub struct Routes {
     /// The group's own endpoints (membership), answered by the node rather than the store.
     group: HashMap<&'static str, GroupHandler>,
 }
-
-/// A registered group endpoint.
-type GroupHandler = Box<
-    dyn Fn(
-            Arc<Node>,
-            Bytes,
-        ) -> Pin<Box<dyn Future<Output = std::result::Result<Vec<u8>, Failure>> + Send>>
-        + Send
-        + Sync,
->;
 
 impl Routes {
     /// Registers `f` as the handler of endpoint `E`, which changes state.

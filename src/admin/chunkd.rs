@@ -27,7 +27,7 @@ pub async fn scrub_status(addr: &str, json: bool) -> Result<String> {
     if json {
         return to_json(&status);
     }
-    Ok(render(&status, now_ms()))
+    Ok(render(&status, meta::ids::now_ms()))
 }
 
 /// `scrub`: asks for a pass now.
@@ -123,13 +123,6 @@ pub fn render(s: &ScrubStatus, now: i64) -> String {
     ));
     out.push_str(&format!("quarantined chunk files: {}\n", s.quarantined));
     out
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

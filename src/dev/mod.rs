@@ -211,7 +211,7 @@ async fn start(
         tracing::info!(file = %path.display(), "policy file applied");
     }
 
-    let since_ms = now_ms();
+    let since_ms = meta::ids::now_ms();
     let mut chunkd = Vec::with_capacity(plan.chunkd.len());
     for (i, (addr, path)) in plan.chunkd.iter().zip(&paths.chunkd).enumerate() {
         let name = configs::chunkd_name(i);
@@ -358,14 +358,6 @@ async fn ensure_dev_swift_user(client: &MetaClient, key: &str) -> Result<()> {
             "cannot create swift user {DEV_ACCOUNT}:{DEV_SWIFT_USER}: {e}"
         ))),
     }
-}
-
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

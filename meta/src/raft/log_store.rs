@@ -129,18 +129,26 @@ impl LogStore {
         self.read_state_in(&txn)
     }
 
-    /// Changes the state record in one committed transaction.
-    fn update_state(&self, f: impl FnOnce(&mut LogState)) -> Result<(), String> {
-        let inner = &self.inner;
-        let mut txn = inner.env.write_txn().map_err(|e| e.to_string())?;
-        let mut s = self.read_state_in(&txn)?;
+    /// Changes the state record inside `txn`.
+    fn change_state_in(
+        &self,
+        txn: &mut heed::RwTxn,
+        f: impl FnOnce(&mut LogState),
+    ) -> Result<(), String> {
+        let mut s = self.read_state_in(txn)?;
         f(&mut s);
         s.v = LOG_RECORD_VERSION;
         let bytes = serde_json::to_vec(&s).map_err(|e| e.to_string())?;
-        inner
+        self.inner
             .state
-            .put(&mut txn, STATE_KEY, &bytes)
-            .map_err(|e| e.to_string())?;
+            .put(txn, STATE_KEY, &bytes)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Changes the state record in one committed transaction.
+    fn update_state(&self, f: impl FnOnce(&mut LogState)) -> Result<(), String> {
+        let mut txn = self.inner.env.write_txn().map_err(|e| e.to_string())?;
+        self.change_state_in(&mut txn, f)?;
         txn.commit().map_err(|e| e.to_string())
     }
 
@@ -215,14 +223,7 @@ impl LogStore {
                 .delete_range(&mut txn, &range)
                 .map_err(|e| e.to_string())?;
         }
-        let mut s = self.read_state_in(&txn)?;
-        then(&mut s);
-        s.v = LOG_RECORD_VERSION;
-        let bytes = serde_json::to_vec(&s).map_err(|e| e.to_string())?;
-        inner
-            .state
-            .put(&mut txn, STATE_KEY, &bytes)
-            .map_err(|e| e.to_string())?;
+        self.change_state_in(&mut txn, then)?;
         txn.commit().map_err(|e| e.to_string())
     }
 }

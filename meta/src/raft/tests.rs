@@ -43,11 +43,16 @@ fn log_id(term: u64, index: u64) -> LogId {
 }
 
 fn entry(term: u64, index: u64, command: Command) -> Entry {
+    proposal(term, index, vec![command])
+}
+
+/// Log entry `index` of `term` proposing `commands`.
+fn proposal(term: u64, index: u64, commands: Vec<Command>) -> Entry {
     Entry {
         log_id: log_id(term, index),
         payload: EntryPayload::Normal(Proposal {
             v: COMMAND_VERSION,
-            commands: vec![command],
+            commands,
         }),
     }
 }
@@ -241,20 +246,8 @@ fn an_entry_cut_by_a_crash_is_finished_not_applied_twice() {
         rest.push(heartbeat);
         // Entry 1: account, key; entry 2: the rest up to the first containers (which run
         // alone, so the entry is cut into batches at them), and the heartbeat.
-        let first = Entry {
-            log_id: log_id(1, 1),
-            payload: EntryPayload::Normal(Proposal {
-                v: COMMAND_VERSION,
-                commands: log[..2].to_vec(),
-            }),
-        };
-        let second = Entry {
-            log_id: log_id(1, 2),
-            payload: EntryPayload::Normal(Proposal {
-                v: COMMAND_VERSION,
-                commands: rest,
-            }),
-        };
+        let first = proposal(1, 1, log[..2].to_vec());
+        let second = proposal(1, 2, rest);
         let a = sm.apply(vec![first, second.clone()]).await.unwrap();
         assert_eq!(a[1].0.len(), 7);
         assert!(a[1].0.iter().all(Result::is_ok), "{a:?}");

@@ -362,39 +362,37 @@ impl Store {
         answers: &mut Vec<Result<Outcome>>,
         record: &mut dyn FnMut(u64) -> Result<Vec<u8>>,
     ) -> Result<Vec<String>> {
-        {
-            let arena = Arena::new();
-            let mut batch = Batch::new(self, &arena)?;
-            let mut count = 0usize;
-            while let Some(item) = items.peek() {
-                let alone = item.command.as_ref().is_some_and(Command::runs_alone);
-                if alone && count > 0 {
-                    break;
-                }
-                let Some(item) = items.next() else { break };
-                if item.index.is_some_and(|i| i <= held) {
-                    answers.push(Ok(Outcome::Done(())));
-                    continue;
-                }
-                count += 1;
-                match item.command {
-                    Some(c) => answers.push(batch.run(item.index, c)?),
-                    None => {
-                        if item.index.is_some() {
-                            batch.last_index = item.index;
-                        }
-                        answers.push(Ok(Outcome::Done(())));
+        let arena = Arena::new();
+        let mut batch = Batch::new(self, &arena)?;
+        let mut count = 0usize;
+        while let Some(item) = items.peek() {
+            let alone = item.command.as_ref().is_some_and(Command::runs_alone);
+            if alone && count > 0 {
+                break;
+            }
+            let Some(item) = items.next() else { break };
+            if item.index.is_some_and(|i| i <= held) {
+                answers.push(Ok(Outcome::Done(())));
+                continue;
+            }
+            count += 1;
+            match item.command {
+                Some(c) => answers.push(batch.run(item.index, c)?),
+                None => {
+                    if item.index.is_some() {
+                        batch.last_index = item.index;
                     }
-                }
-                if alone || count >= MAX_BATCH {
-                    break;
+                    answers.push(Ok(Outcome::Done(())));
                 }
             }
-            let rec = match batch.last_index {
-                Some(i) => Some(record(i)?),
-                None => None,
-            };
-            batch.commit(rec)
+            if alone || count >= MAX_BATCH {
+                break;
+            }
         }
+        let rec = match batch.last_index {
+            Some(i) => Some(record(i)?),
+            None => None,
+        };
+        batch.commit(rec)
     }
 }

@@ -33,23 +33,9 @@ use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-/// The version of the command encoding this binary writes (see [`Logged`]).
+/// The version of the command encoding this binary writes: commands are written down in the
+/// Raft log as a [`crate::raft::Proposal`] carrying it, and a node refuses a newer one.
 pub const COMMAND_VERSION: u32 = 1;
-
-/// A command as it is written down (in a log): its encoding's version and the command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Logged {
-    pub v: u32,
-    pub command: Command,
-}
-
-impl super::records::Record for Logged {
-    const KIND: &'static str = "command";
-    const VERSION: u32 = COMMAND_VERSION;
-    fn version(&self) -> u32 {
-        self.v
-    }
-}
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

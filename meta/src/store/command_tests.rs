@@ -3,10 +3,9 @@
 //! and value of every environment) and gives identical answers.
 
 use super::Store;
-use super::command::{COMMAND_VERSION, Command, Logged, Outcome};
+use super::command::{COMMAND_VERSION, Command, Outcome};
 use super::lmdb::{self, Db};
 use super::multipart::MIN_PART_SIZE;
-use super::records::{decode_record, encode_record};
 use super::test_fixtures::{chunk, config, copy, object};
 use meta_api::wire::{
     CompletePart, CompleteRequest, ContainerSettings, Heartbeat, PartRecord, PutCondition,
@@ -335,21 +334,25 @@ fn run(dir: &Path, log: Vec<Command>) -> Vec<Result<Outcome, String>> {
 fn the_same_log_leaves_two_stores_identical() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let first = run(a.path(), log());
-    // The second store gets the log as it would be written down, a little later.
+    // The second store gets the log as the Raft log writes it down, a little later.
     std::thread::sleep(std::time::Duration::from_millis(20));
     let written: Vec<Vec<u8>> = log()
         .into_iter()
         .map(|command| {
-            encode_record(&Logged {
+            serde_json::to_vec(&crate::raft::Proposal {
                 v: COMMAND_VERSION,
-                command,
+                commands: vec![command],
             })
             .unwrap()
         })
         .collect();
     let read: Vec<Command> = written
         .iter()
-        .map(|b| decode_record::<Logged>(b).unwrap().command)
+        .flat_map(|b| {
+            serde_json::from_slice::<crate::raft::Proposal>(b)
+                .unwrap()
+                .commands
+        })
         .collect();
     assert_eq!(read, log(), "the log survives its encoding");
     let second = run(b.path(), read);

@@ -70,26 +70,26 @@ impl Store {
         cid: &str,
         rec: &ObjectRecord,
     ) -> Result<()> {
-        let Some(at) = delete_at(rec) else {
-            return Ok(());
-        };
-        let entry = ExpiryEntry {
-            v: 1,
-            container: container.to_string(),
-            key: rec.key.clone(),
-        };
-        self.dir.expiry.put(
-            tx.dir,
-            &index_key(at, cid, &rec.key),
-            &encode_record(&entry)?,
-        )?;
-        Ok(())
+        self.put_expiry(tx.dir, container, cid, rec)
     }
 
     /// [`Store::index_expiry`] in a transaction of its own (tests make stale entries with it).
     #[cfg(test)]
     pub(crate) fn index_expiry_now(
         &self,
+        container: &str,
+        cid: &str,
+        rec: &ObjectRecord,
+    ) -> Result<()> {
+        let mut txn = self.dir.env.write_txn()?;
+        self.put_expiry(&mut txn, container, cid, rec)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn put_expiry(
+        &self,
+        txn: &mut heed::RwTxn,
         container: &str,
         cid: &str,
         rec: &ObjectRecord,
@@ -102,13 +102,9 @@ impl Store {
             container: container.to_string(),
             key: rec.key.clone(),
         };
-        let mut txn = self.dir.env.write_txn()?;
-        self.dir.expiry.put(
-            &mut txn,
-            &index_key(at, cid, &rec.key),
-            &encode_record(&entry)?,
-        )?;
-        txn.commit()?;
+        self.dir
+            .expiry
+            .put(txn, &index_key(at, cid, &rec.key), &encode_record(&entry)?)?;
         Ok(())
     }
 

@@ -26,7 +26,7 @@ mod swift;
 mod versions;
 
 pub use batch::Item;
-pub use command::{COMMAND_VERSION, Command, Logged, Outcome, Submit};
+pub use command::{COMMAND_VERSION, Command, Outcome, Submit};
 pub use conscience::{bounded_score, score};
 pub use expirer::ExpiryPass;
 pub use lifecycle::LifecyclePass;
