@@ -269,3 +269,32 @@ fn an_entry_cut_by_a_crash_is_finished_not_applied_twice() {
         );
     });
 }
+
+/// A data directory written by a single meta before replication (commands applied without
+/// log indexes, no Raft record) opens as a state machine that has applied nothing, keeps every
+/// record, and applies the group's first entries on top.
+#[test]
+fn a_store_from_before_replication_starts_a_group_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log();
+    {
+        let store = crate::store::Store::open(&config(dir.path()), ADDR).unwrap();
+        for c in &log[..5] {
+            store.apply(c.clone()).unwrap();
+        }
+    }
+    crate::store::lmdb::wait_closed(&dir.path().join("directory"));
+    let rt = runtime();
+    rt.block_on(async {
+        let (_, mut sm) = open(dir.path());
+        assert_eq!(sm.applied_state().await.unwrap().0, None);
+        let account = sm.store().get().get_account("acct").unwrap();
+        assert_eq!(account.name, "acct");
+        let answers = sm
+            .apply(vec![proposal(1, 1, log[5..8].to_vec())])
+            .await
+            .unwrap();
+        assert!(answers[0].0.iter().all(Result::is_ok), "{answers:?}");
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, 1)));
+    });
+}
