@@ -25,6 +25,9 @@ pub struct Settings {
     pub interval: Duration,
 }
 
+/// Most quarantined chunks reported per heartbeat.
+const BAD_BATCH: usize = 500;
+
 /// Heartbeat forever (until the task is dropped).
 pub async fn run_loop(volume: Arc<Volume>, settings: Settings) {
     // A heartbeat gives up after two intervals: stuck on a frozen or cut-off meta node, the
@@ -53,7 +56,15 @@ pub async fn run_loop(volume: Arc<Volume>, settings: Settings) {
             io_idle,
             cpu_idle,
         };
-        let hb = message(&settings, volume.service_id(), stats, deleted.clone());
+        let mut hb = message(&settings, volume.service_id(), stats, deleted.clone());
+        // Rotten chunks quarantined since the last report: meta queues their repair.
+        let vol = volume.clone();
+        let bad = tokio::task::spawn_blocking(move || vol.unreported_quarantine(BAD_BATCH))
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .unwrap_or_default();
+        hb.bad_chunks = bad.iter().map(|(_, id)| id.clone()).collect();
         let reply = match client.heartbeat(&hb).await {
             Ok(reply) => {
                 if !meta_up {
@@ -72,8 +83,17 @@ pub async fn run_loop(volume: Arc<Volume>, settings: Settings) {
                 continue;
             }
         };
-        // Meta has recorded the confirmations we just sent.
+        // Meta has recorded the confirmations and bad chunks we just sent.
         deleted.clear();
+        if !bad.is_empty() {
+            let vol = volume.clone();
+            let names: Vec<String> = bad.into_iter().map(|(name, _)| name).collect();
+            match tokio::task::spawn_blocking(move || vol.mark_reported(&names)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot mark quarantined chunks reported"),
+                Err(e) => tracing::warn!(error = %e, "quarantine report task failed"),
+            }
+        }
         if reply.delete.is_empty() {
             continue;
         }
@@ -96,6 +116,7 @@ fn message(settings: &Settings, id: &str, stats: ServiceStats, deleted: Vec<Stri
         slots: settings.slots.clone(),
         stats,
         deleted,
+        bad_chunks: Vec::new(),
     }
 }
 

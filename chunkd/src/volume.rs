@@ -43,6 +43,9 @@ pub struct QuarantineRecord {
     pub quarantined_ms: i64,
     /// Name of the quarantined file in `quarantine/`.
     pub file: String,
+    /// Meta has been told (a heartbeat carried it in `bad_chunks`), so it queued the repair.
+    #[serde(default)]
+    pub reported: bool,
 }
 
 /// An opened chunk volume.
@@ -228,6 +231,7 @@ impl Volume {
             reason: reason.to_string(),
             quarantined_ms: now,
             file: name.clone(),
+            reported: false,
         };
         let json =
             serde_json::to_vec_pretty(&record).map_err(|e| Error::Io(std::io::Error::other(e)))?;
@@ -264,6 +268,41 @@ impl Volume {
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
+    }
+
+    /// Quarantined chunks meta has not been told about yet (up to `limit`): file name and
+    /// chunk id. Blocking.
+    pub fn unreported_quarantine(&self, limit: usize) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .quarantined()?
+            .into_iter()
+            .filter_map(|(name, r)| r.filter(|r| !r.reported).map(|r| (name, r.chunk_id)))
+            .take(limit)
+            .collect())
+    }
+
+    /// Marks quarantined files as reported to meta (their sidecars rewritten). Blocking.
+    pub fn mark_reported(&self, names: &[String]) -> Result<()> {
+        let dir = self.root.join(QUARANTINE_DIR);
+        for name in names {
+            let path = dir.join(format!("{name}.json"));
+            let Ok(bytes) = fs::read(&path) else { continue };
+            let Ok(mut record) = serde_json::from_slice::<QuarantineRecord>(&bytes) else {
+                continue;
+            };
+            record.reported = true;
+            let json = serde_json::to_vec_pretty(&record)
+                .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+            let tmp = dir.join(format!("{name}.json.tmp"));
+            let mut f = File::create(&tmp)?;
+            f.write_all(&json)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)?;
+        }
+        if !names.is_empty() {
+            fsync_dir(&dir)?;
+        }
+        Ok(())
     }
 
     /// Free (available to us) and total bytes of the filesystem holding the volume.

@@ -15,6 +15,7 @@ use crate::wire::{
     ListUploadsReply, ListUploadsRequest, ObjectRecord, PartRecord, PutCondition, ServiceRecord,
     Stored, SwiftToken, SwiftUser, UploadRecord, VersionListReply, VersionListRequest, Versioning,
 };
+use crate::wire::{LocatedChunk, LostService, RdirEntry, RebuildStatus, RepairItem, ReplacedCopy};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -106,6 +107,101 @@ endpoints! {
     GroupStatusGet => "/v1/group/status" -> GroupStatus;
     GroupAdd => "/v1/group/add" -> GroupStatus;
     GroupRemove => "/v1/group/remove" -> GroupStatus;
+    RdirList => "/v1/rdir/list" -> RdirAnswer;
+    ChunkLocate => "/v1/rdir/locate" -> Option<LocatedChunk>;
+    RebuildStart => "/v1/rebuild/start" -> LostService;
+    RebuildStatusGet => "/v1/rebuild/status" -> RebuildStatus;
+    RepairClaim => "/v1/repair/claim" -> Vec<RepairItem>;
+    RepairDone => "/v1/repair/done" -> RepairOutcome;
+    RepairFail => "/v1/repair/fail" -> Empty;
+}
+
+/// The reverse index of one chunk server: its copies in chunk id order after `after`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RdirList {
+    pub service: String,
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Most entries answered (0: only the count).
+    #[serde(default)]
+    pub limit: u32,
+}
+
+/// Answer of [`RdirList`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RdirAnswer {
+    /// Copies the server holds (all of them, not only those answered).
+    pub count: u64,
+    pub bytes: u64,
+    pub entries: Vec<RdirEntry>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<String>,
+}
+
+/// Finds the chunk holding copy `chunk_id` on `service` in `key`'s versions (or in the
+/// upload's parts); `None` when no record holds it any more.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChunkLocate {
+    pub container: String,
+    pub key: String,
+    #[serde(default)]
+    pub upload: Option<String>,
+    pub service: String,
+    pub chunk_id: String,
+}
+
+/// Declares a chunk server lost: every copy it holds is re-created elsewhere.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RebuildStart {
+    pub service: String,
+}
+
+/// Progress of every rebuild, the repair queue and its failures.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RebuildStatusGet {}
+
+/// Hands out up to `max` repair queue entries (least redundancy first) to `worker` for
+/// `lease_ms`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RepairClaim {
+    pub worker: String,
+    pub max: u32,
+    pub lease_ms: u64,
+}
+
+/// A repair is done: in the records of `key` (or the upload's parts), each `old` copy is
+/// replaced by its `new` one, only where `old` is still referenced; the queue entries of the
+/// `old` copies and of `dropped` are removed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RepairDone {
+    pub container: String,
+    pub key: String,
+    #[serde(default)]
+    pub upload: Option<String>,
+    pub replaced: Vec<ReplacedCopy>,
+    /// Queue entries to drop without a replacement (the chunk is not referenced any more).
+    #[serde(default)]
+    pub dropped: Vec<ChunkCopy>,
+}
+
+/// Answer of [`RepairDone`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RepairOutcome {
+    /// Copies replaced in a record.
+    pub replaced: u32,
+    /// New copies no record took (the chunk was deleted meanwhile, or the new copy's server
+    /// already held a piece of the chunk): queued for GC.
+    pub discarded: u32,
+}
+
+/// A repair failed: the entry is handed out again after `retry_after_ms`, or (None) moved to
+/// the unrepairable list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RepairFail {
+    pub service: String,
+    pub chunk_id: String,
+    pub error: String,
+    pub retry_after_ms: Option<u64>,
 }
 
 /// This meta node's view of its group (`spread admin meta status`); any node answers.

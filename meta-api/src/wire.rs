@@ -485,6 +485,10 @@ pub struct Heartbeat {
     /// Chunk ids the service deleted since the last heartbeat, as asked by meta.
     #[serde(default)]
     pub deleted: Vec<String>,
+    /// Chunk ids the service found rotten and quarantined since its last heartbeat: meta
+    /// queues their repair.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bad_chunks: Vec<String>,
 }
 
 /// Meta's answer to a heartbeat: chunks the service must delete (garbage from overwritten,
@@ -535,4 +539,119 @@ pub struct ErrorBody {
     /// so the client can rebuild the exact variant.
     #[serde(default)]
     pub detail: Option<String>,
+}
+
+/// One entry of a chunk server's reverse index (rdir): a chunk copy (or EC fragment) the
+/// server holds, and the object it belongs to. Written by the same command as the object
+/// record, so the two cannot drift.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RdirEntry {
+    pub service: String,
+    pub chunk_id: String,
+    pub container: String,
+    pub key: String,
+    /// The multipart upload whose part holds the chunk, when it was written as a part (the
+    /// completed object then holds it under `key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<String>,
+    /// Position of the chunk in its object (or part).
+    pub pos: u32,
+    /// Bytes of this copy or fragment.
+    pub size: u64,
+    pub policy: String,
+    /// Pieces a read needs: 1 for copies, k for an erasure-coded chunk.
+    pub needed: u32,
+    /// Every copy or fragment of the chunk (this one included); `hash` is left out.
+    pub copies: Vec<ChunkCopy>,
+}
+
+/// Why a chunk copy is queued for repair.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RepairReason {
+    /// Its chunk server is lost (dead for `lost_after_secs`, or declared lost by an operator).
+    Lost,
+    /// Its chunk server found it rotten (scrubber or a read) and quarantined it.
+    Corrupt,
+}
+
+/// One entry of the repair queue: a copy to re-create elsewhere.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RepairItem {
+    /// The copy to replace (its server and chunk id).
+    pub service: String,
+    pub chunk_id: String,
+    pub container: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<String>,
+    pub reason: RepairReason,
+    /// Redundancy left when queued: pieces still good beyond those a read needs (0: one more
+    /// loss loses data). The queue hands out the lowest first.
+    pub redundancy: u8,
+    pub size: u64,
+    pub queued_ms: i64,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Not handed out again before this time (backoff after a failure).
+    pub next_try_ms: i64,
+    /// Handed out to a worker until this time.
+    pub lease_until_ms: i64,
+    /// No good copy is left: kept on the unrepairable list, never handed out.
+    #[serde(default)]
+    pub unrepairable: bool,
+}
+
+/// A chunk server whose copies are being re-created elsewhere.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LostService {
+    pub service: String,
+    /// "dead" (silent for `lost_after_secs`) or "operator" (`spread admin cluster rebuild`).
+    pub reason: String,
+    pub since_ms: i64,
+    /// Copies and bytes it held when it was declared lost.
+    pub total_chunks: u64,
+    pub total_bytes: u64,
+    /// Copies re-created elsewhere, or whose object was deleted meanwhile.
+    pub done_chunks: u64,
+    pub done_bytes: u64,
+    /// Every copy it held is in the repair queue (or done).
+    pub queued_all: bool,
+}
+
+/// Answer of `rebuild/status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RebuildStatus {
+    pub lost: Vec<LostService>,
+    /// Entries waiting in the repair queue (not unrepairable).
+    pub queued: u64,
+    pub queued_bytes: u64,
+    /// Entries handed out to a worker right now.
+    pub leased: u64,
+    /// Entries waiting after a failure (with their last error).
+    pub failing: Vec<RepairItem>,
+    pub unrepairable: Vec<RepairItem>,
+    pub unrepairable_count: u64,
+}
+
+/// A chunk located for its repair: the record fields a chunk server's reverse metadata needs,
+/// and the chunk itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LocatedChunk {
+    pub account: String,
+    pub container: String,
+    pub key: String,
+    pub version_id: String,
+    pub content_id: String,
+    pub policy: String,
+    pub mtime_ms: i64,
+    pub chunk: ChunkRecord,
+}
+
+/// One copy a repair re-created: `old` is replaced by `new` in every record holding it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReplacedCopy {
+    pub old: ChunkCopy,
+    pub new: ChunkCopy,
 }

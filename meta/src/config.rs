@@ -36,6 +36,12 @@ pub struct Config {
     /// Seconds between two passes of the expirer (objects whose `x-delete-at` is due, expired
     /// Swift tokens); 0 disables it.
     pub expirer_interval_secs: u64,
+    /// A chunk server silent for this long is declared lost: every copy it held is re-created
+    /// elsewhere.
+    pub lost_after_secs: u64,
+    /// Seconds between two passes of the rebuild planner (declares silent servers lost,
+    /// queues their copies); 0 disables it.
+    pub rebuild_check_secs: u64,
     /// Seconds between two passes of the lifecycle worker (S3 lifecycle rules); 0 disables it.
     pub lifecycle_interval_secs: u64,
     /// Length of a lifecycle "day" in seconds: rules say days, the worker counts this many
@@ -75,6 +81,8 @@ impl Default for Config {
             score_max_rise: 20,
             lock_new_services: false,
             expirer_interval_secs: 10,
+            lost_after_secs: 900,
+            rebuild_check_secs: 5,
             lifecycle_interval_secs: 300,
             lifecycle_day_secs: 86_400,
             node_id: 1,

@@ -7,6 +7,7 @@ pub mod expirer;
 pub mod ids;
 pub mod lifecycle;
 pub mod raft;
+pub mod rebuild;
 pub mod score_expr;
 pub mod server;
 pub mod store;

@@ -69,6 +69,11 @@ pub async fn serve_with_shutdown(
         })
     };
     let expirer = crate::expirer::spawn(source.clone(), config.expirer_interval_secs);
+    let rebuild = crate::rebuild::spawn(
+        source.clone(),
+        config.rebuild_check_secs,
+        config.lost_after_secs,
+    );
     let lifecycle = crate::lifecycle::spawn(
         source,
         config.lifecycle_interval_secs,
@@ -113,7 +118,7 @@ pub async fn serve_with_shutdown(
             }
         }
     }
-    for task in [expirer, lifecycle].into_iter().flatten() {
+    for task in [expirer, lifecycle, rebuild].into_iter().flatten() {
         task.abort();
         let _ = task.await;
     }
@@ -379,6 +384,32 @@ pub fn routes() -> Routes {
     r.read(|s, q: api::SwiftUserGet| s.get_swift_user(&q.account, &q.user));
     r.add(|s, q: api::TokenCreate| s.create_token(&q.account, &q.user, q.ttl_secs));
     r.read(|s, q: api::TokenGet| s.get_token(&q.token));
+    r.read(|s, q: api::RdirList| s.rdir_list(&q.service, q.after.as_deref(), q.limit));
+    r.read(|s, q: api::ChunkLocate| {
+        s.locate_chunk(
+            &q.container,
+            &q.key,
+            q.upload.as_deref(),
+            &q.service,
+            &q.chunk_id,
+        )
+    });
+    r.add(|s, q: api::RebuildStart| s.mark_lost(&q.service, "operator"));
+    r.read(|s, _: api::RebuildStatusGet| s.rebuild_status());
+    r.add(|s, q: api::RepairClaim| s.claim_repairs(&q.worker, q.max, q.lease_ms));
+    r.add(|s, q: api::RepairDone| {
+        s.repair_done(
+            &q.container,
+            &q.key,
+            q.upload.as_deref(),
+            &q.replaced,
+            &q.dropped,
+        )
+    });
+    r.add(|s, q: api::RepairFail| {
+        s.repair_failed(&q.service, &q.chunk_id, &q.error, q.retry_after_ms)
+            .map(|()| api::Empty {})
+    });
     r
 }
 

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 mod containers;
+mod repair;
 use containers::ContainerCache;
 
 /// How long to wait for a TCP connection to meta.

@@ -15,7 +15,7 @@ use super::network::Network;
 use super::state_machine::{StateMachine, StoreHandle};
 use super::{Applied, MAX_PROPOSAL, Proposal, TypeConfig};
 use crate::config::Config;
-use crate::store::{COMMAND_VERSION, Command, Outcome, Submit};
+use crate::store::{Command, Outcome, Submit};
 use meta_api::api::{GroupMember, GroupStatus};
 use meta_api::error::{Error, Result};
 use openraft::error::{ClientWriteError, RaftError};
@@ -316,7 +316,7 @@ async fn propose(raft: Raft<TypeConfig>, mut queue: mpsc::Receiver<Pending>) {
                 })
                 .collect();
             let proposal = Proposal {
-                v: COMMAND_VERSION,
+                v: commands.iter().map(Command::version).max().unwrap_or(1),
                 commands,
             };
             match raft.client_write(proposal).await {

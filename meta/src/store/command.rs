@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// The version of the command encoding this binary writes: commands are written down in the
 /// Raft log as a [`crate::raft::Proposal`] carrying it, and a node refuses a newer one.
-pub const COMMAND_VERSION: u32 = 1;
+pub const COMMAND_VERSION: u32 = 2;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,6 +188,43 @@ pub enum Command {
     PurgeTokens {
         now_ms: i64,
     },
+    /// Declares a chunk server lost (version 2).
+    MarkLost {
+        service: String,
+        reason: String,
+        now_ms: i64,
+    },
+    /// Queues the next page of a lost server's copies for repair (version 2).
+    QueueRebuild {
+        service: String,
+        max: u32,
+        now_ms: i64,
+    },
+    /// Hands out repair queue entries to a worker (version 2).
+    ClaimRepairs {
+        worker: String,
+        max: u32,
+        now_ms: i64,
+        lease_ms: u64,
+    },
+    /// Records re-created copies by compare-and-set on the records (version 2).
+    RepairDone {
+        container: String,
+        key: String,
+        upload: Option<String>,
+        replaced: Vec<meta_api::wire::ReplacedCopy>,
+        dropped: Vec<ChunkCopy>,
+        now_ms: i64,
+        gc_due_ms: u64,
+    },
+    /// A repair failed: retried at `retry_at_ms`, or unrepairable (version 2).
+    RepairFailed {
+        service: String,
+        chunk_id: String,
+        error: String,
+        now_ms: i64,
+        retry_at_ms: Option<i64>,
+    },
 }
 
 /// What applying a command answers (serializable: a Raft follower hands the leader's answer
@@ -208,6 +245,9 @@ pub enum Outcome {
     Count(u64),
     SwiftUser(SwiftUser),
     Token(SwiftToken),
+    Lost(meta_api::wire::LostService),
+    Repairs(Vec<meta_api::wire::RepairItem>),
+    Repaired(meta_api::api::RepairOutcome),
 }
 
 /// A command's times: when it happened, and when the chunks it frees may be deleted.
@@ -265,12 +305,28 @@ impl Command {
             | C::CreateUpload { container, .. }
             | C::PutPart { container, .. }
             | C::CompleteUpload { container, .. }
-            | C::AbortUpload { container, .. } => Some(container),
+            | C::AbortUpload { container, .. }
+            | C::RepairDone { container, .. } => Some(container),
             C::DeleteContainer { name, .. }
             | C::SetVersioning { name, .. }
             | C::SetContainerPolicy { name, .. }
             | C::UpdateContainerProperties { name, .. } => Some(name),
             _ => None,
+        }
+    }
+
+    /// The command encoding version that introduced this command: a proposal carries the
+    /// highest of its commands', so a node too old for a command refuses it by name while
+    /// older commands still replicate to it.
+    pub fn version(&self) -> u32 {
+        use Command as C;
+        match self {
+            C::MarkLost { .. }
+            | C::QueueRebuild { .. }
+            | C::ClaimRepairs { .. }
+            | C::RepairDone { .. }
+            | C::RepairFailed { .. } => 2,
+            _ => 1,
         }
     }
 
@@ -557,6 +613,49 @@ impl Store {
                 expires_ms,
             } => O::Token(self.apply_create_token(tx, &account, &user, token, expires_ms)?),
             C::PurgeTokens { now_ms } => O::Count(self.apply_purge_tokens(tx, now_ms)?),
+            C::MarkLost {
+                service,
+                reason,
+                now_ms,
+            } => O::Lost(self.apply_mark_lost(tx, &service, &reason, now_ms)?),
+            C::QueueRebuild {
+                service,
+                max,
+                now_ms,
+            } => O::Count(self.apply_queue_rebuild(tx, &service, max, now_ms)?),
+            C::ClaimRepairs {
+                worker,
+                max,
+                now_ms,
+                lease_ms,
+            } => O::Repairs(self.apply_claim_repairs(tx, &worker, max, now_ms, lease_ms)?),
+            C::RepairDone {
+                container,
+                key,
+                upload,
+                replaced,
+                dropped,
+                now_ms,
+                gc_due_ms,
+            } => O::Repaired(self.apply_repair_done(
+                tx,
+                &container,
+                &key,
+                upload.as_deref(),
+                &replaced,
+                &dropped,
+                Clock { now_ms, gc_due_ms },
+            )?),
+            C::RepairFailed {
+                service,
+                chunk_id,
+                error,
+                now_ms: _,
+                retry_at_ms,
+            } => {
+                self.fail_repair(tx.dir, &service, &chunk_id, &error, retry_at_ms)?;
+                O::Done(())
+            }
         })
     }
 

@@ -67,6 +67,7 @@ pub(crate) fn log() -> Vec<Command> {
             cpu_idle: 1.0,
         },
         deleted,
+        bad_chunks: vec![],
     };
     let put = |container: &str, record, now_ms| Command::PutObject {
         container: container.into(),
@@ -291,7 +292,7 @@ pub(crate) fn dump(dir: &Path) -> Dump {
         }
     }
     for path in envs {
-        let env = lmdb::open_env(&path, 64 << 20, 16).unwrap();
+        let env = lmdb::open_env(&path, 64 << 20, 24).unwrap();
         let txn = env.read_txn().unwrap();
         let main: heed::Database<heed::types::Bytes, heed::types::Bytes> =
             env.open_database(&txn, None).unwrap().unwrap();

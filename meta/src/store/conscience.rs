@@ -79,6 +79,10 @@ impl Store {
         };
         // What the service scored until now: 0 when new or back from silence.
         let previous = old.as_ref().map_or(0, |o| score(o, now, dead_after_ms));
+        // Back from a rebuild started for its silence, that rebuild stops; one an operator
+        // started keeps it out of placement (score 0).
+        let retired = self.service_back(txn, &hb.id)?;
+        let locked = if retired { Some(0) } else { locked };
         let rec = ServiceRecord {
             id: hb.id.clone(),
             kind: hb.kind.clone(),
@@ -100,6 +104,7 @@ impl Store {
             .services
             .put(txn, hb.id.as_bytes(), &encode(&rec)?)?;
         self.confirm_gc(txn, &hb.id, &hb.deleted)?;
+        self.queue_bad_chunks(txn, &hb.id, &hb.bad_chunks, now)?;
         let delete = self.due_gc(txn, &hb.id, GC_BATCH, now)?;
         if old.is_none() {
             tracing::info!(id = %hb.id, kind = %hb.kind, addr = %hb.addr, location = %hb.location,

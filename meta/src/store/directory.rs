@@ -9,7 +9,8 @@
 //! see [`super::gc`]), `settings` (namespace-wide settings, e.g. `policy` → the applied
 //! policy file's TOML text), `swift_users` (account ‖ NUL ‖ user → `SwiftUser`), `tokens`
 //! (Swift token → `SwiftToken`), `expiry` (delete-at seconds u64 BE ‖ cid ‖ encoded object key →
-//! [`super::records::ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`).
+//! [`super::records::ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`),
+//! and the reverse index, repair queue and lost services of [`super::rdir`].
 
 use super::format;
 use super::lmdb::{self, Db, Env};
@@ -33,13 +34,20 @@ pub struct Directory {
     pub swift_users: Db,
     pub tokens: Db,
     pub expiry: Db,
+    pub rdir: Db,
+    pub repair: Db,
+    pub repair_at: Db,
+    pub lost: Db,
+    /// Opened at format 2: the reverse index must be built from the records
+    /// ([`super::Store::open`] does it, then writes format 3).
+    pub rdir_missing: bool,
 }
 
 impl Directory {
     /// Opens the environment, creating its databases and (re)filling meta0 when it is empty or
     /// points to another address.
     pub fn open(path: &Path, map_size: usize, own_addr: &str) -> Result<Directory> {
-        let env = lmdb::open_env_with(path, map_size, 16, lmdb::Sync::DataOnly)?;
+        let env = lmdb::open_env_with(path, map_size, 24, lmdb::Sync::DataOnly)?;
         let mut txn = env.write_txn()?;
         let dir = Directory {
             meta0: lmdb::create_db(&env, &mut txn, "meta0")?,
@@ -55,8 +63,14 @@ impl Directory {
             swift_users: lmdb::create_db(&env, &mut txn, "swift_users")?,
             tokens: lmdb::create_db(&env, &mut txn, "tokens")?,
             expiry: lmdb::create_db(&env, &mut txn, "expiry")?,
+            rdir: lmdb::create_db(&env, &mut txn, "rdir")?,
+            repair: lmdb::create_db(&env, &mut txn, "repair")?,
+            repair_at: lmdb::create_db(&env, &mut txn, "repair_at")?,
+            lost: lmdb::create_db(&env, &mut txn, "lost")?,
+            rdir_missing: false,
             env: env.clone(),
         };
+        let mut dir = dir;
         // Nothing stored yet: a new directory, written in the current format from the start.
         let fresh = [
             dir.meta0,
@@ -89,7 +103,7 @@ impl Directory {
 
     /// Checks the layout's format number and migrates an older layout to
     /// [`format::DIRECTORY`]; `fresh` when the environment was just created.
-    fn migrate(&self, txn: &mut RwTxn, path: &Path, fresh: bool) -> Result<()> {
+    fn migrate(&mut self, txn: &mut RwTxn, path: &Path, fresh: bool) -> Result<()> {
         let stored = format::stored(&self.settings, txn)?;
         let found = match stored {
             Some(f) => f,
@@ -104,8 +118,11 @@ impl Directory {
                 "directory format 1 -> 2: GC entries from before due times are due now"
             );
         }
-        if stored != Some(format::DIRECTORY) {
-            format::write(&self.settings, txn, format::DIRECTORY)?;
+        // 2 -> 3 (the reverse index) reads every meta2 environment: the store does it.
+        let reached = if found < 3 { 2 } else { format::DIRECTORY };
+        self.rdir_missing = found < 3;
+        if stored != Some(reached) {
+            format::write(&self.settings, txn, reached)?;
         }
         Ok(())
     }

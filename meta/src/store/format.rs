@@ -12,6 +12,8 @@
 //! - 1: before format numbers. GC entries queued before due times existed have an empty value
 //!   and no `gc_due` entry.
 //! - 2: every GC entry is dated and indexed in `gc_due` (1 → 2 dates the old ones "due now").
+//! - 3: the reverse index (`rdir`) holds every chunk copy of every record (2 → 3 builds it
+//!   from every container's records, at open).
 //!
 //! meta2 (`props["format"]`):
 //! - 1: the layout described in [`super::meta2`]; environments from before format numbers are
@@ -28,7 +30,7 @@ use std::path::Path;
 /// Key of the format number (u32 BE) in the directory's `settings` and meta2's `props`.
 pub const KEY: &[u8] = b"format";
 /// The directory layout this binary writes.
-pub const DIRECTORY: u32 = 2;
+pub const DIRECTORY: u32 = 3;
 /// The meta2 layout this binary writes.
 pub const META2: u32 = 1;
 

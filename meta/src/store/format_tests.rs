@@ -38,7 +38,7 @@ const PART_V1: &str = r#"{"v":1,"part_number":1,"size":4,"etag":"pe","mtime_ms":
 /// service, a policy file, an expiry entry and two GC entries (one undated, as queued before
 /// due times, one dated).
 fn write_format1(dir: &Path) {
-    let d = lmdb::open_env(&dir.join("directory"), 64 << 20, 16).unwrap();
+    let d = lmdb::open_env(&dir.join("directory"), 64 << 20, 24).unwrap();
     let photos = container_id("acct", "photos");
     let docs = container_id("acct", "docs");
     let meta1 = |name: &str, props: &str| {
@@ -266,7 +266,7 @@ fn a_format_1_store_opens_and_every_record_kind_reads_back() {
     drop(s);
 
     // The numbers are written: the directory is format 2, meta2 environments format 1.
-    let d = lmdb::open_env(&tmp.path().join("directory"), 64 << 20, 16).unwrap();
+    let d = lmdb::open_env(&tmp.path().join("directory"), 64 << 20, 24).unwrap();
     let txn = d.read_txn().unwrap();
     let settings: Db = d.open_database(&txn, Some("settings")).unwrap().unwrap();
     assert_eq!(
@@ -279,7 +279,7 @@ fn a_format_1_store_opens_and_every_record_kind_reads_back() {
 fn a_store_of_a_newer_format_is_refused_with_both_numbers() {
     let tmp = tempfile::tempdir().unwrap();
     drop(Store::open(&config(tmp.path()), ADDR).unwrap());
-    let d = lmdb::open_env(&tmp.path().join("directory"), 64 << 20, 16).unwrap();
+    let d = lmdb::open_env(&tmp.path().join("directory"), 64 << 20, 24).unwrap();
     put(&d, "settings", &[(format::KEY, &7u32.to_be_bytes())]);
     drop(d);
     lmdb::wait_closed(&tmp.path().join("directory"));
@@ -287,7 +287,7 @@ fn a_store_of_a_newer_format_is_refused_with_both_numbers() {
         Ok(_) => panic!("a newer directory format was opened"),
         Err(e) => e.to_string(),
     };
-    assert!(e.contains("format 7") && e.contains("up to 2"), "{e}");
+    assert!(e.contains("format 7") && e.contains("up to 3"), "{e}");
     assert!(!e.contains('\n'), "{e}");
 }
 

@@ -117,7 +117,19 @@ pub(crate) fn date_old_entries(dir: &Directory, txn: &mut RwTxn) -> Result<usize
 
 impl Store {
     /// Adds copies to the GC queue inside a directory write transaction, due at `due_ms`.
+    /// The copies leave the reverse index (no record references them any more).
     pub(crate) fn push_gc(&self, txn: &mut RwTxn, chunks: &[ChunkCopy], due_ms: u64) -> Result<()> {
+        self.rdir_remove(txn, chunks)?;
+        push_gc(self.dir.gc, self.dir.gc_due, txn, chunks, due_ms)
+    }
+
+    /// [`Store::push_gc`] for copies the caller took out of the reverse index itself.
+    pub(crate) fn push_gc_raw(
+        &self,
+        txn: &mut RwTxn,
+        chunks: &[ChunkCopy],
+        due_ms: u64,
+    ) -> Result<()> {
         push_gc(self.dir.gc, self.dir.gc_due, txn, chunks, due_ms)
     }
 
@@ -143,7 +155,7 @@ impl Store {
         if chunks.is_empty() {
             return Ok(());
         }
-        push_gc(self.dir.gc, self.dir.gc_due, tx.dir, &chunks, due_ms)?;
+        self.push_gc(tx.dir, &chunks, due_ms)?;
         tracing::debug!(count = chunks.len(), "chunks queued for GC");
         Ok(())
     }

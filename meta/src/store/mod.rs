@@ -21,7 +21,9 @@ mod multipart;
 mod objects;
 mod policies;
 mod raft_state;
+mod rdir;
 pub mod records;
+mod repair;
 mod swift;
 mod versions;
 
@@ -31,6 +33,7 @@ pub use conscience::{bounded_score, score};
 pub use expirer::ExpiryPass;
 pub use lifecycle::LifecyclePass;
 pub use meta2::Usage;
+pub use repair::QUEUE_PAGE;
 pub use swift::TOKEN_PREFIX;
 
 use crate::config::Config;
@@ -85,7 +88,7 @@ impl Store {
         );
         let dead_after_ms =
             i64::try_from(config.dead_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-        Ok(Store {
+        let store = Store {
             dir,
             envs,
             dead_after_ms,
@@ -97,7 +100,11 @@ impl Store {
             local: Default::default(),
             local_done: Default::default(),
             submit: Default::default(),
-        })
+        };
+        if store.dir.rdir_missing {
+            store.build_rdir()?;
+        }
+        Ok(store)
     }
 
     /// Address recorded for this meta.
@@ -137,6 +144,8 @@ pub(crate) mod command_tests;
 mod format_tests;
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod rdir_tests;
 #[cfg(test)]
 mod swift_tests;
 #[cfg(test)]

@@ -214,15 +214,23 @@ impl Store {
         let r = self.resolve_in(tx.dir, container)?;
         let value = encode(part)?;
         let k = part_key(upload_id, part.part_number);
-        let old: Option<PartRecord> = tx.meta2(&r.cid, |m2, txn| {
-            get_upload(m2, txn, upload_id)?;
-            let old = match m2.parts.get(txn, &k)? {
-                Some(v) => Some(decode(v)?),
-                None => None,
-            };
-            m2.parts.put(txn, &k, &value)?;
-            Ok(old)
-        })?;
+        let (old, key, policy): (Option<PartRecord>, String, String) =
+            tx.meta2(&r.cid, |m2, txn| {
+                let upload = get_upload(m2, txn, upload_id)?;
+                let old = match m2.parts.get(txn, &k)? {
+                    Some(v) => Some(decode(v)?),
+                    None => None,
+                };
+                m2.parts.put(txn, &k, &value)?;
+                Ok((old, upload.key, upload.policy))
+            })?;
+        let owner = super::rdir::Owner {
+            container,
+            key: &key,
+            upload: Some(upload_id),
+            policy: &policy,
+        };
+        self.rdir_add(tx.dir, &owner, &part.chunks)?;
         let garbage = old
             .map(|o| {
                 let keep: Vec<ChunkCopy> = copies_of(&part.chunks).collect();
@@ -317,6 +325,13 @@ impl Store {
         if let Some(o) = &old {
             self.unindex_expiry(tx, &r.cid, o, Some(&rec))?;
         }
+        let owner = super::rdir::Owner {
+            container,
+            key: &rec.key,
+            upload: None,
+            policy: &rec.policy,
+        };
+        self.rdir_add(tx.dir, &owner, &rec.chunks)?;
         self.apply_queue_gc(tx, garbage, gc_due_ms)?;
         Ok(rec)
     }

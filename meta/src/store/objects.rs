@@ -81,6 +81,13 @@ impl Store {
         if let Some(o) = &written.replaced {
             self.unindex_expiry(tx, &r.cid, o, Some(&rec))?;
         }
+        let owner = super::rdir::Owner {
+            container,
+            key: &rec.key,
+            upload: None,
+            policy: &rec.policy,
+        };
+        self.rdir_add(tx.dir, &owner, &rec.chunks)?;
         self.apply_queue_gc(tx, written.garbage, gc_due_ms)?;
         Ok(Stored {
             version_id: rec.version_id,

@@ -494,6 +494,7 @@ fn heartbeat_scores_and_gc_handoff() {
             ..Default::default()
         },
         deleted: vec![],
+        bad_chunks: vec![],
     };
     assert!(s.heartbeat(&hb).unwrap().delete.is_empty());
     let svc = s.list_services(Some("chunkd")).unwrap();
@@ -550,6 +551,7 @@ fn full_heartbeat(id: &str) -> Heartbeat {
             cpu_idle: 1.0,
         },
         deleted: vec![],
+        bad_chunks: vec![],
     }
 }
 
@@ -702,7 +704,7 @@ fn state_survives_reopen() {
 fn gc_entries_wait_their_grace() {
     let dir = tempfile::tempdir().unwrap();
     let grace = Config {
-        gc_grace_secs: 1,
+        gc_grace_secs: 2,
         ..config(dir.path())
     };
     let s = Store::open(&grace, "127.0.0.1:6000").unwrap();
@@ -717,15 +719,15 @@ fn gc_entries_wait_their_grace() {
             .next_due_ms
             .is_some_and(|t| t > crate::ids::now_ms())
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::thread::sleep(std::time::Duration::from_millis(1000));
     s.queue_gc(&[copy("svc-a", "later"), copy("svc-a", "late")])
         .unwrap();
     assert_eq!(s.gc_len().unwrap(), 2, "a queued copy is not queued twice");
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    std::thread::sleep(std::time::Duration::from_millis(1300));
     assert_eq!(s.heartbeat(&hb).unwrap().delete, vec!["late"]);
     let backlog = s.gc_backlog().unwrap();
     assert_eq!((backlog[0].due, backlog[0].waiting), (1, 1));
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    std::thread::sleep(std::time::Duration::from_millis(900));
     assert_eq!(s.heartbeat(&hb).unwrap().delete, vec!["late", "later"]);
     hb.deleted = vec!["late".into(), "later".into()];
     assert!(s.heartbeat(&hb).unwrap().delete.is_empty());

@@ -123,7 +123,11 @@ fn parse_version_id(id: &str) -> Result<[u8; 8]> {
 }
 
 /// The versions of one key, newest first, with their LMDB keys.
-fn versions_of(env: &Meta2, txn: &RoTxn, key: &str) -> Result<Vec<(Vec<u8>, ObjectRecord)>> {
+pub(super) fn versions_of(
+    env: &Meta2,
+    txn: &RoTxn,
+    key: &str,
+) -> Result<Vec<(Vec<u8>, ObjectRecord)>> {
     let lkey = keys::encode(key);
     let prefix = key_prefix(&lkey);
     let mut out = Vec::new();
@@ -163,7 +167,7 @@ fn find_version(
     })
 }
 
-fn current(env: &Meta2, txn: &RoTxn, lkey: &[u8]) -> Result<Option<ObjectRecord>> {
+pub(super) fn current(env: &Meta2, txn: &RoTxn, lkey: &[u8]) -> Result<Option<ObjectRecord>> {
     match env.objects.get(txn, lkey)? {
         Some(v) => Ok(Some(decode(v)?)),
         None => Ok(None),

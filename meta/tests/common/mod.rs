@@ -109,5 +109,6 @@ pub fn heartbeat(id: &str, deleted: Vec<String>) -> Heartbeat {
             cpu_idle: 1.0,
         },
         deleted,
+        bad_chunks: Vec::new(),
     }
 }

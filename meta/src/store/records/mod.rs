@@ -23,6 +23,7 @@
 
 mod directory;
 mod object;
+pub mod repair;
 
 pub use directory::{AccountRecord, ExpiryEntry, Meta1Record};
 

@@ -1,0 +1,415 @@
+//! The reverse index follows the records exactly, and rebuilds replace lost copies by
+//! compare-and-set on them.
+
+use super::Store;
+use super::gc::gc_key;
+use super::records::decode;
+use super::records::repair::RdirRecord;
+use super::test_fixtures::{config, copy, object, store};
+use meta_api::wire::{
+    ChunkRecord, CompletePart, CompleteRequest, Heartbeat, ObjectRecord, PartRecord, ReplacedCopy,
+    ServiceStats, UploadRecord, Versioning,
+};
+use std::collections::BTreeSet;
+
+/// (service, chunk id, container, key) of every rdir entry.
+fn rdir_rows(s: &Store) -> BTreeSet<(String, String, String, String)> {
+    let txn = s.dir.env.read_txn().unwrap();
+    let mut out = BTreeSet::new();
+    for item in s.dir.rdir.iter(&txn).unwrap() {
+        let (k, v) = item.unwrap();
+        let (service, chunk) = super::rdir::split_copy_key(k).unwrap();
+        let r: RdirRecord = super::records::decode_record(v).unwrap();
+        out.insert((service, chunk, r.container, r.key));
+    }
+    out
+}
+
+/// The same rows, computed from every record of every container.
+fn record_rows(s: &Store) -> BTreeSet<(String, String, String, String)> {
+    let txn = s.dir.env.read_txn().unwrap();
+    let mut out = BTreeSet::new();
+    let mut containers = Vec::new();
+    for item in s.dir.meta1.iter(&txn).unwrap() {
+        let (k, v) = item.unwrap();
+        let m1: super::records::Meta1Record = super::records::decode_record(v).unwrap();
+        containers.push((String::from_utf8_lossy(k).into_owned(), m1.name));
+    }
+    for (cid, name) in containers {
+        let env = s.envs.get(&cid, false).unwrap();
+        let t = env.env.read_txn().unwrap();
+        let mut add = |key: &str, chunks: &[ChunkRecord]| {
+            for c in chunks {
+                for p in &c.copies {
+                    out.insert((
+                        p.service.clone(),
+                        p.chunk_id.clone(),
+                        name.clone(),
+                        key.to_string(),
+                    ));
+                }
+            }
+        };
+        for db in [env.objects, env.versions] {
+            for item in db.iter(&t).unwrap() {
+                let (_, v) = item.unwrap();
+                let r: ObjectRecord = decode(v).unwrap();
+                add(&r.key, &r.chunks);
+            }
+        }
+        let mut uploads = Vec::new();
+        for item in env.uploads.iter(&t).unwrap() {
+            let (_, v) = item.unwrap();
+            let u: UploadRecord = decode(v).unwrap();
+            uploads.push(u);
+        }
+        for u in uploads {
+            for item in env
+                .parts
+                .prefix_iter(&t, &super::meta2::part_prefix(&u.upload_id))
+                .unwrap()
+            {
+                let (_, v) = item.unwrap();
+                let p: PartRecord = decode(v).unwrap();
+                add(&u.key, &p.chunks);
+            }
+        }
+    }
+    out
+}
+
+/// A chunk with copies `(service, chunk id)`.
+fn chunk3(pos: u32, copies: &[(&str, &str)]) -> ChunkRecord {
+    ChunkRecord {
+        pos,
+        offset: u64::from(pos) * 10,
+        size: 10,
+        hash: "00".repeat(32),
+        copies: copies.iter().map(|(s, c)| copy(s, c)).collect(),
+        ec: None,
+        inline: None,
+    }
+}
+
+fn obj(key: &str, chunks: Vec<ChunkRecord>) -> ObjectRecord {
+    let mut o = object(key, 10 * chunks.len() as u64, "x");
+    o.chunks = chunks;
+    o
+}
+
+fn hb(id: &str) -> Heartbeat {
+    Heartbeat {
+        id: id.into(),
+        kind: "chunkd".into(),
+        addr: "127.0.0.1:1".into(),
+        location: format!("dc.r.{id}.v"),
+        slots: vec![],
+        stats: ServiceStats {
+            free_bytes: 100,
+            total_bytes: 100,
+            ..Default::default()
+        },
+        deleted: vec![],
+        bad_chunks: vec![],
+    }
+}
+
+fn part(n: u32, size: u64, copies: &[(&str, &str)]) -> PartRecord {
+    PartRecord {
+        part_number: n,
+        size,
+        etag: format!("{:032x}", n),
+        mtime_ms: 1,
+        checksums: Default::default(),
+        chunks: vec![chunk3(0, copies)],
+    }
+}
+
+#[test]
+fn rdir_follows_every_kind_of_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "b");
+    s.put_object(
+        "b",
+        &obj("k1", vec![chunk3(0, &[("s1", "a1"), ("s2", "a2")])]),
+    )
+    .unwrap();
+    // Overwrite: the old copies leave, the new ones come in.
+    s.put_object(
+        "b",
+        &obj("k1", vec![chunk3(0, &[("s1", "b1"), ("s3", "b3")])]),
+    )
+    .unwrap();
+    assert_eq!(rdir_rows(&s), record_rows(&s));
+    assert_eq!(rdir_rows(&s).len(), 2);
+    // Versioned: versions keep their copies; deleting one version frees its copies only.
+    s.set_versioning("b", Versioning::Enabled).unwrap();
+    s.put_object("b", &obj("k1", vec![chunk3(0, &[("s2", "c2")])]))
+        .unwrap();
+    s.put_object(
+        "b",
+        &obj(
+            "k2",
+            vec![chunk3(0, &[("s2", "d2")]), chunk3(1, &[("s4", "d4")])],
+        ),
+    )
+    .unwrap();
+    s.delete_object("b", "k2").unwrap();
+    assert_eq!(rdir_rows(&s), record_rows(&s));
+    let v = s.list_versions("b", &Default::default()).unwrap();
+    for ver in &v.versions {
+        if ver.key == "k2" && !ver.delete_marker {
+            s.delete_version("b", "k2", Some(&ver.version_id), false)
+                .unwrap();
+        }
+    }
+    assert_eq!(rdir_rows(&s), record_rows(&s));
+    assert!(!rdir_rows(&s).iter().any(|r| r.1 == "d2"));
+    // Multipart: parts are indexed under the upload's key; completion keeps the used parts'
+    // copies and frees the others; abort frees everything.
+    let upload = |id: &str| UploadRecord {
+        upload_id: id.into(),
+        key: "mp".into(),
+        initiated_ms: 1,
+        content_type: None,
+        headers: Default::default(),
+        user_meta: Default::default(),
+        policy: "THREECOPIES".into(),
+        checksum_algorithm: None,
+        props: Default::default(),
+    };
+    s.create_upload("b", &upload("u1")).unwrap();
+    s.put_part("b", "u1", &part(1, 6 << 20, &[("s1", "p1"), ("s2", "p1b")]))
+        .unwrap();
+    s.put_part("b", "u1", &part(2, 5, &[("s3", "p2")])).unwrap();
+    s.put_part("b", "u1", &part(3, 5, &[("s4", "p3")])).unwrap();
+    assert_eq!(rdir_rows(&s), record_rows(&s));
+    let req = CompleteRequest {
+        parts: [1, 2]
+            .iter()
+            .map(|n| CompletePart {
+                part_number: *n,
+                etag: format!("\"{:032x}\"", n),
+            })
+            .collect(),
+        checksums: Default::default(),
+        condition: Default::default(),
+    };
+    s.complete_upload("b", "u1", &req).unwrap();
+    assert_eq!(rdir_rows(&s), record_rows(&s));
+    assert!(!rdir_rows(&s).iter().any(|r| r.1 == "p3"));
+    s.create_upload("b", &upload("u2")).unwrap();
+    s.put_part("b", "u2", &part(1, 5, &[("s1", "q1")])).unwrap();
+    s.abort_upload("b", "u2").unwrap();
+    assert_eq!(rdir_rows(&s), record_rows(&s));
+    let page = s.rdir_list("s1", None, 1).unwrap();
+    assert_eq!(page.count, 2);
+    assert_eq!(page.entries.len(), 1);
+    let rest = s.rdir_list("s1", page.next.as_deref(), 100).unwrap();
+    assert_eq!(rest.entries.len(), 1);
+    assert_ne!(rest.entries[0].chunk_id, page.entries[0].chunk_id);
+    assert!(rest.next.is_none());
+}
+
+#[test]
+fn a_lost_server_is_rebuilt_least_redundancy_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "b");
+    for id in ["s1", "s2", "s3", "s4", "s5"] {
+        s.heartbeat(&hb(id)).unwrap();
+    }
+    // "two": 2 copies (redundancy 0 once s1 is lost); "three": 3 copies (redundancy 1).
+    s.put_object(
+        "b",
+        &obj(
+            "three",
+            vec![chunk3(0, &[("s1", "t1"), ("s2", "t2"), ("s3", "t3")])],
+        ),
+    )
+    .unwrap();
+    s.put_object(
+        "b",
+        &obj("two", vec![chunk3(0, &[("s1", "w1"), ("s2", "w2")])]),
+    )
+    .unwrap();
+    let lost = s.mark_lost("s1", "operator").unwrap();
+    assert_eq!((lost.total_chunks, lost.total_bytes), (2, 20));
+    assert_eq!(s.plan_rebuilds(i64::MAX).unwrap(), 2);
+    let items = s.claim_repairs("w", 10, 60_000).unwrap();
+    let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["two", "three"]);
+    assert_eq!((items[0].redundancy, items[1].redundancy), (0, 1));
+    // Leased: not handed out again.
+    assert!(s.claim_repairs("w2", 10, 60_000).unwrap().is_empty());
+    // Repair "two": s1/w1 -> s4/n1.
+    let pair = ReplacedCopy {
+        old: copy("s1", "w1"),
+        new: copy("s4", "n1"),
+    };
+    let out = s.repair_done("b", "two", None, &[pair], &[]).unwrap();
+    assert_eq!((out.replaced, out.discarded), (1, 0));
+    let rec = s.get_object("b", "two").unwrap();
+    let services: Vec<&str> = rec.chunks[0]
+        .copies
+        .iter()
+        .map(|c| c.service.as_str())
+        .collect();
+    assert_eq!(services, ["s4", "s2"]);
+    assert_eq!(rdir_rows(&s), record_rows(&s));
+    // "three" was deleted meanwhile: the new copy goes to GC, nothing comes back.
+    s.delete_object("b", "three").unwrap();
+    let pair = ReplacedCopy {
+        old: copy("s1", "t1"),
+        new: copy("s5", "n2"),
+    };
+    let out = s.repair_done("b", "three", None, &[pair], &[]).unwrap();
+    assert_eq!((out.replaced, out.discarded), (0, 1));
+    assert!(s.get_object("b", "three").is_err());
+    let txn = s.dir.env.read_txn().unwrap();
+    assert!(s.dir.gc.get(&txn, &gc_key("s5", "n2")).unwrap().is_some());
+    assert!(s.dir.gc.get(&txn, &gc_key("s1", "w1")).unwrap().is_some());
+    drop(txn);
+    let status = s.rebuild_status().unwrap();
+    assert_eq!(status.queued, 0);
+    assert_eq!(status.lost[0].done_chunks, 2);
+    assert_eq!(rdir_rows(&s), record_rows(&s));
+}
+
+#[test]
+fn second_loss_raises_priority_and_failures_back_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "b");
+    for id in ["s1", "s2", "s3", "s4"] {
+        s.heartbeat(&hb(id)).unwrap();
+    }
+    s.put_object(
+        "b",
+        &obj(
+            "a",
+            vec![chunk3(0, &[("s1", "a1"), ("s2", "a2"), ("s3", "a3")])],
+        ),
+    )
+    .unwrap();
+    s.put_object(
+        "b",
+        &obj(
+            "b",
+            vec![chunk3(0, &[("s1", "b1"), ("s3", "b3"), ("s4", "b4")])],
+        ),
+    )
+    .unwrap();
+    s.mark_lost("s1", "operator").unwrap();
+    s.plan_rebuilds(i64::MAX).unwrap();
+    s.mark_lost("s2", "operator").unwrap();
+    s.plan_rebuilds(i64::MAX).unwrap();
+    let status = s.rebuild_status().unwrap();
+    assert_eq!(status.queued, 3);
+    // "a" lost two of three copies: both its entries now have redundancy 0, before "b".
+    let items = s.claim_repairs("w", 10, 60_000).unwrap();
+    let got: Vec<(&str, u8)> = items
+        .iter()
+        .map(|i| (i.chunk_id.as_str(), i.redundancy))
+        .collect();
+    assert_eq!(got[2], ("b1", 1));
+    assert!(got[..2].iter().all(|(_, r)| *r == 0));
+    // A failure with a retry time waits; without one the entry is unrepairable.
+    s.repair_failed("s1", "b1", "no server has room", Some(3_600_000))
+        .unwrap();
+    s.repair_failed("s1", "a1", "no good copy left", None)
+        .unwrap();
+    s.repair_failed("s2", "a2", "x", Some(0)).unwrap();
+    let again = s.claim_repairs("w", 10, 60_000).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].chunk_id, "a2");
+    let status = s.rebuild_status().unwrap();
+    assert_eq!(status.unrepairable_count, 1);
+    assert_eq!(status.unrepairable[0].chunk_id, "a1");
+    assert!(
+        status
+            .failing
+            .iter()
+            .any(|i| i.chunk_id == "b1" && i.attempts == 1)
+    );
+}
+
+#[test]
+fn bad_chunks_are_queued_and_a_returning_server_stops_its_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "b");
+    for id in ["s1", "s2"] {
+        s.heartbeat(&hb(id)).unwrap();
+    }
+    s.put_object(
+        "b",
+        &obj("k", vec![chunk3(0, &[("s1", "k1"), ("s2", "k2")])]),
+    )
+    .unwrap();
+    let mut h = hb("s2");
+    h.bad_chunks = vec!["k2".into(), "not-referenced".into()];
+    s.heartbeat(&h).unwrap();
+    let items = s.claim_repairs("w", 10, 1).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!((items[0].chunk_id.as_str(), items[0].redundancy), ("k2", 0));
+    assert_eq!(items[0].reason, meta_api::wire::RepairReason::Corrupt);
+    // s1 silent long enough: declared lost, then it heartbeats again.
+    s.mark_lost("s1", "dead").unwrap();
+    s.plan_rebuilds(i64::MAX).unwrap();
+    assert_eq!(s.rebuild_status().unwrap().queued, 2);
+    s.heartbeat(&hb("s1")).unwrap();
+    let status = s.rebuild_status().unwrap();
+    assert!(status.lost.is_empty());
+    assert_eq!(status.queued, 1, "the rotten copy stays queued");
+}
+
+#[test]
+fn locate_finds_the_chunk_in_versions_and_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "b");
+    s.put_object(
+        "b",
+        &obj(
+            "k",
+            vec![chunk3(0, &[("s1", "k1")]), chunk3(1, &[("s1", "k9")])],
+        ),
+    )
+    .unwrap();
+    let found = s.locate_chunk("b", "k", None, "s1", "k9").unwrap().unwrap();
+    assert_eq!((found.account.as_str(), found.chunk.pos), ("acct", 1));
+    assert!(
+        s.locate_chunk("b", "k", None, "s1", "zz")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.locate_chunk("nope", "k", None, "s1", "k9")
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn an_older_directory_gets_its_reverse_index_built_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = store(dir.path(), "b");
+        s.put_object(
+            "b",
+            &obj("k", vec![chunk3(0, &[("s1", "k1"), ("s2", "k2")])]),
+        )
+        .unwrap();
+        // Back to format 2: no reverse index.
+        let mut txn = s.dir.env.write_txn().unwrap();
+        s.dir.rdir.clear(&mut txn).unwrap();
+        super::format::write(&s.dir.settings, &mut txn, 2).unwrap();
+        txn.commit().unwrap();
+        assert!(rdir_rows(&s).is_empty());
+    }
+    let s = Store::open(&config(dir.path()), "127.0.0.1:6000").unwrap();
+    assert_eq!(rdir_rows(&s).len(), 2);
+    assert_eq!(rdir_rows(&s), record_rows(&s));
+    let txn = s.dir.env.read_txn().unwrap();
+    assert_eq!(
+        super::format::stored(&s.dir.settings, &txn).unwrap(),
+        Some(3)
+    );
+}

@@ -1,0 +1,729 @@
+//! Self-healing in meta: declaring chunk servers lost, queueing their copies for repair,
+//! handing the queue to rebuild workers, and recording repairs by compare-and-set on the
+//! object records (see [`super::rdir`] for the databases).
+//!
+//! A rebuild worker (in a gateway) claims entries, copies or decodes each chunk onto a new
+//! server, then sends [`Command::RepairDone`]: each old copy is replaced by its new one in
+//! every record that still holds it (versions, the current entry, or an upload's part). A copy
+//! no record holds any more (deleted meanwhile) is not brought back: the new copy goes to GC.
+
+use super::batch::Tx;
+use super::command::{Command, outcome};
+use super::gc::{gc_key, gc_prefix};
+use super::keys;
+use super::meta2::{Meta2, part_prefix};
+use super::rdir::{Owner, UNREPAIRABLE, entry_of, item_of, split_copy_key};
+use super::records::repair::{LostRecord, RdirRecord, RepairRecord};
+use super::records::{decode, decode_record, encode};
+use super::{Store, versions};
+use crate::ids;
+use heed::{RoTxn, RwTxn};
+use meta_api::api::{RdirAnswer, RepairOutcome};
+use meta_api::error::{Error, Result};
+use meta_api::wire::{
+    ChunkCopy, ChunkRecord, LocatedChunk, LostService, ObjectRecord, PartRecord, RebuildStatus,
+    RepairItem, RepairReason, ReplacedCopy, UploadRecord,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::ops::Bound;
+
+/// Queue entries one claim looks at, at most (entries leased or waiting are passed over).
+const CLAIM_SCAN: usize = 10_000;
+/// Rdir entries queued by one page of a rebuild.
+pub const QUEUE_PAGE: u32 = 1_000;
+/// Entries listed per kind in a rebuild status.
+const STATUS_LIST: usize = 100;
+/// Wait before a repair the records refused is handed out again.
+const REFUSED_RETRY_MS: i64 = 30_000;
+
+/// One replacement made in the records, with the chunk as it is now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Swapped {
+    /// Index in the command's `replaced`.
+    pair: usize,
+    upload: Option<String>,
+    policy: String,
+    chunk: ChunkRecord,
+}
+
+fn same(a: &ChunkCopy, b: &ChunkCopy) -> bool {
+    a.service == b.service && a.chunk_id == b.chunk_id
+}
+
+/// Replaces, in `chunks`, each old copy of `pairs` by its new one where the chunk holds it
+/// and no other piece of the chunk is on the new copy's server; returns the pair indexes
+/// and the changed chunks.
+fn swap_in(chunks: &mut [ChunkRecord], pairs: &[ReplacedCopy]) -> Vec<(usize, ChunkRecord)> {
+    let mut out = Vec::new();
+    for c in chunks.iter_mut() {
+        for (i, p) in pairs.iter().enumerate() {
+            let Some(at) = c.copies.iter().position(|x| same(x, &p.old)) else {
+                continue;
+            };
+            if c.copies.iter().any(|x| x.service == p.new.service) {
+                continue;
+            }
+            let old = &c.copies[at];
+            c.copies[at] = ChunkCopy {
+                service: p.new.service.clone(),
+                chunk_id: p.new.chunk_id.clone(),
+                fragment: old.fragment,
+                hash: old.hash.clone(),
+            };
+            out.push((i, c.clone()));
+        }
+    }
+    out
+}
+
+/// Applies the replacements to every record of `key` (and of `upload`'s parts).
+fn swap_copies(
+    m2: &Meta2,
+    txn: &mut RwTxn,
+    key: &str,
+    upload: Option<&str>,
+    pairs: &[ReplacedCopy],
+) -> Result<Vec<Swapped>> {
+    let mut out: Vec<Swapped> = Vec::new();
+    let mut note = |upload: Option<&str>, policy: &str, changed: Vec<(usize, ChunkRecord)>| {
+        for (pair, chunk) in changed {
+            if !out.iter().any(|s| s.pair == pair) {
+                out.push(Swapped {
+                    pair,
+                    upload: upload.map(str::to_string),
+                    policy: policy.to_string(),
+                    chunk,
+                });
+            }
+        }
+    };
+    for (vkey, mut rec) in versions::versions_of(m2, txn, key)? {
+        let changed = swap_in(&mut rec.chunks, pairs);
+        if !changed.is_empty() {
+            m2.versions.put(txn, &vkey, &encode(&rec)?)?;
+            note(None, &rec.policy, changed);
+        }
+    }
+    let lkey = keys::encode(key);
+    if let Some(mut rec) = versions::current(m2, txn, &lkey)? {
+        let changed = swap_in(&mut rec.chunks, pairs);
+        if !changed.is_empty() {
+            m2.objects.put(txn, &lkey, &encode(&rec)?)?;
+            note(None, &rec.policy, changed);
+        }
+    }
+    if let Some(id) = upload
+        && let Some(v) = m2.uploads.get(txn, id.as_bytes())?
+    {
+        let up: UploadRecord = decode(v)?;
+        let mut parts = Vec::new();
+        for item in m2.parts.prefix_iter(txn, &part_prefix(id))? {
+            let (k, v) = item?;
+            parts.push((k.to_vec(), decode::<PartRecord>(v)?));
+        }
+        for (k, mut part) in parts {
+            let changed = swap_in(&mut part.chunks, pairs);
+            if !changed.is_empty() {
+                m2.parts.put(txn, &k, &encode(&part)?)?;
+                note(Some(id), &up.policy, changed);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The record fields and chunk holding `copy`, from the records of `key` or `upload`.
+fn locate(
+    m2: &Meta2,
+    txn: &RoTxn,
+    key: &str,
+    upload: Option<&str>,
+    copy: &ChunkCopy,
+) -> Result<Option<(ObjectRecord, ChunkRecord)>> {
+    let holds = |c: &ChunkRecord| c.copies.iter().any(|x| same(x, copy));
+    let lkey = keys::encode(key);
+    let mut records: Vec<ObjectRecord> = versions::current(m2, txn, &lkey)?.into_iter().collect();
+    records.extend(
+        versions::versions_of(m2, txn, key)?
+            .into_iter()
+            .map(|(_, r)| r),
+    );
+    for rec in records {
+        if let Some(c) = rec.chunks.iter().find(|c| holds(c)) {
+            let c = c.clone();
+            return Ok(Some((rec, c)));
+        }
+    }
+    let Some(id) = upload else {
+        return Ok(None);
+    };
+    let Some(v) = m2.uploads.get(txn, id.as_bytes())? else {
+        return Ok(None);
+    };
+    let up: UploadRecord = decode(v)?;
+    for item in m2.parts.prefix_iter(txn, &part_prefix(id))? {
+        let (_, v) = item?;
+        let part: PartRecord = decode(v)?;
+        if let Some(c) = part.chunks.iter().find(|c| holds(c)) {
+            let rec = ObjectRecord {
+                key: up.key.clone(),
+                version_id: String::new(),
+                content_id: String::new(),
+                size: part.size,
+                etag: part.etag.clone(),
+                mtime_ms: part.mtime_ms,
+                content_type: None,
+                headers: Default::default(),
+                user_meta: Default::default(),
+                checksums: Default::default(),
+                policy: up.policy.clone(),
+                parts: Vec::new(),
+                chunks: Vec::new(),
+                delete_marker: false,
+                props: Default::default(),
+            };
+            return Ok(Some((rec, c.clone())));
+        }
+    }
+    Ok(None)
+}
+
+fn lost_of(service: String, r: LostRecord) -> LostService {
+    let LostRecord {
+        v: _,
+        reason,
+        since_ms,
+        total_chunks,
+        total_bytes,
+        done_chunks,
+        done_bytes,
+        cursor: _,
+        queued_all,
+    } = r;
+    LostService {
+        service,
+        reason,
+        since_ms,
+        total_chunks,
+        total_bytes,
+        done_chunks,
+        done_bytes,
+        queued_all,
+    }
+}
+
+impl Store {
+    /// Declares `service` lost (`reason`: "dead" or "operator"); its copies are queued page by
+    /// page ([`Store::queue_rebuild`]). A service already lost keeps its record.
+    pub fn mark_lost(&self, service: &str, reason: &str) -> Result<LostService> {
+        let command = Command::MarkLost {
+            service: service.to_string(),
+            reason: reason.to_string(),
+            now_ms: ids::now_ms(),
+        };
+        outcome!(self.apply(command)?, Lost)
+    }
+
+    pub(super) fn apply_mark_lost(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        service: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<LostService> {
+        let txn = &mut *tx.dir;
+        if let Some(r) = self.lost_get(txn, service)? {
+            return Ok(lost_of(service.to_string(), r));
+        }
+        if self.dir.services.get(txn, service.as_bytes())?.is_none() {
+            return Err(Error::NoSuchService(service.to_string()));
+        }
+        let (mut chunks, mut bytes) = (0u64, 0u64);
+        for item in self.dir.rdir.prefix_iter(txn, &gc_prefix(service))? {
+            let (_, v) = item?;
+            chunks += 1;
+            bytes = bytes.saturating_add(decode_record::<RdirRecord>(v).map_or(0, |r| r.size));
+        }
+        let record = LostRecord {
+            v: 1,
+            reason: reason.to_string(),
+            since_ms: now_ms,
+            total_chunks: chunks,
+            total_bytes: bytes,
+            done_chunks: 0,
+            done_bytes: 0,
+            cursor: None,
+            queued_all: false,
+        };
+        self.lost_put(txn, service, &record)?;
+        tracing::warn!(
+            service,
+            reason,
+            chunks,
+            bytes,
+            "chunk server declared lost: rebuilding its copies"
+        );
+        Ok(lost_of(service.to_string(), record))
+    }
+
+    /// Queues the next page of a lost service's copies; the number queued.
+    pub fn queue_rebuild(&self, service: &str) -> Result<u64> {
+        let command = Command::QueueRebuild {
+            service: service.to_string(),
+            max: QUEUE_PAGE,
+            now_ms: ids::now_ms(),
+        };
+        outcome!(self.apply(command)?, Count)
+    }
+
+    pub(super) fn apply_queue_rebuild(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        service: &str,
+        max: u32,
+        now_ms: i64,
+    ) -> Result<u64> {
+        let txn = &mut *tx.dir;
+        let Some(mut lost) = self.lost_get(txn, service)? else {
+            return Ok(0);
+        };
+        if lost.queued_all {
+            return Ok(0);
+        }
+        let prefix = gc_prefix(service);
+        let start = match &lost.cursor {
+            Some(c) => gc_key(service, c),
+            None => prefix.clone(),
+        };
+        let lower = if lost.cursor.is_some() {
+            Bound::Excluded(start.as_slice())
+        } else {
+            Bound::Included(start.as_slice())
+        };
+        let mut page = Vec::new();
+        for item in self
+            .dir
+            .rdir
+            .range(txn, &(lower, Bound::<&[u8]>::Unbounded))?
+        {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) || page.len() >= max as usize {
+                break;
+            }
+            page.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
+        }
+        let mut queued = 0u64;
+        for chunk in &page {
+            if self.enqueue(txn, service, chunk, RepairReason::Lost, now_ms)? {
+                queued += 1;
+            }
+        }
+        if page.len() < max as usize {
+            lost.queued_all = true;
+        }
+        if let Some(last) = page.last() {
+            lost.cursor = Some(last.clone());
+        }
+        self.lost_put(txn, service, &lost)?;
+        Ok(queued)
+    }
+
+    /// Hands out up to `max` due queue entries to a worker for `lease_ms`.
+    pub fn claim_repairs(&self, worker: &str, max: u32, lease_ms: u64) -> Result<Vec<RepairItem>> {
+        let command = Command::ClaimRepairs {
+            worker: worker.to_string(),
+            max,
+            now_ms: ids::now_ms(),
+            lease_ms,
+        };
+        outcome!(self.apply(command)?, Repairs)
+    }
+
+    pub(super) fn apply_claim_repairs(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        worker: &str,
+        max: u32,
+        now_ms: i64,
+        lease_ms: u64,
+    ) -> Result<Vec<RepairItem>> {
+        let txn = &mut *tx.dir;
+        let mut picked = Vec::new();
+        for (scanned, item) in self.dir.repair.iter(txn)?.enumerate() {
+            let (k, v) = item?;
+            if scanned >= CLAIM_SCAN || picked.len() >= max as usize {
+                break;
+            }
+            let Some(&at) = k.first() else { continue };
+            if at == UNREPAIRABLE {
+                break;
+            }
+            let r: RepairRecord = decode_record(v)?;
+            if r.next_try_ms > now_ms || r.lease_until_ms > now_ms {
+                continue;
+            }
+            let Some((service, chunk)) = split_copy_key(&k[1..]) else {
+                continue;
+            };
+            picked.push((at, service, chunk, r));
+        }
+        let lease = i64::try_from(lease_ms).unwrap_or(i64::MAX);
+        let mut out = Vec::with_capacity(picked.len());
+        for (at, service, chunk, mut r) in picked {
+            r.lease_until_ms = now_ms.saturating_add(lease);
+            self.queue_put(txn, &service, &chunk, at, &r)?;
+            out.push(item_of(at, service, chunk, r));
+        }
+        if !out.is_empty() {
+            tracing::debug!(worker, count = out.len(), "repairs handed out");
+        }
+        Ok(out)
+    }
+
+    /// Records a repair (see [`Command::RepairDone`]).
+    pub fn repair_done(
+        &self,
+        container: &str,
+        key: &str,
+        upload: Option<&str>,
+        replaced: &[ReplacedCopy],
+        dropped: &[ChunkCopy],
+    ) -> Result<RepairOutcome> {
+        let command = Command::RepairDone {
+            container: container.to_string(),
+            key: key.to_string(),
+            upload: upload.map(str::to_string),
+            replaced: replaced.to_vec(),
+            dropped: dropped.to_vec(),
+            now_ms: ids::now_ms(),
+            gc_due_ms: self.gc_due_ms(),
+        };
+        outcome!(self.apply(command)?, Repaired)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn apply_repair_done(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        container: &str,
+        key: &str,
+        upload: Option<&str>,
+        replaced: &[ReplacedCopy],
+        dropped: &[ChunkCopy],
+        clock: super::command::Clock,
+    ) -> Result<RepairOutcome> {
+        let super::command::Clock { now_ms, gc_due_ms } = clock;
+        let swapped = match self.resolve_in(tx.dir, container) {
+            Ok(r) => tx.meta2(&r.cid, |m2, txn| {
+                swap_copies(m2, txn, key, upload, replaced)
+            })?,
+            Err(Error::NoSuchContainer(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let mut outcome = RepairOutcome::default();
+        let mut garbage = Vec::new();
+        for s in &swapped {
+            let Some(pair) = replaced.get(s.pair) else {
+                continue;
+            };
+            let owner = Owner {
+                container,
+                key,
+                upload: s.upload.as_deref(),
+                policy: &s.policy,
+            };
+            self.rdir_remove(tx.dir, std::slice::from_ref(&pair.old))?;
+            self.rdir_add(tx.dir, &owner, std::slice::from_ref(&s.chunk))?;
+            garbage.push(pair.old.clone());
+            outcome.replaced += 1;
+            if let Some(first) = s.chunk.copies.first()
+                && let Some(entry) = self.rdir_get(tx.dir, &first.service, &first.chunk_id)?
+            {
+                self.settle_redundancy(tx.dir, &entry)?;
+            }
+        }
+        for (i, pair) in replaced.iter().enumerate() {
+            if swapped.iter().any(|s| s.pair == i) {
+                continue;
+            }
+            garbage.push(pair.new.clone());
+            outcome.discarded += 1;
+            if self
+                .rdir_get(tx.dir, &pair.old.service, &pair.old.chunk_id)?
+                .is_some()
+            {
+                // Still referenced, but not where the worker looked, or the new server
+                // already holds a piece of the chunk: try again later.
+                self.fail_repair(
+                    tx.dir,
+                    &pair.old.service,
+                    &pair.old.chunk_id,
+                    "the records refused the new copy (its server already holds a piece of the chunk)",
+                    Some(now_ms.saturating_add(REFUSED_RETRY_MS)),
+                )?;
+            }
+        }
+        for d in dropped {
+            if self.rdir_get(tx.dir, &d.service, &d.chunk_id)?.is_some() {
+                self.fail_repair(
+                    tx.dir,
+                    &d.service,
+                    &d.chunk_id,
+                    "the reverse index names an object that does not hold this copy",
+                    None,
+                )?;
+            } else {
+                self.dequeue(tx.dir, &d.service, &d.chunk_id)?;
+            }
+        }
+        self.push_gc_raw(tx.dir, &garbage, gc_due_ms)?;
+        Ok(outcome)
+    }
+
+    /// Reports a failed repair.
+    pub fn repair_failed(
+        &self,
+        service: &str,
+        chunk_id: &str,
+        error: &str,
+        retry_after_ms: Option<u64>,
+    ) -> Result<()> {
+        let now_ms = ids::now_ms();
+        let command = Command::RepairFailed {
+            service: service.to_string(),
+            chunk_id: chunk_id.to_string(),
+            error: error.chars().take(1000).collect(),
+            now_ms,
+            retry_at_ms: retry_after_ms
+                .map(|d| now_ms.saturating_add(i64::try_from(d).unwrap_or(i64::MAX))),
+        };
+        outcome!(self.apply(command)?, Done)
+    }
+
+    /// Counts a failure of a queued repair: handed out again at `retry_at_ms`, or (None) moved
+    /// to the unrepairable list.
+    pub(crate) fn fail_repair(
+        &self,
+        txn: &mut RwTxn,
+        service: &str,
+        chunk_id: &str,
+        error: &str,
+        retry_at_ms: Option<i64>,
+    ) -> Result<()> {
+        let Some((at, mut r)) = self.queue_get(txn, service, chunk_id)? else {
+            return Ok(());
+        };
+        r.attempts = r.attempts.saturating_add(1);
+        r.last_error = Some(error.to_string());
+        r.lease_until_ms = 0;
+        let at = match retry_at_ms {
+            Some(t) => {
+                r.next_try_ms = t;
+                at
+            }
+            None => {
+                tracing::error!(service, chunk = chunk_id, container = %r.container, key = %r.key,
+                    error, "chunk copy cannot be repaired");
+                UNREPAIRABLE
+            }
+        };
+        self.queue_put(txn, service, chunk_id, at, &r)
+    }
+
+    /// Queues the repair of copies a chunk server found rotten (heartbeat `bad_chunks`).
+    pub(crate) fn queue_bad_chunks(
+        &self,
+        txn: &mut RwTxn,
+        service: &str,
+        chunks: &[String],
+        now_ms: i64,
+    ) -> Result<()> {
+        for chunk in chunks {
+            if self.enqueue(txn, service, chunk, RepairReason::Corrupt, now_ms)? {
+                tracing::warn!(service, chunk = %chunk, "rotten chunk copy queued for repair");
+            }
+        }
+        Ok(())
+    }
+
+    /// A service heartbeats again: a rebuild started because it was silent stops (the copies
+    /// not re-created yet are kept where they are). True when it was declared lost by an
+    /// operator (it then scores 0 until forgotten).
+    pub(crate) fn service_back(&self, txn: &mut RwTxn, service: &str) -> Result<bool> {
+        let Some(lost) = self.lost_get(txn, service)? else {
+            return Ok(false);
+        };
+        if lost.reason == "operator" {
+            return Ok(true);
+        }
+        let mut queued = Vec::new();
+        for item in self.dir.repair_at.prefix_iter(txn, &gc_prefix(service))? {
+            let (k, _) = item?;
+            if let Some((_, chunk)) = split_copy_key(k) {
+                queued.push(chunk);
+            }
+        }
+        for chunk in &queued {
+            if let Some((_, r)) = self.queue_get(txn, service, chunk)?
+                && r.reason == RepairReason::Lost
+            {
+                self.dequeue(txn, service, chunk)?;
+            }
+        }
+        self.dir.lost.delete(txn, service.as_bytes())?;
+        tracing::warn!(
+            service,
+            done = lost.done_chunks,
+            "lost chunk server is back: its rebuild stops"
+        );
+        Ok(false)
+    }
+
+    /// One page of a service's reverse index (`limit` 0: only the count).
+    pub fn rdir_list(&self, service: &str, after: Option<&str>, limit: u32) -> Result<RdirAnswer> {
+        let txn = self.dir.env.read_txn()?;
+        let prefix = gc_prefix(service);
+        let mut answer = RdirAnswer::default();
+        for item in self.dir.rdir.prefix_iter(&txn, &prefix)? {
+            let (k, v) = item?;
+            answer.count += 1;
+            let r: RdirRecord = decode_record(v)?;
+            answer.bytes = answer.bytes.saturating_add(r.size);
+            let chunk = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if after.is_some_and(|a| chunk.as_str() <= a) {
+                continue;
+            }
+            if answer.entries.len() < limit as usize {
+                answer.entries.push(entry_of(service.to_string(), chunk, r));
+            } else if limit > 0 && answer.next.is_none() {
+                answer.next = answer.entries.last().map(|e| e.chunk_id.clone());
+            }
+        }
+        Ok(answer)
+    }
+
+    /// The chunk holding copy `chunk_id` of `service` in the records of `key` (or `upload`).
+    pub fn locate_chunk(
+        &self,
+        container: &str,
+        key: &str,
+        upload: Option<&str>,
+        service: &str,
+        chunk_id: &str,
+    ) -> Result<Option<LocatedChunk>> {
+        let r = match self.resolve(container) {
+            Ok(r) => r,
+            Err(Error::NoSuchContainer(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let txn = r.env.env.read_txn()?;
+        let copy = ChunkCopy {
+            service: service.to_string(),
+            chunk_id: chunk_id.to_string(),
+            fragment: None,
+            hash: None,
+        };
+        Ok(
+            locate(&r.env, &txn, key, upload, &copy)?.map(|(rec, chunk)| LocatedChunk {
+                account: r.meta1.account.clone(),
+                container: container.to_string(),
+                key: rec.key,
+                version_id: rec.version_id,
+                content_id: rec.content_id,
+                policy: rec.policy,
+                mtime_ms: rec.mtime_ms,
+                chunk,
+            }),
+        )
+    }
+
+    /// Rebuild progress and the repair queue.
+    pub fn rebuild_status(&self) -> Result<RebuildStatus> {
+        let now = ids::now_ms();
+        let txn = self.dir.env.read_txn()?;
+        let mut status = RebuildStatus::default();
+        for item in self.dir.lost.iter(&txn)? {
+            let (k, v) = item?;
+            let r: LostRecord = decode_record(v)?;
+            status
+                .lost
+                .push(lost_of(String::from_utf8_lossy(k).into_owned(), r));
+        }
+        for item in self.dir.repair.iter(&txn)? {
+            let (k, v) = item?;
+            let Some(&at) = k.first() else { continue };
+            let Some((service, chunk)) = split_copy_key(&k[1..]) else {
+                continue;
+            };
+            let r: RepairRecord = decode_record(v)?;
+            if at == UNREPAIRABLE {
+                status.unrepairable_count += 1;
+                if status.unrepairable.len() < STATUS_LIST {
+                    status.unrepairable.push(item_of(at, service, chunk, r));
+                }
+                continue;
+            }
+            status.queued += 1;
+            status.queued_bytes = status.queued_bytes.saturating_add(r.size);
+            if r.lease_until_ms > now {
+                status.leased += 1;
+            }
+            if r.last_error.is_some() && status.failing.len() < STATUS_LIST {
+                status.failing.push(item_of(at, service, chunk, r));
+            }
+        }
+        Ok(status)
+    }
+
+    /// Declares silent chunk servers lost and queues the next pages of every rebuild: the
+    /// leader's periodic pass. Returns the copies queued.
+    pub fn plan_rebuilds(&self, lost_after_ms: i64) -> Result<u64> {
+        let now = ids::now_ms();
+        let (silent, pending) = {
+            let txn = self.dir.env.read_txn()?;
+            let mut silent = Vec::new();
+            for item in self.dir.services.iter(&txn)? {
+                let (k, v) = item?;
+                let rec: meta_api::wire::ServiceRecord = decode(v)?;
+                if rec.kind == "chunkd"
+                    && now.saturating_sub(rec.last_seen_ms) > lost_after_ms
+                    && self.dir.lost.get(&txn, k)?.is_none()
+                    && self
+                        .dir
+                        .rdir
+                        .prefix_iter(&txn, &gc_prefix(&rec.id))?
+                        .next()
+                        .is_some()
+                {
+                    silent.push(rec.id);
+                }
+            }
+            let mut pending = BTreeSet::new();
+            for item in self.dir.lost.iter(&txn)? {
+                let (k, v) = item?;
+                if !decode_record::<LostRecord>(v)?.queued_all {
+                    pending.insert(String::from_utf8_lossy(k).into_owned());
+                }
+            }
+            (silent, pending)
+        };
+        let mut pending = pending;
+        for id in silent {
+            self.mark_lost(&id, "dead")?;
+            pending.insert(id);
+        }
+        let mut queued = 0;
+        for id in pending {
+            loop {
+                let n = self.queue_rebuild(&id)?;
+                queued += n;
+                let txn = self.dir.env.read_txn()?;
+                if self.lost_get(&txn, &id)?.is_none_or(|l| l.queued_all) {
+                    break;
+                }
+            }
+        }
+        Ok(queued)
+    }
+}
