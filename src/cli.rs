@@ -130,6 +130,10 @@ pub struct DevArgs {
     /// `scrub_grace_secs`, 60).
     #[arg(long, env = "SPREAD_SCRUB_GRACE_SECS")]
     pub scrub_grace_secs: Option<u64>,
+    /// Seconds a chunk server may stay silent before meta declares it lost and re-creates its
+    /// copies elsewhere (meta's `lost_after_secs`; production default 900).
+    #[arg(long, env = "SPREAD_LOST_AFTER_SECS", default_value_t = 120)]
+    pub lost_after_secs: u64,
 }
 
 /// Flags of `spread admin`.
@@ -206,6 +210,17 @@ pub enum ChunkdCommand {
         /// Print JSON instead of text.
         #[arg(long, env = "SPREAD_SCRUB_JSON")]
         json: bool,
+    },
+    /// The chunk copies meta's reverse index says a chunk server holds, with their objects.
+    Chunks {
+        /// Service id (or its address).
+        server: String,
+        /// Print only how many (and their bytes).
+        #[arg(long)]
+        count: bool,
+        /// Most entries printed.
+        #[arg(long, env = "SPREAD_CHUNKS_LIMIT", default_value_t = 1000)]
+        limit: u32,
     },
     /// Ask a chunk server for a scrub pass now (after the one under way, if any).
     Scrub {
@@ -300,6 +315,19 @@ pub enum ClusterCommand {
     /// Chunks each server will be told to delete: due now, and still in their grace period
     /// (meta's `gc_grace_secs`).
     Gc,
+    /// Declare a chunk server lost now: every copy it holds is re-created on other servers
+    /// (meta does it by itself after `lost_after_secs` of silence).
+    Rebuild {
+        /// Service id (or its address).
+        service: String,
+    },
+    /// Progress of every rebuild (chunks and bytes done, rate, ETA), the repair queue, and
+    /// the repairs that fail or cannot be done.
+    RebuildStatus {
+        /// Print JSON instead of text.
+        #[arg(long, env = "SPREAD_REBUILD_JSON")]
+        json: bool,
+    },
 }
 
 /// `spread admin object ...`

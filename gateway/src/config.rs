@@ -76,6 +76,17 @@ pub struct Config {
     /// first: kept small so that unauthenticated clients cannot make the gateway hold big
     /// bodies. `SPREAD_GATEWAY_ANONYMOUS_MAX_BODY_BYTES`.
     pub anonymous_max_body_bytes: u64,
+    /// Repairs this gateway runs at once (copies of lost servers, rotten copies); 0 = this
+    /// gateway takes no repairs. `SPREAD_GATEWAY_REBUILD_WORKERS`.
+    pub rebuild_workers: usize,
+    /// Bytes per second (MiB) this gateway's repairs may write; 0 = unpaced.
+    /// `SPREAD_GATEWAY_REBUILD_MIB_PER_SEC`.
+    pub rebuild_mib_per_sec: u64,
+    /// How long a claimed repair stays this gateway's before another may take it.
+    /// `SPREAD_GATEWAY_REBUILD_LEASE_SECS`.
+    pub rebuild_lease_secs: u64,
+    /// Wait between two looks at an empty repair queue. `SPREAD_GATEWAY_REBUILD_POLL_MS`.
+    pub rebuild_poll_ms: u64,
 }
 
 /// The edge keys that environment variables override (`SPREAD_GATEWAY_` + the key in upper
@@ -86,6 +97,10 @@ const ENV_KEYS: &[&str] = &[
     "max_connections_per_ip",
     "xml_max_body_bytes",
     "anonymous_max_body_bytes",
+    "rebuild_workers",
+    "rebuild_mib_per_sec",
+    "rebuild_lease_secs",
+    "rebuild_poll_ms",
 ];
 
 impl Default for Config {
@@ -112,6 +127,10 @@ impl Default for Config {
             max_connections_per_ip: 256,
             xml_max_body_bytes: 4 << 20,
             anonymous_max_body_bytes: 64 << 10,
+            rebuild_workers: 2,
+            rebuild_mib_per_sec: 64,
+            rebuild_lease_secs: 120,
+            rebuild_poll_ms: 2000,
         }
     }
 }
@@ -147,6 +166,12 @@ impl Config {
                 "max_connections_per_ip" => self.max_connections_per_ip = value,
                 "xml_max_body_bytes" => self.xml_max_body_bytes = value,
                 "anonymous_max_body_bytes" => self.anonymous_max_body_bytes = value,
+                "rebuild_workers" => {
+                    self.rebuild_workers = usize::try_from(value).unwrap_or(usize::MAX)
+                }
+                "rebuild_mib_per_sec" => self.rebuild_mib_per_sec = value,
+                "rebuild_lease_secs" => self.rebuild_lease_secs = value,
+                "rebuild_poll_ms" => self.rebuild_poll_ms = value,
                 _ => return Err(Error::Config(format!("{name}: unknown key"))),
             }
         }

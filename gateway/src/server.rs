@@ -34,6 +34,8 @@ pub async fn run(config: Config) -> Result<()> {
         None => None,
     };
     let svc = ObjectService::new(config.clone());
+    // Runs for the life of the process.
+    let _rebuild = crate::objects::rebuild::spawn(svc.clone());
     if let Some(listener) = swift {
         let (config, svc) = (config.clone(), svc.clone());
         tokio::spawn(async move {

@@ -616,6 +616,10 @@ pub struct LostService {
     /// Copies re-created elsewhere, or whose object was deleted meanwhile.
     pub done_chunks: u64,
     pub done_bytes: u64,
+    /// When the last copy was done (0: none yet): the rate is `done_bytes` over
+    /// `last_done_ms - since_ms`.
+    #[serde(default)]
+    pub last_done_ms: i64,
     /// Every copy it held is in the repair queue (or done).
     pub queued_all: bool,
 }

@@ -5,6 +5,7 @@
 pub mod chunkd;
 pub mod locate;
 pub mod policy;
+pub mod rebuild;
 pub mod table;
 
 use crate::cli::{
@@ -135,6 +136,26 @@ pub async fn run(args: AdminArgs) -> Result<()> {
             let s = client.unlock_service(&id).await?;
             format!("unlocked {} ({})\n", s.id, s.addr)
         }
+        AdminCommand::Cluster(ClusterCommand::Rebuild { service }) => {
+            let id = service_id(&client, &service).await?;
+            let l = client.rebuild_start(&id).await?;
+            format!(
+                "{} declared lost: {} chunk copies ({}) to re-create; follow with `spread admin cluster rebuild-status`\n",
+                l.service,
+                l.total_chunks,
+                rebuild::size(l.total_bytes)
+            )
+        }
+        AdminCommand::Cluster(ClusterCommand::RebuildStatus { json }) => {
+            let status = client.rebuild_status().await?;
+            if json {
+                serde_json::to_string_pretty(&status)
+                    .map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?
+                    + "\n"
+            } else {
+                rebuild::render(&status, now_ms())
+            }
+        }
         AdminCommand::Cluster(ClusterCommand::UnlockAll) => {
             let n = client.unlock_all().await?;
             format!("unlocked {n} service(s)\n")
@@ -196,6 +217,14 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         }
         AdminCommand::Chunkd(ChunkdCommand::ScrubStatus { server, json }) => {
             chunkd::scrub_status(&chunkd::address(&client, &server).await?, json).await?
+        }
+        AdminCommand::Chunkd(ChunkdCommand::Chunks {
+            server,
+            count,
+            limit,
+        }) => {
+            let id = service_id(&client, &server).await?;
+            rebuild::chunks(&client, &id, count, limit).await?
         }
         AdminCommand::Chunkd(ChunkdCommand::Scrub { server, json }) => {
             chunkd::scrub_start(&chunkd::address(&client, &server).await?, json).await?

@@ -72,6 +72,8 @@ pub fn write_all(
         lifecycle_interval_secs: args.lifecycle_interval_secs,
         lifecycle_day_secs: args.lifecycle_day_secs,
         gc_grace_secs: args.gc_grace_secs.unwrap_or(meta_defaults.gc_grace_secs),
+        lost_after_secs: args.lost_after_secs,
+        rebuild_check_secs: 2,
         ..meta_defaults
     };
     let meta_path = conf.join("meta.toml");

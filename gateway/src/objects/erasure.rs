@@ -144,7 +144,7 @@ impl ObjectService {
 
     /// Fetches fragments `wanted` in parallel into `shards`, keeping only those whose length
     /// and BLAKE3 match the record.
-    async fn fetch_fragments(
+    pub(super) async fn fetch_fragments(
         &self,
         chunk: &ChunkRecord,
         layout: EcLayout,
@@ -203,7 +203,7 @@ impl ObjectService {
         Ok(())
     }
 
-    async fn reconstruct(
+    pub(super) async fn reconstruct(
         &self,
         k: usize,
         m: usize,

@@ -9,6 +9,7 @@ mod erasure;
 mod policies;
 mod put;
 mod reader;
+pub mod rebuild;
 mod replicate;
 mod services;
 mod verified;

@@ -249,7 +249,7 @@ impl ObjectService {
     }
 
     /// The server pool a policy draws from.
-    async fn pool_of(&self, policy: &StoragePolicy) -> Result<Pool> {
+    pub(super) async fn pool_of(&self, policy: &StoragePolicy) -> Result<Pool> {
         let set = self.policies().await?;
         set.pool(&policy.pool).ok_or_else(|| {
             Error::Unavailable(format!(

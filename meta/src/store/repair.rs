@@ -198,6 +198,7 @@ fn lost_of(service: String, r: LostRecord) -> LostService {
         total_bytes,
         done_chunks,
         done_bytes,
+        last_done_ms,
         cursor: _,
         queued_all,
     } = r;
@@ -209,6 +210,7 @@ fn lost_of(service: String, r: LostRecord) -> LostService {
         total_bytes,
         done_chunks,
         done_bytes,
+        last_done_ms,
         queued_all,
     }
 }
@@ -253,6 +255,7 @@ impl Store {
             total_bytes: bytes,
             done_chunks: 0,
             done_bytes: 0,
+            last_done_ms: 0,
             cursor: None,
             queued_all: false,
         };
@@ -434,6 +437,10 @@ impl Store {
                 policy: &s.policy,
             };
             self.rdir_remove(tx.dir, std::slice::from_ref(&pair.old))?;
+            if let Some(mut lost) = self.lost_get(tx.dir, &pair.old.service)? {
+                lost.last_done_ms = now_ms;
+                self.lost_put(tx.dir, &pair.old.service, &lost)?;
+            }
             self.rdir_add(tx.dir, &owner, std::slice::from_ref(&s.chunk))?;
             garbage.push(pair.old.clone());
             outcome.replaced += 1;

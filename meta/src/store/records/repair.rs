@@ -76,6 +76,8 @@ pub struct LostRecord {
     pub total_bytes: u64,
     pub done_chunks: u64,
     pub done_bytes: u64,
+    #[serde(default)]
+    pub last_done_ms: i64,
     /// The last chunk id queued (rdir order); `None` before the first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
