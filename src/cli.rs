@@ -321,6 +321,17 @@ pub enum ClusterCommand {
         /// Service id (or its address).
         service: String,
     },
+    /// Move every copy off a live chunk server (it stays out of placement, locked at 0); then
+    /// stop it and `forget` it.
+    Drain {
+        /// Service id (or its address).
+        service: String,
+    },
+    /// Remove a retired chunk server from the conscience (refused while it holds any copy).
+    Forget {
+        /// Service id (or its address).
+        service: String,
+    },
     /// Progress of every rebuild (chunks and bytes done, rate, ETA), the repair queue, and
     /// the repairs that fail or cannot be done.
     RebuildStatus {

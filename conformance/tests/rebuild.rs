@@ -337,3 +337,61 @@ async fn a_rotten_copy_found_by_the_scrubber_is_re_created_without_a_read() {
     }
     get_all(&cluster, "rot", &objects).await;
 }
+
+#[tokio::test]
+async fn a_drained_server_is_emptied_then_forgotten() {
+    let mut cluster = Cluster::start_with(DevOptions {
+        chunkd: 4,
+        replicas: 3,
+        chunk_size: Some(MIB as u64),
+        env: healing_env(),
+        ..DevOptions::default()
+    });
+    let objects = objects(12 * MIB);
+    put_all(&cluster, "drain", &objects).await;
+    let id = cluster.service_id(0);
+    let refused = cluster.admin(&["cluster", "forget", &id]);
+    assert!(
+        !refused.status.success(),
+        "forget of a server holding copies"
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("still holds"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let started = Instant::now();
+    cluster.admin_ok(&["cluster", "drain", &id]);
+    let took = wait_rebuilt(
+        &cluster,
+        std::slice::from_ref(&id),
+        started,
+        Duration::from_secs(300),
+    );
+    println!("drained in {took:?}");
+    let left = cluster.admin_ok(&["chunkd", "chunks", &id, "--count"]);
+    assert!(left.contains(": 0 chunk copies"), "{left}");
+    let dead: BTreeSet<String> = [id.clone()].into();
+    for (key, _) in &objects {
+        check_placement(&cluster, &cluster.locate("drain", key), 3, &dead);
+    }
+    cluster.kill_chunkd(0);
+    // Forgotten once silent for meta's dead_after_secs.
+    let start = Instant::now();
+    loop {
+        let out = cluster.admin(&["cluster", "forget", &id]);
+        if out.status.success() {
+            break;
+        }
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(err.contains("still heartbeats"), "{err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not forgotten: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let list = cluster.admin_ok(&["cluster", "list"]);
+    assert!(!list.contains(&id), "{list}");
+    get_all(&cluster, "drain", &objects).await;
+}

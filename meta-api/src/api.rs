@@ -110,6 +110,7 @@ endpoints! {
     RdirList => "/v1/rdir/list" -> RdirAnswer;
     ChunkLocate => "/v1/rdir/locate" -> Option<LocatedChunk>;
     RebuildStart => "/v1/rebuild/start" -> LostService;
+    ServiceForget => "/v1/services/forget" -> Empty;
     RebuildStatusGet => "/v1/rebuild/status" -> RebuildStatus;
     RepairClaim => "/v1/repair/claim" -> Vec<RepairItem>;
     RepairDone => "/v1/repair/done" -> RepairOutcome;
@@ -153,6 +154,17 @@ pub struct ChunkLocate {
 /// Declares a chunk server lost: every copy it holds is re-created elsewhere.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RebuildStart {
+    pub service: String,
+    /// "operator" (the default: the server is gone) or "drain" (it is alive and being
+    /// emptied); either way it stays out of placement.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Removes a retired chunk server from the conscience: refused while meta's reverse index says
+/// it holds any chunk copy, or while it still heartbeats.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceForget {
     pub service: String,
 }
 

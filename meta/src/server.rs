@@ -394,7 +394,16 @@ pub fn routes() -> Routes {
             &q.chunk_id,
         )
     });
-    r.add(|s, q: api::RebuildStart| s.mark_lost(&q.service, "operator"));
+    r.add(|s, q: api::RebuildStart| {
+        let reason = q.reason.as_deref().unwrap_or("operator");
+        if !matches!(reason, "operator" | "drain") {
+            return Err(meta_api::Error::InvalidArgument(format!(
+                "rebuild reason {reason:?} is not \"operator\" or \"drain\""
+            )));
+        }
+        s.mark_lost(&q.service, reason)
+    });
+    r.add(|s, q: api::ServiceForget| s.forget_service(&q.service).map(|()| api::Empty {}));
     r.read(|s, _: api::RebuildStatusGet| s.rebuild_status());
     r.add(|s, q: api::RepairClaim| s.claim_repairs(&q.worker, q.max, q.lease_ms));
     r.add(|s, q: api::RepairDone| {

@@ -146,6 +146,21 @@ pub async fn run(args: AdminArgs) -> Result<()> {
                 rebuild::size(l.total_bytes)
             )
         }
+        AdminCommand::Cluster(ClusterCommand::Drain { service }) => {
+            let id = service_id(&client, &service).await?;
+            let l = client.drain(&id).await?;
+            format!(
+                "draining {}: {} chunk copies ({}) to move; follow with `spread admin cluster rebuild-status`, then stop it and `forget` it\n",
+                l.service,
+                l.total_chunks,
+                rebuild::size(l.total_bytes)
+            )
+        }
+        AdminCommand::Cluster(ClusterCommand::Forget { service }) => {
+            let id = service_id(&client, &service).await?;
+            client.forget_service(&id).await?;
+            format!("forgot {id}\n")
+        }
         AdminCommand::Cluster(ClusterCommand::RebuildStatus { json }) => {
             let status = client.rebuild_status().await?;
             if json {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use meta_api::wire::{ChunkCopy, LocatedChunk, RepairItem, ReplacedCopy};
+use meta_api::wire::{ChunkCopy, LocatedChunk, RepairItem, RepairReason, ReplacedCopy};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
@@ -196,7 +196,7 @@ impl ObjectService {
         };
         let snapshot = self.inner.services.current().await?;
         let data = match found.chunk.ec {
-            None => self.good_copy(&found, &bad, &snapshot).await,
+            None => self.good_copy(&found, &bad, &snapshot, item.reason).await,
             Some(_) => self.decoded_fragment(&found, &bad).await,
         };
         let data = match data {
@@ -314,6 +314,7 @@ impl ObjectService {
         found: &LocatedChunk,
         bad: &ChunkCopy,
         snapshot: &Snapshot,
+        reason: RepairReason,
     ) -> std::result::Result<Bytes, Fate> {
         let mut sources: Vec<(&ChunkCopy, &meta_api::wire::ServiceRecord)> = found
             .chunk
@@ -324,6 +325,13 @@ impl ObjectService {
             .collect();
         // Live servers first.
         sources.sort_by_key(|(_, s)| std::cmp::Reverse(s.score));
+        // A copy being moved off a live server (drain, or a lost server that answers again)
+        // is a source too, last; a rotten one never is.
+        if reason == RepairReason::Lost
+            && let Some(s) = snapshot.by_id.get(&bad.service)
+        {
+            sources.push((bad, s));
+        }
         let mut errors = Vec::new();
         let mut unreachable = false;
         for (copy, server) in sources {

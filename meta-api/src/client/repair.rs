@@ -44,8 +44,26 @@ impl MetaClient {
     pub async fn rebuild_start(&self, service: &str) -> Result<LostService> {
         let req = api::RebuildStart {
             service: service.to_string(),
+            reason: None,
         };
         self.call(&req).await
+    }
+
+    /// Moves every copy off a live chunk server (it stays out of placement).
+    pub async fn drain(&self, service: &str) -> Result<LostService> {
+        let req = api::RebuildStart {
+            service: service.to_string(),
+            reason: Some("drain".to_string()),
+        };
+        self.call(&req).await
+    }
+
+    /// Removes a retired chunk server that holds nothing from the conscience.
+    pub async fn forget_service(&self, service: &str) -> Result<()> {
+        let req = api::ServiceForget {
+            service: service.to_string(),
+        };
+        self.call(&req).await.map(drop)
     }
 
     /// Rebuild progress, the repair queue and its failures.

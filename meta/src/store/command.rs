@@ -217,6 +217,12 @@ pub enum Command {
         now_ms: i64,
         gc_due_ms: u64,
     },
+    /// Removes a retired chunk server holding nothing from the conscience (version 2).
+    ForgetService {
+        service: String,
+        now_ms: i64,
+        dead_after_ms: i64,
+    },
     /// A repair failed: retried at `retry_at_ms`, or unrepairable (version 2).
     RepairFailed {
         service: String,
@@ -325,7 +331,8 @@ impl Command {
             | C::QueueRebuild { .. }
             | C::ClaimRepairs { .. }
             | C::RepairDone { .. }
-            | C::RepairFailed { .. } => 2,
+            | C::RepairFailed { .. }
+            | C::ForgetService { .. } => 2,
             _ => 1,
         }
     }
@@ -646,6 +653,14 @@ impl Store {
                 &dropped,
                 Clock { now_ms, gc_due_ms },
             )?),
+            C::ForgetService {
+                service,
+                now_ms,
+                dead_after_ms,
+            } => {
+                self.apply_forget_service(tx, &service, now_ms, dead_after_ms)?;
+                O::Done(())
+            }
             C::RepairFailed {
                 service,
                 chunk_id,

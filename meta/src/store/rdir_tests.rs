@@ -413,3 +413,52 @@ fn an_older_directory_gets_its_reverse_index_built_at_open() {
         Some(3)
     );
 }
+
+#[test]
+fn a_server_is_forgotten_only_once_it_holds_nothing_and_is_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::config::Config {
+        dead_after_secs: 1,
+        ..config(dir.path())
+    };
+    let s = Store::open(&cfg, "127.0.0.1:6000").unwrap();
+    s.create_account("acct").unwrap();
+    s.create_container("acct", "b", &Default::default())
+        .unwrap();
+    for id in ["s1", "s2", "s3"] {
+        s.heartbeat(&hb(id)).unwrap();
+    }
+    s.put_object(
+        "b",
+        &obj("k", vec![chunk3(0, &[("s1", "k1"), ("s2", "k2")])]),
+    )
+    .unwrap();
+    s.queue_gc(&[copy("s1", "old")]).unwrap();
+    let e = s.forget_service("s1").unwrap_err().to_string();
+    assert!(e.contains("holds 1 chunk copies"), "{e}");
+    // Drained: its copy moves to s3; still heartbeating, so still refused.
+    s.mark_lost("s1", "drain").unwrap();
+    s.plan_rebuilds(i64::MAX).unwrap();
+    let pair = ReplacedCopy {
+        old: copy("s1", "k1"),
+        new: copy("s3", "k3"),
+    };
+    s.repair_done("b", "k", None, &[pair], &[]).unwrap();
+    let e = s.forget_service("s1").unwrap_err().to_string();
+    assert!(e.contains("still heartbeats"), "{e}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    s.forget_service("s1").unwrap();
+    assert!(s.list_services(None).unwrap().iter().all(|r| r.id != "s1"));
+    assert!(s.rebuild_status().unwrap().lost.is_empty());
+    let txn = s.dir.env.read_txn().unwrap();
+    assert!(
+        s.dir
+            .gc
+            .prefix_iter(&txn, b"s1\0")
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    drop(txn);
+    assert!(s.forget_service("s1").is_err(), "forgotten already");
+}

@@ -561,7 +561,7 @@ impl Store {
         let Some(lost) = self.lost_get(txn, service)? else {
             return Ok(false);
         };
-        if lost.reason == "operator" {
+        if lost.reason != "dead" {
             return Ok(true);
         }
         let mut queued = Vec::new();
@@ -585,6 +585,65 @@ impl Store {
             "lost chunk server is back: its rebuild stops"
         );
         Ok(false)
+    }
+
+    /// Removes a retired chunk server from the conscience (see [`Command::ForgetService`]).
+    pub fn forget_service(&self, service: &str) -> Result<()> {
+        let command = Command::ForgetService {
+            service: service.to_string(),
+            now_ms: ids::now_ms(),
+            dead_after_ms: self.dead_after_ms,
+        };
+        outcome!(self.apply(command)?, Done)
+    }
+
+    pub(super) fn apply_forget_service(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        service: &str,
+        now_ms: i64,
+        dead_after_ms: i64,
+    ) -> Result<()> {
+        let txn = &mut *tx.dir;
+        let Some(v) = self.dir.services.get(txn, service.as_bytes())? else {
+            return Err(Error::NoSuchService(service.to_string()));
+        };
+        let rec: meta_api::wire::ServiceRecord = decode(v)?;
+        let held = self.dir.rdir.prefix_iter(txn, &gc_prefix(service))?.count();
+        if held > 0 {
+            return Err(Error::InvalidArgument(format!(
+                "service {service} still holds {held} chunk copies: `spread admin cluster drain` \
+                 (alive) or `rebuild` (gone) it first, and wait for rebuild-status to say done"
+            )));
+        }
+        if now_ms.saturating_sub(rec.last_seen_ms) <= dead_after_ms {
+            return Err(Error::InvalidArgument(format!(
+                "service {service} still heartbeats: stop it first"
+            )));
+        }
+        let prefix = gc_prefix(service);
+        let queued: Vec<String> = self
+            .dir
+            .repair_at
+            .prefix_iter(txn, &prefix)?
+            .filter_map(|i| i.ok().and_then(|(k, _)| split_copy_key(k)).map(|(_, c)| c))
+            .collect();
+        for chunk in &queued {
+            self.dequeue(txn, service, chunk)?;
+        }
+        for db in [self.dir.gc, self.dir.gc_due] {
+            let keys: Vec<Vec<u8>> = db
+                .prefix_iter(txn, &prefix)?
+                .map(|i| i.map(|(k, _)| k.to_vec()))
+                .collect::<std::result::Result<_, _>>()?;
+            for k in keys {
+                db.delete(txn, &k)?;
+            }
+        }
+        self.dir.lost.delete(txn, service.as_bytes())?;
+        self.dir.services.delete(txn, service.as_bytes())?;
+        tracing::warn!(service, addr = %rec.addr, "chunk server forgotten");
+        Ok(())
     }
 
     /// One page of a service's reverse index (`limit` 0: only the count).
