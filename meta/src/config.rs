@@ -24,6 +24,10 @@ pub struct Config {
     pub open_env_cache: usize,
     /// LMDB map size of each environment, in MiB.
     pub map_size_mib: usize,
+    /// LMDB map size of the directory environment, in MiB: it holds the reverse index (an
+    /// entry per chunk copy, a few hundred bytes each), so it is sized apart. The map is
+    /// address space, not disk: the file grows only as data is written.
+    pub directory_map_size_mib: usize,
     /// Conscience score of a chunk server from its stats (see [`crate::score_expr`]): variables
     /// `space` (free/total), `cpu` (CPU idle), `io` (I/O idle), all 0..=1; the result is clamped
     /// to 0..=100 and rounded.
@@ -77,6 +81,7 @@ impl Default for Config {
             gc_grace_secs: 600,
             open_env_cache: 256,
             map_size_mib: 1024,
+            directory_map_size_mib: 256 * 1024,
             score_expr: DEFAULT_SCORE_EXPR.to_string(),
             score_max_rise: 20,
             lock_new_services: false,

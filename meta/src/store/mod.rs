@@ -80,7 +80,13 @@ impl Store {
             .max(1)
             .checked_mul(1024 * 1024)
             .ok_or_else(|| Error::InvalidArgument("map_size_mib is too large".into()))?;
-        let dir = Directory::open(&config.data_dir.join(DIRECTORY_DIR), map_size, own_addr)?;
+        let dir_map_size = config
+            .directory_map_size_mib
+            .max(config.map_size_mib)
+            .max(1)
+            .checked_mul(1024 * 1024)
+            .ok_or_else(|| Error::InvalidArgument("directory_map_size_mib is too large".into()))?;
+        let dir = Directory::open(&config.data_dir.join(DIRECTORY_DIR), dir_map_size, own_addr)?;
         let envs = EnvCache::new(
             config.data_dir.join(META2_DIR),
             map_size,
