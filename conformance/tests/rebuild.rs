@@ -395,3 +395,57 @@ async fn a_drained_server_is_emptied_then_forgotten() {
     assert!(!list.contains(&id), "{list}");
     get_all(&cluster, "drain", &objects).await;
 }
+
+#[tokio::test]
+async fn chunks_written_short_of_copies_get_them_once_a_server_is_back() {
+    let mut env = healing_env();
+    env.retain(|(k, _)| k != "SPREAD_LOST_AFTER_SECS");
+    env.push(("SPREAD_LOST_AFTER_SECS".into(), "600".into()));
+    let mut cluster = Cluster::start_with(DevOptions {
+        chunkd: 3,
+        replicas: 3,
+        chunk_size: Some(MIB as u64),
+        env,
+        ..DevOptions::default()
+    });
+    cluster.kill_chunkd(2);
+    // Written with the write quorum (2 of 3 copies): the third server is down.
+    let objects = objects(6 * MIB);
+    put_all(&cluster, "short", &objects).await;
+    let short = objects
+        .iter()
+        .filter(|(key, _)| {
+            cluster
+                .locate("short", key)
+                .chunks
+                .iter()
+                .any(|c| !c.inline && c.copies.len() < 3)
+        })
+        .count();
+    assert!(short > 0, "no write was short of copies");
+    let status = rebuild_status(&cluster);
+    assert!(status["queued"].as_u64().unwrap_or(0) > 0, "{status:#}");
+    // The server comes back (the whole cluster restarts on its data): the missing copies are
+    // added.
+    cluster.restart();
+    let start = Instant::now();
+    loop {
+        let s = rebuild_status(&cluster);
+        if s["queued"] == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "short chunks not completed: {s:#}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    println!(
+        "{short} short objects completed in {:?} after the restart",
+        start.elapsed()
+    );
+    for (key, _) in &objects {
+        check_placement(&cluster, &cluster.locate("short", key), 3, &BTreeSet::new());
+    }
+    get_all(&cluster, "short", &objects).await;
+}

@@ -15,7 +15,9 @@ use crate::wire::{
     ListUploadsReply, ListUploadsRequest, ObjectRecord, PartRecord, PutCondition, ServiceRecord,
     Stored, SwiftToken, SwiftUser, UploadRecord, VersionListReply, VersionListRequest, Versioning,
 };
-use crate::wire::{LocatedChunk, LostService, RdirEntry, RebuildStatus, RepairItem, ReplacedCopy};
+use crate::wire::{
+    AddedCopy, LocatedChunk, LostService, RdirEntry, RebuildStatus, RepairItem, ReplacedCopy,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -194,6 +196,9 @@ pub struct RepairDone {
     /// Queue entries to drop without a replacement (the chunk is not referenced any more).
     #[serde(default)]
     pub dropped: Vec<ChunkCopy>,
+    /// Pieces added to short chunks (their anchors' queue entries are removed).
+    #[serde(default)]
+    pub added: Vec<AddedCopy>,
 }
 
 /// Answer of [`RepairDone`].
@@ -201,6 +206,9 @@ pub struct RepairDone {
 pub struct RepairOutcome {
     /// Copies replaced in a record.
     pub replaced: u32,
+    /// Pieces added to a chunk.
+    #[serde(default)]
+    pub added: u32,
     /// New copies no record took (the chunk was deleted meanwhile, or the new copy's server
     /// already held a piece of the chunk): queued for GC.
     pub discarded: u32,
@@ -353,6 +361,10 @@ pub struct ObjectPut {
     pub record: ObjectRecord,
     #[serde(default)]
     pub condition: PutCondition,
+    /// Pieces per chunk the record's policy asks for (0: not said): a chunk stored with
+    /// fewer is queued for repair.
+    #[serde(default)]
+    pub pieces_wanted: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -445,6 +457,9 @@ pub struct PartPut {
     pub container: String,
     pub upload_id: String,
     pub part: PartRecord,
+    /// As [`ObjectPut::pieces_wanted`].
+    #[serde(default)]
+    pub pieces_wanted: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -573,6 +573,9 @@ pub enum RepairReason {
     Lost,
     /// Its chunk server found it rotten (scrubber or a read) and quarantined it.
     Corrupt,
+    /// Its chunk was written with fewer pieces than its policy asks (a write that met its
+    /// quorum with a server down): pieces are added, this copy stays.
+    Short,
 }
 
 /// One entry of the repair queue: a copy to re-create elsewhere.
@@ -601,6 +604,9 @@ pub struct RepairItem {
     /// No good copy is left: kept on the unrepairable list, never handed out.
     #[serde(default)]
     pub unrepairable: bool,
+    /// For [`RepairReason::Short`]: the pieces the chunk's policy asks for.
+    #[serde(default)]
+    pub wanted: u32,
 }
 
 /// A chunk server whose copies are being re-created elsewhere.
@@ -651,6 +657,13 @@ pub struct LocatedChunk {
     pub policy: String,
     pub mtime_ms: i64,
     pub chunk: ChunkRecord,
+}
+
+/// A piece a repair added to a short chunk: `new` joins every chunk holding `anchor`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AddedCopy {
+    pub anchor: ChunkCopy,
+    pub new: ChunkCopy,
 }
 
 /// One copy a repair re-created: `old` is replaced by `new` in every record holding it.

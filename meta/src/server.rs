@@ -328,7 +328,9 @@ pub fn routes() -> Routes {
     });
     r.add(|s, q: api::VersioningSet| s.set_versioning(&q.name, q.state));
     r.read(|s, q: api::VersioningGet| s.get_versioning(&q.name));
-    r.add(|s, q: api::ObjectPut| s.put_object_if(&q.container, &q.record, &q.condition));
+    r.add(|s, q: api::ObjectPut| {
+        s.put_object_wanting(&q.container, &q.record, &q.condition, q.pieces_wanted)
+    });
     r.read(|s, q: api::ObjectGet| {
         s.get_object_version(&q.container, &q.key, q.version_id.as_deref())
     });
@@ -358,7 +360,9 @@ pub fn routes() -> Routes {
     });
     r.add(|s, q: api::UploadCreate| s.create_upload(&q.container, &q.record));
     r.read(|s, q: api::UploadGet| s.get_upload(&q.container, &q.upload_id));
-    r.add(|s, q: api::PartPut| s.put_part(&q.container, &q.upload_id, &q.part));
+    r.add(|s, q: api::PartPut| {
+        s.put_part_wanting(&q.container, &q.upload_id, &q.part, q.pieces_wanted)
+    });
     r.read(|s, q: api::PartList| s.list_parts(&q.container, &q.upload_id, q.marker, q.max_parts));
     r.add(|s, q: api::UploadComplete| s.complete_upload(&q.container, &q.upload_id, &q.request));
     r.add(|s, q: api::UploadAbort| s.abort_upload(&q.container, &q.upload_id));
@@ -407,13 +411,12 @@ pub fn routes() -> Routes {
     r.read(|s, _: api::RebuildStatusGet| s.rebuild_status());
     r.add(|s, q: api::RepairClaim| s.claim_repairs(&q.worker, q.max, q.lease_ms));
     r.add(|s, q: api::RepairDone| {
-        s.repair_done(
-            &q.container,
-            &q.key,
-            q.upload.as_deref(),
-            &q.replaced,
-            &q.dropped,
-        )
+        let changes = crate::store::RepairChanges {
+            replaced: &q.replaced,
+            dropped: &q.dropped,
+            added: &q.added,
+        };
+        s.repair_done(&q.container, &q.key, q.upload.as_deref(), changes)
     });
     r.add(|s, q: api::RepairFail| {
         s.repair_failed(&q.service, &q.chunk_id, &q.error, q.retry_after_ms)

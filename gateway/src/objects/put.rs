@@ -111,7 +111,8 @@ impl ObjectService {
             delete_marker: false,
             props: attrs.props,
         };
-        self.commit_object(&container.name, record, &condition)
+        let pieces = u32::try_from(target.policy.pieces()).unwrap_or(u32::MAX);
+        self.commit_object(&container.name, record, &condition, pieces)
             .await
     }
 
@@ -122,10 +123,11 @@ impl ObjectService {
         container: &str,
         mut record: ObjectRecord,
         condition: &PutCondition,
+        pieces_wanted: u32,
     ) -> Result<ObjectRecord> {
         match self
             .meta()
-            .put_object_if(container, &record, condition)
+            .put_object_wanting(container, &record, condition, pieces_wanted)
             .await
         {
             Ok(stored) => {
@@ -180,6 +182,7 @@ impl ObjectService {
         E: std::fmt::Display,
     {
         let policy = self.policy_named(&upload.policy).await?;
+        let pieces_wanted = u32::try_from(policy.pieces()).unwrap_or(u32::MAX);
         let target = ContentTarget {
             account: container.account.clone(),
             container: container.name.clone(),
@@ -205,7 +208,7 @@ impl ObjectService {
         };
         if let Err(e) = self
             .meta()
-            .put_part(&container.name, &upload.upload_id, &part)
+            .put_part_wanting(&container.name, &upload.upload_id, &part, pieces_wanted)
             .await
         {
             // A part's content id is its upload's, shared with the other parts: an unknown

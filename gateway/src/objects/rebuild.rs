@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use meta_api::wire::{ChunkCopy, LocatedChunk, RepairItem, RepairReason, ReplacedCopy};
+use meta_api::wire::{AddedCopy, ChunkCopy, LocatedChunk, RepairItem, RepairReason, ReplacedCopy};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
@@ -139,6 +139,7 @@ impl ObjectService {
                         item.upload.as_deref(),
                         vec![],
                         vec![copy],
+                        vec![],
                     )
                     .await
                     .map(drop)
@@ -165,7 +166,7 @@ impl ObjectService {
         }
     }
 
-    /// Re-creates one copy and records it.
+    /// Re-creates one copy (or adds the missing pieces of a short chunk) and records it.
     async fn repair_one(
         &self,
         item: &RepairItem,
@@ -194,14 +195,44 @@ impl ObjectService {
         else {
             return Ok(Fate::Gone);
         };
+        let short = item.reason == RepairReason::Short;
         let snapshot = self.inner.services.current().await?;
-        let data = match found.chunk.ec {
-            None => self.good_copy(&found, &bad, &snapshot, item.reason).await,
-            Some(_) => self.decoded_fragment(&found, &bad).await,
-        };
-        let data = match data {
-            Ok(d) => d,
-            Err(fate) => return Ok(fate),
+        // The pieces to write: fragment index (EC) and bytes.
+        let pieces: Vec<(Option<u32>, Bytes)> = match (found.chunk.ec, short) {
+            (None, false) => match self
+                .good_copy(&found, Some(&bad), &snapshot, item.reason)
+                .await
+            {
+                Ok(d) => vec![(None, d)],
+                Err(fate) => return Ok(fate),
+            },
+            (None, true) => {
+                let need = (item.wanted as usize).saturating_sub(found.chunk.copies.len());
+                if need == 0 {
+                    return Ok(Fate::Gone);
+                }
+                match self.good_copy(&found, None, &snapshot, item.reason).await {
+                    Ok(d) => vec![(None, d); need],
+                    Err(fate) => return Ok(fate),
+                }
+            }
+            (Some(layout), _) => {
+                let wanted: Vec<u32> = if short {
+                    (0..layout.k + layout.m)
+                        .filter(|i| !found.chunk.copies.iter().any(|c| c.fragment == Some(*i)))
+                        .collect()
+                } else {
+                    bad.fragment.into_iter().collect()
+                };
+                if wanted.is_empty() {
+                    return Ok(Fate::Gone);
+                }
+                let exclude = (!short).then_some(&bad);
+                match self.decoded_fragments(&found, exclude, &wanted).await {
+                    Ok(f) => f.into_iter().map(|(i, b)| (Some(i), b)).collect(),
+                    Err(fate) => return Ok(fate),
+                }
+            }
         };
         let policy = self
             .policies()
@@ -219,7 +250,7 @@ impl ObjectService {
             .chunk
             .copies
             .iter()
-            .filter(|c| c.service != bad.service)
+            .filter(|c| short || c.service != bad.service)
             .filter_map(|c| snapshot.by_id.get(&c.service).map(|s| s.location.clone()))
             .collect();
         let mut candidates = snapshot.candidates();
@@ -235,84 +266,115 @@ impl ObjectService {
                 .iter()
                 .all(|l| policy::distance(l, &c.location) >= min_distance)
         });
-        let target = {
+        let targets = {
             let mut rng = rand::thread_rng();
-            policy::select(&candidates, 1, min_distance, &mut rng)
-                .into_iter()
-                .next()
+            policy::select(&candidates, pieces.len(), min_distance, &mut rng)
         };
-        let Some(target) = target else {
+        if targets.is_empty() {
             return Ok(Fate::Retry(format!(
                 "no chunk server can take a piece of {} (policy {}): every candidate holds one already, is too close, or scores 0",
                 found.key, found.policy
             )));
-        };
-        let wait = pace.lock().await.charge(data.len() as u64);
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
         }
-        let new_id = chunkd::new_chunk_id();
-        let hash = blake3::hash(&data).to_hex().to_string();
-        let chunk_meta = chunkd::ChunkMeta {
-            account: found.account.clone(),
-            container: found.container.clone(),
-            key: found.key.clone(),
-            version: found.version_id.clone(),
-            content_id: found.content_id.clone(),
-            position: match bad.fragment {
-                Some(f) => format!("{}.{f}", found.chunk.pos),
-                None => found.chunk.pos.to_string(),
-            },
-            policy: found.policy.clone(),
-            size: data.len() as u64,
-            hash,
-            mtime_ms: super::now_ms(),
-            pieces: None,
-        };
-        let put = self
-            .inner
-            .chunks
-            .put(&target.addr, &new_id, &chunk_meta, vec![data]);
-        match tokio::time::timeout(PIECE_TIMEOUT, put).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Ok(Fate::Retry(format!("writing to {}: {e}", target.addr))),
-            Err(_) => return Ok(Fate::Retry(format!("writing to {} timed out", target.addr))),
+        let mut written = Vec::new();
+        let mut failures = Vec::new();
+        for ((fragment, data), target) in pieces.into_iter().zip(targets) {
+            let wait = pace.lock().await.charge(data.len() as u64);
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            let new_id = chunkd::new_chunk_id();
+            let hash = blake3::hash(&data).to_hex().to_string();
+            let chunk_meta = chunkd::ChunkMeta {
+                account: found.account.clone(),
+                container: found.container.clone(),
+                key: found.key.clone(),
+                version: found.version_id.clone(),
+                content_id: found.content_id.clone(),
+                position: match fragment {
+                    Some(f) => format!("{}.{f}", found.chunk.pos),
+                    None => found.chunk.pos.to_string(),
+                },
+                policy: found.policy.clone(),
+                size: data.len() as u64,
+                hash: hash.clone(),
+                mtime_ms: super::now_ms(),
+                pieces: None,
+            };
+            let put = self
+                .inner
+                .chunks
+                .put(&target.addr, &new_id, &chunk_meta, vec![data]);
+            match tokio::time::timeout(PIECE_TIMEOUT, put).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    failures.push(format!("writing to {}: {e}", target.addr));
+                    continue;
+                }
+                Err(_) => {
+                    failures.push(format!("writing to {} timed out", target.addr));
+                    continue;
+                }
+            }
+            taken
+                .entry(found.chunk.pos)
+                .or_default()
+                .push(target.id.clone());
+            written.push(ChunkCopy {
+                service: target.id.clone(),
+                chunk_id: new_id,
+                fragment,
+                hash: fragment.map(|_| hash),
+            });
         }
-        taken
-            .entry(found.chunk.pos)
-            .or_default()
-            .push(target.id.clone());
-        let new = ChunkCopy {
-            service: target.id.clone(),
-            chunk_id: new_id,
-            fragment: bad.fragment,
-            hash: bad.hash.clone(),
+        if written.is_empty() {
+            return Ok(Fate::Retry(failures.join("; ")));
+        }
+        let (replaced, added) = if short {
+            let added = written
+                .iter()
+                .map(|new| AddedCopy {
+                    anchor: bad.clone(),
+                    new: new.clone(),
+                })
+                .collect();
+            (Vec::new(), added)
+        } else {
+            let new = written.swap_remove(0);
+            let new = ChunkCopy {
+                hash: bad.hash.clone(),
+                ..new
+            };
+            (vec![ReplacedCopy { old: bad, new }], Vec::new())
         };
-        let pair = ReplacedCopy { old: bad, new };
         let out = meta
             .repair_done(
                 &item.container,
                 &item.key,
                 item.upload.as_deref(),
-                vec![pair],
+                replaced,
                 vec![],
+                added,
             )
             .await?;
-        if out.replaced == 1 {
-            tracing::info!(key = %item.key, pos = found.chunk.pos, from = %item.service, to = %target.id,
-                "chunk copy re-created");
-            Ok(Fate::Repaired)
-        } else {
-            // Meta put the new copy on its GC queue and rescheduled (or dropped) the entry.
-            Ok(Fate::Repaired)
+        tracing::info!(key = %item.key, pos = found.chunk.pos, from = %item.service,
+            replaced = out.replaced, added = out.added, discarded = out.discarded, "chunk repaired");
+        if short
+            && out.added > 0
+            && (out.added as usize) < item.wanted as usize
+            && !failures.is_empty()
+        {
+            // Some pieces are still missing: the entry stays queued and its lease runs out.
+            tracing::warn!(key = %item.key, errors = %failures.join("; "), "short chunk only partly repaired");
         }
+        Ok(Fate::Repaired)
     }
 
     /// The whole chunk, from a copy whose bytes match the record's hash.
     async fn good_copy(
         &self,
         found: &LocatedChunk,
-        bad: &ChunkCopy,
+        bad: Option<&ChunkCopy>,
         snapshot: &Snapshot,
         reason: RepairReason,
     ) -> std::result::Result<Bytes, Fate> {
@@ -320,7 +382,7 @@ impl ObjectService {
             .chunk
             .copies
             .iter()
-            .filter(|c| !(c.service == bad.service && c.chunk_id == bad.chunk_id))
+            .filter(|c| bad.is_none_or(|b| !(c.service == b.service && c.chunk_id == b.chunk_id)))
             .filter_map(|c| snapshot.by_id.get(&c.service).map(|s| (c, s)))
             .collect();
         // Live servers first.
@@ -328,6 +390,7 @@ impl ObjectService {
         // A copy being moved off a live server (drain, or a lost server that answers again)
         // is a source too, last; a rotten one never is.
         if reason == RepairReason::Lost
+            && let Some(bad) = bad
             && let Some(s) = snapshot.by_id.get(&bad.service)
         {
             sources.push((bad, s));
@@ -369,34 +432,35 @@ impl ObjectService {
         }
     }
 
-    /// The fragment `bad` held, decoded from `k` good fragments of the chunk.
-    async fn decoded_fragment(
+    /// Fragments `wanted`, decoded from `k` good fragments of the chunk (without `exclude`,
+    /// the piece being replaced, whose recorded hash the decoded fragment must match).
+    async fn decoded_fragments(
         &self,
         found: &LocatedChunk,
-        bad: &ChunkCopy,
-    ) -> std::result::Result<Bytes, Fate> {
+        exclude: Option<&ChunkCopy>,
+        wanted: &[u32],
+    ) -> std::result::Result<Vec<(u32, Bytes)>, Fate> {
         let Some(layout) = found.chunk.ec else {
             return Err(Fate::Unrepairable("the chunk is not erasure coded".into()));
         };
-        let Some(index) = bad.fragment.map(|f| f as usize) else {
-            return Err(Fate::Unrepairable("the copy names no fragment".into()));
-        };
         let (k, m) = (layout.k as usize, layout.m as usize);
         let n = k + m;
-        if index >= n {
+        if let Some(bad) = wanted.iter().find(|&&i| i as usize >= n) {
             return Err(Fate::Unrepairable(format!(
-                "fragment {index} is outside {k}+{m}"
+                "fragment {bad} is outside {k}+{m}"
             )));
         }
         // The chunk as the record knows it, without the piece being replaced.
         let mut others = found.chunk.clone();
-        others
-            .copies
-            .retain(|c| !(c.service == bad.service && c.chunk_id == bad.chunk_id));
-        let wanted: Vec<usize> = (0..n).filter(|&i| i != index).collect();
+        if let Some(x) = exclude {
+            others
+                .copies
+                .retain(|c| !(c.service == x.service && c.chunk_id == x.chunk_id));
+        }
+        let fetch: Vec<usize> = (0..n).filter(|i| !wanted.contains(&(*i as u32))).collect();
         let mut shards: Vec<Option<Bytes>> = vec![None; n];
         if let Err(e) = self
-            .fetch_fragments(&others, layout, &wanted, &mut shards)
+            .fetch_fragments(&others, layout, &fetch, &mut shards)
             .await
         {
             return Err(Fate::Retry(e.to_string()));
@@ -414,17 +478,21 @@ impl ObjectService {
             Ok(s) => s,
             Err(e) => return Err(Fate::Retry(e.to_string())),
         };
-        let Some(Some(fragment)) = shards.into_iter().nth(index) else {
-            return Err(Fate::Retry(format!(
-                "fragment {index} missing after decoding"
-            )));
-        };
-        match bad.hash.as_deref() {
-            Some(h) if blake3::hash(&fragment).to_hex().as_str() != h => Err(Fate::Unrepairable(
-                format!("decoded fragment {index} does not match its recorded hash"),
-            )),
-            _ => Ok(fragment),
+        let mut out = Vec::with_capacity(wanted.len());
+        for &i in wanted {
+            let Some(Some(fragment)) = shards.get(i as usize).cloned() else {
+                return Err(Fate::Retry(format!("fragment {i} missing after decoding")));
+            };
+            if let Some(h) = exclude.and_then(|x| x.hash.as_deref())
+                && blake3::hash(&fragment).to_hex().as_str() != h
+            {
+                return Err(Fate::Unrepairable(format!(
+                    "decoded fragment {i} does not match its recorded hash"
+                )));
+            }
+            out.push((i, fragment));
         }
+        Ok(out)
     }
 }
 

@@ -416,10 +416,23 @@ impl MetaClient {
         rec: &ObjectRecord,
         cond: &PutCondition,
     ) -> Result<Stored> {
+        self.put_object_wanting(container, rec, cond, 0).await
+    }
+
+    /// [`MetaClient::put_object_if`], saying how many pieces per chunk the policy asks for
+    /// (chunks stored with fewer are queued for repair).
+    pub async fn put_object_wanting(
+        &self,
+        container: &str,
+        rec: &ObjectRecord,
+        cond: &PutCondition,
+        pieces_wanted: u32,
+    ) -> Result<Stored> {
         let req = api::ObjectPut {
             container: container.to_string(),
             record: rec.clone(),
             condition: cond.clone(),
+            pieces_wanted,
         };
         self.call(&req).await
     }
@@ -577,10 +590,22 @@ impl MetaClient {
         upload_id: &str,
         part: &PartRecord,
     ) -> Result<()> {
+        self.put_part_wanting(container, upload_id, part, 0).await
+    }
+
+    /// [`MetaClient::put_part`], saying how many pieces per chunk the policy asks for.
+    pub async fn put_part_wanting(
+        &self,
+        container: &str,
+        upload_id: &str,
+        part: &PartRecord,
+        pieces_wanted: u32,
+    ) -> Result<()> {
         let req = api::PartPut {
             container: container.to_string(),
             upload_id: upload_id.to_string(),
             part: part.clone(),
+            pieces_wanted,
         };
         self.call(&req).await
     }

@@ -3,7 +3,9 @@
 use super::MetaClient;
 use crate::api::{self, RdirAnswer, RepairOutcome};
 use crate::error::Result;
-use crate::wire::{ChunkCopy, LocatedChunk, LostService, RebuildStatus, RepairItem, ReplacedCopy};
+use crate::wire::{
+    AddedCopy, ChunkCopy, LocatedChunk, LostService, RebuildStatus, RepairItem, ReplacedCopy,
+};
 
 impl MetaClient {
     /// One page of a chunk server's reverse index (`limit` 0: only the count).
@@ -94,6 +96,7 @@ impl MetaClient {
         upload: Option<&str>,
         replaced: Vec<ReplacedCopy>,
         dropped: Vec<ChunkCopy>,
+        added: Vec<AddedCopy>,
     ) -> Result<RepairOutcome> {
         let req = api::RepairDone {
             container: container.to_string(),
@@ -101,6 +104,7 @@ impl MetaClient {
             upload: upload.map(str::to_string),
             replaced,
             dropped,
+            added,
         };
         self.call(&req).await
     }

@@ -88,6 +88,10 @@ pub enum Command {
         condition: PutCondition,
         now_ms: i64,
         gc_due_ms: u64,
+        /// Pieces per chunk the policy asks for (0: not said; version 2 when set): chunks
+        /// stored with fewer are queued for repair.
+        #[serde(default)]
+        pieces_wanted: u32,
     },
     AbandonWrite {
         container: String,
@@ -132,6 +136,11 @@ pub enum Command {
         upload_id: String,
         part: PartRecord,
         gc_due_ms: u64,
+        /// As in `PutObject` (version 2 when set).
+        #[serde(default)]
+        pieces_wanted: u32,
+        #[serde(default)]
+        now_ms: i64,
     },
     CompleteUpload {
         container: String,
@@ -214,6 +223,8 @@ pub enum Command {
         upload: Option<String>,
         replaced: Vec<meta_api::wire::ReplacedCopy>,
         dropped: Vec<ChunkCopy>,
+        #[serde(default)]
+        added: Vec<meta_api::wire::AddedCopy>,
         now_ms: i64,
         gc_due_ms: u64,
     },
@@ -333,6 +344,11 @@ impl Command {
             | C::RepairDone { .. }
             | C::RepairFailed { .. }
             | C::ForgetService { .. } => 2,
+            C::PutObject { pieces_wanted, .. } | C::PutPart { pieces_wanted, .. }
+                if *pieces_wanted > 0 =>
+            {
+                2
+            }
             _ => 1,
         }
     }
@@ -482,9 +498,15 @@ impl Store {
                 condition,
                 now_ms,
                 gc_due_ms,
-            } => O::Stored(
-                self.apply_put_object(tx, &container, *record, condition, now_ms, gc_due_ms)?,
-            ),
+                pieces_wanted,
+            } => O::Stored(self.apply_put_object(
+                tx,
+                &container,
+                *record,
+                condition,
+                Clock { now_ms, gc_due_ms },
+                pieces_wanted,
+            )?),
             C::AbandonWrite {
                 container,
                 key,
@@ -551,8 +573,17 @@ impl Store {
                 upload_id,
                 part,
                 gc_due_ms,
+                pieces_wanted,
+                now_ms,
             } => {
-                self.apply_put_part(tx, &container, &upload_id, &part, gc_due_ms)?;
+                self.apply_put_part(
+                    tx,
+                    &container,
+                    &upload_id,
+                    &part,
+                    Clock { now_ms, gc_due_ms },
+                    pieces_wanted,
+                )?;
                 O::Done(())
             }
             C::CompleteUpload {
@@ -642,6 +673,7 @@ impl Store {
                 upload,
                 replaced,
                 dropped,
+                added,
                 now_ms,
                 gc_due_ms,
             } => O::Repaired(self.apply_repair_done(
@@ -649,8 +681,11 @@ impl Store {
                 &container,
                 &key,
                 upload.as_deref(),
-                &replaced,
-                &dropped,
+                super::repair::Changes {
+                    replaced: &replaced,
+                    dropped: &dropped,
+                    added: &added,
+                },
                 Clock { now_ms, gc_due_ms },
             )?),
             C::ForgetService {

@@ -75,6 +75,7 @@ pub(crate) fn log() -> Vec<Command> {
         condition: PutCondition::default(),
         now_ms,
         gc_due_ms: due,
+        pieces_wanted: 0,
     };
     vec![
         Command::CreateAccount {
@@ -156,6 +157,8 @@ pub(crate) fn log() -> Vec<Command> {
             upload_id: "up1".into(),
             part: part(1, MIN_PART_SIZE, "p1"),
             gc_due_ms: due,
+            pieces_wanted: 0,
+            now_ms: t,
         },
         // Replaces part 1: its chunk goes to GC.
         Command::PutPart {
@@ -163,12 +166,16 @@ pub(crate) fn log() -> Vec<Command> {
             upload_id: "up1".into(),
             part: part(1, MIN_PART_SIZE, "p1b"),
             gc_due_ms: due,
+            pieces_wanted: 3,
+            now_ms: t,
         },
         Command::PutPart {
             container: "photos".into(),
             upload_id: "up1".into(),
             part: part(2, 7, "p2"),
             gc_due_ms: due,
+            pieces_wanted: 0,
+            now_ms: t,
         },
         Command::CompleteUpload {
             container: "photos".into(),
@@ -272,6 +279,56 @@ pub(crate) fn log() -> Vec<Command> {
             account: "acct".into(),
             name: "gone".into(),
             gc_due_ms: due,
+        },
+        // Self-healing: a short write, a lost server, claims, a repair and a failure.
+        Command::PutObject {
+            container: "photos".into(),
+            record: Box::new(obj("short", "c10", "content-10")),
+            condition: PutCondition::default(),
+            now_ms: t + 18,
+            gc_due_ms: due,
+            pieces_wanted: 2,
+        },
+        Command::MarkLost {
+            service: "svc-a".into(),
+            reason: "operator".into(),
+            now_ms: t + 19,
+        },
+        Command::QueueRebuild {
+            service: "svc-a".into(),
+            max: 2,
+            now_ms: t + 20,
+        },
+        Command::QueueRebuild {
+            service: "svc-a".into(),
+            max: 1000,
+            now_ms: t + 21,
+        },
+        Command::ClaimRepairs {
+            worker: "w".into(),
+            max: 3,
+            now_ms: t + 22,
+            lease_ms: 60_000,
+        },
+        Command::RepairDone {
+            container: "photos".into(),
+            key: "k2".into(),
+            upload: None,
+            replaced: vec![meta_api::wire::ReplacedCopy {
+                old: copy("svc-a", "c3"),
+                new: copy("svc-b", "n3"),
+            }],
+            dropped: vec![],
+            added: vec![],
+            now_ms: t + 23,
+            gc_due_ms: due,
+        },
+        Command::RepairFailed {
+            service: "svc-a".into(),
+            chunk_id: "c10".into(),
+            error: "no room".into(),
+            now_ms: t + 24,
+            retry_at_ms: Some(t + 30_000),
         },
         // Refused, deterministically: the container does not exist any more.
         put("gone", obj("x", "c9", "content-9"), t + 17),

@@ -33,7 +33,7 @@ pub use conscience::{bounded_score, score};
 pub use expirer::ExpiryPass;
 pub use lifecycle::LifecyclePass;
 pub use meta2::Usage;
-pub use repair::QUEUE_PAGE;
+pub use repair::{Changes as RepairChanges, QUEUE_PAGE};
 pub use swift::TOKEN_PREFIX;
 
 use crate::config::Config;

@@ -188,11 +188,25 @@ impl Store {
 
     /// Stores (or replaces) one part; the replaced part's chunks go to GC.
     pub fn put_part(&self, container: &str, upload_id: &str, part: &PartRecord) -> Result<()> {
+        self.put_part_wanting(container, upload_id, part, 0)
+    }
+
+    /// [`Store::put_part`]; chunks stored with fewer than `pieces_wanted` pieces (when not 0)
+    /// are queued for repair.
+    pub fn put_part_wanting(
+        &self,
+        container: &str,
+        upload_id: &str,
+        part: &PartRecord,
+        pieces_wanted: u32,
+    ) -> Result<()> {
         let command = Command::PutPart {
             container: container.to_string(),
             upload_id: upload_id.to_string(),
             part: part.clone(),
             gc_due_ms: self.gc_due_ms(),
+            pieces_wanted,
+            now_ms: ids::now_ms(),
         };
         outcome!(self.apply(command)?, Done)
     }
@@ -203,8 +217,10 @@ impl Store {
         container: &str,
         upload_id: &str,
         part: &PartRecord,
-        gc_due_ms: u64,
+        clock: Clock,
+        pieces_wanted: u32,
     ) -> Result<()> {
+        let Clock { now_ms, gc_due_ms } = clock;
         if part.part_number == 0 || part.part_number > MAX_PART_NUMBER {
             return Err(Error::InvalidArgument(format!(
                 "part number {} is not in 1..={MAX_PART_NUMBER}",
@@ -231,6 +247,7 @@ impl Store {
             policy: &policy,
         };
         self.rdir_add(tx.dir, &owner, &part.chunks)?;
+        self.queue_short(tx.dir, &part.chunks, pieces_wanted, now_ms)?;
         let garbage = old
             .map(|o| {
                 let keep: Vec<ChunkCopy> = copies_of(&part.chunks).collect();

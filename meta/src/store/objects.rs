@@ -50,12 +50,25 @@ impl Store {
         rec: &ObjectRecord,
         cond: &PutCondition,
     ) -> Result<Stored> {
+        self.put_object_wanting(container, rec, cond, 0)
+    }
+
+    /// [`Store::put_object_if`]; chunks stored with fewer than `pieces_wanted` pieces (when
+    /// not 0) are queued for repair.
+    pub fn put_object_wanting(
+        &self,
+        container: &str,
+        rec: &ObjectRecord,
+        cond: &PutCondition,
+        pieces_wanted: u32,
+    ) -> Result<Stored> {
         let command = Command::PutObject {
             container: container.to_string(),
             record: Box::new(rec.clone()),
             condition: cond.clone(),
             now_ms: ids::now_ms(),
             gc_due_ms: self.gc_due_ms(),
+            pieces_wanted,
         };
         outcome!(self.apply(command)?, Stored)
     }
@@ -66,9 +79,10 @@ impl Store {
         container: &str,
         mut rec: ObjectRecord,
         cond: PutCondition,
-        now_ms: i64,
-        gc_due_ms: u64,
+        clock: Clock,
+        pieces_wanted: u32,
     ) -> Result<Stored> {
+        let Clock { now_ms, gc_due_ms } = clock;
         check_key(&rec.key)?;
         let r = self.resolve_in(tx.dir, container)?;
         self.index_expiry(tx, container, &r.cid, &rec)?;
@@ -88,6 +102,7 @@ impl Store {
             policy: &rec.policy,
         };
         self.rdir_add(tx.dir, &owner, &rec.chunks)?;
+        self.queue_short(tx.dir, &rec.chunks, pieces_wanted, now_ms)?;
         self.apply_queue_gc(tx, written.garbage, gc_due_ms)?;
         Ok(Stored {
             version_id: rec.version_id,

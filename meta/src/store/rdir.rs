@@ -104,6 +104,7 @@ pub(crate) fn item_of(
         last_error,
         next_try_ms,
         lease_until_ms,
+        wanted,
     } = r;
     RepairItem {
         service,
@@ -124,6 +125,7 @@ pub(crate) fn item_of(
         next_try_ms,
         lease_until_ms,
         unrepairable: redundancy == UNREPAIRABLE,
+        wanted,
     }
 }
 
@@ -293,6 +295,7 @@ impl Store {
         chunk_id: &str,
         reason: RepairReason,
         now_ms: i64,
+        wanted: u32,
     ) -> Result<bool> {
         let Some(entry) = self.rdir_get(txn, service, chunk_id)? else {
             return Ok(false);
@@ -315,6 +318,7 @@ impl Store {
                 last_error: None,
                 next_try_ms: 0,
                 lease_until_ms: 0,
+                wanted,
             },
         };
         // Put it in at once (so it counts as not good), then settle the chunk's redundancy.
@@ -324,14 +328,60 @@ impl Store {
         Ok(true)
     }
 
+    /// Queues chunks stored with fewer than `wanted` pieces (an erasure-coded one: fewer than
+    /// k + m), anchored on their first piece.
+    pub(crate) fn queue_short(
+        &self,
+        txn: &mut RwTxn,
+        chunks: &[ChunkRecord],
+        wanted: u32,
+        now_ms: i64,
+    ) -> Result<()> {
+        for c in chunks {
+            let want = match c.ec {
+                Some(l) => l.k + l.m,
+                None => wanted,
+            };
+            let Some(anchor) = c.copies.first() else {
+                continue;
+            };
+            if want == 0 || c.copies.len() >= want as usize {
+                continue;
+            }
+            if self.enqueue(
+                txn,
+                &anchor.service,
+                &anchor.chunk_id,
+                RepairReason::Short,
+                now_ms,
+                want,
+            )? {
+                tracing::warn!(
+                    pos = c.pos,
+                    pieces = c.copies.len(),
+                    wanted = want,
+                    "chunk stored with fewer pieces than its policy asks: queued for repair"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Recomputes a chunk's redundancy and moves its queued pieces there.
     pub(crate) fn settle_redundancy(&self, txn: &mut RwTxn, entry: &RdirRecord) -> Result<()> {
         let mut good: u32 = 0;
         let mut queued = Vec::new();
         for p in &entry.copies {
-            match self.queued_at(txn, &p.service, &p.chunk_id)? {
-                Some(at) => queued.push((p, at)),
-                None if self.dir.lost.get(txn, p.service.as_bytes())?.is_none() => good += 1,
+            let lost = self.dir.lost.get(txn, p.service.as_bytes())?.is_some();
+            match self.queue_get(txn, &p.service, &p.chunk_id)? {
+                Some((at, r)) => {
+                    // The anchor of a short chunk is a good piece.
+                    if r.reason == RepairReason::Short && !lost {
+                        good += 1;
+                    }
+                    queued.push((p, at));
+                }
+                None if !lost => good += 1,
                 None => {}
             }
         }

@@ -114,6 +114,16 @@ fn hb(id: &str) -> Heartbeat {
     }
 }
 
+/// Records one replacement.
+fn done(s: &Store, key: &str, pair: ReplacedCopy) -> meta_api::api::RepairOutcome {
+    let changes = super::RepairChanges {
+        replaced: std::slice::from_ref(&pair),
+        dropped: &[],
+        added: &[],
+    };
+    s.repair_done("b", key, None, changes).unwrap()
+}
+
 fn part(n: u32, size: u64, copies: &[(&str, &str)]) -> PartRecord {
     PartRecord {
         part_number: n,
@@ -246,7 +256,7 @@ fn a_lost_server_is_rebuilt_least_redundancy_first() {
         old: copy("s1", "w1"),
         new: copy("s4", "n1"),
     };
-    let out = s.repair_done("b", "two", None, &[pair], &[]).unwrap();
+    let out = done(&s, "two", pair);
     assert_eq!((out.replaced, out.discarded), (1, 0));
     let rec = s.get_object("b", "two").unwrap();
     let services: Vec<&str> = rec.chunks[0]
@@ -262,7 +272,7 @@ fn a_lost_server_is_rebuilt_least_redundancy_first() {
         old: copy("s1", "t1"),
         new: copy("s5", "n2"),
     };
-    let out = s.repair_done("b", "three", None, &[pair], &[]).unwrap();
+    let out = done(&s, "three", pair);
     assert_eq!((out.replaced, out.discarded), (0, 1));
     assert!(s.get_object("b", "three").is_err());
     let txn = s.dir.env.read_txn().unwrap();
@@ -443,7 +453,7 @@ fn a_server_is_forgotten_only_once_it_holds_nothing_and_is_silent() {
         old: copy("s1", "k1"),
         new: copy("s3", "k3"),
     };
-    s.repair_done("b", "k", None, &[pair], &[]).unwrap();
+    done(&s, "k", pair);
     let e = s.forget_service("s1").unwrap_err().to_string();
     assert!(e.contains("still heartbeats"), "{e}");
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -461,4 +471,51 @@ fn a_server_is_forgotten_only_once_it_holds_nothing_and_is_silent() {
     );
     drop(txn);
     assert!(s.forget_service("s1").is_err(), "forgotten already");
+}
+
+#[test]
+fn a_short_write_is_queued_and_completed_by_added_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "b");
+    for id in ["s1", "s2", "s3"] {
+        s.heartbeat(&hb(id)).unwrap();
+    }
+    let rec = obj(
+        "k",
+        vec![
+            chunk3(0, &[("s1", "k1"), ("s2", "k2")]),
+            chunk3(1, &[("s1", "j1"), ("s2", "j2"), ("s3", "j3")]),
+        ],
+    );
+    s.put_object_wanting("b", &rec, &Default::default(), 3)
+        .unwrap();
+    let items = s.claim_repairs("w", 10, 60_000).unwrap();
+    assert_eq!(items.len(), 1, "only the short chunk: {items:?}");
+    let it = &items[0];
+    assert_eq!(
+        (it.chunk_id.as_str(), it.reason, it.wanted, it.redundancy),
+        ("k1", meta_api::wire::RepairReason::Short, 3, 1)
+    );
+    let added = meta_api::wire::AddedCopy {
+        anchor: copy("s1", "k1"),
+        new: copy("s3", "k3"),
+    };
+    // A second piece on a server the chunk already uses is refused (its copy goes to GC).
+    let twice = meta_api::wire::AddedCopy {
+        anchor: copy("s1", "k1"),
+        new: copy("s2", "kx"),
+    };
+    let changes = super::RepairChanges {
+        replaced: &[],
+        dropped: &[],
+        added: &[added, twice],
+    };
+    let out = s.repair_done("b", "k", None, changes).unwrap();
+    assert_eq!((out.added, out.discarded), (1, 1));
+    let got = s.get_object("b", "k").unwrap();
+    assert_eq!(got.chunks[0].copies.len(), 3);
+    assert_eq!(s.rebuild_status().unwrap().queued, 0);
+    assert_eq!(rdir_rows(&s), record_rows(&s));
+    let txn = s.dir.env.read_txn().unwrap();
+    assert!(s.dir.gc.get(&txn, &gc_key("s2", "kx")).unwrap().is_some());
 }

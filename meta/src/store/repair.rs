@@ -21,8 +21,8 @@ use heed::{RoTxn, RwTxn};
 use meta_api::api::{RdirAnswer, RepairOutcome};
 use meta_api::error::{Error, Result};
 use meta_api::wire::{
-    ChunkCopy, ChunkRecord, LocatedChunk, LostService, ObjectRecord, PartRecord, RebuildStatus,
-    RepairItem, RepairReason, ReplacedCopy, UploadRecord,
+    AddedCopy, ChunkCopy, ChunkRecord, LocatedChunk, LostService, ObjectRecord, PartRecord,
+    RebuildStatus, RepairItem, RepairReason, ReplacedCopy, UploadRecord,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -51,13 +51,22 @@ fn same(a: &ChunkCopy, b: &ChunkCopy) -> bool {
     a.service == b.service && a.chunk_id == b.chunk_id
 }
 
-/// Replaces, in `chunks`, each old copy of `pairs` by its new one where the chunk holds it
-/// and no other piece of the chunk is on the new copy's server; returns the pair indexes
-/// and the changed chunks.
-fn swap_in(chunks: &mut [ChunkRecord], pairs: &[ReplacedCopy]) -> Vec<(usize, ChunkRecord)> {
+/// What a repair changes in the records (see [`Command::RepairDone`]).
+#[derive(Clone, Copy)]
+pub struct Changes<'a> {
+    pub replaced: &'a [ReplacedCopy],
+    pub dropped: &'a [ChunkCopy],
+    pub added: &'a [AddedCopy],
+}
+
+/// Applies the changes to `chunks`: each old copy of `replaced` is replaced by its new one
+/// where the chunk holds it, each new piece of `added` joins the chunk holding its anchor,
+/// and never onto a server (or fragment index) the chunk has already. Returns, by change
+/// index (replacements first, then additions), the changed chunks.
+fn swap_in(chunks: &mut [ChunkRecord], changes: Changes<'_>) -> Vec<(usize, ChunkRecord)> {
     let mut out = Vec::new();
     for c in chunks.iter_mut() {
-        for (i, p) in pairs.iter().enumerate() {
+        for (i, p) in changes.replaced.iter().enumerate() {
             let Some(at) = c.copies.iter().position(|x| same(x, &p.old)) else {
                 continue;
             };
@@ -73,33 +82,48 @@ fn swap_in(chunks: &mut [ChunkRecord], pairs: &[ReplacedCopy]) -> Vec<(usize, Ch
             };
             out.push((i, c.clone()));
         }
+        for (i, a) in changes.added.iter().enumerate() {
+            if !c.copies.iter().any(|x| same(x, &a.anchor))
+                || c.copies.iter().any(|x| x.service == a.new.service)
+                || (a.new.fragment.is_some()
+                    && c.copies.iter().any(|x| x.fragment == a.new.fragment))
+            {
+                continue;
+            }
+            c.copies.push(a.new.clone());
+            c.copies.sort_by_key(|x| x.fragment);
+            out.push((changes.replaced.len() + i, c.clone()));
+        }
     }
     out
 }
 
-/// Applies the replacements to every record of `key` (and of `upload`'s parts).
+/// Applies the changes to every record of `key` (and of `upload`'s parts).
 fn swap_copies(
     m2: &Meta2,
     txn: &mut RwTxn,
     key: &str,
     upload: Option<&str>,
-    pairs: &[ReplacedCopy],
+    changes: Changes<'_>,
 ) -> Result<Vec<Swapped>> {
     let mut out: Vec<Swapped> = Vec::new();
     let mut note = |upload: Option<&str>, policy: &str, changed: Vec<(usize, ChunkRecord)>| {
         for (pair, chunk) in changed {
-            if !out.iter().any(|s| s.pair == pair) {
-                out.push(Swapped {
+            match out.iter_mut().find(|s| s.pair == pair) {
+                // The same chunk in the current entry and in `versions`: keep the last state.
+                Some(s) if s.chunk.pos == chunk.pos => s.chunk = chunk,
+                Some(_) => {}
+                None => out.push(Swapped {
                     pair,
                     upload: upload.map(str::to_string),
                     policy: policy.to_string(),
                     chunk,
-                });
+                }),
             }
         }
     };
     for (vkey, mut rec) in versions::versions_of(m2, txn, key)? {
-        let changed = swap_in(&mut rec.chunks, pairs);
+        let changed = swap_in(&mut rec.chunks, changes);
         if !changed.is_empty() {
             m2.versions.put(txn, &vkey, &encode(&rec)?)?;
             note(None, &rec.policy, changed);
@@ -107,7 +131,7 @@ fn swap_copies(
     }
     let lkey = keys::encode(key);
     if let Some(mut rec) = versions::current(m2, txn, &lkey)? {
-        let changed = swap_in(&mut rec.chunks, pairs);
+        let changed = swap_in(&mut rec.chunks, changes);
         if !changed.is_empty() {
             m2.objects.put(txn, &lkey, &encode(&rec)?)?;
             note(None, &rec.policy, changed);
@@ -123,7 +147,7 @@ fn swap_copies(
             parts.push((k.to_vec(), decode::<PartRecord>(v)?));
         }
         for (k, mut part) in parts {
-            let changed = swap_in(&mut part.chunks, pairs);
+            let changed = swap_in(&mut part.chunks, changes);
             if !changed.is_empty() {
                 m2.parts.put(txn, &k, &encode(&part)?)?;
                 note(Some(id), &up.policy, changed);
@@ -318,7 +342,7 @@ impl Store {
         }
         let mut queued = 0u64;
         for chunk in &page {
-            if self.enqueue(txn, service, chunk, RepairReason::Lost, now_ms)? {
+            if self.enqueue(txn, service, chunk, RepairReason::Lost, now_ms, 0)? {
                 queued += 1;
             }
         }
@@ -390,60 +414,81 @@ impl Store {
         container: &str,
         key: &str,
         upload: Option<&str>,
-        replaced: &[ReplacedCopy],
-        dropped: &[ChunkCopy],
+        changes: Changes<'_>,
     ) -> Result<RepairOutcome> {
         let command = Command::RepairDone {
             container: container.to_string(),
             key: key.to_string(),
             upload: upload.map(str::to_string),
-            replaced: replaced.to_vec(),
-            dropped: dropped.to_vec(),
+            replaced: changes.replaced.to_vec(),
+            dropped: changes.dropped.to_vec(),
+            added: changes.added.to_vec(),
             now_ms: ids::now_ms(),
             gc_due_ms: self.gc_due_ms(),
         };
         outcome!(self.apply(command)?, Repaired)
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn apply_repair_done(
         &self,
         tx: &mut Tx<'_, '_, '_>,
         container: &str,
         key: &str,
         upload: Option<&str>,
-        replaced: &[ReplacedCopy],
-        dropped: &[ChunkCopy],
+        changes: Changes<'_>,
         clock: super::command::Clock,
     ) -> Result<RepairOutcome> {
         let super::command::Clock { now_ms, gc_due_ms } = clock;
+        let Changes {
+            replaced,
+            dropped,
+            added,
+        } = changes;
         let swapped = match self.resolve_in(tx.dir, container) {
-            Ok(r) => tx.meta2(&r.cid, |m2, txn| {
-                swap_copies(m2, txn, key, upload, replaced)
-            })?,
+            Ok(r) => tx.meta2(&r.cid, |m2, txn| swap_copies(m2, txn, key, upload, changes))?,
             Err(Error::NoSuchContainer(_)) => Vec::new(),
             Err(e) => return Err(e),
         };
         let mut outcome = RepairOutcome::default();
         let mut garbage = Vec::new();
         for s in &swapped {
-            let Some(pair) = replaced.get(s.pair) else {
-                continue;
-            };
             let owner = Owner {
                 container,
                 key,
                 upload: s.upload.as_deref(),
                 policy: &s.policy,
             };
-            self.rdir_remove(tx.dir, std::slice::from_ref(&pair.old))?;
-            if let Some(mut lost) = self.lost_get(tx.dir, &pair.old.service)? {
-                lost.last_done_ms = now_ms;
-                self.lost_put(tx.dir, &pair.old.service, &lost)?;
+            if let Some(pair) = replaced.get(s.pair) {
+                self.rdir_remove(tx.dir, std::slice::from_ref(&pair.old))?;
+                if let Some(mut lost) = self.lost_get(tx.dir, &pair.old.service)? {
+                    lost.last_done_ms = now_ms;
+                    self.lost_put(tx.dir, &pair.old.service, &lost)?;
+                }
+                garbage.push(pair.old.clone());
+                outcome.replaced += 1;
+            } else {
+                outcome.added += 1;
             }
             self.rdir_add(tx.dir, &owner, std::slice::from_ref(&s.chunk))?;
-            garbage.push(pair.old.clone());
-            outcome.replaced += 1;
+        }
+        // A short chunk that has its pieces now leaves the queue.
+        for a in added {
+            let whole = swapped.iter().any(|s| {
+                s.chunk.copies.iter().any(|x| same(x, &a.anchor))
+                    && self
+                        .queue_get(tx.dir, &a.anchor.service, &a.anchor.chunk_id)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|(_, r)| {
+                            r.reason == RepairReason::Short
+                                && s.chunk.copies.len() >= r.wanted as usize
+                        })
+            });
+            if whole {
+                self.dequeue(tx.dir, &a.anchor.service, &a.anchor.chunk_id)?;
+            }
+        }
+        for s in &swapped {
             if let Some(first) = s.chunk.copies.first()
                 && let Some(entry) = self.rdir_get(tx.dir, &first.service, &first.chunk_id)?
             {
@@ -471,8 +516,17 @@ impl Store {
                 )?;
             }
         }
+        for (i, a) in added.iter().enumerate() {
+            if !swapped.iter().any(|s| s.pair == replaced.len() + i) {
+                garbage.push(a.new.clone());
+                outcome.discarded += 1;
+            }
+        }
         for d in dropped {
-            if self.rdir_get(tx.dir, &d.service, &d.chunk_id)?.is_some() {
+            let short = self
+                .queue_get(tx.dir, &d.service, &d.chunk_id)?
+                .is_some_and(|(_, r)| r.reason == RepairReason::Short);
+            if !short && self.rdir_get(tx.dir, &d.service, &d.chunk_id)?.is_some() {
                 self.fail_repair(
                     tx.dir,
                     &d.service,
@@ -547,7 +601,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<()> {
         for chunk in chunks {
-            if self.enqueue(txn, service, chunk, RepairReason::Corrupt, now_ms)? {
+            if self.enqueue(txn, service, chunk, RepairReason::Corrupt, now_ms, 0)? {
                 tracing::warn!(service, chunk = %chunk, "rotten chunk copy queued for repair");
             }
         }

@@ -55,6 +55,9 @@ pub struct RepairRecord {
     pub last_error: Option<String>,
     pub next_try_ms: i64,
     pub lease_until_ms: i64,
+    /// For a short chunk: the pieces its policy asks for.
+    #[serde(default)]
+    pub wanted: u32,
 }
 
 impl Record for RepairRecord {
