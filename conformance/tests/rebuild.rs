@@ -449,3 +449,66 @@ async fn chunks_written_short_of_copies_get_them_once_a_server_is_back() {
     }
     get_all(&cluster, "short", &objects).await;
 }
+
+#[tokio::test]
+async fn a_rebuild_worker_killed_halfway_is_taken_over_after_a_restart() {
+    let mut env = healing_env();
+    env.retain(|(k, _)| k != "SPREAD_GATEWAY_REBUILD_MIB_PER_SEC");
+    // Slow enough to be caught halfway; leases short enough to be taken over soon.
+    env.push(("SPREAD_GATEWAY_REBUILD_MIB_PER_SEC".into(), "2".into()));
+    env.push(("SPREAD_GATEWAY_REBUILD_LEASE_SECS".into(), "10".into()));
+    let mut cluster = Cluster::start_with(DevOptions {
+        chunkd: 4,
+        replicas: 3,
+        chunk_size: Some(MIB as u64),
+        env,
+        ..DevOptions::default()
+    });
+    let objects = objects(24 * MIB);
+    put_all(&cluster, "resume", &objects).await;
+    let victim = cluster.service_id(3);
+    cluster.kill_chunkd(3);
+    wipe(&cluster.info.chunkd[3].volume.clone());
+    // Wait until some but not all of its copies are re-created, then kill the gateway.
+    let start = Instant::now();
+    let (done, total) = loop {
+        let s = rebuild_status(&cluster);
+        let l = s["lost"]
+            .as_array()
+            .and_then(|a| a.iter().find(|l| l["service"] == victim.as_str()).cloned());
+        if let Some(l) = l {
+            let (done, total) = (
+                l["done_chunks"].as_u64().unwrap_or(0),
+                l["total_chunks"].as_u64().unwrap_or(0),
+            );
+            if done > 0 {
+                assert!(
+                    done < total,
+                    "rebuilt before the worker could be killed: {l:#}"
+                );
+                break (done, total);
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no progress: {s:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let gateway = cluster.info.gateway.pid.expect("gateway pid");
+    conformance::cluster::signal(gateway, libc::SIGKILL);
+    println!("gateway killed with {done}/{total} copies re-created");
+    let restarted = Instant::now();
+    cluster.restart();
+    wait_rebuilt(
+        &cluster,
+        std::slice::from_ref(&victim),
+        restarted,
+        Duration::from_secs(300),
+    );
+    let dead: BTreeSet<String> = [victim].into();
+    for (key, _) in &objects {
+        check_placement(&cluster, &cluster.locate("resume", key), 3, &dead);
+    }
+    get_all(&cluster, "resume", &objects).await;
+}

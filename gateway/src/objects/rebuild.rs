@@ -38,11 +38,12 @@ enum Fate {
     Retry(String),
 }
 
-/// Paces the bytes written by this gateway's repairs.
+/// Paces the bytes written by this gateway's repairs: each write waits until the writes
+/// before it have had their time at `per_sec` (idle time earns no credit).
 struct Pace {
     per_sec: u64,
-    start: Instant,
-    sent: u64,
+    /// When the next write may start.
+    next: Instant,
 }
 
 impl Pace {
@@ -51,14 +52,13 @@ impl Pace {
         if self.per_sec == 0 {
             return Duration::ZERO;
         }
-        // Forget the past after an idle minute, so a burst after a pause is not free.
-        if self.start.elapsed() > Duration::from_secs(60) {
-            self.start = Instant::now();
-            self.sent = 0;
+        let now = Instant::now();
+        if self.next < now {
+            self.next = now;
         }
-        self.sent = self.sent.saturating_add(n);
-        let due = Duration::from_secs_f64(self.sent as f64 / self.per_sec as f64);
-        due.saturating_sub(self.start.elapsed())
+        let wait = self.next - now;
+        self.next += Duration::from_secs_f64(n as f64 / self.per_sec as f64);
+        wait
     }
 }
 
@@ -75,8 +75,7 @@ pub fn spawn(svc: ObjectService) -> Option<JoinHandle<()>> {
             .config
             .rebuild_mib_per_sec
             .saturating_mul(1024 * 1024),
-        start: Instant::now(),
-        sent: 0,
+        next: Instant::now(),
     }));
     Some(tokio::spawn(async move {
         let idle = Duration::from_millis(svc.inner.config.rebuild_poll_ms.max(100));
@@ -502,5 +501,35 @@ fn copy_of(item: &RepairItem) -> ChunkCopy {
         chunk_id: item.chunk_id.clone(),
         fragment: None,
         hash: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pace_spreads_writes_and_idle_time_earns_nothing() {
+        let mut p = Pace {
+            per_sec: 1 << 20,
+            next: Instant::now() - Duration::from_secs(60),
+        };
+        assert_eq!(
+            p.charge(1 << 20),
+            Duration::ZERO,
+            "the first write goes at once"
+        );
+        let second = p.charge(1 << 20);
+        assert!(
+            second > Duration::from_millis(900) && second <= Duration::from_secs(1),
+            "{second:?}"
+        );
+        let third = p.charge(512 << 10);
+        assert!(third > Duration::from_millis(1900), "{third:?}");
+        let mut free = Pace {
+            per_sec: 0,
+            next: Instant::now(),
+        };
+        assert_eq!(free.charge(u64::MAX), Duration::ZERO);
     }
 }
