@@ -122,8 +122,17 @@ impl ObjectService {
     async fn repair_group(&self, group: Vec<RepairItem>, pace: &Mutex<Pace>) {
         // New servers chosen so far for this object's chunks, by chunk position.
         let mut taken: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-        for item in group {
-            let fate = match self.repair_one(&item, &mut taken, pace).await {
+        // Copies repaired along with another piece of their chunk.
+        let mut handled: Vec<(String, String)> = Vec::new();
+        for (i, item) in group.iter().enumerate() {
+            if handled.contains(&(item.service.clone(), item.chunk_id.clone())) {
+                continue;
+            }
+            let rest = group.get(i + 1..).unwrap_or_default();
+            let fate = match self
+                .repair_one(item, rest, &mut taken, &mut handled, pace)
+                .await
+            {
                 Ok(fate) => fate,
                 Err(e) => Fate::Retry(e.to_string()),
             };
@@ -131,7 +140,7 @@ impl ObjectService {
             let reported = match &fate {
                 Fate::Repaired => Ok(()),
                 Fate::Gone => {
-                    let copy = copy_of(&item);
+                    let copy = copy_of(item);
                     meta.repair_done(
                         &item.container,
                         &item.key,
@@ -166,10 +175,14 @@ impl ObjectService {
     }
 
     /// Re-creates one copy (or adds the missing pieces of a short chunk) and records it.
+    /// Other queued pieces of the same chunk among `rest` are re-created in the same pass (one
+    /// read or decode of the chunk, one record) and added to `handled`.
     async fn repair_one(
         &self,
         item: &RepairItem,
+        rest: &[RepairItem],
         taken: &mut BTreeMap<u32, Vec<String>>,
+        handled: &mut Vec<(String, String)>,
         pace: &Mutex<Pace>,
     ) -> Result<Fate> {
         let meta = &self.inner.meta;
@@ -195,14 +208,25 @@ impl ObjectService {
             return Ok(Fate::Gone);
         };
         let short = item.reason == RepairReason::Short;
+        // Every piece of this chunk to replace: this one, and the chunk's others queued with it.
+        let mut bads = vec![bad.clone()];
+        if !short {
+            for other in rest.iter().filter(|o| o.reason != RepairReason::Short) {
+                if let Some(c) = found
+                    .chunk
+                    .copies
+                    .iter()
+                    .find(|c| c.service == other.service && c.chunk_id == other.chunk_id)
+                {
+                    bads.push(c.clone());
+                }
+            }
+        }
         let snapshot = self.inner.services.current().await?;
         // The pieces to write: fragment index (EC) and bytes.
         let pieces: Vec<(Option<u32>, Bytes)> = match (found.chunk.ec, short) {
-            (None, false) => match self
-                .good_copy(&found, Some(&bad), &snapshot, item.reason)
-                .await
-            {
-                Ok(d) => vec![(None, d)],
+            (None, false) => match self.good_copy(&found, &bads, &snapshot, item.reason).await {
+                Ok(d) => vec![(None, d); bads.len()],
                 Err(fate) => return Ok(fate),
             },
             (None, true) => {
@@ -210,7 +234,7 @@ impl ObjectService {
                 if need == 0 {
                     return Ok(Fate::Gone);
                 }
-                match self.good_copy(&found, None, &snapshot, item.reason).await {
+                match self.good_copy(&found, &[], &snapshot, item.reason).await {
                     Ok(d) => vec![(None, d); need],
                     Err(fate) => return Ok(fate),
                 }
@@ -221,12 +245,12 @@ impl ObjectService {
                         .filter(|i| !found.chunk.copies.iter().any(|c| c.fragment == Some(*i)))
                         .collect()
                 } else {
-                    bad.fragment.into_iter().collect()
+                    bads.iter().filter_map(|b| b.fragment).collect()
                 };
                 if wanted.is_empty() {
                     return Ok(Fate::Gone);
                 }
-                let exclude = (!short).then_some(&bad);
+                let exclude: &[ChunkCopy] = if short { &[] } else { &bads };
                 match self.decoded_fragments(&found, exclude, &wanted).await {
                     Ok(f) => f.into_iter().map(|(i, b)| (Some(i), b)).collect(),
                     Err(fate) => return Ok(fate),
@@ -249,7 +273,7 @@ impl ObjectService {
             .chunk
             .copies
             .iter()
-            .filter(|c| short || c.service != bad.service)
+            .filter(|c| short || !bads.iter().any(|b| b.service == c.service))
             .filter_map(|c| snapshot.by_id.get(&c.service).map(|s| s.location.clone()))
             .collect();
         let mut candidates = snapshot.candidates();
@@ -275,9 +299,9 @@ impl ObjectService {
                 found.key, found.policy
             )));
         }
-        let mut written = Vec::new();
+        let mut written: Vec<(usize, ChunkCopy)> = Vec::new();
         let mut failures = Vec::new();
-        for ((fragment, data), target) in pieces.into_iter().zip(targets) {
+        for (n, ((fragment, data), target)) in pieces.into_iter().zip(targets).enumerate() {
             let wait = pace.lock().await.charge(data.len() as u64);
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
@@ -319,32 +343,48 @@ impl ObjectService {
                 .entry(found.chunk.pos)
                 .or_default()
                 .push(target.id.clone());
-            written.push(ChunkCopy {
-                service: target.id.clone(),
-                chunk_id: new_id,
-                fragment,
-                hash: fragment.map(|_| hash),
-            });
+            written.push((
+                n,
+                ChunkCopy {
+                    service: target.id.clone(),
+                    chunk_id: new_id,
+                    fragment,
+                    hash: fragment.map(|_| hash),
+                },
+            ));
         }
         if written.is_empty() {
             return Ok(Fate::Retry(failures.join("; ")));
         }
         let (replaced, added) = if short {
             let added = written
-                .iter()
-                .map(|new| AddedCopy {
+                .into_iter()
+                .map(|(_, new)| AddedCopy {
                     anchor: bad.clone(),
-                    new: new.clone(),
+                    new,
                 })
                 .collect();
             (Vec::new(), added)
         } else {
-            let new = written.swap_remove(0);
-            let new = ChunkCopy {
-                hash: bad.hash.clone(),
-                ..new
-            };
-            (vec![ReplacedCopy { old: bad, new }], Vec::new())
+            // Piece n replaces bads[n] (same fragment index, same recorded hash).
+            let replaced: Vec<ReplacedCopy> = written
+                .into_iter()
+                .filter_map(|(n, new)| {
+                    let old = bads.get(n)?.clone();
+                    Some(ReplacedCopy {
+                        new: ChunkCopy {
+                            hash: old.hash.clone(),
+                            fragment: old.fragment,
+                            ..new
+                        },
+                        old,
+                    })
+                })
+                .collect();
+            for r in &replaced {
+                handled.push((r.old.service.clone(), r.old.chunk_id.clone()));
+            }
+            (replaced, Vec::new())
         };
         let out = meta
             .repair_done(
@@ -373,7 +413,7 @@ impl ObjectService {
     async fn good_copy(
         &self,
         found: &LocatedChunk,
-        bad: Option<&ChunkCopy>,
+        bad: &[ChunkCopy],
         snapshot: &Snapshot,
         reason: RepairReason,
     ) -> std::result::Result<Bytes, Fate> {
@@ -381,18 +421,22 @@ impl ObjectService {
             .chunk
             .copies
             .iter()
-            .filter(|c| bad.is_none_or(|b| !(c.service == b.service && c.chunk_id == b.chunk_id)))
+            .filter(|c| {
+                !bad.iter()
+                    .any(|b| c.service == b.service && c.chunk_id == b.chunk_id)
+            })
             .filter_map(|c| snapshot.by_id.get(&c.service).map(|s| (c, s)))
             .collect();
         // Live servers first.
         sources.sort_by_key(|(_, s)| std::cmp::Reverse(s.score));
         // A copy being moved off a live server (drain, or a lost server that answers again)
         // is a source too, last; a rotten one never is.
-        if reason == RepairReason::Lost
-            && let Some(bad) = bad
-            && let Some(s) = snapshot.by_id.get(&bad.service)
-        {
-            sources.push((bad, s));
+        if reason == RepairReason::Lost {
+            for b in bad {
+                if let Some(s) = snapshot.by_id.get(&b.service) {
+                    sources.push((b, s));
+                }
+            }
         }
         let mut errors = Vec::new();
         let mut unreachable = false;
@@ -436,7 +480,7 @@ impl ObjectService {
     async fn decoded_fragments(
         &self,
         found: &LocatedChunk,
-        exclude: Option<&ChunkCopy>,
+        exclude: &[ChunkCopy],
         wanted: &[u32],
     ) -> std::result::Result<Vec<(u32, Bytes)>, Fate> {
         let Some(layout) = found.chunk.ec else {
@@ -451,11 +495,11 @@ impl ObjectService {
         }
         // The chunk as the record knows it, without the piece being replaced.
         let mut others = found.chunk.clone();
-        if let Some(x) = exclude {
-            others
-                .copies
-                .retain(|c| !(c.service == x.service && c.chunk_id == x.chunk_id));
-        }
+        others.copies.retain(|c| {
+            !exclude
+                .iter()
+                .any(|x| c.service == x.service && c.chunk_id == x.chunk_id)
+        });
         let fetch: Vec<usize> = (0..n).filter(|i| !wanted.contains(&(*i as u32))).collect();
         let mut shards: Vec<Option<Bytes>> = vec![None; n];
         if let Err(e) = self
@@ -482,7 +526,10 @@ impl ObjectService {
             let Some(Some(fragment)) = shards.get(i as usize).cloned() else {
                 return Err(Fate::Retry(format!("fragment {i} missing after decoding")));
             };
-            if let Some(h) = exclude.and_then(|x| x.hash.as_deref())
+            if let Some(h) = exclude
+                .iter()
+                .find(|x| x.fragment == Some(i))
+                .and_then(|x| x.hash.as_deref())
                 && blake3::hash(&fragment).to_hex().as_str() != h
             {
                 return Err(Fate::Unrepairable(format!(
