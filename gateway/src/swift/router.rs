@@ -69,7 +69,13 @@ pub async fn serve(
         let swift = swift.clone();
         async move {
             let mut resp = handle(&swift, req, local).await;
-            tracing::debug!(status = %resp.status(), "done");
+            // One line per request at debug (a server error was logged at warn with its
+            // cause where it happened).
+            if resp.status().is_client_error() {
+                tracing::debug!(status = %resp.status(), "refused");
+            } else if !resp.status().is_server_error() {
+                tracing::debug!(status = %resp.status(), "done");
+            }
             super::put_header(resp.headers_mut(), "x-trans-id", &id);
             super::put_header(resp.headers_mut(), "x-openstack-request-id", &id);
             Ok::<_, std::convert::Infallible>(resp)
