@@ -10,7 +10,7 @@
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::net::IpAddr;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, SystemTime};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -32,6 +32,11 @@ pub const LATENCY_BUCKETS: [f64; 16] = [
 /// Lines the access log may hold waiting for its writer; past it lines are dropped (and
 /// counted in `spread_gateway_access_log_dropped_lines_total`) rather than slowing requests.
 const LOG_QUEUE: usize = 16 * 1024;
+
+/// How long the access log's writer waits for another line before it flushes.
+const FLUSH_AFTER: Duration = Duration::from_millis(50);
+/// The longest a line waits in the writer's buffer while lines keep coming.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// Content type of the Prometheus text exposition format.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -286,8 +291,7 @@ impl Destination {
     }
 }
 
-/// The access log: lines go through a bounded queue to a writer thread, which flushes each
-/// time the queue is empty.
+/// The access log: lines go through a bounded queue to a writer thread ([`write_lines`]).
 struct AccessLog {
     tx: SyncSender<String>,
 }
@@ -323,18 +327,43 @@ impl AccessLog {
     }
 }
 
-/// The writer thread: writes every queued line, flushing whenever the queue is empty.
+/// The writer thread: writes every queued line into a buffer, written out when full, and
+/// flushed once no line has come for [`FLUSH_AFTER`] or [`FLUSH_EVERY`] after the last flush
+/// (so a busy gateway makes a write call per buffer, not per line, and every line is out
+/// within about a second).
 fn write_lines(rx: Receiver<String>, sink: Box<dyn Write + Send>) {
     let mut out = BufWriter::with_capacity(64 * 1024, sink);
     let mut failing = false;
-    while let Ok(line) = rx.recv() {
-        let mut result = out.write_all(line.as_bytes());
-        while result.is_ok()
-            && let Ok(line) = rx.try_recv()
-        {
-            result = out.write_all(line.as_bytes());
-        }
-        let result = result.and_then(|()| out.flush());
+    let mut unflushed = false;
+    let mut flushed_at = std::time::Instant::now();
+    loop {
+        let next = if unflushed {
+            rx.recv_timeout(FLUSH_AFTER)
+        } else {
+            rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        };
+        let result = match next {
+            Ok(line) => {
+                unflushed = true;
+                let written = out.write_all(line.as_bytes());
+                if flushed_at.elapsed() >= FLUSH_EVERY {
+                    unflushed = false;
+                    flushed_at = std::time::Instant::now();
+                    written.and_then(|()| out.flush())
+                } else {
+                    written
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                unflushed = false;
+                flushed_at = std::time::Instant::now();
+                out.flush()
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = out.flush();
+                return;
+            }
+        };
         match result {
             Err(e) if !failing => {
                 tracing::warn!(error = %e, "cannot write the access log");
@@ -432,6 +461,41 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    /// A sink tests can read back.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_writer_flushes_when_lines_stop_coming_and_at_the_end() {
+        let sink = Shared::default();
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        let writer = {
+            let sink = sink.clone();
+            std::thread::spawn(move || write_lines(rx, Box::new(sink)))
+        };
+        tx.send("one\n".to_string()).expect("send");
+        tx.send("two\n".to_string()).expect("send");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while sink.0.lock().expect("lock").len() < 8 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(&*sink.0.lock().expect("lock"), b"one\ntwo\n");
+        tx.send("three\n".to_string()).expect("send");
+        drop(tx);
+        writer.join().expect("writer");
+        assert_eq!(&*sink.0.lock().expect("lock"), b"one\ntwo\nthree\n");
     }
 
     #[test]
