@@ -211,9 +211,14 @@ impl Drop for ReqBody {
     }
 }
 
-/// Reads and discards the rest of `body`, at most `max_bytes` within `max_time`. True when
-/// the body ended within both.
-async fn drain(mut body: Incoming, max_bytes: u64, max_time: Duration) -> bool {
+/// Reads and discards the rest of `body`, at most `max_bytes` within `max_time`, adding
+/// what it reads to `received`. True when the body ended within both.
+async fn drain(
+    mut body: Incoming,
+    max_bytes: u64,
+    max_time: Duration,
+    received: &AtomicU64,
+) -> bool {
     if body.size_hint().lower() > max_bytes {
         return false;
     }
@@ -226,6 +231,7 @@ async fn drain(mut body: Incoming, max_bytes: u64, max_time: Duration) -> bool {
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
                         seen += data.len() as u64;
+                        received.fetch_add(data.len() as u64, Ordering::Relaxed);
                         if seen > max_bytes {
                             return false;
                         }
@@ -600,7 +606,7 @@ where
                         // rather than sending the body: do not invite it by reading.
                         let drained = match returned {
                             Some(body) if !expects_continue => {
-                                drain(body, DRAIN_MAX_BYTES, DRAIN_MAX_TIME).await
+                                drain(body, DRAIN_MAX_BYTES, DRAIN_MAX_TIME, &shared.received).await
                             }
                             _ => false,
                         };

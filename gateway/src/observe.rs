@@ -97,14 +97,36 @@ pub struct Finished<'a> {
     pub started: Option<SystemTime>,
 }
 
+/// The metrics of one API whose only label is the API (resolved once, not per request).
+struct PerApi {
+    in_flight: Gauge,
+    received: Counter,
+    sent: Counter,
+}
+
+impl PerApi {
+    fn of(
+        api: &'static str,
+        in_flight: &Family<ApiLabels, Gauge>,
+        received: &Family<ApiLabels, Counter>,
+        sent: &Family<ApiLabels, Counter>,
+    ) -> PerApi {
+        let labels = ApiLabels { api };
+        PerApi {
+            in_flight: in_flight.get_or_create(&labels).clone(),
+            received: received.get_or_create(&labels).clone(),
+            sent: sent.get_or_create(&labels).clone(),
+        }
+    }
+}
+
 /// The gateway's metrics registry and access log.
 pub struct Observer {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: HistogramFamily<OperationLabels>,
-    received: Family<ApiLabels, Counter>,
-    sent: Family<ApiLabels, Counter>,
-    in_flight: Family<ApiLabels, Gauge>,
+    s3: PerApi,
+    swift: PerApi,
     log_dropped: Counter,
     log: Option<AccessLog>,
 }
@@ -160,9 +182,8 @@ impl Observer {
             registry,
             requests,
             duration,
-            received,
-            sent,
-            in_flight,
+            s3: PerApi::of("s3", &in_flight, &received, &sent),
+            swift: PerApi::of("swift", &in_flight, &received, &sent),
             log_dropped,
             log,
         }
@@ -173,9 +194,17 @@ impl Observer {
         self.log.is_some()
     }
 
-    /// A request of `api` starts (the in-flight gauge).
+    fn per_api(&self, api: &str) -> &PerApi {
+        if api == "swift" {
+            &self.swift
+        } else {
+            &self.s3
+        }
+    }
+
+    /// A request of `api` (`s3` or `swift`) starts (the in-flight gauge).
     pub fn started(&self, api: &'static str) {
-        self.in_flight.get_or_create(&ApiLabels { api }).inc();
+        self.per_api(api).in_flight.inc();
     }
 
     /// Counts a finished request and writes its access log line.
@@ -186,7 +215,8 @@ impl Observer {
             f.note.operation
         };
         let api = f.api;
-        self.in_flight.get_or_create(&ApiLabels { api }).dec();
+        let per_api = self.per_api(api);
+        per_api.in_flight.dec();
         self.requests
             .get_or_create(&RequestLabels {
                 api,
@@ -198,14 +228,10 @@ impl Observer {
             .get_or_create(&OperationLabels { api, operation })
             .observe(f.elapsed.as_secs_f64());
         if f.bytes_in > 0 {
-            self.received
-                .get_or_create(&ApiLabels { api })
-                .inc_by(f.bytes_in);
+            per_api.received.inc_by(f.bytes_in);
         }
         if f.bytes_out > 0 {
-            self.sent
-                .get_or_create(&ApiLabels { api })
-                .inc_by(f.bytes_out);
+            per_api.sent.inc_by(f.bytes_out);
         }
         if let Some(log) = &self.log {
             let line = log_line(f, operation);
