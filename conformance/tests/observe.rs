@@ -9,11 +9,12 @@
 //! - the access log holds one JSON line per request, the key holding a newline escaped in
 //!   its line, with the request id the client got back;
 //! - client errors (404) leave no ERROR line in the gateway's log;
-//! - with meta killed, the gateway's `/ready` answers 503 (and `/health` still 200).
+//! - with meta killed, the gateway's `/ready` answers 503 (and `/health` still 200);
+//! - the Grafana dashboard in `deploy/grafana/` only queries metrics the processes serve.
 //!
 //! Needs the `spread` binary: `cargo build --release` first, or set `SPREAD_BIN`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use conformance::cluster::{Cluster, DevOptions};
@@ -83,6 +84,44 @@ async fn scrape(addr: &str) -> BTreeMap<String, f64> {
     let (status, body) = http_get(addr, "/metrics").await;
     assert_eq!(status, 200, "GET /metrics on {addr}: {body}");
     parse_metrics(&body)
+}
+
+/// The metric names `addr` serves, from its `# TYPE` lines, histograms with their `_bucket`,
+/// `_count` and `_sum` series (a labelled family shows once it has a sample).
+async fn served_names(addr: &str) -> BTreeSet<String> {
+    let (status, body) = http_get(addr, "/metrics").await;
+    assert_eq!(status, 200, "GET /metrics on {addr}: {body}");
+    let mut names = BTreeSet::new();
+    for line in body.lines() {
+        let mut words = line.split_whitespace();
+        if let (Some("#"), Some("TYPE"), Some(name), Some(kind)) =
+            (words.next(), words.next(), words.next(), words.next())
+        {
+            if kind == "histogram" {
+                for suffix in ["_bucket", "_count", "_sum"] {
+                    names.insert(format!("{name}{suffix}"));
+                }
+            }
+            names.insert(name.to_string());
+        }
+    }
+    names
+}
+
+/// Every `expr` string in a Grafana dashboard.
+fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("expr", serde_json::Value::String(e)) => out.push(e.clone()),
+                    _ => exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| exprs(v, out)),
+        _ => {}
+    }
 }
 
 /// How much `series` grew between two scrapes (absent counts as 0).
@@ -188,6 +227,9 @@ async fn metrics_health_ready_and_the_access_log_after_a_known_workload() {
         "Swift HEAD account: {}",
         head.status
     );
+    // And one error on the chunk server: a chunk it does not have.
+    let missing_chunk = format!("/v1/chunk/{}", "0".repeat(64));
+    assert_eq!(http_get(&chunkd, &missing_chunk).await.0, 404);
 
     // The gateway's counters moved by exactly the workload (a request is counted when its
     // answer's body is done, which may be a moment after the client has it all).
@@ -256,6 +298,11 @@ async fn metrics_health_ready_and_the_access_log_after_a_known_workload() {
         cd("spread_chunkd_requests_total{operation=\"GetChunk\",status=\"200\"}"),
         1.0
     );
+    assert_eq!(
+        cd("spread_chunkd_requests_total{operation=\"GetChunk\",status=\"404\"}"),
+        1.0
+    );
+    assert_eq!(cd("spread_chunkd_errors_total{kind=\"NotFound\"}"), 1.0);
     assert_eq!(cd("spread_chunkd_written_bytes_total"), (2 * SIZE) as f64);
     assert_eq!(cd("spread_chunkd_read_bytes_total"), SIZE as f64);
     assert_eq!(
@@ -274,6 +321,27 @@ async fn metrics_health_ready_and_the_access_log_after_a_known_workload() {
         "spread_chunkd_quarantined_chunks",
     ] {
         assert!(cd1.contains_key(series), "{series} missing");
+    }
+
+    // The Grafana dashboard in deploy/ names only metrics the two processes serve.
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/spread.json");
+    let text = std::fs::read_to_string(&path).expect("deploy/grafana/spread.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("dashboard JSON");
+    let mut found = Vec::new();
+    exprs(&dashboard, &mut found);
+    assert!(found.len() >= 10, "dashboard queries: {found:?}");
+    let mut served = served_names(&admin).await;
+    served.extend(served_names(&chunkd).await);
+    for expr in &found {
+        for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.starts_with("spread_") {
+                assert!(
+                    served.contains(word),
+                    "the dashboard's {word} is not served: {expr}"
+                );
+            }
+        }
     }
 
     // One access log line per request, each one JSON object on its line.
