@@ -17,6 +17,11 @@
 //! - a connection is closed "lingering" ([`Lingering`]): after the last answer the write side
 //!   is shut down and what the client still sends is read and thrown away for a short time,
 //!   so the close does not reset the connection under an answer the client has not read yet.
+//!
+//! Every request is also recorded (`crate::observe`): its body and its answer's body count
+//! their bytes as they stream, the front end names its operation through the [`Exchange`] in
+//! the request's extensions, and when the answer's body is dropped the metrics are counted
+//! and, when the access log is on, its line written.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -512,6 +512,25 @@ mod tests {
     }
 
     #[test]
+    fn operation_names_for_the_metrics() {
+        let copy = Method::from_bytes(b"COPY").expect("method");
+        let odd = Method::from_bytes(b"PATCH").expect("method");
+        for (level, method, bulk, name) in [
+            (Level::Auth, &Method::GET, false, "Auth"),
+            (Level::Info, &Method::GET, false, "Info"),
+            (Level::Account, &Method::HEAD, false, "HeadAccount"),
+            (Level::Account, &Method::POST, true, "BulkDelete"),
+            (Level::Account, &Method::GET, true, "GetAccount"),
+            (Level::Container, &Method::PUT, false, "PutContainer"),
+            (Level::Object, &Method::GET, false, "GetObject"),
+            (Level::Object, &copy, false, "CopyObject"),
+            (Level::Object, &odd, false, "Other"),
+        ] {
+            assert_eq!(operation_name(level, method, bulk), name);
+        }
+    }
+
+    #[test]
     fn routes_without_entry_are_refused() {
         assert_eq!(who_may(Level::Object, &Method::OPTIONS), None);
         assert_eq!(who_may(Level::Account, &Method::PATCH), None);
