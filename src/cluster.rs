@@ -48,6 +48,12 @@ pub struct GatewayEntry {
     /// Swift endpoint (`http://ADDR/auth/v1.0`); absent in files of older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swift_addr: Option<String>,
+    /// Admin listener (`/metrics`, `/health`, `/ready`); absent in files of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_addr: Option<String>,
+    /// The gateway's access log file; absent in files of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<PathBuf>,
     #[serde(default)]
     pub pid: u32,
 }
@@ -233,6 +239,8 @@ mod tests {
             gateway: GatewayEntry {
                 s3_addr: "127.0.0.1:9000".into(),
                 swift_addr: Some("127.0.0.1:8080".into()),
+                admin_addr: Some("127.0.0.1:9001".into()),
+                access_log: Some(PathBuf::from("/tmp/spread-data/logs/access.log")),
                 pid: 1240,
             },
             meta_nodes: vec![],

@@ -11,6 +11,7 @@ pub mod config;
 mod dirsync;
 pub mod error;
 pub mod heartbeat;
+pub mod metrics;
 pub mod newchunk;
 pub mod pieces;
 pub mod range;

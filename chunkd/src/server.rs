@@ -9,6 +9,7 @@ use crate::chunkfile::{self, not_found_or_io};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::heartbeat;
+use crate::metrics::Metrics;
 use crate::newchunk::NewChunk;
 use crate::pieces::{PieceHasher, Pieces, ReadCheck};
 use crate::range::{RangeSpec, parse_range};
@@ -31,6 +32,8 @@ use tracing::Instrument;
 
 /// Size of the blocks read from disk for GET.
 const READ_BLOCK: usize = 1024 * 1024;
+/// How long `/ready` waits for its probe of the volume.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bytes of an upload gathered before they are written to its temp file.
 const WRITE_BATCH: usize = 1024 * 1024;
 
@@ -40,6 +43,7 @@ type RespBody = UnsyncBoxBody<Bytes, std::io::Error>;
 struct State {
     volume: Arc<Volume>,
     scrubber: Arc<Scrubber>,
+    metrics: Arc<Metrics>,
     location: String,
     next_request: AtomicU64,
 }
@@ -80,9 +84,11 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
         },
     ));
     tasks.spawn(scrubber.clone().run());
+    let metrics = Arc::new(Metrics::new(volume.clone(), scrubber.clone()));
     let state = Arc::new(State {
         volume,
         scrubber,
+        metrics,
         location: config.location.clone(),
         next_request: AtomicU64::new(1),
     });
@@ -123,15 +129,26 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<RespBody>
     let span =
         tracing::info_span!("req", id = %rid, method = %req.method(), path = %req.uri().path());
     async move {
+        let start = std::time::Instant::now();
         let method = req.method().clone();
+        let operation = crate::metrics::operation_name(&method, req.uri().path());
+        let metrics = state.metrics.clone();
         let result = route(state, req).await;
         let mut resp = match result {
             Ok(resp) => {
                 tracing::debug!(status = resp.status().as_u16(), "done");
                 resp
             }
-            Err(e) => error_response(&method, e),
+            Err(e) => {
+                metrics.error(&e);
+                error_response(&method, e)
+            }
         };
+        metrics.request(
+            operation,
+            resp.status().as_u16(),
+            start.elapsed().as_secs_f64(),
+        );
         if let Ok(v) = HeaderValue::from_str(&rid) {
             resp.headers_mut().insert(wire::H_REQUEST_ID, v);
         }
@@ -143,6 +160,25 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<RespBody>
 
 async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response<RespBody>> {
     let path = req.uri().path().to_string();
+    match path.as_str() {
+        "/metrics" | "/health" | "/ready" if *req.method() != Method::GET => {
+            return Ok(status_only(StatusCode::METHOD_NOT_ALLOWED));
+        }
+        "/metrics" => {
+            let metrics = state.metrics.clone();
+            let text = blocking(move || metrics.encode()).await?;
+            let mut resp = Response::new(full(text.into_bytes()));
+            insert_header(
+                resp.headers_mut(),
+                header::CONTENT_TYPE.as_str(),
+                crate::metrics::CONTENT_TYPE,
+            );
+            return Ok(resp);
+        }
+        "/health" => return Ok(text_response(StatusCode::OK, "ok\n".to_string())),
+        "/ready" => return Ok(ready(&state).await),
+        _ => {}
+    }
     if path == "/info" {
         return match *req.method() {
             Method::GET => info(&state).await,
@@ -265,6 +301,7 @@ async fn put_chunk(
     meta.mtime_ms = now_ms();
     let footer = chunkfile::encode_footer(&meta)?;
     writer.finish(Bytes::from(footer)).await?;
+    state.metrics.written_bytes.inc_by(received);
     tracing::info!(chunk = %id, size = received, "chunk stored");
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::CREATED;
@@ -326,7 +363,7 @@ async fn get_chunk(
             id: id.to_string(),
             identity,
         });
-        file_body(file, start, len, verify)
+        file_body(file, start, len, verify, state.metrics.read_bytes.clone())
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
@@ -364,7 +401,13 @@ struct Verify {
 /// no block crosses a piece boundary and each block is hashed as it is read: the block that
 /// completes a bad piece (or a bad chunk, checked whole) is not sent; the chunk is quarantined
 /// and the body ends with an error, so the reader goes to another copy.
-fn file_body(file: std::fs::File, start: u64, len: u64, verify: Option<Verify>) -> RespBody {
+fn file_body(
+    file: std::fs::File,
+    start: u64,
+    len: u64,
+    verify: Option<Verify>,
+    read_bytes: prometheus_client::metrics::counter::Counter,
+) -> RespBody {
     use std::os::unix::fs::FileExt;
     let file = Arc::new(file);
     let init = (file, start, len, verify);
@@ -410,7 +453,15 @@ fn file_body(file: std::fs::File, start: u64, len: u64, verify: Option<Verify>) 
             }
         }
     });
-    StreamBody::new(stream).boxed_unsync()
+    let counted = futures::StreamExt::map(stream, move |item| {
+        if let Ok(frame) = &item
+            && let Some(data) = frame.data_ref()
+        {
+            read_bytes.inc_by(data.len() as u64);
+        }
+        item
+    });
+    StreamBody::new(counted).boxed_unsync()
 }
 
 /// The address announced to meta: `advertise`, else the listener's address, which must then be
@@ -528,6 +579,38 @@ async fn info(state: &State) -> Result<Response<RespBody>> {
         chunk_count: state.volume.chunk_count(),
     };
     json_response(StatusCode::OK, &info)
+}
+
+/// `GET /ready`: 200 when the volume can be written and read back (a small probe file in its
+/// `tmp/`, within [`READY_TIMEOUT`]), else 503 with the reason.
+async fn ready(state: &State) -> Response<RespBody> {
+    let volume = state.volume.clone();
+    let probe = tokio::time::timeout(READY_TIMEOUT, blocking(move || volume.probe())).await;
+    match probe {
+        Ok(Ok(())) => text_response(StatusCode::OK, "ready\n".to_string()),
+        Ok(Err(e)) => text_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: volume: {}\n", e.to_string().replace('\n', " ")),
+        ),
+        Err(_) => text_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: the volume did not answer within {} ms\n",
+                READY_TIMEOUT.as_millis()
+            ),
+        ),
+    }
+}
+
+fn text_response(status: StatusCode, text: String) -> Response<RespBody> {
+    let mut resp = Response::new(full(text.into_bytes()));
+    *resp.status_mut() = status;
+    insert_header(
+        resp.headers_mut(),
+        header::CONTENT_TYPE.as_str(),
+        "text/plain; charset=utf-8",
+    );
+    resp
 }
 
 async fn scrub_status(state: &State, status: StatusCode) -> Result<Response<RespBody>> {

@@ -305,6 +305,29 @@ impl Volume {
         Ok(())
     }
 
+    /// Checks the volume can be written and read back: a small file in `tmp/`, written,
+    /// read and removed (what `GET /ready` asks). Blocking.
+    pub fn probe(&self) -> Result<()> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = self
+            .root
+            .join(TMP_DIR)
+            .join(format!("ready-probe-{}-{n}", std::process::id()));
+        let written = format!("spread chunkd ready probe {n}\n");
+        let result = fs::write(&path, written.as_bytes())
+            .map_err(Error::from_write_io)
+            .and_then(|()| fs::read(&path).map_err(Error::from));
+        let _ = fs::remove_file(&path);
+        match result {
+            Ok(read) if read == written.as_bytes() => Ok(()),
+            Ok(_) => Err(Error::Io(std::io::Error::other(
+                "the probe file read back differs from what was written",
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Free (available to us) and total bytes of the filesystem holding the volume.
     pub fn space(&self) -> Result<(u64, u64)> {
         statvfs_space(&self.root)

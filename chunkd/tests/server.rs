@@ -698,3 +698,59 @@ async fn bad_chunks_are_quarantined_by_reads_and_by_the_scrubber() {
         );
     }
 }
+
+/// `GET path`, answered with `connection: close`: (status line, body).
+async fn get_text(addr: &str, path: &str) -> (String, String) {
+    let request = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    let answer = raw_exchange(addr, request.as_bytes()).await;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, body.to_string())
+}
+
+#[tokio::test]
+async fn metrics_health_and_ready_and_ready_fails_without_a_usable_volume() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let client = ChunkClient::new();
+    let parts = vec![pattern(5000, 9)];
+    let id = new_chunk_id();
+    client
+        .put(&srv.addr, &id, &chunk_meta(&parts), parts.clone())
+        .await
+        .unwrap();
+    client.get(&srv.addr, &id, None).await.unwrap();
+    assert!(matches!(
+        client.get(&srv.addr, &new_chunk_id(), None).await,
+        Err(Error::NotFound)
+    ));
+
+    let (status, body) = get_text(&srv.addr, "/metrics").await;
+    assert!(status.contains(" 200 "), "{status}");
+    for want in [
+        "spread_chunkd_requests_total{operation=\"PutChunk\",status=\"201\"} 1",
+        "spread_chunkd_requests_total{operation=\"GetChunk\",status=\"200\"} 1",
+        "spread_chunkd_requests_total{operation=\"GetChunk\",status=\"404\"} 1",
+        "spread_chunkd_errors_total{kind=\"NotFound\"} 1",
+        "spread_chunkd_written_bytes_total 5000",
+        "spread_chunkd_read_bytes_total 5000",
+        "spread_chunkd_chunks 1",
+    ] {
+        assert!(body.contains(want), "{want} missing from\n{body}");
+    }
+    assert!(get_text(&srv.addr, "/health").await.0.contains(" 200 "));
+    let (status, body) = get_text(&srv.addr, "/ready").await;
+    assert!(status.contains(" 200 "), "{status} {body}");
+    // Nothing left behind by the probe.
+    assert_eq!(
+        std::fs::read_dir(srv.volume.join("tmp")).unwrap().count(),
+        0
+    );
+
+    // A volume that cannot be written: not ready, with the reason; still alive.
+    std::fs::remove_dir_all(srv.volume.join("tmp")).unwrap();
+    let (status, body) = get_text(&srv.addr, "/ready").await;
+    assert!(status.contains(" 503 "), "{status} {body}");
+    assert!(body.starts_with("not ready: volume: "), "{body}");
+    assert!(get_text(&srv.addr, "/health").await.0.contains(" 200 "));
+}

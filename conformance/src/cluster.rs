@@ -118,6 +118,12 @@ pub struct GatewayInfo {
     /// Swift listener (`host:port`), when the gateway serves Swift.
     #[serde(default)]
     pub swift_addr: Option<String>,
+    /// Admin listener (`host:port`: `/metrics`, `/health`, `/ready`).
+    #[serde(default)]
+    pub admin_addr: Option<String>,
+    /// The access log file `spread dev` gives the gateway.
+    #[serde(default)]
+    pub access_log: Option<PathBuf>,
     #[serde(default)]
     pub pid: Option<u32>,
 }

@@ -87,6 +87,13 @@ pub struct Config {
     pub rebuild_lease_secs: u64,
     /// Wait between two looks at an empty repair queue. `SPREAD_GATEWAY_REBUILD_POLL_MS`.
     pub rebuild_poll_ms: u64,
+    /// Address of the admin listener: `GET /metrics` (Prometheus text format), `/health`
+    /// (the process is up) and `/ready` (it reaches meta). Kept off the S3 listener, where
+    /// `/metrics` is a bucket name. `SPREAD_GATEWAY_ADMIN_ADDR`.
+    pub admin_addr: SocketAddr,
+    /// Where the access log goes: `off`, `stderr`, or a file path (appended to). One JSON
+    /// line per request. `SPREAD_GATEWAY_ACCESS_LOG`.
+    pub access_log: String,
 }
 
 /// The edge keys that environment variables override (`SPREAD_GATEWAY_` + the key in upper
@@ -131,6 +138,8 @@ impl Default for Config {
             rebuild_mib_per_sec: 64,
             rebuild_lease_secs: 120,
             rebuild_poll_ms: 2000,
+            admin_addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
+            access_log: "off".to_string(),
         }
     }
 }
@@ -154,6 +163,16 @@ impl Config {
 
     /// [`Config::with_env`] reading variables through `var`.
     fn with_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        if let Some(text) = var("SPREAD_GATEWAY_ADMIN_ADDR") {
+            self.admin_addr = text.trim().parse().map_err(|_| {
+                Error::Config(format!(
+                    "SPREAD_GATEWAY_ADMIN_ADDR: not an address (host:port): {text:?}"
+                ))
+            })?;
+        }
+        if let Some(text) = var("SPREAD_GATEWAY_ACCESS_LOG") {
+            self.access_log = text.trim().to_string();
+        }
         for key in ENV_KEYS {
             let name = format!("SPREAD_GATEWAY_{}", key.to_ascii_uppercase());
             let Some(text) = var(&name) else { continue };
@@ -242,12 +261,17 @@ mod tests {
         let vars = |name: &str| match name {
             "SPREAD_GATEWAY_HEADER_READ_TIMEOUT_MS" => Some("1500".to_string()),
             "SPREAD_GATEWAY_MAX_CONNECTIONS_PER_IP" => Some(" 7 ".to_string()),
+            "SPREAD_GATEWAY_ADMIN_ADDR" => Some("127.0.0.1:9555".to_string()),
+            "SPREAD_GATEWAY_ACCESS_LOG" => Some("stderr".to_string()),
             _ => None,
         };
         let c = Config::default().with_vars(vars).expect("valid");
         assert_eq!(c.header_read_timeout_ms, 1500);
         assert_eq!(c.max_connections_per_ip, 7);
         assert_eq!(c.idle_timeout_ms, Config::default().idle_timeout_ms);
+        assert_eq!(c.admin_addr.port(), 9555);
+        assert_eq!(c.access_log, "stderr");
+        assert_eq!(Config::default().access_log, "off");
     }
 
     #[test]
@@ -268,6 +292,11 @@ mod tests {
         assert!(
             Config::default()
                 .with_vars(bad("SPREAD_GATEWAY_ANONYMOUS_MAX_BODY_BYTES", "999999999"))
+                .is_err()
+        );
+        assert!(
+            Config::default()
+                .with_vars(bad("SPREAD_GATEWAY_ADMIN_ADDR", "localhost"))
                 .is_err()
         );
         let toml = "xml_max_body_bytes = 100\n";

@@ -2,10 +2,12 @@
 //! hyper) over one protocol-neutral object service
 //! (`objects`) that streams data to chunk servers and records it in meta.
 
+mod admin;
 pub mod config;
 pub mod error;
 mod listener;
 pub mod objects;
+pub mod observe;
 pub mod s3;
 pub mod server;
 pub mod swift;

@@ -17,6 +17,11 @@
 //! - a connection is closed "lingering" ([`Lingering`]): after the last answer the write side
 //!   is shut down and what the client still sends is read and thrown away for a short time,
 //!   so the close does not reset the connection under an answer the client has not read yet.
+//!
+//! Every request is also recorded (`crate::observe`): its body and its answer's body count
+//! their bytes as they stream, the front end names its operation through the [`Exchange`] in
+//! the request's extensions, and when the answer's body is dropped the metrics are counted
+//! and, when the access log is on, its line written.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -28,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf as _, Bytes};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
@@ -38,6 +43,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::Instrument as _;
 
 use crate::Config;
+use crate::observe::{Finished, Note, Observer};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -89,11 +95,60 @@ struct BodyShared {
     finished: AtomicBool,
     /// The body, unfinished, as its handler dropped it.
     returned: Mutex<Option<Incoming>>,
+    /// Body bytes read so far (by the handler).
+    received: AtomicU64,
+    /// Whether the handler should note the account, bucket and key (the access log is on).
+    names: bool,
+    /// What the handler noted of the request, for the metrics and the access log.
+    note: Mutex<Note>,
+}
+
+/// A request as the listener follows it, in every request's extensions: the front end
+/// names its operation (and, when [`Exchange::wants_names`], who sent it and what it
+/// names) for the metrics and the access log.
+#[derive(Clone)]
+pub struct Exchange(Arc<BodyShared>);
+
+impl Exchange {
+    /// Names the request's operation (a static name: a metric label).
+    pub fn set_operation(&self, operation: &'static str) {
+        if let Ok(mut note) = self.0.note.lock() {
+            note.operation = operation;
+        }
+    }
+
+    /// Whether the account, bucket and key are wanted (only for the access log: skipped
+    /// otherwise, to spare their copies).
+    pub fn wants_names(&self) -> bool {
+        self.0.names
+    }
+
+    /// Notes the bucket (container) and key (object) the request names.
+    pub fn set_target(&self, bucket: Option<&str>, key: Option<&str>) {
+        if self.0.names
+            && let Ok(mut note) = self.0.note.lock()
+        {
+            note.bucket = bucket.map(str::to_string);
+            note.key = key.map(str::to_string);
+        }
+    }
+
+    /// Notes who sent the request.
+    pub fn set_account(&self, account: &str) {
+        if self.0.names
+            && let Ok(mut note) = self.0.note.lock()
+        {
+            note.account = Some(account.to_string());
+        }
+    }
 }
 
 impl ReqBody {
-    fn new(body: Incoming) -> (ReqBody, Arc<BodyShared>) {
-        let shared = Arc::new(BodyShared::default());
+    fn new(body: Incoming, names: bool) -> (ReqBody, Arc<BodyShared>) {
+        let shared = Arc::new(BodyShared {
+            names,
+            ..BodyShared::default()
+        });
         if body.is_end_stream() {
             shared.finished.store(true, Ordering::Relaxed);
         }
@@ -122,7 +177,14 @@ impl Body for ReqBody {
         let frame = ready!(Pin::new(&mut *body).poll_frame(cx));
         let finished = match &frame {
             None | Some(Err(_)) => true,
-            Some(Ok(_)) => body.is_end_stream(),
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    this.shared
+                        .received
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                body.is_end_stream()
+            }
         };
         if finished {
             this.shared.finished.store(true, Ordering::Relaxed);
@@ -154,9 +216,14 @@ impl Drop for ReqBody {
     }
 }
 
-/// Reads and discards the rest of `body`, at most `max_bytes` within `max_time`. True when
-/// the body ended within both.
-async fn drain(mut body: Incoming, max_bytes: u64, max_time: Duration) -> bool {
+/// Reads and discards the rest of `body`, at most `max_bytes` within `max_time`, adding
+/// what it reads to `received`. True when the body ended within both.
+async fn drain(
+    mut body: Incoming,
+    max_bytes: u64,
+    max_time: Duration,
+    received: &AtomicU64,
+) -> bool {
     if body.size_hint().lower() > max_bytes {
         return false;
     }
@@ -169,6 +236,7 @@ async fn drain(mut body: Incoming, max_bytes: u64, max_time: Duration) -> bool {
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
                         seen += data.len() as u64;
+                        received.fetch_add(data.len() as u64, Ordering::Relaxed);
                         if seen > max_bytes {
                             return false;
                         }
@@ -226,10 +294,47 @@ impl Drop for InFlight {
     }
 }
 
-/// An answer's body, holding its request's [`InFlight`] until it is sent.
+/// An answer's body, holding its request's [`InFlight`] until it is sent, counting the
+/// bytes it sends; when it is dropped (sent, or given up) the request is recorded.
 pub struct Tracked<B> {
     inner: Pin<Box<B>>,
     _in_flight: InFlight,
+    done: Done,
+}
+
+/// What is recorded of a request once its answer's body is dropped.
+struct Done {
+    observer: Arc<Observer>,
+    shared: Arc<BodyShared>,
+    protocol: &'static str,
+    id: Option<String>,
+    method: http::Method,
+    remote: IpAddr,
+    status: u16,
+    start: Instant,
+    started: Option<std::time::SystemTime>,
+    sent: u64,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        let note = match self.shared.note.lock() {
+            Ok(note) => note,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        self.observer.record(&Finished {
+            api: self.protocol,
+            id: self.id.as_deref(),
+            method: &self.method,
+            remote: self.remote,
+            note: &note,
+            status: self.status,
+            bytes_in: self.shared.received.load(Ordering::Relaxed),
+            bytes_out: self.sent,
+            elapsed: self.start.elapsed(),
+            started: self.started,
+        });
+    }
 }
 
 impl<B: Body> Body for Tracked<B> {
@@ -240,7 +345,14 @@ impl<B: Body> Body for Tracked<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        self.get_mut().inner.as_mut().poll_frame(cx)
+        let this = self.get_mut();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            this.done.sent += data.remaining() as u64;
+        }
+        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -374,13 +486,14 @@ impl AsyncWrite for Lingering {
 }
 
 /// Serves `listener` forever with the limits of `edge`. `handle` gets each request (with its
-/// [`Peer`]) and its id (`id_prefix` + a random per-process part + a counter) and runs inside
-/// a `protocol` span.
+/// [`Peer`] and its [`Exchange`]) and its id (`id_prefix` + a random per-process part + a
+/// counter) and runs inside a `protocol` span; each request is recorded by `observer`.
 pub async fn serve<H, Fut, B, E>(
     listener: TcpListener,
     protocol: &'static str,
     id_prefix: &'static str,
     edge: Edge,
+    observer: Arc<Observer>,
     handle: H,
 ) -> std::io::Result<()>
 where
@@ -434,11 +547,12 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (handle, next_id, process, builder) = (
+        let (handle, next_id, process, builder, observer) = (
             handle.clone(),
             next_id.clone(),
             process.clone(),
             builder.clone(),
+            observer.clone(),
         );
         tokio::spawn(async move {
             let _slot = slot;
@@ -456,17 +570,40 @@ where
                     path = %req.uri().path()
                 );
                 let handle = handle.clone();
+                let observer = observer.clone();
                 async move {
+                    let start = Instant::now();
+                    let logging = observer.logging();
+                    let started = logging.then(std::time::SystemTime::now);
+                    let log_id = logging.then(|| id.clone());
+                    let method = req.method().clone();
+                    observer.started(protocol);
                     let http1 = req.version() <= http::Version::HTTP_11;
                     let expects_continue = req
                         .headers()
                         .get(http::header::EXPECT)
                         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
                     let (parts, body) = req.into_parts();
-                    let (body, shared) = ReqBody::new(body);
+                    let (body, shared) = ReqBody::new(body, logging);
                     let mut req = http::Request::from_parts(parts, body);
                     req.extensions_mut().insert(Peer(peer));
+                    req.extensions_mut().insert(Exchange(shared.clone()));
+                    let mut done = Done {
+                        observer,
+                        shared: shared.clone(),
+                        protocol,
+                        id: log_id,
+                        method,
+                        remote: peer.ip(),
+                        // Recorded as 499 (nginx's "client closed request") unless an
+                        // answer comes: the client went away, or the handler failed.
+                        status: 499,
+                        start,
+                        started,
+                        sent: 0,
+                    };
                     let resp = handle(req, id).await?;
+                    done.status = resp.status().as_u16();
                     let (mut parts, body) = resp.into_parts();
                     if http1 && !shared.finished.load(Ordering::Relaxed) {
                         let returned = shared.returned.lock().ok().and_then(|mut s| s.take());
@@ -474,7 +611,7 @@ where
                         // rather than sending the body: do not invite it by reading.
                         let drained = match returned {
                             Some(body) if !expects_continue => {
-                                drain(body, DRAIN_MAX_BYTES, DRAIN_MAX_TIME).await
+                                drain(body, DRAIN_MAX_BYTES, DRAIN_MAX_TIME, &shared.received).await
                             }
                             _ => false,
                         };
@@ -489,6 +626,7 @@ where
                     let body = Tracked {
                         inner: Box::pin(body),
                         _in_flight: in_flight,
+                        done,
                     };
                     Ok::<_, E>(http::Response::from_parts(parts, body))
                 }

@@ -10,7 +10,9 @@ use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
+use crate::listener::Exchange;
 use crate::objects::ObjectService;
+use crate::observe::Observer;
 use crate::s3::post_object::{self, Target};
 use crate::s3::{
     BodyLimits, CredentialCache, MetaAuth, OperationAccess, SpreadS3, UnknownBodyLength, cors,
@@ -33,28 +35,50 @@ pub async fn run(config: Config) -> Result<()> {
         ),
         None => None,
     };
+    let admin = TcpListener::bind(config.admin_addr).await.map_err(|e| {
+        Error::Config(format!(
+            "cannot listen on {} (admin_addr): {e}",
+            config.admin_addr
+        ))
+    })?;
+    let observer = Arc::new(Observer::new(&config)?);
     let svc = ObjectService::new(config.clone());
     // Runs for the life of the process.
     let _rebuild = crate::objects::rebuild::spawn(svc.clone());
-    if let Some(listener) = swift {
-        let (config, svc) = (config.clone(), svc.clone());
+    {
+        let (observer, meta) = (observer.clone(), svc.meta().clone());
+        let timeout = crate::admin::ready_timeout(&config);
         tokio::spawn(async move {
-            if let Err(e) = crate::swift::serve(listener, config, svc).await {
+            if let Err(e) = crate::admin::serve(admin, observer, meta, timeout).await {
+                tracing::error!(error = %e, "admin listener stopped");
+            }
+        });
+    }
+    if let Some(listener) = swift {
+        let (config, svc, observer) = (config.clone(), svc.clone(), observer.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::swift::serve(listener, config, svc, observer).await {
                 tracing::error!(error = %e, "Swift listener stopped");
             }
         });
     }
-    serve_with(listener, config, svc).await
+    serve_with(listener, config, svc, observer).await
 }
 
 /// Serves S3 on an already bound listener (used by `run` and by tests).
 pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
+    let observer = Arc::new(Observer::new(&config)?);
     let svc = ObjectService::new(config.clone());
-    serve_with(listener, config, svc).await
+    serve_with(listener, config, svc, observer).await
 }
 
 /// Serves S3 on a bound listener with an existing object service.
-async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -> Result<()> {
+async fn serve_with(
+    listener: TcpListener,
+    config: Config,
+    svc: ObjectService,
+    observer: Arc<Observer>,
+) -> Result<()> {
     let creds = Arc::new(CredentialCache::new(
         svc.meta().clone(),
         config.credential_cache_secs,
@@ -78,13 +102,17 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
     let s3 = builder.build();
     let post_max = config.post_object_max_bytes;
     let edge = crate::listener::Edge::of(&config);
-    crate::listener::serve(listener, "s3", "", edge, move |req, id| {
+    crate::listener::serve(listener, "s3", "", edge, observer, move |req, id| {
         let (s3, spread, meta, vhost) = (s3.clone(), spread.clone(), meta.clone(), vhost.clone());
         async move {
             let mut req = req;
             let asked = fixups::Asked::of(&req);
+            let exchange = req.extensions().get::<Exchange>().cloned();
             // CORS is answered around s3s: preflights here, headers added to any answer.
             let mut resp = if cors::is_preflight(&req) {
+                if let Some(x) = &exchange {
+                    x.set_operation("CorsPreflight");
+                }
                 cors::preflight(&meta, &req, vhost.as_ref()).await
             } else {
                 let ask = cors::CorsAsk::of(&req, vhost.as_ref());
@@ -92,6 +120,10 @@ async fn serve_with(listener: TcpListener, config: Config, svc: ObjectService) -
                 let mut resp = match fixups::before(&mut req) {
                     Ok(()) => match post_object::target(&req, vhost.as_ref()) {
                         Some(Target::Bucket { bucket, by_host }) => {
+                            if let Some(x) = &exchange {
+                                x.set_operation("PostObject");
+                                x.set_target(Some(&bucket), None);
+                            }
                             post_object::handle(&spread, req, &bucket, by_host, post_max).await
                         }
                         Some(Target::Object) => post_object::method_not_allowed(),

@@ -5,6 +5,7 @@ use crate::cluster::PortPlan;
 use crate::cluster::write_atomic;
 use crate::error::{Error, Result};
 use serde::Serialize;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Location of dev chunk server `i` when the servers are spread over `hosts` hosts:
@@ -38,8 +39,14 @@ pub struct ConfigPaths {
     pub gateway: PathBuf,
 }
 
-/// The gateway config of a dev cluster (validated).
-pub fn gateway_config(args: &DevArgs, meta: &str) -> Result<gateway::Config> {
+/// The gateway config of a dev cluster (validated): its admin listener on `admin`, its
+/// access log written to `access_log`.
+pub fn gateway_config(
+    args: &DevArgs,
+    meta: &str,
+    admin: SocketAddr,
+    access_log: &Path,
+) -> Result<gateway::Config> {
     let defaults = gateway::Config::default();
     let config = gateway::Config {
         s3_listen: args.s3_listen,
@@ -49,6 +56,8 @@ pub fn gateway_config(args: &DevArgs, meta: &str) -> Result<gateway::Config> {
         chunk_size: args.chunk_size.unwrap_or(defaults.chunk_size),
         s3_domain: args.s3_domain.clone(),
         meta_timeout_ms: args.meta_timeout_ms.unwrap_or(defaults.meta_timeout_ms),
+        admin_addr: admin,
+        access_log: access_log.display().to_string(),
         ..defaults
     };
     config.validate()?;

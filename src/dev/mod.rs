@@ -80,7 +80,9 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
         cluster::free_loopback_addr,
     )?;
     check_free(&plan, args.s3_listen, args.swift_listen)?;
-    let gateway_cfg = configs::gateway_config(&args, &plan.meta_list())?;
+    let admin = admin_addr(previous.as_ref(), &plan, &args)?;
+    let access_log = dir.join("logs").join("access.log");
+    let gateway_cfg = configs::gateway_config(&args, &plan.meta_list(), admin, &access_log)?;
     let paths = configs::write_all(&dir, &plan, &gateway_cfg, hosts, &args)?;
 
     let exe = std::env::current_exe()
@@ -93,7 +95,7 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
             None
         }
     };
-    let file = match started {
+    let mut file = match started {
         Some(Ok(file)) => file,
         Some(Err(e)) => {
             children.stop_all(STOP_GRACE).await;
@@ -104,12 +106,14 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
             return Ok(());
         }
     };
+    file.gateway.admin_addr = Some(admin.to_string());
+    file.gateway.access_log = Some(access_log.clone());
     if let Err(e) = file.save(&cluster_path) {
         children.stop_all(STOP_GRACE).await;
         return Err(e);
     }
     tracing::info!(cluster = %cluster_path.display(), "cluster ready");
-    announce(&args);
+    announce(&args, admin, &access_log);
 
     let mut tick = tokio::time::interval(WATCH_EVERY);
     let sig = loop {
@@ -131,19 +135,63 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
     Ok(())
 }
 
-/// The two stdout lines tests and users wait for: the S3 endpoint, then the Swift one.
-fn announce_lines(args: &DevArgs) -> String {
+/// The stdout lines tests and users wait for: the S3 endpoint, then the Swift one, then the
+/// gateway's admin listener and access log.
+fn announce_lines(args: &DevArgs, admin: SocketAddr, access_log: &Path) -> String {
     format!(
         "S3 endpoint: http://{}  access key: {}  secret key: {}\n\
-         Swift endpoint: http://{}/auth/v1.0  user: {DEV_ACCOUNT}:{DEV_SWIFT_USER}  key: {}\n",
-        args.s3_listen, args.access_key, args.secret_key, args.swift_listen, args.secret_key
+         Swift endpoint: http://{}/auth/v1.0  user: {DEV_ACCOUNT}:{DEV_SWIFT_USER}  key: {}\n\
+         Gateway admin: http://{admin}/metrics (also /health, /ready)  access log: {}\n",
+        args.s3_listen,
+        args.access_key,
+        args.secret_key,
+        args.swift_listen,
+        args.secret_key,
+        access_log.display()
     )
 }
 
+/// The address of the gateway's admin listener: the one of a former `cluster.toml`, else a
+/// free loopback port (on the S3 endpoint's address when that is a loopback one).
+fn admin_addr(
+    previous: Option<&ClusterFile>,
+    plan: &PortPlan,
+    args: &DevArgs,
+) -> Result<SocketAddr> {
+    if let Some(text) = previous.and_then(|p| p.gateway.admin_addr.as_deref()) {
+        let addr: SocketAddr = text.parse().map_err(|_| {
+            Error::Usage(format!("cluster.toml: bad gateway admin address {text:?}"))
+        })?;
+        check_one_free(addr, "gateway admin listener")?;
+        return Ok(addr);
+    }
+    let mut taken = vec![args.s3_listen, args.swift_listen, plan.meta];
+    taken.extend(&plan.meta_peers);
+    taken.extend(&plan.chunkd);
+    for _ in 0..20 {
+        let addr = cluster::free_loopback_addr()?;
+        if !taken.iter().any(|t| t.port() == addr.port()) {
+            return Ok(addr);
+        }
+    }
+    Err(Error::Startup(
+        "no free port found for the gateway admin listener".to_string(),
+    ))
+}
+
+/// Fails with a clear message if `addr` (for `what`) is taken.
+fn check_one_free(addr: SocketAddr, what: &str) -> Result<()> {
+    TcpListener::bind(addr).map(drop).map_err(|e| {
+        Error::Startup(format!(
+            "address {addr} for {what} is not available: {e} (is another spread dev running?)"
+        ))
+    })
+}
+
 /// Prints [`announce_lines`].
-fn announce(args: &DevArgs) {
+fn announce(args: &DevArgs, admin: SocketAddr, access_log: &Path) {
     let mut out = std::io::stdout().lock();
-    let text = announce_lines(args);
+    let text = announce_lines(args, admin, access_log);
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         tracing::warn!("cannot write to stdout: {e}");
     }
@@ -246,6 +294,9 @@ async fn start(
         gateway: GatewayEntry {
             s3_addr: args.s3_listen.to_string(),
             swift_addr: Some(args.swift_listen.to_string()),
+            // Set by `run`, which chose them.
+            admin_addr: None,
+            access_log: None,
             pid: gateway_pid,
         },
         chunkd,
@@ -399,9 +450,15 @@ mod tests {
         let crate::cli::Command::Dev(args) = cli.command else {
             panic!("not dev")
         };
-        let text = announce_lines(&args);
+        let admin: SocketAddr = "127.0.0.1:9555".parse().unwrap();
+        let text = announce_lines(&args, admin, Path::new("/d/logs/access.log"));
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(
+            lines[2],
+            "Gateway admin: http://127.0.0.1:9555/metrics (also /health, /ready)  \
+             access log: /d/logs/access.log"
+        );
         assert!(lines[0].starts_with("S3 endpoint: http://127.0.0.1:9100  "));
         assert_eq!(
             lines[1],

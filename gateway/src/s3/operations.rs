@@ -26,6 +26,7 @@ use s3s::{S3Result, s3_error};
 
 use super::access::{Access, AccountAccess, Action, Asked, SourceAccess, decide, denied};
 use super::service::SpreadS3;
+use crate::listener::Exchange;
 
 /// What an operation needs of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +197,15 @@ pub fn rule(op: &str) -> Option<Rule> {
         .map(|(_, rule)| *rule)
 }
 
+/// The operation s3s names `op`, as a static name (a metric label) from the table
+/// ("unknown" for one not in it).
+pub fn static_name(op: &str) -> &'static str {
+    OPERATIONS
+        .iter()
+        .find(|(name, _)| *name == op)
+        .map_or(crate::observe::UNKNOWN_OPERATION, |(name, _)| *name)
+}
+
 /// Decides whether the caller of `asked` may do the operation `op` on `bucket` (and `key`),
 /// by its table entry, and leaves the decision in `extensions` for the operation. Refuses an
 /// operation without an entry.
@@ -317,6 +327,27 @@ pub struct OperationAccess(pub SpreadS3, pub BodyLimits);
 impl S3Access for OperationAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let unknown_length = cx.extensions_mut().get::<UnknownBodyLength>().is_some();
+        // The operation (and for the access log, who asks for what) as the listener records it.
+        if let Some(x) = cx.extensions_mut().get::<Exchange>().cloned() {
+            x.set_operation(static_name(cx.s3_op().name()));
+            if x.wants_names() {
+                let (bucket, key) = match cx.s3_path() {
+                    S3Path::Root => (None, None),
+                    S3Path::Bucket { bucket } => (Some(&**bucket), None),
+                    S3Path::Object { bucket, key } => (Some(&**bucket), Some(&**key)),
+                };
+                x.set_target(bucket, key);
+                match self.0.creds.caller(cx.credentials()).await {
+                    Ok(super::caller::Caller::Account(account)) => x.set_account(&account),
+                    Ok(super::caller::Caller::Anonymous) => {}
+                    Err(_) => {
+                        if let Some(c) = cx.credentials() {
+                            x.set_account(&c.access_key);
+                        }
+                    }
+                }
+            }
+        }
         check_body(
             cx.s3_op().name(),
             cx.credentials().is_some(),

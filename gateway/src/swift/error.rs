@@ -134,11 +134,10 @@ impl From<Error> for SwiftError {
             }
         };
         // Messages may hold names (`no such object: KEY`), and a name may hold a newline:
-        // logged escaped, so a name can never forge a log line.
+        // logged escaped, so a name can never forge a log line. A client error is logged
+        // once, by the listener's closing line (`refused`, at debug), not here.
         if status.is_server_error() {
             tracing::warn!(error = ?e.to_string(), "request failed");
-        } else {
-            tracing::debug!(error = ?e.to_string(), "request refused");
         }
         if status == StatusCode::NOT_MODIFIED {
             return SwiftError::with(status, "");

@@ -21,8 +21,9 @@ use super::auth::{Caller, TokenCache};
 use super::error::{SwiftError, SwiftResult};
 use super::tempurl::TempUrl;
 use super::{Response, account, container, header, info, object, respond};
-use crate::listener::Peer;
+use crate::listener::{Exchange, Peer};
 use crate::objects::ObjectService;
+use crate::observe::Observer;
 use crate::{Config, Error, Result};
 
 /// Shared state of the Swift front end.
@@ -51,7 +52,12 @@ impl Ctx {
 }
 
 /// Serves Swift on an already bound listener until the process stops.
-pub async fn serve(listener: TcpListener, config: Config, svc: ObjectService) -> Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    svc: ObjectService,
+    observer: Arc<Observer>,
+) -> Result<()> {
     let swift = Arc::new(Swift {
         tokens: TokenCache::new(svc.meta().clone(), config.credential_cache_secs),
         svc,
@@ -59,11 +65,17 @@ pub async fn serve(listener: TcpListener, config: Config, svc: ObjectService) ->
     });
     let local = listener.local_addr()?;
     let edge = crate::listener::Edge::of(&config);
-    crate::listener::serve(listener, "swift", "tx", edge, move |req, id| {
+    crate::listener::serve(listener, "swift", "tx", edge, observer, move |req, id| {
         let swift = swift.clone();
         async move {
             let mut resp = handle(&swift, req, local).await;
-            tracing::debug!(status = %resp.status(), "done");
+            // One line per request at debug (a server error was logged at warn with its
+            // cause where it happened).
+            if resp.status().is_client_error() {
+                tracing::debug!(status = %resp.status(), "refused");
+            } else if !resp.status().is_server_error() {
+                tracing::debug!(status = %resp.status(), "done");
+            }
             super::put_header(resp.headers_mut(), "x-trans-id", &id);
             super::put_header(resp.headers_mut(), "x-openstack-request-id", &id);
             Ok::<_, std::convert::Infallible>(resp)
@@ -236,14 +248,21 @@ async fn route(
         .map(str::to_string)
         .unwrap_or_else(|| local.to_string());
     let path = parts.uri.path().to_string();
+    let exchange = parts.extensions.get::<Exchange>().cloned();
     let mut query = parse_query(parts.uri.query())?;
     if path == "/auth/v1.0" || path == "/auth/v1.0/" || path == "/auth/v1" {
+        if let Some(x) = &exchange {
+            x.set_operation("Auth");
+        }
         if who_may(Level::Auth, &parts.method).is_none() {
             return Err(SwiftError::status(StatusCode::METHOD_NOT_ALLOWED));
         }
         return super::auth::authenticate(swift, &parts.method, &parts.headers, &host).await;
     }
     if path == "/info" || path == "/info/" {
+        if let Some(x) = &exchange {
+            x.set_operation("Info");
+        }
         if who_may(Level::Info, &parts.method).is_none() {
             return Err(SwiftError::status(StatusCode::METHOD_NOT_ALLOWED));
         }
@@ -273,6 +292,16 @@ async fn route(
     if container.as_deref() == Some("") {
         return Err(SwiftError::not_found());
     }
+    if let Some(x) = &exchange {
+        let level = match (&container, &object) {
+            (None, _) => Level::Account,
+            (Some(_), None) => Level::Container,
+            (Some(_), Some(_)) => Level::Object,
+        };
+        let bulk = query.contains_key("bulk-delete");
+        x.set_operation(operation_name(level, &parts.method, bulk));
+        x.set_target(container.as_deref(), object.as_deref());
+    }
     if let Some(o) = &object
         && o.len() > super::MAX_OBJECT_NAME
     {
@@ -295,6 +324,13 @@ async fn route(
             Caller::TempUrl(scope)
         }
     };
+    if let Some(x) = &exchange {
+        match &caller {
+            Caller::User(t) => x.set_account(&t.account),
+            Caller::TempUrl(_) => x.set_account(&account),
+            Caller::Anonymous => {}
+        }
+    }
     let ctx = Ctx {
         method: parts.method,
         headers: parts.headers,
@@ -330,6 +366,45 @@ async fn route(
             t.finish(&method, &o, &mut resp);
             Ok(resp)
         }
+    }
+}
+
+/// The operation a Swift request is counted (and logged) as: its level and method, e.g.
+/// `GetObject`, `PutContainer`, `BulkDelete`; `Other` for a method Swift does not serve.
+pub fn operation_name(level: Level, method: &Method, bulk: bool) -> &'static str {
+    let m = method.as_str();
+    match level {
+        Level::Auth => "Auth",
+        Level::Info => "Info",
+        Level::Account if bulk && (m == "POST" || m == "DELETE") => "BulkDelete",
+        Level::Account => match m {
+            "GET" => "GetAccount",
+            "HEAD" => "HeadAccount",
+            "POST" => "PostAccount",
+            "PUT" => "PutAccount",
+            "DELETE" => "DeleteAccount",
+            "OPTIONS" => "OptionsAccount",
+            _ => "Other",
+        },
+        Level::Container => match m {
+            "GET" => "GetContainer",
+            "HEAD" => "HeadContainer",
+            "POST" => "PostContainer",
+            "PUT" => "PutContainer",
+            "DELETE" => "DeleteContainer",
+            "OPTIONS" => "OptionsContainer",
+            _ => "Other",
+        },
+        Level::Object => match m {
+            "GET" => "GetObject",
+            "HEAD" => "HeadObject",
+            "POST" => "PostObject",
+            "PUT" => "PutObject",
+            "DELETE" => "DeleteObject",
+            "COPY" => "CopyObject",
+            "OPTIONS" => "OptionsObject",
+            _ => "Other",
+        },
     }
 }
 
@@ -433,6 +508,25 @@ mod tests {
                 seen.insert((*level as u8, *method)),
                 "{level:?} {method} twice"
             );
+        }
+    }
+
+    #[test]
+    fn operation_names_for_the_metrics() {
+        let copy = Method::from_bytes(b"COPY").expect("method");
+        let odd = Method::from_bytes(b"PATCH").expect("method");
+        for (level, method, bulk, name) in [
+            (Level::Auth, &Method::GET, false, "Auth"),
+            (Level::Info, &Method::GET, false, "Info"),
+            (Level::Account, &Method::HEAD, false, "HeadAccount"),
+            (Level::Account, &Method::POST, true, "BulkDelete"),
+            (Level::Account, &Method::GET, true, "GetAccount"),
+            (Level::Container, &Method::PUT, false, "PutContainer"),
+            (Level::Object, &Method::GET, false, "GetObject"),
+            (Level::Object, &copy, false, "CopyObject"),
+            (Level::Object, &odd, false, "Other"),
+        ] {
+            assert_eq!(operation_name(level, method, bulk), name);
         }
     }
 
