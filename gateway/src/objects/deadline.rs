@@ -12,10 +12,10 @@
 //!   once the write quorum has answered, the others get `write_timeout_ms` more (or as long
 //!   again as the quorum took; a suspect gets nothing more), then the write goes on without
 //!   them. A streamed copy that takes no frame for `write_timeout_ms` is dropped.
-//! - **Suspects**: a server that missed a deadline, or lost a few hedge races in a row without
-//!   answering any, is a suspect for [`SUSPECT_FOR`]: reads ask it last, new chunks are placed
-//!   elsewhere when every piece can be (never at the cost of a piece), and a copy written to
-//!   it is not waited for past the quorum. The conscience does the
+//! - **Suspects**: a server that missed a deadline is a suspect for [`SUSPECT_FOR`]: reads ask
+//!   it last, new chunks are placed elsewhere when every piece can be (never at the cost of a
+//!   piece), and a copy written to it is not waited for past the quorum. One that only lost a
+//!   few hedge races in a row without answering any is read last for as long. The conscience does the
 //!   same for good once the server misses its heartbeats (`dead_after_secs`).
 
 use std::collections::HashMap;
@@ -59,8 +59,15 @@ struct State {
 struct Slow {
     /// Hedge races lost in a row.
     lost: u32,
-    /// Suspect until then.
+    /// Read last until then (lost races, or a missed deadline).
+    read_last: Option<Instant>,
+    /// Suspect until then (a missed deadline).
     until: Option<Instant>,
+}
+
+/// Whether `until` is still ahead.
+fn ahead(until: Option<Instant>) -> bool {
+    until.is_some_and(|until| Instant::now() < until)
 }
 
 /// How one read attempt of a [`Deadlines::race`] ended, when it did not win.
@@ -121,16 +128,26 @@ impl Deadlines {
         Some(floor.max(observed).min(self.read_timeout))
     }
 
-    /// Whether `addr` missed a deadline lately.
+    /// Whether `addr` missed a deadline lately: it is left out of placements that can do
+    /// without it, and a write to it is not waited for past the quorum.
     pub fn is_suspect(&self, addr: &str) -> bool {
+        let Ok(state) = self.state.lock() else {
+            return false;
+        };
+        state.servers.get(addr).is_some_and(|s| ahead(s.until))
+    }
+
+    /// Whether `addr` is to be read last: it missed a deadline, or lost a few hedge races in
+    /// a row, lately. (Lost races alone do not make a suspect: a server that is only slower
+    /// than the others under load still gets its copies written.)
+    pub fn read_last(&self, addr: &str) -> bool {
         let Ok(state) = self.state.lock() else {
             return false;
         };
         state
             .servers
             .get(addr)
-            .and_then(|s| s.until)
-            .is_some_and(|until| Instant::now() < until)
+            .is_some_and(|s| ahead(s.until) || ahead(s.read_last))
     }
 
     /// `addr` answered a read after `elapsed`.
@@ -143,6 +160,7 @@ impl Deadlines {
             });
             if let Some(s) = state.servers.get_mut(addr) {
                 s.lost = 0;
+                s.read_last = None;
                 s.until = None;
             }
         }
@@ -154,7 +172,7 @@ impl Deadlines {
             let s = state.servers.entry(addr.to_string()).or_default();
             s.lost += 1;
             if s.lost >= LOST_RACES {
-                s.until = Some(Instant::now() + SUSPECT_FOR);
+                s.read_last = Some(Instant::now() + SUSPECT_FOR);
             }
         }
     }
@@ -164,6 +182,7 @@ impl Deadlines {
         if let Ok(mut state) = self.state.lock() {
             let s = state.servers.entry(addr.to_string()).or_default();
             s.until = Some(Instant::now() + SUSPECT_FOR);
+            s.read_last = s.until;
         }
         tracing::warn!(server = %addr, "chunk server missed a deadline: asked last and left out of placements for {}s", SUSPECT_FOR.as_secs());
     }
@@ -373,6 +392,26 @@ mod tests {
         assert!(raced.missed.is_empty());
         assert!(took >= Duration::from_millis(50), "{took:?}");
         assert!(took < Duration::from_millis(1_000), "{took:?}");
+    }
+
+    /// Losing a few races makes a server read last, not a suspect (its writes still count).
+    #[tokio::test]
+    async fn lost_races_make_a_server_read_last_only() {
+        let d = deadlines(10, 5_000);
+        for _ in 0..LOST_RACES {
+            let raced = d
+                .race(&addrs(2), |i| async move {
+                    if i == 0 {
+                        std::future::pending::<()>().await;
+                    }
+                    Ok::<usize, String>(i)
+                })
+                .await;
+            assert_eq!(raced.winner.map(|(i, _)| i), Some(1));
+        }
+        assert!(d.read_last("server0:1"));
+        assert!(!d.is_suspect("server0:1"));
+        assert!(!d.read_last("server1:1"));
     }
 
     /// Without hedging, a hung copy is given up on at the read deadline.

@@ -168,7 +168,7 @@ impl ObjectService {
         let deadlines = &self.inner.deadlines;
         let k = layout.k as usize;
         // Every fragment with a known server: the wanted ones first, then the others (data
-        // before parity), servers that missed a deadline lately last.
+        // before parity), servers read last lately (missed deadline, lost races) last.
         let mut sources: Vec<(usize, String, &ChunkCopy)> = chunk
             .copies
             .iter()
@@ -181,7 +181,7 @@ impl ObjectService {
                 Some((i, addr, copy))
             })
             .collect();
-        sources.sort_by_key(|(i, addr, _)| (!wanted.contains(i), deadlines.is_suspect(addr), *i));
+        sources.sort_by_key(|(i, addr, _)| (!wanted.contains(i), deadlines.read_last(addr), *i));
         let first_wave = sources
             .iter()
             .filter(|(i, _, _)| wanted.contains(i))
@@ -189,7 +189,7 @@ impl ObjectService {
         let wanted_suspect = sources
             .iter()
             .take(first_wave)
-            .any(|(_, addr, _)| deadlines.is_suspect(addr));
+            .any(|(_, addr, _)| deadlines.read_last(addr));
         let slow = std::time::Duration::from_millis(self.inner.config.fragment_timeout_ms);
         let fetch = |(i, addr, copy): (usize, String, &ChunkCopy)| {
             let chunks = self.inner.chunks.clone();

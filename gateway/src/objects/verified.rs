@@ -181,8 +181,8 @@ impl ObjectService {
             .collect();
         let mut order: Vec<policy::Candidate> = copies.iter().map(|(c, _)| c.clone()).collect();
         policy::read_order(&self.inner.config.location, &mut order);
-        // Servers that missed a deadline lately are asked last (the sort is stable).
-        order.sort_by_key(|c| self.inner.deadlines.is_suspect(&c.addr));
+        // Servers that missed a deadline or lost hedge races lately are asked last (the sort is stable).
+        order.sort_by_key(|c| self.inner.deadlines.read_last(&c.addr));
         let mut out = Vec::with_capacity(order.len());
         for candidate in order {
             if let Some(idx) = copies.iter().position(|(c, _)| c.id == candidate.id) {
