@@ -111,7 +111,7 @@ pub struct DevArgs {
     #[arg(long, env = "SPREAD_GC_GRACE_SECS")]
     pub gc_grace_secs: Option<u64>,
     /// How long the gateway waits for one answer of meta, in milliseconds (default: the
-    /// gateway's `meta_timeout_ms`, 120000).
+    /// gateway's `meta_timeout_ms`, 20000).
     #[arg(long, env = "SPREAD_META_TIMEOUT_MS")]
     pub meta_timeout_ms: Option<u64>,
     /// Domain for virtual-hosted-style S3 requests: `bucket.DOMAIN` addresses `bucket`

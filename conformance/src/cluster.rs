@@ -5,7 +5,8 @@
 //! starts `spread dev`, waits (bounded) for its `S3 endpoint: ...` line and reads the
 //! `cluster.toml` it wrote (addresses, volumes and pids of meta, gateway and every chunkd).
 //!
-//! The harness can SIGKILL one chunk server ([`Cluster::kill_chunkd`]), stop the whole cluster
+//! The harness can SIGKILL one chunk server ([`Cluster::kill_chunkd`]), freeze a chunk server
+//! or meta (SIGSTOP, [`Cluster::freeze_chunkd`], thawed when the [`Frozen`] guard drops), stop the whole cluster
 //! the way an operator would (SIGTERM, [`Cluster::stop`]), start it again on the same directory
 //! ([`Cluster::restart`]) and run `spread admin` against it ([`Cluster::admin`]). Dropping it
 //! kills every process it started; if the test is panicking, the tail of the cluster's log
@@ -326,6 +327,73 @@ pub fn signal(pid: u32, sig: libc::c_int) {
     // (directly or as a child of `spread dev`).
     unsafe {
         libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+/// A process frozen with SIGSTOP, thawed (SIGCONT) when this guard is dropped, so no frozen
+/// process outlives a test, even one that fails.
+#[derive(Debug)]
+pub struct Frozen {
+    pid: u32,
+    what: String,
+    thawed: bool,
+}
+
+impl Frozen {
+    /// SIGSTOPs `pid` (named `what` in messages) and waits until the kernel shows it stopped.
+    pub fn freeze(pid: u32, what: &str) -> Frozen {
+        assert!(pid_alive(pid), "{what} (pid {pid}) is not running");
+        let guard = Frozen {
+            pid,
+            what: what.to_string(),
+            thawed: false,
+        };
+        signal(pid, libc::SIGSTOP);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !pid_stopped(pid) {
+            assert!(
+                Instant::now() < deadline,
+                "{what} (pid {pid}) not stopped 10 s after SIGSTOP"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+        guard
+    }
+
+    /// SIGCONTs the process now.
+    pub fn thaw(mut self) {
+        self.cont();
+    }
+
+    fn cont(&mut self) {
+        if !self.thawed {
+            self.thawed = true;
+            signal(self.pid, libc::SIGCONT);
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        self.cont();
+    }
+}
+
+/// Whether a process is stopped (state `T`, by a signal).
+pub fn pid_stopped(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .is_some_and(|i| stat[i + 1..].trim_start().starts_with('T')),
+        Err(_) => false,
     }
 }
 
@@ -696,6 +764,29 @@ impl Cluster {
             );
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Freezes chunk server `i` (SIGSTOP) until the returned guard is dropped or thawed.
+    pub fn freeze_chunkd(&self, i: usize) -> Frozen {
+        let c = &self.info.chunkd[i];
+        let pid = c
+            .pid
+            .unwrap_or_else(|| panic!("cluster.toml has no pid for {}", c.name));
+        Frozen::freeze(pid, &c.name)
+    }
+
+    /// Freezes meta node `id` (1: the first, the only one of a one-node group) until the
+    /// returned guard is dropped or thawed.
+    pub fn freeze_meta(&self, id: u64) -> Frozen {
+        let pid = self
+            .info
+            .meta_nodes
+            .iter()
+            .find(|m| m.id == id)
+            .and_then(|m| m.pid)
+            .or(if id == 1 { self.info.meta.pid } else { None })
+            .unwrap_or_else(|| panic!("cluster.toml has no pid for meta node {id}"));
+        Frozen::freeze(pid, &format!("meta node {id}"))
     }
 
     /// SIGTERMs `spread dev` and waits (bounded) for it and all its children to exit.

@@ -34,13 +34,36 @@ pub struct Config {
     /// on its objects (0: not kept). Changes made through this gateway apply at once, changes
     /// made through another gateway or `spread admin` within this time.
     pub container_cache_ms: u64,
-    /// How long one request to meta may take before the gateway gives up on it. A write
-    /// whose commit is given up on is then settled with meta by its content id (recorded
-    /// after all, or refused from then on and its chunks deleted).
+    /// How long one request to meta may take before the gateway gives up on it, following
+    /// the leader and waiting out an election included; the client's request is then answered
+    /// 503 with `Retry-After`. A write whose commit is given up on is then settled with meta
+    /// by its content id (recorded after all, or refused from then on and its chunks
+    /// deleted). `SPREAD_GATEWAY_META_TIMEOUT_MS`.
     pub meta_timeout_ms: u64,
     /// An erasure-coded fragment read slower than this is treated as missing and rebuilt from
-    /// the other fragments.
+    /// the other fragments. `SPREAD_GATEWAY_FRAGMENT_TIMEOUT_MS`.
     pub fragment_timeout_ms: u64,
+    /// A read of a chunk copy (or erasure-coded fragment) that has not answered after this
+    /// long, or after the gateway's recent first-byte latency times four if that is longer,
+    /// is hedged: the next copy is asked too and whichever answers first is used, the other
+    /// cancelled. Hedges are also capped at about one read in ten. 0: no hedged reads
+    /// (copies are still tried in turn past `read_timeout_ms`).
+    /// `SPREAD_GATEWAY_HEDGE_AFTER_MS`.
+    pub hedge_after_ms: u64,
+    /// Per-copy deadline of a read: a chunk server that has not answered (connection and
+    /// first byte) within this long, or that then pauses this long between two frames, is
+    /// given up on and the next copy asked from where it stopped. The last copy left is
+    /// waited for longer (the chunk client's own bounds). `SPREAD_GATEWAY_READ_TIMEOUT_MS`.
+    pub read_timeout_ms: u64,
+    /// Per-copy deadline of a write: a copy that takes no data for this long, or that has not
+    /// confirmed a sealed chunk this long (or as long again as the write quorum took, if
+    /// longer) after the write quorum did, is given up on: the write goes on with its quorum,
+    /// the missing copy is logged (WARN, "under-replicated chunk") and the server is avoided
+    /// for new chunks for a few seconds. `SPREAD_GATEWAY_WRITE_TIMEOUT_MS`.
+    pub write_timeout_ms: u64,
+    /// The `Retry-After` (seconds) of a 503 answer (meta or chunk servers out of reach).
+    /// `SPREAD_GATEWAY_RETRY_AFTER_SECS`.
+    pub retry_after_secs: u64,
     /// Domain of virtual-hosted-style S3 addressing: `bucket.DOMAIN` names `bucket`
     /// (`None`: path-style only; path-style requests are always served).
     pub s3_domain: Option<String>,
@@ -96,9 +119,15 @@ pub struct Config {
     pub access_log: String,
 }
 
-/// The edge keys that environment variables override (`SPREAD_GATEWAY_` + the key in upper
+/// The keys that environment variables override (`SPREAD_GATEWAY_` + the key in upper
 /// case), after the file is read.
 const ENV_KEYS: &[&str] = &[
+    "meta_timeout_ms",
+    "fragment_timeout_ms",
+    "hedge_after_ms",
+    "read_timeout_ms",
+    "write_timeout_ms",
+    "retry_after_secs",
     "header_read_timeout_ms",
     "idle_timeout_ms",
     "max_connections_per_ip",
@@ -109,6 +138,11 @@ const ENV_KEYS: &[&str] = &[
     "rebuild_lease_secs",
     "rebuild_poll_ms",
 ];
+
+/// Default of `meta_timeout_ms`: long enough for a meta group to elect a new leader (the meta
+/// client waits up to 15 s for one), short enough that a frozen meta costs a request seconds,
+/// not minutes.
+pub const DEFAULT_META_TIMEOUT_MS: u64 = 20_000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -124,8 +158,12 @@ impl Default for Config {
             services_refresh_ms: 1000,
             credential_cache_secs: 10,
             container_cache_ms: 1000,
-            meta_timeout_ms: meta_api::client::REQUEST_TIMEOUT.as_millis() as u64,
+            meta_timeout_ms: DEFAULT_META_TIMEOUT_MS,
             fragment_timeout_ms: 5000,
+            hedge_after_ms: 100,
+            read_timeout_ms: 2000,
+            write_timeout_ms: 4000,
+            retry_after_secs: 2,
             s3_domain: None,
             post_object_max_bytes: 5 << 30,
             inline_max_bytes: 16 * 1024,
@@ -155,7 +193,7 @@ impl Config {
         Ok(config)
     }
 
-    /// The configuration with the edge keys set by environment variables
+    /// The configuration with the keys listed in `ENV_KEYS` set by environment variables
     /// (`SPREAD_GATEWAY_HEADER_READ_TIMEOUT_MS`, ...) replaced, then validated.
     pub fn with_env(self) -> Result<Config> {
         self.with_vars(|name| std::env::var(name).ok())
@@ -180,6 +218,12 @@ impl Config {
                 Error::Config(format!("{name}: not a non-negative integer: {text:?}"))
             })?;
             match *key {
+                "meta_timeout_ms" => self.meta_timeout_ms = value,
+                "fragment_timeout_ms" => self.fragment_timeout_ms = value,
+                "hedge_after_ms" => self.hedge_after_ms = value,
+                "read_timeout_ms" => self.read_timeout_ms = value,
+                "write_timeout_ms" => self.write_timeout_ms = value,
+                "retry_after_secs" => self.retry_after_secs = value,
                 "header_read_timeout_ms" => self.header_read_timeout_ms = value,
                 "idle_timeout_ms" => self.idle_timeout_ms = value,
                 "max_connections_per_ip" => self.max_connections_per_ip = value,
@@ -239,6 +283,13 @@ impl Config {
                 "meta_timeout_ms must be at least 1".to_string(),
             ));
         }
+        if self.read_timeout_ms == 0 || self.write_timeout_ms == 0 || self.fragment_timeout_ms == 0
+        {
+            return Err(Error::Config(
+                "read_timeout_ms, write_timeout_ms and fragment_timeout_ms must be at least 1"
+                    .to_string(),
+            ));
+        }
         if self.post_object_max_bytes == 0 || self.post_object_max_bytes > 5 << 30 {
             return Err(Error::Config(format!(
                 "post_object_max_bytes must be between 1 and 5 GiB, got {}",
@@ -272,6 +323,32 @@ mod tests {
         assert_eq!(c.admin_addr.port(), 9555);
         assert_eq!(c.access_log, "stderr");
         assert_eq!(Config::default().access_log, "off");
+    }
+
+    #[test]
+    fn deadlines_are_bounded_and_come_from_the_environment() {
+        let d = Config::default();
+        assert!(
+            d.meta_timeout_ms <= 30_000,
+            "a frozen meta must cost seconds"
+        );
+        assert!(d.meta_timeout_ms >= 15_000, "an election must fit");
+        assert!(d.hedge_after_ms > 0 && d.hedge_after_ms < d.read_timeout_ms);
+        let vars = |name: &str| match name {
+            "SPREAD_GATEWAY_META_TIMEOUT_MS" => Some("3000".to_string()),
+            "SPREAD_GATEWAY_HEDGE_AFTER_MS" => Some("0".to_string()),
+            "SPREAD_GATEWAY_WRITE_TIMEOUT_MS" => Some("1500".to_string()),
+            "SPREAD_GATEWAY_RETRY_AFTER_SECS" => Some("7".to_string()),
+            _ => None,
+        };
+        let c = Config::default().with_vars(vars).expect("valid");
+        assert_eq!(c.meta_timeout_ms, 3000);
+        assert_eq!(c.hedge_after_ms, 0);
+        assert_eq!(c.write_timeout_ms, 1500);
+        assert_eq!(c.retry_after_secs, 7);
+        assert_eq!(c.read_timeout_ms, d.read_timeout_ms);
+        let zero = |n: &str| (n == "SPREAD_GATEWAY_READ_TIMEOUT_MS").then(|| "0".to_string());
+        assert!(Config::default().with_vars(zero).is_err());
     }
 
     #[test]

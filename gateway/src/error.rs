@@ -41,3 +41,22 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Seconds a client is told to wait (`Retry-After`) before retrying a request answered 503.
+static RETRY_AFTER_SECS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(2);
+
+/// Sets the `Retry-After` of 503 answers (`retry_after_secs`; once, at startup).
+pub fn set_retry_after_secs(secs: u64) {
+    RETRY_AFTER_SECS.store(secs, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The `Retry-After` value of 503 answers, in seconds.
+pub fn retry_after_secs() -> u64 {
+    RETRY_AFTER_SECS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The client-facing sentence of a 503 caused by meta being out of reach, its cause logged.
+pub fn meta_unavailable_message(e: &meta_api::Error) -> String {
+    tracing::warn!(error = %e, "meta did not answer in time: answering 503");
+    "The metadata service did not answer in time; please retry later".to_string()
+}

@@ -22,7 +22,7 @@ use crate::{Config, Error, Result};
 
 /// Runs the gateway until the process is stopped.
 pub async fn run(config: Config) -> Result<()> {
-    // The edge keys may come from the environment (`SPREAD_GATEWAY_*`); validates too.
+    // The edge keys and deadlines may come from the environment (`SPREAD_GATEWAY_*`); validates too.
     let config = config.with_env()?;
     let listener = TcpListener::bind(config.s3_listen)
         .await

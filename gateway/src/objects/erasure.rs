@@ -2,17 +2,29 @@
 //! data fragments of `fragment_size` bytes (the last zero-padded) and `m` parity fragments,
 //! each stored on its own chunk server with its own BLAKE3. Reads fetch only the data fragments
 //! that cover the requested range; a fragment that is missing, unreadable, corrupt or slower than
-//! `fragment_timeout_ms` is rebuilt from any `k` good ones. Encoding and decoding run on the blocking pool.
+//! `fragment_timeout_ms` is rebuilt from any `k` good ones, and when the data fragments have not
+//! all arrived within the hedge delay (`hedge_after_ms`, see [`super::deadline`]) the parity
+//! fragments are fetched too, whichever `k` arrive first being enough. Encoding and decoding run
+//! on the blocking pool.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use meta_api::wire::{ChunkRecord, EcLayout};
+use meta_api::wire::{ChunkCopy, ChunkRecord, EcLayout};
 use policy::ec::Codec;
 
 use super::ObjectService;
 use crate::error::{Error, Result};
+
+/// How one fragment read ended.
+enum Fetched {
+    Good(Bytes),
+    /// Failed, wrong size or corrupt.
+    Bad,
+    /// Slower than `fragment_timeout_ms`.
+    TimedOut,
+}
 
 /// Cuts `data` (`size` bytes) into k data + m parity fragments, each with its BLAKE3 hex.
 pub async fn encode(
@@ -107,9 +119,6 @@ impl ObjectService {
         self.fetch_fragments(chunk, layout, &needed, &mut shards)
             .await?;
         if needed.iter().any(|&i| shards[i].is_none()) {
-            let others: Vec<usize> = (0..n).filter(|i| !needed.contains(i)).collect();
-            self.fetch_fragments(chunk, layout, &others, &mut shards)
-                .await?;
             let present = shards.iter().filter(|s| s.is_some()).count();
             if present < k {
                 return Err(Error::Unavailable(format!(
@@ -143,7 +152,11 @@ impl ObjectService {
     }
 
     /// Fetches fragments `wanted` in parallel into `shards`, keeping only those whose length
-    /// and BLAKE3 match the record.
+    /// and BLAKE3 match the record. A fragment that fails, or is slower than
+    /// `fragment_timeout_ms`, is left out; when one of `wanted` fails, or they have not all
+    /// arrived within the hedge delay, the other fragments are fetched too, and fetching stops
+    /// as soon as `wanted` are all there or any `k` are (enough to rebuild the rest). What is
+    /// still in flight then is cancelled.
     pub(super) async fn fetch_fragments(
         &self,
         chunk: &ChunkRecord,
@@ -152,55 +165,126 @@ impl ObjectService {
         shards: &mut [Option<Bytes>],
     ) -> Result<()> {
         let snapshot = self.inner.services.current().await?;
-        let fetches = chunk
+        let deadlines = &self.inner.deadlines;
+        let k = layout.k as usize;
+        // Every fragment with a known server: the wanted ones first, then the others (data
+        // before parity), servers read last lately (missed deadline, lost races) last.
+        let mut sources: Vec<(usize, String, &ChunkCopy)> = chunk
             .copies
             .iter()
             .filter_map(|copy| {
                 let i = copy.fragment? as usize;
-                if !wanted.contains(&i) || i >= shards.len() {
+                if i >= shards.len() {
                     return None;
                 }
                 let addr = snapshot.by_id.get(&copy.service)?.addr.clone();
                 Some((i, addr, copy))
             })
-            .map(|(i, addr, copy)| async move {
-                let read = self.inner.chunks.get(&addr, &copy.chunk_id, None);
-                let slow = std::time::Duration::from_millis(self.inner.config.fragment_timeout_ms);
-                let Ok(result) = tokio::time::timeout(slow, read).await else {
-                    tracing::warn!(server = %addr, fragment = i, "fragment read too slow, decoding around it");
-                    return None;
-                };
-                match result {
-                    Ok(bytes) if bytes.len() as u64 != layout.fragment_size => {
-                        tracing::warn!(server = %addr, fragment = i, "fragment has the wrong size");
-                        None
+            .collect();
+        sources.sort_by_key(|(i, addr, _)| (!wanted.contains(i), deadlines.read_last(addr), *i));
+        let first_wave = sources
+            .iter()
+            .filter(|(i, _, _)| wanted.contains(i))
+            .count();
+        let wanted_suspect = sources
+            .iter()
+            .take(first_wave)
+            .any(|(_, addr, _)| deadlines.read_last(addr));
+        let slow = std::time::Duration::from_millis(self.inner.config.fragment_timeout_ms);
+        let fetch = |(i, addr, copy): (usize, String, &ChunkCopy)| {
+            let chunks = self.inner.chunks.clone();
+            let chunk_id = copy.chunk_id.clone();
+            let hash = copy.hash.clone();
+            async move {
+                let started = std::time::Instant::now();
+                let outcome = match tokio::time::timeout(slow, chunks.get(&addr, &chunk_id, None))
+                    .await
+                {
+                    Err(_) => {
+                        tracing::warn!(server = %addr, fragment = i, "fragment read too slow, decoding around it");
+                        Fetched::TimedOut
                     }
-                    Ok(bytes) => {
-                        let ok = copy
-                            .hash
+                    Ok(Ok(bytes)) if bytes.len() as u64 != layout.fragment_size => {
+                        tracing::warn!(server = %addr, fragment = i, "fragment has the wrong size");
+                        Fetched::Bad
+                    }
+                    Ok(Ok(bytes)) => {
+                        let ok = hash
                             .as_deref()
                             .is_some_and(|h| blake3::hash(&bytes).to_hex().as_str() == h);
                         if ok {
-                            Some((i, bytes))
+                            Fetched::Good(bytes)
                         } else {
-                            tracing::error!(server = %addr, fragment = i, chunk_id = %copy.chunk_id, "fragment is corrupt");
-                            None
+                            tracing::error!(server = %addr, fragment = i, chunk_id = %chunk_id, "fragment is corrupt");
+                            Fetched::Bad
                         }
                     }
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         tracing::warn!(server = %addr, fragment = i, error = %e, "fragment read failed");
-                        None
+                        Fetched::Bad
+                    }
+                };
+                (i, addr, started, outcome)
+            }
+        };
+        let mut queue = sources.into_iter();
+        let mut running = futures::stream::FuturesUnordered::new();
+        for source in queue.by_ref().take(first_wave) {
+            running.push(fetch(source));
+        }
+        deadlines.first_request();
+        // Whether the other fragments are being fetched too: at once when a wanted one has no
+        // known server or one that missed a deadline lately.
+        let mut widened = first_wave < wanted.len() || wanted_suspect;
+        if widened {
+            running.extend(queue.by_ref().map(fetch));
+        }
+        let mut hedge = deadlines.hedge_delay();
+        loop {
+            let complete = wanted.iter().all(|&i| shards[i].is_some());
+            let present = shards.iter().filter(|s| s.is_some()).count();
+            if complete || (widened && present >= k) {
+                return Ok(());
+            }
+            let wait = hedge.filter(|_| !widened);
+            let timer = async move {
+                match wait {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                done = futures::StreamExt::next(&mut running) => {
+                    let Some((i, addr, started, outcome)) = done else {
+                        return Ok(());
+                    };
+                    match outcome {
+                        Fetched::Good(bytes) => {
+                            deadlines.answered(&addr, started.elapsed());
+                            shards[i] = Some(bytes);
+                        }
+                        Fetched::TimedOut | Fetched::Bad => {
+                            if matches!(outcome, Fetched::TimedOut) {
+                                deadlines.missed_deadline(&addr);
+                            }
+                            if !widened {
+                                widened = true;
+                                running.extend(queue.by_ref().map(fetch));
+                            }
+                        }
                     }
                 }
-            });
-        for (i, bytes) in futures::future::join_all(fetches)
-            .await
-            .into_iter()
-            .flatten()
-        {
-            shards[i] = Some(bytes);
+                () = timer => {
+                    if deadlines.take_hedge() {
+                        tracing::debug!(chunk = chunk.pos, "hedged fragment read: fetching the others too");
+                        widened = true;
+                        running.extend(queue.by_ref().map(fetch));
+                    } else {
+                        hedge = None;
+                    }
+                }
+            }
         }
-        Ok(())
     }
 
     pub(super) async fn reconstruct(

@@ -4,6 +4,7 @@
 //! chunk by chunk on the way out.
 
 mod cache;
+mod deadline;
 mod digest;
 mod erasure;
 mod policies;
@@ -44,11 +45,13 @@ struct Inner {
     services: ServiceDirectory,
     policies: PolicyDirectory,
     codecs: Mutex<HashMap<(usize, usize), Arc<dyn policy::ec::Codec>>>,
+    deadlines: deadline::Deadlines,
     config: Config,
 }
 
 impl ObjectService {
     pub fn new(config: Config) -> ObjectService {
+        crate::error::set_retry_after_secs(config.retry_after_secs);
         let meta = MetaClient::new(&config.meta)
             .with_container_cache(Duration::from_millis(config.container_cache_ms))
             .with_timeout(Duration::from_millis(config.meta_timeout_ms));
@@ -66,6 +69,7 @@ impl ObjectService {
                 services,
                 policies,
                 codecs: Mutex::new(HashMap::new()),
+                deadlines: deadline::Deadlines::new(&config),
                 config,
             }),
         }
@@ -108,6 +112,35 @@ impl ObjectService {
             tracing::warn!(error = %e, count = copies.len(), "could not queue orphan chunks for deletion");
         }
     }
+}
+
+/// A chunk was stored with fewer pieces than its policy asks for (a copy or fragment given up
+/// on: its server failed, or missed its deadline), though with its write quorum. `chunk` is its
+/// reverse metadata (object and position), `stored` and `wanted` count its pieces, `servers`
+/// name the servers that did not store theirs.
+///
+/// Logged (WARN, "under-replicated chunk") for the operator. Meta queues the chunk for repair
+/// by itself when the object (or part) is committed: the commit says how many pieces the
+/// policy wants (`pieces_wanted`), and a chunk recorded with fewer is queued as `short`.
+pub fn under_replicated(
+    chunk: &chunkd::ChunkMeta,
+    stored: usize,
+    wanted: usize,
+    servers: &[String],
+) {
+    tracing::warn!(
+        account = %chunk.account,
+        container = %chunk.container,
+        key = ?chunk.key,
+        version = %chunk.version,
+        content_id = %chunk.content_id,
+        position = %chunk.position,
+        policy = %chunk.policy,
+        stored,
+        wanted,
+        ?servers,
+        "under-replicated chunk: stored with its write quorum, pieces missing"
+    );
 }
 
 /// Logs the chunks of a write whose outcome stays unknown (meta could not be asked): they are

@@ -11,7 +11,11 @@
 //! server, which the conscience has not noticed yet) is replaced by a spare server: until
 //! every copy's connection has taken data, the bytes sent so far are kept and replayed to the
 //! spare. A copy lost later is not replaced; the chunk is kept if the policy's write quorum
-//! of copies is durable.
+//! of copies is durable (and reported under-replicated).
+//!
+//! A copy that takes no frame for `write_timeout_ms` (its server is hung: a frozen process
+//! still accepts a connection and a few MiB into its socket buffers) is lost like a failed one;
+//! once the chunk is sealed and the quorum durable, the others get `write_timeout_ms` more.
 
 use std::time::Duration;
 
@@ -26,7 +30,11 @@ use crate::error::{Error, Result};
 
 /// Frames queued per copy: the bytes a copy may lag behind the fastest one.
 const QUEUE_FRAMES: usize = 4;
-/// How long the copies may take to answer once the chunk is sealed (they fsync).
+/// How long a copy on a server that missed a deadline lately may wait for room in its queue
+/// (it lags by [`QUEUE_FRAMES`] already) before it is dropped.
+const SUSPECT_LAG: Duration = Duration::from_millis(200);
+/// How long a copy may take to answer once the chunk is sealed (it fsyncs) while the write
+/// quorum is not met; past the quorum the others get `write_timeout_ms` (see `seal`).
 const SEAL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One copy's upload in progress.
@@ -72,21 +80,44 @@ impl CopyUpload {
         self.sent && !self.data.is_closed() && self.data.capacity() == self.data.max_capacity()
     }
 
-    async fn send(&mut self, piece: Bytes) -> bool {
+    /// Queues `piece` for this copy, waiting at most `bound` for room in its queue (the copy
+    /// took nothing for that long: its server is hung or far too slow).
+    async fn send(&mut self, piece: Bytes, bound: Duration) -> Sent {
         self.sent = true;
-        self.data.send(piece).await.is_ok()
+        match tokio::time::timeout(bound, self.data.send(piece)).await {
+            Ok(Ok(())) => Sent::Queued,
+            Ok(Err(_)) => Sent::Closed,
+            Err(_) => Sent::Stalled,
+        }
     }
 
-    /// Logs why the upload of chunk `pos` ended early (its task's error).
-    async fn log_failure(self, pos: u32, what: &str) {
+    /// Logs why the upload of chunk `pos` ended early: its task's error, or a stall (then the
+    /// upload is cancelled, and its server avoided for a while).
+    async fn log_failure(self, svc: &ObjectService, pos: u32, what: &str, sent: Sent) {
         drop(self.data);
-        let why = match self.done.await {
-            Ok(Err(e)) => e.to_string(),
-            Ok(Ok(())) => "upload ended early".to_string(),
-            Err(e) => e.to_string(),
+        let why = if sent == Sent::Stalled {
+            self.done.abort();
+            svc.inner.deadlines.missed_deadline(&self.server.addr);
+            "took no data within the write deadline".to_string()
+        } else {
+            match self.done.await {
+                Ok(Err(e)) => e.to_string(),
+                Ok(Ok(())) => "upload ended early".to_string(),
+                Err(e) => e.to_string(),
+            }
         };
         tracing::warn!(server = %self.server.addr, pos, error = %why, "{what} upload failed");
     }
+}
+
+/// How queueing a frame for a copy went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Queued,
+    /// The upload ended (its task tells why).
+    Closed,
+    /// No room within the write deadline.
+    Stalled,
 }
 
 /// A chunk of a replicated policy being streamed to its copies.
@@ -103,6 +134,8 @@ pub struct StreamingChunk {
     tried: Vec<Candidate>,
     /// Every byte sent so far, while some copy's connection has not taken data yet.
     replay: Option<Vec<Bytes>>,
+    /// Servers whose copy was lost (addresses), for the under-replication report.
+    lost: Vec<String>,
     hasher: blake3::Hasher,
     size: u64,
 }
@@ -139,6 +172,7 @@ impl StreamingChunk {
             quorum: target.policy.write_quorum(),
             uploads,
             replay: Some(Vec::new()),
+            lost: Vec::new(),
             hasher: blake3::Hasher::new(),
             size: 0,
         };
@@ -167,18 +201,31 @@ impl StreamingChunk {
         if let Some(replay) = &mut self.replay {
             replay.push(piece.clone());
         }
-        let mut failed = Vec::new();
-        for (i, upload) in self.uploads.iter_mut().enumerate() {
-            if !upload.send(piece.clone()).await {
-                failed.push(i);
-            }
-        }
+        let deadlines = &self.svc.inner.deadlines;
+        let sends = self.uploads.iter_mut().map(|upload| {
+            // A server that missed a deadline lately may lag only briefly.
+            let bound = if deadlines.is_suspect(&upload.server.addr) {
+                SUSPECT_LAG
+            } else {
+                deadlines.write_timeout()
+            };
+            upload.send(piece.clone(), bound)
+        });
+        let failed: Vec<(usize, Sent)> = futures::future::join_all(sends)
+            .await
+            .into_iter()
+            .enumerate()
+            .filter(|(_, sent)| *sent != Sent::Queued)
+            .collect();
         if failed.is_empty() {
             return Ok(());
         }
-        for i in failed.into_iter().rev() {
+        for (i, sent) in failed.into_iter().rev() {
             let upload = self.uploads.swap_remove(i);
-            upload.log_failure(self.pos, "chunk copy").await;
+            self.lost.push(upload.server.addr.clone());
+            upload
+                .log_failure(&self.svc, self.pos, "chunk copy", sent)
+                .await;
         }
         self.replace_lost().await
     }
@@ -194,23 +241,28 @@ impl StreamingChunk {
                 .iter()
                 .map(|u| u.server.location.as_str())
                 .collect();
-            let spares = self.placement.spares(&self.tried, &stored, 1);
+            let short = self.uploads.len() < self.quorum;
+            let spares = self.placement.spares(&self.tried, &stored, 1, short);
             let Some(spare) = spares.into_iter().next() else {
                 break;
             };
             self.tried.push(spare.clone());
             let mut upload = CopyUpload::start(&self.svc, spare, &self.meta);
-            let mut ok = true;
+            let bound = self.svc.inner.deadlines.write_timeout();
+            let mut sent = Sent::Queued;
             for piece in replay {
-                if !upload.send(piece.clone()).await {
-                    ok = false;
+                sent = upload.send(piece.clone(), bound).await;
+                if sent != Sent::Queued {
                     break;
                 }
             }
-            if ok {
+            if sent == Sent::Queued {
                 self.uploads.push(upload);
             } else {
-                upload.log_failure(self.pos, "spare copy").await;
+                self.lost.push(upload.server.addr.clone());
+                upload
+                    .log_failure(&self.svc, self.pos, "spare copy", sent)
+                    .await;
             }
         }
         if self.uploads.len() < self.quorum {
@@ -221,60 +273,100 @@ impl StreamingChunk {
         Ok(())
     }
 
-    /// Ends the chunk: sends its hash to every copy and waits until they are durable.
-    /// Copies that fail now are stored again on spares when the chunk's bytes are still
-    /// kept for replay (a chunk whose connections never all took data).
-    pub async fn seal(self) -> Result<ChunkRecord> {
+    /// Ends the chunk: sends its hash to every copy and waits until they are durable: every
+    /// one, or the write quorum and then the others for their grace
+    /// ([`super::deadline::Deadlines::gather`]). Copies that fail are stored again on spares
+    /// when the chunk's bytes are still kept for replay (a chunk whose connections never all
+    /// took data). A chunk left with fewer copies than its policy's, though with its quorum,
+    /// is reported [`super::under_replicated`].
+    pub async fn seal(mut self) -> Result<ChunkRecord> {
         let hash = self.hasher.finalize().to_hex().to_string();
-        let mut waits = Vec::with_capacity(self.uploads.len());
-        for upload in self.uploads {
+        let mut waits: Vec<(bool, SealWait)> = Vec::with_capacity(self.uploads.len());
+        let mut sealed: Vec<(Candidate, String)> = Vec::with_capacity(self.uploads.len());
+        for upload in std::mem::take(&mut self.uploads) {
             drop(upload.data);
             // A send error means the upload already ended: its task tells why.
             let _ = upload.hash.send(hash.clone());
-            waits.push(async move {
-                let result = match tokio::time::timeout(SEAL_TIMEOUT, upload.done).await {
-                    Err(_) => Err("timed out".to_string()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Ok(Ok(Err(e))) => Err(e.to_string()),
-                    Ok(Ok(Ok(()))) => Ok(()),
-                };
-                (upload.server, upload.chunk_id, result)
-            });
+            sealed.push((upload.server.clone(), upload.chunk_id.clone()));
+            let done = upload.done;
+            let patient = !self.svc.inner.deadlines.is_suspect(&upload.server.addr);
+            waits.push((
+                patient,
+                Box::pin(async move {
+                    let abort = done.abort_handle();
+                    // Given up on (dropped) past its grace: the upload is cancelled.
+                    let _cancel = AbortOnDrop(abort);
+                    match tokio::time::timeout(SEAL_TIMEOUT, done).await {
+                        Err(_) => Err("timed out".to_string()),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Ok(Ok(Err(e))) => Err(e.to_string()),
+                        Ok(Ok(Ok(()))) => Ok(()),
+                    }
+                }),
+            ));
         }
+        let outcomes = self
+            .svc
+            .inner
+            .deadlines
+            .gather(waits, self.quorum, |r| r.is_ok())
+            .await;
         let mut stored: Vec<ChunkCopy> = Vec::new();
         let mut stored_at: Vec<Candidate> = Vec::new();
-        for (server, chunk_id, result) in futures::future::join_all(waits).await {
-            match result {
-                Ok(()) => {
-                    stored.push(ChunkCopy {
-                        service: server.id.clone(),
-                        chunk_id,
-                        fragment: None,
-                        hash: None,
-                    });
+        let mut abandoned: Vec<ChunkCopy> = Vec::new();
+        for (outcome, (server, chunk_id)) in outcomes.into_iter().zip(sealed) {
+            let copy = ChunkCopy {
+                service: server.id.clone(),
+                chunk_id,
+                fragment: None,
+                hash: None,
+            };
+            match outcome {
+                Some(Ok(())) => {
+                    stored.push(copy);
                     stored_at.push(server);
                 }
-                Err(e) => {
-                    tracing::warn!(server = %server.addr, pos = self.pos, error = %e, "chunk copy upload failed")
+                Some(Err(e)) => {
+                    tracing::warn!(server = %server.addr, pos = self.pos, error = %e, "chunk copy upload failed");
+                    self.lost.push(server.addr.clone());
+                }
+                None => {
+                    tracing::warn!(server = %server.addr, pos = self.pos, chunk_id = %copy.chunk_id, "chunk copy given up on: not durable within the write deadline after the quorum");
+                    self.svc.inner.deadlines.missed_deadline(&server.addr);
+                    self.lost.push(server.addr.clone());
+                    // It had every byte and the hash: its server may still store it.
+                    abandoned.push(copy);
                 }
             }
         }
+        self.svc.discard(abandoned).await;
+        let mut meta = self.meta.clone();
+        meta.size = self.size;
+        meta.hash = hash.clone();
         if stored.len() < self.copies
             && let Some(data) = &self.replay
         {
             let locations: Vec<&str> = stored_at.iter().map(|s| s.location.as_str()).collect();
-            let spares = self
-                .placement
-                .spares(&self.tried, &locations, self.copies - stored.len());
-            let mut meta = self.meta.clone();
-            meta.size = self.size;
-            meta.hash = hash.clone();
-            stored.extend(self.svc.put_copies(&spares, &meta, data).await);
+            let spares = self.placement.spares(
+                &self.tried,
+                &locations,
+                self.copies - stored.len(),
+                stored.len() < self.quorum,
+            );
+            let still = self.quorum.saturating_sub(stored.len());
+            let more = self.svc.put_copies(&spares, &meta, data, still).await;
+            let missed = super::writer::missing(&spares, &more);
+            self.lost.retain(|a| !spares.iter().any(|s| &s.addr == a));
+            self.lost.extend(missed);
+            stored.extend(more);
         }
         if stored.len() < self.quorum {
             let count = stored.len();
             self.svc.discard(stored).await;
             return Err(self.placement.short(self.pos, count, self.quorum));
+        }
+        if stored.len() < self.copies {
+            super::under_replicated(&meta, stored.len(), self.copies, &self.lost);
         }
         Ok(ChunkRecord {
             pos: self.pos,
@@ -285,5 +377,19 @@ impl StreamingChunk {
             ec: None,
             inline: None,
         })
+    }
+}
+
+/// What waiting for one sealed copy gave.
+type Sealed = std::result::Result<(), String>;
+/// Waiting for one sealed copy.
+type SealWait = std::pin::Pin<Box<dyn std::future::Future<Output = Sealed> + Send>>;
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

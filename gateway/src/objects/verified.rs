@@ -6,7 +6,10 @@
 //!
 //! The piece hashes come from the chunk server and are trusted only once they combine into the
 //! chunk hash meta holds. When a copy fails or sends a bad piece, the next copy is asked for
-//! the rest from the first piece not sent yet. A chunk of one piece is read and checked whole;
+//! the rest from the first piece not sent yet. Copies are asked with deadlines
+//! ([`super::deadline`]): a copy that does not answer within the hedge delay gets a hedged
+//! request to the next one (first answer wins), one that does not answer within
+//! `read_timeout_ms`, or pauses that long mid-stream, is given up on like a failed one. A chunk of one piece is read and checked whole;
 //! a larger chunk written before piece hashes existed is checked whole when it is read whole,
 //! and not checked when a range of it is read (as before piece hashes).
 
@@ -59,22 +62,46 @@ impl ObjectService {
         let (first, end) = (first as usize, end as usize);
         let mut trusted: Option<Pieces> = None;
         let mut next = first;
-        for (addr, chunk_id) in self.copies_in_read_order(chunk).await? {
+        // Copies not given up on yet, in read order.
+        let mut left = self.copies_in_read_order(chunk).await?;
+        let deadlines = &self.inner.deadlines;
+        while !left.is_empty() {
             let from = next as u64 * piece;
             let to = (end as u64 * piece).min(size);
             let asked = (from > 0 || to < size).then_some(from..to);
-            let (offered, stream) = match self
-                .inner
-                .chunks
-                .get_with_pieces(&addr, &chunk_id, asked)
-                .await
-            {
-                Ok(answer) => answer,
-                Err(e) => {
-                    tracing::warn!(server = %addr, chunk_id, error = %e, "chunk read failed");
-                    continue;
-                }
+            let addrs: Vec<String> = left.iter().map(|(a, _)| a.clone()).collect();
+            let raced = deadlines
+                .race(&addrs, |i| {
+                    let (addr, chunk_id) = left[i].clone();
+                    let chunks = self.inner.chunks.clone();
+                    let asked = asked.clone();
+                    async move {
+                        chunks
+                            .get_with_pieces(&addr, &chunk_id, asked)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                })
+                .await;
+            for (i, miss) in &raced.missed {
+                let (addr, chunk_id) = &left[*i];
+                tracing::warn!(server = %addr, chunk_id, ?miss, "chunk read failed");
+            }
+            let Some((won, (offered, stream))) = raced.winner else {
+                break;
             };
+            let (addr, chunk_id) = left[won].clone();
+            // Neither the copies that failed nor the one used are asked again (as before
+            // deadlines, each copy is read at most once); the others stay in read order.
+            let mut gone: Vec<usize> = raced.missed.iter().map(|(i, _)| *i).collect();
+            gone.push(won);
+            gone.sort_unstable();
+            for i in gone.into_iter().rev() {
+                left.remove(i);
+            }
+            // A copy that pauses longer than the read deadline between two frames is given up
+            // on when another copy is left to ask.
+            let frame_bound = (!left.is_empty()).then(|| deadlines.read_timeout());
             let mut stream = std::pin::pin!(stream);
             if trusted.is_none() && size > piece {
                 trusted = offered.filter(|p| p.size == piece && p.describe(size, &hash));
@@ -82,12 +109,15 @@ impl ObjectService {
             let Some(pieces) = &trusted else {
                 // No piece hashes: a whole chunk is checked whole, a range is passed on as read.
                 let check = (from == 0 && to == size).then_some(&hash);
-                match collect(&mut stream, to - from, check).await {
+                match collect(&mut stream, to - from, check, frame_bound).await {
                     Ok(parts) => {
                         let parts = trim(parts, from, range);
                         return Ok(tx.send(Ok(parts)).await.is_ok());
                     }
                     Err(why) => {
+                        if why == STALLED {
+                            deadlines.missed_deadline(&addr);
+                        }
                         tracing::error!(server = %addr, chunk_id, why, "chunk copy unusable, trying another");
                         continue;
                     }
@@ -99,9 +129,12 @@ impl ObjectService {
                 let bounds = pieces.range(next, size);
                 let want = (bounds.end - bounds.start) as usize;
                 while buffered.len < want {
-                    match stream.next().await {
+                    match next_frame(&mut stream, frame_bound).await {
                         Some(Ok(frame)) => buffered.push(frame),
                         Some(Err(e)) => {
+                            if e == STALLED {
+                                deadlines.missed_deadline(&addr);
+                            }
                             tracing::warn!(server = %addr, chunk_id, error = %e, "chunk read failed mid-stream");
                             failed = true;
                             break;
@@ -148,6 +181,8 @@ impl ObjectService {
             .collect();
         let mut order: Vec<policy::Candidate> = copies.iter().map(|(c, _)| c.clone()).collect();
         policy::read_order(&self.inner.config.location, &mut order);
+        // Servers that missed a deadline or lost hedge races lately are asked last (the sort is stable).
+        order.sort_by_key(|c| self.inner.deadlines.read_last(&c.addr));
         let mut out = Vec::with_capacity(order.len());
         for candidate in order {
             if let Some(idx) = copies.iter().position(|(c, _)| c.id == candidate.id) {
@@ -215,11 +250,34 @@ impl Buffered {
     }
 }
 
-/// `len` bytes from `stream`, checked against `hash` when given (a whole chunk).
+/// Why a read was given up on when its server paused past the read deadline.
+const STALLED: &str = "no data within the read deadline";
+
+/// The next frame of `stream`, waiting at most `bound` for it (errors as text).
+async fn next_frame<S>(
+    stream: &mut S,
+    bound: Option<std::time::Duration>,
+) -> Option<std::result::Result<Bytes, String>>
+where
+    S: futures::Stream<Item = chunkd::Result<Bytes>> + Unpin,
+{
+    let frame = match bound {
+        Some(t) => match tokio::time::timeout(t, stream.next()).await {
+            Ok(frame) => frame,
+            Err(_) => return Some(Err(STALLED.to_string())),
+        },
+        None => stream.next().await,
+    };
+    frame.map(|f| f.map_err(|e| format!("read failed: {e}")))
+}
+
+/// `len` bytes from `stream`, checked against `hash` when given (a whole chunk); a pause
+/// longer than `bound` between two frames fails with [`STALLED`].
 async fn collect<S>(
     stream: &mut S,
     len: u64,
     hash: Option<&blake3::Hash>,
+    bound: Option<std::time::Duration>,
 ) -> std::result::Result<Vec<Bytes>, String>
 where
     S: futures::Stream<Item = chunkd::Result<Bytes>> + Unpin,
@@ -227,8 +285,8 @@ where
     let mut parts = Vec::new();
     let mut hasher = blake3::Hasher::new();
     let mut received = 0u64;
-    while let Some(frame) = stream.next().await {
-        let frame = frame.map_err(|e| format!("read failed: {e}"))?;
+    while let Some(frame) = next_frame(stream, bound).await {
+        let frame = frame?;
         received += frame.len() as u64;
         if hash.is_some() {
             hasher.update(&frame);

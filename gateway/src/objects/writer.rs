@@ -64,31 +64,50 @@ pub(super) struct Placement {
     pub chosen: Vec<policy::Candidate>,
     policy_name: String,
     candidates: Vec<policy::Candidate>,
+    /// Ids of the candidates that missed a deadline lately: spares of last resort.
+    suspects: Vec<String>,
     min_distance: usize,
 }
 
 impl Placement {
     /// Up to `wanted` servers to replace failed copies with: in the pool, not `tried` yet,
     /// and at the policy's minimum distance from every location a copy is `stored` at.
+    /// Servers that missed a deadline lately only if `short` (the write quorum is not met
+    /// yet) and the others do not suffice.
     pub fn spares(
         &self,
         tried: &[policy::Candidate],
         stored: &[&str],
         wanted: usize,
+        short: bool,
     ) -> Vec<policy::Candidate> {
-        let spares: Vec<policy::Candidate> = self
-            .candidates
-            .iter()
-            .filter(|c| !tried.iter().any(|t| t.id == c.id))
-            .filter(|c| {
-                stored
-                    .iter()
-                    .all(|l| policy::distance(l, &c.location) >= self.min_distance)
-            })
-            .cloned()
-            .collect();
+        let eligible = |suspect: bool, taken: &[policy::Candidate]| -> Vec<policy::Candidate> {
+            self.candidates
+                .iter()
+                .filter(|c| self.suspects.contains(&c.id) == suspect)
+                .filter(|c| !tried.iter().any(|t| t.id == c.id))
+                .filter(|c| {
+                    stored
+                        .iter()
+                        .copied()
+                        .chain(taken.iter().map(|t| t.location.as_str()))
+                        .all(|l| policy::distance(l, &c.location) >= self.min_distance)
+                })
+                .cloned()
+                .collect()
+        };
         let mut rng = rand::thread_rng();
-        policy::select(&spares, wanted, self.min_distance, &mut rng)
+        let mut spares = policy::select(&eligible(false, &[]), wanted, self.min_distance, &mut rng);
+        if spares.len() < wanted && short {
+            let more = policy::select(
+                &eligible(true, &spares),
+                wanted - spares.len(),
+                self.min_distance,
+                &mut rng,
+            );
+            spares.extend(more);
+        }
+        spares
     }
 
     /// The error of chunk `pos` when only `stored` of the `quorum` pieces it needs are durable.
@@ -315,13 +334,36 @@ impl ObjectService {
             .collect();
         let chosen = {
             let mut rng = rand::thread_rng();
-            policy::place(&target.policy, &target.pool, &candidates, &mut rng)
-                .map_err(|e| Error::Unavailable(e.to_string()))?
+            // Servers that missed a deadline lately are left out when every piece can be placed
+            // without them (they score 0 for this placement, as a dead one does); otherwise
+            // they get their piece, and are not waited for past the quorum.
+            let deadlines = &self.inner.deadlines;
+            let avoided: Vec<policy::Candidate> = candidates
+                .iter()
+                .map(|c| {
+                    let mut c = c.clone();
+                    if deadlines.is_suspect(&c.addr) {
+                        c.score = 0;
+                    }
+                    c
+                })
+                .collect();
+            match policy::place(&target.policy, &target.pool, &avoided, &mut rng) {
+                Ok(chosen) if chosen.len() >= target.policy.pieces() => chosen,
+                _ => policy::place(&target.policy, &target.pool, &candidates, &mut rng)
+                    .map_err(|e| Error::Unavailable(e.to_string()))?,
+            }
         };
+        let suspects = candidates
+            .iter()
+            .filter(|c| self.inner.deadlines.is_suspect(&c.addr))
+            .map(|c| c.id.clone())
+            .collect();
         Ok(Placement {
             chosen,
             policy_name: target.policy.name.clone(),
             candidates,
+            suspects,
             min_distance: target.policy.min_distance,
         })
     }
@@ -344,22 +386,44 @@ impl ObjectService {
         let quorum = target.policy.write_quorum();
         let (copies, ec) = match target.policy.security {
             DataSecurity::Replicate { copies } => {
-                let mut stored = self.put_copies(chosen, &chunk_meta, &data).await;
+                let mut stored = self.put_copies(chosen, &chunk_meta, &data, quorum).await;
+                let mut tried = chosen.clone();
                 if stored.len() < copies {
                     let at: Vec<&str> = chosen
                         .iter()
                         .filter(|c| stored.iter().any(|s| s.service == c.id))
                         .map(|c| c.location.as_str())
                         .collect();
-                    let spares = placement.spares(chosen, &at, copies - stored.len());
-                    stored.extend(self.put_copies(&spares, &chunk_meta, &data).await);
+                    let short = stored.len() < quorum;
+                    let spares = placement.spares(chosen, &at, copies - stored.len(), short);
+                    let still = quorum.saturating_sub(stored.len());
+                    stored.extend(self.put_copies(&spares, &chunk_meta, &data, still).await);
+                    tried.extend(spares);
+                }
+                if stored.len() >= quorum && stored.len() < copies {
+                    super::under_replicated(
+                        &chunk_meta,
+                        stored.len(),
+                        copies,
+                        &missing(&tried, &stored),
+                    );
                 }
                 (stored, None)
             }
             DataSecurity::Ec { k, m } => {
                 let codec = self.codec(k, m)?;
                 let (fragments, layout) = super::erasure::encode(codec, data, size, k, m).await?;
-                let stored = self.put_fragments(chosen, &chunk_meta, fragments).await;
+                let stored = self
+                    .put_fragments(chosen, &chunk_meta, fragments, quorum)
+                    .await;
+                if stored.len() >= quorum && stored.len() < k + m {
+                    super::under_replicated(
+                        &chunk_meta,
+                        stored.len(),
+                        k + m,
+                        &missing(chosen, &stored),
+                    );
+                }
                 (stored, Some(layout))
             }
         };
@@ -379,82 +443,150 @@ impl ObjectService {
         })
     }
 
-    /// Sends fragment i to server i, in parallel; returns the fragments that were stored.
+    /// Sends fragment i to server i, in parallel, until `quorum` are stored and the others
+    /// stored or given up on ([`super::deadline::Deadlines::gather`]); returns the fragments
+    /// that were stored.
     async fn put_fragments(
         &self,
         servers: &[policy::Candidate],
         chunk_meta: &chunkd::ChunkMeta,
         fragments: Vec<(Bytes, String)>,
+        quorum: usize,
     ) -> Vec<ChunkCopy> {
-        let puts = servers
-            .iter()
-            .zip(fragments)
-            .enumerate()
-            .map(|(i, (server, (bytes, hash)))| {
-                let mut meta = chunk_meta.clone();
-                meta.position = format!("{}.{i}", chunk_meta.position);
-                meta.size = bytes.len() as u64;
-                meta.hash = hash.clone();
-                async move {
-                    let chunk_id = chunkd::new_chunk_id();
-                    match self
-                        .inner
-                        .chunks
-                        .put(&server.addr, &chunk_id, &meta, vec![bytes])
-                        .await
-                    {
-                        Ok(()) => Some(ChunkCopy {
-                            service: server.id.clone(),
-                            chunk_id,
-                            fragment: Some(i as u32),
-                            hash: Some(hash),
-                        }),
-                        Err(e) => {
-                            tracing::warn!(server = %server.addr, fragment = i, error = %e, "fragment upload failed");
-                            None
-                        }
+        let mut sent = Vec::new();
+        let mut puts: Vec<Put<'_>> = Vec::new();
+        for (i, (server, (bytes, hash))) in servers.iter().zip(fragments).enumerate() {
+            let mut meta = chunk_meta.clone();
+            meta.position = format!("{}.{i}", chunk_meta.position);
+            meta.size = bytes.len() as u64;
+            meta.hash = hash.clone();
+            let copy = ChunkCopy {
+                service: server.id.clone(),
+                chunk_id: chunkd::new_chunk_id(),
+                fragment: Some(i as u32),
+                hash: Some(hash),
+            };
+            sent.push((server.addr.clone(), copy.clone()));
+            let chunks = self.inner.chunks.clone();
+            let addr = server.addr.clone();
+            let patient = !self.inner.deadlines.is_suspect(&addr);
+            puts.push((patient, Box::pin(async move {
+                match chunks.put(&addr, &copy.chunk_id, &meta, vec![bytes]).await {
+                    Ok(()) => Some(copy),
+                    Err(e) => {
+                        tracing::warn!(server = %addr, fragment = i, error = %e, "fragment upload failed");
+                        None
                     }
                 }
-            });
-        futures::future::join_all(puts)
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
+            })));
+        }
+        self.settle_puts(sent, puts, quorum).await
     }
 
+    /// Stores `data` as one copy on each of `servers`, in parallel, until `quorum` are stored
+    /// and the others stored or given up on; returns the copies that were stored.
     pub(super) async fn put_copies(
         &self,
         servers: &[policy::Candidate],
         chunk_meta: &chunkd::ChunkMeta,
         data: &[Bytes],
+        quorum: usize,
     ) -> Vec<ChunkCopy> {
-        let puts = servers.iter().map(|server| async move {
-            let chunk_id = chunkd::new_chunk_id();
-            match self
-                .inner
-                .chunks
-                .put(&server.addr, &chunk_id, chunk_meta, data.to_vec())
-                .await
-            {
-                Ok(()) => Some(ChunkCopy {
-                    service: server.id.clone(),
-                    chunk_id,
-                    fragment: None,
-                    hash: None,
+        let mut sent = Vec::new();
+        let mut puts: Vec<Put<'_>> = Vec::new();
+        for server in servers {
+            let copy = ChunkCopy {
+                service: server.id.clone(),
+                chunk_id: chunkd::new_chunk_id(),
+                fragment: None,
+                hash: None,
+            };
+            sent.push((server.addr.clone(), copy.clone()));
+            let chunks = self.inner.chunks.clone();
+            let addr = server.addr.clone();
+            let data = data.to_vec();
+            let patient = !self.inner.deadlines.is_suspect(&addr);
+            puts.push((
+                patient,
+                Box::pin(async move {
+                    match chunks.put(&addr, &copy.chunk_id, chunk_meta, data).await {
+                        Ok(()) => Some(copy),
+                        Err(e) => {
+                            tracing::warn!(server = %addr, error = %e, "chunk upload failed");
+                            None
+                        }
+                    }
                 }),
-                Err(e) => {
-                    tracing::warn!(server = %server.addr, error = %e, "chunk upload failed");
-                    None
+            ));
+        }
+        self.settle_puts(sent, puts, quorum).await
+    }
+
+    /// Runs the uploads `puts` of the pieces `sent` (server address, piece) until `quorum`
+    /// are stored and the others stored or past their deadline: the grace past the quorum
+    /// ([`super::deadline::Deadlines::gather`]), and in any case twice `write_timeout_ms`
+    /// (the whole body was sent: only the server's write and fsync are waited for; the
+    /// caller may then try a spare). A piece given up on may still be stored by its server
+    /// (it had the whole body): it goes to meta's garbage collector, and its server is
+    /// avoided for a while.
+    async fn settle_puts(
+        &self,
+        sent: Vec<(String, ChunkCopy)>,
+        puts: Vec<Put<'_>>,
+        quorum: usize,
+    ) -> Vec<ChunkCopy> {
+        let deadlines = &self.inner.deadlines;
+        let bound = deadlines.write_timeout() * 2;
+        type Bounded<'b> = std::pin::Pin<
+            Box<dyn std::future::Future<Output = Option<Option<ChunkCopy>>> + Send + 'b>,
+        >;
+        let bounded: Vec<(bool, Bounded<'_>)> = puts
+            .into_iter()
+            .map(|(patient, put)| {
+                let put: Bounded<'_> =
+                    Box::pin(async move { tokio::time::timeout(bound, put).await.ok() });
+                (patient, put)
+            })
+            .collect();
+        let outcomes = deadlines
+            .gather(bounded, quorum, |stored| matches!(stored, Some(Some(_))))
+            .await;
+        let mut stored = Vec::new();
+        let mut abandoned = Vec::new();
+        for (outcome, (addr, copy)) in outcomes.into_iter().zip(sent) {
+            match outcome {
+                Some(Some(Some(copy))) => stored.push(copy),
+                Some(Some(None)) => {}
+                Some(None) | None => {
+                    let when = if outcome.is_some() {
+                        "before the write quorum"
+                    } else {
+                        "after the write quorum"
+                    };
+                    tracing::warn!(server = %addr, chunk_id = %copy.chunk_id, "chunk upload given up on: no answer within the write deadline {when}");
+                    deadlines.missed_deadline(&addr);
+                    abandoned.push(copy);
                 }
             }
-        });
-        futures::future::join_all(puts)
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
+        }
+        self.discard(abandoned).await;
+        stored
     }
+}
+
+/// One piece's upload (whether it is waited for past the quorum, and the piece when stored).
+type Put<'a> = (
+    bool,
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<ChunkCopy>> + Send + 'a>>,
+);
+
+/// The servers of `tried` that hold none of `stored` (by service id), by address.
+pub(super) fn missing(tried: &[policy::Candidate], stored: &[ChunkCopy]) -> Vec<String> {
+    tried
+        .iter()
+        .filter(|c| !stored.iter().any(|s| s.service == c.id))
+        .map(|c| c.addr.clone())
+        .collect()
 }
 
 /// The record of a body kept whole in meta2.

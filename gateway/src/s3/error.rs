@@ -1,4 +1,5 @@
-//! The single place where gateway errors become S3 errors (code + HTTP status).
+//! The single place where gateway errors become S3 errors (code + HTTP status). Every 503
+//! (`ServiceUnavailable`: meta or chunk servers out of reach) carries `Retry-After`.
 
 use s3s::{S3Error, S3ErrorCode};
 
@@ -43,8 +44,21 @@ impl From<Error> for S3Error {
                 )
             }
         };
-        S3Error::with_message(code, message)
+        unavailable_retry(S3Error::with_message(code, message))
     }
+}
+
+/// A 503 answer tells the client when to try again (`Retry-After`).
+fn unavailable_retry(mut err: S3Error) -> S3Error {
+    if *err.code() == S3ErrorCode::ServiceUnavailable {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from(crate::error::retry_after_secs()),
+        );
+        err.set_headers(headers);
+    }
+    err
 }
 
 fn meta_to_s3(e: &meta_api::Error) -> S3Error {
@@ -68,11 +82,21 @@ fn meta_to_s3(e: &meta_api::Error) -> S3Error {
         M::EntityTooSmall(_) => S3ErrorCode::EntityTooSmall,
         M::InvalidArgument(_) => S3ErrorCode::InvalidArgument,
         M::NoSuchCredential(_) => S3ErrorCode::InvalidAccessKeyId,
-        M::NoSuchService(_) => S3ErrorCode::ServiceUnavailable,
+        M::NoSuchService(_) => {
+            return unavailable_retry(S3Error::with_message(
+                S3ErrorCode::ServiceUnavailable,
+                e.to_string(),
+            ));
+        }
         M::NoSuchAccount(_) | M::AccountExists(_) | M::CredentialExists(_) => {
             S3ErrorCode::AccessDenied
         }
-        M::Unavailable(_) | M::NotLeader(_) => S3ErrorCode::ServiceUnavailable,
+        M::Unavailable(_) | M::NotLeader(_) => {
+            return unavailable_retry(S3Error::with_message(
+                S3ErrorCode::ServiceUnavailable,
+                crate::error::meta_unavailable_message(e),
+            ));
+        }
         M::Db(_) | M::Io(_) | M::Internal(_) => {
             tracing::error!(error = %e, "meta internal error");
             return S3Error::with_message(
@@ -87,4 +111,34 @@ fn meta_to_s3(e: &meta_api::Error) -> S3Error {
 /// Shorthand used by the operation modules.
 pub fn s3err(e: impl Into<Error>) -> S3Error {
     S3Error::from(e.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_meta_timeout_is_a_503_with_retry_after() {
+        let err = S3Error::from(Error::Meta(meta_api::Error::Unavailable(
+            "127.0.0.1:6000: request timed out".into(),
+        )));
+        assert_eq!(*err.code(), S3ErrorCode::ServiceUnavailable);
+        assert!(
+            err.message()
+                .is_some_and(|m| m.contains("did not answer in time"))
+        );
+        let retry = err
+            .headers()
+            .and_then(|h| h.get(http::header::RETRY_AFTER))
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(retry, Some("2"));
+        let chunks = S3Error::from(Error::Unavailable("no quorum".into()));
+        assert!(
+            chunks
+                .headers()
+                .is_some_and(|h| h.contains_key(http::header::RETRY_AFTER))
+        );
+        let missing = S3Error::from(Error::Meta(meta_api::Error::NoSuchObject("k".into())));
+        assert!(missing.headers().is_none());
+    }
 }

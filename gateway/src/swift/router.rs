@@ -108,6 +108,11 @@ fn error_response(e: SwiftError) -> Response {
     if !e.body.is_empty() {
         super::put_header(&mut h, "content-type", "text/html; charset=UTF-8");
     }
+    if e.status == StatusCode::SERVICE_UNAVAILABLE {
+        // Meta or chunk servers out of reach: the client is told when to try again.
+        let secs = crate::error::retry_after_secs().to_string();
+        super::put_header(&mut h, "retry-after", &secs);
+    }
     respond(e.status, h, e.body)
 }
 
