@@ -216,6 +216,12 @@ async fn a_frozen_chunk_server_costs_reads_and_writes_seconds_not_a_minute() {
         chunkd: 3,
         replicas: 3,
         policy: Some(policy_file(&dir)),
+        // No repairs: what the write path recorded is checked below (the short chunks stay
+        // queued; `rebuild.rs` tests the repairs).
+        env: vec![(
+            "SPREAD_GATEWAY_REBUILD_WORKERS".to_string(),
+            "0".to_string(),
+        )],
         ..DevOptions::default()
     });
     let s3 = cluster.s3();
@@ -341,6 +347,13 @@ async fn a_frozen_chunk_server_costs_reads_and_writes_seconds_not_a_minute() {
         log.contains("under-replicated chunk"),
         "no under-replicated chunk was reported while a chunk server was frozen\n{}",
         cluster.log_tail(80)
+    );
+    // ... and meta queued them for repair when their objects were committed.
+    let status = cluster.admin_ok(&["cluster", "rebuild-status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(status.trim()).expect("rebuild-status");
+    assert!(
+        status["queued"].as_u64().unwrap_or(0) > 0,
+        "no short chunk in the repair queue: {status:#}"
     );
 
     // Thawed: everything still reads back.

@@ -277,7 +277,9 @@ impl ObjectService {
             .filter_map(|c| snapshot.by_id.get(&c.service).map(|s| s.location.clone()))
             .collect();
         let mut candidates = snapshot.candidates();
-        candidates.retain(|c| !holders.contains(&c.id));
+        // Not onto a server that missed a deadline lately (frozen, overloaded).
+        let deadlines = &self.inner.deadlines;
+        candidates.retain(|c| !holders.contains(&c.id) && !deadlines.is_suspect(&c.addr));
         let min_distance = policy.as_ref().map_or(0, |p| p.min_distance);
         if let Some(p) = &policy
             && let Ok(pool) = self.pool_of(p).await
@@ -328,13 +330,17 @@ impl ObjectService {
                 .inner
                 .chunks
                 .put(&target.addr, &new_id, &chunk_meta, vec![data]);
-            match tokio::time::timeout(PIECE_TIMEOUT, put).await {
+            // A whole piece at most a chunk: the write deadline, doubled, is plenty.
+            let limit = (self.inner.deadlines.write_timeout() * 2)
+                .clamp(Duration::from_secs(5), PIECE_TIMEOUT);
+            match tokio::time::timeout(limit, put).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     failures.push(format!("writing to {}: {e}", target.addr));
                     continue;
                 }
                 Err(_) => {
+                    self.inner.deadlines.missed_deadline(&target.addr);
                     failures.push(format!("writing to {} timed out", target.addr));
                     continue;
                 }
