@@ -907,6 +907,36 @@ impl Cluster {
         parse_service_scores(&out).unwrap_or_else(|e| panic!("cluster list: {e}:\n{out}"))
     }
 
+    /// Creates `bucket` and PUTs every `(key, bytes)` into it through S3, each answered 200.
+    pub async fn put_all(&self, bucket: &str, objects: &[(String, Vec<u8>)]) {
+        let s3 = self.s3();
+        s3.create_bucket(bucket)
+            .await
+            .expect_status(200, "CreateBucket");
+        for (key, data) in objects {
+            s3.put_object(bucket, key, data.clone())
+                .await
+                .expect_status(200, &format!("PUT {key}"));
+        }
+    }
+
+    /// GETs every `(key, bytes)` from `bucket` through S3 and checks each body byte for byte.
+    pub async fn get_all(&self, bucket: &str, objects: &[(String, Vec<u8>)]) {
+        let s3 = self.s3();
+        for (key, data) in objects {
+            let resp = s3.get_object(bucket, key).await;
+            resp.expect_status(200, &format!("GET {key}"));
+            assert!(
+                resp.body == *data,
+                "GET {key}: {} bytes (md5 {}), want {} (md5 {})",
+                resp.body.len(),
+                crate::md5_hex(&resp.body),
+                data.len(),
+                crate::md5_hex(data)
+            );
+        }
+    }
+
     /// `spread admin object locate BUCKET KEY --json`, parsed.
     #[track_caller]
     pub fn locate(&self, bucket: &str, key: &str) -> Located {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use conformance::cluster::{Cluster, DevOptions, Located, split_chunk_file};
-use conformance::{md5_hex, random_bytes};
+use conformance::random_bytes;
 use serde_json::Value;
 
 const MIB: usize = 1024 * 1024;
@@ -51,34 +51,6 @@ fn objects(total: usize) -> Vec<(String, Vec<u8>)> {
         i += 1;
     }
     out
-}
-
-async fn put_all(cluster: &Cluster, bucket: &str, objects: &[(String, Vec<u8>)]) {
-    let s3 = cluster.s3();
-    s3.create_bucket(bucket)
-        .await
-        .expect_status(200, "CreateBucket");
-    for (key, data) in objects {
-        s3.put_object(bucket, key, data.clone())
-            .await
-            .expect_status(200, &format!("PUT {key}"));
-    }
-}
-
-async fn get_all(cluster: &Cluster, bucket: &str, objects: &[(String, Vec<u8>)]) {
-    let s3 = cluster.s3();
-    for (key, data) in objects {
-        let resp = s3.get_object(bucket, key).await;
-        resp.expect_status(200, &format!("GET {key}"));
-        assert!(
-            resp.body == *data,
-            "GET {key}: {} bytes (md5 {}), want {} (md5 {})",
-            resp.body.len(),
-            md5_hex(&resp.body),
-            data.len(),
-            md5_hex(data)
-        );
-    }
 }
 
 fn rebuild_status(cluster: &Cluster) -> Value {
@@ -183,7 +155,7 @@ async fn a_lost_server_is_rebuilt_to_three_copies_then_two_more_losses_lose_noth
         ..DevOptions::default()
     });
     let objects = objects(total);
-    put_all(&cluster, "heal", &objects).await;
+    cluster.put_all("heal", &objects).await;
     let victim = cluster.service_id(1);
     let held = cluster.admin_ok(&["chunkd", "chunks", &victim, "--count"]);
     println!("before the loss: {held}");
@@ -231,7 +203,7 @@ async fn a_lost_server_is_rebuilt_to_three_copies_then_two_more_losses_lose_noth
     cluster.kill_chunkd(2);
     cluster.kill_chunkd(3);
     let live: Vec<(String, Vec<u8>)> = live.into_iter().cloned().collect();
-    get_all(&cluster, "heal", &live).await;
+    cluster.get_all("heal", &live).await;
 }
 
 fn ec_policy() -> String {
@@ -262,7 +234,7 @@ async fn erasure_coded_fragments_are_decoded_onto_new_servers() {
         ..DevOptions::default()
     });
     let objects = objects(total);
-    put_all(&cluster, "ec-heal", &objects).await;
+    cluster.put_all("ec-heal", &objects).await;
     let lost = vec![cluster.service_id(0), cluster.service_id(5)];
     let lost_at = Instant::now();
     for i in [0, 5] {
@@ -284,7 +256,7 @@ async fn erasure_coded_fragments_are_decoded_onto_new_servers() {
     }
     cluster.kill_chunkd(1);
     cluster.kill_chunkd(6);
-    get_all(&cluster, "ec-heal", &objects).await;
+    cluster.get_all("ec-heal", &objects).await;
 }
 
 #[tokio::test]
@@ -300,7 +272,7 @@ async fn a_rotten_copy_found_by_the_scrubber_is_re_created_without_a_read() {
         ..DevOptions::default()
     });
     let objects = objects(8 * MIB);
-    put_all(&cluster, "rot", &objects).await;
+    cluster.put_all("rot", &objects).await;
     let key = &objects[3].0;
     let before = cluster.locate("rot", key);
     let bad = before.chunks[0].copies[0].clone();
@@ -335,7 +307,7 @@ async fn a_rotten_copy_found_by_the_scrubber_is_re_created_without_a_read() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
-    get_all(&cluster, "rot", &objects).await;
+    cluster.get_all("rot", &objects).await;
 }
 
 #[tokio::test]
@@ -348,7 +320,7 @@ async fn a_drained_server_is_emptied_then_forgotten() {
         ..DevOptions::default()
     });
     let objects = objects(12 * MIB);
-    put_all(&cluster, "drain", &objects).await;
+    cluster.put_all("drain", &objects).await;
     let id = cluster.service_id(0);
     let refused = cluster.admin(&["cluster", "forget", &id]);
     assert!(
@@ -393,7 +365,7 @@ async fn a_drained_server_is_emptied_then_forgotten() {
     }
     let list = cluster.admin_ok(&["cluster", "list"]);
     assert!(!list.contains(&id), "{list}");
-    get_all(&cluster, "drain", &objects).await;
+    cluster.get_all("drain", &objects).await;
 }
 
 #[tokio::test]
@@ -411,7 +383,7 @@ async fn chunks_written_short_of_copies_get_them_once_a_server_is_back() {
     cluster.kill_chunkd(2);
     // Written with the write quorum (2 of 3 copies): the third server is down.
     let objects = objects(6 * MIB);
-    put_all(&cluster, "short", &objects).await;
+    cluster.put_all("short", &objects).await;
     let short = objects
         .iter()
         .filter(|(key, _)| {
@@ -447,7 +419,7 @@ async fn chunks_written_short_of_copies_get_them_once_a_server_is_back() {
     for (key, _) in &objects {
         check_placement(&cluster, &cluster.locate("short", key), 3, &BTreeSet::new());
     }
-    get_all(&cluster, "short", &objects).await;
+    cluster.get_all("short", &objects).await;
 }
 
 #[tokio::test]
@@ -465,7 +437,7 @@ async fn a_rebuild_worker_killed_halfway_is_taken_over_after_a_restart() {
         ..DevOptions::default()
     });
     let objects = objects(24 * MIB);
-    put_all(&cluster, "resume", &objects).await;
+    cluster.put_all("resume", &objects).await;
     let victim = cluster.service_id(3);
     cluster.kill_chunkd(3);
     wipe(&cluster.info.chunkd[3].volume.clone());
@@ -510,5 +482,5 @@ async fn a_rebuild_worker_killed_halfway_is_taken_over_after_a_restart() {
     for (key, _) in &objects {
         check_placement(&cluster, &cluster.locate("resume", key), 3, &dead);
     }
-    get_all(&cluster, "resume", &objects).await;
+    cluster.get_all("resume", &objects).await;
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use conformance::cluster::{Cluster, DevOptions};
-use conformance::{md5_hex, random_bytes};
+use conformance::random_bytes;
 use serde_json::Value;
 
 const MIB: usize = 1024 * 1024;
@@ -105,34 +105,6 @@ fn quarantine(volume: &Path) -> Vec<String> {
     names
 }
 
-async fn put_all(cluster: &Cluster, bucket: &str, objects: &[(String, Vec<u8>)]) {
-    let s3 = cluster.s3();
-    s3.create_bucket(bucket)
-        .await
-        .expect_status(200, "CreateBucket");
-    for (key, data) in objects {
-        s3.put_object(bucket, key, data.clone())
-            .await
-            .expect_status(200, &format!("PUT {key}"));
-    }
-}
-
-async fn get_all(cluster: &Cluster, bucket: &str, objects: &[(String, Vec<u8>)]) {
-    let s3 = cluster.s3();
-    for (key, data) in objects {
-        let resp = s3.get_object(bucket, key).await;
-        resp.expect_status(200, &format!("GET {key}"));
-        assert!(
-            resp.body == *data,
-            "GET {key}: {} bytes (md5 {}), want {} (md5 {})",
-            resp.body.len(),
-            md5_hex(&resp.body),
-            data.len(),
-            md5_hex(data)
-        );
-    }
-}
-
 /// Pass figures: MiB/s over the pass time.
 fn rate(status: &Value, took: Duration) -> f64 {
     num(status, &["last", "bytes"]) as f64 / MIB as f64 / took.as_secs_f64().max(1e-3)
@@ -150,7 +122,7 @@ async fn a_flipped_byte_is_found_quarantined_and_read_around() {
     let objects: Vec<(String, Vec<u8>)> = (0..objects)
         .map(|i| (format!("obj-{i}"), random_bytes(i as u64, size - i * 1000)))
         .collect();
-    put_all(&cluster, "scrub", &objects).await;
+    cluster.put_all("scrub", &objects).await;
 
     // A byte of the data of one copy of chunk 1 of obj-3, before any read of it.
     let loc = cluster.locate("scrub", "obj-3");
@@ -205,7 +177,7 @@ async fn a_flipped_byte_is_found_quarantined_and_read_around() {
     );
 
     // Every object reads back right, the one with the bad copy from its other copies.
-    get_all(&cluster, "scrub", &objects).await;
+    cluster.get_all("scrub", &objects).await;
     // The other servers' copies are sound.
     for i in (0..cluster.info.chunkd.len()).filter(|i| *i != bad_server) {
         let (status, took) = scrub(&cluster, i);
@@ -240,7 +212,7 @@ async fn a_clean_pass_over_many_small_chunks_finds_nothing() {
             (format!("small/{i:05}"), random_bytes(1000 + i as u64, len))
         })
         .collect();
-    put_all(&cluster, "many", &objects).await;
+    cluster.put_all("many", &objects).await;
     for i in 0..cluster.info.chunkd.len() {
         let volume = cluster.info.chunkd[i].volume.clone();
         let on_disk = chunk_files(&volume).len() as u64;
@@ -260,7 +232,7 @@ async fn a_clean_pass_over_many_small_chunks_finds_nothing() {
         }
         assert!(quarantine(&volume).is_empty());
     }
-    get_all(&cluster, "many", &objects[..20]).await;
+    cluster.get_all("many", &objects[..20]).await;
 }
 
 /// A pass under way when the cluster is stopped (SIGTERM) resumes after the restart from the
@@ -276,7 +248,7 @@ async fn a_pass_interrupted_by_a_restart_resumes_where_it_was() {
     let objects: Vec<(String, Vec<u8>)> = (0..objects)
         .map(|i| (format!("obj-{i}"), random_bytes(100 + i as u64, size)))
         .collect();
-    put_all(&cluster, "resume", &objects).await;
+    cluster.put_all("resume", &objects).await;
     let addr = cluster.info.chunkd[0].addr.clone();
     let on_disk = chunk_files(&cluster.info.chunkd[0].volume).len() as u64;
     let asked = num(&admin_json(&cluster, &["scrub", &addr]), &["requested"]);
@@ -342,5 +314,5 @@ async fn a_pass_interrupted_by_a_restart_resumes_where_it_was() {
     )
     .expect("state JSON");
     assert_eq!(state["version"], 1, "{state:#}");
-    get_all(&cluster, "resume", &objects[..2]).await;
+    cluster.get_all("resume", &objects[..2]).await;
 }
