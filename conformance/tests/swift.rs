@@ -510,7 +510,30 @@ async fn swift_objects_and_cross_api() {
         "X-Trans-Id"
     );
 
-    // X-Delete-After: the object disappears (reads 404 once past, the expirer removes it).
+    // X-Delete-After: HEAD shows the computed X-Delete-At (an hour away, so a loaded
+    // machine cannot expire it first); a one-second object reads 404 once past.
+    sw.send(
+        Method::PUT,
+        "cross/later",
+        &[("x-delete-after", "3600")],
+        b"soon".to_vec(),
+    )
+    .await
+    .expect_status(201, "PUT with X-Delete-After");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let at: u64 = sw
+        .head("cross/later")
+        .await
+        .header("x-delete-at")
+        .and_then(|v| v.parse().ok())
+        .expect("X-Delete-At on HEAD");
+    assert!(
+        at >= now + 3500 && at <= now + 3700,
+        "X-Delete-At {at} is about an hour after {now}"
+    );
     sw.send(
         Method::PUT,
         "cross/ephemeral",
@@ -518,13 +541,7 @@ async fn swift_objects_and_cross_api() {
         b"bye".to_vec(),
     )
     .await
-    .expect_status(201, "PUT with X-Delete-After");
-    assert!(
-        sw.head("cross/ephemeral")
-            .await
-            .header("x-delete-at")
-            .is_some()
-    );
+    .expect_status(201, "PUT with X-Delete-After: 1");
     sw.send(
         Method::PUT,
         "cross/past",
@@ -582,10 +599,19 @@ async fn swift_objects_and_cross_api() {
         .await
         .expect_status(404, "gone for S3 too");
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    sw.get("cross/ephemeral")
+    // Expiry: bounded wait (the object must go within 30 s of its second).
+    let mut status = 0;
+    for _ in 0..60 {
+        status = sw.get("cross/ephemeral").await.status.as_u16();
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(status, 404, "expired object");
+    sw.get("cross/later")
         .await
-        .expect_status(404, "expired object");
+        .expect_status(200, "an object an hour from expiry");
 }
 
 #[tokio::test(flavor = "multi_thread")]
