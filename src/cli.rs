@@ -33,6 +33,12 @@ pub enum Command {
     Admin(AdminArgs),
     /// Generate S3 load against an endpoint and report throughput and latency.
     Bench(crate::bench::BenchArgs),
+    /// Write a new random secret (the cluster secret or the admin secret) to a new file,
+    /// readable by its owner only.
+    Keygen {
+        /// The file to create (an existing file is never overwritten).
+        file: PathBuf,
+    },
 }
 
 /// Flags of `spread meta`.
@@ -149,6 +155,14 @@ pub struct AdminArgs {
     /// Address of meta (host:port); overrides --cluster.
     #[arg(long, env = "SPREAD_META")]
     pub meta: Option<String>,
+    /// File holding the admin secret that signs the requests (default: the one named in
+    /// --cluster, for a dev cluster).
+    #[arg(long, env = "SPREAD_ADMIN_KEY_FILE")]
+    pub admin_key_file: Option<PathBuf>,
+    /// File holding the cluster secret, for the commands sent to chunk servers (default: the
+    /// one named in --cluster).
+    #[arg(long, env = "SPREAD_CLUSTER_KEY_FILE")]
+    pub cluster_key_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }

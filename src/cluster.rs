@@ -21,6 +21,16 @@ pub struct ClusterFile {
     /// Every meta node of the group (node 1 is also `[meta]`); absent in older files.
     #[serde(default)]
     pub meta_nodes: Vec<MetaNodeEntry>,
+    /// The secrets' files; absent in files of versions before internal authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthEntry>,
+}
+
+/// `[auth]`: where the cluster's secrets are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthEntry {
+    pub cluster_key_file: PathBuf,
+    pub admin_key_file: PathBuf,
 }
 
 /// One `[[meta_nodes]]`.
@@ -89,11 +99,13 @@ impl ClusterFile {
     }
 }
 
-/// Reads only `[meta] addr` from a cluster file (what `spread admin` needs).
-pub fn meta_addr(path: &Path) -> Result<String> {
+/// Reads only `[meta] addr` and `[auth]` from a cluster file (what `spread admin` needs).
+pub fn admin_view(path: &Path) -> Result<(String, Option<AuthEntry>)> {
     #[derive(Deserialize)]
     struct Partial {
         meta: PartialMeta,
+        #[serde(default)]
+        auth: Option<AuthEntry>,
     }
     #[derive(Deserialize)]
     struct PartialMeta {
@@ -104,7 +116,7 @@ pub fn meta_addr(path: &Path) -> Result<String> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    Ok(partial.meta.addr)
+    Ok((partial.meta.addr, partial.auth))
 }
 
 /// Writes `bytes` to `path` through a temp file in the same directory, fsynced, then renamed.
@@ -244,6 +256,10 @@ mod tests {
                 pid: 1240,
             },
             meta_nodes: vec![],
+            auth: Some(AuthEntry {
+                cluster_key_file: PathBuf::from("/abs/spread-data/keys/cluster.key"),
+                admin_key_file: PathBuf::from("/abs/spread-data/keys/admin.key"),
+            }),
             chunkd: (0..2)
                 .map(|i| ChunkdEntry {
                     name: format!("chunkd-{i}"),
@@ -263,7 +279,9 @@ mod tests {
         let c = sample();
         c.save(&path).unwrap();
         assert_eq!(ClusterFile::load(&path).unwrap(), c);
-        assert_eq!(meta_addr(&path).unwrap(), "127.0.0.1:34567");
+        let (addr, auth) = admin_view(&path).unwrap();
+        assert_eq!(addr, "127.0.0.1:34567");
+        assert_eq!(auth, c.auth);
         assert!(!path.with_extension("tmp").exists());
     }
 

@@ -23,7 +23,11 @@ fn main() -> ExitCode {
     // long as the cluster.
     let multi_thread = matches!(
         cli.command,
-        Command::Meta(_) | Command::Chunkd(_) | Command::Gateway(_) | Command::Bench(_)
+        Command::Meta(_)
+            | Command::Chunkd(_)
+            | Command::Gateway(_)
+            | Command::Bench(_)
+            | Command::Keygen { .. }
     );
     let runtime = if multi_thread {
         tokio::runtime::Builder::new_multi_thread()
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
             Command::Dev(a) => dev::run(a).await,
             Command::Admin(a) => admin::run(a).await,
             Command::Bench(a) => bench::run(a).await,
+            Command::Keygen { file } => keygen(&file),
         }
     });
     match result {
@@ -64,4 +69,13 @@ fn main() -> ExitCode {
 fn report(message: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "spread: {message}");
+}
+
+/// `spread keygen FILE`.
+fn keygen(file: &std::path::Path) -> error::Result<()> {
+    internal_auth::Secret::generate()
+        .write_new(file)
+        .map_err(|e| error::Error::Usage(e.to_string()))?;
+    println!("wrote a new secret to {}", file.display());
+    Ok(())
 }

@@ -14,8 +14,10 @@ use hyper::body::{Frame, Incoming};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use internal_auth::Signer;
 use std::future::Future;
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -34,6 +36,8 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct ChunkClient {
     http: Client<HttpConnector, ReqBody>,
+    /// Signs every request (`None`: unsigned, refused by a chunk server that checks).
+    signer: Option<Arc<Signer>>,
 }
 
 impl std::fmt::Debug for ChunkClient {
@@ -57,7 +61,13 @@ impl ChunkClient {
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
-        ChunkClient { http }
+        ChunkClient { http, signer: None }
+    }
+
+    /// This client signing its requests as `signer` (the cluster's service role).
+    pub fn with_signer(mut self, signer: Signer) -> ChunkClient {
+        self.signer = Some(Arc::new(signer));
+        self
     }
 
     /// Store chunk `chunk_id` on the server at `addr` (`host:port`). `meta.size` and
@@ -108,6 +118,14 @@ impl ChunkClient {
         H: Future<Output = Option<String>> + Send + 'static,
     {
         let data = body.map(|r| r.map(Frame::data).map_err(Into::into));
+        // Signed, the request names `trailer` as its content, and the trailer's hash comes
+        // with a MAC chained to the request's signature (made before the body is sent).
+        let auth = self.signer.as_ref().map(|signer| {
+            let target = format!("/v1/chunk/{chunk_id}");
+            let value = signer.sign("PUT", &target, internal_auth::TRAILER_CONTENT);
+            (signer.clone(), value)
+        });
+        let trailer_auth = auth.clone();
         let trailer = futures::stream::once(async move {
             match hash.await {
                 Some(h) => {
@@ -115,6 +133,11 @@ impl ChunkClient {
                         .map_err(|_| BoxError::from("hash is not a valid header value"))?;
                     let mut trailers = HeaderMap::new();
                     trailers.insert(wire::H_CHUNK_HASH, value);
+                    if let Some((signer, auth)) = trailer_auth {
+                        let mac = HeaderValue::from_str(&signer.trailer_mac(&auth, &h))
+                            .map_err(|_| BoxError::from("bad trailer MAC"))?;
+                        trailers.insert(internal_auth::TRAILER_MAC, mac);
+                    }
                     Ok(Frame::trailers(trailers))
                 }
                 None => Err(BoxError::from("upload aborted: no hash")),
@@ -122,12 +145,22 @@ impl ChunkClient {
         });
         let body = StreamBody::new(data.chain(trailer)).boxed_unsync();
         let mut req = self.request(Method::PUT, addr, chunk_id, body)?;
+        if let Some((_, auth)) = &auth {
+            set_header(req.headers_mut(), internal_auth::AUTH_HEADER, auth)?;
+            set_header(
+                req.headers_mut(),
+                internal_auth::CONTENT_HEADER,
+                internal_auth::TRAILER_CONTENT,
+            )?;
+        }
         put_headers(req.headers_mut(), meta)?;
-        set_header(
-            req.headers_mut(),
-            header::TRAILER.as_str(),
-            wire::H_CHUNK_HASH,
-        )?;
+        // hyper sends only the trailer fields the `Trailer` header declares.
+        let declared = if auth.is_some() {
+            format!("{}, {}", wire::H_CHUNK_HASH, internal_auth::TRAILER_MAC)
+        } else {
+            wire::H_CHUNK_HASH.to_string()
+        };
+        set_header(req.headers_mut(), header::TRAILER.as_str(), &declared)?;
         let resp = self.send(req, None).await?;
         expect_status(resp, StatusCode::CREATED).await.map(drop)
     }
@@ -315,9 +348,27 @@ impl ChunkClient {
 
     async fn send(
         &self,
-        req: Request<ReqBody>,
+        mut req: Request<ReqBody>,
         timeout: Option<Duration>,
     ) -> Result<Response<Incoming>> {
+        if let Some(signer) = &self.signer
+            && !req.headers().contains_key(internal_auth::AUTH_HEADER)
+        {
+            // An upload signs the chunk hash it announces; other requests have no body.
+            let content = match *req.method() {
+                Method::PUT => req
+                    .headers()
+                    .get(wire::H_CHUNK_HASH)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string(),
+                _ => String::new(),
+            };
+            let (method, uri) = (req.method().clone(), req.uri().clone());
+            signer
+                .sign_headers(req.headers_mut(), &method, &uri, &content)
+                .map_err(|e| Error::BadRequest(format!("signing: {e}")))?;
+        }
         let target = req.uri().to_string();
         let fut = self.http.request(req);
         let res = match timeout {
@@ -406,6 +457,8 @@ async fn expect_status(resp: Response<Incoming>, want: StatusCode) -> Result<Res
         StatusCode::BAD_REQUEST if parsed.as_ref().is_some_and(|b| b.code == "HashMismatch") => {
             Error::HashMismatch
         }
+        // A server refusing this client's signature is no use to it: like a dead one.
+        StatusCode::UNAUTHORIZED => Error::Unavailable(format!("refused (401): {message}")),
         s if s.is_server_error() => Error::Unavailable(message),
         _ => Error::BadRequest(message),
     })

@@ -33,6 +33,14 @@ pub struct Config {
     pub scrub_interval_days: u64,
     /// Chunks written less than this many seconds ago are left for the next pass.
     pub scrub_grace_secs: u64,
+    /// File holding the cluster secret (`spread keygen`): every request but the probes
+    /// (`/health`, `/ready`, `/metrics`) must be signed with it, and this server signs its
+    /// heartbeats with it. `SPREAD_CLUSTER_KEY_FILE`, or the secret itself in
+    /// `SPREAD_CLUSTER_KEY`.
+    pub cluster_key_file: Option<PathBuf>,
+    /// Answer unsigned requests (no internal authentication). Only for a closed test network
+    /// or the first step of an upgrade; chunkd warns at every start.
+    pub insecure_no_auth: bool,
 }
 
 impl Default for Config {
@@ -48,11 +56,31 @@ impl Default for Config {
             scrub_mib_per_sec: 50,
             scrub_interval_days: 14,
             scrub_grace_secs: 60,
+            cluster_key_file: None,
+            insecure_no_auth: false,
         }
     }
 }
 
 impl Config {
+    /// The cluster secret this server checks and signs with; `None` when `insecure_no_auth`
+    /// is set. Without either, an error naming what to set.
+    pub fn secret(&self) -> Result<Option<internal_auth::Secret>> {
+        if self.insecure_no_auth {
+            return Ok(None);
+        }
+        match internal_auth::cluster_secret(self.cluster_key_file.as_deref()) {
+            Ok(Some(s)) => Ok(Some(s)),
+            Ok(None) => Err(Error::Config(
+                "chunkd needs the cluster secret: cluster_key_file, SPREAD_CLUSTER_KEY_FILE or \
+                 SPREAD_CLUSTER_KEY (make one with `spread keygen FILE`), or \
+                 insecure_no_auth = true on a closed test network"
+                    .to_string(),
+            )),
+            Err(e) => Err(Error::Config(e.to_string())),
+        }
+    }
+
     /// Read and parse a TOML configuration file.
     pub fn load(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();

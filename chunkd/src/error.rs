@@ -29,6 +29,10 @@ pub enum Error {
     /// A chunk file on disk is malformed.
     #[error("corrupt chunk file: {0}")]
     Corrupt(String),
+    /// The request was not signed with the cluster secret, or its signed content did not
+    /// match (401).
+    #[error("not authorized: {0}")]
+    Unauthorized(String),
     /// The configuration file could not be read or parsed.
     #[error("configuration error: {0}")]
     Config(String),
@@ -51,6 +55,7 @@ impl Error {
             Error::RangeNotSatisfiable => "RangeNotSatisfiable",
             Error::InsufficientStorage => "InsufficientStorage",
             Error::Corrupt(_) => "Corrupt",
+            Error::Unauthorized(_) => "Unauthorized",
             Error::Config(_) => "Config",
             Error::Io(_) => "Io",
         }

@@ -23,6 +23,8 @@ pub struct Settings {
     pub slots: Vec<String>,
     /// Time between heartbeats.
     pub interval: Duration,
+    /// Signs the heartbeats (`None`: unsigned, for a meta without authentication).
+    pub signer: Option<internal_auth::Signer>,
 }
 
 /// Most quarantined chunks reported per heartbeat.
@@ -32,8 +34,11 @@ const BAD_BATCH: usize = 500;
 pub async fn run_loop(volume: Arc<Volume>, settings: Settings) {
     // A heartbeat gives up after two intervals: stuck on a frozen or cut-off meta node, the
     // next one starts at another node of the group (and finds the new leader).
-    let client = MetaClient::new(&settings.meta)
+    let mut client = MetaClient::new(&settings.meta)
         .with_timeout(settings.interval.max(Duration::from_secs(1)) * 2);
+    if let Some(signer) = settings.signer.clone() {
+        client = client.with_signer(signer);
+    }
     let mut sampler = LoadSampler::new();
     let mut deleted: Vec<String> = Vec::new();
     let mut meta_up = true;
@@ -153,6 +158,7 @@ mod tests {
             location: "dc.r1.h2.v3".into(),
             slots: vec!["ssd".into(), "fast".into()],
             interval: Duration::from_secs(1),
+            signer: None,
         };
         let hb = message(&settings, "svc", ServiceStats::default(), vec!["c".into()]);
         assert_eq!(hb.id, "svc");

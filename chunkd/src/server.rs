@@ -23,6 +23,7 @@ use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use internal_auth::{Role, Signer, Verified, Verifier};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +47,8 @@ struct State {
     metrics: Arc<Metrics>,
     location: String,
     next_request: AtomicU64,
+    /// Checks request signatures (`None`: `insecure_no_auth`).
+    verifier: Option<Verifier>,
 }
 
 /// Bind `config.listen` and [`serve`] forever.
@@ -66,6 +69,10 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
         Ok((volume, scrubber))
     })
     .await?;
+    let secret = config.secret()?;
+    if secret.is_none() {
+        tracing::warn!("insecure_no_auth = true: chunkd answers anyone who reaches it");
+    }
     let local = listener.local_addr()?;
     let advertise = advertised(&config, local)?;
     tracing::info!(listen = %local, advertise = %advertise, service_id = %volume.service_id(),
@@ -81,6 +88,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
             location: config.location.clone(),
             slots: config.slots.clone(),
             interval: Duration::from_secs(config.heartbeat_secs.max(1)),
+            signer: secret.as_ref().map(|s| Signer::new(Role::Service, s)),
         },
     ));
     tasks.spawn(scrubber.clone().run());
@@ -91,6 +99,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
         metrics,
         location: config.location.clone(),
         next_request: AtomicU64::new(1),
+        verifier: secret.map(|s| Verifier::new().accept(Role::Service, &s)),
     });
     loop {
         let accepted = tokio::select! {
@@ -179,6 +188,17 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Res
         "/ready" => return Ok(ready(&state).await),
         _ => {}
     }
+    // Every other route takes signed requests only; a state change is taken once.
+    let verified = match &state.verifier {
+        Some(verifier) => {
+            let once = matches!(*req.method(), Method::PUT | Method::DELETE | Method::POST);
+            let verified = verifier
+                .verify(req.method(), req.uri(), req.headers(), once)
+                .map_err(|e| Error::Unauthorized(format!("{path}: {e}")))?;
+            Some(verified)
+        }
+        None => None,
+    };
     if path == "/info" {
         return match *req.method() {
             Method::GET => info(&state).await,
@@ -206,7 +226,7 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Res
         Method::PUT => {
             // Run the upload in its own task: if the client goes away hyper drops this future,
             // but the upload task still sees the body error and cleans up its temp file.
-            let task = tokio::spawn(put_chunk(state, id, req).in_current_span());
+            let task = tokio::spawn(put_chunk(state, id, req, verified).in_current_span());
             task.await
                 .map_err(|e| Error::Io(std::io::Error::other(e)))?
         }
@@ -238,11 +258,25 @@ async fn put_chunk(
     state: Arc<State>,
     id: String,
     req: Request<Incoming>,
+    verified: Option<Verified>,
 ) -> Result<Response<RespBody>> {
     let headers = req.headers();
     // The names arrive percent-encoded; the footer gets them decoded (real UTF-8).
     let mut meta = ChunkMeta::from_name_headers(headers)?;
     let header_hash = header_str(headers, wire::H_CHUNK_HASH)?.map(str::to_ascii_lowercase);
+    // A signed upload names its hash in what it signed: the hash header itself, or
+    // `trailer` (then the trailer's hash comes with a MAC, checked below).
+    let signed_trailer = verified
+        .as_ref()
+        .is_some_and(|v| v.content == internal_auth::TRAILER_CONTENT);
+    if let Some(v) = &verified
+        && !signed_trailer
+        && header_hash.as_deref() != Some(v.content.to_ascii_lowercase().as_str())
+    {
+        return Err(Error::Unauthorized(
+            "the chunk hash header is not the content signed".to_string(),
+        ));
+    }
     let content_length = match header_str(headers, header::CONTENT_LENGTH.as_str())? {
         Some(v) => Some(
             v.parse::<u64>()
@@ -255,6 +289,7 @@ async fn put_chunk(
     let mut hasher = PieceHasher::new();
     let mut received: u64 = 0;
     let mut trailer_hash: Option<String> = None;
+    let mut trailer_mac: Option<String> = None;
     let mut body = req.into_body();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| Error::BadRequest(format!("body aborted: {e}")))?;
@@ -268,13 +303,19 @@ async fn put_chunk(
                 writer.push(data).await?;
             }
             Err(frame) => {
-                if let Ok(trailers) = frame.into_trailers()
-                    && let Some(v) = trailers.get(wire::H_CHUNK_HASH)
-                {
-                    let v = v
-                        .to_str()
-                        .map_err(|_| Error::BadRequest("trailer hash is not ASCII".to_string()))?;
-                    trailer_hash = Some(v.to_ascii_lowercase());
+                if let Ok(trailers) = frame.into_trailers() {
+                    if let Some(v) = trailers.get(wire::H_CHUNK_HASH) {
+                        let v = v.to_str().map_err(|_| {
+                            Error::BadRequest("trailer hash is not ASCII".to_string())
+                        })?;
+                        trailer_hash = Some(v.to_ascii_lowercase());
+                    }
+                    if let Some(v) = trailers.get(internal_auth::TRAILER_MAC) {
+                        let v = v.to_str().map_err(|_| {
+                            Error::BadRequest("trailer MAC is not ASCII".to_string())
+                        })?;
+                        trailer_mac = Some(v.to_string());
+                    }
                 }
             }
         }
@@ -294,6 +335,13 @@ async fn put_chunk(
     if expected != actual {
         tracing::warn!(%expected, %actual, size = received, "chunk hash mismatch");
         return Err(Error::HashMismatch);
+    }
+    if let Some(v) = verified.as_ref().filter(|_| signed_trailer) {
+        let mac = trailer_mac.ok_or_else(|| {
+            Error::Unauthorized("a signed streamed upload ended without its trailer MAC".into())
+        })?;
+        v.check_trailer(&actual, &mac)
+            .map_err(|e| Error::Unauthorized(format!("trailer: {e}")))?;
     }
     meta.size = received;
     meta.hash = actual;
@@ -639,6 +687,7 @@ fn error_status(e: &Error) -> StatusCode {
         Error::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         Error::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         Error::Corrupt(_) | Error::Config(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -647,6 +696,8 @@ fn error_response(method: &Method, e: Error) -> Response<RespBody> {
     let status = error_status(&e);
     if status.is_server_error() {
         tracing::error!(error = %e, "request failed");
+    } else if status == StatusCode::UNAUTHORIZED {
+        tracing::warn!(error = %e, "request refused");
     } else {
         tracing::debug!(error = %e, status = status.as_u16(), "request refused");
     }

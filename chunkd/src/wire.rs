@@ -55,6 +55,22 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// Every route of the chunk server that takes signed requests only: (method, path, with
+/// `{id}` standing for a chunk id).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("PUT", "/v1/chunk/{id}"),
+    ("GET", "/v1/chunk/{id}"),
+    ("HEAD", "/v1/chunk/{id}"),
+    ("DELETE", "/v1/chunk/{id}"),
+    ("GET", "/info"),
+    ("GET", "/v1/scrub"),
+    ("POST", "/v1/scrub"),
+];
+
+/// The probes, answered without credentials.
+pub const OPEN_ROUTES: &[(&str, &str)] =
+    &[("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")];
+
 /// Request headers of a PUT naming the chunk, all percent-encoded ([`encode_header_value`]):
 /// account, container, object key, version, content id, position and storage policy.
 pub const H_ACCOUNT: &str = "x-spread-account";

@@ -6,6 +6,7 @@ use chunkd::{ChunkClient, ChunkMeta, Config, blake3_hex, new_chunk_id};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use internal_auth::{Role, Secret, Signer, Verifier};
 use meta_api::wire::{Heartbeat, HeartbeatReply};
 use std::convert::Infallible;
 use std::path::Path;
@@ -13,6 +14,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+
+/// The cluster secret of the chunk servers these tests start (and of the fake meta).
+const TEST_SECRET: &str = "beefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeef";
+
+fn secret() -> Secret {
+    Secret::parse(TEST_SECRET).unwrap()
+}
+
+fn key_file() -> std::path::PathBuf {
+    static FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("spread-hb-test-{}.key", std::process::id()));
+        std::fs::write(&path, TEST_SECRET).unwrap();
+        path
+    })
+    .clone()
+}
 
 /// One scripted answer: a reply, or an HTTP 500.
 type Script = Arc<Mutex<Vec<Option<HeartbeatReply>>>>;
@@ -34,7 +52,13 @@ async fn fake_meta(script: Script) -> (String, mpsc::UnboundedReceiver<(String, 
                     let script = script.clone();
                     async move {
                         let path = req.uri().path().to_string();
+                        // Like meta: only heartbeats signed with the cluster secret count.
+                        let verifier = Verifier::new().accept(Role::Service, &secret());
+                        let verified = verifier
+                            .verify(req.method(), req.uri(), req.headers(), true)
+                            .expect("heartbeat signed with the cluster secret");
                         let body = req.into_body().collect().await.unwrap().to_bytes();
+                        verified.check_body(&body).expect("signed body");
                         let hb: Heartbeat = serde_json::from_slice(&body).unwrap();
                         let _ = tx.send((path, hb));
                         let next = {
@@ -77,6 +101,7 @@ async fn start(volume: &Path, meta: &str) -> (String, tokio::task::JoinHandle<ch
         meta: meta.to_string(),
         heartbeat_secs: 1,
         location: "dc1.rack2.host3.vol4".to_string(),
+        cluster_key_file: Some(key_file()),
         ..Config::default()
     };
     (addr, tokio::spawn(chunkd::server::serve(listener, config)))
@@ -94,7 +119,7 @@ async fn next_hb(rx: &mut mpsc::UnboundedReceiver<(String, Heartbeat)>) -> Heart
 #[tokio::test]
 async fn heartbeats_delete_garbage_and_confirm() {
     let dir = tempfile::tempdir().unwrap();
-    let client = ChunkClient::new();
+    let client = ChunkClient::new().with_signer(Signer::new(Role::Service, &secret()));
     let data = vec![Bytes::from_static(b"garbage chunk")];
     let chunk = new_chunk_id();
     let meta = ChunkMeta {

@@ -3,10 +3,43 @@
 
 use bytes::Bytes;
 use chunkd::{ChunkClient, ChunkMeta, Config, Error, blake3_hex, chunkfile, new_chunk_id};
+use internal_auth::{Role, Secret, Signer};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// The cluster secret of every server these tests start.
+const TEST_SECRET: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
+
+fn signer() -> Signer {
+    Signer::new(Role::Service, &Secret::parse(TEST_SECRET).unwrap())
+}
+
+/// A client signing as the cluster's services.
+fn client() -> ChunkClient {
+    ChunkClient::new().with_signer(signer())
+}
+
+/// The secret's file (written once per test process).
+fn key_file() -> PathBuf {
+    static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path =
+            std::env::temp_dir().join(format!("spread-chunkd-test-{}.key", std::process::id()));
+        std::fs::write(&path, TEST_SECRET).unwrap();
+        path
+    })
+    .clone()
+}
+
+/// The signature header lines of a raw request.
+fn signed(method: &str, target: &str, content: &str) -> String {
+    format!(
+        "x-spread-auth: {}\r\nx-spread-content-hash: {content}\r\n",
+        signer().sign(method, target, content)
+    )
+}
 
 struct Server {
     addr: String,
@@ -28,6 +61,7 @@ async fn start_with(volume: &Path, meta: &str, heartbeat_secs: u64) -> Server {
         volume: volume.to_path_buf(),
         meta: meta.to_string(),
         heartbeat_secs,
+        cluster_key_file: Some(key_file()),
         ..Config::default()
     };
     let task = tokio::spawn(chunkd::server::serve(listener, config));
@@ -141,7 +175,7 @@ async fn raw_exchange(addr: &str, request: &[u8]) -> String {
 async fn put_get_range_head_delete() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path()).await;
-    let client = ChunkClient::new();
+    let client = client();
     let parts = vec![pattern(700_000, 1), pattern(1, 2), pattern(300_000, 3)];
     let whole: Vec<u8> = parts.iter().flat_map(|b| b.iter().copied()).collect();
     let meta = chunk_meta(&parts);
@@ -183,7 +217,8 @@ async fn put_get_range_head_delete() {
     let resp = raw_exchange(
         &srv.addr,
         format!(
-            "GET /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\nrange: bytes=-5\r\nconnection: close\r\n\r\n"
+            "GET /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\n{}range: bytes=-5\r\nconnection: close\r\n\r\n",
+            signed("GET", &format!("/v1/chunk/{id}"), "")
         )
         .as_bytes(),
     )
@@ -211,7 +246,11 @@ async fn put_get_range_head_delete() {
     assert!(head.mtime_ms > 0);
     let resp = raw_exchange(
         &srv.addr,
-        format!("HEAD /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+        format!(
+            "HEAD /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\n{}connection: close\r\n\r\n",
+            signed("HEAD", &format!("/v1/chunk/{id}"), "")
+        )
+        .as_bytes(),
     )
     .await;
     assert!(resp.contains("content-length: 1000001"), "{resp}");
@@ -255,7 +294,7 @@ async fn put_get_range_head_delete() {
 async fn empty_chunk() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path()).await;
-    let client = ChunkClient::new();
+    let client = client();
     let meta = chunk_meta(&[]);
     let id = new_chunk_id();
     client.put(&srv.addr, &id, &meta, vec![]).await.unwrap();
@@ -267,7 +306,7 @@ async fn empty_chunk() {
 async fn hash_mismatch_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path()).await;
-    let client = ChunkClient::new();
+    let client = client();
     let parts = vec![pattern(100_000, 7)];
     let mut meta = chunk_meta(&parts);
     meta.hash = blake3_hex(&[pattern(100_000, 8)]);
@@ -289,7 +328,7 @@ async fn hash_mismatch_leaves_nothing() {
 async fn existing_id_conflicts_and_bad_id_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path()).await;
-    let client = ChunkClient::new();
+    let client = client();
     let parts = vec![pattern(1000, 1)];
     let meta = chunk_meta(&parts);
     let id = new_chunk_id();
@@ -311,8 +350,11 @@ async fn existing_id_conflicts_and_bad_id_rejected() {
     for bad in ["abc", &id.to_uppercase(), &format!("{id}0")] {
         let resp = raw_exchange(
             &srv.addr,
-            format!("GET /v1/chunk/{bad} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "GET /v1/chunk/{bad} HTTP/1.1\r\nhost: x\r\n{}connection: close\r\n\r\n",
+                signed("GET", &format!("/v1/chunk/{bad}"), "")
+            )
+            .as_bytes(),
         )
         .await;
         assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
@@ -329,10 +371,11 @@ async fn names_sent_without_encoding_are_refused() {
     let srv = start(dir.path()).await;
     let hash = blake3_hex(&[Bytes::from_static(b"hello")]);
     let put = |container: &[u8]| {
+        let id = new_chunk_id();
         let mut req = format!(
-            "PUT /v1/chunk/{} HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\
+            "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n{}\
              x-spread-chunk-hash: {hash}\r\nconnection: close\r\nx-spread-container: ",
-            new_chunk_id()
+            signed("PUT", &format!("/v1/chunk/{id}"), &hash)
         )
         .into_bytes();
         req.extend_from_slice(container);
@@ -368,7 +411,9 @@ async fn missing_hash_is_rejected() {
     let resp = raw_exchange(
         &srv.addr,
         format!(
-            "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"
+            "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n{}connection: close\r\n\r\nhello",
+            // Signed as a streamed upload (its hash to come in the trailer), which sends none.
+            signed("PUT", &format!("/v1/chunk/{id}"), "trailer")
         )
         .as_bytes(),
     )
@@ -382,7 +427,7 @@ async fn missing_hash_is_rejected() {
 async fn trailer_hash_path() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path()).await;
-    let client = ChunkClient::new();
+    let client = client();
     let parts = vec![pattern(300_000, 4), pattern(5, 5), pattern(70_000, 6)];
     let meta = chunk_meta(&parts);
     let hash = meta.hash.clone();
@@ -433,7 +478,8 @@ async fn content_length_mismatch_leaves_nothing() {
     let data = pattern(50, 1);
     let hash = blake3_hex(std::slice::from_ref(&data));
     let mut req = format!(
-        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\nx-spread-chunk-hash: {hash}\r\n\r\n"
+        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\n{}content-length: 100\r\nx-spread-chunk-hash: {hash}\r\n\r\n",
+        signed("PUT", &format!("/v1/chunk/{id}"), &hash)
     )
     .into_bytes();
     req.extend_from_slice(&data);
@@ -453,7 +499,8 @@ async fn disconnect_mid_upload_leaves_nothing() {
     let hash = blake3_hex(&[pattern(SIZE, 1)]);
     let mut s = TcpStream::connect(&srv.addr).await.unwrap();
     let head = format!(
-        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: {SIZE}\r\nx-spread-chunk-hash: {hash}\r\n\r\n"
+        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\n{}content-length: {SIZE}\r\nx-spread-chunk-hash: {hash}\r\n\r\n",
+        signed("PUT", &format!("/v1/chunk/{id}"), &hash)
     );
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(&pattern(SENT, 1)).await.unwrap();
@@ -465,7 +512,8 @@ async fn disconnect_mid_upload_leaves_nothing() {
     // Same with chunked encoding.
     let mut s = TcpStream::connect(&srv.addr).await.unwrap();
     let head = format!(
-        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nx-spread-chunk-hash: {hash}\r\n\r\n{SENT:x}\r\n"
+        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\n{}transfer-encoding: chunked\r\nx-spread-chunk-hash: {hash}\r\n\r\n{SENT:x}\r\n",
+        signed("PUT", &format!("/v1/chunk/{id}"), &hash)
     );
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(&pattern(SENT, 1)).await.unwrap();
@@ -478,7 +526,8 @@ async fn disconnect_mid_upload_leaves_nothing() {
     // A small upload cut short never reaches the disk at all.
     let mut s = TcpStream::connect(&srv.addr).await.unwrap();
     let head = format!(
-        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\nx-spread-chunk-hash: {hash}\r\n\r\n"
+        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\n{}content-length: 1000\r\nx-spread-chunk-hash: {hash}\r\n\r\n",
+        signed("PUT", &format!("/v1/chunk/{id}"), &hash)
     );
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(&pattern(500, 1)).await.unwrap();
@@ -491,7 +540,7 @@ async fn disconnect_mid_upload_leaves_nothing() {
 #[tokio::test]
 async fn footer_on_disk_and_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let client = ChunkClient::new();
+    let client = client();
     let parts = vec![pattern(12_345, 9)];
     let meta = chunk_meta(&parts);
     let id = new_chunk_id();
@@ -543,7 +592,7 @@ async fn dead_server_is_unavailable() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     drop(listener);
-    let client = ChunkClient::new();
+    let client = client();
     let err = client.get(&addr, &new_chunk_id(), None).await.unwrap_err();
     assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
 }
@@ -552,7 +601,7 @@ async fn dead_server_is_unavailable() {
 async fn aborted_server_closes_pooled_connections() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path()).await;
-    let client = ChunkClient::new();
+    let client = client();
     let parts = vec![pattern(10, 1)];
     let id = new_chunk_id();
     client
@@ -600,6 +649,7 @@ async fn bad_chunks_are_quarantined_by_reads_and_by_the_scrubber() {
         scrub_grace_secs: 0,
         // Passes only when asked.
         scrub_interval_days: 0,
+        cluster_key_file: Some(key_file()),
         ..Config::default()
     };
     let _srv = Server {
@@ -607,7 +657,7 @@ async fn bad_chunks_are_quarantined_by_reads_and_by_the_scrubber() {
         volume: dir.path().to_path_buf(),
         task: tokio::spawn(chunkd::server::serve(listener, config)),
     };
-    let client = ChunkClient::new();
+    let client = client();
     let mut chunks = Vec::new();
     for (len, seed) in [(3 * MIB + 5, 1), (3 * MIB + 5, 2), (1000, 3), (1000, 4)] {
         let data = vec![pattern(len, seed)];
@@ -712,7 +762,7 @@ async fn get_text(addr: &str, path: &str) -> (String, String) {
 async fn metrics_health_and_ready_and_ready_fails_without_a_usable_volume() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path()).await;
-    let client = ChunkClient::new();
+    let client = client();
     let parts = vec![pattern(5000, 9)];
     let id = new_chunk_id();
     client
@@ -753,4 +803,148 @@ async fn metrics_health_and_ready_and_ready_fails_without_a_usable_volume() {
     assert!(status.contains(" 503 "), "{status} {body}");
     assert!(body.starts_with("not ready: volume: "), "{body}");
     assert!(get_text(&srv.addr, "/health").await.0.contains(" 200 "));
+}
+
+/// Every route of the server's table refuses a request that is unsigned or signed with
+/// another secret (401, nothing stored or deleted); an upload whose signed content is not its
+/// hash, or whose trailer MAC is wrong, stores nothing; a replayed DELETE is refused; the
+/// probes answer anyone.
+#[tokio::test]
+async fn every_route_refuses_unsigned_and_wrongly_signed_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let data = vec![pattern(2000, 7)];
+    let meta = chunk_meta(&data);
+    let kept = new_chunk_id();
+    client()
+        .put(&srv.addr, &kept, &meta, data.clone())
+        .await
+        .unwrap();
+    let stranger = Signer::new(Role::Service, &Secret::generate());
+    for (method, route) in chunkd::wire::ROUTES {
+        // The stored chunk for reads and deletes, a new id for uploads.
+        let id = if *method == "PUT" {
+            new_chunk_id()
+        } else {
+            kept.clone()
+        };
+        let target = route.replace("{id}", &id);
+        let content = if *method == "PUT" {
+            meta.hash.as_str()
+        } else {
+            ""
+        };
+        let body = if *method == "PUT" {
+            "x".repeat(2000)
+        } else {
+            String::new()
+        };
+        let head = format!(
+            "{method} {target} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nx-spread-chunk-hash: {}\r\nconnection: close\r\n",
+            body.len(),
+            meta.hash
+        );
+        let unsigned = raw_exchange(&srv.addr, format!("{head}\r\n{body}").as_bytes()).await;
+        assert!(
+            unsigned.starts_with("HTTP/1.1 401"),
+            "{method} {route} unsigned: {unsigned}"
+        );
+        let wrong = format!(
+            "{head}x-spread-auth: {}\r\nx-spread-content-hash: {content}\r\n\r\n{body}",
+            stranger.sign(method, &target, content)
+        );
+        let wrong = raw_exchange(&srv.addr, wrong.as_bytes()).await;
+        assert!(
+            wrong.starts_with("HTTP/1.1 401"),
+            "{method} {route} wrong key: {wrong}"
+        );
+    }
+    // Still there, and nothing else stored.
+    assert!(client().get(&srv.addr, &kept, None).await.unwrap() == data[0]);
+    assert_eq!(client().info(&srv.addr).await.unwrap().chunk_count, 1);
+
+    // Signed content that is not the hash announced: refused before a byte is stored.
+    let id = new_chunk_id();
+    let other = blake3_hex(&[Bytes::from_static(b"other")]);
+    let req = format!(
+        "PUT /v1/chunk/{id} HTTP/1.1\r\nhost: x\r\ncontent-length: 2000\r\nx-spread-chunk-hash: {}\r\n{}connection: close\r\n\r\n",
+        meta.hash,
+        signed("PUT", &format!("/v1/chunk/{id}"), &other)
+    );
+    let mut req = req.into_bytes();
+    req.extend_from_slice(&data[0]);
+    let resp = raw_exchange(&srv.addr, &req).await;
+    assert!(resp.starts_with("HTTP/1.1 401"), "{resp}");
+
+    // A streamed upload whose trailer MAC is not the signer's: nothing stored.
+    let id = new_chunk_id();
+    let target = format!("/v1/chunk/{id}");
+    let auth = signer().sign("PUT", &target, "trailer");
+    let forged = stranger.trailer_mac(&auth, &meta.hash);
+    let mut req = format!(
+        "PUT {target} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\ntrailer: x-spread-chunk-hash, x-spread-trailer-mac\r\n\
+         x-spread-auth: {auth}\r\nx-spread-content-hash: trailer\r\nconnection: close\r\n\r\n{:x}\r\n",
+        data[0].len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&data[0]);
+    req.extend_from_slice(
+        format!(
+            "\r\n0\r\nx-spread-chunk-hash: {}\r\nx-spread-trailer-mac: {forged}\r\n\r\n",
+            meta.hash
+        )
+        .as_bytes(),
+    );
+    let resp = raw_exchange(&srv.addr, &req).await;
+    assert!(resp.starts_with("HTTP/1.1 401"), "{resp}");
+    assert!(resp.contains("trailer"), "{resp}");
+    // The same with the right MAC is stored.
+    let right = signer().trailer_mac(&auth, &meta.hash);
+    let auth2 = signer().sign("PUT", &target, "trailer");
+    let right2 = signer().trailer_mac(&auth2, &meta.hash);
+    assert_ne!(right, right2);
+    let mut req = format!(
+        "PUT {target} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\ntrailer: x-spread-chunk-hash, x-spread-trailer-mac\r\n\
+         x-spread-auth: {auth2}\r\nx-spread-content-hash: trailer\r\nconnection: close\r\n\r\n{:x}\r\n",
+        data[0].len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&data[0]);
+    req.extend_from_slice(
+        format!(
+            "\r\n0\r\nx-spread-chunk-hash: {}\r\nx-spread-trailer-mac: {right2}\r\n\r\n",
+            meta.hash
+        )
+        .as_bytes(),
+    );
+    let resp = raw_exchange(&srv.addr, &req).await;
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    assert_eq!(client().info(&srv.addr).await.unwrap().chunk_count, 2);
+
+    // A DELETE taken once: its replay is refused, the chunk written since stays.
+    let del = signed("DELETE", &format!("/v1/chunk/{kept}"), "");
+    let req =
+        format!("DELETE /v1/chunk/{kept} HTTP/1.1\r\nhost: x\r\n{del}connection: close\r\n\r\n");
+    let resp = raw_exchange(&srv.addr, req.as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 204"), "{resp}");
+    client()
+        .put(&srv.addr, &kept, &meta, data.clone())
+        .await
+        .unwrap();
+    let resp = raw_exchange(&srv.addr, req.as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 401"), "{resp}");
+    assert!(resp.contains("replayed"), "{resp}");
+    assert!(client().get(&srv.addr, &kept, None).await.unwrap() == data[0]);
+
+    // An unsigned client is refused like a dead server (the gateway moves on).
+    assert!(matches!(
+        ChunkClient::new().get(&srv.addr, &kept, None).await,
+        Err(Error::Unavailable(m)) if m.contains("401")
+    ));
+    for (_, route) in chunkd::wire::OPEN_ROUTES {
+        assert!(
+            get_text(&srv.addr, route).await.0.contains(" 200 "),
+            "{route}"
+        );
+    }
 }

@@ -682,6 +682,15 @@ impl Cluster {
         &self.data_dir
     }
 
+    /// A signer with the cluster's secret, as its services sign (for requests made by hand
+    /// to meta or a chunk server).
+    pub fn service_signer(&self) -> internal_auth::Signer {
+        let path = self.data_dir.join("keys").join("cluster.key");
+        let secret = internal_auth::Secret::load(&path)
+            .unwrap_or_else(|e| panic!("the dev cluster's secret: {e}"));
+        internal_auth::Signer::new(internal_auth::Role::Service, &secret)
+    }
+
     pub fn cluster_toml(&self) -> PathBuf {
         self.data_dir.join("cluster.toml")
     }

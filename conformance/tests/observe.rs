@@ -26,9 +26,15 @@ const SIZE: usize = 100 * 1024;
 
 /// `GET path` on `addr` over a fresh connection: (status, body).
 async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    http_get_with(addr, path, "").await
+}
+
+/// [`http_get`] with extra header lines (each ending in CRLF).
+async fn http_get_with(addr: &str, path: &str, extra: &str) -> (u16, String) {
     let attempt = async {
         let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let head =
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
         s.write_all(head.as_bytes())
             .await
             .map_err(|e| e.to_string())?;
@@ -229,7 +235,11 @@ async fn metrics_health_ready_and_the_access_log_after_a_known_workload() {
     );
     // And one error on the chunk server: a chunk it does not have.
     let missing_chunk = format!("/v1/chunk/{}", "0".repeat(64));
-    assert_eq!(http_get(&chunkd, &missing_chunk).await.0, 404);
+    let auth = format!(
+        "x-spread-auth: {}\r\n",
+        cluster.service_signer().sign("GET", &missing_chunk, "")
+    );
+    assert_eq!(http_get_with(&chunkd, &missing_chunk, &auth).await.0, 404);
 
     // The gateway's counters moved by exactly the workload (a request is counted when its
     // answer's body is done, which may be a moment after the client has it all).

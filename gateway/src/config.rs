@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -117,6 +117,12 @@ pub struct Config {
     /// Where the access log goes: `off`, `stderr`, or a file path (appended to). One JSON
     /// line per request. `SPREAD_GATEWAY_ACCESS_LOG`.
     pub access_log: String,
+    /// File holding the cluster secret (`spread keygen`): the gateway signs every request to
+    /// meta and the chunk servers with it. `SPREAD_CLUSTER_KEY_FILE`, or the secret itself
+    /// in `SPREAD_CLUSTER_KEY`.
+    pub cluster_key_file: Option<PathBuf>,
+    /// Send unsigned internal requests (for a cluster running with `insecure_no_auth`).
+    pub insecure_no_auth: bool,
 }
 
 /// The keys that environment variables override (`SPREAD_GATEWAY_` + the key in upper
@@ -178,11 +184,33 @@ impl Default for Config {
             rebuild_poll_ms: 2000,
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
             access_log: "off".to_string(),
+            cluster_key_file: None,
+            insecure_no_auth: false,
         }
     }
 }
 
 impl Config {
+    /// The signer of the gateway's internal requests; `None` with `insecure_no_auth`.
+    pub fn signer(&self) -> Result<Option<internal_auth::Signer>> {
+        if self.insecure_no_auth {
+            tracing::warn!("insecure_no_auth = true: internal requests go unsigned");
+            return Ok(None);
+        }
+        match internal_auth::cluster_secret(self.cluster_key_file.as_deref()) {
+            Ok(Some(secret)) => Ok(Some(internal_auth::Signer::new(
+                internal_auth::Role::Service,
+                &secret,
+            ))),
+            Ok(None) => Err(Error::Config(
+                "the gateway needs the cluster secret: cluster_key_file, SPREAD_CLUSTER_KEY_FILE \
+                 or SPREAD_CLUSTER_KEY (make one with `spread keygen FILE`)"
+                    .to_string(),
+            )),
+            Err(e) => Err(Error::Config(e.to_string())),
+        }
+    }
+
     /// Reads and validates a TOML configuration file.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)

@@ -42,7 +42,7 @@ pub async fn run(config: Config) -> Result<()> {
         ))
     })?;
     let observer = Arc::new(Observer::new(&config)?);
-    let svc = ObjectService::new(config.clone());
+    let svc = ObjectService::new(config.clone())?;
     // Runs for the life of the process.
     let _rebuild = crate::objects::rebuild::spawn(svc.clone());
     {
@@ -68,7 +68,7 @@ pub async fn run(config: Config) -> Result<()> {
 /// Serves S3 on an already bound listener (used by `run` and by tests).
 pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
     let observer = Arc::new(Observer::new(&config)?);
-    let svc = ObjectService::new(config.clone());
+    let svc = ObjectService::new(config.clone())?;
     serve_with(listener, config, svc, observer).await
 }
 

@@ -22,6 +22,38 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The routes only an operator may call (requests signed as the admin role): accounts and
+/// keys, the conscience's locks, policies, the meta group's membership, rebuilds and the
+/// reverse index. Every other route also takes requests signed as a service of the cluster.
+pub const ADMIN_PATHS: &[&str] = &[
+    AccountCreate::PATH,
+    AccountList::PATH,
+    KeyCreate::PATH,
+    KeyList::PATH,
+    ContainerSetPolicy::PATH,
+    ServiceLock::PATH,
+    ServiceUnlock::PATH,
+    ServiceUnlockAll::PATH,
+    ServiceForget::PATH,
+    PolicyApply::PATH,
+    SwiftUserCreate::PATH,
+    GroupAdd::PATH,
+    GroupRemove::PATH,
+    RdirList::PATH,
+    ChunkLocate::PATH,
+    RebuildStart::PATH,
+    RebuildStatusGet::PATH,
+    GcBacklogGet::PATH,
+];
+
+/// The routes answered without credentials (probes).
+pub const OPEN_PATHS: &[&str] = &[Health::PATH];
+
+/// True when `path` is one of [`ADMIN_PATHS`].
+pub fn admin_only(path: &str) -> bool {
+    ADMIN_PATHS.contains(&path)
+}
+
 /// One operation of the meta service: `Self` is its request body, [`Endpoint::Response`] its
 /// answer, [`Endpoint::PATH`] its route (always `POST`).
 pub trait Endpoint: Serialize + DeserializeOwned + Send + 'static {

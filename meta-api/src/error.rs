@@ -49,6 +49,10 @@ pub enum Error {
     /// election to end).
     #[error("not the meta leader (leader: {})", .0.as_deref().unwrap_or("unknown"))]
     NotLeader(Option<String>),
+    /// The request was not signed, or not as a role allowed to make it (401/403): the caller's
+    /// cluster or admin secret is missing or is not meta's.
+    #[error("not authorized: {0}")]
+    Unauthorized(String),
     /// The meta service could not be reached or answered garbage (client side).
     #[error("meta service unavailable: {0}")]
     Unavailable(String),
@@ -84,6 +88,7 @@ impl Error {
             Error::Db(_) => "Db",
             Error::Io(_) => "Io",
             Error::Unavailable(_) => "Unavailable",
+            Error::Unauthorized(_) => "Unauthorized",
             Error::Internal(_) => "Internal",
             Error::NotLeader(_) => "NotLeader",
         }
@@ -120,6 +125,7 @@ impl Error {
             | Error::Db(s)
             | Error::Io(s)
             | Error::Unavailable(s)
+            | Error::Unauthorized(s)
             | Error::Internal(s) => Some(s.clone()),
             Error::ContainerExists { owner, .. } => Some(owner.clone()),
             Error::EntityTooSmall(n) => Some(n.to_string()),
@@ -146,6 +152,7 @@ impl Error {
         let detail = body.detail.unwrap_or_else(|| body.message.clone());
         match body.code.as_str() {
             "NoSuchAccount" => Error::NoSuchAccount(detail),
+            "Unauthorized" => Error::Unauthorized(detail),
             "AccountExists" => Error::AccountExists(detail),
             "NoSuchCredential" => Error::NoSuchCredential(detail),
             "CredentialExists" => Error::CredentialExists(detail),

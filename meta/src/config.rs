@@ -66,6 +66,17 @@ pub struct Config {
     pub raft_election_timeout_ms: u64,
     /// A snapshot is taken every this many log entries; older entries are then purged.
     pub raft_snapshot_logs: u64,
+    /// File holding the cluster secret (64 hex digits; `spread keygen`): requests signed
+    /// with it are accepted from the cluster's services. `SPREAD_CLUSTER_KEY_FILE`, or the
+    /// secret itself in `SPREAD_CLUSTER_KEY`.
+    pub cluster_key_file: Option<PathBuf>,
+    /// File holding the admin secret: operators' requests (the admin routes) and the Raft
+    /// messages between meta nodes are signed with keys derived from it.
+    /// `SPREAD_ADMIN_KEY_FILE`, or the secret itself in `SPREAD_ADMIN_KEY`.
+    pub admin_key_file: Option<PathBuf>,
+    /// Answer unsigned requests (no internal authentication at all). Only for a closed test
+    /// network or the first step of an upgrade; meta warns at every start.
+    pub insecure_no_auth: bool,
 }
 
 /// The default score expression: free space counts fully up to half empty, then the busier of
@@ -96,6 +107,9 @@ impl Default for Config {
             raft_heartbeat_ms: 250,
             raft_election_timeout_ms: 1500,
             raft_snapshot_logs: 20_000,
+            cluster_key_file: None,
+            admin_key_file: None,
+            insecure_no_auth: false,
         }
     }
 }

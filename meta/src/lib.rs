@@ -2,6 +2,7 @@
 //! and the GC queue, stored in LMDB ([`store`]) and served over HTTP/JSON ([`server`]). Its
 //! protocol — wire types, endpoints, the error type and the client — is the `meta-api` crate,
 //! which the gateway and chunk servers use without linking LMDB.
+pub mod auth;
 pub mod config;
 pub mod expirer;
 pub mod ids;

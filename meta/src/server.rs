@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use internal_auth::{AuthError, Role, Verified, Verifier};
 use meta_api::api::{self, Endpoint};
 use meta_api::error::{Error, Result};
 use meta_api::wire::Heartbeat;
@@ -57,7 +58,9 @@ pub async fn serve_with_shutdown(
 ) -> Result<()> {
     let addr = listener.local_addr()?.to_string();
     let advertise = config.advertise.clone().unwrap_or_else(|| addr.clone());
-    let node = Node::start(&config, &advertise).await?;
+    let auth = crate::auth::load(&config)?;
+    let node = Node::start(&config, &advertise, auth.as_ref().map(|a| a.peer.clone())).await?;
+    let verifier = Arc::new(auth.map(|a| a.verifier));
     tracing::info!(%addr, id = node.id, data_dir = %config.data_dir.display(), "meta serving");
     // Background passes run on the leader only (their commands would be refused elsewhere).
     let source: StoreSource = {
@@ -100,12 +103,14 @@ pub async fn serve_with_shutdown(
                 let node = node.clone();
                 let routes = routes.clone();
                 let ids = ids.clone();
+                let verifier = verifier.clone();
                 conns.spawn(async move {
                     let svc = service_fn(move |req| {
                         let node = node.clone();
                         let routes = routes.clone();
+                        let verifier = verifier.clone();
                         let id = ids.fetch_add(1, Ordering::Relaxed);
-                        handle(node, routes, req, id)
+                        handle(node, routes, verifier, req, id)
                     });
                     if let Err(e) = http1::Builder::new()
                         .keep_alive(true)
@@ -151,6 +156,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::NotLeader(_) => StatusCode::MISDIRECTED_REQUEST,
+        Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         Error::Db(_) | Error::Io(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -173,17 +179,20 @@ fn error_response(status: StatusCode, e: &Error) -> Response<Full<Bytes>> {
 async fn handle(
     node: Arc<Node>,
     routes: Arc<Routes>,
+    verifier: Arc<Option<Verifier>>,
     req: Request<Incoming>,
     id: u64,
 ) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
     let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
     async move {
         let started = Instant::now();
-        let resp = match dispatch(node, routes, req).await {
+        let resp = match dispatch(node, routes, verifier.as_ref().as_ref(), req).await {
             Ok(body) => json_response(StatusCode::OK, body),
             Err((status, e)) => {
                 if matches!(e, Error::NotLeader(_)) {
                     tracing::debug!(error = %e, "not the leader");
+                } else if matches!(e, Error::Unauthorized(_)) {
+                    tracing::warn!(error = %e, "request refused");
                 } else if status.is_server_error() {
                     tracing::error!(error = %e, "request failed");
                 } else {
@@ -445,15 +454,61 @@ where
     serde_json::to_vec(&answer).map_err(|e| fail(Error::Internal(format!("encoding answer: {e}"))))
 }
 
+/// Checks a request's signature before anything of its body is read: the Raft routes take
+/// meta peers, the admin routes operators, the others services and operators; a request that
+/// changes state is taken once. `None`: the node runs without authentication.
+fn authenticate(
+    verifier: Option<&Verifier>,
+    req: &Request<Incoming>,
+    path: &str,
+    changes: bool,
+) -> std::result::Result<Option<Verified>, Failure> {
+    let Some(verifier) = verifier else {
+        return Ok(None);
+    };
+    let refuse = |e: AuthError| (e.status(), Error::Unauthorized(format!("{path}: {e}")));
+    let verified = verifier
+        .verify(req.method(), req.uri(), req.headers(), changes)
+        .map_err(refuse)?;
+    let roles: &[Role] = if path.starts_with(RAFT_PREFIX) {
+        &[Role::Peer]
+    } else if api::admin_only(path) {
+        &[Role::Admin]
+    } else {
+        &[Role::Service, Role::Admin]
+    };
+    verified.require(roles, path).map_err(refuse)?;
+    Ok(Some(verified))
+}
+
+/// Reads the body and checks it against the content the request signed.
+async fn read_signed_body(
+    req: Request<Incoming>,
+    verified: Option<&Verified>,
+    path: &str,
+) -> std::result::Result<Bytes, Failure> {
+    let body = read_body(req).await?;
+    if let Some(v) = verified {
+        v.check_body(&body)
+            .map_err(|e| (e.status(), Error::Unauthorized(format!("{path}: {e}"))))?;
+    }
+    Ok(body)
+}
+
+/// The prefix of the Raft routes.
+const RAFT_PREFIX: &str = "/v1/raft/";
+
 async fn dispatch(
     node: Arc<Node>,
     routes: Arc<Routes>,
+    verifier: Option<&Verifier>,
     req: Request<Incoming>,
 ) -> std::result::Result<Vec<u8>, Failure> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
-    if path.starts_with("/v1/raft/") {
-        return raft_dispatch(node, &path, &method, req).await;
+    if path.starts_with(RAFT_PREFIX) {
+        let verified = authenticate(verifier, &req, &path, false)?;
+        return raft_dispatch(node, &path, &method, req, verified.as_ref()).await;
     }
     // Health also answers GET (load balancers, curl), through its one handler.
     let health_get = path == api::Health::PATH && method == Method::GET;
@@ -464,7 +519,9 @@ async fn dispatch(
         ));
     }
     if let Some(group) = routes.group.get(path.as_str()) {
-        let body = read_body(req).await?;
+        let changes = path != api::GroupStatusGet::PATH;
+        let verified = authenticate(verifier, &req, &path, changes)?;
+        let body = read_signed_body(req, verified.as_ref(), &path).await?;
         return group(node, body).await;
     }
     let Some((kind, handler)) = routes.handlers.get(path.as_str()) else {
@@ -473,10 +530,15 @@ async fn dispatch(
             Error::InvalidArgument(format!("no such operation: {path}")),
         ));
     };
+    let verified = if api::OPEN_PATHS.contains(&path.as_str()) {
+        None
+    } else {
+        authenticate(verifier, &req, &path, *kind == Kind::Write)?
+    };
     if *kind != Kind::Anywhere {
         node.check_leader().map_err(fail)?;
     }
-    let body = read_body(req).await?;
+    let body = read_signed_body(req, verified.as_ref(), &path).await?;
     if *kind == Kind::Read {
         node.read_barrier().await.map_err(fail)?;
     }
@@ -511,6 +573,7 @@ async fn raft_dispatch(
     path: &str,
     method: &Method,
     req: Request<Incoming>,
+    verified: Option<&Verified>,
 ) -> std::result::Result<Vec<u8>, Failure> {
     use crate::raft::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
     if method != Method::POST {
@@ -519,7 +582,7 @@ async fn raft_dispatch(
             Error::InvalidArgument(format!("{method} is not allowed on {path}")),
         ));
     }
-    let body = read_body(req).await?;
+    let body = read_signed_body(req, verified, path).await?;
     match path {
         APPEND_PATH => encode(&node.raft.append_entries(decode(&body)?).await),
         VOTE_PATH => encode(&node.raft.vote(decode(&body)?).await),

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Running, copy, heartbeat, object_with, start_with};
+use internal_auth::{Role, Signer};
 use meta::{Config, Error};
 use meta_api::client::MetaClient;
 use meta_api::wire::{
@@ -372,10 +373,19 @@ async fn bad_requests_and_unreachable_meta() {
     // Raw HTTP: bad JSON is a 400 with an error body, unknown routes are 404.
     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let req = http::Request::post(format!("http://{addr}/v1/objects/put"))
+    let mut req = http::Request::post(format!("http://{addr}/v1/objects/put"))
         .body(http_body_util::Full::new(bytes::Bytes::from_static(
             b"{not json",
         )))
+        .unwrap();
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    Signer::new(Role::Service, &run.cluster)
+        .sign_headers(
+            req.headers_mut(),
+            &method,
+            &uri,
+            &internal_auth::content_hash(b"{not json"),
+        )
         .unwrap();
     let resp = http.request(req).await.unwrap();
     assert_eq!(resp.status(), 400);
@@ -582,7 +592,9 @@ async fn container_cache_sees_own_changes_at_once_and_others_within_its_ttl() {
     let dir = tempfile::tempdir().unwrap();
     let run = start(dir.path(), 30, 8).await;
     let ttl = Duration::from_millis(400);
-    let cached = MetaClient::new(run.client.addr()).with_container_cache(ttl);
+    let cached = MetaClient::new(run.client.addr())
+        .with_signer(Signer::new(Role::Service, &run.cluster))
+        .with_container_cache(ttl);
     let other = run.client.clone();
     other.create_account("acct").await.unwrap();
     other
@@ -626,5 +638,102 @@ async fn container_cache_sees_own_changes_at_once_and_others_within_its_ttl() {
     let gone = cached.get_container_cached("b").await.unwrap_err();
     assert!(matches!(gone, Error::NoSuchContainer(_)), "{gone:?}");
     drop((cached, other));
+    run.stop().await;
+}
+
+/// Every route of the endpoint table (and Raft's) refuses a request that is unsigned, signed
+/// with another secret, or signed for another body; the admin routes refuse services (403),
+/// the Raft routes everyone but peers; health alone answers without credentials.
+#[tokio::test]
+async fn every_route_refuses_unsigned_and_wrongly_signed_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(dir.path(), 10, 4).await;
+    let addr = run.client.addr().to_string();
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let send = |path: &str, signer: Option<&Signer>, body: &'static [u8], signed: &[u8]| {
+        let mut req = http::Request::post(format!("http://{addr}{path}"))
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(body)))
+            .unwrap();
+        if let Some(signer) = signer {
+            let (method, uri) = (req.method().clone(), req.uri().clone());
+            signer
+                .sign_headers(
+                    req.headers_mut(),
+                    &method,
+                    &uri,
+                    &internal_auth::content_hash(signed),
+                )
+                .unwrap();
+        }
+        let http = http.clone();
+        async move {
+            let resp = http.request(req).await.unwrap();
+            let status = resp.status().as_u16();
+            let body = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    let stranger = Signer::new(Role::Service, &internal_auth::Secret::generate());
+    let fake_admin = Signer::new(Role::Admin, &internal_auth::Secret::generate());
+    let service = Signer::new(Role::Service, &run.cluster);
+    let admin = Signer::new(Role::Admin, &run.admin);
+    let peer = Signer::new(Role::Peer, &run.admin);
+    let raft = ["/v1/raft/append", "/v1/raft/vote", "/v1/raft/snapshot"];
+    let mut checked = 0;
+    for path in meta_api::api::PATHS.iter().copied().chain(raft) {
+        if meta_api::api::OPEN_PATHS.contains(&path) {
+            continue;
+        }
+        let (status, body) = send(path, None, b"{}", b"{}").await;
+        assert_eq!(status, 401, "{path} unsigned: {body}");
+        assert!(body.contains("Unauthorized"), "{path}: {body}");
+        let (status, _) = send(path, Some(&stranger), b"{}", b"{}").await;
+        assert_eq!(status, 401, "{path} signed with another cluster secret");
+        let (status, _) = send(path, Some(&fake_admin), b"{}", b"{}").await;
+        assert_eq!(status, 401, "{path} signed with another admin secret");
+        // The right key, a body other than the one signed.
+        let right = if path.starts_with("/v1/raft/") {
+            &peer
+        } else if meta_api::api::admin_only(path) {
+            &admin
+        } else {
+            &service
+        };
+        let (status, body) = send(path, Some(right), b"{}", b"{\"other\":1}").await;
+        assert_eq!(status, 401, "{path} with another body: {body}");
+        assert!(body.contains("content hash"), "{path}: {body}");
+        if path.starts_with("/v1/raft/") {
+            for who in [&service, &admin] {
+                let (status, _) = send(path, Some(who), b"{}", b"{}").await;
+                assert_eq!(status, 403, "{path} from {:?}", who.role());
+            }
+        } else if meta_api::api::admin_only(path) {
+            let (status, body) = send(path, Some(&service), b"{}", b"{}").await;
+            assert_eq!(status, 403, "{path} from a service: {body}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, meta_api::api::PATHS.len() - 1 + raft.len());
+    // Health answers anyone; a signed request reaches its handler (a bad-argument answer,
+    // not a refusal).
+    assert_eq!(send("/v1/health", None, b"{}", b"{}").await.0, 200);
+    let (status, body) = send("/v1/containers/get", Some(&service), b"{}", b"{}").await;
+    assert_eq!(status, 400, "{body}");
+    // A client with the wrong secret gets the refusal as an error.
+    let wrong = MetaClient::new(&addr).with_signer(stranger.clone());
+    assert!(matches!(
+        wrong.list_services(None).await,
+        Err(Error::Unauthorized(_))
+    ));
+    let as_service = MetaClient::new(&addr).with_signer(service.clone());
+    as_service.list_services(None).await.unwrap();
+    assert!(matches!(
+        as_service.list_keys().await,
+        Err(Error::Unauthorized(_))
+    ));
     run.stop().await;
 }

@@ -22,8 +22,8 @@ pub async fn address(meta: &MetaClient, given: &str) -> Result<String> {
 }
 
 /// `scrub-status`: the status as a few lines of text, or JSON.
-pub async fn scrub_status(addr: &str, json: bool) -> Result<String> {
-    let status = ChunkClient::new().scrub_status(addr).await?;
+pub async fn scrub_status(chunks: &ChunkClient, addr: &str, json: bool) -> Result<String> {
+    let status = chunks.scrub_status(addr).await?;
     if json {
         return to_json(&status);
     }
@@ -31,8 +31,8 @@ pub async fn scrub_status(addr: &str, json: bool) -> Result<String> {
 }
 
 /// `scrub`: asks for a pass now.
-pub async fn scrub_start(addr: &str, json: bool) -> Result<String> {
-    let status = ChunkClient::new().scrub_start(addr).await?;
+pub async fn scrub_start(chunks: &ChunkClient, addr: &str, json: bool) -> Result<String> {
+    let status = chunks.scrub_start(addr).await?;
     if json {
         return to_json(&status);
     }

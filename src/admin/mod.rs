@@ -17,14 +17,60 @@ use crate::error::{Error, Result};
 use meta_api::client::MetaClient;
 use table::Table;
 
+/// A meta client signing as an operator with the admin secret of `--admin-key-file` (or
+/// `SPREAD_ADMIN_KEY_FILE`, `SPREAD_ADMIN_KEY`), else of the cluster file; unsigned when
+/// there is none (meta then refuses, unless it runs with `insecure_no_auth`).
+fn signed_client(
+    addr: &str,
+    args: &AdminArgs,
+    auth: Option<&cluster::AuthEntry>,
+) -> Result<MetaClient> {
+    let file = args
+        .admin_key_file
+        .clone()
+        .or_else(|| auth.map(|a| a.admin_key_file.clone()));
+    let client = MetaClient::new(addr);
+    match internal_auth::admin_secret(file.as_deref()).map_err(|e| Error::Usage(e.to_string()))? {
+        Some(secret) => Ok(client.with_signer(internal_auth::Signer::new(
+            internal_auth::Role::Admin,
+            &secret,
+        ))),
+        None => Ok(client),
+    }
+}
+
+/// A chunk server client signing with the cluster secret (`--cluster-key-file`,
+/// `SPREAD_CLUSTER_KEY_FILE`, `SPREAD_CLUSTER_KEY`, else the cluster file's).
+fn chunk_client(
+    args: &AdminArgs,
+    auth: Option<&cluster::AuthEntry>,
+) -> Result<::chunkd::ChunkClient> {
+    let file = args
+        .cluster_key_file
+        .clone()
+        .or_else(|| auth.map(|a| a.cluster_key_file.clone()));
+    let client = ::chunkd::ChunkClient::new();
+    match internal_auth::cluster_secret(file.as_deref()).map_err(|e| Error::Usage(e.to_string()))? {
+        Some(secret) => Ok(client.with_signer(internal_auth::Signer::new(
+            internal_auth::Role::Service,
+            &secret,
+        ))),
+        None => Ok(client),
+    }
+}
+
 /// Runs one admin command; output goes to stdout.
 pub async fn run(args: AdminArgs) -> Result<()> {
-    let addr = match &args.meta {
-        Some(a) => a.clone(),
-        None => cluster::meta_addr(&args.cluster)
+    let (addr, auth) = match &args.meta {
+        Some(a) => (
+            a.clone(),
+            cluster::admin_view(&args.cluster).ok().and_then(|v| v.1),
+        ),
+        None => cluster::admin_view(&args.cluster)
             .map_err(|e| Error::Usage(format!("{e} (give --cluster FILE or --meta ADDR)")))?,
     };
-    let client = MetaClient::new(&addr);
+    let client = signed_client(&addr, &args, auth.as_ref())?;
+    let chunks = chunk_client(&args, auth.as_ref())?;
     let output = match args.command {
         AdminCommand::Account(AccountCommand::Create { name }) => {
             let a = client.create_account(&name).await?;
@@ -231,7 +277,7 @@ pub async fn run(args: AdminArgs) -> Result<()> {
             format!("removed meta node {id}; {} members\n", s.members.len())
         }
         AdminCommand::Chunkd(ChunkdCommand::ScrubStatus { server, json }) => {
-            chunkd::scrub_status(&chunkd::address(&client, &server).await?, json).await?
+            chunkd::scrub_status(&chunks, &chunkd::address(&client, &server).await?, json).await?
         }
         AdminCommand::Chunkd(ChunkdCommand::Chunks {
             server,
@@ -242,7 +288,7 @@ pub async fn run(args: AdminArgs) -> Result<()> {
             rebuild::chunks(&client, &id, count, limit).await?
         }
         AdminCommand::Chunkd(ChunkdCommand::Scrub { server, json }) => {
-            chunkd::scrub_start(&chunkd::address(&client, &server).await?, json).await?
+            chunkd::scrub_start(&chunks, &chunkd::address(&client, &server).await?, json).await?
         }
         AdminCommand::Object(ObjectCommand::Locate { bucket, key, json }) => {
             let rec = client.get_object(&bucket, &key).await?;

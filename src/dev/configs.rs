@@ -37,6 +37,23 @@ pub struct ConfigPaths {
     pub meta_peers: Vec<PathBuf>,
     pub chunkd: Vec<PathBuf>,
     pub gateway: PathBuf,
+    /// The secrets every process was given.
+    pub keys: crate::cluster::AuthEntry,
+}
+
+/// The cluster and admin secrets of a dev cluster, in `dir/keys/`: made at the first start,
+/// kept for the later ones.
+pub fn ensure_keys(dir: &Path) -> Result<crate::cluster::AuthEntry> {
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).map_err(|e| Error::file(&keys, e))?;
+    let entry = crate::cluster::AuthEntry {
+        cluster_key_file: keys.join("cluster.key"),
+        admin_key_file: keys.join("admin.key"),
+    };
+    for path in [&entry.cluster_key_file, &entry.admin_key_file] {
+        internal_auth::Secret::load_or_create(path).map_err(|e| Error::Startup(e.to_string()))?;
+    }
+    Ok(entry)
 }
 
 /// The gateway config of a dev cluster (validated): its admin listener on `admin`, its
@@ -74,6 +91,7 @@ pub fn write_all(
 ) -> Result<ConfigPaths> {
     let conf = dir.join("conf");
     std::fs::create_dir_all(&conf).map_err(|e| Error::file(&conf, e))?;
+    let keys = ensure_keys(dir)?;
     let meta_defaults = meta::Config::default();
     let meta_cfg = meta::Config {
         listen: plan.meta,
@@ -83,6 +101,8 @@ pub fn write_all(
         gc_grace_secs: args.gc_grace_secs.unwrap_or(meta_defaults.gc_grace_secs),
         lost_after_secs: args.lost_after_secs,
         rebuild_check_secs: 2,
+        cluster_key_file: Some(keys.cluster_key_file.clone()),
+        admin_key_file: Some(keys.admin_key_file.clone()),
         ..meta_defaults
     };
     let meta_path = conf.join("meta.toml");
@@ -122,6 +142,7 @@ pub fn write_all(
             scrub_grace_secs: args
                 .scrub_grace_secs
                 .unwrap_or(chunkd_defaults.scrub_grace_secs),
+            cluster_key_file: Some(keys.cluster_key_file.clone()),
             ..chunkd_defaults.clone()
         };
         let path = conf.join(format!("{}.toml", chunkd_name(i)));
@@ -129,12 +150,17 @@ pub fn write_all(
         chunkd_paths.push(path);
     }
     let gateway_path = conf.join("gateway.toml");
-    write_toml(&gateway_path, gateway)?;
+    let gateway = gateway::Config {
+        cluster_key_file: Some(keys.cluster_key_file.clone()),
+        ..gateway.clone()
+    };
+    write_toml(&gateway_path, &gateway)?;
     Ok(ConfigPaths {
         meta: meta_path,
         meta_peers,
         chunkd: chunkd_paths,
         gateway: gateway_path,
+        keys,
     })
 }
 

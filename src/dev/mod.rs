@@ -248,7 +248,12 @@ async fn start(
             pid,
         });
     }
-    let client = MetaClient::new(&plan.meta_list());
+    let admin = internal_auth::Secret::load(&paths.keys.admin_key_file)
+        .map_err(|e| Error::Startup(e.to_string()))?;
+    let client = MetaClient::new(&plan.meta_list()).with_signer(internal_auth::Signer::new(
+        internal_auth::Role::Admin,
+        &admin,
+    ));
     probe::meta_ready(&client, children, STEP_TIMEOUT).await?;
     join_meta_group(&client, &meta_nodes).await?;
     if let (Some(text), Some(path)) = (policy_text, &args.policy) {
@@ -291,6 +296,7 @@ async fn start(
             pid: meta_pid,
         },
         meta_nodes,
+        auth: Some(paths.keys.clone()),
         gateway: GatewayEntry {
             s3_addr: args.s3_listen.to_string(),
             swift_addr: Some(args.swift_listen.to_string()),
@@ -325,7 +331,7 @@ async fn join_meta_group(client: &MetaClient, nodes: &[MetaNodeEntry]) -> Result
             continue;
         }
         // The new node must answer before the leader can replicate to it.
-        let peer = MetaClient::new(&node.addr);
+        let peer = client.clone();
         let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
         while peer.group_status_at(&node.addr).await.is_err() {
             if tokio::time::Instant::now() >= deadline {

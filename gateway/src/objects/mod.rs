@@ -50,11 +50,18 @@ struct Inner {
 }
 
 impl ObjectService {
-    pub fn new(config: Config) -> ObjectService {
+    /// The object service of a gateway; fails when the cluster secret cannot be read.
+    pub fn new(config: Config) -> crate::Result<ObjectService> {
         crate::error::set_retry_after_secs(config.retry_after_secs);
-        let meta = MetaClient::new(&config.meta)
+        let signer = config.signer()?;
+        let mut meta = MetaClient::new(&config.meta)
             .with_container_cache(Duration::from_millis(config.container_cache_ms))
             .with_timeout(Duration::from_millis(config.meta_timeout_ms));
+        let mut chunks = ChunkClient::new();
+        if let Some(signer) = signer {
+            meta = meta.with_signer(signer.clone());
+            chunks = chunks.with_signer(signer);
+        }
         let services = ServiceDirectory::new(meta.clone(), config.services_refresh_ms);
         let policies = PolicyDirectory::new(
             meta.clone(),
@@ -62,17 +69,17 @@ impl ObjectService {
             config.replicas,
             config.chunk_size,
         );
-        ObjectService {
+        Ok(ObjectService {
             inner: Arc::new(Inner {
                 meta,
-                chunks: ChunkClient::new(),
+                chunks,
                 services,
                 policies,
                 codecs: Mutex::new(HashMap::new()),
                 deadlines: deadline::Deadlines::new(&config),
                 config,
             }),
-        }
+        })
     }
 
     /// The meta client (directory operations that involve no data).

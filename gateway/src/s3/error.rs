@@ -97,7 +97,8 @@ fn meta_to_s3(e: &meta_api::Error) -> S3Error {
                 crate::error::meta_unavailable_message(e),
             ));
         }
-        M::Db(_) | M::Io(_) | M::Internal(_) => {
+        M::Db(_) | M::Io(_) | M::Internal(_) | M::Unauthorized(_) => {
+            // Unauthorized: meta refused this gateway's signature (its cluster secret).
             tracing::error!(error = %e, "meta internal error");
             return S3Error::with_message(
                 S3ErrorCode::InternalError,

@@ -46,6 +46,8 @@ pub struct MetaClient {
     http: Client<HttpConnector, Full<Bytes>>,
     containers: Option<Arc<ContainerCache>>,
     timeout: Duration,
+    /// Signs every request (`None`: unsigned, refused by a meta that checks signatures).
+    signer: Option<Arc<internal_auth::Signer>>,
 }
 
 impl std::fmt::Debug for MetaClient {
@@ -95,7 +97,20 @@ impl MetaClient {
             http,
             containers: None,
             timeout: REQUEST_TIMEOUT,
+            signer: None,
         }
+    }
+
+    /// This client signing its requests with `signer` (a service of the cluster, or an
+    /// operator for the admin routes: [`crate::api::ADMIN_PATHS`]).
+    pub fn with_signer(mut self, signer: internal_auth::Signer) -> MetaClient {
+        self.signer = Some(Arc::new(signer));
+        self
+    }
+
+    /// The signer of this client's requests.
+    pub fn signer(&self) -> Option<&internal_auth::Signer> {
+        self.signer.as_deref()
     }
 
     /// This client giving up on a request after `timeout` (default [`REQUEST_TIMEOUT`]), time
@@ -226,7 +241,11 @@ impl MetaClient {
         body: Bytes,
     ) -> std::result::Result<Result<E::Response>, Attempt> {
         let name = req.container();
-        let request = match http::Request::builder()
+        let content = self
+            .signer
+            .as_ref()
+            .map(|_| internal_auth::content_hash(&body));
+        let mut request = match http::Request::builder()
             .method(http::Method::POST)
             .uri(format!("http://{addr}{}", E::PATH))
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -239,6 +258,16 @@ impl MetaClient {
                 ))));
             }
         };
+        if let (Some(signer), Some(content)) = (&self.signer, content) {
+            let (parts, body) = request.into_parts();
+            let mut parts = parts;
+            if let Err(e) =
+                signer.sign_headers(&mut parts.headers, &parts.method, &parts.uri, &content)
+            {
+                return Ok(Err(Error::Internal(format!("signing the request: {e}"))));
+            }
+            request = http::Request::from_parts(parts, body);
+        }
         let resp = match self.http.request(request).await {
             Ok(r) => r,
             Err(e) if e.is_connect() => return Err(Attempt::Unreachable(format!("{addr}: {e}"))),
@@ -279,10 +308,9 @@ impl MetaClient {
 
     /// The group as the node at `addr` (one of this client's addresses) sees it.
     pub async fn group_status_at(&self, addr: &str) -> Result<crate::api::GroupStatus> {
-        MetaClient::new(addr)
-            .with_timeout(self.timeout)
-            .call(&api::GroupStatusGet {})
-            .await
+        let mut one = MetaClient::new(addr).with_timeout(self.timeout);
+        one.signer = self.signer.clone();
+        one.call(&api::GroupStatusGet {}).await
     }
 
     /// Adds meta node `id` at `addr` to the group (through the leader).

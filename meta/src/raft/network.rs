@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use internal_auth::Signer;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -20,6 +21,7 @@ use openraft::raft::{
 use openraft::{AnyError, BasicNode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const APPEND_PATH: &str = "/v1/raft/append";
@@ -33,10 +35,12 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Network {
     http: Client<HttpConnector, Full<Bytes>>,
+    /// Signs every message (`None`: a group running without internal authentication).
+    signer: Option<Arc<Signer>>,
 }
 
 impl Network {
-    pub fn new() -> Network {
+    pub fn new(signer: Option<Signer>) -> Network {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(2)));
         connector.set_nodelay(true);
@@ -44,13 +48,8 @@ impl Network {
             http: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(60))
                 .build(connector),
+            signer: signer.map(Arc::new),
         }
-    }
-}
-
-impl Default for Network {
-    fn default() -> Self {
-        Network::new()
     }
 }
 
@@ -62,6 +61,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target,
             addr: node.addr.clone(),
             http: self.http.clone(),
+            signer: self.signer.clone(),
         }
     }
 }
@@ -71,6 +71,7 @@ pub struct Peer {
     target: u64,
     addr: String,
     http: Client<HttpConnector, Full<Bytes>>,
+    signer: Option<Arc<Signer>>,
 }
 
 type Rpc<T, E> = Result<T, RPCError<u64, BasicNode, E>>;
@@ -83,12 +84,23 @@ impl Peer {
         E: std::error::Error + DeserializeOwned,
     {
         let body = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let request = http::Request::builder()
+        let content = self
+            .signer
+            .as_ref()
+            .map(|_| internal_auth::content_hash(&body));
+        let mut request = http::Request::builder()
             .method(http::Method::POST)
             .uri(format!("http://{}{path}", self.addr))
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        if let (Some(signer), Some(content)) = (&self.signer, content) {
+            let uri = request.uri().clone();
+            let method = request.method().clone();
+            signer
+                .sign_headers(request.headers_mut(), &method, &uri, &content)
+                .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        }
         let exchange = async {
             let resp = self.http.request(request).await.map_err(|e| {
                 if e.is_connect() {

@@ -44,7 +44,11 @@ impl Node {
     /// Opens the node's log and state under `config.data_dir` and starts Raft. A node whose
     /// log is empty and whose config says `bootstrap` starts a group of one (itself, at
     /// `advertise`); others wait to be added by the leader (`meta add`).
-    pub async fn start(config: &Config, advertise: &str) -> Result<Arc<Node>> {
+    pub async fn start(
+        config: &Config,
+        advertise: &str,
+        peer_signer: Option<internal_auth::Signer>,
+    ) -> Result<Arc<Node>> {
         let path = config.data_dir.join("raft");
         let wanted = config.node_id;
         let log = tokio::task::spawn_blocking(move || -> Result<LogStore> {
@@ -77,7 +81,7 @@ impl Node {
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
-            Network::new(),
+            Network::new(peer_signer),
             log,
             sm,
         )

@@ -1,6 +1,7 @@
 //! Shared by meta's integration tests: a real meta server on 127.0.0.1:0 and record builders.
 #![allow(dead_code)]
 
+use internal_auth::{Role, Secret, Signer};
 use meta::Config;
 use meta_api::client::MetaClient;
 use meta_api::wire::{ChunkCopy, ChunkRecord, Heartbeat, ObjectRecord, ServiceStats};
@@ -11,7 +12,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub struct Running {
+    /// Signed as an operator (every route but Raft's).
     pub client: MetaClient,
+    /// The cluster secret (services sign with it).
+    pub cluster: Secret,
+    /// The admin secret.
+    pub admin: Secret,
     stop: oneshot::Sender<()>,
     task: JoinHandle<meta::Result<()>>,
 }
@@ -35,11 +41,23 @@ pub async fn start_with(dir: &Path, config: Config) -> Running {
         map_size_mib: 64,
         ..config
     };
+    // The secrets live beside the data (the tests' directories are temporary).
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (cluster, admin) = (
+        Secret::load_or_create(&keys.join("cluster.key")).unwrap(),
+        Secret::load_or_create(&keys.join("admin.key")).unwrap(),
+    );
+    let config = Config {
+        cluster_key_file: Some(keys.join("cluster.key")),
+        admin_key_file: Some(keys.join("admin.key")),
+        ..config
+    };
     let (stop, rx) = oneshot::channel();
     let task = tokio::spawn(meta::server::serve_with_shutdown(listener, config, async {
         let _ = rx.await;
     }));
-    let client = MetaClient::new(&addr);
+    let client = MetaClient::new(&addr).with_signer(Signer::new(Role::Admin, &admin));
     for _ in 0..200 {
         if client.health().await.is_ok() {
             break;
@@ -47,7 +65,13 @@ pub async fn start_with(dir: &Path, config: Config) -> Running {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     client.health().await.unwrap();
-    Running { client, stop, task }
+    Running {
+        client,
+        cluster,
+        admin,
+        stop,
+        task,
+    }
 }
 
 pub fn copy(service: &str, id: &str) -> ChunkCopy {
