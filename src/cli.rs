@@ -324,6 +324,12 @@ pub enum ClusterCommand {
         /// Service id (or its address).
         service: String,
     },
+    /// Admit a new chunk server (meta registers a new server locked at 0 with
+    /// `lock_new_services`, the default): the conscience scores it, it receives chunks.
+    Admit {
+        /// Service id (or its address).
+        service: String,
+    },
     /// Unlock every locked service.
     UnlockAll,
     /// Chunks each server will be told to delete: due now, and still in their grace period

@@ -35,7 +35,9 @@ pub struct Config {
     /// On each heartbeat a score rises by at most this much over the previous one (it may
     /// fall at once); a new service starts from 0.
     pub score_max_rise: u8,
-    /// A service seen for the first time is stored locked at score 0 (`cluster unlock` it).
+    /// A service seen for the first time is stored locked at score 0: it gets no data until an
+    /// operator admits it (`spread admin cluster admit`). On by default: a new chunk server
+    /// joins the cluster by decision, not by its first heartbeat.
     pub lock_new_services: bool,
     /// Seconds between two passes of the expirer (objects whose `x-delete-at` is due, expired
     /// Swift tokens); 0 disables it.
@@ -95,7 +97,7 @@ impl Default for Config {
             directory_map_size_mib: 256 * 1024,
             score_expr: DEFAULT_SCORE_EXPR.to_string(),
             score_max_rise: 20,
-            lock_new_services: false,
+            lock_new_services: true,
             expirer_interval_secs: 10,
             lost_after_secs: 900,
             rebuild_check_secs: 5,
@@ -178,7 +180,7 @@ mod tests {
     #[test]
     fn conscience_settings_and_bad_expression() {
         let c = Config::default();
-        assert_eq!((c.score_max_rise, c.lock_new_services), (20, false));
+        assert_eq!((c.score_max_rise, c.lock_new_services), (20, true));
         c.score().unwrap();
         let c = Config::parse(
             "score_expr = \"100 * space\"\nscore_max_rise = 5\nlock_new_services = true",

@@ -19,6 +19,7 @@ async fn start(dir: &Path, dead_after_secs: u64, cache: usize) -> Running {
         dead_after_secs,
         open_env_cache: cache,
         gc_grace_secs: 0,
+        lock_new_services: false,
         ..Config::default()
     };
     start_with(dir, config).await

@@ -16,6 +16,7 @@ async fn start(dir: &Path, expirer_interval_secs: u64) -> Running {
         expirer_interval_secs,
         // Garbage is handed out at once, so that tests can see it.
         gc_grace_secs: 0,
+        lock_new_services: false,
         ..Config::default()
     };
     start_with(dir, config).await

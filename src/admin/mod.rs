@@ -182,6 +182,14 @@ pub async fn run(args: AdminArgs) -> Result<()> {
             let s = client.unlock_service(&id).await?;
             format!("unlocked {} ({})\n", s.id, s.addr)
         }
+        AdminCommand::Cluster(ClusterCommand::Admit { service }) => {
+            let id = service_id(&client, &service).await?;
+            let s = client.unlock_service(&id).await?;
+            format!(
+                "admitted {} ({}, {}): it receives chunks as its score rises\n",
+                s.id, s.addr, s.location
+            )
+        }
         AdminCommand::Cluster(ClusterCommand::Rebuild { service }) => {
             let id = service_id(&client, &service).await?;
             let l = client.rebuild_start(&id).await?;

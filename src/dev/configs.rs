@@ -101,6 +101,8 @@ pub fn write_all(
         gc_grace_secs: args.gc_grace_secs.unwrap_or(meta_defaults.gc_grace_secs),
         lost_after_secs: args.lost_after_secs,
         rebuild_check_secs: 2,
+        // The dev cluster's chunk servers are its own: admitted as they come.
+        lock_new_services: false,
         cluster_key_file: Some(keys.cluster_key_file.clone()),
         admin_key_file: Some(keys.admin_key_file.clone()),
         ..meta_defaults

@@ -15,6 +15,8 @@ pub fn config(dir: &std::path::Path) -> Config {
         open_env_cache: 4,
         dead_after_secs: 10,
         gc_grace_secs: 0,
+        // The tests' services are admitted as they come.
+        lock_new_services: false,
         ..Config::default()
     }
 }
