@@ -33,6 +33,13 @@ pub struct Config {
     pub scrub_interval_days: u64,
     /// Chunks written less than this many seconds ago are left for the next pass.
     pub scrub_grace_secs: u64,
+    /// Seconds between two orphan sweeps ([`crate::orphans`]); 0: none.
+    pub orphan_check_secs: u64,
+    /// Chunk files younger than this are never taken for orphans: longer than any write (a
+    /// 5 GiB object or part) can take.
+    pub orphan_grace_secs: u64,
+    /// Orphans set aside in `orphans/` are deleted this much later.
+    pub orphan_hold_secs: u64,
     /// File holding the cluster secret (`spread keygen`): every request but the probes
     /// (`/health`, `/ready`, `/metrics`) must be signed with it, and this server signs its
     /// heartbeats with it. `SPREAD_CLUSTER_KEY_FILE`, or the secret itself in
@@ -56,6 +63,9 @@ impl Default for Config {
             scrub_mib_per_sec: 50,
             scrub_interval_days: 14,
             scrub_grace_secs: 60,
+            orphan_check_secs: 6 * 3600,
+            orphan_grace_secs: 24 * 3600,
+            orphan_hold_secs: 7 * 24 * 3600,
             cluster_key_file: None,
             insecure_no_auth: false,
         }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod heartbeat;
 pub mod metrics;
 pub mod newchunk;
+pub mod orphans;
 pub mod pieces;
 pub mod range;
 pub mod scrub;

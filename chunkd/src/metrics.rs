@@ -56,6 +56,10 @@ pub struct Metrics {
     pub read_bytes: Counter,
     /// Chunk data bytes of the chunks PUT and stored.
     pub written_bytes: Counter,
+    /// Chunk files the orphan sweep set aside (unknown to the directory).
+    pub orphans_set_aside: Counter,
+    /// Orphans deleted after their hold.
+    pub orphans_purged: Counter,
 }
 
 impl Metrics {
@@ -96,6 +100,18 @@ impl Metrics {
             "Chunk data bytes written to the volume by stored uploads",
             written_bytes.clone(),
         );
+        let orphans_set_aside = Counter::default();
+        registry.register(
+            "spread_chunkd_orphans_set_aside",
+            "Chunk files the orphan sweep moved to orphans/ (no record points to them)",
+            orphans_set_aside.clone(),
+        );
+        let orphans_purged = Counter::default();
+        registry.register(
+            "spread_chunkd_orphans_purged",
+            "Orphan chunk files deleted after their hold",
+            orphans_purged.clone(),
+        );
         registry.register_collector(Box::new(VolumeCollector { volume, scrubber }));
         Metrics {
             registry,
@@ -104,6 +120,8 @@ impl Metrics {
             errors,
             read_bytes,
             written_bytes,
+            orphans_set_aside,
+            orphans_purged,
         }
     }
 

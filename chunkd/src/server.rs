@@ -24,6 +24,7 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use internal_auth::{Role, Signer, Verified, Verifier};
+use meta_api::client::MetaClient;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,6 +94,22 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
     ));
     tasks.spawn(scrubber.clone().run());
     let metrics = Arc::new(Metrics::new(volume.clone(), scrubber.clone()));
+    {
+        let mut meta = MetaClient::new(&config.meta);
+        if let Some(s) = &secret {
+            meta = meta.with_signer(Signer::new(Role::Service, s));
+        }
+        tasks.spawn(crate::orphans::run_loop(
+            volume.clone(),
+            meta,
+            metrics.clone(),
+            crate::orphans::Settings {
+                every: Duration::from_secs(config.orphan_check_secs),
+                grace: Duration::from_secs(config.orphan_grace_secs),
+                hold: Duration::from_secs(config.orphan_hold_secs),
+            },
+        ));
+    }
     let state = Arc::new(State {
         volume,
         scrubber,

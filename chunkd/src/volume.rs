@@ -21,6 +21,8 @@ const SERVICE_ID_FILE: &str = "service-id";
 const TMP_DIR: &str = "tmp";
 /// Where bad chunk files are moved to, on the same volume.
 pub const QUARANTINE_DIR: &str = "quarantine";
+/// Directory of the orphan chunks set aside by the orphan sweep (`crate::orphans`).
+pub const ORPHAN_DIR: &str = "orphans";
 
 /// What identifies one file whatever its name: device, inode, and the inode's change time
 /// (an inode number freed by a delete may be given to the next new file).
@@ -160,6 +162,53 @@ impl Volume {
         }
     }
 
+    /// The prefix directories of the volume (where chunk files live), sorted. Blocking.
+    pub fn prefix_dirs(&self) -> Result<Vec<PathBuf>> {
+        let mut dirs = Vec::new();
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.to_str().is_some_and(is_prefix_dir_name) && entry.file_type()?.is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+        dirs.sort();
+        Ok(dirs)
+    }
+
+    /// The chunks of prefix directory `dir` last modified before `before` (ids and file
+    /// identities). Blocking.
+    pub fn chunks_older_than(
+        &self,
+        dir: &Path,
+        before: std::time::SystemTime,
+    ) -> Result<Vec<(String, FileIdentity)>> {
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::Io(e)),
+        };
+        let mut old = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(id) = name.to_str().filter(|n| crate::is_valid_chunk_id(n)) else {
+                continue;
+            };
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                // Deleted meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::Io(e)),
+            };
+            if meta.modified().is_ok_and(|m| m < before) {
+                old.push((id.to_string(), file_identity(&meta)));
+            }
+        }
+        old.sort();
+        Ok(old)
+    }
+
     /// Delete chunk `id`; `Ok(false)` if it did not exist. Blocking.
     pub fn delete(&self, id: &str) -> Result<bool> {
         let path = self.chunk_path(id);
@@ -192,6 +241,66 @@ impl Volume {
         found_by: &str,
         reason: &str,
     ) -> Result<Option<PathBuf>> {
+        self.set_aside(QUARANTINE_DIR, id, expect, found_by, reason, false)
+    }
+
+    /// Moves orphan chunk `id` (a file the directory does not know) out of service into
+    /// `orphans/<id>.<ms>`, as [`Volume::quarantine`] does (never reported to meta), where
+    /// [`Volume::purge_orphans`] deletes it after a hold. Blocking.
+    pub fn set_aside_orphan(
+        &self,
+        id: &str,
+        expect: FileIdentity,
+        reason: &str,
+    ) -> Result<Option<PathBuf>> {
+        self.set_aside(ORPHAN_DIR, id, Some(expect), "orphan-sweep", reason, true)
+    }
+
+    /// Deletes the files set aside in `orphans/` before `before_ms`; returns how many.
+    /// Blocking.
+    pub fn purge_orphans(&self, before_ms: i64) -> Result<u64> {
+        let dir = self.root.join(ORPHAN_DIR);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::Io(e)),
+        };
+        let mut purged = 0;
+        for entry in entries {
+            let name = entry?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(record) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let set_aside_ms = fs::read(dir.join(name))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<QuarantineRecord>(&b).ok())
+                .map(|r| r.quarantined_ms);
+            if set_aside_ms.is_some_and(|ms| ms < before_ms) {
+                match fs::remove_file(dir.join(record)) {
+                    Ok(()) => purged += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::Io(e)),
+                }
+                fs::remove_file(dir.join(name))?;
+            }
+        }
+        if purged > 0 {
+            fsync_dir(&dir)?;
+        }
+        Ok(purged)
+    }
+
+    /// Moves chunk `id` into `dir_name/<id>.<ms>` with its record beside it.
+    fn set_aside(
+        &self,
+        dir_name: &str,
+        id: &str,
+        expect: Option<FileIdentity>,
+        found_by: &str,
+        reason: &str,
+        reported: bool,
+    ) -> Result<Option<PathBuf>> {
         let path = self.chunk_path(id);
         if let Some(expect) = expect {
             match fs::symlink_metadata(&path) {
@@ -201,7 +310,7 @@ impl Volume {
                 Err(e) => return Err(Error::Io(e)),
             }
         }
-        let dir = self.root.join(QUARANTINE_DIR);
+        let dir = self.root.join(dir_name);
         match fs::create_dir(&dir) {
             Ok(()) => fsync_dir(&self.root)?,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -231,7 +340,7 @@ impl Volume {
             reason: reason.to_string(),
             quarantined_ms: now,
             file: name.clone(),
-            reported: false,
+            reported,
         };
         let json =
             serde_json::to_vec_pretty(&record).map_err(|e| Error::Io(std::io::Error::other(e)))?;

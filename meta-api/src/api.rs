@@ -142,6 +142,7 @@ endpoints! {
     GroupAdd => "/v1/group/add" -> GroupStatus;
     GroupRemove => "/v1/group/remove" -> GroupStatus;
     RdirList => "/v1/rdir/list" -> RdirAnswer;
+    RdirCheck => "/v1/rdir/check" -> RdirUnknown;
     ChunkLocate => "/v1/rdir/locate" -> Option<LocatedChunk>;
     RebuildStart => "/v1/rebuild/start" -> LostService;
     ServiceForget => "/v1/services/forget" -> Empty;
@@ -160,6 +161,27 @@ pub struct RdirList {
     /// Most entries answered (0: only the count).
     #[serde(default)]
     pub limit: u32,
+}
+
+/// Which of a chunk server's chunk files the directory does not know: neither a copy in the
+/// reverse index nor one queued for deletion. The chunk server's orphan sweep asks with the
+/// files older than any write can take; the unknown ones are orphans of writes that never
+/// committed (a gateway that died mid-write).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RdirCheck {
+    pub service: String,
+    /// At most [`RDIR_CHECK_MAX`] ids.
+    pub chunk_ids: Vec<String>,
+}
+
+/// Most chunk ids in one [`RdirCheck`].
+pub const RDIR_CHECK_MAX: usize = 1000;
+
+/// Answer of [`RdirCheck`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RdirUnknown {
+    /// The ids asked about that the directory does not know, in the order asked.
+    pub unknown: Vec<String>,
 }
 
 /// Answer of [`RdirList`].

@@ -398,6 +398,7 @@ pub fn routes() -> Routes {
     r.add(|s, q: api::TokenCreate| s.create_token(&q.account, &q.user, q.ttl_secs));
     r.read(|s, q: api::TokenGet| s.get_token(&q.token));
     r.read(|s, q: api::RdirList| s.rdir_list(&q.service, q.after.as_deref(), q.limit));
+    r.read(|s, q: api::RdirCheck| s.rdir_unknown(&q.service, &q.chunk_ids));
     r.read(|s, q: api::ChunkLocate| {
         s.locate_chunk(
             &q.container,

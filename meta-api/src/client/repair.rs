@@ -9,6 +9,16 @@ use crate::wire::{
 
 impl MetaClient {
     /// One page of a chunk server's reverse index (`limit` 0: only the count).
+    /// Which of `chunk_ids` (at most [`api::RDIR_CHECK_MAX`]) the directory knows nothing of
+    /// on `service` (no copy in the reverse index, none queued for deletion).
+    pub async fn rdir_unknown(&self, service: &str, chunk_ids: Vec<String>) -> Result<Vec<String>> {
+        let req = api::RdirCheck {
+            service: service.to_string(),
+            chunk_ids,
+        };
+        Ok(self.call(&req).await?.unknown)
+    }
+
     pub async fn rdir_list(
         &self,
         service: &str,

@@ -18,7 +18,7 @@ use super::records::{decode, decode_record, encode};
 use super::{Store, versions};
 use crate::ids;
 use heed::{RoTxn, RwTxn};
-use meta_api::api::{RdirAnswer, RepairOutcome};
+use meta_api::api::{RdirAnswer, RdirUnknown, RepairOutcome};
 use meta_api::error::{Error, Result};
 use meta_api::wire::{
     AddedCopy, ChunkCopy, ChunkRecord, LocatedChunk, LostService, ObjectRecord, PartRecord,
@@ -701,6 +701,27 @@ impl Store {
     }
 
     /// One page of a service's reverse index (`limit` 0: only the count).
+    /// Which of `chunk_ids` the directory does not know on `service`: no reverse index entry,
+    /// no GC entry.
+    pub fn rdir_unknown(&self, service: &str, chunk_ids: &[String]) -> Result<RdirUnknown> {
+        if chunk_ids.len() > meta_api::api::RDIR_CHECK_MAX {
+            return Err(Error::InvalidArgument(format!(
+                "at most {} chunk ids per check, {} given",
+                meta_api::api::RDIR_CHECK_MAX,
+                chunk_ids.len()
+            )));
+        }
+        let txn = self.dir.env.read_txn()?;
+        let mut unknown = Vec::new();
+        for id in chunk_ids {
+            let key = gc_key(service, id);
+            if self.dir.rdir.get(&txn, &key)?.is_none() && self.dir.gc.get(&txn, &key)?.is_none() {
+                unknown.push(id.clone());
+            }
+        }
+        Ok(RdirUnknown { unknown })
+    }
+
     pub fn rdir_list(&self, service: &str, after: Option<&str>, limit: u32) -> Result<RdirAnswer> {
         let txn = self.dir.env.read_txn()?;
         let prefix = gc_prefix(service);

@@ -1,0 +1,148 @@
+//! The orphan sweep end to end: a real meta and a real chunk server (in this process, on
+//! loopback), chunk files written through the signed chunk client. A chunk no record points
+//! to is set aside in `orphans/` and deleted after its hold; a chunk of a stored object and a
+//! chunk queued for GC stay.
+
+mod common;
+
+use bytes::Bytes;
+use chunkd::{ChunkClient, ChunkMeta, blake3_hex, new_chunk_id};
+use common::{copy, object_with, start_with};
+use internal_auth::{Role, Signer};
+use meta::Config;
+use meta_api::wire::ContainerSettings;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Waits (bounded) until `cond` holds.
+async fn wait_until(what: &str, limit: Duration, cond: impl Fn() -> bool) {
+    let end = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Names of the chunk files set aside (not their records).
+fn set_aside(volume: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(volume.join("orphans")) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str().map(str::to_string))
+        .filter(|n| !n.ends_with(".json"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn orphan_chunks_are_set_aside_then_purged_and_known_ones_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta_dir = dir.path().join("meta");
+    let run = start_with(
+        &meta_dir,
+        Config {
+            lock_new_services: false,
+            // Overwritten chunks stay queued (not handed out) for the whole test.
+            gc_grace_secs: 3600,
+            ..Config::default()
+        },
+    )
+    .await;
+    let c = &run.client;
+    c.create_account("acct").await.unwrap();
+    c.create_container("acct", "b", &ContainerSettings::default())
+        .await
+        .unwrap();
+
+    let volume = dir.path().join("vol");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = chunkd::Config {
+        listen: listener.local_addr().unwrap(),
+        volume: volume.clone(),
+        meta: c.addr().to_string(),
+        heartbeat_secs: 1,
+        orphan_check_secs: 1,
+        orphan_grace_secs: 1,
+        orphan_hold_secs: 3,
+        cluster_key_file: Some(meta_dir.join("keys").join("cluster.key")),
+        ..chunkd::Config::default()
+    };
+    let server = tokio::spawn(chunkd::server::serve(listener, config));
+    wait_until(
+        "the chunk server's service id",
+        Duration::from_secs(10),
+        || volume.join("service-id").exists(),
+    )
+    .await;
+    let service = std::fs::read_to_string(volume.join("service-id"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let chunks = ChunkClient::new().with_signer(Signer::new(Role::Service, &run.cluster));
+    let data = vec![Bytes::from_static(b"some chunk data")];
+    let meta = ChunkMeta {
+        account: "acct".into(),
+        container: "b".into(),
+        key: "k".into(),
+        version: "null".into(),
+        content_id: "0123456789abcdef0123456789abcdef".into(),
+        position: "0".into(),
+        policy: "THREECOPIES".into(),
+        size: data[0].len() as u64,
+        hash: blake3_hex(&data),
+        mtime_ms: 0,
+        pieces: None,
+    };
+    let (kept, queued, orphan) = (new_chunk_id(), new_chunk_id(), new_chunk_id());
+    for id in [&kept, &queued, &orphan] {
+        chunks.put(&addr, id, &meta, data.clone()).await.unwrap();
+    }
+    // `queued` is an object's chunk, then replaced by `kept`: queued for GC, not due yet.
+    let size = data[0].len() as u64;
+    let headers = Default::default();
+    c.put_object(
+        "b",
+        &object_with("k", size, vec![copy(&service, &queued)], headers),
+    )
+    .await
+    .unwrap();
+    let headers = Default::default();
+    c.put_object(
+        "b",
+        &object_with("k", size, vec![copy(&service, &kept)], headers),
+    )
+    .await
+    .unwrap();
+
+    // The orphan is set aside (its file gone from the chunks), the others stay and read.
+    wait_until("the orphan set aside", Duration::from_secs(20), || {
+        set_aside(&volume)
+            .iter()
+            .any(|n| n.starts_with(orphan.as_str()))
+    })
+    .await;
+    assert!(matches!(
+        chunks.get(&addr, &orphan, None).await,
+        Err(chunkd::Error::NotFound)
+    ));
+    for id in [&kept, &queued] {
+        assert!(chunks.get(&addr, id, None).await.unwrap() == data[0]);
+    }
+    assert_eq!(set_aside(&volume).len(), 1, "only the orphan");
+    // Then deleted after its hold (record too).
+    wait_until("the orphan purged", Duration::from_secs(20), || {
+        set_aside(&volume).is_empty()
+    })
+    .await;
+    assert_eq!(
+        std::fs::read_dir(volume.join("orphans")).unwrap().count(),
+        0
+    );
+    for id in [&kept, &queued] {
+        assert!(chunks.get(&addr, id, None).await.unwrap() == data[0]);
+    }
+    server.abort();
+    run.stop().await;
+}
