@@ -187,8 +187,10 @@ pub struct RdirUnknown {
 /// Answer of [`RdirList`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RdirAnswer {
-    /// Copies the server holds (all of them, not only those answered).
+    /// Copies the server holds (all of them, not only those answered); on the first page
+    /// only (`after` unset), 0 on the others.
     pub count: u64,
+    /// Their bytes, likewise.
     pub bytes: u64,
     pub entries: Vec<RdirEntry>,
     /// Where the next page starts, when there is one.

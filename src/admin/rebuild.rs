@@ -135,7 +135,9 @@ pub async fn chunks(client: &MetaClient, service: &str, count: bool, limit: u32)
         let page = client
             .rdir_list(service, after.as_deref(), (limit - shown).min(1000))
             .await?;
-        total = page.count;
+        if after.is_none() {
+            total = page.count;
+        }
         for e in &page.entries {
             t.row([
                 e.chunk_id.clone(),

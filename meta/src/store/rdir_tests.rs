@@ -217,6 +217,7 @@ fn rdir_follows_every_kind_of_write() {
     assert_eq!(page.entries.len(), 1);
     let rest = s.rdir_list("s1", page.next.as_deref(), 100).unwrap();
     assert_eq!(rest.entries.len(), 1);
+    assert_eq!(rest.count, 0, "totals on the first page only");
     assert_ne!(rest.entries[0].chunk_id, page.entries[0].chunk_id);
     assert!(rest.next.is_none());
 }

@@ -722,24 +722,50 @@ impl Store {
         Ok(RdirUnknown { unknown })
     }
 
+    /// A page of `service`'s reverse index: at most `limit` entries after chunk id `after`,
+    /// read from there (a page costs its own size, not the pages before it). The totals
+    /// (`count`, `bytes`) come with the first page only (`after` unset), from one pass over
+    /// the server's entries.
     pub fn rdir_list(&self, service: &str, after: Option<&str>, limit: u32) -> Result<RdirAnswer> {
         let txn = self.dir.env.read_txn()?;
         let prefix = gc_prefix(service);
         let mut answer = RdirAnswer::default();
-        for item in self.dir.rdir.prefix_iter(&txn, &prefix)? {
+        if after.is_none() {
+            for item in self.dir.rdir.prefix_iter(&txn, &prefix)? {
+                let (_, v) = item?;
+                let r: RdirRecord = decode_record(v)?;
+                answer.count += 1;
+                answer.bytes = answer.bytes.saturating_add(r.size);
+            }
+        }
+        if limit == 0 {
+            return Ok(answer);
+        }
+        let start = match after {
+            Some(a) => gc_key(service, a),
+            None => prefix.clone(),
+        };
+        let lower = if after.is_some() {
+            Bound::Excluded(start.as_slice())
+        } else {
+            Bound::Included(start.as_slice())
+        };
+        for item in self
+            .dir
+            .rdir
+            .range(&txn, &(lower, Bound::<&[u8]>::Unbounded))?
+        {
             let (k, v) = item?;
-            answer.count += 1;
-            let r: RdirRecord = decode_record(v)?;
-            answer.bytes = answer.bytes.saturating_add(r.size);
-            let chunk = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            if after.is_some_and(|a| chunk.as_str() <= a) {
-                continue;
+            if !k.starts_with(&prefix) {
+                break;
             }
-            if answer.entries.len() < limit as usize {
-                answer.entries.push(entry_of(service.to_string(), chunk, r));
-            } else if limit > 0 && answer.next.is_none() {
+            if answer.entries.len() >= limit as usize {
                 answer.next = answer.entries.last().map(|e| e.chunk_id.clone());
+                break;
             }
+            let r: RdirRecord = decode_record(v)?;
+            let chunk = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            answer.entries.push(entry_of(service.to_string(), chunk, r));
         }
         Ok(answer)
     }
