@@ -581,7 +581,7 @@ const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 /// The plain-HTTP answer to a plain request on a TLS port.
 const PLAIN_TO_TLS_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
 Content-Type: text/plain; charset=utf-8\r\n\
-Content-Length: 61\r\n\
+Content-Length: 62\r\n\
 Connection: close\r\n\
 \r\n\
 This port speaks HTTPS: send the request over TLS (https://).\n";
