@@ -59,7 +59,8 @@ pub struct DevOptions {
     /// Environment variables set for `spread dev` (and so for its children), e.g. the
     /// gateway's `SPREAD_GATEWAY_*` edge settings.
     pub env: Vec<(String, String)>,
-    /// `--tls`: S3 and Swift over HTTPS, the test CA at [`Cluster::tls_ca`].
+    /// `--tls`: S3 and Swift over HTTPS, the test CA at [`Cluster::tls_ca`] (the harness's
+    /// own S3 and Swift clients speak plain HTTP: a TLS test brings its own, see `tests/tls.rs`).
     pub tls: bool,
 }
 
