@@ -140,6 +140,11 @@ pub struct DevArgs {
     /// copies elsewhere (meta's `lost_after_secs`; production default 900).
     #[arg(long, env = "SPREAD_LOST_AFTER_SECS", default_value_t = 120)]
     pub lost_after_secs: u64,
+    /// Serve S3 and Swift over HTTPS only, with a test CA and a server certificate for
+    /// localhost generated into `DATA_DIR/tls/` (the CA path is printed; the CA is kept across
+    /// restarts on the same directory).
+    #[arg(long, env = "SPREAD_DEV_TLS")]
+    pub tls: bool,
 }
 
 /// Flags of `spread admin`.

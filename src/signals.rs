@@ -1,4 +1,7 @@
 //! Shutdown signals: a future that completes on SIGINT (Ctrl-C) or SIGTERM.
+//!
+//! SIGHUP is not handled here: the gateway listens for it itself, to reload its TLS
+//! certificate (`gateway::tls::reload_on_sighup`); the other processes keep its default action.
 
 use tokio::signal::unix::{SignalKind, signal};
 

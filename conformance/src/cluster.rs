@@ -59,6 +59,9 @@ pub struct DevOptions {
     /// Environment variables set for `spread dev` (and so for its children), e.g. the
     /// gateway's `SPREAD_GATEWAY_*` edge settings.
     pub env: Vec<(String, String)>,
+    /// `--tls`: S3 and Swift over HTTPS, the test CA at [`Cluster::tls_ca`] (the harness's
+    /// own S3 and Swift clients speak plain HTTP: a TLS test brings its own, see `tests/tls.rs`).
+    pub tls: bool,
 }
 
 impl Default for DevOptions {
@@ -77,6 +80,7 @@ impl Default for DevOptions {
             scrub_interval_days: None,
             scrub_grace_secs: None,
             env: Vec::new(),
+            tls: false,
         }
     }
 }
@@ -581,6 +585,9 @@ impl Cluster {
         if opts.meta > 1 {
             cmd.arg("--meta").arg(opts.meta.to_string());
         }
+        if opts.tls {
+            cmd.arg("--tls");
+        }
         for (flag, value) in [
             ("--scrub-mib-per-sec", opts.scrub_mib_per_sec),
             ("--scrub-interval-days", opts.scrub_interval_days),
@@ -659,7 +666,7 @@ impl Cluster {
         crate::s3::S3::new(&self.endpoint, &self.access_key, &self.secret_key)
     }
 
-    /// The Swift auth URL (`http://ADDR/auth/v1.0`) of the gateway.
+    /// The Swift auth URL (`http://ADDR/auth/v1.0`, `https://` with TLS) of the gateway.
     pub fn swift_auth_url(&self) -> String {
         let addr = self
             .info
@@ -667,7 +674,13 @@ impl Cluster {
             .swift_addr
             .clone()
             .unwrap_or_else(|| panic!("cluster.toml has no [gateway] swift_addr"));
-        format!("http://{addr}/auth/v1.0")
+        let scheme = if self.opts.tls { "https" } else { "http" };
+        format!("{scheme}://{addr}/auth/v1.0")
+    }
+
+    /// The CA certificate (PEM) of a cluster started with [`DevOptions::tls`].
+    pub fn tls_ca(&self) -> PathBuf {
+        self.data_dir.join("tls").join("ca.pem")
     }
 
     /// A Swift client authenticated as the dev admin user (`dev:admin`, key = secret key).

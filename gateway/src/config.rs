@@ -123,6 +123,19 @@ pub struct Config {
     pub cluster_key_file: Option<PathBuf>,
     /// Send unsigned internal requests (for a cluster running with `insecure_no_auth`).
     pub insecure_no_auth: bool,
+    /// PEM file of the certificate chain (end-entity certificate first) the S3 and Swift
+    /// listeners present. With `tls_key_file` set too, both listeners speak TLS only (HTTPS;
+    /// HTTP/2 and HTTP/1.1 by ALPN); the admin listener stays plain HTTP. Both files are read
+    /// again on SIGHUP (new handshakes get the new certificate; a failed reload keeps the old
+    /// one). `SPREAD_GATEWAY_TLS_CERT_FILE`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM file of the private key of `tls_cert_file` (PKCS#8, PKCS#1 or SEC1).
+    /// `SPREAD_GATEWAY_TLS_KEY_FILE`.
+    pub tls_key_file: Option<PathBuf>,
+    /// How long a client has to complete the TLS handshake, from when its connection is
+    /// accepted; past it the connection is closed (it counts against
+    /// `max_connections_per_ip` meanwhile). `SPREAD_GATEWAY_TLS_HANDSHAKE_TIMEOUT_MS`.
+    pub tls_handshake_timeout_ms: u64,
 }
 
 /// The keys that environment variables override (`SPREAD_GATEWAY_` + the key in upper
@@ -143,6 +156,7 @@ const ENV_KEYS: &[&str] = &[
     "rebuild_mib_per_sec",
     "rebuild_lease_secs",
     "rebuild_poll_ms",
+    "tls_handshake_timeout_ms",
 ];
 
 /// Default of `meta_timeout_ms`: long enough for a meta group to elect a new leader (the meta
@@ -186,6 +200,9 @@ impl Default for Config {
             access_log: "off".to_string(),
             cluster_key_file: None,
             insecure_no_auth: false,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_handshake_timeout_ms: 10_000,
         }
     }
 }
@@ -239,6 +256,15 @@ impl Config {
         if let Some(text) = var("SPREAD_GATEWAY_ACCESS_LOG") {
             self.access_log = text.trim().to_string();
         }
+        // An empty value unsets the file (and so, with the other, TLS).
+        let path =
+            |text: String| Some(PathBuf::from(text.trim())).filter(|p| !p.as_os_str().is_empty());
+        if let Some(text) = var("SPREAD_GATEWAY_TLS_CERT_FILE") {
+            self.tls_cert_file = path(text);
+        }
+        if let Some(text) = var("SPREAD_GATEWAY_TLS_KEY_FILE") {
+            self.tls_key_file = path(text);
+        }
         for key in ENV_KEYS {
             let name = format!("SPREAD_GATEWAY_{}", key.to_ascii_uppercase());
             let Some(text) = var(&name) else { continue };
@@ -263,6 +289,7 @@ impl Config {
                 "rebuild_mib_per_sec" => self.rebuild_mib_per_sec = value,
                 "rebuild_lease_secs" => self.rebuild_lease_secs = value,
                 "rebuild_poll_ms" => self.rebuild_poll_ms = value,
+                "tls_handshake_timeout_ms" => self.tls_handshake_timeout_ms = value,
                 _ => return Err(Error::Config(format!("{name}: unknown key"))),
             }
         }
@@ -327,6 +354,16 @@ impl Config {
         if let Some(domain) = &self.s3_domain {
             crate::s3::vhost::check_domain(domain).map_err(Error::Config)?;
         }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(Error::Config(
+                "tls_cert_file and tls_key_file must be set together (or neither)".to_string(),
+            ));
+        }
+        if self.tls_handshake_timeout_ms == 0 {
+            return Err(Error::Config(
+                "tls_handshake_timeout_ms must be at least 1".to_string(),
+            ));
+        }
         Ok(())
     }
 }
@@ -351,6 +388,38 @@ mod tests {
         assert_eq!(c.admin_addr.port(), 9555);
         assert_eq!(c.access_log, "stderr");
         assert_eq!(Config::default().access_log, "off");
+    }
+
+    #[test]
+    fn tls_keys_come_from_the_file_and_the_environment() {
+        let d = Config::default();
+        assert_eq!((&d.tls_cert_file, &d.tls_key_file), (&None, &None));
+        assert!(d.tls_handshake_timeout_ms >= 1000);
+        let parsed: Config =
+            toml::from_str("tls_cert_file = \"/c.pem\"\ntls_key_file = \"/k.pem\"\n")
+                .expect("parses");
+        parsed.validate().expect("valid");
+        assert_eq!(parsed.tls_key_file.as_deref(), Some(Path::new("/k.pem")));
+        let vars = |name: &str| match name {
+            "SPREAD_GATEWAY_TLS_CERT_FILE" => Some("/etc/spread/cert.pem".to_string()),
+            "SPREAD_GATEWAY_TLS_KEY_FILE" => Some(" /etc/spread/key.pem ".to_string()),
+            "SPREAD_GATEWAY_TLS_HANDSHAKE_TIMEOUT_MS" => Some("2500".to_string()),
+            _ => None,
+        };
+        let c = Config::default().with_vars(vars).expect("valid");
+        assert_eq!(
+            c.tls_cert_file.as_deref(),
+            Some(Path::new("/etc/spread/cert.pem"))
+        );
+        assert_eq!(
+            c.tls_key_file.as_deref(),
+            Some(Path::new("/etc/spread/key.pem"))
+        );
+        assert_eq!(c.tls_handshake_timeout_ms, 2500);
+        // Empty values turn TLS off again.
+        let off = |name: &str| name.ends_with("_FILE").then(String::new);
+        let c = parsed.with_vars(off).expect("valid");
+        assert_eq!((c.tls_cert_file, c.tls_key_file), (None, None));
     }
 
     #[test]
@@ -402,6 +471,17 @@ mod tests {
         assert!(
             Config::default()
                 .with_vars(bad("SPREAD_GATEWAY_ADMIN_ADDR", "localhost"))
+                .is_err()
+        );
+        assert!(
+            Config::default()
+                .with_vars(bad("SPREAD_GATEWAY_TLS_CERT_FILE", "/etc/spread/cert.pem"))
+                .is_err(),
+            "a certificate without its key"
+        );
+        assert!(
+            Config::default()
+                .with_vars(bad("SPREAD_GATEWAY_TLS_HANDSHAKE_TIMEOUT_MS", "0"))
                 .is_err()
         );
         let toml = "xml_max_body_bytes = 100\n";

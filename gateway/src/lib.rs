@@ -11,6 +11,7 @@ pub mod observe;
 pub mod s3;
 pub mod server;
 pub mod swift;
+pub mod tls;
 mod xml;
 
 pub use config::Config;

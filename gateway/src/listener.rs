@@ -18,6 +18,14 @@
 //!   is shut down and what the client still sends is read and thrown away for a short time,
 //!   so the close does not reset the connection under an answer the client has not read yet.
 //!
+//! With TLS (`crate::tls`, the `tls_*` config keys) every limit above applies the same, inside
+//! the TLS session: the per-address cap counts a connection from its accept (its handshake
+//! included), the handshake must complete within `tls_handshake_timeout_ms`, and the lingering
+//! close runs on the TCP stream under TLS (after TLS's own close_notify). A connection whose
+//! first bytes are not a TLS handshake (plain HTTP sent to the HTTPS port) is answered
+//! `400 Bad Request` in plain HTTP, saying the port speaks HTTPS, and closed. Requests that
+//! came over TLS carry [`Secure`] in their extensions.
+//!
 //! Every request is also recorded (`crate::observe`): its body and its answer's body count
 //! their bytes as they stream, the front end names its operation through the [`Exchange`] in
 //! the request's extensions, and when the answer's body is dropped the metrics are counted
@@ -44,6 +52,7 @@ use tracing::Instrument as _;
 
 use crate::Config;
 use crate::observe::{Finished, Note, Observer};
+use crate::tls::Tls;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -62,22 +71,39 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub std::net::SocketAddr);
 
-/// The connection limits of a listener (from the gateway config).
+/// In the extensions of every request that came over TLS (for `aws:SecureTransport`, and
+/// the `https` of the URLs the gateway answers with).
 #[derive(Debug, Clone, Copy)]
+pub struct Secure;
+
+/// The connection limits of a listener (from the gateway config), and its TLS if any.
+#[derive(Debug, Clone)]
 pub struct Edge {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     /// 0: no cap.
     pub max_connections_per_ip: u64,
+    pub tls_handshake_timeout: Duration,
+    /// `None`: plain HTTP.
+    pub tls: Option<Tls>,
 }
 
 impl Edge {
+    /// The limits of `config`, plain HTTP ([`Edge::with_tls`] adds TLS).
     pub fn of(config: &Config) -> Edge {
         Edge {
             header_read_timeout: Duration::from_millis(config.header_read_timeout_ms.max(1)),
             idle_timeout: Duration::from_millis(config.idle_timeout_ms.max(1)),
             max_connections_per_ip: config.max_connections_per_ip,
+            tls_handshake_timeout: Duration::from_millis(config.tls_handshake_timeout_ms.max(1)),
+            tls: None,
         }
+    }
+
+    /// The same limits, connections going through `tls` (none: plain HTTP).
+    pub fn with_tls(mut self, tls: Option<Tls>) -> Edge {
+        self.tls = tls;
+        self
     }
 }
 
@@ -485,6 +511,124 @@ impl AsyncWrite for Lingering {
     }
 }
 
+/// A connection as hyper reads and writes it: the lingering TCP stream, or TLS over it.
+enum Conn {
+    Plain(Lingering),
+    Tls(Box<tokio_rustls::server::TlsStream<Lingering>>),
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Conn::Plain(s) => s.is_write_vectored(),
+            Conn::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The first byte of a TLS record carrying a handshake message (a ClientHello first).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// The plain-HTTP answer to a plain request on a TLS port.
+const PLAIN_TO_TLS_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Length: 62\r\n\
+Connection: close\r\n\
+\r\n\
+This port speaks HTTPS: send the request over TLS (https://).\n";
+
+/// Why a TLS connection was not served.
+#[derive(Debug)]
+enum Refused {
+    /// Closed, or timed out, before a complete handshake.
+    Handshake(String),
+    /// Plain HTTP (answered 400).
+    Plain,
+}
+
+/// Runs the TLS handshake of `stream` within `timeout`. A stream whose first byte is not a TLS
+/// handshake record gets [`PLAIN_TO_TLS_ANSWER`] and is closed.
+async fn handshake(
+    tls: &Tls,
+    stream: TcpStream,
+    timeout: Duration,
+) -> Result<tokio_rustls::server::TlsStream<Lingering>, Refused> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut first = [0u8; 1];
+    let peeked = tokio::time::timeout_at(deadline, stream.peek(&mut first)).await;
+    match peeked {
+        Err(_) => return Err(Refused::Handshake("timed out".to_string())),
+        Ok(Err(e)) => return Err(Refused::Handshake(e.to_string())),
+        Ok(Ok(0)) => return Err(Refused::Handshake("closed".to_string())),
+        Ok(Ok(_)) if first[0] != TLS_HANDSHAKE_RECORD => {
+            use tokio::io::AsyncWriteExt as _;
+            let mut conn = Lingering::new(stream);
+            // Bounded: the answer is small, the lingering close bounded by LINGER_TIME.
+            let answer = async {
+                conn.write_all(PLAIN_TO_TLS_ANSWER).await?;
+                conn.shutdown().await
+            };
+            let _ = tokio::time::timeout(timeout + LINGER_TIME, answer).await;
+            return Err(Refused::Plain);
+        }
+        Ok(Ok(_)) => {}
+    }
+    match tokio::time::timeout_at(deadline, tls.acceptor().accept(Lingering::new(stream))).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(Refused::Handshake(e.to_string())),
+        Err(_) => Err(Refused::Handshake("timed out".to_string())),
+    }
+}
+
 /// Serves `listener` forever with the limits of `edge`. `handle` gets each request (with its
 /// [`Peer`] and its [`Exchange`]) and its id (`id_prefix` + a random per-process part + a
 /// counter) and runs inside a `protocol` span; each request is recorded by `observer`.
@@ -521,8 +665,10 @@ where
         header_read_timeout_ms = edge.header_read_timeout.as_millis() as u64,
         idle_timeout_ms = edge.idle_timeout.as_millis() as u64,
         max_connections_per_ip = edge.max_connections_per_ip,
+        tls = edge.tls.is_some(),
         "listening"
     );
+    let idle_timeout = edge.idle_timeout;
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -547,15 +693,33 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (handle, next_id, process, builder, observer) = (
+        let (handle, next_id, process, builder, observer, tls) = (
             handle.clone(),
             next_id.clone(),
             process.clone(),
             builder.clone(),
             observer.clone(),
+            edge.tls.clone(),
         );
+        let handshake_timeout = edge.tls_handshake_timeout;
         tokio::spawn(async move {
             let _slot = slot;
+            // The TLS handshake first (the slot held meanwhile, bounded by its timeout).
+            let io = match &tls {
+                None => Conn::Plain(Lingering::new(stream)),
+                Some(tls) => match handshake(tls, stream, handshake_timeout).await {
+                    Ok(stream) => Conn::Tls(Box::new(stream)),
+                    Err(Refused::Plain) => {
+                        tracing::debug!(peer = %peer, protocol, "plain HTTP on the TLS port: answered 400");
+                        return;
+                    }
+                    Err(Refused::Handshake(reason)) => {
+                        tracing::debug!(peer = %peer, protocol, reason, "TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            let secure = matches!(io, Conn::Tls(_));
             let state = Arc::new(ConnState::new());
             let conn_state = state.clone();
             let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
@@ -587,6 +751,9 @@ where
                     let (body, shared) = ReqBody::new(body, logging);
                     let mut req = http::Request::from_parts(parts, body);
                     req.extensions_mut().insert(Peer(peer));
+                    if secure {
+                        req.extensions_mut().insert(Secure);
+                    }
                     req.extensions_mut().insert(Exchange(shared.clone()));
                     let mut done = Done {
                         observer,
@@ -632,11 +799,11 @@ where
                 }
                 .instrument(span)
             });
-            let io = TokioIo::new(Lingering::new(stream));
+            let io = TokioIo::new(io);
             let mut conn = std::pin::pin!(builder.serve_connection(io, service));
             let result = loop {
                 let idle = state.idle_for();
-                let wait = edge.idle_timeout.saturating_sub(idle);
+                let wait = idle_timeout.saturating_sub(idle);
                 if wait.is_zero() {
                     tracing::debug!(peer = %peer, protocol, "idle connection closed");
                     conn.as_mut().graceful_shutdown();
@@ -653,5 +820,227 @@ where
                 tracing::debug!(peer = %peer, error = %e, protocol, "connection ended with an error");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::testing::{Pki, pki};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    #[test]
+    fn the_plain_answer_is_well_formed() {
+        let text = std::str::from_utf8(PLAIN_TO_TLS_ANSWER).expect("ASCII");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+        assert!(head.starts_with("HTTP/1.1 400 "));
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .expect("Content-Length");
+        assert_eq!(length.parse::<usize>().expect("a number"), body.len());
+    }
+
+    /// A TLS listener on a free loopback port, answering `secure` or `plain` (whether the
+    /// request carries [`Secure`]) and the HTTP version.
+    async fn tls_listener(
+        tls: Tls,
+        handshake_ms: u64,
+        per_ip: u64,
+    ) -> (SocketAddr, tokio::task::JoinHandle<io::Result<()>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let config = Config {
+            tls_handshake_timeout_ms: handshake_ms,
+            max_connections_per_ip: per_ip,
+            ..Config::default()
+        };
+        let edge = Edge::of(&config).with_tls(Some(tls));
+        let observer = Arc::new(Observer::new(&config).expect("observer"));
+        let task = tokio::spawn(serve(
+            listener,
+            "test",
+            "",
+            edge,
+            observer,
+            |req: http::Request<ReqBody>, _id: String| async move {
+                let secure = req.extensions().get::<Secure>().is_some();
+                let text = format!(
+                    "{} {:?}",
+                    if secure { "secure" } else { "plain" },
+                    req.version()
+                );
+                Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+                    Bytes::from(text),
+                )))
+            },
+        ));
+        (addr, task)
+    }
+
+    use std::net::SocketAddr;
+
+    /// A TLS client trusting `ca` only, offering `alpn`.
+    async fn connect(
+        addr: SocketAddr,
+        ca: &rustls_pki_types::CertificateDer<'static>,
+        alpn: &[&[u8]],
+    ) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.clone()).map_err(io::Error::other)?;
+        let mut config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(crate::tls::ring_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(io::Error::other)?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let name = rustls_pki_types::ServerName::try_from("localhost").map_err(io::Error::other)?;
+        let tcp = TcpStream::connect(addr).await?;
+        connector.connect(name, tcp).await
+    }
+
+    /// One HTTP/1.1 GET on `stream` (kept alive); the answer's head and body.
+    async fn get_http1<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> String {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .expect("write");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = stream.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .and_then(|v| v.parse().ok())
+                    .expect("content-length");
+                if body.len() >= length {
+                    return text.into_owned();
+                }
+            }
+        }
+    }
+
+    fn write_pki(dir: &std::path::Path, pki: &Pki) -> (PathBuf, PathBuf) {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, &pki.cert_pem).expect("write");
+        std::fs::write(&key, &pki.key_pem).expect("write");
+        (cert, key)
+    }
+
+    use std::path::PathBuf;
+
+    #[tokio::test]
+    async fn tls_serves_http1_and_h2_and_reloads_for_new_handshakes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = pki(&["localhost", "127.0.0.1"]);
+        let (cert, key) = write_pki(dir.path(), &first);
+        let tls = Tls::load(&cert, &key).expect("loads");
+        let (addr, _task) = tls_listener(tls.clone(), 5000, 0).await;
+
+        // HTTP/1.1 by ALPN, on a connection kept open across the reload.
+        let mut kept = connect(addr, &first.ca_der, &[b"http/1.1"])
+            .await
+            .expect("TLS");
+        assert_eq!(kept.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+        let answer = get_http1(&mut kept).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("secure HTTP/1.1"), "{answer}");
+
+        // HTTP/2 by ALPN.
+        let h2 = connect(addr, &first.ca_der, &[b"h2", b"http/1.1"])
+            .await
+            .expect("TLS");
+        assert_eq!(h2.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(h2))
+                .await
+                .expect("h2 handshake");
+        tokio::spawn(conn);
+        let req = http::Request::get("https://localhost/")
+            .body(http_body_util::Empty::<Bytes>::new())
+            .expect("request");
+        let resp = sender.send_request(req).await.expect("h2 answer");
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(&body[..], b"secure HTTP/2.0");
+
+        // New files: new handshakes get the new certificate, the old CA no longer verifies it.
+        let second = pki(&["localhost", "127.0.0.1"]);
+        write_pki(dir.path(), &second);
+        tls.reload().expect("reloads");
+        let mut fresh = connect(addr, &second.ca_der, &[b"http/1.1"])
+            .await
+            .expect("new CA");
+        assert!(get_http1(&mut fresh).await.ends_with("secure HTTP/1.1"));
+        let err = connect(addr, &first.ca_der, &[b"http/1.1"])
+            .await
+            .expect_err("the old CA does not verify the new certificate");
+        assert!(err.to_string().contains("certificate"), "{err}");
+        // The connection opened before the reload still serves.
+        assert!(get_http1(&mut kept).await.ends_with("secure HTTP/1.1"));
+    }
+
+    #[tokio::test]
+    async fn plain_http_is_answered_400_and_slow_handshakes_are_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pki = pki(&["localhost"]);
+        let (cert, key) = write_pki(dir.path(), &pki);
+        let tls = Tls::load(&cert, &key).expect("loads");
+        let (addr, _task) = tls_listener(tls, 300, 2).await;
+
+        let mut plain = TcpStream::connect(addr).await.expect("connect");
+        plain
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(5), plain.read_to_string(&mut answer))
+            .await
+            .expect("answered and closed in time")
+            .expect("read");
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("HTTPS"), "{answer}");
+
+        // Two silent connections take this address's two slots: a third is closed at once;
+        // the silent ones at the handshake timeout, after which a client gets in again.
+        let start = Instant::now();
+        let mut silent: Vec<TcpStream> = Vec::new();
+        for _ in 0..2 {
+            silent.push(TcpStream::connect(addr).await.expect("connect"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut third = TcpStream::connect(addr).await.expect("connect");
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(1), third.read(&mut buf))
+            .await
+            .expect("the third is closed at once");
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+        for s in &mut silent {
+            let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+                .await
+                .expect("closed at the handshake timeout");
+            assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+        }
+        assert!(
+            start.elapsed() >= Duration::from_millis(250),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(silent);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut ok = connect(addr, &pki.ca_der, &[b"http/1.1"])
+            .await
+            .expect("TLS");
+        assert!(get_http1(&mut ok).await.ends_with("secure HTTP/1.1"));
     }
 }

@@ -2,7 +2,8 @@
 //! (browser form uploads excepted: `s3::post_object` streams them in front of s3s), each
 //! request in a tracing span carrying its request id (also returned as x-amz-request-id);
 //! with `swift_listen` set, it also binds the Swift listener (`crate::swift`) over the same
-//! object service.
+//! object service. With `tls_cert_file` and `tls_key_file` set, both listeners speak TLS
+//! (`crate::tls`), the certificate reloaded on SIGHUP.
 
 use std::sync::Arc;
 
@@ -41,6 +42,9 @@ pub async fn run(config: Config) -> Result<()> {
             config.admin_addr
         ))
     })?;
+    // TLS on the S3 and Swift listeners (both or neither), its certificate reloaded on SIGHUP.
+    let tls = crate::tls::Tls::from_config(&config)?;
+    crate::tls::reload_on_sighup(tls.clone());
     let observer = Arc::new(Observer::new(&config)?);
     let svc = ObjectService::new(config.clone())?;
     // Runs for the life of the process.
@@ -55,29 +59,31 @@ pub async fn run(config: Config) -> Result<()> {
         });
     }
     if let Some(listener) = swift {
-        let (config, svc, observer) = (config.clone(), svc.clone(), observer.clone());
+        let (config, svc, observer, tls) =
+            (config.clone(), svc.clone(), observer.clone(), tls.clone());
         tokio::spawn(async move {
-            if let Err(e) = crate::swift::serve(listener, config, svc, observer).await {
+            if let Err(e) = crate::swift::serve(listener, config, svc, observer, tls).await {
                 tracing::error!(error = %e, "Swift listener stopped");
             }
         });
     }
-    serve_with(listener, config, svc, observer).await
+    serve_with(listener, config, svc, observer, tls).await
 }
 
 /// Serves S3 on an already bound listener (used by `run` and by tests).
 pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
     let observer = Arc::new(Observer::new(&config)?);
     let svc = ObjectService::new(config.clone())?;
-    serve_with(listener, config, svc, observer).await
+    serve_with(listener, config, svc, observer, None).await
 }
 
-/// Serves S3 on a bound listener with an existing object service.
+/// Serves S3 on a bound listener with an existing object service (over `tls` if set).
 async fn serve_with(
     listener: TcpListener,
     config: Config,
     svc: ObjectService,
     observer: Arc<Observer>,
+    tls: Option<crate::tls::Tls>,
 ) -> Result<()> {
     let creds = Arc::new(CredentialCache::new(
         svc.meta().clone(),
@@ -101,7 +107,7 @@ async fn serve_with(
     )))));
     let s3 = builder.build();
     let post_max = config.post_object_max_bytes;
-    let edge = crate::listener::Edge::of(&config);
+    let edge = crate::listener::Edge::of(&config).with_tls(tls);
     crate::listener::serve(listener, "s3", "", edge, observer, move |req, id| {
         let (s3, spread, meta, vhost) = (s3.clone(), spread.clone(), meta.clone(), vhost.clone());
         async move {

@@ -5,6 +5,7 @@
 pub mod children;
 pub mod configs;
 pub mod probe;
+pub mod tls;
 
 use crate::cli::DevArgs;
 use crate::cluster::{
@@ -82,7 +83,17 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
     check_free(&plan, args.s3_listen, args.swift_listen)?;
     let admin = admin_addr(previous.as_ref(), &plan, &args)?;
     let access_log = dir.join("logs").join("access.log");
-    let gateway_cfg = configs::gateway_config(&args, &plan.meta_list(), admin, &access_log)?;
+    let mut gateway_cfg = configs::gateway_config(&args, &plan.meta_list(), admin, &access_log)?;
+    // `--tls`: HTTPS on the S3 and Swift listeners, a test CA in DIR/tls/.
+    let dev_tls = if args.tls {
+        Some(tls::prepare(&dir, &tls::server_names(&args))?)
+    } else {
+        None
+    };
+    if let Some(t) = &dev_tls {
+        gateway_cfg.tls_cert_file = Some(t.cert.clone());
+        gateway_cfg.tls_key_file = Some(t.key.clone());
+    }
     let paths = configs::write_all(&dir, &plan, &gateway_cfg, hosts, &args)?;
 
     let exe = std::env::current_exe()
@@ -113,7 +124,12 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
         return Err(e);
     }
     tracing::info!(cluster = %cluster_path.display(), "cluster ready");
-    announce(&args, admin, &access_log);
+    announce(
+        &args,
+        admin,
+        &access_log,
+        dev_tls.as_ref().map(|t| t.ca.as_path()),
+    );
 
     let mut tick = tokio::time::interval(WATCH_EVERY);
     let sig = loop {
@@ -136,11 +152,18 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
 }
 
 /// The stdout lines tests and users wait for: the S3 endpoint, then the Swift one, then the
-/// gateway's admin listener and access log.
-fn announce_lines(args: &DevArgs, admin: SocketAddr, access_log: &Path) -> String {
-    format!(
-        "S3 endpoint: http://{}  access key: {}  secret key: {}\n\
-         Swift endpoint: http://{}/auth/v1.0  user: {DEV_ACCOUNT}:{DEV_SWIFT_USER}  key: {}\n\
+/// gateway's admin listener and access log; with TLS (`ca`: the CA to trust), https
+/// endpoints and a last line naming the CA.
+fn announce_lines(
+    args: &DevArgs,
+    admin: SocketAddr,
+    access_log: &Path,
+    ca: Option<&Path>,
+) -> String {
+    let scheme = if ca.is_some() { "https" } else { "http" };
+    let mut text = format!(
+        "S3 endpoint: {scheme}://{}  access key: {}  secret key: {}\n\
+         Swift endpoint: {scheme}://{}/auth/v1.0  user: {DEV_ACCOUNT}:{DEV_SWIFT_USER}  key: {}\n\
          Gateway admin: http://{admin}/metrics (also /health, /ready)  access log: {}\n",
         args.s3_listen,
         args.access_key,
@@ -148,7 +171,14 @@ fn announce_lines(args: &DevArgs, admin: SocketAddr, access_log: &Path) -> Strin
         args.swift_listen,
         args.secret_key,
         access_log.display()
-    )
+    );
+    if let Some(ca) = ca {
+        text.push_str(&format!(
+            "TLS CA: {}  (e.g. aws --ca-bundle, rclone --ca-cert, curl --cacert)\n",
+            ca.display()
+        ));
+    }
+    text
 }
 
 /// The address of the gateway's admin listener: the one of a former `cluster.toml`, else a
@@ -189,9 +219,9 @@ fn check_one_free(addr: SocketAddr, what: &str) -> Result<()> {
 }
 
 /// Prints [`announce_lines`].
-fn announce(args: &DevArgs, admin: SocketAddr, access_log: &Path) {
+fn announce(args: &DevArgs, admin: SocketAddr, access_log: &Path, ca: Option<&Path>) {
     let mut out = std::io::stdout().lock();
-    let text = announce_lines(args, admin, access_log);
+    let text = announce_lines(args, admin, access_log, ca);
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         tracing::warn!("cannot write to stdout: {e}");
     }
@@ -457,7 +487,7 @@ mod tests {
             panic!("not dev")
         };
         let admin: SocketAddr = "127.0.0.1:9555".parse().unwrap();
-        let text = announce_lines(&args, admin, Path::new("/d/logs/access.log"));
+        let text = announce_lines(&args, admin, Path::new("/d/logs/access.log"), None);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert_eq!(
@@ -470,5 +500,12 @@ mod tests {
             lines[1],
             "Swift endpoint: http://127.0.0.1:8181/auth/v1.0  user: dev:admin  key: SK"
         );
+        let ca = Path::new("/d/tls/ca.pem");
+        let text = announce_lines(&args, admin, Path::new("/d/logs/access.log"), Some(ca));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[0].starts_with("S3 endpoint: https://127.0.0.1:9100  "));
+        assert!(lines[1].starts_with("Swift endpoint: https://127.0.0.1:8181/auth/v1.0  "));
+        assert!(lines[3].starts_with("TLS CA: /d/tls/ca.pem  "), "{text}");
     }
 }

@@ -76,7 +76,7 @@ pub async fn chunkds_ready(
 }
 
 /// Waits until an HTTP GET to `addr` gets any HTTP answer; `what` names the endpoint in errors
-/// (e.g. "S3 endpoint").
+/// (e.g. "S3 endpoint"). A TLS listener counts too: it answers a plain request 400.
 pub async fn http_ready(
     what: &str,
     addr: SocketAddr,

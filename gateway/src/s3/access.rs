@@ -100,6 +100,8 @@ pub struct Asked<'a> {
     pub credentials: Option<&'a Credentials>,
     pub headers: &'a HeaderMap,
     pub uri: &'a Uri,
+    /// The request came over TLS (`aws:SecureTransport`).
+    pub secure: bool,
 }
 
 /// The answer of [`decide`]: the bucket, who asks, and the object ACL permission still to
@@ -268,8 +270,8 @@ fn condition_context(asked: &Asked<'_>) -> BTreeMap<String, String> {
             ctx.insert(format!("{REQUEST_TAG}{}", k.to_ascii_lowercase()), v);
         }
     }
-    let secure = asked.uri.scheme_str() == Some("https");
-    ctx.insert("aws:securetransport".to_string(), secure.to_string());
+    // From the connection, never from the request (an HTTP/2 `:scheme` is the client's word).
+    ctx.insert("aws:securetransport".to_string(), asked.secure.to_string());
     if let Some(q) = asked.uri.query() {
         for pair in q.split('&') {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));

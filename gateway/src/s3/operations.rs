@@ -356,6 +356,10 @@ impl S3Access for OperationAccess {
             self.1,
         )?;
         let mut extensions = Extensions::new();
+        let secure = cx
+            .extensions_mut()
+            .get::<crate::listener::Secure>()
+            .is_some();
         {
             let (bucket, key) = match cx.s3_path() {
                 S3Path::Root => (None, None),
@@ -366,6 +370,7 @@ impl S3Access for OperationAccess {
                 credentials: cx.credentials(),
                 headers: cx.headers(),
                 uri: cx.uri(),
+                secure,
             };
             let op = cx.s3_op().name();
             grant(&self.0, op, &asked, bucket, key, &mut extensions).await?;

@@ -203,7 +203,11 @@ pub async fn authenticate(
     put_header(
         &mut out,
         "x-storage-url",
-        &format!("http://{host}/v1/AUTH_{}", super::quote(account)),
+        &format!(
+            "{}://{host}/v1/AUTH_{}",
+            swift.scheme,
+            super::quote(account)
+        ),
     );
     put_header(&mut out, "x-auth-token", &token.token);
     put_header(&mut out, "x-storage-token", &token.token);

@@ -31,6 +31,9 @@ pub struct Swift {
     pub svc: ObjectService,
     pub tokens: TokenCache,
     pub token_ttl_secs: u64,
+    /// `https` when the listener speaks TLS, else `http`: the scheme of the storage URLs
+    /// `/auth/v1.0` answers.
+    pub scheme: &'static str,
 }
 
 /// One request, parsed.
@@ -51,20 +54,22 @@ impl Ctx {
     }
 }
 
-/// Serves Swift on an already bound listener until the process stops.
+/// Serves Swift on an already bound listener (over `tls` if set) until the process stops.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     svc: ObjectService,
     observer: Arc<Observer>,
+    tls: Option<crate::tls::Tls>,
 ) -> Result<()> {
     let swift = Arc::new(Swift {
         tokens: TokenCache::new(svc.meta().clone(), config.credential_cache_secs),
         svc,
         token_ttl_secs: config.swift_token_ttl_secs,
+        scheme: if tls.is_some() { "https" } else { "http" },
     });
     let local = listener.local_addr()?;
-    let edge = crate::listener::Edge::of(&config);
+    let edge = crate::listener::Edge::of(&config).with_tls(tls);
     crate::listener::serve(listener, "swift", "tx", edge, observer, move |req, id| {
         let swift = swift.clone();
         async move {

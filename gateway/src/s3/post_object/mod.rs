@@ -164,10 +164,12 @@ async fn upload(
     };
     // The same decision as s3s's access hook takes for a PUT, by the table's PostObject entry.
     let mut extensions = parts.extensions;
+    let secure = extensions.get::<crate::listener::Secure>().is_some();
     let asked = Asked {
         credentials: credentials.as_ref(),
         headers: &headers,
         uri: &parts.uri,
+        secure,
     };
     grant(
         s3,
@@ -201,7 +203,8 @@ async fn upload(
         .as_ref()
         .map_or("", |e| e.value())
         .to_string();
-    let mut resp = answer(&form, &parts.headers, bucket, by_host, &key, &etag);
+    let scheme = if secure { "https" } else { "http" };
+    let mut resp = answer(&form, &parts.headers, scheme, bucket, by_host, &key, &etag);
     resp.headers_mut().extend(out.headers);
     if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
         resp.headers_mut().insert(http::header::ETAG, v);
@@ -462,10 +465,12 @@ fn put_input(
 
 /// The answer to a stored form: `success_action_redirect` (or `redirect`) → 303 to it, with
 /// the bucket, key and ETag in its query; else `success_action_status` 200 or 201 (with a
-/// `PostResponse` document), anything else 204.
+/// `PostResponse` document), anything else 204. The object's URL (`Location`) is
+/// `scheme://HOST/…`.
 fn answer(
     form: &Fields<'_>,
     request: &HeaderMap,
+    scheme: &str,
     bucket: &str,
     by_host: bool,
     key: &str,
@@ -498,9 +503,13 @@ fn answer(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("localhost");
     let location = if by_host {
-        format!("http://{host}/{}", url_encode(key))
+        format!("{scheme}://{host}/{}", url_encode(key))
     } else {
-        format!("http://{host}/{}/{}", url_encode(bucket), url_encode(key))
+        format!(
+            "{scheme}://{host}/{}/{}",
+            url_encode(bucket),
+            url_encode(key)
+        )
     };
     let mut resp = match form.get("success_action_status") {
         Some("200") => http::Response::new(s3s::Body::empty()),
@@ -686,14 +695,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(HOST, HeaderValue::from_static("h:1"));
         let f = fields(&[("success_action_redirect", "http://app/done?x=1")]);
-        let r = answer(&Fields(&f), &h, "b", false, "a b.txt", "e1");
+        let r = answer(&Fields(&f), &h, "http", "b", false, "a b.txt", "e1");
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(
             r.headers()[LOCATION],
             "http://app/done?x=1&bucket=b&key=a%20b.txt&etag=%22e1%22"
         );
         let f = fields(&[("success_action_status", "201")]);
-        let r = answer(&Fields(&f), &h, "b", false, "k<", "e1");
+        let r = answer(&Fields(&f), &h, "http", "b", false, "k<", "e1");
         assert_eq!(r.status(), StatusCode::CREATED);
         let body = r.body().bytes().unwrap();
         let text = std::str::from_utf8(&body).unwrap();
@@ -701,11 +710,13 @@ mod tests {
         assert!(text.contains("<ETag>&quot;e1&quot;</ETag>"), "{text}");
         assert_eq!(r.headers()[LOCATION], "http://h:1/b/k%3C");
         let f = fields(&[("success_action_status", "404"), ("redirect", "not a url")]);
-        let r = answer(&Fields(&f), &h, "b", true, "k", "e1");
+        let r = answer(&Fields(&f), &h, "http", "b", true, "k", "e1");
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
         assert_eq!(r.headers()[LOCATION], "http://h:1/k");
+        let r = answer(&Fields(&f), &h, "https", "b", true, "k", "e1");
+        assert_eq!(r.headers()[LOCATION], "https://h:1/k");
         let f = fields(&[("success_action_status", "200")]);
-        let r = answer(&Fields(&f), &h, "b", true, "k", "e1");
+        let r = answer(&Fields(&f), &h, "http", "b", true, "k", "e1");
         assert_eq!(r.status(), StatusCode::OK);
     }
 
