@@ -2,7 +2,8 @@
 //! deterministic [`Store::apply`].
 //!
 //! A command carries everything that is not a function of the store's state: timestamps,
-//! generated ids and secrets, tokens, GC due times, the conscience's computed score, the
+//! generated ids and secrets (sealed under the master key when there is one: see
+//! [`crate::secrets`]), tokens, GC due times, the conscience's computed score, the
 //! meta2 addresses of a new container. The store's public write methods (`put_object_if`,
 //! `create_account`, ...) only *prepare* a command — read the clock, draw random ids, compute
 //! due times from this node's configuration — and hand it to `apply`, which reads nothing but

@@ -1,6 +1,8 @@
 //! Disk records of the directory environment: accounts, meta1 entries (a container's owner,
-//! meta2 address and settings), access keys, Swift users and tokens, services (the
-//! conscience's registrations) and expiry index entries.
+//! meta2 address and settings), access keys and Swift users (version 2: their secret in
+//! plaintext or sealed, [`SecretV1`]; they have no wire type to map to, since a sealed secret
+//! is opened only when a read answers), Swift tokens, services (the conscience's
+//! registrations) and expiry index entries.
 
 use super::{Record, Stored, v1};
 use crate::secrets::Sealed;
