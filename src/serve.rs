@@ -26,7 +26,8 @@ pub async fn meta(args: MetaArgs) -> Result<()> {
     let config = match &args.config {
         Some(path) => meta::Config::load(path)?,
         None => meta::Config::default(),
-    };
+    }
+    .with_env();
     // Meta stops cleanly: no new requests, in-flight commits finish, the LMDB environments
     // are closed before the process exits.
     let mut shutdown = Shutdown::install();

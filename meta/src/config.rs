@@ -79,6 +79,10 @@ pub struct Config {
     /// Answer unsigned requests (no internal authentication at all). Only for a closed test
     /// network or the first step of an upgrade; meta warns at every start.
     pub insecure_no_auth: bool,
+    /// File of the cluster's master keys, which seal SigV4 secrets and Swift keys at rest
+    /// (see [`crate::secrets`]); every node of a group holds the same file. Unset: secrets are
+    /// stored in plaintext (a warning at startup). `SPREAD_META_MASTER_KEY_FILE` overrides it.
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// The default score expression: free space counts fully up to half empty, then the busier of
@@ -112,6 +116,7 @@ impl Default for Config {
             cluster_key_file: None,
             admin_key_file: None,
             insecure_no_auth: false,
+            master_key_file: None,
         }
     }
 }
@@ -134,6 +139,19 @@ impl Config {
             toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("bad config: {e}")))?;
         config.score()?;
         Ok(config)
+    }
+
+    /// The configuration with `master_key_file` taken from `SPREAD_META_MASTER_KEY_FILE` when
+    /// that variable is set (an empty value unsets it).
+    pub fn with_env(self) -> Config {
+        self.with_master_key_var(std::env::var_os("SPREAD_META_MASTER_KEY_FILE"))
+    }
+
+    fn with_master_key_var(mut self, var: Option<std::ffi::OsString>) -> Config {
+        if let Some(v) = var {
+            self.master_key_file = (!v.is_empty()).then(|| PathBuf::from(v));
+        }
+        self
     }
 
     /// The parsed `score_expr` (a clear `InvalidArgument` when it does not parse).
@@ -167,6 +185,20 @@ mod tests {
         );
         let c = Config::parse("lifecycle_interval_secs = 2\nlifecycle_day_secs = 10").unwrap();
         assert_eq!((c.lifecycle_interval_secs, c.lifecycle_day_secs), (2, 10));
+    }
+
+    #[test]
+    fn master_key_file_from_the_file_or_the_environment() {
+        assert_eq!(Config::default().master_key_file, None);
+        let c = Config::parse("master_key_file = \"/etc/spread/master.key\"").unwrap();
+        assert_eq!(
+            c.master_key_file.as_deref(),
+            Some(Path::new("/etc/spread/master.key"))
+        );
+        let c = c.with_master_key_var(Some("/run/keys/m".into()));
+        assert_eq!(c.master_key_file.as_deref(), Some(Path::new("/run/keys/m")));
+        assert_eq!(c.clone().with_master_key_var(None), c);
+        assert_eq!(c.with_master_key_var(Some("".into())).master_key_file, None);
     }
 
     #[test]

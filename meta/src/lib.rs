@@ -10,6 +10,8 @@ pub mod lifecycle;
 pub mod raft;
 pub mod rebuild;
 pub mod score_expr;
+pub mod sealer;
+pub mod secrets;
 pub mod server;
 pub mod store;
 

@@ -77,6 +77,7 @@ pub async fn serve_with_shutdown(
         config.rebuild_check_secs,
         config.lost_after_secs,
     );
+    let sealer = crate::sealer::spawn(source.clone(), config.master_key_file.is_some());
     let lifecycle = crate::lifecycle::spawn(
         source,
         config.lifecycle_interval_secs,
@@ -123,7 +124,7 @@ pub async fn serve_with_shutdown(
             }
         }
     }
-    for task in [expirer, lifecycle, rebuild].into_iter().flatten() {
+    for task in [expirer, lifecycle, rebuild, sealer].into_iter().flatten() {
         task.abort();
         let _ = task.await;
     }

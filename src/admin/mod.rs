@@ -102,9 +102,10 @@ pub async fn run(args: AdminArgs) -> Result<()> {
             )
         }
         AdminCommand::Key(KeyCommand::List) => {
-            let mut t = Table::new(["ACCESS KEY", "ACCOUNT", "SECRET"]);
+            // Meta lists no secret: a secret is shown once, by `key create`.
+            let mut t = Table::new(["ACCESS KEY", "ACCOUNT"]);
             for c in client.list_keys().await? {
-                t.row([c.access_key, c.account, table::mask(&c.secret_key)]);
+                t.row([c.access_key, c.account]);
             }
             t.to_string()
         }

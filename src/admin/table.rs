@@ -51,16 +51,6 @@ impl fmt::Display for Table {
     }
 }
 
-/// A secret shown by its first four characters only.
-pub fn mask(secret: &str) -> String {
-    let shown: String = secret.chars().take(4).collect();
-    if secret.chars().count() <= 4 {
-        "****".to_string()
-    } else {
-        format!("{shown}****")
-    }
-}
-
 /// A duration in milliseconds as "1.5s ago", "3m 2s ago", "2h 5m ago".
 pub fn ago(ms: i64) -> String {
     if ms < 0 {
@@ -101,14 +91,6 @@ mod tests {
         t.row(["alpha".to_string(), "1".to_string()]);
         t.row(["b".to_string(), "22".to_string()]);
         assert_eq!(t.to_string(), "NAME   N\nalpha  1\nb      22\n");
-    }
-
-    #[test]
-    fn masking() {
-        assert_eq!(mask("abcdefgh"), "abcd****");
-        assert_eq!(mask("abc"), "****");
-        assert_eq!(mask(""), "****");
-        assert_eq!(mask("ééééé"), "éééé****");
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub fn meta_name(id: usize) -> String {
     format!("meta-{id}")
 }
 
+/// The dev cluster's master key file, under its directory (shared by every meta node).
+pub const MASTER_KEY_FILE: &str = "master.key";
+
 /// Paths of the written config files.
 pub struct ConfigPaths {
     pub meta: PathBuf,
@@ -93,9 +96,16 @@ pub fn write_all(
     std::fs::create_dir_all(&conf).map_err(|e| Error::file(&conf, e))?;
     let keys = ensure_keys(dir)?;
     let meta_defaults = meta::Config::default();
+    // The master key sealing secrets at rest, made on the first start and kept (losing it
+    // loses every secret).
+    let master_key = dir.join(MASTER_KEY_FILE);
+    if meta::secrets::create_key_file(&master_key, "dev-1")? {
+        tracing::info!(path = %master_key.display(), "master key created");
+    }
     let meta_cfg = meta::Config {
         listen: plan.meta,
         data_dir: dir.join("meta"),
+        master_key_file: Some(master_key),
         lifecycle_interval_secs: args.lifecycle_interval_secs,
         lifecycle_day_secs: args.lifecycle_day_secs,
         gc_grace_secs: args.gc_grace_secs.unwrap_or(meta_defaults.gc_grace_secs),

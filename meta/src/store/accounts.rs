@@ -3,9 +3,10 @@
 use super::batch::Tx;
 use super::command::{Command, outcome};
 use super::directory::account_prefix;
-use super::records::{AccountRecord, decode, decode_record, encode, encode_record};
+use super::records::{AccountRecord, CredentialV2, Record, SecretV1, decode_record, encode_record};
 use super::{Store, check_name};
 use crate::ids;
+use crate::secrets::{MAX_SECRET, Sealed, Subject};
 use meta_api::error::{Error, Result};
 use meta_api::wire::{AccountInfo, Credential};
 
@@ -92,29 +93,55 @@ impl Store {
     }
 
     /// Creates an access key for an existing account; random keys are generated when `None`.
+    /// With a master key the secret is sealed here, before it becomes a command; the answer
+    /// carries it in plaintext (to the one who asked for the key).
     pub fn create_key(
         &self,
         account: &str,
         access_key: Option<&str>,
         secret_key: Option<&str>,
     ) -> Result<Credential> {
+        let access_key = access_key.map_or_else(ids::new_access_key, str::to_string);
+        let secret = secret_key.map_or_else(ids::new_secret_key, str::to_string);
+        check_name("access key", &access_key, 128)?;
+        check_name("secret key", &secret, MAX_SECRET)?;
+        let sealed = match self.master_keys() {
+            Some(keys) => Some(keys.seal(
+                Subject::AccessKey {
+                    access_key: &access_key,
+                    account,
+                },
+                &secret,
+            )?),
+            None => None,
+        };
         let command = Command::CreateKey {
             account: account.to_string(),
-            access_key: access_key.map_or_else(ids::new_access_key, str::to_string),
-            secret_key: secret_key.map_or_else(ids::new_secret_key, str::to_string),
+            access_key,
+            secret_key: if sealed.is_some() {
+                String::new()
+            } else {
+                secret.clone()
+            },
+            sealed,
         };
-        outcome!(self.apply(command)?, Credential)
+        let mut cred = outcome!(self.apply(command)?, Credential)?;
+        cred.secret_key = secret;
+        Ok(cred)
     }
 
+    /// Stores a new access key; a sealed secret is stored as it comes (the answer then carries
+    /// no secret).
     pub(super) fn apply_create_key(
         &self,
         tx: &mut Tx<'_, '_, '_>,
         account: &str,
         access_key: String,
         secret_key: String,
+        sealed: Option<Sealed>,
     ) -> Result<Credential> {
         check_name("access key", &access_key, 128)?;
-        check_name("secret key", &secret_key, 256)?;
+        let secret = stored_secret("secret key", secret_key, sealed)?;
         let txn = &mut *tx.dir;
         if self.dir.accounts.get(txn, account.as_bytes())?.is_none() {
             return Err(Error::NoSuchAccount(account.to_string()));
@@ -127,35 +154,85 @@ impl Store {
         {
             return Err(Error::CredentialExists(access_key));
         }
-        let cred = Credential {
+        let rec = CredentialV2 {
+            v: CredentialV2::VERSION,
             access_key,
-            secret_key,
             account: account.to_string(),
+            secret,
         };
         self.dir
             .credentials
-            .put(txn, cred.access_key.as_bytes(), &encode(&cred)?)?;
-        tracing::info!(account, access_key = ?cred.access_key, "access key created");
-        Ok(cred)
+            .put(txn, rec.access_key.as_bytes(), &encode_record(&rec)?)?;
+        tracing::info!(account, access_key = ?rec.access_key, sealed = matches!(rec.secret, SecretV1::Sealed(_)), "access key created");
+        let secret_key = match rec.secret {
+            SecretV1::Plain(s) => s,
+            SecretV1::Sealed(_) => String::new(),
+        };
+        Ok(Credential {
+            access_key: rec.access_key,
+            secret_key,
+            account: rec.account,
+        })
     }
 
-    /// All access keys, sorted by key.
+    /// All access keys, sorted by key, without their secrets (`secret_key` is empty): a
+    /// listing never carries one.
     pub fn list_keys(&self) -> Result<Vec<Credential>> {
         let txn = self.dir.env.read_txn()?;
         let mut out = Vec::new();
         for item in self.dir.credentials.iter(&txn)? {
             let (_, v) = item?;
-            out.push(decode(v)?);
+            let rec: CredentialV2 = decode_record(v)?;
+            out.push(Credential {
+                access_key: rec.access_key,
+                secret_key: String::new(),
+                account: rec.account,
+            });
         }
         Ok(out)
     }
 
-    /// One access key (`NoSuchCredential`).
+    /// One access key with its secret, opened with the master keys (`NoSuchCredential`; a
+    /// secret that does not open is an `Internal` error naming the key id).
     pub fn get_key(&self, access_key: &str) -> Result<Credential> {
-        let txn = self.dir.env.read_txn()?;
-        match self.dir.credentials.get(&txn, access_key.as_bytes())? {
-            Some(v) => decode(v),
-            None => Err(Error::NoSuchCredential(access_key.to_string())),
+        let rec: CredentialV2 = {
+            let txn = self.dir.env.read_txn()?;
+            match self.dir.credentials.get(&txn, access_key.as_bytes())? {
+                Some(v) => decode_record(v)?,
+                None => return Err(Error::NoSuchCredential(access_key.to_string())),
+            }
+        };
+        let secret_key = self.unseal(
+            Subject::AccessKey {
+                access_key: &rec.access_key,
+                account: &rec.account,
+            },
+            &rec.secret,
+        )?;
+        Ok(Credential {
+            access_key: rec.access_key,
+            secret_key,
+            account: rec.account,
+        })
+    }
+}
+
+/// The stored form of a secret a command carries: sealed (then the plaintext field must be
+/// empty) or plaintext (checked as a name of at most [`MAX_SECRET`] bytes).
+pub(super) fn stored_secret(what: &str, plain: String, sealed: Option<Sealed>) -> Result<SecretV1> {
+    match sealed {
+        Some(s) => {
+            if !plain.is_empty() {
+                return Err(Error::InvalidArgument(format!(
+                    "a command carries the {what} both sealed and in plaintext"
+                )));
+            }
+            s.check()?;
+            Ok(SecretV1::Sealed(s))
+        }
+        None => {
+            check_name(what, &plain, MAX_SECRET)?;
+            Ok(SecretV1::Plain(plain))
         }
     }
 }

@@ -2,7 +2,8 @@
 //! deterministic [`Store::apply`].
 //!
 //! A command carries everything that is not a function of the store's state: timestamps,
-//! generated ids and secrets, tokens, GC due times, the conscience's computed score, the
+//! generated ids and secrets (sealed under the master key when there is one: see
+//! [`crate::secrets`]), tokens, GC due times, the conscience's computed score, the
 //! meta2 addresses of a new container. The store's public write methods (`put_object_if`,
 //! `create_account`, ...) only *prepare* a command — read the clock, draw random ids, compute
 //! due times from this node's configuration — and hand it to `apply`, which reads nothing but
@@ -21,7 +22,9 @@
 //! public method that prepares the command.
 
 use super::batch::Tx;
+use super::sealing::Reseal;
 use super::{ExpiryPass, Store};
+use crate::secrets::Sealed;
 use meta_api::error::Result;
 use meta_api::wire::{
     AccountInfo, ChunkCopy, CompleteRequest, ContainerInfo, ContainerSettings, Credential,
@@ -35,7 +38,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// The version of the command encoding this binary writes: commands are written down in the
 /// Raft log as a [`crate::raft::Proposal`] carrying it, and a node refuses a newer one.
-pub const COMMAND_VERSION: u32 = 2;
+///
+/// - 2: the self-healing commands, `pieces_wanted`;
+/// - 3: sealed secrets (`CreateKey` and `CreateSwiftUser` carrying `sealed`, `SealSecrets`).
+pub const COMMAND_VERSION: u32 = 3;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,10 +56,15 @@ pub enum Command {
         set: BTreeMap<String, String>,
         remove: Vec<String>,
     },
+    /// Creates an access key. With a master key the secret is sealed by the node that
+    /// prepares the command: `sealed` holds it and `secret_key` is empty (version 3), so the
+    /// Raft log never holds the plaintext.
     CreateKey {
         account: String,
         access_key: String,
         secret_key: String,
+        #[serde(default)]
+        sealed: Option<Sealed>,
     },
     CreateContainer {
         account: String,
@@ -182,11 +193,14 @@ pub enum Command {
     ApplyPolicy {
         text: String,
     },
+    /// Creates a Swift user; `sealed` as in `CreateKey` (version 3 when set).
     CreateSwiftUser {
         account: String,
         user: String,
         key: String,
         admin: bool,
+        #[serde(default)]
+        sealed: Option<Sealed>,
     },
     CreateToken {
         account: String,
@@ -241,6 +255,11 @@ pub enum Command {
         error: String,
         now_ms: i64,
         retry_at_ms: Option<i64>,
+    },
+    /// Replaces stored secrets by the ones the leader sealed, each only if the record still
+    /// holds the form it was sealed from (version 3; see [`super::sealing`]).
+    SealSecrets {
+        items: Vec<Reseal>,
     },
 }
 
@@ -344,6 +363,13 @@ impl Command {
             | C::RepairDone { .. }
             | C::RepairFailed { .. }
             | C::ForgetService { .. } => 2,
+            C::SealSecrets { .. }
+            | C::CreateKey {
+                sealed: Some(_), ..
+            }
+            | C::CreateSwiftUser {
+                sealed: Some(_), ..
+            } => 3,
             C::PutObject { pieces_wanted, .. } | C::PutPart { pieces_wanted, .. }
                 if *pieces_wanted > 0 =>
             {
@@ -460,7 +486,10 @@ impl Store {
                 account,
                 access_key,
                 secret_key,
-            } => O::Credential(self.apply_create_key(tx, &account, access_key, secret_key)?),
+                sealed,
+            } => {
+                O::Credential(self.apply_create_key(tx, &account, access_key, secret_key, sealed)?)
+            }
             C::CreateContainer {
                 account,
                 name,
@@ -643,7 +672,10 @@ impl Store {
                 user,
                 key,
                 admin,
-            } => O::SwiftUser(self.apply_create_swift_user(tx, &account, &user, &key, admin)?),
+                sealed,
+            } => {
+                O::SwiftUser(self.apply_create_swift_user(tx, &account, &user, key, admin, sealed)?)
+            }
             C::CreateToken {
                 account,
                 user,
@@ -706,6 +738,7 @@ impl Store {
                 self.fail_repair(tx.dir, &service, &chunk_id, &error, retry_at_ms)?;
                 O::Done(())
             }
+            C::SealSecrets { items } => O::Count(self.apply_seal_secrets(tx, &items)?),
         })
     }
 

@@ -6,7 +6,9 @@ use super::Store;
 use super::command::{COMMAND_VERSION, Command, Outcome};
 use super::lmdb::{self, Db};
 use super::multipart::MIN_PART_SIZE;
+use super::sealing::{Reseal, SealTarget, SecretForm};
 use super::test_fixtures::{chunk, config, copy, object};
+use crate::secrets::Sealed;
 use meta_api::wire::{
     CompletePart, CompleteRequest, ContainerSettings, Heartbeat, PartRecord, PutCondition,
     ServiceStats, UploadRecord, Versioning,
@@ -21,6 +23,37 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// A sealed secret with a fixed nonce and ciphertext (applying never opens it).
+pub(crate) fn sealed(kid: &str, nonce: &str) -> Sealed {
+    Sealed {
+        v: 1,
+        kid: kid.into(),
+        nonce: nonce.into(),
+        ct: "Y2lwaGVydGV4dGNpcGhlcnRleHQ=".into(),
+    }
+}
+
+fn access_key(k: &str) -> SealTarget {
+    SealTarget::AccessKey {
+        access_key: k.into(),
+    }
+}
+
+fn swift_user(account: &str, user: &str) -> SealTarget {
+    SealTarget::SwiftUser {
+        account: account.into(),
+        user: user.into(),
+    }
+}
+
+fn reseal(target: SealTarget, from: SecretForm, nonce: &str) -> Reseal {
+    Reseal {
+        target,
+        from,
+        to: sealed("k1", nonce),
+    }
 }
 
 /// A log touching every kind of command, with fixed times and ids.
@@ -86,6 +119,7 @@ pub(crate) fn log() -> Vec<Command> {
             account: "acct".into(),
             access_key: "AK".into(),
             secret_key: "SK".into(),
+            sealed: None,
         },
         Command::UpdateAccountMeta {
             name: "acct".into(),
@@ -238,6 +272,37 @@ pub(crate) fn log() -> Vec<Command> {
             user: "admin".into(),
             key: "swk".into(),
             admin: true,
+            sealed: None,
+        },
+        // Sealed secrets (version 3): a key and a user created sealed, then the plaintext
+        // ones sealed in place; a reseal of a form the record no longer holds changes nothing.
+        Command::CreateKey {
+            account: "acct".into(),
+            access_key: "AK2".into(),
+            secret_key: String::new(),
+            sealed: Some(sealed("k1", "AAAAAAAAAAAAAAAA")),
+        },
+        Command::CreateSwiftUser {
+            account: "acct".into(),
+            user: "sealed".into(),
+            key: String::new(),
+            admin: false,
+            sealed: Some(sealed("k1", "AAAAAAAAAAAAAAAB")),
+        },
+        Command::SealSecrets {
+            items: vec![
+                reseal(access_key("AK"), SecretForm::Plain, "AAAAAAAAAAAAAAAC"),
+                reseal(swift_user("acct", "admin"), SecretForm::Plain, "AAAAAAAAAAAAAAAD"),
+                reseal(
+                    access_key("AK2"),
+                    SecretForm::Sealed {
+                        kid: "k0".into(),
+                        nonce: "AAAAAAAAAAAAAAAA".into(),
+                    },
+                    "AAAAAAAAAAAAAAAE",
+                ),
+                reseal(access_key("NOSUCHKEY"), SecretForm::Plain, "AAAAAAAAAAAAAAAF"),
+            ],
         },
         Command::CreateToken {
             account: "acct".into(),

@@ -4,10 +4,10 @@
 //! Databases: `meta0` (slot u16 BE → JSON list of meta1 addresses), `meta1` (cid → [`super::records::Meta1Record`]),
 //! `buckets` (container name → owning account), `accounts` (name → [`super::records::AccountRecord`]),
 //! `account_containers` (account ‖ NUL ‖ container name → empty; the per-account index),
-//! `credentials` (access key → `Credential`), `services` (id → `ServiceRecord`), `gc` (service id
+//! `credentials` (access key → [`super::records::CredentialV2`], its secret plaintext or sealed), `services` (id → `ServiceRecord`), `gc` (service id
 //! ‖ NUL ‖ chunk id → due time) and `gc_due` (service id ‖ NUL ‖ due time ‖ chunk id → empty;
 //! see [`super::gc`]), `settings` (namespace-wide settings, e.g. `policy` → the applied
-//! policy file's TOML text), `swift_users` (account ‖ NUL ‖ user → `SwiftUser`), `tokens`
+//! policy file's TOML text), `swift_users` (account ‖ NUL ‖ user → [`super::records::SwiftUserV2`]), `tokens`
 //! (Swift token → `SwiftToken`), `expiry` (delete-at seconds u64 BE ‖ cid ‖ encoded object key →
 //! [`super::records::ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`),
 //! and the reverse index, repair queue and lost services of [`super::rdir`].

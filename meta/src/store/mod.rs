@@ -24,6 +24,7 @@ mod raft_state;
 mod rdir;
 pub mod records;
 mod repair;
+pub mod sealing;
 mod swift;
 mod versions;
 
@@ -34,6 +35,7 @@ pub use expirer::ExpiryPass;
 pub use lifecycle::LifecyclePass;
 pub use meta2::Usage;
 pub use repair::{Changes as RepairChanges, QUEUE_PAGE};
+pub use sealing::SealPass;
 pub use swift::TOKEN_PREFIX;
 
 use crate::config::Config;
@@ -63,6 +65,8 @@ pub struct Store {
     score_expr: ScoreExpr,
     score_max_rise: u8,
     lock_new_services: bool,
+    /// The master keys sealing secrets at rest (`None`: secrets are stored in plaintext).
+    keys: Option<std::sync::Arc<crate::secrets::MasterKeys>>,
     /// Commands waiting for this process's next local batch (when not routed to Raft).
     local: std::sync::Mutex<command::LocalQueue>,
     local_done: std::sync::Condvar,
@@ -86,6 +90,10 @@ impl Store {
             .max(1)
             .checked_mul(1024 * 1024)
             .ok_or_else(|| Error::InvalidArgument("directory_map_size_mib is too large".into()))?;
+        let keys = match &config.master_key_file {
+            Some(path) => Some(std::sync::Arc::new(crate::secrets::MasterKeys::load(path)?)),
+            None => None,
+        };
         let dir = Directory::open(&config.data_dir.join(DIRECTORY_DIR), dir_map_size, own_addr)?;
         let envs = EnvCache::new(
             config.data_dir.join(META2_DIR),
@@ -103,6 +111,7 @@ impl Store {
             score_expr,
             score_max_rise: config.score_max_rise,
             lock_new_services: config.lock_new_services,
+            keys,
             local: Default::default(),
             local_done: Default::default(),
             submit: Default::default(),
@@ -116,6 +125,11 @@ impl Store {
     /// Address recorded for this meta.
     pub fn own_addr(&self) -> &str {
         &self.own_addr
+    }
+
+    /// The master keys sealing secrets, if configured.
+    pub fn master_keys(&self) -> Option<&crate::secrets::MasterKeys> {
+        self.keys.as_deref()
     }
 
     /// Number of meta2 environments currently held by the cache.
@@ -152,6 +166,8 @@ mod format_tests;
 mod lifecycle_tests;
 #[cfg(test)]
 mod rdir_tests;
+#[cfg(test)]
+mod sealing_tests;
 #[cfg(test)]
 mod swift_tests;
 #[cfg(test)]

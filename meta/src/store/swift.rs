@@ -2,13 +2,15 @@
 //! (`tokens`, expiring, purged lazily and by the expirer), account metadata (in the account
 //! record) and container properties (in the meta1 record's settings).
 
+use super::accounts::stored_secret;
 use super::batch::Tx;
 use super::command::{Command, outcome};
 use super::directory::account_prefix;
-use super::records::{AccountRecord, Meta1Record};
+use super::records::{AccountRecord, Meta1Record, Record, SecretV1, SwiftUserV2};
 use super::records::{decode, decode_record, encode, encode_record};
 use super::{Store, check_name};
 use crate::ids;
+use crate::secrets::{MAX_SECRET, Sealed, Subject};
 use meta_api::error::{Error, Result};
 use meta_api::wire::{AccountInfo, ContainerInfo, SwiftToken, SwiftUser};
 use std::collections::BTreeMap;
@@ -21,7 +23,7 @@ const MAX_META_NAME: usize = 1024;
 const MAX_META_VALUE: usize = 64 * 1024;
 
 /// Key of a Swift user: account ‖ NUL ‖ user.
-fn user_key(account: &str, user: &str) -> Vec<u8> {
+pub(super) fn user_key(account: &str, user: &str) -> Vec<u8> {
     let mut k = account_prefix(account);
     k.extend_from_slice(user.as_bytes());
     k
@@ -56,6 +58,7 @@ fn apply(map: &mut BTreeMap<String, String>, set: BTreeMap<String, String>, remo
 
 impl Store {
     /// Creates a Swift user `account:user` (`NoSuchAccount`; `CredentialExists` if it exists).
+    /// With a master key the key is sealed here, before it becomes a command.
     pub fn create_swift_user(
         &self,
         account: &str,
@@ -63,26 +66,41 @@ impl Store {
         key: &str,
         admin: bool,
     ) -> Result<SwiftUser> {
+        check_name("key", key, MAX_SECRET)?;
+        let sealed = match self.master_keys() {
+            Some(keys) => Some(keys.seal(Subject::SwiftUser { account, user }, key)?),
+            None => None,
+        };
         let command = Command::CreateSwiftUser {
             account: account.to_string(),
             user: user.to_string(),
-            key: key.to_string(),
+            key: if sealed.is_some() {
+                String::new()
+            } else {
+                key.to_string()
+            },
             admin,
+            sealed,
         };
-        outcome!(self.apply(command)?, SwiftUser)
+        let mut created = outcome!(self.apply(command)?, SwiftUser)?;
+        created.key = key.to_string();
+        Ok(created)
     }
 
+    /// Stores a new Swift user; a sealed key is stored as it comes (the answer then carries no
+    /// key).
     pub(super) fn apply_create_swift_user(
         &self,
         tx: &mut Tx<'_, '_, '_>,
         account: &str,
         user: &str,
-        key: &str,
+        key: String,
         admin: bool,
+        sealed: Option<Sealed>,
     ) -> Result<SwiftUser> {
         check_name("account name", account, 255)?;
         check_name("user name", user, 255)?;
-        check_name("key", key, 256)?;
+        let key = stored_secret("key", key, sealed)?;
         if account.contains(':') {
             return Err(Error::InvalidArgument(
                 "a Swift account name cannot contain ':'".to_string(),
@@ -96,24 +114,50 @@ impl Store {
         if self.dir.swift_users.get(txn, &k)?.is_some() {
             return Err(Error::CredentialExists(format!("{account}:{user}")));
         }
-        let rec = SwiftUser {
+        let rec = SwiftUserV2 {
+            v: SwiftUserV2::VERSION,
             account: account.to_string(),
             user: user.to_string(),
-            key: key.to_string(),
+            key,
             admin,
         };
-        self.dir.swift_users.put(txn, &k, &encode(&rec)?)?;
-        tracing::info!(account, user, admin, "swift user created");
-        Ok(rec)
+        self.dir.swift_users.put(txn, &k, &encode_record(&rec)?)?;
+        let sealed = matches!(rec.key, SecretV1::Sealed(_));
+        tracing::info!(account, user, admin, sealed, "swift user created");
+        Ok(SwiftUser {
+            account: rec.account,
+            user: rec.user,
+            key: match rec.key {
+                SecretV1::Plain(k) => k,
+                SecretV1::Sealed(_) => String::new(),
+            },
+            admin: rec.admin,
+        })
     }
 
-    /// One Swift user (`NoSuchCredential`).
+    /// One Swift user with its key, opened with the master keys (`NoSuchCredential`; a key
+    /// that does not open is an `Internal` error naming the key id).
     pub fn get_swift_user(&self, account: &str, user: &str) -> Result<SwiftUser> {
-        let txn = self.dir.env.read_txn()?;
-        match self.dir.swift_users.get(&txn, &user_key(account, user))? {
-            Some(v) => decode(v),
-            None => Err(Error::NoSuchCredential(format!("{account}:{user}"))),
-        }
+        let rec: SwiftUserV2 = {
+            let txn = self.dir.env.read_txn()?;
+            match self.dir.swift_users.get(&txn, &user_key(account, user))? {
+                Some(v) => decode_record(v)?,
+                None => return Err(Error::NoSuchCredential(format!("{account}:{user}"))),
+            }
+        };
+        let key = self.unseal(
+            Subject::SwiftUser {
+                account: &rec.account,
+                user: &rec.user,
+            },
+            &rec.key,
+        )?;
+        Ok(SwiftUser {
+            account: rec.account,
+            user: rec.user,
+            key,
+            admin: rec.admin,
+        })
     }
 
     /// Issues a token for an existing user, valid for `ttl_secs` (at least 1 s).
@@ -137,8 +181,8 @@ impl Store {
         expires_ms: i64,
     ) -> Result<SwiftToken> {
         let txn = &mut *tx.dir;
-        let u: SwiftUser = match self.dir.swift_users.get(txn, &user_key(account, user))? {
-            Some(v) => decode(v)?,
+        let u: SwiftUserV2 = match self.dir.swift_users.get(txn, &user_key(account, user))? {
+            Some(v) => decode_record(v)?,
             None => return Err(Error::NoSuchCredential(format!("{account}:{user}"))),
         };
         let tok = SwiftToken {

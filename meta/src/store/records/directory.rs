@@ -1,11 +1,13 @@
 //! Disk records of the directory environment: accounts, meta1 entries (a container's owner,
-//! meta2 address and settings), access keys, Swift users and tokens, services (the
-//! conscience's registrations) and expiry index entries.
+//! meta2 address and settings), access keys and Swift users (version 2: their secret in
+//! plaintext or sealed, [`SecretV1`]; they have no wire type to map to, since a sealed secret
+//! is opened only when a read answers), Swift tokens, services (the conscience's
+//! registrations) and expiry index entries.
 
 use super::{Record, Stored, v1};
-use meta_api::wire::{
-    ContainerSettings, Credential, ServiceRecord, ServiceStats, SwiftToken, SwiftUser,
-};
+use crate::secrets::Sealed;
+use meta_api::error::{Error, Result};
+use meta_api::wire::{ContainerSettings, ServiceRecord, ServiceStats, SwiftToken};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -50,7 +52,34 @@ pub struct ExpiryEntry {
     pub key: String,
 }
 
-/// An access key as stored.
+/// A stored secret: in plaintext (written without a master key, or before secrets were sealed)
+/// or sealed under a master key ([`crate::secrets`]). Its `Debug` shows no plaintext.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretV1 {
+    Plain(String),
+    Sealed(Sealed),
+}
+
+impl std::fmt::Debug for SecretV1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretV1::Plain(_) => f.write_str("Plain(..)"),
+            SecretV1::Sealed(s) => f.debug_tuple("Sealed").field(s).finish(),
+        }
+    }
+}
+
+/// An access key as stored (version 2: the secret may be sealed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CredentialV2 {
+    pub v: u32,
+    pub access_key: String,
+    pub account: String,
+    pub secret: SecretV1,
+}
+
+/// An access key as stored by version 1: the secret in plaintext.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CredentialV1 {
     #[serde(default = "v1")]
@@ -60,7 +89,17 @@ pub struct CredentialV1 {
     pub account: String,
 }
 
-/// A Swift user as stored.
+/// A Swift user as stored (version 2: the key may be sealed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SwiftUserV2 {
+    pub v: u32,
+    pub account: String,
+    pub user: String,
+    pub key: SecretV1,
+    pub admin: bool,
+}
+
+/// A Swift user as stored by version 1: the key in plaintext.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SwiftUserV1 {
     #[serde(default = "v1")]
@@ -128,8 +167,6 @@ record_v1! {
     AccountRecord => "account",
     Meta1Record => "meta1",
     ExpiryEntry => "expiry",
-    CredentialV1 => "credential",
-    SwiftUserV1 => "swift user",
     TokenV1 => "token",
     ServiceV1 => "service",
 }
@@ -151,71 +188,71 @@ impl From<SettingsV1> for ContainerSettings {
     }
 }
 
-impl Stored for Credential {
-    type Record = CredentialV1;
+/// A version-1 record of a kind at version 2, or a corrupt-record error.
+fn parse_v1<T: serde::de::DeserializeOwned>(kind: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::Db(format!("corrupt {kind} record (version 1): {e}")))
+}
 
-    fn to_record(&self) -> CredentialV1 {
-        let Credential {
-            access_key,
-            secret_key,
-            account,
-        } = self;
-        CredentialV1 {
-            v: CredentialV1::VERSION,
-            access_key: access_key.clone(),
-            secret_key: secret_key.clone(),
-            account: account.clone(),
-        }
+impl Record for CredentialV2 {
+    const KIND: &'static str = "credential";
+    const VERSION: u32 = 2;
+
+    fn version(&self) -> u32 {
+        self.v
     }
 
-    fn from_record(r: CredentialV1) -> Credential {
+    /// Version 1 held the secret in plaintext.
+    fn upgrade(version: u32, bytes: &[u8]) -> Result<Self> {
+        if version != 1 {
+            return Err(Error::Db(format!(
+                "credential record version {version} has no upgrade path"
+            )));
+        }
         let CredentialV1 {
             v: _,
             access_key,
             secret_key,
             account,
-        } = r;
-        Credential {
+        } = parse_v1(Self::KIND, bytes)?;
+        Ok(CredentialV2 {
+            v: Self::VERSION,
             access_key,
-            secret_key,
             account,
-        }
+            secret: SecretV1::Plain(secret_key),
+        })
     }
 }
 
-impl Stored for SwiftUser {
-    type Record = SwiftUserV1;
+impl Record for SwiftUserV2 {
+    const KIND: &'static str = "swift user";
+    const VERSION: u32 = 2;
 
-    fn to_record(&self) -> SwiftUserV1 {
-        let SwiftUser {
-            account,
-            user,
-            key,
-            admin,
-        } = self;
-        SwiftUserV1 {
-            v: SwiftUserV1::VERSION,
-            account: account.clone(),
-            user: user.clone(),
-            key: key.clone(),
-            admin: *admin,
-        }
+    fn version(&self) -> u32 {
+        self.v
     }
 
-    fn from_record(r: SwiftUserV1) -> SwiftUser {
+    /// Version 1 held the key in plaintext.
+    fn upgrade(version: u32, bytes: &[u8]) -> Result<Self> {
+        if version != 1 {
+            return Err(Error::Db(format!(
+                "swift user record version {version} has no upgrade path"
+            )));
+        }
         let SwiftUserV1 {
             v: _,
             account,
             user,
             key,
             admin,
-        } = r;
-        SwiftUser {
+        } = parse_v1(Self::KIND, bytes)?;
+        Ok(SwiftUserV2 {
+            v: Self::VERSION,
             account,
             user,
-            key,
+            key: SecretV1::Plain(key),
             admin,
-        }
+        })
     }
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use meta_api::wire::{ChunkCopy, ChunkRecord, Credential, EcLayout, ObjectRecord};
+use meta_api::wire::{ChunkCopy, ChunkRecord, EcLayout, ObjectRecord};
 
 fn object() -> ObjectRecord {
     ObjectRecord {
@@ -60,24 +60,65 @@ fn a_value_comes_back_as_it_was_stored_with_its_version() {
 
 #[test]
 fn records_written_before_versions_read_as_version_1() {
-    // A credential exactly as an older binary wrote it: no `v`.
+    // A credential exactly as an older binary wrote it: no `v`, the secret in plaintext. It
+    // reads as version 1 and is upgraded to version 2 in memory.
     let old = br#"{"access_key":"AK","secret_key":"SK","account":"acct"}"#;
-    let cred: Credential = decode(old).unwrap();
-    assert_eq!(cred.account, "acct");
-    assert_eq!(encode(&cred).unwrap()[..7], br#"{"v":1,"#[..]);
+    let cred: CredentialV2 = decode_record(old).unwrap();
+    assert_eq!(
+        (cred.access_key.as_str(), cred.account.as_str()),
+        ("AK", "acct")
+    );
+    assert_eq!(cred.secret, SecretV1::Plain("SK".into()));
+    let text = String::from_utf8(encode_record(&cred).unwrap()).unwrap();
+    assert!(text.starts_with(r#"{"v":2,"#), "{text}");
+    assert!(text.contains(r#""secret":{"plain":"SK"}"#), "{text}");
+    // And a version-1 Swift user.
+    let old = br#"{"v":1,"account":"acct","user":"bob","key":"k","admin":true}"#;
+    let user: SwiftUserV2 = decode_record(old).unwrap();
+    assert_eq!((user.key, user.admin), (SecretV1::Plain("k".into()), true));
+}
+
+#[test]
+fn a_sealed_secret_is_stored_as_its_ciphertext_and_debug_hides_plaintext() {
+    let sealed = crate::secrets::Sealed {
+        v: 1,
+        kid: "k1".into(),
+        nonce: "AAAAAAAAAAAAAAAA".into(),
+        ct: "Y2lwaGVydGV4dGNpcGhlcnRleHQ=".into(),
+    };
+    let rec = CredentialV2 {
+        v: 2,
+        access_key: "AK".into(),
+        account: "acct".into(),
+        secret: SecretV1::Sealed(sealed.clone()),
+    };
+    let bytes = encode_record(&rec).unwrap();
+    let back: CredentialV2 = decode_record(&bytes).unwrap();
+    assert_eq!(back.secret, SecretV1::Sealed(sealed));
+    let plain = CredentialV2 {
+        secret: SecretV1::Plain("hunter2".into()),
+        ..rec
+    };
+    assert!(!format!("{plain:?}").contains("hunter2"));
 }
 
 #[test]
 fn a_newer_record_is_refused_naming_both_versions() {
     let newer = br#"{"v":9,"access_key":"AK","secret_key":"SK","account":"acct","extra":[1]}"#;
-    let e = decode::<Credential>(newer).unwrap_err().to_string();
+    let e = decode_record::<CredentialV2>(newer)
+        .unwrap_err()
+        .to_string();
     assert!(
-        e.contains("credential") && e.contains('9') && e.contains('1'),
+        e.contains("credential") && e.contains('9') && e.contains('2'),
         "{e}"
     );
     // Even when it would parse as the current version.
-    let newer = br#"{"v":2,"access_key":"AK","secret_key":"SK","account":"acct"}"#;
-    assert!(decode::<Credential>(newer).is_err());
+    let newer = br#"{"v":3,"access_key":"AK","account":"acct","secret":{"plain":"SK"}}"#;
+    assert!(decode_record::<CredentialV2>(newer).is_err());
+    // A version-2 record that does not parse is corrupt, not upgraded.
+    let bad = br#"{"v":2,"access_key":"AK","secret_key":"SK","account":"acct"}"#;
+    let e = decode_record::<CredentialV2>(bad).unwrap_err().to_string();
+    assert!(e.contains("corrupt credential"), "{e}");
 }
 
 #[test]
