@@ -24,7 +24,8 @@ use std::collections::BTreeMap;
 
 /// The routes only an operator may call (requests signed as the admin role): accounts and
 /// keys, the conscience's locks, policies, the meta group's membership, rebuilds and the
-/// reverse index. Every other route also takes requests signed as a service of the cluster.
+/// reverse index listing. Every other route also takes requests signed as a service of the
+/// cluster (the gateways' rebuild workers locate chunks, claim and report repairs).
 pub const ADMIN_PATHS: &[&str] = &[
     AccountCreate::PATH,
     AccountList::PATH,
@@ -40,7 +41,6 @@ pub const ADMIN_PATHS: &[&str] = &[
     GroupAdd::PATH,
     GroupRemove::PATH,
     RdirList::PATH,
-    ChunkLocate::PATH,
     RebuildStart::PATH,
     RebuildStatusGet::PATH,
     GcBacklogGet::PATH,
