@@ -805,6 +805,23 @@ async fn metrics_health_and_ready_and_ready_fails_without_a_usable_volume() {
     assert!(get_text(&srv.addr, "/health").await.0.contains(" 200 "));
 }
 
+/// A raw streamed (chunked) upload of `data` signed with `auth`, whose trailer carries `hash`
+/// and the trailer MAC `mac`.
+fn streamed_put(target: &str, auth: &str, data: &[u8], hash: &str, mac: &str) -> Vec<u8> {
+    let mut req = format!(
+        "PUT {target} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\ntrailer: x-spread-chunk-hash, x-spread-trailer-mac\r\n\
+         x-spread-auth: {auth}\r\nx-spread-content-hash: trailer\r\nconnection: close\r\n\r\n{:x}\r\n",
+        data.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(data);
+    req.extend_from_slice(
+        format!("\r\n0\r\nx-spread-chunk-hash: {hash}\r\nx-spread-trailer-mac: {mac}\r\n\r\n")
+            .as_bytes(),
+    );
+    req
+}
+
 /// Every route of the server's table refuses a request that is unsigned or signed with
 /// another secret (401, nothing stored or deleted); an upload whose signed content is not its
 /// hash, or whose trailer MAC is wrong, stores nothing; a replayed DELETE is refused; the
@@ -881,20 +898,7 @@ async fn every_route_refuses_unsigned_and_wrongly_signed_requests() {
     let target = format!("/v1/chunk/{id}");
     let auth = signer().sign("PUT", &target, "trailer");
     let forged = stranger.trailer_mac(&auth, &meta.hash);
-    let mut req = format!(
-        "PUT {target} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\ntrailer: x-spread-chunk-hash, x-spread-trailer-mac\r\n\
-         x-spread-auth: {auth}\r\nx-spread-content-hash: trailer\r\nconnection: close\r\n\r\n{:x}\r\n",
-        data[0].len()
-    )
-    .into_bytes();
-    req.extend_from_slice(&data[0]);
-    req.extend_from_slice(
-        format!(
-            "\r\n0\r\nx-spread-chunk-hash: {}\r\nx-spread-trailer-mac: {forged}\r\n\r\n",
-            meta.hash
-        )
-        .as_bytes(),
-    );
+    let req = streamed_put(&target, &auth, &data[0], &meta.hash, &forged);
     let resp = raw_exchange(&srv.addr, &req).await;
     assert!(resp.starts_with("HTTP/1.1 401"), "{resp}");
     assert!(resp.contains("trailer"), "{resp}");
@@ -903,20 +907,7 @@ async fn every_route_refuses_unsigned_and_wrongly_signed_requests() {
     let auth2 = signer().sign("PUT", &target, "trailer");
     let right2 = signer().trailer_mac(&auth2, &meta.hash);
     assert_ne!(right, right2);
-    let mut req = format!(
-        "PUT {target} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\ntrailer: x-spread-chunk-hash, x-spread-trailer-mac\r\n\
-         x-spread-auth: {auth2}\r\nx-spread-content-hash: trailer\r\nconnection: close\r\n\r\n{:x}\r\n",
-        data[0].len()
-    )
-    .into_bytes();
-    req.extend_from_slice(&data[0]);
-    req.extend_from_slice(
-        format!(
-            "\r\n0\r\nx-spread-chunk-hash: {}\r\nx-spread-trailer-mac: {right2}\r\n\r\n",
-            meta.hash
-        )
-        .as_bytes(),
-    );
+    let req = streamed_put(&target, &auth2, &data[0], &meta.hash, &right2);
     let resp = raw_exchange(&srv.addr, &req).await;
     assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
     assert_eq!(client().info(&srv.addr).await.unwrap().chunk_count, 2);

@@ -188,8 +188,14 @@ impl From<SettingsV1> for ContainerSettings {
     }
 }
 
-/// A version-1 record of a kind at version 2, or a corrupt-record error.
-fn parse_v1<T: serde::de::DeserializeOwned>(kind: &str, bytes: &[u8]) -> Result<T> {
+/// A version-1 record of a kind at version 2 (`version` is the one the bytes carry: any
+/// other has no upgrade path), or a corrupt-record error.
+fn parse_v1<T: serde::de::DeserializeOwned>(kind: &str, version: u32, bytes: &[u8]) -> Result<T> {
+    if version != 1 {
+        return Err(Error::Db(format!(
+            "{kind} record version {version} has no upgrade path"
+        )));
+    }
     serde_json::from_slice(bytes)
         .map_err(|e| Error::Db(format!("corrupt {kind} record (version 1): {e}")))
 }
@@ -204,17 +210,12 @@ impl Record for CredentialV2 {
 
     /// Version 1 held the secret in plaintext.
     fn upgrade(version: u32, bytes: &[u8]) -> Result<Self> {
-        if version != 1 {
-            return Err(Error::Db(format!(
-                "credential record version {version} has no upgrade path"
-            )));
-        }
         let CredentialV1 {
             v: _,
             access_key,
             secret_key,
             account,
-        } = parse_v1(Self::KIND, bytes)?;
+        } = parse_v1(Self::KIND, version, bytes)?;
         Ok(CredentialV2 {
             v: Self::VERSION,
             access_key,
@@ -234,18 +235,13 @@ impl Record for SwiftUserV2 {
 
     /// Version 1 held the key in plaintext.
     fn upgrade(version: u32, bytes: &[u8]) -> Result<Self> {
-        if version != 1 {
-            return Err(Error::Db(format!(
-                "swift user record version {version} has no upgrade path"
-            )));
-        }
         let SwiftUserV1 {
             v: _,
             account,
             user,
             key,
             admin,
-        } = parse_v1(Self::KIND, bytes)?;
+        } = parse_v1(Self::KIND, version, bytes)?;
         Ok(SwiftUserV2 {
             v: Self::VERSION,
             account,
