@@ -196,6 +196,9 @@ pub enum AdminCommand {
     /// Swift users (tempauth style `ACCOUNT:USER` with a key).
     #[command(subcommand)]
     SwiftUser(SwiftUserCommand),
+    /// Quotas of accounts and buckets (bytes, objects), enforced by meta on every write.
+    #[command(subcommand)]
+    Quota(QuotaCommand),
     /// The meta group (Raft): members, leader, progress; adding and removing nodes.
     #[command(subcommand)]
     Meta(MetaCommand),
@@ -266,6 +269,8 @@ pub enum SwiftUserCommand {
         #[arg(long, env = "SPREAD_SWIFT_ADMIN")]
         admin: bool,
     },
+    /// Delete a Swift user and its tokens.
+    Delete { account: String, user: String },
 }
 
 /// `spread admin policy ...`
@@ -284,6 +289,62 @@ pub enum PolicyCommand {
 pub enum BucketCommand {
     /// Set the default storage policy of a bucket (for objects written from now on).
     SetPolicy { bucket: String, policy: String },
+    /// List an account's buckets with their usage and quotas.
+    List { account: String },
+}
+
+/// `spread admin quota ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum QuotaCommand {
+    /// Set the quota of an account, or of one of its buckets with `--bucket`; a limit not
+    /// given is removed (no limits at all removes the quota).
+    Set {
+        account: String,
+        #[arg(long, env = "SPREAD_QUOTA_BUCKET")]
+        bucket: Option<String>,
+        /// Most bytes (suffixes K, M, G, T for KiB..TiB).
+        #[arg(long, env = "SPREAD_QUOTA_MAX_BYTES", value_parser = parse_size)]
+        max_bytes: Option<u64>,
+        /// Most objects.
+        #[arg(long, env = "SPREAD_QUOTA_MAX_OBJECTS")]
+        max_objects: Option<u64>,
+    },
+    /// Show the quota and usage of an account, or of one of its buckets.
+    Get {
+        account: String,
+        #[arg(long, env = "SPREAD_QUOTA_BUCKET")]
+        bucket: Option<String>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A byte count with an optional binary suffix (`10G`, `512M`, `4096`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => {
+                    return Err(format!(
+                        "{text:?}: unknown size suffix {c:?} (K, M, G or T)"
+                    ));
+                }
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a byte count"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// `spread admin account ...`
@@ -293,6 +354,8 @@ pub enum AccountCommand {
     Create { name: String },
     /// List accounts with their usage.
     List,
+    /// Delete an account that owns no bucket, with its access keys, Swift users and quotas.
+    Delete { name: String },
 }
 
 /// `spread admin key ...`
@@ -308,6 +371,9 @@ pub enum KeyCommand {
     },
     /// List access keys (secrets masked).
     List,
+    /// Delete an access key (gateways stop accepting it within their credential cache
+    /// time).
+    Delete { access_key: String },
 }
 
 /// `spread admin cluster ...`
@@ -384,6 +450,17 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
     use std::path::Path;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("300K"), Ok(300 * 1024));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        assert!(parse_size("10X").is_err());
+        assert!(parse_size("K").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
 
     #[test]
     fn clap_definition_is_valid() {

@@ -44,6 +44,11 @@ pub const ADMIN_PATHS: &[&str] = &[
     RebuildStart::PATH,
     RebuildStatusGet::PATH,
     GcBacklogGet::PATH,
+    AccountDelete::PATH,
+    KeyDelete::PATH,
+    SwiftUserDelete::PATH,
+    QuotaSet::PATH,
+    QuotaGet::PATH,
 ];
 
 /// The routes answered without credentials (probes).
@@ -150,6 +155,11 @@ endpoints! {
     RepairClaim => "/v1/repair/claim" -> Vec<RepairItem>;
     RepairDone => "/v1/repair/done" -> RepairOutcome;
     RepairFail => "/v1/repair/fail" -> Empty;
+    AccountDelete => "/v1/accounts/delete" -> Empty;
+    KeyDelete => "/v1/keys/delete" -> Empty;
+    SwiftUserDelete => "/v1/swift/users/delete" -> Empty;
+    QuotaSet => "/v1/quotas/set" -> QuotaInfo;
+    QuotaGet => "/v1/quotas/get" -> QuotaInfo;
 }
 
 /// The reverse index of one chunk server: its copies in chunk id order after `after`.
@@ -381,6 +391,58 @@ pub struct KeyCreate {
     pub account: String,
     pub access_key: Option<String>,
     pub secret_key: Option<String>,
+}
+
+/// Deletes an access key (requests signed with it are refused once the gateways' credential
+/// caches expire it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyDelete {
+    pub access_key: String,
+}
+
+/// Deletes an account that owns no container, with its access keys, Swift users, tokens and
+/// quotas.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountDelete {
+    pub name: String,
+}
+
+/// Sets the quota of an account, or of one of its containers when `container` is set; a
+/// limit left `None` is removed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuotaSet {
+    pub account: String,
+    #[serde(default)]
+    pub container: Option<String>,
+    pub quota: Quota,
+}
+
+/// The quota and usage of an account, or of one of its containers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuotaGet {
+    pub account: String,
+    #[serde(default)]
+    pub container: Option<String>,
+}
+
+/// Limits on what an account or a container holds (`None`: no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    #[serde(default)]
+    pub max_objects: Option<u64>,
+}
+
+/// A quota with the usage it limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaInfo {
+    pub account: String,
+    #[serde(default)]
+    pub container: Option<String>,
+    pub quota: Quota,
+    pub objects: u64,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -615,6 +677,13 @@ pub struct SwiftUserCreate {
     pub user: String,
     pub key: String,
     pub admin: bool,
+}
+
+/// Deletes a Swift user and its tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SwiftUserDelete {
+    pub account: String,
+    pub user: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

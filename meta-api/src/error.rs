@@ -40,6 +40,10 @@ pub enum Error {
     EntityTooSmall(u32),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The write would take its account or container past a quota (the detail says which
+    /// and by how much); nothing was written.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
     #[error("database error: {0}")]
     Db(String),
     #[error("I/O error: {0}")]
@@ -85,6 +89,7 @@ impl Error {
             Error::InvalidPartOrder => "InvalidPartOrder",
             Error::EntityTooSmall(_) => "EntityTooSmall",
             Error::InvalidArgument(_) => "InvalidArgument",
+            Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::Db(_) => "Db",
             Error::Io(_) => "Io",
             Error::Unavailable(_) => "Unavailable",
@@ -122,6 +127,7 @@ impl Error {
             | Error::NoSuchService(s)
             | Error::InvalidPart(s)
             | Error::InvalidArgument(s)
+            | Error::QuotaExceeded(s)
             | Error::Db(s)
             | Error::Io(s)
             | Error::Unavailable(s)
@@ -175,6 +181,7 @@ impl Error {
                 Err(_) => Error::Internal(body.message),
             },
             "InvalidArgument" => Error::InvalidArgument(detail),
+            "QuotaExceeded" => Error::QuotaExceeded(detail),
             "Db" => Error::Db(detail),
             "Io" => Error::Io(detail),
             "Unavailable" => Error::Unavailable(detail),

@@ -155,6 +155,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::InvalidPartOrder
         | Error::EntityTooSmall(_)
         | Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+        Error::QuotaExceeded(_) => StatusCode::FORBIDDEN,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::NotLeader(_) => StatusCode::MISDIRECTED_REQUEST,
         Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -396,6 +397,14 @@ pub fn routes() -> Routes {
     });
     r.add(|s, q: api::SwiftUserCreate| s.create_swift_user(&q.account, &q.user, &q.key, q.admin));
     r.read(|s, q: api::SwiftUserGet| s.get_swift_user(&q.account, &q.user));
+    r.add(|s, q: api::SwiftUserDelete| {
+        s.delete_swift_user(&q.account, &q.user)
+            .map(|()| api::Empty {})
+    });
+    r.add(|s, q: api::AccountDelete| s.delete_account(&q.name).map(|()| api::Empty {}));
+    r.add(|s, q: api::KeyDelete| s.delete_key(&q.access_key).map(|()| api::Empty {}));
+    r.add(|s, q: api::QuotaSet| s.set_quota(&q.account, q.container.as_deref(), q.quota));
+    r.read(|s, q: api::QuotaGet| s.get_quota(&q.account, q.container.as_deref()));
     r.add(|s, q: api::TokenCreate| s.create_token(&q.account, &q.user, q.ttl_secs));
     r.read(|s, q: api::TokenGet| s.get_token(&q.token));
     r.read(|s, q: api::RdirList| s.rdir_list(&q.service, q.after.as_deref(), q.limit));

@@ -10,7 +10,7 @@ pub mod table;
 
 use crate::cli::{
     AccountCommand, AdminArgs, AdminCommand, BucketCommand, ChunkdCommand, ClusterCommand,
-    KeyCommand, MetaCommand, ObjectCommand, PolicyCommand, SwiftUserCommand,
+    KeyCommand, MetaCommand, ObjectCommand, PolicyCommand, QuotaCommand, SwiftUserCommand,
 };
 use crate::cluster;
 use crate::error::{Error, Result};
@@ -100,6 +100,91 @@ pub async fn run(args: AdminArgs) -> Result<()> {
                 "account:    {}\naccess key: {}\nsecret key: {}\n",
                 c.account, c.access_key, c.secret_key
             )
+        }
+        AdminCommand::Account(AccountCommand::Delete { name }) => {
+            client
+                .call(&meta_api::api::AccountDelete { name: name.clone() })
+                .await?;
+            format!("deleted account {name}\n")
+        }
+        AdminCommand::Key(KeyCommand::Delete { access_key }) => {
+            client
+                .call(&meta_api::api::KeyDelete {
+                    access_key: access_key.clone(),
+                })
+                .await?;
+            format!("deleted access key {access_key}\n")
+        }
+        AdminCommand::SwiftUser(SwiftUserCommand::Delete { account, user }) => {
+            client
+                .call(&meta_api::api::SwiftUserDelete {
+                    account: account.clone(),
+                    user: user.clone(),
+                })
+                .await?;
+            format!("deleted swift user {account}:{user}\n")
+        }
+        AdminCommand::Quota(QuotaCommand::Set {
+            account,
+            bucket,
+            max_bytes,
+            max_objects,
+        }) => {
+            let q = client
+                .call(&meta_api::api::QuotaSet {
+                    account,
+                    container: bucket,
+                    quota: meta_api::api::Quota {
+                        max_bytes,
+                        max_objects,
+                    },
+                })
+                .await?;
+            quota_text(&q)
+        }
+        AdminCommand::Quota(QuotaCommand::Get {
+            account,
+            bucket,
+            json,
+        }) => {
+            let q = client
+                .call(&meta_api::api::QuotaGet {
+                    account,
+                    container: bucket,
+                })
+                .await?;
+            if json {
+                serde_json::to_string_pretty(&q).map_err(|e| Error::Usage(e.to_string()))? + "\n"
+            } else {
+                quota_text(&q)
+            }
+        }
+        AdminCommand::Bucket(BucketCommand::List { account }) => {
+            let mut t = Table::new([
+                "BUCKET",
+                "OBJECTS",
+                "BYTES",
+                "MAX OBJECTS",
+                "MAX BYTES",
+                "POLICY",
+            ]);
+            for c in client.list_containers(&account).await? {
+                let q = client
+                    .call(&meta_api::api::QuotaGet {
+                        account: account.clone(),
+                        container: Some(c.name.clone()),
+                    })
+                    .await?;
+                t.row([
+                    c.name,
+                    c.objects.to_string(),
+                    c.bytes.to_string(),
+                    limit_text(q.quota.max_objects),
+                    limit_text(q.quota.max_bytes),
+                    c.settings.policy.unwrap_or_else(|| "-".to_string()),
+                ]);
+            }
+            t.to_string()
         }
         AdminCommand::Key(KeyCommand::List) => {
             // Meta lists no secret: a secret is shown once, by `key create`.
@@ -413,4 +498,28 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// A quota limit for a table: `-` when there is none.
+fn limit_text(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "-".to_string(), |n| n.to_string())
+}
+
+/// `quota set` / `quota get` as text.
+fn quota_text(q: &meta_api::api::QuotaInfo) -> String {
+    let whose = match &q.container {
+        Some(b) => format!("bucket {b} (account {})", q.account),
+        None => format!("account {}", q.account),
+    };
+    format!(
+        "{whose}\n  objects: {} of {}\n  bytes:   {} of {}\n",
+        q.objects,
+        q.quota
+            .max_objects
+            .map_or_else(|| "no limit".to_string(), |n| n.to_string()),
+        q.bytes,
+        q.quota
+            .max_bytes
+            .map_or_else(|| "no limit".to_string(), |n| n.to_string()),
+    )
 }

@@ -81,6 +81,15 @@ fn meta_to_s3(e: &meta_api::Error) -> S3Error {
         M::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
         M::EntityTooSmall(_) => S3ErrorCode::EntityTooSmall,
         M::InvalidArgument(_) => S3ErrorCode::InvalidArgument,
+        M::QuotaExceeded(detail) => {
+            // As Ceph RGW answers it: 403 QuotaExceeded.
+            let mut err = S3Error::with_message(
+                S3ErrorCode::Custom("QuotaExceeded".into()),
+                format!("Quota exceeded: {detail}"),
+            );
+            err.set_status_code(http::StatusCode::FORBIDDEN);
+            return err;
+        }
         M::NoSuchCredential(_) => S3ErrorCode::InvalidAccessKeyId,
         M::NoSuchService(_) => {
             return unavailable_retry(S3Error::with_message(

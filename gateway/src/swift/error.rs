@@ -110,6 +110,13 @@ impl From<Error> for SwiftError {
                 | M::ContainerExists { .. }
                 | M::ContainerNotEmpty(_) => StatusCode::CONFLICT,
                 M::InvalidArgument(msg) => return SwiftError::bad_request(msg.clone()),
+                // As Swift's quota middlewares answer it.
+                M::QuotaExceeded(_) => {
+                    return SwiftError::with(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Upload exceeds quota.",
+                    );
+                }
                 M::InvalidPart(_) | M::InvalidPartOrder | M::EntityTooSmall(_) => {
                     return SwiftError::bad_request(m.to_string());
                 }

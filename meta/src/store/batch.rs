@@ -25,6 +25,8 @@
 use super::Store;
 use super::command::{Command, Outcome};
 use super::meta2::Meta2;
+use super::quotas::{self, UsageDelta};
+use super::records::Meta1Record;
 use heed::RwTxn;
 use meta_api::error::{Error, Result};
 use meta_api::wire::ErrorBody;
@@ -40,14 +42,18 @@ const APPLIED_KEY: &[u8] = b"applied";
 pub(crate) const DIR_APPLIED_KEY: &[u8] = b"applied_index";
 /// Most commands in one batch (bounds a batch's transactions).
 pub const MAX_BATCH: usize = 1024;
-/// Version of an outbox record.
-const OUTBOX_VERSION: u32 = 1;
+/// Version of an outbox record: 2 added `usage` (a version-1 record, written before the
+/// account counters existed, reads as no change: the counters were then summed at open from
+/// the environments, which already held the step).
+const OUTBOX_VERSION: u32 = 2;
 
-/// One step's recorded answer.
+/// One step's recorded answer, and how it changed its container's usage.
 #[derive(Serialize, serde::Deserialize)]
 struct OutboxRecord<T> {
     v: u32,
     answer: std::result::Result<T, ErrorBody>,
+    #[serde(default)]
+    usage: UsageDelta,
 }
 
 fn read_u64(bytes: Option<&[u8]>) -> u64 {
@@ -71,6 +77,9 @@ fn outbox_key(index: u64, step: u32) -> [u8; 12] {
 /// A meta2 environment written by the batch.
 struct Open<'s> {
     m2: &'s Meta2,
+    /// The account owning the container, and the container's name.
+    account: String,
+    name: String,
     txn: RwTxn<'s>,
     /// `applied` as committed before this batch.
     marker: u64,
@@ -88,15 +97,41 @@ pub(crate) struct Tx<'a, 'd, 's> {
     /// Containers whose environment is closed and removed once the batch is committed (and
     /// its own handles dropped).
     pub(crate) remove_after: &'a mut Vec<String>,
+    /// The directory's databases (quotas and account counters).
+    directory: &'a super::directory::Directory,
+    /// Usage changes per account made by the batch's steps so far, added to the account
+    /// counters when the batch commits.
+    pending: &'a mut HashMap<String, UsageDelta>,
 }
 
 impl Tx<'_, '_, '_> {
+    /// As [`Tx::meta2`], for a step that may make the container grow: refused with
+    /// `QuotaExceeded` (its changes rolled back) when it grows the container or its account
+    /// past a quota ([`super::quotas`]).
+    pub fn meta2_within_quota<T, F>(&mut self, cid: &str, f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(&Meta2, &mut RwTxn) -> Result<T>,
+    {
+        self.step(cid, true, f)
+    }
+
     /// Runs `f` on the meta2 environment of container `cid` (the one the command names), in a
     /// transaction nested in the batch's: its changes are kept when it returns `Ok`, rolled
     /// back when it returns `Err`. When the command is a log entry already applied to this
     /// environment (a replay after a crash), `f` is not run and its recorded answer is
     /// returned.
     pub fn meta2<T, F>(&mut self, cid: &str, f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(&Meta2, &mut RwTxn) -> Result<T>,
+    {
+        self.step(cid, false, f)
+    }
+
+    /// One step; its usage change is measured (and recorded with its answer) and added to
+    /// the account's pending change.
+    fn step<T, F>(&mut self, cid: &str, limited: bool, f: F) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce(&Meta2, &mut RwTxn) -> Result<T>,
@@ -138,23 +173,67 @@ impl Tx<'_, '_, '_> {
                     r.v
                 )));
             }
+            if !r.usage.is_zero() {
+                self.pending
+                    .entry(open.account.clone())
+                    .or_default()
+                    .add(r.usage);
+            }
             return r.answer.map_err(|b| Error::from_body(b, cid));
         }
         let mut child = m2.env.nested_write_txn(&mut open.txn)?;
+        let before = m2.read_usage(&child)?;
+        let mut usage = UsageDelta::default();
         let answer = match f(m2, &mut child) {
             Ok(v) => {
-                child.commit()?;
-                Ok(v)
+                let after = m2.read_usage(&child)?;
+                usage = UsageDelta::between(before, after);
+                let allowed = if limited && usage.grows() {
+                    let who = quotas::Subject {
+                        account: &open.account,
+                        container: &open.name,
+                        cid,
+                    };
+                    let pending = self.pending.get(&open.account).copied();
+                    quotas::check(
+                        self.directory,
+                        self.dir,
+                        &who,
+                        after,
+                        usage,
+                        pending.unwrap_or_default(),
+                    )
+                } else {
+                    Ok(())
+                };
+                match allowed {
+                    Ok(()) => {
+                        child.commit()?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        child.abort();
+                        usage = UsageDelta::default();
+                        Err(e)
+                    }
+                }
             }
             Err(e) => {
                 child.abort();
                 Err(e)
             }
         };
+        if !usage.is_zero() {
+            self.pending
+                .entry(open.account.clone())
+                .or_default()
+                .add(usage);
+        }
         if let Some(i) = index {
             let record = OutboxRecord {
                 v: OUTBOX_VERSION,
                 answer: answer.as_ref().map_err(Error::to_body),
+                usage,
             };
             let bytes = serde_json::to_vec(&record)
                 .map_err(|e| Error::Internal(format!("encoding an outbox record: {e}")))?;
@@ -184,6 +263,8 @@ struct Batch<'s> {
     dir_applied: u64,
     last_index: Option<u64>,
     remove_after: Vec<String>,
+    /// Usage changes per account, not yet in the directory's counters.
+    pending: HashMap<String, UsageDelta>,
 }
 
 impl<'s> Batch<'s> {
@@ -198,11 +279,12 @@ impl<'s> Batch<'s> {
             dir_applied,
             last_index: None,
             remove_after: Vec::new(),
+            pending: HashMap::new(),
         })
     }
 
     /// Opens the batch's transaction of a container's environment.
-    fn ensure_open(&mut self, cid: &str, env: Arc<Meta2>) -> Result<()> {
+    fn ensure_open(&mut self, cid: &str, m1: &Meta1Record, env: Arc<Meta2>) -> Result<()> {
         if self.open.contains_key(cid) {
             return Ok(());
         }
@@ -217,6 +299,8 @@ impl<'s> Batch<'s> {
             cid.to_string(),
             Open {
                 m2,
+                account: m1.account.clone(),
+                name: m1.name.clone(),
                 txn,
                 marker,
                 max_index: None,
@@ -231,7 +315,7 @@ impl<'s> Batch<'s> {
         let target = match command.meta2_container() {
             Some(name) => match self.store.resolve_in(&self.dir, name) {
                 Ok(r) => {
-                    self.ensure_open(&r.cid, r.env)?;
+                    self.ensure_open(&r.cid, &r.meta1, r.env)?;
                     Some(r.cid)
                 }
                 // The command fails the same way when it resolves the name itself.
@@ -247,6 +331,7 @@ impl<'s> Batch<'s> {
             dir,
             open,
             remove_after,
+            pending,
             ..
         } = self;
         let mut child = store.dir.env.nested_write_txn(dir)?;
@@ -261,6 +346,8 @@ impl<'s> Batch<'s> {
                 index,
                 step: 0,
                 remove_after,
+                directory: &store.dir,
+                pending,
             };
             store.apply_in(&mut tx, command)
         };
@@ -280,6 +367,7 @@ impl<'s> Batch<'s> {
             open,
             last_index,
             remove_after,
+            pending,
             ..
         } = self;
         for (cid, mut o) in open {
@@ -300,6 +388,12 @@ impl<'s> Batch<'s> {
             return Err(Error::Io(format!(
                 "crash injected after the meta2 commits of the batch ending at {i}"
             )));
+        }
+        // Accounts deleted in the batch keep no counter (they held nothing).
+        for (account, change) in pending {
+            if !change.is_zero() && store.dir.accounts.get(&dir, account.as_bytes())?.is_some() {
+                quotas::add_account_usage(&store.dir, &mut dir, &account, change)?;
+            }
         }
         if let Some(i) = last_index {
             store

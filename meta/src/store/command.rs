@@ -40,8 +40,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 /// Raft log as a [`crate::raft::Proposal`] carrying it, and a node refuses a newer one.
 ///
 /// - 2: the self-healing commands, `pieces_wanted`;
-/// - 3: sealed secrets (`CreateKey` and `CreateSwiftUser` carrying `sealed`, `SealSecrets`).
-pub const COMMAND_VERSION: u32 = 3;
+/// - 3: sealed secrets (`CreateKey` and `CreateSwiftUser` carrying `sealed`, `SealSecrets`);
+/// - 4: quotas and deletes (`SetQuota`, `DeleteAccount`, `DeleteKey`, `DeleteSwiftUser`).
+///   Quotas are enforced while applying the commands that grow a container, so an older node
+///   (which does not) must refuse `SetQuota` rather than apply the log differently.
+pub const COMMAND_VERSION: u32 = 4;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -261,6 +264,28 @@ pub enum Command {
     SealSecrets {
         items: Vec<Reseal>,
     },
+    /// Sets or (both `None`) removes the quota of an account or one of its containers
+    /// (version 4).
+    SetQuota {
+        account: String,
+        container: Option<String>,
+        max_bytes: Option<u64>,
+        max_objects: Option<u64>,
+    },
+    /// Deletes an account that owns no container, with its keys, Swift users, tokens and
+    /// quotas (version 4).
+    DeleteAccount {
+        name: String,
+    },
+    /// Deletes an access key (version 4).
+    DeleteKey {
+        access_key: String,
+    },
+    /// Deletes a Swift user and its tokens (version 4).
+    DeleteSwiftUser {
+        account: String,
+        user: String,
+    },
 }
 
 /// What applying a command answers (serializable: a Raft follower hands the leader's answer
@@ -284,6 +309,7 @@ pub enum Outcome {
     Lost(meta_api::wire::LostService),
     Repairs(Vec<meta_api::wire::RepairItem>),
     Repaired(meta_api::api::RepairOutcome),
+    Quota(meta_api::api::QuotaInfo),
 }
 
 /// A command's times: when it happened, and when the chunks it frees may be deleted.
@@ -370,6 +396,10 @@ impl Command {
             | C::CreateSwiftUser {
                 sealed: Some(_), ..
             } => 3,
+            C::SetQuota { .. }
+            | C::DeleteAccount { .. }
+            | C::DeleteKey { .. }
+            | C::DeleteSwiftUser { .. } => 4,
             C::PutObject { pieces_wanted, .. } | C::PutPart { pieces_wanted, .. }
                 if *pieces_wanted > 0 =>
             {
@@ -739,6 +769,25 @@ impl Store {
                 O::Done(())
             }
             C::SealSecrets { items } => O::Count(self.apply_seal_secrets(tx, &items)?),
+            C::SetQuota {
+                account,
+                container,
+                max_bytes,
+                max_objects,
+            } => O::Quota(self.apply_set_quota(
+                tx,
+                &account,
+                container.as_deref(),
+                meta_api::api::Quota {
+                    max_bytes,
+                    max_objects,
+                },
+            )?),
+            C::DeleteAccount { name } => O::Done(self.apply_delete_account(tx, &name)?),
+            C::DeleteKey { access_key } => O::Done(self.apply_delete_key(tx, &access_key)?),
+            C::DeleteSwiftUser { account, user } => {
+                O::Done(self.apply_delete_swift_user(tx, &account, &user)?)
+            }
         })
     }
 

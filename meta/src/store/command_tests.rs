@@ -395,8 +395,67 @@ pub(crate) fn log() -> Vec<Command> {
             now_ms: t + 24,
             retry_at_ms: Some(t + 30_000),
         },
-        // Refused, deterministically: the container does not exist any more.
+        // Quotas: the account's counter and a container's quota; deletes.
+        Command::SetQuota {
+            account: "acct".into(),
+            container: None,
+            max_bytes: Some(100_000_000),
+            max_objects: None,
+        },
+        Command::SetQuota {
+            account: "acct".into(),
+            container: Some("photos".into()),
+            max_bytes: None,
+            max_objects: Some(100),
+        },
+        put("photos", obj("q1", "c20", "content-20"), t + 25),
+        Command::CreateAccount {
+            name: "tmp".into(),
+            created_ms: t + 26,
+        },
+        Command::CreateKey {
+            account: "tmp".into(),
+            access_key: "AKTMP".into(),
+            secret_key: "secret-tmp".into(),
+            sealed: None,
+        },
+        Command::CreateKey {
+            account: "tmp".into(),
+            access_key: "AKTMP2".into(),
+            secret_key: "secret-tmp2".into(),
+            sealed: None,
+        },
+        Command::CreateSwiftUser {
+            account: "tmp".into(),
+            user: "u".into(),
+            key: "k".into(),
+            admin: true,
+            sealed: None,
+        },
+        Command::CreateSwiftUser {
+            account: "tmp".into(),
+            user: "v".into(),
+            key: "k".into(),
+            admin: false,
+            sealed: None,
+        },
+        Command::DeleteKey {
+            access_key: "AKTMP2".into(),
+        },
+        Command::DeleteSwiftUser {
+            account: "tmp".into(),
+            user: "v".into(),
+        },
+        Command::DeleteAccount { name: "tmp".into() },
+        Command::SetQuota {
+            account: "acct".into(),
+            container: Some("photos".into()),
+            max_bytes: Some(1),
+            max_objects: None,
+        },
+        // Refused, deterministically: the container does not exist any more; a quota.
         put("gone", obj("x", "c9", "content-9"), t + 17),
+        put("photos", obj("q2", "c21", "content-21"), t + 27),
     ]
 }
 
@@ -480,12 +539,16 @@ fn the_same_log_leaves_two_stores_identical() {
     assert_eq!(read, log(), "the log survives its encoding");
     let second = run(b.path(), read);
     assert_eq!(first, second);
-    // The log did real work: a refusal at the end, successes before it.
-    assert!(first.last().unwrap().is_err());
+    // The log did real work: two refusals at the end, successes before them.
+    let (done, refused) = first.split_at(first.len() - 2);
+    assert!(refused.iter().all(Result::is_err), "{refused:?}");
     assert!(
-        first[..first.len() - 1].iter().all(Result::is_ok),
-        "{first:?}"
+        refused[1]
+            .as_ref()
+            .is_err_and(|e| e.contains("quota exceeded")),
+        "{refused:?}"
     );
+    assert!(done.iter().all(Result::is_ok), "{first:?}");
     let (da, db) = (dump(a.path()), dump(b.path()));
     assert!(da["directory/gc"].len() >= 4, "{:?}", da["directory/gc"]);
     assert_eq!(da.len(), db.len());

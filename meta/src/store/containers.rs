@@ -213,9 +213,13 @@ impl Store {
             }
             env.parts.clear(txn)?;
             env.uploads.clear(txn)?;
+            // Whatever the counters still say leaves the account's counter with the container.
+            let left = env.read_usage(txn)?;
+            env.add_usage(txn, -(left.objects as i64), -i128::from(left.bytes))?;
             Ok(garbage)
         })?;
         self.dir.meta1.delete(tx.dir, r.cid.as_bytes())?;
+        super::quotas::forget_container(&self.dir, tx.dir, &r.cid)?;
         self.dir.buckets.delete(tx.dir, name.as_bytes())?;
         self.dir
             .account_containers

@@ -10,7 +10,8 @@
 //! policy file's TOML text), `swift_users` (account ‖ NUL ‖ user → [`super::records::SwiftUserV2`]), `tokens`
 //! (Swift token → `SwiftToken`), `expiry` (delete-at seconds u64 BE ‖ cid ‖ encoded object key →
 //! [`super::records::ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`),
-//! and the reverse index, repair queue and lost services of [`super::rdir`].
+//! the reverse index, repair queue and lost services of [`super::rdir`], and `quotas` and
+//! `account_usage` (see [`super::quotas`]).
 
 use super::format;
 use super::lmdb::{self, Db, Env};
@@ -38,6 +39,11 @@ pub struct Directory {
     pub repair: Db,
     pub repair_at: Db,
     pub lost: Db,
+    pub quotas: Db,
+    pub account_usage: Db,
+    /// Opened before format 4: the account counters must be summed from the containers
+    /// ([`super::Store::open`] does it, then writes format 4).
+    pub account_usage_missing: bool,
     /// Opened at format 2: the reverse index must be built from the records
     /// ([`super::Store::open`] does it, then writes format 3).
     pub rdir_missing: bool,
@@ -67,6 +73,9 @@ impl Directory {
             repair: lmdb::create_db(&env, &mut txn, "repair")?,
             repair_at: lmdb::create_db(&env, &mut txn, "repair_at")?,
             lost: lmdb::create_db(&env, &mut txn, "lost")?,
+            quotas: lmdb::create_db(&env, &mut txn, "quotas")?,
+            account_usage: lmdb::create_db(&env, &mut txn, "account_usage")?,
+            account_usage_missing: false,
             rdir_missing: false,
             env: env.clone(),
         };
@@ -118,9 +127,11 @@ impl Directory {
                 "directory format 1 -> 2: GC entries from before due times are due now"
             );
         }
-        // 2 -> 3 (the reverse index) reads every meta2 environment: the store does it.
-        let reached = if found < 3 { 2 } else { format::DIRECTORY };
+        // 2 -> 3 (the reverse index) and 3 -> 4 (account counters) read every meta2
+        // environment: the store does them.
+        let reached = if found < 3 { 2 } else { found };
         self.rdir_missing = found < 3;
+        self.account_usage_missing = found < 4;
         if stored != Some(reached) {
             format::write(&self.settings, txn, reached)?;
         }

@@ -14,6 +14,8 @@
 //! - 2: every GC entry is dated and indexed in `gc_due` (1 → 2 dates the old ones "due now").
 //! - 3: the reverse index (`rdir`) holds every chunk copy of every record (2 → 3 builds it
 //!   from every container's records, at open).
+//! - 4: `quotas`, and `account_usage` holds every account's usage counter (3 → 4 sums it
+//!   from every container's meta2 counter, at open; see [`super::quotas`]).
 //!
 //! meta2 (`props["format"]`):
 //! - 1: the layout described in [`super::meta2`]; environments from before format numbers are
@@ -30,7 +32,7 @@ use std::path::Path;
 /// Key of the format number (u32 BE) in the directory's `settings` and meta2's `props`.
 pub const KEY: &[u8] = b"format";
 /// The directory layout this binary writes.
-pub const DIRECTORY: u32 = 3;
+pub const DIRECTORY: u32 = 4;
 /// The meta2 layout this binary writes.
 pub const META2: u32 = 1;
 

@@ -38,6 +38,42 @@ pub struct Usage {
     pub bytes: u64,
 }
 
+impl Usage {
+    /// The stored form: objects and bytes, u64 big-endian each (16 bytes; anything else reads
+    /// as zero). Also the directory's per-account counters ([`super::quotas`]).
+    pub fn encode(&self) -> [u8; 16] {
+        let mut v = [0u8; 16];
+        v[..8].copy_from_slice(&self.objects.to_be_bytes());
+        v[8..].copy_from_slice(&self.bytes.to_be_bytes());
+        v
+    }
+
+    pub fn decode(b: &[u8]) -> Usage {
+        match (b.get(..8), b.get(8..)) {
+            (Some(o), Some(s)) if b.len() == 16 => {
+                let mut oa = [0u8; 8];
+                let mut sa = [0u8; 8];
+                oa.copy_from_slice(o);
+                sa.copy_from_slice(s);
+                Usage {
+                    objects: u64::from_be_bytes(oa),
+                    bytes: u64::from_be_bytes(sa),
+                }
+            }
+            _ => Usage::default(),
+        }
+    }
+
+    /// These counters moved by the deltas, saturating at 0 and `u64::MAX`.
+    pub fn plus(self, objects: i128, bytes: i128) -> Usage {
+        let clamp = |v: i128| v.clamp(0, i128::from(u64::MAX)) as u64;
+        Usage {
+            objects: clamp(i128::from(self.objects) + objects),
+            bytes: clamp(i128::from(self.bytes) + bytes),
+        }
+    }
+}
+
 impl Meta2 {
     /// Opens (or creates) the environment at `path`.
     pub fn open(path: &Path, map_size: usize) -> Result<Meta2> {
@@ -71,30 +107,17 @@ impl Meta2 {
     }
 
     pub fn read_usage(&self, txn: &RoTxn) -> Result<Usage> {
-        Ok(match self.usage.get(txn, USAGE_KEY)? {
-            Some(b) if b.len() == 16 => {
-                let mut o = [0u8; 8];
-                let mut s = [0u8; 8];
-                o.copy_from_slice(&b[..8]);
-                s.copy_from_slice(&b[8..]);
-                Usage {
-                    objects: u64::from_be_bytes(o),
-                    bytes: u64::from_be_bytes(s),
-                }
-            }
-            _ => Usage::default(),
-        })
+        Ok(self
+            .usage
+            .get(txn, USAGE_KEY)?
+            .map(Usage::decode)
+            .unwrap_or_default())
     }
 
     /// Adds `objects` / `bytes` deltas to the counters (saturating at 0).
     pub fn add_usage(&self, txn: &mut RwTxn, objects: i64, bytes: i128) -> Result<()> {
-        let u = self.read_usage(txn)?;
-        let objects = (i128::from(u.objects) + i128::from(objects)).clamp(0, i128::from(u64::MAX));
-        let bytes = (i128::from(u.bytes) + bytes).clamp(0, i128::from(u64::MAX));
-        let mut v = [0u8; 16];
-        v[..8].copy_from_slice(&(objects as u64).to_be_bytes());
-        v[8..].copy_from_slice(&(bytes as u64).to_be_bytes());
-        self.usage.put(txn, USAGE_KEY, &v)?;
+        let u = self.read_usage(txn)?.plus(i128::from(objects), bytes);
+        self.usage.put(txn, USAGE_KEY, &u.encode())?;
         Ok(())
     }
 

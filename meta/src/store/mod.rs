@@ -8,6 +8,7 @@ mod cache;
 pub mod command;
 mod conscience;
 mod containers;
+mod deletes;
 mod directory;
 pub mod expirer;
 pub mod format;
@@ -20,6 +21,7 @@ mod meta2;
 mod multipart;
 mod objects;
 mod policies;
+mod quotas;
 mod raft_state;
 mod rdir;
 pub mod records;
@@ -119,6 +121,9 @@ impl Store {
         if store.dir.rdir_missing {
             store.build_rdir()?;
         }
+        if store.dir.account_usage_missing {
+            store.build_account_usage()?;
+        }
         Ok(store)
     }
 
@@ -164,6 +169,8 @@ pub(crate) mod command_tests;
 mod format_tests;
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod quotas_tests;
 #[cfg(test)]
 mod rdir_tests;
 #[cfg(test)]

@@ -319,7 +319,7 @@ impl Store {
         let Clock { now_ms, gc_due_ms } = clock;
         let r = self.resolve_in(tx.dir, container)?;
         let properties = r.meta1.settings.properties.clone();
-        let (rec, garbage, old) = tx.meta2(&r.cid, |m2, txn| {
+        let (rec, garbage, old) = tx.meta2_within_quota(&r.cid, |m2, txn| {
             let upload = get_upload(m2, txn, upload_id)?;
             let parts = all_parts(m2, txn, upload_id)?;
             let mut rec = assemble(&upload, &parts, &req, &content_id, now_ms)?;

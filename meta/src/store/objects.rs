@@ -87,7 +87,7 @@ impl Store {
         let r = self.resolve_in(tx.dir, container)?;
         self.index_expiry(tx, container, &r.cid, &rec)?;
         meta_api::lock::apply_default(&r.meta1.settings.properties, &mut rec, now_ms);
-        let (rec, written) = tx.meta2(&r.cid, |m2, txn| {
+        let (rec, written) = tx.meta2_within_quota(&r.cid, |m2, txn| {
             let written = versions::put(m2, txn, &mut rec, &cond, now_ms)?;
             Ok((rec, written))
         })?;

@@ -452,7 +452,7 @@ impl Store {
                 self.rdir_add(&mut txn, &owner, chunks)?;
             }
         }
-        super::format::write(&self.dir.settings, &mut txn, super::format::DIRECTORY)?;
+        super::format::write(&self.dir.settings, &mut txn, 3)?;
         txn.commit()?;
         tracing::info!(
             containers = containers.len(),

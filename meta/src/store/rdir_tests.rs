@@ -421,7 +421,7 @@ fn an_older_directory_gets_its_reverse_index_built_at_open() {
     let txn = s.dir.env.read_txn().unwrap();
     assert_eq!(
         super::format::stored(&s.dir.settings, &txn).unwrap(),
-        Some(3)
+        Some(super::format::DIRECTORY)
     );
 }
 

@@ -23,6 +23,17 @@ pub struct AccountRecord {
     pub meta: BTreeMap<String, String>,
 }
 
+/// A quota of an account or a container (`None`: no limit; see `store::quotas`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QuotaRecord {
+    #[serde(default = "v1")]
+    pub v: u32,
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    #[serde(default)]
+    pub max_objects: Option<u64>,
+}
+
 /// A meta1 entry: who owns a container, where its meta2 lives and its settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Meta1Record {
@@ -165,6 +176,7 @@ macro_rules! record_v1 {
 
 record_v1! {
     AccountRecord => "account",
+    QuotaRecord => "quota",
     Meta1Record => "meta1",
     ExpiryEntry => "expiry",
     TokenV1 => "token",

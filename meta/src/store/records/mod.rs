@@ -25,7 +25,9 @@ mod directory;
 mod object;
 pub mod repair;
 
-pub use directory::{AccountRecord, CredentialV2, ExpiryEntry, Meta1Record, SecretV1, SwiftUserV2};
+pub use directory::{
+    AccountRecord, CredentialV2, ExpiryEntry, Meta1Record, QuotaRecord, SecretV1, SwiftUserV2,
+};
 
 use meta_api::error::{Error, Result};
 use serde::Serialize;
