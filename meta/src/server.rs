@@ -227,8 +227,17 @@ type HandlerOf<S> = Box<
         + Send
         + Sync,
 >;
-/// A store endpoint's handler (runs on the blocking pool).
-type Handler = HandlerOf<Arc<Store>>;
+/// A store endpoint's handler (runs on the blocking pool), given the request's id when the
+/// client sent one (`rid` in the query: see [`crate::store::dedupe`]).
+type Handler = Box<
+    dyn Fn(
+            Arc<Store>,
+            Bytes,
+            Option<String>,
+        ) -> Pin<Box<dyn Future<Output = std::result::Result<Vec<u8>, Failure>> + Send>>
+        + Send
+        + Sync,
+>;
 /// A group endpoint's handler.
 type GroupHandler = HandlerOf<Arc<Node>>;
 
@@ -276,7 +285,7 @@ impl Routes {
         E: Endpoint,
         F: Fn(&Store, E) -> Result<E::Response> + Copy + Send + Sync + 'static,
     {
-        let handler: Handler = Box::new(move |store, body| Box::pin(op(store, body, f)));
+        let handler: Handler = Box::new(move |store, body, rid| Box::pin(op(store, body, rid, f)));
         if self.handlers.insert(E::PATH, (kind, handler)).is_some() {
             tracing::error!(path = E::PATH, "endpoint registered twice");
         }
@@ -446,7 +455,12 @@ pub fn routes() -> Routes {
 }
 
 /// Decodes the JSON body, runs `f` on the blocking pool and encodes its answer.
-async fn op<E, F>(store: Arc<Store>, body: Bytes, f: F) -> std::result::Result<Vec<u8>, Failure>
+async fn op<E, F>(
+    store: Arc<Store>,
+    body: Bytes,
+    rid: Option<String>,
+    f: F,
+) -> std::result::Result<Vec<u8>, Failure>
 where
     E: Endpoint,
     F: Fn(&Store, E) -> Result<E::Response> + Send + 'static,
@@ -458,10 +472,12 @@ where
     };
     let q: E = serde_json::from_slice(text)
         .map_err(|e| fail(Error::InvalidArgument(format!("bad JSON body: {e}"))))?;
-    let answer = tokio::task::spawn_blocking(move || f(&store, q))
-        .await
-        .map_err(|e| fail(Error::Internal(format!("request task failed: {e}"))))?
-        .map_err(fail)?;
+    let answer = tokio::task::spawn_blocking(move || {
+        crate::store::dedupe::with_request(rid, || f(&store, q))
+    })
+    .await
+    .map_err(|e| fail(Error::Internal(format!("request task failed: {e}"))))?
+    .map_err(fail)?;
     serde_json::to_vec(&answer).map_err(|e| fail(Error::Internal(format!("encoding answer: {e}"))))
 }
 
@@ -516,6 +532,7 @@ async fn dispatch(
     req: Request<Incoming>,
 ) -> std::result::Result<Vec<u8>, Failure> {
     let path = req.uri().path().to_string();
+    let uri_query = req.uri().query().map(str::to_string);
     let method = req.method().clone();
     if path.starts_with(RAFT_PREFIX) {
         let verified = authenticate(verifier, &req, &path, false)?;
@@ -553,7 +570,22 @@ async fn dispatch(
     if *kind == Kind::Read {
         node.read_barrier().await.map_err(fail)?;
     }
-    handler(node.store(), body).await
+    let rid = match (*kind, request_id(&uri_query)) {
+        (Kind::Write, Some(id)) => {
+            crate::store::dedupe::check_id(&id).map_err(fail)?;
+            Some(id)
+        }
+        _ => None,
+    };
+    handler(node.store(), body, rid).await
+}
+
+/// The `rid` query parameter (a client's request id), if any.
+fn request_id(query: &Option<String>) -> Option<String> {
+    query
+        .as_deref()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("rid=").map(|v| v.to_string()))
 }
 
 async fn read_body(req: Request<Incoming>) -> std::result::Result<Bytes, Failure> {

@@ -64,6 +64,18 @@ enum Attempt {
     NotLeader(Option<String>),
     /// No connection could be made: nothing was sent.
     Unreachable(String),
+    /// The request was sent and the answer lost (the connection broke): asked again under
+    /// the same request id, which meta answers once ([`crate::api`] writes are applied at most
+    /// once per id).
+    Lost(String),
+}
+
+/// A new request id: 128 random bits in hex.
+fn new_request_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Pause before asking again when no node knows a leader (an election is under way).
@@ -177,6 +189,9 @@ impl MetaClient {
         );
         let started = tokio::time::Instant::now();
         let deadline = started + self.timeout;
+        // One id for every attempt of this call: a write whose answer is lost is asked again
+        // and answered from meta's record rather than applied twice.
+        let rid = new_request_id();
         let n = self.addrs.len();
         // Consecutive attempts that found no leader and no reachable node.
         let mut misses = 0usize;
@@ -186,8 +201,11 @@ impl MetaClient {
         loop {
             let idx = self.current.load(Ordering::Relaxed) % n;
             let addr = self.addrs[idx].clone();
-            match tokio::time::timeout_at(deadline, self.attempt::<E>(&addr, req, body.clone()))
-                .await
+            match tokio::time::timeout_at(
+                deadline,
+                self.attempt::<E>(&addr, req, &rid, body.clone()),
+            )
+            .await
             {
                 Err(_) => {
                     // Lost in the middle: the next request starts at another node (this one
@@ -209,6 +227,15 @@ impl MetaClient {
                     last = e;
                     self.follow(idx, None);
                     misses += 1;
+                }
+                Ok(Err(Attempt::Lost(e))) => {
+                    // The node may have died after applying it: ask again (another node first,
+                    // after a pause), under the same id.
+                    last = e;
+                    answered = true;
+                    self.follow(idx, None);
+                    misses += 1;
+                    tokio::time::sleep(ELECTION_BACKOFF).await;
                 }
             }
             if misses >= n {
@@ -238,6 +265,7 @@ impl MetaClient {
         &self,
         addr: &str,
         req: &E,
+        rid: &str,
         body: Bytes,
     ) -> std::result::Result<Result<E::Response>, Attempt> {
         let name = req.container();
@@ -247,7 +275,7 @@ impl MetaClient {
             .map(|_| internal_auth::content_hash(&body));
         let mut request = match http::Request::builder()
             .method(http::Method::POST)
-            .uri(format!("http://{addr}{}", E::PATH))
+            .uri(format!("http://{addr}{}?rid={rid}", E::PATH))
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(Full::new(body))
         {
@@ -271,7 +299,7 @@ impl MetaClient {
         let resp = match self.http.request(request).await {
             Ok(r) => r,
             Err(e) if e.is_connect() => return Err(Attempt::Unreachable(format!("{addr}: {e}"))),
-            Err(e) => return Ok(Err(Error::Unavailable(format!("{addr}: {e}")))),
+            Err(e) => return Err(Attempt::Lost(format!("{addr}: {e}"))),
         };
         let status = resp.status();
         let bytes = match http_body_util::Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
@@ -279,11 +307,7 @@ impl MetaClient {
             .await
         {
             Ok(b) => b.to_bytes(),
-            Err(e) => {
-                return Ok(Err(Error::Unavailable(format!(
-                    "{addr}: reading answer: {e}"
-                ))));
-            }
+            Err(e) => return Err(Attempt::Lost(format!("{addr}: reading answer: {e}"))),
         };
         if status.is_success() {
             return Ok(serde_json::from_slice(&bytes)

@@ -24,6 +24,7 @@
 
 use super::Store;
 use super::command::{Command, Outcome};
+use super::dedupe;
 use super::meta2::Meta2;
 use super::quotas::{self, UsageDelta};
 use super::records::Meta1Record;
@@ -105,6 +106,16 @@ pub(crate) struct Tx<'a, 'd, 's> {
 }
 
 impl Tx<'_, '_, '_> {
+    /// An account's usage as this command sees it: its counter and the changes of the
+    /// batch's earlier steps.
+    pub fn account_usage(&self, account: &str) -> Result<super::Usage> {
+        let committed = quotas::account_usage(self.directory, self.dir, account)?;
+        Ok(match self.pending.get(account) {
+            Some(change) => change.apply_to(committed),
+            None => committed,
+        })
+    }
+
     /// As [`Tx::meta2`], for a step that may make the container grow: refused with
     /// `QuotaExceeded` (its changes rolled back) when it grows the container or its account
     /// past a quota ([`super::quotas`]).
@@ -312,6 +323,28 @@ impl<'s> Batch<'s> {
     /// Applies one command. `Err` is a failure of the batch itself (an LMDB error outside the
     /// command's own work); the command's answer is the inner result.
     fn run(&mut self, index: Option<u64>, command: Command) -> Result<Result<Outcome>> {
+        let (request, command) = match command {
+            Command::Once { request, command } if !matches!(*command, Command::Once { .. }) => {
+                (Some(request), *command)
+            }
+            other => (None, other),
+        };
+        if index.is_some() {
+            self.last_index = index;
+        }
+        if let Some(tag) = &request
+            && let Some(answer) = dedupe::lookup(&self.store.dir, &self.dir, tag)?
+        {
+            return Ok(answer);
+        }
+        let answer = self.run_one(index, command)?;
+        if let Some(tag) = &request {
+            dedupe::remember(&self.store.dir, &mut self.dir, tag, &answer)?;
+        }
+        Ok(answer)
+    }
+
+    fn run_one(&mut self, index: Option<u64>, command: Command) -> Result<Result<Outcome>> {
         let target = match command.meta2_container() {
             Some(name) => match self.store.resolve_in(&self.dir, name) {
                 Ok(r) => {
@@ -323,9 +356,6 @@ impl<'s> Batch<'s> {
             },
             None => None,
         };
-        if index.is_some() {
-            self.last_index = index;
-        }
         let Batch {
             store,
             dir,

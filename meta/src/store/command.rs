@@ -22,6 +22,7 @@
 //! public method that prepares the command.
 
 use super::batch::Tx;
+use super::dedupe::RequestTag;
 use super::sealing::Reseal;
 use super::{ExpiryPass, Store};
 use crate::secrets::Sealed;
@@ -43,8 +44,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 /// - 3: sealed secrets (`CreateKey` and `CreateSwiftUser` carrying `sealed`, `SealSecrets`);
 /// - 4: quotas and deletes (`SetQuota`, `DeleteAccount`, `DeleteKey`, `DeleteSwiftUser`).
 ///   Quotas are enforced while applying the commands that grow a container, so an older node
-///   (which does not) must refuse `SetQuota` rather than apply the log differently.
-pub const COMMAND_VERSION: u32 = 4;
+///   (which does not) must refuse `SetQuota` rather than apply the log differently;
+/// - 5: `Once` (a command with its client's request id, answered once: [`super::dedupe`]).
+pub const COMMAND_VERSION: u32 = 5;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -286,6 +288,12 @@ pub enum Command {
         account: String,
         user: String,
     },
+    /// `command`, sent by a client under a request id: applied the first time, answered from
+    /// the recorded answer when the same id comes again (version 5; see [`super::dedupe`]).
+    Once {
+        request: RequestTag,
+        command: Box<Command>,
+    },
 }
 
 /// What applying a command answers (serializable: a Raft follower hands the leader's answer
@@ -369,6 +377,11 @@ impl Command {
             | C::CompleteUpload { container, .. }
             | C::AbortUpload { container, .. }
             | C::RepairDone { container, .. } => Some(container),
+            C::Once { command, .. } => command.meta2_container(),
+            C::SetQuota {
+                container: Some(name),
+                ..
+            } => Some(name),
             C::DeleteContainer { name, .. }
             | C::SetVersioning { name, .. }
             | C::SetContainerPolicy { name, .. }
@@ -400,6 +413,7 @@ impl Command {
             | C::DeleteAccount { .. }
             | C::DeleteKey { .. }
             | C::DeleteSwiftUser { .. } => 4,
+            C::Once { command, .. } => command.version().max(5),
             C::PutObject { pieces_wanted, .. } | C::PutPart { pieces_wanted, .. }
                 if *pieces_wanted > 0 =>
             {
@@ -409,12 +423,29 @@ impl Command {
         }
     }
 
+    /// Whether the command goes under its request's id ([`Command::Once`]). Not those whose
+    /// answer carries a secret chosen while preparing it (a key, a token): the recorded answer
+    /// would keep the secret in the directory, and a retry, prepared anew, would hand out its
+    /// own new secret with the first one's record. Retried, they are refused
+    /// (`CredentialExists`) or make a second key or token.
+    pub fn answered_once(&self) -> bool {
+        !matches!(
+            self,
+            Command::CreateKey { .. }
+                | Command::CreateSwiftUser { .. }
+                | Command::CreateToken { .. }
+                | Command::SealSecrets { .. }
+                | Command::Once { .. }
+        )
+    }
+
     /// Commands that create or remove a meta2 environment run in a batch of their own.
     pub fn runs_alone(&self) -> bool {
-        matches!(
-            self,
-            Command::CreateContainer { .. } | Command::DeleteContainer { .. }
-        )
+        match self {
+            Command::CreateContainer { .. } | Command::DeleteContainer { .. } => true,
+            Command::Once { command, .. } => command.runs_alone(),
+            _ => false,
+        }
     }
 }
 
@@ -422,7 +453,21 @@ impl Store {
     /// Applies one command: deterministic in the command and the store's state. Through the
     /// replicated log when this store belongs to a Raft node (see [`Store::route_commands`]),
     /// else in this process's next batch.
+    ///
+    /// When this thread serves a client request with a request id
+    /// ([`super::dedupe::with_request`]), the first command it applies goes as
+    /// [`Command::Once`] under that id.
     pub fn apply(&self, command: Command) -> Result<Outcome> {
+        let command = match super::dedupe::take_current() {
+            Some(id) if command.answered_once() => Command::Once {
+                request: RequestTag {
+                    id,
+                    now_ms: crate::ids::now_ms(),
+                },
+                command: Box::new(command),
+            },
+            _ => command,
+        };
         if let Some(submit) = self.submit.get().and_then(|cell| cell.get()) {
             return submit(command);
         }
@@ -787,6 +832,13 @@ impl Store {
             C::DeleteKey { access_key } => O::Done(self.apply_delete_key(tx, &access_key)?),
             C::DeleteSwiftUser { account, user } => {
                 O::Done(self.apply_delete_swift_user(tx, &account, &user)?)
+            }
+            // The batch unwraps it (its answer is recorded outside the command's own
+            // transaction); a `Once` inside a `Once` is refused.
+            C::Once { .. } => {
+                return Err(meta_api::error::Error::InvalidArgument(
+                    "a request-id command inside another".to_string(),
+                ));
             }
         })
     }

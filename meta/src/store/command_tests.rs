@@ -447,6 +447,22 @@ pub(crate) fn log() -> Vec<Command> {
             user: "v".into(),
         },
         Command::DeleteAccount { name: "tmp".into() },
+        // A write under a request id, and the same request again (its answer was lost): the
+        // second is answered from the first, not applied.
+        Command::Once {
+            request: super::dedupe::RequestTag {
+                id: "rid-a".into(),
+                now_ms: t + 28,
+            },
+            command: Box::new(put("photos", obj("once", "c30", "content-30"), t + 28)),
+        },
+        Command::Once {
+            request: super::dedupe::RequestTag {
+                id: "rid-a".into(),
+                now_ms: t + 29,
+            },
+            command: Box::new(put("photos", obj("once", "c30", "content-31"), t + 29)),
+        },
         Command::SetQuota {
             account: "acct".into(),
             container: Some("photos".into()),
@@ -549,6 +565,17 @@ fn the_same_log_leaves_two_stores_identical() {
         "{refused:?}"
     );
     assert!(done.iter().all(Result::is_ok), "{first:?}");
+    let once: Vec<_> = log()
+        .iter()
+        .zip(&first)
+        .filter(|(c, _)| matches!(c, Command::Once { .. }))
+        .map(|(_, r)| r.clone())
+        .collect();
+    assert_eq!(once.len(), 2);
+    assert_eq!(
+        once[0], once[1],
+        "a repeated request id gets the first answer"
+    );
     let (da, db) = (dump(a.path()), dump(b.path()));
     assert!(da["directory/gc"].len() >= 4, "{:?}", da["directory/gc"]);
     assert_eq!(da.len(), db.len());

@@ -11,7 +11,8 @@
 //! (Swift token → `SwiftToken`), `expiry` (delete-at seconds u64 BE ‖ cid ‖ encoded object key →
 //! [`super::records::ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`),
 //! the reverse index, repair queue and lost services of [`super::rdir`], and `quotas` and
-//! `account_usage` (see [`super::quotas`]).
+//! `account_usage` (see [`super::quotas`]), `requests` and `requests_at` (answers remembered by
+//! request id: [`super::dedupe`]).
 
 use super::format;
 use super::lmdb::{self, Db, Env};
@@ -41,6 +42,8 @@ pub struct Directory {
     pub lost: Db,
     pub quotas: Db,
     pub account_usage: Db,
+    pub requests: Db,
+    pub requests_at: Db,
     /// Opened before format 4: the account counters must be summed from the containers
     /// ([`super::Store::open`] does it, then writes format 4).
     pub account_usage_missing: bool,
@@ -75,6 +78,8 @@ impl Directory {
             lost: lmdb::create_db(&env, &mut txn, "lost")?,
             quotas: lmdb::create_db(&env, &mut txn, "quotas")?,
             account_usage: lmdb::create_db(&env, &mut txn, "account_usage")?,
+            requests: lmdb::create_db(&env, &mut txn, "requests")?,
+            requests_at: lmdb::create_db(&env, &mut txn, "requests_at")?,
             account_usage_missing: false,
             rdir_missing: false,
             env: env.clone(),

@@ -15,7 +15,8 @@
 //! - 3: the reverse index (`rdir`) holds every chunk copy of every record (2 → 3 builds it
 //!   from every container's records, at open).
 //! - 4: `quotas`, and `account_usage` holds every account's usage counter (3 → 4 sums it
-//!   from every container's meta2 counter, at open; see [`super::quotas`]).
+//!   from every container's meta2 counter, at open; see [`super::quotas`]); `requests` and
+//!   `requests_at` (empty before: [`super::dedupe`]).
 //!
 //! meta2 (`props["format"]`):
 //! - 1: the layout described in [`super::meta2`]; environments from before format numbers are

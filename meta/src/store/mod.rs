@@ -8,6 +8,7 @@ mod cache;
 pub mod command;
 mod conscience;
 mod containers;
+pub mod dedupe;
 mod deletes;
 mod directory;
 pub mod expirer;
@@ -165,6 +166,8 @@ fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
 mod batch_tests;
 #[cfg(test)]
 pub(crate) mod command_tests;
+#[cfg(test)]
+mod dedupe_tests;
 #[cfg(test)]
 mod format_tests;
 #[cfg(test)]

@@ -207,7 +207,21 @@ impl Store {
             self.dir.quotas.put(tx.dir, &key, &encode_record(&rec)?)?;
         }
         tracing::info!(account, container, ?quota, "quota set");
-        self.quota_info_in(tx.dir, account, container)
+        // Usage as the batch sees it (writes earlier in the batch are not committed yet).
+        let usage = match container {
+            Some(name) => {
+                let r = self.resolve_in(tx.dir, name)?;
+                tx.meta2(&r.cid, |m2, txn| m2.read_usage(txn))?
+            }
+            None => tx.account_usage(account)?,
+        };
+        Ok(QuotaInfo {
+            account: account.to_string(),
+            container: container.map(str::to_string),
+            quota,
+            objects: usage.objects,
+            bytes: usage.bytes,
+        })
     }
 
     /// The quota (no limits when none is set) and usage of an account or of one of its
