@@ -19,6 +19,7 @@ pub mod lmdb;
 mod meta2;
 mod multipart;
 mod objects;
+pub mod observe;
 mod policies;
 mod raft_state;
 mod rdir;
