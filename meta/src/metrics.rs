@@ -487,7 +487,8 @@ impl Scraped {
             e,
             "spread_meta_lmdb_map_bytes",
             "Map size of an LMDB environment: the most it can hold",
-            envs.iter().map(|(env, u)| (EnvLabels { env }, clamp(u.map))),
+            envs.iter()
+                .map(|(env, u)| (EnvLabels { env }, clamp(u.map))),
         )?;
         gauges(
             e,

@@ -202,7 +202,11 @@ async fn handle(
         let endpoint = routes.endpoint_of(req.uri().path());
         if MONITOR_PATHS.contains(&endpoint) {
             let resp = monitor(&node, &metrics, endpoint, req.method()).await;
-            metrics.request(endpoint, resp.status().as_u16(), started.elapsed().as_secs_f64());
+            metrics.request(
+                endpoint,
+                resp.status().as_u16(),
+                started.elapsed().as_secs_f64(),
+            );
             return Ok(resp);
         }
         let resp = match dispatch(node, routes, verifier.as_ref().as_ref(), req).await {

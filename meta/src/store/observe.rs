@@ -92,7 +92,10 @@ impl Store {
         let services = self.list_services(None)?;
         let txn = self.dir.env.read_txn()?;
         let gc_entries = self.dir.gc.len(&txn)?;
-        let due_end = u64::try_from(now).unwrap_or(0).saturating_add(1).to_be_bytes();
+        let due_end = u64::try_from(now)
+            .unwrap_or(0)
+            .saturating_add(1)
+            .to_be_bytes();
         let mut gc_due = Vec::with_capacity(services.len());
         for s in &services {
             let start = gc_prefix(&s.id);
