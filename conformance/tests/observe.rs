@@ -10,7 +10,8 @@
 //!   its line, with the request id the client got back;
 //! - client errors (404) leave no ERROR line in the gateway's log;
 //! - with meta killed, the gateway's `/ready` answers 503 (and `/health` still 200);
-//! - the Grafana dashboard in `deploy/grafana/` only queries metrics the processes serve.
+//! - the Grafana dashboard in `deploy/grafana/` only queries metrics the processes (gateway,
+//!   chunk server, meta) serve.
 //!
 //! Needs the `spread` binary: `cargo build --release` first, or set `SPREAD_BIN`.
 
@@ -333,7 +334,7 @@ async fn metrics_health_ready_and_the_access_log_after_a_known_workload() {
         assert!(cd1.contains_key(series), "{series} missing");
     }
 
-    // The Grafana dashboard in deploy/ names only metrics the two processes serve.
+    // The Grafana dashboard in deploy/ names only metrics the three processes serve.
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/spread.json");
     let text = std::fs::read_to_string(&path).expect("deploy/grafana/spread.json");
@@ -343,6 +344,7 @@ async fn metrics_health_ready_and_the_access_log_after_a_known_workload() {
     assert!(found.len() >= 10, "dashboard queries: {found:?}");
     let mut served = served_names(&admin).await;
     served.extend(served_names(&chunkd).await);
+    served.extend(served_names(&cluster.info.meta.addr).await);
     for expr in &found {
         for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
             if word.starts_with("spread_") {

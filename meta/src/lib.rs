@@ -7,6 +7,7 @@ pub mod config;
 pub mod expirer;
 pub mod ids;
 pub mod lifecycle;
+pub mod metrics;
 pub mod raft;
 pub mod rebuild;
 pub mod score_expr;

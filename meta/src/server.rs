@@ -3,6 +3,7 @@
 //! blocking pool, errors answered as [`meta_api::wire::ErrorBody`] with a matching status.
 
 use crate::config::Config;
+use crate::metrics::{Metrics, OTHER_ENDPOINT};
 use crate::raft::node::Node;
 use crate::store::{Store, StoreSource};
 use bytes::Bytes;
@@ -59,7 +60,15 @@ pub async fn serve_with_shutdown(
     let addr = listener.local_addr()?.to_string();
     let advertise = config.advertise.clone().unwrap_or_else(|| addr.clone());
     let auth = crate::auth::load(&config)?;
-    let node = Node::start(&config, &advertise, auth.as_ref().map(|a| a.peer.clone())).await?;
+    let metrics = Arc::new(Metrics::new());
+    let node = Node::start(
+        &config,
+        &advertise,
+        auth.as_ref().map(|a| a.peer.clone()),
+        metrics.raft(),
+    )
+    .await?;
+    metrics.attach(&node);
     let verifier = Arc::new(auth.map(|a| a.verifier));
     tracing::info!(%addr, id = node.id, data_dir = %config.data_dir.display(), "meta serving");
     // Background passes run on the leader only (their commands would be refused elsewhere).
@@ -105,13 +114,15 @@ pub async fn serve_with_shutdown(
                 let routes = routes.clone();
                 let ids = ids.clone();
                 let verifier = verifier.clone();
+                let metrics = metrics.clone();
                 conns.spawn(async move {
                     let svc = service_fn(move |req| {
                         let node = node.clone();
                         let routes = routes.clone();
                         let verifier = verifier.clone();
+                        let metrics = metrics.clone();
                         let id = ids.fetch_add(1, Ordering::Relaxed);
-                        handle(node, routes, verifier, req, id)
+                        handle(node, routes, verifier, metrics, req, id)
                     });
                     if let Err(e) = http1::Builder::new()
                         .keep_alive(true)
@@ -182,12 +193,23 @@ async fn handle(
     node: Arc<Node>,
     routes: Arc<Routes>,
     verifier: Arc<Option<Verifier>>,
+    metrics: Arc<Metrics>,
     req: Request<Incoming>,
     id: u64,
 ) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
     let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
     async move {
         let started = Instant::now();
+        let endpoint = routes.endpoint_of(req.uri().path());
+        if MONITOR_PATHS.contains(&endpoint) {
+            let resp = monitor(&node, &metrics, endpoint, req.method()).await;
+            metrics.request(
+                endpoint,
+                resp.status().as_u16(),
+                started.elapsed().as_secs_f64(),
+            );
+            return Ok(resp);
+        }
         let resp = match dispatch(node, routes, verifier.as_ref().as_ref(), req).await {
             Ok(body) => json_response(StatusCode::OK, body),
             Err((status, e)) => {
@@ -203,9 +225,11 @@ async fn handle(
                 error_response(status, &e)
             }
         };
+        let elapsed = started.elapsed();
+        metrics.request(endpoint, resp.status().as_u16(), elapsed.as_secs_f64());
         tracing::debug!(
             status = resp.status().as_u16(),
-            elapsed_us = started.elapsed().as_micros() as u64,
+            elapsed_us = elapsed.as_micros() as u64,
             "done"
         );
         Ok(resp)
@@ -307,6 +331,24 @@ impl Routes {
         if self.group.insert(E::PATH, handler).is_some() {
             tracing::error!(path = E::PATH, "endpoint registered twice");
         }
+    }
+
+    /// The route `path` names, as the `endpoint` label of the request metrics: a served
+    /// route, a Raft or monitoring route, else [`OTHER_ENDPOINT`].
+    pub fn endpoint_of(&self, path: &str) -> &'static str {
+        use crate::raft::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
+        if let Some((p, _)) = self.handlers.get_key_value(path) {
+            return p;
+        }
+        if let Some((p, _)) = self.group.get_key_value(path) {
+            return p;
+        }
+        MONITOR_PATHS
+            .iter()
+            .chain(&[APPEND_PATH, VOTE_PATH, SNAPSHOT_PATH])
+            .find(|p| **p == path)
+            .copied()
+            .unwrap_or(OTHER_ENDPOINT)
     }
 
     /// The routes served.
@@ -520,6 +562,78 @@ async fn read_signed_body(
             .map_err(|e| (e.status(), Error::Unauthorized(format!("{path}: {e}"))))?;
     }
     Ok(body)
+}
+
+/// The monitoring routes: `GET` only, answered unsigned (like the chunk servers'), plain text.
+/// They tell nothing a scraper could abuse: counts, the Raft state, the conscience's scores.
+pub const MONITOR_PATHS: &[&str] = &[METRICS_PATH, HEALTH_PATH, READY_PATH];
+/// Prometheus metrics ([`crate::metrics`]).
+pub const METRICS_PATH: &str = "/metrics";
+/// 200 `ok` while the process serves HTTP.
+pub const HEALTH_PATH: &str = "/health";
+/// 200 `ready` when the node can serve ([`crate::metrics::readiness`]), else 503 and why.
+pub const READY_PATH: &str = "/ready";
+
+/// Answers a monitoring route (`path` is one of [`MONITOR_PATHS`]).
+async fn monitor(
+    node: &Arc<Node>,
+    metrics: &Arc<Metrics>,
+    path: &str,
+    method: &Method,
+) -> Response<Full<Bytes>> {
+    if method != Method::GET {
+        let mut resp = text_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} is not allowed on {path}\n"),
+        );
+        resp.headers_mut()
+            .insert(http::header::ALLOW, http::HeaderValue::from_static("GET"));
+        return resp;
+    }
+    match path {
+        METRICS_PATH => {
+            let metrics = metrics.clone();
+            match tokio::task::spawn_blocking(move || metrics.encode()).await {
+                Ok(Ok(text)) => {
+                    let mut resp = text_response(StatusCode::OK, text);
+                    resp.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+                    );
+                    resp
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "encoding the metrics");
+                    text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n"))
+                }
+                Err(e) => text_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("metrics task failed: {e}\n"),
+                ),
+            }
+        }
+        READY_PATH => match crate::metrics::readiness(node, node.observer()).await {
+            Ok(()) => text_response(StatusCode::OK, "ready\n".to_string()),
+            Err(why) => {
+                tracing::debug!(reason = %why, "not ready");
+                text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("not ready: {}\n", why.replace('\n', " ")),
+                )
+            }
+        },
+        _ => text_response(StatusCode::OK, "ok\n".to_string()),
+    }
+}
+
+fn text_response(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
 }
 
 /// The prefix of the Raft routes.

@@ -722,6 +722,11 @@ async fn every_route_refuses_unsigned_and_wrongly_signed_requests() {
     // Health answers anyone; a signed request reaches its handler (a bad-argument answer,
     // not a refusal).
     assert_eq!(send("/v1/health", None, b"{}", b"{}").await.0, 200);
+    // The monitoring routes (GET, unsigned) are none of the API's routes, and take no POST.
+    for path in meta::server::MONITOR_PATHS {
+        assert!(!meta_api::api::PATHS.contains(path), "{path}");
+        assert_eq!(send(path, None, b"{}", b"{}").await.0, 405, "POST {path}");
+    }
     let (status, body) = send("/v1/containers/get", Some(&service), b"{}", b"{}").await;
     assert_eq!(status, 400, "{body}");
     // A client with the wrong secret gets the refusal as an error.

@@ -13,7 +13,9 @@
 //! around a log it cannot trust.
 
 use super::{LogId, StorageError, TypeConfig, Vote, any, blocking};
+use crate::metrics::RaftInstruments;
 use crate::store::lmdb::{self, Db, Env};
+use crate::store::observe::MapUsage;
 use heed::RoTxn;
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, OptionalSend, RaftLogReader, StorageIOError};
@@ -59,6 +61,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct LogStore {
     inner: Arc<Inner>,
+    /// Where append times, the committed index and the map usage are reported.
+    observer: Option<RaftInstruments>,
 }
 
 fn key(index: u64) -> [u8; 8] {
@@ -75,12 +79,30 @@ impl LogStore {
         txn.commit()?;
         let store = LogStore {
             inner: Arc::new(Inner { env, log, state }),
+            observer: None,
         };
         // Refuse a newer layout at open, not at the first append.
         store
             .read_state()
             .map_err(|e| crate::Error::Db(format!("{}: {e}", path.display())))?;
         Ok(store)
+    }
+
+    /// This log store reporting to `observer` (append durations, the committed index, the
+    /// environment's map usage), starting with what the log holds now.
+    pub fn observed(mut self, observer: RaftInstruments) -> crate::Result<LogStore> {
+        let s = self.read_state().map_err(crate::Error::Db)?;
+        observer.set_committed(s.committed.map(|c| c.index));
+        observer.set_log_usage(MapUsage::of(&self.inner.env));
+        self.observer = Some(observer);
+        Ok(self)
+    }
+
+    /// Reports the map usage after a write.
+    fn report_usage(&self) {
+        if let Some(o) = &self.observer {
+            o.set_log_usage(MapUsage::of(&self.inner.env));
+        }
     }
 
     /// Records `id` as this log's node id at first start; refuses another id later (a data
@@ -194,6 +216,16 @@ impl LogStore {
     }
 
     fn append_now(&self, entries: Vec<super::Entry>) -> Result<(), String> {
+        let started = std::time::Instant::now();
+        self.write_entries(entries)?;
+        if let Some(o) = &self.observer {
+            o.append.observe(started.elapsed().as_secs_f64());
+        }
+        self.report_usage();
+        Ok(())
+    }
+
+    fn write_entries(&self, entries: Vec<super::Entry>) -> Result<(), String> {
         let inner = &self.inner;
         let mut txn = inner.env.write_txn().map_err(|e| e.to_string())?;
         for entry in entries {
@@ -224,7 +256,9 @@ impl LogStore {
                 .map_err(|e| e.to_string())?;
         }
         self.change_state_in(&mut txn, then)?;
-        txn.commit().map_err(|e| e.to_string())
+        txn.commit().map_err(|e| e.to_string())?;
+        self.report_usage();
+        Ok(())
     }
 }
 
@@ -301,7 +335,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let this = self.clone();
         blocking(move || this.update_state(|s| s.committed = committed))
             .await
-            .map_err(|e| io(ErrorSubject::Store, ErrorVerb::Write, e))
+            .map_err(|e| io(ErrorSubject::Store, ErrorVerb::Write, e))?;
+        if let Some(o) = &self.observer {
+            o.set_committed(committed.map(|c| c.index));
+        }
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {

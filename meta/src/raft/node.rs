@@ -15,6 +15,7 @@ use super::network::Network;
 use super::state_machine::{StateMachine, StoreHandle};
 use super::{Applied, MAX_PROPOSAL, Proposal, TypeConfig};
 use crate::config::Config;
+use crate::metrics::RaftInstruments;
 use crate::store::{Command, Outcome, Submit};
 use meta_api::api::{GroupMember, GroupStatus};
 use meta_api::error::{Error, Result};
@@ -34,6 +35,8 @@ pub struct Node {
     proposals: mpsc::Sender<Pending>,
     /// The Raft log's environment.
     log_path: std::path::PathBuf,
+    /// What the Raft parts count (the committed index for readiness).
+    observer: RaftInstruments,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Error {
@@ -48,13 +51,15 @@ impl Node {
         config: &Config,
         advertise: &str,
         peer_signer: Option<internal_auth::Signer>,
+        observer: RaftInstruments,
     ) -> Result<Arc<Node>> {
         let path = config.data_dir.join("raft");
         let wanted = config.node_id;
+        let log_observer = observer.clone();
         let log = tokio::task::spawn_blocking(move || -> Result<LogStore> {
             let log = LogStore::open(&path)?;
             log.claim_node_id(wanted)?;
-            Ok(log)
+            log.observed(log_observer)
         })
         .await
         .map_err(|e| Error::Internal(format!("opening the Raft log: {e}")))??;
@@ -64,6 +69,7 @@ impl Node {
             tokio::task::spawn_blocking(move || StateMachine::open(&config, &addr, Some(submit)))
                 .await
                 .map_err(|e| Error::Internal(format!("opening the store: {e}")))??
+                .observed(observer.clone())
         };
         let store = sm.store();
         let raft_config = openraft::Config {
@@ -95,13 +101,14 @@ impl Node {
             }
         }
         let (proposals, queue) = mpsc::channel(PROPOSAL_QUEUE);
-        tokio::spawn(propose(raft.clone(), queue));
+        tokio::spawn(propose(raft.clone(), queue, observer.clone()));
         let node = Arc::new(Node {
             id: config.node_id,
             raft,
             store,
             proposals,
             log_path: config.data_dir.join("raft"),
+            observer,
         });
         let weak = Arc::downgrade(&node);
         let handle = tokio::runtime::Handle::current();
@@ -141,6 +148,11 @@ impl Node {
             }
             Err(e) => tracing::warn!(error = %e, "no meta leader yet; serving anyway"),
         }
+    }
+
+    /// What this node's Raft parts count.
+    pub fn observer(&self) -> &RaftInstruments {
+        &self.observer
     }
 
     /// The store requests read.
@@ -294,7 +306,11 @@ struct Pending {
 
 /// Gathers the commands that arrive while earlier proposals are being written and proposes
 /// them together: one log entry, one append (fsync), one state-machine batch for all.
-async fn propose(raft: Raft<TypeConfig>, mut queue: mpsc::Receiver<Pending>) {
+async fn propose(
+    raft: Raft<TypeConfig>,
+    mut queue: mpsc::Receiver<Pending>,
+    observer: RaftInstruments,
+) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = queue.recv().await {
         let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -308,7 +324,10 @@ async fn propose(raft: Raft<TypeConfig>, mut queue: mpsc::Receiver<Pending>) {
             }
         }
         let raft = raft.clone();
+        let observer = observer.clone();
+        observer.proposal_commands.observe(batch.len() as f64);
         tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let (commands, replies): (Vec<Command>, Vec<_>) =
                 batch.into_iter().map(|p| (p.command, p.reply)).unzip();
             // The container name a `ContainerExists` answer names.
@@ -323,7 +342,9 @@ async fn propose(raft: Raft<TypeConfig>, mut queue: mpsc::Receiver<Pending>) {
                 v: commands.iter().map(Command::version).max().unwrap_or(1),
                 commands,
             };
-            match raft.client_write(proposal).await {
+            let written = raft.client_write(proposal).await;
+            observer.commit.observe(started.elapsed().as_secs_f64());
+            match written {
                 Ok(r) => {
                     let Applied(answers) = r.data;
                     let mut answers = answers.into_iter();

@@ -168,6 +168,8 @@ pub struct StateMachine {
     store: Arc<StoreHandle>,
     last_applied: Option<LogId>,
     membership: StoredMembership,
+    /// Where batch apply times are reported.
+    observer: Option<crate::metrics::RaftInstruments>,
 }
 
 impl StateMachine {
@@ -195,7 +197,14 @@ impl StateMachine {
             }),
             last_applied: record.last_applied,
             membership: record.membership,
+            observer: None,
         })
+    }
+
+    /// This state machine reporting how long its batches take to `observer`.
+    pub fn observed(mut self, observer: crate::metrics::RaftInstruments) -> StateMachine {
+        self.observer = Some(observer);
+        self
     }
 
     /// Test hook: the state machine forgets what it applied after `id` (as a crash between
@@ -423,10 +432,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let store = self.store.get();
         let (applied, membership) = (self.last_applied, self.membership.clone());
+        let started = std::time::Instant::now();
         let (out, applied, membership) =
             blocking(move || apply_batch(&store, entries, applied, membership))
                 .await
                 .map_err(|e| sm_err(ErrorVerb::Write, e))?;
+        if let Some(o) = &self.observer {
+            o.apply.observe(started.elapsed().as_secs_f64());
+        }
         self.last_applied = applied;
         self.membership = membership;
         Ok(out)

@@ -118,4 +118,14 @@ impl EnvCache {
     pub fn len(&self) -> usize {
         self.lock().open.len()
     }
+
+    /// The map usage of every environment the cache holds.
+    pub fn usage(&self) -> Vec<super::observe::MapUsage> {
+        let inner = self.lock();
+        inner
+            .open
+            .values()
+            .map(|(m, _)| super::observe::MapUsage::of(&m.env))
+            .collect()
+    }
 }

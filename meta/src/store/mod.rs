@@ -21,6 +21,7 @@ pub mod lmdb;
 mod meta2;
 mod multipart;
 mod objects;
+pub mod observe;
 mod policies;
 mod quotas;
 mod raft_state;
