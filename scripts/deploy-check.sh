@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# Checks the deployment files in deploy/:
+#   1. every systemd unit in deploy/systemd/ passes `systemd-analyze verify` with no message at
+#      all (verify exits 0 on an unknown key, so any output fails), with the binary in place at
+#      /usr/local/bin/spread; the sysusers file creates the user (in a temporary root);
+#   2. every manifest in deploy/k8s/ validates against the Kubernetes schemas shipped by the
+#      PyPI package kubernetes-validate, in strict mode (unknown fields fail);
+#   3. the example configs (deploy/systemd/config/*.toml, and the ConfigMap rendered by the
+#      pods' own start commands in deploy/k8s/) are run by the real binary: meta, a chunk
+#      server and a gateway on loopback with only their addresses and paths replaced, until
+#      all three answer ready and the chunk server is registered with meta.
+# Each check is run once on a broken copy too (a typo in a unit, an unknown field in a
+# manifest), which must fail: a check that cannot fail is no check.
+#
+# Usage: bash scripts/deploy-check.sh   (SPREAD_BIN: the binary, default target/release/spread;
+#        VENV: the Python venv to install kubernetes-validate into, default .venv)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+BIN="$(realpath "${SPREAD_BIN:-$ROOT/target/release/spread}")"
+VENV="${VENV:-$ROOT/.venv}"
+KUBERNETES_VALIDATE_VERSION=1.37.0
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/spread-deploy-check.XXXXXX")"
+PIDS=()
+INSTALLED_LINK=""
+FAILURES=0
+
+say() { echo "deploy-check: $*"; }
+fail() {
+    echo "deploy-check: FAIL: $*" >&2
+    FAILURES=$((FAILURES + 1))
+}
+stop_processes() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+cleanup() {
+    stop_processes
+    if [[ -n "$INSTALLED_LINK" ]]; then rm -f "$INSTALLED_LINK"; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [[ ! -x "$BIN" ]]; then
+    echo "deploy-check: no spread binary at $BIN (cargo build --release first)" >&2
+    exit 1
+fi
+
+# ---------------------------------------------------------------- 1. systemd units
+if ! command -v systemd-analyze >/dev/null; then
+    say "installing systemd (for systemd-analyze)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+fi
+
+# The units start /usr/local/bin/spread: put this build there unless another binary is
+# installed, in which case copies of the units name this build instead.
+UNIT_DIR="$ROOT/deploy/systemd"
+EXEC=/usr/local/bin/spread
+if [[ ! -e "$EXEC" && ! -L "$EXEC" ]]; then
+    mkdir -p /usr/local/bin
+    ln -s "$BIN" "$EXEC"
+    INSTALLED_LINK="$EXEC"
+elif [[ "$(realpath "$EXEC")" != "$BIN" ]]; then
+    say "$EXEC is another binary: verifying copies of the units that start $BIN"
+    UNIT_DIR="$WORK/units"
+    mkdir -p "$UNIT_DIR"
+    for unit in "$ROOT"/deploy/systemd/*.service; do
+        sed "s#$EXEC #$BIN #" "$unit" >"$UNIT_DIR/$(basename "$unit")"
+    done
+fi
+
+# verify UNIT_FILE: succeeds only when systemd-analyze verify says nothing and exits 0.
+verify_unit() {
+    local out rc=0
+    out="$(systemd-analyze verify "$1" 2>&1)" || rc=$?
+    if [[ "$rc" != 0 || -n "$out" ]]; then
+        printf '%s\n' "$out"
+        return 1
+    fi
+}
+
+units=("$UNIT_DIR"/*.service)
+if [[ "${#units[@]}" -lt 3 ]]; then
+    fail "expected the meta, chunkd and gateway units in deploy/systemd/, found ${#units[@]}"
+fi
+for unit in "${units[@]}"; do
+    if out="$(verify_unit "$unit")"; then
+        say "ok: systemd-analyze verify $(basename "$unit")"
+    else
+        fail "systemd-analyze verify $(basename "$unit"):"$'\n'"$out"
+    fi
+done
+
+# The broken copies must fail: an unknown key, a bad value, a binary that is not there.
+mkdir -p "$WORK/broken"
+broken="$WORK/broken/spread-meta.service"
+sed 's/^Restart=on-failure/Restrat=on-failure/' "$UNIT_DIR/spread-meta.service" >"$broken"
+if verify_unit "$broken" >/dev/null; then fail "a unit with the key Restrat= passed verify"; fi
+sed 's/^ProtectSystem=strict/ProtectSystem=strictly/' "$UNIT_DIR/spread-meta.service" >"$broken"
+if verify_unit "$broken" >/dev/null; then fail "a unit with ProtectSystem=strictly passed verify"; fi
+sed "s#^ExecStart=[^ ]*#ExecStart=$WORK/no-such-binary#" "$UNIT_DIR/spread-meta.service" >"$broken"
+if verify_unit "$broken" >/dev/null; then fail "a unit starting a missing binary passed verify"; fi
+
+mkdir -p "$WORK/sysroot/etc"
+if systemd-sysusers --root="$WORK/sysroot" "$ROOT/deploy/systemd/spread.sysusers.conf" >/dev/null 2>&1 &&
+    grep -q '^spread:' "$WORK/sysroot/etc/passwd"; then
+    say "ok: spread.sysusers.conf creates the user spread"
+else
+    fail "systemd-sysusers did not create the user spread from spread.sysusers.conf"
+fi
+
+# ---------------------------------------------------------------- 2. Kubernetes manifests
+if [[ ! -x "$VENV/bin/python" ]]; then
+    python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/kubernetes-validate" --version 2>/dev/null | grep -q "$KUBERNETES_VALIDATE_VERSION"; then
+    say "pip install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+fi
+manifests=("$ROOT"/deploy/k8s/*.yaml)
+for m in "${manifests[@]}"; do
+    if out="$("$VENV/bin/kubernetes-validate" --strict --quiet "$m" 2>&1)" && [[ -z "$out" ]]; then
+        say "ok: kubernetes-validate --strict $(basename "$m")"
+    else
+        fail "kubernetes-validate --strict $(basename "$m"):"$'\n'"$out"
+    fi
+done
+sed 's/^\( *\)periodSeconds:/\1periodSecond:/' "$ROOT/deploy/k8s/gateway.yaml" >"$WORK/broken/gateway.yaml"
+if "$VENV/bin/kubernetes-validate" --strict --quiet "$WORK/broken/gateway.yaml" >/dev/null 2>&1; then
+    fail "a manifest with the unknown field periodSecond passed kubernetes-validate"
+fi
+
+# ---------------------------------------------------------------- 3. configs, run for real
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# set_keys FILE KEY VALUE...: replaces the line `KEY = ...` (or appends one); VALUE is TOML.
+set_keys() {
+    local file="$1" key value
+    shift
+    while [[ $# -ge 2 ]]; do
+        key="$1" value="$2"
+        shift 2
+        if grep -q "^$key = " "$file"; then
+            python3 - "$file" "$key" "$value" <<'PY'
+import sys
+path, key, value = sys.argv[1:]
+lines = open(path).read().splitlines()
+lines = [f"{key} = {value}" if l.startswith(f"{key} = ") else l for l in lines]
+open(path, "w").write("\n".join(lines) + "\n")
+PY
+        else
+            echo "$key = $value" >>"$file"
+        fi
+    done
+}
+# wait_http URL SECONDS PID LOG: until URL answers 200, the process dies, or time runs out.
+wait_http() {
+    local url="$1" secs="$2" pid="$3" log="$4"
+    for _ in $(seq 1 $((secs * 5))); do
+        if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "--- the process exited; its log:" >&2
+            tail -n 20 "$log" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+    echo "--- $url did not answer 200 within ${secs}s; log:" >&2
+    tail -n 20 "$log" >&2
+    return 1
+}
+
+# run_trio NAME META_TOML CHUNKD_TOML GATEWAY_TOML: copies the three configs, points their
+# addresses and paths at loopback ports and a temporary directory (every other key is kept),
+# starts them, and waits until each answers ready and the chunk server shows in meta.
+run_trio() {
+    local name="$1" dir="$WORK/run-$1"
+    mkdir -p "$dir/keys" "$dir/logs"
+    "$BIN" keygen "$dir/keys/cluster.key" >/dev/null
+    "$BIN" keygen "$dir/keys/admin.key" >/dev/null
+    printf 'k1 %s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$dir/keys/master.key"
+    chmod 600 "$dir/keys/master.key"
+    local meta_port chunkd_port s3_port swift_port admin_port
+    meta_port="$(free_port)" chunkd_port="$(free_port)" s3_port="$(free_port)"
+    swift_port="$(free_port)" admin_port="$(free_port)"
+    cp "$2" "$dir/meta.toml"
+    cp "$3" "$dir/chunkd.toml"
+    cp "$4" "$dir/gateway.toml"
+    # Host names where the examples have them, so meta's address must be resolved.
+    set_keys "$dir/meta.toml" listen "\"127.0.0.1:$meta_port\"" advertise "\"localhost:$meta_port\"" \
+        data_dir "\"$dir/meta\"" cluster_key_file "\"$dir/keys/cluster.key\"" \
+        admin_key_file "\"$dir/keys/admin.key\"" master_key_file "\"$dir/keys/master.key\""
+    set_keys "$dir/chunkd.toml" listen "\"127.0.0.1:$chunkd_port\"" \
+        advertise "\"127.0.0.1:$chunkd_port\"" volume "\"$dir/chunkd\"" \
+        meta "\"localhost:$meta_port\"" cluster_key_file "\"$dir/keys/cluster.key\""
+    set_keys "$dir/gateway.toml" s3_listen "\"127.0.0.1:$s3_port\"" \
+        swift_listen "\"127.0.0.1:$swift_port\"" meta "\"localhost:$meta_port\"" \
+        admin_addr "\"127.0.0.1:$admin_port\"" access_log "\"$dir/logs/access.log\"" \
+        cluster_key_file "\"$dir/keys/cluster.key\""
+
+    "$BIN" meta --config "$dir/meta.toml" >"$dir/logs/meta.log" 2>&1 &
+    PIDS+=($!)
+    wait_http "http://127.0.0.1:$meta_port/v1/health" 30 "${PIDS[-1]}" "$dir/logs/meta.log" ||
+        { fail "$name: meta did not start with its config"; stop_processes; return; }
+    "$BIN" chunkd --config "$dir/chunkd.toml" >"$dir/logs/chunkd.log" 2>&1 &
+    PIDS+=($!)
+    wait_http "http://127.0.0.1:$chunkd_port/ready" 30 "${PIDS[-1]}" "$dir/logs/chunkd.log" ||
+        { fail "$name: chunkd did not become ready with its config"; stop_processes; return; }
+    "$BIN" gateway --config "$dir/gateway.toml" >"$dir/logs/gateway.log" 2>&1 &
+    PIDS+=($!)
+    wait_http "http://127.0.0.1:$admin_port/ready" 30 "${PIDS[-1]}" "$dir/logs/gateway.log" ||
+        { fail "$name: the gateway did not become ready with its config"; stop_processes; return; }
+    # The chunk server heartbeats with the cluster secret; an operator sees it (signed with
+    # the admin secret, no cluster.toml) and can admit it.
+    local listed=0
+    for _ in $(seq 1 50); do
+        if SPREAD_META="localhost:$meta_port" SPREAD_ADMIN_KEY_FILE="$dir/keys/admin.key" \
+            "$BIN" admin --cluster "$dir/none.toml" cluster list 2>/dev/null |
+            grep -q "127.0.0.1:$chunkd_port"; then
+            listed=1
+            break
+        fi
+        sleep 0.2
+    done
+    if [[ "$listed" == 1 ]]; then
+        say "ok: $name configs: meta, chunkd and gateway ready, the chunk server registered"
+    else
+        fail "$name: the chunk server never showed in \`spread admin cluster list\`"
+        tail -n 20 "$dir/logs/chunkd.log" >&2
+    fi
+    stop_processes
+}
+
+run_trio systemd "$ROOT/deploy/systemd/config/meta.toml" \
+    "$ROOT/deploy/systemd/config/chunkd-0.toml" "$ROOT/deploy/systemd/config/gateway.toml"
+
+# The Kubernetes configs as the pods write them: each container's own start command is run
+# with the ConfigMap's files in place and `exec spread ...` left out.
+K8S="$WORK/k8s"
+mkdir -p "$K8S/etc" "$K8S/run"
+if ! "$VENV/bin/python" - "$ROOT/deploy/k8s" "$K8S" <<'PY'; then
+import os, subprocess, sys, yaml
+src, out = sys.argv[1:]
+docs = []
+for name in sorted(os.listdir(src)):
+    if name.endswith(".yaml"):
+        with open(os.path.join(src, name)) as f:
+            docs += [d for d in yaml.safe_load_all(f) if d]
+config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "spread-config")
+for key, text in config["data"].items():
+    with open(os.path.join(out, "etc", key), "w") as f:
+        f.write(text)
+pods = {"spread-meta": "spread-meta-1", "spread-chunkd": "spread-chunkd-2", "spread-gateway": "gw"}
+for d in docs:
+    if d["kind"] not in ("StatefulSet", "Deployment"):
+        continue
+    script = d["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    script = script.replace("/etc/spread/", out + "/etc/").replace("/run/spread/", out + "/run/")
+    script = script.replace("exec spread ", "true ")
+    env = dict(os.environ, POD_NAME=pods[d["metadata"]["name"]], NODE_NAME="node-a.zone.example")
+    subprocess.run(["sh", "-ec", script], env=env, check=True)
+PY
+    fail "the Kubernetes pods' start commands did not write their configs"
+else
+    if grep -q '^node_id = 2$' "$K8S/run/meta.toml" && grep -q '^bootstrap = false$' "$K8S/run/meta.toml" &&
+        grep -q '^location = "k8s.rack0.node-a-zone-example.spread-chunkd-2"$' "$K8S/run/chunkd.toml"; then
+        say "ok: the pods' start commands write node_id, bootstrap and location"
+    else
+        fail "the pods' start commands wrote unexpected configs:"$'\n'"$(cat "$K8S"/run/*.toml)"
+    fi
+    # Node 2 does not bootstrap: run the rendered config as node 1 would be (alone here).
+    set_keys "$K8S/run/meta.toml" node_id 1 bootstrap true
+    run_trio k8s "$K8S/run/meta.toml" "$K8S/run/chunkd.toml" "$K8S/run/gateway.toml"
+fi
+
+if [[ "$FAILURES" != 0 ]]; then
+    echo "deploy-check: $FAILURES check(s) failed" >&2
+    exit 1
+fi
+say "every check passed"
