@@ -249,13 +249,16 @@ run_trio() {
 run_trio systemd "$ROOT/deploy/systemd/config/meta.toml" \
     "$ROOT/deploy/systemd/config/chunkd-0.toml" "$ROOT/deploy/systemd/config/gateway.toml"
 
-# The Kubernetes configs as the pods write them: each container's own start command is run
-# with the ConfigMap's files in place and `exec spread ...` left out.
+# The Kubernetes configs as the pods write them: a container's own start command, run with
+# the ConfigMap's files in place and `exec spread ...` left out (render WORKLOAD POD OUT_DIR).
+# The join Job's script is run as it is, against loopback nodes (render spread-meta-join -
+# OUT_DIR, with META_ADDR_2 and META_ADDR_3 naming the nodes).
 K8S="$WORK/k8s"
-mkdir -p "$K8S/etc" "$K8S/run"
-if ! "$VENV/bin/python" - "$ROOT/deploy/k8s" "$K8S" <<'PY'; then
+mkdir -p "$K8S/etc"
+cat >"$K8S/render.py" <<'EOF'
 import os, subprocess, sys, yaml
-src, out = sys.argv[1:]
+
+src, etc, workload, pod, out = sys.argv[1:]
 docs = []
 for name in sorted(os.listdir(src)):
     if name.endswith(".yaml"):
@@ -263,30 +266,91 @@ for name in sorted(os.listdir(src)):
             docs += [d for d in yaml.safe_load_all(f) if d]
 config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "spread-config")
 for key, text in config["data"].items():
-    with open(os.path.join(out, "etc", key), "w") as f:
+    with open(os.path.join(etc, key), "w") as f:
         f.write(text)
-pods = {"spread-meta": "spread-meta-1", "spread-chunkd": "spread-chunkd-2", "spread-gateway": "gw"}
-for d in docs:
-    if d["kind"] not in ("StatefulSet", "Deployment"):
-        continue
-    script = d["spec"]["template"]["spec"]["containers"][0]["args"][0]
-    script = script.replace("/etc/spread/", out + "/etc/").replace("/run/spread/", out + "/run/")
-    script = script.replace("exec spread ", "true ")
-    env = dict(os.environ, POD_NAME=pods[d["metadata"]["name"]], NODE_NAME="node-a.zone.example")
-    subprocess.run(["sh", "-ec", script], env=env, check=True)
-PY
-    fail "the Kubernetes pods' start commands did not write their configs"
-else
+d = next(d for d in docs if d["kind"] in ("StatefulSet", "Deployment", "Job")
+         and d["metadata"]["name"] == workload)
+script = d["spec"]["template"]["spec"]["containers"][0]["args"][0]
+if d["kind"] == "Job":
+    line = 'addr="spread-meta-$((id - 1)).spread-meta:6000"'
+    if line not in script:
+        sys.exit(f"the join Job no longer has the line {line}")
+    script = script.replace(line, 'eval "addr=\\$META_ADDR_$id"').replace("/run/", out + "/")
+    os.execvp("sh", ["sh", "-ec", script])
+script = script.replace("/etc/spread/", etc + "/").replace("/run/spread/", out + "/")
+script = script.replace("exec spread ", "true ")
+env = dict(os.environ, POD_NAME=pod, NODE_NAME="node-a.zone.example")
+subprocess.run(["sh", "-ec", script], env=env, check=True)
+EOF
+render() {
+    mkdir -p "$3"
+    "$VENV/bin/python" "$K8S/render.py" "$ROOT/deploy/k8s" "$K8S/etc" "$@"
+}
+if render spread-meta spread-meta-1 "$K8S/run" && render spread-chunkd spread-chunkd-2 "$K8S/run" &&
+    render spread-gateway gw "$K8S/run"; then
     if grep -q '^node_id = 2$' "$K8S/run/meta.toml" && grep -q '^bootstrap = false$' "$K8S/run/meta.toml" &&
+        grep -q '^advertise = "spread-meta-1.spread-meta:6000"$' "$K8S/run/meta.toml" &&
         grep -q '^location = "k8s.rack0.node-a-zone-example.spread-chunkd-2"$' "$K8S/run/chunkd.toml"; then
-        say "ok: the pods' start commands write node_id, bootstrap and location"
+        say "ok: the pods' start commands write node_id, bootstrap, advertise and location"
     else
         fail "the pods' start commands wrote unexpected configs:"$'\n'"$(cat "$K8S"/run/*.toml)"
     fi
     # Node 2 does not bootstrap: run the rendered config as node 1 would be (alone here).
     set_keys "$K8S/run/meta.toml" node_id 1 bootstrap true
     run_trio k8s "$K8S/run/meta.toml" "$K8S/run/chunkd.toml" "$K8S/run/gateway.toml"
+else
+    fail "the Kubernetes pods' start commands did not write their configs"
 fi
+
+# The meta group as the StatefulSet makes it (pods 0, 1, 2 with their rendered configs) and
+# the join Job's own script adding nodes 2 and 3, twice (a second run must succeed too).
+join_group() {
+    local dir="$K8S/group" i port run
+    mkdir -p "$dir/keys"
+    "$BIN" keygen "$dir/keys/cluster.key" >/dev/null
+    "$BIN" keygen "$dir/keys/admin.key" >/dev/null
+    printf 'k1 %s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$dir/keys/master.key"
+    chmod 600 "$dir/keys/master.key"
+    local addrs=()
+    for i in 0 1 2; do
+        render spread-meta "spread-meta-$i" "$dir/pod-$i" || return 1
+        port="$(free_port)"
+        addrs+=("127.0.0.1:$port")
+        set_keys "$dir/pod-$i/meta.toml" listen "\"127.0.0.1:$port\"" advertise "\"127.0.0.1:$port\"" \
+            data_dir "\"$dir/pod-$i/data\"" cluster_key_file "\"$dir/keys/cluster.key\"" \
+            admin_key_file "\"$dir/keys/admin.key\"" master_key_file "\"$dir/keys/master.key\""
+        "$BIN" meta --config "$dir/pod-$i/meta.toml" >"$dir/meta-$i.log" 2>&1 &
+        PIDS+=($!)
+    done
+    local meta_list
+    meta_list="$(IFS=,; echo "${addrs[*]}")"
+    for run in 1 2; do
+        mkdir -p "$dir/job-$run"
+        if ! META_ADDR_2="${addrs[1]}" META_ADDR_3="${addrs[2]}" SPREAD_META="$meta_list" \
+            SPREAD_ADMIN_KEY_FILE="$dir/keys/admin.key" PATH="$(dirname "$BIN"):$PATH" \
+            timeout 300 "$VENV/bin/python" "$K8S/render.py" "$ROOT/deploy/k8s" "$K8S/etc" \
+            spread-meta-join - "$dir/job-$run" >"$dir/job-$run.log" 2>&1; then
+            echo "--- the join Job's output (run $run):" >&2
+            cat "$dir/job-$run.log" >&2
+            tail -n 20 "$dir"/meta-*.log >&2
+            return 1
+        fi
+    done
+    local voters
+    voters="$(SPREAD_META="$meta_list" SPREAD_ADMIN_KEY_FILE="$dir/keys/admin.key" \
+        "$BIN" admin --cluster "$dir/none.toml" meta status --json | grep -c '"voter": true' || true)"
+    # Each of the three nodes' views lists three voters.
+    if [[ "$voters" != 9 ]]; then
+        echo "expected 3 voters in each of 3 views, counted $voters" >&2
+        return 1
+    fi
+}
+if join_group; then
+    say "ok: the join Job's script makes a group of three voters of the StatefulSet's pods (twice)"
+else
+    fail "the meta group of the Kubernetes manifests did not form"
+fi
+stop_processes
 
 if [[ "$FAILURES" != 0 ]]; then
     echo "deploy-check: $FAILURES check(s) failed" >&2

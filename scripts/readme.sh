@@ -45,6 +45,7 @@ stop_cluster() {
     # Children left behind by a dev process that could not stop them.
     local file="$WORK/work/spread-data/cluster.toml" pid
     if [[ -f "$file" ]]; then
+        # shellcheck disable=SC2013 # one pid a line
         for pid in $(sed -n 's/^pid *= *\([0-9][0-9]*\).*/\1/p' "$file"); do
             kill -KILL "$pid" 2>/dev/null || true
         done
@@ -182,6 +183,7 @@ DRIVER="$WORK/driver.sh"
     echo 'set -eo pipefail'
     echo "cd $(printf %q "$WORK/work")"
     echo '__block=""'
+    # shellcheck disable=SC2016 # the trap is expanded when it runs, in the driver
     echo 'trap '\''__rc=$?; if [ "$__rc" != 0 ] && [ -n "$__block" ]; then echo "$__block" > '"$(printf %q "$WORK/failed")"'; fi'\'' EXIT'
 } >"$DRIVER"
 count=0
