@@ -2,7 +2,8 @@
 # Checks the deployment files in deploy/:
 #   1. every systemd unit in deploy/systemd/ passes `systemd-analyze verify` with no message at
 #      all (verify exits 0 on an unknown key, so any output fails), with the binary in place at
-#      /usr/local/bin/spread; the sysusers file creates the user (in a temporary root);
+#      /usr/local/bin/spread, and `systemd-analyze security` rates its exposure 2.5 or less;
+#      the sysusers file creates the user (in a temporary root);
 #   2. every manifest in deploy/k8s/ validates against the Kubernetes schemas shipped by the
 #      PyPI package kubernetes-validate, in strict mode (unknown fields fail);
 #   3. the example configs (deploy/systemd/config/*.toml, and the ConfigMap rendered by the
@@ -104,7 +105,21 @@ for unit in "${units[@]}"; do
     fi
 done
 
-# The broken copies must fail: an unknown key, a bad value, a binary that is not there.
+# Hardening: systemd's own exposure score (0 best .. 10) must stay at 2.5 or below.
+security() {
+    systemd-analyze security --offline=yes --threshold=25 --no-pager "$1" >/dev/null 2>&1
+}
+for unit in "${units[@]}"; do
+    if security "$unit"; then
+        say "ok: systemd-analyze security $(basename "$unit"): exposure at most 2.5"
+    else
+        fail "systemd-analyze security $(basename "$unit"): exposure above 2.5:"$'\n'"$(
+            systemd-analyze security --offline=yes --no-pager "$unit" 2>&1 | tail -n 1)"
+    fi
+done
+
+# The broken copies must fail: an unknown key, a bad value, a binary that is not there, a
+# unit without its hardening.
 mkdir -p "$WORK/broken"
 broken="$WORK/broken/spread-meta.service"
 sed 's/^Restart=on-failure/Restrat=on-failure/' "$UNIT_DIR/spread-meta.service" >"$broken"
@@ -113,6 +128,9 @@ sed 's/^ProtectSystem=strict/ProtectSystem=strictly/' "$UNIT_DIR/spread-meta.ser
 if verify_unit "$broken" >/dev/null; then fail "a unit with ProtectSystem=strictly passed verify"; fi
 sed "s#^ExecStart=[^ ]*#ExecStart=$WORK/no-such-binary#" "$UNIT_DIR/spread-meta.service" >"$broken"
 if verify_unit "$broken" >/dev/null; then fail "a unit starting a missing binary passed verify"; fi
+grep -v -E '^(Protect|Private|Restrict|NoNew|Lock|Memory|SystemCall|Capability)' \
+    "$UNIT_DIR/spread-meta.service" >"$broken"
+if security "$broken"; then fail "a unit without its hardening passed systemd-analyze security"; fi
 
 mkdir -p "$WORK/sysroot/etc"
 if systemd-sysusers --root="$WORK/sysroot" "$ROOT/deploy/systemd/spread.sysusers.conf" >/dev/null 2>&1 &&
