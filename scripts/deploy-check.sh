@@ -8,8 +8,10 @@
 #      PyPI package kubernetes-validate, in strict mode (unknown fields fail);
 #   3. the example configs (deploy/systemd/config/*.toml, and the ConfigMap rendered by the
 #      pods' own start commands in deploy/k8s/) are run by the real binary: meta, a chunk
-#      server and a gateway on loopback with only their addresses and paths replaced, until
-#      all three answer ready and the chunk server is registered with meta.
+#      server and a gateway on loopback with only their addresses and paths replaced (and the
+#      gateway's replicas set to 1, for the one chunk server), until all three answer ready,
+#      the chunk server is registered with meta and an object is stored on it and read back;
+#      the meta group of the Kubernetes manifests is formed by the join Job's own script.
 # Each check is run once on a broken copy too (a typo in a unit, an unknown field in a
 # manifest), which must fail: a check that cannot fail is no check.
 #
@@ -224,12 +226,12 @@ run_trio() {
         data_dir "\"$dir/meta\"" cluster_key_file "\"$dir/keys/cluster.key\"" \
         admin_key_file "\"$dir/keys/admin.key\"" master_key_file "\"$dir/keys/master.key\""
     set_keys "$dir/chunkd.toml" listen "\"127.0.0.1:$chunkd_port\"" \
-        advertise "\"127.0.0.1:$chunkd_port\"" volume "\"$dir/chunkd\"" \
+        advertise "\"localhost:$chunkd_port\"" volume "\"$dir/chunkd\"" \
         meta "\"localhost:$meta_port\"" cluster_key_file "\"$dir/keys/cluster.key\""
     set_keys "$dir/gateway.toml" s3_listen "\"127.0.0.1:$s3_port\"" \
         swift_listen "\"127.0.0.1:$swift_port\"" meta "\"localhost:$meta_port\"" \
         admin_addr "\"127.0.0.1:$admin_port\"" access_log "\"$dir/logs/access.log\"" \
-        cluster_key_file "\"$dir/keys/cluster.key\""
+        cluster_key_file "\"$dir/keys/cluster.key\"" replicas 1
 
     "$BIN" meta --config "$dir/meta.toml" >"$dir/logs/meta.log" 2>&1 &
     PIDS+=($!)
@@ -249,17 +251,48 @@ run_trio() {
     for _ in $(seq 1 50); do
         if SPREAD_META="localhost:$meta_port" SPREAD_ADMIN_KEY_FILE="$dir/keys/admin.key" \
             "$BIN" admin --cluster "$dir/none.toml" cluster list 2>/dev/null |
-            grep -q "127.0.0.1:$chunkd_port"; then
+            grep -q "localhost:$chunkd_port"; then
             listed=1
             break
         fi
         sleep 0.2
     done
-    if [[ "$listed" == 1 ]]; then
-        say "ok: $name configs: meta, chunkd and gateway ready, the chunk server registered"
-    else
+    if [[ "$listed" != 1 ]]; then
         fail "$name: the chunk server never showed in \`spread admin cluster list\`"
         tail -n 20 "$dir/logs/chunkd.log" >&2
+        stop_processes
+        return
+    fi
+    # An object written and read back through the gateway (one copy: one chunk server here),
+    # its chunk sent to the chunk server at the host name it announced.
+    local admin=(env "SPREAD_META=localhost:$meta_port" "SPREAD_ADMIN_KEY_FILE=$dir/keys/admin.key"
+        "$BIN" admin --cluster "$dir/none.toml")
+    local aws=(env -u AWS_CA_BUNDLE -u AWS_PROFILE AWS_ACCESS_KEY_ID=DEPLOYCHECKACCESS001
+        AWS_SECRET_ACCESS_KEY=deploy-check-secret-key-0123456789 AWS_DEFAULT_REGION=us-east-1
+        AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+        "$VENV/bin/aws" --endpoint-url "http://127.0.0.1:$s3_port")
+    head -c 300000 /dev/urandom >"$dir/object"
+    local stored=0
+    if "${admin[@]}" cluster unlock-all >/dev/null && "${admin[@]}" account create check >/dev/null &&
+        "${admin[@]}" key create check --access-key DEPLOYCHECKACCESS001 \
+            --secret-key deploy-check-secret-key-0123456789 >/dev/null &&
+        "${aws[@]}" s3 mb s3://deploy-check >/dev/null; then
+        # Until the admitted server's score has risen above 0 and the gateway has seen it.
+        for _ in $(seq 1 30); do
+            if "${aws[@]}" s3 cp "$dir/object" s3://deploy-check/object >/dev/null 2>&1; then
+                stored=1
+                break
+            fi
+            sleep 1
+        done
+    fi
+    if [[ "$stored" == 1 ]] && "${aws[@]}" s3 cp s3://deploy-check/object "$dir/back" >/dev/null &&
+        cmp -s "$dir/object" "$dir/back" &&
+        [[ -n "$(find "$dir/chunkd" -path '*/[0-9a-f][0-9a-f][0-9a-f]/*' -type f -size +290k)" ]]; then
+        say "ok: $name configs: meta, chunkd and gateway ready, an object stored on the chunk server and read back"
+    else
+        fail "$name: no object could be stored and read back through the example configs"
+        tail -n 20 "$dir/logs/gateway.log" >&2
     fi
     stop_processes
 }
