@@ -282,7 +282,9 @@ impl Config {
         }
         if let Some(text) = var("SPREAD_GATEWAY_CONSOLE") {
             self.console = text.trim().parse().map_err(|_| {
-                Error::Config(format!("SPREAD_GATEWAY_CONSOLE: not true or false: {text:?}"))
+                Error::Config(format!(
+                    "SPREAD_GATEWAY_CONSOLE: not true or false: {text:?}"
+                ))
             })?;
         }
         for key in ENV_KEYS {

@@ -395,7 +395,12 @@ async fn read_form(req: Request<Incoming>) -> Result<Vec<(String, String)>, Resp
     let body = Limited::new(req.into_body(), FORM_MAX_BYTES)
         .collect()
         .await
-        .map_err(|_| text(StatusCode::PAYLOAD_TOO_LARGE, "form too large or cut short\n"))?
+        .map_err(|_| {
+            text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "form too large or cut short\n",
+            )
+        })?
         .to_bytes();
     Ok(form_urlencoded::parse(&body).into_owned().collect())
 }
@@ -429,9 +434,11 @@ fn secure_headers(resp: &mut Response<Full<Bytes>>, content_type: &'static str) 
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Not `no-referrer`: under it a browser posts forms with `Origin: null`, which
+    // `same_origin` refuses.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
 }
 
@@ -465,7 +472,11 @@ fn asset(content_type: &'static str, body: &'static str) -> Response<Full<Bytes>
         "text/css" => "text/css; charset=utf-8",
         _ => "text/javascript; charset=utf-8",
     };
-    respond(StatusCode::OK, content_type, Bytes::from_static(body.as_bytes()))
+    respond(
+        StatusCode::OK,
+        content_type,
+        Bytes::from_static(body.as_bytes()),
+    )
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
@@ -481,7 +492,10 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
         Ok(body) => respond(status, "application/json", Bytes::from(body)),
         Err(e) => {
             tracing::warn!(error = %e, "cannot encode a console answer");
-            text(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the answer\n")
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot encode the answer\n",
+            )
         }
     }
 }
@@ -524,16 +538,25 @@ mod tests {
         assert_eq!(cookie(&h, COOKIE).as_deref(), Some("abc"));
         let h = headers(&[("cookie", "a=1"), ("cookie", "spread_console=xyz")]);
         assert_eq!(cookie(&h, COOKIE).as_deref(), Some("xyz"));
-        assert_eq!(cookie(&headers(&[("cookie", "spread_console=")]), COOKIE), None);
+        assert_eq!(
+            cookie(&headers(&[("cookie", "spread_console=")]), COOKIE),
+            None
+        );
         assert_eq!(cookie(&HeaderMap::new(), COOKIE), None);
     }
 
     #[test]
     fn forms_from_other_sites_are_refused() {
-        let ok = headers(&[("host", "127.0.0.1:9001"), ("origin", "http://127.0.0.1:9001")]);
+        let ok = headers(&[
+            ("host", "127.0.0.1:9001"),
+            ("origin", "http://127.0.0.1:9001"),
+        ]);
         assert!(same_origin(&ok).is_ok());
         assert!(same_origin(&headers(&[("host", "127.0.0.1:9001")])).is_ok());
-        let other = headers(&[("host", "127.0.0.1:9001"), ("origin", "http://evil.example")]);
+        let other = headers(&[
+            ("host", "127.0.0.1:9001"),
+            ("origin", "http://evil.example"),
+        ]);
         assert!(same_origin(&other).is_err());
         let cross = headers(&[("host", "h"), ("sec-fetch-site", "cross-site")]);
         assert!(same_origin(&cross).is_err());
@@ -543,7 +566,10 @@ mod tests {
 
     #[test]
     fn login_errors_are_escaped() {
-        assert_eq!(escape("<b>\"x\" & 'y'"), "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;");
+        assert_eq!(
+            escape("<b>\"x\" & 'y'"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;"
+        );
     }
 
     #[tokio::test]

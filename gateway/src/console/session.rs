@@ -83,7 +83,11 @@ impl Sessions {
         let mut map = self.map();
         map.retain(|_, s| s.expires > now);
         while map.len() >= MAX_SESSIONS {
-            let Some(oldest) = map.iter().min_by_key(|(_, s)| (s.expires, s.seq)).map(|(k, _)| *k) else {
+            let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, s)| (s.expires, s.seq))
+                .map(|(k, _)| *k)
+            else {
                 break;
             };
             map.remove(&oldest);

@@ -505,7 +505,10 @@ mod tests {
         assert_eq!(vols, [("a", State::Up), ("c", State::Down)]);
         let a = &hosts[0].volumes[0];
         assert_eq!((a.used_bytes, a.gc_due, a.gc_waiting), (70, 3, 5));
-        assert_eq!(view.dcs[1].racks[0].hosts[0].volumes[0].state, State::Locked);
+        assert_eq!(
+            view.dcs[1].racks[0].hosts[0].volumes[0].state,
+            State::Locked
+        );
         assert_eq!(view.total_bytes, 400);
     }
 
@@ -526,7 +529,10 @@ mod tests {
         let view = policies(&set, "builtin", &services);
         assert_eq!(view.policies.len(), 1);
         let p = &view.policies[0];
-        assert_eq!((p.name.as_str(), p.protection.as_str()), ("REPLICATE3", "3 copies"));
+        assert_eq!(
+            (p.name.as_str(), p.protection.as_str()),
+            ("REPLICATE3", "3 copies")
+        );
         assert!(p.default);
         assert!(!p.placeable, "two servers cannot hold three copies");
         assert!(!p.check.is_empty());

@@ -34,6 +34,11 @@ function count(n) {
   return Number(n || 0).toLocaleString("en");
 }
 
+// "1 chunk", "2 chunks".
+function plural(n, word) {
+  return count(n) + " " + word + (Number(n) === 1 ? "" : "s");
+}
+
 function seconds(ms) {
   const s = Math.round(ms / 1000);
   if (s < 120) return s + " s";
@@ -81,7 +86,7 @@ function volumeBox(v) {
     el("div", { class: "vol-space" },
       bytes(v.used_bytes) + " used of " + bytes(v.total_bytes) + " ",
       el("meter", { min: 0, max: 1, high: 0.85, optimum: 0, value: used.toFixed(3) })),
-    el("div", { class: "vol-chunks" }, count(v.chunk_count) + " chunks"),
+    el("div", { class: "vol-chunks" }, plural(v.chunk_count, "chunk")),
     v.state === "down" ? el("div", { class: "vol-silent" }, "silent for " + seconds(v.silent_ms)) : null,
     v.gc_due + v.gc_waiting > 0
       ? el("div", { class: "vol-gc" }, "GC: " + count(v.gc_due) + " due, " + count(v.gc_waiting) + " waiting")
@@ -97,7 +102,7 @@ function tally(volumes) {
 function renderCluster(c) {
   const n = c.counts;
   fill("cluster-summary",
-    n.total + " chunk servers: " + n.up + " up, " + n.locked + " locked, " + n.down + " down; " +
+    plural(n.total, "chunk server") + ": " + n.up + " up, " + n.locked + " locked, " + n.down + " down; " +
     bytes(c.total_bytes - c.free_bytes) + " used of " + bytes(c.total_bytes) + ".");
   if (c.dcs.length === 0) {
     fill("map", el("p", {}, "No chunk server has registered yet."));
@@ -174,8 +179,8 @@ function renderAccounts(a) {
   for (const acc of a.accounts) {
     rows.push(el("tr", { class: "account", "data-account": acc.name },
       el("td", {}, el("strong", {}, acc.name)),
+      el("td", {}, plural(acc.containers, "bucket")),
       el("td", {}, ""),
-      el("td", {}, count(acc.containers) + " buckets"),
       el("td", { class: "num" }, count(acc.objects)),
       el("td", { class: "num" }, bytes(acc.bytes))));
     if (acc.error) {
