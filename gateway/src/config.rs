@@ -420,6 +420,38 @@ mod tests {
     }
 
     #[test]
+    fn console_keys_come_from_the_file_and_the_environment() {
+        let d = Config::default();
+        assert!(d.console);
+        let parsed: Config =
+            toml::from_str("console = false\nconsole_session_secs = 120\n").expect("parses");
+        assert!(!parsed.console);
+        assert_eq!(parsed.console_session_secs, 120);
+        let vars = |name: &str| match name {
+            "SPREAD_GATEWAY_CONSOLE" => Some(" false ".to_string()),
+            "SPREAD_GATEWAY_CONSOLE_DOWN_AFTER_SECS" => Some("30".to_string()),
+            _ => None,
+        };
+        let c = Config::default().with_vars(vars).expect("valid");
+        assert!(!c.console);
+        assert_eq!(c.console_down_after_secs, 30);
+        assert_eq!(c.console_session_secs, d.console_session_secs);
+        let bad = |name: &'static str, value: &'static str| {
+            move |n: &str| (n == name).then(|| value.to_string())
+        };
+        for (name, value) in [
+            ("SPREAD_GATEWAY_CONSOLE", "maybe"),
+            ("SPREAD_GATEWAY_CONSOLE_SESSION_SECS", "0"),
+            ("SPREAD_GATEWAY_CONSOLE_DOWN_AFTER_SECS", "0"),
+        ] {
+            assert!(
+                Config::default().with_vars(bad(name, value)).is_err(),
+                "{name}={value}"
+            );
+        }
+    }
+
+    #[test]
     fn tls_keys_come_from_the_file_and_the_environment() {
         let d = Config::default();
         assert_eq!((&d.tls_cert_file, &d.tls_key_file), (&None, &None));

@@ -280,7 +280,7 @@ impl Console {
         let empty = Vec::new();
         let known = services.as_ref().unwrap_or(&empty);
         let lost = rebuild.as_ref().map_or(&[][..], |r| &r.lost[..]);
-        let backlog = gc.as_ref().map_or(&[][..], |g| &g.as_slice()[..]);
+        let backlog = gc.as_ref().map_or(&[][..], |g| g.as_slice());
         let cluster = services
             .as_ref()
             .map(|s| view::cluster(s, backlog, lost, now_ms, self.down_after_ms))
@@ -367,10 +367,10 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// Refuses a form posted from another site: its `Origin` must be this listener's (the
 /// `Host` the browser asked), and `Sec-Fetch-Site`, when sent, `same-origin` or `none`.
 fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
-            return Err("cross-site request refused\n");
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.as_bytes(), b"same-origin" | b"none")
+    {
+        return Err("cross-site request refused\n");
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());

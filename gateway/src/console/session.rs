@@ -118,7 +118,7 @@ impl Sessions {
 
     /// Sessions held (expired ones not yet swept included).
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    fn held(&self) -> usize {
         self.map().len()
     }
 }
@@ -149,7 +149,7 @@ mod tests {
         let sessions = Sessions::new(Duration::ZERO);
         let token = sessions.open(client());
         assert!(sessions.get(&token).is_none());
-        assert_eq!(sessions.len(), 0);
+        assert_eq!(sessions.held(), 0);
     }
 
     #[test]
@@ -157,7 +157,7 @@ mod tests {
         let sessions = Sessions::new(Duration::from_secs(60));
         let first = sessions.open(client());
         let tokens: Vec<String> = (0..MAX_SESSIONS).map(|_| sessions.open(client())).collect();
-        assert_eq!(sessions.len(), MAX_SESSIONS);
+        assert_eq!(sessions.held(), MAX_SESSIONS);
         assert!(sessions.get(&first).is_none(), "the oldest was pushed out");
         assert!(tokens.iter().all(|t| sessions.get(t).is_some()));
     }
