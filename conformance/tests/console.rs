@@ -451,6 +451,17 @@ async fn the_console_shows_the_cluster_and_a_killed_chunk_server_turns_red() {
             json!(""),
             "the cookie is HttpOnly"
         );
+        // Logout is a form with the session's CSRF token: a post without it changes nothing.
+        let forged = b.eval(
+            "fetch('/console/logout', {method: 'POST', body: new URLSearchParams({csrf: 'guess'})})\
+             .then(r => r.status)",
+        );
+        assert_eq!(forged, json!(403), "logout without the CSRF token");
+        assert_eq!(
+            b.eval("fetch('/console/api/session').then(r => r.status)"),
+            json!(200),
+            "the session outlives a forged logout"
+        );
 
         // Marks this page: a reload would forget the mark.
         b.eval("window.consoleTestMark = 'same page'; true");

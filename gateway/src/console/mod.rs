@@ -58,6 +58,9 @@ pub const MAX_ACCOUNTS: usize = 200;
 const LISTINGS_AT_ONCE: usize = 8;
 /// The longest the console waits for one answer of meta.
 const META_TIMEOUT_MAX: Duration = Duration::from_secs(10);
+/// Logins checked with meta at once; more are answered 429 (anyone who reaches the admin
+/// listener can try keys, so they are not let loose on meta).
+const LOGINS_AT_ONCE: usize = 4;
 
 const LOGIN_HTML: &str = include_str!("assets/login.html");
 const APP_HTML: &str = include_str!("assets/app.html");
@@ -77,6 +80,8 @@ pub struct Console {
     sessions: Sessions,
     /// The policies in force when none was applied.
     builtin: PolicySet,
+    /// Bounds the logins being checked at once ([`LOGINS_AT_ONCE`]).
+    logins: tokio::sync::Semaphore,
     /// Why the console is off although configured on (`insecure_no_auth`: meta would accept
     /// any key, so a login would prove nothing).
     disabled: Option<&'static str>,
@@ -91,6 +96,8 @@ pub enum LoginError {
     Refused,
     #[error("Meta could not be asked to check the key ({0}). Try again.")]
     Meta(String),
+    #[error("Too many logins at once: try again in a moment.")]
+    Busy,
 }
 
 impl Console {
@@ -106,6 +113,7 @@ impl Console {
             down_after_ms: ms(config.console_down_after_secs),
             sessions: Sessions::new(Duration::from_secs(config.console_session_secs)),
             builtin: PolicySet::builtin(config.replicas, config.chunk_size),
+            logins: tokio::sync::Semaphore::new(LOGINS_AT_ONCE),
             disabled: config
                 .insecure_no_auth
                 .then_some("the console is off: this gateway runs with insecure_no_auth"),
@@ -163,6 +171,7 @@ impl Console {
     /// Checks `key` (the admin secret's hex) with meta; a session token when meta accepts it.
     pub async fn login(&self, key: &str) -> Result<String, LoginError> {
         let secret = Secret::parse(key).map_err(|_| LoginError::Malformed)?;
+        let _permit = self.logins.try_acquire().map_err(|_| LoginError::Busy)?;
         let admin = MetaClient::new(&self.meta)
             .with_timeout(self.meta_timeout)
             .with_signer(Signer::new(Role::Admin, &secret));
@@ -215,6 +224,7 @@ impl Console {
                 let status = match e {
                     LoginError::Malformed | LoginError::Refused => StatusCode::UNAUTHORIZED,
                     LoginError::Meta(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    LoginError::Busy => StatusCode::TOO_MANY_REQUESTS,
                 };
                 login_page(status, Some(&e.to_string()))
             }
