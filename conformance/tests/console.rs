@@ -2,8 +2,9 @@
 //! DevTools Protocol (a websocket, `tungstenite`), against a real `spread dev` cluster.
 //!
 //! What a person sees is asserted from the rendered page: the login form, a wrong key refused
-//! with a visible message, the map with every chunk server up (green), then one chunk server
-//! SIGKILLed turning red (down) without the page being reloaded while the others stay green.
+//! with a visible message, the map with every chunk server up (green), a locked one amber,
+//! then one chunk server SIGKILLed turning red (down) without the page being reloaded while
+//! the others stay green. Logout closes the API again.
 //! The page is kept as a screenshot at `target/test-artifacts/console.png`.
 //!
 //! Chromium comes from Debian (`apt-get install chromium`; `scripts/test.sh` installs it, or
@@ -308,6 +309,10 @@ fn greenish((r, g, b): (i64, i64, i64)) -> bool {
     g > r + 15 && g > b + 15
 }
 
+fn amber((r, g, b): (i64, i64, i64)) -> bool {
+    r > b + 40 && g > b + 40
+}
+
 fn reddish((r, g, b): (i64, i64, i64)) -> bool {
     r > g + 40 && r > b + 40
 }
@@ -465,6 +470,23 @@ async fn the_console_shows_the_cluster_and_a_killed_chunk_server_turns_red() {
 
         // Marks this page: a reload would forget the mark.
         b.eval("window.consoleTestMark = 'same page'; true");
+
+        // An operator's lock turns a server amber with its value, and back when lifted.
+        let locked = &ids[3];
+        cluster.admin_ok(&["cluster", "lock", locked, "--score", "5"]);
+        b.wait_for(
+            &format!("{locked} locked"),
+            &shows(locked, "locked", "LOCKED at 5"),
+            PAGE_TIMEOUT,
+        );
+        let c = colour(&mut b, locked);
+        assert!(amber(c), "{locked} is locked but coloured {c:?}");
+        cluster.admin_ok(&["cluster", "unlock", locked]);
+        b.wait_for(
+            &format!("{locked} up again"),
+            &shows(locked, "up", "UP"),
+            PAGE_TIMEOUT,
+        );
 
         // Kill chunk server 1: the page turns it red on its own.
         cluster.kill_chunkd(1);
