@@ -8,9 +8,10 @@
 //! admin role. So an operator logs in with the **admin secret** itself (the 64 hex digits of
 //! `keys/admin.key`): [`Console::login`] derives the admin signer from it, proves it with a
 //! signed admin call to meta (a wrong key is refused there, and the page says so), and keeps
-//! the signing client in memory behind a random session token ([`session`]). The secret is
-//! never written to disk and never sent back; the session ends on logout, after
-//! `console_session_secs`, or when the gateway restarts.
+//! the signing client in memory behind a random session token ([`session`]). Only the admin
+//! role's signing key, derived from the secret, is kept: not the secret itself, from which
+//! meta's Raft peer key also derives. Nothing of it is written to disk or sent back; the
+//! session ends on logout, after `console_session_secs`, or when the gateway restarts.
 //!
 //! # Routes
 //! - `GET /console`: the console when logged in, else the login form;
@@ -160,9 +161,8 @@ impl Console {
                     _ => json_error(StatusCode::NOT_FOUND, "no such console route"),
                 }
             }
-            ("/console/login" | "/console/logout", _, _) => {
-                text(StatusCode::METHOD_NOT_ALLOWED, "use POST\n")
-            }
+            // Typed into the address bar: the page that has the form.
+            ("/console/login" | "/console/logout", true, _) => see_other(None),
             _ if !get => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
             _ => text(StatusCode::NOT_FOUND, "not found\n"),
         }
