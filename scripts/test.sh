@@ -82,6 +82,13 @@ if [[ "${SKIP_CLIENTS:-0}" != 1 ]]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone
     fi
 fi
+# Debian's headless Chromium drives the web console test (conformance/tests/console.rs), which
+# fails without it when CI=true (and skips, saying so, on a developer's machine).
+if [[ "${SKIP_RUST_TESTS:-0}" != 1 ]] && ! command -v chromium >/dev/null; then
+    log "apt-get install chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
 
 # ---------------------------------------------------------------- 3. build and Rust tests
 log "cargo build --release"

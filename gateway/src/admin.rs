@@ -3,7 +3,8 @@
 //! - `GET /metrics`: the metrics in the Prometheus text format (`crate::observe`);
 //! - `GET /health`: 200 while the process runs;
 //! - `GET /ready`: 200 when the gateway can serve — meta answers a health call within
-//!   [`ready_timeout`] — else 503 with the reason in one line of text.
+//!   [`ready_timeout`] — else 503 with the reason in one line of text;
+//! - `/console` and below: the web console (`crate::console`), unless `console = false`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use meta_api::client::MetaClient;
 use tokio::net::TcpListener;
 
 use crate::Config;
+use crate::console::Console;
 use crate::observe::{METRICS_CONTENT_TYPE, Observer};
 
 /// The longest `/ready` waits for meta.
@@ -36,6 +38,7 @@ pub async fn serve(
     observer: Arc<Observer>,
     meta: MetaClient,
     ready_timeout: Duration,
+    console: Option<Arc<Console>>,
 ) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "admin listener (metrics, health, ready)");
     loop {
@@ -47,11 +50,18 @@ pub async fn serve(
                 continue;
             }
         };
-        let (observer, meta) = (observer.clone(), meta.clone());
+        let (observer, meta, console) = (observer.clone(), meta.clone(), console.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let (observer, meta) = (observer.clone(), meta.clone());
-                async move { Ok::<_, Infallible>(route(&req, &observer, &meta, ready_timeout).await) }
+                let (observer, meta, console) = (observer.clone(), meta.clone(), console.clone());
+                async move {
+                    Ok::<_, Infallible>(match console {
+                        Some(console) if Console::serves(req.uri().path()) => {
+                            console.handle(req).await
+                        }
+                        _ => route(&req, &observer, &meta, ready_timeout).await,
+                    })
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

@@ -136,6 +136,16 @@ pub struct Config {
     /// accepted; past it the connection is closed (it counts against
     /// `max_connections_per_ip` meanwhile). `SPREAD_GATEWAY_TLS_HANDSHAKE_TIMEOUT_MS`.
     pub tls_handshake_timeout_ms: u64,
+    /// Serve the web console on the admin listener (`/console`, see `crate::console`):
+    /// operators log in with the admin secret, which stays in this process's memory only for
+    /// the session. `SPREAD_GATEWAY_CONSOLE` (`true` / `false`).
+    pub console: bool,
+    /// How long a console login lasts, in seconds. `SPREAD_GATEWAY_CONSOLE_SESSION_SECS`.
+    pub console_session_secs: u64,
+    /// The console shows a chunk server down once it has been silent (no heartbeat) this
+    /// long; keep it equal to meta's `dead_after_secs`.
+    /// `SPREAD_GATEWAY_CONSOLE_DOWN_AFTER_SECS`.
+    pub console_down_after_secs: u64,
 }
 
 /// The keys that environment variables override (`SPREAD_GATEWAY_` + the key in upper
@@ -157,6 +167,8 @@ const ENV_KEYS: &[&str] = &[
     "rebuild_lease_secs",
     "rebuild_poll_ms",
     "tls_handshake_timeout_ms",
+    "console_session_secs",
+    "console_down_after_secs",
 ];
 
 /// Default of `meta_timeout_ms`: long enough for a meta group to elect a new leader (the meta
@@ -203,6 +215,9 @@ impl Default for Config {
             tls_cert_file: None,
             tls_key_file: None,
             tls_handshake_timeout_ms: 10_000,
+            console: true,
+            console_session_secs: 3600,
+            console_down_after_secs: 10,
         }
     }
 }
@@ -265,6 +280,13 @@ impl Config {
         if let Some(text) = var("SPREAD_GATEWAY_TLS_KEY_FILE") {
             self.tls_key_file = path(text);
         }
+        if let Some(text) = var("SPREAD_GATEWAY_CONSOLE") {
+            self.console = text.trim().parse().map_err(|_| {
+                Error::Config(format!(
+                    "SPREAD_GATEWAY_CONSOLE: not true or false: {text:?}"
+                ))
+            })?;
+        }
         for key in ENV_KEYS {
             let name = format!("SPREAD_GATEWAY_{}", key.to_ascii_uppercase());
             let Some(text) = var(&name) else { continue };
@@ -290,6 +312,8 @@ impl Config {
                 "rebuild_lease_secs" => self.rebuild_lease_secs = value,
                 "rebuild_poll_ms" => self.rebuild_poll_ms = value,
                 "tls_handshake_timeout_ms" => self.tls_handshake_timeout_ms = value,
+                "console_session_secs" => self.console_session_secs = value,
+                "console_down_after_secs" => self.console_down_after_secs = value,
                 _ => return Err(Error::Config(format!("{name}: unknown key"))),
             }
         }
@@ -359,6 +383,11 @@ impl Config {
                 "tls_cert_file and tls_key_file must be set together (or neither)".to_string(),
             ));
         }
+        if self.console_session_secs == 0 || self.console_down_after_secs == 0 {
+            return Err(Error::Config(
+                "console_session_secs and console_down_after_secs must be at least 1".to_string(),
+            ));
+        }
         if self.tls_handshake_timeout_ms == 0 {
             return Err(Error::Config(
                 "tls_handshake_timeout_ms must be at least 1".to_string(),
@@ -388,6 +417,38 @@ mod tests {
         assert_eq!(c.admin_addr.port(), 9555);
         assert_eq!(c.access_log, "stderr");
         assert_eq!(Config::default().access_log, "off");
+    }
+
+    #[test]
+    fn console_keys_come_from_the_file_and_the_environment() {
+        let d = Config::default();
+        assert!(d.console);
+        let parsed: Config =
+            toml::from_str("console = false\nconsole_session_secs = 120\n").expect("parses");
+        assert!(!parsed.console);
+        assert_eq!(parsed.console_session_secs, 120);
+        let vars = |name: &str| match name {
+            "SPREAD_GATEWAY_CONSOLE" => Some(" false ".to_string()),
+            "SPREAD_GATEWAY_CONSOLE_DOWN_AFTER_SECS" => Some("30".to_string()),
+            _ => None,
+        };
+        let c = Config::default().with_vars(vars).expect("valid");
+        assert!(!c.console);
+        assert_eq!(c.console_down_after_secs, 30);
+        assert_eq!(c.console_session_secs, d.console_session_secs);
+        let bad = |name: &'static str, value: &'static str| {
+            move |n: &str| (n == name).then(|| value.to_string())
+        };
+        for (name, value) in [
+            ("SPREAD_GATEWAY_CONSOLE", "maybe"),
+            ("SPREAD_GATEWAY_CONSOLE_SESSION_SECS", "0"),
+            ("SPREAD_GATEWAY_CONSOLE_DOWN_AFTER_SECS", "0"),
+        ] {
+            assert!(
+                Config::default().with_vars(bad(name, value)).is_err(),
+                "{name}={value}"
+            );
+        }
     }
 
     #[test]

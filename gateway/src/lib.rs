@@ -4,6 +4,7 @@
 
 mod admin;
 pub mod config;
+pub mod console;
 pub mod error;
 mod listener;
 pub mod objects;

@@ -52,8 +52,9 @@ pub async fn run(config: Config) -> Result<()> {
     {
         let (observer, meta) = (observer.clone(), svc.meta().clone());
         let timeout = crate::admin::ready_timeout(&config);
+        let console = crate::console::Console::new(&config);
         tokio::spawn(async move {
-            if let Err(e) = crate::admin::serve(admin, observer, meta, timeout).await {
+            if let Err(e) = crate::admin::serve(admin, observer, meta, timeout, console).await {
                 tracing::error!(error = %e, "admin listener stopped");
             }
         });
