@@ -235,7 +235,7 @@ run_trio() {
 
     "$BIN" meta --config "$dir/meta.toml" >"$dir/logs/meta.log" 2>&1 &
     PIDS+=($!)
-    wait_http "http://127.0.0.1:$meta_port/v1/health" 30 "${PIDS[-1]}" "$dir/logs/meta.log" ||
+    wait_http "http://127.0.0.1:$meta_port/ready" 30 "${PIDS[-1]}" "$dir/logs/meta.log" ||
         { fail "$name: meta did not start with its config"; stop_processes; return; }
     "$BIN" chunkd --config "$dir/chunkd.toml" >"$dir/logs/chunkd.log" 2>&1 &
     PIDS+=($!)

@@ -164,7 +164,7 @@ fn announce_lines(
     let mut text = format!(
         "S3 endpoint: {scheme}://{}  access key: {}  secret key: {}\n\
          Swift endpoint: {scheme}://{}/auth/v1.0  user: {DEV_ACCOUNT}:{DEV_SWIFT_USER}  key: {}\n\
-         Gateway admin: http://{admin}/metrics (also /health, /ready)  access log: {}\n",
+         Gateway admin: http://{admin}/console (also /metrics, /health, /ready)  access log: {}\n",
         args.s3_listen,
         args.access_key,
         args.secret_key,
@@ -492,7 +492,7 @@ mod tests {
         assert_eq!(lines.len(), 3, "{text}");
         assert_eq!(
             lines[2],
-            "Gateway admin: http://127.0.0.1:9555/metrics (also /health, /ready)  \
+            "Gateway admin: http://127.0.0.1:9555/console (also /metrics, /health, /ready)  \
              access log: /d/logs/access.log"
         );
         assert!(lines[0].starts_with("S3 endpoint: http://127.0.0.1:9100  "));
