@@ -157,6 +157,17 @@ pub(super) fn check(
     Ok(())
 }
 
+/// The answer of a quota call.
+fn quota_info(account: &str, container: Option<&str>, quota: Quota, usage: Usage) -> QuotaInfo {
+    QuotaInfo {
+        account: account.to_string(),
+        container: container.map(str::to_string),
+        quota,
+        objects: usage.objects,
+        bytes: usage.bytes,
+    }
+}
+
 /// Removes every quota of an account (its containers are gone already) and its counter.
 pub(super) fn forget_account(dir: &Directory, txn: &mut RwTxn, account: &str) -> Result<()> {
     dir.quotas.delete(txn, &account_key(account))?;
@@ -215,13 +226,7 @@ impl Store {
             }
             None => tx.account_usage(account)?,
         };
-        Ok(QuotaInfo {
-            account: account.to_string(),
-            container: container.map(str::to_string),
-            quota,
-            objects: usage.objects,
-            bytes: usage.bytes,
-        })
+        Ok(quota_info(account, container, quota, usage))
     }
 
     /// The quota (no limits when none is set) and usage of an account or of one of its
@@ -268,13 +273,7 @@ impl Store {
             None => account_usage(&self.dir, txn, account)?,
             Some(name) => self.resolve_in(txn, name)?.env.usage_now()?,
         };
-        Ok(QuotaInfo {
-            account: account.to_string(),
-            container: container.map(str::to_string),
-            quota,
-            objects: usage.objects,
-            bytes: usage.bytes,
-        })
+        Ok(quota_info(account, container, quota, usage))
     }
 
     /// Directory format 3 -> 4: every account's counter, summed from its containers' meta2
