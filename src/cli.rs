@@ -205,6 +205,19 @@ pub enum AdminCommand {
     /// One chunk server, asked directly (its scrubber).
     #[command(subcommand)]
     Chunkd(ChunkdCommand),
+    /// Rebuild accounts, containers and object records from the chunk files' footers (when
+    /// every meta copy is lost); see docs/operations.md.
+    Recover {
+        /// Chunk volume directories to scan (each holds `service-id`).
+        #[arg(long, required = true, num_args = 1..)]
+        volumes: Vec<PathBuf>,
+        /// Scan and report only; write nothing (meta is not needed).
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `spread admin meta ...`
