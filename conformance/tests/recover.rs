@@ -22,6 +22,8 @@ const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 const CHUNK: usize = 256 * KIB;
 const BUCKETS: [&str; 2] = ["recover-photos", "recover-docs"];
+const OTHER: &str = "recover-other";
+const OTHER_BUCKET: &str = "recover-others-bucket";
 
 fn total_bytes() -> usize {
     match std::env::var("SPREAD_TEST_SCALE").as_deref() {
@@ -133,6 +135,29 @@ async fn recover_rebuilds_the_directory_from_the_chunk_footers() {
         .expect_status(200, "CompleteMultipartUpload");
     want.insert((BUCKETS[0].into(), mp_key.into()), mp_body);
 
+    // A second account with a bucket of its own: recovery must create the account too.
+    let other_keys = ("RECOVEROTHERKEY0001", "recover-other-secret-key-0001");
+    cluster.admin_ok(&["account", "create", OTHER]);
+    cluster.admin_ok(&[
+        "key",
+        "create",
+        OTHER,
+        "--access-key",
+        other_keys.0,
+        "--secret-key",
+        other_keys.1,
+    ]);
+    let other = s3.with_credentials(other_keys.0, other_keys.1);
+    other
+        .create_bucket(OTHER_BUCKET)
+        .await
+        .expect_status(200, "CreateBucket (other account)");
+    let other_body = random_bytes(77, 2 * CHUNK + 9);
+    other
+        .put_object(OTHER_BUCKET, "theirs", other_body.clone())
+        .await
+        .expect_status(200, "PUT (other account)");
+
     // The victim: every copy of its second chunk is deleted before recovery.
     let victim = "victim/three-chunks";
     s3.put_object(BUCKETS[1], victim, random_bytes(99, 3 * CHUNK))
@@ -198,7 +223,7 @@ async fn recover_rebuilds_the_directory_from_the_chunk_footers() {
 
     // A dry run finds everything and writes nothing.
     let dry = recover(&cluster, &volumes, &["--dry-run"]);
-    assert_eq!(count(&dry, "recovered"), want.len() as u64, "{dry}");
+    assert_eq!(count(&dry, "recovered"), want.len() as u64 + 1, "{dry}");
     s3.head_bucket(BUCKETS[0])
         .await
         .expect_status(404, "bucket after a dry run");
@@ -212,7 +237,11 @@ async fn recover_rebuilds_the_directory_from_the_chunk_footers() {
         count(&report, "elapsed_ms"),
         report["scan_chunks_per_sec"].as_f64().unwrap_or(0.0),
     );
-    assert_eq!(count(&report, "recovered"), want.len() as u64, "{report}");
+    assert_eq!(
+        count(&report, "recovered"),
+        want.len() as u64 + 1,
+        "{report}"
+    );
     assert_eq!(count(&report, "skipped_present"), 0, "{report}");
     assert!(
         count(&report, "superseded") >= 2,
@@ -226,14 +255,35 @@ async fn recover_rebuilds_the_directory_from_the_chunk_footers() {
     let missing = incomplete[0]["missing"].as_str().unwrap_or_default();
     assert!(missing.contains("position(s) 1"), "{missing}");
     let expected_bytes: usize = want.values().map(Vec::len).sum();
-    assert_eq!(count(&report, "bytes_covered"), expected_bytes as u64);
+    assert_eq!(
+        count(&report, "bytes_covered"),
+        (expected_bytes + other_body.len()) as u64
+    );
+    assert_eq!(report["accounts_created"], serde_json::json!([OTHER]));
     let containers: Vec<&str> = report["containers_created"]
         .as_array()
         .expect("containers_created")
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(containers.len(), 2, "{containers:?}");
+    assert_eq!(containers.len(), 3, "{containers:?}");
+
+    // Keys are not recovered: the operator makes them again, then the account's data reads.
+    cluster.admin_ok(&[
+        "key",
+        "create",
+        OTHER,
+        "--access-key",
+        other_keys.0,
+        "--secret-key",
+        other_keys.1,
+    ]);
+    let resp = s3
+        .with_credentials(other_keys.0, other_keys.1)
+        .get_object(OTHER_BUCKET, "theirs")
+        .await;
+    resp.expect_status(200, "GET (other account)");
+    assert!(resp.body == other_body, "other account's object");
 
     // Every object reads back byte-identical, with its size and ETag.
     for ((bucket, key), data) in &want {
@@ -273,7 +323,7 @@ async fn recover_rebuilds_the_directory_from_the_chunk_footers() {
     assert_eq!(count(&again, "recovered"), 0, "{again}");
     assert_eq!(
         count(&again, "skipped_present"),
-        want.len() as u64,
+        want.len() as u64 + 1,
         "{again}"
     );
     assert_eq!(
