@@ -589,6 +589,22 @@ mod tests {
     }
 
     #[test]
+    fn recover_command() {
+        match admin(&["recover", "--volumes", "/v1", "/v2", "--dry-run"]) {
+            AdminCommand::Recover {
+                volumes,
+                dry_run,
+                json,
+            } => {
+                assert_eq!(volumes, [PathBuf::from("/v1"), PathBuf::from("/v2")]);
+                assert!(dry_run && !json);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["spread", "admin", "recover"]).is_err());
+    }
+
+    #[test]
     fn admin_commands() {
         let cli = Cli::try_parse_from([
             "spread",

@@ -32,6 +32,8 @@ use std::time::Instant;
 
 /// At most this many unreadable chunk files are listed in the report (all are counted).
 const MAX_LISTED_BAD: usize = 100;
+/// A progress line is logged every this many chunk files.
+const PROGRESS_EVERY: u64 = 100_000;
 /// Read buffer for the ETag pass: memory per chunk read is bounded by it.
 const READ_BUF: usize = 1024 * 1024;
 
@@ -291,6 +293,9 @@ fn scan_volume(
             match chunkd::chunkfile::read_footer(&path) {
                 Ok(meta) => {
                     report.chunks_read += 1;
+                    if report.chunks_read % PROGRESS_EVERY == 0 {
+                        tracing::info!(chunks = report.chunks_read, volume = %root.display(), "scanning footers");
+                    }
                     add_footer(meta, Copy { volume, chunk_id }, objects, report, &path);
                 }
                 // Deleted between the listing and the read (a running chunk server's GC).
@@ -724,5 +729,82 @@ mod tests {
         assert_eq!(check(&m), Ok(30));
         m.pieces.insert((None, 0), piece(1));
         assert!(check(&m).is_err());
+    }
+
+    /// Writes a chunk file `[data][footer][len][magic]` with the given footer JSON.
+    fn chunk_file(dir: &Path, id: &str, data: &[u8], footer: &str) {
+        let mut file = data.to_vec();
+        file.extend_from_slice(footer.as_bytes());
+        file.extend_from_slice(&(footer.len() as u32).to_le_bytes());
+        file.extend_from_slice(chunkd::chunkfile::MAGIC);
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(id), file).unwrap();
+    }
+
+    fn footer(position: &str, data: &[u8], pieces: bool) -> String {
+        let hash = blake3::hash(data).to_hex().to_string();
+        let extra = if pieces { r#","pieces":"x""# } else { "" };
+        format!(
+            r#"{{"account":"acc","container":"box","key":"k/ü","version":"null","content_id":"c1","position":"{position}","policy":"R2","size":{},"hash":"{hash}","mtime_ms":5{extra}}}"#,
+            data.len()
+        )
+    }
+
+    /// A volume with a chunk written before `pieces` existed, a current one, copies in the
+    /// set-aside directories (never read) and a corrupt file: one complete object, whose
+    /// record has the right ETag, offsets and copies.
+    #[tokio::test]
+    async fn scans_a_volume_and_builds_the_record() {
+        let vol = tempfile::tempdir().unwrap();
+        let root = vol.path();
+        std::fs::write(root.join("service-id"), "svc-1\n").unwrap();
+        let (a, b) = (vec![1u8; 100], vec![2u8; 40]);
+        let id_a = format!("abc{}", "0".repeat(61));
+        let id_b = format!("abd{}", "1".repeat(61));
+        chunk_file(&root.join("abc"), &id_a, &a, &footer("0", &a, false));
+        chunk_file(&root.join("abd"), &id_b, &b, &footer("1", &b, true));
+        // Set aside: a third position that must not be seen.
+        let c = vec![3u8; 10];
+        let id_c = format!("abe{}", "2".repeat(61));
+        for dir in ["quarantine", "orphans", "tmp"] {
+            chunk_file(&root.join(dir), &id_c, &c, &footer("2", &c, false));
+        }
+        chunk_file(
+            &root.join("abf"),
+            &format!("abf{}", "3".repeat(61)),
+            b"xx",
+            "{",
+        );
+
+        let text = run(None, &[root.to_path_buf()], true).await.unwrap();
+        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(report["chunks_read"], 2, "{report}");
+        assert_eq!(report["chunks_unreadable"], 1, "{report}");
+        assert_eq!(report["recovered"], 1, "{report}");
+        assert_eq!(report["bytes_covered"], 140, "{report}");
+
+        let dirs = vec![VolumeDir {
+            root: root.to_path_buf(),
+            service: "svc-1".into(),
+        }];
+        let mut objects = BTreeMap::new();
+        let mut scan = Report::default();
+        scan_volume(0, root, &mut objects, &mut scan).unwrap();
+        let content = &objects[&("acc".into(), "box".into(), "k/ü".into())]["c1"];
+        let rec = build_record(&dirs, "k/ü", "c1", content, &mut scan).unwrap();
+        let mut body = a.clone();
+        body.extend_from_slice(&b);
+        assert_eq!(rec.etag, hex::encode(Md5::digest(&body)));
+        assert_eq!((rec.size, rec.mtime_ms, rec.parts.len()), (140, 5, 0));
+        assert_eq!(rec.chunks[1].offset, 100);
+        assert_eq!(rec.chunks[1].copies[0].chunk_id, id_b);
+        assert_eq!(rec.chunks[1].copies[0].service, "svc-1");
+
+        // A copy whose bytes no longer match its footer is not used.
+        let mut bad = b.clone();
+        bad[0] ^= 1;
+        chunk_file(&root.join("abd"), &id_b, &bad, &footer("1", &b, true));
+        let err = build_record(&dirs, "k/ü", "c1", content, &mut scan).unwrap_err();
+        assert!(err.contains("position 1"), "{err}");
     }
 }
