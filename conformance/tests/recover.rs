@@ -331,6 +331,22 @@ async fn recover_rebuilds_the_directory_from_the_chunk_footers() {
         Some(0)
     );
     assert_eq!(again["accounts_created"].as_array().map(Vec::len), Some(0));
+    // The text report: the incomplete object by name, then the one-line summary.
+    let mut args = vec!["recover", "--dry-run", "--volumes"];
+    let paths: Vec<String> = volumes.iter().map(|v| v.display().to_string()).collect();
+    args.extend(paths.iter().map(String::as_str));
+    let text = cluster.admin_ok(&args);
+    let last = text.lines().last().unwrap_or_default();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("incomplete: ")
+                && l.contains(&format!("/{}/{victim:?}", BUCKETS[1]))),
+        "{text}"
+    );
+    assert!(
+        last.starts_with("recover (dry run): ") && last.contains("chunks/s"),
+        "{text}"
+    );
     let mut third: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
     for b in BUCKETS {
         for e in s3.list_all(b, "").await {
