@@ -293,7 +293,7 @@ fn scan_volume(
             match chunkd::chunkfile::read_footer(&path) {
                 Ok(meta) => {
                     report.chunks_read += 1;
-                    if report.chunks_read % PROGRESS_EVERY == 0 {
+                    if report.chunks_read.is_multiple_of(PROGRESS_EVERY) {
                         tracing::info!(chunks = report.chunks_read, volume = %root.display(), "scanning footers");
                     }
                     add_footer(meta, Copy { volume, chunk_id }, objects, report, &path);
