@@ -205,6 +205,19 @@ pub enum AdminCommand {
     /// One chunk server, asked directly (its scrubber).
     #[command(subcommand)]
     Chunkd(ChunkdCommand),
+    /// Rebuild accounts, containers and object records from the chunk files' footers (when
+    /// every meta copy is lost); see docs/operations.md.
+    Recover {
+        /// Chunk volume directories to scan (each holds `service-id`).
+        #[arg(long, required = true, num_args = 1..)]
+        volumes: Vec<PathBuf>,
+        /// Scan and report only; write nothing (meta is not needed).
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `spread admin meta ...`
@@ -573,6 +586,22 @@ mod tests {
             cli.command,
             Command::Gateway(GatewayArgs { config: None })
         ));
+    }
+
+    #[test]
+    fn recover_command() {
+        match admin(&["recover", "--volumes", "/v1", "/v2", "--dry-run"]) {
+            AdminCommand::Recover {
+                volumes,
+                dry_run,
+                json,
+            } => {
+                assert_eq!(volumes, [PathBuf::from("/v1"), PathBuf::from("/v2")]);
+                assert!(dry_run && !json);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["spread", "admin", "recover"]).is_err());
     }
 
     #[test]

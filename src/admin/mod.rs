@@ -6,6 +6,7 @@ pub mod chunkd;
 pub mod locate;
 pub mod policy;
 pub mod rebuild;
+pub mod recover;
 pub mod table;
 
 use crate::cli::{
@@ -61,6 +62,14 @@ fn chunk_client(
 
 /// Runs one admin command; output goes to stdout.
 pub async fn run(args: AdminArgs) -> Result<()> {
+    if let AdminCommand::Recover {
+        volumes,
+        dry_run: true,
+        json,
+    } = &args.command
+    {
+        return write_stdout(&recover::run(None, volumes, *json).await?);
+    }
     let (addr, auth) = match &args.meta {
         Some(a) => (
             a.clone(),
@@ -383,6 +392,9 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         }
         AdminCommand::Chunkd(ChunkdCommand::Scrub { server, json }) => {
             chunkd::scrub_start(&chunks, &chunkd::address(&client, &server).await?, json).await?
+        }
+        AdminCommand::Recover { volumes, json, .. } => {
+            recover::run(Some(&client), &volumes, json).await?
         }
         AdminCommand::Object(ObjectCommand::Locate { bucket, key, json }) => {
             let rec = client.get_object(&bucket, &key).await?;
