@@ -40,6 +40,11 @@ pub struct Config {
     pub orphan_grace_secs: u64,
     /// Orphans set aside in `orphans/` are deleted this much later.
     pub orphan_hold_secs: u64,
+    /// A sweep that finds more than this share of the old chunk files it checked unknown to
+    /// the directory, in percent (once it has checked [`crate::orphans::MIN_SAMPLE`]) sets nothing aside
+    /// and stops: a wiped, wrong or restored-from-old meta looks like that, orphans of crashed
+    /// writes do not. In percent; 100: no such check.
+    pub orphan_max_unknown_percent: u8,
     /// File holding the cluster secret (`spread keygen`): every request but the probes
     /// (`/health`, `/ready`, `/metrics`) must be signed with it, and this server signs its
     /// heartbeats with it. `SPREAD_CLUSTER_KEY_FILE`, or the secret itself in
@@ -66,6 +71,7 @@ impl Default for Config {
             orphan_check_secs: 6 * 3600,
             orphan_grace_secs: 24 * 3600,
             orphan_hold_secs: 7 * 24 * 3600,
+            orphan_max_unknown_percent: 50,
             cluster_key_file: None,
             insecure_no_auth: false,
         }

@@ -12,7 +12,12 @@
 //! the hold leaves time to notice a directory that lost records (restored from an old backup)
 //! before any data is gone.
 //!
-//! When meta cannot be asked, nothing is set aside.
+//! When meta cannot be asked, nothing is set aside. When meta says it knows almost none of the
+//! old chunk files (more than `orphan_max_unknown_percent` of them, once [`MIN_SAMPLE`] were
+//! asked about), the sweep sets nothing aside and stops with an error: that is what an empty,
+//! wrong or restored-from-old directory looks like (orphans of crashed writes are a few among
+//! many), and its "orphans" are the data. Below [`MIN_SAMPLE`] old files in all, the sweep
+//! goes on as asked (a new server: what it sets aside is held before any is deleted).
 
 use crate::metrics::Metrics;
 use crate::volume::Volume;
@@ -30,7 +35,13 @@ pub struct Settings {
     pub grace: Duration,
     /// Orphans set aside are deleted this much later.
     pub hold: Duration,
+    /// Largest share of unknown chunk files a sweep acts on, in percent (see the module
+    /// docs; 100: any).
+    pub max_unknown_percent: u8,
 }
+
+/// Old chunk files a sweep asks about before it judges the share of unknown ones.
+pub const MIN_SAMPLE: u64 = 1000;
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +52,8 @@ pub struct Sweep {
     pub set_aside: u64,
     /// Deleted after their hold.
     pub purged: u64,
+    /// Unknown to the directory (set aside, or not when the sweep stopped).
+    pub unknown: u64,
 }
 
 /// Sweeps forever (until the task is dropped).
@@ -88,6 +101,8 @@ pub async fn sweep(
         .unwrap_or(SystemTime::UNIX_EPOCH);
     let service = volume.service_id().to_string();
     let dirs = blocking(volume, |v| v.prefix_dirs()).await?;
+    // Unknown files not yet set aside: held until the sample is large enough to judge.
+    let mut waiting = Vec::new();
     for dir in dirs {
         let old = blocking(volume, move |v| v.chunks_older_than(&dir, before)).await?;
         for batch in old.chunks(RDIR_CHECK_MAX) {
@@ -97,31 +112,73 @@ pub async fn sweep(
                 .rdir_unknown(&service, ids)
                 .await
                 .map_err(|e| crate::Error::Unavailable(format!("asking meta: {e}")))?;
+            done.unknown += unknown.len() as u64;
             for id in unknown {
-                let Some((_, identity)) = batch.iter().find(|(i, _)| *i == id) else {
-                    continue;
-                };
-                let identity = *identity;
-                let reason = format!(
-                    "unknown to the directory, older than {} s",
-                    settings.grace.as_secs()
-                );
-                let chunk = id.clone();
-                let moved = blocking(volume, move |v| {
-                    v.set_aside_orphan(&chunk, identity, &reason)
-                })
-                .await?;
-                if let Some(path) = moved {
-                    tracing::info!(chunk = %id, to = %path.display(), "orphan chunk set aside");
-                    done.set_aside += 1;
+                if let Some((_, identity)) = batch.iter().find(|(i, _)| *i == id) {
+                    waiting.push((id, *identity));
                 }
             }
+            if done.checked < MIN_SAMPLE {
+                continue;
+            }
+            check_share(&done, settings)?;
+            set_aside(volume, settings, std::mem::take(&mut waiting), &mut done).await?;
         }
     }
+    if done.checked >= MIN_SAMPLE {
+        check_share(&done, settings)?;
+    }
+    set_aside(volume, settings, waiting, &mut done).await?;
     let hold_ms = i64::try_from(settings.hold.as_millis()).unwrap_or(i64::MAX);
     let cutoff = now_ms().saturating_sub(hold_ms);
     done.purged = blocking(volume, move |v| v.purge_orphans(cutoff)).await?;
     Ok(done)
+}
+
+/// Refuses to go on when too many of the files checked so far are unknown.
+fn check_share(done: &Sweep, settings: &Settings) -> crate::Result<()> {
+    let max = u64::from(settings.max_unknown_percent.min(100));
+    if done.unknown.saturating_mul(100) > max.saturating_mul(done.checked) {
+        tracing::error!(
+            unknown = done.unknown,
+            checked = done.checked,
+            max_percent = max,
+            set_aside = done.set_aside,
+            "the directory knows almost none of this server's chunk files: an empty, wrong or \
+             restored meta? The orphan sweep sets nothing more aside (orphan_max_unknown_percent)"
+        );
+        return Err(crate::Error::Unavailable(format!(
+            "{} of {} old chunk files are unknown to the directory (more than {max} %): sweep \
+             stopped",
+            done.unknown, done.checked
+        )));
+    }
+    Ok(())
+}
+
+/// Moves `ids` to `orphans/`.
+async fn set_aside(
+    volume: &Arc<Volume>,
+    settings: &Settings,
+    ids: Vec<(String, crate::volume::FileIdentity)>,
+    done: &mut Sweep,
+) -> crate::Result<()> {
+    for (id, identity) in ids {
+        let reason = format!(
+            "unknown to the directory, older than {} s",
+            settings.grace.as_secs()
+        );
+        let chunk = id.clone();
+        let moved = blocking(volume, move |v| {
+            v.set_aside_orphan(&chunk, identity, &reason)
+        })
+        .await?;
+        if let Some(path) = moved {
+            tracing::info!(chunk = %id, to = %path.display(), "orphan chunk set aside");
+            done.set_aside += 1;
+        }
+    }
+    Ok(())
 }
 
 fn now_ms() -> i64 {

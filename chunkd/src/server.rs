@@ -107,6 +107,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
                 every: Duration::from_secs(config.orphan_check_secs),
                 grace: Duration::from_secs(config.orphan_grace_secs),
                 hold: Duration::from_secs(config.orphan_hold_secs),
+                max_unknown_percent: config.orphan_max_unknown_percent,
             },
         ));
     }

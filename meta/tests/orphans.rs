@@ -146,3 +146,89 @@ async fn orphan_chunks_are_set_aside_then_purged_and_known_ones_stay() {
     server.abort();
     run.stop().await;
 }
+
+/// A directory that knows none of a server's chunk files (wiped, or the wrong one) makes the
+/// sweep stop without setting anything aside; with the check off, the same files all go.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_that_knows_nothing_stops_the_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta_dir = dir.path().join("meta");
+    let run = start_with(
+        &meta_dir,
+        Config {
+            lock_new_services: false,
+            ..Config::default()
+        },
+    )
+    .await;
+    let c = &run.client;
+    let volume = dir.path().join("vol");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = chunkd::Config {
+        listen: listener.local_addr().unwrap(),
+        volume: volume.clone(),
+        meta: c.addr().to_string(),
+        heartbeat_secs: 1,
+        // This test runs the sweeps itself.
+        orphan_check_secs: 0,
+        cluster_key_file: Some(meta_dir.join("keys").join("cluster.key")),
+        ..chunkd::Config::default()
+    };
+    let server = tokio::spawn(chunkd::server::serve(listener, config));
+    wait_until(
+        "the chunk server's service id",
+        Duration::from_secs(10),
+        || volume.join("service-id").exists(),
+    )
+    .await;
+    let signer = Signer::new(Role::Service, &run.cluster);
+    let chunks = ChunkClient::new().with_signer(signer.clone());
+    let data = vec![Bytes::from_static(b"data nobody knows")];
+    let n = chunkd::orphans::MIN_SAMPLE as usize + 10;
+    for i in 0..n {
+        let meta = ChunkMeta {
+            account: "acct".into(),
+            container: "b".into(),
+            key: format!("k{i}"),
+            version: "null".into(),
+            content_id: "0123456789abcdef0123456789abcdef".into(),
+            position: "0".into(),
+            policy: "THREECOPIES".into(),
+            size: data[0].len() as u64,
+            hash: blake3_hex(&data),
+            mtime_ms: 0,
+            pieces: None,
+        };
+        chunks
+            .put(&addr, &new_chunk_id(), &meta, data.clone())
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let vol = std::sync::Arc::new(chunkd::volume::Volume::open(&volume).unwrap());
+    let meta_client = meta_api::client::MetaClient::new(c.addr()).with_signer(signer);
+    let mut settings = chunkd::orphans::Settings {
+        every: Duration::from_secs(1),
+        grace: Duration::from_secs(1),
+        hold: Duration::from_secs(3600),
+        max_unknown_percent: 50,
+    };
+    let err = chunkd::orphans::sweep(&vol, &meta_client, &settings)
+        .await
+        .expect_err("a sweep against a directory that knows nothing must stop");
+    assert!(
+        err.to_string().contains("unknown to the directory"),
+        "{err}"
+    );
+    assert!(set_aside(&volume).is_empty(), "nothing set aside");
+    // The operator's way out when every file really is an orphan.
+    settings.max_unknown_percent = 100;
+    let done = chunkd::orphans::sweep(&vol, &meta_client, &settings)
+        .await
+        .unwrap();
+    assert_eq!(done.set_aside as usize, n);
+    assert_eq!(set_aside(&volume).len(), n);
+    server.abort();
+    run.stop().await;
+}
