@@ -11,7 +11,7 @@ use common::{copy, object_with, start_with};
 use internal_auth::{Role, Signer};
 use meta::Config;
 use meta_api::wire::ContainerSettings;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Waits (bounded) until `cond` holds.
@@ -34,6 +34,39 @@ fn set_aside(volume: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A real chunk server on loopback with its volume in `dir/vol`, signing with the cluster key
+/// of the meta in `meta_dir` at `meta_addr`, sweeping every `check` (0: never) with a 1 s
+/// grace and a 3 s hold. Answers its task, address and volume once it has its service id.
+async fn start_chunkd(
+    dir: &Path,
+    meta_dir: &Path,
+    meta_addr: &str,
+    check: u64,
+) -> (tokio::task::JoinHandle<chunkd::Result<()>>, String, PathBuf) {
+    let volume = dir.join("vol");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = chunkd::Config {
+        listen: listener.local_addr().unwrap(),
+        volume: volume.clone(),
+        meta: meta_addr.to_string(),
+        heartbeat_secs: 1,
+        orphan_check_secs: check,
+        orphan_grace_secs: 1,
+        orphan_hold_secs: 3,
+        cluster_key_file: Some(meta_dir.join("keys").join("cluster.key")),
+        ..chunkd::Config::default()
+    };
+    let server = tokio::spawn(chunkd::server::serve(listener, config));
+    wait_until(
+        "the chunk server's service id",
+        Duration::from_secs(10),
+        || volume.join("service-id").exists(),
+    )
+    .await;
+    (server, addr, volume)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn orphan_chunks_are_set_aside_then_purged_and_known_ones_stay() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,27 +87,7 @@ async fn orphan_chunks_are_set_aside_then_purged_and_known_ones_stay() {
         .await
         .unwrap();
 
-    let volume = dir.path().join("vol");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let config = chunkd::Config {
-        listen: listener.local_addr().unwrap(),
-        volume: volume.clone(),
-        meta: c.addr().to_string(),
-        heartbeat_secs: 1,
-        orphan_check_secs: 1,
-        orphan_grace_secs: 1,
-        orphan_hold_secs: 3,
-        cluster_key_file: Some(meta_dir.join("keys").join("cluster.key")),
-        ..chunkd::Config::default()
-    };
-    let server = tokio::spawn(chunkd::server::serve(listener, config));
-    wait_until(
-        "the chunk server's service id",
-        Duration::from_secs(10),
-        || volume.join("service-id").exists(),
-    )
-    .await;
+    let (server, addr, volume) = start_chunkd(dir.path(), &meta_dir, c.addr(), 1).await;
     let service = std::fs::read_to_string(volume.join("service-id"))
         .unwrap()
         .trim()
@@ -162,26 +175,8 @@ async fn a_directory_that_knows_nothing_stops_the_sweep() {
     )
     .await;
     let c = &run.client;
-    let volume = dir.path().join("vol");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let config = chunkd::Config {
-        listen: listener.local_addr().unwrap(),
-        volume: volume.clone(),
-        meta: c.addr().to_string(),
-        heartbeat_secs: 1,
-        // This test runs the sweeps itself.
-        orphan_check_secs: 0,
-        cluster_key_file: Some(meta_dir.join("keys").join("cluster.key")),
-        ..chunkd::Config::default()
-    };
-    let server = tokio::spawn(chunkd::server::serve(listener, config));
-    wait_until(
-        "the chunk server's service id",
-        Duration::from_secs(10),
-        || volume.join("service-id").exists(),
-    )
-    .await;
+    // This test runs the sweeps itself.
+    let (server, addr, volume) = start_chunkd(dir.path(), &meta_dir, c.addr(), 0).await;
     let signer = Signer::new(Role::Service, &run.cluster);
     let chunks = ChunkClient::new().with_signer(signer.clone());
     let data = vec![Bytes::from_static(b"data nobody knows")];
