@@ -34,6 +34,23 @@ fn set_aside(volume: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The footer of a one-piece chunk of object `key` in `acct/b` holding `data`.
+fn chunk_meta(key: &str, data: &[Bytes]) -> ChunkMeta {
+    ChunkMeta {
+        account: "acct".into(),
+        container: "b".into(),
+        key: key.into(),
+        version: "null".into(),
+        content_id: "0123456789abcdef0123456789abcdef".into(),
+        position: "0".into(),
+        policy: "THREECOPIES".into(),
+        size: data.iter().map(|b| b.len() as u64).sum(),
+        hash: blake3_hex(data),
+        mtime_ms: 0,
+        pieces: None,
+    }
+}
+
 /// A real chunk server on loopback with its volume in `dir/vol`, signing with the cluster key
 /// of the meta in `meta_dir` at `meta_addr`, sweeping every `check` (0: never) with a 1 s
 /// grace and a 3 s hold. Answers its task, address and volume once it has its service id.
@@ -95,19 +112,7 @@ async fn orphan_chunks_are_set_aside_then_purged_and_known_ones_stay() {
 
     let chunks = ChunkClient::new().with_signer(Signer::new(Role::Service, &run.cluster));
     let data = vec![Bytes::from_static(b"some chunk data")];
-    let meta = ChunkMeta {
-        account: "acct".into(),
-        container: "b".into(),
-        key: "k".into(),
-        version: "null".into(),
-        content_id: "0123456789abcdef0123456789abcdef".into(),
-        position: "0".into(),
-        policy: "THREECOPIES".into(),
-        size: data[0].len() as u64,
-        hash: blake3_hex(&data),
-        mtime_ms: 0,
-        pieces: None,
-    };
+    let meta = chunk_meta("k", &data);
     let (kept, queued, orphan) = (new_chunk_id(), new_chunk_id(), new_chunk_id());
     for id in [&kept, &queued, &orphan] {
         chunks.put(&addr, id, &meta, data.clone()).await.unwrap();
@@ -182,19 +187,7 @@ async fn a_directory_that_knows_nothing_stops_the_sweep() {
     let data = vec![Bytes::from_static(b"data nobody knows")];
     let n = chunkd::orphans::MIN_SAMPLE as usize + 10;
     for i in 0..n {
-        let meta = ChunkMeta {
-            account: "acct".into(),
-            container: "b".into(),
-            key: format!("k{i}"),
-            version: "null".into(),
-            content_id: "0123456789abcdef0123456789abcdef".into(),
-            position: "0".into(),
-            policy: "THREECOPIES".into(),
-            size: data[0].len() as u64,
-            hash: blake3_hex(&data),
-            mtime_ms: 0,
-            pieces: None,
-        };
+        let meta = chunk_meta(&format!("k{i}"), &data);
         chunks
             .put(&addr, &new_chunk_id(), &meta, data.clone())
             .await
