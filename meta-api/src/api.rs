@@ -9,6 +9,7 @@
 //! answer, a handler in meta's `server::routes`, a `MetaClient` method calling
 //! [`MetaClient::call`](crate::client::MetaClient::call).
 
+use crate::settings::{SettingChange, VersionChange};
 use crate::wire::{
     AccountInfo, ChunkCopy, CompleteRequest, ContainerInfo, ContainerSettings, Credential,
     DeleteOutcome, GcBacklog, Heartbeat, HeartbeatReply, ListPartsReply, ListReply, ListRequest,
@@ -114,6 +115,7 @@ endpoints! {
     ContainerDelete => "/v1/containers/delete" -> () [changes: name];
     ContainerSetPolicy => "/v1/containers/set-policy" -> ContainerInfo [changes: name];
     ContainerProperties => "/v1/containers/properties" -> ContainerInfo [changes: name];
+    ContainerSettingsSet => "/v1/containers/settings" -> ContainerInfo [changes: name];
     VersioningSet => "/v1/containers/set-versioning" -> () [changes: name];
     VersioningGet => "/v1/containers/get-versioning" -> Versioning [container: name];
     ObjectPut => "/v1/objects/put" -> Stored [container: container];
@@ -122,6 +124,7 @@ endpoints! {
     ObjectList => "/v1/objects/list" -> ListReply [container: container];
     VersionList => "/v1/objects/list-versions" -> VersionListReply [container: container];
     ObjectProps => "/v1/objects/props" -> ObjectRecord [container: container];
+    ObjectPropsChange => "/v1/objects/change-props" -> ObjectRecord [container: container];
     ObjectAbandon => "/v1/objects/abandon" -> Abandoned [container: container];
     UploadCreate => "/v1/uploads/create" -> () [container: container];
     UploadGet => "/v1/uploads/get" -> UploadRecord [container: container];
@@ -496,6 +499,20 @@ pub struct ObjectGet {
 
 /// Sets then removes per-version properties of an object.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectPropsChange {
+    pub container: String,
+    pub key: String,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    pub changes: Vec<VersionChange>,
+    /// May shorten or change a GOVERNANCE retention (see `crate::lock`).
+    #[serde(default)]
+    pub bypass_governance: bool,
+}
+
+/// Sets then removes version properties named as in the string map they were before they were
+/// typed (sent by gateways of that time; see `VersionProps::apply_legacy`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectProps {
     pub container: String,
     pub key: String,
@@ -661,7 +678,16 @@ pub struct AccountMeta {
     pub remove: Vec<String>,
 }
 
-/// Sets then removes container properties.
+/// Changes a container's settings, in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerSettingsSet {
+    pub name: String,
+    pub changes: Vec<SettingChange>,
+}
+
+/// Sets then removes container properties named as in the string map the settings were before
+/// they were typed (sent by gateways of that time; applied through
+/// [`crate::settings::ContainerProps::apply_legacy`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerProperties {
     pub name: String,

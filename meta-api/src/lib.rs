@@ -6,7 +6,8 @@
 //! - [`error`]: the one error type of both sides, with a stable code per variant;
 //! - [`client::MetaClient`]: the async client;
 //! - [`listing`]: the prefix / delimiter / marker rollup every listing shares;
-//! - [`lock`]: the object-lock rules both sides read (meta enforces them in its transactions).
+//! - [`lock`]: the object-lock rules both sides read (meta enforces them in its transactions);
+//! - [`settings`]: a container's settings as typed values and the changes to them.
 //!
 //! This crate does not link LMDB: what meta stores on disk is meta's business (its own record
 //! types), not the protocol's.
@@ -15,6 +16,7 @@ pub mod client;
 pub mod error;
 pub mod listing;
 pub mod lock;
+pub mod settings;
 pub mod wire;
 
 pub use client::MetaClient;

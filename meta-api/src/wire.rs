@@ -2,6 +2,7 @@
 //! (gateway, chunkd, admin CLI). What meta stores in LMDB are its own versioned disk records
 //! (`meta::store::records`), converted from and to these types at the store's edge.
 
+use crate::settings::{ContainerProps, VersionProps};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -46,14 +47,39 @@ pub struct SwiftToken {
     pub expires_ms: i64,
 }
 
-/// Settings chosen when a container is created.
+/// A container's storage policy and settings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(from = "SettingsIn")]
 pub struct ContainerSettings {
     /// Storage policy name; `None` means the namespace default.
     pub policy: Option<String>,
-    /// Free-form properties (e.g. region / location constraint).
+    /// Every other setting, typed.
+    #[serde(skip_serializing_if = "ContainerProps::is_empty")]
+    pub props: ContainerProps,
+}
+
+/// [`ContainerSettings`] as read: also the string map (`properties`) that peers and commands
+/// written before the settings were typed carry (see [`ContainerProps::from_legacy`]).
+#[derive(Deserialize)]
+struct SettingsIn {
     #[serde(default)]
-    pub properties: BTreeMap<String, String>,
+    policy: Option<String>,
+    #[serde(default)]
+    props: ContainerProps,
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+}
+
+impl From<SettingsIn> for ContainerSettings {
+    fn from(s: SettingsIn) -> ContainerSettings {
+        let SettingsIn {
+            policy,
+            mut props,
+            properties,
+        } = s;
+        props.apply_legacy(&properties, &[]);
+        ContainerSettings { policy, props }
+    }
 }
 
 /// A container (S3 bucket, Swift container), with its usage counters.
@@ -179,27 +205,11 @@ pub struct ObjectRecord {
     /// A delete marker of a versioned container: no content, no chunks.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delete_marker: bool,
-    /// Per-version properties the front ends own (S3 tagging, ACL, ...), changed in place by
-    /// `update_object_props` without making a new version.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub props: BTreeMap<String, String>,
+    /// Per-version properties the front ends own (S3 tags, ACL, object lock), changed in place
+    /// by `change_object_props` without making a new version.
+    #[serde(default, skip_serializing_if = "VersionProps::is_empty")]
+    pub props: VersionProps,
 }
-
-/// The `props` entry holding an object version's tags: a JSON object of tag key to value.
-/// The S3 front end writes it; the lifecycle worker reads it for tag filters.
-pub const PROP_TAGS: &str = "tags";
-
-/// The tags stored in `props` under [`PROP_TAGS`] (empty when absent or unreadable).
-pub fn tags_of(props: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    props
-        .get(PROP_TAGS)
-        .and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or_default()
-}
-
-/// The container property holding its lifecycle rules: a JSON list of [`LifecycleRule`]. The
-/// S3 front end writes it (PutBucketLifecycleConfiguration); meta's lifecycle worker applies it.
-pub const PROP_LIFECYCLE: &str = "lifecycle";
 
 /// One lifecycle rule, protocol-neutral. Days are counted in lifecycle days (86400 s unless
 /// meta's `lifecycle_day_secs` says otherwise) and an expiry falls at the start of a day.
@@ -211,7 +221,7 @@ pub struct LifecycleRule {
     pub enabled: bool,
     /// The rule applies to keys starting with this.
     pub prefix: String,
-    /// ... carrying all these tags (see [`PROP_TAGS`]) ...
+    /// ... carrying all these tags ...
     pub tags: BTreeMap<String, String>,
     /// ... larger than this many bytes ...
     pub size_greater_than: Option<u64>,
@@ -233,7 +243,7 @@ pub struct LifecycleRule {
 
 impl LifecycleRule {
     /// Whether the rule's filter selects an object with this key, size and props.
-    pub fn selects(&self, key: &str, size: u64, props: &BTreeMap<String, String>) -> bool {
+    pub fn selects(&self, key: &str, size: u64, props: &VersionProps) -> bool {
         if !self.enabled || !key.starts_with(&self.prefix) {
             return false;
         }
@@ -245,8 +255,7 @@ impl LifecycleRule {
         if self.tags.is_empty() {
             return true;
         }
-        let tags = tags_of(props);
-        self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+        self.tags.iter().all(|(k, v)| props.tags.get(k) == Some(v))
     }
 }
 
@@ -391,9 +400,9 @@ pub struct UploadRecord {
     pub policy: String,
     /// Checksum algorithm requested at creation, if any.
     pub checksum_algorithm: Option<String>,
-    /// Per-version properties the completed object starts with (S3 tagging).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub props: BTreeMap<String, String>,
+    /// Per-version properties the completed object starts with (S3 tags, ACL, lock).
+    #[serde(default, skip_serializing_if = "VersionProps::is_empty")]
+    pub props: VersionProps,
 }
 
 /// One uploaded part: its own chunks, referenced (not copied) by the final object.

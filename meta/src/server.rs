@@ -388,6 +388,7 @@ pub fn routes() -> Routes {
     r.add(|s, q: api::ContainerProperties| {
         s.update_container_properties(&q.name, &q.set, &q.remove)
     });
+    r.add(|s, q: api::ContainerSettingsSet| s.set_container_settings(&q.name, q.changes));
     r.add(|s, q: api::VersioningSet| s.set_versioning(&q.name, q.state));
     r.read(|s, q: api::VersioningGet| s.get_versioning(&q.name));
     r.add(|s, q: api::ObjectPut| {
@@ -413,6 +414,15 @@ pub fn routes() -> Routes {
             q.version_id.as_deref(),
             &q.set,
             &q.remove,
+            q.bypass_governance,
+        )
+    });
+    r.add(|s, q: api::ObjectPropsChange| {
+        s.change_object_props(
+            &q.container,
+            &q.key,
+            q.version_id.as_deref(),
+            q.changes,
             q.bypass_governance,
         )
     });

@@ -602,13 +602,13 @@ async fn container_cache_sees_own_changes_at_once_and_others_within_its_ttl() {
         .create_container("acct", "b", &ContainerSettings::default())
         .await
         .unwrap();
-    let prop = |c: &meta_api::wire::ContainerInfo| c.settings.properties.get("k").cloned();
-    let set = |v: &str| [("k".to_string(), v.to_string())].into_iter().collect();
+    let prop = |c: &meta_api::wire::ContainerInfo| c.settings.props.location.clone();
+    let set = |v: &str| vec![meta_api::settings::SettingChange::Location(Some(v.into()))];
 
     assert_eq!(prop(&cached.get_container_cached("b").await.unwrap()), None);
     // Another process's change is not seen while the record is fresh...
     other
-        .update_container_properties("b", &set("other"), &[])
+        .set_container_settings("b", set("other"))
         .await
         .unwrap();
     assert_eq!(prop(&cached.get_container_cached("b").await.unwrap()), None);
@@ -625,7 +625,7 @@ async fn container_cache_sees_own_changes_at_once_and_others_within_its_ttl() {
     // A change through the caching client (or a clone of it) shows at once.
     cached
         .clone()
-        .update_container_properties("b", &set("mine"), &[])
+        .set_container_settings("b", set("mine"))
         .await
         .unwrap();
     assert_eq!(

@@ -6,6 +6,7 @@ mod common;
 
 use common::{Running, copy, heartbeat, object_with, start_with};
 use meta::{Config, Error};
+use meta_api::settings::SettingChange;
 use meta_api::wire::{ContainerSettings, ObjectRecord};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -98,17 +99,22 @@ async fn swift_users_tokens_and_metadata_over_http() {
     ));
 
     let ci = c
-        .update_container_properties("cont", &map(&[("write-acl", "acct:bob")]), &[])
+        .set_container_settings(
+            "cont",
+            vec![SettingChange::SwiftWriteAcl(Some("acct:bob".into()))],
+        )
         .await
         .unwrap();
-    assert_eq!(ci.settings.properties, map(&[("write-acl", "acct:bob")]));
     assert_eq!(
-        c.get_container("cont").await.unwrap().settings.properties,
-        ci.settings.properties
+        ci.settings.props.swift.write_acl.as_deref(),
+        Some("acct:bob")
+    );
+    assert_eq!(
+        c.get_container("cont").await.unwrap().settings.props,
+        ci.settings.props
     );
     assert!(matches!(
-        c.update_container_properties("nope", &BTreeMap::new(), &[])
-            .await,
+        c.set_container_settings("nope", vec![]).await,
         Err(Error::NoSuchContainer(_))
     ));
     m.stop().await;
@@ -122,8 +128,11 @@ async fn swift_users_tokens_and_metadata_over_http() {
             .await
             .unwrap()
             .settings
-            .properties,
-        map(&[("write-acl", "acct:bob")])
+            .props
+            .swift
+            .write_acl
+            .as_deref(),
+        Some("acct:bob")
     );
     m.stop().await;
 }

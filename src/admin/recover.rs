@@ -634,7 +634,7 @@ fn build_record(
         parts,
         chunks,
         delete_marker: false,
-        props: BTreeMap::new(),
+        props: Default::default(),
     })
 }
 

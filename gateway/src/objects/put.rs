@@ -1,6 +1,7 @@
 //! Writing whole objects and multipart parts: stream through the writer, then commit the record
 //! to meta in one transaction. Anything stored for a write that does not commit is discarded.
 
+use meta_api::settings::VersionProps;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -23,7 +24,7 @@ pub struct ObjectAttrs {
     /// User metadata (lower-case names, no prefix).
     pub user_meta: BTreeMap<String, String>,
     /// Per-version properties owned by a front end (S3 tagging, ACL).
-    pub props: BTreeMap<String, String>,
+    pub props: VersionProps,
 }
 
 impl ObjectAttrs {

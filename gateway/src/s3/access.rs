@@ -15,12 +15,12 @@
 use std::collections::BTreeMap;
 
 use http::{HeaderMap, HeaderValue, Uri};
-use meta_api::wire::{ContainerInfo, ObjectRecord, tags_of};
+use meta_api::wire::{ContainerInfo, ObjectRecord};
 use s3s::auth::Credentials;
 use s3s::dto::TimestampFormat;
 use s3s::{S3Request, S3Result, s3_error};
 
-use super::acl::{Acl, BUCKET_ACL_PROP, OBJECT_ACL_PROP, Perm};
+use super::acl::{Acl, AclExt, Perm};
 use super::caller::Caller;
 use super::convert::timestamp;
 use super::error::s3err;
@@ -118,16 +118,18 @@ pub struct Access {
 impl Access {
     /// The bucket's ACL (stored, or the owner's default).
     pub fn bucket_acl(&self) -> Acl {
-        Acl::stored(
-            &self.container.settings.properties,
-            BUCKET_ACL_PROP,
-            &self.container.account,
-        )
+        match &self.container.settings.props.acl {
+            Some(acl) => acl.clone(),
+            None => Acl::private(&self.container.account),
+        }
     }
 
     /// An object's ACL (stored, or the bucket owner's default).
     pub fn object_acl(&self, rec: &ObjectRecord) -> Acl {
-        Acl::stored(&rec.props, OBJECT_ACL_PROP, &self.container.account)
+        match &rec.props.acl {
+            Some(acl) => acl.clone(),
+            None => Acl::private(&self.container.account),
+        }
     }
 
     /// The owner of an object the caller writes: the caller, or the bucket owner for an
@@ -318,7 +320,7 @@ pub(crate) async fn decide(
         {
             // Tags of the current version; none when there is no object yet.
             if let Ok(rec) = s3.svc.meta().get_object(bucket, key).await {
-                for (k, v) in tags_of(&rec.props) {
+                for (k, v) in rec.props.tags {
                     ctx.insert(format!("{EXISTING_TAG}{}", k.to_ascii_lowercase()), v);
                 }
             }

@@ -2,17 +2,14 @@
 //! `x-amz-grant-*` headers and AccessControlPolicy bodies. The Get/Put Bucket/Object ACL
 //! operations are in `acl_ops`; `access` checks ACLs for every request.
 //!
-//! A bucket's ACL is kept as JSON in the container property [`BUCKET_ACL_PROP`], an object
-//! version's in its record property [`OBJECT_ACL_PROP`] (written with the object at PUT time).
+//! A bucket's ACL is its typed `acl` setting, an object version's its typed `acl` property
+//! (written with the object at PUT time).
 //! A bucket or object without a stored ACL has the default one: its owner with FULL_CONTROL.
 //! Grantees are accounts (the canonical id, display name and e-mail address of an account
 //! are all its name) or the AllUsers / AuthenticatedUsers / LogDelivery groups.
 
-use std::collections::BTreeMap;
-
 use s3s::dto::{self, *};
 use s3s::{S3Result, s3_error};
-use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
 use super::convert::owner;
@@ -20,109 +17,27 @@ use super::error::s3err;
 use super::policy::public_access_block;
 use super::service::SpreadS3;
 
-/// Container property holding the bucket ACL (JSON).
-pub const BUCKET_ACL_PROP: &str = "s3.acl";
-/// Object record property holding the object ACL (JSON).
-pub const OBJECT_ACL_PROP: &str = "s3.acl";
-
 pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 pub const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 pub const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
 
-/// An ACL permission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Perm {
-    #[serde(rename = "FULL_CONTROL")]
-    FullControl,
-    #[serde(rename = "READ")]
-    Read,
-    #[serde(rename = "WRITE")]
-    Write,
-    #[serde(rename = "READ_ACP")]
-    ReadAcp,
-    #[serde(rename = "WRITE_ACP")]
-    WriteAcp,
-}
+use meta_api::settings::VersionProps;
+pub use meta_api::settings::{Acl, AclGrant, Grantee, Perm};
 
-impl Perm {
-    fn parse(s: &str) -> Option<Perm> {
-        Some(match s {
-            "FULL_CONTROL" => Perm::FullControl,
-            "READ" => Perm::Read,
-            "WRITE" => Perm::Write,
-            "READ_ACP" => Perm::ReadAcp,
-            "WRITE_ACP" => Perm::WriteAcp,
-            _ => return None,
-        })
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Perm::FullControl => "FULL_CONTROL",
-            Perm::Read => "READ",
-            Perm::Write => "WRITE",
-            Perm::ReadAcp => "READ_ACP",
-            Perm::WriteAcp => "WRITE_ACP",
-        }
-    }
-
-    /// Whether holding `self` gives `wanted`.
-    fn covers(self, wanted: Perm) -> bool {
-        self == Perm::FullControl || self == wanted
-    }
-}
-
-/// Who a grant is for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Grantee {
-    /// An account, by name.
-    User(String),
-    /// A predefined group, by URI.
-    Group(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AclGrant {
-    pub grantee: Grantee,
-    pub perm: Perm,
-}
-
-/// An access control list: its owner and the grants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Acl {
-    pub owner: String,
-    pub grants: Vec<AclGrant>,
-}
-
-impl Acl {
-    /// `owner` with FULL_CONTROL and nothing else.
-    pub fn private(owner: &str) -> Acl {
-        Acl {
-            owner: owner.to_string(),
-            grants: vec![AclGrant {
-                grantee: Grantee::User(owner.to_string()),
-                perm: Perm::FullControl,
-            }],
-        }
-    }
-
-    /// The ACL stored under `prop` in `props`, or the default one of `owner`.
-    pub fn stored(props: &BTreeMap<String, String>, prop: &str, owner: &str) -> Acl {
-        props
-            .get(prop)
-            .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or_else(|| Acl::private(owner))
-    }
-
-    pub fn to_json(&self) -> String {
-        // Serializing plain strings and enums cannot fail; fall back to the default ACL.
-        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
-    }
-
+/// What the S3 front end does with an [`Acl`] (the type is the bucket setting's, in
+/// `meta_api::settings`).
+pub trait AclExt {
     /// Whether the ACL gives `caller` the permission `wanted`. The owner always may read
     /// and write the ACL itself. With `ignore_public`, grants to the groups are skipped.
-    pub fn allows(&self, caller: &Caller, wanted: Perm, ignore_public: bool) -> bool {
+    fn allows(&self, caller: &Caller, wanted: Perm, ignore_public: bool) -> bool;
+    /// Whether any grant is for AllUsers or AuthenticatedUsers.
+    fn is_public(&self) -> bool;
+    /// The S3 form: owner and grants.
+    fn to_dto(&self) -> (Owner, Vec<Grant>);
+}
+
+impl AclExt for Acl {
+    fn allows(&self, caller: &Caller, wanted: Perm, ignore_public: bool) -> bool {
         if let Caller::Account(a) = caller
             && *a == self.owner
             && matches!(wanted, Perm::ReadAcp | Perm::WriteAcp)
@@ -143,15 +58,13 @@ impl Acl {
         })
     }
 
-    /// Whether any grant is for AllUsers or AuthenticatedUsers.
-    pub fn is_public(&self) -> bool {
+    fn is_public(&self) -> bool {
         self.grants.iter().any(|g| {
             matches!(&g.grantee, Grantee::Group(u) if u == ALL_USERS || u == AUTHENTICATED_USERS)
         })
     }
 
-    /// The S3 form: owner and grants.
-    pub fn to_dto(&self) -> (Owner, Vec<Grant>) {
+    fn to_dto(&self) -> (Owner, Vec<Grant>) {
         let grants = self
             .grants
             .iter()
@@ -425,16 +338,15 @@ impl SpreadS3 {
         writer: &str,
         canned_acl: Option<&str>,
         grants: &GrantHeaders<'_>,
-    ) -> S3Result<BTreeMap<String, String>> {
+    ) -> S3Result<VersionProps> {
         let acl = self
             .requested_acl(canned_acl, grants, writer, &container.account)
             .await?;
         check_block_public(container, acl.as_ref())?;
-        let acl = acl.unwrap_or_else(|| Acl::private(writer));
-        Ok(BTreeMap::from([(
-            OBJECT_ACL_PROP.to_string(),
-            acl.to_json(),
-        )]))
+        Ok(VersionProps {
+            acl: Some(acl.unwrap_or_else(|| Acl::private(writer))),
+            ..Default::default()
+        })
     }
 }
 
@@ -481,17 +393,6 @@ mod tests {
         assert!(acl.allows(&a, Perm::ReadAcp, false));
         assert!(acl.allows(&a, Perm::WriteAcp, false));
         assert!(!acl.allows(&a, Perm::Read, false));
-    }
-
-    #[test]
-    fn stored_round_trip() {
-        let acl = canned("public-read-write", "a", "a").unwrap();
-        let props = BTreeMap::from([(BUCKET_ACL_PROP.to_string(), acl.to_json())]);
-        assert_eq!(Acl::stored(&props, BUCKET_ACL_PROP, "x"), acl);
-        assert_eq!(
-            Acl::stored(&BTreeMap::new(), BUCKET_ACL_PROP, "x"),
-            Acl::private("x")
-        );
     }
 
     #[test]

@@ -2,15 +2,14 @@
 //! decided before they run (`operations`: READ_ACP / WRITE_ACP of the bucket, of the object
 //! once its version is read).
 
-use std::collections::BTreeMap;
-
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
 use super::access::{Access, granted};
-use super::acl::{BUCKET_ACL_PROP, OBJECT_ACL_PROP, check_block_public, grant_headers};
+use super::acl::{AclExt, check_block_public, grant_headers};
 use super::error::s3err;
 use super::service::SpreadS3;
+use meta_api::settings::{SettingChange, VersionChange};
 
 pub async fn get_bucket_acl(
     _s3: &SpreadS3,
@@ -43,10 +42,9 @@ pub async fn put_bucket_acl(
         )
         .await?;
     check_block_public(&access.container, Some(&acl))?;
-    let set = BTreeMap::from([(BUCKET_ACL_PROP.to_string(), acl.to_json())]);
     s3.svc
         .meta()
-        .update_container_properties(&access.container.name, &set, &[])
+        .set_container_settings(&access.container.name, vec![SettingChange::Acl(Some(acl))])
         .await
         .map_err(s3err)?;
     Ok(S3Response::new(PutBucketAclOutput {}))
@@ -90,15 +88,13 @@ pub async fn put_object_acl(
         )
         .await?;
     check_block_public(&access.container, Some(&acl))?;
-    let set = BTreeMap::from([(OBJECT_ACL_PROP.to_string(), acl.to_json())]);
     s3.svc
         .meta()
-        .update_object_props(
+        .change_object_props(
             &access.container.name,
             &input.key,
             Some(&rec.version_id),
-            &set,
-            &[],
+            vec![VersionChange::Acl(Some(acl))],
             false,
         )
         .await

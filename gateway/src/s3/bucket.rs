@@ -5,10 +5,10 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::access::{Access, AccountAccess, granted};
-use super::acl::{BUCKET_ACL_PROP, grant_headers};
+use super::acl::grant_headers;
 use super::convert::{owner, timestamp};
 use super::error::s3err;
-use super::lock::{BUCKET_LOCK_PROP, BucketLock};
+use super::lock::BucketLock;
 use super::service::SpreadS3;
 
 pub async fn list_buckets(
@@ -61,10 +61,7 @@ pub async fn create_bucket(
         ..Default::default()
     };
     if object_lock {
-        settings.properties.insert(
-            BUCKET_LOCK_PROP.to_string(),
-            BucketLock::default().to_json(),
-        );
+        settings.props.object_lock = Some(BucketLock::default());
     }
     let input = &req.input;
     let grants = grant_headers!(input);
@@ -77,9 +74,7 @@ pub async fn create_bucket(
         )
         .await?
     {
-        settings
-            .properties
-            .insert(BUCKET_ACL_PROP.to_string(), acl.to_json());
+        settings.props.acl = Some(acl);
     }
     if let Some(loc) = req
         .input
@@ -94,9 +89,7 @@ pub async fn create_bucket(
                 "The specified location-constraint is not valid"
             ));
         }
-        settings
-            .properties
-            .insert("location".to_string(), loc.to_string());
+        settings.props.location = Some(loc.to_string());
     }
     match s3
         .svc

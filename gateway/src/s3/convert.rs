@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use meta_api::wire::{ContainerInfo, LifecycleRule, ObjectRecord, PROP_LIFECYCLE};
+use meta_api::wire::{ContainerInfo, ObjectRecord};
 use s3s::dto::{ETag, EncodingType, Owner, StorageClass, Timestamp, TimestampFormat};
 use s3s::{S3Result, s3_error};
 
@@ -264,8 +264,7 @@ pub const DAY_MS: i64 = 86_400_000;
 /// The `x-amz-expiration` value of a current version under the bucket's rules: the earliest
 /// expiry of the rules selecting it (in real days; midnight UTC after `mtime + days`).
 pub fn expiration_header(container: &ContainerInfo, rec: &ObjectRecord) -> Option<String> {
-    let rules: Vec<LifecycleRule> =
-        serde_json::from_str(container.settings.properties.get(PROP_LIFECYCLE)?).ok()?;
+    let rules = &container.settings.props.lifecycle.as_ref()?.rules;
     let (at, id) = rules
         .iter()
         .filter(|r| r.selects(&rec.key, rec.size, &rec.props))

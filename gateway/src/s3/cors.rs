@@ -1,39 +1,22 @@
-//! Bucket CORS: Put/Get/DeleteBucketCors keep the configuration (as S3 XML) in a container
-//! property; [`preflight`] answers OPTIONS requests from its rules and [`decorate`] adds the
-//! `Access-Control-*` headers to actual requests that carry an `Origin`. s3s routes no OPTIONS
-//! and cannot add headers to error answers, so `crate::server` calls both around s3s.
-
-use std::collections::BTreeMap;
+//! Bucket CORS: Put/Get/DeleteBucketCors keep the rules as the bucket's typed `cors` setting
+//! (through the generic path of `settings`); [`preflight`] answers OPTIONS requests from its
+//! rules and [`decorate`] adds the `Access-Control-*` headers to actual requests that carry an
+//! `Origin`. s3s routes no OPTIONS and cannot add headers to error answers, so `crate::server`
+//! calls both around s3s.
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use meta_api::client::MetaClient;
+use meta_api::settings::{ContainerProps, Cors, CorsRule, SettingChange};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Result, s3_error};
 
-use super::access::{Access, granted};
-use super::error::s3err;
-use super::service::SpreadS3;
+use super::access::Access;
+use super::settings::{BucketSetting, FromInput, ToOutput};
 use super::vhost::DomainHost;
-use crate::error::Error;
 
-/// The container property holding a bucket's CORS configuration (S3 XML).
-const BUCKET_CORS: &str = "s3:cors";
 /// At most this many rules (AWS's limit).
 const MAX_RULES: usize = 100;
 const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "HEAD"];
-
-fn to_xml(config: &CORSConfiguration) -> S3Result<String> {
-    let mut out = Vec::new();
-    let mut ser = s3s::xml::Serializer::new(&mut out);
-    s3s::xml::Serialize::serialize(config, &mut ser)
-        .map_err(|e| s3err(Error::Internal(format!("CORS to XML: {e:?}"))))?;
-    String::from_utf8(out).map_err(|e| s3err(Error::Internal(e.to_string())))
-}
-
-fn from_xml(xml: &str) -> Option<CORSConfiguration> {
-    let mut de = s3s::xml::Deserializer::new(xml.as_bytes());
-    s3s::xml::Deserialize::deserialize(&mut de).ok()
-}
 
 /// Checks a configuration as AWS does: 400 `InvalidRequest` for an unsupported method or an
 /// origin with more than one `*`, `MalformedXML` for no rule or too many.
@@ -79,56 +62,75 @@ fn validate(config: &CORSConfiguration) -> S3Result<()> {
     Ok(())
 }
 
-pub async fn put_bucket_cors(
-    s3: &SpreadS3,
-    mut req: S3Request<PutBucketCorsInput>,
-) -> S3Result<S3Response<PutBucketCorsOutput>> {
-    let container = granted::<Access, _>(&mut req)?.container;
-    let config = &req.input.cors_configuration;
-    validate(config)?;
-    let set = BTreeMap::from([(BUCKET_CORS.to_string(), to_xml(config)?)]);
-    s3.svc
-        .meta()
-        .update_container_properties(&container.name, &set, &[])
-        .await
-        .map_err(s3err)?;
-    Ok(S3Response::new(PutBucketCorsOutput {}))
+/// The bucket sub-resource `?cors`.
+pub struct BucketCors;
+
+impl BucketSetting for BucketCors {
+    type Value = Cors;
+
+    fn read(props: &ContainerProps) -> Option<&Cors> {
+        props.cors.as_ref()
+    }
+
+    fn change(value: Option<Cors>) -> SettingChange {
+        SettingChange::Cors(value)
+    }
+
+    fn missing() -> S3Error {
+        s3_error!(
+            NoSuchCORSConfiguration,
+            "The CORS configuration does not exist"
+        )
+    }
 }
 
-pub async fn get_bucket_cors(
-    _s3: &SpreadS3,
-    mut req: S3Request<GetBucketCorsInput>,
-) -> S3Result<S3Response<GetBucketCorsOutput>> {
-    let container = granted::<Access, _>(&mut req)?.container;
-    let config = container
-        .settings
-        .properties
-        .get(BUCKET_CORS)
-        .and_then(|x| from_xml(x))
-        .ok_or_else(|| {
-            s3_error!(
-                NoSuchCORSConfiguration,
-                "The CORS configuration does not exist"
-            )
-        })?;
-    Ok(S3Response::new(GetBucketCorsOutput {
-        cors_rules: Some(config.cors_rules),
-    }))
+impl FromInput<PutBucketCorsInput> for BucketCors {
+    fn from_input(_: &Access, input: PutBucketCorsInput) -> S3Result<Cors> {
+        let config = input.cors_configuration;
+        validate(&config)?;
+        Ok(typed(config))
+    }
 }
 
-pub async fn delete_bucket_cors(
-    s3: &SpreadS3,
-    mut req: S3Request<DeleteBucketCorsInput>,
-) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
-    let container = granted::<Access, _>(&mut req)?.container;
-    s3.svc
-        .meta()
-        .update_container_properties(&container.name, &BTreeMap::new(), &[BUCKET_CORS.into()])
-        .await
-        .map_err(s3err)?;
-    let mut resp = S3Response::new(DeleteBucketCorsOutput {});
-    resp.status = Some(StatusCode::NO_CONTENT);
-    Ok(resp)
+impl ToOutput<GetBucketCorsOutput> for BucketCors {
+    fn to_output(_: &Access, cors: &Cors) -> S3Result<GetBucketCorsOutput> {
+        Ok(GetBucketCorsOutput {
+            cors_rules: Some(cors.rules.iter().map(dto).collect()),
+        })
+    }
+}
+
+fn typed(config: CORSConfiguration) -> Cors {
+    Cors {
+        rules: config
+            .cors_rules
+            .into_iter()
+            .map(|r| CorsRule {
+                id: r.id,
+                allowed_methods: r
+                    .allowed_methods
+                    .into_iter()
+                    .map(|m| m.to_string())
+                    .collect(),
+                allowed_origins: r.allowed_origins,
+                allowed_headers: r.allowed_headers.unwrap_or_default(),
+                expose_headers: r.expose_headers.unwrap_or_default(),
+                max_age_seconds: r.max_age_seconds,
+            })
+            .collect(),
+    }
+}
+
+fn dto(r: &CorsRule) -> CORSRule {
+    let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    CORSRule {
+        id: r.id.clone(),
+        allowed_methods: r.allowed_methods.clone(),
+        allowed_origins: r.allowed_origins.clone(),
+        allowed_headers: some(&r.allowed_headers),
+        expose_headers: some(&r.expose_headers),
+        max_age_seconds: r.max_age_seconds,
+    }
 }
 
 /// `pattern` with at most one `*` standing for any run of characters, against `value`.
@@ -187,26 +189,21 @@ impl CorsAsk {
     }
 
     /// The first rule allowing this origin, method and every requested header.
-    fn matching<'a>(&self, config: &'a CORSConfiguration) -> Option<&'a CORSRule> {
-        config.cors_rules.iter().find(|rule| {
+    fn matching<'a>(&self, cors: &'a Cors) -> Option<&'a CorsRule> {
+        cors.rules.iter().find(|rule| {
             rule.allowed_origins
                 .iter()
                 .any(|o| wildcard(o, &self.origin, false))
-                && rule
-                    .allowed_methods
+                && rule.allowed_methods.contains(&self.method)
+                && self
+                    .headers
                     .iter()
-                    .any(|m| m.as_str() == self.method)
-                && self.headers.iter().all(|h| {
-                    rule.allowed_headers
-                        .iter()
-                        .flatten()
-                        .any(|a| wildcard(a, h, true))
-                })
+                    .all(|h| rule.allowed_headers.iter().any(|a| wildcard(a, h, true)))
         })
     }
 
     /// The `Access-Control-*` headers answering this request under `rule`.
-    fn headers_for(&self, rule: &CORSRule, preflight: bool, out: &mut HeaderMap) {
+    fn headers_for(&self, rule: &CorsRule, preflight: bool, out: &mut HeaderMap) {
         let any_origin = rule.allowed_origins.iter().any(|o| o == "*");
         let origin = if any_origin {
             "*"
@@ -219,14 +216,19 @@ impl CorsAsk {
             }
         };
         put("access-control-allow-origin", origin);
-        let methods: Vec<&str> = rule.allowed_methods.iter().map(|m| m.as_str()).collect();
-        put("access-control-allow-methods", &methods.join(", "));
+        put(
+            "access-control-allow-methods",
+            &rule.allowed_methods.join(", "),
+        );
         if !any_origin {
             put("vary", "Origin");
             put("access-control-allow-credentials", "true");
         }
-        if let Some(expose) = rule.expose_headers.as_ref().filter(|e| !e.is_empty()) {
-            put("access-control-expose-headers", &expose.join(", "));
+        if !rule.expose_headers.is_empty() {
+            put(
+                "access-control-expose-headers",
+                &rule.expose_headers.join(", "),
+            );
         }
         if preflight {
             if !self.headers.is_empty() {
@@ -240,9 +242,9 @@ impl CorsAsk {
 }
 
 /// The bucket's CORS configuration, if it has one and the bucket exists.
-async fn config_of(meta: &MetaClient, bucket: &str) -> Option<CORSConfiguration> {
+async fn config_of(meta: &MetaClient, bucket: &str) -> Option<Cors> {
     let container = meta.get_container_cached(bucket).await.ok()?;
-    from_xml(container.settings.properties.get(BUCKET_CORS)?)
+    container.settings.props.cors
 }
 
 fn error_response(status: StatusCode, code: &str, message: &str) -> http::Response<s3s::Body> {
@@ -330,7 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn config_round_trips_through_xml() {
+    fn config_round_trips_through_the_typed_setting() {
         let config = CORSConfiguration {
             cors_rules: vec![CORSRule {
                 allowed_methods: vec!["GET".to_string(), "PUT".to_string()],
@@ -340,16 +342,18 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let xml = to_xml(&config).unwrap();
-        let back = from_xml(&xml).unwrap();
-        assert_eq!(back.cors_rules.len(), 1);
+        validate(&config).unwrap();
+        let cors = typed(config.clone());
+        let back: Vec<CORSRule> = cors.rules.iter().map(dto).collect();
+        assert_eq!(back.len(), 1);
         assert_eq!(
-            back.cors_rules[0].allowed_methods,
+            back[0].allowed_methods,
             config.cors_rules[0].allowed_methods
         );
-        assert_eq!(back.cors_rules[0].max_age_seconds, Some(30));
-        validate(&back).unwrap();
-        let mut bad = back.clone();
+        assert_eq!(back[0].expose_headers, config.cors_rules[0].expose_headers);
+        assert_eq!(back[0].allowed_headers, None);
+        assert_eq!(back[0].max_age_seconds, Some(30));
+        let mut bad = config.clone();
         bad.cors_rules[0].allowed_methods.push("PATCH".to_string());
         assert!(validate(&bad).is_err());
     }

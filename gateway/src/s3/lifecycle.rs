@@ -1,23 +1,21 @@
 //! Bucket lifecycle configuration: Put/Get/DeleteBucketLifecycleConfiguration. The rules are
-//! validated as AWS does and kept twice in one durable update of the container's properties:
-//! as S3 XML (what GET answers) and as meta's protocol-neutral [`LifecycleRule`]s under
-//! [`PROP_LIFECYCLE`], which meta's lifecycle worker applies. (The `x-amz-expiration` header
-//! PUT/GET/HEAD compute from those rules is `convert::expiration_header`.)
+//! validated as AWS does and kept as the bucket's typed `lifecycle` setting (through the
+//! generic path of `settings`): meta's protocol-neutral [`Rule`]s, which meta's lifecycle
+//! worker applies, with the S3 XML they came from (what GET answers). (The `x-amz-expiration`
+//! header PUT/GET/HEAD compute from those rules is `convert::expiration_header`.)
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use meta_api::wire::{LifecycleRule as Rule, PROP_LIFECYCLE};
+use meta_api::settings::{ContainerProps, Lifecycle, SettingChange};
+use meta_api::wire::LifecycleRule as Rule;
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Result, s3_error};
 
-use super::access::{Access, granted};
+use super::access::Access;
 use super::convert::DAY_MS;
 use super::error::s3err;
-use super::service::SpreadS3;
+use super::settings::{BucketSetting, FromInput, ToOutput};
 use crate::error::Error;
-
-/// The container property holding the configuration as S3 XML.
-const BUCKET_LIFECYCLE: &str = "s3:lifecycle";
 /// At most this many rules (AWS's limit).
 const MAX_RULES: usize = 1000;
 const MAX_ID_LEN: usize = 255;
@@ -228,69 +226,56 @@ fn rules_of(config: &mut BucketLifecycleConfiguration) -> S3Result<Vec<Rule>> {
     Ok(rules)
 }
 
-pub async fn put_bucket_lifecycle_configuration(
-    s3: &SpreadS3,
-    mut req: S3Request<PutBucketLifecycleConfigurationInput>,
-) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
-    let container = granted::<Access, _>(&mut req)?.container;
-    let Some(mut config) = req.input.lifecycle_configuration else {
-        return Err(s3_error!(
-            MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema"
-        ));
-    };
-    let rules = rules_of(&mut config)?;
-    let json = serde_json::to_string(&rules).map_err(|e| s3err(Error::Internal(e.to_string())))?;
-    let set = BTreeMap::from([
-        (BUCKET_LIFECYCLE.to_string(), to_xml(&config)?),
-        (PROP_LIFECYCLE.to_string(), json),
-    ]);
-    s3.svc
-        .meta()
-        .update_container_properties(&container.name, &set, &[])
-        .await
-        .map_err(s3err)?;
-    Ok(S3Response::new(
-        PutBucketLifecycleConfigurationOutput::default(),
-    ))
+/// The bucket sub-resource `?lifecycle`.
+pub struct BucketLifecycle;
+
+impl BucketSetting for BucketLifecycle {
+    type Value = Lifecycle;
+
+    fn read(props: &ContainerProps) -> Option<&Lifecycle> {
+        props.lifecycle.as_ref()
+    }
+
+    fn change(value: Option<Lifecycle>) -> SettingChange {
+        SettingChange::Lifecycle(value)
+    }
+
+    fn missing() -> S3Error {
+        s3_error!(
+            NoSuchLifecycleConfiguration,
+            "The lifecycle configuration does not exist"
+        )
+    }
 }
 
-pub async fn get_bucket_lifecycle_configuration(
-    _s3: &SpreadS3,
-    mut req: S3Request<GetBucketLifecycleConfigurationInput>,
-) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
-    let container = granted::<Access, _>(&mut req)?.container;
-    let config = container
-        .settings
-        .properties
-        .get(BUCKET_LIFECYCLE)
-        .and_then(|x| from_xml(x))
-        .ok_or_else(|| {
-            s3_error!(
-                NoSuchLifecycleConfiguration,
-                "The lifecycle configuration does not exist"
-            )
-        })?;
-    Ok(S3Response::new(GetBucketLifecycleConfigurationOutput {
-        rules: Some(config.rules),
-        ..Default::default()
-    }))
+impl FromInput<PutBucketLifecycleConfigurationInput> for BucketLifecycle {
+    fn from_input(_: &Access, input: PutBucketLifecycleConfigurationInput) -> S3Result<Lifecycle> {
+        let Some(mut config) = input.lifecycle_configuration else {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            ));
+        };
+        let rules = rules_of(&mut config)?;
+        Ok(Lifecycle {
+            rules,
+            document: to_xml(&config)?,
+        })
+    }
 }
 
-pub async fn delete_bucket_lifecycle(
-    s3: &SpreadS3,
-    mut req: S3Request<DeleteBucketLifecycleInput>,
-) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
-    let container = granted::<Access, _>(&mut req)?.container;
-    let remove = [BUCKET_LIFECYCLE.to_string(), PROP_LIFECYCLE.to_string()];
-    s3.svc
-        .meta()
-        .update_container_properties(&container.name, &BTreeMap::new(), &remove)
-        .await
-        .map_err(s3err)?;
-    let mut resp = S3Response::new(DeleteBucketLifecycleOutput {});
-    resp.status = Some(http::StatusCode::NO_CONTENT);
-    Ok(resp)
+impl ToOutput<GetBucketLifecycleConfigurationOutput> for BucketLifecycle {
+    fn to_output(
+        _: &Access,
+        lifecycle: &Lifecycle,
+    ) -> S3Result<GetBucketLifecycleConfigurationOutput> {
+        // Rules set by another front end have no S3 document.
+        let config = from_xml(&lifecycle.document).ok_or_else(Self::missing)?;
+        Ok(GetBucketLifecycleConfigurationOutput {
+            rules: Some(config.rules),
+            ..Default::default()
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,10 @@
 //! The object lock model: a bucket's lock (created with it, `x-amz-bucket-object-lock-enabled:
-//! true`; its default retention a container property) and the lock properties of a version
+//! true`; its default retention the typed `object_lock` setting) and the lock properties of a version
 //! (`meta_api::lock`): those a write's `x-amz-object-lock-*` headers ask for, and those answered
 //! with a version. The object lock operations are in `object_lock`.
 
-use std::collections::BTreeMap;
-
 use meta_api::lock::{self, COMPLIANCE, GOVERNANCE};
+use meta_api::settings::VersionProps;
 use meta_api::wire::{ContainerInfo, ObjectRecord};
 use s3s::dto::*;
 use s3s::{S3Result, s3_error};
@@ -13,11 +12,11 @@ use s3s::{S3Result, s3_error};
 use super::convert::{millis, timestamp};
 use crate::objects::now_ms;
 
-pub use meta_api::lock::{BUCKET_PROP as BUCKET_LOCK_PROP, BucketLock};
+pub use meta_api::lock::BucketLock;
 
 /// The object lock of `c`, if it was created with one.
-pub fn bucket_lock(c: &ContainerInfo) -> Option<BucketLock> {
-    BucketLock::of(&c.settings.properties)
+pub fn bucket_lock(c: &ContainerInfo) -> Option<&BucketLock> {
+    c.settings.props.object_lock.as_ref()
 }
 
 pub fn no_lock_configuration() -> s3s::S3Error {
@@ -45,8 +44,8 @@ pub fn new_version_props(
     mode: Option<&ObjectLockMode>,
     until: Option<&Timestamp>,
     hold: Option<&ObjectLockLegalHoldStatus>,
-) -> S3Result<BTreeMap<String, String>> {
-    let mut props = BTreeMap::new();
+) -> S3Result<VersionProps> {
+    let mut props = VersionProps::default();
     if bucket_lock(c).is_none() {
         if mode.is_some() || until.is_some() || hold.is_some() {
             return Err(no_lock_configuration());
@@ -76,14 +75,11 @@ pub fn new_version_props(
             ));
         }
     };
-    if let Some((mode, until)) = retention {
-        props.insert(lock::MODE.to_string(), mode);
-        props.insert(lock::UNTIL_MS.to_string(), until.to_string());
+    if let Some((mode, until_ms)) = retention {
+        props.retention = Some(lock::Retention { mode, until_ms });
     }
     match hold.map(|h| h.as_str()) {
-        Some("ON") => {
-            props.insert(lock::LEGAL_HOLD.to_string(), "ON".to_string());
-        }
+        Some("ON") => props.legal_hold = true,
         Some("OFF") | None => {}
         Some(_) => {
             return Err(s3_error!(
@@ -103,11 +99,11 @@ pub fn version_fields(
     Option<Timestamp>,
     Option<ObjectLockLegalHoldStatus>,
 ) {
-    let retention = lock::retention(&rec.props);
+    let retention = rec.props.retention.as_ref();
     let hold = rec
         .props
-        .contains_key(lock::LEGAL_HOLD)
-        .then(|| ObjectLockLegalHoldStatus::from(rec.props[lock::LEGAL_HOLD].clone()));
+        .legal_hold
+        .then(|| ObjectLockLegalHoldStatus::from("ON".to_string()));
     (
         retention
             .as_ref()

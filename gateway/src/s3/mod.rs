@@ -5,7 +5,8 @@
 //!
 //! Modules: the state (`service`), authentication (`auth`), authorization (`caller`, `acl`,
 //! `policy`, `access`, `operations`), shared helpers (`convert`, `conditions`, `tags`,
-//! `lock`, `copy_source`, `multipart_checksum`, `error`), the operations (`bucket`, `object`,
+//! `lock`, `copy_source`, `multipart_checksum`, `error`, `settings`: the generic get/put/delete
+//! of a bucket sub-resource kept as one typed setting), the operations (`bucket`, `object`,
 //! `list`, `multipart`, `attributes`, `versioning`, `acl_ops`, `bucket_policy`, `tagging`,
 //! `cors`, `lifecycle`, `object_lock`, `encryption`), and what runs around s3s (`fixups`,
 //! `post_object`, `vhost`, `cors`'s preflights). Operation modules import shared modules only,
@@ -38,6 +39,7 @@ mod operations;
 mod policy;
 pub mod post_object;
 mod service;
+mod settings;
 mod tagging;
 mod tags;
 mod versioning;
@@ -200,13 +202,13 @@ impl S3 for SpreadS3 {
         &self,
         req: S3Request<GetObjectLockConfigurationInput>,
     ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
-        object_lock::get_configuration(self, req).await
+        settings::get::<object_lock::BucketObjectLock, _, _>(req).await
     }
     async fn put_object_lock_configuration(
         &self,
         req: S3Request<PutObjectLockConfigurationInput>,
     ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
-        object_lock::put_configuration(self, req).await
+        settings::put::<object_lock::BucketObjectLock, _, _>(self, req).await
     }
     async fn get_object_retention(
         &self,
@@ -266,19 +268,19 @@ impl S3 for SpreadS3 {
         &self,
         req: S3Request<GetBucketPolicyInput>,
     ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
-        bucket_policy::get_bucket_policy(self, req).await
+        settings::get::<bucket_policy::BucketPolicy, _, _>(req).await
     }
     async fn put_bucket_policy(
         &self,
         req: S3Request<PutBucketPolicyInput>,
     ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
-        bucket_policy::put_bucket_policy(self, req).await
+        settings::put::<bucket_policy::BucketPolicy, _, _>(self, req).await
     }
     async fn delete_bucket_policy(
         &self,
         req: S3Request<DeleteBucketPolicyInput>,
     ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
-        bucket_policy::delete_bucket_policy(self, req).await
+        settings::delete::<bucket_policy::BucketPolicy, _, _>(self, req).await
     }
     async fn get_bucket_policy_status(
         &self,
@@ -290,19 +292,19 @@ impl S3 for SpreadS3 {
         &self,
         req: S3Request<GetPublicAccessBlockInput>,
     ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
-        bucket_policy::get_public_access_block(self, req).await
+        settings::get::<bucket_policy::BucketPublicAccessBlock, _, _>(req).await
     }
     async fn put_public_access_block(
         &self,
         req: S3Request<PutPublicAccessBlockInput>,
     ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
-        bucket_policy::put_public_access_block(self, req).await
+        settings::put::<bucket_policy::BucketPublicAccessBlock, _, _>(self, req).await
     }
     async fn delete_public_access_block(
         &self,
         req: S3Request<DeletePublicAccessBlockInput>,
     ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
-        bucket_policy::delete_public_access_block(self, req).await
+        settings::delete::<bucket_policy::BucketPublicAccessBlock, _, _>(self, req).await
     }
     async fn put_object_tagging(
         &self,
@@ -326,54 +328,54 @@ impl S3 for SpreadS3 {
         &self,
         req: S3Request<PutBucketTaggingInput>,
     ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
-        tagging::put_bucket_tagging(self, req).await
+        settings::put::<tagging::BucketTags, _, _>(self, req).await
     }
     async fn get_bucket_tagging(
         &self,
         req: S3Request<GetBucketTaggingInput>,
     ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
-        tagging::get_bucket_tagging(self, req).await
+        settings::get::<tagging::BucketTags, _, _>(req).await
     }
     async fn delete_bucket_tagging(
         &self,
         req: S3Request<DeleteBucketTaggingInput>,
     ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
-        tagging::delete_bucket_tagging(self, req).await
+        settings::delete::<tagging::BucketTags, _, _>(self, req).await
     }
     async fn put_bucket_cors(
         &self,
         req: S3Request<PutBucketCorsInput>,
     ) -> S3Result<S3Response<PutBucketCorsOutput>> {
-        cors::put_bucket_cors(self, req).await
+        settings::put::<cors::BucketCors, _, _>(self, req).await
     }
     async fn get_bucket_cors(
         &self,
         req: S3Request<GetBucketCorsInput>,
     ) -> S3Result<S3Response<GetBucketCorsOutput>> {
-        cors::get_bucket_cors(self, req).await
+        settings::get::<cors::BucketCors, _, _>(req).await
     }
     async fn delete_bucket_cors(
         &self,
         req: S3Request<DeleteBucketCorsInput>,
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
-        cors::delete_bucket_cors(self, req).await
+        settings::delete::<cors::BucketCors, _, _>(self, req).await
     }
     async fn put_bucket_lifecycle_configuration(
         &self,
         req: S3Request<PutBucketLifecycleConfigurationInput>,
     ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
-        lifecycle::put_bucket_lifecycle_configuration(self, req).await
+        settings::put::<lifecycle::BucketLifecycle, _, _>(self, req).await
     }
     async fn get_bucket_lifecycle_configuration(
         &self,
         req: S3Request<GetBucketLifecycleConfigurationInput>,
     ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
-        lifecycle::get_bucket_lifecycle_configuration(self, req).await
+        settings::get::<lifecycle::BucketLifecycle, _, _>(req).await
     }
     async fn delete_bucket_lifecycle(
         &self,
         req: S3Request<DeleteBucketLifecycleInput>,
     ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
-        lifecycle::delete_bucket_lifecycle(self, req).await
+        settings::delete::<lifecycle::BucketLifecycle, _, _>(self, req).await
     }
 }

@@ -8,7 +8,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::access::{Access, granted};
-use super::acl::{Acl, OBJECT_ACL_PROP, grant_headers};
+use super::acl::grant_headers;
 use super::conditions::put_condition;
 use super::convert::{
     ChecksumFields, ChecksumRequest, body_or_empty, check_key, checksum_fields, checksum_request,
@@ -49,8 +49,8 @@ pub async fn create(
         .await?;
     let input = req.input;
     check_key(&input.key)?;
-    props.extend(tags::props_from_header(input.tagging.as_ref())?);
-    props.extend(lock::new_version_props(
+    props.merge(tags::props_from_header(input.tagging.as_ref())?);
+    props.merge(lock::new_version_props(
         &container,
         input.object_lock_mode.as_ref(),
         input.object_lock_retain_until_date.as_ref(),
@@ -174,7 +174,10 @@ fn part_checksum(
 /// The account that started `upload`: the owner of the ACL it gives the object (uploads made
 /// before ACLs were recorded on them belong to the bucket owner).
 fn initiator_of(upload: &UploadRecord, bucket_owner: &str) -> String {
-    Acl::stored(&upload.props, OBJECT_ACL_PROP, bucket_owner).owner
+    match &upload.props.acl {
+        Some(acl) => acl.owner.clone(),
+        None => bucket_owner.to_string(),
+    }
 }
 
 /// The part number of an UploadPart / UploadPartCopy, checked.

@@ -60,8 +60,8 @@ pub async fn put_object(
         user_meta: user_meta(input.metadata),
         props: {
             let mut props = props;
-            props.extend(tags::props_from_header(input.tagging.as_ref())?);
-            props.extend(lock::new_version_props(
+            props.merge(tags::props_from_header(input.tagging.as_ref())?);
+            props.merge(lock::new_version_props(
                 &container,
                 input.object_lock_mode.as_ref(),
                 input.object_lock_retain_until_date.as_ref(),
@@ -417,15 +417,13 @@ pub async fn copy_object(
     attrs.props = if replace_tags {
         tags::props_from_header(input.tagging.as_ref())?
     } else {
-        source
-            .props
-            .iter()
-            .filter(|(k, _)| k.as_str() == meta_api::wire::PROP_TAGS)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        meta_api::settings::VersionProps {
+            tags: source.props.tags.clone(),
+            ..Default::default()
+        }
     };
     // The copy is a new object of the caller: it gets the ACL asked for, not the source's.
-    attrs.props.extend(
+    attrs.props.merge(
         s3.new_object_acl(
             &access.container,
             access.writer(),
@@ -434,7 +432,7 @@ pub async fn copy_object(
         )
         .await?,
     );
-    attrs.props.extend(lock::new_version_props(
+    attrs.props.merge(lock::new_version_props(
         &container,
         input.object_lock_mode.as_ref(),
         input.object_lock_retain_until_date.as_ref(),

@@ -1,24 +1,23 @@
 //! S3 object lock. A bucket gets it at creation (`x-amz-bucket-object-lock-enabled: true`,
-//! which also enables versioning for good); its default retention is a container property.
+//! which also enables versioning for good); its default retention is the typed `object_lock`
+//! setting (Get/PutObjectLockConfiguration through the generic path of `settings`).
 //! Each version's retention and legal hold are version properties (`meta_api::lock`), set when the
 //! version is written (request headers, else the bucket default) or later through
 //! Put/GetObjectRetention and Put/GetObjectLegalHold. Meta enforces them, in the transaction
 //! of the delete or change: a locked version cannot be deleted, a COMPLIANCE retention cannot
 //! be shortened or weakened, a GOVERNANCE one only with `x-amz-bypass-governance-retention`.
 
-use std::collections::BTreeMap;
-
 use meta_api::lock;
+use meta_api::settings::{ContainerProps, SettingChange, VersionChange};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::access::{Access, granted};
 use super::convert::{millis, timestamp};
 use super::error::s3err;
-use super::lock::{
-    BUCKET_LOCK_PROP, BucketLock, bucket_lock, no_lock_configuration, retention_mode,
-};
+use super::lock::{BucketLock, bucket_lock, no_lock_configuration, retention_mode};
 use super::service::SpreadS3;
+use super::settings::{BucketSetting, FromInput, ToOutput};
 use crate::objects::now_ms;
 
 /// The access of an object-lock request on a version, whose bucket must have a lock
@@ -31,30 +30,60 @@ fn locked<T>(req: &mut S3Request<T>) -> S3Result<Access> {
     Ok(access)
 }
 
-pub async fn get_configuration(
-    _s3: &SpreadS3,
-    mut req: S3Request<GetObjectLockConfigurationInput>,
-) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
-    let container = granted::<Access, _>(&mut req)?.container;
-    let Some(lock) = bucket_lock(&container) else {
-        return Err(s3_error!(
+/// The bucket sub-resource `?object-lock`: present on buckets created with object lock, with
+/// their default retention.
+pub struct BucketObjectLock;
+
+impl BucketSetting for BucketObjectLock {
+    type Value = BucketLock;
+
+    fn read(props: &ContainerProps) -> Option<&BucketLock> {
+        props.object_lock.as_ref()
+    }
+
+    fn change(value: Option<BucketLock>) -> SettingChange {
+        SettingChange::ObjectLock(value)
+    }
+
+    fn missing() -> S3Error {
+        s3_error!(
             ObjectLockConfigurationNotFoundError,
             "Object Lock configuration does not exist for this bucket"
-        ));
-    };
-    let rule = lock.mode.as_ref().map(|mode| ObjectLockRule {
-        default_retention: Some(DefaultRetention {
-            mode: Some(ObjectLockRetentionMode::from(mode.clone())),
-            days: lock.days,
-            years: lock.years,
-        }),
-    });
-    Ok(S3Response::new(GetObjectLockConfigurationOutput {
-        object_lock_configuration: Some(ObjectLockConfiguration {
-            object_lock_enabled: Some(ObjectLockEnabled::from_static(ObjectLockEnabled::ENABLED)),
-            rule,
-        }),
-    }))
+        )
+    }
+}
+
+impl ToOutput<GetObjectLockConfigurationOutput> for BucketObjectLock {
+    fn to_output(_: &Access, lock: &BucketLock) -> S3Result<GetObjectLockConfigurationOutput> {
+        let rule = lock.mode.as_ref().map(|mode| ObjectLockRule {
+            default_retention: Some(DefaultRetention {
+                mode: Some(ObjectLockRetentionMode::from(mode.clone())),
+                days: lock.days,
+                years: lock.years,
+            }),
+        });
+        Ok(GetObjectLockConfigurationOutput {
+            object_lock_configuration: Some(ObjectLockConfiguration {
+                object_lock_enabled: Some(ObjectLockEnabled::from_static(
+                    ObjectLockEnabled::ENABLED,
+                )),
+                rule,
+            }),
+        })
+    }
+}
+
+impl FromInput<PutObjectLockConfigurationInput> for BucketObjectLock {
+    /// A bucket gets object lock at creation only.
+    fn from_input(access: &Access, input: PutObjectLockConfigurationInput) -> S3Result<BucketLock> {
+        if bucket_lock(&access.container).is_none() {
+            return Err(s3_error!(
+                InvalidBucketState,
+                "Object Lock configuration cannot be enabled on existing buckets"
+            ));
+        }
+        parse_configuration(input.object_lock_configuration.as_ref())
+    }
 }
 
 /// Checks a configuration and turns it into the bucket's [`BucketLock`].
@@ -97,27 +126,6 @@ fn parse_configuration(config: Option<&ObjectLockConfiguration>) -> S3Result<Buc
     })
 }
 
-pub async fn put_configuration(
-    s3: &SpreadS3,
-    mut req: S3Request<PutObjectLockConfigurationInput>,
-) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
-    let container = granted::<Access, _>(&mut req)?.container;
-    if bucket_lock(&container).is_none() {
-        return Err(s3_error!(
-            InvalidBucketState,
-            "Object Lock configuration cannot be enabled on existing buckets"
-        ));
-    }
-    let lock = parse_configuration(req.input.object_lock_configuration.as_ref())?;
-    let set = BTreeMap::from([(BUCKET_LOCK_PROP.to_string(), lock.to_json())]);
-    s3.svc
-        .meta()
-        .update_container_properties(&container.name, &set, &[])
-        .await
-        .map_err(s3err)?;
-    Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
-}
-
 pub async fn get_retention(
     s3: &SpreadS3,
     mut req: S3Request<GetObjectRetentionInput>,
@@ -127,7 +135,7 @@ pub async fn get_retention(
     let rec = access
         .read_version(s3, &input.key, input.version_id.as_deref())
         .await?;
-    let Some(r) = lock::retention(&rec.props) else {
+    let Some(r) = rec.props.retention.clone() else {
         return Err(s3_error!(
             NoSuchObjectLockConfiguration,
             "The specified object does not have a ObjectLock configuration"
@@ -150,7 +158,7 @@ pub async fn put_retention(
     let retention = input.retention.as_ref();
     let mode = retention.and_then(|r| r.mode.as_ref());
     let until = retention.and_then(|r| r.retain_until_date.as_ref());
-    let (set, remove) = match (mode, until) {
+    let retention = match (mode, until) {
         (Some(m), Some(u)) => {
             let mode = retention_mode(m.as_str())?;
             let until = millis(u);
@@ -160,17 +168,13 @@ pub async fn put_retention(
                     "The retain until date must be in the future!"
                 ));
             }
-            let set = BTreeMap::from([
-                (lock::MODE.to_string(), mode.to_string()),
-                (lock::UNTIL_MS.to_string(), until.to_string()),
-            ]);
-            (set, Vec::new())
+            Some(lock::Retention {
+                mode: mode.to_string(),
+                until_ms: until,
+            })
         }
         // An empty retention removes it (allowed by meta once expired, or with bypass).
-        (None, None) => (
-            BTreeMap::new(),
-            vec![lock::MODE.to_string(), lock::UNTIL_MS.to_string()],
-        ),
+        (None, None) => None,
         _ => {
             return Err(s3_error!(
                 MalformedXML,
@@ -183,12 +187,11 @@ pub async fn put_retention(
         .await?;
     s3.svc
         .meta()
-        .update_object_props(
+        .change_object_props(
             &access.container.name,
             &input.key,
             Some(&rec.version_id),
-            &set,
-            &remove,
+            vec![VersionChange::Retention(retention)],
             input.bypass_governance_retention == Some(true),
         )
         .await
@@ -205,11 +208,7 @@ pub async fn get_legal_hold(
     let rec = access
         .read_version(s3, &input.key, input.version_id.as_deref())
         .await?;
-    let status = if lock::legal_hold(&rec.props) {
-        "ON"
-    } else {
-        "OFF"
-    };
+    let status = if rec.props.legal_hold { "ON" } else { "OFF" };
     Ok(S3Response::new(GetObjectLegalHoldOutput {
         legal_hold: Some(ObjectLockLegalHold {
             status: Some(ObjectLockLegalHoldStatus::from(status.to_string())),
@@ -241,22 +240,13 @@ pub async fn put_legal_hold(
     let rec = access
         .read_version(s3, &input.key, input.version_id.as_deref())
         .await?;
-    let (set, remove) = if on {
-        (
-            BTreeMap::from([(lock::LEGAL_HOLD.to_string(), "ON".to_string())]),
-            Vec::new(),
-        )
-    } else {
-        (BTreeMap::new(), vec![lock::LEGAL_HOLD.to_string()])
-    };
     s3.svc
         .meta()
-        .update_object_props(
+        .change_object_props(
             &access.container.name,
             &input.key,
             Some(&rec.version_id),
-            &set,
-            &remove,
+            vec![VersionChange::LegalHold(on)],
             false,
         )
         .await

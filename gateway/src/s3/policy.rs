@@ -11,16 +11,12 @@
 
 use std::collections::BTreeMap;
 
+pub use meta_api::settings::PublicAccessBlock;
 use meta_api::wire::ContainerInfo;
 use s3s::{S3Result, s3_error};
 use serde_json::Value;
 
 use super::caller::Caller;
-
-/// Container property holding the bucket policy (the JSON document as put).
-pub const POLICY_PROP: &str = "s3.policy";
-/// Container property holding the public access block (JSON).
-pub const PAB_PROP: &str = "s3.public-access-block";
 
 /// The outcome of a policy for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,26 +405,16 @@ fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
 
 /// The policy stored for a bucket (none if unset or unreadable).
 pub fn stored(container: &ContainerInfo) -> Option<Policy> {
-    let doc = container.settings.properties.get(POLICY_PROP)?;
+    let doc = container.settings.props.policy.as_ref()?;
     Policy::parse(doc, &container.name).ok()
-}
-
-/// The four public access block switches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PublicAccessBlock {
-    pub block_public_acls: bool,
-    pub ignore_public_acls: bool,
-    pub block_public_policy: bool,
-    pub restrict_public_buckets: bool,
 }
 
 /// The public access block of a bucket (all off when unset).
 pub fn public_access_block(container: &ContainerInfo) -> PublicAccessBlock {
     container
         .settings
-        .properties
-        .get(PAB_PROP)
-        .and_then(|s| serde_json::from_str(s).ok())
+        .props
+        .public_access_block
         .unwrap_or_default()
 }
 

@@ -1,20 +1,19 @@
 //! Object and bucket tagging operations: Put/Get/DeleteObjectTagging (per version, kept in the
-//! version's `props`, see `tags`) and Put/Get/DeleteBucketTagging (a container property).
+//! version's `props`, see `tags`) and Put/Get/DeleteBucketTagging (the bucket's typed `tags`
+//! setting, through the generic path of `settings`).
 
 use std::collections::BTreeMap;
 
-use meta_api::wire::{PROP_TAGS, tags_of};
+use meta_api::settings::{ContainerProps, SettingChange, VersionChange};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::access::{Access, granted};
 use super::convert::version_out;
 use super::error::s3err;
 use super::service::SpreadS3;
-use super::tags::{MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, props_of, tag_set_map, tag_set_of};
-
-/// The container property holding a bucket's tags (a JSON object).
-const BUCKET_TAGS: &str = "s3:tagging";
+use super::settings::{BucketSetting, FromInput, ToOutput};
+use super::tags::{MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, tag_set_map, tag_set_of};
 
 pub async fn put_object_tagging(
     s3: &SpreadS3,
@@ -24,24 +23,17 @@ pub async fn put_object_tagging(
     let access: Access = granted(&mut req)?;
     let input = req.input;
     let tags = tag_set_map(&input.tagging.tag_set, MAX_OBJECT_TAGS)?;
-    let props = props_of(&tags)?;
-    let remove = if tags.is_empty() {
-        vec![PROP_TAGS.to_string()]
-    } else {
-        Vec::new()
-    };
     access
         .read_version(s3, &input.key, input.version_id.as_deref())
         .await?;
     let rec = s3
         .svc
         .meta()
-        .update_object_props(
+        .change_object_props(
             &access.container.name,
             &input.key,
             input.version_id.as_deref(),
-            &props,
-            &remove,
+            vec![VersionChange::Tags(tags)],
             false,
         )
         .await
@@ -62,7 +54,7 @@ pub async fn get_object_tagging(
         .read_version(s3, &input.key, input.version_id.as_deref())
         .await?;
     Ok(S3Response::new(GetObjectTaggingOutput {
-        tag_set: tag_set_of(tags_of(&rec.props)),
+        tag_set: tag_set_of(rec.props.tags),
         version_id: version_out(&rec.version_id),
     }))
 }
@@ -80,12 +72,11 @@ pub async fn delete_object_tagging(
     let rec = s3
         .svc
         .meta()
-        .update_object_props(
+        .change_object_props(
             &access.container.name,
             &input.key,
             input.version_id.as_deref(),
-            &BTreeMap::new(),
-            &[PROP_TAGS.to_string()],
+            vec![VersionChange::Tags(BTreeMap::new())],
             false,
         )
         .await
@@ -97,50 +88,35 @@ pub async fn delete_object_tagging(
     Ok(resp)
 }
 
-pub async fn put_bucket_tagging(
-    s3: &SpreadS3,
-    mut req: S3Request<PutBucketTaggingInput>,
-) -> S3Result<S3Response<PutBucketTaggingOutput>> {
-    let container = granted::<Access, _>(&mut req)?.container;
-    let tags = tag_set_map(&req.input.tagging.tag_set, MAX_BUCKET_TAGS)?;
-    let json = serde_json::to_string(&tags)
-        .map_err(|e| s3err(crate::error::Error::Internal(e.to_string())))?;
-    let set = BTreeMap::from([(BUCKET_TAGS.to_string(), json)]);
-    s3.svc
-        .meta()
-        .update_container_properties(&container.name, &set, &[])
-        .await
-        .map_err(s3err)?;
-    Ok(S3Response::new(PutBucketTaggingOutput {}))
+/// The bucket sub-resource `?tagging`.
+pub struct BucketTags;
+
+impl BucketSetting for BucketTags {
+    type Value = BTreeMap<String, String>;
+
+    fn read(props: &ContainerProps) -> Option<&BTreeMap<String, String>> {
+        props.tags.as_ref()
+    }
+
+    fn change(value: Option<BTreeMap<String, String>>) -> SettingChange {
+        SettingChange::Tags(value)
+    }
+
+    fn missing() -> S3Error {
+        s3_error!(NoSuchTagSet, "The TagSet does not exist")
+    }
 }
 
-pub async fn get_bucket_tagging(
-    _s3: &SpreadS3,
-    mut req: S3Request<GetBucketTaggingInput>,
-) -> S3Result<S3Response<GetBucketTaggingOutput>> {
-    let container = granted::<Access, _>(&mut req)?.container;
-    let tags: BTreeMap<String, String> = container
-        .settings
-        .properties
-        .get(BUCKET_TAGS)
-        .and_then(|t| serde_json::from_str(t).ok())
-        .ok_or_else(|| s3_error!(NoSuchTagSet, "The TagSet does not exist"))?;
-    Ok(S3Response::new(GetBucketTaggingOutput {
-        tag_set: tag_set_of(tags),
-    }))
+impl FromInput<PutBucketTaggingInput> for BucketTags {
+    fn from_input(_: &Access, input: PutBucketTaggingInput) -> S3Result<BTreeMap<String, String>> {
+        tag_set_map(&input.tagging.tag_set, MAX_BUCKET_TAGS)
+    }
 }
 
-pub async fn delete_bucket_tagging(
-    s3: &SpreadS3,
-    mut req: S3Request<DeleteBucketTaggingInput>,
-) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
-    let container = granted::<Access, _>(&mut req)?.container;
-    s3.svc
-        .meta()
-        .update_container_properties(&container.name, &BTreeMap::new(), &[BUCKET_TAGS.into()])
-        .await
-        .map_err(s3err)?;
-    let mut resp = S3Response::new(DeleteBucketTaggingOutput {});
-    resp.status = Some(http::StatusCode::NO_CONTENT);
-    Ok(resp)
+impl ToOutput<GetBucketTaggingOutput> for BucketTags {
+    fn to_output(_: &Access, tags: &BTreeMap<String, String>) -> S3Result<GetBucketTaggingOutput> {
+        Ok(GetBucketTaggingOutput {
+            tag_set: tag_set_of(tags.clone()),
+        })
+    }
 }

@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use meta_api::wire::{ObjectRecord, PROP_TAGS, tags_of};
+use meta_api::settings::VersionProps;
+use meta_api::wire::ObjectRecord;
 use s3s::dto::*;
 use s3s::{S3Result, s3_error};
-
-use super::error::s3err;
 
 /// At most this many tags on an object (AWS's limit).
 pub const MAX_OBJECT_TAGS: usize = 10;
@@ -95,28 +94,21 @@ pub fn parse_header(header: &str) -> S3Result<BTreeMap<String, String>> {
     )
 }
 
-/// The `props` of a new object version tagged with `tags` (nothing when there are none).
-pub fn props_of(tags: &BTreeMap<String, String>) -> S3Result<BTreeMap<String, String>> {
-    let mut props = BTreeMap::new();
-    if !tags.is_empty() {
-        let json = serde_json::to_string(tags)
-            .map_err(|e| s3err(crate::error::Error::Internal(e.to_string())))?;
-        props.insert(PROP_TAGS.to_string(), json);
-    }
-    Ok(props)
-}
-
 /// The props a new object starts with from an optional `x-amz-tagging` header.
-pub fn props_from_header(header: Option<&TaggingHeader>) -> S3Result<BTreeMap<String, String>> {
-    match header {
-        Some(h) => props_of(&parse_header(h)?),
-        None => Ok(BTreeMap::new()),
-    }
+pub fn props_from_header(header: Option<&TaggingHeader>) -> S3Result<VersionProps> {
+    let tags = match header {
+        Some(h) => parse_header(h)?,
+        None => BTreeMap::new(),
+    };
+    Ok(VersionProps {
+        tags,
+        ..Default::default()
+    })
 }
 
 /// `x-amz-tagging-count` of a version (none when it has no tags).
 pub fn tag_count(rec: &ObjectRecord) -> Option<i32> {
-    let n = tags_of(&rec.props).len();
+    let n = rec.props.tags.len();
     (n > 0).then_some(n as i32)
 }
 

@@ -75,12 +75,7 @@ impl Caller {
         if self.owns(&c.account) {
             return true;
         }
-        let acl = c
-            .settings
-            .properties
-            .get("read-acl")
-            .map(String::as_str)
-            .unwrap_or("");
+        let acl = c.settings.props.swift.read_acl.as_deref().unwrap_or("");
         let referrer_ok = acl.split(',').map(str::trim).any(|e| e == ".r:*");
         let listings = acl.split(',').map(str::trim).any(|e| e == ".rlistings");
         self.named_in(acl) || (referrer_ok && (!listing || listings))
@@ -92,13 +87,7 @@ impl Caller {
             return s.covers(c);
         }
         self.owns(&c.account)
-            || self.named_in(
-                c.settings
-                    .properties
-                    .get("write-acl")
-                    .map(String::as_str)
-                    .unwrap_or(""),
-            )
+            || self.named_in(c.settings.props.swift.write_acl.as_deref().unwrap_or(""))
     }
 }
 

@@ -3,9 +3,8 @@
 //! container is the S3 bucket of the same name; its Swift state lives in the container's
 //! properties (`meta:<name>`, `read-acl`, `write-acl`).
 
-use std::collections::BTreeMap;
-
 use http::{HeaderMap, Method, StatusCode};
+use meta_api::settings::SettingChange;
 use meta_api::wire::{ContainerInfo, ContainerSettings, ListRequest};
 
 use super::error::{SwiftError, SwiftResult};
@@ -45,11 +44,11 @@ pub async fn handle(swift: &Swift, ctx: &Ctx) -> SwiftResult<Response> {
                 return Err(ctx.caller.denied());
             }
             account_container(swift, &ctx.account, name).await?;
-            let (set, remove) = properties(ctx)?;
+            let changes = setting_changes(ctx)?;
             swift
                 .svc
                 .meta()
-                .update_container_properties(name, &set, &remove)
+                .set_container_settings(name, changes)
                 .await?;
             versions::apply_enabled(swift, ctx, name).await?;
             Ok(respond(StatusCode::NO_CONTENT, HeaderMap::new(), ""))
@@ -70,37 +69,35 @@ pub async fn handle(swift: &Swift, ctx: &Ctx) -> SwiftResult<Response> {
     }
 }
 
-/// Property changes asked by a PUT or POST: metadata and ACLs.
-fn properties(ctx: &Ctx) -> SwiftResult<(BTreeMap<String, String>, Vec<String>)> {
-    let (meta_set, meta_remove) = meta_updates(&ctx.headers, "container")?;
-    let mut set: BTreeMap<String, String> = meta_set
-        .into_iter()
-        .map(|(k, v)| (format!("meta:{k}"), v))
-        .collect();
-    let mut remove: Vec<String> = meta_remove
-        .into_iter()
-        .map(|k| format!("meta:{k}"))
-        .collect();
-    for (hdr, prop) in [
-        ("x-container-read", "read-acl"),
-        ("x-container-write", "write-acl"),
-    ] {
+/// Setting changes asked by a PUT or POST: metadata, ACLs, versioning locations; removals
+/// after the values set (a header and its `X-Remove-` removes).
+fn setting_changes(ctx: &Ctx) -> SwiftResult<Vec<SettingChange>> {
+    let (set, remove) = meta_updates(&ctx.headers, "container")?;
+    let mut changes = Vec::new();
+    let mut removals = Vec::new();
+    if !set.is_empty() || !remove.is_empty() {
+        changes.push(SettingChange::SwiftMeta { set, remove });
+    }
+    let acls: [(&str, versions::Change); 2] = [
+        ("x-container-read", SettingChange::SwiftReadAcl),
+        ("x-container-write", SettingChange::SwiftWriteAcl),
+    ];
+    for (hdr, change) in acls {
         match header(&ctx.headers, hdr) {
-            Some("") => remove.push(prop.to_string()),
-            Some(v) => {
-                set.insert(prop.to_string(), v.to_string());
-            }
+            Some("") => removals.push(change(None)),
+            Some(v) => changes.push(change(Some(v.to_string()))),
             None => {}
         }
         if ctx
             .headers
             .contains_key(format!("x-remove-{}", &hdr[2..]).as_str())
         {
-            remove.push(prop.to_string());
+            removals.push(change(None));
         }
     }
-    versions::location_properties(&ctx.headers, &mut set, &mut remove)?;
-    Ok((set, remove))
+    versions::location_changes(&ctx.headers, &mut changes, &mut removals)?;
+    changes.extend(removals);
+    Ok(changes)
 }
 
 async fn create(swift: &Swift, ctx: &Ctx, name: &str) -> SwiftResult<Response> {
@@ -122,11 +119,14 @@ async fn create(swift: &Swift, ctx: &Ctx, name: &str) -> SwiftResult<Response> {
             Some(p.to_string())
         }
     };
-    let (set, remove) = properties(ctx)?;
-    let settings = ContainerSettings {
+    let changes = setting_changes(ctx)?;
+    let mut settings = ContainerSettings {
         policy,
-        properties: set.clone(),
+        ..Default::default()
     };
+    for change in changes.iter().cloned() {
+        settings.props.apply(change);
+    }
     let meta = swift.svc.meta();
     match meta.create_container(&ctx.account, name, &settings).await {
         Ok(_) => {
@@ -134,9 +134,8 @@ async fn create(swift: &Swift, ctx: &Ctx, name: &str) -> SwiftResult<Response> {
             Ok(respond(StatusCode::CREATED, HeaderMap::new(), ""))
         }
         Err(meta_api::Error::ContainerExists { owner, .. }) if owner == ctx.account => {
-            if !set.is_empty() || !remove.is_empty() {
-                meta.update_container_properties(name, &set, &remove)
-                    .await?;
+            if !changes.is_empty() {
+                meta.set_container_settings(name, changes).await?;
             }
             versions::apply_enabled(swift, ctx, name).await?;
             Ok(respond(StatusCode::ACCEPTED, HeaderMap::new(), ""))
@@ -167,14 +166,17 @@ async fn headers(swift: &Swift, c: &ContainerInfo, owner: bool) -> HeaderMap {
     if let Some(p) = policy {
         put_header(&mut h, "x-storage-policy", &p);
     }
-    for (k, v) in &c.settings.properties {
-        if let Some(m) = k.strip_prefix("meta:") {
-            if owner || !KEY_META.contains(&m) {
-                put_header(&mut h, &format!("x-container-meta-{m}"), v);
-            }
-        } else if owner && k == "read-acl" {
+    let swift_props = &c.settings.props.swift;
+    for (m, v) in &swift_props.meta {
+        if owner || !KEY_META.contains(&m.as_str()) {
+            put_header(&mut h, &format!("x-container-meta-{m}"), v);
+        }
+    }
+    if owner {
+        if let Some(v) = &swift_props.read_acl {
             put_header(&mut h, "x-container-read", v);
-        } else if owner && k == "write-acl" {
+        }
+        if let Some(v) = &swift_props.write_acl {
             put_header(&mut h, "x-container-write", v);
         }
     }

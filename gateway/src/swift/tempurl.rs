@@ -413,7 +413,7 @@ async fn keys(swift: &Swift, account: &str, container: &str) -> SwiftResult<Vec<
     match account_container(swift, account, container).await {
         Ok(c) => {
             for k in KEY_META {
-                if let Some(v) = c.settings.properties.get(&format!("meta:{k}")) {
+                if let Some(v) = c.settings.props.swift.meta.get(k) {
                     let scope = Scope {
                         account: account.to_string(),
                         container: Some(container.to_string()),

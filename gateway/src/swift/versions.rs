@@ -9,6 +9,7 @@
 //!   `X-Object-Version-Id` in answers).
 
 use http::{HeaderMap, StatusCode};
+use meta_api::settings::SettingChange;
 use meta_api::wire::{ContainerInfo, ListRequest, ObjectRecord, Versioning};
 
 use super::error::{SwiftError, SwiftResult};
@@ -17,8 +18,6 @@ use super::{header, put_header, x_timestamp};
 use crate::objects::{Digests, NewObject, ObjectAttrs, now_ms};
 
 /// Container properties holding the archive container's name.
-pub const VERSIONS_PROP: &str = "versions-location";
-pub const HISTORY_PROP: &str = "history-location";
 /// Content type of a history-mode delete marker.
 pub(super) const DELETED_TYPE: &str = "application/x-deleted;swift_versions_deleted=1";
 
@@ -29,11 +28,14 @@ enum Mode {
 }
 
 fn archive_of(c: &ContainerInfo) -> Option<(Mode, &str)> {
-    let props = &c.settings.properties;
-    if let Some(loc) = props.get(VERSIONS_PROP) {
+    let props = &c.settings.props.swift;
+    if let Some(loc) = &props.versions_location {
         return Some((Mode::Stack, loc.as_str()));
     }
-    props.get(HISTORY_PROP).map(|l| (Mode::History, l.as_str()))
+    props
+        .history_location
+        .as_deref()
+        .map(|l| (Mode::History, l))
 }
 
 /// The archive name prefix of `key`.
@@ -41,13 +43,20 @@ fn archive_prefix(key: &str) -> String {
     format!("{:03x}{key}/", key.len())
 }
 
-/// Property changes of the versioning headers on a container PUT or POST, added to `set` /
-/// `remove`. Both locations at once is a 400.
-pub fn location_properties(
+/// A setting change of one optional value (`None`: removed).
+pub(super) type Change = fn(Option<String>) -> SettingChange;
+
+/// Setting changes of the versioning headers on a container PUT or POST, added to `set` /
+/// `remove` (applied after `set`). Both locations at once is a 400.
+pub fn location_changes(
     headers: &HeaderMap,
-    set: &mut std::collections::BTreeMap<String, String>,
-    remove: &mut Vec<String>,
+    set: &mut Vec<SettingChange>,
+    remove: &mut Vec<SettingChange>,
 ) -> SwiftResult<()> {
+    let (versions_change, history_change): (Change, Change) = (
+        SettingChange::VersionsLocation,
+        SettingChange::HistoryLocation,
+    );
     let versions = header(headers, "x-versions-location");
     let history = header(headers, "x-history-location");
     if versions.is_some_and(|v| !v.is_empty()) && history.is_some_and(|v| !v.is_empty()) {
@@ -55,28 +64,33 @@ pub fn location_properties(
             "Only one of X-Versions-Location or X-History-Location may be specified",
         ));
     }
-    for (value, prop, other) in [
-        (versions, VERSIONS_PROP, HISTORY_PROP),
-        (history, HISTORY_PROP, VERSIONS_PROP),
+    for (value, name, change, other) in [
+        (
+            versions,
+            "versions-location",
+            versions_change,
+            history_change,
+        ),
+        (history, "history-location", history_change, versions_change),
     ] {
         match value {
-            Some("") => remove.push(prop.to_string()),
+            Some("") => remove.push(change(None)),
             Some(v) => {
-                let name = percent_encoding::percent_decode_str(v)
+                let location = percent_encoding::percent_decode_str(v)
                     .decode_utf8()
                     .map_err(|_| SwiftError::bad_request("Invalid versions location"))?;
-                if name.contains('/') {
+                if location.contains('/') {
                     return Err(SwiftError::bad_request(
                         "The versions location must be a container name",
                     ));
                 }
-                set.insert(prop.to_string(), name.into_owned());
-                remove.push(other.to_string());
+                set.push(change(Some(location.into_owned())));
+                remove.push(other(None));
             }
             None => {}
         }
-        if headers.contains_key(format!("x-remove-{}", &prop).as_str()) {
-            remove.push(prop.to_string());
+        if headers.contains_key(format!("x-remove-{name}").as_str()) {
+            remove.push(change(None));
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 
 use crate::api::{self, Endpoint};
 use crate::error::{Error, Result};
+use crate::settings::{SettingChange, VersionChange};
 use crate::wire::{
     AccountInfo, ChunkCopy, CompleteRequest, ContainerInfo, ContainerSettings, Credential,
     DeleteOutcome, ErrorBody, GcBacklog, Heartbeat, HeartbeatReply, ListPartsReply, ListReply,
@@ -557,22 +558,22 @@ impl MetaClient {
         self.call(&req).await
     }
 
-    /// Sets then removes per-version properties (S3 tagging, ACL) in place; returns the record.
-    pub async fn update_object_props(
+    /// Changes a version's properties in place (the current one when `version_id` is
+    /// `None`); returns the record. Meta refuses a change that weakens an active retention
+    /// unless `bypass_governance` (for GOVERNANCE).
+    pub async fn change_object_props(
         &self,
         container: &str,
         key: &str,
         version_id: Option<&str>,
-        set: &BTreeMap<String, String>,
-        remove: &[String],
+        changes: Vec<VersionChange>,
         bypass_governance: bool,
     ) -> Result<ObjectRecord> {
-        let req = api::ObjectProps {
+        let req = api::ObjectPropsChange {
             container: container.to_string(),
             key: key.to_string(),
             version_id: version_id.map(str::to_string),
-            set: set.clone(),
-            remove: remove.to_vec(),
+            changes,
             bypass_governance,
         };
         self.call(&req).await
@@ -868,18 +869,16 @@ impl MetaClient {
         self.call(&req).await
     }
 
-    /// Sets the entries of `set`, then removes the names in `remove`, from the container's
-    /// `settings.properties`; returns the updated container (`NoSuchContainer`).
-    pub async fn update_container_properties(
+    /// Applies `changes` to the container's settings, in order; returns the updated container
+    /// (`NoSuchContainer`).
+    pub async fn set_container_settings(
         &self,
         name: &str,
-        set: &BTreeMap<String, String>,
-        remove: &[String],
+        changes: Vec<SettingChange>,
     ) -> Result<ContainerInfo> {
-        let req = api::ContainerProperties {
+        let req = api::ContainerSettingsSet {
             name: name.to_string(),
-            set: set.clone(),
-            remove: remove.to_vec(),
+            changes,
         };
         self.call(&req).await
     }

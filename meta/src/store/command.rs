@@ -27,6 +27,7 @@ use super::sealing::Reseal;
 use super::{ExpiryPass, Store};
 use crate::secrets::Sealed;
 use meta_api::error::Result;
+use meta_api::settings::{SettingChange, VersionChange};
 use meta_api::wire::{
     AccountInfo, ChunkCopy, CompleteRequest, ContainerInfo, ContainerSettings, Credential,
     DeleteOutcome, Heartbeat, HeartbeatReply, ObjectRecord, PartRecord, PutCondition,
@@ -45,8 +46,12 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 /// - 4: quotas and deletes (`SetQuota`, `DeleteAccount`, `DeleteKey`, `DeleteSwiftUser`).
 ///   Quotas are enforced while applying the commands that grow a container, so an older node
 ///   (which does not) must refuse `SetQuota` rather than apply the log differently;
-/// - 5: `Once` (a command with its client's request id, answered once: [`super::dedupe`]).
-pub const COMMAND_VERSION: u32 = 5;
+/// - 5: `Once` (a command with its client's request id, answered once: [`super::dedupe`]);
+/// - 6: typed settings and version properties (`SetContainerSettings`, `ChangeObjectProps`;
+///   `CreateContainer` with `settings.props`, `PutObject` and `CreateUpload` whose record has
+///   `props`). An older node would drop the settings as unknown fields, or fail to read the
+///   properties.
+pub const COMMAND_VERSION: u32 = 6;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,10 +92,18 @@ pub enum Command {
         name: String,
         policy: Option<String>,
     },
+    /// Changes settings named as in the string map they were before they were typed
+    /// (applied through `ContainerProps::apply_legacy`): written by versions before 6, and
+    /// for gateways of that time.
     UpdateContainerProperties {
         name: String,
         set: BTreeMap<String, String>,
         remove: Vec<String>,
+    },
+    /// Changes a container's settings, in order (version 6).
+    SetContainerSettings {
+        name: String,
+        changes: Vec<SettingChange>,
     },
     SetVersioning {
         name: String,
@@ -134,12 +147,23 @@ pub enum Command {
         at: u64,
         gc_due_ms: u64,
     },
+    /// Changes version properties named as in the string map they were before they were typed
+    /// (`VersionProps::apply_legacy`): written by versions before 6, and for gateways of then.
     UpdateObjectProps {
         container: String,
         key: String,
         version_id: Option<String>,
         set: BTreeMap<String, String>,
         remove: Vec<String>,
+        bypass_governance: bool,
+        now_ms: i64,
+    },
+    /// Changes a version's properties in place (version 6).
+    ChangeObjectProps {
+        container: String,
+        key: String,
+        version_id: Option<String>,
+        changes: Vec<VersionChange>,
         bypass_governance: bool,
         now_ms: i64,
     },
@@ -372,6 +396,7 @@ impl Command {
             | C::DeleteVersion { container, .. }
             | C::Expire { container, .. }
             | C::UpdateObjectProps { container, .. }
+            | C::ChangeObjectProps { container, .. }
             | C::CreateUpload { container, .. }
             | C::PutPart { container, .. }
             | C::CompleteUpload { container, .. }
@@ -385,7 +410,8 @@ impl Command {
             C::DeleteContainer { name, .. }
             | C::SetVersioning { name, .. }
             | C::SetContainerPolicy { name, .. }
-            | C::UpdateContainerProperties { name, .. } => Some(name),
+            | C::UpdateContainerProperties { name, .. }
+            | C::SetContainerSettings { name, .. } => Some(name),
             _ => None,
         }
     }
@@ -414,6 +440,11 @@ impl Command {
             | C::DeleteKey { .. }
             | C::DeleteSwiftUser { .. } => 4,
             C::Once { command, .. } => command.version().max(5),
+            C::SetContainerSettings { .. } | C::ChangeObjectProps { .. } => 6,
+            C::CreateContainer { settings, .. } if !settings.props.is_empty() => 6,
+            // Typed version properties: an older node cannot read them.
+            C::PutObject { record, .. } if !record.props.is_empty() => 6,
+            C::CreateUpload { record, .. } if !record.props.is_empty() => 6,
             C::PutObject { pieces_wanted, .. } | C::PutPart { pieces_wanted, .. }
                 if *pieces_wanted > 0 =>
             {
@@ -588,6 +619,9 @@ impl Store {
             C::UpdateContainerProperties { name, set, remove } => {
                 O::Container(self.apply_update_container_properties(tx, &name, set, &remove)?)
             }
+            C::SetContainerSettings { name, changes } => {
+                O::Container(self.apply_set_container_settings(tx, &name, changes)?)
+            }
             C::SetVersioning {
                 name,
                 state,
@@ -662,8 +696,28 @@ impl Store {
                 &key,
                 version_id.as_deref(),
                 &super::versions::PropChange {
-                    set: &set,
-                    remove: &remove,
+                    edit: super::versions::PropEdit::Legacy {
+                        set: &set,
+                        remove: &remove,
+                    },
+                    bypass_governance,
+                    now_ms,
+                },
+            )?),
+            C::ChangeObjectProps {
+                container,
+                key,
+                version_id,
+                changes,
+                bypass_governance,
+                now_ms,
+            } => O::Object(self.apply_update_object_props(
+                tx,
+                &container,
+                &key,
+                version_id.as_deref(),
+                &super::versions::PropChange {
+                    edit: super::versions::PropEdit::Typed(&changes),
                     bypass_governance,
                     now_ms,
                 },

@@ -9,6 +9,8 @@ use super::multipart::MIN_PART_SIZE;
 use super::sealing::{Reseal, SealTarget, SecretForm};
 use super::test_fixtures::{chunk, config, copy, object};
 use crate::secrets::Sealed;
+use meta_api::lock::BucketLock;
+use meta_api::settings::{ContainerProps, SettingChange, VersionChange};
 use meta_api::wire::{
     CompletePart, CompleteRequest, ContainerSettings, Heartbeat, PartRecord, PutCondition,
     ServiceStats, UploadRecord, Versioning,
@@ -141,7 +143,14 @@ pub(crate) fn log() -> Vec<Command> {
             name: "docs".into(),
             settings: ContainerSettings {
                 policy: Some("THREECOPIES".into()),
-                properties: map(&[("object-lock", r#"{"mode":"GOVERNANCE","days":1}"#)]),
+                props: ContainerProps {
+                    object_lock: Some(BucketLock {
+                        mode: Some("GOVERNANCE".into()),
+                        days: Some(1),
+                        years: None,
+                    }),
+                    ..Default::default()
+                },
             },
             meta2: vec![ADDR.into()],
             created_ms: t + 1,
@@ -171,6 +180,18 @@ pub(crate) fn log() -> Vec<Command> {
             version_id: None,
             set: map(&[("tags", r#"{"a":"b"}"#)]),
             remove: vec![],
+            bypass_governance: false,
+            now_ms: t + 9,
+        },
+        Command::ChangeObjectProps {
+            container: "photos".into(),
+            key: "k2".into(),
+            version_id: None,
+            changes: vec![
+                VersionChange::LegalHold(true),
+                VersionChange::Tags(map(&[("c", "d")])),
+                VersionChange::LegalHold(false),
+            ],
             bypass_governance: false,
             now_ms: t + 9,
         },
@@ -330,8 +351,19 @@ pub(crate) fn log() -> Vec<Command> {
         },
         Command::UpdateContainerProperties {
             name: "photos".into(),
-            set: map(&[("s3:cors", "<CORSConfiguration/>")]),
+            set: map(&[("s3:cors", "<CORSConfiguration/>"), ("meta:a", "1")]),
             remove: vec![],
+        },
+        Command::SetContainerSettings {
+            name: "photos".into(),
+            changes: vec![
+                SettingChange::Tags(Some(map(&[("team", "blue")]))),
+                SettingChange::SwiftMeta {
+                    set: map(&[("b", "2")]),
+                    remove: vec!["a".into()],
+                },
+                SettingChange::Cors(None),
+            ],
         },
         Command::CreateContainer {
             account: "acct".into(),
@@ -582,4 +614,28 @@ fn the_same_log_leaves_two_stores_identical() {
     for (name, entries) in &da {
         assert_eq!(Some(entries), db.get(name), "{name} differs");
     }
+}
+
+/// A `CreateContainer` written to the Raft log before settings were typed (command version 5
+/// and older: the settings a map of strings) still applies, with its settings typed.
+#[test]
+fn a_container_created_by_an_old_command_keeps_its_settings() {
+    let old = r#"{"op":"create_container","account":"acct","name":"old","settings":{"policy":null,"properties":{"object-lock":"{\"mode\":\"COMPLIANCE\",\"years\":1}","read-acl":".r:*","s3:tagging":"{\"k\":\"v\"}"}},"meta2":["127.0.0.1:1"],"created_ms":5}"#;
+    let command: Command = serde_json::from_str(old).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&config(dir.path()), ADDR).unwrap();
+    s.apply(Command::CreateAccount {
+        name: "acct".into(),
+        created_ms: 1,
+    })
+    .unwrap();
+    s.apply(command).unwrap();
+    let props = s.get_container("old").unwrap().settings.props;
+    let lock = props.object_lock.unwrap();
+    assert_eq!(
+        (lock.mode.as_deref(), lock.years),
+        (Some("COMPLIANCE"), Some(1))
+    );
+    assert_eq!(props.swift.read_acl.as_deref(), Some(".r:*"));
+    assert_eq!(props.tags, Some(map(&[("k", "v")])));
 }

@@ -6,7 +6,7 @@ use super::command::{Command, outcome};
 use super::directory::{account_container_key, account_prefix};
 use super::lmdb::to_json;
 use super::meta2::Meta2;
-use super::records::{Meta1Record, decode, decode_record, encode_record};
+use super::records::{Meta1Record, Record, decode, decode_record, encode_record};
 use super::{Store, check_name};
 use crate::ids;
 use heed::RoTxn;
@@ -119,7 +119,7 @@ impl Store {
         // command creating a container runs in a batch of its own).
         self.envs.get(&cid, true)?;
         let m1 = Meta1Record {
-            v: 1,
+            v: Meta1Record::VERSION,
             account: account.to_string(),
             name: name.to_string(),
             meta2,

@@ -47,6 +47,8 @@ pub struct Directory {
     /// Opened before format 4: the account counters must be summed from the containers
     /// ([`super::Store::open`] does it, then writes format 4).
     pub account_usage_missing: bool,
+    /// The directory is older than format 5 (see `migrate`).
+    pub format_5_missing: bool,
     /// Opened at format 2: the reverse index must be built from the records
     /// ([`super::Store::open`] does it, then writes format 3).
     pub rdir_missing: bool,
@@ -81,6 +83,7 @@ impl Directory {
             requests: lmdb::create_db(&env, &mut txn, "requests")?,
             requests_at: lmdb::create_db(&env, &mut txn, "requests_at")?,
             account_usage_missing: false,
+            format_5_missing: false,
             rdir_missing: false,
             env: env.clone(),
         };
@@ -137,6 +140,10 @@ impl Directory {
         let reached = if found < 3 { 2 } else { found };
         self.rdir_missing = found < 3;
         self.account_usage_missing = found < 4;
+        // 4 -> 5: meta1 records may be version 2 (typed settings). Nothing to rewrite (records
+        // upgrade lazily); the number is written once the steps before it are done, so a
+        // binary that knows only 4 refuses the directory rather than some of its records.
+        self.format_5_missing = found < 5;
         if stored != Some(reached) {
             format::write(&self.settings, txn, reached)?;
         }

@@ -17,10 +17,16 @@
 //! - 4: `quotas`, and `account_usage` holds every account's usage counter (3 → 4 sums it
 //!   from every container's meta2 counter, at open; see [`super::quotas`]); `requests` and
 //!   `requests_at` (empty before: [`super::dedupe`]).
+//! - 5: meta1 records may be at version 2, their settings typed (`meta_api::settings`).
+//!   Nothing is rewritten at open: version-1 records are upgraded as they are read
+//!   ([`super::records`]); the number only keeps a binary that knows 4 from opening it.
 //!
 //! meta2 (`props["format"]`):
 //! - 1: the layout described in [`super::meta2`]; environments from before format numbers are
 //!   format 1 too, and get the number written when they are next opened.
+//! - 2: object and upload records may be at version 2, their properties typed
+//!   (`meta_api::settings::VersionProps`). Nothing is rewritten at open (version-1 records are
+//!   upgraded as they are read); the number keeps a binary that knows 1 from opening it.
 //!
 //! Changing a layout: bump the number here, describe it above, add its step to the migration
 //! of that environment (and a test that opens the previous layout).
@@ -33,9 +39,9 @@ use std::path::Path;
 /// Key of the format number (u32 BE) in the directory's `settings` and meta2's `props`.
 pub const KEY: &[u8] = b"format";
 /// The directory layout this binary writes.
-pub const DIRECTORY: u32 = 4;
+pub const DIRECTORY: u32 = 5;
 /// The meta2 layout this binary writes.
-pub const META2: u32 = 1;
+pub const META2: u32 = 2;
 
 /// The format number stored in `db`, if any.
 pub fn stored(db: &Db, txn: &RoTxn) -> Result<Option<u32>> {

@@ -57,7 +57,10 @@ fn write_format1(dir: &Path) {
             .collect::<Vec<_>>(),
     );
     let (m1_photos, m1_docs) = (
-        meta1("photos", r#"{"s3:cors":"<x/>"}"#),
+        meta1(
+            "photos",
+            r#"{"s3:cors":"<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod><AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>","object-lock":"{}","meta:colour":"red","read-acl":".r:*","odd":"<x/>"}"#,
+        ),
         meta1("docs", "{}"),
     );
     put(
@@ -196,12 +199,21 @@ fn a_format_1_store_opens_and_every_record_kind_reads_back() {
     assert_eq!(s.list_keys().unwrap().len(), 1);
 
     let photos = s.get_container("photos").unwrap();
-    assert_eq!(photos.settings.properties["s3:cors"], "<x/>");
+    // Version-1 meta1 records: the settings' string map is read as typed settings.
+    let props = &photos.settings.props;
+    let cors = props.cors.as_ref().unwrap();
+    assert_eq!(cors.rules[0].allowed_methods, ["GET"]);
+    assert_eq!(cors.rules[0].allowed_origins, ["*"]);
+    assert_eq!(props.object_lock, Some(Default::default()));
+    assert_eq!(props.swift.meta["colour"], "red");
+    assert_eq!(props.swift.read_acl.as_deref(), Some(".r:*"));
+    assert_eq!(props.other["odd"], "<x/>");
     assert_eq!((photos.objects, photos.bytes), (1, 3));
     let o = s.get_object("photos", "k").unwrap();
     assert_eq!(o.chunks[0].inline.as_deref(), Some(&b"abc"[..]));
     assert_eq!(o.user_meta["m"], "1");
-    assert_eq!(meta_api::wire::tags_of(&o.props)["t"], "1");
+    // Version-1 object records: the properties' string map is read as typed properties.
+    assert_eq!(o.props.tags["t"], "1");
     let listed = s
         .list_objects("photos", &Default::default())
         .unwrap()
@@ -312,5 +324,5 @@ fn a_meta2_environment_of_a_newer_format_is_refused() {
     lmdb::wait_closed(&path);
     let s = Store::open(&config(tmp.path()), ADDR).unwrap();
     let e = s.get_container("b").unwrap_err().to_string();
-    assert!(e.contains("format 2"), "{e}");
+    assert!(e.contains(&format!("format {}", format::META2 + 1)), "{e}");
 }

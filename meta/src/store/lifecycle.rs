@@ -6,9 +6,7 @@
 
 use super::Store;
 use meta_api::error::Result;
-use meta_api::wire::{
-    LifecycleRule, ListUploadsRequest, PROP_LIFECYCLE, VersionListRequest, VersionSummary,
-};
+use meta_api::wire::{LifecycleRule, ListUploadsRequest, VersionListRequest, VersionSummary};
 
 /// Versions or uploads read per listing page.
 const PAGE: u32 = 1000;
@@ -44,19 +42,11 @@ fn due(since_ms: i64, days: u64, day_ms: i64, now_ms: i64) -> bool {
 }
 
 impl Store {
-    /// The enabled lifecycle rules of a container (none when unset or unreadable).
+    /// The enabled lifecycle rules of a container (none when unset).
     pub fn lifecycle_rules(&self, container: &str) -> Result<Vec<LifecycleRule>> {
         let info = self.get_container(container)?;
-        let Some(json) = info.settings.properties.get(PROP_LIFECYCLE) else {
-            return Ok(Vec::new());
-        };
-        match serde_json::from_str::<Vec<LifecycleRule>>(json) {
-            Ok(rules) => Ok(rules.into_iter().filter(|r| r.enabled).collect()),
-            Err(e) => {
-                tracing::warn!(container, error = %e, "unreadable lifecycle rules ignored");
-                Ok(Vec::new())
-            }
-        }
+        let rules = info.settings.props.lifecycle.map(|l| l.rules);
+        Ok(rules.into_iter().flatten().filter(|r| r.enabled).collect())
     }
 
     /// One lifecycle pass over every container that has rules.
@@ -64,7 +54,7 @@ impl Store {
         let mut total = LifecyclePass::default();
         for account in self.list_accounts()? {
             for c in self.list_containers(&account.name)? {
-                if !c.settings.properties.contains_key(PROP_LIFECYCLE) {
+                if c.settings.props.lifecycle.is_none() {
                     continue;
                 }
                 match self.lifecycle_pass(&c.name, now_ms, day_ms) {

@@ -4,10 +4,7 @@
 
 use super::test_fixtures;
 use super::*;
-use meta_api::wire::{
-    LifecycleRule, ObjectRecord, PROP_LIFECYCLE, PROP_TAGS, UploadRecord, VersionListRequest,
-    Versioning,
-};
+use meta_api::wire::{LifecycleRule, ObjectRecord, UploadRecord, VersionListRequest, Versioning};
 use std::collections::BTreeMap;
 
 const DAY: i64 = 1000;
@@ -20,19 +17,21 @@ fn object(key: &str, mtime_ms: i64, tags: &[(&str, &str)]) -> ObjectRecord {
     let mut rec = test_fixtures::object(key, 10, &crate::ids::new_content_id());
     rec.mtime_ms = mtime_ms;
     if !tags.is_empty() {
-        let t: BTreeMap<&str, &str> = tags.iter().copied().collect();
-        rec.props
-            .insert(PROP_TAGS.to_string(), serde_json::to_string(&t).unwrap());
+        rec.props.tags = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     }
     rec
 }
 
 fn set_rules(s: &Store, rules: &[LifecycleRule]) {
-    let set = BTreeMap::from([(
-        PROP_LIFECYCLE.to_string(),
-        serde_json::to_string(rules).unwrap(),
-    )]);
-    s.update_container_properties("b", &set, &[]).unwrap();
+    let lifecycle = meta_api::settings::Lifecycle {
+        rules: rules.to_vec(),
+        document: String::new(),
+    };
+    let change = meta_api::settings::SettingChange::Lifecycle(Some(lifecycle));
+    s.set_container_settings("b", vec![change]).unwrap();
 }
 
 fn keys(s: &Store) -> Vec<(String, bool)> {

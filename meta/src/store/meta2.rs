@@ -90,7 +90,11 @@ impl Meta2 {
             // Environments from before format numbers have format 1's layout.
             None => format::write(&props, &mut txn, format::META2)?,
             Some(found) => {
-                format::check_not_newer("meta2 environment", path, found, format::META2)?
+                format::check_not_newer("meta2 environment", path, found, format::META2)?;
+                // 1 -> 2 rewrites nothing (see `format`).
+                if found < format::META2 {
+                    format::write(&props, &mut txn, format::META2)?;
+                }
             }
         }
         txn.commit()?;

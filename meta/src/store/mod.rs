@@ -126,6 +126,12 @@ impl Store {
         if store.dir.account_usage_missing {
             store.build_account_usage()?;
         }
+        if store.dir.format_5_missing {
+            let mut txn = store.dir.env.write_txn()?;
+            format::write(&store.dir.settings, &mut txn, 5)?;
+            txn.commit()?;
+            tracing::info!("directory format 4 -> 5: container settings are typed records");
+        }
         Ok(store)
     }
 

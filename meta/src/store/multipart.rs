@@ -318,12 +318,12 @@ impl Store {
     ) -> Result<ObjectRecord> {
         let Clock { now_ms, gc_due_ms } = clock;
         let r = self.resolve_in(tx.dir, container)?;
-        let properties = r.meta1.settings.properties.clone();
+        let props = r.meta1.settings.props.clone();
         let (rec, garbage, old) = tx.meta2_within_quota(&r.cid, |m2, txn| {
             let upload = get_upload(m2, txn, upload_id)?;
             let parts = all_parts(m2, txn, upload_id)?;
             let mut rec = assemble(&upload, &parts, &req, &content_id, now_ms)?;
-            meta_api::lock::apply_default(&properties, &mut rec, now_ms);
+            meta_api::lock::apply_default(&props, &mut rec, now_ms);
             let written = versions::put(m2, txn, &mut rec, &req.condition, now_ms)?;
             let (mut garbage, old) = (written.garbage, written.replaced);
             let used: std::collections::HashSet<u32> =

@@ -10,6 +10,7 @@ use super::command::{Command, outcome};
 use super::versions;
 use crate::ids;
 use meta_api::error::{Error, Result};
+use meta_api::settings::VersionChange;
 use meta_api::wire::{
     ChunkCopy, DeleteOutcome, ObjectRecord, PutCondition, Stored, VersionListReply,
     VersionListRequest, Versioning,
@@ -86,7 +87,7 @@ impl Store {
         check_key(&rec.key)?;
         let r = self.resolve_in(tx.dir, container)?;
         self.index_expiry(tx, container, &r.cid, &rec)?;
-        meta_api::lock::apply_default(&r.meta1.settings.properties, &mut rec, now_ms);
+        meta_api::lock::apply_default(&r.meta1.settings.props, &mut rec, now_ms);
         let (rec, written) = tx.meta2_within_quota(&r.cid, |m2, txn| {
             let written = versions::put(m2, txn, &mut rec, &cond, now_ms)?;
             Ok((rec, written))
@@ -245,7 +246,29 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Changes per-version properties (S3 tagging, ACL) in place; returns the updated record.
+    /// Changes a version's properties in place (S3 tags, ACL, object lock); returns the
+    /// updated record.
+    pub fn change_object_props(
+        &self,
+        container: &str,
+        key: &str,
+        version_id: Option<&str>,
+        changes: Vec<VersionChange>,
+        bypass_governance: bool,
+    ) -> Result<ObjectRecord> {
+        let command = Command::ChangeObjectProps {
+            container: container.to_string(),
+            key: key.to_string(),
+            version_id: version_id.map(str::to_string),
+            changes,
+            bypass_governance,
+            now_ms: ids::now_ms(),
+        };
+        outcome!(self.apply(command)?, Object)
+    }
+
+    /// Sets then removes version properties named as in the string map they were before they
+    /// were typed: the requests of older gateways.
     pub fn update_object_props(
         &self,
         container: &str,

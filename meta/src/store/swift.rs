@@ -12,6 +12,7 @@ use super::{Store, check_name};
 use crate::ids;
 use crate::secrets::{MAX_SECRET, Sealed, Subject};
 use meta_api::error::{Error, Result};
+use meta_api::settings::{ContainerProps, SettingChange};
 use meta_api::wire::{AccountInfo, ContainerInfo, SwiftToken, SwiftUser};
 use std::collections::BTreeMap;
 
@@ -46,6 +47,25 @@ fn normalize_update(
     }
     let r = remove.iter().map(|k| k.to_lowercase()).collect();
     Ok((s, r))
+}
+
+/// The most a container's meta1 record may take with its settings (a bucket policy may take
+/// 20 KiB, 100 CORS rules and 1,000 lifecycle rules some more).
+pub const MAX_SETTINGS_BYTES: usize = 1 << 20;
+
+/// Checks the Swift metadata names and values of `changes` as `normalize_update` does, and
+/// lower-cases the names.
+fn normalize_changes(changes: Vec<SettingChange>) -> Result<Vec<SettingChange>> {
+    changes
+        .into_iter()
+        .map(|c| match c {
+            SettingChange::SwiftMeta { set, remove } => {
+                let (set, remove) = normalize_update(&set, &remove)?;
+                Ok(SettingChange::SwiftMeta { set, remove })
+            }
+            other => Ok(other),
+        })
+        .collect()
 }
 
 /// Applies `set` then `remove` to `map`.
@@ -316,8 +336,22 @@ impl Store {
         self.get_account_in(tx.dir, name)
     }
 
-    /// Sets then removes entries of a container's `settings.properties` (names lower-cased;
-    /// `NoSuchContainer`).
+    /// Applies `changes` to a container's settings, in order (`NoSuchContainer`).
+    pub fn set_container_settings(
+        &self,
+        name: &str,
+        changes: Vec<SettingChange>,
+    ) -> Result<ContainerInfo> {
+        let changes = normalize_changes(changes)?;
+        let command = Command::SetContainerSettings {
+            name: name.to_string(),
+            changes,
+        };
+        outcome!(self.apply(command)?, Container)
+    }
+
+    /// Sets then removes settings named as in the string map they were before they were typed
+    /// (names lower-cased; `NoSuchContainer`): the requests of older gateways.
     pub fn update_container_properties(
         &self,
         name: &str,
@@ -340,6 +374,30 @@ impl Store {
         remove: &[String],
     ) -> Result<ContainerInfo> {
         let (set, remove) = normalize_update(&set, remove)?;
+        self.change_settings(tx, name, |props| props.apply_legacy(&set, &remove))
+    }
+
+    pub(super) fn apply_set_container_settings(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        name: &str,
+        changes: Vec<SettingChange>,
+    ) -> Result<ContainerInfo> {
+        self.change_settings(tx, name, |props| {
+            for change in changes {
+                props.apply(change);
+            }
+        })
+    }
+
+    /// Changes a container's settings with `change` and stores them; refuses settings that
+    /// would grow past [`MAX_SETTINGS_BYTES`].
+    fn change_settings(
+        &self,
+        tx: &mut Tx<'_, '_, '_>,
+        name: &str,
+        change: impl FnOnce(&mut ContainerProps),
+    ) -> Result<ContainerInfo> {
         let r = self.resolve_in(tx.dir, name)?;
         let m1 = {
             let txn = &mut *tx.dir;
@@ -347,13 +405,18 @@ impl Store {
                 Some(v) => decode_record(v)?,
                 None => return Err(Error::NoSuchContainer(name.to_string())),
             };
-            apply(&mut m1.settings.properties, set, &remove);
-            self.dir
-                .meta1
-                .put(txn, r.cid.as_bytes(), &encode_record(&m1)?)?;
+            change(&mut m1.settings.props);
+            let bytes = encode_record(&m1)?;
+            if bytes.len() > MAX_SETTINGS_BYTES {
+                return Err(Error::InvalidArgument(format!(
+                    "the settings of container {name} would take {} bytes, over the limit of {MAX_SETTINGS_BYTES}",
+                    bytes.len()
+                )));
+            }
+            self.dir.meta1.put(txn, r.cid.as_bytes(), &bytes)?;
             m1
         };
-        tracing::debug!(container = name, "container properties updated");
+        tracing::debug!(container = name, "container settings changed");
         let usage = tx.meta2(&r.cid, |m2, txn| m2.read_usage(txn))?;
         Ok(super::containers::info(r.cid, m1, usage))
     }

@@ -177,9 +177,10 @@ fn container_properties() {
             &[],
         )
         .unwrap();
+    assert_eq!(c.settings.props.swift.meta, map(&[("color", "red")]));
     assert_eq!(
-        c.settings.properties,
-        map(&[("meta:color", "red"), ("read-acl", ".r:*,.rlistings")])
+        c.settings.props.swift.read_acl.as_deref(),
+        Some(".r:*,.rlistings")
     );
     assert_eq!((c.objects, c.bytes), (1, 10));
     let c = s
@@ -189,9 +190,11 @@ fn container_properties() {
             &["read-acl".to_string()],
         )
         .unwrap();
+    assert_eq!(c.settings.props.swift.meta, map(&[("color", "red")]));
+    assert_eq!(c.settings.props.swift.read_acl, None);
     assert_eq!(
-        c.settings.properties,
-        map(&[("meta:color", "red"), ("versions-location", "old")])
+        c.settings.props.swift.versions_location.as_deref(),
+        Some("old")
     );
     assert_eq!(s.get_container("cont").unwrap().settings, c.settings);
     assert!(matches!(

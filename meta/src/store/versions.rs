@@ -16,6 +16,7 @@ use super::records::{decode, encode};
 use heed::{RoTxn, RwTxn};
 use meta_api::error::{Error, Result};
 use meta_api::listing::{Last, Offer, Rollup};
+use meta_api::settings::VersionChange;
 use meta_api::wire::{
     ChunkCopy, DeleteOutcome, ObjectRecord, PutCondition, VersionListReply, VersionListRequest,
     VersionSummary, Versioning,
@@ -373,7 +374,7 @@ fn marker(key: &str, version_id: String, mtime_ms: i64) -> ObjectRecord {
         parts: Vec::new(),
         chunks: Vec::new(),
         delete_marker: true,
-        props: BTreeMap::new(),
+        props: Default::default(),
     }
 }
 
@@ -508,14 +509,25 @@ pub fn get(env: &Meta2, txn: &RoTxn, key: &str, version_id: Option<&str>) -> Res
     }
 }
 
-/// A change of per-version properties: `set` entries, then `remove` names, at `now_ms`
-/// (object-lock checks), a GOVERNANCE retention bypassed if asked.
+/// A change of per-version properties at `now_ms` (object-lock checks), a GOVERNANCE
+/// retention bypassed if asked.
 #[derive(Clone, Copy)]
 pub struct PropChange<'a> {
-    pub set: &'a BTreeMap<String, String>,
-    pub remove: &'a [String],
+    pub edit: PropEdit<'a>,
     pub bypass_governance: bool,
     pub now_ms: i64,
+}
+
+/// What a [`PropChange`] does to the properties.
+#[derive(Clone, Copy)]
+pub enum PropEdit<'a> {
+    /// `set` entries, then `remove` names, of the string map from before typed properties.
+    Legacy {
+        set: &'a BTreeMap<String, String>,
+        remove: &'a [String],
+    },
+    /// Typed changes, in order.
+    Typed(&'a [VersionChange]),
 }
 
 /// Sets then removes per-version properties of the current version of `key` or of the one
@@ -528,8 +540,7 @@ pub fn update_props(
     change: &PropChange<'_>,
 ) -> Result<ObjectRecord> {
     let PropChange {
-        set,
-        remove,
+        edit,
         bypass_governance,
         now_ms,
     } = *change;
@@ -538,13 +549,17 @@ pub fn update_props(
     if rec.delete_marker {
         return Err(Error::NoSuchObject(key.to_string()));
     }
-    meta_api::lock::check_change(&rec.props, set, remove, now_ms, bypass_governance)?;
-    for (k, v) in set {
-        rec.props.insert(k.clone(), v.clone());
+    let mut props = rec.props.clone();
+    match edit {
+        PropEdit::Legacy { set, remove } => props.apply_legacy(set, remove),
+        PropEdit::Typed(changes) => {
+            for c in changes {
+                props.apply(c.clone());
+            }
+        }
     }
-    for k in remove {
-        rec.props.remove(k);
-    }
+    meta_api::lock::check_change(&rec.props, &props, now_ms, bypass_governance)?;
+    rec.props = props;
     let value = encode(&rec)?;
     if state(env, txn)? != Versioning::Unversioned
         && let Some((vkey, _)) = find_version(env, txn, key, &rec.version_id)?

@@ -3,6 +3,7 @@
 
 use super::test_fixtures;
 use super::*;
+use meta_api::settings::{VersionChange, VersionProps};
 use meta_api::wire::{ObjectRecord, PutCondition, VersionListRequest, Versioning};
 
 fn store(dir: &std::path::Path) -> Store {
@@ -287,18 +288,20 @@ fn props_change_in_place_without_a_new_version() {
     s.set_versioning("b", Versioning::Enabled).unwrap();
     let v1 = s.put_object("b", &object("k", "c1", 1)).unwrap().version_id;
     let v2 = s.put_object("b", &object("k", "c2", 2)).unwrap().version_id;
-    let set: std::collections::BTreeMap<String, String> =
-        [("tagging".to_string(), "{\"a\":\"1\"}".to_string())].into();
+    let tags = VersionChange::Tags([("a".to_string(), "1".to_string())].into());
+    let mut set = VersionProps::default();
+    set.apply(tags.clone());
     // The current version: seen by GET with and without the id.
-    s.update_object_props("b", "k", None, &set, &[], false)
+    s.change_object_props("b", "k", None, vec![tags.clone()], false)
         .unwrap();
     assert_eq!(s.get_object("b", "k").unwrap().props, set);
     assert_eq!(
         s.get_object_version("b", "k", Some(&v2)).unwrap().props,
         set
     );
-    // An old version, then removal.
-    s.update_object_props("b", "k", Some(&v1), &set, &[], false)
+    // An old version, then removal (the old way: names of the string map, as gateways from
+    // before typed properties send them).
+    s.change_object_props("b", "k", Some(&v1), vec![tags.clone()], false)
         .unwrap();
     assert_eq!(
         s.get_object_version("b", "k", Some(&v1)).unwrap().props,
@@ -309,7 +312,7 @@ fn props_change_in_place_without_a_new_version() {
         "k",
         None,
         &Default::default(),
-        &["tagging".to_string()],
+        &["tags".to_string()],
         false,
     )
     .unwrap();
@@ -324,23 +327,25 @@ fn props_change_in_place_without_a_new_version() {
     );
     assert_eq!(s.gc_len().unwrap(), 0);
     assert!(matches!(
-        s.update_object_props("b", "absent", None, &set, &[], false),
+        s.change_object_props("b", "absent", None, vec![tags], false),
         Err(Error::NoSuchObject(_))
     ));
 }
 
 #[test]
 fn locked_versions_survive_deletes_and_lifecycle() {
-    use meta_api::lock::{COMPLIANCE, GOVERNANCE, LEGAL_HOLD, MODE, UNTIL_MS};
+    use meta_api::lock::{COMPLIANCE, GOVERNANCE, Retention};
     use std::collections::BTreeMap;
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());
     s.set_versioning("b", Versioning::Enabled).unwrap();
-    let far = (crate::ids::now_ms() + 3_600_000).to_string();
+    let far = crate::ids::now_ms() + 3_600_000;
     let locked = |key: &str, chunk: &str, mode: &str| {
         let mut o = object(key, chunk, 1);
-        o.props.insert(MODE.into(), mode.into());
-        o.props.insert(UNTIL_MS.into(), far.clone());
+        o.props.retention = Some(Retention {
+            mode: mode.into(),
+            until_ms: far,
+        });
         s.put_object("b", &o).unwrap().version_id
     };
     let g = locked("g", "cg", GOVERNANCE);
@@ -353,8 +358,20 @@ fn locked_versions_survive_deletes_and_lifecycle() {
         s.delete_version("b", "c", Some(&c), true),
         Err(Error::ObjectLocked(_))
     ));
-    // Shortening COMPLIANCE is refused even with bypass; GOVERNANCE gives way to bypass.
-    let sooner = BTreeMap::from([(UNTIL_MS.to_string(), crate::ids::now_ms().to_string())]);
+    // Shortening COMPLIANCE is refused even with bypass (asked the old way too: the string
+    // map's names); GOVERNANCE gives way to bypass.
+    let sooner = BTreeMap::from([(
+        "lock-until-ms".to_string(),
+        crate::ids::now_ms().to_string(),
+    )]);
+    let sooner_typed = VersionChange::Retention(Some(Retention {
+        mode: COMPLIANCE.into(),
+        until_ms: crate::ids::now_ms(),
+    }));
+    assert!(matches!(
+        s.change_object_props("b", "c", Some(&c), vec![sooner_typed], true),
+        Err(Error::ObjectLocked(_))
+    ));
     assert!(matches!(
         s.update_object_props("b", "c", Some(&c), &sooner, &[], true),
         Err(Error::ObjectLocked(_))
@@ -366,16 +383,20 @@ fn locked_versions_survive_deletes_and_lifecycle() {
             .delete_marker
     );
     // A legal hold outlives a bypass.
-    let hold = BTreeMap::from([(LEGAL_HOLD.to_string(), "ON".to_string())]);
-    s.update_object_props("b", "g", Some(&g), &hold, &[], false)
-        .unwrap();
-    assert!(s.delete_version("b", "g", Some(&g), true).is_err());
-    s.update_object_props(
+    s.change_object_props(
         "b",
         "g",
         Some(&g),
-        &BTreeMap::new(),
-        &[LEGAL_HOLD.into()],
+        vec![VersionChange::LegalHold(true)],
+        false,
+    )
+    .unwrap();
+    assert!(s.delete_version("b", "g", Some(&g), true).is_err());
+    s.change_object_props(
+        "b",
+        "g",
+        Some(&g),
+        vec![VersionChange::LegalHold(false)],
         false,
     )
     .unwrap();
@@ -390,10 +411,11 @@ fn locked_versions_survive_deletes_and_lifecycle() {
         "id": "all", "enabled": true, "noncurrent_days": 1
     }))
     .unwrap();
+    // Set the old way (a gateway from before typed settings), which must still work.
     let rules = serde_json::to_string(&vec![rule]).unwrap();
     s.update_container_properties(
         "b",
-        &BTreeMap::from([(meta_api::wire::PROP_LIFECYCLE.to_string(), rules)]),
+        &BTreeMap::from([("lifecycle".to_string(), rules)]),
         &[],
     )
     .unwrap();
@@ -407,8 +429,8 @@ fn locked_versions_survive_deletes_and_lifecycle() {
 
 #[test]
 fn bucket_default_retention_reaches_every_new_version() {
-    use meta_api::lock::{BUCKET_PROP, BucketLock, GOVERNANCE, MODE, UNTIL_MS};
-    use std::collections::BTreeMap;
+    use meta_api::lock::{BucketLock, GOVERNANCE, Retention};
+    use meta_api::settings::SettingChange;
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());
     s.set_versioning("b", Versioning::Enabled).unwrap();
@@ -417,17 +439,14 @@ fn bucket_default_retention_reaches_every_new_version() {
         days: Some(2),
         years: None,
     };
-    s.update_container_properties(
-        "b",
-        &BTreeMap::from([(BUCKET_PROP.to_string(), lock.to_json())]),
-        &[],
-    )
-    .unwrap();
+    s.set_container_settings("b", vec![SettingChange::ObjectLock(Some(lock))])
+        .unwrap();
     let before = crate::ids::now_ms();
     let v = s.put_object("b", &object("k", "c1", 1)).unwrap().version_id;
     let rec = s.get_object_version("b", "k", Some(&v)).unwrap();
-    assert_eq!(rec.props.get(MODE).map(String::as_str), Some(GOVERNANCE));
-    let until: i64 = rec.props[UNTIL_MS].parse().unwrap();
+    let r = rec.props.retention.clone().unwrap();
+    assert_eq!(r.mode, GOVERNANCE);
+    let until = r.until_ms;
     assert!(until >= before + 2 * 86_400_000 && until <= crate::ids::now_ms() + 2 * 86_400_000);
     assert!(matches!(
         s.delete_version("b", "k", Some(&v), false),
@@ -435,11 +454,13 @@ fn bucket_default_retention_reaches_every_new_version() {
     ));
     // A version naming its own retention keeps it.
     let mut own = object("k2", "c2", 1);
-    own.props.insert(MODE.into(), "COMPLIANCE".into());
-    own.props.insert(UNTIL_MS.into(), "1".into());
+    own.props.retention = Some(Retention {
+        mode: "COMPLIANCE".into(),
+        until_ms: 1,
+    });
     let v2 = s.put_object("b", &own).unwrap().version_id;
     let rec = s.get_object_version("b", "k2", Some(&v2)).unwrap();
-    assert_eq!(rec.props[UNTIL_MS], "1");
+    assert_eq!(rec.props.retention.unwrap().until_ms, 1);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 use super::{Record, Stored, v1};
 use crate::secrets::Sealed;
 use meta_api::error::{Error, Result};
+use meta_api::settings::ContainerProps;
 use meta_api::wire::{ContainerSettings, ServiceRecord, ServiceStats, SwiftToken};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,9 +35,33 @@ pub struct QuotaRecord {
     pub max_objects: Option<u64>,
 }
 
-/// A meta1 entry: who owns a container, where its meta2 lives and its settings.
+/// A meta1 entry: who owns a container, where its meta2 lives and its settings (version 2:
+/// typed settings).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Meta1Record {
+    #[serde(default = "v1")]
+    pub v: u32,
+    pub account: String,
+    pub name: String,
+    pub meta2: Vec<String>,
+    pub created_ms: i64,
+    pub settings: SettingsV2,
+}
+
+/// A container's settings as stored in its meta1 entry (version 2). The setting values are
+/// `meta_api::settings` types: their JSON form is part of this record's format, so a field
+/// only ever gets added there with a default, and a changed meaning is a new version of this
+/// record.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SettingsV2 {
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub props: ContainerProps,
+}
+
+/// A meta1 entry as stored by version 1: the settings a map of strings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta1V1 {
     #[serde(default = "v1")]
     pub v: u32,
     pub account: String,
@@ -46,7 +71,7 @@ pub struct Meta1Record {
     pub settings: SettingsV1,
 }
 
-/// A container's settings as stored in its meta1 entry.
+/// A container's settings as stored by version 1 of the meta1 entry.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SettingsV1 {
     pub policy: Option<String>,
@@ -177,26 +202,57 @@ macro_rules! record_v1 {
 record_v1! {
     AccountRecord => "account",
     QuotaRecord => "quota",
-    Meta1Record => "meta1",
     ExpiryEntry => "expiry",
     TokenV1 => "token",
     ServiceV1 => "service",
 }
 
-impl From<&ContainerSettings> for SettingsV1 {
-    fn from(s: &ContainerSettings) -> SettingsV1 {
-        let ContainerSettings { policy, properties } = s;
-        SettingsV1 {
+impl From<&ContainerSettings> for SettingsV2 {
+    fn from(s: &ContainerSettings) -> SettingsV2 {
+        let ContainerSettings { policy, props } = s;
+        SettingsV2 {
             policy: policy.clone(),
-            properties: properties.clone(),
+            props: props.clone(),
         }
     }
 }
 
-impl From<SettingsV1> for ContainerSettings {
-    fn from(s: SettingsV1) -> ContainerSettings {
-        let SettingsV1 { policy, properties } = s;
-        ContainerSettings { policy, properties }
+impl From<SettingsV2> for ContainerSettings {
+    fn from(s: SettingsV2) -> ContainerSettings {
+        let SettingsV2 { policy, props } = s;
+        ContainerSettings { policy, props }
+    }
+}
+
+impl Record for Meta1Record {
+    const KIND: &'static str = "meta1";
+    const VERSION: u32 = 2;
+
+    fn version(&self) -> u32 {
+        self.v
+    }
+
+    /// Version 1 held the settings as a map of strings.
+    fn upgrade(version: u32, bytes: &[u8]) -> Result<Self> {
+        let Meta1V1 {
+            v: _,
+            account,
+            name,
+            meta2,
+            created_ms,
+            settings: SettingsV1 { policy, properties },
+        } = parse_v1(Self::KIND, version, bytes)?;
+        Ok(Meta1Record {
+            v: Self::VERSION,
+            account,
+            name,
+            meta2,
+            created_ms,
+            settings: SettingsV2 {
+                policy,
+                props: ContainerProps::from_legacy(&properties),
+            },
+        })
     }
 }
 

@@ -1,13 +1,17 @@
 //! Disk records of meta2: object versions (`objects`, `versions`), multipart uploads and parts.
 
 use super::{Record, Stored, v1};
+use meta_api::error::{Error, Result};
+use meta_api::settings::VersionProps;
 use meta_api::wire::{ChunkCopy, ChunkRecord, EcLayout, ObjectRecord, PartRecord, UploadRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One object version as stored (current in `objects`, every version in `versions`).
+/// One object version as stored (current in `objects`, every version in `versions`). Version
+/// 2: `props` typed; version 1 held them as a map of strings, which `VersionProps` also reads
+/// (so version 1 is this struct read from older bytes).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ObjectV1 {
+pub struct ObjectV2 {
     #[serde(default = "v1")]
     pub v: u32,
     pub key: String,
@@ -29,8 +33,8 @@ pub struct ObjectV1 {
     pub chunks: Vec<ChunkV1>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delete_marker: bool,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub props: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "VersionProps::is_empty")]
+    pub props: VersionProps,
 }
 
 /// A chunk of a stored version or part.
@@ -71,9 +75,9 @@ pub struct EcV1 {
     pub fragment_size: u64,
 }
 
-/// A multipart upload in progress, as stored.
+/// A multipart upload in progress, as stored (version 2: `props` typed, as [`ObjectV2`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct UploadV1 {
+pub struct UploadV2 {
     #[serde(default = "v1")]
     pub v: u32,
     pub upload_id: String,
@@ -86,8 +90,8 @@ pub struct UploadV1 {
     pub user_meta: BTreeMap<String, String>,
     pub policy: String,
     pub checksum_algorithm: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub props: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "VersionProps::is_empty")]
+    pub props: VersionProps,
 }
 
 /// An uploaded part, as stored.
@@ -104,19 +108,47 @@ pub struct PartV1 {
     pub chunks: Vec<ChunkV1>,
 }
 
-impl Record for ObjectV1 {
+impl Record for ObjectV2 {
     const KIND: &'static str = "object";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     fn version(&self) -> u32 {
         self.v
     }
+
+    /// Version 1 differs only in its properties' form, which [`VersionProps`] reads.
+    fn upgrade(version: u32, bytes: &[u8]) -> Result<Self> {
+        if version != 1 {
+            return Err(Error::Db(format!(
+                "{} record version {version} has no upgrade path",
+                Self::KIND
+            )));
+        }
+        let mut r: ObjectV2 = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Db(format!("corrupt {} record (version 1): {e}", Self::KIND)))?;
+        r.v = Self::VERSION;
+        Ok(r)
+    }
 }
 
-impl Record for UploadV1 {
+impl Record for UploadV2 {
     const KIND: &'static str = "upload";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     fn version(&self) -> u32 {
         self.v
+    }
+
+    /// Version 1 differs only in its properties' form, which [`VersionProps`] reads.
+    fn upgrade(version: u32, bytes: &[u8]) -> Result<Self> {
+        if version != 1 {
+            return Err(Error::Db(format!(
+                "{} record version {version} has no upgrade path",
+                Self::KIND
+            )));
+        }
+        let mut r: UploadV2 = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Db(format!("corrupt {} record (version 1): {e}", Self::KIND)))?;
+        r.v = Self::VERSION;
+        Ok(r)
     }
 }
 
@@ -230,9 +262,9 @@ fn chunk_from(c: ChunkV1) -> ChunkRecord {
 }
 
 impl Stored for ObjectRecord {
-    type Record = ObjectV1;
+    type Record = ObjectV2;
 
-    fn to_record(&self) -> ObjectV1 {
+    fn to_record(&self) -> ObjectV2 {
         let ObjectRecord {
             key,
             version_id,
@@ -250,8 +282,8 @@ impl Stored for ObjectRecord {
             delete_marker,
             props,
         } = self;
-        ObjectV1 {
-            v: ObjectV1::VERSION,
+        ObjectV2 {
+            v: ObjectV2::VERSION,
             key: key.clone(),
             version_id: version_id.clone(),
             content_id: content_id.clone(),
@@ -270,8 +302,8 @@ impl Stored for ObjectRecord {
         }
     }
 
-    fn from_record(r: ObjectV1) -> ObjectRecord {
-        let ObjectV1 {
+    fn from_record(r: ObjectV2) -> ObjectRecord {
+        let ObjectV2 {
             v: _,
             key,
             version_id,
@@ -310,9 +342,9 @@ impl Stored for ObjectRecord {
 }
 
 impl Stored for UploadRecord {
-    type Record = UploadV1;
+    type Record = UploadV2;
 
-    fn to_record(&self) -> UploadV1 {
+    fn to_record(&self) -> UploadV2 {
         let UploadRecord {
             upload_id,
             key,
@@ -324,8 +356,8 @@ impl Stored for UploadRecord {
             checksum_algorithm,
             props,
         } = self;
-        UploadV1 {
-            v: UploadV1::VERSION,
+        UploadV2 {
+            v: UploadV2::VERSION,
             upload_id: upload_id.clone(),
             key: key.clone(),
             initiated_ms: *initiated_ms,
@@ -338,8 +370,8 @@ impl Stored for UploadRecord {
         }
     }
 
-    fn from_record(r: UploadV1) -> UploadRecord {
-        let UploadV1 {
+    fn from_record(r: UploadV2) -> UploadRecord {
+        let UploadV2 {
             v: _,
             upload_id,
             key,

@@ -1,4 +1,5 @@
 use super::*;
+use meta_api::settings::VersionProps;
 use meta_api::wire::{ChunkCopy, ChunkRecord, EcLayout, ObjectRecord};
 
 fn object() -> ObjectRecord {
@@ -45,7 +46,11 @@ fn object() -> ObjectRecord {
             },
         ],
         delete_marker: false,
-        props: [("tags".to_string(), "{}".to_string())].into(),
+        props: VersionProps {
+            tags: [("t".to_string(), "1".to_string())].into(),
+            legal_hold: true,
+            ..Default::default()
+        },
     }
 }
 
@@ -54,8 +59,26 @@ fn a_value_comes_back_as_it_was_stored_with_its_version() {
     let rec = object();
     let bytes = encode(&rec).unwrap();
     let text = String::from_utf8(bytes.clone()).unwrap();
-    assert!(text.starts_with(r#"{"v":1,"#), "{text}");
+    assert!(text.starts_with(r#"{"v":2,"#), "{text}");
     assert_eq!(decode::<ObjectRecord>(&bytes).unwrap(), rec);
+}
+
+/// An object version stored at version 1 held its properties as a map of strings (tags and
+/// ACL as JSON inside strings, the retention as two entries): it reads back typed, and an
+/// entry no typed property takes is kept.
+#[test]
+fn a_version_1_object_reads_with_typed_properties() {
+    let old = br#"{"v":1,"key":"k","version_id":"null","content_id":"c","size":0,"etag":"e","mtime_ms":1,"content_type":null,"policy":"P","chunks":[],"props":{"tags":"{\"t\":\"1\"}","s3.acl":"{\"owner\":\"a\",\"grants\":[]}","lock-mode":"GOVERNANCE","lock-until-ms":"99","legal-hold":"ON","x-odd":"kept"}}"#;
+    let rec: ObjectRecord = decode(old).unwrap();
+    assert_eq!(rec.props.tags["t"], "1");
+    assert_eq!(rec.props.acl.as_ref().unwrap().owner, "a");
+    let r = rec.props.retention.as_ref().unwrap();
+    assert_eq!((r.mode.as_str(), r.until_ms), ("GOVERNANCE", 99));
+    assert!(rec.props.legal_hold);
+    assert_eq!(rec.props.other["x-odd"], "kept");
+    let text = String::from_utf8(encode(&rec).unwrap()).unwrap();
+    assert!(text.starts_with(r#"{"v":2,"#), "{text}");
+    assert_eq!(decode::<ObjectRecord>(text.as_bytes()).unwrap(), rec);
 }
 
 #[test]
