@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use conformance::cluster::{Cluster, DevOptions, Located, split_chunk_file};
-use conformance::s3::{Payload, Response, S3};
+use conformance::s3::{Payload, Request, Response, S3};
 use conformance::{md5_hex, random_bytes};
+use http::Method;
 
 const MIB: usize = 1024 * 1024;
 
@@ -720,6 +721,20 @@ async fn wait_for_policy(cluster: &Cluster, s3: &S3, bucket: &str, policy: &str)
     }
 }
 
+/// Key → `<StorageClass>` of each `<entry>` element of a listing.
+fn listed_classes(xml: &str, entry: &str) -> std::collections::BTreeMap<String, String> {
+    let open = format!("<{entry}>");
+    let field = |block: &str, name: &str| -> Option<String> {
+        let start = block.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = block[start..].find(&format!("</{name}>"))?;
+        Some(block[start..start + end].to_string())
+    };
+    xml.split(&open)
+        .skip(1)
+        .filter_map(|block| Some((field(block, "Key")?, field(block, "StorageClass")?)))
+        .collect()
+}
+
 /// `x-amz-storage-class` picks a policy per object; `bucket set-policy` per bucket.
 #[tokio::test]
 async fn storage_classes_and_bucket_policies_choose_the_policy() {
@@ -816,6 +831,34 @@ async fn storage_classes_and_bucket_policies_choose_the_policy() {
         "InvalidStorageClass",
         "multipart with an unknown class",
     );
+
+    // Listings name each object's own class (v1, v2 and versions).
+    for (query, entry) in [
+        (vec![("list-type", "2")], "Contents"),
+        (vec![], "Contents"),
+        (vec![("versions", "")], "Version"),
+    ] {
+        let mut req = Request::new(Method::GET, Some("classes"), None);
+        for (k, v) in &query {
+            req = req.query(k, v);
+        }
+        let resp = s3.send(req).await;
+        resp.expect_status(200, "listing");
+        let classes = listed_classes(&resp.text(), entry);
+        let want = [
+            ("ia", "STANDARD_IA"),
+            ("mp", "STANDARD_IA"),
+            ("plain", "STANDARD"),
+        ];
+        for (key, class) in want {
+            assert_eq!(
+                classes.get(key).map(String::as_str),
+                Some(class),
+                "class of {key} in the listing {query:?}: {}",
+                resp.text()
+            );
+        }
+    }
 
     // A bucket policy: plain PUTs in that bucket get EC42, other buckets keep the default.
     s3.create_bucket("cold")

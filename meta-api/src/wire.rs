@@ -372,6 +372,9 @@ pub struct ObjectSummary {
     /// record's [`SLO_SIZE_HEADER`]), which Swift listings show instead of the manifest's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assembled_size: Option<u64>,
+    /// The storage policy the object is stored under (empty when an older meta answered).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub policy: String,
 }
 
 /// Record header the gateway stores on a Swift SLO manifest: the assembled object's size.

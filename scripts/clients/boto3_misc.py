@@ -392,6 +392,21 @@ def main():
         s3.create_bucket,
         Bucket=f"misc-{secrets.token_hex(3)}-.bar",
     )
+    # Every error says what is wrong (aws-cli prints the message; "Unknown" when there is none).
+    e = expect_error(
+        "bucket Bad_Name",
+        400,
+        "InvalidBucketName",
+        s3.create_bucket,
+        Bucket="Bad_Name",
+    )
+    msg = e.response["Error"].get("Message", "")
+    if "lowercase letters" not in msg or "Bad_Name" not in msg:
+        fail(f"InvalidBucketName message does not say which rule: {msg!r}")
+    wrong = client(sk="not-the-secret-key-at-all")
+    e = expect_error("wrong secret", 403, "SignatureDoesNotMatch", wrong.list_buckets)
+    if "signature" not in e.response["Error"].get("Message", ""):
+        fail(f"SignatureDoesNotMatch without its message: {e.response['Error']}")
     step("RequestId in error XML, UTF-8 metadata, default Content-Type, empty MD5, names")
 
     # ---------------------------------------------------------------- cleanup

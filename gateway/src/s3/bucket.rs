@@ -49,10 +49,10 @@ pub async fn create_bucket(
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let AccountAccess(account) = granted(&mut req)?;
     let bucket = &req.input.bucket;
-    if bucket.contains("-.") {
+    if let Some(rule) = super::fixups::bucket_name_problem(bucket) {
         return Err(s3_error!(
             InvalidBucketName,
-            "The specified bucket is not valid."
+            "The specified bucket is not valid: {rule}."
         ));
     }
     let object_lock = req.input.object_lock_enabled_for_bucket == Some(true);

@@ -258,6 +258,14 @@ pub async fn storage_class_of(s3: &SpreadS3, rec: &ObjectRecord) -> Option<Stora
     (class != "STANDARD").then(|| StorageClass::from(class.to_string()))
 }
 
+/// The storage class name listings show for objects stored under `policy` (STANDARD for a
+/// policy no class maps to, or when the policies cannot be read).
+pub fn class_name(set: Option<&policy::PolicySet>, policy: &str) -> String {
+    set.and_then(|s| s.storage_class_of(policy))
+        .unwrap_or("STANDARD")
+        .to_string()
+}
+
 /// A day, in milliseconds (lifecycle rules count in days).
 pub const DAY_MS: i64 = 86_400_000;
 

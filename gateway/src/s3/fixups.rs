@@ -265,36 +265,163 @@ pub fn refusal(err: S3Error) -> http::Response<s3s::Body> {
     }
 }
 
-/// Adjusts a response: the request id header and, in an error body, `<RequestId>`; user
-/// metadata that s3s sent RFC 2047-encoded goes back to the UTF-8 it was sent as.
+/// Adjusts a response: the request id header and, in an error body, `<RequestId>` and a
+/// `<Message>` where s3s gave none; user metadata that s3s sent RFC 2047-encoded goes back to
+/// the UTF-8 it was sent as.
 pub fn after(resp: &mut http::Response<s3s::Body>, request_id: &str, asked: Asked) {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-amz-request-id", v);
     }
     if resp.status().as_u16() >= 400 {
+        add_message(resp, &asked);
         add_request_id(resp, request_id);
-    } else if asked == Asked::ObjectAttributes {
+    } else if asked.attributes {
         unquote_attributes_etag(resp);
     }
     utf8_metadata(resp.headers_mut());
 }
 
 /// What a request asked, as far as [`after`] mends its answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Asked {
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Asked {
     /// GetObjectAttributes (`GET ?attributes`).
-    ObjectAttributes,
-    Other,
+    attributes: bool,
+    /// The first segment of the path (the bucket of a path-style request), decoded.
+    first_segment: String,
 }
 
 impl Asked {
     pub fn of<B>(req: &http::Request<B>) -> Asked {
-        if req.method() == Method::GET && has_param(req.uri().query().unwrap_or(""), "attributes") {
-            Asked::ObjectAttributes
-        } else {
-            Asked::Other
+        let first = req.uri().path().trim_start_matches('/');
+        let first = first.split('/').next().unwrap_or("");
+        Asked {
+            attributes: req.method() == Method::GET
+                && has_param(req.uri().query().unwrap_or(""), "attributes"),
+            first_segment: percent_encoding::percent_decode_str(first)
+                .decode_utf8_lossy()
+                .into_owned(),
         }
     }
+}
+
+/// Gives an error answer that has no `<Message>` (s3s leaves some out: InvalidBucketName,
+/// SignatureDoesNotMatch, ...) the words AWS answers with, so clients print more than "Unknown".
+fn add_message(resp: &mut http::Response<s3s::Body>, asked: &Asked) {
+    let Some(body) = resp.body().bytes() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return;
+    };
+    if text.contains("<Message>") {
+        return;
+    }
+    let Some(code) = element(text, "Code") else {
+        return;
+    };
+    let message = message_for(code, &asked.first_segment);
+    let Some(at) = text.find("</Code>").map(|i| i + "</Code>".len()) else {
+        return;
+    };
+    let new = format!(
+        "{}<Message>{}</Message>{}",
+        &text[..at],
+        xml_escape(&message),
+        &text[at..]
+    );
+    replace_body(resp, new);
+}
+
+/// The text of the first `<name>` element of `text`.
+fn element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let len = text[start..].find(&format!("</{name}>"))?;
+    Some(&text[start..start + len])
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// AWS's message for an error `code` (`bucket`: the request's first path segment).
+fn message_for(code: &str, bucket: &str) -> String {
+    match code {
+        "InvalidBucketName" => match bucket_name_problem(bucket) {
+            Some(rule) => format!("The specified bucket is not valid: {rule}."),
+            None => "The specified bucket is not valid.".to_string(),
+        },
+        "SignatureDoesNotMatch" => "The request signature we calculated does not match the \
+            signature you provided. Check your key and signing method."
+            .to_string(),
+        "InvalidAccessKeyId" => {
+            "The AWS Access Key Id you provided does not exist in our records.".to_string()
+        }
+        "AccessDenied" => "Access Denied".to_string(),
+        "NoSuchBucket" => "The specified bucket does not exist".to_string(),
+        "NoSuchKey" => "The specified key does not exist.".to_string(),
+        "MethodNotAllowed" => {
+            "The specified method is not allowed against this resource.".to_string()
+        }
+        "NotImplemented" => {
+            "A header you provided implies functionality that is not implemented.".to_string()
+        }
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.".to_string(),
+        "RequestTimeTooSkewed" => {
+            "The difference between the request time and the current time is too large.".to_string()
+        }
+        other => format!("The request was refused ({other})."),
+    }
+}
+
+/// Which of S3's bucket naming rules `name` breaks, if any (the rules of
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html> that s3s
+/// checks, in that page's words).
+pub fn bucket_name_problem(name: &str) -> Option<String> {
+    let len = name.chars().count();
+    if !(3..=63).contains(&len) {
+        return Some(format!(
+            "bucket names must be between 3 and 63 characters long, {name:?} has {len}"
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        return Some(format!(
+            "bucket names can consist only of lowercase letters, numbers, dots and hyphens, \
+             and {name:?} has {c:?}"
+        ));
+    }
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !alnum(name.chars().next()) || !alnum(name.chars().last()) {
+        return Some(format!(
+            "bucket names must begin and end with a letter or number, {name:?} does not"
+        ));
+    }
+    if name.contains("..") {
+        return Some(format!(
+            "bucket names must not contain two adjacent periods, {name:?} does"
+        ));
+    }
+    if name.contains("-.") {
+        return Some(format!(
+            "a hyphen in a bucket name must not be followed by a period, {name:?} has one"
+        ));
+    }
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return Some(format!(
+            "bucket names must not be formatted as an IP address, {name:?} is"
+        ));
+    }
+    if name.starts_with("xn--") {
+        return Some(format!(
+            "bucket names must not start with the prefix xn--, {name:?} does"
+        ));
+    }
+    None
 }
 
 /// GetObjectAttributes: AWS writes the ETag without the quotes every other answer has; s3s
@@ -411,15 +538,9 @@ mod tests {
         );
         assert_eq!(unquoted_etag("<X><ETag>abc</ETag></X>"), None);
         assert_eq!(unquoted_etag("<X><ObjectSize>3</ObjectSize></X>"), None);
-        assert_eq!(
-            Asked::of(&req("GET", "/b/k?attributes", &[])),
-            Asked::ObjectAttributes
-        );
-        assert_eq!(
-            Asked::of(&req("GET", "/b/k?attributesx", &[])),
-            Asked::Other
-        );
-        assert_eq!(Asked::of(&req("PUT", "/b/k?attributes", &[])), Asked::Other);
+        assert!(Asked::of(&req("GET", "/b/k?attributes", &[])).attributes);
+        assert!(!Asked::of(&req("GET", "/b/k?attributesx", &[])).attributes);
+        assert!(!Asked::of(&req("PUT", "/b/k?attributes", &[])).attributes);
     }
 
     #[test]
@@ -544,5 +665,50 @@ mod tests {
             Some("Hello Worldé")
         );
         assert_eq!(decode_encoded_words("plain"), None);
+    }
+
+    #[test]
+    fn error_answers_get_a_message_naming_what_is_wrong() {
+        let mut resp = http::Response::new(s3s::Body::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidBucketName</Code></Error>"
+                .to_string(),
+        ));
+        *resp.status_mut() = http::StatusCode::BAD_REQUEST;
+        after(&mut resp, "rid1", Asked::of(&req("PUT", "/Bad_Name", &[])));
+        let body = String::from_utf8(resp.body().bytes().unwrap_or_default().to_vec()).unwrap();
+        assert!(
+            body.contains("<Code>InvalidBucketName</Code><Message>The specified bucket is not valid: bucket names can consist only of lowercase letters"),
+            "{body}"
+        );
+        assert!(body.contains("<RequestId>rid1</RequestId>"), "{body}");
+        // A message s3s gave is kept.
+        let mut resp = http::Response::new(s3s::Body::from(
+            "<Error><Code>X</Code><Message>mine</Message></Error>".to_string(),
+        ));
+        *resp.status_mut() = http::StatusCode::BAD_REQUEST;
+        after(&mut resp, "rid2", Asked::default());
+        let body = String::from_utf8(resp.body().bytes().unwrap_or_default().to_vec()).unwrap();
+        assert!(
+            body.contains("<Message>mine</Message>") && !body.contains("refused"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn bucket_name_rules() {
+        for (name, words) in [
+            ("ab", "between 3 and 63"),
+            ("Abc", "lowercase letters"),
+            ("a_b", "lowercase letters"),
+            ("-ab", "begin and end"),
+            ("a..b", "two adjacent periods"),
+            ("a-.b", "followed by a period"),
+            ("192.168.5.4", "IP address"),
+            ("xn--abc", "xn--"),
+        ] {
+            let got = bucket_name_problem(name).unwrap_or_default();
+            assert!(got.contains(words), "{name}: {got}");
+        }
+        assert_eq!(bucket_name_problem("my.bucket-1"), None);
     }
 }

@@ -7,7 +7,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::access::{Access, granted};
-use super::convert::{etag, max_keys, owner, timestamp, url_encode, wants_url};
+use super::convert::{class_name, etag, max_keys, owner, timestamp, url_encode, wants_url};
 use super::error::s3err;
 use super::service::SpreadS3;
 
@@ -40,6 +40,7 @@ fn contents(
     reply: &ListReply,
     url: bool,
     fetch_owner: Option<&str>,
+    policies: Option<&policy::PolicySet>,
 ) -> (Vec<Object>, Vec<CommonPrefix>) {
     let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
     let objects = reply
@@ -50,9 +51,7 @@ fn contents(
             e_tag: Some(etag(&o.etag)),
             last_modified: Some(timestamp(o.mtime_ms)),
             size: Some(o.size as i64),
-            storage_class: Some(ObjectStorageClass::from_static(
-                ObjectStorageClass::STANDARD,
-            )),
+            storage_class: Some(ObjectStorageClass::from(class_name(policies, &o.policy))),
             owner: fetch_owner.map(owner),
             ..Default::default()
         })
@@ -85,7 +84,13 @@ pub async fn list_objects(
         max,
     )
     .await?;
-    let (objects, prefixes) = contents(&reply, url, Some(container.account.as_str()));
+    let policies = s3.svc.policies().await.ok();
+    let (objects, prefixes) = contents(
+        &reply,
+        url,
+        Some(container.account.as_str()),
+        policies.as_deref(),
+    );
     let enc = |s: String| if url { url_encode(&s) } else { s };
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(container.name),
@@ -148,10 +153,12 @@ pub async fn list_objects_v2(
     )
     .await?;
     let fetch_owner = input.fetch_owner.unwrap_or(false);
+    let policies = s3.svc.policies().await.ok();
     let (objects, prefixes) = contents(
         &reply,
         url,
         fetch_owner.then_some(container.account.as_str()),
+        policies.as_deref(),
     );
     let enc = |s: String| if url { url_encode(&s) } else { s };
     Ok(S3Response::new(ListObjectsV2Output {

@@ -7,7 +7,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::access::{Access, granted};
-use super::convert::{etag, max_keys, owner, timestamp, url_encode, wants_url};
+use super::convert::{class_name, etag, max_keys, owner, timestamp, url_encode, wants_url};
 use super::error::s3err;
 use super::lock::bucket_lock;
 use super::service::SpreadS3;
@@ -115,6 +115,7 @@ pub async fn list_object_versions(
     };
     let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
     let owner = owner(&container.account);
+    let policies = s3.svc.policies().await.ok();
     let mut versions = Vec::new();
     let mut markers = Vec::new();
     for v in &reply.versions {
@@ -134,9 +135,10 @@ pub async fn list_object_versions(
                 last_modified: Some(timestamp(v.mtime_ms)),
                 owner: Some(owner.clone()),
                 size: Some(v.size as i64),
-                storage_class: Some(ObjectVersionStorageClass::from_static(
-                    ObjectVersionStorageClass::STANDARD,
-                )),
+                storage_class: Some(ObjectVersionStorageClass::from(class_name(
+                    policies.as_deref(),
+                    &v.policy,
+                ))),
                 version_id: Some(v.version_id.clone()),
                 ..Default::default()
             });

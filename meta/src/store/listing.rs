@@ -64,6 +64,7 @@ fn summary(rec: &ObjectRecord) -> ObjectSummary {
         mtime_ms: rec.mtime_ms,
         content_type: rec.content_type.clone(),
         assembled_size: assembled_size(rec),
+        policy: rec.policy.clone(),
     }
 }
 
