@@ -115,7 +115,11 @@ fn scan(reader: impl Read) -> std::io::Result<(u64, String, Vec<EnvSum>)> {
     let mut rest = archive.into_inner();
     std::io::copy(&mut rest, &mut std::io::sink())?;
     envs.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok((rest.bytes, rest.hasher.finalize().to_hex().to_string(), envs))
+    Ok((
+        rest.bytes,
+        rest.hasher.finalize().to_hex().to_string(),
+        envs,
+    ))
 }
 
 /// The header of a backup of the snapshot `meta` whose file is `file` (read once, left at its
@@ -180,8 +184,8 @@ fn read_header(r: &mut impl Read, file: &Path) -> Result<(Header, u64)> {
     struct Version {
         v: u32,
     }
-    let v: Version = serde_json::from_slice(&json)
-        .map_err(|e| bad(file, format!("unreadable header: {e}")))?;
+    let v: Version =
+        serde_json::from_slice(&json).map_err(|e| bad(file, format!("unreadable header: {e}")))?;
     if v.v > BACKUP_VERSION {
         return Err(bad(
             file,
@@ -192,8 +196,8 @@ fn read_header(r: &mut impl Read, file: &Path) -> Result<(Header, u64)> {
             ),
         ));
     }
-    let h: Header = serde_json::from_slice(&json)
-        .map_err(|e| bad(file, format!("unreadable header: {e}")))?;
+    let h: Header =
+        serde_json::from_slice(&json).map_err(|e| bad(file, format!("unreadable header: {e}")))?;
     Ok((h, 12 + u64::from(len)))
 }
 
@@ -297,8 +301,8 @@ fn unpack_and_adopt(
     tar::Archive::new(std::io::BufReader::new(f).take(header.snapshot_bytes))
         .unpack(staging)
         .map_err(|e| bad(file, format!("unpacking: {e}")))?;
-    let meta = crate::raft::state_machine::unpacked_description(staging)
-        .map_err(|e| bad(file, e))?;
+    let meta =
+        crate::raft::state_machine::unpacked_description(staging).map_err(|e| bad(file, e))?;
     if meta.last_log_id.map_or(0, |l| l.index) != header.index {
         return Err(bad(
             file,

@@ -272,7 +272,11 @@ async fn backup(
     if req.method() != Method::POST {
         return Err((
             StatusCode::METHOD_NOT_ALLOWED,
-            Error::InvalidArgument(format!("{} is not allowed on {}", req.method(), api::BACKUP_PATH)),
+            Error::InvalidArgument(format!(
+                "{} is not allowed on {}",
+                req.method(),
+                api::BACKUP_PATH
+            )),
         ));
     }
     let verified = authenticate(verifier, &req, api::BACKUP_PATH, false)?;
@@ -284,8 +288,10 @@ async fn backup(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/octet-stream"),
     );
-    resp.headers_mut()
-        .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(length));
+    resp.headers_mut().insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(length),
+    );
     Ok(resp)
 }
 

@@ -305,16 +305,13 @@ impl Node {
                 .map_err(|e| Error::Unavailable(format!("building a snapshot: {e}")))?;
         }
         let dir = self.data_dir.clone();
-        let opened = tokio::task::spawn_blocking(move || {
-            super::state_machine::open_current_snapshot(&dir)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("opening the snapshot: {e}")))?
-        .map_err(Error::Io)?;
+        let opened =
+            tokio::task::spawn_blocking(move || super::state_machine::open_current_snapshot(&dir))
+                .await
+                .map_err(|e| Error::Internal(format!("opening the snapshot: {e}")))?
+                .map_err(Error::Io)?;
         match opened {
-            Some((meta, file))
-                if meta.last_log_id.map(|l| l.index) >= wanted.map(|w| w.index) =>
-            {
+            Some((meta, file)) if meta.last_log_id.map(|l| l.index) >= wanted.map(|w| w.index) => {
                 Ok((meta, file))
             }
             Some((meta, _)) => Err(Error::Unavailable(format!(

@@ -790,7 +790,9 @@ fn pack(layout: &Layout, staged: &Path, meta: &SnapshotMeta) -> Result<PathBuf, 
 
 /// The node's current snapshot under `data_dir` and its file, opened (`None`: none yet). The
 /// open file stays readable even if a newer snapshot replaces it meanwhile.
-pub fn open_current_snapshot(data_dir: &Path) -> Result<Option<(SnapshotMeta, std::fs::File)>, String> {
+pub fn open_current_snapshot(
+    data_dir: &Path,
+) -> Result<Option<(SnapshotMeta, std::fs::File)>, String> {
     let layout = Layout {
         data_dir: data_dir.to_path_buf(),
     };
