@@ -364,6 +364,9 @@ async fn a_backup_undoes_a_bad_delete_and_verify_finds_a_changed_node() {
     s3.put_object("keep-a", "after", b"after the restore".to_vec())
         .await
         .expect_status(200, "PUT after the restore");
+    let got = s3.get_object("keep-a", "after").await;
+    got.expect_status(200, "GET after the restore");
+    assert_eq!(got.body.as_ref(), b"after the restore");
 
     stop(&mut restored);
     cluster.stop();
