@@ -296,13 +296,21 @@ impl Node {
         let has = |m: &openraft::RaftMetrics<u64, BasicNode>| {
             m.snapshot.map(|s| s.index) >= wanted.map(|w| w.index)
         };
-        if !has(&self.raft.metrics().borrow()) {
+        // A trigger while a build is under way is dropped, and that build may end short of
+        // `wanted`: trigger again every few seconds, within `wait`.
+        let deadline = tokio::time::Instant::now() + wait;
+        while !has(&self.raft.metrics().borrow()) {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Unavailable(format!(
+                    "no snapshot covering {wanted:?} within {wait:?}"
+                )));
+            }
             self.raft.trigger().snapshot().await.map_err(unavailable)?;
-            self.raft
-                .wait(Some(wait))
+            let _ = self
+                .raft
+                .wait(Some(Duration::from_secs(5)))
                 .metrics(|m| has(m), "a snapshot for the backup")
-                .await
-                .map_err(|e| Error::Unavailable(format!("building a snapshot: {e}")))?;
+                .await;
         }
         let dir = self.data_dir.clone();
         let opened =
