@@ -47,6 +47,10 @@ pub struct MetaArgs {
     /// TOML configuration file (every field has a default).
     #[arg(long, env = "SPREAD_META_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Start a new group of one from this backup file (`spread admin meta backup`): the
+    /// config's `data_dir` must be empty and its `node_id` new. Only for the first start.
+    #[arg(long, env = "SPREAD_META_RESTORE")]
+    pub restore: Option<PathBuf>,
 }
 
 /// Flags of `spread chunkd`.
@@ -233,6 +237,12 @@ pub enum MetaCommand {
     Add { id: u64, addr: String },
     /// Remove a node from the group (its id is never used again).
     Remove { id: u64 },
+    /// Write a consistent snapshot of the whole state, from the leader, to FILE (written to
+    /// a temporary name, synced, checked, then renamed). Restore with `spread meta --restore`.
+    Backup { file: PathBuf },
+    /// Compare every member's state: each digests it at the same log index (a marker the
+    /// leader writes); exits non-zero if they differ.
+    Verify,
 }
 
 /// `spread admin chunkd ...`

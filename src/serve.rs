@@ -28,6 +28,20 @@ pub async fn meta(args: MetaArgs) -> Result<()> {
         None => meta::Config::default(),
     }
     .with_env();
+    let config = match &args.restore {
+        Some(file) => {
+            let config = meta::Config {
+                bootstrap: true,
+                ..config
+            };
+            let (c, file) = (config.clone(), file.clone());
+            tokio::task::spawn_blocking(move || meta::backup::restore(&c, &file))
+                .await
+                .map_err(|e| crate::error::Error::Usage(format!("restore task failed: {e}")))??;
+            config
+        }
+        None => config,
+    };
     // Meta stops cleanly: no new requests, in-flight commits finish, the LMDB environments
     // are closed before the process exits.
     let mut shutdown = Shutdown::install();

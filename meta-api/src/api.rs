@@ -50,7 +50,15 @@ pub const ADMIN_PATHS: &[&str] = &[
     SwiftUserDelete::PATH,
     QuotaSet::PATH,
     QuotaGet::PATH,
+    GroupMark::PATH,
+    GroupDigest::PATH,
+    BACKUP_PATH,
 ];
+
+/// `spread admin meta backup`: the leader answers a consistent snapshot of the whole state as
+/// a backup file (a versioned header, then the snapshot file), streamed. Not a JSON endpoint:
+/// the client writes the body to a file as it arrives.
+pub const BACKUP_PATH: &str = "/v1/group/backup";
 
 /// The routes answered without credentials (probes).
 pub const OPEN_PATHS: &[&str] = &[Health::PATH];
@@ -149,6 +157,8 @@ endpoints! {
     GroupStatusGet => "/v1/group/status" -> GroupStatus;
     GroupAdd => "/v1/group/add" -> GroupStatus;
     GroupRemove => "/v1/group/remove" -> GroupStatus;
+    GroupMark => "/v1/group/mark" -> MarkAnswer;
+    GroupDigest => "/v1/group/digest" -> NodeDigest;
     RdirList => "/v1/rdir/list" -> RdirAnswer;
     RdirCheck => "/v1/rdir/check" -> RdirUnknown;
     ChunkLocate => "/v1/rdir/locate" -> Option<LocatedChunk>;
@@ -308,6 +318,42 @@ pub struct GroupAdd {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupRemove {
     pub id: u64,
+}
+
+/// Writes a verify marker in the group's log (leader only): every node digests its state when
+/// it applies the marker (`spread admin meta verify`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroupMark {}
+
+/// Where a verify marker landed in the log.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MarkAnswer {
+    pub index: u64,
+    pub term: u64,
+}
+
+/// The answering node's digest of its state at the verify marker at log `index` (it waits up
+/// to `wait_ms` to apply it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroupDigest {
+    pub index: u64,
+    pub wait_ms: u64,
+}
+
+/// One node's digest of its whole state at a verify marker.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NodeDigest {
+    /// The answering node.
+    pub id: u64,
+    /// The marker's log position.
+    pub index: u64,
+    pub term: u64,
+    /// BLAKE3 (hex) over every environment's digest.
+    pub digest: String,
+    /// Entries digested.
+    pub entries: u64,
+    /// Each environment (path under the state's root) and its digest.
+    pub envs: Vec<(String, String)>,
 }
 
 /// One node's view of its meta group.

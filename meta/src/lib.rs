@@ -3,6 +3,7 @@
 //! protocol — wire types, endpoints, the error type and the client — is the `meta-api` crate,
 //! which the gateway and chunk servers use without linking LMDB.
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod expirer;
 pub mod ids;

@@ -28,6 +28,16 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+/// Longest a digest request waits for its node to apply the marker.
+const MAX_DIGEST_WAIT_MS: u64 = 120_000;
+
+/// The body of every answer: whole (JSON, text) or streamed (a backup).
+type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+fn whole(resp: Response<Full<Bytes>>) -> Response<Body> {
+    resp.map(|b| b.map_err(|never| match never {}).boxed())
+}
+
 /// Largest request body accepted.
 const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 
@@ -196,7 +206,7 @@ async fn handle(
     metrics: Arc<Metrics>,
     req: Request<Incoming>,
     id: u64,
-) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
+) -> std::result::Result<Response<Body>, Infallible> {
     let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
     async move {
         let started = Instant::now();
@@ -205,6 +215,21 @@ async fn handle(
             let resp = monitor(&node, &metrics, endpoint, req.method()).await;
             metrics.request(
                 endpoint,
+                resp.status().as_u16(),
+                started.elapsed().as_secs_f64(),
+            );
+            return Ok(whole(resp));
+        }
+        if req.uri().path() == api::BACKUP_PATH {
+            let resp = match backup(&node, verifier.as_ref().as_ref(), req).await {
+                Ok(resp) => resp,
+                Err((status, e)) => {
+                    tracing::warn!(error = %e, "backup refused");
+                    whole(error_response(status, &e))
+                }
+            };
+            metrics.request(
+                api::BACKUP_PATH,
                 resp.status().as_u16(),
                 started.elapsed().as_secs_f64(),
             );
@@ -232,10 +257,42 @@ async fn handle(
             elapsed_us = elapsed.as_micros() as u64,
             "done"
         );
-        Ok(resp)
+        Ok(whole(resp))
     }
     .instrument(span)
     .await
+}
+
+/// `POST` [`api::BACKUP_PATH`] (admin): the leader streams a backup ([`crate::backup`]).
+async fn backup(
+    node: &Arc<Node>,
+    verifier: Option<&Verifier>,
+    req: Request<Incoming>,
+) -> std::result::Result<Response<Body>, Failure> {
+    if req.method() != Method::POST {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            Error::InvalidArgument(format!(
+                "{} is not allowed on {}",
+                req.method(),
+                api::BACKUP_PATH
+            )),
+        ));
+    }
+    let verified = authenticate(verifier, &req, api::BACKUP_PATH, false)?;
+    node.check_leader().map_err(fail)?;
+    read_signed_body(req, verified.as_ref(), api::BACKUP_PATH).await?;
+    let (body, length) = crate::backup::stream(node).await.map_err(fail)?;
+    let mut resp = Response::new(body.boxed());
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/octet-stream"),
+    );
+    resp.headers_mut().insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(length),
+    );
+    Ok(resp)
 }
 
 type Failure = (StatusCode, Error);
@@ -366,6 +423,11 @@ pub fn routes() -> Routes {
     r.group(|n, _: api::GroupStatusGet| async move { Ok(n.status()) });
     r.group(|n, q: api::GroupAdd| async move { n.add_member(q.id, &q.addr).await });
     r.group(|n, q: api::GroupRemove| async move { n.remove_member(q.id).await });
+    r.group(|n, _: api::GroupMark| async move { n.mark().await });
+    r.group(|n, q: api::GroupDigest| async move {
+        let wait = Duration::from_millis(q.wait_ms.min(MAX_DIGEST_WAIT_MS));
+        n.digest_at(q.index, wait).await
+    });
     r.register(Kind::Anywhere, |_, _: api::Health| {
         Ok(api::HealthAnswer {
             status: "ok".to_string(),

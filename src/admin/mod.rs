@@ -2,6 +2,7 @@
 //! policies and object locations, through meta's HTTP API; chunk servers' scrubbers, asked
 //! directly ([`chunkd`]).
 
+pub mod backup;
 pub mod chunkd;
 pub mod locate;
 pub mod policy;
@@ -379,6 +380,8 @@ pub async fn run(args: AdminArgs) -> Result<()> {
             let s = client.group_remove(id).await?;
             format!("removed meta node {id}; {} members\n", s.members.len())
         }
+        AdminCommand::Meta(MetaCommand::Backup { file }) => backup::backup(&client, &file).await?,
+        AdminCommand::Meta(MetaCommand::Verify) => backup::verify(&client).await?,
         AdminCommand::Chunkd(ChunkdCommand::ScrubStatus { server, json }) => {
             chunkd::scrub_status(&chunks, &chunkd::address(&client, &server).await?, json).await?
         }
@@ -495,7 +498,7 @@ async fn service_id(client: &MetaClient, given: &str) -> Result<String> {
 }
 
 /// Writes `text` to stdout; a closed pipe (`spread admin ... | head`) is not an error.
-fn write_stdout(text: &str) -> Result<()> {
+pub(crate) fn write_stdout(text: &str) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

@@ -352,6 +352,96 @@ impl MetaClient {
         self.call(&api::GroupRemove { id }).await
     }
 
+    /// Sends `req` to the node at `addr` only (no following of the leader): for the
+    /// endpoints every node answers for itself.
+    pub async fn call_at<E: Endpoint>(&self, addr: &str, req: &E) -> Result<E::Response> {
+        let mut one = MetaClient::new(addr).with_timeout(self.timeout);
+        one.signer = self.signer.clone();
+        one.call(req).await
+    }
+
+    /// The address of the group's leader, as the first node that knows it says.
+    pub async fn leader_addr(&self) -> Result<String> {
+        let mut last = String::from("no address configured");
+        for addr in self.addrs.iter() {
+            match self.group_status_at(addr).await {
+                Ok(s) if s.state == "Leader" => return Ok(addr.clone()),
+                Ok(s) => match s.leader_addr {
+                    Some(l) => return Ok(l),
+                    None => last = format!("{addr}: no leader known"),
+                },
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(Error::Unavailable(format!("no meta leader: {last}")))
+    }
+
+    /// Asks the group's leader for a backup ([`api::BACKUP_PATH`]) and writes the answer to
+    /// `out` as it arrives (bounded memory); returns the bytes written. Each piece of the
+    /// answer must arrive within this client's timeout.
+    pub async fn backup_to<W>(&self, out: &mut W) -> Result<u64>
+    where
+        W: tokio::io::AsyncWrite + Unpin,
+    {
+        use tokio::io::AsyncWriteExt;
+        let addr = self.leader_addr().await?;
+        let body = Bytes::from_static(b"{}");
+        let mut request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("http://{addr}{}", api::BACKUP_PATH))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body.clone()))
+            .map_err(|e| Error::InvalidArgument(format!("bad meta address {addr}: {e}")))?;
+        if let Some(signer) = &self.signer {
+            let (mut parts, b) = request.into_parts();
+            signer
+                .sign_headers(
+                    &mut parts.headers,
+                    &parts.method,
+                    &parts.uri,
+                    &internal_auth::content_hash(&body),
+                )
+                .map_err(|e| Error::Internal(format!("signing the request: {e}")))?;
+            request = http::Request::from_parts(parts, b);
+        }
+        let lost = |e: String| Error::Unavailable(format!("{addr}: backup: {e}"));
+        let resp = tokio::time::timeout(self.timeout, self.http.request(request))
+            .await
+            .map_err(|_| lost("no answer in time".into()))?
+            .map_err(|e| lost(e.to_string()))?;
+        let status = resp.status();
+        let mut body = resp.into_body();
+        if !status.is_success() {
+            let bytes = http_body_util::Limited::new(body, 64 * 1024)
+                .collect()
+                .await
+                .map_err(|e| lost(e.to_string()))?
+                .to_bytes();
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(b) => Error::from_body(b, ""),
+                Err(_) => lost(format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                )),
+            });
+        }
+        let mut written = 0u64;
+        loop {
+            let frame = tokio::time::timeout(self.timeout, body.frame())
+                .await
+                .map_err(|_| lost("the answer stalled".into()))?;
+            let Some(frame) = frame else { break };
+            let frame = frame.map_err(|e| lost(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                out.write_all(&data)
+                    .await
+                    .map_err(|e| Error::Io(format!("writing the backup: {e}")))?;
+                written += data.len() as u64;
+            }
+        }
+        Ok(written)
+    }
+
     /// Succeeds when the service answers.
     pub async fn health(&self) -> Result<()> {
         self.call(&api::Health {}).await?;

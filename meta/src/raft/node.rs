@@ -12,12 +12,12 @@
 
 use super::log_store::LogStore;
 use super::network::Network;
-use super::state_machine::{StateMachine, StoreHandle};
+use super::state_machine::{Digests, StateMachine, StoreHandle};
 use super::{Applied, MAX_PROPOSAL, Proposal, TypeConfig};
 use crate::config::Config;
 use crate::metrics::RaftInstruments;
 use crate::store::{Command, Outcome, Submit};
-use meta_api::api::{GroupMember, GroupStatus};
+use meta_api::api::{GroupMember, GroupStatus, MarkAnswer, NodeDigest};
 use meta_api::error::{Error, Result};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers, Raft, ServerState, SnapshotPolicy};
@@ -37,6 +37,10 @@ pub struct Node {
     log_path: std::path::PathBuf,
     /// What the Raft parts count (the committed index for readiness).
     observer: RaftInstruments,
+    /// The node's data directory (its snapshots, for a backup).
+    data_dir: std::path::PathBuf,
+    /// The state's digests at verify markers.
+    digests: Digests,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Error {
@@ -72,6 +76,7 @@ impl Node {
                 .observed(observer.clone())
         };
         let store = sm.store();
+        let digests = sm.digests();
         let raft_config = openraft::Config {
             cluster_name: "spread-meta".to_string(),
             heartbeat_interval: config.raft_heartbeat_ms,
@@ -109,6 +114,8 @@ impl Node {
             proposals,
             log_path: config.data_dir.join("raft"),
             observer,
+            data_dir: config.data_dir.clone(),
+            digests,
         });
         let weak = Arc::downgrade(&node);
         let handle = tokio::runtime::Handle::current();
@@ -274,6 +281,113 @@ impl Node {
             .map_err(unavailable)?;
         tracing::info!(id, "meta node removed");
         Ok(self.status())
+    }
+
+    /// A consistent snapshot of the whole state for a backup (leader only): a snapshot is
+    /// built now (openraft's own, the file a lagging node would get) covering at least
+    /// everything applied when the request came, and its file is opened. Returns the
+    /// snapshot's description and the open file.
+    pub async fn backup_snapshot(
+        &self,
+        wait: Duration,
+    ) -> Result<(super::SnapshotMeta, std::fs::File)> {
+        self.read_barrier().await?;
+        let wanted = self.raft.metrics().borrow().last_applied;
+        let has = |m: &openraft::RaftMetrics<u64, BasicNode>| {
+            m.snapshot.map(|s| s.index) >= wanted.map(|w| w.index)
+        };
+        // A trigger while a build is under way is dropped, and that build may end short of
+        // `wanted`: trigger again every few seconds, within `wait`.
+        let deadline = tokio::time::Instant::now() + wait;
+        while !has(&self.raft.metrics().borrow()) {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Unavailable(format!(
+                    "no snapshot covering {wanted:?} within {wait:?}"
+                )));
+            }
+            self.raft.trigger().snapshot().await.map_err(unavailable)?;
+            let _ = self
+                .raft
+                .wait(Some(Duration::from_secs(5)))
+                .metrics(|m| has(m), "a snapshot for the backup")
+                .await;
+        }
+        let dir = self.data_dir.clone();
+        let opened =
+            tokio::task::spawn_blocking(move || super::state_machine::open_current_snapshot(&dir))
+                .await
+                .map_err(|e| Error::Internal(format!("opening the snapshot: {e}")))?
+                .map_err(Error::Io)?;
+        match opened {
+            Some((meta, file)) if meta.last_log_id.map(|l| l.index) >= wanted.map(|w| w.index) => {
+                Ok((meta, file))
+            }
+            Some((meta, _)) => Err(Error::Unavailable(format!(
+                "the snapshot covers {:?}, older than the applied {:?}; try again",
+                meta.last_log_id, wanted
+            ))),
+            None => Err(Error::Unavailable("no snapshot was built".into())),
+        }
+    }
+
+    /// Writes a verify marker (leader only): an entry without commands, upon whose
+    /// application every node digests its state. Answers the marker's log position once it
+    /// is applied here.
+    pub async fn mark(&self) -> Result<MarkAnswer> {
+        self.check_leader()?;
+        let proposal = Proposal {
+            v: 1,
+            commands: Vec::new(),
+        };
+        match self.raft.client_write(proposal).await {
+            Ok(r) => Ok(MarkAnswer {
+                index: r.log_id.index,
+                term: r.log_id.leader_id.term,
+            }),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(Error::NotLeader(f.leader_node.map(|n| n.addr)))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// This node's digest of its state at the marker of log index `index`, waiting (up to
+    /// `wait`) until it has applied it. A node that skipped the marker (it caught up by
+    /// snapshot) or keeps it no more answers `InvalidArgument`.
+    pub async fn digest_at(&self, index: u64, wait: Duration) -> Result<NodeDigest> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let found = {
+                let kept = self.digests.lock().unwrap_or_else(|e| e.into_inner());
+                kept.iter().find(|(id, _)| id.index == index).cloned()
+            };
+            if let Some((id, digest)) = found {
+                let d = digest.map_err(|e| Error::Internal(format!("digesting: {e}")))?;
+                return Ok(NodeDigest {
+                    id: self.id,
+                    index: id.index,
+                    term: id.leader_id.term,
+                    digest: d.digest,
+                    entries: d.entries,
+                    envs: d.envs,
+                });
+            }
+            let applied = self.raft.metrics().borrow().last_applied.map(|l| l.index);
+            if applied.is_some_and(|a| a >= index) {
+                return Err(Error::InvalidArgument(format!(
+                    "node {} has applied past index {index} without a digest there (it caught \
+                     up by snapshot, or the marker is too old): verify again",
+                    self.id
+                )));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Unavailable(format!(
+                    "node {} has not applied index {index} (it is at {applied:?})",
+                    self.id
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Stops Raft and waits (bounded) until the log and the store are closed, so the same

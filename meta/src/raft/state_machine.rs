@@ -27,17 +27,17 @@ use super::{
 };
 use super::{any, blocking};
 use crate::config::Config;
-use crate::store::{COMMAND_VERSION, Item, Store, Submit};
+use crate::store::{COMMAND_VERSION, Item, StateDigest, Store, Submit};
 use meta_api::error::Error;
 use openraft::StorageIOError;
 use openraft::storage::SnapshotSignature;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio::io::AsyncSeekExt;
 
 /// Version of the records this module writes ([`SmRecord`], [`SnapshotRecord`]).
@@ -170,6 +170,22 @@ pub struct StateMachine {
     membership: StoredMembership,
     /// Where batch apply times are reported.
     observer: Option<crate::metrics::RaftInstruments>,
+    /// The state's digest at each recent marker entry ([`is_marker`]).
+    digests: Digests,
+}
+
+/// Digests of the state taken when a marker entry was applied (`spread admin meta verify`),
+/// the most recent last: (the marker's log id, the digest or why it could not be taken).
+pub type Digests = Arc<Mutex<VecDeque<(LogId, Result<StateDigest, String>)>>>;
+
+/// How many marker digests a node keeps.
+const KEPT_DIGESTS: usize = 8;
+
+/// A marker: a normal entry without commands (the leader writes one for `meta verify`; the
+/// proposer never writes an empty proposal). Applying it changes nothing but the applied
+/// index; each node then digests its state, so every node digests the same state.
+fn is_marker(entry: &Entry) -> bool {
+    matches!(&entry.payload, EntryPayload::Normal(p) if p.commands.is_empty())
 }
 
 impl StateMachine {
@@ -198,6 +214,7 @@ impl StateMachine {
             last_applied: record.last_applied,
             membership: record.membership,
             observer: None,
+            digests: Arc::new(Mutex::new(VecDeque::new())),
         })
     }
 
@@ -217,6 +234,11 @@ impl StateMachine {
     /// The store requests use.
     pub fn store(&self) -> Arc<StoreHandle> {
         self.store.clone()
+    }
+
+    /// Where the digests taken at marker entries are kept.
+    pub fn digests(&self) -> Digests {
+        self.digests.clone()
     }
 }
 
@@ -417,19 +439,8 @@ fn apply_batch(
     Ok((out, previous, membership))
 }
 
-impl RaftStateMachine<TypeConfig> for StateMachine {
-    type SnapshotBuilder = SnapshotBuilder;
-
-    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
-        Ok((self.last_applied, self.membership.clone()))
-    }
-
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>, StorageError>
-    where
-        I: IntoIterator<Item = Entry> + OptionalSend,
-        I::IntoIter: OptionalSend,
-    {
-        let entries: Vec<Entry> = entries.into_iter().collect();
+impl StateMachine {
+    async fn apply_run(&mut self, entries: Vec<Entry>) -> Result<Vec<Applied>, StorageError> {
         let store = self.store.get();
         let (applied, membership) = (self.last_applied, self.membership.clone());
         let started = std::time::Instant::now();
@@ -442,6 +453,63 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         self.last_applied = applied;
         self.membership = membership;
+        Ok(out)
+    }
+
+    /// Digests the state as it is now (the marker `id` was just applied; nothing else is
+    /// applied meanwhile) and keeps the answer for `meta verify`.
+    async fn digest_at(&mut self, id: LogId) {
+        let store = self.store.get();
+        let started = std::time::Instant::now();
+        let digest = blocking(move || store.digest().map_err(|e| e.to_string())).await;
+        match &digest {
+            Ok(d) => tracing::info!(
+                index = id.index,
+                digest = %d.digest,
+                entries = d.entries,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "state digested at a verify marker"
+            ),
+            Err(e) => tracing::warn!(index = id.index, error = %e, "cannot digest the state"),
+        }
+        let mut kept = self.digests.lock().unwrap_or_else(|e| e.into_inner());
+        kept.push_back((id, digest));
+        while kept.len() > KEPT_DIGESTS {
+            kept.pop_front();
+        }
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        Ok((self.last_applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        // Applied in runs that end at a marker, so the state is digested exactly as the
+        // marker leaves it.
+        let mut out = Vec::new();
+        let mut run = Vec::new();
+        for entry in entries {
+            let marker = is_marker(&entry).then_some(entry.log_id);
+            run.push(entry);
+            if let Some(id) = marker {
+                let fresh = self.last_applied.is_none_or(|a| id.index > a.index);
+                out.extend(self.apply_run(std::mem::take(&mut run)).await?);
+                if fresh {
+                    self.digest_at(id).await;
+                }
+            }
+        }
+        if !run.is_empty() {
+            out.extend(self.apply_run(run).await?);
+        }
         Ok(out)
     }
 
@@ -718,4 +786,60 @@ fn pack(layout: &Layout, staged: &Path, meta: &SnapshotMeta) -> Result<PathBuf, 
     std::fs::rename(&tmp, &tar).map_err(|e| format!("{}: {e}", tar.display()))?;
     write_current_snapshot(layout, meta)?;
     Ok(tar)
+}
+
+/// The node's current snapshot under `data_dir` and its file, opened (`None`: none yet). The
+/// open file stays readable even if a newer snapshot replaces it meanwhile.
+pub fn open_current_snapshot(
+    data_dir: &Path,
+) -> Result<Option<(SnapshotMeta, std::fs::File)>, String> {
+    let layout = Layout {
+        data_dir: data_dir.to_path_buf(),
+    };
+    // A newer snapshot may replace the one named between reading the name and opening it.
+    for _ in 0..5 {
+        let Some(record) = current_snapshot(&layout)? else {
+            return Ok(None);
+        };
+        let path = layout
+            .snapshots()
+            .join(format!("{}.tar", record.meta.snapshot_id));
+        match std::fs::File::open(&path) {
+            Ok(f) => return Ok(Some((record.meta, f))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+    }
+    Err("the current snapshot kept changing while it was opened".to_string())
+}
+
+/// The description (`snapshot.json`) of a snapshot file unpacked under `unpacked`.
+pub fn unpacked_description(unpacked: &Path) -> Result<SnapshotMeta, String> {
+    let inner: SnapshotRecord = std::fs::read(unpacked.join("snapshot.json"))
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        .map_err(|e| format!("the snapshot's description cannot be read: {e}"))?;
+    if inner.v > SM_RECORD_VERSION {
+        return Err(format!(
+            "the snapshot has version {}, this binary knows up to {SM_RECORD_VERSION}",
+            inner.v
+        ));
+    }
+    Ok(inner.meta)
+}
+
+/// Makes the environments under `staged` (a directory on the same file system) the state of
+/// the node at `data_dir`, as installing a snapshot does: renamed in as a new generation, then
+/// named by `state/CURRENT` (written atomically).
+pub fn adopt_state(data_dir: &Path, staged: &Path) -> Result<(), String> {
+    let layout = Layout {
+        data_dir: data_dir.to_path_buf(),
+    };
+    let states = layout.states();
+    std::fs::create_dir_all(&states).map_err(|e| format!("{}: {e}", states.display()))?;
+    let gen_name = format!("g{}", unique());
+    let generation = states.join(&gen_name);
+    std::fs::rename(staged, &generation).map_err(|e| format!("{}: {e}", generation.display()))?;
+    sync_dir(&states)?;
+    write_atomic(&states.join("CURRENT"), gen_name.as_bytes())
 }

@@ -299,3 +299,132 @@ fn a_store_from_before_replication_starts_a_group_of_one() {
         assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, 1)));
     });
 }
+
+/// A verify marker: a normal entry without commands.
+fn marker(term: u64, index: u64) -> Entry {
+    proposal(term, index, Vec::new())
+}
+
+fn digest_at(sm: &StateMachine, index: u64) -> crate::store::StateDigest {
+    let kept = sm.digests();
+    let kept = kept.lock().unwrap();
+    let (_, d) = kept
+        .iter()
+        .find(|(id, _)| id.index == index)
+        .unwrap_or_else(|| panic!("no digest at {index}"));
+    d.clone().unwrap()
+}
+
+#[test]
+fn every_node_digests_the_same_state_at_a_marker_and_a_change_shows() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let rt = runtime();
+    let n = log().len() as u64;
+    rt.block_on(async {
+        let mut entries: Vec<Entry> = log()
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| entry(1, i as u64 + 1, c))
+            .collect();
+        entries.push(marker(1, n + 1));
+        entries.push(entry(
+            1,
+            n + 2,
+            Command::CreateAccount {
+                name: "later".into(),
+                created_ms: 5,
+            },
+        ));
+        let (_, mut sa) = open(a.path());
+        let (_, mut sb) = open(b.path());
+        // Batches end in different places on the two nodes; the marker is inside one.
+        for batch in entries.chunks(5) {
+            sa.apply(batch.to_vec()).await.unwrap();
+        }
+        for batch in entries.chunks(7) {
+            sb.apply(batch.to_vec()).await.unwrap();
+        }
+        let (da, db) = (digest_at(&sa, n + 1), digest_at(&sb, n + 1));
+        assert!(da.entries > 10, "{da:?}");
+        assert_eq!(da, db, "the same state at the marker");
+        // The command after the marker is not in its digest.
+        assert!(sa.store().get().get_account("later").is_ok());
+
+        // A change outside the log (as a corrupted copy) shows at the next marker.
+        sb.store()
+            .get()
+            .apply(Command::CreateAccount {
+                name: "stray".into(),
+                created_ms: 6,
+            })
+            .unwrap();
+        sa.apply(vec![marker(1, n + 3)]).await.unwrap();
+        sb.apply(vec![marker(1, n + 3)]).await.unwrap();
+        let (da, db) = (digest_at(&sa, n + 3), digest_at(&sb, n + 3));
+        assert_ne!(da.digest, db.digest);
+        let differ: Vec<&String> = da
+            .envs
+            .iter()
+            .zip(&db.envs)
+            .filter(|(x, y)| x.1 != y.1)
+            .map(|(x, _)| &x.0)
+            .collect();
+        assert_eq!(differ, vec!["directory"]);
+        // A marker delivered again (after a restart) is not digested again.
+        let before = sa.digests().lock().unwrap().len();
+        sa.apply(vec![marker(1, n + 3)]).await.unwrap();
+        assert_eq!(sa.digests().lock().unwrap().len(), before);
+    });
+}
+
+#[test]
+fn a_restored_backup_holds_the_state_and_applies_a_new_log_from_1() {
+    let (a, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let rt = runtime();
+    let file = a.path().join("meta.backup");
+    rt.block_on(async {
+        let (_, mut sm) = open(a.path());
+        apply_log(&mut sm).await;
+        let snap = sm
+            .get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
+        let mut tar = snap.snapshot.into_std().await;
+        let header = crate::backup::describe(&snap.meta, &mut tar).unwrap();
+        let mut out = std::fs::File::create(&file).unwrap();
+        std::io::Write::write_all(&mut out, &crate::backup::encode_header(&header).unwrap())
+            .unwrap();
+        std::io::copy(&mut tar, &mut out).unwrap();
+    });
+    let restored = c.path().join("node");
+    let mut cfg = config(&restored);
+    cfg.node_id = 10;
+    let header = crate::backup::restore(&cfg, &file).unwrap();
+    assert_eq!(header.index, log().len() as u64);
+    // A second restore into the same directory is refused.
+    let e = crate::backup::restore(&cfg, &file).unwrap_err().to_string();
+    assert!(e.contains("not empty"), "{e}");
+    rt.block_on(async {
+        let mut sm = StateMachine::open(&cfg, ADDR, None).unwrap();
+        assert_eq!(sm.applied_state().await.unwrap().0, None, "a new log");
+        let store = sm.store().get();
+        assert!(store.get_account("acct").is_ok());
+        drop(store);
+        // Index 1 of the new group's log is applied, not taken for one already held.
+        let a = sm
+            .apply(vec![entry(
+                1,
+                1,
+                Command::CreateAccount {
+                    name: "after".into(),
+                    created_ms: 9,
+                },
+            )])
+            .await
+            .unwrap();
+        assert!(a[0].0[0].is_ok(), "{a:?}");
+        assert!(sm.store().get().get_account("after").is_ok());
+    });
+}

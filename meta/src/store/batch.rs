@@ -38,7 +38,7 @@ use std::sync::Arc;
 use typed_arena::Arena;
 
 /// `props` key of the highest log index applied to a meta2 environment (u64 big-endian).
-const APPLIED_KEY: &[u8] = b"applied";
+pub(crate) const APPLIED_KEY: &[u8] = b"applied";
 /// Directory `settings` key of the last log index whose directory changes are committed.
 pub(crate) const DIR_APPLIED_KEY: &[u8] = b"applied_index";
 /// Most commands in one batch (bounds a batch's transactions).

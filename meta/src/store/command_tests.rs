@@ -4,7 +4,7 @@
 
 use super::Store;
 use super::command::{COMMAND_VERSION, Command, Outcome};
-use super::lmdb::{self, Db};
+use super::lmdb;
 use super::multipart::MIN_PART_SIZE;
 use super::sealing::{Reseal, SealTarget, SecretForm};
 use super::test_fixtures::{chunk, config, copy, object};
@@ -522,28 +522,14 @@ pub(crate) fn dump(dir: &Path) -> Dump {
     }
     for path in envs {
         let env = lmdb::open_env(&path, 64 << 20, 24).unwrap();
-        let txn = env.read_txn().unwrap();
-        let main: heed::Database<heed::types::Bytes, heed::types::Bytes> =
-            env.open_database(&txn, None).unwrap().unwrap();
-        let names: Vec<String> = main
-            .iter(&txn)
-            .unwrap()
-            .map(|e| String::from_utf8(e.unwrap().0.to_vec()).unwrap())
-            .collect();
         let rel = path.strip_prefix(dir).unwrap().display().to_string();
-        for name in names {
-            let db: Db = env.open_database(&txn, Some(&name)).unwrap().unwrap();
-            let entries = db
-                .iter(&txn)
-                .unwrap()
-                .map(|e| {
-                    let (k, v) = e.unwrap();
-                    (k.to_vec(), v.to_vec())
-                })
-                .collect();
-            out.insert(format!("{rel}/{name}"), entries);
-        }
-        drop(txn);
+        lmdb::for_each_entry(&env, |name, k, v| {
+            out.entry(format!("{rel}/{name}"))
+                .or_insert_with(Vec::new)
+                .push((k.to_vec(), v.to_vec()));
+            Ok(())
+        })
+        .unwrap();
         drop(env);
         lmdb::wait_closed(&path);
     }

@@ -75,6 +75,40 @@ pub fn create_db(env: &Env, txn: &mut RwTxn, name: &str) -> Result<Db> {
     Ok(env.create_database::<Bytes, Bytes>(txn, Some(name))?)
 }
 
+/// Calls `f(database, key, value)` for every entry of every named database of `env`, in one
+/// read transaction: databases in name order, entries in key order. What a state digest
+/// (`spread admin meta verify`) and the tests' dumps read.
+pub fn for_each_entry(
+    env: &Env,
+    mut f: impl FnMut(&str, &[u8], &[u8]) -> Result<()>,
+) -> Result<()> {
+    let txn = env.read_txn()?;
+    let Some(main) = env.open_database::<Bytes, Bytes>(&txn, None)? else {
+        return Ok(());
+    };
+    let mut names = Vec::new();
+    for entry in main.iter(&txn)? {
+        let (name, _) = entry?;
+        let name = String::from_utf8(name.to_vec()).map_err(|_| {
+            Error::Db(format!(
+                "{}: a database name is not UTF-8",
+                env.path().display()
+            ))
+        })?;
+        names.push(name);
+    }
+    for name in names {
+        let Some(db) = env.open_database::<Bytes, Bytes>(&txn, Some(&name))? else {
+            continue;
+        };
+        for entry in db.iter(&txn)? {
+            let (k, v) = entry?;
+            f(&name, k, v)?;
+        }
+    }
+    Ok(())
+}
+
 /// Waits (bounded) until the environment at `path` is closed by its last owner.
 pub fn wait_closed(path: &Path) {
     if let Some(event) = heed::env_closing_event(path)

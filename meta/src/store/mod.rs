@@ -38,6 +38,7 @@ pub use conscience::{bounded_score, score};
 pub use expirer::ExpiryPass;
 pub use lifecycle::LifecyclePass;
 pub use meta2::Usage;
+pub use raft_state::StateDigest;
 pub use repair::{Changes as RepairChanges, QUEUE_PAGE};
 pub use sealing::SealPass;
 pub use swift::TOKEN_PREFIX;

@@ -38,32 +38,113 @@ impl Store {
     /// meanwhile, so the copies are of one state.
     pub fn copy_to(&self, dest: &Path) -> Result<()> {
         copy_env(&self.dir.env, &dest.join(DIRECTORY_DIR))?;
+        for (group, cid) in self.meta2_envs()? {
+            let m2 = self.envs.get(&cid, false)?;
+            copy_env(&m2.env, &dest.join(META2_DIR).join(group).join(&cid))?;
+        }
+        Ok(())
+    }
+
+    /// Every meta2 environment on disk, as (group directory, container id), sorted.
+    fn meta2_envs(&self) -> Result<Vec<(String, String)>> {
         let root = self.envs.root();
         let groups = match std::fs::read_dir(root) {
             Ok(g) => g,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(Error::Io(format!("listing {}: {e}", root.display()))),
         };
+        let mut out = Vec::new();
         for group in groups {
             let group = group.map_err(|e| Error::Io(e.to_string()))?;
             let envs = std::fs::read_dir(group.path())
                 .map_err(|e| Error::Io(format!("listing {}: {e}", group.path().display())))?;
             for env in envs {
                 let env = env.map_err(|e| Error::Io(e.to_string()))?;
-                let cid = env.file_name().to_string_lossy().into_owned();
                 if !env.path().join("data.mdb").exists() {
                     continue;
                 }
-                let m2 = self.envs.get(&cid, false)?;
-                let to = dest
-                    .join(META2_DIR)
-                    .join(group.file_name())
-                    .join(env.file_name());
-                copy_env(&m2.env, &to)?;
+                out.push((
+                    group.file_name().to_string_lossy().into_owned(),
+                    env.file_name().to_string_lossy().into_owned(),
+                ));
             }
         }
+        out.sort();
+        Ok(out)
+    }
+
+    /// A digest of the whole state: every key and value of every database of every
+    /// environment, except what is not the same on every node by design (`directory/meta0`,
+    /// this node's own address in every slot; the `outbox` of each meta2, answers kept for a
+    /// replay, which depend on where this node's batches ended). The caller keeps writers out
+    /// meanwhile (the state machine digests between two applies), so it is of one state.
+    pub fn digest(&self) -> Result<StateDigest> {
+        let mut total = blake3::Hasher::new();
+        let mut out = StateDigest::default();
+        let mut one = |rel: String, env: &super::lmdb::Env| -> Result<()> {
+            let mut h = blake3::Hasher::new();
+            super::lmdb::for_each_entry(env, |db, k, v| {
+                if (rel == DIRECTORY_DIR && db == "meta0") || db == "outbox" {
+                    return Ok(());
+                }
+                for part in [db.as_bytes(), k, v] {
+                    h.update(&(part.len() as u64).to_be_bytes());
+                    h.update(part);
+                }
+                out.entries += 1;
+                Ok(())
+            })?;
+            let d = h.finalize();
+            total.update(&(rel.len() as u64).to_be_bytes());
+            total.update(rel.as_bytes());
+            total.update(d.as_bytes());
+            out.envs.push((rel, d.to_hex().to_string()));
+            Ok(())
+        };
+        one(DIRECTORY_DIR.to_string(), &self.dir.env)?;
+        for (group, cid) in self.meta2_envs()? {
+            let m2 = self.envs.get(&cid, false)?;
+            one(format!("{META2_DIR}/{group}/{cid}"), &m2.env)?;
+        }
+        out.digest = total.finalize().to_hex().to_string();
+        Ok(out)
+    }
+
+    /// Forgets the replicated log this state came from: the applied indexes (the directory's
+    /// and each meta2's), the state machine's record and the answers kept for a replay. A
+    /// restored backup starts a new group whose log begins again at 1; a command of it must
+    /// not be taken for one already applied.
+    pub fn forget_log(&self) -> Result<()> {
+        for (_, cid) in self.meta2_envs()? {
+            let m2 = self.envs.get(&cid, false)?;
+            let mut txn = m2.env.write_txn()?;
+            m2.props.delete(&mut txn, super::batch::APPLIED_KEY)?;
+            m2.outbox.clear(&mut txn)?;
+            txn.commit()?;
+        }
+        let mut txn = self.dir.env.write_txn()?;
+        self.dir
+            .settings
+            .delete(&mut txn, super::batch::DIR_APPLIED_KEY)?;
+        self.dir.settings.delete(&mut txn, RAFT_KEY)?;
+        txn.commit()?;
+        self.dir
+            .env
+            .force_sync()
+            .map_err(|e| Error::Db(format!("syncing the directory: {e}")))?;
         Ok(())
     }
+}
+
+/// What [`Store::digest`] computes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct StateDigest {
+    /// BLAKE3 (hex) over every environment's path and digest, in order.
+    pub digest: String,
+    /// Entries digested (all environments).
+    pub entries: u64,
+    /// Each environment's path (relative to the state's root) and digest, in order.
+    pub envs: Vec<(String, String)>,
 }
 
 fn copy_env(env: &super::lmdb::Env, to: &Path) -> Result<()> {
