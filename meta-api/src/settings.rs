@@ -81,7 +81,18 @@ pub struct SwiftProps {
 
 impl SwiftProps {
     pub fn is_empty(&self) -> bool {
-        self == &SwiftProps::default()
+        let SwiftProps {
+            read_acl,
+            write_acl,
+            meta,
+            versions_location,
+            history_location,
+        } = self;
+        read_acl.is_none()
+            && write_acl.is_none()
+            && meta.is_empty()
+            && versions_location.is_none()
+            && history_location.is_none()
     }
 }
 
@@ -109,8 +120,32 @@ pub enum SettingChange {
 }
 
 impl ContainerProps {
+    /// No setting set. (Field by field: comparing with a `default()` value was miscompiled by
+    /// rustc 1.95 in release builds where a command's variant was known — see
+    /// `Command::version`'s test in `sealing_tests`.)
     pub fn is_empty(&self) -> bool {
-        self == &ContainerProps::default()
+        let ContainerProps {
+            location,
+            acl,
+            policy,
+            public_access_block,
+            tags,
+            cors,
+            lifecycle,
+            object_lock,
+            swift,
+            other,
+        } = self;
+        location.is_none()
+            && acl.is_none()
+            && policy.is_none()
+            && public_access_block.is_none()
+            && tags.is_none()
+            && cors.is_none()
+            && lifecycle.is_none()
+            && object_lock.is_none()
+            && swift.is_empty()
+            && other.is_empty()
     }
 
     /// Applies one change.
@@ -296,8 +331,16 @@ pub enum VersionChange {
 }
 
 impl VersionProps {
+    /// No property set (field by field, as [`ContainerProps::is_empty`]).
     pub fn is_empty(&self) -> bool {
-        self == &VersionProps::default()
+        let VersionProps {
+            tags,
+            acl,
+            retention,
+            legal_hold,
+            other,
+        } = self;
+        tags.is_empty() && acl.is_none() && retention.is_none() && !legal_hold && other.is_empty()
     }
 
     /// Applies one change.

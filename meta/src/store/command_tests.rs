@@ -134,14 +134,14 @@ pub(crate) fn log() -> Vec<Command> {
         Command::CreateContainer {
             account: "acct".into(),
             name: "photos".into(),
-            settings: ContainerSettings::default(),
+            settings: Box::default(),
             meta2: vec![ADDR.into()],
             created_ms: t,
         },
         Command::CreateContainer {
             account: "acct".into(),
             name: "docs".into(),
-            settings: ContainerSettings {
+            settings: Box::new(ContainerSettings {
                 policy: Some("THREECOPIES".into()),
                 props: ContainerProps {
                     object_lock: Some(BucketLock {
@@ -151,7 +151,7 @@ pub(crate) fn log() -> Vec<Command> {
                     }),
                     ..Default::default()
                 },
-            },
+            }),
             meta2: vec![ADDR.into()],
             created_ms: t + 1,
         },
@@ -205,7 +205,7 @@ pub(crate) fn log() -> Vec<Command> {
         },
         Command::CreateUpload {
             container: "photos".into(),
-            record: upload("up1"),
+            record: Box::new(upload("up1")),
         },
         Command::PutPart {
             container: "photos".into(),
@@ -251,7 +251,7 @@ pub(crate) fn log() -> Vec<Command> {
         },
         Command::CreateUpload {
             container: "photos".into(),
-            record: upload("up2"),
+            record: Box::new(upload("up2")),
         },
         Command::AbortUpload {
             container: "photos".into(),
@@ -368,7 +368,7 @@ pub(crate) fn log() -> Vec<Command> {
         Command::CreateContainer {
             account: "acct".into(),
             name: "gone".into(),
-            settings: ContainerSettings::default(),
+            settings: Box::default(),
             meta2: vec![ADDR.into()],
             created_ms: t + 16,
         },

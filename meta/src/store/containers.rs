@@ -84,7 +84,7 @@ impl Store {
         let command = Command::CreateContainer {
             account: account.to_string(),
             name: name.to_string(),
-            settings: settings.clone(),
+            settings: Box::new(settings.clone()),
             meta2: vec![self.own_addr.clone()],
             created_ms: ids::now_ms(),
         };

@@ -150,7 +150,7 @@ impl Store {
     pub fn create_upload(&self, container: &str, rec: &UploadRecord) -> Result<()> {
         let command = Command::CreateUpload {
             container: container.to_string(),
-            record: rec.clone(),
+            record: Box::new(rec.clone()),
         };
         outcome!(self.apply(command)?, Done)
     }
