@@ -637,16 +637,7 @@ fn install(
     tar::Archive::new(file)
         .unpack(&unpack_to)
         .map_err(|e| format!("unpacking {}: {e}", tar.display()))?;
-    let inner: SnapshotRecord = std::fs::read(unpack_to.join("snapshot.json"))
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-        .map_err(|e| format!("the snapshot's description cannot be read: {e}"))?;
-    if inner.v > SM_RECORD_VERSION {
-        return Err(format!(
-            "the snapshot has version {}, this binary knows up to {SM_RECORD_VERSION}",
-            inner.v
-        ));
-    }
+    let inner = read_description(&unpack_to)?;
     if inner.meta.last_log_id != meta.last_log_id {
         return Err(format!(
             "the snapshot file holds state at {:?}, its metadata says {:?}",
@@ -815,6 +806,11 @@ pub fn open_current_snapshot(
 
 /// The description (`snapshot.json`) of a snapshot file unpacked under `unpacked`.
 pub fn unpacked_description(unpacked: &Path) -> Result<SnapshotMeta, String> {
+    Ok(read_description(unpacked)?.meta)
+}
+
+/// Reads `snapshot.json` under `unpacked` and refuses a newer version than this binary knows.
+fn read_description(unpacked: &Path) -> Result<SnapshotRecord, String> {
     let inner: SnapshotRecord = std::fs::read(unpacked.join("snapshot.json"))
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
@@ -825,7 +821,7 @@ pub fn unpacked_description(unpacked: &Path) -> Result<SnapshotMeta, String> {
             inner.v
         ));
     }
-    Ok(inner.meta)
+    Ok(inner)
 }
 
 /// Makes the environments under `staged` (a directory on the same file system) the state of
