@@ -27,7 +27,7 @@ pub async fn meta(args: MetaArgs) -> Result<()> {
         Some(path) => meta::Config::load(path)?,
         None => meta::Config::default(),
     }
-    .with_env();
+    .with_env()?;
     // Meta stops cleanly: no new requests, in-flight commits finish, the LMDB environments
     // are closed before the process exits.
     let mut shutdown = Shutdown::install();

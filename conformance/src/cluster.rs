@@ -462,10 +462,20 @@ impl Cluster {
     }
 
     pub fn start_with(opts: DevOptions) -> Cluster {
-        let dir = tempfile::Builder::new()
+        Cluster::start_in(opts, Cluster::temp_dir())
+    }
+
+    /// A new temporary directory for [`Cluster::start_in`].
+    pub fn temp_dir() -> tempfile::TempDir {
+        tempfile::Builder::new()
             .prefix("spread-conformance-")
             .tempdir()
-            .expect("temp dir");
+            .expect("temp dir")
+    }
+
+    /// Starts `spread dev` with its data directory at `dir/data`, so a test can look at the
+    /// files `spread dev` writes (e.g. `data/conf/*.toml`) while it starts.
+    pub fn start_in(opts: DevOptions, dir: tempfile::TempDir) -> Cluster {
         let data_dir = dir.path().join("data");
         let (access_key, secret_key) = new_credentials();
         let mut last_err = String::new();
@@ -702,6 +712,15 @@ impl Cluster {
         let secret = internal_auth::Secret::load(&path)
             .unwrap_or_else(|e| panic!("the dev cluster's secret: {e}"));
         internal_auth::Signer::new(internal_auth::Role::Service, &secret)
+    }
+
+    /// A signer with the dev cluster's admin secret, as `spread admin` signs (for admin
+    /// requests made by hand to one meta node).
+    pub fn admin_signer(&self) -> internal_auth::Signer {
+        let path = self.data_dir.join("keys").join("admin.key");
+        let secret = internal_auth::Secret::load(&path)
+            .unwrap_or_else(|e| panic!("the dev cluster's admin secret: {e}"));
+        internal_auth::Signer::new(internal_auth::Role::Admin, &secret)
     }
 
     pub fn cluster_toml(&self) -> PathBuf {

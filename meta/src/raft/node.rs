@@ -87,7 +87,7 @@ impl Node {
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
-            Network::new(peer_signer),
+            Network::new(peer_signer, config.peer_addrs()?),
             log,
             sm,
         )
