@@ -221,8 +221,12 @@ pub fn check(history: &[Operation]) -> Result<Checked, CheckError> {
     let len = events.len();
     let mut list = Events {
         events,
-        next: (0..=len).map(|i| if i == len { 0 } else { i + 1 }).collect(),
-        prev: (0..=len).map(|i| if i == 0 { len } else { i - 1 }).collect(),
+        next: (0..=len)
+            .map(|i| if i == len { 0 } else { i + 1 })
+            .collect(),
+        prev: (0..=len)
+            .map(|i| if i == 0 { len } else { i - 1 })
+            .collect(),
     };
     if len == 0 {
         return Ok(Checked {
@@ -255,7 +259,11 @@ pub fn check(history: &[Operation]) -> Result<Checked, CheckError> {
         if steps > SEARCH_LIMIT {
             return Err(CheckError::SearchLimit { ops: n });
         }
-        let e = if at == head { None } else { Some(list.events[at]) };
+        let e = if at == head {
+            None
+        } else {
+            Some(list.events[at])
+        };
         match e {
             Some(e) if e.is_call => {
                 if let Some(next_state) = step(state, ops[e.op].op) {
@@ -492,7 +500,13 @@ mod tests {
         assert!(rejected(&h));
         let e = check(&h).unwrap_err();
         assert!(
-            matches!(e, CheckError::NotLinearizable { stuck_at: Some(_), .. }),
+            matches!(
+                e,
+                CheckError::NotLinearizable {
+                    stuck_at: Some(_),
+                    ..
+                }
+            ),
             "{e}"
         );
     }
@@ -504,7 +518,7 @@ mod tests {
     fn random_histories_of_a_correct_register_are_accepted() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(15);
         for round in 0..30 {
-            let mut clock = vec![0u64; 3];
+            let mut clock = [0u64; 3];
             // (effect time, client, kind, invoke, complete, answer lost)
             let mut planned = Vec::new();
             let mut next_value = 1u64;

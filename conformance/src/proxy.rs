@@ -115,7 +115,8 @@ async fn accept_loop(
                 return;
             }
             let Some(to) = target() else { return };
-            let Ok(Ok(server)) = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to)).await
+            let Ok(Ok(server)) =
+                tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to)).await
             else {
                 return;
             };

@@ -217,8 +217,7 @@ impl RegisterClients {
                     settings.clone(),
                 );
                 tokio::spawn(async move {
-                    let mut rng =
-                        rand::rngs::StdRng::seed_from_u64(settings.seed + client as u64);
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed + client as u64);
                     let mut seq = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         // A key with operations left, at random.
@@ -239,8 +238,9 @@ impl RegisterClients {
                             0..=7 => {
                                 seq += 1;
                                 let v = (client as u64 + 1) * 1_000_000 + seq;
-                                let req = Request::new(http::Method::PUT, Some(&bucket), Some(&key))
-                                    .body(value_body(v));
+                                let req =
+                                    Request::new(http::Method::PUT, Some(&bucket), Some(&key))
+                                        .body(value_body(v));
                                 let done = matches!(send(&s3, req).await, Some((200, _)));
                                 let complete = done.then(|| recorder.now());
                                 recorder.record(&key, client, Op::Put(v), invoke, complete);

@@ -177,7 +177,10 @@ async fn post_to_one_node(
 /// Checks every key's history; prints what was checked; panics on a violation.
 fn check_histories(recorder: &Recorder) {
     let verdicts = recorder.check();
-    assert!(!verdicts.is_empty(), "the register clients recorded nothing");
+    assert!(
+        !verdicts.is_empty(),
+        "the register clients recorded nothing"
+    );
     let mut bad = Vec::new();
     for (key, verdict) in &verdicts {
         match verdict {
@@ -190,7 +193,10 @@ fn check_histories(recorder: &Recorder) {
     }
     assert!(bad.is_empty(), "histories not linearizable: {bad:#?}");
     let total: usize = recorder.by_key().values().map(Vec::len).sum();
-    assert!(total >= 30, "only {total} register operations were recorded");
+    assert!(
+        total >= 30,
+        "only {total} register operations were recorded"
+    );
 }
 
 /// Every acknowledged PUT-load object reads back identical.
@@ -299,7 +305,11 @@ async fn an_isolated_meta_leader_takes_no_write_and_the_majority_goes_on() {
         "a leader on the majority side",
         |v| {
             let l = agreed_leader(v)?;
-            let term = v.iter().filter_map(|(_, v)| v.as_ref()).map(|v| v.term).max()?;
+            let term = v
+                .iter()
+                .filter_map(|(_, v)| v.as_ref())
+                .map(|v| v.term)
+                .max()?;
             (l != leader && term > term0).then_some(l)
         },
     )
@@ -313,7 +323,12 @@ async fn an_isolated_meta_leader_takes_no_write_and_the_majority_goes_on() {
     let resumed = load
         .wait_for_more(50, Duration::from_secs(30))
         .await
-        .unwrap_or_else(|| panic!("no 50 writes within 30 s of the election\n{}", cluster.log_tail(40)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no 50 writes within 30 s of the election\n{}",
+                cluster.log_tail(40)
+            )
+        });
     println!("50 more writes acknowledged {resumed:?} after the new leader was seen");
     let hold = if full() { 10 } else { 4 };
     tokio::time::sleep(Duration::from_secs(hold)).await;
@@ -326,7 +341,11 @@ async fn an_isolated_meta_leader_takes_no_write_and_the_majority_goes_on() {
         None
     };
     println!("the write sent to the isolated leader, before healing: {early:?}");
-    assert_ne!(early, Some(Some(200)), "the isolated leader acknowledged a write");
+    assert_ne!(
+        early,
+        Some(Some(200)),
+        "the isolated leader acknowledged a write"
+    );
 
     let healed_at = Instant::now();
     links.heal();
@@ -378,7 +397,11 @@ async fn an_isolated_meta_leader_takes_no_write_and_the_majority_goes_on() {
         },
     };
     println!("the write sent to the isolated leader answered {answer:?} (None: no answer)");
-    assert_ne!(answer, Some(200), "the isolated leader acknowledged a write");
+    assert_ne!(
+        answer,
+        Some(200),
+        "the isolated leader acknowledged a write"
+    );
 
     check_acknowledged(&s3, "partition", &acked).await;
     check_histories(&registers);
@@ -542,7 +565,10 @@ async fn a_wiped_follower_rejoins_by_snapshot_under_a_new_id_and_the_group_survi
         "the leader purging its log after a snapshot",
         |v| {
             let l = agreed_leader(v)?;
-            let lv = v.iter().filter_map(|(_, v)| v.as_ref()).find(|v| v.id == l)?;
+            let lv = v
+                .iter()
+                .filter_map(|(_, v)| v.as_ref())
+                .find(|v| v.id == l)?;
             lv.purged.filter(|p| *p > 0).map(|p| (l, p, lv.snapshot))
         },
     )
@@ -556,7 +582,10 @@ async fn a_wiped_follower_rejoins_by_snapshot_under_a_new_id_and_the_group_survi
     let new_id = 4;
     let new_dir = cluster.data_dir().join(format!("meta-{new_id}-new"));
     let config = config_for_new_node(&cluster, wiped.id, new_id, &new_dir);
-    let log = cluster.data_dir().join("logs").join(format!("test-meta-{new_id}.log"));
+    let log = cluster
+        .data_dir()
+        .join("logs")
+        .join(format!("test-meta-{new_id}.log"));
     let mut node = MetaProcess::start(&config, &log, &env);
     wait_answering(&cluster, &wiped.addr, &mut node).await;
     let added_at = Instant::now();
@@ -684,7 +713,11 @@ async fn a_wiped_node_returning_under_its_old_id_is_refused() {
     println!(
         "old id {} on a wiped directory: process {}, meta add: {:?}; views: {views_after:?}",
         wiped.id,
-        if refused_at_start { "exited" } else { "running" },
+        if refused_at_start {
+            "exited"
+        } else {
+            "running"
+        },
         add.as_ref().map(|o| (
             o.status,
             String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -706,7 +739,10 @@ async fn a_wiped_node_returning_under_its_old_id_is_refused() {
                 String::from_utf8_lossy(&out.stdout)
             );
             assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-            assert!(err.contains("never reused") || err.contains("new node_id"), "{err}");
+            assert!(
+                err.contains("never reused") || err.contains("new node_id"),
+                "{err}"
+            );
         }
     }
 }

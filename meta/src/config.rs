@@ -163,7 +163,11 @@ impl Config {
             )
     }
 
-    fn with_raft_vars(mut self, snapshot_logs: Option<&str>, peers: Option<&str>) -> Result<Config> {
+    fn with_raft_vars(
+        mut self,
+        snapshot_logs: Option<&str>,
+        peers: Option<&str>,
+    ) -> Result<Config> {
         if let Some(v) = snapshot_logs {
             self.raft_snapshot_logs = v.trim().parse().map_err(|_| {
                 Error::InvalidArgument(format!(

@@ -258,14 +258,14 @@ impl Node {
             )));
         }
         let store = self.store();
-        let retired = tokio::task::spawn_blocking(move || {
-            super::state_machine::retired_node_ids(&store)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("reading the group's record: {e}")))??;
+        let retired =
+            tokio::task::spawn_blocking(move || super::state_machine::retired_node_ids(&store))
+                .await
+                .map_err(|e| Error::Internal(format!("reading the group's record: {e}")))??;
         if retired.contains(&id) {
             return Err(Error::InvalidArgument(format!(
-                "node id {id} was removed from the group and ids are never reused: start the                  node with an empty data directory and a new node_id, then add it under that id"
+                "node id {id} was removed from the group and ids are never reused: start the \
+                 node with an empty data directory and a new node_id, then add it under that id"
             )));
         }
         self.raft

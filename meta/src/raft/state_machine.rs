@@ -360,7 +360,9 @@ fn apply_batch(
             EntryPayload::Membership(m) => {
                 let now: BTreeSet<u64> = m.nodes().map(|(id, _)| *id).collect();
                 let before = members.membership.membership().nodes().map(|(id, _)| *id);
-                members.retired.extend(before.filter(|id| !now.contains(id)));
+                members
+                    .retired
+                    .extend(before.filter(|id| !now.contains(id)));
                 members.membership = StoredMembership::new(Some(id), m);
                 Vec::new()
             }

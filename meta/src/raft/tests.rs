@@ -319,9 +319,8 @@ fn removed_node_ids_are_remembered() {
     };
     rt.block_on(async {
         let (_log, mut sm) = open(dir.path());
-        let retired = |sm: &StateMachine| {
-            super::state_machine::retired_node_ids(&sm.store().get()).unwrap()
-        };
+        let retired =
+            |sm: &StateMachine| super::state_machine::retired_node_ids(&sm.store().get()).unwrap();
         sm.apply(vec![membership(1, &[1, 2, 3])]).await.unwrap();
         assert!(retired(&sm).is_empty());
         sm.apply(vec![
