@@ -27,7 +27,7 @@ pub async fn meta(args: MetaArgs) -> Result<()> {
         Some(path) => meta::Config::load(path)?,
         None => meta::Config::default(),
     }
-    .with_env();
+    .with_env()?;
     let config = match &args.restore {
         Some(file) => {
             let config = meta::Config {

@@ -462,10 +462,20 @@ impl Cluster {
     }
 
     pub fn start_with(opts: DevOptions) -> Cluster {
-        let dir = tempfile::Builder::new()
+        Cluster::start_in(opts, Cluster::temp_dir())
+    }
+
+    /// A new temporary directory for [`Cluster::start_in`].
+    pub fn temp_dir() -> tempfile::TempDir {
+        tempfile::Builder::new()
             .prefix("spread-conformance-")
             .tempdir()
-            .expect("temp dir");
+            .expect("temp dir")
+    }
+
+    /// Starts `spread dev` with its data directory at `dir/data`, so a test can look at the
+    /// files `spread dev` writes (e.g. `data/conf/*.toml`) while it starts.
+    pub fn start_in(opts: DevOptions, dir: tempfile::TempDir) -> Cluster {
         let data_dir = dir.path().join("data");
         let (access_key, secret_key) = new_credentials();
         let mut last_err = String::new();
@@ -702,6 +712,15 @@ impl Cluster {
         let secret = internal_auth::Secret::load(&path)
             .unwrap_or_else(|e| panic!("the dev cluster's secret: {e}"));
         internal_auth::Signer::new(internal_auth::Role::Service, &secret)
+    }
+
+    /// A signer with the dev cluster's admin secret, as `spread admin` signs (for admin
+    /// requests made by hand to one meta node).
+    pub fn admin_signer(&self) -> internal_auth::Signer {
+        let path = self.data_dir.join("keys").join("admin.key");
+        let secret = internal_auth::Secret::load(&path)
+            .unwrap_or_else(|e| panic!("the dev cluster's admin secret: {e}"));
+        internal_auth::Signer::new(internal_auth::Role::Admin, &secret)
     }
 
     pub fn cluster_toml(&self) -> PathBuf {
@@ -1007,6 +1026,36 @@ fn new_credentials() -> (String, String) {
 }
 
 /// Parses `S3 endpoint: http://ADDR  access key: AK  secret key: SK`.
+/// Sends an admin request to the meta node at `addr` alone (no failover, no retry): its HTTP
+/// status, or `None` when no answer came within `limit`.
+pub async fn post_to_one_node(
+    signer: internal_auth::Signer,
+    addr: String,
+    path: &'static str,
+    body: &'static [u8],
+    limit: Duration,
+) -> Option<u16> {
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<Bytes>>();
+    let mut req = http::Request::post(format!("http://{addr}{path}"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(http_body_util::Full::new(Bytes::from_static(body)))
+        .expect("request");
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    signer
+        .sign_headers(
+            req.headers_mut(),
+            &method,
+            &uri,
+            &internal_auth::content_hash(body),
+        )
+        .expect("signing");
+    match tokio::time::timeout(limit, http.request(req)).await {
+        Ok(Ok(r)) => Some(r.status().as_u16()),
+        _ => None,
+    }
+}
+
 pub fn parse_endpoint_line(line: &str) -> Option<(String, String, String)> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let after = |label: &str, nth: usize| -> Option<String> {

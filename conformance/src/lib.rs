@@ -4,13 +4,20 @@
 //!   (kill a chunk server, stop, restart, `spread admin`).
 //! - [`s3`] is a small SigV4-signing S3 client that returns raw statuses, headers and bodies.
 //! - [`swift`] is a small Swift client (auth v1 token) that does the same.
+//! - [`proxy`] is a TCP proxy a test can cut and restore (network partitions between meta
+//!   nodes); [`history`] checks a history of concurrent register operations for
+//!   linearizability; [`workload`] runs the S3 loads fault tests check (a PUT load, register
+//!   clients whose histories [`history`] checks).
 //!
 //! The tests live in `tests/`; the real-client scripts (aws-cli, s3cmd, rclone, boto3) in
 //! `scripts/clients/`, and `scripts/test.sh` runs everything.
 
 pub mod cluster;
+pub mod history;
+pub mod proxy;
 pub mod s3;
 pub mod swift;
+pub mod workload;
 
 use md5::{Digest, Md5};
 use rand::{RngCore, SeedableRng};

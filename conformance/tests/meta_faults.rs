@@ -7,7 +7,7 @@
 //! this binary run one at a time (each starts a cluster of seven processes).
 
 use bytes::Bytes;
-use conformance::cluster::{Cluster, DevOptions, signal};
+use conformance::cluster::{Cluster, DevOptions, post_to_one_node, signal};
 use conformance::s3::{Request, S3};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -227,7 +227,20 @@ async fn a_frozen_meta_leader_loses_no_write_and_takes_none_after_it_is_deposed(
     signal(pid, libc::SIGCONT);
     // Right after it wakes, the old leader may still believe it leads: a write sent to it
     // must not be acknowledged unless the group really holds it.
-    let stale = write_to(&node.addr).await;
+    // Signed with the admin key as `spread admin` signs, so the answer is meta's own decision.
+    let stale = post_to_one_node(
+        cluster.admin_signer(),
+        node.addr.clone(),
+        "/v1/accounts/create",
+        br#"{"name":"stale-write"}"#,
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap_or(0);
+    assert_ne!(
+        stale, 401,
+        "the signed write to the old leader was not authenticated"
+    );
     println!("a write sent to the old leader right after SIGCONT answered {stale}");
     let o = writers.finish().await;
     let gap = longest_gap(&o, frozen_at);
@@ -250,21 +263,6 @@ async fn a_frozen_meta_leader_loses_no_write_and_takes_none_after_it_is_deposed(
         assert_eq!(probe, 200, "a write the old leader acknowledged is missing");
     }
     check_acknowledged(&s3, "frozen", &o, total).await;
-}
-
-/// Creates account `stale-write` through the meta node at `addr` alone; its HTTP status.
-async fn write_to(addr: &str) -> u16 {
-    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<Bytes>>();
-    let req = http::Request::post(format!("http://{addr}/v1/accounts/create"))
-        .body(http_body_util::Full::new(Bytes::from_static(
-            br#"{"name":"stale-write"}"#,
-        )))
-        .expect("request");
-    match tokio::time::timeout(Duration::from_secs(20), http.request(req)).await {
-        Ok(Ok(r)) => r.status().as_u16(),
-        _ => 0,
-    }
 }
 
 /// Reads account `stale-write` through the group (any node: `spread admin` follows the leader).

@@ -4,6 +4,7 @@
 use crate::score_expr::ScoreExpr;
 use meta_api::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -67,6 +68,7 @@ pub struct Config {
     /// election, in ms. At least 1000 so a busy machine does not elect for nothing.
     pub raft_election_timeout_ms: u64,
     /// A snapshot is taken every this many log entries; older entries are then purged.
+    /// `SPREAD_META_RAFT_SNAPSHOT_LOGS` overrides it.
     pub raft_snapshot_logs: u64,
     /// File holding the cluster secret (64 hex digits; `spread keygen`): requests signed
     /// with it are accepted from the cluster's services. `SPREAD_CLUSTER_KEY_FILE`, or the
@@ -83,6 +85,12 @@ pub struct Config {
     /// (see [`crate::secrets`]); every node of a group holds the same file. Unset: secrets are
     /// stored in plaintext (a warning at startup). `SPREAD_META_MASTER_KEY_FILE` overrides it.
     pub master_key_file: Option<PathBuf>,
+    /// Where this node sends its Raft messages to a peer, by peer node id (decimal), when not
+    /// to the address the group's membership records for it (the address clients use): a
+    /// separate replication network, NAT, or a test's proxy. `SPREAD_META_RAFT_PEERS`
+    /// overrides it (see [`parse_raft_peers`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub raft_peers: BTreeMap<String, String>,
 }
 
 /// The default score expression: free space counts fully up to half empty, then the busier of
@@ -117,6 +125,7 @@ impl Default for Config {
             admin_key_file: None,
             insecure_no_auth: false,
             master_key_file: None,
+            raft_peers: BTreeMap::new(),
         }
     }
 }
@@ -138,13 +147,51 @@ impl Config {
         let config: Config =
             toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("bad config: {e}")))?;
         config.score()?;
+        config.peer_addrs()?;
         Ok(config)
     }
 
     /// The configuration with `master_key_file` taken from `SPREAD_META_MASTER_KEY_FILE` when
-    /// that variable is set (an empty value unsets it).
-    pub fn with_env(self) -> Config {
+    /// that variable is set (an empty value unsets it), `raft_snapshot_logs` from
+    /// `SPREAD_META_RAFT_SNAPSHOT_LOGS` and `raft_peers` from `SPREAD_META_RAFT_PEERS`.
+    pub fn with_env(self) -> Result<Config> {
+        let var = |name: &str| std::env::var(name).ok();
         self.with_master_key_var(std::env::var_os("SPREAD_META_MASTER_KEY_FILE"))
+            .with_raft_vars(
+                var("SPREAD_META_RAFT_SNAPSHOT_LOGS").as_deref(),
+                var("SPREAD_META_RAFT_PEERS").as_deref(),
+            )
+    }
+
+    fn with_raft_vars(
+        mut self,
+        snapshot_logs: Option<&str>,
+        peers: Option<&str>,
+    ) -> Result<Config> {
+        if let Some(v) = snapshot_logs {
+            self.raft_snapshot_logs = v.trim().parse().map_err(|_| {
+                Error::InvalidArgument(format!(
+                    "SPREAD_META_RAFT_SNAPSHOT_LOGS={v:?} is not a number of log entries"
+                ))
+            })?;
+        }
+        if let Some(v) = peers {
+            self.raft_peers = parse_raft_peers(v, self.node_id)?;
+        }
+        Ok(self)
+    }
+
+    /// `raft_peers` with its ids parsed.
+    pub fn peer_addrs(&self) -> Result<BTreeMap<u64, String>> {
+        self.raft_peers
+            .iter()
+            .map(|(id, addr)| match id.parse::<u64>() {
+                Ok(n) if !addr.trim().is_empty() => Ok((n, addr.trim().to_string())),
+                _ => Err(Error::InvalidArgument(format!(
+                    "raft_peers: {id:?} = {addr:?} is not a node id with an address"
+                ))),
+            })
+            .collect()
     }
 
     fn with_master_key_var(mut self, var: Option<std::ffi::OsString>) -> Config {
@@ -161,6 +208,34 @@ impl Config {
             other => other,
         })
     }
+}
+
+/// Parses `SPREAD_META_RAFT_PEERS`: comma-separated `ID=HOST:PORT` entries (where this node
+/// reaches peer `ID`), each optionally prefixed `FROM>` to apply only on node `FROM`, so one
+/// value can serve a whole group started from one environment (`spread dev`):
+/// `1>2=127.0.0.1:7012,2>1=127.0.0.1:7021`. An empty value means none.
+pub fn parse_raft_peers(text: &str, node_id: u64) -> Result<BTreeMap<String, String>> {
+    let mut peers = BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let bad = || {
+            Error::InvalidArgument(format!(
+                "SPREAD_META_RAFT_PEERS: {entry:?} is not [FROM>]ID=HOST:PORT"
+            ))
+        };
+        let (target, addr) = entry.split_once('=').ok_or_else(bad)?;
+        let (from, to) = match target.split_once('>') {
+            Some((f, t)) => (Some(f.trim().parse::<u64>().map_err(|_| bad())?), t),
+            None => (None, target),
+        };
+        let to: u64 = to.trim().parse().map_err(|_| bad())?;
+        if addr.trim().is_empty() {
+            return Err(bad());
+        }
+        if from.is_none_or(|f| f == node_id) {
+            peers.insert(to.to_string(), addr.trim().to_string());
+        }
+    }
+    Ok(peers)
 }
 
 #[cfg(test)]
@@ -199,6 +274,39 @@ mod tests {
         assert_eq!(c.master_key_file.as_deref(), Some(Path::new("/run/keys/m")));
         assert_eq!(c.clone().with_master_key_var(None), c);
         assert_eq!(c.with_master_key_var(Some("".into())).master_key_file, None);
+    }
+
+    #[test]
+    fn raft_peers_from_the_file_or_the_environment() {
+        let c = Config::parse("[raft_peers]\n2 = \"10.0.0.2:6100\"\n").unwrap();
+        assert_eq!(
+            c.peer_addrs().unwrap(),
+            BTreeMap::from([(2, "10.0.0.2:6100".to_string())])
+        );
+        assert!(Config::parse("[raft_peers]\nx = \"a:1\"\n").is_err());
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::parse(&text).unwrap(), c);
+        let node2 = Config {
+            node_id: 2,
+            ..Config::default()
+        };
+        let c = node2
+            .clone()
+            .with_raft_vars(Some("64"), Some("1>2=a:1, 2>1=b:2,2>3=c:3,9=d:4"))
+            .unwrap();
+        assert_eq!(c.raft_snapshot_logs, 64);
+        assert_eq!(
+            c.peer_addrs().unwrap(),
+            BTreeMap::from([
+                (1, "b:2".to_string()),
+                (3, "c:3".to_string()),
+                (9, "d:4".to_string())
+            ])
+        );
+        assert!(node2.clone().with_raft_vars(Some("x"), None).is_err());
+        assert!(node2.clone().with_raft_vars(None, Some("2>=a:1")).is_err());
+        assert!(node2.clone().with_raft_vars(None, Some("3")).is_err());
+        assert_eq!(node2.clone().with_raft_vars(None, Some("")).unwrap(), node2);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use openraft::raft::{
 use openraft::{AnyError, BasicNode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,10 +38,12 @@ pub struct Network {
     http: Client<HttpConnector, Full<Bytes>>,
     /// Signs every message (`None`: a group running without internal authentication).
     signer: Option<Arc<Signer>>,
+    /// Where to reach a peer when not at its membership address (meta's `raft_peers`).
+    peers: Arc<BTreeMap<u64, String>>,
 }
 
 impl Network {
-    pub fn new(signer: Option<Signer>) -> Network {
+    pub fn new(signer: Option<Signer>, peers: BTreeMap<u64, String>) -> Network {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(2)));
         connector.set_nodelay(true);
@@ -49,6 +52,7 @@ impl Network {
                 .pool_idle_timeout(Duration::from_secs(60))
                 .build(connector),
             signer: signer.map(Arc::new),
+            peers: Arc::new(peers),
         }
     }
 }
@@ -59,7 +63,11 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
         Peer {
             target,
-            addr: node.addr.clone(),
+            addr: self
+                .peers
+                .get(&target)
+                .cloned()
+                .unwrap_or_else(|| node.addr.clone()),
             http: self.http.clone(),
             signer: self.signer.clone(),
         }

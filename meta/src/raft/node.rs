@@ -92,7 +92,7 @@ impl Node {
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
-            Network::new(peer_signer),
+            Network::new(peer_signer, config.peer_addrs()?),
             log,
             sm,
         )
@@ -129,18 +129,27 @@ impl Node {
             return Err(Error::Internal("the write path was set twice".into()));
         }
         watch_fatal(&node);
-        node.await_leader().await;
+        node.await_leader(config.bootstrap).await;
         Ok(node)
     }
 
     /// Waits (bounded) until the group has a leader. A group of one elects itself at once
-    /// rather than after an election timeout, so a restarted single meta serves again quickly.
-    async fn await_leader(&self) {
-        let alone = {
+    /// rather than after an election timeout, so a restarted single meta serves again quickly;
+    /// a joining node (`bootstrap = false`, in no group yet) does not wait: it is added later.
+    async fn await_leader(&self, bootstrap: bool) {
+        let (alone, outside) = {
             let m = self.raft.metrics().borrow().clone();
             let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
-            voters == [self.id]
+            (voters == [self.id], voters.is_empty() && !bootstrap)
         };
+        if outside {
+            // A new node learns of the group only when the leader adds it.
+            tracing::info!(
+                id = self.id,
+                "not a member of a meta group yet: waiting to be added (spread admin meta add)"
+            );
+            return;
+        }
         if alone && let Err(e) = self.raft.trigger().elect().await {
             tracing::warn!(error = %e, "starting an election");
         }
@@ -253,6 +262,17 @@ impl Node {
         if status.members.iter().any(|m| m.id == id) {
             return Err(Error::InvalidArgument(format!(
                 "node id {id} is already a member"
+            )));
+        }
+        let store = self.store();
+        let retired =
+            tokio::task::spawn_blocking(move || super::state_machine::retired_node_ids(&store))
+                .await
+                .map_err(|e| Error::Internal(format!("reading the group's record: {e}")))??;
+        if retired.contains(&id) {
+            return Err(Error::InvalidArgument(format!(
+                "node id {id} was removed from the group and ids are never reused: start the \
+                 node with an empty data directory and a new node_id, then add it under that id"
             )));
         }
         self.raft

@@ -34,7 +34,7 @@ use openraft::storage::SnapshotSignature;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -49,6 +49,9 @@ struct SmRecord {
     v: u32,
     last_applied: Option<LogId>,
     membership: StoredMembership,
+    /// Ids of every node that was a member and no longer is: never accepted again.
+    #[serde(default)]
+    retired: BTreeSet<u64>,
 }
 
 /// A snapshot's description: inside its file (`snapshot.json`) and as `current.json`.
@@ -168,6 +171,7 @@ pub struct StateMachine {
     store: Arc<StoreHandle>,
     last_applied: Option<LogId>,
     membership: StoredMembership,
+    retired: BTreeSet<u64>,
     /// Where batch apply times are reported.
     observer: Option<crate::metrics::RaftInstruments>,
     /// The state's digest at each recent marker entry ([`is_marker`]).
@@ -213,6 +217,7 @@ impl StateMachine {
             }),
             last_applied: record.last_applied,
             membership: record.membership,
+            retired: record.retired,
             observer: None,
             digests: Arc::new(Mutex::new(VecDeque::new())),
         })
@@ -255,6 +260,12 @@ fn open_store(
         store.route_commands(s.clone())?;
     }
     Ok(store)
+}
+
+/// Ids of the nodes that were members of the group and were removed: ids are never reused,
+/// so these are refused if added again.
+pub fn retired_node_ids(store: &Store) -> crate::Result<BTreeSet<u64>> {
+    Ok(read_record(store)?.retired)
 }
 
 fn read_record(store: &Store) -> crate::Result<SmRecord> {
@@ -333,6 +344,13 @@ fn current_snapshot(layout: &Layout) -> Result<Option<SnapshotRecord>, String> {
     Ok(Some(r))
 }
 
+/// The group's members as the state machine's record keeps them.
+#[derive(Clone)]
+struct Members {
+    membership: StoredMembership,
+    retired: BTreeSet<u64>,
+}
+
 /// Applies a batch of entries in order: each command of an entry is one store item, indexed
 /// `log index << 16 | position` ([`command_index`]). The state machine's record (last applied
 /// log id and membership) is written in the directory transaction of each store batch, with
@@ -343,11 +361,11 @@ fn apply_batch(
     store: &Store,
     entries: Vec<Entry>,
     last_applied: Option<LogId>,
-    mut membership: StoredMembership,
-) -> Result<(Vec<Applied>, Option<LogId>, StoredMembership), String> {
+    mut members: Members,
+) -> Result<(Vec<Applied>, Option<LogId>, Members), String> {
     let mut items = Vec::with_capacity(entries.len());
     // For each store item: what the record says once it is applied.
-    let mut states: BTreeMap<u64, (Option<LogId>, StoredMembership)> = BTreeMap::new();
+    let mut states: BTreeMap<u64, (Option<LogId>, Members)> = BTreeMap::new();
     // Per entry: how many store items it has and whether they are commands (answers are
     // regrouped by entry; a blank or membership entry has one item that answers nothing).
     let mut shape: Vec<(usize, bool)> = Vec::with_capacity(entries.len());
@@ -362,7 +380,12 @@ fn apply_batch(
         let commands = match entry.payload {
             EntryPayload::Blank => Vec::new(),
             EntryPayload::Membership(m) => {
-                membership = StoredMembership::new(Some(id), m);
+                let now: BTreeSet<u64> = m.nodes().map(|(id, _)| *id).collect();
+                let before = members.membership.membership().nodes().map(|(id, _)| *id);
+                members
+                    .retired
+                    .extend(before.filter(|id| !now.contains(id)));
+                members.membership = StoredMembership::new(Some(id), m);
                 Vec::new()
             }
             EntryPayload::Normal(p) => {
@@ -384,7 +407,7 @@ fn apply_batch(
         };
         shape.push((commands.len().max(1), !commands.is_empty()));
         if commands.is_empty() {
-            states.insert(command_index(id.index, 0), (Some(id), membership.clone()));
+            states.insert(command_index(id.index, 0), (Some(id), members.clone()));
             items.push(Item {
                 index: Some(command_index(id.index, 0)),
                 command: None,
@@ -393,7 +416,7 @@ fn apply_batch(
             let n = commands.len();
             for (pos, c) in commands.into_iter().enumerate() {
                 let done = if pos + 1 == n { Some(id) } else { previous };
-                states.insert(command_index(id.index, pos), (done, membership.clone()));
+                states.insert(command_index(id.index, pos), (done, members.clone()));
                 items.push(Item {
                     index: Some(command_index(id.index, pos)),
                     command: Some(c),
@@ -409,7 +432,8 @@ fn apply_batch(
         Ok(serde_json::to_vec(&SmRecord {
             v: SM_RECORD_VERSION,
             last_applied: *id,
-            membership: m.clone(),
+            membership: m.membership.clone(),
+            retired: m.retired.clone(),
         })?)
     };
     let mut answers = store
@@ -436,23 +460,28 @@ fn apply_batch(
         }
         out.push(Applied(answer));
     }
-    Ok((out, previous, membership))
+    Ok((out, previous, members))
 }
 
 impl StateMachine {
     async fn apply_run(&mut self, entries: Vec<Entry>) -> Result<Vec<Applied>, StorageError> {
         let store = self.store.get();
-        let (applied, membership) = (self.last_applied, self.membership.clone());
+        let applied = self.last_applied;
+        let members = Members {
+            membership: self.membership.clone(),
+            retired: self.retired.clone(),
+        };
         let started = std::time::Instant::now();
-        let (out, applied, membership) =
-            blocking(move || apply_batch(&store, entries, applied, membership))
+        let (out, applied, members) =
+            blocking(move || apply_batch(&store, entries, applied, members))
                 .await
                 .map_err(|e| sm_err(ErrorVerb::Write, e))?;
         if let Some(o) = &self.observer {
             o.apply.observe(started.elapsed().as_secs_f64());
         }
         self.last_applied = applied;
-        self.membership = membership;
+        self.membership = members.membership;
+        self.retired = members.retired;
         Ok(out)
     }
 
@@ -589,6 +618,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 .map_err(fail)?;
         self.last_applied = record.last_applied;
         self.membership = record.membership;
+        self.retired = record.retired;
         tracing::info!(snapshot = %meta.snapshot_id, last_applied = ?self.last_applied, "snapshot installed");
         Ok(())
     }

@@ -428,3 +428,43 @@ fn a_restored_backup_holds_the_state_and_applies_a_new_log_from_1() {
         assert!(sm.store().get().get_account("after").is_ok());
     });
 }
+
+/// A node removed from the membership is remembered (ids are never reused), across a restart.
+#[test]
+fn removed_node_ids_are_remembered() {
+    use openraft::{BasicNode, Membership};
+    use std::collections::{BTreeMap, BTreeSet};
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let members = |ids: &[u64]| {
+        let nodes: BTreeMap<u64, BasicNode> =
+            ids.iter().map(|i| (*i, BasicNode::new(ADDR))).collect();
+        let voters: BTreeSet<u64> = ids.iter().copied().collect();
+        Membership::new(vec![voters], nodes)
+    };
+    let membership = |index: u64, ids: &[u64]| Entry {
+        log_id: log_id(1, index),
+        payload: EntryPayload::Membership(members(ids)),
+    };
+    rt.block_on(async {
+        let (_log, mut sm) = open(dir.path());
+        let retired =
+            |sm: &StateMachine| super::state_machine::retired_node_ids(&sm.store().get()).unwrap();
+        sm.apply(vec![membership(1, &[1, 2, 3])]).await.unwrap();
+        assert!(retired(&sm).is_empty());
+        sm.apply(vec![
+            membership(2, &[1, 2]),
+            entry(1, 3, log().remove(0)),
+            membership(4, &[1, 2, 4]),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(retired(&sm), BTreeSet::from([3]));
+    });
+    crate::store::lmdb::wait_closed(&dir.path().join("raft"));
+    rt.block_on(async {
+        let (_log, sm) = open(dir.path());
+        let ids = super::state_machine::retired_node_ids(&sm.store().get()).unwrap();
+        assert_eq!(ids, BTreeSet::from([3]), "after a restart");
+    });
+}
