@@ -1036,10 +1036,10 @@ pub async fn post_to_one_node(
     limit: Duration,
 ) -> Option<u16> {
     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<Bytes>>();
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
     let mut req = http::Request::post(format!("http://{addr}{path}"))
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(http_body_util::Full::new(Bytes::from_static(body)))
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(body)))
         .expect("request");
     let (method, uri) = (req.method().clone(), req.uri().clone());
     signer

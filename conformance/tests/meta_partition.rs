@@ -16,7 +16,6 @@
 //! Sized by `SPREAD_TEST_SCALE` (`ci`, the default, or `full`). Time bounds are loose and the
 //! measured figures are printed. The tests of this binary run one at a time.
 
-use bytes::Bytes;
 use conformance::cluster::{Cluster, DevOptions, pid_alive, post_to_one_node, spread_bin};
 use conformance::history::Recorder;
 use conformance::proxy::Links;
