@@ -592,9 +592,8 @@ impl Cluster {
         if let Some(ms) = opts.meta_timeout_ms {
             cmd.arg("--meta-timeout-ms").arg(ms.to_string());
         }
-        if opts.meta > 1 {
-            cmd.arg("--meta").arg(opts.meta.to_string());
-        }
+        // Always given: `spread dev` starts three by default, the harness one unless asked.
+        cmd.arg("--meta").arg(opts.meta.to_string());
         if opts.tls {
             cmd.arg("--tls");
         }

@@ -70,6 +70,17 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
     } else {
         None
     };
+    // Fewer nodes than the group has would leave node 1 without a quorum, waiting forever.
+    if let Some(p) = &previous {
+        let had = p.meta_nodes.len();
+        if had > usize::from(args.meta) {
+            return Err(Error::Usage(format!(
+                "{} holds a group of {had} meta nodes; start it with --meta {had} \
+                 (SPREAD_META_NODES), or use a new --data-dir",
+                dir.display()
+            )));
+        }
+    }
     let mut plan = cluster::plan_ports(
         previous.as_ref(),
         usize::from(args.chunkd),
