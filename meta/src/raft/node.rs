@@ -33,6 +33,8 @@ pub struct Node {
     store: Arc<StoreHandle>,
     /// Commands waiting to be proposed (see [`propose`]).
     proposals: mpsc::Sender<Pending>,
+    /// Reads waiting for a leadership confirmation (see [`confirm_reads`]).
+    reads: mpsc::Sender<oneshot::Sender<Barrier>>,
     /// The Raft log's environment.
     log_path: std::path::PathBuf,
     /// What the Raft parts count (the committed index for readiness).
@@ -107,11 +109,14 @@ impl Node {
         }
         let (proposals, queue) = mpsc::channel(PROPOSAL_QUEUE);
         tokio::spawn(propose(raft.clone(), queue, observer.clone()));
+        let (reads, waiting) = mpsc::channel(READ_QUEUE);
+        tokio::spawn(confirm_reads(raft.clone(), waiting));
         let node = Arc::new(Node {
             id: config.node_id,
             raft,
             store,
             proposals,
+            reads,
             log_path: config.data_dir.join("raft"),
             observer,
             data_dir: config.data_dir.clone(),
@@ -208,13 +213,20 @@ impl Node {
 
     /// Waits until this node may answer a read linearizably (it is the leader, confirmed by a
     /// quorum, and has applied everything committed before the read began).
+    /// Concurrent reads share confirmations ([`confirm_reads`]).
     pub async fn read_barrier(&self) -> Result<()> {
-        match self.raft.ensure_linearizable().await {
-            Ok(_) => Ok(()),
-            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
-                Err(Error::NotLeader(f.leader_node.map(|n| n.addr)))
-            }
-            Err(e) => Err(unavailable(e)),
+        let (reply, answer) = oneshot::channel();
+        self.reads
+            .send(reply)
+            .await
+            .map_err(|_| Error::Unavailable("the meta node is stopping".into()))?;
+        match answer.await {
+            Ok(Barrier::Passed) => Ok(()),
+            Ok(Barrier::NotLeader(addr)) => Err(Error::NotLeader(addr)),
+            Ok(Barrier::Unavailable(why)) => Err(Error::Unavailable(why)),
+            Err(_) => Err(Error::Unavailable(
+                "the meta node stopped before confirming a read".into(),
+            )),
         }
     }
 
@@ -506,6 +518,41 @@ async fn propose(
             }
             drop(slot);
         });
+    }
+}
+
+/// How many reads may wait for the next confirmation before callers queue behind them.
+const READ_QUEUE: usize = 4096;
+
+/// The outcome of one leadership confirmation, handed to every read that waited for it.
+#[derive(Clone, Debug)]
+enum Barrier {
+    Passed,
+    NotLeader(Option<String>),
+    Unavailable(String),
+}
+
+/// Confirms leadership for reads in rounds: each round takes every read waiting when it
+/// starts and runs one `ensure_linearizable` for all of them (one heartbeat round to the
+/// followers instead of one per read). A read that arrives during a round waits for the next
+/// one, which starts after it arrived, so its read index covers every write acknowledged
+/// before the read began: sharing a round never makes a read stale.
+async fn confirm_reads(raft: Raft<TypeConfig>, mut waiting: mpsc::Receiver<oneshot::Sender<Barrier>>) {
+    while let Some(first) = waiting.recv().await {
+        let mut round = vec![first];
+        while let Ok(next) = waiting.try_recv() {
+            round.push(next);
+        }
+        let outcome = match raft.ensure_linearizable().await {
+            Ok(_) => Barrier::Passed,
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                Barrier::NotLeader(f.leader_node.map(|n| n.addr))
+            }
+            Err(e) => Barrier::Unavailable(format!("meta group: {e}")),
+        };
+        for reply in round {
+            let _ = reply.send(outcome.clone());
+        }
     }
 }
 
