@@ -563,4 +563,21 @@ mod tests {
         let parsed: Config = toml::from_str(toml).expect("parses");
         assert!(parsed.validate().is_err());
     }
+
+    #[test]
+    fn the_chunked_put_limit_comes_from_the_file_and_the_environment() {
+        assert_eq!(Config::default().chunked_put_max_bytes, 16 << 20);
+        let parsed: Config = toml::from_str("chunked_put_max_bytes = 0\n").expect("parses");
+        assert!(parsed.validate().is_ok());
+        assert_eq!(parsed.chunked_put_max_bytes, 0);
+        let env = |name: &str| {
+            (name == "SPREAD_GATEWAY_CHUNKED_PUT_MAX_BYTES").then(|| "1048576".to_string())
+        };
+        let c = Config::default().with_vars(env).expect("valid");
+        assert_eq!(c.chunked_put_max_bytes, 1 << 20);
+        let too_big = |name: &str| {
+            (name == "SPREAD_GATEWAY_CHUNKED_PUT_MAX_BYTES").then(|| (2u64 << 30).to_string())
+        };
+        assert!(Config::default().with_vars(too_big).is_err());
+    }
 }

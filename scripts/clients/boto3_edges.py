@@ -404,6 +404,25 @@ def chunked(s3, bucket):
     )
     got = s3.get_object(Bucket=bucket, Key="chunked")["Body"].read()
     check(got == body, "chunked PUT stored the whole body")
+    # Past chunked_put_max_bytes (16 MiB by default) it is refused, and nothing is stored.
+    big = os.urandom(16 * MIB + 1)
+
+    def big_pieces():
+        for i in range(0, len(big), MIB):
+            yield big[i : i + MIB]
+
+    try:
+        r = signed("PUT", f"{endpoint}/{bucket}/chunked-big", big_pieces(), {})
+        status = r.status_code
+        text = r.text
+    except requests.exceptions.ConnectionError as e:
+        # The gateway may close the connection while the rest of the body is still coming.
+        status, text = None, str(e)
+    check(
+        status in (411, None) and (status is None or "MissingContentLength" in text),
+        f"chunked PUT past the limit: {status} {text[:300]}",
+    )
+    expect_error("nothing stored", 404, None, s3.head_object, Bucket=bucket, Key="chunked-big")
 
     step("Content-Encoding aws-chunked is not stored; the client's gzip is")
     s3.put_object(Bucket=bucket, Key="gz", Body=b"not really gzip", ContentEncoding="gzip")
