@@ -99,6 +99,11 @@ pub struct Config {
     /// first: kept small so that unauthenticated clients cannot make the gateway hold big
     /// bodies. `SPREAD_GATEWAY_ANONYMOUS_MAX_BODY_BYTES`.
     pub anonymous_max_body_bytes: u64,
+    /// Largest body of a PUT sent with no length (`Transfer-Encoding: chunked`, neither
+    /// `Content-Length` nor aws-chunked framing): s3s needs the length to check a signature,
+    /// so the gateway reads such a body into memory first, up to this (past it 411
+    /// MissingContentLength); 0 refuses them all. `SPREAD_GATEWAY_CHUNKED_PUT_MAX_BYTES`.
+    pub chunked_put_max_bytes: u64,
     /// Repairs this gateway runs at once (copies of lost servers, rotten copies); 0 = this
     /// gateway takes no repairs. `SPREAD_GATEWAY_REBUILD_WORKERS`.
     pub rebuild_workers: usize,
@@ -162,6 +167,7 @@ const ENV_KEYS: &[&str] = &[
     "max_connections_per_ip",
     "xml_max_body_bytes",
     "anonymous_max_body_bytes",
+    "chunked_put_max_bytes",
     "rebuild_workers",
     "rebuild_mib_per_sec",
     "rebuild_lease_secs",
@@ -204,6 +210,7 @@ impl Default for Config {
             max_connections_per_ip: 256,
             xml_max_body_bytes: 4 << 20,
             anonymous_max_body_bytes: 64 << 10,
+            chunked_put_max_bytes: 16 << 20,
             rebuild_workers: 2,
             rebuild_mib_per_sec: 64,
             rebuild_lease_secs: 120,
@@ -305,6 +312,7 @@ impl Config {
                 "max_connections_per_ip" => self.max_connections_per_ip = value,
                 "xml_max_body_bytes" => self.xml_max_body_bytes = value,
                 "anonymous_max_body_bytes" => self.anonymous_max_body_bytes = value,
+                "chunked_put_max_bytes" => self.chunked_put_max_bytes = value,
                 "rebuild_workers" => {
                     self.rebuild_workers = usize::try_from(value).unwrap_or(usize::MAX)
                 }
@@ -332,6 +340,12 @@ impl Config {
             return Err(Error::Config(format!(
                 "xml_max_body_bytes must be between 4 KiB and 64 MiB, got {}",
                 self.xml_max_body_bytes
+            )));
+        }
+        if self.chunked_put_max_bytes > 1 << 30 {
+            return Err(Error::Config(format!(
+                "chunked_put_max_bytes must be at most 1 GiB, got {}",
+                self.chunked_put_max_bytes
             )));
         }
         if self.anonymous_max_body_bytes > self.xml_max_body_bytes {
@@ -548,5 +562,22 @@ mod tests {
         let toml = "xml_max_body_bytes = 100\n";
         let parsed: Config = toml::from_str(toml).expect("parses");
         assert!(parsed.validate().is_err());
+    }
+
+    #[test]
+    fn the_chunked_put_limit_comes_from_the_file_and_the_environment() {
+        assert_eq!(Config::default().chunked_put_max_bytes, 16 << 20);
+        let parsed: Config = toml::from_str("chunked_put_max_bytes = 0\n").expect("parses");
+        assert!(parsed.validate().is_ok());
+        assert_eq!(parsed.chunked_put_max_bytes, 0);
+        let env = |name: &str| {
+            (name == "SPREAD_GATEWAY_CHUNKED_PUT_MAX_BYTES").then(|| "1048576".to_string())
+        };
+        let c = Config::default().with_vars(env).expect("valid");
+        assert_eq!(c.chunked_put_max_bytes, 1 << 20);
+        let too_big = |name: &str| {
+            (name == "SPREAD_GATEWAY_CHUNKED_PUT_MAX_BYTES").then(|| (2u64 << 30).to_string())
+        };
+        assert!(Config::default().with_vars(too_big).is_err());
     }
 }

@@ -108,6 +108,10 @@ async fn serve_with(
     )))));
     let s3 = builder.build();
     let post_max = config.post_object_max_bytes;
+    let (chunked_put_max, anonymous_max) = (
+        config.chunked_put_max_bytes,
+        config.anonymous_max_body_bytes,
+    );
     let edge = crate::listener::Edge::of(&config).with_tls(tls);
     crate::listener::serve(listener, "s3", "", edge, observer, move |req, id| {
         let (s3, spread, meta, vhost) = (s3.clone(), spread.clone(), meta.clone(), vhost.clone());
@@ -134,6 +138,14 @@ async fn serve_with(
                             post_object::handle(&spread, req, &bucket, by_host, post_max).await
                         }
                         Some(Target::Object) => post_object::method_not_allowed(),
+                        None if http_body::Body::size_hint(req.body()).exact().is_none()
+                            && fixups::put_of_unknown_length(&req) =>
+                        {
+                            match fixups::with_length(req, chunked_put_max, anonymous_max).await {
+                                Ok(req) => s3.call(req).await?,
+                                Err(refused) => fixups::refusal(refused),
+                            }
+                        }
                         None => {
                             if http_body::Body::size_hint(req.body()).exact().is_none() {
                                 req.extensions_mut().insert(UnknownBodyLength);

@@ -50,6 +50,9 @@ pub struct ContainerProps {
     /// Object lock: present on buckets created with it, with their default retention.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<BucketLock>,
+    /// S3 object ownership (absent: ACLs apply, each object owned by its writer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<ObjectOwnership>,
     /// Swift container settings.
     #[serde(skip_serializing_if = "SwiftProps::is_empty")]
     pub swift: SwiftProps,
@@ -108,6 +111,7 @@ pub enum SettingChange {
     Cors(Option<Cors>),
     Lifecycle(Option<Lifecycle>),
     ObjectLock(Option<BucketLock>),
+    Ownership(Option<ObjectOwnership>),
     SwiftReadAcl(Option<String>),
     SwiftWriteAcl(Option<String>),
     /// Sets then removes Swift metadata entries (lower-case names).
@@ -133,6 +137,7 @@ impl ContainerProps {
             cors,
             lifecycle,
             object_lock,
+            ownership,
             swift,
             other,
         } = self;
@@ -144,6 +149,7 @@ impl ContainerProps {
             && cors.is_none()
             && lifecycle.is_none()
             && object_lock.is_none()
+            && ownership.is_none()
             && swift.is_empty()
             && other.is_empty()
     }
@@ -160,6 +166,7 @@ impl ContainerProps {
             S::Cors(v) => self.cors = v,
             S::Lifecycle(v) => self.lifecycle = v,
             S::ObjectLock(v) => self.object_lock = v,
+            S::Ownership(v) => self.ownership = v,
             S::SwiftReadAcl(v) => self.swift.read_acl = v,
             S::SwiftWriteAcl(v) => self.swift.write_acl = v,
             S::SwiftMeta { set, remove } => {
@@ -572,6 +579,18 @@ impl Acl {
             }],
         }
     }
+}
+
+/// S3 object ownership: who owns the objects written to a bucket, and whether ACLs apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectOwnership {
+    /// ACLs apply; an object belongs to the account that wrote it.
+    ObjectWriter,
+    /// ACLs apply; an object written with `bucket-owner-full-control` belongs to the bucket
+    /// owner.
+    BucketOwnerPreferred,
+    /// ACLs are off: the bucket owner owns every object, access is by policy only.
+    BucketOwnerEnforced,
 }
 
 /// The four S3 public access block switches.

@@ -116,19 +116,21 @@ pub struct Access {
 }
 
 impl Access {
-    /// The bucket's ACL (stored, or the owner's default).
+    /// The bucket's ACL (stored, or the owner's default; the owner's alone when the bucket
+    /// has ACLs off).
     pub fn bucket_acl(&self) -> Acl {
         match &self.container.settings.props.acl {
-            Some(acl) => acl.clone(),
-            None => Acl::private(&self.container.account),
+            Some(acl) if !super::acl::acls_disabled(&self.container) => acl.clone(),
+            _ => Acl::private(&self.container.account),
         }
     }
 
-    /// An object's ACL (stored, or the bucket owner's default).
+    /// An object's ACL (stored, or the bucket owner's default; the bucket owner's alone when
+    /// the bucket has ACLs off).
     pub fn object_acl(&self, rec: &ObjectRecord) -> Acl {
         match &rec.props.acl {
-            Some(acl) => acl.clone(),
-            None => Acl::private(&self.container.account),
+            Some(acl) if !super::acl::acls_disabled(&self.container) => acl.clone(),
+            _ => Acl::private(&self.container.account),
         }
     }
 
@@ -156,12 +158,18 @@ impl Access {
         key: &str,
         version_id: Option<&str>,
     ) -> S3Result<ObjectRecord> {
-        let rec = s3
+        let rec = match s3
             .svc
             .meta()
             .get_object_version(&self.container.name, key, version_id)
             .await
-            .map_err(s3err)?;
+        {
+            Ok(rec) => rec,
+            Err(e @ meta_api::Error::NoSuchObject(_)) => {
+                return Err(self.absent(s3, key, s3err(e)).await);
+            }
+            Err(e) => return Err(s3err(e)),
+        };
         if rec.delete_marker {
             return Err(delete_marker(&rec));
         }
@@ -173,6 +181,43 @@ impl Access {
             return Err(denied());
         }
         Ok(rec)
+    }
+}
+
+impl Access {
+    /// The 404 for `key` without a current version: when its latest version is a delete
+    /// marker (a versioned or suspended bucket), with `x-amz-delete-marker: true` and the
+    /// marker's `x-amz-version-id`, as AWS answers.
+    async fn absent(&self, s3: &SpreadS3, key: &str, mut err: s3s::S3Error) -> s3s::S3Error {
+        let newest = s3
+            .svc
+            .meta()
+            .list_versions(
+                &self.container.name,
+                &meta_api::wire::VersionListRequest {
+                    prefix: key.to_string(),
+                    delimiter: None,
+                    key_marker: None,
+                    version_id_marker: None,
+                    max_keys: 1,
+                },
+            )
+            .await;
+        // Without the listing the plain 404 is still the right answer.
+        if let Ok(reply) = newest
+            && let Some(v) = reply.versions.first()
+            && v.key == key
+            && v.is_latest
+            && v.delete_marker
+        {
+            let mut h = HeaderMap::new();
+            h.insert("x-amz-delete-marker", HeaderValue::from_static("true"));
+            if let Ok(id) = HeaderValue::from_str(&v.version_id) {
+                h.insert("x-amz-version-id", id);
+            }
+            err.set_headers(h);
+        }
+        err
     }
 }
 
@@ -304,6 +349,13 @@ pub(crate) async fn decide(
         .get_container_cached(bucket)
         .await
         .map_err(s3err)?;
+    // `x-amz-expected-bucket-owner`: the request is for this owner's bucket only (403
+    // otherwise, as AWS answers, before anything else is decided).
+    if let Some(expected) = asked.headers.get("x-amz-expected-bucket-owner")
+        && expected.as_bytes() != container.account.as_bytes()
+    {
+        return Err(denied());
+    }
     let is_owner = matches!(&caller, Caller::Account(a) if *a == container.account);
     let pab = policy::public_access_block(&container);
     let need = action.need();

@@ -331,7 +331,9 @@ impl SpreadS3 {
 
 impl SpreadS3 {
     /// The record properties giving a new object of `container`, written by `writer`, the
-    /// ACL its write asks for (the writer's private ACL by default).
+    /// ACL its write asks for (the writer's private ACL by default). With the bucket's object
+    /// ownership: the bucket owner's private ACL when ACLs are off (any other ACL asked for
+    /// is refused), or when it prefers to own what is written `bucket-owner-full-control`.
     pub(crate) async fn new_object_acl(
         &self,
         container: &meta_api::wire::ContainerInfo,
@@ -339,9 +341,29 @@ impl SpreadS3 {
         canned_acl: Option<&str>,
         grants: &GrantHeaders<'_>,
     ) -> S3Result<VersionProps> {
+        use meta_api::settings::ObjectOwnership as O;
         let acl = self
             .requested_acl(canned_acl, grants, writer, &container.account)
             .await?;
+        let to_bucket_owner = match container.settings.props.ownership {
+            Some(O::BucketOwnerEnforced) => {
+                if acl
+                    .as_ref()
+                    .is_some_and(|a| !owner_only(a, &container.account))
+                {
+                    return Err(acls_not_supported());
+                }
+                true
+            }
+            Some(O::BucketOwnerPreferred) => canned_acl == Some("bucket-owner-full-control"),
+            Some(O::ObjectWriter) | None => false,
+        };
+        if to_bucket_owner {
+            return Ok(VersionProps {
+                acl: Some(Acl::private(&container.account)),
+                ..Default::default()
+            });
+        }
         check_block_public(container, acl.as_ref())?;
         Ok(VersionProps {
             acl: Some(acl.unwrap_or_else(|| Acl::private(writer))),
@@ -364,9 +386,67 @@ pub fn check_block_public(
     Ok(())
 }
 
+// Object Ownership (`ownership`): what it changes for ACLs.
+
+/// The setting S3 names `s` (`x-amz-object-ownership`, an ownership controls rule).
+pub fn parse_ownership(s: &str) -> S3Result<meta_api::settings::ObjectOwnership> {
+    match s {
+        "ObjectWriter" => Ok(meta_api::settings::ObjectOwnership::ObjectWriter),
+        "BucketOwnerPreferred" => Ok(meta_api::settings::ObjectOwnership::BucketOwnerPreferred),
+        "BucketOwnerEnforced" => Ok(meta_api::settings::ObjectOwnership::BucketOwnerEnforced),
+        _ => Err(s3_error!(
+            InvalidArgument,
+            "Invalid x-amz-object-ownership value: {s}"
+        )),
+    }
+}
+
+/// Whether the bucket has ACLs turned off (BucketOwnerEnforced).
+pub fn acls_disabled(container: &meta_api::wire::ContainerInfo) -> bool {
+    container.settings.props.ownership
+        == Some(meta_api::settings::ObjectOwnership::BucketOwnerEnforced)
+}
+
+/// Whether `acl` grants nothing but `owner`'s full control (what a bucket with ACLs off may
+/// still be sent: `private`, `bucket-owner-full-control` or the equivalent grants).
+pub fn owner_only(acl: &Acl, owner: &str) -> bool {
+    acl.grants
+        .iter()
+        .all(|g| g.perm == Perm::FullControl && g.grantee == Grantee::User(owner.to_string()))
+}
+
+/// A new bucket's ownership asked with an ACL it cannot have.
+pub fn acl_with_enforced() -> s3s::S3Error {
+    s3_error!(
+        InvalidBucketAclWithObjectOwnership,
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+    )
+}
+
+/// A request setting an ACL on a bucket with ACLs off.
+pub fn acls_not_supported() -> s3s::S3Error {
+    s3_error!(
+        AccessControlListNotSupported,
+        "The bucket does not allow ACLs"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_owners_full_control_passes_with_acls_off() {
+        let private = Acl::private("a");
+        assert!(owner_only(&private, "a"));
+        assert!(!owner_only(&private, "b"));
+        let mut public = Acl::private("a");
+        public.grants.push(AclGrant {
+            grantee: Grantee::Group("http://acs.amazonaws.com/groups/global/AllUsers".into()),
+            perm: Perm::Read,
+        });
+        assert!(!owner_only(&public, "a"));
+    }
 
     #[test]
     fn canned_acls() {

@@ -6,7 +6,9 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
 use super::access::{Access, granted};
-use super::acl::{AclExt, check_block_public, grant_headers};
+use super::acl::{
+    AclExt, acls_disabled, acls_not_supported, check_block_public, grant_headers, owner_only,
+};
 use super::error::s3err;
 use super::service::SpreadS3;
 use meta_api::settings::{SettingChange, VersionChange};
@@ -41,6 +43,13 @@ pub async fn put_bucket_acl(
             &owner,
         )
         .await?;
+    if acls_disabled(&access.container) {
+        // ACLs off: only the owner's full control may be "set", and nothing changes.
+        if !owner_only(&acl, &owner) {
+            return Err(acls_not_supported());
+        }
+        return Ok(S3Response::new(PutBucketAclOutput {}));
+    }
     check_block_public(&access.container, Some(&acl))?;
     s3.svc
         .meta()
@@ -87,6 +96,12 @@ pub async fn put_object_acl(
             &access.container.account,
         )
         .await?;
+    if acls_disabled(&access.container) {
+        if !owner_only(&acl, &access.container.account) {
+            return Err(acls_not_supported());
+        }
+        return Ok(S3Response::new(PutObjectAclOutput::default()));
+    }
     check_block_public(&access.container, Some(&acl))?;
     s3.svc
         .meta()

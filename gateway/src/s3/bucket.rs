@@ -5,11 +5,12 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::access::{Access, AccountAccess, granted};
-use super::acl::grant_headers;
+use super::acl::{acl_with_enforced, grant_headers, owner_only, parse_ownership};
 use super::convert::{owner, timestamp};
 use super::error::s3err;
 use super::lock::BucketLock;
 use super::service::SpreadS3;
+use meta_api::settings::ObjectOwnership;
 
 pub async fn list_buckets(
     s3: &SpreadS3,
@@ -22,10 +23,35 @@ pub async fn list_buckets(
         .list_containers(&account)
         .await
         .map_err(s3err)?;
-    let prefix = req.input.prefix.clone().unwrap_or_default();
-    let buckets = containers
+    let input = req.input;
+    let max = match input.max_buckets {
+        None => MAX_BUCKETS_PAGE,
+        Some(n) if (1..=MAX_BUCKETS_PAGE).contains(&n) => n,
+        Some(_) => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "max-buckets must be between 1 and {MAX_BUCKETS_PAGE}"
+            ));
+        }
+    };
+    let prefix = input.prefix.clone().unwrap_or_default();
+    // The continuation token is the name of the last bucket of the previous page.
+    let after = input.continuation_token.clone().filter(|t| !t.is_empty());
+    let mut names: Vec<_> = containers
         .into_iter()
         .filter(|c| c.name.starts_with(&prefix))
+        .filter(|c| after.as_ref().is_none_or(|a| c.name > *a))
+        .collect();
+    names.sort_by(|a, b| a.name.cmp(&b.name));
+    let truncated = names.len() > max as usize;
+    names.truncate(max as usize);
+    let continuation_token = if truncated {
+        names.last().map(|c| c.name.clone())
+    } else {
+        None
+    };
+    let buckets = names
+        .into_iter()
         .map(|c| Bucket {
             bucket_region: Some(s3.svc.config().region.clone()),
             creation_date: Some(timestamp(c.created_ms)),
@@ -35,10 +61,13 @@ pub async fn list_buckets(
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
         owner: Some(owner(&account)),
-        prefix: req.input.prefix,
-        ..Default::default()
+        prefix: input.prefix,
+        continuation_token,
     }))
 }
+
+/// The most buckets one ListBuckets page holds (AWS's default and largest page).
+const MAX_BUCKETS_PAGE: i32 = 10_000;
 
 /// The region where creating a bucket one already owns succeeds.
 const LEGACY_REGION: &str = "us-east-1";
@@ -56,8 +85,20 @@ pub async fn create_bucket(
         ));
     }
     let object_lock = req.input.object_lock_enabled_for_bucket == Some(true);
+    let policy = storage_policy_header(&req.headers)?;
+    if let Some(name) = &policy {
+        // Only a policy the applied policy file defines: a bucket must never be made with
+        // one no object could be written under.
+        let known = s3.svc.policies().await.map_err(s3err)?;
+        if known.get(name).is_none() {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Unknown storage policy {name} in x-spread-storage-policy"
+            ));
+        }
+    }
     let mut settings = ContainerSettings {
-        policy: storage_policy_header(&req.headers)?,
+        policy,
         ..Default::default()
     };
     if object_lock {
@@ -75,6 +116,19 @@ pub async fn create_bucket(
         .await?
     {
         settings.props.acl = Some(acl);
+    }
+    if let Some(o) = &input.object_ownership {
+        let o = parse_ownership(o.as_str())?;
+        if o == ObjectOwnership::BucketOwnerEnforced
+            && settings
+                .props
+                .acl
+                .as_ref()
+                .is_some_and(|acl| !owner_only(acl, &account))
+        {
+            return Err(acl_with_enforced());
+        }
+        settings.props.ownership = Some(o);
     }
     if let Some(loc) = req
         .input

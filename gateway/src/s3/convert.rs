@@ -60,12 +60,29 @@ pub fn standard_headers(
     };
     put("cache-control", cache_control);
     put("content-disposition", content_disposition);
-    put("content-encoding", content_encoding);
+    put(
+        "content-encoding",
+        content_encoding
+            .and_then(|e| stored_content_encoding(e))
+            .as_ref(),
+    );
     put("content-language", content_language);
     if let Some(e) = expires {
         h.insert("expires".to_string(), millis(e).to_string());
     }
     h
+}
+
+/// The Content-Encoding an object keeps of the one its upload was sent with: without
+/// `aws-chunked`, which only says how that request framed its body (as AWS does); the
+/// client's own codings (`gzip`, ...) stay. `None` when nothing is left.
+pub fn stored_content_encoding(sent: &str) -> Option<String> {
+    let kept: Vec<&str> = sent
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(","))
 }
 
 pub fn expires(rec_headers: &BTreeMap<String, String>) -> Option<Timestamp> {
@@ -75,12 +92,26 @@ pub fn expires(rec_headers: &BTreeMap<String, String>) -> Option<Timestamp> {
         .map(timestamp)
 }
 
-pub fn user_meta(meta: Option<s3s::dto::Metadata>) -> BTreeMap<String, String> {
-    meta.unwrap_or_default()
+/// User metadata (`x-amz-meta-*`) as stored: lower-case names. At most 2 KB, names and
+/// values counted in UTF-8 bytes, as AWS limits it (400 MetadataTooLarge).
+pub fn user_meta(meta: Option<s3s::dto::Metadata>) -> S3Result<BTreeMap<String, String>> {
+    let meta: BTreeMap<String, String> = meta
+        .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect()
+        .collect();
+    let size: usize = meta.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_USER_META {
+        return Err(s3_error!(
+            MetadataTooLarge,
+            "Your metadata headers exceed the maximum allowed metadata size ({size} bytes, at most {MAX_USER_META})"
+        ));
+    }
+    Ok(meta)
 }
+
+/// The most bytes of user metadata an object may have.
+pub const MAX_USER_META: usize = 2048;
 
 pub fn metadata_out(rec: &ObjectRecord) -> Option<s3s::dto::Metadata> {
     if rec.user_meta.is_empty() {
@@ -316,5 +347,35 @@ pub fn wants_url(encoding: Option<&EncodingType>) -> S3Result<bool> {
             InvalidArgument,
             "Invalid Encoding Method specified in Request"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_chunked_is_not_kept_but_the_clients_own_coding_is() {
+        assert_eq!(stored_content_encoding("aws-chunked"), None);
+        assert_eq!(
+            stored_content_encoding("aws-chunked,gzip").as_deref(),
+            Some("gzip")
+        );
+        assert_eq!(
+            stored_content_encoding("gzip, AWS-CHUNKED").as_deref(),
+            Some("gzip")
+        );
+        assert_eq!(stored_content_encoding("br").as_deref(), Some("br"));
+    }
+
+    #[test]
+    fn user_metadata_is_limited_to_2_kb() {
+        let meta = |n: usize| {
+            let mut m = s3s::dto::Metadata::new();
+            m.insert("k".to_string(), "v".repeat(n));
+            Some(m)
+        };
+        assert!(user_meta(meta(MAX_USER_META - 1)).is_ok());
+        assert!(user_meta(meta(MAX_USER_META)).is_err());
     }
 }

@@ -252,6 +252,60 @@ pub(crate) fn check_encryption_headers(
     Ok(())
 }
 
+/// Whether a request is a PUT whose body has no length announced: no `Content-Length` and
+/// no aws-chunked framing (`x-amz-decoded-content-length`), i.e. `Transfer-Encoding:
+/// chunked`. s3s refuses such a body 411 (it needs the length to check a signature);
+/// [`with_length`] reads it first.
+pub fn put_of_unknown_length<B>(req: &http::Request<B>) -> bool {
+    let h = req.headers();
+    req.method() == Method::PUT
+        && !h.contains_key(http::header::CONTENT_LENGTH)
+        && !h.contains_key("x-amz-decoded-content-length")
+}
+
+/// The request with its body read into memory (at most `max` bytes, or `max_anonymous` for
+/// a request that carries no signature, else 411 MissingContentLength) and its
+/// `Content-Length` set.
+pub async fn with_length<B>(
+    req: http::Request<B>,
+    max: u64,
+    max_anonymous: u64,
+) -> Result<http::Request<s3s::Body>, S3Error>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    use http_body_util::BodyExt as _;
+    let query = req.uri().query().unwrap_or("");
+    let signed = req.headers().contains_key(http::header::AUTHORIZATION)
+        || has_param(query, "X-Amz-Signature")
+        || has_param(query, "Signature");
+    let max = if signed { max } else { max.min(max_anonymous) };
+    let (mut parts, body) = req.into_parts();
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    let bytes = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(s3_error!(
+                MissingContentLength,
+                "You must provide the Content-Length HTTP header for a body over {max} bytes."
+            ));
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "chunked body cut short");
+            return Err(s3_error!(
+                IncompleteBody,
+                "The request body ended before its last chunk."
+            ));
+        }
+    };
+    parts.headers.remove(http::header::TRANSFER_ENCODING);
+    parts
+        .headers
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    Ok(http::Request::from_parts(parts, s3s::Body::from(bytes)))
+}
+
 /// The response for a request refused by `before`.
 pub fn refusal(err: S3Error) -> http::Response<s3s::Body> {
     let code = err.code().clone();
@@ -277,6 +331,12 @@ pub fn after(resp: &mut http::Response<s3s::Body>, request_id: &str, asked: Aske
         add_request_id(resp, request_id);
     } else if asked.attributes {
         unquote_attributes_etag(resp);
+    } else if asked.head
+        && resp.status() == http::StatusCode::OK
+        && resp.headers().contains_key(http::header::CONTENT_RANGE)
+    {
+        // A HEAD of a range or a part is 206 as its GET is (s3s sets it for GetObject only).
+        *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
     }
     utf8_metadata(resp.headers_mut());
 }
@@ -286,6 +346,8 @@ pub fn after(resp: &mut http::Response<s3s::Body>, request_id: &str, asked: Aske
 pub struct Asked {
     /// GetObjectAttributes (`GET ?attributes`).
     attributes: bool,
+    /// A HEAD request.
+    head: bool,
     /// The first segment of the path (the bucket of a path-style request), decoded.
     first_segment: String,
 }
@@ -297,6 +359,7 @@ impl Asked {
         Asked {
             attributes: req.method() == Method::GET
                 && has_param(req.uri().query().unwrap_or(""), "attributes"),
+            head: req.method() == Method::HEAD,
             first_segment: percent_encoding::percent_decode_str(first)
                 .decode_utf8_lossy()
                 .into_owned(),

@@ -8,7 +8,7 @@
 //! `lock`, `copy_source`, `multipart_checksum`, `error`, `settings`: the generic get/put/delete
 //! of a bucket sub-resource kept as one typed setting), the operations (`bucket`, `object`,
 //! `list`, `multipart`, `attributes`, `versioning`, `acl_ops`, `bucket_policy`, `tagging`,
-//! `cors`, `lifecycle`, `object_lock`, `encryption`), and what runs around s3s (`fixups`,
+//! `cors`, `lifecycle`, `object_lock`, `encryption`, `ownership`), and what runs around s3s (`fixups`,
 //! `post_object`, `vhost`, `cors`'s preflights). Operation modules import shared modules only,
 //! never one another (`post_object` hands each form upload to `object::put_object`), and no
 //! module imports one that imports it back.
@@ -36,6 +36,7 @@ mod multipart_checksum;
 mod object;
 mod object_lock;
 mod operations;
+mod ownership;
 mod policy;
 pub mod post_object;
 mod service;
@@ -359,6 +360,24 @@ impl S3 for SpreadS3 {
         req: S3Request<DeleteBucketCorsInput>,
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         settings::delete::<cors::BucketCors, _, _>(self, req).await
+    }
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        settings::get::<ownership::BucketOwnership, _, _>(req).await
+    }
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<PutBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<PutBucketOwnershipControlsOutput>> {
+        settings::put::<ownership::BucketOwnership, _, _>(self, req).await
+    }
+    async fn delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<DeleteBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
+        settings::delete::<ownership::BucketOwnership, _, _>(self, req).await
     }
     async fn put_bucket_lifecycle_configuration(
         &self,

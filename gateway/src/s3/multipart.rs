@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use meta_api::wire::{CompletePart, CompleteRequest, ListUploadsRequest, UploadRecord};
+use meta_api::wire::{
+    CompletePart, CompleteRequest, ListUploadsRequest, ObjectRecord, UploadRecord,
+};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::access::{Access, granted};
 use super::acl::grant_headers;
@@ -61,8 +63,14 @@ pub async fn create(
         input.checksum_type.as_ref(),
     )?;
     let storage_class = input.storage_class.as_ref().map(|c| c.as_str().to_string());
+    let upload_id = random_hex(16);
+    // The completed version keeps the id it was assembled from: a Complete sent again
+    // (its answer lost) finds it there (see `completed_before`).
+    props
+        .other
+        .insert(UPLOAD_ID_PROP.to_string(), upload_id.clone());
     let record = UploadRecord {
-        upload_id: random_hex(16),
+        upload_id,
         key: input.key.clone(),
         initiated_ms: now_ms(),
         content_type: input.content_type,
@@ -73,7 +81,7 @@ pub async fn create(
             input.content_language.as_ref(),
             input.expires.as_ref(),
         ),
-        user_meta: user_meta(input.metadata),
+        user_meta: user_meta(input.metadata)?,
         policy: s3
             .svc
             .resolve_policy(&container, storage_class.as_deref())
@@ -354,7 +362,16 @@ pub async fn complete(
         });
     }
     let condition = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let upload = upload_of(s3, &container.name, &input.upload_id, &input.key).await?;
+    let upload = match upload_of(s3, &container.name, &input.upload_id, &input.key).await {
+        Ok(upload) => upload,
+        Err(e) if *e.code() == S3ErrorCode::NoSuchUpload => {
+            return match completed_before(s3, &container.name, &input.key, &input.upload_id).await {
+                Some(record) => Ok(complete_output(&container.name, &record)),
+                None => Err(e),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let checksums = match UploadChecksum::of(&upload) {
         Some(c) => {
             let sent_whole = whole_object_checksum(&input_sums);
@@ -383,11 +400,44 @@ pub async fn complete(
                 condition,
             },
         )
-        .await
-        .map_err(s3err)?;
+        .await;
+    let record = match record {
+        Ok(record) => record,
+        // Completed meanwhile by the same request sent again (a client retrying).
+        Err(meta_api::Error::NoSuchUpload(m)) => {
+            completed_before(s3, &container.name, &input.key, &input.upload_id)
+                .await
+                .ok_or_else(|| s3err(meta_api::Error::NoSuchUpload(m)))?
+        }
+        Err(e) => return Err(s3err(e)),
+    };
+    Ok(complete_output(&container.name, &record))
+}
+
+/// Where a multipart upload's id is kept in the properties of the version it completed.
+const UPLOAD_ID_PROP: &str = "s3.upload-id";
+
+/// The current version of `key` when it is what upload `upload_id` completed: a Complete
+/// sent again after it succeeded answers that version, as AWS does, not NoSuchUpload.
+async fn completed_before(
+    s3: &SpreadS3,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Option<ObjectRecord> {
+    let current = s3.svc.meta().get_object(bucket, key).await.ok()?;
+    (current.props.other.get(UPLOAD_ID_PROP).map(String::as_str) == Some(upload_id))
+        .then_some(current)
+}
+
+/// The answer of a completed upload.
+fn complete_output(
+    bucket: &str,
+    record: &ObjectRecord,
+) -> S3Response<CompleteMultipartUploadOutput> {
     let sums = checksum_fields(&record.checksums);
-    Ok(S3Response::new(CompleteMultipartUploadOutput {
-        bucket: Some(container.name.clone()),
+    S3Response::new(CompleteMultipartUploadOutput {
+        bucket: Some(bucket.to_string()),
         key: Some(record.key.clone()),
         e_tag: Some(etag(&record.etag)),
         checksum_crc32: sums.crc32,
@@ -396,10 +446,10 @@ pub async fn complete(
         checksum_sha1: sums.sha1,
         checksum_sha256: sums.sha256,
         checksum_type: sums.checksum_type,
-        location: Some(format!("/{}/{}", container.name, record.key)),
+        location: Some(format!("/{}/{}", bucket, record.key)),
         version_id: version_out(&record.version_id),
         ..Default::default()
-    }))
+    })
 }
 
 /// The (algorithm, value) an object-level `x-amz-checksum-*` header of a Complete names.

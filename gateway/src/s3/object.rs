@@ -57,7 +57,7 @@ pub async fn put_object(
             input.content_language.as_ref(),
             input.expires.as_ref(),
         ),
-        user_meta: user_meta(input.metadata),
+        user_meta: user_meta(input.metadata)?,
         props: {
             let mut props = props;
             props.merge(tags::props_from_header(input.tagging.as_ref())?);
@@ -115,19 +115,67 @@ pub async fn put_object(
     }))
 }
 
-/// The bytes a GET or HEAD answers, and its Content-Range when a Range was asked for.
+/// The bytes a GET or HEAD answers, and its Content-Range when a Range or a part
+/// (`partNumber`) was asked for. A part of an object that was not uploaded in parts: the
+/// whole object is its part 1.
 fn resolve_range(
     range: Option<Range>,
-    size: u64,
+    part_number: Option<PartNumber>,
+    rec: &ObjectRecord,
 ) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
-    match range {
-        Some(r) => {
+    let size = rec.size;
+    let content_range = |r: &std::ops::Range<u64>| {
+        format!("bytes {}-{}/{}", r.start, r.end.saturating_sub(1), size)
+    };
+    match (range, part_number) {
+        (Some(_), Some(_)) => Err(s3_error!(
+            InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter"
+        )),
+        (Some(r), None) => {
             let range = r.check(size).map_err(|_| s3err(Error::InvalidRange))?;
-            let cr = format!("bytes {}-{}/{}", range.start, range.end - 1, size);
+            let cr = content_range(&range);
             Ok((range, Some(cr)))
         }
-        None => Ok((0..size, None)),
+        (None, Some(n)) => {
+            let range = part_range(&rec.parts, size, n)?;
+            // An empty object has no byte to name: it is answered whole.
+            let cr = (!range.is_empty()).then(|| content_range(&range));
+            Ok((range, cr))
+        }
+        (None, None) => Ok((0..size, None)),
     }
+}
+
+/// The bytes of part `n` (1-based) of an object whose parts have the sizes `parts` (none:
+/// the object is its own part 1).
+fn part_range(parts: &[u64], size: u64, n: PartNumber) -> S3Result<std::ops::Range<u64>> {
+    if !(1..=10_000).contains(&n) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        ));
+    }
+    let index = (n - 1) as usize;
+    if parts.is_empty() {
+        return if index == 0 {
+            Ok(0..size)
+        } else {
+            Err(no_such_part())
+        };
+    }
+    let Some(len) = parts.get(index) else {
+        return Err(no_such_part());
+    };
+    let start: u64 = parts[..index].iter().sum();
+    Ok(start..start + len)
+}
+
+fn no_such_part() -> s3s::S3Error {
+    s3_error!(
+        InvalidPart,
+        "The requested partnumber is not satisfiable: the object has fewer parts"
+    )
 }
 
 fn checksums_if(rec: &ObjectRecord, mode: Option<&ChecksumMode>) -> super::convert::ChecksumFields {
@@ -155,7 +203,7 @@ pub async fn get_object(
         input.if_modified_since.as_ref(),
     )
     .map_err(s3err)?;
-    let (range, content_range) = resolve_range(input.range, rec.size)?;
+    let (range, content_range) = resolve_range(input.range, input.part_number, &rec)?;
     let length = range.end - range.start;
     let body = first_piece_ready(s3.svc.read_content(rec.chunks.clone(), range)).await?;
     let storage_class = storage_class_of(s3, &rec).await;
@@ -227,9 +275,14 @@ pub async fn head_object(
         input.if_modified_since.as_ref(),
     )
     .map_err(s3err)?;
-    let (range, content_range) = resolve_range(input.range, rec.size)?;
+    let (range, content_range) = resolve_range(input.range, input.part_number, &rec)?;
     let length = range.end - range.start;
-    let sums = checksums_if(&rec, input.checksum_mode.as_ref());
+    // The object's checksums are for all of it, not for a part or a range.
+    let sums = if content_range.is_none() {
+        checksums_if(&rec, input.checksum_mode.as_ref())
+    } else {
+        Default::default()
+    };
     let storage_class = storage_class_of(s3, &rec).await;
     let tag_count = tags::tag_count(&rec);
     let (object_lock_mode, object_lock_retain_until_date, object_lock_legal_hold_status) =
@@ -402,7 +455,7 @@ pub async fn copy_object(
                 input.content_language.as_ref(),
                 input.expires.as_ref(),
             ),
-            user_meta: user_meta(input.metadata.clone()),
+            user_meta: user_meta(input.metadata.clone())?,
             props: source.props.clone(),
         }
     } else {

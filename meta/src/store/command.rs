@@ -50,8 +50,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 /// - 6: typed settings and version properties (`SetContainerSettings`, `ChangeObjectProps`;
 ///   `CreateContainer` with `settings.props`, `PutObject` and `CreateUpload` whose record has
 ///   `props`). An older node would drop the settings as unknown fields, or fail to read the
-///   properties.
-pub const COMMAND_VERSION: u32 = 6;
+///   properties;
+/// - 7: the S3 object ownership setting (`SettingChange::Ownership`, `CreateContainer` with
+///   `ownership`): an older node cannot read the change.
+pub const COMMAND_VERSION: u32 = 7;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -422,6 +424,9 @@ impl Command {
     pub fn version(&self) -> u32 {
         use Command as C;
         // `black_box`: see `carries_typed_values`.
+        if std::hint::black_box(self.sets_ownership()) {
+            return 7;
+        }
         if std::hint::black_box(self.carries_typed_values()) {
             return 6;
         }
@@ -468,6 +473,18 @@ impl Command {
             C::CreateContainer { settings, .. } => !settings.props.is_empty(),
             C::PutObject { record, .. } => !record.props.is_empty(),
             C::CreateUpload { record, .. } => !record.props.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Whether the command sets the S3 object ownership setting (version 7).
+    fn sets_ownership(&self) -> bool {
+        use meta_api::settings::SettingChange;
+        match self {
+            Command::SetContainerSettings { changes, .. } => changes
+                .iter()
+                .any(|c| matches!(c, SettingChange::Ownership(_))),
+            Command::CreateContainer { settings, .. } => settings.props.ownership.is_some(),
             _ => false,
         }
     }

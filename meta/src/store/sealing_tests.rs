@@ -415,3 +415,28 @@ fn sealed_creation_commands_are_version_3() {
     .unwrap();
     assert!(matches!(old, Command::CreateSwiftUser { sealed: None, .. }));
 }
+
+#[test]
+fn ownership_setting_commands_are_version_7() {
+    // An older node cannot read the change: it must refuse the command, not drop it.
+    let set = |change| Command::SetContainerSettings {
+        name: "b".into(),
+        changes: vec![change],
+    };
+    let ownership = meta_api::settings::ObjectOwnership::BucketOwnerEnforced;
+    assert_eq!(
+        set(meta_api::settings::SettingChange::Ownership(Some(
+            ownership
+        )))
+        .version(),
+        7
+    );
+    assert_eq!(
+        set(meta_api::settings::SettingChange::Ownership(None)).version(),
+        7
+    );
+    assert_eq!(
+        set(meta_api::settings::SettingChange::Policy(None)).version(),
+        6
+    );
+}
