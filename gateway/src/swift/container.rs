@@ -154,6 +154,8 @@ async fn headers(swift: &Swift, c: &ContainerInfo, owner: bool) -> HeaderMap {
     put_header(&mut h, "x-container-object-count", &c.objects.to_string());
     put_header(&mut h, "x-container-bytes-used", &c.bytes.to_string());
     put_header(&mut h, "x-timestamp", &x_timestamp(c.created_ms));
+    // Swift answers the time of the container's last PUT; Spread keeps its creation.
+    put_header(&mut h, "last-modified", &super::http_date(c.created_ms));
     let policy = match &c.settings.policy {
         Some(p) => Some(p.clone()),
         None => swift

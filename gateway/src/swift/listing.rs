@@ -96,6 +96,7 @@ pub struct ContainerEntry {
     pub count: u64,
     pub bytes: u64,
     pub last_modified_ms: i64,
+    pub storage_policy: String,
     /// A common prefix (with `delimiter`), not a container.
     pub subdir: bool,
 }
@@ -219,7 +220,8 @@ pub fn containers(fmt: Format, account: &str, items: &[ContainerEntry], h: Heade
                         json!({"subdir": c.name})
                     } else {
                         json!({"name": c.name, "count": c.count, "bytes": c.bytes,
-                               "last_modified": listing_date(c.last_modified_ms)})
+                               "last_modified": listing_date(c.last_modified_ms),
+                               "storage_policy": c.storage_policy})
                     }
                 })
                 .collect();
@@ -238,11 +240,12 @@ pub fn containers(fmt: Format, account: &str, items: &[ContainerEntry], h: Heade
                     ));
                 } else {
                     s.push_str(&format!(
-                        "<container><name>{}</name><count>{}</count><bytes>{}</bytes><last_modified>{}</last_modified></container>",
+                        "<container><name>{}</name><count>{}</count><bytes>{}</bytes><last_modified>{}</last_modified><storage_policy>{}</storage_policy></container>",
                         xml_escape(&c.name),
                         c.count,
                         c.bytes,
-                        listing_date(c.last_modified_ms)
+                        listing_date(c.last_modified_ms),
+                        xml_escape(&c.storage_policy)
                     ));
                 }
             }

@@ -207,8 +207,24 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
     } else {
         large::source(swift, ctx, rec.clone(), manifest).await?
     };
-    check_conditions(ctx, src.etag(), rec.mtime_ms)?;
     let mut h = object_headers(&rec, &src);
+    if manifest && rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true") {
+        // The manifest itself, as Swift answers it: JSON.
+        put_header(&mut h, "content-type", "application/json; charset=utf-8");
+    }
+    if let Err(e) = check_conditions(ctx, src.etag(), rec.mtime_ms) {
+        // 304 and 412 still describe the object (ETag, Last-Modified), as Swift answers.
+        let mut eh = HeaderMap::new();
+        for name in ["etag", "last-modified", "x-timestamp", "accept-ranges"] {
+            if let Some(v) = h.get(name) {
+                eh.insert(name, v.clone());
+            }
+        }
+        if !e.body.is_empty() {
+            put_header(&mut eh, "content-type", "text/html; charset=UTF-8");
+        }
+        return Ok(respond(e.status, eh, e.body));
+    }
     let size = src.size();
     if ctx.method == Method::HEAD {
         put_header(&mut h, "content-length", &size.to_string());
@@ -219,6 +235,8 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
         Err(e) => {
             let mut eh = HeaderMap::new();
             put_header(&mut eh, "content-range", &format!("bytes */{size}"));
+            put_header(&mut eh, "etag", &src.etag_header());
+            put_header(&mut eh, "accept-ranges", "bytes");
             put_header(&mut eh, "content-type", "text/html; charset=UTF-8");
             return Ok(respond(e.status, eh, e.body));
         }
@@ -586,12 +604,19 @@ async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> Swift
     let found = match versions::delete(swift, ctx, c, key).await? {
         Some(found) => found,
         None => {
+            // In a versioned container the delete writes a marker whether or not there was
+            // an object; Swift still answers 404 when there was none (or only a marker).
+            let existed = match current(swift, c, key).await {
+                Ok(rec) => !rec.delete_marker,
+                Err(e) if e.status == StatusCode::NOT_FOUND => false,
+                Err(e) => return Err(e),
+            };
             let done = swift
                 .svc
                 .meta()
                 .delete_version(&c.name, key, None, false)
                 .await?;
-            done.removed.is_some() || done.delete_marker
+            existed || done.removed.is_some()
         }
     };
     if found {
