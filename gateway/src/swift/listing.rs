@@ -59,23 +59,13 @@ impl Params {
                         format!("Maximum limit is {LISTING_LIMIT}"),
                     ));
                 }
-                Err(_) => {
-                    return Err(SwiftError::bad_request(
-                        "Value of limit must be a positive integer",
-                    ));
-                }
+                // Not a number: ignored, as Swift does (the default limit applies).
+                Err(_) => LISTING_LIMIT,
             },
         };
         let nonempty = |s: Option<&str>| s.filter(|v| !v.is_empty()).map(str::to_string);
+        // Any non-empty delimiter, one character or more, as Swift since 2.24.
         let delimiter = nonempty(ctx.q("delimiter"));
-        if let Some(d) = &delimiter
-            && d.chars().count() != 1
-        {
-            return Err(SwiftError::with(
-                StatusCode::PRECONDITION_FAILED,
-                "Bad delimiter",
-            ));
-        }
         Ok(Params {
             prefix: ctx.q("prefix").unwrap_or("").to_string(),
             delimiter,

@@ -136,7 +136,10 @@ fn parse_ranges(spec: Option<&str>, size: u64) -> SwiftResult<Option<Vec<Range<u
     let Some(spec) = spec else {
         return Ok(None);
     };
-    let Some(list) = spec.trim().strip_prefix("bytes=") else {
+    // Whitespace may stand around the `=` (HTTP's optional whitespace).
+    let spec = spec.trim();
+    let unit = spec.get(..5).filter(|u| u.eq_ignore_ascii_case("bytes"));
+    let Some(list) = unit.and_then(|_| spec[5..].trim_start().strip_prefix('=')) else {
         return Ok(None);
     };
     let mut out = Vec::new();
@@ -379,6 +382,53 @@ fn attrs_from(h: &HeaderMap) -> SwiftResult<ObjectAttrs> {
     })
 }
 
+/// The media type of an object name's extension (the common ones, as Python's `mimetypes`
+/// names them, which Swift uses), else `application/octet-stream`.
+fn guess_content_type(name: &str) -> &'static str {
+    let ext = match name.rsplit_once('.') {
+        Some((_, e)) if !e.contains('/') => e.to_ascii_lowercase(),
+        _ => return "application/octet-stream",
+    };
+    match ext.as_str() {
+        "txt" | "text" | "log" => "text/plain",
+        "htm" | "html" => "text/html",
+        "css" => "text/css",
+        "csv" => "text/csv",
+        "xml" => "text/xml",
+        "md" => "text/markdown",
+        "js" | "mjs" => "text/javascript",
+        "json" => "application/json",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "gz" | "tgz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "bz2" => "application/x-bzip2",
+        "xz" => "application/x-xz",
+        "doc" => "application/msword",
+        "xls" => "application/vnd.ms-excel",
+        "ppt" => "application/vnd.ms-powerpoint",
+        "wasm" => "application/wasm",
+        "png" => "image/png",
+        "jpg" | "jpeg" | "jpe" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "webp" => "image/webp",
+        "ico" => "image/vnd.microsoft.icon",
+        "tif" | "tiff" => "image/tiff",
+        "bmp" => "image/bmp",
+        "wav" => "audio/x-wav",
+        "mp3" => "audio/mpeg",
+        "ogg" => "audio/ogg",
+        "flac" => "audio/flac",
+        "mp4" => "video/mp4",
+        "mpeg" | "mpg" => "video/mpeg",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "avi" => "video/x-msvideo",
+        _ => "application/octet-stream",
+    }
+}
+
 fn created(rec: &ObjectRecord, extra: &[(&str, String)]) -> Response {
     let mut h = HeaderMap::new();
     put_header(&mut h, "etag", &rec.etag);
@@ -423,7 +473,13 @@ async fn put(
         None if chunked => {}
         None => return Err(SwiftError::status(StatusCode::LENGTH_REQUIRED)),
     }
-    let attrs = attrs_from(&ctx.headers)?;
+    let mut attrs = attrs_from(&ctx.headers)?;
+    let detect = header(&ctx.headers, "x-detect-content-type")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"));
+    if attrs.content_type.is_none() || detect {
+        // No Content-Type: guessed from the name's extension, as Swift does.
+        attrs.content_type = Some(guess_content_type(key).to_string());
+    }
     if ctx.q("multipart-manifest") == Some("put") {
         return large::put_slo(swift, ctx, c, key, attrs, body).await;
     }
@@ -564,6 +620,9 @@ async fn post(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRe
     if let Some(ct) = new.content_type {
         rec.content_type = Some(ct);
     }
+    // A POST without X-Object-Manifest makes a DLO manifest a plain object (Swift's rule:
+    // the manifest header is metadata a POST replaces).
+    rec.headers.remove(DLO_HEADER);
     for (k, v) in new.headers {
         rec.headers.insert(k, v);
     }
