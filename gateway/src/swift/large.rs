@@ -153,7 +153,18 @@ async fn piece_stream(svc: ObjectService, piece: Piece) -> ByteStream {
             key,
             size,
             range,
-        } => segment_stream(svc, Segment { container, key, size }, range).await,
+        } => {
+            segment_stream(
+                svc,
+                Segment {
+                    container,
+                    key,
+                    size,
+                },
+                range,
+            )
+            .await
+        }
     }
 }
 
@@ -228,7 +239,9 @@ fn expand<'a>(
         let mut out = Vec::with_capacity(segments.len());
         for seg in segments {
             if let Some(data) = &seg.data {
-                out.push(Piece::Data(Bytes::from(decode_data(data).unwrap_or_default())));
+                out.push(Piece::Data(Bytes::from(
+                    decode_data(data).unwrap_or_default(),
+                )));
                 continue;
             }
             let Some((container, key)) = split_path(&seg.name) else {
@@ -563,7 +576,9 @@ pub async fn put_slo(
             continue;
         }
         let Some(path) = seg.path.as_deref() else {
-            problems.push(format!("Index {i}: expected keys to include one of 'path' or 'data'"));
+            problems.push(format!(
+                "Index {i}: expected keys to include one of 'path' or 'data'"
+            ));
             continue;
         };
         // Problems name the segment URL-encoded, as Swift does (a name may hold a newline).
@@ -597,7 +612,9 @@ pub async fn put_slo(
             continue;
         };
         if sc == c.name && sk == key {
-            problems.push(format!("Index {i}: manifest must not include itself as a segment"));
+            problems.push(format!(
+                "Index {i}: manifest must not include itself as a segment"
+            ));
             continue;
         }
         // A segment that is itself an SLO counts with its assembled size and ETag.

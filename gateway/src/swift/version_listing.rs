@@ -122,8 +122,15 @@ async fn reversed(
                 .iter()
                 .position(|(n, v, _)| n == m && v.as_deref() == Some(vm))
                 .map(|i| i + 1)
-                .unwrap_or_else(|| all.iter().position(|(n, _, _)| n.as_str() < m).unwrap_or(all.len())),
-            None => all.iter().position(|(n, _, _)| n.as_str() < m).unwrap_or(all.len()),
+                .unwrap_or_else(|| {
+                    all.iter()
+                        .position(|(n, _, _)| n.as_str() < m)
+                        .unwrap_or(all.len())
+                }),
+            None => all
+                .iter()
+                .position(|(n, _, _)| n.as_str() < m)
+                .unwrap_or(all.len()),
         };
     }
     let entries: Vec<serde_json::Value> = all
