@@ -1,6 +1,6 @@
 //! Behaviours OpenStack Swift's own functional tests (scripts/swift-functests.sh) found
 //! missing, each asserted here against a real `spread dev` cluster: nested and ranged SLOs with
-//! inline data (Swift's ETag rule), 404 on DELETE of a missing object in a versioned container,
+//! inline data (Swift's ETag rule), raw manifests, DLOs answering several ranges whole, 404 on DELETE of a missing object in a versioned container,
 //! Last-Modified on container and account HEAD, ETag on 412, HTTP's three date formats,
 //! Content-Type guessed from the extension, WWW-Authenticate on 401, multi-character
 //! delimiters, reversed versions listings, `path=` listings with directory markers, ranges
@@ -103,6 +103,41 @@ async fn swift_nested_ranged_and_inline_slo_manifests() {
     assert_eq!(m[1]["sub_slo"], serde_json::json!(true));
     assert_eq!(m[1]["range"], serde_json::json!("990-1009"));
     assert_eq!(m[2]["range"], serde_json::json!("6-9"));
+
+    // format=raw: the manifest as a client PUTs it, its ETag the MD5 of that body.
+    let r = sw.get("nest/outer?multipart-manifest=get&format=raw").await;
+    r.expect_status(200, "raw manifest");
+    assert_eq!(r.header("etag"), Some(md5_hex(&r.body).as_str()));
+    let raw = json(&r.body);
+    assert_eq!(raw[0], serde_json::json!({"data": "UFJF"}));
+    assert_eq!(
+        raw[1],
+        serde_json::json!({"path": "/nest/inner", "etag": inner_etag, "size_bytes": 2000,
+                           "range": "990-1009"})
+    );
+
+    // A DLO answers several ranges with the whole object (200), one range with 206.
+    sw.send(
+        Method::PUT,
+        "nest/dlo",
+        &[("x-object-manifest", "nest/seg-")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "DLO manifest");
+    let r = sw
+        .send(
+            Method::GET,
+            "nest/dlo",
+            &[("range", "bytes=0-4,10-14")],
+            Bytes::new(),
+        )
+        .await;
+    r.expect_status(200, "DLO with two ranges");
+    assert_eq!(r.body.len(), 2010);
+    sw.delete("nest/dlo")
+        .await
+        .expect_status(204, "DLO manifest delete");
 
     // A range no segment can satisfy, and a manifest of inline data only: 400.
     let bad = serde_json::json!([{"path": "/nest/seg-c", "range": "20-30"}]);

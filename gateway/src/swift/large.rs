@@ -483,6 +483,30 @@ async fn read_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<Seg
         .map_err(|e| Error::Internal(format!("unreadable SLO manifest: {e}")).into())
 }
 
+/// An SLO manifest in the form a client PUTs it (`?multipart-manifest=get&format=raw`):
+/// `path`, `etag`, `size_bytes` (and `range`) per segment, inline `data` as stored.
+pub async fn raw_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<u8>> {
+    let segments = read_manifest(swift, rec).await?;
+    let raw: Vec<serde_json::Value> = segments
+        .into_iter()
+        .map(|s| match s.data {
+            Some(data) => serde_json::json!({ "data": data }),
+            None => {
+                let mut v = serde_json::json!({
+                    "path": s.name,
+                    "etag": s.hash,
+                    "size_bytes": s.bytes,
+                });
+                if let Some(r) = s.range {
+                    v["range"] = serde_json::Value::String(r);
+                }
+                v
+            }
+        })
+        .collect();
+    serde_json::to_vec(&raw).map_err(|e| Error::Internal(e.to_string()).into())
+}
+
 /// Reads a request body into memory (SLO manifests, bulk-delete lists), refusing more than
 /// `max` bytes with 413: at once when its `Content-Length` says so, else as soon as more has
 /// arrived (the listener then closes the connection rather than read the rest).

@@ -211,7 +211,19 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
         large::source(swift, ctx, rec.clone(), manifest).await?
     };
     let mut h = object_headers(&rec, &src);
-    if manifest && rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true") {
+    let slo = rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true");
+    if manifest && slo && ctx.q("format") == Some("raw") {
+        // The manifest as a client would PUT it, with the object's own Content-Type.
+        let body = large::raw_manifest(swift, &rec).await?;
+        put_header(
+            &mut h,
+            "etag",
+            &hex::encode(<md5::Md5 as md5::Digest>::digest(&body)),
+        );
+        put_header(&mut h, "content-length", &body.len().to_string());
+        return Ok(respond(StatusCode::OK, h, body));
+    }
+    if manifest && slo {
         // The manifest itself, as Swift answers it: JSON.
         put_header(&mut h, "content-type", "application/json; charset=utf-8");
     }
@@ -233,7 +245,10 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
         put_header(&mut h, "content-length", &size.to_string());
         return Ok(respond(StatusCode::OK, h, ""));
     }
-    let ranges = match parse_ranges(header(&ctx.headers, "range"), size) {
+    // A DLO answers several ranges with the whole object (200), as Swift does.
+    let range_header = header(&ctx.headers, "range")
+        .filter(|r| !(r.contains(',') && rec.headers.contains_key(DLO_HEADER) && !manifest));
+    let ranges = match parse_ranges(range_header, size) {
         Ok(r) => r,
         Err(e) => {
             let mut eh = HeaderMap::new();
