@@ -9,7 +9,8 @@
 //!   `?multipart-manifest=delete` deletes the segments and the manifest. A segment `path` is
 //!   the segment's name as it is (Swift's rule, and what python-swiftclient sends); a path
 //!   naming no object is also tried percent-decoded, for clients that URL-encode it. The
-//!   stored manifest always holds the real names.
+//!   stored manifest always holds the real names. A segment may be an SLO itself (`sub_slo`,
+//!   expanded when read, up to 10 deep), a `range` of its object, or inline base64 `data`.
 
 use std::ops::Range;
 

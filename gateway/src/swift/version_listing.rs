@@ -5,8 +5,8 @@
 //! versions). Swift answers this listing in JSON only, whatever format is asked for.
 //!
 //! `marker` with `version_marker` pages through it (`version_marker` alone is a 400);
-//! `prefix`, `delimiter`, `end_marker` and `limit` work as in object listings; `reverse` is
-//! refused.
+//! `prefix`, `delimiter`, `end_marker` and `limit` work as in object listings; `reverse`
+//! turns the whole listing around (read forwards, bounded, then reversed).
 
 use http::{HeaderMap, StatusCode};
 use meta_api::wire::{ContainerInfo, VersionListRequest, VersionSummary};
