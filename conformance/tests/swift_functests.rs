@@ -245,6 +245,17 @@ async fn swift_answers_as_swift_functional_tests_expect() {
         .await
         .expect_status(412, old);
     }
+    sw.send(
+        Method::GET,
+        "ft/obj",
+        &[
+            ("if-match", &etag),
+            ("if-unmodified-since", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(412, "If-Match matches but If-Unmodified-Since does not");
     let r = sw
         .send(
             Method::GET,

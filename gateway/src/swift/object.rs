@@ -107,11 +107,13 @@ fn check_conditions(ctx: &Ctx, etag: &str, mtime_ms: i64) -> SwiftResult<()> {
             .any(|t| t == "*" || t == etag)
     };
     let secs = mtime_ms.div_euclid(1000);
-    if let Some(m) = header(&ctx.headers, "if-match") {
-        if !matches(m) {
-            return Err(SwiftError::status(StatusCode::PRECONDITION_FAILED));
-        }
-    } else if let Some(t) = header(&ctx.headers, "if-unmodified-since").and_then(parse_http_date)
+    if let Some(m) = header(&ctx.headers, "if-match")
+        && !matches(m)
+    {
+        return Err(SwiftError::status(StatusCode::PRECONDITION_FAILED));
+    }
+    // Checked also when If-Match matched, as Swift does.
+    if let Some(t) = header(&ctx.headers, "if-unmodified-since").and_then(parse_http_date)
         && secs > t.div_euclid(1000)
     {
         return Err(SwiftError::status(StatusCode::PRECONDITION_FAILED));
