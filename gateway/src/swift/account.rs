@@ -41,6 +41,7 @@ fn headers(info: &AccountInfo) -> HeaderMap {
     put_header(&mut h, "x-account-object-count", &info.objects.to_string());
     put_header(&mut h, "x-account-bytes-used", &info.bytes.to_string());
     put_header(&mut h, "x-timestamp", &x_timestamp(info.created_ms));
+    put_header(&mut h, "last-modified", &super::http_date(info.created_ms));
     for (k, v) in &info.meta {
         put_header(&mut h, &format!("x-account-meta-{k}"), v);
     }
@@ -53,6 +54,12 @@ async fn list(swift: &Swift, ctx: &Ctx) -> SwiftResult<Response> {
     let info = meta.get_account(&ctx.account).await?;
     let mut all = meta.list_containers(&ctx.account).await?;
     all.sort_by(|a, b| a.name.cmp(&b.name));
+    let default_policy = swift
+        .svc
+        .policies()
+        .await
+        .map(|s| s.default_policy().name.clone())
+        .unwrap_or_default();
     let entries: Vec<ContainerEntry> = all
         .into_iter()
         .map(|c| ContainerEntry {
@@ -60,6 +67,11 @@ async fn list(swift: &Swift, ctx: &Ctx) -> SwiftResult<Response> {
             count: c.objects,
             bytes: c.bytes,
             last_modified_ms: c.created_ms,
+            storage_policy: c
+                .settings
+                .policy
+                .clone()
+                .unwrap_or_else(|| default_policy.clone()),
             subdir: false,
         })
         .collect();
@@ -71,6 +83,7 @@ async fn list(swift: &Swift, ctx: &Ctx) -> SwiftResult<Response> {
             count: 0,
             bytes: 0,
             last_modified_ms: 0,
+            storage_policy: String::new(),
             subdir: true,
         },
         &params,

@@ -154,6 +154,8 @@ async fn headers(swift: &Swift, c: &ContainerInfo, owner: bool) -> HeaderMap {
     put_header(&mut h, "x-container-object-count", &c.objects.to_string());
     put_header(&mut h, "x-container-bytes-used", &c.bytes.to_string());
     put_header(&mut h, "x-timestamp", &x_timestamp(c.created_ms));
+    // Swift answers the time of the container's last PUT; Spread keeps its creation.
+    put_header(&mut h, "last-modified", &super::http_date(c.created_ms));
     let policy = match &c.settings.policy {
         Some(p) => Some(p.clone()),
         None => swift
@@ -229,18 +231,23 @@ async fn list(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, h: HeaderMap) -> Swif
         let page = meta.list_objects(&c.name, &req).await?;
         for e in listing::in_name_order(page.objects, page.common_prefixes, |o| &o.key) {
             match e {
-                Paged::Item(o) => entries.push(ObjectEntry::Object {
-                    name: o.key,
-                    hash: o.etag,
-                    // An SLO manifest is listed with its assembled size, as Swift does.
-                    bytes: o.assembled_size.unwrap_or(o.size),
-                    content_type: o
-                        .content_type
-                        .unwrap_or_else(|| "application/octet-stream".to_string()),
-                    last_modified_ms: o.mtime_ms,
-                }),
+                Paged::Item(o) => entries.push(object_entry(o)),
                 Paged::Prefix(p) if !only_objects => entries.push(ObjectEntry::Subdir(p)),
-                Paged::Prefix(_) => {}
+                // With `path=`, a directory marker (an object named `dir/`) is listed as an
+                // object, as Swift does; other subdirectories are left out.
+                Paged::Prefix(p) => match meta.get_object(&c.name, &p).await {
+                    Ok(rec) if !rec.delete_marker => entries.push(ObjectEntry::Object {
+                        name: rec.key,
+                        hash: rec.etag,
+                        bytes: rec.size,
+                        content_type: rec
+                            .content_type
+                            .unwrap_or_else(|| "application/octet-stream".to_string()),
+                        last_modified_ms: rec.mtime_ms,
+                    }),
+                    Ok(_) | Err(meta_api::Error::NoSuchObject(_)) => {}
+                    Err(e) => return Err(e.into()),
+                },
             }
         }
         if !page.truncated || entries.len() >= want || page.next_after.is_none() {
@@ -258,4 +265,18 @@ async fn list(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, h: HeaderMap) -> Swif
         entries.truncate(params.limit as usize);
     }
     Ok(listing::objects(listing::format(ctx), &c.name, &entries, h))
+}
+
+/// One object of a meta listing page as Swift lists it.
+fn object_entry(o: meta_api::wire::ObjectSummary) -> ObjectEntry {
+    ObjectEntry::Object {
+        name: o.key,
+        hash: o.etag,
+        // An SLO manifest is listed with its assembled size, as Swift does.
+        bytes: o.assembled_size.unwrap_or(o.size),
+        content_type: o
+            .content_type
+            .unwrap_or_else(|| "application/octet-stream".to_string()),
+        last_modified_ms: o.mtime_ms,
+    }
 }

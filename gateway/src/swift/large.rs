@@ -9,7 +9,8 @@
 //!   `?multipart-manifest=delete` deletes the segments and the manifest. A segment `path` is
 //!   the segment's name as it is (Swift's rule, and what python-swiftclient sends); a path
 //!   naming no object is also tried percent-decoded, for clients that URL-encode it. The
-//!   stored manifest always holds the real names.
+//!   stored manifest always holds the real names. A segment may be an SLO itself (`sub_slo`,
+//!   expanded when read, up to 10 deep), a `range` of its object, or inline base64 `data`.
 
 use std::ops::Range;
 
@@ -43,21 +44,64 @@ const SLO_SIZE: &str = meta_api::wire::SLO_SIZE_HEADER;
 const SLO_ETAG: &str = "x-slo-etag";
 pub const DLO_HEADER: &str = "x-object-manifest";
 
-/// One segment of a large object.
+/// One piece of a large object as it is read: bytes `range` of a segment object (whose whole
+/// size was `size` when the manifest was written), or data inlined in an SLO manifest.
 #[derive(Debug, Clone)]
-pub struct Segment {
-    pub container: String,
-    pub key: String,
-    pub size: u64,
+pub enum Piece {
+    Object {
+        container: String,
+        key: String,
+        size: u64,
+        range: Range<u64>,
+    },
+    Data(Bytes),
 }
 
-/// What a GET reads: an object's own chunks, or the segments its manifest names.
+impl Piece {
+    fn len(&self) -> u64 {
+        match self {
+            Piece::Object { range, .. } => range.end - range.start,
+            Piece::Data(d) => d.len() as u64,
+        }
+    }
+}
+
+/// The pieces of `pieces` that fall in bytes `range` of their concatenation, cut to it.
+fn slice(pieces: &[Piece], range: Range<u64>) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for p in pieces {
+        let (start, end) = (offset, offset + p.len());
+        offset = end;
+        if end <= range.start || start >= range.end || start == end {
+            continue;
+        }
+        let sub = range.start.max(start) - start..range.end.min(end) - start;
+        out.push(match p {
+            Piece::Object {
+                container,
+                key,
+                size,
+                range: r,
+            } => Piece::Object {
+                container: container.clone(),
+                key: key.clone(),
+                size: *size,
+                range: r.start + sub.start..r.start + sub.end,
+            },
+            Piece::Data(d) => Piece::Data(d.slice(sub.start as usize..sub.end as usize)),
+        });
+    }
+    out
+}
+
+/// What a GET reads: an object's own chunks, or the pieces its manifest names.
 pub enum Source {
     Plain(Box<ObjectRecord>),
     Large {
-        segments: Vec<Segment>,
+        pieces: Vec<Piece>,
         size: u64,
-        /// MD5 of the segments' ETags, unquoted.
+        /// The large object's ETag, unquoted.
         etag: String,
     },
 }
@@ -89,27 +133,46 @@ impl Source {
     pub fn stream(&self, svc: &ObjectService, range: Range<u64>) -> ByteStream {
         match self {
             Source::Plain(r) => Box::pin(svc.read_content(r.chunks.clone(), range)),
-            Source::Large { segments, .. } => {
-                let mut pieces = Vec::new();
-                let mut offset = 0u64;
-                for seg in segments {
-                    let (start, end) = (offset, offset + seg.size);
-                    offset = end;
-                    if end <= range.start || start >= range.end {
-                        continue;
-                    }
-                    let sub = range.start.max(start) - start..range.end.min(end) - start;
-                    pieces.push((seg.clone(), sub));
-                }
+            Source::Large { pieces, .. } => {
                 let svc = svc.clone();
                 Box::pin(
-                    futures::stream::iter(pieces)
-                        .then(move |(seg, sub)| segment_stream(svc.clone(), seg, sub))
+                    futures::stream::iter(slice(pieces, range))
+                        .then(move |p| piece_stream(svc.clone(), p))
                         .flatten(),
                 )
             }
         }
     }
+}
+
+/// Streams one piece, checking a segment object still has the size the manifest recorded.
+async fn piece_stream(svc: ObjectService, piece: Piece) -> ByteStream {
+    match piece {
+        Piece::Data(d) => Box::pin(futures::stream::once(async move { Ok(d) })),
+        Piece::Object {
+            container,
+            key,
+            size,
+            range,
+        } => {
+            segment_stream(
+                svc,
+                Segment {
+                    container,
+                    key,
+                    size,
+                },
+                range,
+            )
+            .await
+        }
+    }
+}
+
+struct Segment {
+    container: String,
+    key: String,
+    size: u64,
 }
 
 /// Streams part of one segment, checking it still has the size the manifest recorded.
@@ -143,37 +206,130 @@ pub async fn source(
     if manifest {
         return Ok(Source::Plain(Box::new(rec)));
     }
-    if rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true") {
+    if is_slo(&rec) {
         let segments = read_manifest(swift, &rec).await?;
-        let size = segments.iter().map(|s| s.bytes).sum();
-        let etag = etag_of(segments.iter().map(|s| s.hash.as_str()));
-        let segments = segments
-            .into_iter()
-            .filter_map(|s| {
-                let (container, key) = split_path(&s.name)?;
-                Some(Segment {
-                    container,
-                    key,
-                    size: s.bytes,
-                })
-            })
-            .collect::<Vec<_>>();
+        let etag = slo_etag(&segments);
         let mut checked = std::collections::BTreeSet::new();
-        for seg in &segments {
-            if checked.insert(seg.container.as_str()) {
-                readable_segments(swift, ctx, &seg.container, false).await?;
-            }
-        }
-        return Ok(Source::Large {
-            segments,
-            size,
-            etag,
-        });
+        let pieces = expand(swift, ctx, segments, 0, &mut checked).await?;
+        let size = pieces.iter().map(Piece::len).sum();
+        return Ok(Source::Large { pieces, size, etag });
     }
     if let Some(manifest) = rec.headers.get(DLO_HEADER) {
         return dlo_source(swift, ctx, manifest).await;
     }
     Ok(Source::Plain(Box::new(rec)))
+}
+
+fn is_slo(rec: &ObjectRecord) -> bool {
+    rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true")
+}
+
+/// How deep SLOs may nest (a manifest naming a manifest naming ...), as Swift.
+const MAX_SLO_DEPTH: usize = 10;
+
+/// The pieces an SLO manifest's segments stand for: nested manifests expanded (and cut to
+/// their ranges), each segment container checked readable by the caller once.
+fn expand<'a>(
+    swift: &'a Swift,
+    ctx: &'a Ctx,
+    segments: Vec<SegmentOut>,
+    depth: usize,
+    checked: &'a mut std::collections::BTreeSet<String>,
+) -> futures::future::BoxFuture<'a, SwiftResult<Vec<Piece>>> {
+    Box::pin(async move {
+        let mut out = Vec::with_capacity(segments.len());
+        for seg in segments {
+            if let Some(data) = &seg.data {
+                out.push(Piece::Data(Bytes::from(
+                    decode_data(data).unwrap_or_default(),
+                )));
+                continue;
+            }
+            let Some((container, key)) = split_path(&seg.name) else {
+                continue;
+            };
+            if checked.insert(container.clone()) {
+                readable_segments(swift, ctx, &container, false).await?;
+            }
+            let whole = 0..seg.bytes;
+            let range = match seg.range.as_deref().and_then(parse_stored_range) {
+                Some(r) => r,
+                None => whole.clone(),
+            };
+            if seg.sub_slo {
+                if depth >= MAX_SLO_DEPTH {
+                    return Err(SwiftError::with(
+                        StatusCode::CONFLICT,
+                        "Max recursion depth exceeded on SLO manifest",
+                    ));
+                }
+                let rec = swift.svc.meta().get_object(&container, &key).await?;
+                let inner = read_manifest(swift, &rec).await?;
+                let pieces = expand(swift, ctx, inner, depth + 1, checked).await?;
+                out.extend(slice(&pieces, range));
+            } else {
+                out.push(Piece::Object {
+                    container,
+                    key,
+                    size: seg.bytes,
+                    range,
+                });
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// A stored segment range `start-end` (inclusive) as a byte range.
+fn parse_stored_range(s: &str) -> Option<Range<u64>> {
+    let (a, b) = s.split_once('-')?;
+    let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+    (b >= a).then_some(a..b + 1)
+}
+
+/// A client's segment range (`M-N`, `M-` or `-N`, as an HTTP byte range) against a segment of
+/// `len` bytes: the satisfiable part, or None.
+fn resolve_range(s: &str, len: u64) -> Option<Range<u64>> {
+    let (a, b) = s.trim().split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let r = match (a.is_empty(), b.is_empty()) {
+        (true, false) => {
+            let n: u64 = b.parse().ok()?;
+            len - n.min(len)..len
+        }
+        (false, true) => a.parse().ok()?..len,
+        (false, false) => {
+            let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+            if b < a {
+                return None;
+            }
+            a..(b + 1).min(len)
+        }
+        (true, true) => return None,
+    };
+    (r.start < r.end).then_some(r)
+}
+
+fn decode_data(data: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(data).ok()
+}
+
+/// An SLO's ETag from its segments (Swift's rule): the MD5 of each segment's ETag in order,
+/// `ETAG:START-END;` for a ranged segment and the MD5 of the bytes for inlined data.
+fn slo_etag(segments: &[SegmentOut]) -> String {
+    let mut md5 = Md5::new();
+    for s in segments {
+        if let Some(data) = &s.data {
+            let bytes = decode_data(data).unwrap_or_default();
+            md5.update(hex::encode(Md5::digest(&bytes)).as_bytes());
+        } else if let Some(r) = &s.range {
+            md5.update(format!("{}:{r};", s.hash).as_bytes());
+        } else {
+            md5.update(s.hash.trim_matches('"').as_bytes());
+        }
+    }
+    hex::encode(md5.finalize())
 }
 
 /// Segment container `name` if it belongs to the request's account and the caller may read
@@ -206,7 +362,7 @@ pub async fn head_source(swift: &Swift, ctx: &Ctx, rec: ObjectRecord) -> SwiftRe
         )
     {
         return Ok(Source::Large {
-            segments: Vec::new(),
+            pieces: Vec::new(),
             size,
             etag: etag.clone(),
         });
@@ -241,53 +397,75 @@ async fn dlo_source(swift: &Swift, ctx: &Ctx, manifest: &str) -> SwiftResult<Sou
         max_keys: 1000,
         ..Default::default()
     };
-    let mut segments = Vec::new();
+    let mut pieces = Vec::new();
     let mut etags = Vec::new();
     loop {
         let page = swift.svc.meta().list_objects(&c.name, &req).await?;
         for o in page.objects {
             etags.push(o.etag);
-            segments.push(Segment {
+            pieces.push(Piece::Object {
                 container: c.name.clone(),
                 key: o.key,
                 size: o.size,
+                range: 0..o.size,
             });
         }
-        if !page.truncated || page.next_after.is_none() || segments.len() >= DLO_MAX_SEGMENTS {
+        if !page.truncated || page.next_after.is_none() || pieces.len() >= DLO_MAX_SEGMENTS {
             break;
         }
         req.after = page.next_after;
     }
-    let size = segments.iter().map(|s| s.size).sum();
+    let size = pieces.iter().map(Piece::len).sum();
     Ok(Source::Large {
-        segments,
+        pieces,
         size,
         etag: etag_of(etags.iter().map(String::as_str)),
     })
 }
 
-/// A segment as the client lists it in `multipart-manifest=put`.
+/// A segment as the client lists it in `multipart-manifest=put`: an object (`path`, with
+/// optional `etag`, `size_bytes`, `range`) or inlined `data` (base64).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SegmentIn {
-    path: String,
+    #[serde(default)]
+    path: Option<String>,
     #[serde(default)]
     etag: Option<String>,
     #[serde(default)]
-    size_bytes: Option<u64>,
+    size_bytes: Option<serde_json::Value>,
     #[serde(default)]
     range: Option<String>,
+    #[serde(default)]
+    data: Option<String>,
 }
 
 /// A segment as stored in the manifest (and answered by `multipart-manifest=get`).
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default)]
 struct SegmentOut {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     hash: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
     bytes: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     content_type: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     last_modified: String,
+    /// The part of the segment used, `START-END` (inclusive), when not all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    range: Option<String>,
+    /// The segment is itself an SLO manifest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    sub_slo: bool,
+    /// Inlined bytes (base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 async fn read_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<SegmentOut>> {
@@ -304,6 +482,30 @@ async fn read_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<Seg
     }
     serde_json::from_slice(&buf)
         .map_err(|e| Error::Internal(format!("unreadable SLO manifest: {e}")).into())
+}
+
+/// An SLO manifest in the form a client PUTs it (`?multipart-manifest=get&format=raw`):
+/// `path`, `etag`, `size_bytes` (and `range`) per segment, inline `data` as stored.
+pub async fn raw_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<u8>> {
+    let segments = read_manifest(swift, rec).await?;
+    let raw: Vec<serde_json::Value> = segments
+        .into_iter()
+        .map(|s| match s.data {
+            Some(data) => serde_json::json!({ "data": data }),
+            None => {
+                let mut v = serde_json::json!({
+                    "path": s.name,
+                    "etag": s.hash,
+                    "size_bytes": s.bytes,
+                });
+                if let Some(r) = s.range {
+                    v["range"] = serde_json::Value::String(r);
+                }
+                v
+            }
+        })
+        .collect();
+    serde_json::to_vec(&raw).map_err(|e| Error::Internal(e.to_string()).into())
 }
 
 /// Reads a request body into memory (SLO manifests, bulk-delete lists), refusing more than
@@ -374,20 +576,55 @@ pub async fn put_slo(
             "Manifest must have between 1 and {SLO_MAX_SEGMENTS} segments"
         )));
     }
+    if list.iter().all(|s| s.data.is_some()) {
+        return Err(SwiftError::bad_request(
+            "Inline data segments require at least one object-backed segment.",
+        ));
+    }
     let mut problems = Vec::new();
     let mut out = Vec::with_capacity(list.len());
-    for seg in &list {
+    let mut size = 0u64;
+    let last = list.len() - 1;
+    for (i, seg) in list.iter().enumerate() {
+        if let Some(data) = &seg.data {
+            match decode_data(data) {
+                Some(bytes) if !bytes.is_empty() && seg.path.is_none() => {
+                    use base64::Engine as _;
+                    size += bytes.len() as u64;
+                    out.push(SegmentOut {
+                        data: Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+                        ..SegmentOut::default()
+                    });
+                }
+                _ => problems.push(format!("Index {i}: data must be valid, non-empty base64")),
+            }
+            continue;
+        }
+        let Some(path) = seg.path.as_deref() else {
+            problems.push(format!(
+                "Index {i}: expected keys to include one of 'path' or 'data'"
+            ));
+            continue;
+        };
         // Problems name the segment URL-encoded, as Swift does (a name may hold a newline).
-        let quoted = super::quote(&seg.path);
-        if seg.range.is_some() {
-            problems.push(format!("{quoted}, Segment ranges are not supported"));
+        let quoted = super::quote(path);
+        if split_path(path).is_none() {
+            problems.push(format!(
+                "Index {i}: path does not refer to an object. Path must be of the form /container/object."
+            ));
             continue;
         }
-        if split_path(&seg.path).is_none() {
-            problems.push(format!("{quoted}, Invalid segment path"));
+        let size_bytes = match &seg.size_bytes {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            Some(serde_json::Value::String(s)) => s.parse::<u64>().ok(),
+            Some(_) => None,
+        };
+        if size_bytes.is_none() && !matches!(seg.size_bytes, None | Some(serde_json::Value::Null)) {
+            problems.push(format!("Index {i}: invalid size_bytes"));
             continue;
         }
-        let found = match find_segment(swift, ctx, &seg.path).await {
+        let found = match find_segment(swift, ctx, path).await {
             Ok(found) => found,
             Err(e) => {
                 let reason = e.status.canonical_reason().unwrap_or("");
@@ -399,33 +636,71 @@ pub async fn put_slo(
             problems.push(format!("{quoted}, 404 Not Found"));
             continue;
         };
-        if rec.size < SLO_MIN_SEGMENT {
+        if sc == c.name && sk == key {
             problems.push(format!(
-                "{quoted}, Too small; each segment must be at least {SLO_MIN_SEGMENT} byte"
+                "Index {i}: manifest must not include itself as a segment"
             ));
             continue;
         }
-        if let Some(e) = seg.etag.as_deref().filter(|e| !e.is_empty())
-            && e.trim_matches('"') != rec.etag
-        {
-            problems.push(format!("{quoted}, Etag Mismatch"));
+        // A segment that is itself an SLO counts with its assembled size and ETag.
+        let sub_slo = is_slo(&rec);
+        let (seg_size, seg_etag) = if sub_slo {
+            (
+                rec.headers
+                    .get(SLO_SIZE)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(rec.size),
+                rec.headers.get(SLO_ETAG).cloned().unwrap_or_default(),
+            )
+        } else {
+            (rec.size, rec.etag.clone())
+        };
+        let mut length = seg_size;
+        let mut range = None;
+        if let Some(r) = seg.range.as_deref().filter(|r| !r.is_empty()) {
+            match resolve_range(r, seg_size) {
+                None => {
+                    problems.push(format!("{quoted}, Unsatisfiable Range"));
+                    continue;
+                }
+                Some(r) if r == (0..seg_size) => {}
+                Some(r) => {
+                    length = r.end - r.start;
+                    range = Some(format!("{}-{}", r.start, r.end - 1));
+                }
+            }
+        }
+        if length < SLO_MIN_SEGMENT && i != last {
+            problems.push(format!(
+                "{quoted}, Too small; each segment must be at least {SLO_MIN_SEGMENT} byte."
+            ));
             continue;
         }
-        if let Some(s) = seg.size_bytes
-            && s != rec.size
+        if let Some(s) = size_bytes
+            && s != seg_size
         {
             problems.push(format!("{quoted}, Size Mismatch"));
             continue;
         }
+        if let Some(e) = seg.etag.as_deref().filter(|e| !e.is_empty())
+            && e.trim_matches('"') != seg_etag
+        {
+            problems.push(format!("{quoted}, Etag Mismatch"));
+            continue;
+        }
+        size += length;
         out.push(SegmentOut {
             name: format!("/{sc}/{sk}"),
-            hash: rec.etag.clone(),
-            bytes: rec.size,
+            hash: seg_etag,
+            bytes: seg_size,
             content_type: rec
                 .content_type
                 .clone()
                 .unwrap_or_else(|| "application/octet-stream".to_string()),
             last_modified: listing_date(rec.mtime_ms),
+            range,
+            sub_slo,
+            data: None,
         });
     }
     if !problems.is_empty() {
@@ -434,8 +709,7 @@ pub async fn put_slo(
             problems.join("\n")
         )));
     }
-    let size: u64 = out.iter().map(|s| s.bytes).sum();
-    let etag = etag_of(out.iter().map(|s| s.hash.as_str()));
+    let etag = slo_etag(&out);
     if let Some(want) = header(&ctx.headers, "etag")
         && want.trim_matches('"') != etag
     {
@@ -474,10 +748,23 @@ pub async fn delete_slo(
     c: &ContainerInfo,
     rec: &ObjectRecord,
 ) -> SwiftResult<Response> {
-    let segments = read_manifest(swift, rec).await?;
     let mut report = Report::default();
-    for s in &segments {
-        if let Some((sc, sk)) = split_path(&s.name) {
+    // Nested manifests are deleted with their own segments, as Swift does (bounded depth).
+    let mut todo = vec![(read_manifest(swift, rec).await?, 0usize)];
+    while let Some((segments, depth)) = todo.pop() {
+        for s in &segments {
+            let Some((sc, sk)) = split_path(&s.name) else {
+                continue;
+            };
+            if s.sub_slo && depth < MAX_SLO_DEPTH {
+                let inner = match swift.svc.meta().get_object(&sc, &sk).await {
+                    Ok(r) if is_slo(&r) => read_manifest(swift, &r).await.ok(),
+                    _ => None,
+                };
+                if let Some(inner) = inner {
+                    todo.push((inner, depth + 1));
+                }
+            }
             report.delete_object(swift, ctx, &sc, &sk).await;
         }
     }

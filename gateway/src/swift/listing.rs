@@ -59,23 +59,13 @@ impl Params {
                         format!("Maximum limit is {LISTING_LIMIT}"),
                     ));
                 }
-                Err(_) => {
-                    return Err(SwiftError::bad_request(
-                        "Value of limit must be a positive integer",
-                    ));
-                }
+                // Not a number: ignored, as Swift does (the default limit applies).
+                Err(_) => LISTING_LIMIT,
             },
         };
         let nonempty = |s: Option<&str>| s.filter(|v| !v.is_empty()).map(str::to_string);
+        // Any non-empty delimiter, one character or more, as Swift since 2.24.
         let delimiter = nonempty(ctx.q("delimiter"));
-        if let Some(d) = &delimiter
-            && d.chars().count() != 1
-        {
-            return Err(SwiftError::with(
-                StatusCode::PRECONDITION_FAILED,
-                "Bad delimiter",
-            ));
-        }
         Ok(Params {
             prefix: ctx.q("prefix").unwrap_or("").to_string(),
             delimiter,
@@ -96,6 +86,7 @@ pub struct ContainerEntry {
     pub count: u64,
     pub bytes: u64,
     pub last_modified_ms: i64,
+    pub storage_policy: String,
     /// A common prefix (with `delimiter`), not a container.
     pub subdir: bool,
 }
@@ -219,7 +210,8 @@ pub fn containers(fmt: Format, account: &str, items: &[ContainerEntry], h: Heade
                         json!({"subdir": c.name})
                     } else {
                         json!({"name": c.name, "count": c.count, "bytes": c.bytes,
-                               "last_modified": listing_date(c.last_modified_ms)})
+                               "last_modified": listing_date(c.last_modified_ms),
+                               "storage_policy": c.storage_policy})
                     }
                 })
                 .collect();
@@ -238,11 +230,12 @@ pub fn containers(fmt: Format, account: &str, items: &[ContainerEntry], h: Heade
                     ));
                 } else {
                     s.push_str(&format!(
-                        "<container><name>{}</name><count>{}</count><bytes>{}</bytes><last_modified>{}</last_modified></container>",
+                        "<container><name>{}</name><count>{}</count><bytes>{}</bytes><last_modified>{}</last_modified><storage_policy>{}</storage_policy></container>",
                         xml_escape(&c.name),
                         c.count,
                         c.bytes,
-                        listing_date(c.last_modified_ms)
+                        listing_date(c.last_modified_ms),
+                        xml_escape(&c.storage_policy)
                     ));
                 }
             }

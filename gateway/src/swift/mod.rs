@@ -169,14 +169,11 @@ fn http_date(ms: i64) -> String {
     utc(ms).format(&fmt).unwrap_or_default()
 }
 
-/// Parses an HTTP date into milliseconds.
+/// Parses an HTTP date (IMF-fixdate, RFC 850 or asctime, as HTTP allows) into milliseconds.
 fn parse_http_date(s: &str) -> Option<i64> {
-    let fmt = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    time::PrimitiveDateTime::parse(s.trim(), &fmt)
-        .ok()
-        .map(|t| (t.assume_utc().unix_timestamp_nanos() / 1_000_000) as i64)
+    let t = httpdate::parse_http_date(s.trim()).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
 }
 
 /// Listing timestamp: `2006-01-02T15:04:05.000000`.

@@ -107,11 +107,13 @@ fn check_conditions(ctx: &Ctx, etag: &str, mtime_ms: i64) -> SwiftResult<()> {
             .any(|t| t == "*" || t == etag)
     };
     let secs = mtime_ms.div_euclid(1000);
-    if let Some(m) = header(&ctx.headers, "if-match") {
-        if !matches(m) {
-            return Err(SwiftError::status(StatusCode::PRECONDITION_FAILED));
-        }
-    } else if let Some(t) = header(&ctx.headers, "if-unmodified-since").and_then(parse_http_date)
+    if let Some(m) = header(&ctx.headers, "if-match")
+        && !matches(m)
+    {
+        return Err(SwiftError::status(StatusCode::PRECONDITION_FAILED));
+    }
+    // Checked also when If-Match matched, as Swift does.
+    if let Some(t) = header(&ctx.headers, "if-unmodified-since").and_then(parse_http_date)
         && secs > t.div_euclid(1000)
     {
         return Err(SwiftError::status(StatusCode::PRECONDITION_FAILED));
@@ -136,7 +138,10 @@ fn parse_ranges(spec: Option<&str>, size: u64) -> SwiftResult<Option<Vec<Range<u
     let Some(spec) = spec else {
         return Ok(None);
     };
-    let Some(list) = spec.trim().strip_prefix("bytes=") else {
+    // Whitespace may stand around the `=` (HTTP's optional whitespace).
+    let spec = spec.trim();
+    let unit = spec.get(..5).filter(|u| u.eq_ignore_ascii_case("bytes"));
+    let Some(list) = unit.and_then(|_| spec[5..].trim_start().strip_prefix('=')) else {
         return Ok(None);
     };
     let mut out = Vec::new();
@@ -207,18 +212,51 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
     } else {
         large::source(swift, ctx, rec.clone(), manifest).await?
     };
-    check_conditions(ctx, src.etag(), rec.mtime_ms)?;
     let mut h = object_headers(&rec, &src);
+    let slo = rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true");
+    if manifest && slo && ctx.q("format") == Some("raw") {
+        // The manifest as a client would PUT it, with the object's own Content-Type.
+        let body = large::raw_manifest(swift, &rec).await?;
+        put_header(
+            &mut h,
+            "etag",
+            &hex::encode(<md5::Md5 as md5::Digest>::digest(&body)),
+        );
+        put_header(&mut h, "content-length", &body.len().to_string());
+        return Ok(respond(StatusCode::OK, h, body));
+    }
+    if manifest && slo {
+        // The manifest itself, as Swift answers it: JSON.
+        put_header(&mut h, "content-type", "application/json; charset=utf-8");
+    }
+    if let Err(e) = check_conditions(ctx, src.etag(), rec.mtime_ms) {
+        // 304 and 412 still describe the object (ETag, Last-Modified), as Swift answers.
+        let mut eh = HeaderMap::new();
+        for name in ["etag", "last-modified", "x-timestamp", "accept-ranges"] {
+            if let Some(v) = h.get(name) {
+                eh.insert(name, v.clone());
+            }
+        }
+        if !e.body.is_empty() {
+            put_header(&mut eh, "content-type", "text/html; charset=UTF-8");
+        }
+        return Ok(respond(e.status, eh, e.body));
+    }
     let size = src.size();
     if ctx.method == Method::HEAD {
         put_header(&mut h, "content-length", &size.to_string());
         return Ok(respond(StatusCode::OK, h, ""));
     }
-    let ranges = match parse_ranges(header(&ctx.headers, "range"), size) {
+    // A DLO answers several ranges with the whole object (200), as Swift does.
+    let range_header = header(&ctx.headers, "range")
+        .filter(|r| !(r.contains(',') && rec.headers.contains_key(DLO_HEADER) && !manifest));
+    let ranges = match parse_ranges(range_header, size) {
         Ok(r) => r,
         Err(e) => {
             let mut eh = HeaderMap::new();
             put_header(&mut eh, "content-range", &format!("bytes */{size}"));
+            put_header(&mut eh, "etag", &src.etag_header());
+            put_header(&mut eh, "accept-ranges", "bytes");
             put_header(&mut eh, "content-type", "text/html; charset=UTF-8");
             return Ok(respond(e.status, eh, e.body));
         }
@@ -361,6 +399,53 @@ fn attrs_from(h: &HeaderMap) -> SwiftResult<ObjectAttrs> {
     })
 }
 
+/// The media type of an object name's extension (the common ones, as Python's `mimetypes`
+/// names them, which Swift uses), else `application/octet-stream`.
+fn guess_content_type(name: &str) -> &'static str {
+    let ext = match name.rsplit_once('.') {
+        Some((_, e)) if !e.contains('/') => e.to_ascii_lowercase(),
+        _ => return "application/octet-stream",
+    };
+    match ext.as_str() {
+        "txt" | "text" | "log" => "text/plain",
+        "htm" | "html" => "text/html",
+        "css" => "text/css",
+        "csv" => "text/csv",
+        "xml" => "text/xml",
+        "md" => "text/markdown",
+        "js" | "mjs" => "text/javascript",
+        "json" => "application/json",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "gz" | "tgz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "bz2" => "application/x-bzip2",
+        "xz" => "application/x-xz",
+        "doc" => "application/msword",
+        "xls" => "application/vnd.ms-excel",
+        "ppt" => "application/vnd.ms-powerpoint",
+        "wasm" => "application/wasm",
+        "png" => "image/png",
+        "jpg" | "jpeg" | "jpe" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "webp" => "image/webp",
+        "ico" => "image/vnd.microsoft.icon",
+        "tif" | "tiff" => "image/tiff",
+        "bmp" => "image/bmp",
+        "wav" => "audio/x-wav",
+        "mp3" => "audio/mpeg",
+        "ogg" => "audio/ogg",
+        "flac" => "audio/flac",
+        "mp4" => "video/mp4",
+        "mpeg" | "mpg" => "video/mpeg",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "avi" => "video/x-msvideo",
+        _ => "application/octet-stream",
+    }
+}
+
 fn created(rec: &ObjectRecord, extra: &[(&str, String)]) -> Response {
     let mut h = HeaderMap::new();
     put_header(&mut h, "etag", &rec.etag);
@@ -405,7 +490,13 @@ async fn put(
         None if chunked => {}
         None => return Err(SwiftError::status(StatusCode::LENGTH_REQUIRED)),
     }
-    let attrs = attrs_from(&ctx.headers)?;
+    let mut attrs = attrs_from(&ctx.headers)?;
+    let detect = header(&ctx.headers, "x-detect-content-type")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"));
+    if attrs.content_type.is_none() || detect {
+        // No Content-Type: guessed from the name's extension, as Swift does.
+        attrs.content_type = Some(guess_content_type(key).to_string());
+    }
     if ctx.q("multipart-manifest") == Some("put") {
         return large::put_slo(swift, ctx, c, key, attrs, body).await;
     }
@@ -546,6 +637,9 @@ async fn post(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRe
     if let Some(ct) = new.content_type {
         rec.content_type = Some(ct);
     }
+    // A POST without X-Object-Manifest makes a DLO manifest a plain object (Swift's rule:
+    // the manifest header is metadata a POST replaces).
+    rec.headers.remove(DLO_HEADER);
     for (k, v) in new.headers {
         rec.headers.insert(k, v);
     }
@@ -586,12 +680,19 @@ async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> Swift
     let found = match versions::delete(swift, ctx, c, key).await? {
         Some(found) => found,
         None => {
+            // In a versioned container the delete writes a marker whether or not there was
+            // an object; Swift still answers 404 when there was none (or only a marker).
+            let existed = match current(swift, c, key).await {
+                Ok(rec) => !rec.delete_marker,
+                Err(e) if e.status == StatusCode::NOT_FOUND => false,
+                Err(e) => return Err(e),
+            };
             let done = swift
                 .svc
                 .meta()
                 .delete_version(&c.name, key, None, false)
                 .await?;
-            done.removed.is_some() || done.delete_marker
+            existed || done.removed.is_some()
         }
     };
     if found {

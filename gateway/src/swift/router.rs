@@ -96,10 +96,24 @@ async fn handle(
     local: std::net::SocketAddr,
 ) -> Response {
     let head_only = req.method() == Method::HEAD;
+    // The realm a 401 names: the account path segment as sent (still percent-encoded, so
+    // it cannot break the header), as Swift's tempauth answers.
+    let realm = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/")
+        .map(|r| r.split('/').next().unwrap_or_default().to_string())
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "unknown".to_string());
     let mut resp = match route(swift, req, local).await {
         Ok(r) => r,
         Err(e) => error_response(e),
     };
+    if resp.status() == StatusCode::UNAUTHORIZED && !resp.headers().contains_key("www-authenticate")
+    {
+        let value = format!("Swift realm=\"{}\"", realm.replace('"', "%22"));
+        super::put_header(resp.headers_mut(), "www-authenticate", &value);
+    }
     if head_only {
         // HEAD answers keep their headers (Content-Length included) but carry no body.
         let (parts, _) = resp.into_parts();
@@ -277,6 +291,9 @@ async fn route(
             return Err(SwiftError::status(StatusCode::METHOD_NOT_ALLOWED));
         }
         return info::info(swift, &parts.method).await;
+    }
+    if path == "/v1" || path == "/v1/" {
+        return Err(SwiftError::with(StatusCode::PRECONDITION_FAILED, "Bad URL"));
     }
     let Some(rest) = path.strip_prefix("/v1/") else {
         return Err(SwiftError::not_found());

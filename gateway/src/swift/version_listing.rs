@@ -5,8 +5,8 @@
 //! versions). Swift answers this listing in JSON only, whatever format is asked for.
 //!
 //! `marker` with `version_marker` pages through it (`version_marker` alone is a 400);
-//! `prefix`, `delimiter`, `end_marker` and `limit` work as in object listings; `reverse` is
-//! refused.
+//! `prefix`, `delimiter`, `end_marker` and `limit` work as in object listings; `reverse`
+//! turns the whole listing around (read forwards, bounded, then reversed).
 
 use http::{HeaderMap, StatusCode};
 use meta_api::wire::{ContainerInfo, VersionListRequest, VersionSummary};
@@ -31,16 +31,14 @@ pub async fn list(
     mut h: HeaderMap,
 ) -> SwiftResult<Response> {
     let params = Params::of(ctx)?;
-    if params.reverse {
-        return Err(SwiftError::bad_request(
-            "reverse is not supported in a versions listing",
-        ));
-    }
     let version_marker = ctx.q("version_marker").filter(|v| !v.is_empty());
     if version_marker.is_some() && params.marker.is_none() {
         return Err(SwiftError::bad_request(
             "version_marker param requires marker",
         ));
+    }
+    if params.reverse {
+        return reversed(swift, c, h, &params, version_marker).await;
     }
     let want = params.limit as usize;
     let mut req = VersionListRequest {
@@ -74,6 +72,74 @@ pub async fn list(
         req.version_id_marker = page.next_version_id_marker;
         req.max_keys = (want - entries.len()).min(u32::MAX as usize) as u32;
     }
+    put_header(&mut h, "content-type", "application/json; charset=utf-8");
+    let body = serde_json::Value::Array(entries).to_string();
+    Ok(respond(StatusCode::OK, h, body))
+}
+
+/// Most entries a reversed versions listing reads (it reads forwards, then turns around).
+const MAX_REVERSED: usize = 100_000;
+
+/// `reverse=true`: names from last to first, each name's versions oldest first (Swift's
+/// listing turned around). `marker` (with `version_marker`) and `end_marker` are read in
+/// that order: entries after the marker, before the end marker.
+async fn reversed(
+    swift: &Swift,
+    c: &ContainerInfo,
+    mut h: HeaderMap,
+    params: &Params,
+    version_marker: Option<&str>,
+) -> SwiftResult<Response> {
+    let mut req = VersionListRequest {
+        prefix: params.prefix.clone(),
+        delimiter: params.delimiter.clone(),
+        key_marker: None,
+        version_id_marker: None,
+        max_keys: 1000,
+    };
+    let meta = swift.svc.meta();
+    // (name, version id, entry) in forward order.
+    let mut all: Vec<(String, Option<String>, serde_json::Value)> = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let page = meta.list_versions(&c.name, &req).await?;
+        for e in in_name_order(page.versions, page.common_prefixes, |v| &v.key) {
+            all.push(match e {
+                Paged::Item(v) => (v.key.clone(), Some(v.version_id.clone()), entry(v)),
+                Paged::Prefix(p) => (p.clone(), None, json!({ "subdir": p })),
+            });
+        }
+        if !page.truncated || page.next_key_marker.is_none() || all.len() >= MAX_REVERSED {
+            break;
+        }
+        req.key_marker = page.next_key_marker;
+        req.version_id_marker = page.next_version_id_marker;
+    }
+    all.reverse();
+    let mut start = 0;
+    if let Some(m) = params.marker.as_deref() {
+        start = match version_marker {
+            Some(vm) => all
+                .iter()
+                .position(|(n, v, _)| n == m && v.as_deref() == Some(vm))
+                .map(|i| i + 1)
+                .unwrap_or_else(|| {
+                    all.iter()
+                        .position(|(n, _, _)| n.as_str() < m)
+                        .unwrap_or(all.len())
+                }),
+            None => all
+                .iter()
+                .position(|(n, _, _)| n.as_str() < m)
+                .unwrap_or(all.len()),
+        };
+    }
+    let entries: Vec<serde_json::Value> = all
+        .into_iter()
+        .skip(start)
+        .take_while(|(n, _, _)| params.end_marker.as_deref().is_none_or(|e| n.as_str() > e))
+        .take(params.limit as usize)
+        .map(|(_, _, v)| v)
+        .collect();
     put_header(&mut h, "content-type", "application/json; charset=utf-8");
     let body = serde_json::Value::Array(entries).to_string();
     Ok(respond(StatusCode::OK, h, body))
