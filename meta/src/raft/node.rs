@@ -537,7 +537,10 @@ enum Barrier {
 /// followers instead of one per read). A read that arrives during a round waits for the next
 /// one, which starts after it arrived, so its read index covers every write acknowledged
 /// before the read began: sharing a round never makes a read stale.
-async fn confirm_reads(raft: Raft<TypeConfig>, mut waiting: mpsc::Receiver<oneshot::Sender<Barrier>>) {
+async fn confirm_reads(
+    raft: Raft<TypeConfig>,
+    mut waiting: mpsc::Receiver<oneshot::Sender<Barrier>>,
+) {
     while let Some(first) = waiting.recv().await {
         let mut round = vec![first];
         while let Ok(next) = waiting.try_recv() {
