@@ -82,8 +82,8 @@ pub struct DevArgs {
     #[arg(long, env = "SPREAD_SWIFT_LISTEN", default_value = "127.0.0.1:8080")]
     pub swift_listen: SocketAddr,
     /// Number of meta nodes (a Raft group: 3 survives the loss of any one, 5 of two; 1 has no
-    /// replica, for the smallest machines and tests).
-    #[arg(long = "meta", env = "SPREAD_META_NODES", default_value_t = 3,
+    /// replica).
+    #[arg(long = "meta", env = "SPREAD_META_NODES", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=9))]
     pub meta: u16,
     /// Number of chunk servers.
