@@ -117,9 +117,10 @@ printf 'two!\n' >"$WORK/ver.txt"
 sw delete "$v" ver.txt >/dev/null
 # Lines: bytes, date, time, version id, content type, name; newest first.
 listing="$(sw list --versions "$v")"
+# The content type is guessed from the name's extension when the client sends none, as Swift does.
 same_text "0 application/x-deleted;swift_versions_deleted=1 ver.txt
-5 application/octet-stream ver.txt
-4 application/octet-stream ver.txt" "$(awk '{print $1, $5, $6}' <<<"$listing")" "swift list --versions"
+5 text/plain ver.txt
+4 text/plain ver.txt" "$(awk '{print $1, $5, $6}' <<<"$listing")" "swift list --versions"
 oldest="$(awk 'END {print $4}' <<<"$listing")"
 [[ "$(sw download "$v" ver.txt --version-id "$oldest" -o -)" == one ]] ||
     fail "download --version-id $oldest is not the first version"
