@@ -64,6 +64,20 @@ pub struct DevOptions {
     pub tls: bool,
 }
 
+impl DevOptions {
+    /// Three meta nodes (a Raft group), three chunk servers, two copies. A request stuck on an
+    /// unreachable or frozen meta node gives up after 3 s, then tries another node.
+    pub fn three_metas() -> DevOptions {
+        DevOptions {
+            meta: 3,
+            chunkd: 3,
+            replicas: 2,
+            meta_timeout_ms: Some(3_000),
+            ..DevOptions::default()
+        }
+    }
+}
+
 impl Default for DevOptions {
     fn default() -> Self {
         DevOptions {

@@ -151,23 +151,11 @@ async fn check_acknowledged(s3: &S3, bucket: &str, o: &Outcomes, total: usize) {
     );
 }
 
-fn three_metas() -> DevOptions {
-    DevOptions {
-        meta: 3,
-        chunkd: 3,
-        replicas: 2,
-        // A request stuck on a frozen meta node gives up after this (then the next request
-        // starts at another node).
-        meta_timeout_ms: Some(3_000),
-        ..DevOptions::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_the_meta_leader_loses_no_acknowledged_write() {
     let _serial = SERIAL.lock().await;
     let total = objects();
-    let mut cluster = Cluster::start_with(three_metas());
+    let mut cluster = Cluster::start_with(DevOptions::three_metas());
     let leader = cluster.meta_leader().expect("the meta group has a leader");
     let s3 = cluster.s3();
     s3.create_bucket("faults")
@@ -202,7 +190,7 @@ async fn killing_the_meta_leader_loses_no_acknowledged_write() {
 async fn a_frozen_meta_leader_loses_no_write_and_takes_none_after_it_is_deposed() {
     let _serial = SERIAL.lock().await;
     let total = objects();
-    let cluster = Cluster::start_with(three_metas());
+    let cluster = Cluster::start_with(DevOptions::three_metas());
     let leader = cluster.meta_leader().expect("the meta group has a leader");
     let node = cluster
         .info

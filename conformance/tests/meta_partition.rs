@@ -35,17 +35,6 @@ fn full() -> bool {
     std::env::var("SPREAD_TEST_SCALE").as_deref() == Ok("full")
 }
 
-fn three_metas() -> DevOptions {
-    DevOptions {
-        meta: 3,
-        chunkd: 3,
-        replicas: 2,
-        // A request stuck on an unreachable leader gives up after this, then tries another node.
-        meta_timeout_ms: Some(3_000),
-        ..DevOptions::default()
-    }
-}
-
 fn register_settings(seed: u64) -> RegisterSettings {
     RegisterSettings {
         clients: 3,
@@ -198,7 +187,7 @@ async fn an_isolated_meta_leader_takes_no_write_and_the_majority_goes_on() {
     let links = Links::start(&[1, 2, 3], move |id| meta_listen(&conf, id))
         .await
         .expect("proxies");
-    let mut opts = three_metas();
+    let mut opts = DevOptions::three_metas();
     opts.env
         .push(("SPREAD_META_RAFT_PEERS".into(), links.raft_peers_var()));
     let cluster = tokio::task::spawn_blocking(move || Cluster::start_in(opts, dir))
@@ -484,7 +473,7 @@ async fn a_wiped_follower_rejoins_by_snapshot_under_a_new_id_and_the_group_survi
         "SPREAD_META_RAFT_SNAPSHOT_LOGS".to_string(),
         SNAPSHOT_LOGS.to_string(),
     )];
-    let mut opts = three_metas();
+    let mut opts = DevOptions::three_metas();
     opts.env.extend(env.iter().cloned());
     let mut cluster = tokio::task::spawn_blocking(move || Cluster::start_with(opts))
         .await
@@ -647,9 +636,10 @@ async fn a_wiped_follower_rejoins_by_snapshot_under_a_new_id_and_the_group_survi
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wiped_node_returning_under_its_old_id_is_refused() {
     let _serial = SERIAL.lock().await;
-    let mut cluster = tokio::task::spawn_blocking(|| Cluster::start_with(three_metas()))
-        .await
-        .expect("cluster start");
+    let mut cluster =
+        tokio::task::spawn_blocking(|| Cluster::start_with(DevOptions::three_metas()))
+            .await
+            .expect("cluster start");
     let addrs = all_meta_addrs(&cluster);
     let (leader, _) = wait_views(&cluster, &addrs, Duration::from_secs(20), "a leader", |v| {
         agreed_leader(v)
