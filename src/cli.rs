@@ -83,7 +83,7 @@ pub struct DevArgs {
     pub swift_listen: SocketAddr,
     /// Number of meta nodes (a Raft group: 3 survives the loss of any one, 5 of two; 1 has no
     /// replica).
-    #[arg(long = "meta", env = "SPREAD_META_NODES", default_value_t = 1,
+    #[arg(long = "meta", env = "SPREAD_META_NODES", default_value_t = 3,
           value_parser = clap::value_parser!(u16).range(1..=9))]
     pub meta: u16,
     /// Number of chunk servers.

@@ -631,8 +631,10 @@ async fn a_wiped_follower_rejoins_by_snapshot_under_a_new_id_and_the_group_survi
     assert!(node.running(), "node {new_id} exited:\n{}", node.log_text());
 }
 
-/// Issue 15: node ids are never reused; a node whose data directory was wiped and that comes
-/// back under its old id is refused with a one-line error saying what to do.
+/// Issue 15: a node whose data directory was wiped and that comes back under its old id is
+/// refused with a one-line error saying what to do: while the id is still a member, by the node
+/// itself (the group's messages name another incarnation of the id: it exits), and the group
+/// serves on; once the id is removed, by `meta add` (ids are never reused).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wiped_node_returning_under_its_old_id_is_refused() {
     let _serial = SERIAL.lock().await;
@@ -653,55 +655,82 @@ async fn a_wiped_node_returning_under_its_old_id_is_refused() {
         .max_by_key(|m| m.id)
         .cloned()
         .expect("a follower other than node 1");
+    let s3 = cluster.s3();
+    s3.create_bucket("oldid")
+        .await
+        .expect_status(200, "creating the bucket");
     tokio::task::block_in_place(|| cluster.kill_meta(wiped.id));
     std::fs::remove_dir_all(&wiped.data_dir).expect("wiping the follower's data");
+
+    // Still a member: the same config (its old id), an empty data directory. The leader's
+    // next message names the old incarnation; the node must stop, saying what to do.
+    let log = cluster
+        .data_dir()
+        .join("logs")
+        .join("test-meta-wiped-member.log");
+    let mut node = MetaProcess::start(&meta_conf_path(&cluster, wiped.id), &log, &[]);
+    let started = Instant::now();
+    let status = loop {
+        if let Ok(Some(status)) = node.child.try_wait() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "a wiped member restarted under its old id {} still runs after 30 s:\n{}",
+            wiped.id,
+            node.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let text = node.log_text();
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("spread meta: "))
+        .unwrap_or_default();
+    println!(
+        "wiped member {} under its old id: exited ({status}) after {:.1} s: {line}",
+        wiped.id,
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(status.code(), Some(78), "{text}");
+    assert!(
+        line.contains("incarnation")
+            && line.contains(&format!("spread admin meta remove {}", wiped.id))
+            && line.contains("new node_id"),
+        "the refusal says what to do: {text}"
+    );
+    // The other two serve on.
+    s3.put_object("oldid", "after", "still serving")
+        .await
+        .expect_status(200, "a write with the wiped member refused");
+    let got = s3.get_object("oldid", "after").await;
+    got.expect_status(200, "reading it back");
+    assert_eq!(&got.body[..], b"still serving");
+
+    // Removed: `meta add` refuses the old id.
     tokio::task::block_in_place(|| cluster.admin_ok(&["meta", "remove", &wiped.id.to_string()]));
-    // The same config (its old id), an empty data directory.
+    std::fs::remove_dir_all(&wiped.data_dir).expect("wiping the follower's data again");
     let log = cluster.data_dir().join("logs").join("test-meta-old-id.log");
     let mut node = MetaProcess::start(&meta_conf_path(&cluster, wiped.id), &log, &[]);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let refused_at_start = !node.running();
-    let add = if refused_at_start {
-        None
-    } else {
-        Some(tokio::task::block_in_place(|| {
-            cluster.admin(&["meta", "add", &wiped.id.to_string(), &wiped.addr])
-        }))
-    };
-    let views_after = views(&cluster, &addrs);
+    wait_answering(&cluster, &wiped.addr, &mut node).await;
+    let out = tokio::task::block_in_place(|| {
+        cluster.admin(&["meta", "add", &wiped.id.to_string(), &wiped.addr])
+    });
+    let err = String::from_utf8_lossy(&out.stderr);
     println!(
-        "old id {} on a wiped directory: process {}, meta add: {:?}; views: {views_after:?}",
-        wiped.id,
-        if refused_at_start {
-            "exited"
-        } else {
-            "running"
-        },
-        add.as_ref().map(|o| (
-            o.status,
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned()
-        ))
+        "meta add {} {} after its removal: {}, {err}",
+        wiped.id, wiped.addr, out.status
     );
-    match add {
-        None => {
-            let text = node.log_text();
-            let last = text.lines().last().unwrap_or_default();
-            assert!(last.contains(&format!("{}", wiped.id)), "{text}");
-        }
-        Some(out) => {
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                !out.status.success(),
-                "meta add accepted the old id {} again: {}",
-                wiped.id,
-                String::from_utf8_lossy(&out.stdout)
-            );
-            assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-            assert!(
-                err.contains("never reused") || err.contains("new node_id"),
-                "{err}"
-            );
-        }
-    }
+    assert!(
+        !out.status.success(),
+        "meta add accepted the old id {} again: {}",
+        wiped.id,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("never reused") && err.contains("new node_id"),
+        "{err}"
+    );
 }

@@ -804,14 +804,25 @@ async fn raft_dispatch(
     req: Request<Incoming>,
     verified: Option<&Verified>,
 ) -> std::result::Result<Vec<u8>, Failure> {
-    use crate::raft::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
+    use crate::raft::network::{
+        APPEND_PATH, IDENTITY_PATH, SNAPSHOT_PATH, VOTE_PATH, parse_target_query,
+    };
     if method != Method::POST {
         return Err((
             StatusCode::METHOD_NOT_ALLOWED,
             Error::InvalidArgument(format!("{method} is not allowed on {path}")),
         ));
     }
+    let target = parse_target_query(req.uri().query())
+        .map_err(|e| fail(Error::InvalidArgument(format!("{path}: {e}"))))?;
     let body = read_signed_body(req, verified, path).await?;
+    if path == IDENTITY_PATH {
+        return encode(&Ok::<_, openraft::error::Infallible>(node.identity()));
+    }
+    if let Some((to, incarnation)) = target {
+        node.check_target(to, incarnation)
+            .map_err(|e| (StatusCode::CONFLICT, Error::InvalidArgument(e)))?;
+    }
     match path {
         APPEND_PATH => encode(&node.raft.append_entries(decode(&body)?).await),
         VOTE_PATH => encode(&node.raft.vote(decode(&body)?).await),

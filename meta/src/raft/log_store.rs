@@ -46,6 +46,11 @@ struct LogState {
     /// The node id this log belongs to (set at first start, never changed).
     #[serde(default)]
     node: Option<u64>,
+    /// The incarnation of this data directory ([`super::MetaNode`]): drawn at random when the
+    /// node id is first recorded (or, for a directory from before incarnations, at the first
+    /// start that knows them), never changed.
+    #[serde(default)]
+    incarnation: Option<u64>,
     vote: Option<Vote>,
     purged: Option<LogId>,
     committed: Option<LogId>,
@@ -63,6 +68,16 @@ pub struct LogStore {
     inner: Arc<Inner>,
     /// Where append times, the committed index and the map usage are reported.
     observer: Option<RaftInstruments>,
+}
+
+/// A random, non-zero incarnation number.
+fn new_incarnation() -> u64 {
+    loop {
+        let n: u64 = rand::random();
+        if n != 0 {
+            return n;
+        }
+    }
 }
 
 fn key(index: u64) -> [u8; 8] {
@@ -106,18 +121,25 @@ impl LogStore {
     }
 
     /// Records `id` as this log's node id at first start; refuses another id later (a data
-    /// directory belongs to one node for good).
-    pub fn claim_node_id(&self, id: u64) -> crate::Result<()> {
+    /// directory belongs to one node for good). Returns the directory's incarnation, drawing
+    /// it the first time.
+    pub fn claim_node_id(&self, id: u64) -> crate::Result<u64> {
         let s = self.read_state().map_err(crate::Error::Db)?;
-        match s.node {
-            Some(n) if n == id => Ok(()),
-            Some(n) => Err(crate::Error::InvalidArgument(format!(
+        match (s.node, s.incarnation) {
+            (Some(n), _) if n != id => Err(crate::Error::InvalidArgument(format!(
                 "this data directory belongs to meta node {n}, but the config says node_id = {id}: \
                  set node_id = {n}, or give node {id} an empty data directory"
             ))),
-            None => self
-                .update_state(|s| s.node = Some(id))
-                .map_err(crate::Error::Db),
+            (Some(_), Some(incarnation)) => Ok(incarnation),
+            _ => {
+                let incarnation = new_incarnation();
+                self.update_state(|s| {
+                    s.node = Some(id);
+                    s.incarnation = Some(incarnation);
+                })
+                .map_err(crate::Error::Db)?;
+                Ok(incarnation)
+            }
         }
     }
 

@@ -32,11 +32,51 @@ openraft::declare_raft_types!(
         D = Proposal,
         R = Applied,
         NodeId = u64,
-        Node = openraft::BasicNode,
+        Node = MetaNode,
         Entry = openraft::Entry<TypeConfig>,
         SnapshotData = tokio::fs::File,
         AsyncRuntime = openraft::TokioRuntime,
 );
+
+/// A member of the meta group as its membership records it: where peers reach it, and the
+/// incarnation of the data directory it was added with. A node draws its incarnation (a random
+/// number) when its data directory is first opened; a peer sends the incarnation it knows with
+/// every Raft message, and a node whose own differs (its data directory was wiped or replaced,
+/// so it forgot its log and its votes) refuses the message and stops, instead of voting again
+/// in terms it already voted in.
+///
+/// Encoded as openraft's `BasicNode` was (`{"addr": …}`), plus `incarnation`, so memberships
+/// written before incarnations existed still read (their incarnation is 0: unknown, unchecked,
+/// until the leader learns it; see `Node::learn_incarnations`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaNode {
+    pub addr: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub incarnation: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl MetaNode {
+    pub fn new(addr: impl Into<String>, incarnation: u64) -> MetaNode {
+        MetaNode {
+            addr: addr.into(),
+            incarnation,
+        }
+    }
+}
+
+impl std::fmt::Display for MetaNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.incarnation == 0 {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{} (incarnation {:016x})", self.addr, self.incarnation)
+        }
+    }
+}
 
 /// The commands of one log entry: the leader proposes the commands its clients sent while the
 /// previous proposal was being written, together, so one log append (one fsync) and one
@@ -68,8 +108,8 @@ pub type StorageError = openraft::StorageError<u64>;
 pub type LogId = openraft::LogId<u64>;
 pub type Vote = openraft::Vote<u64>;
 pub type Entry = openraft::Entry<TypeConfig>;
-pub type StoredMembership = openraft::StoredMembership<u64, openraft::BasicNode>;
-pub type SnapshotMeta = openraft::SnapshotMeta<u64, openraft::BasicNode>;
+pub type StoredMembership = openraft::StoredMembership<u64, MetaNode>;
+pub type SnapshotMeta = openraft::SnapshotMeta<u64, MetaNode>;
 
 /// Runs blocking LMDB work off the async runtime; a panic in it is reported as an error.
 async fn blocking<T, F>(f: F) -> std::result::Result<T, String>

@@ -3,6 +3,7 @@
 //! returned it. Snapshots go as openraft's chunked `InstallSnapshot` requests (bounded by
 //! `snapshot_max_chunk_size`), so neither side holds a whole snapshot in memory.
 
+use super::MetaNode;
 use super::TypeConfig;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -10,6 +11,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use internal_auth::Signer;
+use openraft::AnyError;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -18,7 +20,6 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::{AnyError, BasicNode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -28,6 +29,51 @@ use std::time::Duration;
 pub const APPEND_PATH: &str = "/v1/raft/append";
 pub const VOTE_PATH: &str = "/v1/raft/vote";
 pub const SNAPSHOT_PATH: &str = "/v1/raft/snapshot";
+/// A node's identity (`Identity`), asked by the leader before it adds the node.
+pub const IDENTITY_PATH: &str = "/v1/raft/identity";
+
+/// Version of [`Identity`]'s encoding.
+pub const IDENTITY_VERSION: u32 = 1;
+
+/// Who a meta node is: its id and its data directory's incarnation ([`MetaNode`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Identity {
+    pub v: u32,
+    pub node_id: u64,
+    pub incarnation: u64,
+}
+
+/// The query a Raft message carries to name the node it is meant for: `to=ID`, and
+/// `incarnation=HEX` when the sender knows it. Part of the signed URI.
+pub fn target_query(id: u64, incarnation: u64) -> String {
+    if incarnation == 0 {
+        format!("to={id}")
+    } else {
+        format!("to={id}&incarnation={incarnation:016x}")
+    }
+}
+
+/// The target a Raft message's query names (`None` for a query without `to`, as older
+/// senders send): its id and incarnation (0: not given).
+pub fn parse_target_query(query: Option<&str>) -> Result<Option<(u64, u64)>, String> {
+    let Some(query) = query else {
+        return Ok(None);
+    };
+    let (mut to, mut incarnation) = (None, 0);
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("to", v)) => {
+                to = Some(v.parse::<u64>().map_err(|_| format!("bad node id `{v}`"))?);
+            }
+            Some(("incarnation", v)) => {
+                incarnation =
+                    u64::from_str_radix(v, 16).map_err(|_| format!("bad incarnation `{v}`"))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(to.map(|id| (id, incarnation)))
+}
 
 /// Largest answer accepted from a peer.
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
@@ -60,9 +106,16 @@ impl Network {
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Peer;
 
-    async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
+    async fn new_client(&mut self, target: u64, node: &MetaNode) -> Peer {
+        self.peer(target, node)
+    }
+}
+
+impl Network {
+    fn peer(&self, target: u64, node: &MetaNode) -> Peer {
         Peer {
             target,
+            incarnation: node.incarnation,
             addr: self
                 .peers
                 .get(&target)
@@ -72,17 +125,35 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             signer: self.signer.clone(),
         }
     }
+
+    /// Asks node `target` (at `addr`, or where meta's `raft_peers` says) who it is.
+    pub async fn identity(&self, target: u64, addr: &str) -> Result<Identity, String> {
+        let peer = self.peer(target, &MetaNode::new(addr, 0));
+        let option = RPCOption::new(Duration::from_secs(5));
+        let answer: Rpc<Identity, openraft::error::Infallible> =
+            peer.send(IDENTITY_PATH, &(), &option).await;
+        let identity = answer.map_err(|e| format!("asking {} who it is: {e}", peer.addr))?;
+        if identity.v > IDENTITY_VERSION {
+            return Err(format!(
+                "{} answered an identity of version {}, this binary knows up to {IDENTITY_VERSION}",
+                peer.addr, identity.v
+            ));
+        }
+        Ok(identity)
+    }
 }
 
 /// One peer.
 pub struct Peer {
     target: u64,
+    /// The target's incarnation as the membership knows it (0: unknown).
+    incarnation: u64,
     addr: String,
     http: Client<HttpConnector, Full<Bytes>>,
     signer: Option<Arc<Signer>>,
 }
 
-type Rpc<T, E> = Result<T, RPCError<u64, BasicNode, E>>;
+type Rpc<T, E> = Result<T, RPCError<u64, MetaNode, E>>;
 
 impl Peer {
     async fn send<Q, A, E>(&self, path: &str, req: &Q, option: &RPCOption) -> Rpc<A, E>
@@ -98,7 +169,11 @@ impl Peer {
             .map(|_| internal_auth::content_hash(&body));
         let mut request = http::Request::builder()
             .method(http::Method::POST)
-            .uri(format!("http://{}{path}", self.addr))
+            .uri(format!(
+                "http://{}{path}?{}",
+                self.addr,
+                target_query(self.target, self.incarnation)
+            ))
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
@@ -134,7 +209,7 @@ impl Peer {
             answer.map_err(|e| {
                 RPCError::RemoteError(RemoteError::new_with_node(
                     self.target,
-                    BasicNode::new(&self.addr),
+                    MetaNode::new(&self.addr, self.incarnation),
                     e,
                 ))
             })

@@ -13,14 +13,14 @@
 use super::log_store::LogStore;
 use super::network::Network;
 use super::state_machine::{Digests, StateMachine, StoreHandle};
-use super::{Applied, MAX_PROPOSAL, Proposal, TypeConfig};
+use super::{Applied, MAX_PROPOSAL, MetaNode, Proposal, TypeConfig};
 use crate::config::Config;
 use crate::metrics::RaftInstruments;
 use crate::store::{Command, Outcome, Submit};
 use meta_api::api::{GroupMember, GroupStatus, MarkAnswer, NodeDigest};
 use meta_api::error::{Error, Result};
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{BasicNode, ChangeMembers, Raft, ServerState, SnapshotPolicy};
+use openraft::{ChangeMembers, Raft, ServerState, SnapshotPolicy};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -29,6 +29,10 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 /// A running meta node.
 pub struct Node {
     pub id: u64,
+    /// This data directory's incarnation ([`MetaNode`]).
+    pub incarnation: u64,
+    /// The connections to peers (also used to ask a new node who it is).
+    network: Network,
     pub raft: Raft<TypeConfig>,
     store: Arc<StoreHandle>,
     /// Commands waiting to be proposed (see [`propose`]).
@@ -62,10 +66,10 @@ impl Node {
         let path = config.data_dir.join("raft");
         let wanted = config.node_id;
         let log_observer = observer.clone();
-        let log = tokio::task::spawn_blocking(move || -> Result<LogStore> {
+        let (log, incarnation) = tokio::task::spawn_blocking(move || -> Result<(LogStore, u64)> {
             let log = LogStore::open(&path)?;
-            log.claim_node_id(wanted)?;
-            log.observed(log_observer)
+            let incarnation = log.claim_node_id(wanted)?;
+            Ok((log.observed(log_observer)?, incarnation))
         })
         .await
         .map_err(|e| Error::Internal(format!("opening the Raft log: {e}")))??;
@@ -91,17 +95,18 @@ impl Node {
         }
         .validate()
         .map_err(|e| Error::InvalidArgument(format!("Raft settings: {e}")))?;
+        let network = Network::new(peer_signer, config.peer_addrs()?);
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
-            Network::new(peer_signer, config.peer_addrs()?),
+            network.clone(),
             log,
             sm,
         )
         .await
         .map_err(|e| Error::Internal(format!("starting Raft: {e}")))?;
         if config.bootstrap && !raft.is_initialized().await.map_err(unavailable)? {
-            let members = BTreeMap::from([(config.node_id, BasicNode::new(advertise))]);
+            let members = BTreeMap::from([(config.node_id, MetaNode::new(advertise, incarnation))]);
             match raft.initialize(members).await {
                 Ok(()) => tracing::info!(id = config.node_id, "started a meta group of one"),
                 Err(e) => tracing::warn!(error = %e, "initializing the meta group"),
@@ -113,6 +118,8 @@ impl Node {
         tokio::spawn(confirm_reads(raft.clone(), waiting));
         let node = Arc::new(Node {
             id: config.node_id,
+            incarnation,
+            network,
             raft,
             store,
             proposals,
@@ -134,6 +141,7 @@ impl Node {
             return Err(Error::Internal("the write path was set twice".into()));
         }
         watch_fatal(&node);
+        tokio::spawn(learn_incarnations(Arc::downgrade(&node)));
         node.await_leader(config.bootstrap).await;
         Ok(node)
     }
@@ -287,8 +295,22 @@ impl Node {
                  node with an empty data directory and a new node_id, then add it under that id"
             )));
         }
+        // Record which data directory joins, so that the node refuses the group's messages
+        // if that directory is ever wiped and it comes back under this id.
+        let identity = self
+            .network
+            .identity(id, addr)
+            .await
+            .map_err(Error::Unavailable)?;
+        if identity.node_id != id {
+            return Err(Error::InvalidArgument(format!(
+                "the meta node at {addr} is node {}, not {id}: add it as {}, or start it with \
+                 node_id = {id} and an empty data directory",
+                identity.node_id, identity.node_id
+            )));
+        }
         self.raft
-            .add_learner(id, BasicNode::new(addr), true)
+            .add_learner(id, MetaNode::new(addr, identity.incarnation), true)
             .await
             .map_err(unavailable)?;
         self.raft
@@ -325,7 +347,7 @@ impl Node {
     ) -> Result<(super::SnapshotMeta, std::fs::File)> {
         self.read_barrier().await?;
         let wanted = self.raft.metrics().borrow().last_applied;
-        let has = |m: &openraft::RaftMetrics<u64, BasicNode>| {
+        let has = |m: &openraft::RaftMetrics<u64, MetaNode>| {
             m.snapshot.map(|s| s.index) >= wanted.map(|w| w.index)
         };
         // A trigger while a build is under way is dropped, and that build may end short of
@@ -561,6 +583,120 @@ async fn confirm_reads(
 
 /// Exits the process when Raft stops on a fatal error (a storage failure): openraft does not
 /// recover from one, and a node that cannot write must not keep answering.
+impl Node {
+    /// Checks that a Raft message meant for node `to` with incarnation `incarnation` (0: the
+    /// sender does not know it) is for this node. A message for another incarnation of this
+    /// id means this data directory was wiped or replaced after the node joined: it forgot
+    /// its log and its votes, so taking part could elect a leader without the newest writes.
+    /// The message is refused and the process exits with one line saying what to do.
+    pub fn check_target(&self, to: u64, incarnation: u64) -> std::result::Result<(), String> {
+        if to != self.id {
+            return Err(format!(
+                "this is meta node {}, not node {to}: check the group's addresses (`spread \
+                 admin meta status`) and meta's raft_peers",
+                self.id
+            ));
+        }
+        if incarnation != 0 && incarnation != self.incarnation {
+            let line = format!(
+                "the meta group knows node {to} with data directory incarnation {incarnation:016x}, \
+                 but this data directory is incarnation {:016x} (wiped or replaced since it \
+                 joined), so it must not rejoin as node {to}: run `spread admin meta remove \
+                 {to}`, then start this node with a new node_id and an empty data directory and \
+                 `spread admin meta add` it",
+                self.incarnation
+            );
+            exit_refused(&line);
+            return Err(line);
+        }
+        Ok(())
+    }
+
+    /// Who this node is, for a leader about to add it.
+    pub fn identity(&self) -> super::network::Identity {
+        super::network::Identity {
+            v: super::network::IDENTITY_VERSION,
+            node_id: self.id,
+            incarnation: self.incarnation,
+        }
+    }
+}
+
+/// Logs `line` and exits (code 78) a moment later, once the refusal has been answered.
+fn exit_refused(line: &str) {
+    static EXITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if EXITING.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    tracing::error!("{line}");
+    eprintln!("spread meta: {line}");
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        std::process::exit(78);
+    });
+}
+
+/// How often the leader looks for members whose incarnation it does not know yet.
+const LEARN_INCARNATIONS_EVERY: Duration = Duration::from_secs(10);
+
+/// On the leader: members recorded before incarnations existed (incarnation 0) are asked
+/// who they are, and their membership entry is completed, so that from then on they are
+/// checked too. Stops when the node does.
+async fn learn_incarnations(node: std::sync::Weak<Node>) {
+    loop {
+        tokio::time::sleep(LEARN_INCARNATIONS_EVERY).await;
+        let Some(node) = node.upgrade() else {
+            return;
+        };
+        if node.check_leader().is_err() {
+            continue;
+        }
+        let unknown: Vec<(u64, MetaNode)> = node
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .nodes()
+            .filter(|(_, n)| n.incarnation == 0)
+            .map(|(id, n)| (*id, n.clone()))
+            .collect();
+        for (id, member) in unknown {
+            let incarnation = if id == node.id {
+                node.incarnation
+            } else {
+                match node.network.identity(id, &member.addr).await {
+                    Ok(identity) if identity.node_id == id => identity.incarnation,
+                    Ok(identity) => {
+                        tracing::warn!(
+                            id,
+                            addr = %member.addr,
+                            answered = identity.node_id,
+                            "a member's address answers as another node"
+                        );
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::debug!(id, error = %e, "member's incarnation not learned yet");
+                        continue;
+                    }
+                }
+            };
+            let update = BTreeMap::from([(id, MetaNode::new(member.addr.clone(), incarnation))]);
+            match node
+                .raft
+                .change_membership(ChangeMembers::SetNodes(update), false)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(id, incarnation = %format!("{incarnation:016x}"), "recorded a member's incarnation")
+                }
+                Err(e) => tracing::warn!(id, error = %e, "recording a member's incarnation"),
+            }
+        }
+    }
+}
+
 fn watch_fatal(node: &Arc<Node>) {
     let mut rx = node.raft.metrics();
     tokio::spawn(async move {

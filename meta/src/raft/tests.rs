@@ -5,7 +5,7 @@
 
 use super::log_store::LogStore;
 use super::state_machine::StateMachine;
-use super::{Applied, Entry, LogId, Proposal, StorageError, TypeConfig};
+use super::{Applied, Entry, LogId, MetaNode, Proposal, StorageError, TypeConfig};
 use crate::store::command_tests::{dump, log};
 use crate::store::test_fixtures::config;
 use crate::store::{COMMAND_VERSION, Command};
@@ -432,13 +432,13 @@ fn a_restored_backup_holds_the_state_and_applies_a_new_log_from_1() {
 /// A node removed from the membership is remembered (ids are never reused), across a restart.
 #[test]
 fn removed_node_ids_are_remembered() {
-    use openraft::{BasicNode, Membership};
+    use openraft::Membership;
     use std::collections::{BTreeMap, BTreeSet};
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
     let members = |ids: &[u64]| {
-        let nodes: BTreeMap<u64, BasicNode> =
-            ids.iter().map(|i| (*i, BasicNode::new(ADDR))).collect();
+        let nodes: BTreeMap<u64, MetaNode> =
+            ids.iter().map(|i| (*i, MetaNode::new(ADDR, *i))).collect();
         let voters: BTreeSet<u64> = ids.iter().copied().collect();
         Membership::new(vec![voters], nodes)
     };
@@ -467,4 +467,78 @@ fn removed_node_ids_are_remembered() {
         let ids = super::state_machine::retired_node_ids(&sm.store().get()).unwrap();
         assert_eq!(ids, BTreeSet::from([3]), "after a restart");
     });
+}
+
+/// Memberships written before incarnations existed (openraft's `BasicNode`, `{"addr": …}`)
+/// still read, with incarnation 0 (unknown); a known incarnation round-trips.
+#[test]
+fn memberships_from_before_incarnations_still_read() {
+    use openraft::{BasicNode, Membership};
+    use std::collections::{BTreeMap, BTreeSet};
+    let old: Membership<u64, BasicNode> = Membership::new(
+        vec![BTreeSet::from([1, 2])],
+        BTreeMap::from([(1, BasicNode::new("a:1")), (2, BasicNode::new("b:2"))]),
+    );
+    let text = serde_json::to_string(&super::StoredMembership::new(
+        Some(log_id(1, 7)),
+        serde_json::from_str(&serde_json::to_string(&old).unwrap()).unwrap(),
+    ))
+    .unwrap();
+    let read: super::StoredMembership = serde_json::from_str(&text).unwrap();
+    let nodes: Vec<(u64, MetaNode)> = read
+        .membership()
+        .nodes()
+        .map(|(id, n)| (*id, n.clone()))
+        .collect();
+    assert_eq!(
+        nodes,
+        vec![(1, MetaNode::new("a:1", 0)), (2, MetaNode::new("b:2", 0))]
+    );
+    let node = MetaNode::new("c:3", 0xabc);
+    let again: MetaNode = serde_json::from_str(&serde_json::to_string(&node).unwrap()).unwrap();
+    assert_eq!(again, node);
+    let plain: BasicNode = serde_json::from_str(&serde_json::to_string(&node).unwrap()).unwrap();
+    assert_eq!(
+        plain.addr, "c:3",
+        "an older node reads a new membership's addresses"
+    );
+}
+
+/// A data directory draws its incarnation once; a restart keeps it; another node id is
+/// refused.
+#[test]
+fn a_data_directory_keeps_its_incarnation() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = {
+        let log = super::log_store::LogStore::open(&dir.path().join("raft")).unwrap();
+        log.claim_node_id(4).unwrap()
+    };
+    crate::store::lmdb::wait_closed(&dir.path().join("raft"));
+    let log = super::log_store::LogStore::open(&dir.path().join("raft")).unwrap();
+    assert_ne!(first, 0);
+    assert_eq!(log.claim_node_id(4).unwrap(), first);
+    assert!(log.claim_node_id(5).is_err());
+    let other = tempfile::tempdir().unwrap();
+    let log2 = super::log_store::LogStore::open(&other.path().join("raft")).unwrap();
+    assert_ne!(
+        log2.claim_node_id(4).unwrap(),
+        first,
+        "a new directory, a new incarnation"
+    );
+}
+
+#[test]
+fn a_raft_message_names_its_target_in_its_query() {
+    use super::network::{parse_target_query, target_query};
+    assert_eq!(
+        parse_target_query(Some(&target_query(3, 0))),
+        Ok(Some((3, 0)))
+    );
+    assert_eq!(
+        parse_target_query(Some(&target_query(3, u64::MAX))),
+        Ok(Some((3, u64::MAX)))
+    );
+    assert_eq!(parse_target_query(None), Ok(None));
+    assert!(parse_target_query(Some("to=x")).is_err());
+    assert!(parse_target_query(Some("to=1&incarnation=zz")).is_err());
 }
