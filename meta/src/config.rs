@@ -64,8 +64,10 @@ pub struct Config {
     pub bootstrap: bool,
     /// Leader heartbeat period, in ms.
     pub raft_heartbeat_ms: u64,
-    /// A follower that hears no leader for this long (to twice as long, at random) starts an
-    /// election, in ms. At least 1000 so a busy machine does not elect for nothing.
+    /// Election timeout, in ms: a follower that hears no leader for 1.5 times this (openraft's
+    /// leader lease, the longest timeout) plus 1 to 1.5 times this (at random) starts an
+    /// election: 2.5 to 3 s with the default. At least 1000 so a busy machine does not elect
+    /// for nothing.
     pub raft_election_timeout_ms: u64,
     /// A snapshot is taken every this many log entries; older entries are then purged.
     /// `SPREAD_META_RAFT_SNAPSHOT_LOGS` overrides it.
@@ -119,7 +121,7 @@ impl Default for Config {
             advertise: None,
             bootstrap: true,
             raft_heartbeat_ms: 250,
-            raft_election_timeout_ms: 1500,
+            raft_election_timeout_ms: 1000,
             raft_snapshot_logs: 20_000,
             cluster_key_file: None,
             admin_key_file: None,

@@ -87,7 +87,7 @@ impl Node {
             cluster_name: "spread-meta".to_string(),
             heartbeat_interval: config.raft_heartbeat_ms,
             election_timeout_min: config.raft_election_timeout_ms,
-            election_timeout_max: config.raft_election_timeout_ms.saturating_mul(2),
+            election_timeout_max: election_timeout_max(config.raft_election_timeout_ms),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.raft_snapshot_logs),
             max_in_snapshot_log_to_keep: config.raft_snapshot_logs / 2,
             install_snapshot_timeout: 10_000,
@@ -634,6 +634,14 @@ fn exit_refused(line: &str) {
         tokio::time::sleep(Duration::from_millis(200)).await;
         std::process::exit(78);
     });
+}
+
+/// The longest election timeout for a shortest of `min` ms: 1.5 times it. openraft 0.9 makes a
+/// follower that heard a leader wait its leader lease (this longest timeout) and then a random
+/// timeout between the two before it campaigns, so a leader's loss is noticed after 2.5 to 3
+/// times `min`; half of `min` of spread still keeps two followers from campaigning together.
+fn election_timeout_max(min: u64) -> u64 {
+    min.saturating_add(min / 2).max(min + 1)
 }
 
 /// How often the leader looks for members whose incarnation it does not know yet.
