@@ -244,6 +244,7 @@ async fn list(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, h: HeaderMap) -> Swif
                             .content_type
                             .unwrap_or_else(|| "application/octet-stream".to_string()),
                         last_modified_ms: rec.mtime_ms,
+                        slo_etag: None,
                     }),
                     Ok(_) | Err(meta_api::Error::NoSuchObject(_)) => {}
                     Err(e) => return Err(e.into()),
@@ -278,5 +279,6 @@ fn object_entry(o: meta_api::wire::ObjectSummary) -> ObjectEntry {
             .content_type
             .unwrap_or_else(|| "application/octet-stream".to_string()),
         last_modified_ms: o.mtime_ms,
+        slo_etag: o.slo_etag,
     }
 }

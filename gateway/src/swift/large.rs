@@ -41,7 +41,7 @@ const MAX_MANIFEST: usize = 8 * 1024 * 1024;
 pub const SLO_HEADER: &str = "x-static-large-object";
 /// Stored on SLO manifests: assembled size and ETag, so HEAD needs no manifest read.
 const SLO_SIZE: &str = meta_api::wire::SLO_SIZE_HEADER;
-const SLO_ETAG: &str = "x-slo-etag";
+const SLO_ETAG: &str = meta_api::wire::SLO_ETAG_HEADER;
 pub const DLO_HEADER: &str = "x-object-manifest";
 
 /// One piece of a large object as it is read: bytes `range` of a segment object (whose whole
@@ -484,6 +484,53 @@ async fn read_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<Seg
         .map_err(|e| Error::Internal(format!("unreadable SLO manifest: {e}")).into())
 }
 
+/// `?part-number=N` on a GET, HEAD or copy of an SLO (Swift's check): None without it; 400
+/// unless it is an integer above 0, or with a `Range` header as well.
+pub fn part_number(ctx: &Ctx) -> SwiftResult<Option<usize>> {
+    let Some(v) = ctx.q("part-number") else {
+        return Ok(None);
+    };
+    let n = v
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| SwiftError::bad_request("Part number must be an integer greater than 0"))?;
+    if ctx.headers.contains_key(http::header::RANGE) {
+        return Err(SwiftError::bad_request(
+            "Range requests are not supported with part number queries",
+        ));
+    }
+    Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
+}
+
+/// Part `n` (from 1) of SLO manifest `rec`: the number of parts (the manifest's top-level
+/// segments, a nested SLO counting as one) and the bytes of the assembled object that part
+/// stands for (None: there is no such part).
+pub async fn part(
+    swift: &Swift,
+    rec: &ObjectRecord,
+    n: usize,
+) -> SwiftResult<(usize, Option<Range<u64>>)> {
+    let segments = read_manifest(swift, rec).await?;
+    let lengths: Vec<u64> = segments
+        .iter()
+        .map(|s| match &s.data {
+            Some(d) => decode_data(d).map_or(0, |b| b.len() as u64),
+            None => s
+                .range
+                .as_deref()
+                .and_then(parse_stored_range)
+                .map_or(s.bytes, |r| r.end - r.start),
+        })
+        .collect();
+    if n == 0 || n > lengths.len() {
+        return Ok((lengths.len(), None));
+    }
+    let start: u64 = lengths[..n - 1].iter().sum();
+    Ok((lengths.len(), Some(start..start + lengths[n - 1])))
+}
+
 /// An SLO manifest in the form a client PUTs it (`?multipart-manifest=get&format=raw`):
 /// `path`, `etag`, `size_bytes` (and `range`) per segment, inline `data` as stored.
 pub async fn raw_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<u8>> {
@@ -566,6 +613,7 @@ pub async fn put_slo(
     c: &ContainerInfo,
     key: &str,
     mut attrs: ObjectAttrs,
+    condition: meta_api::wire::PutCondition,
     body: crate::listener::ReqBody,
 ) -> SwiftResult<Response> {
     let raw = small_body(body, MAX_MANIFEST).await?;
@@ -728,7 +776,10 @@ pub async fn put_slo(
         .svc
         .put_object(
             c,
-            NewObject::new(key, policy, attrs),
+            NewObject {
+                condition,
+                ..NewObject::new(key, policy, attrs)
+            },
             Box::pin(body),
             Digests::new(None),
             |_, _| Ok(()),

@@ -213,6 +213,12 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
         large::source(swift, ctx, rec.clone(), manifest).await?
     };
     let mut h = object_headers(&rec, &src);
+    if ctx.q("version-id").is_none() && !matches!(rec.version_id.as_str(), "" | "null") {
+        // The current version has an id: where it is read by id, as Swift answers.
+        let path = super::quote(&format!("/v1/AUTH_{}/{}/{key}", ctx.account, c.name));
+        let location = format!("{path}?version-id={}", rec.version_id);
+        put_header(&mut h, "content-location", &location);
+    }
     let slo = rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true");
     if manifest && slo && ctx.q("format") == Some("raw") {
         // The manifest as a client would PUT it, with the object's own Content-Type.
@@ -229,6 +235,13 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
         // The manifest itself, as Swift answers it: JSON.
         put_header(&mut h, "content-type", "application/json; charset=utf-8");
     }
+    // `?part-number=N` reads one part of an SLO (ignored on other objects, as in Swift).
+    let part_number = if slo && !manifest {
+        put_header(&mut h, "x-manifest-etag", &rec.etag);
+        large::part_number(ctx)?
+    } else {
+        None
+    };
     if let Err(e) = check_conditions(ctx, src.etag(), rec.mtime_ms) {
         // 304 and 412 still describe the object (ETag, Last-Modified), as Swift answers.
         let mut eh = HeaderMap::new();
@@ -243,6 +256,9 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
         return Ok(respond(e.status, eh, e.body));
     }
     let size = src.size();
+    if let Some(n) = part_number {
+        return part_response(swift, ctx, &rec, h, &src, n).await;
+    }
     if ctx.method == Method::HEAD {
         put_header(&mut h, "content-length", &size.to_string());
         return Ok(respond(StatusCode::OK, h, ""));
@@ -289,6 +305,48 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
         }
         Some(ranges) => multi_range(swift, h, src, ranges, size),
     }
+}
+
+/// Part `n` of an SLO (`?part-number=N`), as Swift answers it: 206 with the part's bytes,
+/// `Content-Range` (where they lie in the whole object) and `X-Parts-Count`, also for HEAD; 416
+/// for a part beyond the last.
+async fn part_response(
+    swift: &Swift,
+    ctx: &Ctx,
+    rec: &ObjectRecord,
+    mut h: HeaderMap,
+    src: &Source,
+    n: usize,
+) -> SwiftResult<Response> {
+    let size = src.size();
+    let (count, range) = large::part(swift, rec, n).await?;
+    put_header(&mut h, "x-parts-count", &count.to_string());
+    let head = ctx.method == Method::HEAD;
+    let Some(r) = range else {
+        put_header(&mut h, "content-range", &format!("bytes */{size}"));
+        let body = if head {
+            ""
+        } else {
+            "The requested part number is not satisfiable"
+        };
+        put_header(&mut h, "content-length", &body.len().to_string());
+        return Ok(respond(StatusCode::RANGE_NOT_SATISFIABLE, h, body));
+    };
+    put_header(
+        &mut h,
+        "content-range",
+        &format!("bytes {}-{}/{size}", r.start, r.end.saturating_sub(1)),
+    );
+    put_header(&mut h, "content-length", &(r.end - r.start).to_string());
+    let body = if head || r.is_empty() {
+        Box::pin(futures::stream::empty()) as ByteStream
+    } else {
+        first_piece_ready(src.stream(&swift.svc, r)).await?
+    };
+    let mut resp = http::Response::new(stream_body(body));
+    *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    *resp.headers_mut() = h;
+    Ok(resp)
 }
 
 /// A `multipart/byteranges` answer; each part is streamed when the client gets to it.
@@ -465,6 +523,12 @@ async fn put(
     key: &str,
     body: ReqBody,
 ) -> SwiftResult<Response> {
+    let condition = put_condition(ctx)?;
+    // Checked before any work (reading a manifest's segments, archiving the current version);
+    // meta checks it again when the object is committed.
+    if condition.if_none_match_any && current(swift, c, key).await.is_ok() {
+        return Err(SwiftError::status(StatusCode::PRECONDITION_FAILED));
+    }
     if let Some(from) = header(&ctx.headers, "x-copy-from") {
         let decoded = percent_encoding::percent_decode_str(from)
             .decode_utf8()
@@ -498,7 +562,7 @@ async fn put(
         attrs.content_type = Some(guess_content_type(key).to_string());
     }
     if ctx.q("multipart-manifest") == Some("put") {
-        return large::put_slo(swift, ctx, c, key, attrs, body).await;
+        return large::put_slo(swift, ctx, c, key, attrs, condition, body).await;
     }
     let want_etag = header(&ctx.headers, "etag").map(|e| e.trim_matches('"').to_ascii_lowercase());
     let policy = swift.svc.resolve_policy(c, None).await?;
@@ -516,7 +580,10 @@ async fn put(
         .svc
         .put_object(
             c,
-            NewObject::new(key, policy, attrs),
+            NewObject {
+                condition,
+                ..NewObject::new(key, policy, attrs)
+            },
             Box::pin(stream),
             Digests::new(None),
             |_, values| match &want_etag {
@@ -528,6 +595,22 @@ async fn put(
         )
         .await?;
     Ok(created(&rec, &[]))
+}
+
+/// `If-None-Match` on a PUT: only `*` (there must be no current object, else 412), as Swift;
+/// any other value is a 400.
+fn put_condition(ctx: &Ctx) -> SwiftResult<meta_api::wire::PutCondition> {
+    let mut cond = meta_api::wire::PutCondition::default();
+    if let Some(v) = ctx.headers.get(http::header::IF_NONE_MATCH) {
+        let any = v
+            .to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim() == "*"));
+        if !any {
+            return Err(SwiftError::bad_request("If-None-Match only supports *"));
+        }
+        cond.if_none_match_any = true;
+    }
+    Ok(cond)
 }
 
 /// Copies object `sk` of container `sc` (names decoded) into `c`/`key`: source metadata plus
@@ -562,6 +645,23 @@ async fn copy(
     }
     let manifest = ctx.q("multipart-manifest") == Some("get");
     let src = large::source(swift, ctx, rec.clone(), manifest).await?;
+    // `?part-number=N` copies that part of an SLO only, as Swift's copy reads its source.
+    let mut range = 0..src.size();
+    if let (Source::Large { .. }, true) = (
+        &src,
+        rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true"),
+    ) && let Some(n) = large::part_number(ctx)?
+    {
+        range = match large::part(swift, &rec, n).await? {
+            (_, Some(r)) => r,
+            (_, None) => {
+                return Err(SwiftError::with(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "The requested part number is not satisfiable",
+                ));
+            }
+        };
+    }
     let policy = swift.svc.resolve_policy(c, None).await?;
     versions::before_overwrite(swift, ctx, c, key).await?;
     let copied_from = super::quote(&format!("{sc}/{sk}"));
@@ -576,7 +676,7 @@ async fn copy(
             attrs.headers.remove(SLO_HEADER);
             attrs.headers.remove(DLO_HEADER);
             attrs.headers.retain(|k, _| !k.starts_with("x-slo-"));
-            let body = src.stream(&swift.svc, 0..src.size());
+            let body = src.stream(&swift.svc, range);
             swift
                 .svc
                 .put_object(
@@ -677,6 +777,8 @@ async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> Swift
         }
         return Ok(respond(StatusCode::NO_CONTENT, h, ""));
     }
+    // The delete marker a versioned container gets, named in the answer (also a 404's).
+    let mut marker_id = None;
     let found = match versions::delete(swift, ctx, c, key).await? {
         Some(found) => found,
         None => {
@@ -692,14 +794,26 @@ async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> Swift
                 .meta()
                 .delete_version(&c.name, key, None, false)
                 .await?;
+            if done.delete_marker {
+                marker_id = done.version_id.filter(|v| v != "null");
+            }
             existed || done.removed.is_some()
         }
     };
-    if found {
-        Ok(respond(StatusCode::NO_CONTENT, HeaderMap::new(), ""))
+    let (status, body) = if found {
+        (StatusCode::NO_CONTENT, String::new())
     } else {
-        Err(SwiftError::not_found())
+        let e = SwiftError::not_found();
+        (e.status, e.body)
+    };
+    let mut h = HeaderMap::new();
+    if let Some(v) = marker_id {
+        put_header(&mut h, "x-object-version-id", &v);
     }
+    if !body.is_empty() {
+        put_header(&mut h, "content-type", "text/html; charset=UTF-8");
+    }
+    Ok(respond(status, h, body))
 }
 
 #[cfg(test)]

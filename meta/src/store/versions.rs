@@ -591,6 +591,7 @@ fn summary(rec: &ObjectRecord, is_latest: bool) -> VersionSummary {
         policy: rec.policy.clone(),
         content_type: rec.content_type.clone(),
         assembled_size: super::listing::assembled_size(rec),
+        slo_etag: super::listing::slo_etag(rec),
     }
 }
 
