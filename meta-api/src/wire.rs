@@ -278,6 +278,12 @@ pub struct PutCondition {
     /// The current object must still be this content (compare-and-swap on the content id).
     #[serde(default)]
     pub if_content_id: Option<String>,
+    /// Rewrite the current version in place rather than store a new one: it keeps its version
+    /// id and content (the record must have the current content id), only its metadata
+    /// changes (a Swift POST in a versioned container). There must be a current object.
+    /// Commands carrying it are of command version 8.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_place: bool,
 }
 
 /// What a put stored: the version id meta assigned (`null` outside versioning).
@@ -379,6 +385,10 @@ pub struct ObjectSummary {
     /// the record's [`SLO_ETAG_HEADER`]; None when an older meta answered).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo_etag: Option<String>,
+    /// The current version's id when it has one (not `null`; None when an older meta
+    /// answered): Swift's listings mark such objects `version_symlink`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
     /// The storage policy the object is stored under (empty when an older meta answered).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub policy: String,

@@ -101,6 +101,10 @@ pub enum ObjectEntry {
         last_modified_ms: i64,
         /// An SLO manifest's assembled ETag (unquoted), listed in JSON as `slo_etag`.
         slo_etag: Option<String>,
+        /// Where the current version is read by id, for an object that has a version id:
+        /// listed in JSON as `symlink_path` with `version_symlink`, as Swift lists objects of
+        /// a versioned container.
+        version_path: Option<String>,
     },
     Subdir(String),
 }
@@ -263,12 +267,17 @@ pub fn objects(fmt: Format, container: &str, items: &[ObjectEntry], h: HeaderMap
                         content_type,
                         last_modified_ms,
                         slo_etag,
+                        version_path,
                     } => {
                         let mut o = json!({"name": name, "hash": hash, "bytes": bytes,
                                 "content_type": content_type,
                                 "last_modified": listing_date(*last_modified_ms)});
                         if let Some(e) = slo_etag {
                             o["slo_etag"] = json!(format!("\"{e}\""));
+                        }
+                        if let Some(p) = version_path {
+                            o["symlink_path"] = json!(p);
+                            o["version_symlink"] = json!(true);
                         }
                         o
                     }

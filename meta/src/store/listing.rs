@@ -65,6 +65,7 @@ fn summary(rec: &ObjectRecord) -> ObjectSummary {
         content_type: rec.content_type.clone(),
         assembled_size: assembled_size(rec),
         slo_etag: slo_etag(rec),
+        version_id: Some(rec.version_id.clone()).filter(|v| !v.is_empty() && v != "null"),
         policy: rec.policy.clone(),
     }
 }
