@@ -4,7 +4,9 @@
 //! Last-Modified on container and account HEAD, ETag on 412, HTTP's three date formats,
 //! Content-Type guessed from the extension, WWW-Authenticate on 401, multi-character
 //! delimiters, reversed versions listings, `path=` listings with directory markers, ranges
-//! with whitespace, `/v1` alone, storage policies in account listings.
+//! with whitespace, `/v1` alone, storage policies in account listings; SLO `?part-number=`,
+//! `slo_etag` in listings, `If-None-Match: *`, POST rewriting a version in place, the `?versions`
+//! listing's 406 and `version_marker=null`, `PUT ?version-id=` checks, symlinks.
 //!
 //! Needs the `spread` binary: `cargo build --release` first, or set `SPREAD_BIN`.
 
@@ -12,6 +14,10 @@ use bytes::Bytes;
 use conformance::cluster::Cluster;
 use conformance::md5_hex;
 use http::Method;
+
+fn copy_method() -> Method {
+    Method::from_bytes(b"COPY").expect("COPY")
+}
 
 fn json(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice(body).expect("JSON body")
@@ -368,4 +374,361 @@ async fn swift_answers_as_swift_functional_tests_expect() {
     assert_eq!(hashes.len(), 4, "{list}");
     assert_eq!(hashes[0], md5_hex(b"one"));
     assert_eq!(hashes[1], md5_hex(b"two"));
+}
+
+/// SLO `?part-number=`, `slo_etag` in listings, `If-None-Match: *` on PUT, the `?versions`
+/// listing's 406 and `version_marker=null`, POST rewriting a version in place, PUT
+/// `?version-id=` checks, and symlinks (dynamic, static, `?symlink=get`, loops).
+#[tokio::test(flavor = "multi_thread")]
+async fn swift_parts_versions_and_symlinks() {
+    let cluster = Cluster::start();
+    let sw = cluster.swift().await;
+    sw.put("pv", Bytes::new())
+        .await
+        .expect_status(201, "container");
+    let (a, b) = (vec![b'a'; 1000], vec![b'b'; 500]);
+    for (name, data) in [("a", &a), ("b", &b)] {
+        sw.put(&format!("pv/seg-{name}"), data.clone())
+            .await
+            .expect_status(201, "segment");
+    }
+    let manifest = serde_json::json!([{"path": "/pv/seg-a"}, {"path": "/pv/seg-b"}]);
+    sw.send(
+        Method::PUT,
+        "pv/slo?multipart-manifest=put",
+        &[],
+        serde_json::to_vec(&manifest).expect("json"),
+    )
+    .await
+    .expect_status(201, "SLO");
+    let slo_etag = format!(
+        "\"{}\"",
+        md5_hex(format!("{}{}", md5_hex(&a), md5_hex(&b)).as_bytes())
+    );
+
+    // Part 2: its bytes, where they lie, how many parts; HEAD the same without a body.
+    let r = sw.get("pv/slo?part-number=2").await;
+    r.expect_status(206, "part 2");
+    assert_eq!(r.body.as_ref(), b.as_slice());
+    assert_eq!(r.header("content-range"), Some("bytes 1000-1499/1500"));
+    assert_eq!(r.header("x-parts-count"), Some("2"));
+    assert_eq!(r.header("etag"), Some(slo_etag.as_str()));
+    assert!(r.header("x-manifest-etag").is_some());
+    let r = sw.head("pv/slo?part-number=1").await;
+    r.expect_status(206, "HEAD part 1");
+    assert_eq!(r.header("content-length"), Some("1000"));
+    assert_eq!(r.header("content-range"), Some("bytes 0-999/1500"));
+    let r = sw.get("pv/slo?part-number=3").await;
+    r.expect_status(416, "part 3 of 2");
+    assert_eq!(r.header("content-range"), Some("bytes */1500"));
+    assert_eq!(
+        r.body.as_ref(),
+        b"The requested part number is not satisfiable"
+    );
+    sw.get("pv/slo?part-number=0")
+        .await
+        .expect_status(400, "part 0");
+    sw.send(
+        Method::GET,
+        "pv/slo?part-number=1",
+        &[("range", "bytes=0-1")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(400, "part number and Range");
+    // A plain object ignores it.
+    sw.get("pv/seg-b?part-number=5")
+        .await
+        .expect_status(200, "part number on a plain object");
+    // A copy of one part.
+    sw.send(
+        copy_method(),
+        "pv/slo?part-number=1",
+        &[("destination", "pv/part1")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "COPY part 1");
+    assert_eq!(sw.get("pv/part1").await.body.as_ref(), a.as_slice());
+    // A Range on a copy copies those bytes.
+    sw.send(
+        copy_method(),
+        "pv/seg-a",
+        &[("destination", "pv/a-range"), ("range", "bytes=10-19")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "COPY with Range");
+    assert_eq!(sw.get("pv/a-range").await.body.as_ref(), &a[10..20]);
+
+    // The listing names the SLO's ETag.
+    let listed = json(&sw.get("pv?format=json&prefix=slo").await.body);
+    assert_eq!(listed[0]["slo_etag"], slo_etag.as_str());
+    assert_eq!(listed[0]["bytes"], 1500);
+
+    // If-None-Match: only `*`, and only when there is no object.
+    let put_if = |name: &'static str, value: &'static str| {
+        let sw = &sw;
+        async move {
+            sw.send(
+                Method::PUT,
+                name,
+                &[("if-none-match", value)],
+                Bytes::from_static(b"x"),
+            )
+            .await
+        }
+    };
+    put_if("pv/new", "*").await.expect_status(201, "new object");
+    put_if("pv/new", "*")
+        .await
+        .expect_status(412, "If-None-Match: * on an existing object");
+    put_if("pv/new", "\"abc\"")
+        .await
+        .expect_status(400, "If-None-Match with an ETag");
+
+    // Versions: a POST rewrites the current version in place.
+    sw.send(
+        Method::PUT,
+        "ver",
+        &[("x-versions-enabled", "true")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "versioned container");
+    let v1 = sw.put("ver/o", b"one".to_vec()).await;
+    let v1 = v1.header("x-object-version-id").expect("v1 id").to_string();
+    sw.post(
+        "ver/o",
+        &[
+            ("content-type", "text/updated"),
+            ("x-object-meta-color", "red"),
+        ],
+    )
+    .await
+    .expect_status(202, "POST");
+    let listed = json(&sw.get("ver?versions&format=json").await.body);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["version_id"], v1.as_str());
+    assert_eq!(listed[0]["content_type"], "text/updated");
+    let r = sw.head(&format!("ver/o?version-id={v1}")).await;
+    assert_eq!(r.header("x-object-meta-color"), Some("red"));
+    let r = sw.head("ver/o").await;
+    assert!(
+        r.header("content-location")
+            .is_some_and(|l| l.ends_with(&format!("/ver/o?version-id={v1}")))
+    );
+    // The ?versions listing is JSON only; version_marker=null lists the marker's versions.
+    sw.get("ver?versions&format=xml")
+        .await
+        .expect_status(406, "XML versions listing");
+    let v2 = sw.put("ver/o", b"two".to_vec()).await;
+    let v2 = v2.header("x-object-version-id").expect("v2 id").to_string();
+    let listed = json(
+        &sw.get("ver?versions&format=json&marker=o&version_marker=null")
+            .await
+            .body,
+    );
+    let ids: Vec<&str> = listed
+        .as_array()
+        .map(|l| l.iter().filter_map(|e| e["version_id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, vec![v2.as_str(), v1.as_str()]);
+    // DELETE names its delete marker; PUT ?version-id= is checked.
+    let r = sw.delete("ver/o").await;
+    r.expect_status(204, "DELETE");
+    assert!(r.header("x-object-version-id").is_some());
+    let bad = |q: &'static str| {
+        let sw = &sw;
+        async move {
+            sw.send(
+                Method::PUT,
+                &format!("ver/o?version-id={q}"),
+                &[],
+                Bytes::new(),
+            )
+            .await
+        }
+    };
+    bad("null").await.expect_status(400, "version-id=null");
+    bad("bad").await.expect_status(400, "malformed version id");
+    bad("1234567890.12345")
+        .await
+        .expect_status(404, "no such version");
+
+    // Symlinks.
+    sw.put("pv/target", b"target data".to_vec())
+        .await
+        .expect_status(201, "target");
+    sw.send(
+        Method::PUT,
+        "pv/link",
+        &[("x-symlink-target", "pv/target")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "dynamic link");
+    let r = sw.get("pv/link").await;
+    r.expect_status(200, "GET through the link");
+    assert_eq!(r.body.as_ref(), b"target data");
+    assert!(
+        r.header("content-location")
+            .is_some_and(|l| l.ends_with("/pv/target"))
+    );
+    let r = sw.head("pv/link?symlink=get").await;
+    assert_eq!(r.header("x-symlink-target"), Some("pv/target"));
+    assert_eq!(r.header("content-type"), Some("application/symlink"));
+    assert_eq!(r.header("content-length"), Some("0"));
+    // Static: the ETag must match when written and when read.
+    let etag = md5_hex(b"target data");
+    sw.send(
+        Method::PUT,
+        "pv/static",
+        &[
+            ("x-symlink-target", "pv/target"),
+            ("x-symlink-target-etag", "nope"),
+        ],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(409, "static link with a wrong ETag");
+    sw.send(
+        Method::PUT,
+        "pv/static",
+        &[
+            ("x-symlink-target", "pv/target"),
+            ("x-symlink-target-etag", &etag),
+        ],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "static link");
+    assert_eq!(sw.get("pv/static").await.body.as_ref(), b"target data");
+    sw.put("pv/target", b"changed".to_vec())
+        .await
+        .expect_status(201, "target overwritten");
+    sw.get("pv/static")
+        .await
+        .expect_status(409, "static link to a changed target");
+    assert_eq!(sw.get("pv/link").await.body.as_ref(), b"changed");
+    // Links to links: at most two followed; a body, or a link to itself, is refused.
+    for (name, to) in [("pv/l1", "pv/link"), ("pv/l2", "pv/l1")] {
+        sw.send(Method::PUT, name, &[("x-symlink-target", to)], Bytes::new())
+            .await
+            .expect_status(201, name);
+    }
+    assert_eq!(sw.get("pv/l1").await.body.as_ref(), b"changed");
+    sw.get("pv/l2").await.expect_status(409, "three links deep");
+    sw.send(
+        Method::PUT,
+        "pv/l3",
+        &[("x-symlink-target", "pv/target")],
+        Bytes::from_static(b"data"),
+    )
+    .await
+    .expect_status(400, "symlink with a body");
+    sw.send(
+        Method::PUT,
+        "pv/self",
+        &[("x-symlink-target", "pv/self")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(400, "symlink to itself");
+    // POST to a link: 307 to its target; a copy of a link copies the target.
+    let r = sw.post("pv/link", &[("x-object-meta-a", "b")]).await;
+    r.expect_status(307, "POST to a link");
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.ends_with("/pv/target"))
+    );
+    sw.send(
+        copy_method(),
+        "pv/link",
+        &[("destination", "pv/copied")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(201, "COPY of a link");
+    assert_eq!(sw.get("pv/copied").await.body.as_ref(), b"changed");
+    // A link to a missing object reads as 404.
+    sw.delete("pv/target")
+        .await
+        .expect_status(204, "target deleted");
+    sw.get("pv/link").await.expect_status(404, "dangling link");
+
+    // A versioned container's listing marks objects with a version id, as Swift does.
+    sw.put("ver/p", b"p".to_vec())
+        .await
+        .expect_status(201, "ver/p");
+    let listed = json(&sw.get("ver?format=json&prefix=p").await.body);
+    assert_eq!(listed[0]["version_symlink"], true, "{listed}");
+    assert!(
+        listed[0]["symlink_path"]
+            .as_str()
+            .is_some_and(|p| p.contains("/ver/p?version-id="))
+    );
+    // path= leaves out the directory marker the path names.
+    for name in ["pv/dir/", "pv/dir/x"] {
+        sw.put(name, Bytes::new()).await.expect_status(201, name);
+    }
+    assert_eq!(sw.get("pv?path=dir").await.text(), "dir/x\n");
+
+    // Heartbeating manifest PUT: 202 at once, spaces, then the report.
+    let r = sw
+        .send(
+            Method::PUT,
+            "pv/beat?multipart-manifest=put&heartbeat=on",
+            &[("accept", "application/json")],
+            serde_json::to_vec(&manifest).expect("json"),
+        )
+        .await;
+    r.expect_status(202, "heartbeat PUT");
+    let text = r.text();
+    let (beats, report) = text.split_once("\r\n\r\n").expect("heartbeat separator");
+    assert!(!beats.is_empty() && beats.trim().is_empty(), "{text:?}");
+    let report = json(report.as_bytes());
+    assert_eq!(report["Response Status"], "201 Created");
+    assert_eq!(report["Etag"], slo_etag.as_str());
+    let bad = serde_json::json!([{"path": "/pv/nothing-here"}]);
+    let r = sw
+        .send(
+            Method::PUT,
+            "pv/beat2?multipart-manifest=put&heartbeat=on",
+            &[],
+            serde_json::to_vec(&bad).expect("json"),
+        )
+        .await;
+    r.expect_status(202, "heartbeat PUT of a bad manifest");
+    assert!(
+        r.text()
+            .ends_with("Errors:\n/pv/nothing-here, 404 Not Found\n"),
+        "{:?}",
+        r.text()
+    );
+    sw.head("pv/beat2")
+        .await
+        .expect_status(404, "nothing stored");
+
+    // Referrer ACLs: `.r:*.example.com` lets a request from such a page read.
+    let anon = sw.with_token("");
+    sw.post("pv", &[("x-container-read", ".r:*.example.com")])
+        .await
+        .expect_status(204, "referrer ACL");
+    anon.send(
+        Method::GET,
+        "pv/seg-b",
+        &[("referer", "http://www.example.com/page")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(200, "read from an allowed page");
+    anon.send(
+        Method::GET,
+        "pv/seg-b",
+        &[("referer", "http://www.example.org/")],
+        Bytes::new(),
+    )
+    .await
+    .expect_status(401, "read from another page");
 }

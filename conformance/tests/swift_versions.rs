@@ -213,9 +213,13 @@ async fn swift_versions_enabled_is_s3_versioning() {
         .collect();
     assert_eq!(ids, vec![v2.as_str(), v1.as_str()]);
     assert_eq!(doc.all("DeleteMarker").count(), 1);
-    // The same versions through Swift's `?versions` listing (JSON whatever the format).
+    // The same versions through Swift's `?versions` listing (JSON only: 406 for another
+    // format, as Swift answers).
     sw.put("vers/j", "jay").await.expect_status(201, "PUT j");
-    let listed = versions(&sw, "vers?versions&format=plain").await;
+    sw.get("vers?versions&format=plain")
+        .await
+        .expect_status(406, "plain versions listing");
+    let listed = versions(&sw, "vers?versions&format=json").await;
     let shape: Vec<(&str, bool, u64)> = listed
         .iter()
         .map(|(n, _, latest, bytes)| (n.as_str(), *latest, *bytes))

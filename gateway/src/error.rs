@@ -38,6 +38,9 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("internal: {0}")]
     Internal(String),
+    /// A segment of a Swift large object is missing or no longer what its manifest says.
+    #[error("large object segment unreadable: {0}")]
+    SegmentUnreadable(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

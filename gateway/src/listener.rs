@@ -86,6 +86,8 @@ pub struct Edge {
     pub tls_handshake_timeout: Duration,
     /// `None`: plain HTTP.
     pub tls: Option<Tls>,
+    /// Most headers one HTTP/1 request may have (more: 431); `None`: hyper's default, 100.
+    pub max_headers: Option<usize>,
 }
 
 impl Edge {
@@ -97,6 +99,7 @@ impl Edge {
             max_connections_per_ip: config.max_connections_per_ip,
             tls_handshake_timeout: Duration::from_millis(config.tls_handshake_timeout_ms.max(1)),
             tls: None,
+            max_headers: None,
         }
     }
 
@@ -657,6 +660,9 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(edge.header_read_timeout);
+    if let Some(n) = edge.max_headers {
+        builder.http1().max_headers(n);
+    }
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     tracing::info!(

@@ -278,6 +278,12 @@ pub struct PutCondition {
     /// The current object must still be this content (compare-and-swap on the content id).
     #[serde(default)]
     pub if_content_id: Option<String>,
+    /// Rewrite the current version in place rather than store a new one: it keeps its version
+    /// id and content (the record must have the current content id), only its metadata
+    /// changes (a Swift POST in a versioned container). There must be a current object.
+    /// Commands carrying it are of command version 8.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_place: bool,
 }
 
 /// What a put stored: the version id meta assigned (`null` outside versioning).
@@ -336,6 +342,9 @@ pub struct VersionSummary {
     /// As [`ObjectSummary::assembled_size`]: a Swift SLO manifest's assembled size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assembled_size: Option<u64>,
+    /// As [`ObjectSummary::slo_etag`]: a Swift SLO manifest's assembled ETag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_etag: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -372,6 +381,14 @@ pub struct ObjectSummary {
     /// record's [`SLO_SIZE_HEADER`]), which Swift listings show instead of the manifest's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assembled_size: Option<u64>,
+    /// For a Swift static large object manifest: the assembled object's ETag, unquoted (from
+    /// the record's [`SLO_ETAG_HEADER`]; None when an older meta answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_etag: Option<String>,
+    /// The current version's id when it has one (not `null`; None when an older meta
+    /// answered): Swift's listings mark such objects `version_symlink`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
     /// The storage policy the object is stored under (empty when an older meta answered).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub policy: String,
@@ -379,6 +396,8 @@ pub struct ObjectSummary {
 
 /// Record header the gateway stores on a Swift SLO manifest: the assembled object's size.
 pub const SLO_SIZE_HEADER: &str = "x-slo-size";
+/// Record header the gateway stores on a Swift SLO manifest: the assembled object's ETag.
+pub const SLO_ETAG_HEADER: &str = "x-slo-etag";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ListReply {

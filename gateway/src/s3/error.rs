@@ -29,7 +29,7 @@ impl From<Error> for S3Error {
             ),
             Error::NotModified => (S3ErrorCode::NotModified, "Not Modified".into()),
             Error::Body(m) => (S3ErrorCode::IncompleteBody, m.clone()),
-            Error::Config(m) | Error::Internal(m) => {
+            Error::Config(m) | Error::Internal(m) | Error::SegmentUnreadable(m) => {
                 tracing::error!(error = %m, "internal error");
                 (
                     S3ErrorCode::InternalError,

@@ -41,7 +41,11 @@ fn headers(info: &AccountInfo) -> HeaderMap {
     put_header(&mut h, "x-account-object-count", &info.objects.to_string());
     put_header(&mut h, "x-account-bytes-used", &info.bytes.to_string());
     put_header(&mut h, "x-timestamp", &x_timestamp(info.created_ms));
-    put_header(&mut h, "last-modified", &super::http_date(info.created_ms));
+    put_header(
+        &mut h,
+        "last-modified",
+        &super::http_date_ceil(info.created_ms),
+    );
     for (k, v) in &info.meta {
         put_header(&mut h, &format!("x-account-meta-{k}"), v);
     }

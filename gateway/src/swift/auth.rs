@@ -67,8 +67,9 @@ impl Caller {
         })
     }
 
-    /// May read objects of `c` (`listing`: may list it).
-    pub fn may_read(&self, c: &ContainerInfo, listing: bool) -> bool {
+    /// May read objects of `c` (`listing`: may list it), the request coming with `referer`
+    /// (its `Referer` header, for `.r:` entries).
+    pub fn may_read(&self, c: &ContainerInfo, listing: bool, referer: Option<&str>) -> bool {
         if let Caller::TempUrl(s) = self {
             return s.covers(c);
         }
@@ -76,9 +77,8 @@ impl Caller {
             return true;
         }
         let acl = c.settings.props.swift.read_acl.as_deref().unwrap_or("");
-        let referrer_ok = acl.split(',').map(str::trim).any(|e| e == ".r:*");
         let listings = acl.split(',').map(str::trim).any(|e| e == ".rlistings");
-        self.named_in(acl) || (referrer_ok && (!listing || listings))
+        self.named_in(acl) || (referrer_allowed(acl, referer) && (!listing || listings))
     }
 
     /// May create, replace and delete objects of `c`.
@@ -89,6 +89,43 @@ impl Caller {
         self.owns(&c.account)
             || self.named_in(c.settings.props.swift.write_acl.as_deref().unwrap_or(""))
     }
+}
+
+/// Whether the `.r:` entries of `acl` let a request with `referer` in, as Swift decides:
+/// `.r:*` anyone, `.r:host` that host, `.r:.domain` or `.r:*.domain` hosts ending so, and
+/// `.r:-host` (or `-.domain`) takes a host out again; the last matching entry wins.
+fn referrer_allowed(acl: &str, referer: Option<&str>) -> bool {
+    let host = referer
+        .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""))
+        .map(|auth| auth.rsplit('@').next().unwrap_or(""))
+        .map(|hp| match hp.rsplit_once(':') {
+            Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+            _ => hp,
+        })
+        .filter(|h| !h.is_empty())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(|| "unknown".to_string());
+    let matches = |m: &str| m == host || (m.starts_with('.') && host.ends_with(m));
+    let mut allow = false;
+    for entry in acl.split(',').map(str::trim) {
+        let Some(m) = entry
+            .strip_prefix(".r:")
+            .or_else(|| entry.strip_prefix(".referrer:"))
+        else {
+            continue;
+        };
+        let m = m.to_ascii_lowercase();
+        if let Some(neg) = m.strip_prefix('-') {
+            let neg = neg.strip_prefix('*').unwrap_or(neg);
+            if matches(neg) {
+                allow = false;
+            }
+        } else if m == "*" || matches(m.strip_prefix('*').unwrap_or(&m)) {
+            allow = true;
+        }
+    }
+    allow
 }
 
 /// Tokens looked up in meta, cached for a short while.
@@ -204,4 +241,26 @@ pub async fn authenticate(
     put_header(&mut out, "x-auth-token-expires", &left.to_string());
     put_header(&mut out, "content-type", "text/plain; charset=UTF-8");
     Ok(respond(StatusCode::OK, out, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::referrer_allowed;
+
+    #[test]
+    fn referrer_acls_as_swift() {
+        let from = |r: &str| Some(r.to_string());
+        let ok = |acl: &str, r: Option<String>| referrer_allowed(acl, r.as_deref());
+        assert!(ok(".r:*", None));
+        assert!(ok(".r:*,.rlistings", from("http://x.org/")));
+        assert!(ok(".r:*.example.com", from("http://blah.example.com/page")));
+        assert!(ok(".r:.example.com", from("https://a.b.example.com:8443/")));
+        assert!(!ok(".r:*.example.com", from("http://example.org/")));
+        assert!(!ok(".r:*.example.com", None));
+        assert!(ok(".r:host.org", from("http://user@HOST.org/x")));
+        assert!(!ok(".r:host.org", from("http://evilhost.org/")));
+        assert!(!ok(".r:*,.r:-bad.org", from("http://bad.org/")));
+        assert!(ok(".r:*,.r:-bad.org", from("http://good.org/")));
+        assert!(!ok("test:tester", from("http://example.com/")));
+    }
 }

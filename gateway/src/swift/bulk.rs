@@ -79,7 +79,7 @@ impl Report {
     }
 
     /// Records the failure `e` of `path` (decoded; reported URL-encoded).
-    fn fail(&mut self, path: String, e: &SwiftError) {
+    pub fn fail(&mut self, path: String, e: &SwiftError) {
         let reason = e.status.canonical_reason().unwrap_or("");
         self.errors.push((
             super::quote(&path),

@@ -26,7 +26,7 @@ pub async fn handle(swift: &Swift, ctx: &Ctx) -> SwiftResult<Response> {
         Method::HEAD | Method::GET => {
             let c = account_container_now(swift, &ctx.account, name).await;
             let c = match c {
-                Ok(c) if ctx.caller.may_read(&c, true) => c,
+                Ok(c) if ctx.may_read(&c, true) => c,
                 // Callers without rights learn nothing about the container's existence.
                 Ok(_) => return Err(ctx.caller.denied()),
                 Err(e) if ctx.caller.owns(&ctx.account) => return Err(e),
@@ -155,7 +155,11 @@ async fn headers(swift: &Swift, c: &ContainerInfo, owner: bool) -> HeaderMap {
     put_header(&mut h, "x-container-bytes-used", &c.bytes.to_string());
     put_header(&mut h, "x-timestamp", &x_timestamp(c.created_ms));
     // Swift answers the time of the container's last PUT; Spread keeps its creation.
-    put_header(&mut h, "last-modified", &super::http_date(c.created_ms));
+    put_header(
+        &mut h,
+        "last-modified",
+        &super::http_date_ceil(c.created_ms),
+    );
     let policy = match &c.settings.policy {
         Some(p) => Some(p.clone()),
         None => swift
@@ -197,10 +201,11 @@ async fn list(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, h: HeaderMap) -> Swif
     let mut only_objects = false;
     if let Some(path) = ctx.q("path") {
         // `path=dir` lists the objects directly under `dir/` (no subdirectories).
-        params.prefix = if path.is_empty() || path.ends_with('/') {
-            path.to_string()
+        // Swift's rule: the path without its trailing slashes, plus one (none for "").
+        params.prefix = if path.is_empty() {
+            String::new()
         } else {
-            format!("{path}/")
+            format!("{}/", path.trim_end_matches('/'))
         };
         params.delimiter = Some("/".to_string());
         only_objects = true;
@@ -231,7 +236,10 @@ async fn list(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, h: HeaderMap) -> Swif
         let page = meta.list_objects(&c.name, &req).await?;
         for e in listing::in_name_order(page.objects, page.common_prefixes, |o| &o.key) {
             match e {
-                Paged::Item(o) => entries.push(object_entry(o)),
+                // With `path=`, the directory marker named by the path itself is left out,
+                // as Swift does.
+                Paged::Item(o) if only_objects && o.key == params.prefix => {}
+                Paged::Item(o) => entries.push(object_entry(o, &ctx.account, &c.name)),
                 Paged::Prefix(p) if !only_objects => entries.push(ObjectEntry::Subdir(p)),
                 // With `path=`, a directory marker (an object named `dir/`) is listed as an
                 // object, as Swift does; other subdirectories are left out.
@@ -244,6 +252,8 @@ async fn list(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, h: HeaderMap) -> Swif
                             .content_type
                             .unwrap_or_else(|| "application/octet-stream".to_string()),
                         last_modified_ms: rec.mtime_ms,
+                        slo_etag: None,
+                        version_path: None,
                     }),
                     Ok(_) | Err(meta_api::Error::NoSuchObject(_)) => {}
                     Err(e) => return Err(e.into()),
@@ -267,8 +277,13 @@ async fn list(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, h: HeaderMap) -> Swif
     Ok(listing::objects(listing::format(ctx), &c.name, &entries, h))
 }
 
-/// One object of a meta listing page as Swift lists it.
-fn object_entry(o: meta_api::wire::ObjectSummary) -> ObjectEntry {
+/// One object of a meta listing page (of container `container` in `account`) as Swift
+/// lists it.
+fn object_entry(o: meta_api::wire::ObjectSummary, account: &str, container: &str) -> ObjectEntry {
+    let version_path = o.version_id.as_ref().map(|v| {
+        let path = super::quote(&format!("/v1/AUTH_{account}/{container}/{}", o.key));
+        format!("{path}?version-id={v}")
+    });
     ObjectEntry::Object {
         name: o.key,
         hash: o.etag,
@@ -278,5 +293,7 @@ fn object_entry(o: meta_api::wire::ObjectSummary) -> ObjectEntry {
             .content_type
             .unwrap_or_else(|| "application/octet-stream".to_string()),
         last_modified_ms: o.mtime_ms,
+        slo_etag: o.slo_etag,
+        version_path,
     }
 }

@@ -10,6 +10,8 @@ use crate::error::Error;
 pub struct SwiftError {
     pub status: StatusCode,
     pub body: String,
+    /// `Content-Location` of the answer (the symlink target a failed read reached).
+    pub location: Option<String>,
 }
 
 pub type SwiftResult<T> = std::result::Result<T, SwiftError>;
@@ -55,6 +57,7 @@ impl SwiftError {
         SwiftError {
             status,
             body: body.to_string(),
+            location: None,
         }
     }
 
@@ -63,6 +66,7 @@ impl SwiftError {
         SwiftError {
             status: StatusCode::BAD_REQUEST,
             body: msg.into(),
+            location: None,
         }
     }
 
@@ -71,6 +75,7 @@ impl SwiftError {
         SwiftError {
             status,
             body: msg.into(),
+            location: None,
         }
     }
 
@@ -138,6 +143,13 @@ impl From<Error> for SwiftError {
             Error::Body(_) => StatusCode::BAD_REQUEST,
             Error::Config(_) | Error::Io(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
+            }
+            // As Swift: a large object whose (first) segment cannot be read is a conflict.
+            Error::SegmentUnreadable(_) => {
+                return SwiftError::with(
+                    StatusCode::CONFLICT,
+                    "A segment of this large object is missing or changed",
+                );
             }
         };
         // Messages may hold names (`no such object: KEY`), and a name may hold a newline:

@@ -55,6 +55,10 @@ pub async fn info(swift: &Swift, method: &Method) -> SwiftResult<Response> {
         "dlo": {"max_segments": 10000},
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
         "object_versioning": {},
+        "symlink": {
+            "symlink_loop_limit": super::symlink::SYMLOOP_MAX,
+            "static_links": true,
+        },
         "bulk_delete": {
             "max_deletes_per_request": super::bulk::MAX_DELETES,
             "max_failed_deletes": super::bulk::MAX_FAILED,
@@ -63,7 +67,7 @@ pub async fn info(swift: &Swift, method: &Method) -> SwiftResult<Response> {
             "max_manifest_segments": SLO_MAX_SEGMENTS,
             "max_manifest_size": 8 * 1024 * 1024,
             "min_segment_size": SLO_MIN_SEGMENT,
-            "yield_frequency": 10,
+            "yield_frequency": super::heartbeat::YIELD_FREQUENCY,
         },
     });
     let mut h = HeaderMap::new();

@@ -13,6 +13,7 @@
 //!   expanded when read, up to 10 deep), a `range` of its object, or inline base64 `data`.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::bulk::Report;
 use super::error::{SwiftError, SwiftResult};
+use super::heartbeat;
 use super::router::{Ctx, Swift, account_container};
 use super::{ByteStream, Response, header, listing_date, put_header, respond};
 use crate::error::Error;
@@ -41,7 +43,7 @@ const MAX_MANIFEST: usize = 8 * 1024 * 1024;
 pub const SLO_HEADER: &str = "x-static-large-object";
 /// Stored on SLO manifests: assembled size and ETag, so HEAD needs no manifest read.
 const SLO_SIZE: &str = meta_api::wire::SLO_SIZE_HEADER;
-const SLO_ETAG: &str = "x-slo-etag";
+const SLO_ETAG: &str = meta_api::wire::SLO_ETAG_HEADER;
 pub const DLO_HEADER: &str = "x-object-manifest";
 
 /// One piece of a large object as it is read: bytes `range` of a segment object (whose whole
@@ -179,8 +181,12 @@ struct Segment {
 async fn segment_stream(svc: ObjectService, seg: Segment, sub: Range<u64>) -> ByteStream {
     match svc.meta().get_object(&seg.container, &seg.key).await {
         Ok(rec) if rec.size == seg.size => Box::pin(svc.read_content(rec.chunks, sub)),
-        Ok(_) => failed(Error::Internal(format!(
+        Ok(_) => failed(Error::SegmentUnreadable(format!(
             "segment {}/{} changed size",
+            seg.container, seg.key
+        ))),
+        Err(meta_api::Error::NoSuchObject(_)) => failed(Error::SegmentUnreadable(format!(
+            "segment {}/{} is missing",
             seg.container, seg.key
         ))),
         Err(e) => failed(Error::Meta(e)),
@@ -249,7 +255,20 @@ fn expand<'a>(
                 continue;
             };
             if checked.insert(container.clone()) {
-                readable_segments(swift, ctx, &container, false).await?;
+                // A segment the caller may not read breaks the large object: 409, as Swift
+                // answers an SLO whose segments it cannot fetch.
+                readable_segments(swift, ctx, &container, false)
+                    .await
+                    .map_err(|e| match e.status {
+                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SwiftError::with(
+                            StatusCode::CONFLICT,
+                            format!(
+                                "Segments of this large object cannot be read ({} on their container)",
+                                e.status.as_u16()
+                            ),
+                        ),
+                        _ => e,
+                    })?;
             }
             let whole = 0..seg.bytes;
             let range = match seg.range.as_deref().and_then(parse_stored_range) {
@@ -344,7 +363,7 @@ async fn readable_segments(
     let c = account_container(swift, &ctx.account, name).await?;
     let allowed = match &ctx.caller {
         Caller::TempUrl(scope) => scope.account == c.account,
-        caller => caller.may_read(&c, listing),
+        _ => ctx.may_read(&c, listing),
     };
     if allowed {
         Ok(c)
@@ -484,6 +503,53 @@ async fn read_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<Seg
         .map_err(|e| Error::Internal(format!("unreadable SLO manifest: {e}")).into())
 }
 
+/// `?part-number=N` on a GET, HEAD or copy of an SLO (Swift's check): None without it; 400
+/// unless it is an integer above 0, or with a `Range` header as well.
+pub fn part_number(ctx: &Ctx) -> SwiftResult<Option<usize>> {
+    let Some(v) = ctx.q("part-number") else {
+        return Ok(None);
+    };
+    let n = v
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| SwiftError::bad_request("Part number must be an integer greater than 0"))?;
+    if ctx.headers.contains_key(http::header::RANGE) {
+        return Err(SwiftError::bad_request(
+            "Range requests are not supported with part number queries",
+        ));
+    }
+    Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
+}
+
+/// Part `n` (from 1) of SLO manifest `rec`: the number of parts (the manifest's top-level
+/// segments, a nested SLO counting as one) and the bytes of the assembled object that part
+/// stands for (None: there is no such part).
+pub async fn part(
+    swift: &Swift,
+    rec: &ObjectRecord,
+    n: usize,
+) -> SwiftResult<(usize, Option<Range<u64>>)> {
+    let segments = read_manifest(swift, rec).await?;
+    let lengths: Vec<u64> = segments
+        .iter()
+        .map(|s| match &s.data {
+            Some(d) => decode_data(d).map_or(0, |b| b.len() as u64),
+            None => s
+                .range
+                .as_deref()
+                .and_then(parse_stored_range)
+                .map_or(s.bytes, |r| r.end - r.start),
+        })
+        .collect();
+    if n == 0 || n > lengths.len() {
+        return Ok((lengths.len(), None));
+    }
+    let start: u64 = lengths[..n - 1].iter().sum();
+    Ok((lengths.len(), Some(start..start + lengths[n - 1])))
+}
+
 /// An SLO manifest in the form a client PUTs it (`?multipart-manifest=get&format=raw`):
 /// `path`, `etag`, `size_bytes` (and `range`) per segment, inline `data` as stored.
 pub async fn raw_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<u8>> {
@@ -561,11 +627,12 @@ async fn find_segment(
 
 /// `PUT ?multipart-manifest=put`: checks the segments and stores the manifest.
 pub async fn put_slo(
-    swift: &Swift,
+    swift: &Arc<Swift>,
     ctx: &Ctx,
     c: &ContainerInfo,
     key: &str,
-    mut attrs: ObjectAttrs,
+    attrs: ObjectAttrs,
+    condition: meta_api::wire::PutCondition,
     body: crate::listener::ReqBody,
 ) -> SwiftResult<Response> {
     let raw = small_body(body, MAX_MANIFEST).await?;
@@ -581,6 +648,74 @@ pub async fn put_slo(
             "Inline data segments require at least one object-backed segment.",
         ));
     }
+    let work = store_slo(
+        swift.clone(),
+        ctx.clone(),
+        c.clone(),
+        key.to_string(),
+        attrs,
+        condition,
+        list,
+    );
+    if ctx
+        .q("heartbeat")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1" | "yes"))
+    {
+        return Ok(heartbeat::answer(ctx, Box::pin(work)));
+    }
+    match work.await {
+        Ok((rec, etag)) => {
+            let mut h = HeaderMap::new();
+            put_header(&mut h, "etag", &format!("\"{etag}\""));
+            put_header(&mut h, "last-modified", &super::http_date(rec.mtime_ms));
+            put_header(&mut h, "content-type", "text/html; charset=UTF-8");
+            super::versions::version_header(&mut h, &rec);
+            Ok(respond(StatusCode::CREATED, h, ""))
+        }
+        Err(SloFailure::Problems(problems)) => Err(SwiftError::bad_request(format!(
+            "Errors:\n{}",
+            problems.join("\n")
+        ))),
+        Err(SloFailure::Refused(e)) => Err(e),
+    }
+}
+
+/// Why a manifest was not stored: problems with its segments (one line each, `NAME, REASON`
+/// or `Index N: ...`), or another refusal.
+pub enum SloFailure {
+    Problems(Vec<String>),
+    Refused(SwiftError),
+}
+
+impl From<SwiftError> for SloFailure {
+    fn from(e: SwiftError) -> SloFailure {
+        SloFailure::Refused(e)
+    }
+}
+
+impl From<Error> for SloFailure {
+    fn from(e: Error) -> SloFailure {
+        SloFailure::Refused(e.into())
+    }
+}
+
+impl From<meta_api::Error> for SloFailure {
+    fn from(e: meta_api::Error) -> SloFailure {
+        SloFailure::Refused(e.into())
+    }
+}
+
+/// Checks every segment of a parsed manifest and stores it: the stored record and the SLO's
+/// ETag. Owns what it uses, so a heartbeating answer can run it while it streams.
+async fn store_slo(
+    swift: Arc<Swift>,
+    ctx: Ctx,
+    c: ContainerInfo,
+    key: String,
+    mut attrs: ObjectAttrs,
+    condition: meta_api::wire::PutCondition,
+    list: Vec<SegmentIn>,
+) -> Result<(ObjectRecord, String), SloFailure> {
     let mut problems = Vec::new();
     let mut out = Vec::with_capacity(list.len());
     let mut size = 0u64;
@@ -624,7 +759,7 @@ pub async fn put_slo(
             problems.push(format!("Index {i}: invalid size_bytes"));
             continue;
         }
-        let found = match find_segment(swift, ctx, path).await {
+        let found = match find_segment(&swift, &ctx, path).await {
             Ok(found) => found,
             Err(e) => {
                 let reason = e.status.canonical_reason().unwrap_or("");
@@ -704,16 +839,13 @@ pub async fn put_slo(
         });
     }
     if !problems.is_empty() {
-        return Err(SwiftError::bad_request(format!(
-            "Errors:\n{}",
-            problems.join("\n")
-        )));
+        return Err(SloFailure::Problems(problems));
     }
     let etag = slo_etag(&out);
     if let Some(want) = header(&ctx.headers, "etag")
         && want.trim_matches('"') != etag
     {
-        return Err(SwiftError::status(StatusCode::UNPROCESSABLE_ENTITY));
+        return Err(SwiftError::status(StatusCode::UNPROCESSABLE_ENTITY).into());
     }
     let manifest = serde_json::to_vec(&out).map_err(|e| Error::Internal(e.to_string()))?;
     attrs
@@ -722,23 +854,22 @@ pub async fn put_slo(
     attrs.headers.insert(SLO_SIZE.to_string(), size.to_string());
     attrs.headers.insert(SLO_ETAG.to_string(), etag.clone());
     attrs.headers.remove(DLO_HEADER);
-    let policy = swift.svc.resolve_policy(c, None).await?;
+    let policy = swift.svc.resolve_policy(&c, None).await?;
     let body = futures::stream::once(async move { Ok::<_, Error>(Bytes::from(manifest)) });
     let rec = swift
         .svc
         .put_object(
-            c,
-            NewObject::new(key, policy, attrs),
+            &c,
+            NewObject {
+                condition,
+                ..NewObject::new(&key, policy, attrs)
+            },
             Box::pin(body),
             Digests::new(None),
             |_, _| Ok(()),
         )
         .await?;
-    let mut h = HeaderMap::new();
-    put_header(&mut h, "etag", &format!("\"{etag}\""));
-    put_header(&mut h, "last-modified", &super::http_date(rec.mtime_ms));
-    put_header(&mut h, "content-type", "text/html; charset=UTF-8");
-    Ok(respond(StatusCode::CREATED, h, ""))
+    Ok((rec, etag))
 }
 
 /// `DELETE ?multipart-manifest=delete`: deletes the segments, then the manifest.
@@ -747,6 +878,7 @@ pub async fn delete_slo(
     ctx: &Ctx,
     c: &ContainerInfo,
     rec: &ObjectRecord,
+    version: Option<&str>,
 ) -> SwiftResult<Response> {
     let mut report = Report::default();
     // Nested manifests are deleted with their own segments, as Swift does (bounded depth).
@@ -768,6 +900,18 @@ pub async fn delete_slo(
             report.delete_object(swift, ctx, &sc, &sk).await;
         }
     }
-    report.delete_object(swift, ctx, &c.name, &rec.key).await;
+    match version {
+        // That version of the manifest, by id.
+        Some(id) => match swift
+            .svc
+            .meta()
+            .delete_version(&c.name, &rec.key, Some(id), false)
+            .await
+        {
+            Ok(_) => report.deleted += 1,
+            Err(e) => report.fail(format!("/{}/{}", c.name, rec.key), &SwiftError::from(e)),
+        },
+        None => report.delete_object(swift, ctx, &c.name, &rec.key).await,
+    }
     Ok(report.answer(ctx))
 }

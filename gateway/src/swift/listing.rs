@@ -99,6 +99,12 @@ pub enum ObjectEntry {
         bytes: u64,
         content_type: String,
         last_modified_ms: i64,
+        /// An SLO manifest's assembled ETag (unquoted), listed in JSON as `slo_etag`.
+        slo_etag: Option<String>,
+        /// Where the current version is read by id, for an object that has a version id:
+        /// listed in JSON as `symlink_path` with `version_symlink`, as Swift lists objects of
+        /// a versioned container.
+        version_path: Option<String>,
     },
     Subdir(String),
 }
@@ -260,9 +266,21 @@ pub fn objects(fmt: Format, container: &str, items: &[ObjectEntry], h: HeaderMap
                         bytes,
                         content_type,
                         last_modified_ms,
-                    } => json!({"name": name, "hash": hash, "bytes": bytes,
+                        slo_etag,
+                        version_path,
+                    } => {
+                        let mut o = json!({"name": name, "hash": hash, "bytes": bytes,
                                 "content_type": content_type,
-                                "last_modified": listing_date(*last_modified_ms)}),
+                                "last_modified": listing_date(*last_modified_ms)});
+                        if let Some(e) = slo_etag {
+                            o["slo_etag"] = json!(format!("\"{e}\""));
+                        }
+                        if let Some(p) = version_path {
+                            o["symlink_path"] = json!(p);
+                            o["version_symlink"] = json!(true);
+                        }
+                        o
+                    }
                 })
                 .collect();
             serde_json::Value::Array(v).to_string()
@@ -284,6 +302,7 @@ pub fn objects(fmt: Format, container: &str, items: &[ObjectEntry], h: HeaderMap
                         bytes,
                         content_type,
                         last_modified_ms,
+                        ..
                     } => s.push_str(&format!(
                         "<object><name>{}</name><hash>{}</hash><bytes>{}</bytes><content_type>{}</content_type><last_modified>{}</last_modified></object>",
                         xml_escape(name),

@@ -14,11 +14,13 @@ mod auth;
 mod bulk;
 mod container;
 mod error;
+mod heartbeat;
 mod info;
 mod large;
 mod listing;
 mod object;
 mod router;
+mod symlink;
 mod tempurl;
 mod version_listing;
 mod versions;
@@ -45,6 +47,9 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = crate::Result<Bytes>> + Send>>;
 pub const MAX_META_NAME: usize = 128;
 pub const MAX_META_VALUE: usize = 256;
 pub const MAX_META_COUNT: usize = 90;
+/// Most headers one request may carry on the Swift listener: the metadata ones and as many
+/// others, so that a request over `MAX_META_COUNT` gets Swift's 400 rather than hyper's 431.
+pub const MAX_REQUEST_HEADERS: usize = 2 * MAX_META_COUNT + 20;
 pub const MAX_META_OVERALL: usize = 4096;
 /// Largest single object (5 GiB + 2, as Swift), and the longest object name.
 pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024 * 1024 + 2;
@@ -167,6 +172,12 @@ fn http_date(ms: i64) -> String {
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
     utc(ms).format(&fmt).unwrap_or_default()
+}
+
+/// A container's or account's `Last-Modified`: rounded up to the next second, as Swift
+/// answers it (so that it matches the listings' fractional `last_modified`, rounded up).
+fn http_date_ceil(ms: i64) -> String {
+    http_date(ms.div_euclid(1000) * 1000 + if ms.rem_euclid(1000) > 0 { 1000 } else { 0 })
 }
 
 /// Parses an HTTP date (IMF-fixdate, RFC 850 or asctime, as HTTP allows) into milliseconds.

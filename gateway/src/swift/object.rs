@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::listener::ReqBody;
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use meta_api::wire::{ContainerInfo, ObjectRecord};
 use super::error::{SwiftError, SwiftResult};
 use super::large::{self, DLO_HEADER, SLO_HEADER, Source};
 use super::router::{Ctx, Swift, account_container};
+use super::symlink;
 use super::versions;
 use super::{
     ByteStream, MAX_FILE_SIZE, Response, first_piece_ready, header, http_date, meta_updates,
@@ -29,7 +31,7 @@ use crate::objects::{Digests, NewObject, ObjectAttrs, now_ms};
 const KEPT_HEADERS: [&str; 2] = ["content-disposition", "content-encoding"];
 const DELETE_AT: &str = "x-delete-at";
 
-pub async fn handle(swift: &Swift, ctx: Ctx, body: ReqBody) -> SwiftResult<Response> {
+pub async fn handle(swift: &Arc<Swift>, ctx: Ctx, body: ReqBody) -> SwiftResult<Response> {
     let cname = ctx.container.clone().unwrap_or_default();
     let key = ctx.object.clone().unwrap_or_default();
     let read = matches!(ctx.method, Method::GET | Method::HEAD);
@@ -39,11 +41,19 @@ pub async fn handle(swift: &Swift, ctx: Ctx, body: ReqBody) -> SwiftResult<Respo
         Err(_) => return Err(ctx.caller.denied()),
     };
     let allowed = if read {
-        ctx.caller.may_read(&c, false)
+        ctx.may_read(&c, false)
     } else {
         ctx.caller.may_write(&c)
     };
     if !allowed {
+        return Err(ctx.caller.denied());
+    }
+    // A version is reached by id only by the account's owner (or a TempURL, signed with the
+    // account's keys): container ACLs do not open older versions, as in Swift.
+    if ctx.q("version-id").is_some()
+        && !ctx.caller.owns(&ctx.account)
+        && !matches!(ctx.caller, super::auth::Caller::TempUrl(_))
+    {
         return Err(ctx.caller.denied());
     }
     match ctx.method {
@@ -57,7 +67,11 @@ pub async fn handle(swift: &Swift, ctx: Ctx, body: ReqBody) -> SwiftResult<Respo
 }
 
 /// The current, unexpired object `key` of `c`.
-async fn current(swift: &Swift, c: &ContainerInfo, key: &str) -> SwiftResult<ObjectRecord> {
+pub(super) async fn current(
+    swift: &Swift,
+    c: &ContainerInfo,
+    key: &str,
+) -> SwiftResult<ObjectRecord> {
     let rec = swift.svc.meta().get_object(&c.name, key).await?;
     let expired = rec
         .headers
@@ -96,6 +110,7 @@ fn object_headers(rec: &ObjectRecord, src: &Source) -> HeaderMap {
         put_header(&mut h, &format!("x-object-meta-{k}"), v);
     }
     versions::version_header(&mut h, rec);
+    symlink::link_headers(&mut h, rec);
     h
 }
 
@@ -200,11 +215,25 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
                 .get_object_version(&c.name, key, Some(id))
                 .await?;
             if rec.delete_marker {
-                return Err(SwiftError::not_found());
+                // Swift names the marker in its 404.
+                let e = SwiftError::not_found();
+                let mut h = HeaderMap::new();
+                put_header(&mut h, "x-object-version-id", &rec.version_id);
+                put_header(&mut h, "content-type", versions::DELETED_TYPE);
+                return Ok(respond(e.status, h, e.body));
             }
             rec
         }
         None => current(swift, c, key).await?,
+    };
+    // A symlink answers its target (`?symlink=get`: itself), naming it in Content-Location.
+    let mut link_target = None;
+    let rec = if symlink::is_link(&rec) && !symlink::link_itself(ctx) {
+        let (target, path) = symlink::resolve(swift, ctx, rec).await?;
+        link_target = path;
+        target
+    } else {
+        rec
     };
     let manifest = ctx.q("multipart-manifest") == Some("get");
     let src = if ctx.method == Method::HEAD && !manifest {
@@ -213,6 +242,14 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
         large::source(swift, ctx, rec.clone(), manifest).await?
     };
     let mut h = object_headers(&rec, &src);
+    if let Some(path) = &link_target {
+        put_header(&mut h, "content-location", path);
+    } else if ctx.q("version-id").is_none() && !matches!(rec.version_id.as_str(), "" | "null") {
+        // The current version has an id: where it is read by id, as Swift answers.
+        let path = super::quote(&format!("/v1/AUTH_{}/{}/{key}", ctx.account, c.name));
+        let location = format!("{path}?version-id={}", rec.version_id);
+        put_header(&mut h, "content-location", &location);
+    }
     let slo = rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true");
     if manifest && slo && ctx.q("format") == Some("raw") {
         // The manifest as a client would PUT it, with the object's own Content-Type.
@@ -229,6 +266,13 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
         // The manifest itself, as Swift answers it: JSON.
         put_header(&mut h, "content-type", "application/json; charset=utf-8");
     }
+    // `?part-number=N` reads one part of an SLO (ignored on other objects, as in Swift).
+    let part_number = if slo && !manifest {
+        put_header(&mut h, "x-manifest-etag", &rec.etag);
+        large::part_number(ctx)?
+    } else {
+        None
+    };
     if let Err(e) = check_conditions(ctx, src.etag(), rec.mtime_ms) {
         // 304 and 412 still describe the object (ETag, Last-Modified), as Swift answers.
         let mut eh = HeaderMap::new();
@@ -243,6 +287,9 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
         return Ok(respond(e.status, eh, e.body));
     }
     let size = src.size();
+    if let Some(n) = part_number {
+        return part_response(swift, ctx, &rec, h, &src, n).await;
+    }
     if ctx.method == Method::HEAD {
         put_header(&mut h, "content-length", &size.to_string());
         return Ok(respond(StatusCode::OK, h, ""));
@@ -289,6 +336,48 @@ async fn get(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRes
         }
         Some(ranges) => multi_range(swift, h, src, ranges, size),
     }
+}
+
+/// Part `n` of an SLO (`?part-number=N`), as Swift answers it: 206 with the part's bytes,
+/// `Content-Range` (where they lie in the whole object) and `X-Parts-Count`, also for HEAD; 416
+/// for a part beyond the last.
+async fn part_response(
+    swift: &Swift,
+    ctx: &Ctx,
+    rec: &ObjectRecord,
+    mut h: HeaderMap,
+    src: &Source,
+    n: usize,
+) -> SwiftResult<Response> {
+    let size = src.size();
+    let (count, range) = large::part(swift, rec, n).await?;
+    put_header(&mut h, "x-parts-count", &count.to_string());
+    let head = ctx.method == Method::HEAD;
+    let Some(r) = range else {
+        put_header(&mut h, "content-range", &format!("bytes */{size}"));
+        let body = if head {
+            ""
+        } else {
+            "The requested part number is not satisfiable"
+        };
+        put_header(&mut h, "content-length", &body.len().to_string());
+        return Ok(respond(StatusCode::RANGE_NOT_SATISFIABLE, h, body));
+    };
+    put_header(
+        &mut h,
+        "content-range",
+        &format!("bytes {}-{}/{size}", r.start, r.end.saturating_sub(1)),
+    );
+    put_header(&mut h, "content-length", &(r.end - r.start).to_string());
+    let body = if head || r.is_empty() {
+        Box::pin(futures::stream::empty()) as ByteStream
+    } else {
+        first_piece_ready(src.stream(&swift.svc, r)).await?
+    };
+    let mut resp = http::Response::new(stream_body(body));
+    *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    *resp.headers_mut() = h;
+    Ok(resp)
 }
 
 /// A `multipart/byteranges` answer; each part is streamed when the client gets to it.
@@ -459,12 +548,21 @@ fn created(rec: &ObjectRecord, extra: &[(&str, String)]) -> Response {
 }
 
 async fn put(
-    swift: &Swift,
+    swift: &Arc<Swift>,
     ctx: &Ctx,
     c: &ContainerInfo,
     key: &str,
     body: ReqBody,
 ) -> SwiftResult<Response> {
+    if let Some(id) = ctx.q("version-id") {
+        return put_version_id(swift, ctx, c, key, id).await;
+    }
+    let condition = put_condition(ctx)?;
+    // Checked before any work (reading a manifest's segments, archiving the current version);
+    // meta checks it again when the object is committed.
+    if condition.if_none_match_any && current(swift, c, key).await.is_ok() {
+        return Err(SwiftError::status(StatusCode::PRECONDITION_FAILED));
+    }
     if let Some(from) = header(&ctx.headers, "x-copy-from") {
         let decoded = percent_encoding::percent_decode_str(from)
             .decode_utf8()
@@ -491,6 +589,9 @@ async fn put(
         None => return Err(SwiftError::status(StatusCode::LENGTH_REQUIRED)),
     }
     let mut attrs = attrs_from(&ctx.headers)?;
+    if ctx.headers.contains_key(symlink::TARGET) {
+        return put_link(swift, ctx, c, key, attrs, condition, body).await;
+    }
     let detect = header(&ctx.headers, "x-detect-content-type")
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"));
     if attrs.content_type.is_none() || detect {
@@ -498,7 +599,7 @@ async fn put(
         attrs.content_type = Some(guess_content_type(key).to_string());
     }
     if ctx.q("multipart-manifest") == Some("put") {
-        return large::put_slo(swift, ctx, c, key, attrs, body).await;
+        return large::put_slo(swift, ctx, c, key, attrs, condition, body).await;
     }
     let want_etag = header(&ctx.headers, "etag").map(|e| e.trim_matches('"').to_ascii_lowercase());
     let policy = swift.svc.resolve_policy(c, None).await?;
@@ -516,7 +617,10 @@ async fn put(
         .svc
         .put_object(
             c,
-            NewObject::new(key, policy, attrs),
+            NewObject {
+                condition,
+                ..NewObject::new(key, policy, attrs)
+            },
             Box::pin(stream),
             Digests::new(None),
             |_, values| match &want_etag {
@@ -528,6 +632,120 @@ async fn put(
         )
         .await?;
     Ok(created(&rec, &[]))
+}
+
+/// A symlink PUT: a zero-byte object holding its target (see [`symlink`]).
+async fn put_link(
+    swift: &Swift,
+    ctx: &Ctx,
+    c: &ContainerInfo,
+    key: &str,
+    mut attrs: ObjectAttrs,
+    condition: meta_api::wire::PutCondition,
+    body: ReqBody,
+) -> SwiftResult<Response> {
+    let empty = || SwiftError::bad_request("Symlink requests require a zero byte body");
+    match header(&ctx.headers, "content-length").map(str::parse::<u64>) {
+        Some(Ok(0)) => {}
+        Some(_) => return Err(empty()),
+        // Chunked: whatever comes must be nothing.
+        None => {
+            large::small_body(body, 0).await.map_err(|_| empty())?;
+        }
+    }
+    symlink::prepare_put(swift, ctx, c, key, &mut attrs).await?;
+    let policy = swift.svc.resolve_policy(c, None).await?;
+    versions::before_overwrite(swift, ctx, c, key).await?;
+    let nothing = futures::stream::empty::<Result<Bytes, std::io::Error>>();
+    let rec = swift
+        .svc
+        .put_object(
+            c,
+            NewObject {
+                condition,
+                ..NewObject::new(key, policy, attrs)
+            },
+            nothing,
+            Digests::new(None),
+            |_, _| Ok(()),
+        )
+        .await?;
+    Ok(created(&rec, &[]))
+}
+
+/// `PUT ?version-id=ID` (Swift: make that version the latest again, with an empty body).
+/// Checked as Swift does (`null` or a malformed id: 400; a body: 400; no such version: 404);
+/// making an older version current without writing a new one needs a meta operation Spread
+/// does not have yet, so an existing version answers 501 and nothing is written.
+async fn put_version_id(
+    swift: &Swift,
+    ctx: &Ctx,
+    c: &ContainerInfo,
+    key: &str,
+    id: &str,
+) -> SwiftResult<Response> {
+    // Swift's version ids are timestamps (`1234567890.12345`): well formed, but never one of
+    // Spread's (16 hex digits), so no such version.
+    let swift_form = !id.is_empty()
+        && id.chars().all(|ch| ch.is_ascii_digit() || ch == '.')
+        && id.chars().filter(|ch| *ch == '.').count() <= 1
+        && id.chars().any(|ch| ch.is_ascii_digit());
+    if id == "null" || id.is_empty() {
+        return Err(SwiftError::bad_request("Invalid version parameter"));
+    }
+    match header(&ctx.headers, "content-length").map(str::parse::<u64>) {
+        Some(Ok(0)) => {}
+        Some(Ok(_)) => {
+            return Err(SwiftError::bad_request(
+                "PUT version-id requests require a zero byte body",
+            ));
+        }
+        Some(Err(_)) => return Err(SwiftError::bad_request("Invalid Content-Length")),
+        None => return Err(SwiftError::status(StatusCode::LENGTH_REQUIRED)),
+    }
+    let missing = || {
+        SwiftError::with(
+            StatusCode::NOT_FOUND,
+            "The specified version does not exist",
+        )
+    };
+    if swift_form {
+        return Err(missing());
+    }
+    match swift
+        .svc
+        .meta()
+        .get_object_version(&c.name, key, Some(id))
+        .await
+    {
+        Ok(rec) if !rec.delete_marker => Err(SwiftError::with(
+            StatusCode::NOT_IMPLEMENTED,
+            "Making an older version the latest (PUT ?version-id=) is not supported",
+        )),
+        Ok(_) | Err(meta_api::Error::NoSuchVersion(_) | meta_api::Error::NoSuchObject(_)) => {
+            Err(missing())
+        }
+        Err(meta_api::Error::InvalidArgument(_)) => {
+            Err(SwiftError::bad_request("Invalid version parameter"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `If-None-Match` on a PUT: only `*` (there must be no current object, else 412), as Swift;
+/// any other value is a 400.
+fn put_condition(ctx: &Ctx) -> SwiftResult<meta_api::wire::PutCondition> {
+    let mut cond = meta_api::wire::PutCondition::default();
+    if let Some(v) = ctx.headers.get(http::header::IF_NONE_MATCH) {
+        let any = v
+            .to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim() == "*"));
+        if !any {
+            return Err(SwiftError::bad_request("If-None-Match only supports *"));
+        }
+        cond.if_none_match_any = true;
+    }
+    Ok(cond)
 }
 
 /// Copies object `sk` of container `sc` (names decoded) into `c`/`key`: source metadata plus
@@ -542,11 +760,31 @@ async fn copy(
     key: &str,
 ) -> SwiftResult<Response> {
     let source_c = match account_container(swift, &ctx.account, sc).await {
-        Ok(s) if ctx.caller.may_read(&s, false) => s,
+        Ok(s) if ctx.may_read(&s, false) => s,
         Ok(_) => return Err(ctx.caller.denied()),
         Err(e) => return Err(e),
     };
-    let rec = current(swift, &source_c, sk).await?;
+    // `?version-id=` names the version copied (COPY); a symlink copies its target unless
+    // `?symlink=get`.
+    let rec = match ctx.q("version-id") {
+        Some(id) => {
+            let r = swift
+                .svc
+                .meta()
+                .get_object_version(&source_c.name, sk, Some(id))
+                .await?;
+            if r.delete_marker {
+                return Err(SwiftError::not_found());
+            }
+            r
+        }
+        None => current(swift, &source_c, sk).await?,
+    };
+    let rec = if symlink::is_link(&rec) && !symlink::link_itself(ctx) {
+        symlink::resolve(swift, ctx, rec).await?.0
+    } else {
+        rec
+    };
     let request = attrs_from(&ctx.headers)?;
     let fresh =
         header(&ctx.headers, "x-fresh-metadata").is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -562,21 +800,47 @@ async fn copy(
     }
     let manifest = ctx.q("multipart-manifest") == Some("get");
     let src = large::source(swift, ctx, rec.clone(), manifest).await?;
+    // `?part-number=N` copies that part of an SLO only, as Swift's copy reads its source.
+    let mut range = 0..src.size();
+    if let (Source::Large { .. }, true) = (
+        &src,
+        rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true"),
+    ) && let Some(n) = large::part_number(ctx)?
+    {
+        range = match large::part(swift, &rec, n).await? {
+            (_, Some(r)) => r,
+            (_, None) => {
+                return Err(SwiftError::with(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "The requested part number is not satisfiable",
+                ));
+            }
+        };
+    }
     let policy = swift.svc.resolve_policy(c, None).await?;
     versions::before_overwrite(swift, ctx, c, key).await?;
     let copied_from = super::quote(&format!("{sc}/{sk}"));
+    // A `Range` on the copy copies those bytes only (one range; several, or a malformed one,
+    // copy the whole object, as a GET would answer it).
+    if let Some(r) = header(&ctx.headers, "range")
+        && let Some(mut ranges) = parse_ranges(Some(r), src.size())?
+        && ranges.len() == 1
+    {
+        range = ranges.remove(0);
+    }
+    let whole = range == (0..src.size());
     let new = match &src {
-        Source::Plain(r) => {
+        Source::Plain(r) if whole => {
             swift
                 .svc
                 .copy_object(r, c, NewObject::new(key, policy, attrs))
                 .await?
         }
-        Source::Large { .. } => {
+        _ => {
             attrs.headers.remove(SLO_HEADER);
             attrs.headers.remove(DLO_HEADER);
             attrs.headers.retain(|k, _| !k.starts_with("x-slo-"));
-            let body = src.stream(&swift.svc, 0..src.size());
+            let body = src.stream(&swift.svc, range);
             swift
                 .svc
                 .put_object(
@@ -631,6 +895,11 @@ async fn copy_method(
 /// POST: replaces the user metadata (and Content-Type, X-Delete-At, X-Object-Manifest when
 /// given); the data is kept.
 async fn post(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftResult<Response> {
+    if ctx.headers.contains_key(symlink::TARGET) {
+        return Err(SwiftError::bad_request(
+            "A PUT request is required to set a symlink target",
+        ));
+    }
     let mut rec = current(swift, c, key).await?;
     let new = attrs_from(&ctx.headers)?;
     rec.user_meta = new.user_meta;
@@ -647,25 +916,46 @@ async fn post(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftRe
         rec.headers.remove(DELETE_AT);
     }
     rec.mtime_ms = now_ms();
-    // Compare-and-swap: a PUT that replaced the object meanwhile wins (412 here).
+    // Compare-and-swap: a PUT that replaced the object meanwhile wins (412 here). The
+    // version is rewritten in place, as Swift's POST: no new version in a versioned container.
     let cond = meta_api::wire::PutCondition {
         if_content_id: Some(rec.content_id.clone()),
+        in_place: true,
         ..Default::default()
     };
     swift.svc.meta().put_object_if(&c.name, &rec, &cond).await?;
+    if symlink::is_link(&rec) {
+        return Ok(symlink::post_redirect(&rec, &ctx.account));
+    }
     let mut h = HeaderMap::new();
     put_header(&mut h, "content-type", "text/html; charset=UTF-8");
     Ok(respond(StatusCode::ACCEPTED, h, ""))
 }
 
 async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> SwiftResult<Response> {
+    let version = ctx.q("version-id");
     if ctx.q("multipart-manifest") == Some("delete") {
-        let rec = current(swift, c, key).await?;
-        if rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true") {
-            return large::delete_slo(swift, ctx, c, &rec).await;
+        // `&version-id=`: that version of the manifest (and its segments).
+        let rec = match version {
+            Some(id) => {
+                swift
+                    .svc
+                    .meta()
+                    .get_object_version(&c.name, key, Some(id))
+                    .await?
+            }
+            None => current(swift, c, key).await?,
+        };
+        if !rec.delete_marker && rec.headers.get(SLO_HEADER).is_some_and(|v| v == "true") {
+            return large::delete_slo(swift, ctx, c, &rec, version).await;
         }
     }
-    if let Some(id) = ctx.q("version-id") {
+    // `version-id=null` in a container without object versioning is a plain DELETE (Swift
+    // hands it on to the rest of its pipeline: versioned writes still restore or archive).
+    let plain_null = version == Some("null")
+        && swift.svc.meta().get_versioning(&c.name).await?
+            == meta_api::wire::Versioning::Unversioned;
+    if let Some(id) = version.filter(|_| !plain_null) {
         let done = swift
             .svc
             .meta()
@@ -677,6 +967,8 @@ async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> Swift
         }
         return Ok(respond(StatusCode::NO_CONTENT, h, ""));
     }
+    // The delete marker a versioned container gets, named in the answer (also a 404's).
+    let mut marker_id = None;
     let found = match versions::delete(swift, ctx, c, key).await? {
         Some(found) => found,
         None => {
@@ -692,14 +984,26 @@ async fn delete(swift: &Swift, ctx: &Ctx, c: &ContainerInfo, key: &str) -> Swift
                 .meta()
                 .delete_version(&c.name, key, None, false)
                 .await?;
+            if done.delete_marker {
+                marker_id = done.version_id.filter(|v| v != "null");
+            }
             existed || done.removed.is_some()
         }
     };
-    if found {
-        Ok(respond(StatusCode::NO_CONTENT, HeaderMap::new(), ""))
+    let (status, body) = if found {
+        (StatusCode::NO_CONTENT, String::new())
     } else {
-        Err(SwiftError::not_found())
+        let e = SwiftError::not_found();
+        (e.status, e.body)
+    };
+    let mut h = HeaderMap::new();
+    if let Some(v) = marker_id {
+        put_header(&mut h, "x-object-version-id", &v);
     }
+    if !body.is_empty() {
+        put_header(&mut h, "content-type", "text/html; charset=UTF-8");
+    }
+    Ok(respond(status, h, body))
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ pub struct Swift {
 }
 
 /// One request, parsed.
+#[derive(Clone)]
 pub struct Ctx {
     pub method: Method,
     pub headers: HeaderMap,
@@ -51,6 +52,13 @@ pub struct Ctx {
 impl Ctx {
     pub fn q(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str)
+    }
+
+    /// May the caller read objects of `c` (`listing`: list it), with this request's
+    /// `Referer` for the container's `.r:` entries.
+    pub fn may_read(&self, c: &ContainerInfo, listing: bool) -> bool {
+        self.caller
+            .may_read(c, listing, super::header(&self.headers, "referer"))
     }
 }
 
@@ -69,7 +77,10 @@ pub async fn serve(
         scheme: if tls.is_some() { "https" } else { "http" },
     });
     let local = listener.local_addr()?;
-    let edge = crate::listener::Edge::of(&config).with_tls(tls);
+    let mut edge = crate::listener::Edge::of(&config).with_tls(tls);
+    // Swift allows 90 metadata headers per request (`/info` `max_meta_count`), more than
+    // hyper's default of 100 headers in all leaves room for: over the count is Swift's 400.
+    edge.max_headers = Some(super::MAX_REQUEST_HEADERS);
     crate::listener::serve(listener, "swift", "tx", edge, observer, move |req, id| {
         let swift = swift.clone();
         async move {
@@ -91,11 +102,21 @@ pub async fn serve(
 }
 
 async fn handle(
-    swift: &Swift,
+    swift: &Arc<Swift>,
     req: http::Request<ReqBody>,
     local: std::net::SocketAddr,
 ) -> Response {
     let head_only = req.method() == Method::HEAD;
+    // `Connection: keep-alive` is answered back, as Swift's server does (HTTP/1.1 keeps the
+    // connection either way).
+    let keep_alive = req
+        .headers()
+        .get(http::header::CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("keep-alive"))
+        });
     // The realm a 401 names: the account path segment as sent (still percent-encoded, so
     // it cannot break the header), as Swift's tempauth answers.
     let realm = req
@@ -114,6 +135,9 @@ async fn handle(
         let value = format!("Swift realm=\"{}\"", realm.replace('"', "%22"));
         super::put_header(resp.headers_mut(), "www-authenticate", &value);
     }
+    if keep_alive && !resp.headers().contains_key(http::header::CONNECTION) {
+        super::put_header(resp.headers_mut(), "connection", "keep-alive");
+    }
     if head_only {
         // HEAD answers keep their headers (Content-Length included) but carry no body.
         let (parts, _) = resp.into_parts();
@@ -126,6 +150,9 @@ fn error_response(e: SwiftError) -> Response {
     let mut h = HeaderMap::new();
     if !e.body.is_empty() {
         super::put_header(&mut h, "content-type", "text/html; charset=UTF-8");
+    }
+    if let Some(l) = &e.location {
+        super::put_header(&mut h, "content-location", l);
     }
     if e.status == StatusCode::SERVICE_UNAVAILABLE {
         // Meta or chunk servers out of reach: the client is told when to try again.
@@ -254,7 +281,7 @@ async fn check_route(swift: &Swift, level: Level, ctx: &Ctx) -> SwiftResult<()> 
                 Err(_) => return Err(caller.denied()),
             };
             match who {
-                Who::Readers { listing } => caller.may_read(&c, listing),
+                Who::Readers { listing } => ctx.may_read(&c, listing),
                 _ => caller.may_write(&c),
             }
         }
@@ -263,7 +290,7 @@ async fn check_route(swift: &Swift, level: Level, ctx: &Ctx) -> SwiftResult<()> 
 }
 
 async fn route(
-    swift: &Swift,
+    swift: &Arc<Swift>,
     req: http::Request<ReqBody>,
     local: std::net::SocketAddr,
 ) -> SwiftResult<Response> {

@@ -30,6 +30,9 @@ pub async fn list(
     c: &ContainerInfo,
     mut h: HeaderMap,
 ) -> SwiftResult<Response> {
+    if !accepts_json(ctx) {
+        return Err(SwiftError::status(StatusCode::NOT_ACCEPTABLE));
+    }
     let params = Params::of(ctx)?;
     let version_marker = ctx.q("version_marker").filter(|v| !v.is_empty());
     if version_marker.is_some() && params.marker.is_none() {
@@ -41,18 +44,35 @@ pub async fn list(
         return reversed(swift, c, h, &params, version_marker).await;
     }
     let want = params.limit as usize;
+    let past_end = |name: &str| params.end_marker.as_deref().is_some_and(|e| name >= e);
+    let mut entries: Vec<serde_json::Value> = Vec::new();
+    // `version_marker=null` stands before every version of the marker's name: they are listed
+    // too, then the names after it.
+    let null_marker = version_marker == Some("null");
+    if null_marker
+        && let Some(m) = params.marker.as_deref()
+        && m.starts_with(params.prefix.as_str())
+        && !params
+            .delimiter
+            .as_deref()
+            .is_some_and(|d| m[params.prefix.len()..].contains(d))
+        && !past_end(m)
+    {
+        entries = versions_of(swift, c, m, want).await?;
+    }
     let mut req = VersionListRequest {
         prefix: params.prefix.clone(),
         delimiter: params.delimiter.clone(),
         key_marker: params.marker.clone(),
-        version_id_marker: version_marker.map(str::to_string),
-        max_keys: params.limit,
+        version_id_marker: version_marker.filter(|_| !null_marker).map(str::to_string),
+        max_keys: (want - entries.len()).max(1) as u32,
     };
-    let past_end = |name: &str| params.end_marker.as_deref().is_some_and(|e| name >= e);
     let meta = swift.svc.meta();
-    let mut entries: Vec<serde_json::Value> = Vec::new();
-    let mut done = false;
+    let mut done = entries.len() >= want;
     for _ in 0..MAX_PAGES {
+        if done {
+            break;
+        }
         let page = meta.list_versions(&c.name, &req).await?;
         for e in in_name_order(page.versions, page.common_prefixes, |v| &v.key) {
             let (name, entry) = match e {
@@ -75,6 +95,48 @@ pub async fn list(
     put_header(&mut h, "content-type", "application/json; charset=utf-8");
     let body = serde_json::Value::Array(entries).to_string();
     Ok(respond(StatusCode::OK, h, body))
+}
+
+/// Up to `want` versions of the object `name`, newest first, but its `null` version. As in
+/// Swift, none of them is
+/// listed as the latest but a delete marker (Swift reads the current version from the
+/// container listing after the marker, which leaves the marker's name out).
+async fn versions_of(
+    swift: &Swift,
+    c: &ContainerInfo,
+    name: &str,
+    want: usize,
+) -> SwiftResult<Vec<serde_json::Value>> {
+    let mut req = VersionListRequest {
+        prefix: name.to_string(),
+        delimiter: None,
+        key_marker: None,
+        version_id_marker: None,
+        max_keys: want.min(1000) as u32,
+    };
+    let mut out = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let page = swift.svc.meta().list_versions(&c.name, &req).await?;
+        let mut other = false;
+        for mut v in page.versions {
+            if v.key != name || out.len() >= want {
+                other = true;
+                break;
+            }
+            // A `null` version is the current object in Swift's model, not listed here.
+            if v.version_id == "null" {
+                continue;
+            }
+            v.is_latest &= v.delete_marker;
+            out.push(entry(v));
+        }
+        if other || !page.truncated || page.next_key_marker.is_none() {
+            break;
+        }
+        req.key_marker = page.next_key_marker;
+        req.version_id_marker = page.next_version_id_marker;
+    }
+    Ok(out)
 }
 
 /// Most entries a reversed versions listing reads (it reads forwards, then turns around).
@@ -143,6 +205,30 @@ async fn reversed(
     put_header(&mut h, "content-type", "application/json; charset=utf-8");
     let body = serde_json::Value::Array(entries).to_string();
     Ok(respond(StatusCode::OK, h, body))
+}
+
+/// Whether the client takes JSON, the only format of this listing: `?format=json`, or an
+/// `Accept` header naming `application/json`, `application/*` or `*/*` (or none). Another
+/// `format` (`plain`, `xml`) or `Accept` is a 406, as in Swift.
+fn accepts_json(ctx: &Ctx) -> bool {
+    if let Some(f) = ctx.q("format").filter(|f| !f.is_empty()) {
+        return f.eq_ignore_ascii_case("json");
+    }
+    let Some(accept) = super::header(&ctx.headers, "accept").filter(|a| !a.trim().is_empty())
+    else {
+        return true;
+    };
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("q")
+                    && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+            })
+        });
+        !refused && matches!(media.as_str(), "application/json" | "application/*" | "*/*")
+    })
 }
 
 /// One version as Swift lists it.

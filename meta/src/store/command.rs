@@ -53,7 +53,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 ///   properties;
 /// - 7: the S3 object ownership setting (`SettingChange::Ownership`, `CreateContainer` with
 ///   `ownership`): an older node cannot read the change.
-pub const COMMAND_VERSION: u32 = 7;
+/// - 8: `PutObject` whose condition has `in_place` (a Swift POST rewriting the current
+///   version's metadata): an older node would drop the flag and store a new version.
+pub const COMMAND_VERSION: u32 = 8;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -424,6 +426,9 @@ impl Command {
     pub fn version(&self) -> u32 {
         use Command as C;
         // `black_box`: see `carries_typed_values`.
+        if std::hint::black_box(self.rewrites_in_place()) {
+            return 8;
+        }
         if std::hint::black_box(self.sets_ownership()) {
             return 7;
         }
@@ -455,6 +460,16 @@ impl Command {
                 2
             }
             _ => 1,
+        }
+    }
+
+    /// Whether the command rewrites a version in place (`PutObject` whose condition has
+    /// `in_place`, version 8): an older node would drop the flag and store a new version.
+    fn rewrites_in_place(&self) -> bool {
+        match self {
+            Command::PutObject { condition, .. } => condition.in_place,
+            Command::Once { command, .. } => command.rewrites_in_place(),
+            _ => false,
         }
     }
 

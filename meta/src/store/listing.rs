@@ -64,6 +64,8 @@ fn summary(rec: &ObjectRecord) -> ObjectSummary {
         mtime_ms: rec.mtime_ms,
         content_type: rec.content_type.clone(),
         assembled_size: assembled_size(rec),
+        slo_etag: slo_etag(rec),
+        version_id: Some(rec.version_id.clone()).filter(|v| !v.is_empty() && v != "null"),
         policy: rec.policy.clone(),
     }
 }
@@ -73,6 +75,11 @@ pub(super) fn assembled_size(rec: &ObjectRecord) -> Option<u64> {
     rec.headers
         .get(meta_api::wire::SLO_SIZE_HEADER)
         .and_then(|s| s.parse().ok())
+}
+
+/// A Swift SLO manifest's assembled ETag, from its record header.
+pub(super) fn slo_etag(rec: &ObjectRecord) -> Option<String> {
+    rec.headers.get(meta_api::wire::SLO_ETAG_HEADER).cloned()
 }
 
 /// Lists the `objects` database of one container.

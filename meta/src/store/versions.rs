@@ -300,6 +300,9 @@ pub fn put(
     let old = current(env, txn, &lkey)?;
     check(cond, old.as_ref(), &rec.key)?;
     rec.delete_marker = false;
+    if cond.in_place {
+        return rewrite_current(env, txn, &lkey, rec, old);
+    }
     let garbage = match state(env, txn)? {
         Versioning::Unversioned => {
             rec.version_id = NULL_VERSION.to_string();
@@ -327,6 +330,41 @@ pub fn put(
     Ok(Written {
         garbage,
         replaced: old,
+    })
+}
+
+/// [`PutCondition::in_place`]: `rec` replaces the current version `old` under the same
+/// version id, with the same content (its chunks are still referenced: nothing to collect).
+fn rewrite_current(
+    env: &Meta2,
+    txn: &mut RwTxn,
+    lkey: &[u8],
+    rec: &mut ObjectRecord,
+    old: Option<ObjectRecord>,
+) -> Result<Written> {
+    let Some(o) = old else {
+        return Err(Error::NoSuchObject(rec.key.clone()));
+    };
+    if o.content_id != rec.content_id || o.chunks != rec.chunks {
+        return Err(Error::PreconditionFailed(format!(
+            "{}: an in-place rewrite must keep the content",
+            rec.key
+        )));
+    }
+    rec.version_id = o.version_id.clone();
+    if state(env, txn)? != Versioning::Unversioned {
+        let Some((vkey, _)) = find_version(env, txn, &rec.key, &o.version_id)? else {
+            return Err(Error::Internal(format!(
+                "{}: current version {} is not among its versions",
+                rec.key, o.version_id
+            )));
+        };
+        env.versions.put(txn, &vkey, &encode(rec)?)?;
+    }
+    set_current(env, txn, lkey, Some(&o), Some(rec))?;
+    Ok(Written {
+        garbage: Vec::new(),
+        replaced: Some(o),
     })
 }
 
@@ -591,6 +629,7 @@ fn summary(rec: &ObjectRecord, is_latest: bool) -> VersionSummary {
         policy: rec.policy.clone(),
         content_type: rec.content_type.clone(),
         assembled_size: super::listing::assembled_size(rec),
+        slo_etag: super::listing::slo_etag(rec),
     }
 }
 

@@ -506,3 +506,76 @@ fn an_abandoned_write_is_settled_by_its_content_id() {
     assert_eq!(s.gc_len().unwrap(), 1);
     assert!(s.abandon_write("b", "k", "", &[]).is_err());
 }
+
+#[test]
+fn in_place_rewrite_keeps_the_version_and_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    s.set_versioning("b", Versioning::Enabled).unwrap();
+    let v1 = s.put_object("b", &object("k", "c1", 1)).unwrap().version_id;
+    let v2 = s.put_object("b", &object("k", "c2", 2)).unwrap().version_id;
+    let mut cur = s.get_object("b", "k").unwrap();
+    cur.content_type = Some("text/updated".to_string());
+    let in_place = PutCondition {
+        if_content_id: Some(cur.content_id.clone()),
+        in_place: true,
+        ..Default::default()
+    };
+    let stored = s.put_object_if("b", &cur, &in_place).unwrap();
+    assert_eq!(stored.version_id, v2);
+    let all = listed(&s, VersionListRequest::default());
+    assert_eq!(
+        all,
+        vec![
+            ("k".to_string(), v2.clone(), true, false),
+            ("k".to_string(), v1.clone(), false, false),
+        ]
+    );
+    let read = s.get_object_version("b", "k", Some(&v2)).unwrap();
+    assert_eq!(read.content_type.as_deref(), Some("text/updated"));
+    assert_eq!(
+        s.get_object("b", "k").unwrap().content_type.as_deref(),
+        Some("text/updated")
+    );
+    // Suspended: the current (versioned) record is still rewritten under its own id.
+    s.set_versioning("b", Versioning::Suspended).unwrap();
+    let mut cur = s.get_object("b", "k").unwrap();
+    cur.user_meta.insert("color".to_string(), "red".to_string());
+    assert_eq!(
+        s.put_object_if("b", &cur, &in_place).unwrap().version_id,
+        v2
+    );
+    assert_eq!(listed(&s, VersionListRequest::default()).len(), 2);
+    // Other content, or no current object: refused, nothing written.
+    let other = PutCondition {
+        in_place: true,
+        ..Default::default()
+    };
+    assert!(matches!(
+        s.put_object_if("b", &object("k", "c9", 9), &other),
+        Err(Error::PreconditionFailed(_))
+    ));
+    assert!(matches!(
+        s.put_object_if("b", &object("absent", "c8", 8), &other),
+        Err(Error::NoSuchObject(_))
+    ));
+    assert_eq!(listed(&s, VersionListRequest::default()).len(), 2);
+}
+
+#[test]
+fn in_place_puts_are_command_version_8() {
+    // An older node would drop the flag and store a new version: it must refuse the command.
+    let put = |in_place| Command::PutObject {
+        container: "b".into(),
+        record: Box::new(object("k", "c1", 1)),
+        condition: PutCondition {
+            in_place,
+            ..Default::default()
+        },
+        now_ms: 0,
+        gc_due_ms: 0,
+        pieces_wanted: 0,
+    };
+    assert_eq!(put(true).version(), 8);
+    assert_eq!(put(false).version(), 1);
+}
