@@ -137,6 +137,11 @@ pub struct Config {
     /// PEM file of the private key of `tls_cert_file` (PKCS#8, PKCS#1 or SEC1).
     /// `SPREAD_GATEWAY_TLS_KEY_FILE`.
     pub tls_key_file: Option<PathBuf>,
+    /// Key file of the SSE-S3 master keys (`<key-id> <64 hex digits>` a line, the first one
+    /// wraps new data keys, the others still unwrap: rotate by adding a line at the top).
+    /// Without it, `x-amz-server-side-encryption: AES256` is refused. Read at startup.
+    /// `SPREAD_GATEWAY_SSE_KEY_FILE`.
+    pub sse_key_file: Option<PathBuf>,
     /// How long a client has to complete the TLS handshake, from when its connection is
     /// accepted; past it the connection is closed (it counts against
     /// `max_connections_per_ip` meanwhile). `SPREAD_GATEWAY_TLS_HANDSHAKE_TIMEOUT_MS`.
@@ -221,6 +226,7 @@ impl Default for Config {
             insecure_no_auth: false,
             tls_cert_file: None,
             tls_key_file: None,
+            sse_key_file: None,
             tls_handshake_timeout_ms: 10_000,
             console: true,
             console_session_secs: 3600,
@@ -286,6 +292,9 @@ impl Config {
         }
         if let Some(text) = var("SPREAD_GATEWAY_TLS_KEY_FILE") {
             self.tls_key_file = path(text);
+        }
+        if let Some(text) = var("SPREAD_GATEWAY_SSE_KEY_FILE") {
+            self.sse_key_file = path(text);
         }
         if let Some(text) = var("SPREAD_GATEWAY_CONSOLE") {
             self.console = text.trim().parse().map_err(|_| {

@@ -132,7 +132,7 @@ impl Source {
     /// Streams bytes `range` of the (assembled) object.
     pub fn stream(&self, svc: &ObjectService, range: Range<u64>) -> ByteStream {
         match self {
-            Source::Plain(r) => Box::pin(svc.read_content(r.chunks.clone(), range)),
+            Source::Plain(r) => Box::pin(svc.read_stored(r, range)),
             Source::Large { pieces, .. } => {
                 let svc = svc.clone();
                 Box::pin(
@@ -178,7 +178,7 @@ struct Segment {
 /// Streams part of one segment, checking it still has the size the manifest recorded.
 async fn segment_stream(svc: ObjectService, seg: Segment, sub: Range<u64>) -> ByteStream {
     match svc.meta().get_object(&seg.container, &seg.key).await {
-        Ok(rec) if rec.size == seg.size => Box::pin(svc.read_content(rec.chunks, sub)),
+        Ok(rec) if rec.size == seg.size => Box::pin(svc.read_stored(&rec, sub)),
         Ok(_) => failed(Error::Internal(format!(
             "segment {}/{} changed size",
             seg.container, seg.key
@@ -475,7 +475,7 @@ async fn read_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<Seg
             "manifest too large",
         ));
     }
-    let mut stream = swift.svc.read_content(rec.chunks.clone(), 0..rec.size);
+    let mut stream = swift.svc.read_stored(rec, 0..rec.size);
     let mut buf = Vec::with_capacity(rec.size as usize);
     while let Some(piece) = stream.try_next().await? {
         buf.extend_from_slice(&piece);

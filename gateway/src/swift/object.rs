@@ -569,7 +569,12 @@ async fn copy(
         Source::Plain(r) => {
             swift
                 .svc
-                .copy_object(r, c, NewObject::new(key, policy, attrs))
+                .copy_object(
+                    r,
+                    None,
+                    c,
+                    NewObject::new(key, policy, attrs).keeping_encryption_of(r),
+                )
                 .await?
         }
         Source::Large { .. } => {

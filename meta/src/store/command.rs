@@ -52,8 +52,12 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 ///   `props`). An older node would drop the settings as unknown fields, or fail to read the
 ///   properties;
 /// - 7: the S3 object ownership setting (`SettingChange::Ownership`, `CreateContainer` with
-///   `ownership`): an older node cannot read the change.
-pub const COMMAND_VERSION: u32 = 7;
+///   `ownership`): an older node cannot read the change;
+/// - 8: server-side encryption (`PutObject`, `CreateUpload` whose record has `encryption`,
+///   `PutPart` whose part has a `key`; `SettingChange::Encryption`, `CreateContainer` with
+///   `encryption`). An older node would drop the encryption parameters and serve ciphertext
+///   as the object, or assemble an encrypted upload at the wrong offsets.
+pub const COMMAND_VERSION: u32 = 8;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -424,6 +428,9 @@ impl Command {
     pub fn version(&self) -> u32 {
         use Command as C;
         // `black_box`: see `carries_typed_values`.
+        if std::hint::black_box(self.carries_encryption()) {
+            return 8;
+        }
         if std::hint::black_box(self.sets_ownership()) {
             return 7;
         }
@@ -473,6 +480,21 @@ impl Command {
             C::CreateContainer { settings, .. } => !settings.props.is_empty(),
             C::PutObject { record, .. } => !record.props.is_empty(),
             C::CreateUpload { record, .. } => !record.props.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Whether the command carries server-side encryption parameters (version 8).
+    fn carries_encryption(&self) -> bool {
+        use meta_api::settings::SettingChange;
+        match self {
+            Command::PutObject { record, .. } => record.encryption.is_some(),
+            Command::CreateUpload { record, .. } => record.encryption.is_some(),
+            Command::PutPart { part, .. } => part.key.is_some(),
+            Command::SetContainerSettings { changes, .. } => changes
+                .iter()
+                .any(|c| matches!(c, SettingChange::Encryption(_))),
+            Command::CreateContainer { settings, .. } => settings.props.encryption.is_some(),
             _ => false,
         }
     }
