@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """boto3 against Spread, server-side encryption (issue #19): SSE-C put/get/range/head/copy/
 multipart (parts and part copies) with the key checks AWS makes, wrong or missing keys refused;
-SSE-S3 (`AES256`) put/get/head/copy; bucket default encryption (Put/Get/DeleteBucketEncryption)
+SSE-S3 (`AES256`) put/get/head/copy, read through Swift as plaintext; bucket default encryption (Put/Get/DeleteBucketEncryption)
 applied to writes without headers; conflicting headers refused; and the bytes on disk (chunk
 files and meta's data) never holding the plaintext of an encrypted object."""
 
@@ -233,6 +233,7 @@ def sse_s3(s3):
         Key="s",
         **ssec_args(secrets.token_bytes(32)),
     )
+    swift_reads(body)
     s3.copy_object(Bucket=BUCKET, Key="s-plain", CopySource={"Bucket": BUCKET, "Key": "s"})
     got = s3.get_object(Bucket=BUCKET, Key="s-plain")
     check("ServerSideEncryption" not in got, "a copy without encryption headers is plain")
@@ -248,6 +249,25 @@ def sse_s3(s3):
         ServerSideEncryption="aws:kms",
     )
     return marker
+
+
+def swift_reads(sse_s3_body):
+    """Swift, which has no encryption headers: an SSE-S3 object reads as its plaintext, an SSE-C
+    one is refused (403) before any byte."""
+    step("Swift GET: SSE-S3 plaintext, SSE-C refused")
+    import requests
+
+    auth = requests.get(
+        os.environ["SPREAD_SWIFT_AUTH"],
+        headers={"X-Auth-User": os.environ["SPREAD_SWIFT_USER"], "X-Auth-Key": os.environ["SPREAD_SWIFT_KEY"]},
+        timeout=30,
+    )
+    check(auth.status_code in (200, 204), f"swift auth: {auth.status_code}")
+    url, token = auth.headers["X-Storage-Url"], auth.headers["X-Auth-Token"]
+    r = requests.get(f"{url}/{BUCKET}/s", headers={"X-Auth-Token": token}, timeout=60)
+    check(r.status_code == 200 and r.content == sse_s3_body, f"swift GET of SSE-S3: {r.status_code}")
+    r = requests.get(f"{url}/{BUCKET}/c", headers={"X-Auth-Token": token}, timeout=60)
+    check(r.status_code == 403, f"swift GET of SSE-C: {r.status_code}")
 
 
 def bucket_default(s3):

@@ -63,6 +63,22 @@ impl<'a> NewObject<'a> {
         }
     }
 
+    /// The same, encrypted with SSE-S3 when `container` has that default encryption and no
+    /// encryption was asked for (Swift writes, which have no encryption headers).
+    pub fn with_default_encryption(mut self, container: &ContainerInfo) -> NewObject<'a> {
+        if self.encryption.is_none()
+            && container
+                .settings
+                .props
+                .encryption
+                .as_ref()
+                .is_some_and(|d| d.algorithm == "AES256")
+        {
+            self.encryption = Some(SseRequest::Cluster);
+        }
+        self
+    }
+
     /// The same, encrypted with SSE-S3 when `source` is (Swift copies and version archives
     /// keep an SSE-S3 object encrypted; they have no customer key to give an SSE-C one).
     pub fn keeping_encryption_of(mut self, source: &ObjectRecord) -> NewObject<'a> {

@@ -203,6 +203,18 @@ pub async fn source(
     rec: ObjectRecord,
     manifest: bool,
 ) -> SwiftResult<Source> {
+    // Swift has no way to send an S3 customer key: such an object is refused before any
+    // byte, rather than cut short after the headers.
+    if rec
+        .encryption
+        .as_ref()
+        .is_some_and(|e| e.mode == meta_api::encryption::SseMode::CustomerKey)
+    {
+        return Err(SwiftError::with(
+            StatusCode::FORBIDDEN,
+            "the object is encrypted with an S3 customer key (SSE-C): read it through S3 with its key",
+        ));
+    }
     if manifest {
         return Ok(Source::Plain(Box::new(rec)));
     }

@@ -516,7 +516,7 @@ async fn put(
         .svc
         .put_object(
             c,
-            NewObject::new(key, policy, attrs),
+            NewObject::new(key, policy, attrs).with_default_encryption(c),
             Box::pin(stream),
             Digests::new(None),
             |_, values| match &want_etag {
@@ -573,7 +573,9 @@ async fn copy(
                     r,
                     None,
                     c,
-                    NewObject::new(key, policy, attrs).keeping_encryption_of(r),
+                    NewObject::new(key, policy, attrs)
+                        .keeping_encryption_of(r)
+                        .with_default_encryption(c),
                 )
                 .await?
         }
@@ -586,7 +588,7 @@ async fn copy(
                 .svc
                 .put_object(
                     c,
-                    NewObject::new(key, policy, attrs),
+                    NewObject::new(key, policy, attrs).with_default_encryption(c),
                     body,
                     Digests::new(None),
                     |_, _| Ok(()),
