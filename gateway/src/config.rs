@@ -507,6 +507,27 @@ mod tests {
     }
 
     #[test]
+    fn sse_key_file_from_the_file_or_the_environment() {
+        assert_eq!(Config::default().sse_key_file, None);
+        let parsed: Config =
+            toml::from_str("sse_key_file = \"/etc/spread/sse.key\"\n").expect("parses");
+        assert_eq!(
+            parsed.sse_key_file.as_deref(),
+            Some(Path::new("/etc/spread/sse.key"))
+        );
+        let var = |v: &'static str| {
+            move |name: &str| (name == "SPREAD_GATEWAY_SSE_KEY_FILE").then(|| v.to_string())
+        };
+        let c = Config::default()
+            .with_vars(var(" /k/sse.key "))
+            .expect("valid");
+        assert_eq!(c.sse_key_file.as_deref(), Some(Path::new("/k/sse.key")));
+        // An empty value unsets it.
+        let c = parsed.with_vars(var("")).expect("valid");
+        assert_eq!(c.sse_key_file, None);
+    }
+
+    #[test]
     fn deadlines_are_bounded_and_come_from_the_environment() {
         let d = Config::default();
         assert!(
