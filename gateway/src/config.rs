@@ -137,6 +137,11 @@ pub struct Config {
     /// PEM file of the private key of `tls_cert_file` (PKCS#8, PKCS#1 or SEC1).
     /// `SPREAD_GATEWAY_TLS_KEY_FILE`.
     pub tls_key_file: Option<PathBuf>,
+    /// Key file of the SSE-S3 master keys (`<key-id> <64 hex digits>` a line, the first one
+    /// wraps new data keys, the others still unwrap: rotate by adding a line at the top).
+    /// Without it, `x-amz-server-side-encryption: AES256` is refused. Read at startup.
+    /// `SPREAD_GATEWAY_SSE_KEY_FILE`.
+    pub sse_key_file: Option<PathBuf>,
     /// How long a client has to complete the TLS handshake, from when its connection is
     /// accepted; past it the connection is closed (it counts against
     /// `max_connections_per_ip` meanwhile). `SPREAD_GATEWAY_TLS_HANDSHAKE_TIMEOUT_MS`.
@@ -221,6 +226,7 @@ impl Default for Config {
             insecure_no_auth: false,
             tls_cert_file: None,
             tls_key_file: None,
+            sse_key_file: None,
             tls_handshake_timeout_ms: 10_000,
             console: true,
             console_session_secs: 3600,
@@ -286,6 +292,9 @@ impl Config {
         }
         if let Some(text) = var("SPREAD_GATEWAY_TLS_KEY_FILE") {
             self.tls_key_file = path(text);
+        }
+        if let Some(text) = var("SPREAD_GATEWAY_SSE_KEY_FILE") {
+            self.sse_key_file = path(text);
         }
         if let Some(text) = var("SPREAD_GATEWAY_CONSOLE") {
             self.console = text.trim().parse().map_err(|_| {
@@ -495,6 +504,27 @@ mod tests {
         let off = |name: &str| name.ends_with("_FILE").then(String::new);
         let c = parsed.with_vars(off).expect("valid");
         assert_eq!((c.tls_cert_file, c.tls_key_file), (None, None));
+    }
+
+    #[test]
+    fn sse_key_file_from_the_file_or_the_environment() {
+        assert_eq!(Config::default().sse_key_file, None);
+        let parsed: Config =
+            toml::from_str("sse_key_file = \"/etc/spread/sse.key\"\n").expect("parses");
+        assert_eq!(
+            parsed.sse_key_file.as_deref(),
+            Some(Path::new("/etc/spread/sse.key"))
+        );
+        let var = |v: &'static str| {
+            move |name: &str| (name == "SPREAD_GATEWAY_SSE_KEY_FILE").then(|| v.to_string())
+        };
+        let c = Config::default()
+            .with_vars(var(" /k/sse.key "))
+            .expect("valid");
+        assert_eq!(c.sse_key_file.as_deref(), Some(Path::new("/k/sse.key")));
+        // An empty value unsets it.
+        let c = parsed.with_vars(var("")).expect("valid");
+        assert_eq!(c.sse_key_file, None);
     }
 
     #[test]

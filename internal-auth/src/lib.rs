@@ -34,6 +34,8 @@
 //! confidentiality: internal traffic must stay on a private network (see the operations
 //! guide's Security section).
 
+pub mod key_file;
+
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Mutex;

@@ -7,12 +7,14 @@
 //! - [`client::MetaClient`]: the async client;
 //! - [`listing`]: the prefix / delimiter / marker rollup every listing shares;
 //! - [`lock`]: the object-lock rules both sides read (meta enforces them in its transactions);
-//! - [`settings`]: a container's settings as typed values and the changes to them.
+//! - [`settings`]: a container's settings as typed values and the changes to them;
+//! - [`encryption`]: the server-side encryption parameters of objects, uploads and parts.
 //!
 //! This crate does not link LMDB: what meta stores on disk is meta's business (its own record
 //! types), not the protocol's.
 pub mod api;
 pub mod client;
+pub mod encryption;
 pub mod error;
 pub mod listing;
 pub mod lock;

@@ -53,6 +53,9 @@ pub struct ContainerProps {
     /// S3 object ownership (absent: ACLs apply, each object owned by its writer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ownership: Option<ObjectOwnership>,
+    /// S3 default encryption of new objects written without encryption headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<DefaultEncryption>,
     /// Swift container settings.
     #[serde(skip_serializing_if = "SwiftProps::is_empty")]
     pub swift: SwiftProps,
@@ -112,6 +115,7 @@ pub enum SettingChange {
     Lifecycle(Option<Lifecycle>),
     ObjectLock(Option<BucketLock>),
     Ownership(Option<ObjectOwnership>),
+    Encryption(Option<DefaultEncryption>),
     SwiftReadAcl(Option<String>),
     SwiftWriteAcl(Option<String>),
     /// Sets then removes Swift metadata entries (lower-case names).
@@ -138,6 +142,7 @@ impl ContainerProps {
             lifecycle,
             object_lock,
             ownership,
+            encryption,
             swift,
             other,
         } = self;
@@ -150,6 +155,7 @@ impl ContainerProps {
             && lifecycle.is_none()
             && object_lock.is_none()
             && ownership.is_none()
+            && encryption.is_none()
             && swift.is_empty()
             && other.is_empty()
     }
@@ -167,6 +173,7 @@ impl ContainerProps {
             S::Lifecycle(v) => self.lifecycle = v,
             S::ObjectLock(v) => self.object_lock = v,
             S::Ownership(v) => self.ownership = v,
+            S::Encryption(v) => self.encryption = v,
             S::SwiftReadAcl(v) => self.swift.read_acl = v,
             S::SwiftWriteAcl(v) => self.swift.write_acl = v,
             S::SwiftMeta { set, remove } => {
@@ -591,6 +598,20 @@ pub enum ObjectOwnership {
     BucketOwnerPreferred,
     /// ACLs are off: the bucket owner owns every object, access is by policy only.
     BucketOwnerEnforced,
+}
+
+/// A bucket's default encryption (S3 PutBucketEncryption): what a PUT without encryption
+/// headers gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultEncryption {
+    /// `AES256` (SSE-S3); other algorithms are refused by the gateway for now.
+    pub algorithm: String,
+    /// The KMS key named with `aws:kms` (kept as sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// `BucketKeyEnabled` as sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bucket_key: bool,
 }
 
 /// The four S3 public access block switches.

@@ -2,6 +2,7 @@
 //! (gateway, chunkd, admin CLI). What meta stores in LMDB are its own versioned disk records
 //! (`meta::store::records`), converted from and to these types at the store's edge.
 
+use crate::encryption::{DataKey, Encryption};
 use crate::settings::{ContainerProps, VersionProps};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -209,6 +210,10 @@ pub struct ObjectRecord {
     /// by `change_object_props` without making a new version.
     #[serde(default, skip_serializing_if = "VersionProps::is_empty")]
     pub props: VersionProps,
+    /// Server-side encryption of the content (`None`: stored as sent). `size` is then the
+    /// plaintext's, and the chunks hold the segments (`crate::encryption`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
 }
 
 /// One lifecycle rule, protocol-neutral. Days are counted in lifecycle days (86400 s unless
@@ -425,6 +430,9 @@ pub struct UploadRecord {
     /// Per-version properties the completed object starts with (S3 tags, ACL, lock).
     #[serde(default, skip_serializing_if = "VersionProps::is_empty")]
     pub props: VersionProps,
+    /// Server-side encryption every part gets (each with its own data key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
 }
 
 /// One uploaded part: its own chunks, referenced (not copied) by the final object.
@@ -439,6 +447,9 @@ pub struct PartRecord {
     pub checksums: BTreeMap<String, String>,
     /// Chunks with offsets relative to the start of the part.
     pub chunks: Vec<ChunkRecord>,
+    /// The part's data key when its upload is encrypted (`size` is then the plaintext's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<DataKey>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

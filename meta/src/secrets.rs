@@ -32,7 +32,7 @@ const TAG_LEN: usize = 16;
 /// Longest secret sealed (the longest secret key or Swift key accepted is 256 bytes).
 pub const MAX_SECRET: usize = 256;
 /// Longest key id.
-pub const MAX_KEY_ID: usize = 64;
+pub const MAX_KEY_ID: usize = internal_auth::key_file::MAX_KEY_ID;
 
 /// A secret sealed under a master key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,17 +91,7 @@ impl fmt::Display for Subject<'_> {
 
 /// Checks a key id: 1 to [`MAX_KEY_ID`] characters of `[A-Za-z0-9._-]`.
 pub fn check_key_id(kid: &str) -> Result<()> {
-    if kid.is_empty()
-        || kid.len() > MAX_KEY_ID
-        || !kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        return Err(Error::InvalidArgument(format!(
-            "bad master key id {kid:?}: 1 to {MAX_KEY_ID} characters of A-Z a-z 0-9 . _ -"
-        )));
-    }
-    Ok(())
+    internal_auth::key_file::check_key_id(kid).map_err(Error::InvalidArgument)
 }
 
 impl Sealed {
@@ -168,35 +158,19 @@ impl MasterKeys {
         })
     }
 
-    /// Parses the text of a master key file. Errors name the line, never its key.
+    /// Parses the text of a master key file (`internal_auth::key_file`). Errors name the
+    /// line, never its key.
     pub fn parse(text: &str) -> Result<MasterKeys> {
-        let mut keys: Vec<(String, Aes256Gcm)> = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let at = |m: &str| Error::InvalidArgument(format!("line {}: {m}", n + 1));
-            let mut fields = line.split_whitespace();
-            let (Some(kid), Some(hex_key), None) = (fields.next(), fields.next(), fields.next())
-            else {
-                return Err(at("expected `<key-id> <64 hex digits>`"));
-            };
-            check_key_id(kid).map_err(|e| at(&e.to_string()))?;
-            if keys.iter().any(|(k, _)| k == kid) {
-                return Err(at(&format!("key id {kid:?} appears twice")));
-            }
-            let bytes = hex::decode(hex_key)
-                .ok()
-                .filter(|b| b.len() == 32)
-                .ok_or_else(|| at("the key is not 64 hex digits (32 bytes)"))?;
-            let cipher = Aes256Gcm::new_from_slice(&bytes)
-                .map_err(|_| at("the key is not 64 hex digits (32 bytes)"))?;
-            keys.push((kid.to_string(), cipher));
-        }
-        if keys.is_empty() {
-            return Err(Error::InvalidArgument("no key in the file".into()));
-        }
+        let keys = internal_auth::key_file::parse(text)
+            .map_err(Error::InvalidArgument)?
+            .into_iter()
+            .map(|(kid, bytes)| {
+                (
+                    kid,
+                    Aes256Gcm::new(aes_gcm::Key::<Aes256Gcm>::from_slice(&bytes)),
+                )
+            })
+            .collect();
         Ok(MasterKeys { keys })
     }
 

@@ -219,6 +219,7 @@ async fn meta_end_to_end() {
         policy: "THREECOPIES".into(),
         checksum_algorithm: None,
         props: Default::default(),
+        encryption: None,
     };
     c.create_upload("mp", &upload).await.unwrap();
     assert_eq!(c.get_upload("mp", &upload_id).await.unwrap(), upload);
@@ -238,6 +239,7 @@ async fn meta_end_to_end() {
             ec: None,
             inline: None,
         }],
+        key: None,
     };
     c.put_part("mp", &upload_id, &part(1, mib5)).await.unwrap();
     c.put_part("mp", &upload_id, &part(2, 3)).await.unwrap();

@@ -207,6 +207,7 @@ mod tests {
                 ec: None,
                 inline: None,
             }],
+            encryption: None,
         }
     }
 

@@ -635,6 +635,7 @@ fn build_record(
         chunks,
         delete_marker: false,
         props: Default::default(),
+        encryption: None,
     })
 }
 

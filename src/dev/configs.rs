@@ -32,6 +32,19 @@ pub fn meta_name(id: usize) -> String {
 
 /// The dev cluster's master key file, under its directory (shared by every meta node).
 pub const MASTER_KEY_FILE: &str = "master.key";
+/// The dev gateway's SSE-S3 master key file, in the data dir.
+pub const SSE_KEY_FILE: &str = "sse.key";
+
+/// The SSE-S3 master key file of the dev gateway, made on the first start and kept (losing it
+/// loses every SSE-S3 object written with it). Same format as the master key file.
+pub fn ensure_sse_key(dir: &Path) -> Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
+    let path = dir.join(SSE_KEY_FILE);
+    if meta::secrets::create_key_file(&path, "sse-1")? {
+        tracing::info!(path = %path.display(), "SSE-S3 master key created");
+    }
+    Ok(path)
+}
 
 /// Paths of the written config files.
 pub struct ConfigPaths {

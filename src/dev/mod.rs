@@ -95,6 +95,7 @@ pub async fn run(mut args: DevArgs) -> Result<()> {
     let admin = admin_addr(previous.as_ref(), &plan, &args)?;
     let access_log = dir.join("logs").join("access.log");
     let mut gateway_cfg = configs::gateway_config(&args, &plan.meta_list(), admin, &access_log)?;
+    gateway_cfg.sse_key_file = Some(configs::ensure_sse_key(&dir)?);
     // `--tls`: HTTPS on the S3 and Swift listeners, a test CA in DIR/tls/.
     let dev_tls = if args.tls {
         Some(tls::prepare(&dir, &tls::server_names(&args))?)

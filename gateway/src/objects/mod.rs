@@ -13,6 +13,7 @@ mod reader;
 pub mod rebuild;
 mod replicate;
 mod services;
+pub mod sse;
 mod verified;
 mod writer;
 
@@ -46,6 +47,8 @@ struct Inner {
     policies: PolicyDirectory,
     codecs: Mutex<HashMap<(usize, usize), Arc<dyn policy::ec::Codec>>>,
     deadlines: deadline::Deadlines,
+    /// SSE-S3 master keys (`sse_key_file`), if given.
+    key_ring: Option<sse::KeyRing>,
     config: Config,
 }
 
@@ -69,8 +72,13 @@ impl ObjectService {
             config.replicas,
             config.chunk_size,
         );
+        let key_ring = match &config.sse_key_file {
+            Some(path) => Some(sse::KeyRing::load(path)?),
+            None => None,
+        };
         Ok(ObjectService {
             inner: Arc::new(Inner {
+                key_ring,
                 meta,
                 chunks,
                 services,
@@ -89,6 +97,11 @@ impl ObjectService {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The SSE-S3 master keys, when the gateway was given a key file.
+    pub fn key_ring(&self) -> Option<&sse::KeyRing> {
+        self.inner.key_ring.as_ref()
     }
 
     /// The storage policies in force (applied policy file, or the built-in default).

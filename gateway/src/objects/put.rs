@@ -9,6 +9,7 @@ use futures::Stream;
 use meta_api::wire::{ContainerInfo, ObjectRecord, PartRecord, PutCondition, UploadRecord};
 
 use super::digest::{DigestValues, Digests};
+use super::sse::{CustomerKey, Sealer, SseRequest};
 use super::writer::ContentTarget;
 use super::{ObjectService, copies_of, keep_unsettled, now_ms, random_hex};
 use policy::{Pool, StoragePolicy};
@@ -46,6 +47,8 @@ pub struct NewObject<'a> {
     pub policy: StoragePolicy,
     pub attrs: ObjectAttrs,
     pub condition: PutCondition,
+    /// Server-side encryption asked for (`None`: stored as sent).
+    pub encryption: Option<SseRequest>,
 }
 
 impl<'a> NewObject<'a> {
@@ -56,7 +59,37 @@ impl<'a> NewObject<'a> {
             policy,
             attrs,
             condition: PutCondition::default(),
+            encryption: None,
         }
+    }
+
+    /// The same, encrypted with SSE-S3 when `container` has that default encryption and no
+    /// encryption was asked for (Swift writes, which have no encryption headers).
+    pub fn with_default_encryption(mut self, container: &ContainerInfo) -> NewObject<'a> {
+        if self.encryption.is_none()
+            && container
+                .settings
+                .props
+                .encryption
+                .as_ref()
+                .is_some_and(|d| d.algorithm == "AES256")
+        {
+            self.encryption = Some(SseRequest::Cluster);
+        }
+        self
+    }
+
+    /// The same, encrypted with SSE-S3 when `source` is (Swift copies and version archives
+    /// keep an SSE-S3 object encrypted; they have no customer key to give an SSE-C one).
+    pub fn keeping_encryption_of(mut self, source: &ObjectRecord) -> NewObject<'a> {
+        if source
+            .encryption
+            .as_ref()
+            .is_some_and(|e| e.mode == meta_api::encryption::SseMode::ClusterKey)
+        {
+            self.encryption = Some(SseRequest::Cluster);
+        }
+        self
     }
 }
 
@@ -79,7 +112,17 @@ impl ObjectService {
             policy,
             attrs,
             condition,
+            encryption,
         } = obj;
+        let (sealer, encryption) = match &encryption {
+            Some(sse) => {
+                let (content_key, data_key) = sse.new_key(self.key_ring())?;
+                let mut enc = sse.encryption();
+                enc.keys.push(data_key);
+                (Some(Sealer::new(&content_key, enc.segment_size)), Some(enc))
+            }
+            None => (None, None),
+        };
         let target = ContentTarget {
             account: container.account.clone(),
             container: container.name.clone(),
@@ -90,7 +133,9 @@ impl ObjectService {
             policy,
             position_prefix: String::new(),
         };
-        let written = self.write_content(body, &target, digests, verify).await?;
+        let written = self
+            .write_content(body, &target, digests, sealer, verify)
+            .await?;
         let mut checksums = BTreeMap::new();
         if let Some((algo, value)) = &written.digests.checksum {
             checksums.insert(algo.name().to_string(), value.clone());
@@ -100,7 +145,10 @@ impl ObjectService {
             version_id: target.version,
             content_id: target.content_id,
             size: written.size,
-            etag: hex::encode(written.digests.md5),
+            etag: etag_of(
+                encryption.as_ref().and_then(|e| e.keys.first()),
+                &written.digests.md5,
+            ),
             mtime_ms: now_ms(),
             content_type: attrs.content_type,
             headers: attrs.headers,
@@ -111,6 +159,7 @@ impl ObjectService {
             chunks: written.chunks,
             delete_marker: false,
             props: attrs.props,
+            encryption,
         };
         let pieces = u32::try_from(target.policy.pieces()).unwrap_or(u32::MAX);
         self.commit_object(&container.name, record, &condition, pieces)
@@ -168,12 +217,15 @@ impl ObjectService {
         }
     }
 
-    /// Stores `body` as part `part_number` of a multipart upload.
+    /// Stores `body` as part `part_number` of a multipart upload, encrypted with its own data
+    /// key when the upload is (`sse`, checked by the caller against the upload's mode).
+    #[allow(clippy::too_many_arguments)]
     pub async fn put_part<S, E>(
         &self,
         container: &ContainerInfo,
         upload: &UploadRecord,
         part_number: u32,
+        sse: Option<&SseRequest>,
         body: S,
         digests: Digests,
         verify: impl FnOnce(u64, &DigestValues) -> Result<()>,
@@ -194,7 +246,24 @@ impl ObjectService {
             policy,
             position_prefix: format!("p{part_number}:"),
         };
-        let written = self.write_content(body, &target, digests, verify).await?;
+        let (sealer, key) = match (sse, &upload.encryption) {
+            (Some(sse), Some(enc)) if sse.mode() == enc.mode => {
+                let (content_key, data_key) = sse.new_key(self.key_ring())?;
+                (
+                    Some(Sealer::new(&content_key, enc.segment_size)),
+                    Some(data_key),
+                )
+            }
+            (None, None) => (None, None),
+            _ => {
+                return Err(Error::InvalidRequest(
+                    "the part's encryption differs from its upload's".into(),
+                ));
+            }
+        };
+        let written = self
+            .write_content(body, &target, digests, sealer, verify)
+            .await?;
         let mut checksums = BTreeMap::new();
         if let Some((algo, value)) = &written.digests.checksum {
             checksums.insert(algo.name().to_string(), value.clone());
@@ -202,10 +271,11 @@ impl ObjectService {
         let part = PartRecord {
             part_number,
             size: written.size,
-            etag: hex::encode(written.digests.md5),
+            etag: etag_of(key.as_ref(), &written.digests.md5),
             mtime_ms: now_ms(),
             checksums,
             chunks: written.chunks,
+            key,
         };
         if let Err(e) = self
             .meta()
@@ -225,14 +295,17 @@ impl ObjectService {
         Ok(part)
     }
 
-    /// Copies an object's bytes into a new object (the copy has its own chunks).
+    /// Copies an object's bytes into a new object (the copy has its own chunks, and its own
+    /// encryption as `obj` asks). `source_key`: the SSE-C key of an SSE-C source.
     pub async fn copy_object(
         &self,
         source: &ObjectRecord,
+        source_key: Option<&CustomerKey>,
         container: &ContainerInfo,
         obj: NewObject<'_>,
     ) -> Result<ObjectRecord> {
-        let body = self.read_content(source.chunks.clone(), 0..source.size);
+        let keys = self.unlock(source, source_key)?;
+        let body = self.read_object(source, keys, 0..source.size)?;
         let algo = source
             .checksums
             .keys()
@@ -261,5 +334,13 @@ impl ObjectService {
                 policy.name, policy.pool
             ))
         })
+    }
+}
+
+/// The ETag of a content: the MD5 of its bytes, or for SSE-C [`super::sse::customer_etag`].
+fn etag_of(key: Option<&meta_api::encryption::DataKey>, md5: &[u8]) -> String {
+    match key {
+        Some(k) => super::sse::customer_etag(k, md5),
+        None => hex::encode(md5),
     }
 }

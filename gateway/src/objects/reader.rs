@@ -8,10 +8,11 @@ use std::ops::Range;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use futures::Stream;
-use meta_api::wire::ChunkRecord;
+use futures::{Stream, StreamExt};
+use meta_api::wire::{ChunkRecord, ObjectRecord};
 
 use super::ObjectService;
+use super::sse::{self, ContentKey, CustomerKey, KeyRefusal, Opener};
 use crate::error::{Error, Result};
 
 /// A stream of object bytes (Send + Sync so protocol layers can hand it to hyper as is).
@@ -82,4 +83,140 @@ fn inline_piece(chunk: &ChunkRecord, data: &[u8], range: Range<u64>) -> Result<V
         .and_then(|(start, end)| data.get(start..end))
         .ok_or_else(|| Error::Internal(format!("inline chunk {} is short", chunk.pos)))?;
     Ok(vec![Bytes::copy_from_slice(piece)])
+}
+
+impl ObjectService {
+    /// The data keys of `rec`'s content (none for plain content), with `customer` the SSE-C
+    /// key the request sent. Refusals are S3's: an SSE-C object read without its key or with
+    /// another, a customer key sent for an object that is not SSE-C.
+    pub fn unlock(
+        &self,
+        rec: &ObjectRecord,
+        customer: Option<&CustomerKey>,
+    ) -> Result<Vec<ContentKey>> {
+        let Some(enc) = &rec.encryption else {
+            return match customer {
+                None => Ok(Vec::new()),
+                Some(_) => Err(Error::InvalidRequest(NOT_APPLICABLE.into())),
+            };
+        };
+        match sse::content_keys(enc, customer, self.key_ring())? {
+            Ok(keys) => Ok(keys),
+            Err(KeyRefusal::Missing) => Err(Error::InvalidRequest(
+                "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.".into(),
+            )),
+            Err(KeyRefusal::Wrong) => Err(Error::InvalidRequest(
+                "The provided encryption key does not match the key the object was stored with (x-amz-server-side-encryption-customer-key).".into(),
+            )),
+            Err(KeyRefusal::NotCustomer) => Err(Error::InvalidRequest(NOT_APPLICABLE.into())),
+        }
+    }
+
+    /// Streams plaintext bytes `range` of `rec`'s content, `keys` from [`ObjectService::unlock`]:
+    /// for encrypted content, only the segments the range covers are read, part by part, each
+    /// with its own key; memory stays one chunk read ahead plus a segment.
+    pub fn read_object(
+        &self,
+        rec: &ObjectRecord,
+        keys: Vec<ContentKey>,
+        range: Range<u64>,
+    ) -> Result<ObjectStream> {
+        let Some(enc) = &rec.encryption else {
+            return Ok(self.read_content(rec.chunks.clone(), range));
+        };
+        let sizes: Vec<u64> = if rec.parts.is_empty() {
+            vec![rec.size]
+        } else {
+            rec.parts.clone()
+        };
+        if keys.len() != sizes.len() {
+            return Err(Error::Internal(format!(
+                "object {:?} has {} data key(s) for {} part(s)",
+                rec.key,
+                keys.len(),
+                sizes.len()
+            )));
+        }
+        let seg = enc.segment_size;
+        let mut plans = Vec::new();
+        let (mut plain_start, mut stored_start) = (0u64, 0u64);
+        for (len, key) in sizes.iter().zip(keys) {
+            let plain_end = plain_start + len;
+            let (a, b) = (range.start.max(plain_start), range.end.min(plain_end));
+            if a < b {
+                let r = sse::sealed_range(a - plain_start..b - plain_start, *len, seg);
+                let opener = Opener::new(&key, seg, *len, &r);
+                plans.push((
+                    stored_start + r.stored.start..stored_start + r.stored.end,
+                    opener,
+                ));
+            }
+            plain_start = plain_end;
+            stored_start += sse::sealed_len(*len, seg);
+        }
+        let svc = self.clone();
+        let chunks = std::sync::Arc::new(rec.chunks.clone());
+        Ok(Box::pin(
+            futures::stream::iter(plans)
+                .map(move |(stored, opener)| {
+                    let covering: Vec<ChunkRecord> = chunks
+                        .iter()
+                        .filter(|c| c.offset < stored.end && c.offset + c.size > stored.start)
+                        .cloned()
+                        .collect();
+                    decrypt(svc.read_content(covering, stored), opener)
+                })
+                .flatten(),
+        ))
+    }
+}
+
+impl ObjectService {
+    /// Streams plaintext `range` of an object read without a customer key (Swift, internal
+    /// copies): plain and SSE-S3 content; for SSE-C content the stream is one error.
+    pub fn read_stored(&self, rec: &ObjectRecord, range: Range<u64>) -> ObjectStream {
+        match self
+            .unlock(rec, None)
+            .and_then(|keys| self.read_object(rec, keys, range))
+        {
+            Ok(stream) => stream,
+            Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
+        }
+    }
+}
+
+const NOT_APPLICABLE: &str = "The encryption parameters are not applicable to this object.";
+
+/// The plaintext of a stream of stored segments.
+fn decrypt(raw: ObjectStream, opener: Opener) -> ObjectStream {
+    let queue = std::collections::VecDeque::<Bytes>::new();
+    Box::pin(futures::stream::unfold(
+        (raw, opener, queue, false),
+        |(mut raw, mut opener, mut queue, mut done)| async move {
+            loop {
+                if let Some(b) = queue.pop_front() {
+                    return Some((Ok(b), (raw, opener, queue, done)));
+                }
+                if done {
+                    return None;
+                }
+                let failed = match raw.next().await {
+                    Some(Ok(bytes)) => match opener.push(&bytes) {
+                        Ok(plain) => {
+                            queue.extend(plain);
+                            continue;
+                        }
+                        Err(e) => e,
+                    },
+                    Some(Err(e)) => e,
+                    None => match opener.finish() {
+                        Ok(()) => return None,
+                        Err(e) => e,
+                    },
+                };
+                done = true;
+                return Some((Err(failed), (raw, opener, queue, done)));
+            }
+        },
+    ))
 }

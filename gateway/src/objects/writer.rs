@@ -144,6 +144,7 @@ impl Receiving {
 /// What a completed write produced.
 #[derive(Debug)]
 pub struct Written {
+    /// Bytes of the body (the plaintext's when encrypted).
     pub size: u64,
     pub digests: DigestValues,
     /// Chunks in order, offsets relative to the start of this body.
@@ -178,12 +179,15 @@ impl Drop for Pending {
 
 impl ObjectService {
     /// Streams `body` into chunks. `verify` runs once the body has ended, before anything is
-    /// kept: an error from it (bad digest) discards every stored chunk.
+    /// kept: an error from it (bad digest) discards every stored chunk. With a `sealer` the
+    /// chunks hold the body's encrypted segments ([`super::sse`]): digests and the size are
+    /// the plaintext's, chunk offsets the stored bytes'.
     pub async fn write_content<S, E>(
         &self,
         mut body: S,
         target: &ContentTarget,
         mut digests: Digests,
+        mut sealer: Option<super::sse::Sealer>,
         verify: impl FnOnce(u64, &DigestValues) -> Result<()>,
     ) -> Result<Written>
     where
@@ -204,32 +208,53 @@ impl ObjectService {
         };
         let mut pos: u32 = 0;
         let mut offset: u64 = 0;
+        let mut plain_len: u64 = 0;
 
         let result: Result<()> = async {
-            while let Some(frame) = body.next().await {
-                let mut frame = frame.map_err(|e| Error::Body(e.to_string()))?;
-                digests.update(&frame);
-                while !frame.is_empty() {
-                    let room = (chunk_size - current.len()) as usize;
-                    let piece = frame.split_to(room.min(frame.len()));
-                    match &mut current {
-                        Receiving::Streaming(chunk) => chunk.push(piece).await?,
-                        Receiving::Buffered { pieces, len } => {
-                            *len += piece.len() as u64;
-                            pieces.push(piece);
-                            if streams && *len > STREAM_AFTER && *len < chunk_size {
-                                let head = std::mem::take(pieces);
-                                let chunk =
-                                    StreamingChunk::open(self, target, pos, offset, head).await?;
-                                current = Receiving::Streaming(Box::new(chunk));
-                            }
+            let mut ended = false;
+            while !ended {
+                let frames = match body.next().await {
+                    Some(frame) => {
+                        let frame = frame.map_err(|e| Error::Body(e.to_string()))?;
+                        digests.update(&frame);
+                        plain_len += frame.len() as u64;
+                        match &mut sealer {
+                            Some(s) => s.push(frame)?,
+                            None => vec![frame],
                         }
                     }
-                    if current.len() == chunk_size {
-                        self.finish_inflight(&mut inflight, &mut pending).await?;
-                        inflight = Some(self.spawn_store(target, pos, offset, &mut current));
-                        pos += 1;
-                        offset += chunk_size;
+                    None => {
+                        ended = true;
+                        match sealer.take() {
+                            Some(s) => vec![s.finish()?],
+                            None => Vec::new(),
+                        }
+                    }
+                };
+                for mut frame in frames {
+                    while !frame.is_empty() {
+                        let room = (chunk_size - current.len()) as usize;
+                        let piece = frame.split_to(room.min(frame.len()));
+                        match &mut current {
+                            Receiving::Streaming(chunk) => chunk.push(piece).await?,
+                            Receiving::Buffered { pieces, len } => {
+                                *len += piece.len() as u64;
+                                pieces.push(piece);
+                                if streams && *len > STREAM_AFTER && *len < chunk_size {
+                                    let head = std::mem::take(pieces);
+                                    let chunk =
+                                        StreamingChunk::open(self, target, pos, offset, head)
+                                            .await?;
+                                    current = Receiving::Streaming(Box::new(chunk));
+                                }
+                            }
+                        }
+                        if current.len() == chunk_size {
+                            self.finish_inflight(&mut inflight, &mut pending).await?;
+                            inflight = Some(self.spawn_store(target, pos, offset, &mut current));
+                            pos += 1;
+                            offset += chunk_size;
+                        }
                     }
                 }
             }
@@ -258,9 +283,9 @@ impl ObjectService {
             return Err(e);
         }
         let values = digests.finish();
-        verify(offset, &values)?;
+        verify(plain_len, &values)?;
         Ok(Written {
-            size: offset,
+            size: plain_len,
             digests: values,
             chunks: pending.take(),
         })

@@ -1,21 +1,377 @@
-//! Bucket default encryption: Spread stores no encryption configuration, so every bucket answers
-//! "none configured". (Request headers asking for SSE-C or SSE-KMS are refused in `fixups.rs`.)
+//! S3 server-side encryption: the request headers (SSE-C keys, `x-amz-server-side-encryption`),
+//! the response headers answered back, and bucket default encryption (Get/Put/Delete
+//! BucketEncryption, the typed `encryption` setting through `settings`). The encryption itself
+//! is the object service's (`objects::sse`).
+//!
+//! - SSE-C: `x-amz-server-side-encryption-customer-{algorithm,key,key-MD5}` (and the
+//!   `x-amz-copy-source-` ones naming the source of a copy). The three go together, the
+//!   algorithm is `AES256`, the key 32 bytes in base64, the MD5 the key's; each breach is a 400
+//!   with AWS's message. An object written with a key is read with the same key only.
+//! - SSE-S3: `x-amz-server-side-encryption: AES256`, or the bucket's default encryption for a
+//!   write without encryption headers. SSE-KMS (`aws:kms`) is refused (no KMS yet).
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use http::HeaderMap;
+use md5::Digest as _;
+use meta_api::encryption::{DataKey, Encryption, SseMode};
+use meta_api::settings::{ContainerProps, DefaultEncryption, SettingChange};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Result, s3_error};
 
-use super::access::{Access, granted};
-use super::service::SpreadS3;
+use super::access::Access;
+use super::settings::{BucketSetting, FromInput, ToOutput};
+use crate::objects::sse::{CustomerKey, SseRequest};
 
-pub async fn get_bucket_encryption(
-    _s3: &SpreadS3,
-    mut req: S3Request<GetBucketEncryptionInput>,
-) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-    granted::<Access, _>(&mut req)?;
-    let mut err = s3_error!(
-        ServerSideEncryptionConfigurationNotFoundError,
-        "The server side encryption configuration was not found"
-    );
-    err.set_status_code(http::StatusCode::NOT_FOUND);
-    Err(err)
+const CUSTOMER: &str = "x-amz-server-side-encryption-customer-";
+const COPY_SOURCE_CUSTOMER: &str = "x-amz-copy-source-server-side-encryption-customer-";
+
+/// The SSE-C key a request sends for the object it writes or reads (`source`: for the source
+/// of a copy), checked as AWS checks it; `None` when it sends none of the three headers.
+pub fn customer_key(headers: &HeaderMap, source: bool) -> S3Result<Option<CustomerKey>> {
+    let prefix = if source {
+        COPY_SOURCE_CUSTOMER
+    } else {
+        CUSTOMER
+    };
+    let get = |name: &str| {
+        headers
+            .get(format!("{prefix}{name}"))
+            .map(|v| v.to_str().unwrap_or("").trim().to_string())
+    };
+    let (algorithm, key, md5) = (get("algorithm"), get("key"), get("key-md5"));
+    if algorithm.is_none() && key.is_none() && md5.is_none() {
+        return Ok(None);
+    }
+    let Some(algorithm) = algorithm else {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm."
+        ));
+    };
+    if algorithm != "AES256" {
+        return Err(s3_error!(
+            InvalidEncryptionAlgorithmError,
+            "The encryption request you specified is not valid. Supported value: AES256."
+        ));
+    }
+    let Some(key) = key else {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key."
+        ));
+    };
+    let bytes: [u8; 32] = B64
+        .decode(key.as_bytes())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "The secret key was invalid for the specified algorithm."
+            )
+        })?;
+    let Some(md5) = md5 else {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Requests specifying Server Side Encryption with Customer provided keys must provide the client calculated MD5 of the secret key."
+        ));
+    };
+    let actual = B64.encode(md5::Md5::digest(bytes));
+    if actual != md5 {
+        return Err(s3_error!(
+            InvalidArgument,
+            "The calculated MD5 hash of the key did not match the hash that was provided."
+        ));
+    }
+    Ok(Some(CustomerKey::new(bytes, actual)))
+}
+
+/// The encryption a write asks for: its SSE-C key, `x-amz-server-side-encryption`, or else
+/// the bucket's default; conflicting headers are refused.
+pub fn write_request(headers: &HeaderMap, bucket: &ContainerProps) -> S3Result<Option<SseRequest>> {
+    let customer = customer_key(headers, false)?;
+    let sse = headers
+        .get("x-amz-server-side-encryption")
+        .map(|v| v.to_str().unwrap_or("").trim().to_string());
+    match (customer, sse.as_deref()) {
+        (Some(_), Some(_)) => Err(s3_error!(
+            InvalidArgument,
+            "Server Side Encryption with Customer provided key is incompatible with the encryption method specified"
+        )),
+        (Some(key), None) => Ok(Some(SseRequest::Customer(key))),
+        (None, Some("AES256")) => Ok(Some(SseRequest::Cluster)),
+        (None, Some(v)) if v.starts_with("aws:kms") => Err(s3_error!(
+            InvalidArgument,
+            "Server-side encryption with KMS keys (SSE-KMS) is not supported"
+        )),
+        (None, Some(_)) => Err(s3_error!(
+            InvalidArgument,
+            "The encryption method specified is not supported"
+        )),
+        (None, None) => Ok(match &bucket.encryption {
+            Some(d) if d.algorithm == "AES256" => Some(SseRequest::Cluster),
+            _ => None,
+        }),
+    }
+}
+
+/// The encryption a part is written with: its upload's, with the SSE-C key the request sends
+/// (`customer`), which must be the one the upload was created with.
+pub fn part_request(
+    upload: Option<&Encryption>,
+    customer: Option<CustomerKey>,
+) -> S3Result<Option<SseRequest>> {
+    match (upload, customer) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(s3_error!(
+            InvalidRequest,
+            "The multipart upload was not created with a customer-provided encryption key (SSE-C)."
+        )),
+        (Some(e), None) if e.mode == SseMode::CustomerKey => Err(s3_error!(
+            InvalidRequest,
+            "The multipart upload was created with a customer-provided encryption key: the parts must be sent with the same key."
+        )),
+        (Some(e), Some(_)) if e.mode != SseMode::CustomerKey => Err(s3_error!(
+            InvalidRequest,
+            "The multipart upload was not created with a customer-provided encryption key (SSE-C)."
+        )),
+        (Some(_), None) => Ok(Some(SseRequest::Cluster)),
+        (Some(e), Some(key)) => {
+            let matches = e.keys.iter().all(|k| match k {
+                DataKey::Derived { salt, check } => key.matches(salt, check),
+                DataKey::Wrapped { .. } => false,
+            });
+            if !matches {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The provided encryption key does not match the key the multipart upload was created with."
+                ));
+            }
+            Ok(Some(SseRequest::Customer(key)))
+        }
+    }
+}
+
+/// Response headers saying how an object is encrypted: `x-amz-server-side-encryption` for
+/// SSE-S3, the SSE-C algorithm and the key's MD5 (`customer`, the request's key) for SSE-C.
+#[derive(Debug, Default, Clone)]
+pub struct Answered {
+    pub server_side_encryption: Option<ServerSideEncryption>,
+    pub sse_customer_algorithm: Option<SSECustomerAlgorithm>,
+    pub sse_customer_key_md5: Option<SSECustomerKeyMD5>,
+}
+
+pub fn answered(enc: Option<&Encryption>, customer: Option<&CustomerKey>) -> Answered {
+    answered_mode(enc.map(|e| e.mode), customer)
+}
+
+pub fn answered_mode(mode: Option<SseMode>, customer: Option<&CustomerKey>) -> Answered {
+    match mode {
+        Some(SseMode::ClusterKey) => Answered {
+            server_side_encryption: Some(ServerSideEncryption::from_static(
+                ServerSideEncryption::AES256,
+            )),
+            ..Default::default()
+        },
+        Some(SseMode::CustomerKey) => Answered {
+            sse_customer_algorithm: Some("AES256".to_string()),
+            sse_customer_key_md5: customer.map(|c| c.md5_base64.clone()),
+            ..Default::default()
+        },
+        None => Answered::default(),
+    }
+}
+
+/// Bucket default encryption, as a bucket setting.
+pub struct BucketEncryption;
+
+impl BucketSetting for BucketEncryption {
+    type Value = DefaultEncryption;
+
+    fn read(props: &ContainerProps) -> Option<&DefaultEncryption> {
+        props.encryption.as_ref()
+    }
+
+    fn change(value: Option<DefaultEncryption>) -> SettingChange {
+        SettingChange::Encryption(value)
+    }
+
+    fn missing() -> S3Error {
+        let mut err = s3_error!(
+            ServerSideEncryptionConfigurationNotFoundError,
+            "The server side encryption configuration was not found"
+        );
+        err.set_status_code(http::StatusCode::NOT_FOUND);
+        err
+    }
+}
+
+impl FromInput<PutBucketEncryptionInput> for BucketEncryption {
+    fn from_input(_: &Access, input: PutBucketEncryptionInput) -> S3Result<DefaultEncryption> {
+        let [rule] = input.server_side_encryption_configuration.rules.as_slice() else {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            ));
+        };
+        let Some(by_default) = &rule.apply_server_side_encryption_by_default else {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            ));
+        };
+        let algorithm = by_default.sse_algorithm.as_str();
+        if algorithm != "AES256" {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Only AES256 (SSE-S3) default encryption is supported; SSE-KMS is not"
+            ));
+        }
+        if by_default.kms_master_key_id.is_some() {
+            return Err(s3_error!(
+                InvalidArgument,
+                "a KMSMasterKeyID may only be given with the aws:kms algorithm"
+            ));
+        }
+        Ok(DefaultEncryption {
+            algorithm: algorithm.to_string(),
+            kms_key_id: None,
+            bucket_key: rule.bucket_key_enabled.unwrap_or(false),
+        })
+    }
+}
+
+impl ToOutput<GetBucketEncryptionOutput> for BucketEncryption {
+    fn to_output(_: &Access, value: &DefaultEncryption) -> S3Result<GetBucketEncryptionOutput> {
+        Ok(GetBucketEncryptionOutput {
+            server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration {
+                rules: vec![ServerSideEncryptionRule {
+                    apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
+                        sse_algorithm: ServerSideEncryption::from(value.algorithm.clone()),
+                        kms_master_key_id: value.kms_key_id.clone(),
+                    }),
+                    bucket_key_enabled: value.bucket_key.then_some(true),
+                }],
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "pO3upElrwuEXSoFwCfnZPdSsmt/xWeFa0N9KgDijwVs=";
+    const MD5: &str = "DWygnHRtgiJ77HCm+1rvHw==";
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    fn sse_c(algorithm: Option<&str>, key: Option<&str>, md5: Option<&str>) -> HeaderMap {
+        let mut pairs = Vec::new();
+        if let Some(a) = algorithm {
+            pairs.push(("x-amz-server-side-encryption-customer-algorithm", a));
+        }
+        if let Some(k) = key {
+            pairs.push(("x-amz-server-side-encryption-customer-key", k));
+        }
+        if let Some(m) = md5 {
+            pairs.push(("x-amz-server-side-encryption-customer-key-md5", m));
+        }
+        headers(&pairs)
+    }
+
+    fn message(r: S3Result<Option<CustomerKey>>) -> String {
+        r.unwrap_err().message().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn customer_key_headers_are_checked_as_aws_does() {
+        let k = customer_key(&sse_c(Some("AES256"), Some(KEY), Some(MD5)), false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(k.md5_base64, MD5);
+        assert!(customer_key(&HeaderMap::new(), false).unwrap().is_none());
+        // The copy-source headers are another set.
+        assert!(
+            customer_key(&sse_c(Some("AES256"), Some(KEY), Some(MD5)), true)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            message(customer_key(&sse_c(Some("AES256"), None, None), false)).contains("secret key")
+        );
+        assert!(
+            message(customer_key(&sse_c(None, Some(KEY), Some(MD5)), false)).contains("algorithm")
+        );
+        assert!(
+            message(customer_key(&sse_c(Some("AES256"), Some(KEY), None), false)).contains("MD5")
+        );
+        assert!(
+            message(customer_key(
+                &sse_c(Some("AES256"), Some(KEY), Some("AAAAAAAAAAAAAAAAAAAAAA==")),
+                false
+            ))
+            .contains("did not match")
+        );
+        assert!(
+            message(customer_key(
+                &sse_c(Some("AES256"), Some("c2hvcnQ="), Some(MD5)),
+                false
+            ))
+            .contains("invalid")
+        );
+        let e = customer_key(&sse_c(Some("AES128"), Some(KEY), Some(MD5)), false).unwrap_err();
+        assert_eq!(e.code().as_str(), "InvalidEncryptionAlgorithmError");
+    }
+
+    #[test]
+    fn write_requests_and_conflicts() {
+        let none = ContainerProps::default();
+        let mut both = sse_c(Some("AES256"), Some(KEY), Some(MD5));
+        assert!(matches!(
+            write_request(&both, &none),
+            Ok(Some(SseRequest::Customer(_)))
+        ));
+        both.insert("x-amz-server-side-encryption", "AES256".parse().unwrap());
+        assert!(
+            write_request(&both, &none).is_err(),
+            "SSE-C with SSE-S3 is refused"
+        );
+        let s3 = headers(&[("x-amz-server-side-encryption", "AES256")]);
+        assert!(matches!(
+            write_request(&s3, &none),
+            Ok(Some(SseRequest::Cluster))
+        ));
+        let kms = headers(&[("x-amz-server-side-encryption", "aws:kms")]);
+        assert!(write_request(&kms, &none).is_err());
+        assert!(matches!(write_request(&HeaderMap::new(), &none), Ok(None)));
+        let defaulted = ContainerProps {
+            encryption: Some(DefaultEncryption {
+                algorithm: "AES256".into(),
+                kms_key_id: None,
+                bucket_key: false,
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(
+            write_request(&HeaderMap::new(), &defaulted),
+            Ok(Some(SseRequest::Cluster))
+        ));
+        // An SSE-C write to a bucket with a default is SSE-C.
+        let c = sse_c(Some("AES256"), Some(KEY), Some(MD5));
+        assert!(matches!(
+            write_request(&c, &defaulted),
+            Ok(Some(SseRequest::Customer(_)))
+        ));
+    }
 }

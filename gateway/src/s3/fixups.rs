@@ -209,24 +209,13 @@ fn check_content_md5(headers: &HeaderMap) -> Result<(), S3Error> {
     }
 }
 
-/// Spread has neither customer-provided keys (SSE-C) nor a KMS: requests asking for them are
-/// refused rather than stored in clear. `x-amz-server-side-encryption: AES256` (SSE-S3) is
-/// accepted.
+/// Encryption headers Spread refuses before any handler: `x-amz-server-side-encryption` on a
+/// GET or HEAD (AWS refuses it there), and SSE-KMS (no KMS yet). SSE-C and SSE-S3 are the
+/// handlers' (`encryption`).
 pub(crate) fn check_encryption_headers(
     method: &Method,
     headers: &HeaderMap,
 ) -> Result<(), S3Error> {
-    let sse_c = headers.keys().any(|k| {
-        let k = k.as_str();
-        k.starts_with("x-amz-server-side-encryption-customer-")
-            || k.starts_with("x-amz-copy-source-server-side-encryption-customer-")
-    });
-    if sse_c {
-        return Err(s3_error!(
-            InvalidRequest,
-            "Server-side encryption with customer-provided keys (SSE-C) is not supported"
-        ));
-    }
     let sse = headers
         .get("x-amz-server-side-encryption")
         .map(|v| v.to_str().unwrap_or("").trim().to_string());
@@ -699,7 +688,8 @@ mod tests {
     fn encryption_and_md5_headers() {
         let refused = |m: &str, h: &[(&str, &str)]| before(&mut req(m, "/b/k", h)).is_err();
         assert!(refused("PUT", &[("content-md5", "")]));
-        assert!(refused(
+        // SSE-C headers are the handlers' to check (`encryption`).
+        assert!(!refused(
             "PUT",
             &[("x-amz-server-side-encryption-customer-algorithm", "AES256")]
         ));

@@ -25,7 +25,7 @@ mod conditions;
 mod convert;
 mod copy_source;
 pub(crate) mod cors;
-mod encryption;
+pub(crate) mod encryption;
 mod error;
 pub mod fixups;
 mod lifecycle;
@@ -197,7 +197,19 @@ impl S3 for SpreadS3 {
         &self,
         req: S3Request<GetBucketEncryptionInput>,
     ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-        encryption::get_bucket_encryption(self, req).await
+        settings::get::<encryption::BucketEncryption, _, _>(req).await
+    }
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        settings::put::<encryption::BucketEncryption, _, _>(self, req).await
+    }
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        settings::delete::<encryption::BucketEncryption, _, _>(self, req).await
     }
     async fn get_object_lock_configuration(
         &self,

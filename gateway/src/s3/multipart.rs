@@ -17,6 +17,7 @@ use super::convert::{
     etag, owner, standard_headers, timestamp, url_encode, user_meta, verify_digests, version_out,
 };
 use super::copy_source;
+use super::encryption;
 use super::error::s3err;
 use super::lock;
 use super::multipart_checksum::UploadChecksum;
@@ -49,6 +50,15 @@ pub async fn create(
             ),
         )
         .await?;
+    let sse = encryption::write_request(&req.headers, &container.settings.props)?;
+    let customer = match &sse {
+        Some(crate::objects::sse::SseRequest::Customer(k)) => Some(k.clone()),
+        _ => None,
+    };
+    let upload_encryption = match &sse {
+        Some(sse) => Some(sse.upload_encryption(s3.svc.key_ring()).map_err(s3err)?),
+        None => None,
+    };
     let input = req.input;
     check_key(&input.key)?;
     props.merge(tags::props_from_header(input.tagging.as_ref())?);
@@ -90,13 +100,18 @@ pub async fn create(
             .name,
         checksum_algorithm: checksum.map(UploadChecksum::to_record),
         props,
+        encryption: upload_encryption,
     };
     s3.svc
         .meta()
         .create_upload(&container.name, &record)
         .await
         .map_err(s3err)?;
+    let enc = encryption::answered(record.encryption.as_ref(), customer.as_ref());
     Ok(S3Response::new(CreateMultipartUploadOutput {
+        server_side_encryption: enc.server_side_encryption,
+        sse_customer_algorithm: enc.sse_customer_algorithm,
+        sse_customer_key_md5: enc.sse_customer_key_md5,
         bucket: Some(container.name),
         key: Some(input.key),
         upload_id: Some(record.upload_id),
@@ -113,9 +128,11 @@ pub async fn upload_part(
     let container = granted::<Access, _>(&mut req)?.container;
     let trailing = req.trailing_headers.clone();
     let checksum = part_checksum(&req.headers, &req.input)?;
+    let customer = encryption::customer_key(&req.headers, false)?;
     let input = req.input;
     let number = part_number(input.part_number)?;
     let upload = upload_of(s3, &container.name, &input.upload_id, &input.key).await?;
+    let sse = encryption::part_request(upload.encryption.as_ref(), customer.clone())?;
     // Each part gets the upload's checksum, sent by the client or not: Complete combines them.
     let upload_algo = UploadChecksum::of(&upload).map(|c| c.algo);
     if let (Some(want), Some(sent)) = (upload_algo, checksum.as_ref().map(|c| c.algo))
@@ -136,6 +153,7 @@ pub async fn upload_part(
             &container,
             &upload,
             number,
+            sse.as_ref(),
             body,
             Digests::new(checksum.as_ref().map(|c| c.algo).or(upload_algo)),
             |_, values| {
@@ -150,7 +168,11 @@ pub async fn upload_part(
         .await
         .map_err(s3err)?;
     let sums = checksum_fields(&part.checksums);
+    let enc = encryption::answered(upload.encryption.as_ref(), customer.as_ref());
     Ok(S3Response::new(UploadPartOutput {
+        server_side_encryption: enc.server_side_encryption,
+        sse_customer_algorithm: enc.sse_customer_algorithm,
+        sse_customer_key_md5: enc.sse_customer_key_md5,
         e_tag: Some(etag(&part.etag)),
         checksum_crc32: sums.crc32,
         checksum_crc32c: sums.crc32c,
@@ -274,14 +296,19 @@ pub async fn upload_part_copy(
         None => 0..source.size,
     };
     let upload = upload_of(s3, &container.name, &input.upload_id, &input.key).await?;
+    let source_key = encryption::customer_key(&req.headers, true)?;
+    let customer = encryption::customer_key(&req.headers, false)?;
+    let sse = encryption::part_request(upload.encryption.as_ref(), customer.clone())?;
+    let keys = s3.svc.unlock(&source, source_key.as_ref()).map_err(s3err)?;
     let algo = UploadChecksum::of(&upload).map(|c| c.algo);
-    let body = s3.svc.read_content(source.chunks.clone(), range);
+    let body = s3.svc.read_object(&source, keys, range).map_err(s3err)?;
     let part = s3
         .svc
         .put_part(
             &container,
             &upload,
             number,
+            sse.as_ref(),
             body,
             Digests::new(algo),
             |_, _| Ok(()),
@@ -289,7 +316,11 @@ pub async fn upload_part_copy(
         .await
         .map_err(s3err)?;
     let sums = checksum_fields(&part.checksums);
+    let enc = encryption::answered(upload.encryption.as_ref(), customer.as_ref());
     Ok(S3Response::new(UploadPartCopyOutput {
+        server_side_encryption: enc.server_side_encryption,
+        sse_customer_algorithm: enc.sse_customer_algorithm,
+        sse_customer_key_md5: enc.sse_customer_key_md5,
         copy_source_version_id: version_out(&source.version_id),
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(etag(&part.etag)),
@@ -448,6 +479,8 @@ fn complete_output(
         checksum_type: sums.checksum_type,
         location: Some(format!("/{}/{}", bucket, record.key)),
         version_id: version_out(&record.version_id),
+        server_side_encryption: encryption::answered(record.encryption.as_ref(), None)
+            .server_side_encryption,
         ..Default::default()
     })
 }

@@ -256,6 +256,7 @@ mod tests {
             policy: "default".into(),
             checksum_algorithm: Some(full32.to_record()),
             props: Default::default(),
+            encryption: None,
         };
         assert_eq!(UploadChecksum::of(&rec), Some(full32));
         rec.checksum_algorithm = Some("CRC32".into());

@@ -13,6 +13,7 @@ use super::convert::{
     user_meta, verify_digests, version_out,
 };
 use super::copy_source::{self, CopiedFrom};
+use super::encryption;
 use super::error::s3err;
 use super::lock;
 use super::service::SpreadS3;
@@ -76,6 +77,11 @@ pub async fn put_object(
         .await
         .map_err(s3err)?;
     let condition = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let sse = encryption::write_request(&req.headers, &container.settings.props)?;
+    let customer = match &sse {
+        Some(crate::objects::sse::SseRequest::Customer(k)) => Some(k.clone()),
+        _ => None,
+    };
     let content_md5 = input.content_md5;
     let body = body_or_empty(input.body);
     let record = s3
@@ -87,6 +93,7 @@ pub async fn put_object(
                 policy,
                 attrs,
                 condition,
+                encryption: sse,
             },
             body,
             digests_for(checksum.as_ref()),
@@ -102,7 +109,11 @@ pub async fn put_object(
         .await
         .map_err(s3err)?;
     let sums = checksum_fields(&record.checksums);
+    let enc = encryption::answered(record.encryption.as_ref(), customer.as_ref());
     Ok(S3Response::new(PutObjectOutput {
+        server_side_encryption: enc.server_side_encryption,
+        sse_customer_algorithm: enc.sse_customer_algorithm,
+        sse_customer_key_md5: enc.sse_customer_key_md5,
         expiration: expiration_header(&container, &record),
         e_tag: Some(etag(&record.etag)),
         version_id: version_out(&record.version_id),
@@ -194,6 +205,9 @@ pub async fn get_object(
         .read_version(s3, &req.input.key, req.input.version_id.as_deref())
         .await?;
     let container = &access.container;
+    let customer = encryption::customer_key(&req.headers, false)?;
+    let keys = s3.svc.unlock(&rec, customer.as_ref()).map_err(s3err)?;
+    let enc = encryption::answered(rec.encryption.as_ref(), customer.as_ref());
     let input = req.input;
     check_conditions(
         &rec,
@@ -205,7 +219,8 @@ pub async fn get_object(
     .map_err(s3err)?;
     let (range, content_range) = resolve_range(input.range, input.part_number, &rec)?;
     let length = range.end - range.start;
-    let body = first_piece_ready(s3.svc.read_content(rec.chunks.clone(), range)).await?;
+    let body = s3.svc.read_object(&rec, keys, range).map_err(s3err)?;
+    let body = first_piece_ready(body).await?;
     let storage_class = storage_class_of(s3, &rec).await;
     let sums = if content_range.is_none() {
         checksums_if(&rec, input.checksum_mode.as_ref())
@@ -215,6 +230,9 @@ pub async fn get_object(
     let (object_lock_mode, object_lock_retain_until_date, object_lock_legal_hold_status) =
         lock::version_fields(&rec);
     let output = GetObjectOutput {
+        server_side_encryption: enc.server_side_encryption,
+        sse_customer_algorithm: enc.sse_customer_algorithm,
+        sse_customer_key_md5: enc.sse_customer_key_md5,
         object_lock_mode,
         object_lock_retain_until_date,
         object_lock_legal_hold_status,
@@ -266,6 +284,9 @@ pub async fn head_object(
         .read_version(s3, &req.input.key, req.input.version_id.as_deref())
         .await?;
     let container = &access.container;
+    let customer = encryption::customer_key(&req.headers, false)?;
+    s3.svc.unlock(&rec, customer.as_ref()).map_err(s3err)?;
+    let enc = encryption::answered(rec.encryption.as_ref(), customer.as_ref());
     let input = req.input;
     check_conditions(
         &rec,
@@ -288,6 +309,9 @@ pub async fn head_object(
     let (object_lock_mode, object_lock_retain_until_date, object_lock_legal_hold_status) =
         lock::version_fields(&rec);
     let mut resp = S3Response::new(HeadObjectOutput {
+        server_side_encryption: enc.server_side_encryption,
+        sse_customer_algorithm: enc.sse_customer_algorithm,
+        sse_customer_key_md5: enc.sse_customer_key_md5,
         object_lock_mode,
         object_lock_retain_until_date,
         object_lock_legal_hold_status,
@@ -431,11 +455,21 @@ pub async fn copy_object(
         ],
     )
     .await?;
+    let source_key = encryption::customer_key(&req.headers, true)?;
+    let sse = encryption::write_request(&req.headers, &container.settings.props)?;
+    let customer = match &sse {
+        Some(crate::objects::sse::SseRequest::Customer(k)) => Some(k.clone()),
+        _ => None,
+    };
     let replace = input
         .metadata_directive
         .as_ref()
         .is_some_and(|d| d.as_str().eq_ignore_ascii_case("REPLACE"));
+    // Copying an object onto itself is allowed when it changes its encryption.
+    let asks_encryption =
+        customer.is_some() || req.headers.contains_key("x-amz-server-side-encryption");
     if !replace
+        && !asks_encryption
         && source_container.name == container.name
         && src_key == *input.key
         && !version_named
@@ -500,18 +534,24 @@ pub async fn copy_object(
         .svc
         .copy_object(
             &source,
+            source_key.as_ref(),
             &container,
             NewObject {
                 key: &input.key,
                 policy,
                 attrs,
                 condition: PutCondition::default(),
+                encryption: sse,
             },
         )
         .await
         .map_err(s3err)?;
     let sums = checksum_fields(&record.checksums);
+    let enc = encryption::answered(record.encryption.as_ref(), customer.as_ref());
     Ok(S3Response::new(CopyObjectOutput {
+        server_side_encryption: enc.server_side_encryption,
+        sse_customer_algorithm: enc.sse_customer_algorithm,
+        sse_customer_key_md5: enc.sse_customer_key_md5,
         version_id: version_out(&record.version_id),
         copy_source_version_id: version_out(&source.version_id),
         copy_object_result: Some(CopyObjectResult {

@@ -67,7 +67,10 @@ pub const OPERATIONS: &[(&str, Rule)] = &[
     ("DeleteBucket", owner("s3:DeleteBucket")),
     ("DeleteBucketAnalyticsConfiguration", NotImplemented),
     ("DeleteBucketCors", owner("s3:PutBucketCORS")),
-    ("DeleteBucketEncryption", NotImplemented),
+    (
+        "DeleteBucketEncryption",
+        owner("s3:PutEncryptionConfiguration"),
+    ),
     (
         "DeleteBucketIntelligentTieringConfiguration",
         NotImplemented,
@@ -158,7 +161,10 @@ pub const OPERATIONS: &[(&str, Rule)] = &[
     ("PutBucketAcl", bucket(Action::PutBucketAcl)),
     ("PutBucketAnalyticsConfiguration", NotImplemented),
     ("PutBucketCors", owner("s3:PutBucketCORS")),
-    ("PutBucketEncryption", NotImplemented),
+    (
+        "PutBucketEncryption",
+        owner("s3:PutEncryptionConfiguration"),
+    ),
     ("PutBucketIntelligentTieringConfiguration", NotImplemented),
     ("PutBucketInventoryConfiguration", NotImplemented),
     (

@@ -134,7 +134,7 @@ impl Source {
     /// Streams bytes `range` of the (assembled) object.
     pub fn stream(&self, svc: &ObjectService, range: Range<u64>) -> ByteStream {
         match self {
-            Source::Plain(r) => Box::pin(svc.read_content(r.chunks.clone(), range)),
+            Source::Plain(r) => Box::pin(svc.read_stored(r, range)),
             Source::Large { pieces, .. } => {
                 let svc = svc.clone();
                 Box::pin(
@@ -180,7 +180,7 @@ struct Segment {
 /// Streams part of one segment, checking it still has the size the manifest recorded.
 async fn segment_stream(svc: ObjectService, seg: Segment, sub: Range<u64>) -> ByteStream {
     match svc.meta().get_object(&seg.container, &seg.key).await {
-        Ok(rec) if rec.size == seg.size => Box::pin(svc.read_content(rec.chunks, sub)),
+        Ok(rec) if rec.size == seg.size => Box::pin(svc.read_stored(&rec, sub)),
         Ok(_) => failed(Error::SegmentUnreadable(format!(
             "segment {}/{} changed size",
             seg.container, seg.key
@@ -209,6 +209,18 @@ pub async fn source(
     rec: ObjectRecord,
     manifest: bool,
 ) -> SwiftResult<Source> {
+    // Swift has no way to send an S3 customer key: such an object is refused before any
+    // byte, rather than cut short after the headers.
+    if rec
+        .encryption
+        .as_ref()
+        .is_some_and(|e| e.mode == meta_api::encryption::SseMode::CustomerKey)
+    {
+        return Err(SwiftError::with(
+            StatusCode::FORBIDDEN,
+            "the object is encrypted with an S3 customer key (SSE-C): read it through S3 with its key",
+        ));
+    }
     if manifest {
         return Ok(Source::Plain(Box::new(rec)));
     }
@@ -494,7 +506,7 @@ async fn read_manifest(swift: &Swift, rec: &ObjectRecord) -> SwiftResult<Vec<Seg
             "manifest too large",
         ));
     }
-    let mut stream = swift.svc.read_content(rec.chunks.clone(), 0..rec.size);
+    let mut stream = swift.svc.read_stored(rec, 0..rec.size);
     let mut buf = Vec::with_capacity(rec.size as usize);
     while let Some(piece) = stream.try_next().await? {
         buf.extend_from_slice(&piece);

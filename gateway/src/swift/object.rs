@@ -619,7 +619,7 @@ async fn put(
             c,
             NewObject {
                 condition,
-                ..NewObject::new(key, policy, attrs)
+                ..NewObject::new(key, policy, attrs).with_default_encryption(c)
             },
             Box::pin(stream),
             Digests::new(None),
@@ -833,7 +833,14 @@ async fn copy(
         Source::Plain(r) if whole => {
             swift
                 .svc
-                .copy_object(r, c, NewObject::new(key, policy, attrs))
+                .copy_object(
+                    r,
+                    None,
+                    c,
+                    NewObject::new(key, policy, attrs)
+                        .keeping_encryption_of(r)
+                        .with_default_encryption(c),
+                )
                 .await?
         }
         _ => {
@@ -845,7 +852,7 @@ async fn copy(
                 .svc
                 .put_object(
                     c,
-                    NewObject::new(key, policy, attrs),
+                    NewObject::new(key, policy, attrs).with_default_encryption(c),
                     body,
                     Digests::new(None),
                     |_, _| Ok(()),

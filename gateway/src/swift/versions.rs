@@ -170,8 +170,9 @@ async fn archive_copy(
         .svc
         .copy_object(
             rec,
+            None,
             archive,
-            NewObject::new(&name, policy, ObjectAttrs::of(rec)),
+            NewObject::new(&name, policy, ObjectAttrs::of(rec)).keeping_encryption_of(rec),
         )
         .await?;
     Ok(())
@@ -276,7 +277,12 @@ async fn restore_newest(
     let policy = swift.svc.resolve_policy(c, None).await?;
     swift
         .svc
-        .copy_object(&rec, c, NewObject::new(key, policy, ObjectAttrs::of(&rec)))
+        .copy_object(
+            &rec,
+            None,
+            c,
+            NewObject::new(key, policy, ObjectAttrs::of(&rec)).keeping_encryption_of(&rec),
+        )
         .await?;
     meta.delete_object(&archive.name, &name).await?;
     Ok(true)

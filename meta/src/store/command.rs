@@ -52,10 +52,14 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 ///   `props`). An older node would drop the settings as unknown fields, or fail to read the
 ///   properties;
 /// - 7: the S3 object ownership setting (`SettingChange::Ownership`, `CreateContainer` with
-///   `ownership`): an older node cannot read the change.
+///   `ownership`): an older node cannot read the change;
 /// - 8: `PutObject` whose condition has `in_place` (a Swift POST rewriting the current
-///   version's metadata): an older node would drop the flag and store a new version.
-pub const COMMAND_VERSION: u32 = 8;
+///   version's metadata): an older node would drop the flag and store a new version;
+/// - 9: server-side encryption (`PutObject`, `CreateUpload` whose record has `encryption`,
+///   `PutPart` whose part has a `key`; `SettingChange::Encryption`, `CreateContainer` with
+///   `encryption`). An older node would drop the encryption parameters and serve ciphertext
+///   as the object, or assemble an encrypted upload at the wrong offsets.
+pub const COMMAND_VERSION: u32 = 9;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -426,6 +430,9 @@ impl Command {
     pub fn version(&self) -> u32 {
         use Command as C;
         // `black_box`: see `carries_typed_values`.
+        if std::hint::black_box(self.carries_encryption()) {
+            return 9;
+        }
         if std::hint::black_box(self.rewrites_in_place()) {
             return 8;
         }
@@ -488,6 +495,21 @@ impl Command {
             C::CreateContainer { settings, .. } => !settings.props.is_empty(),
             C::PutObject { record, .. } => !record.props.is_empty(),
             C::CreateUpload { record, .. } => !record.props.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Whether the command carries server-side encryption parameters (version 9).
+    fn carries_encryption(&self) -> bool {
+        use meta_api::settings::SettingChange;
+        match self {
+            Command::PutObject { record, .. } => record.encryption.is_some(),
+            Command::CreateUpload { record, .. } => record.encryption.is_some(),
+            Command::PutPart { part, .. } => part.key.is_some(),
+            Command::SetContainerSettings { changes, .. } => changes
+                .iter()
+                .any(|c| matches!(c, SettingChange::Encryption(_))),
+            Command::CreateContainer { settings, .. } => settings.props.encryption.is_some(),
             _ => false,
         }
     }

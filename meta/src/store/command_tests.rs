@@ -76,6 +76,7 @@ pub(crate) fn log() -> Vec<Command> {
         mtime_ms: t,
         checksums: Default::default(),
         chunks: vec![chunk(0, 0, size, id)],
+        key: None,
     };
     let upload = |id: &str| UploadRecord {
         upload_id: id.into(),
@@ -87,6 +88,7 @@ pub(crate) fn log() -> Vec<Command> {
         policy: "THREECOPIES".into(),
         checksum_algorithm: None,
         props: Default::default(),
+        encryption: None,
     };
     let heartbeat = |deleted: Vec<String>| Heartbeat {
         id: "svc-a".into(),

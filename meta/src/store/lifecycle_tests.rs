@@ -190,6 +190,7 @@ fn old_uploads_are_aborted() {
         policy: "THREECOPIES".into(),
         checksum_algorithm: None,
         props: Default::default(),
+        encryption: None,
     };
     s.create_upload("b", &upload("u1", "tmp/x", 0)).unwrap();
     s.create_upload("b", &upload("u2", "keep/x", 0)).unwrap();

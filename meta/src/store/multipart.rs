@@ -13,6 +13,7 @@ use super::{Store, check_name};
 use crate::ids;
 use heed::{RoTxn, RwTxn};
 use md5::{Digest, Md5};
+use meta_api::encryption::Encryption;
 use meta_api::error::{Error, Result};
 use meta_api::listing::{Last, Offer, Rollup};
 use meta_api::wire::{
@@ -103,8 +104,22 @@ fn assemble(
     let mut md5 = Md5::new();
     let mut chunks = Vec::new();
     let mut sizes = Vec::with_capacity(chosen.len());
+    let mut keys = Vec::new();
+    // Offset of the next part's chunks: the bytes stored so far (for an encrypted part, its
+    // segments with their tags, more than its plaintext `size`).
     let mut start = 0u64;
+    let mut plain = 0u64;
     for p in &chosen {
+        match (&upload.encryption, &p.key) {
+            (Some(e), Some(key)) if key.mode() == e.mode => keys.push(key.clone()),
+            (None, None) => {}
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "part {} is not encrypted as its upload is",
+                    p.part_number
+                )));
+            }
+        }
         let digest = hex::decode(strip_quotes(&p.etag))
             .map_err(|_| Error::InvalidPart(p.part_number.to_string()))?;
         md5.update(&digest);
@@ -124,13 +139,22 @@ fn assemble(
             });
         }
         sizes.push(p.size);
-        start += p.size;
+        plain += p.size;
+        start += if p.key.is_some() {
+            p.chunks.iter().map(|c| c.size).sum()
+        } else {
+            p.size
+        };
     }
+    let encryption = upload
+        .encryption
+        .as_ref()
+        .map(|e| Encryption { keys, ..e.clone() });
     Ok(ObjectRecord {
         key: upload.key.clone(),
         version_id: "null".to_string(),
         content_id: content_id.to_string(),
-        size: start,
+        size: plain,
         etag: format!("{}-{}", hex::encode(md5.finalize()), chosen.len()),
         mtime_ms: now_ms,
         content_type: upload.content_type.clone(),
@@ -142,6 +166,7 @@ fn assemble(
         chunks,
         delete_marker: false,
         props: upload.props.clone(),
+        encryption,
     })
 }
 

@@ -132,6 +132,7 @@ fn part(n: u32, size: u64, copies: &[(&str, &str)]) -> PartRecord {
         mtime_ms: 1,
         checksums: Default::default(),
         chunks: vec![chunk3(0, copies)],
+        key: None,
     }
 }
 
@@ -187,6 +188,7 @@ fn rdir_follows_every_kind_of_write() {
         policy: "THREECOPIES".into(),
         checksum_algorithm: None,
         props: Default::default(),
+        encryption: None,
     };
     s.create_upload("b", &upload("u1")).unwrap();
     s.put_part("b", "u1", &part(1, 6 << 20, &[("s1", "p1"), ("s2", "p1b")]))

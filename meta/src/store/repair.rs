@@ -206,6 +206,7 @@ fn locate(
                 chunks: Vec::new(),
                 delete_marker: false,
                 props: Default::default(),
+                encryption: None,
             };
             return Ok(Some((rec, c.clone())));
         }

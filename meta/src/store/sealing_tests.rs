@@ -440,3 +440,37 @@ fn ownership_setting_commands_are_version_7() {
         6
     );
 }
+
+#[test]
+fn encryption_commands_are_version_8() {
+    // An older node would drop the encryption parameters: it must refuse these commands.
+    use meta_api::settings::{DefaultEncryption, SettingChange};
+    let set = |change| Command::SetContainerSettings {
+        name: "b".into(),
+        changes: vec![change],
+    };
+    let default = DefaultEncryption {
+        algorithm: "AES256".into(),
+        kms_key_id: None,
+        bucket_key: false,
+    };
+    assert_eq!(set(SettingChange::Encryption(Some(default))).version(), 9);
+    assert_eq!(set(SettingChange::Encryption(None)).version(), 9);
+    let mut rec = super::test_fixtures::object("k", 3, "c1");
+    let put = |rec: &meta_api::wire::ObjectRecord| Command::PutObject {
+        container: "b".into(),
+        record: Box::new(rec.clone()),
+        condition: Default::default(),
+        now_ms: 1,
+        gc_due_ms: 2,
+        pieces_wanted: 0,
+    };
+    assert_eq!(put(&rec).version(), 1);
+    rec.encryption = Some(meta_api::encryption::Encryption {
+        format: meta_api::encryption::FORMAT,
+        mode: meta_api::encryption::SseMode::ClusterKey,
+        segment_size: 65536,
+        keys: vec![],
+    });
+    assert_eq!(put(&rec).version(), 9);
+}

@@ -303,6 +303,7 @@ fn expiry_index_follows_replace_delete_and_multipart() {
         policy: "THREECOPIES".into(),
         checksum_algorithm: None,
         props: Default::default(),
+        encryption: None,
     };
     s.create_upload("cont", &upload).unwrap();
     let part = PartRecord {
@@ -312,6 +313,7 @@ fn expiry_index_follows_replace_delete_and_multipart() {
         mtime_ms: 1,
         checksums: Default::default(),
         chunks: chunks("mp-chunk", 10),
+        key: None,
     };
     s.put_part("cont", &upload.upload_id, &part).unwrap();
     let req = CompleteRequest {

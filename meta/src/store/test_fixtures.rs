@@ -72,5 +72,6 @@ pub fn object(key: &str, size: u64, chunk_id: &str) -> ObjectRecord {
         chunks: vec![chunk(0, 0, size, chunk_id)],
         delete_marker: false,
         props: Default::default(),
+        encryption: None,
     }
 }

@@ -282,6 +282,7 @@ fn containers_are_global_and_deleted_when_empty() {
         policy: "THREECOPIES".into(),
         checksum_algorithm: None,
         props: Default::default(),
+        encryption: None,
     };
     s.create_upload("bucket", &upload).unwrap();
     s.put_part("bucket", &upload.upload_id, &part(1, 10, "p1"))
@@ -312,7 +313,82 @@ fn part(n: u32, size: u64, id: &str) -> PartRecord {
             chunk(0, 0, size / 2, id),
             chunk(1, size / 2, size - size / 2, &format!("{id}b")),
         ],
+        key: None,
     }
+}
+
+/// An encrypted upload: each part keeps its own data key, the object gets them in part order,
+/// its size is the plaintext's and each part's chunks start after the stored bytes (segments
+/// and tags) of the parts before it; a part not encrypted as its upload is refuses completion.
+#[test]
+fn encrypted_multipart_assembles_keys_and_stored_offsets() {
+    use meta_api::encryption::{DataKey, Encryption, FORMAT, SseMode};
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let id = crate::ids::new_upload_id();
+    let encryption = Encryption {
+        format: FORMAT,
+        mode: SseMode::ClusterKey,
+        segment_size: 65536,
+        keys: Vec::new(),
+    };
+    let upload = UploadRecord {
+        upload_id: id.clone(),
+        key: "enc".into(),
+        initiated_ms: 1,
+        content_type: None,
+        headers: Default::default(),
+        user_meta: Default::default(),
+        policy: "THREECOPIES".into(),
+        checksum_algorithm: None,
+        props: Default::default(),
+        encryption: Some(encryption.clone()),
+    };
+    s.create_upload("bucket", &upload).unwrap();
+    let mib5 = 5 * 1024 * 1024;
+    let wrapped = |n: u8| DataKey::Wrapped {
+        key_id: "k1".into(),
+        wrapped: vec![n; 60],
+    };
+    // Stored sizes: the plaintext plus 16 bytes per 64 KiB segment.
+    let stored1 = mib5 + 16 * 80;
+    let mut p1 = part(1, stored1, "e1");
+    p1.size = mib5;
+    p1.key = Some(wrapped(1));
+    let mut p2 = part(2, 7 + 16, "e2");
+    p2.size = 7;
+    p2.key = Some(wrapped(2));
+    s.put_part("bucket", &id, &p1).unwrap();
+    s.put_part("bucket", &id, &p2).unwrap();
+    let mut plain = part(3, 9, "e3");
+    plain.part_number = 3;
+    s.put_part("bucket", &id, &plain).unwrap();
+    let cp = |n: u32| CompletePart {
+        part_number: n,
+        etag: format!("{:032x}", n),
+    };
+    let req = |parts: Vec<CompletePart>| CompleteRequest {
+        parts,
+        checksums: Default::default(),
+        condition: Default::default(),
+    };
+    assert!(matches!(
+        s.complete_upload("bucket", &id, &req(vec![cp(1), cp(3)])),
+        Err(Error::InvalidArgument(_))
+    ));
+    let rec = s
+        .complete_upload("bucket", &id, &req(vec![cp(1), cp(2)]))
+        .unwrap();
+    assert_eq!(rec.size, mib5 + 7);
+    assert_eq!(rec.parts, vec![mib5, 7]);
+    assert_eq!(
+        rec.chunks[2].offset, stored1,
+        "part 2 starts after part 1's stored bytes"
+    );
+    let enc = rec.encryption.as_ref().unwrap();
+    assert_eq!(enc.mode, SseMode::ClusterKey);
+    assert_eq!(enc.keys, vec![wrapped(1), wrapped(2)]);
+    assert_eq!(s.get_object("bucket", "enc").unwrap(), rec);
 }
 
 #[test]
@@ -330,6 +406,7 @@ fn multipart_complete_rules() {
         policy: "THREECOPIES".into(),
         checksum_algorithm: None,
         props: Default::default(),
+        encryption: None,
     };
     s.create_upload("bucket", &upload).unwrap();
     let mib5 = 5 * 1024 * 1024;
@@ -430,6 +507,7 @@ fn list_uploads_sorted_with_markers() {
         policy: "P".into(),
         checksum_algorithm: None,
         props: Default::default(),
+        encryption: None,
     };
     for u in [
         mk("b", "u1", 5),

@@ -413,6 +413,7 @@ fn marker(key: &str, version_id: String, mtime_ms: i64) -> ObjectRecord {
         chunks: Vec::new(),
         delete_marker: true,
         props: Default::default(),
+        encryption: None,
     }
 }
 

@@ -114,6 +114,7 @@ pub fn object_with(
             ec: None,
             inline: None,
         }],
+        encryption: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Disk records of meta2: object versions (`objects`, `versions`), multipart uploads and parts.
 
 use super::{Record, Stored, v1};
+use meta_api::encryption::{DataKey, Encryption};
 use meta_api::error::{Error, Result};
 use meta_api::settings::VersionProps;
 use meta_api::wire::{ChunkCopy, ChunkRecord, EcLayout, ObjectRecord, PartRecord, UploadRecord};
@@ -35,6 +36,9 @@ pub struct ObjectV2 {
     pub delete_marker: bool,
     #[serde(default, skip_serializing_if = "VersionProps::is_empty")]
     pub props: VersionProps,
+    /// Server-side encryption (absent in records written before it, and for plain content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
 }
 
 /// A chunk of a stored version or part.
@@ -92,6 +96,9 @@ pub struct UploadV2 {
     pub checksum_algorithm: Option<String>,
     #[serde(default, skip_serializing_if = "VersionProps::is_empty")]
     pub props: VersionProps,
+    /// Server-side encryption (absent in records written before it, and for plain content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
 }
 
 /// An uploaded part, as stored.
@@ -106,6 +113,9 @@ pub struct PartV1 {
     #[serde(default)]
     pub checksums: BTreeMap<String, String>,
     pub chunks: Vec<ChunkV1>,
+    /// The part's data key when its upload is encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<DataKey>,
 }
 
 impl Record for ObjectV2 {
@@ -281,6 +291,7 @@ impl Stored for ObjectRecord {
             chunks,
             delete_marker,
             props,
+            encryption,
         } = self;
         ObjectV2 {
             v: ObjectV2::VERSION,
@@ -299,6 +310,7 @@ impl Stored for ObjectRecord {
             chunks: chunks_to(chunks),
             delete_marker: *delete_marker,
             props: props.clone(),
+            encryption: encryption.clone(),
         }
     }
 
@@ -320,6 +332,7 @@ impl Stored for ObjectRecord {
             chunks,
             delete_marker,
             props,
+            encryption,
         } = r;
         ObjectRecord {
             key,
@@ -337,6 +350,7 @@ impl Stored for ObjectRecord {
             chunks: chunks_from(chunks),
             delete_marker,
             props,
+            encryption,
         }
     }
 }
@@ -355,6 +369,7 @@ impl Stored for UploadRecord {
             policy,
             checksum_algorithm,
             props,
+            encryption,
         } = self;
         UploadV2 {
             v: UploadV2::VERSION,
@@ -367,6 +382,7 @@ impl Stored for UploadRecord {
             policy: policy.clone(),
             checksum_algorithm: checksum_algorithm.clone(),
             props: props.clone(),
+            encryption: encryption.clone(),
         }
     }
 
@@ -382,6 +398,7 @@ impl Stored for UploadRecord {
             policy,
             checksum_algorithm,
             props,
+            encryption,
         } = r;
         UploadRecord {
             upload_id,
@@ -393,6 +410,7 @@ impl Stored for UploadRecord {
             policy,
             checksum_algorithm,
             props,
+            encryption,
         }
     }
 }
@@ -408,6 +426,7 @@ impl Stored for PartRecord {
             mtime_ms,
             checksums,
             chunks,
+            key,
         } = self;
         PartV1 {
             v: PartV1::VERSION,
@@ -417,6 +436,7 @@ impl Stored for PartRecord {
             mtime_ms: *mtime_ms,
             checksums: checksums.clone(),
             chunks: chunks_to(chunks),
+            key: key.clone(),
         }
     }
 
@@ -429,6 +449,7 @@ impl Stored for PartRecord {
             mtime_ms,
             checksums,
             chunks,
+            key,
         } = r;
         PartRecord {
             part_number,
@@ -437,6 +458,7 @@ impl Stored for PartRecord {
             mtime_ms,
             checksums,
             chunks: chunks_from(chunks),
+            key,
         }
     }
 }

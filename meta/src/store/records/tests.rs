@@ -51,6 +51,7 @@ fn object() -> ObjectRecord {
             legal_hold: true,
             ..Default::default()
         },
+        encryption: None,
     }
 }
 
