@@ -7,13 +7,13 @@ use super::command::{COMMAND_VERSION, Command, Outcome};
 use super::lmdb;
 use super::multipart::MIN_PART_SIZE;
 use super::sealing::{Reseal, SealTarget, SecretForm};
-use super::test_fixtures::{chunk, config, copy, object};
+use super::test_fixtures::{self, chunk, config, copy, object};
 use crate::secrets::Sealed;
 use meta_api::lock::BucketLock;
 use meta_api::settings::{ContainerProps, SettingChange, VersionChange};
 use meta_api::wire::{
     CompletePart, CompleteRequest, ContainerSettings, Heartbeat, PartRecord, PutCondition,
-    ServiceStats, UploadRecord, Versioning,
+    ServiceStats, Versioning,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,18 +78,7 @@ pub(crate) fn log() -> Vec<Command> {
         chunks: vec![chunk(0, 0, size, id)],
         key: None,
     };
-    let upload = |id: &str| UploadRecord {
-        upload_id: id.into(),
-        key: "big".into(),
-        initiated_ms: t,
-        content_type: None,
-        headers: Default::default(),
-        user_meta: Default::default(),
-        policy: "THREECOPIES".into(),
-        checksum_algorithm: None,
-        props: Default::default(),
-        encryption: None,
-    };
+    let upload = |id: &str| test_fixtures::upload(id, "big", t);
     let heartbeat = |deleted: Vec<String>| Heartbeat {
         id: "svc-a".into(),
         kind: "chunkd".into(),

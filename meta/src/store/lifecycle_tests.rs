@@ -4,7 +4,7 @@
 
 use super::test_fixtures;
 use super::*;
-use meta_api::wire::{LifecycleRule, ObjectRecord, UploadRecord, VersionListRequest, Versioning};
+use meta_api::wire::{LifecycleRule, ObjectRecord, VersionListRequest, Versioning};
 use std::collections::BTreeMap;
 
 const DAY: i64 = 1000;
@@ -180,18 +180,7 @@ fn versioned_container() {
 fn old_uploads_are_aborted() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());
-    let upload = |id: &str, key: &str, t: i64| UploadRecord {
-        upload_id: id.to_string(),
-        key: key.to_string(),
-        initiated_ms: t,
-        content_type: None,
-        headers: Default::default(),
-        user_meta: Default::default(),
-        policy: "THREECOPIES".into(),
-        checksum_algorithm: None,
-        props: Default::default(),
-        encryption: None,
-    };
+    let upload = test_fixtures::upload;
     s.create_upload("b", &upload("u1", "tmp/x", 0)).unwrap();
     s.create_upload("b", &upload("u2", "keep/x", 0)).unwrap();
     set_rules(

@@ -5,7 +5,7 @@ use super::Store;
 use super::gc::gc_key;
 use super::records::decode;
 use super::records::repair::RdirRecord;
-use super::test_fixtures::{config, copy, object, store};
+use super::test_fixtures::{self, config, copy, object, store};
 use meta_api::wire::{
     ChunkRecord, CompletePart, CompleteRequest, Heartbeat, ObjectRecord, PartRecord, ReplacedCopy,
     ServiceStats, UploadRecord, Versioning,
@@ -178,18 +178,7 @@ fn rdir_follows_every_kind_of_write() {
     assert!(!rdir_rows(&s).iter().any(|r| r.1 == "d2"));
     // Multipart: parts are indexed under the upload's key; completion keeps the used parts'
     // copies and frees the others; abort frees everything.
-    let upload = |id: &str| UploadRecord {
-        upload_id: id.into(),
-        key: "mp".into(),
-        initiated_ms: 1,
-        content_type: None,
-        headers: Default::default(),
-        user_meta: Default::default(),
-        policy: "THREECOPIES".into(),
-        checksum_algorithm: None,
-        props: Default::default(),
-        encryption: None,
-    };
+    let upload = |id: &str| test_fixtures::upload(id, "mp", 1);
     s.create_upload("b", &upload("u1")).unwrap();
     s.put_part("b", "u1", &part(1, 6 << 20, &[("s1", "p1"), ("s2", "p1b")]))
         .unwrap();

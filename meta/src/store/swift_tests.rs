@@ -294,16 +294,8 @@ fn expiry_index_follows_replace_delete_and_multipart() {
 
     // A multipart upload carrying x-delete-at in its headers.
     let upload = UploadRecord {
-        upload_id: crate::ids::new_upload_id(),
-        key: "mp".into(),
-        initiated_ms: 1,
-        content_type: None,
         headers: map(&[("x-delete-at", &(now - 1).to_string())]),
-        user_meta: Default::default(),
-        policy: "THREECOPIES".into(),
-        checksum_algorithm: None,
-        props: Default::default(),
-        encryption: None,
+        ..test_fixtures::upload(&crate::ids::new_upload_id(), "mp", 1)
     };
     s.create_upload("cont", &upload).unwrap();
     let part = PartRecord {

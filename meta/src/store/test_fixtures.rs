@@ -4,7 +4,7 @@
 
 use super::Store;
 use crate::config::Config;
-use meta_api::wire::{ChunkCopy, ChunkRecord, ContainerSettings, ObjectRecord};
+use meta_api::wire::{ChunkCopy, ChunkRecord, ContainerSettings, ObjectRecord, UploadRecord};
 
 /// A small configuration (64 MiB maps, 4 open environments, GC entries due at once) with its
 /// data in `dir`.
@@ -71,6 +71,23 @@ pub fn object(key: &str, size: u64, chunk_id: &str) -> ObjectRecord {
         parts: vec![],
         chunks: vec![chunk(0, 0, size, chunk_id)],
         delete_marker: false,
+        props: Default::default(),
+        encryption: None,
+    }
+}
+
+/// A plain multipart upload `id` of `key` (policy THREECOPIES, no metadata) started at
+/// `initiated_ms`.
+pub fn upload(id: &str, key: &str, initiated_ms: i64) -> UploadRecord {
+    UploadRecord {
+        upload_id: id.to_string(),
+        key: key.to_string(),
+        initiated_ms,
+        content_type: None,
+        headers: Default::default(),
+        user_meta: Default::default(),
+        policy: "THREECOPIES".into(),
+        checksum_algorithm: None,
         props: Default::default(),
         encryption: None,
     }

@@ -272,18 +272,7 @@ fn containers_are_global_and_deleted_when_empty() {
         Err(Error::NoSuchContainer(_))
     ));
     s.delete_object("bucket", "k").unwrap();
-    let upload = UploadRecord {
-        upload_id: crate::ids::new_upload_id(),
-        key: "mp".into(),
-        initiated_ms: 1,
-        content_type: None,
-        headers: Default::default(),
-        user_meta: Default::default(),
-        policy: "THREECOPIES".into(),
-        checksum_algorithm: None,
-        props: Default::default(),
-        encryption: None,
-    };
+    let upload = test_fixtures::upload(&crate::ids::new_upload_id(), "mp", 1);
     s.create_upload("bucket", &upload).unwrap();
     s.put_part("bucket", &upload.upload_id, &part(1, 10, "p1"))
         .unwrap();
@@ -333,16 +322,8 @@ fn encrypted_multipart_assembles_keys_and_stored_offsets() {
         keys: Vec::new(),
     };
     let upload = UploadRecord {
-        upload_id: id.clone(),
-        key: "enc".into(),
-        initiated_ms: 1,
-        content_type: None,
-        headers: Default::default(),
-        user_meta: Default::default(),
-        policy: "THREECOPIES".into(),
-        checksum_algorithm: None,
-        props: Default::default(),
         encryption: Some(encryption.clone()),
+        ..test_fixtures::upload(&id, "enc", 1)
     };
     s.create_upload("bucket", &upload).unwrap();
     let mib5 = 5 * 1024 * 1024;
@@ -397,16 +378,9 @@ fn multipart_complete_rules() {
     let s = store(dir.path());
     let id = crate::ids::new_upload_id();
     let upload = UploadRecord {
-        upload_id: id.clone(),
-        key: "big".into(),
-        initiated_ms: 1,
         content_type: Some("text/plain".into()),
-        headers: Default::default(),
         user_meta: [("a".to_string(), "b".to_string())].into(),
-        policy: "THREECOPIES".into(),
-        checksum_algorithm: None,
-        props: Default::default(),
-        encryption: None,
+        ..test_fixtures::upload(&id, "big", 1)
     };
     s.create_upload("bucket", &upload).unwrap();
     let mib5 = 5 * 1024 * 1024;
@@ -498,16 +472,8 @@ fn list_uploads_sorted_with_markers() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());
     let mk = |key: &str, id: &str, t: i64| UploadRecord {
-        upload_id: id.into(),
-        key: key.into(),
-        initiated_ms: t,
-        content_type: None,
-        headers: Default::default(),
-        user_meta: Default::default(),
         policy: "P".into(),
-        checksum_algorithm: None,
-        props: Default::default(),
-        encryption: None,
+        ..test_fixtures::upload(id, key, t)
     };
     for u in [
         mk("b", "u1", 5),
