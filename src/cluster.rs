@@ -227,11 +227,38 @@ fn loop_fresh(
     Err(Error::Startup("could not find a free loopback port".into()))
 }
 
-/// A loopback address with a port the OS considers free right now (bind port 0, read, drop).
+/// A loopback address with a port that is free right now and lies below the kernel's
+/// ephemeral range.
+///
+/// `spread dev` keeps its ports across restarts (they are in `cluster.toml`), and a killed
+/// process is restarted on the same port. A port from the ephemeral range (what binding port 0
+/// hands out) can meanwhile become the local end of some outgoing connection, and the restart
+/// then fails with "Address already in use". Ports below that range are only ever taken by a
+/// process that binds them on purpose. Falls back to port 0 if no such port is free.
 pub fn free_loopback_addr() -> Result<SocketAddr> {
+    use rand::Rng;
+    let ephemeral_low = ephemeral_port_low();
+    const LOWEST: u16 = 10_000;
+    if ephemeral_low > LOWEST + 1000 {
+        let mut rng = rand::thread_rng();
+        for _ in 0..64 {
+            let port = rng.gen_range(LOWEST..ephemeral_low);
+            if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+                return Ok(l.local_addr()?);
+            }
+        }
+    }
     let l = TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::Startup(format!("cannot bind a loopback port: {e}")))?;
     Ok(l.local_addr()?)
+}
+
+/// The lowest port of the kernel's ephemeral range (Linux's default if it cannot be read).
+fn ephemeral_port_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
 }
 
 #[cfg(test)]
@@ -382,5 +409,10 @@ pid = 1235
         let a = free_loopback_addr().unwrap();
         assert!(a.ip().is_loopback());
         assert_ne!(a.port(), 0);
+        // Below the ephemeral range, where outgoing connections never take it.
+        let low = ephemeral_port_low();
+        if low > 11_000 {
+            assert!(a.port() < low, "{a} is in the ephemeral range");
+        }
     }
 }

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
@@ -318,10 +318,16 @@ pub fn spread_bin() -> PathBuf {
     );
 }
 
-/// A loopback address with a port that was free a moment ago.
-pub fn free_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr")
+/// The S3 address given to a new `spread dev`: it picks a free port itself, below the kernel's
+/// ephemeral range, so a restart on the same port is not refused because an outgoing
+/// connection took it meanwhile.
+const ANY_S3_PORT: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+/// The S3 address a started `spread dev` chose, from its `cluster.toml`.
+fn chosen_s3_addr(info: &ClusterInfo) -> Result<SocketAddr, String> {
+    let addr = &info.gateway.s3_addr;
+    addr.parse()
+        .map_err(|_| format!("cluster.toml: bad gateway s3_addr {addr:?}"))
 }
 
 /// Whether a process exists and is not a zombie.
@@ -493,12 +499,23 @@ impl Cluster {
         let data_dir = dir.path().join("data");
         let (access_key, secret_key) = new_credentials();
         let mut last_err = String::new();
-        // A port picked by free_addr may be taken by someone else before spread binds it:
-        // try a few fresh ports before giving up.
+        // A port `spread dev` picked may be taken by someone else before it binds it: try a
+        // few times before giving up.
         for _ in 0..3 {
-            let s3_addr = free_addr();
-            match Cluster::spawn(&dir, &data_dir, s3_addr, &opts, &access_key, &secret_key) {
-                Ok((child, endpoint, info)) => {
+            let spawned = Cluster::spawn(
+                &dir,
+                &data_dir,
+                ANY_S3_PORT,
+                &opts,
+                &access_key,
+                &secret_key,
+            )
+            .and_then(|(child, endpoint, info)| {
+                let s3_addr = chosen_s3_addr(&info)?;
+                Ok((child, endpoint, info, s3_addr))
+            });
+            match spawned {
+                Ok((child, endpoint, info, s3_addr)) => {
                     let known_pids = info.pids();
                     return Cluster {
                         dir,
@@ -532,9 +549,20 @@ impl Cluster {
             .map_err(|e| format!("temp dir: {e}"))?;
         let data_dir = dir.path().join("data");
         let (access_key, secret_key) = new_credentials();
-        let s3_addr = free_addr();
-        match Cluster::spawn(&dir, &data_dir, s3_addr, &opts, &access_key, &secret_key) {
-            Ok((child, endpoint, info)) => {
+        let spawned = Cluster::spawn(
+            &dir,
+            &data_dir,
+            ANY_S3_PORT,
+            &opts,
+            &access_key,
+            &secret_key,
+        )
+        .and_then(|(child, endpoint, info)| {
+            let s3_addr = chosen_s3_addr(&info)?;
+            Ok((child, endpoint, info, s3_addr))
+        });
+        match spawned {
+            Ok((child, endpoint, info, s3_addr)) => {
                 let known_pids = info.pids();
                 Ok(Cluster {
                     dir,

@@ -2,7 +2,7 @@
 //!
 //! Two databases: `log` maps a log index (8 bytes, big-endian, so LMDB's order is the log's)
 //! to a versioned [`LogRecord`]; `state` holds one versioned [`LogState`] record with the vote,
-//! the last purged log id and the last committed log id. Every change is one LMDB write
+//! and the last purged log id. Every change is one LMDB write
 //! transaction, committed (fsynced) before openraft hears of it: `append` calls its callback
 //! only after the commit, `save_vote` returns only after it. Calls are serialized by openraft
 //! (`&mut self`) and by LMDB's single writer, so a later write never lands before an earlier
@@ -39,7 +39,7 @@ struct LogRecord {
     entry: super::Entry,
 }
 
-/// The log's own state: what was voted, purged and committed.
+/// The log's own state: the node's identity, what was voted and what was purged.
 #[derive(Serialize, Deserialize, Default, Clone)]
 struct LogState {
     v: u32,
@@ -53,6 +53,8 @@ struct LogState {
     incarnation: Option<u64>,
     vote: Option<Vote>,
     purged: Option<LogId>,
+    /// The committed log id, as earlier versions wrote it down; no longer updated (see
+    /// `save_committed`), kept so their records read. A lower bound of the committed index.
     committed: Option<LogId>,
 }
 
@@ -353,11 +355,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(|e| io(ErrorSubject::Vote, ErrorVerb::Read, e))
     }
 
+    /// Only reported, not written down. openraft calls this each time the committed index
+    /// moves, from its core loop, before the entries are applied: a synced LMDB commit here put
+    /// two more fsyncs on every write's path, on every node. Persisting it is optional in
+    /// openraft: the state machine writes its applied index with the data it covers, so after a
+    /// restart nothing is applied twice or lost, and the leader re-establishes the committed
+    /// index. [`Self::read_committed`] still returns what older versions wrote, a lower bound.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        let this = self.clone();
-        blocking(move || this.update_state(|s| s.committed = committed))
-            .await
-            .map_err(|e| io(ErrorSubject::Store, ErrorVerb::Write, e))?;
         if let Some(o) = &self.observer {
             o.set_committed(committed.map(|c| c.index));
         }
