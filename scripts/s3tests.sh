@@ -138,6 +138,15 @@ ALT_SK="$(rand 40)"
 admin key create "$ALT_ACCOUNT" --access-key "$ALT_AK" --secret-key "$ALT_SK" >/dev/null
 log "main account $MAIN_ACCOUNT, alt account $ALT_ACCOUNT (key $ALT_AK)"
 
+# The suite's SSE-KMS tests name two keys ([s3 main] kms_keyid, kms_keyid2): keys of Spread's
+# built-in key store, created once per cluster.
+KMS_KEYS="$(admin kms key list)"
+for k in testkey-1 testkey-2; do
+    if ! awk 'NR > 1 { print $1 }' <<<"$KMS_KEYS" | grep -x "$k" >/dev/null; then
+        admin kms key create "$k" >/dev/null
+    fi
+done
+
 # ---------------------------------------------------------------- config and report plugin
 hostport="${SPREAD_ENDPOINT#*://}"
 hostport="${hostport%%/*}"
@@ -169,6 +178,8 @@ access_key = $AWS_ACCESS_KEY_ID
 secret_key = $AWS_SECRET_ACCESS_KEY
 storage_classes = STANDARD
 lc_debug_interval = 5
+kms_keyid = testkey-1
+kms_keyid2 = testkey-2
 
 [s3 alt]
 display_name = $ALT_ACCOUNT

@@ -207,6 +207,9 @@ pub enum AdminCommand {
     /// The meta group (Raft): members, leader, progress; adding and removing nodes.
     #[command(subcommand)]
     Meta(MetaCommand),
+    /// The built-in key store of SSE-KMS (`aws:kms`).
+    #[command(subcommand)]
+    Kms(KmsCommand),
     /// One chunk server, asked directly (its scrubber).
     #[command(subcommand)]
     Chunkd(ChunkdCommand),
@@ -244,6 +247,30 @@ pub enum MetaCommand {
     /// Compare every member's state: each digests it at the same log index (a marker the
     /// leader writes); exits non-zero if they differ.
     Verify,
+}
+
+/// `spread admin kms ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum KmsCommand {
+    /// Keys of the key store.
+    #[command(subcommand)]
+    Key(KmsKeyCommand),
+}
+
+/// `spread admin kms key ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum KmsKeyCommand {
+    /// Create a key, enabled; clients name it in `x-amz-server-side-encryption-aws-kms-key-id`
+    /// (1 to 128 ASCII letters, digits and -_./). Its material is made, wrapped by the
+    /// gateways' SSE master key, on its first use.
+    Create { name: String },
+    /// List the keys with their state.
+    List,
+    /// Disable a key: writes with it and reads of objects under it are refused
+    /// (KMS.DisabledException) until it is enabled again.
+    Disable { name: String },
+    /// Enable a disabled key.
+    Enable { name: String },
 }
 
 /// `spread admin chunkd ...`
@@ -730,6 +757,20 @@ mod tests {
         assert!(matches!(
             admin(&["cluster", "gc"]),
             AdminCommand::Cluster(ClusterCommand::Gc)
+        ));
+        assert!(matches!(
+            admin(&["kms", "key", "create", "testkey-1"]),
+            AdminCommand::Kms(KmsCommand::Key(KmsKeyCommand::Create { name }))
+                if name == "testkey-1"
+        ));
+        assert!(matches!(
+            admin(&["kms", "key", "disable", "testkey-1"]),
+            AdminCommand::Kms(KmsCommand::Key(KmsKeyCommand::Disable { name }))
+                if name == "testkey-1"
+        ));
+        assert!(matches!(
+            admin(&["kms", "key", "list"]),
+            AdminCommand::Kms(KmsCommand::Key(KmsKeyCommand::List))
         ));
         assert!(matches!(
             admin(&["bucket", "set-policy", "b", "EC42"]),

@@ -38,6 +38,10 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("internal: {0}")]
     Internal(String),
+    /// A refusal of the SSE-KMS key store, with AWS's code (`KMS.NotFoundException`,
+    /// `KMS.DisabledException`): 400.
+    #[error("{code}: {message}")]
+    Kms { code: &'static str, message: String },
     /// A segment of a Swift large object is missing or no longer what its manifest says.
     #[error("large object segment unreadable: {0}")]
     SegmentUnreadable(String),

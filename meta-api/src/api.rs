@@ -9,6 +9,7 @@
 //! answer, a handler in meta's `server::routes`, a `MetaClient` method calling
 //! [`MetaClient::call`](crate::client::MetaClient::call).
 
+use crate::encryption::{KmsKey, KmsMaterial};
 use crate::settings::{SettingChange, VersionChange};
 use crate::wire::{
     AccountInfo, ChunkCopy, CompleteRequest, ContainerInfo, ContainerSettings, Credential,
@@ -50,6 +51,9 @@ pub const ADMIN_PATHS: &[&str] = &[
     SwiftUserDelete::PATH,
     QuotaSet::PATH,
     QuotaGet::PATH,
+    KmsKeyCreate::PATH,
+    KmsKeyList::PATH,
+    KmsKeySetEnabled::PATH,
     GroupMark::PATH,
     GroupDigest::PATH,
     BACKUP_PATH,
@@ -173,6 +177,44 @@ endpoints! {
     SwiftUserDelete => "/v1/swift/users/delete" -> Empty;
     QuotaSet => "/v1/quotas/set" -> QuotaInfo;
     QuotaGet => "/v1/quotas/get" -> QuotaInfo;
+    KmsKeyCreate => "/v1/kms/keys/create" -> KmsKey;
+    KmsKeyList => "/v1/kms/keys/list" -> Vec<KmsKey>;
+    KmsKeySetEnabled => "/v1/kms/keys/enable" -> KmsKey;
+    KmsKeyGet => "/v1/kms/keys/get" -> Option<KmsKey>;
+    KmsKeySetMaterial => "/v1/kms/keys/material" -> KmsKey;
+}
+
+/// Creates a key of the built-in key store (SSE-KMS), enabled, without material yet (the
+/// first gateway write that uses it makes the material: see [`KmsKeySetMaterial`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KmsKeyCreate {
+    pub name: String,
+}
+
+/// Every key of the key store, by name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KmsKeyList {}
+
+/// Enables or disables a key-store key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KmsKeySetEnabled {
+    pub name: String,
+    pub enabled: bool,
+}
+
+/// One key-store key (`None` when there is no such key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KmsKeyGet {
+    pub name: String,
+}
+
+/// Gives a key-store key its wrapped material if it has none yet (a gateway, on the key's
+/// first use); answers the key as stored, so of two gateways racing the second one takes the
+/// first one's material.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KmsKeySetMaterial {
+    pub name: String,
+    pub material: KmsMaterial,
 }
 
 /// The reverse index of one chunk server: its copies in chunk id order after `after`.

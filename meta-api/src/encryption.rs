@@ -26,6 +26,10 @@ pub struct Encryption {
     /// (so each part can be checked against the key the upload was created with), or none.
     #[serde(default)]
     pub keys: Vec<DataKey>,
+    /// SSE-KMS: the name of the key-store key that wraps the data keys (an upload's record
+    /// has no data key yet, and HEAD answers the name without opening any). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
 }
 
 /// Who holds the key.
@@ -36,6 +40,9 @@ pub enum SseMode {
     CustomerKey,
     /// SSE-S3 (`AES256`): the data key is wrapped by a cluster master key.
     ClusterKey,
+    /// SSE-KMS (`aws:kms`): the data key is wrapped by a key of the built-in key store
+    /// ([`KmsKey`]), whose own material is wrapped by a cluster master key.
+    KmsKey,
 }
 
 /// Where one data key comes from.
@@ -56,6 +63,12 @@ pub enum DataKey {
         #[serde(with = "b64")]
         wrapped: Vec<u8>,
     },
+    /// SSE-KMS: the data key sealed (AES-256-GCM, nonce first) by key-store key `key_id`.
+    Kms {
+        key_id: String,
+        #[serde(with = "b64")]
+        wrapped: Vec<u8>,
+    },
 }
 
 impl DataKey {
@@ -64,8 +77,43 @@ impl DataKey {
         match self {
             DataKey::Derived { .. } => SseMode::CustomerKey,
             DataKey::Wrapped { .. } => SseMode::ClusterKey,
+            DataKey::Kms { .. } => SseMode::KmsKey,
         }
     }
+}
+
+/// A key of the built-in key store (SSE-KMS, `spread admin kms key ...`). Meta keeps its
+/// state; its material, once a gateway has made it, only wrapped by a master key of the
+/// gateways' key file (meta never holds a master key, so never the material in clear).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KmsKey {
+    /// The key id clients name in `x-amz-server-side-encryption-aws-kms-key-id`.
+    pub name: String,
+    pub created_ms: i64,
+    /// A disabled key wraps no new data key and unwraps none (as AWS KMS refuses both).
+    pub enabled: bool,
+    /// `None` until the first write that uses the key (the gateway makes it then).
+    #[serde(default)]
+    pub material: Option<KmsMaterial>,
+}
+
+/// A key-store key's 256-bit material sealed (AES-256-GCM, nonce first, associated data
+/// naming the key) by master key `master_key_id`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KmsMaterial {
+    pub master_key_id: String,
+    #[serde(with = "b64")]
+    pub wrapped: Vec<u8>,
+}
+
+/// Whether `name` may name a key-store key: 1 to 128 ASCII letters, digits and `-_./`
+/// (what AWS key ids and aliases use, `testkey-1`, `alias/app`, UUIDs).
+pub fn valid_kms_key_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
 }
 
 /// Bytes as base64 strings in JSON.
@@ -104,6 +152,7 @@ mod tests {
                     check: vec![5],
                 },
             ],
+            kms_key_id: None,
         };
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(
@@ -112,5 +161,32 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Encryption>(&json).unwrap(), e);
         assert_eq!(e.keys[1].mode(), SseMode::CustomerKey);
+    }
+
+    #[test]
+    fn kms_records_name_their_key_and_old_records_have_none() {
+        let e = Encryption {
+            format: FORMAT,
+            mode: SseMode::KmsKey,
+            segment_size: 65536,
+            keys: vec![DataKey::Kms {
+                key_id: "app".into(),
+                wrapped: vec![1],
+            }],
+            kms_key_id: Some("app".into()),
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"format":1,"mode":"kms_key","segment_size":65536,"keys":[{"kind":"kms","key_id":"app","wrapped":"AQ=="}],"kms_key_id":"app"}"#
+        );
+        assert_eq!(serde_json::from_str::<Encryption>(&json).unwrap(), e);
+        assert_eq!(e.keys[0].mode(), SseMode::KmsKey);
+        let old: Encryption =
+            serde_json::from_str(r#"{"format":1,"mode":"cluster_key","segment_size":65536}"#)
+                .unwrap();
+        assert_eq!(old.kms_key_id, None);
+        assert!(valid_kms_key_name("testkey-1") && valid_kms_key_name("alias/app"));
+        assert!(!valid_kms_key_name("") && !valid_kms_key_name("a b") && !valid_kms_key_name("é"));
     }
 }

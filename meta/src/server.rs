@@ -528,6 +528,11 @@ pub fn routes() -> Routes {
     r.add(|s, q: api::KeyDelete| s.delete_key(&q.access_key).map(|()| api::Empty {}));
     r.add(|s, q: api::QuotaSet| s.set_quota(&q.account, q.container.as_deref(), q.quota));
     r.read(|s, q: api::QuotaGet| s.get_quota(&q.account, q.container.as_deref()));
+    r.add(|s, q: api::KmsKeyCreate| s.create_kms_key(&q.name));
+    r.read(|s, _: api::KmsKeyList| s.list_kms_keys());
+    r.add(|s, q: api::KmsKeySetEnabled| s.set_kms_key_enabled(&q.name, q.enabled));
+    r.read(|s, q: api::KmsKeyGet| s.get_kms_key(&q.name));
+    r.add(|s, q: api::KmsKeySetMaterial| s.set_kms_key_material(&q.name, q.material));
     r.add(|s, q: api::TokenCreate| s.create_token(&q.account, &q.user, q.ttl_secs));
     r.read(|s, q: api::TokenGet| s.get_token(&q.token));
     r.read(|s, q: api::RdirList| s.rdir_list(&q.service, q.after.as_deref(), q.limit));

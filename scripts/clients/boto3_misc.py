@@ -327,9 +327,10 @@ def main():
         s3.get_bucket_encryption,
         Bucket=bucket,
     )
-    # SSE-C and SSE-S3 work (boto3_sse.py); SSE-KMS is refused.
+    # SSE-C, SSE-S3 and SSE-KMS work (boto3_sse.py); SSE-KMS without a key id (Spread has no
+    # AWS-managed default key) and a key id without SSE-KMS are refused.
     for name, headers in [
-        ("SSE-KMS", {"x-amz-server-side-encryption": "aws:kms"}),
+        ("SSE-KMS without a key id", {"x-amz-server-side-encryption": "aws:kms"}),
         ("KMS key without SSE-KMS", {"x-amz-server-side-encryption-aws-kms-key-id": "k"}),
     ]:
         hook = header_hook(s3, "before-call.s3.PutObject", headers)
@@ -351,7 +352,7 @@ def main():
         Bucket=bucket,
         Key="enc",
     )
-    step("object lock on a bucket without it, bucket encryption, SSE-KMS answers")
+    step("object lock on a bucket without it, bucket encryption, SSE-KMS refusals")
 
     # ---------------------------------------------------------------- request details
     e = expect_error("GET missing", 404, "NoSuchKey", s3.get_object, Bucket=bucket, Key="nope")

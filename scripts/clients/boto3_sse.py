@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """boto3 against Spread, server-side encryption (issue #19): SSE-C put/get/range/head/copy/
 multipart (parts and part copies) with the key checks AWS makes, wrong or missing keys refused;
-SSE-S3 (`AES256`) put/get/head/copy, read through Swift as plaintext; bucket default encryption (Put/Get/DeleteBucketEncryption)
-applied to writes without headers; conflicting headers refused; and the bytes on disk (chunk
-files and meta's data) never holding the plaintext of an encrypted object."""
+SSE-S3 (`AES256`) put/get/head/copy, read through Swift as plaintext; SSE-KMS (`aws:kms`) with
+keys of the built-in key store (`spread admin kms key create|list|disable|enable`):
+put/get/head/range/copy/multipart, unknown and disabled keys, the key id, context and bucket-key
+headers; bucket default encryption (Put/Get/DeleteBucketEncryption, AES256 and aws:kms)
+applied to writes without headers; a bucket policy denying unencrypted PUTs and other KMS
+keys; conflicting headers refused; and the bytes on disk (chunk files and meta's data) never
+holding the plaintext of an encrypted object."""
 
 import base64
 import hashlib
 import os
 import secrets
 
-from s3common import check, client, expect_error, fail, step
+from s3common import admin, check, client, expect_error, fail, step
 
 MIB = 1024 * 1024
 BUCKET = f"sse-{secrets.token_hex(4)}"
@@ -239,7 +243,7 @@ def sse_s3(s3):
     check("ServerSideEncryption" not in got, "a copy without encryption headers is plain")
     check(got["Body"].read() == body, "SSE-S3 to plain copy")
     expect_error(
-        "SSE-KMS refused",
+        "SSE-KMS without a key id refused (no AWS-managed default key)",
         400,
         "InvalidArgument",
         s3.put_object,
@@ -249,6 +253,189 @@ def sse_s3(s3):
         ServerSideEncryption="aws:kms",
     )
     return marker
+
+
+def kms_args(key_id):
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_id}
+
+
+def sse_kms(s3, k1, k2):
+    step("SSE-KMS: put, get, head, range, context and bucket-key headers")
+    marker = b"SSEKMS-PLAINTEXT-" + secrets.token_hex(8).encode() + b"|"
+    body = marker_body(marker, 2 * MIB + 70000)
+    context = base64.b64encode(b'{"app":"spread"}').decode()
+    put = s3.put_object(
+        Bucket=BUCKET,
+        Key="k",
+        Body=body,
+        SSEKMSEncryptionContext=context,
+        BucketKeyEnabled=True,
+        **kms_args(k1),
+    )
+    check(put.get("ServerSideEncryption") == "aws:kms", f"put answers aws:kms: {put}")
+    check(put.get("SSEKMSKeyId") == k1, f"put answers the key id: {put.get('SSEKMSKeyId')}")
+    check(put.get("SSEKMSEncryptionContext") == context, "put answers the context back")
+    check(put.get("BucketKeyEnabled") is True, "put answers the bucket key flag back")
+    got = s3.get_object(Bucket=BUCKET, Key="k")
+    check(got.get("ServerSideEncryption") == "aws:kms" and got.get("SSEKMSKeyId") == k1, "get answers aws:kms and the key")
+    check(got["Body"].read() == body, "SSE-KMS round trip")
+    head = s3.head_object(Bucket=BUCKET, Key="k")
+    check(head.get("ServerSideEncryption") == "aws:kms" and head.get("SSEKMSKeyId") == k1, "head answers aws:kms and the key")
+    check(head["ContentLength"] == len(body), "head answers the plaintext size")
+    r = s3.get_object(Bucket=BUCKET, Key="k", Range="bytes=65530-131080")
+    check(r["Body"].read() == body[65530:131081], "SSE-KMS range across segment edges")
+    arn = f"arn:aws:kms:us-east-1:000000000000:key/{k2}"
+    put = s3.put_object(Bucket=BUCKET, Key="k-arn", Body=b"by arn", **kms_args(arn))
+    check(put.get("SSEKMSKeyId") == k2, f"a key ARN names the key: {put.get('SSEKMSKeyId')}")
+    check(s3.get_object(Bucket=BUCKET, Key="k-arn")["Body"].read() == b"by arn", "round trip under the ARN's key")
+    expect_error(
+        "an unknown key", 400, "KMS.NotFoundException", s3.put_object, Bucket=BUCKET, Key="k-bad", Body=b"x", **kms_args("no-such-key-" + secrets.token_hex(4))
+    )
+    bad_context = {"x-amz-server-side-encryption-context": base64.b64encode(b"not json").decode()}
+    hook = hooked(s3, "before-call.s3.PutObject", bad_context)
+    expect_error("a context that is not JSON", 400, "InvalidArgument", s3.put_object, Bucket=BUCKET, Key="k-bad", Body=b"x", **kms_args(k1))
+    s3.meta.events.unregister("before-call.s3.PutObject", hook)
+    expect_error(
+        "an SSE-C key for an SSE-KMS object",
+        400,
+        "InvalidRequest",
+        s3.get_object,
+        Bucket=BUCKET,
+        Key="k",
+        **ssec_args(secrets.token_bytes(32)),
+    )
+    expect_error("nothing stored by refused puts", 404, None, s3.head_object, Bucket=BUCKET, Key="k-bad")
+
+    step("SSE-KMS: copy to another key, to plain, from SSE-S3; Swift reads the plaintext")
+    c = s3.copy_object(Bucket=BUCKET, Key="k-copy", CopySource={"Bucket": BUCKET, "Key": "k"}, **kms_args(k2))
+    check(c.get("SSEKMSKeyId") == k2, "copy answers the destination key")
+    got = s3.get_object(Bucket=BUCKET, Key="k-copy")
+    check(got.get("SSEKMSKeyId") == k2 and got["Body"].read() == body, "copy under another KMS key")
+    s3.copy_object(Bucket=BUCKET, Key="k-plain", CopySource={"Bucket": BUCKET, "Key": "k"})
+    got = s3.get_object(Bucket=BUCKET, Key="k-plain")
+    check("ServerSideEncryption" not in got and got["Body"].read() == body, "SSE-KMS to plain copy")
+    s3.copy_object(Bucket=BUCKET, Key="s-to-kms", CopySource={"Bucket": BUCKET, "Key": "s"}, **kms_args(k1))
+    check(s3.head_object(Bucket=BUCKET, Key="s-to-kms").get("SSEKMSKeyId") == k1, "SSE-S3 to SSE-KMS copy")
+    swift_get("k", body)
+
+    step("SSE-KMS multipart: parts under the upload's key, ranges across parts")
+    parts_data = [secrets.token_bytes(5 * MIB + 3), secrets.token_bytes(777)]
+    up = s3.create_multipart_upload(Bucket=BUCKET, Key="kmp", **kms_args(k1))
+    check(up.get("ServerSideEncryption") == "aws:kms" and up.get("SSEKMSKeyId") == k1, f"create answers the key: {up}")
+    parts = []
+    for n, data in enumerate(parts_data, start=1):
+        r = s3.upload_part(Bucket=BUCKET, Key="kmp", UploadId=up["UploadId"], PartNumber=n, Body=data)
+        check(r.get("SSEKMSKeyId") == k1, "a part answers the upload's key")
+        parts.append({"PartNumber": n, "ETag": r["ETag"]})
+    done = s3.complete_multipart_upload(
+        Bucket=BUCKET, Key="kmp", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
+    )
+    check(done.get("SSEKMSKeyId") == k1, "complete answers the key")
+    whole = b"".join(parts_data)
+    got = s3.get_object(Bucket=BUCKET, Key="kmp")
+    check(got.get("SSEKMSKeyId") == k1 and got["Body"].read() == whole, "SSE-KMS multipart round trip")
+    edge = len(parts_data[0])
+    r = s3.get_object(Bucket=BUCKET, Key="kmp", Range=f"bytes={edge - 5}-{edge + 5}")
+    check(r["Body"].read() == whole[edge - 5 : edge + 6], "SSE-KMS multipart range across parts")
+    expect_error(
+        "an upload under an unknown key", 400, "KMS.NotFoundException", s3.create_multipart_upload, Bucket=BUCKET, Key="kmp2", **kms_args("no-such-key-" + secrets.token_hex(4))
+    )
+
+    step("SSE-KMS: a disabled key refuses writes and reads; enabled again, reads work")
+    listed = admin("kms", "key", "list")
+    check(any(line.split()[:2] == [k1, "enabled"] for line in listed.splitlines()), f"key listed enabled: {listed}")
+    admin("kms", "key", "disable", k1)
+    check(
+        any(line.split()[:2] == [k1, "disabled"] for line in admin("kms", "key", "list").splitlines()),
+        "key listed disabled",
+    )
+    expect_error("a write with a disabled key", 400, "KMS.DisabledException", s3.put_object, Bucket=BUCKET, Key="k-off", Body=b"x", **kms_args(k1))
+    expect_error("a read under a disabled key", 400, "KMS.DisabledException", s3.get_object, Bucket=BUCKET, Key="k")
+    head = s3.head_object(Bucket=BUCKET, Key="k")
+    check(head.get("SSEKMSKeyId") == k1, "HEAD answers under a disabled key (it opens no key, as AWS's calls no KMS)")
+    check(s3.get_object(Bucket=BUCKET, Key="k-copy")["Body"].read() == body, "objects under other keys still read")
+    admin("kms", "key", "enable", k1)
+    check(s3.get_object(Bucket=BUCKET, Key="k")["Body"].read() == body, "read again once the key is enabled")
+    return marker
+
+
+def swift_get(key, body):
+    """A Swift GET of `key` (SSE-S3 or SSE-KMS) answers its plaintext."""
+    import requests
+
+    auth = requests.get(
+        os.environ["SPREAD_SWIFT_AUTH"],
+        headers={"X-Auth-User": os.environ["SPREAD_SWIFT_USER"], "X-Auth-Key": os.environ["SPREAD_SWIFT_KEY"]},
+        timeout=30,
+    )
+    check(auth.status_code in (200, 204), f"swift auth: {auth.status_code}")
+    url, token = auth.headers["X-Storage-Url"], auth.headers["X-Auth-Token"]
+    r = requests.get(f"{url}/{BUCKET}/{key}", headers={"X-Auth-Token": token}, timeout=60)
+    check(r.status_code == 200 and r.content == body, f"swift GET of {key}: {r.status_code}")
+
+
+def kms_default_and_policy(s3, k2):
+    step("bucket default encryption with aws:kms; a policy denying unencrypted PUTs and other keys")
+    b = BUCKET + "-kms"
+    s3.create_bucket(Bucket=b)
+    expect_error(
+        "aws:kms default without a key id",
+        400,
+        "InvalidArgument",
+        s3.put_bucket_encryption,
+        Bucket=b,
+        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]},
+    )
+    conf = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": k2}}]}
+    s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration=conf)
+    got = s3.get_bucket_encryption(Bucket=b)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    check(got["ApplyServerSideEncryptionByDefault"].get("KMSMasterKeyID") == k2, f"default read back: {got}")
+    s3.put_object(Bucket=b, Key="d", Body=b"kms default")
+    got = s3.get_object(Bucket=b, Key="d")
+    check(got.get("ServerSideEncryption") == "aws:kms" and got.get("SSEKMSKeyId") == k2, "a PUT without headers gets the KMS default")
+    check(got["Body"].read() == b"kms default", "KMS default round trip")
+    s3.delete_bucket_encryption(Bucket=b)
+    import json
+
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{b}/*",
+                "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}},
+            },
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{b}/*",
+                "Condition": {
+                    "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": k2},
+                },
+            },
+        ],
+    }
+    s3.put_bucket_policy(Bucket=b, Policy=json.dumps(policy))
+    expect_error("an unencrypted PUT denied by the policy", 403, "AccessDenied", s3.put_object, Bucket=b, Key="p", Body=b"x")
+    expect_error(
+        "a PUT under another KMS key denied by the policy",
+        403,
+        "AccessDenied",
+        s3.put_object,
+        Bucket=b,
+        Key="p",
+        Body=b"x",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId="testkey-other",
+    )
+    s3.put_object(Bucket=b, Key="p1", Body=b"x", ServerSideEncryption="AES256")
+    s3.put_object(Bucket=b, Key="p2", Body=b"x", **kms_args(k2))
+    check(s3.head_object(Bucket=b, Key="p2").get("SSEKMSKeyId") == k2, "the allowed KMS PUT went through")
+    s3.delete_bucket_policy(Bucket=b)
 
 
 def swift_reads(sse_s3_body):
@@ -317,12 +504,20 @@ def main():
     markers = [sse_c(s3)]
     multipart(s3)
     markers.append(sse_s3(s3))
+    k1, k2 = f"kms-{secrets.token_hex(4)}", f"kms-{secrets.token_hex(4)}"
+    for k in (k1, k2):
+        check(f"created KMS key {k}" in admin("kms", "key", "create", k), f"kms key create {k}")
+    markers.append(sse_kms(s3, k1, k2))
     bucket_default(s3)
+    kms_default_and_policy(s3, k2)
     step("the plaintext of encrypted objects is nowhere in the data dir")
     # The markers of the plain copy `s-plain` are on disk: proof the search finds plaintext.
-    found_plain = on_disk(markers[1])
-    check(found_plain, "the search finds the plain copy's bytes (else it proves nothing)")
+    # (`s-plain` of SSE-S3's marker, `k-plain` of SSE-KMS's.)
+    plain_s3, plain_kms = on_disk(markers[1]), on_disk(markers[2])
+    check(plain_s3 and plain_kms, "the search finds the plain copies' bytes (else it proves nothing)")
+    found_plain = plain_s3 + plain_kms
     s3.delete_object(Bucket=BUCKET, Key="s-plain")
+    s3.delete_object(Bucket=BUCKET, Key="k-plain")
     for m in markers:
         # The plain copy's chunks may linger until GC: only files other than those count.
         hits = [p for p in on_disk(m) if p not in found_plain]

@@ -12,7 +12,8 @@ pub mod table;
 
 use crate::cli::{
     AccountCommand, AdminArgs, AdminCommand, BucketCommand, ChunkdCommand, ClusterCommand,
-    KeyCommand, MetaCommand, ObjectCommand, PolicyCommand, QuotaCommand, SwiftUserCommand,
+    KeyCommand, KmsCommand, KmsKeyCommand, MetaCommand, ObjectCommand, PolicyCommand, QuotaCommand,
+    SwiftUserCommand,
 };
 use crate::cluster;
 use crate::error::{Error, Result};
@@ -133,6 +134,45 @@ pub async fn run(args: AdminArgs) -> Result<()> {
                 })
                 .await?;
             format!("deleted swift user {account}:{user}\n")
+        }
+        AdminCommand::Kms(KmsCommand::Key(KmsKeyCommand::Create { name })) => {
+            let k = client
+                .call(&meta_api::api::KmsKeyCreate { name: name.clone() })
+                .await?;
+            format!("created KMS key {}\n", k.name)
+        }
+        AdminCommand::Kms(KmsCommand::Key(KmsKeyCommand::List)) => {
+            let mut t = Table::new(["NAME", "STATE", "MATERIAL", "CREATED"]);
+            for k in client.call(&meta_api::api::KmsKeyList {}).await? {
+                t.row([
+                    k.name,
+                    if k.enabled { "enabled" } else { "disabled" }.to_string(),
+                    match &k.material {
+                        Some(m) => format!("wrapped by {}", m.master_key_id),
+                        None => "not made yet".to_string(),
+                    },
+                    table::ago(now_ms() - k.created_ms),
+                ]);
+            }
+            t.to_string()
+        }
+        AdminCommand::Kms(KmsCommand::Key(KmsKeyCommand::Disable { name })) => {
+            client
+                .call(&meta_api::api::KmsKeySetEnabled {
+                    name: name.clone(),
+                    enabled: false,
+                })
+                .await?;
+            format!("disabled KMS key {name}\n")
+        }
+        AdminCommand::Kms(KmsCommand::Key(KmsKeyCommand::Enable { name })) => {
+            client
+                .call(&meta_api::api::KmsKeySetEnabled {
+                    name: name.clone(),
+                    enabled: true,
+                })
+                .await?;
+            format!("enabled KMS key {name}\n")
         }
         AdminCommand::Quota(QuotaCommand::Set {
             account,

@@ -19,7 +19,7 @@ mod writer;
 
 pub use digest::{ChecksumAlgo, DigestValues, Digests, checksum_base64};
 pub use put::{NewObject, ObjectAttrs};
-pub use reader::ObjectStream;
+pub use reader::{ObjectStream, StoredStream};
 pub use writer::{ContentTarget, Written};
 
 use std::collections::HashMap;
@@ -102,6 +102,70 @@ impl ObjectService {
     /// The SSE-S3 master keys, when the gateway was given a key file.
     pub fn key_ring(&self) -> Option<&sse::KeyRing> {
         self.inner.key_ring.as_ref()
+    }
+
+    /// The key-store key `name` (SSE-KMS), opened with the master key file: it must exist
+    /// (else `KMS.NotFoundException`) and be enabled (else `KMS.DisabledException`, for
+    /// writes and reads alike, as AWS KMS refuses both). A key without material yet gets it
+    /// now when `writing` (made here, wrapped by the current master key; meta keeps the first
+    /// material it is given, so of two gateways racing both use the winner's).
+    pub async fn kms_key(&self, name: &str, writing: bool) -> crate::Result<sse::KmsKey> {
+        use crate::error::Error;
+        let ring = self.key_ring().ok_or_else(|| {
+            Error::InvalidRequest(
+                "server-side encryption with KMS keys (aws:kms) needs an SSE key file, which this gateway has not been given (sse_key_file)".into(),
+            )
+        })?;
+        let key = self
+            .meta()
+            .call(&meta_api::api::KmsKeyGet {
+                name: name.to_string(),
+            })
+            .await?
+            .ok_or_else(|| Error::Kms {
+                code: "KMS.NotFoundException",
+                message: format!("Invalid keyId '{name}': no such key in the key store"),
+            })?;
+        if !key.enabled {
+            return Err(Error::Kms {
+                code: "KMS.DisabledException",
+                message: format!("The KMS key '{name}' is disabled"),
+            });
+        }
+        match &key.material {
+            Some(m) => ring.open_kms_material(name, m),
+            None if writing => {
+                let (opened, material) = ring.new_kms_material(name)?;
+                let stored = self
+                    .meta()
+                    .call(&meta_api::api::KmsKeySetMaterial {
+                        name: name.to_string(),
+                        material: material.clone(),
+                    })
+                    .await?;
+                match stored.material {
+                    Some(m) if m == material => Ok(opened),
+                    Some(m) => ring.open_kms_material(name, &m),
+                    None => Err(Error::Internal(format!(
+                        "meta kept no material for KMS key {name:?}"
+                    ))),
+                }
+            }
+            None => Err(Error::Internal(format!(
+                "KMS key {name:?} has no material, yet an object is encrypted under it"
+            ))),
+        }
+    }
+
+    /// The opened key-store key an SSE-KMS request names (`None` for other requests).
+    pub async fn kms_key_for(
+        &self,
+        sse: Option<&sse::SseRequest>,
+    ) -> crate::Result<Option<sse::KmsKey>> {
+        match sse.and_then(sse::SseRequest::kms_key_id) {
+            Some(name) => Ok(Some(self.kms_key(name, true).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The storage policies in force (applied policy file, or the built-in default).

@@ -63,31 +63,33 @@ impl<'a> NewObject<'a> {
         }
     }
 
-    /// The same, encrypted with SSE-S3 when `container` has that default encryption and no
-    /// encryption was asked for (Swift writes, which have no encryption headers).
+    /// The same, encrypted with SSE-S3 or SSE-KMS when `container` has that default
+    /// encryption and no encryption was asked for (Swift writes, which have no encryption
+    /// headers).
     pub fn with_default_encryption(mut self, container: &ContainerInfo) -> NewObject<'a> {
-        if self.encryption.is_none()
-            && container
-                .settings
-                .props
-                .encryption
-                .as_ref()
-                .is_some_and(|d| d.algorithm == "AES256")
-        {
-            self.encryption = Some(SseRequest::Cluster);
+        if self.encryption.is_none() {
+            self.encryption = match container.settings.props.encryption.as_ref() {
+                Some(d) if d.algorithm == "AES256" => Some(SseRequest::Cluster),
+                Some(d) if d.algorithm == "aws:kms" => d.kms_key_id.clone().map(SseRequest::Kms),
+                _ => None,
+            };
         }
         self
     }
 
-    /// The same, encrypted with SSE-S3 when `source` is (Swift copies and version archives
-    /// keep an SSE-S3 object encrypted; they have no customer key to give an SSE-C one).
+    /// The same, encrypted with SSE-S3 (or SSE-KMS under the same key) when `source` is
+    /// (Swift copies and version archives keep such an object encrypted; they have no
+    /// customer key to give an SSE-C one).
     pub fn keeping_encryption_of(mut self, source: &ObjectRecord) -> NewObject<'a> {
-        if source
-            .encryption
-            .as_ref()
-            .is_some_and(|e| e.mode == meta_api::encryption::SseMode::ClusterKey)
-        {
-            self.encryption = Some(SseRequest::Cluster);
+        use meta_api::encryption::SseMode;
+        match source.encryption.as_ref() {
+            Some(e) if e.mode == SseMode::ClusterKey => self.encryption = Some(SseRequest::Cluster),
+            Some(e) if e.mode == SseMode::KmsKey => {
+                if let Some(name) = super::sse::kms_key_of(e) {
+                    self.encryption = Some(SseRequest::Kms(name.to_string()));
+                }
+            }
+            _ => {}
         }
         self
     }
@@ -114,9 +116,10 @@ impl ObjectService {
             condition,
             encryption,
         } = obj;
+        let kms = self.kms_key_for(encryption.as_ref()).await?;
         let (sealer, encryption) = match &encryption {
             Some(sse) => {
-                let (content_key, data_key) = sse.new_key(self.key_ring())?;
+                let (content_key, data_key) = sse.new_key(self.key_ring(), kms.as_ref())?;
                 let mut enc = sse.encryption();
                 enc.keys.push(data_key);
                 (Some(Sealer::new(&content_key, enc.segment_size)), Some(enc))
@@ -246,9 +249,10 @@ impl ObjectService {
             policy,
             position_prefix: format!("p{part_number}:"),
         };
+        let kms = self.kms_key_for(sse).await?;
         let (sealer, key) = match (sse, &upload.encryption) {
             (Some(sse), Some(enc)) if sse.mode() == enc.mode => {
-                let (content_key, data_key) = sse.new_key(self.key_ring())?;
+                let (content_key, data_key) = sse.new_key(self.key_ring(), kms.as_ref())?;
                 (
                     Some(Sealer::new(&content_key, enc.segment_size)),
                     Some(data_key),
@@ -304,7 +308,7 @@ impl ObjectService {
         container: &ContainerInfo,
         obj: NewObject<'_>,
     ) -> Result<ObjectRecord> {
-        let keys = self.unlock(source, source_key)?;
+        let keys = self.unlock(source, source_key).await?;
         let body = self.read_object(source, keys, 0..source.size)?;
         let algo = source
             .checksums

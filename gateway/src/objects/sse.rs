@@ -20,12 +20,17 @@
 //!   byte is read. The customer's key is never stored.
 //! - SSE-S3: the data key is random, stored wrapped (AES-256-GCM, random nonce first, associated
 //!   data `spread sse-s3 data key`) by a master key of the gateway's key file, named by its id.
+//! - SSE-KMS: the data key is random, stored wrapped (the same way, associated data
+//!   `spread sse-kms data key`) by a key of the built-in key store ([`KmsKey`], named by the
+//!   client), whose 256-bit material meta keeps wrapped by a master key of the key file
+//!   (associated data `spread kms key material:` and the key's name, so a material cannot be
+//!   moved to another key). Made by the first gateway that writes with the key.
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng as AeadRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use bytes::{Bytes, BytesMut};
 use hkdf::Hkdf;
-use meta_api::encryption::{DataKey, Encryption, FORMAT, SseMode};
+use meta_api::encryption::{DataKey, Encryption, FORMAT, KmsMaterial, SseMode};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::Sha256;
@@ -41,6 +46,8 @@ const SEGMENT_AAD: &[u8] = b"spread-sse1";
 const DERIVE_INFO: &[u8] = b"spread sse-c data key";
 const CHECK_INFO: &[u8] = b"spread sse-c key check";
 const WRAP_AAD: &[u8] = b"spread sse-s3 data key";
+const KMS_WRAP_AAD: &[u8] = b"spread sse-kms data key";
+const KMS_MATERIAL_AAD: &str = "spread kms key material:";
 const SALT_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
 
@@ -66,6 +73,29 @@ fn segment_aad(index: u64, last: bool) -> [u8; 20] {
     a[11..19].copy_from_slice(&index.to_be_bytes());
     a[19] = u8::from(last);
     a
+}
+
+/// `key` sealed by `cipher` (random nonce first) under associated data `aad`.
+fn seal_key(cipher: &Aes256Gcm, key: &[u8; 32], aad: &[u8]) -> Result<Vec<u8>> {
+    let n = Aes256Gcm::generate_nonce(&mut AeadRng);
+    let sealed = cipher
+        .encrypt(&n, Payload { msg: key, aad })
+        .map_err(|_| Error::Internal("wrapping a key failed".into()))?;
+    let mut wrapped = n.to_vec();
+    wrapped.extend_from_slice(&sealed);
+    Ok(wrapped)
+}
+
+/// The key [`seal_key`] sealed; `None` when it does not open (another key, or altered).
+fn open_key(cipher: &Aes256Gcm, wrapped: &[u8], aad: &[u8]) -> Option<[u8; 32]> {
+    if wrapped.len() < NONCE_LEN {
+        return None;
+    }
+    let (n, ct) = wrapped.split_at(NONCE_LEN);
+    let plain = cipher
+        .decrypt(Nonce::from_slice(n), Payload { msg: ct, aad })
+        .ok()?;
+    plain.try_into().ok()
 }
 
 /// A content's 256-bit data key.
@@ -176,24 +206,16 @@ impl KeyRing {
         self.keys.first().map_or("", |(k, _)| k.as_str())
     }
 
-    fn new_content_key(&self) -> Result<(ContentKey, DataKey)> {
-        let (kid, cipher) = self
-            .keys
+    fn current(&self) -> Result<&(String, Aes256Gcm)> {
+        self.keys
             .first()
-            .ok_or_else(|| Error::Config("the SSE key file holds no key".into()))?;
+            .ok_or_else(|| Error::Config("the SSE key file holds no key".into()))
+    }
+
+    fn new_content_key(&self) -> Result<(ContentKey, DataKey)> {
+        let (kid, cipher) = self.current()?;
         let key = ContentKey::random();
-        let n = Aes256Gcm::generate_nonce(&mut AeadRng);
-        let sealed = cipher
-            .encrypt(
-                &n,
-                Payload {
-                    msg: &key.0,
-                    aad: WRAP_AAD,
-                },
-            )
-            .map_err(|_| Error::Internal("wrapping a data key failed".into()))?;
-        let mut wrapped = n.to_vec();
-        wrapped.extend_from_slice(&sealed);
+        let wrapped = seal_key(cipher, &key.0, WRAP_AAD)?;
         Ok((
             key,
             DataKey::Wrapped {
@@ -209,27 +231,47 @@ impl KeyRing {
                 "the object's data key is wrapped by master key {key_id:?}, which is not in the SSE key file"
             ))
         })?;
-        if wrapped.len() < NONCE_LEN {
-            return Err(Error::Internal("a wrapped data key is too short".into()));
-        }
-        let (n, ct) = wrapped.split_at(NONCE_LEN);
-        let plain = cipher
-            .decrypt(
-                Nonce::from_slice(n),
-                Payload {
-                    msg: ct,
-                    aad: WRAP_AAD,
-                },
-            )
-            .map_err(|_| {
+        open_key(cipher, wrapped, WRAP_AAD)
+            .map(ContentKey)
+            .ok_or_else(|| {
                 Error::Internal(format!(
                     "the object's data key does not open with master key {key_id:?}"
                 ))
-            })?;
-        let k: [u8; 32] = plain
-            .try_into()
-            .map_err(|_| Error::Internal("an unwrapped data key is not 32 bytes".into()))?;
-        Ok(ContentKey(k))
+            })
+    }
+
+    /// A new material for key-store key `name`: the opened key, and its material wrapped by
+    /// the current master key (what meta keeps).
+    pub fn new_kms_material(&self, name: &str) -> Result<(KmsKey, KmsMaterial)> {
+        let (kid, cipher) = self.current()?;
+        let mut k = [0u8; 32];
+        OsRng.fill_bytes(&mut k);
+        let aad = format!("{KMS_MATERIAL_AAD}{name}");
+        let wrapped = seal_key(cipher, &k, aad.as_bytes())?;
+        Ok((
+            KmsKey::new(name, &k),
+            KmsMaterial {
+                master_key_id: kid.clone(),
+                wrapped,
+            },
+        ))
+    }
+
+    /// Opens the material of key-store key `name`.
+    pub fn open_kms_material(&self, name: &str, material: &KmsMaterial) -> Result<KmsKey> {
+        let kid = &material.master_key_id;
+        let (_, cipher) = self.keys.iter().find(|(k, _)| k == kid).ok_or_else(|| {
+            Error::Internal(format!(
+                "KMS key {name:?} is wrapped by master key {kid:?}, which is not in the SSE key file"
+            ))
+        })?;
+        let aad = format!("{KMS_MATERIAL_AAD}{name}");
+        let k = open_key(cipher, &material.wrapped, aad.as_bytes()).ok_or_else(|| {
+            Error::Internal(format!(
+                "the material of KMS key {name:?} does not open with master key {kid:?}"
+            ))
+        })?;
+        Ok(KmsKey::new(name, &k))
     }
 
     /// A data key wrapped by another key of this ring, wrapped again by the current key
@@ -238,19 +280,8 @@ impl KeyRing {
         match key {
             DataKey::Wrapped { key_id, wrapped } if key_id != self.current_id() => {
                 let plain = self.unwrap_key(key_id, wrapped)?;
-                let (kid, cipher) = &self.keys[0];
-                let n = Aes256Gcm::generate_nonce(&mut AeadRng);
-                let sealed = cipher
-                    .encrypt(
-                        &n,
-                        Payload {
-                            msg: &plain.0,
-                            aad: WRAP_AAD,
-                        },
-                    )
-                    .map_err(|_| Error::Internal("wrapping a data key failed".into()))?;
-                let mut wrapped = n.to_vec();
-                wrapped.extend_from_slice(&sealed);
+                let (kid, cipher) = self.current()?;
+                let wrapped = seal_key(cipher, &plain.0, WRAP_AAD)?;
                 Ok(Some(DataKey::Wrapped {
                     key_id: kid.clone(),
                     wrapped,
@@ -261,11 +292,67 @@ impl KeyRing {
     }
 }
 
+/// An opened key of the key store (SSE-KMS): it wraps and unwraps data keys.
+#[derive(Clone)]
+pub struct KmsKey {
+    name: String,
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for KmsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KmsKey({})", self.name)
+    }
+}
+
+impl KmsKey {
+    fn new(name: &str, material: &[u8; 32]) -> KmsKey {
+        KmsKey {
+            name: name.to_string(),
+            cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(material)),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn new_content_key(&self) -> Result<(ContentKey, DataKey)> {
+        let key = ContentKey::random();
+        let wrapped = seal_key(&self.cipher, &key.0, KMS_WRAP_AAD)?;
+        Ok((
+            key,
+            DataKey::Kms {
+                key_id: self.name.clone(),
+                wrapped,
+            },
+        ))
+    }
+
+    fn unwrap_key(&self, key_id: &str, wrapped: &[u8]) -> Result<ContentKey> {
+        if key_id != self.name {
+            return Err(Error::Internal(format!(
+                "a data key is wrapped by KMS key {key_id:?}, not by {:?}",
+                self.name
+            )));
+        }
+        open_key(&self.cipher, wrapped, KMS_WRAP_AAD)
+            .map(ContentKey)
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "the object's data key does not open with KMS key {key_id:?}"
+                ))
+            })
+    }
+}
+
 /// What a request asks the content it writes to be encrypted with.
 #[derive(Debug, Clone)]
 pub enum SseRequest {
     Customer(CustomerKey),
     Cluster,
+    /// SSE-KMS under the key-store key of this name.
+    Kms(String),
 }
 
 impl SseRequest {
@@ -273,6 +360,15 @@ impl SseRequest {
         match self {
             SseRequest::Customer(_) => SseMode::CustomerKey,
             SseRequest::Cluster => SseMode::ClusterKey,
+            SseRequest::Kms(_) => SseMode::KmsKey,
+        }
+    }
+
+    /// The key-store key an SSE-KMS request names.
+    pub fn kms_key_id(&self) -> Option<&str> {
+        match self {
+            SseRequest::Kms(name) => Some(name),
+            _ => None,
         }
     }
 
@@ -283,14 +379,20 @@ impl SseRequest {
             mode: self.mode(),
             segment_size: SEGMENT_SIZE,
             keys: Vec::new(),
+            kms_key_id: self.kms_key_id().map(str::to_string),
         }
     }
 
     /// The encryption record of a new multipart upload: its mode and, for SSE-C, a check of
-    /// the key (every part must come with the same key). Refused at once when SSE-S3 has no
-    /// key file.
-    pub fn upload_encryption(&self, ring: Option<&KeyRing>) -> Result<Encryption> {
-        let (_, check) = self.new_key(ring)?;
+    /// the key (every part must come with the same key); for SSE-KMS the key's name. Refused
+    /// at once when SSE-S3 has no key file, or the KMS key cannot be used (`kms`: the key an
+    /// SSE-KMS request names, opened).
+    pub fn upload_encryption(
+        &self,
+        ring: Option<&KeyRing>,
+        kms: Option<&KmsKey>,
+    ) -> Result<Encryption> {
+        let (_, check) = self.new_key(ring, kms)?;
         let mut enc = self.encryption();
         if matches!(self, SseRequest::Customer(_)) {
             enc.keys.push(check);
@@ -298,10 +400,19 @@ impl SseRequest {
         Ok(enc)
     }
 
-    /// A fresh data key for one content (an object, or one part).
-    pub fn new_key(&self, ring: Option<&KeyRing>) -> Result<(ContentKey, DataKey)> {
+    /// A fresh data key for one content (an object, or one part); `kms` is the opened key an
+    /// SSE-KMS request names.
+    pub fn new_key(
+        &self,
+        ring: Option<&KeyRing>,
+        kms: Option<&KmsKey>,
+    ) -> Result<(ContentKey, DataKey)> {
         match self {
             SseRequest::Customer(k) => Ok(k.new_content_key()),
+            SseRequest::Kms(name) => match kms {
+                Some(k) if k.name == *name => k.new_content_key(),
+                _ => Err(Error::Internal(format!("KMS key {name:?} was not opened"))),
+            },
             SseRequest::Cluster => ring
                 .ok_or_else(|| {
                     Error::InvalidRequest(
@@ -325,7 +436,7 @@ pub fn customer_etag(key: &DataKey, md5: &[u8]) -> String {
             h.update(md5);
             hex::encode(&h.finalize().as_bytes()[..16])
         }
-        DataKey::Wrapped { .. } => hex::encode(md5),
+        DataKey::Wrapped { .. } | DataKey::Kms { .. } => hex::encode(md5),
     }
 }
 
@@ -340,12 +451,26 @@ pub enum KeyRefusal {
     NotCustomer,
 }
 
+/// The key-store key whose data keys `enc` holds (SSE-KMS), if any.
+pub fn kms_key_of(enc: &Encryption) -> Option<&str> {
+    if enc.mode != SseMode::KmsKey {
+        return None;
+    }
+    enc.kms_key_id.as_deref().or_else(|| {
+        enc.keys.iter().find_map(|k| match k {
+            DataKey::Kms { key_id, .. } => Some(key_id.as_str()),
+            _ => None,
+        })
+    })
+}
+
 /// The data key of each content of a record's `encryption` (one per part), with `customer`
-/// the SSE-C key the request sent, if any.
+/// the SSE-C key the request sent, if any, and `kms` the opened key of [`kms_key_of`].
 pub fn content_keys(
     enc: &Encryption,
     customer: Option<&CustomerKey>,
     ring: Option<&KeyRing>,
+    kms: Option<&KmsKey>,
 ) -> Result<std::result::Result<Vec<ContentKey>, KeyRefusal>> {
     if enc.format != FORMAT {
         return Err(Error::Internal(format!(
@@ -355,7 +480,9 @@ pub fn content_keys(
     }
     match (enc.mode, customer) {
         (SseMode::CustomerKey, None) => return Ok(Err(KeyRefusal::Missing)),
-        (SseMode::ClusterKey, Some(_)) => return Ok(Err(KeyRefusal::NotCustomer)),
+        (SseMode::ClusterKey | SseMode::KmsKey, Some(_)) => {
+            return Ok(Err(KeyRefusal::NotCustomer));
+        }
         _ => {}
     }
     let mut keys = Vec::with_capacity(enc.keys.len());
@@ -375,6 +502,11 @@ pub fn content_keys(
                     )
                 })?;
                 keys.push(ring.unwrap_key(key_id, wrapped)?);
+            }
+            (DataKey::Kms { key_id, wrapped }, None) => {
+                let kms = kms
+                    .ok_or_else(|| Error::Internal(format!("KMS key {key_id:?} was not opened")))?;
+                keys.push(kms.unwrap_key(key_id, wrapped)?);
             }
             _ => {
                 return Err(Error::Internal(
@@ -704,15 +836,17 @@ mod tests {
             keys: vec![r1, r2],
             ..SseRequest::Customer(c.clone()).encryption()
         };
-        let keys = content_keys(&enc, Some(&c), None).unwrap().unwrap();
+        let keys = content_keys(&enc, Some(&c), None, None).unwrap().unwrap();
         assert_eq!((keys[0].0, keys[1].0), (k1.0, k2.0));
         let other = CustomerKey::new([2u8; 32], String::new());
         assert_eq!(
-            content_keys(&enc, Some(&other), None).unwrap().unwrap_err(),
+            content_keys(&enc, Some(&other), None, None)
+                .unwrap()
+                .unwrap_err(),
             KeyRefusal::Wrong
         );
         assert_eq!(
-            content_keys(&enc, None, None).unwrap().unwrap_err(),
+            content_keys(&enc, None, None, None).unwrap().unwrap_err(),
             KeyRefusal::Missing
         );
     }
@@ -727,12 +861,15 @@ mod tests {
             keys: vec![rec.clone()],
             ..SseRequest::Cluster.encryption()
         };
-        let got = content_keys(&enc, None, Some(&old)).unwrap().unwrap();
+        let got = content_keys(&enc, None, Some(&old), None).unwrap().unwrap();
         assert_eq!(got[0].0, k.0);
         // Rotated: k2 wraps, k1 still opens; rewrapping moves the key to k2.
         let ring = KeyRing::parse(&format!("k2 {b}\nk1 {a}\n")).unwrap();
         assert_eq!(
-            content_keys(&enc, None, Some(&ring)).unwrap().unwrap()[0].0,
+            content_keys(&enc, None, Some(&ring), None)
+                .unwrap()
+                .unwrap()[0]
+                .0,
             k.0
         );
         let moved = ring.rewrap(&rec).unwrap().unwrap();
@@ -744,14 +881,63 @@ mod tests {
             ..enc.clone()
         };
         assert_eq!(
-            content_keys(&enc2, None, Some(&only_new)).unwrap().unwrap()[0].0,
+            content_keys(&enc2, None, Some(&only_new), None)
+                .unwrap()
+                .unwrap()[0]
+                .0,
             k.0
         );
         // Without k1 the old record does not open; a customer key on SSE-S3 is refused.
-        assert!(content_keys(&enc, None, Some(&only_new)).is_err());
+        assert!(content_keys(&enc, None, Some(&only_new), None).is_err());
         let c = CustomerKey::new([1u8; 32], String::new());
         assert_eq!(
-            content_keys(&enc, Some(&c), Some(&ring))
+            content_keys(&enc, Some(&c), Some(&ring), None)
+                .unwrap()
+                .unwrap_err(),
+            KeyRefusal::NotCustomer
+        );
+    }
+
+    #[test]
+    fn kms_keys_wrap_data_keys_and_their_material_only_opens_under_its_name() {
+        let a = "11".repeat(32);
+        let ring = KeyRing::parse(&format!("m1 {a}\n")).unwrap();
+        let (kms, material) = ring.new_kms_material("testkey-1").unwrap();
+        assert_eq!(material.master_key_id, "m1");
+        assert_eq!(
+            material.wrapped.len(),
+            12 + 32 + 16,
+            "nonce, sealed key, tag"
+        );
+        let req = SseRequest::Kms("testkey-1".into());
+        assert!(
+            req.new_key(Some(&ring), None).is_err(),
+            "the key must be opened"
+        );
+        let (k, rec) = req.new_key(Some(&ring), Some(&kms)).unwrap();
+        assert!(matches!(&rec, DataKey::Kms { key_id, .. } if key_id == "testkey-1"));
+        let enc = Encryption {
+            keys: vec![rec],
+            ..req.encryption()
+        };
+        assert_eq!(enc.mode, SseMode::KmsKey);
+        assert_eq!(kms_key_of(&enc), Some("testkey-1"));
+        // The material as meta keeps it opens again (another gateway, a restart).
+        let again = ring.open_kms_material("testkey-1", &material).unwrap();
+        let got = content_keys(&enc, None, Some(&ring), Some(&again))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got[0].0, k.0);
+        // Not under another key's name, not without the master key, not with a customer key.
+        assert!(ring.open_kms_material("testkey-2", &material).is_err());
+        let other = KeyRing::parse(&format!("m1 {}\n", "22".repeat(32))).unwrap();
+        assert!(other.open_kms_material("testkey-1", &material).is_err());
+        let (kms2, _) = ring.new_kms_material("testkey-2").unwrap();
+        assert!(content_keys(&enc, None, Some(&ring), Some(&kms2)).is_err());
+        assert!(content_keys(&enc, None, Some(&ring), None).is_err());
+        let c = CustomerKey::new([1u8; 32], String::new());
+        assert_eq!(
+            content_keys(&enc, Some(&c), Some(&ring), Some(&again))
                 .unwrap()
                 .unwrap_err(),
             KeyRefusal::NotCustomer

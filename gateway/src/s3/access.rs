@@ -299,6 +299,8 @@ fn condition_context(asked: &Asked<'_>) -> BTreeMap<String, String> {
         "x-amz-copy-source",
         "x-amz-metadata-directive",
         "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-customer-algorithm",
         "x-amz-storage-class",
         "x-amz-grant-full-control",
         "x-amz-grant-read",

@@ -8,7 +8,16 @@
 //!   algorithm is `AES256`, the key 32 bytes in base64, the MD5 the key's; each breach is a 400
 //!   with AWS's message. An object written with a key is read with the same key only.
 //! - SSE-S3: `x-amz-server-side-encryption: AES256`, or the bucket's default encryption for a
-//!   write without encryption headers. SSE-KMS (`aws:kms`) is refused (no KMS yet).
+//!   write without encryption headers.
+//! - SSE-KMS: `x-amz-server-side-encryption: aws:kms` with
+//!   `x-amz-server-side-encryption-aws-kms-key-id` naming a key of the built-in key store
+//!   (`spread admin kms key create`; the id as given, or an ARN ending in `key/ID`), or the
+//!   bucket's default (`aws:kms` with a `KMSMasterKeyID`). Spread has no AWS-managed default key,
+//!   so `aws:kms` without a key id (and no bucket default naming one) is refused. Responses
+//!   answer the key id as the key store names it. `x-amz-server-side-encryption-context`
+//!   (base64 JSON object) and `x-amz-server-side-encryption-bucket-key-enabled` are checked
+//!   and answered back on the write; neither changes how the data key is made (every object has
+//!   its own data key, which is what a bucket key saves AWS from), and neither is stored.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -101,19 +110,112 @@ pub fn write_request(headers: &HeaderMap, bucket: &ContainerProps) -> S3Result<O
         )),
         (Some(key), None) => Ok(Some(SseRequest::Customer(key))),
         (None, Some("AES256")) => Ok(Some(SseRequest::Cluster)),
-        (None, Some(v)) if v.starts_with("aws:kms") => Err(s3_error!(
-            InvalidArgument,
-            "Server-side encryption with KMS keys (SSE-KMS) is not supported"
-        )),
+        (None, Some("aws:kms")) => {
+            let named = headers
+                .get("x-amz-server-side-encryption-aws-kms-key-id")
+                .map(|v| v.to_str().unwrap_or("").trim().to_string());
+            let key = match named {
+                Some(id) => kms_key_name(&id)?,
+                None => match &bucket.encryption {
+                    Some(DefaultEncryption {
+                        algorithm,
+                        kms_key_id: Some(k),
+                        ..
+                    }) if algorithm == "aws:kms" => k.clone(),
+                    _ => {
+                        return Err(s3_error!(
+                            InvalidArgument,
+                            "x-amz-server-side-encryption: aws:kms needs x-amz-server-side-encryption-aws-kms-key-id (Spread has no AWS-managed default KMS key; create one with `spread admin kms key create` or set the bucket's default encryption to a KMSMasterKeyID)"
+                        ));
+                    }
+                },
+            };
+            kms_extras(headers)?;
+            Ok(Some(SseRequest::Kms(key)))
+        }
         (None, Some(_)) => Err(s3_error!(
             InvalidArgument,
             "The encryption method specified is not supported"
         )),
         (None, None) => Ok(match &bucket.encryption {
             Some(d) if d.algorithm == "AES256" => Some(SseRequest::Cluster),
+            Some(d) if d.algorithm == "aws:kms" => d.kms_key_id.clone().map(SseRequest::Kms),
             _ => None,
         }),
     }
+}
+
+/// The key-store name a KMS key id stands for: the id itself, or the tail of an ARN
+/// (`arn:aws:kms:REGION:ACCOUNT:key/ID` → `ID`, `...:alias/NAME` → `alias/NAME`).
+pub fn kms_key_name(id: &str) -> S3Result<String> {
+    let name = match id.strip_prefix("arn:") {
+        Some(rest) => {
+            let resource = rest.splitn(5, ':').nth(4).unwrap_or("");
+            resource
+                .strip_prefix("key/")
+                .unwrap_or(resource)
+                .to_string()
+        }
+        None => id.to_string(),
+    };
+    if !meta_api::encryption::valid_kms_key_name(&name) {
+        return Err(S3Error::from(crate::error::Error::Kms {
+            code: "KMS.NotFoundException",
+            message: format!("Invalid keyId '{id}'"),
+        }));
+    }
+    Ok(name)
+}
+
+/// The SSE-KMS headers answered back on a write, checked as AWS checks them: the
+/// encryption context (base64 of a JSON object of strings) and the bucket-key flag.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KmsExtras {
+    pub context: Option<String>,
+    pub bucket_key: Option<bool>,
+}
+
+pub fn kms_extras(headers: &HeaderMap) -> S3Result<KmsExtras> {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("").trim().to_string())
+    };
+    let context = match get("x-amz-server-side-encryption-context") {
+        Some(c) => {
+            let ok = B64
+                .decode(c.as_bytes())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .is_some_and(|v| {
+                    v.as_object()
+                        .is_some_and(|m| m.values().all(serde_json::Value::is_string))
+                });
+            if !ok {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map"
+                ));
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let bucket_key = match get("x-amz-server-side-encryption-bucket-key-enabled") {
+        Some(v) if v.eq_ignore_ascii_case("true") => Some(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Some(false),
+        Some(_) => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "x-amz-server-side-encryption-bucket-key-enabled must be true or false"
+            ));
+        }
+        None => None,
+    };
+    Ok(KmsExtras {
+        context,
+        bucket_key,
+    })
 }
 
 /// The encryption a part is written with: its upload's, with the SSE-C key the request sends
@@ -136,11 +238,18 @@ pub fn part_request(
             InvalidRequest,
             "The multipart upload was not created with a customer-provided encryption key (SSE-C)."
         )),
+        (Some(e), None) if e.mode == SseMode::KmsKey => match crate::objects::sse::kms_key_of(e) {
+            Some(name) => Ok(Some(SseRequest::Kms(name.to_string()))),
+            None => Err(s3_error!(
+                InternalError,
+                "The multipart upload's SSE-KMS key is not recorded."
+            )),
+        },
         (Some(_), None) => Ok(Some(SseRequest::Cluster)),
         (Some(e), Some(key)) => {
             let matches = e.keys.iter().all(|k| match k {
                 DataKey::Derived { salt, check } => key.matches(salt, check),
-                DataKey::Wrapped { .. } => false,
+                DataKey::Wrapped { .. } | DataKey::Kms { .. } => false,
             });
             if !matches {
                 return Err(s3_error!(
@@ -154,16 +263,46 @@ pub fn part_request(
 }
 
 /// Response headers saying how an object is encrypted: `x-amz-server-side-encryption` for
-/// SSE-S3, the SSE-C algorithm and the key's MD5 (`customer`, the request's key) for SSE-C.
+/// SSE-S3 and SSE-KMS (with the key id), the SSE-C algorithm and the key's MD5 (`customer`,
+/// the request's key) for SSE-C.
 #[derive(Debug, Default, Clone)]
 pub struct Answered {
     pub server_side_encryption: Option<ServerSideEncryption>,
     pub sse_customer_algorithm: Option<SSECustomerAlgorithm>,
     pub sse_customer_key_md5: Option<SSECustomerKeyMD5>,
+    pub ssekms_key_id: Option<SSEKMSKeyId>,
+    pub bucket_key_enabled: Option<BucketKeyEnabled>,
+    pub ssekms_encryption_context: Option<SSEKMSEncryptionContext>,
 }
 
 pub fn answered(enc: Option<&Encryption>, customer: Option<&CustomerKey>) -> Answered {
-    answered_mode(enc.map(|e| e.mode), customer)
+    match enc {
+        Some(e) if e.mode == SseMode::KmsKey => Answered {
+            server_side_encryption: Some(ServerSideEncryption::from_static(
+                ServerSideEncryption::AWS_KMS,
+            )),
+            ssekms_key_id: crate::objects::sse::kms_key_of(e).map(str::to_string),
+            ..Default::default()
+        },
+        _ => answered_mode(enc.map(|e| e.mode), customer),
+    }
+}
+
+/// [`answered`] for the write a request made, with its SSE-KMS context and bucket-key flag
+/// answered back (as AWS does on PutObject, CopyObject and CreateMultipartUpload).
+pub fn answered_write(
+    enc: Option<&Encryption>,
+    customer: Option<&CustomerKey>,
+    headers: &HeaderMap,
+) -> Answered {
+    let mut a = answered(enc, customer);
+    if enc.is_some_and(|e| e.mode == SseMode::KmsKey) {
+        // Checked by `write_request` before anything was written.
+        let extras = kms_extras(headers).unwrap_or_default();
+        a.ssekms_encryption_context = extras.context;
+        a.bucket_key_enabled = extras.bucket_key.filter(|b| *b);
+    }
+    a
 }
 
 pub fn answered_mode(mode: Option<SseMode>, customer: Option<&CustomerKey>) -> Answered {
@@ -177,6 +316,12 @@ pub fn answered_mode(mode: Option<SseMode>, customer: Option<&CustomerKey>) -> A
         Some(SseMode::CustomerKey) => Answered {
             sse_customer_algorithm: Some("AES256".to_string()),
             sse_customer_key_md5: customer.map(|c| c.md5_base64.clone()),
+            ..Default::default()
+        },
+        Some(SseMode::KmsKey) => Answered {
+            server_side_encryption: Some(ServerSideEncryption::from_static(
+                ServerSideEncryption::AWS_KMS,
+            )),
             ..Default::default()
         },
         None => Answered::default(),
@@ -222,21 +367,31 @@ impl FromInput<PutBucketEncryptionInput> for BucketEncryption {
             ));
         };
         let algorithm = by_default.sse_algorithm.as_str();
-        if algorithm != "AES256" {
-            return Err(s3_error!(
-                InvalidArgument,
-                "Only AES256 (SSE-S3) default encryption is supported; SSE-KMS is not"
-            ));
-        }
-        if by_default.kms_master_key_id.is_some() {
-            return Err(s3_error!(
-                InvalidArgument,
-                "a KMSMasterKeyID may only be given with the aws:kms algorithm"
-            ));
-        }
+        let kms_key_id = match (algorithm, &by_default.kms_master_key_id) {
+            ("AES256", None) => None,
+            ("AES256", Some(_)) => {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "a KMSMasterKeyID may only be given with the aws:kms algorithm"
+                ));
+            }
+            ("aws:kms", Some(id)) => Some(kms_key_name(id)?),
+            ("aws:kms", None) => {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "aws:kms default encryption needs a KMSMasterKeyID: Spread has no AWS-managed default KMS key"
+                ));
+            }
+            _ => {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "The encryption method specified is not supported (AES256 or aws:kms)"
+                ));
+            }
+        };
         Ok(DefaultEncryption {
             algorithm: algorithm.to_string(),
-            kms_key_id: None,
+            kms_key_id,
             bucket_key: rule.bucket_key_enabled.unwrap_or(false),
         })
     }
@@ -353,7 +508,51 @@ mod tests {
             Ok(Some(SseRequest::Cluster))
         ));
         let kms = headers(&[("x-amz-server-side-encryption", "aws:kms")]);
-        assert!(write_request(&kms, &none).is_err());
+        assert!(
+            write_request(&kms, &none).is_err(),
+            "no AWS-managed default key"
+        );
+        let named = headers(&[
+            ("x-amz-server-side-encryption", "aws:kms"),
+            ("x-amz-server-side-encryption-aws-kms-key-id", "testkey-1"),
+        ]);
+        assert!(matches!(
+            write_request(&named, &none),
+            Ok(Some(SseRequest::Kms(k))) if k == "testkey-1"
+        ));
+        let arn = headers(&[
+            ("x-amz-server-side-encryption", "aws:kms"),
+            (
+                "x-amz-server-side-encryption-aws-kms-key-id",
+                "arn:aws:kms:us-east-1:123456789012:key/testkey-1",
+            ),
+        ]);
+        assert!(matches!(
+            write_request(&arn, &none),
+            Ok(Some(SseRequest::Kms(k))) if k == "testkey-1"
+        ));
+        let bad_context = headers(&[
+            ("x-amz-server-side-encryption", "aws:kms"),
+            ("x-amz-server-side-encryption-aws-kms-key-id", "testkey-1"),
+            ("x-amz-server-side-encryption-context", "bm90IGpzb24="),
+        ]);
+        assert!(write_request(&bad_context, &none).is_err());
+        let kms_default = ContainerProps {
+            encryption: Some(DefaultEncryption {
+                algorithm: "aws:kms".into(),
+                kms_key_id: Some("testkey-2".into()),
+                bucket_key: false,
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(
+            write_request(&HeaderMap::new(), &kms_default),
+            Ok(Some(SseRequest::Kms(k))) if k == "testkey-2"
+        ));
+        assert!(matches!(
+            write_request(&kms, &kms_default),
+            Ok(Some(SseRequest::Kms(k))) if k == "testkey-2"
+        ));
         assert!(matches!(write_request(&HeaderMap::new(), &none), Ok(None)));
         let defaulted = ContainerProps {
             encryption: Some(DefaultEncryption {
@@ -373,5 +572,37 @@ mod tests {
             write_request(&c, &defaulted),
             Ok(Some(SseRequest::Customer(_)))
         ));
+    }
+
+    #[test]
+    fn kms_key_ids_and_extras() {
+        assert_eq!(kms_key_name("k1").unwrap(), "k1");
+        assert_eq!(
+            kms_key_name("arn:aws:kms:r:1:alias/app").unwrap(),
+            "alias/app"
+        );
+        let e = kms_key_name("no such key").unwrap_err();
+        assert_eq!(e.code().as_str(), "KMS.NotFoundException");
+        assert_eq!(e.status_code(), Some(http::StatusCode::BAD_REQUEST));
+        // {"a":"b"}
+        let ok = headers(&[
+            ("x-amz-server-side-encryption-context", "eyJhIjoiYiJ9"),
+            ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+        ]);
+        assert_eq!(
+            kms_extras(&ok).unwrap(),
+            KmsExtras {
+                context: Some("eyJhIjoiYiJ9".into()),
+                bucket_key: Some(true)
+            }
+        );
+        let enc = SseRequest::Kms("k1".into()).encryption();
+        let a = answered_write(Some(&enc), None, &ok);
+        assert_eq!(a.ssekms_key_id.as_deref(), Some("k1"));
+        assert_eq!(a.bucket_key_enabled, Some(true));
+        assert_eq!(
+            a.server_side_encryption.map(|s| s.as_str().to_string()),
+            Some("aws:kms".to_string())
+        );
     }
 }

@@ -18,6 +18,12 @@ impl From<Error> for S3Error {
                 format!("The storage class you specified is not valid: {c}"),
             ),
             Error::InvalidRequest(m) => (S3ErrorCode::InvalidRequest, m.clone()),
+            Error::Kms { code, message } => {
+                let mut err =
+                    S3Error::with_message(S3ErrorCode::Custom((*code).into()), message.clone());
+                err.set_status_code(http::StatusCode::BAD_REQUEST);
+                return err;
+            }
             Error::AccessDenied => (S3ErrorCode::AccessDenied, "Access Denied".into()),
             Error::InvalidRange => (
                 S3ErrorCode::InvalidRange,

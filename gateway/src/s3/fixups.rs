@@ -210,8 +210,8 @@ fn check_content_md5(headers: &HeaderMap) -> Result<(), S3Error> {
 }
 
 /// Encryption headers Spread refuses before any handler: `x-amz-server-side-encryption` on a
-/// GET or HEAD (AWS refuses it there), and SSE-KMS (no KMS yet). SSE-C and SSE-S3 are the
-/// handlers' (`encryption`).
+/// GET or HEAD (AWS refuses it there), a KMS key id without `aws:kms`, and DSSE-KMS. SSE-C,
+/// SSE-S3 and SSE-KMS are the handlers' (`encryption`).
 pub(crate) fn check_encryption_headers(
     method: &Method,
     headers: &HeaderMap,
@@ -232,10 +232,10 @@ pub(crate) fn check_encryption_headers(
             "Server Side Encryption with KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms"
         ));
     }
-    if kms {
+    if sse.as_deref().is_some_and(|v| v.starts_with("aws:kms:")) {
         return Err(s3_error!(
             InvalidArgument,
-            "Server-side encryption with KMS keys (SSE-KMS) is not supported"
+            "The encryption method specified is not supported (dual-layer SSE-KMS, aws:kms:dsse, is not)"
         ));
     }
     Ok(())
@@ -693,9 +693,17 @@ mod tests {
             "PUT",
             &[("x-amz-server-side-encryption-customer-algorithm", "AES256")]
         ));
+        // SSE-KMS is the handlers' too; DSSE-KMS is refused here.
+        assert!(!refused(
+            "PUT",
+            &[
+                ("x-amz-server-side-encryption", "aws:kms"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", "k")
+            ]
+        ));
         assert!(refused(
             "PUT",
-            &[("x-amz-server-side-encryption", "aws:kms")]
+            &[("x-amz-server-side-encryption", "aws:kms:dsse")]
         ));
         assert!(refused(
             "PUT",

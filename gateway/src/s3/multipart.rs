@@ -56,7 +56,13 @@ pub async fn create(
         _ => None,
     };
     let upload_encryption = match &sse {
-        Some(sse) => Some(sse.upload_encryption(s3.svc.key_ring()).map_err(s3err)?),
+        Some(sse) => {
+            let kms = s3.svc.kms_key_for(Some(sse)).await.map_err(s3err)?;
+            Some(
+                sse.upload_encryption(s3.svc.key_ring(), kms.as_ref())
+                    .map_err(s3err)?,
+            )
+        }
         None => None,
     };
     let input = req.input;
@@ -107,11 +113,15 @@ pub async fn create(
         .create_upload(&container.name, &record)
         .await
         .map_err(s3err)?;
-    let enc = encryption::answered(record.encryption.as_ref(), customer.as_ref());
+    let enc =
+        encryption::answered_write(record.encryption.as_ref(), customer.as_ref(), &req.headers);
     Ok(S3Response::new(CreateMultipartUploadOutput {
         server_side_encryption: enc.server_side_encryption,
         sse_customer_algorithm: enc.sse_customer_algorithm,
         sse_customer_key_md5: enc.sse_customer_key_md5,
+        ssekms_key_id: enc.ssekms_key_id,
+        bucket_key_enabled: enc.bucket_key_enabled,
+        ssekms_encryption_context: enc.ssekms_encryption_context,
         bucket: Some(container.name),
         key: Some(input.key),
         upload_id: Some(record.upload_id),
@@ -173,6 +183,8 @@ pub async fn upload_part(
         server_side_encryption: enc.server_side_encryption,
         sse_customer_algorithm: enc.sse_customer_algorithm,
         sse_customer_key_md5: enc.sse_customer_key_md5,
+        ssekms_key_id: enc.ssekms_key_id,
+        bucket_key_enabled: enc.bucket_key_enabled,
         e_tag: Some(etag(&part.etag)),
         checksum_crc32: sums.crc32,
         checksum_crc32c: sums.crc32c,
@@ -299,7 +311,11 @@ pub async fn upload_part_copy(
     let source_key = encryption::customer_key(&req.headers, true)?;
     let customer = encryption::customer_key(&req.headers, false)?;
     let sse = encryption::part_request(upload.encryption.as_ref(), customer.clone())?;
-    let keys = s3.svc.unlock(&source, source_key.as_ref()).map_err(s3err)?;
+    let keys = s3
+        .svc
+        .unlock(&source, source_key.as_ref())
+        .await
+        .map_err(s3err)?;
     let algo = UploadChecksum::of(&upload).map(|c| c.algo);
     let body = s3.svc.read_object(&source, keys, range).map_err(s3err)?;
     let part = s3
@@ -321,6 +337,8 @@ pub async fn upload_part_copy(
         server_side_encryption: enc.server_side_encryption,
         sse_customer_algorithm: enc.sse_customer_algorithm,
         sse_customer_key_md5: enc.sse_customer_key_md5,
+        ssekms_key_id: enc.ssekms_key_id,
+        bucket_key_enabled: enc.bucket_key_enabled,
         copy_source_version_id: version_out(&source.version_id),
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(etag(&part.etag)),
@@ -467,6 +485,7 @@ fn complete_output(
     record: &ObjectRecord,
 ) -> S3Response<CompleteMultipartUploadOutput> {
     let sums = checksum_fields(&record.checksums);
+    let enc = encryption::answered(record.encryption.as_ref(), None);
     S3Response::new(CompleteMultipartUploadOutput {
         bucket: Some(bucket.to_string()),
         key: Some(record.key.clone()),
@@ -479,8 +498,9 @@ fn complete_output(
         checksum_type: sums.checksum_type,
         location: Some(format!("/{}/{}", bucket, record.key)),
         version_id: version_out(&record.version_id),
-        server_side_encryption: encryption::answered(record.encryption.as_ref(), None)
-            .server_side_encryption,
+        server_side_encryption: enc.server_side_encryption,
+        ssekms_key_id: enc.ssekms_key_id,
+        bucket_key_enabled: enc.bucket_key_enabled,
         ..Default::default()
     })
 }

@@ -109,11 +109,15 @@ pub async fn put_object(
         .await
         .map_err(s3err)?;
     let sums = checksum_fields(&record.checksums);
-    let enc = encryption::answered(record.encryption.as_ref(), customer.as_ref());
+    let enc =
+        encryption::answered_write(record.encryption.as_ref(), customer.as_ref(), &req.headers);
     Ok(S3Response::new(PutObjectOutput {
         server_side_encryption: enc.server_side_encryption,
         sse_customer_algorithm: enc.sse_customer_algorithm,
         sse_customer_key_md5: enc.sse_customer_key_md5,
+        ssekms_key_id: enc.ssekms_key_id,
+        bucket_key_enabled: enc.bucket_key_enabled,
+        ssekms_encryption_context: enc.ssekms_encryption_context,
         expiration: expiration_header(&container, &record),
         e_tag: Some(etag(&record.etag)),
         version_id: version_out(&record.version_id),
@@ -206,7 +210,11 @@ pub async fn get_object(
         .await?;
     let container = &access.container;
     let customer = encryption::customer_key(&req.headers, false)?;
-    let keys = s3.svc.unlock(&rec, customer.as_ref()).map_err(s3err)?;
+    let keys = s3
+        .svc
+        .unlock(&rec, customer.as_ref())
+        .await
+        .map_err(s3err)?;
     let enc = encryption::answered(rec.encryption.as_ref(), customer.as_ref());
     let input = req.input;
     check_conditions(
@@ -233,6 +241,8 @@ pub async fn get_object(
         server_side_encryption: enc.server_side_encryption,
         sse_customer_algorithm: enc.sse_customer_algorithm,
         sse_customer_key_md5: enc.sse_customer_key_md5,
+        ssekms_key_id: enc.ssekms_key_id,
+        bucket_key_enabled: enc.bucket_key_enabled,
         object_lock_mode,
         object_lock_retain_until_date,
         object_lock_legal_hold_status,
@@ -285,7 +295,20 @@ pub async fn head_object(
         .await?;
     let container = &access.container;
     let customer = encryption::customer_key(&req.headers, false)?;
-    s3.svc.unlock(&rec, customer.as_ref()).map_err(s3err)?;
+    // HEAD opens no key-store key (as AWS's HEAD calls no KMS): it answers under a disabled
+    // key too. SSE-C keys are still checked.
+    let kms_only = customer.is_none()
+        && rec
+            .encryption
+            .as_ref()
+            .and_then(crate::objects::sse::kms_key_of)
+            .is_some();
+    if !kms_only {
+        s3.svc
+            .unlock(&rec, customer.as_ref())
+            .await
+            .map_err(s3err)?;
+    }
     let enc = encryption::answered(rec.encryption.as_ref(), customer.as_ref());
     let input = req.input;
     check_conditions(
@@ -312,6 +335,8 @@ pub async fn head_object(
         server_side_encryption: enc.server_side_encryption,
         sse_customer_algorithm: enc.sse_customer_algorithm,
         sse_customer_key_md5: enc.sse_customer_key_md5,
+        ssekms_key_id: enc.ssekms_key_id,
+        bucket_key_enabled: enc.bucket_key_enabled,
         object_lock_mode,
         object_lock_retain_until_date,
         object_lock_legal_hold_status,
@@ -547,11 +572,15 @@ pub async fn copy_object(
         .await
         .map_err(s3err)?;
     let sums = checksum_fields(&record.checksums);
-    let enc = encryption::answered(record.encryption.as_ref(), customer.as_ref());
+    let enc =
+        encryption::answered_write(record.encryption.as_ref(), customer.as_ref(), &req.headers);
     Ok(S3Response::new(CopyObjectOutput {
         server_side_encryption: enc.server_side_encryption,
         sse_customer_algorithm: enc.sse_customer_algorithm,
         sse_customer_key_md5: enc.sse_customer_key_md5,
+        ssekms_key_id: enc.ssekms_key_id,
+        bucket_key_enabled: enc.bucket_key_enabled,
+        ssekms_encryption_context: enc.ssekms_encryption_context,
         version_id: version_out(&record.version_id),
         copy_source_version_id: version_out(&source.version_id),
         copy_object_result: Some(CopyObjectResult {

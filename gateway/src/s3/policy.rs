@@ -514,6 +514,69 @@ mod tests {
     }
 
     #[test]
+    fn encryption_conditions_deny_unencrypted_puts_and_other_kms_keys() {
+        // s3tests' test_bucket_policy_put_obj_enc, and the same with a KMS key id.
+        let p = Policy::parse(
+            r#"{"Statement":[
+                {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*",
+                 "Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"AES256"}}},
+                {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*",
+                 "Condition":{"Null":{"s3:x-amz-server-side-encryption":"true"}}},
+                {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::c/*",
+                 "Condition":{"StringNotEqualsIfExists":{"s3:x-amz-server-side-encryption-aws-kms-key-id":"testkey-1"}}}]}"#,
+            "b",
+        );
+        // `c/*` is not this bucket's: refused at parse.
+        assert!(p.is_err());
+        let p = Policy::parse(
+            r#"{"Statement":[
+                {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*",
+                 "Condition":{"Null":{"s3:x-amz-server-side-encryption":"true"}}},
+                {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*",
+                 "Condition":{"StringEquals":{"s3:x-amz-server-side-encryption":"aws:kms"},
+                              "StringNotEquals":{"s3:x-amz-server-side-encryption-aws-kms-key-id":"testkey-1"}}}]}"#,
+            "b",
+        )
+        .unwrap();
+        let res = "arn:aws:s3:::b/k";
+        let who = Caller::Account("x".into());
+        let ctx = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        assert_eq!(
+            p.evaluate(&who, "s3:PutObject", res, &ctx(&[])),
+            Decision::Deny,
+            "no encryption header"
+        );
+        assert_eq!(
+            p.evaluate(
+                &who,
+                "s3:PutObject",
+                res,
+                &ctx(&[("s3:x-amz-server-side-encryption", "AES256")])
+            ),
+            Decision::NotApplicable
+        );
+        let kms = |id: &str| {
+            ctx(&[
+                ("s3:x-amz-server-side-encryption", "aws:kms"),
+                ("s3:x-amz-server-side-encryption-aws-kms-key-id", id),
+            ])
+        };
+        assert_eq!(
+            p.evaluate(&who, "s3:PutObject", res, &kms("testkey-1")),
+            Decision::NotApplicable
+        );
+        assert_eq!(
+            p.evaluate(&who, "s3:PutObject", res, &kms("testkey-2")),
+            Decision::Deny
+        );
+    }
+
+    #[test]
     fn malformed_policies() {
         for doc in [
             "not json",

@@ -130,6 +130,7 @@ impl From<Error> for SwiftError {
             },
             Error::Unavailable(_) | Error::Chunk(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::BadDigest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Kms { message, .. } => return SwiftError::bad_request(message.clone()),
             Error::InvalidDigest(msg) | Error::InvalidRequest(msg) => {
                 return SwiftError::bad_request(msg.clone());
             }

@@ -58,8 +58,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 /// - 9: server-side encryption (`PutObject`, `CreateUpload` whose record has `encryption`,
 ///   `PutPart` whose part has a `key`; `SettingChange::Encryption`, `CreateContainer` with
 ///   `encryption`). An older node would drop the encryption parameters and serve ciphertext
-///   as the object, or assemble an encrypted upload at the wrong offsets.
-pub const COMMAND_VERSION: u32 = 9;
+///   as the object, or assemble an encrypted upload at the wrong offsets;
+/// - 10: not in this tree (taken by another branch for an unrelated command; versions only
+///   need to be increasing and distinct);
+/// - 11: the SSE-KMS key store (`CreateKmsKey`, `SetKmsKeyEnabled`, `SetKmsKeyMaterial`).
+///   An older node does not know the commands; records and keys of mode `kms_key` come with
+///   them (an older gateway cannot open them either).
+pub const COMMAND_VERSION: u32 = 11;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -320,6 +325,22 @@ pub enum Command {
         account: String,
         user: String,
     },
+    /// Creates a key of the SSE-KMS key store, enabled, without material (version 11).
+    CreateKmsKey {
+        name: String,
+        created_ms: i64,
+    },
+    /// Enables or disables a key-store key (version 11).
+    SetKmsKeyEnabled {
+        name: String,
+        enabled: bool,
+    },
+    /// Gives a key-store key its material, wrapped by a gateway's master key, unless it has
+    /// some already (version 11).
+    SetKmsKeyMaterial {
+        name: String,
+        material: meta_api::encryption::KmsMaterial,
+    },
     /// `command`, sent by a client under a request id: applied the first time, answered from
     /// the recorded answer when the same id comes again (version 5; see [`super::dedupe`]).
     Once {
@@ -350,6 +371,7 @@ pub enum Outcome {
     Repairs(Vec<meta_api::wire::RepairItem>),
     Repaired(meta_api::api::RepairOutcome),
     Quota(meta_api::api::QuotaInfo),
+    KmsKey(meta_api::encryption::KmsKey),
 }
 
 /// A command's times: when it happened, and when the chunks it frees may be deleted.
@@ -429,6 +451,13 @@ impl Command {
     /// older commands still replicate to it.
     pub fn version(&self) -> u32 {
         use Command as C;
+        if matches!(
+            self,
+            C::CreateKmsKey { .. } | C::SetKmsKeyEnabled { .. } | C::SetKmsKeyMaterial { .. }
+        ) || std::hint::black_box(self.carries_kms())
+        {
+            return 11;
+        }
         // `black_box`: see `carries_typed_values`.
         if std::hint::black_box(self.carries_encryption()) {
             return 9;
@@ -510,6 +539,34 @@ impl Command {
                 .iter()
                 .any(|c| matches!(c, SettingChange::Encryption(_))),
             Command::CreateContainer { settings, .. } => settings.props.encryption.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Whether the command carries SSE-KMS parameters (version 11): an older node cannot
+    /// read the mode `kms_key` or a `kms` data key, and an older gateway would write plain
+    /// objects to a bucket whose default is `aws:kms`.
+    fn carries_kms(&self) -> bool {
+        use meta_api::encryption::{DataKey, SseMode};
+        use meta_api::settings::SettingChange;
+        let kms_default = |d: &Option<meta_api::settings::DefaultEncryption>| {
+            d.as_ref().is_some_and(|d| d.algorithm == "aws:kms")
+        };
+        match self {
+            Command::PutObject { record, .. } => record
+                .encryption
+                .as_ref()
+                .is_some_and(|e| e.mode == SseMode::KmsKey),
+            Command::CreateUpload { record, .. } => record
+                .encryption
+                .as_ref()
+                .is_some_and(|e| e.mode == SseMode::KmsKey),
+            Command::PutPart { part, .. } => matches!(part.key, Some(DataKey::Kms { .. })),
+            Command::SetContainerSettings { changes, .. } => changes
+                .iter()
+                .any(|c| matches!(c, SettingChange::Encryption(d) if kms_default(d))),
+            Command::CreateContainer { settings, .. } => kms_default(&settings.props.encryption),
+            Command::Once { command, .. } => command.carries_kms(),
             _ => false,
         }
     }
@@ -958,6 +1015,15 @@ impl Store {
             C::DeleteKey { access_key } => O::Done(self.apply_delete_key(tx, &access_key)?),
             C::DeleteSwiftUser { account, user } => {
                 O::Done(self.apply_delete_swift_user(tx, &account, &user)?)
+            }
+            C::CreateKmsKey { name, created_ms } => {
+                O::KmsKey(self.apply_create_kms_key(tx, &name, created_ms)?)
+            }
+            C::SetKmsKeyEnabled { name, enabled } => {
+                O::KmsKey(self.apply_set_kms_key_enabled(tx, &name, enabled)?)
+            }
+            C::SetKmsKeyMaterial { name, material } => {
+                O::KmsKey(self.apply_set_kms_key_material(tx, &name, material)?)
             }
             // The batch unwraps it (its answer is recorded outside the command's own
             // transaction); a `Once` inside a `Once` is refused.

@@ -492,6 +492,29 @@ pub(crate) fn log() -> Vec<Command> {
             max_bytes: Some(1),
             max_objects: None,
         },
+        // The SSE-KMS key store: created, given material twice (the first stays), disabled.
+        Command::CreateKmsKey {
+            name: "testkey-1".into(),
+            created_ms: t + 30,
+        },
+        Command::SetKmsKeyMaterial {
+            name: "testkey-1".into(),
+            material: meta_api::encryption::KmsMaterial {
+                master_key_id: "m1".into(),
+                wrapped: vec![1; 60],
+            },
+        },
+        Command::SetKmsKeyMaterial {
+            name: "testkey-1".into(),
+            material: meta_api::encryption::KmsMaterial {
+                master_key_id: "m1".into(),
+                wrapped: vec![2; 60],
+            },
+        },
+        Command::SetKmsKeyEnabled {
+            name: "testkey-1".into(),
+            enabled: false,
+        },
         // Refused, deterministically: the container does not exist any more; a quota.
         put("gone", obj("x", "c9", "content-9"), t + 17),
         put("photos", obj("q2", "c21", "content-21"), t + 27),

@@ -12,7 +12,8 @@
 //! [`super::records::ExpiryEntry`]; the expirer's index of objects carrying `x-delete-at`),
 //! the reverse index, repair queue and lost services of [`super::rdir`], and `quotas` and
 //! `account_usage` (see [`super::quotas`]), `requests` and `requests_at` (answers remembered by
-//! request id: [`super::dedupe`]).
+//! request id: [`super::dedupe`]), `kms_keys` (key name → [`super::records::KmsKeyRecord`]: the
+//! built-in key store of SSE-KMS, [`super::kms`]).
 
 use super::format;
 use super::lmdb::{self, Db, Env};
@@ -44,6 +45,7 @@ pub struct Directory {
     pub account_usage: Db,
     pub requests: Db,
     pub requests_at: Db,
+    pub kms_keys: Db,
     /// Opened before format 4: the account counters must be summed from the containers
     /// ([`super::Store::open`] does it, then writes format 4).
     pub account_usage_missing: bool,
@@ -82,6 +84,9 @@ impl Directory {
             account_usage: lmdb::create_db(&env, &mut txn, "account_usage")?,
             requests: lmdb::create_db(&env, &mut txn, "requests")?,
             requests_at: lmdb::create_db(&env, &mut txn, "requests_at")?,
+            // Added with the key store; created empty in an older directory (no format change:
+            // an older binary never opens it, and nothing else moves).
+            kms_keys: lmdb::create_db(&env, &mut txn, "kms_keys")?,
             account_usage_missing: false,
             format_5_missing: false,
             rdir_missing: false,

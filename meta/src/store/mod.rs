@@ -15,6 +15,7 @@ pub mod expirer;
 pub mod format;
 mod gc;
 pub mod keys;
+pub mod kms;
 mod lifecycle;
 mod listing;
 pub mod lmdb;
@@ -178,6 +179,8 @@ pub(crate) mod command_tests;
 mod dedupe_tests;
 #[cfg(test)]
 mod format_tests;
+#[cfg(test)]
+mod kms_tests;
 #[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]

@@ -471,6 +471,7 @@ fn encryption_commands_are_version_8() {
         mode: meta_api::encryption::SseMode::ClusterKey,
         segment_size: 65536,
         keys: vec![],
+        kms_key_id: None,
     });
     assert_eq!(put(&rec).version(), 9);
 }

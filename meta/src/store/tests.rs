@@ -320,6 +320,7 @@ fn encrypted_multipart_assembles_keys_and_stored_offsets() {
         mode: SseMode::ClusterKey,
         segment_size: 65536,
         keys: Vec::new(),
+        kms_key_id: None,
     };
     let upload = UploadRecord {
         encryption: Some(encryption.clone()),

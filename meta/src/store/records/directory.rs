@@ -35,6 +35,19 @@ pub struct QuotaRecord {
     pub max_objects: Option<u64>,
 }
 
+/// A key of the SSE-KMS key store (`store::kms`): its state and, once made, its material
+/// wrapped by a master key of the gateways (never in clear).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KmsKeyRecord {
+    #[serde(default = "v1")]
+    pub v: u32,
+    pub name: String,
+    pub created_ms: i64,
+    pub enabled: bool,
+    #[serde(default)]
+    pub material: Option<meta_api::encryption::KmsMaterial>,
+}
+
 /// A meta1 entry: who owns a container, where its meta2 lives and its settings (version 2:
 /// typed settings).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -202,6 +215,7 @@ macro_rules! record_v1 {
 record_v1! {
     AccountRecord => "account",
     QuotaRecord => "quota",
+    KmsKeyRecord => "kms key",
     ExpiryEntry => "expiry",
     TokenV1 => "token",
     ServiceV1 => "service",

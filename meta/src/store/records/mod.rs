@@ -26,7 +26,8 @@ mod object;
 pub mod repair;
 
 pub use directory::{
-    AccountRecord, CredentialV2, ExpiryEntry, Meta1Record, QuotaRecord, SecretV1, SwiftUserV2,
+    AccountRecord, CredentialV2, ExpiryEntry, KmsKeyRecord, Meta1Record, QuotaRecord, SecretV1,
+    SwiftUserV2,
 };
 
 use meta_api::error::{Error, Result};
