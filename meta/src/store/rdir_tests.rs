@@ -5,6 +5,7 @@ use super::Store;
 use super::gc::gc_key;
 use super::records::decode;
 use super::records::repair::RdirRecord;
+use super::repair::LostReason;
 use super::test_fixtures::{self, config, copy, object, store};
 use meta_api::wire::{
     ChunkRecord, CompletePart, CompleteRequest, Heartbeat, ObjectRecord, PartRecord, ReplacedCopy,
@@ -234,7 +235,7 @@ fn a_lost_server_is_rebuilt_least_redundancy_first() {
         &obj("two", vec![chunk3(0, &[("s1", "w1"), ("s2", "w2")])]),
     )
     .unwrap();
-    let lost = s.mark_lost("s1", "operator").unwrap();
+    let lost = s.mark_lost("s1", LostReason::Operator).unwrap();
     assert_eq!((lost.total_chunks, lost.total_bytes), (2, 20));
     assert_eq!(s.plan_rebuilds(i64::MAX).unwrap(), 2);
     let items = s.claim_repairs("w", 10, 60_000).unwrap();
@@ -300,9 +301,9 @@ fn second_loss_raises_priority_and_failures_back_off() {
         ),
     )
     .unwrap();
-    s.mark_lost("s1", "operator").unwrap();
+    s.mark_lost("s1", LostReason::Operator).unwrap();
     s.plan_rebuilds(i64::MAX).unwrap();
-    s.mark_lost("s2", "operator").unwrap();
+    s.mark_lost("s2", LostReason::Operator).unwrap();
     s.plan_rebuilds(i64::MAX).unwrap();
     let status = s.rebuild_status().unwrap();
     assert_eq!(status.queued, 3);
@@ -354,7 +355,7 @@ fn bad_chunks_are_queued_and_a_returning_server_stops_its_rebuild() {
     assert_eq!((items[0].chunk_id.as_str(), items[0].redundancy), ("k2", 0));
     assert_eq!(items[0].reason, meta_api::wire::RepairReason::Corrupt);
     // s1 silent long enough: declared lost, then it heartbeats again.
-    s.mark_lost("s1", "dead").unwrap();
+    s.mark_lost("s1", LostReason::Dead).unwrap();
     s.plan_rebuilds(i64::MAX).unwrap();
     assert_eq!(s.rebuild_status().unwrap().queued, 2);
     s.heartbeat(&hb("s1")).unwrap();
@@ -439,7 +440,7 @@ fn a_server_is_forgotten_only_once_it_holds_nothing_and_is_silent() {
     let e = s.forget_service("s1").unwrap_err().to_string();
     assert!(e.contains("holds 1 chunk copies"), "{e}");
     // Drained: its copy moves to s3; still heartbeating, so still refused.
-    s.mark_lost("s1", "drain").unwrap();
+    s.mark_lost("s1", LostReason::Drain).unwrap();
     s.plan_rebuilds(i64::MAX).unwrap();
     let pair = ReplacedCopy {
         old: copy("s1", "k1"),
@@ -510,4 +511,57 @@ fn a_short_write_is_queued_and_completed_by_added_pieces() {
     assert_eq!(rdir_rows(&s), record_rows(&s));
     let txn = s.dir.env.read_txn().unwrap();
     assert!(s.dir.gc.get(&txn, &gc_key("s2", "kx")).unwrap().is_some());
+}
+
+#[test]
+fn only_the_known_reasons_declare_a_server_lost() {
+    assert_eq!(LostReason::requested(None).unwrap(), LostReason::Operator);
+    assert_eq!(
+        LostReason::requested(Some("operator")).unwrap(),
+        LostReason::Operator
+    );
+    assert_eq!(
+        LostReason::requested(Some("drain")).unwrap(),
+        LostReason::Drain
+    );
+    // "dead" is the rebuild planner's own, never a client's; anything else is refused too,
+    // with the message the HTTP answer carries.
+    for bad in ["dead", "bogus", ""] {
+        match LostReason::requested(Some(bad)) {
+            Err(meta_api::error::Error::InvalidArgument(m)) => assert_eq!(
+                m,
+                format!("rebuild reason {bad:?} is not \"operator\" or \"drain\"")
+            ),
+            other => panic!("{bad:?} answered {other:?}"),
+        }
+    }
+    // Each reason is stored by name, and decides what a heartbeat does: a dead server that
+    // comes back stops its rebuild, one an operator declared lost stays lost.
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "b");
+    for id in ["s1", "s2", "s3"] {
+        s.heartbeat(&hb(id)).unwrap();
+    }
+    for (id, reason) in [
+        ("s1", LostReason::Dead),
+        ("s2", LostReason::Operator),
+        ("s3", LostReason::Drain),
+    ] {
+        assert_eq!(s.mark_lost(id, reason).unwrap().reason, reason.as_str());
+        s.heartbeat(&hb(id)).unwrap();
+    }
+    let lost: Vec<(String, String)> = s
+        .rebuild_status()
+        .unwrap()
+        .lost
+        .into_iter()
+        .map(|l| (l.service, l.reason))
+        .collect();
+    assert_eq!(
+        lost,
+        [
+            ("s2".to_string(), "operator".to_string()),
+            ("s3".to_string(), "drain".to_string())
+        ]
+    );
 }

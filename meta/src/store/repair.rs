@@ -214,6 +214,43 @@ fn locate(
     Ok(None)
 }
 
+/// Why a chunk server is declared lost: the only reasons a [`Command::MarkLost`] is prepared
+/// with (every caller of [`Store::mark_lost`] names one of these; the command keeps the name as
+/// a string, as the log entries written before this type exist hold it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostReason {
+    /// Silent for `lost_after_secs` (the leader's rebuild planner); stops when it heartbeats
+    /// again.
+    Dead,
+    /// `spread admin cluster rebuild`: the server is gone.
+    Operator,
+    /// `spread admin cluster drain`: the server is alive and being emptied.
+    Drain,
+}
+
+impl LostReason {
+    /// The name stored in the command and the lost record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LostReason::Dead => "dead",
+            LostReason::Operator => "operator",
+            LostReason::Drain => "drain",
+        }
+    }
+
+    /// The reason a client's rebuild request names: "operator" (the default) or "drain";
+    /// anything else (including "dead", the lifecycle's own) is refused.
+    pub fn requested(reason: Option<&str>) -> Result<LostReason> {
+        match reason.unwrap_or("operator") {
+            "operator" => Ok(LostReason::Operator),
+            "drain" => Ok(LostReason::Drain),
+            other => Err(Error::InvalidArgument(format!(
+                "rebuild reason {other:?} is not \"operator\" or \"drain\""
+            ))),
+        }
+    }
+}
+
 fn lost_of(service: String, r: LostRecord) -> LostService {
     let LostRecord {
         v: _,
@@ -241,12 +278,12 @@ fn lost_of(service: String, r: LostRecord) -> LostService {
 }
 
 impl Store {
-    /// Declares `service` lost (`reason`: "dead" or "operator"); its copies are queued page by
-    /// page ([`Store::queue_rebuild`]). A service already lost keeps its record.
-    pub fn mark_lost(&self, service: &str, reason: &str) -> Result<LostService> {
+    /// Declares `service` lost; its copies are queued page by page ([`Store::queue_rebuild`]).
+    /// A service already lost keeps its record.
+    pub fn mark_lost(&self, service: &str, reason: LostReason) -> Result<LostService> {
         let command = Command::MarkLost {
             service: service.to_string(),
-            reason: reason.to_string(),
+            reason: reason.as_str().to_string(),
             now_ms: ids::now_ms(),
         };
         outcome!(self.apply(command)?, Lost)
@@ -616,7 +653,7 @@ impl Store {
         let Some(lost) = self.lost_get(txn, service)? else {
             return Ok(false);
         };
-        if lost.reason != "dead" {
+        if lost.reason != LostReason::Dead.as_str() {
             return Ok(true);
         }
         let mut queued = Vec::new();
@@ -878,7 +915,7 @@ impl Store {
         };
         let mut pending = pending;
         for id in silent {
-            self.mark_lost(&id, "dead")?;
+            self.mark_lost(&id, LostReason::Dead)?;
             pending.insert(id);
         }
         let mut queued = 0;
