@@ -655,10 +655,11 @@ pub struct RepairItem {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LostService {
     pub service: String,
-    /// "dead" (silent for `lost_after_secs`) or "operator" (`spread admin cluster rebuild`).
+    /// "dead" (silent for `lost_after_secs`), "operator" (`spread admin cluster rebuild`) or
+    /// "drain" (`spread admin cluster drain`).
     pub reason: String,
     pub since_ms: i64,
-    /// Copies and bytes it held when it was declared lost.
+    /// Copies and bytes it held when it was declared lost (so far, while `counting`).
     pub total_chunks: u64,
     pub total_bytes: u64,
     /// Copies re-created elsewhere, or whose object was deleted meanwhile.
@@ -670,6 +671,11 @@ pub struct LostService {
     pub last_done_ms: i64,
     /// Every copy it held is in the repair queue (or done).
     pub queued_all: bool,
+    /// The totals are still being counted: they grow as its copies are queued, page by page,
+    /// and are final once `queued_all` (absent from older meta servers, whose totals were
+    /// counted at once).
+    #[serde(default)]
+    pub counting: bool,
 }
 
 /// Answer of `rebuild/status`.

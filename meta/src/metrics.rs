@@ -416,7 +416,7 @@ impl Scraped {
         gauges(
             e,
             "spread_meta_rebuild_lost_chunks",
-            "Chunk copies a lost server held when it was declared lost",
+            "Chunk copies a lost server held when it was declared lost (counted as they are queued)",
             f.lost.iter().map(|l| {
                 (
                     OnlyService {

@@ -547,12 +547,7 @@ pub fn routes() -> Routes {
         )
     });
     r.add(|s, q: api::RebuildStart| {
-        let reason = q.reason.as_deref().unwrap_or("operator");
-        if !matches!(reason, "operator" | "drain") {
-            return Err(meta_api::Error::InvalidArgument(format!(
-                "rebuild reason {reason:?} is not \"operator\" or \"drain\""
-            )));
-        }
+        let reason = crate::store::LostReason::requested(q.reason.as_deref())?;
         s.mark_lost(&q.service, reason)
     });
     r.add(|s, q: api::ServiceForget| s.forget_service(&q.service).map(|()| api::Empty {}));

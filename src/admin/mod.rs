@@ -330,20 +330,18 @@ pub async fn run(args: AdminArgs) -> Result<()> {
             let id = service_id(&client, &service).await?;
             let l = client.rebuild_start(&id).await?;
             format!(
-                "{} declared lost: {} chunk copies ({}) to re-create; follow with `spread admin cluster rebuild-status`\n",
+                "{} declared lost: {} to re-create; follow with `spread admin cluster rebuild-status`\n",
                 l.service,
-                l.total_chunks,
-                rebuild::size(l.total_bytes)
+                rebuild::declared(&l)
             )
         }
         AdminCommand::Cluster(ClusterCommand::Drain { service }) => {
             let id = service_id(&client, &service).await?;
             let l = client.drain(&id).await?;
             format!(
-                "draining {}: {} chunk copies ({}) to move; follow with `spread admin cluster rebuild-status`, then stop it and `forget` it\n",
+                "draining {}: {} to move; follow with `spread admin cluster rebuild-status`, then stop it and `forget` it\n",
                 l.service,
-                l.total_chunks,
-                rebuild::size(l.total_bytes)
+                rebuild::declared(&l)
             )
         }
         AdminCommand::Cluster(ClusterCommand::Forget { service }) => {

@@ -35,6 +35,20 @@ pub fn bar(done: u64, total: u64) -> String {
     )
 }
 
+/// How many copies a server just declared lost holds, for the message that says so: while
+/// meta counts them as it queues them, the figure is not known yet.
+pub fn declared(l: &meta_api::wire::LostService) -> String {
+    if l.counting {
+        "its chunk copies are counted as they are queued".to_string()
+    } else {
+        format!(
+            "{} chunk copies ({})",
+            table::count(l.total_chunks),
+            size(l.total_bytes)
+        )
+    }
+}
+
 /// The status as text: one progress block per lost server, then the queue and its failures.
 pub fn render(s: &RebuildStatus, now_ms: i64) -> String {
     let mut out = String::new();
@@ -42,39 +56,62 @@ pub fn render(s: &RebuildStatus, now_ms: i64) -> String {
         out.push_str("no chunk server is being rebuilt\n");
     }
     for l in &s.lost {
-        let pct = if l.total_chunks == 0 {
-            100.0
-        } else {
-            100.0 * l.done_chunks.min(l.total_chunks) as f64 / l.total_chunks as f64
-        };
-        let until = if l.done_chunks >= l.total_chunks && l.last_done_ms > 0 {
+        let finished = !l.counting && l.done_chunks >= l.total_chunks;
+        let until = if finished && l.last_done_ms > 0 {
             l.last_done_ms
         } else {
             now_ms
         };
         let secs = ((until - l.since_ms).max(1)) as f64 / 1000.0;
         let rate = l.done_bytes as f64 / secs;
-        let left_bytes = l.total_bytes.saturating_sub(l.done_bytes);
-        let eta = if l.done_chunks >= l.total_chunks {
-            "done".to_string()
-        } else if rate > 0.0 {
-            format!(
-                "ETA {}",
-                table::duration((left_bytes as f64 / rate * 1000.0) as i64)
+        // While the totals are being counted (they grow as the copies are queued, page by
+        // page), they are lower bounds: no percentage, and no ETA from them.
+        let (bar, pct, chunks, bytes, eta) = if l.counting {
+            (
+                format!("[{:.<30}]", "counting"),
+                "    ?%".to_string(),
+                format!(
+                    "{}/≥ {} chunks (counting)",
+                    table::count(l.done_chunks),
+                    table::count(l.total_chunks)
+                ),
+                format!("{}/≥ {}", size(l.done_bytes), size(l.total_bytes)),
+                "ETA once counted".to_string(),
             )
         } else {
-            "ETA unknown".to_string()
+            let pct = if l.total_chunks == 0 {
+                100.0
+            } else {
+                100.0 * l.done_chunks.min(l.total_chunks) as f64 / l.total_chunks as f64
+            };
+            let left_bytes = l.total_bytes.saturating_sub(l.done_bytes);
+            let eta = if finished {
+                "done".to_string()
+            } else if rate > 0.0 {
+                format!(
+                    "ETA {}",
+                    table::duration((left_bytes as f64 / rate * 1000.0) as i64)
+                )
+            } else {
+                "ETA unknown".to_string()
+            };
+            (
+                bar(l.done_chunks, l.total_chunks),
+                format!("{pct:5.1}%"),
+                format!(
+                    "{}/{} chunks",
+                    table::count(l.done_chunks),
+                    table::count(l.total_chunks)
+                ),
+                format!("{}/{}", size(l.done_bytes), size(l.total_bytes)),
+                eta,
+            )
         };
         out.push_str(&format!(
-            "{} (lost: {}, {})\n  {} {pct:5.1}%  {}/{} chunks  {}/{}  {}/s  {eta}{}\n",
+            "{} (lost: {}, {})\n  {bar} {pct}  {chunks}  {bytes}  {}/s  {eta}{}\n",
             l.service,
             l.reason,
             table::ago(now_ms - l.since_ms),
-            bar(l.done_chunks, l.total_chunks),
-            l.done_chunks,
-            l.total_chunks,
-            size(l.done_bytes),
-            size(l.total_bytes),
             size(rate as u64),
             if l.queued_all {
                 ""
@@ -184,6 +221,7 @@ mod tests {
                 done_bytes: 50 << 20,
                 last_done_ms: 9_000,
                 queued_all: true,
+                counting: false,
             }],
             queued: 50,
             queued_bytes: 50 << 20,
@@ -198,5 +236,48 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("5.0 MiB/s"), "{text}");
+    }
+
+    #[test]
+    fn a_total_still_counted_is_shown_as_a_lower_bound_without_eta() {
+        let mut l = LostService {
+            service: "svc-1".into(),
+            reason: "operator".into(),
+            since_ms: 0,
+            total_chunks: 12_000,
+            total_bytes: 12_000 << 20,
+            done_chunks: 3_000,
+            done_bytes: 3_000 << 20,
+            last_done_ms: 9_000,
+            queued_all: false,
+            counting: true,
+        };
+        let status = |l: &LostService| RebuildStatus {
+            lost: vec![l.clone()],
+            ..Default::default()
+        };
+        let text = render(&status(&l), 10_000);
+        assert!(text.contains("3,000/≥ 12,000 chunks (counting)"), "{text}");
+        assert!(text.contains("2.9 GiB/≥ 11.7 GiB"), "{text}");
+        assert!(text.contains("ETA once counted"), "{text}");
+        assert!(!text.contains("ETA 3"), "{text}");
+        assert!(text.contains("    ?%"), "{text}");
+        // Counted: the same figures are final, with a percentage and an ETA.
+        l.counting = false;
+        l.queued_all = true;
+        let text = render(&status(&l), 10_000);
+        assert!(text.contains("3,000/12,000 chunks"), "{text}");
+        assert!(text.contains(" 25.0%"), "{text}");
+        assert!(text.contains("ETA 30.0s"), "{text}");
+        assert!(!text.contains("counting"), "{text}");
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(table::count(0), "0");
+        assert_eq!(table::count(999), "999");
+        assert_eq!(table::count(1_000), "1,000");
+        assert_eq!(table::count(12_000), "12,000");
+        assert_eq!(table::count(1_234_567), "1,234,567");
     }
 }

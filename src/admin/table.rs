@@ -51,6 +51,19 @@ impl fmt::Display for Table {
     }
 }
 
+/// A count with its thousands grouped ("12,000").
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// A duration in milliseconds as "1.5s ago", "3m 2s ago", "2h 5m ago".
 pub fn ago(ms: i64) -> String {
     if ms < 0 {

@@ -59,8 +59,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 ///   `PutPart` whose part has a `key`; `SettingChange::Encryption`, `CreateContainer` with
 ///   `encryption`). An older node would drop the encryption parameters and serve ciphertext
 ///   as the object, or assemble an encrypted upload at the wrong offsets;
-/// - 10: not in this tree (taken by another branch for an unrelated command; versions only
-///   need to be increasing and distinct);
+/// - 10: `MarkLost` with `counted_by_page` (the lost server's totals are counted as its pages
+///   are queued): an older node would drop the flag and walk the server's whole reverse index
+///   in one apply, leaving different totals (and a version-1 lost record);
 /// - 11: the SSE-KMS key store (`CreateKmsKey`, `SetKmsKeyEnabled`, `SetKmsKeyMaterial`).
 ///   An older node does not know the commands; records and keys of mode `kms_key` come with
 ///   them (an older gateway cannot open them either).
@@ -253,11 +254,17 @@ pub enum Command {
     PurgeTokens {
         now_ms: i64,
     },
-    /// Declares a chunk server lost (version 2).
+    /// Declares a chunk server lost (version 2). `reason` is one of
+    /// [`super::LostReason`]'s names (a string, as in the entries written before that type).
     MarkLost {
         service: String,
         reason: String,
         now_ms: i64,
+        /// Its copies are counted as their pages are queued, not by a walk over all of them
+        /// here (version 10 when set; entries written before lack it and count the old way:
+        /// see `Store::apply_mark_lost`).
+        #[serde(default)]
+        counted_by_page: bool,
     },
     /// Queues the next page of a lost server's copies for repair (version 2).
     QueueRebuild {
@@ -472,6 +479,10 @@ impl Command {
             return 6;
         }
         match self {
+            C::MarkLost {
+                counted_by_page: true,
+                ..
+            } => 10,
             C::MarkLost { .. }
             | C::QueueRebuild { .. }
             | C::ClaimRepairs { .. }
@@ -945,7 +956,8 @@ impl Store {
                 service,
                 reason,
                 now_ms,
-            } => O::Lost(self.apply_mark_lost(tx, &service, &reason, now_ms)?),
+                counted_by_page,
+            } => O::Lost(self.apply_mark_lost(tx, &service, &reason, now_ms, counted_by_page)?),
             C::QueueRebuild {
                 service,
                 max,

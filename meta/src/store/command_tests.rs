@@ -381,6 +381,7 @@ pub(crate) fn log() -> Vec<Command> {
             service: "svc-a".into(),
             reason: "operator".into(),
             now_ms: t + 19,
+            counted_by_page: true,
         },
         Command::QueueRebuild {
             service: "svc-a".into(),

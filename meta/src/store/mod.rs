@@ -40,7 +40,7 @@ pub use expirer::ExpiryPass;
 pub use lifecycle::LifecyclePass;
 pub use meta2::Usage;
 pub use raft_state::StateDigest;
-pub use repair::{Changes as RepairChanges, QUEUE_PAGE};
+pub use repair::{Changes as RepairChanges, LostReason, QUEUE_PAGE};
 pub use sealing::SealPass;
 pub use swift::TOKEN_PREFIX;
 

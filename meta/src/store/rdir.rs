@@ -188,7 +188,8 @@ impl Store {
     }
 
     /// Removes the rdir and queue entries of copies no record references any more (they are
-    /// being queued for GC); a copy of a lost server counts as done for its rebuild.
+    /// being queued for GC); a copy of a lost server counts as done for its rebuild (if its
+    /// rebuild has counted it: [`LostRecord::counts`]).
     pub(crate) fn rdir_remove(&self, txn: &mut RwTxn, copies: &[ChunkCopy]) -> Result<()> {
         for c in copies {
             let key = gc_key(&c.service, &c.chunk_id);
@@ -198,7 +199,11 @@ impl Store {
             let size = decode_record::<RdirRecord>(v).map_or(0, |r| r.size);
             self.dir.rdir.delete(txn, &key)?;
             self.dequeue(txn, &c.service, &c.chunk_id)?;
-            if let Some(mut lost) = self.lost_get(txn, &c.service)? {
+            // Counted as done only if it is in the totals: a version-2 record counts copies
+            // as their page is queued, so one removed before that is never counted at all.
+            if let Some(mut lost) = self.lost_get(txn, &c.service)?
+                && lost.counts(&c.chunk_id)
+            {
                 lost.done_chunks = lost.done_chunks.saturating_add(1);
                 lost.done_bytes = lost.done_bytes.saturating_add(size);
                 self.lost_put(txn, &c.service, &lost)?;

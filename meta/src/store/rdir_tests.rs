@@ -5,6 +5,7 @@ use super::Store;
 use super::gc::gc_key;
 use super::records::decode;
 use super::records::repair::RdirRecord;
+use super::repair::LostReason;
 use super::test_fixtures::{self, config, copy, object, store};
 use meta_api::wire::{
     ChunkRecord, CompletePart, CompleteRequest, Heartbeat, ObjectRecord, PartRecord, ReplacedCopy,
@@ -234,9 +235,14 @@ fn a_lost_server_is_rebuilt_least_redundancy_first() {
         &obj("two", vec![chunk3(0, &[("s1", "w1"), ("s2", "w2")])]),
     )
     .unwrap();
-    let lost = s.mark_lost("s1", "operator").unwrap();
-    assert_eq!((lost.total_chunks, lost.total_bytes), (2, 20));
+    let lost = s.mark_lost("s1", LostReason::Operator).unwrap();
+    assert_eq!((lost.total_chunks, lost.counting), (0, true));
     assert_eq!(s.plan_rebuilds(i64::MAX).unwrap(), 2);
+    let lost = &s.rebuild_status().unwrap().lost[0];
+    assert_eq!(
+        (lost.total_chunks, lost.total_bytes, lost.counting),
+        (2, 20, false)
+    );
     let items = s.claim_repairs("w", 10, 60_000).unwrap();
     let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(keys, ["two", "three"]);
@@ -300,9 +306,9 @@ fn second_loss_raises_priority_and_failures_back_off() {
         ),
     )
     .unwrap();
-    s.mark_lost("s1", "operator").unwrap();
+    s.mark_lost("s1", LostReason::Operator).unwrap();
     s.plan_rebuilds(i64::MAX).unwrap();
-    s.mark_lost("s2", "operator").unwrap();
+    s.mark_lost("s2", LostReason::Operator).unwrap();
     s.plan_rebuilds(i64::MAX).unwrap();
     let status = s.rebuild_status().unwrap();
     assert_eq!(status.queued, 3);
@@ -354,7 +360,7 @@ fn bad_chunks_are_queued_and_a_returning_server_stops_its_rebuild() {
     assert_eq!((items[0].chunk_id.as_str(), items[0].redundancy), ("k2", 0));
     assert_eq!(items[0].reason, meta_api::wire::RepairReason::Corrupt);
     // s1 silent long enough: declared lost, then it heartbeats again.
-    s.mark_lost("s1", "dead").unwrap();
+    s.mark_lost("s1", LostReason::Dead).unwrap();
     s.plan_rebuilds(i64::MAX).unwrap();
     assert_eq!(s.rebuild_status().unwrap().queued, 2);
     s.heartbeat(&hb("s1")).unwrap();
@@ -439,7 +445,7 @@ fn a_server_is_forgotten_only_once_it_holds_nothing_and_is_silent() {
     let e = s.forget_service("s1").unwrap_err().to_string();
     assert!(e.contains("holds 1 chunk copies"), "{e}");
     // Drained: its copy moves to s3; still heartbeating, so still refused.
-    s.mark_lost("s1", "drain").unwrap();
+    s.mark_lost("s1", LostReason::Drain).unwrap();
     s.plan_rebuilds(i64::MAX).unwrap();
     let pair = ReplacedCopy {
         old: copy("s1", "k1"),
@@ -510,4 +516,194 @@ fn a_short_write_is_queued_and_completed_by_added_pieces() {
     assert_eq!(rdir_rows(&s), record_rows(&s));
     let txn = s.dir.env.read_txn().unwrap();
     assert!(s.dir.gc.get(&txn, &gc_key("s2", "kx")).unwrap().is_some());
+}
+
+#[test]
+fn only_the_known_reasons_declare_a_server_lost() {
+    assert_eq!(LostReason::requested(None).unwrap(), LostReason::Operator);
+    assert_eq!(
+        LostReason::requested(Some("operator")).unwrap(),
+        LostReason::Operator
+    );
+    assert_eq!(
+        LostReason::requested(Some("drain")).unwrap(),
+        LostReason::Drain
+    );
+    // "dead" is the rebuild planner's own, never a client's; anything else is refused too,
+    // with the message the HTTP answer carries.
+    for bad in ["dead", "bogus", ""] {
+        match LostReason::requested(Some(bad)) {
+            Err(meta_api::error::Error::InvalidArgument(m)) => assert_eq!(
+                m,
+                format!("rebuild reason {bad:?} is not \"operator\" or \"drain\"")
+            ),
+            other => panic!("{bad:?} answered {other:?}"),
+        }
+    }
+    // Each reason is stored by name, and decides what a heartbeat does: a dead server that
+    // comes back stops its rebuild, one an operator declared lost stays lost.
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "b");
+    for id in ["s1", "s2", "s3"] {
+        s.heartbeat(&hb(id)).unwrap();
+    }
+    for (id, reason) in [
+        ("s1", LostReason::Dead),
+        ("s2", LostReason::Operator),
+        ("s3", LostReason::Drain),
+    ] {
+        assert_eq!(s.mark_lost(id, reason).unwrap().reason, reason.as_str());
+        s.heartbeat(&hb(id)).unwrap();
+    }
+    let lost: Vec<(String, String)> = s
+        .rebuild_status()
+        .unwrap()
+        .lost
+        .into_iter()
+        .map(|l| (l.service, l.reason))
+        .collect();
+    assert_eq!(
+        lost,
+        [
+            ("s2".to_string(), "operator".to_string()),
+            ("s3".to_string(), "drain".to_string())
+        ]
+    );
+}
+
+/// Puts objects "k0".."k4", each one chunk with a copy on s1 (chunk ids "a0".."a4") and s2.
+fn five_on_s1(s: &Store) {
+    for id in ["s1", "s2", "s3"] {
+        s.heartbeat(&hb(id)).unwrap();
+    }
+    for i in 0..5 {
+        let (a, b) = (format!("a{i}"), format!("b{i}"));
+        s.put_object(
+            "b",
+            &obj(
+                &format!("k{i}"),
+                vec![chunk3(0, &[("s1", a.as_str()), ("s2", b.as_str())])],
+            ),
+        )
+        .unwrap();
+    }
+}
+
+fn queue_page(s: &Store, max: u32) -> u64 {
+    match s
+        .apply(super::Command::QueueRebuild {
+            service: "s1".into(),
+            max,
+            now_ms: 1,
+        })
+        .unwrap()
+    {
+        super::Outcome::Count(n) => n,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn lost_s1(s: &Store) -> meta_api::wire::LostService {
+    let mut lost = s.rebuild_status().unwrap().lost;
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    lost.remove(0)
+}
+
+fn stored_lost_version(s: &Store) -> u32 {
+    let txn = s.dir.env.read_txn().unwrap();
+    let v = s.dir.lost.get(&txn, b"s1").unwrap().unwrap();
+    serde_json::from_slice::<serde_json::Value>(v).unwrap()["v"]
+        .as_u64()
+        .unwrap() as u32
+}
+
+/// Command version 10: a lost server's totals are counted as its pages are queued, not by
+/// one walk in `MarkLost`; a copy deleted before its page is never counted, one deleted after
+/// counts as done.
+#[test]
+fn a_lost_server_is_counted_page_by_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "b");
+    five_on_s1(&s);
+    let lost = s.mark_lost("s1", LostReason::Operator).unwrap();
+    assert_eq!((lost.total_chunks, lost.total_bytes), (0, 0));
+    assert!(lost.counting && !lost.queued_all);
+    assert_eq!(stored_lost_version(&s), 2);
+    assert_eq!(queue_page(&s, 2), 2);
+    let l = lost_s1(&s);
+    assert_eq!((l.total_chunks, l.total_bytes, l.counting), (2, 20, true));
+    // k1 (a1, counted) and k3 (a3, not reached yet) are deleted.
+    s.delete_object("b", "k1").unwrap();
+    s.delete_object("b", "k3").unwrap();
+    let l = lost_s1(&s);
+    assert_eq!((l.done_chunks, l.done_bytes), (1, 10));
+    assert_eq!(queue_page(&s, 2), 2, "a2 and a4");
+    let l = lost_s1(&s);
+    assert_eq!((l.total_chunks, l.counting, l.queued_all), (4, true, false));
+    // The page that finds nothing more ends the count.
+    assert_eq!(queue_page(&s, 2), 0);
+    let l = lost_s1(&s);
+    assert_eq!(
+        (l.total_chunks, l.total_bytes, l.counting, l.queued_all),
+        (4, 40, false, true)
+    );
+    assert_eq!(s.rebuild_status().unwrap().queued, 3);
+    // Repairing the rest brings done to the total.
+    for i in [0, 2, 4] {
+        let pair = ReplacedCopy {
+            old: copy("s1", &format!("a{i}")),
+            new: copy("s3", &format!("n{i}")),
+        };
+        assert_eq!(done(&s, &format!("k{i}"), pair).replaced, 1);
+    }
+    let l = lost_s1(&s);
+    assert_eq!((l.done_chunks, l.total_chunks), (4, 4));
+    assert_eq!(s.rebuild_status().unwrap().queued, 0);
+    assert_eq!(stored_lost_version(&s), 2);
+}
+
+/// A `MarkLost` written before command version 10 (no `counted_by_page`), replayed from an
+/// old log, counts every copy at once and writes a version-1 record, whose totals later pages
+/// and deletions leave alone, as the binary that wrote it did.
+#[test]
+fn a_mark_lost_from_an_old_log_counts_every_copy_at_once() {
+    let old: super::Command =
+        serde_json::from_str(r#"{"op":"mark_lost","service":"s1","reason":"dead","now_ms":1}"#)
+            .unwrap();
+    assert_eq!(old.version(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "b");
+    five_on_s1(&s);
+    let lost = match s.apply(old).unwrap() {
+        super::Outcome::Lost(l) => l,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((lost.total_chunks, lost.total_bytes), (5, 50));
+    assert!(!lost.counting && !lost.queued_all);
+    assert_eq!(stored_lost_version(&s), 1);
+    // k3 deleted before its page is queued: counted (it was in the total) as done.
+    s.delete_object("b", "k3").unwrap();
+    assert_eq!(queue_page(&s, 2), 2);
+    let l = lost_s1(&s);
+    assert_eq!((l.total_chunks, l.done_chunks, l.counting), (5, 1, false));
+    while !lost_s1(&s).queued_all {
+        queue_page(&s, 2);
+    }
+    let l = lost_s1(&s);
+    assert_eq!((l.total_chunks, l.total_bytes), (5, 50));
+    assert_eq!(s.rebuild_status().unwrap().queued, 4);
+    assert_eq!(stored_lost_version(&s), 1);
+    // The new command is version 10, and says so on the wire.
+    let new = super::Command::MarkLost {
+        service: "s1".into(),
+        reason: "dead".into(),
+        now_ms: 1,
+        counted_by_page: true,
+    };
+    assert_eq!(new.version(), 10);
+    assert!(
+        serde_json::to_string(&new)
+            .unwrap()
+            .contains(r#""counted_by_page":true"#)
+    );
 }

@@ -13,7 +13,7 @@ use super::gc::{gc_key, gc_prefix};
 use super::keys;
 use super::meta2::{Meta2, part_prefix};
 use super::rdir::{Owner, UNREPAIRABLE, entry_of, item_of, split_copy_key};
-use super::records::repair::{LostRecord, RdirRecord, RepairRecord};
+use super::records::repair::{LOST_COUNTED_BY_PAGE, LostRecord, RdirRecord, RepairRecord};
 use super::records::{decode, decode_record, encode};
 use super::{Store, versions};
 use crate::ids;
@@ -36,6 +36,11 @@ pub const QUEUE_PAGE: u32 = 1_000;
 const STATUS_LIST: usize = 100;
 /// Wait before a repair the records refused is handed out again.
 const REFUSED_RETRY_MS: i64 = 30_000;
+
+/// The size of the copy an rdir value describes (0 when it does not read).
+fn rdir_size(value: &[u8]) -> u64 {
+    decode_record::<RdirRecord>(value).map_or(0, |r| r.size)
+}
 
 /// One replacement made in the records, with the chunk as it is now.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -214,7 +219,45 @@ fn locate(
     Ok(None)
 }
 
+/// Why a chunk server is declared lost: the only reasons a [`Command::MarkLost`] is prepared
+/// with (every caller of [`Store::mark_lost`] names one of these; the command keeps the name as
+/// a string, as the log entries written before this type exist hold it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostReason {
+    /// Silent for `lost_after_secs` (the leader's rebuild planner); stops when it heartbeats
+    /// again.
+    Dead,
+    /// `spread admin cluster rebuild`: the server is gone.
+    Operator,
+    /// `spread admin cluster drain`: the server is alive and being emptied.
+    Drain,
+}
+
+impl LostReason {
+    /// The name stored in the command and the lost record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LostReason::Dead => "dead",
+            LostReason::Operator => "operator",
+            LostReason::Drain => "drain",
+        }
+    }
+
+    /// The reason a client's rebuild request names: "operator" (the default) or "drain";
+    /// anything else (including "dead", the lifecycle's own) is refused.
+    pub fn requested(reason: Option<&str>) -> Result<LostReason> {
+        match reason.unwrap_or("operator") {
+            "operator" => Ok(LostReason::Operator),
+            "drain" => Ok(LostReason::Drain),
+            other => Err(Error::InvalidArgument(format!(
+                "rebuild reason {other:?} is not \"operator\" or \"drain\""
+            ))),
+        }
+    }
+}
+
 fn lost_of(service: String, r: LostRecord) -> LostService {
+    let counting = r.counting();
     let LostRecord {
         v: _,
         reason,
@@ -237,27 +280,42 @@ fn lost_of(service: String, r: LostRecord) -> LostService {
         done_bytes,
         last_done_ms,
         queued_all,
+        counting,
     }
 }
 
 impl Store {
-    /// Declares `service` lost (`reason`: "dead" or "operator"); its copies are queued page by
-    /// page ([`Store::queue_rebuild`]). A service already lost keeps its record.
-    pub fn mark_lost(&self, service: &str, reason: &str) -> Result<LostService> {
+    /// Declares `service` lost; its copies are queued page by page ([`Store::queue_rebuild`]).
+    /// A service already lost keeps its record.
+    pub fn mark_lost(&self, service: &str, reason: LostReason) -> Result<LostService> {
         let command = Command::MarkLost {
             service: service.to_string(),
-            reason: reason.to_string(),
+            reason: reason.as_str().to_string(),
             now_ms: ids::now_ms(),
+            counted_by_page: true,
         };
         outcome!(self.apply(command)?, Lost)
     }
 
+    /// Declares `service` lost. With `counted_by_page` (command version 10) the record starts
+    /// with no totals: [`Store::apply_queue_rebuild`] counts each page it queues, so no
+    /// command walks the whole reverse index of a server (millions of entries would make one
+    /// huge Raft apply that stalls the group).
+    ///
+    /// Without it (a `MarkLost` written by a binary before version 10, replayed from the
+    /// log), the totals are counted here by one walk over the server's entries and the record
+    /// is version 1, exactly as that binary applied it: every node must reach the same state
+    /// from the same log whichever binary applied which entry (a follower that applied it
+    /// before an upgrade and one that replays it after must agree, and `admin meta verify`
+    /// compares them), and a version-1 record's totals are final from the start, which later
+    /// commands (queueing, removals counted as done) rely on.
     pub(super) fn apply_mark_lost(
         &self,
         tx: &mut Tx<'_, '_, '_>,
         service: &str,
         reason: &str,
         now_ms: i64,
+        counted_by_page: bool,
     ) -> Result<LostService> {
         let txn = &mut *tx.dir;
         if let Some(r) = self.lost_get(txn, service)? {
@@ -267,13 +325,19 @@ impl Store {
             return Err(Error::NoSuchService(service.to_string()));
         }
         let (mut chunks, mut bytes) = (0u64, 0u64);
-        for item in self.dir.rdir.prefix_iter(txn, &gc_prefix(service))? {
-            let (_, v) = item?;
-            chunks += 1;
-            bytes = bytes.saturating_add(decode_record::<RdirRecord>(v).map_or(0, |r| r.size));
+        if !counted_by_page {
+            for item in self.dir.rdir.prefix_iter(txn, &gc_prefix(service))? {
+                let (_, v) = item?;
+                chunks += 1;
+                bytes = bytes.saturating_add(rdir_size(v));
+            }
         }
         let record = LostRecord {
-            v: 1,
+            v: if counted_by_page {
+                LOST_COUNTED_BY_PAGE
+            } else {
+                1
+            },
             reason: reason.to_string(),
             since_ms: now_ms,
             total_chunks: chunks,
@@ -290,12 +354,14 @@ impl Store {
             reason,
             chunks,
             bytes,
+            counted_by_page,
             "chunk server declared lost: rebuilding its copies"
         );
         Ok(lost_of(service.to_string(), record))
     }
 
-    /// Queues the next page of a lost service's copies; the number queued.
+    /// Queues the next page of a lost service's copies; the number queued. A version-2 lost
+    /// record counts the page's copies into its totals.
     pub fn queue_rebuild(&self, service: &str) -> Result<u64> {
         let command = Command::QueueRebuild {
             service: service.to_string(),
@@ -330,16 +396,22 @@ impl Store {
             Bound::Included(start.as_slice())
         };
         let mut page = Vec::new();
+        let mut page_bytes = 0u64;
         for item in self
             .dir
             .rdir
             .range(txn, &(lower, Bound::<&[u8]>::Unbounded))?
         {
-            let (k, _) = item?;
+            let (k, v) = item?;
             if !k.starts_with(&prefix) || page.len() >= max as usize {
                 break;
             }
             page.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
+            page_bytes = page_bytes.saturating_add(rdir_size(v));
+        }
+        if lost.counted_by_page() {
+            lost.total_chunks = lost.total_chunks.saturating_add(page.len() as u64);
+            lost.total_bytes = lost.total_bytes.saturating_add(page_bytes);
         }
         let mut queued = 0u64;
         for chunk in &page {
@@ -616,7 +688,7 @@ impl Store {
         let Some(lost) = self.lost_get(txn, service)? else {
             return Ok(false);
         };
-        if lost.reason != "dead" {
+        if lost.reason != LostReason::Dead.as_str() {
             return Ok(true);
         }
         let mut queued = Vec::new();
@@ -878,7 +950,7 @@ impl Store {
         };
         let mut pending = pending;
         for id in silent {
-            self.mark_lost(&id, "dead")?;
+            self.mark_lost(&id, LostReason::Dead)?;
             pending.insert(id);
         }
         let mut queued = 0;

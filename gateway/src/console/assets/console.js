@@ -131,13 +131,18 @@ function renderRebuild(r) {
   } else {
     parts.push(table(["Server", "Reason", "Progress", "Copies", "Bytes", "Queued all"],
       r.lost.map((l) => {
+        // While meta still counts the server's copies (as it queues them), the totals are
+        // lower bounds: no percentage from them.
         const done = l.total_chunks > 0 ? l.done_chunks / l.total_chunks : 1;
+        const atLeast = l.counting ? "≥ " : "";
         return el("tr", { "data-service": l.service },
           el("td", {}, l.addr || l.service),
           el("td", {}, l.reason),
-          el("td", {}, el("progress", { max: 1, value: done.toFixed(3) }), " " + Math.floor(done * 100) + " %"),
-          el("td", {}, count(l.done_chunks) + " / " + count(l.total_chunks)),
-          el("td", {}, bytes(l.done_bytes) + " / " + bytes(l.total_bytes)),
+          l.counting
+            ? el("td", {}, "counting…")
+            : el("td", {}, el("progress", { max: 1, value: done.toFixed(3) }), " " + Math.floor(done * 100) + " %"),
+          el("td", {}, count(l.done_chunks) + " / " + atLeast + count(l.total_chunks) + (l.counting ? " (counting)" : "")),
+          el("td", {}, bytes(l.done_bytes) + " / " + atLeast + bytes(l.total_bytes)),
           el("td", {}, l.queued_all ? "yes" : "not yet"));
       })));
   }

@@ -69,6 +69,14 @@ impl Record for RepairRecord {
 }
 
 /// Value of `lost[service]`.
+///
+/// Version 1: `total_chunks`/`total_bytes` were counted when the server was declared lost, by
+/// one walk over its whole reverse index (a `MarkLost` of command version < 10, still applied
+/// that way when replayed: see `Store::apply_mark_lost`). Version 2: they are counted as the
+/// pages of copies are queued (`QueueRebuild`), so they grow until `queued_all` and are final
+/// only then. The fields are the same; the version says what the totals mean, and a version-1
+/// record keeps version 1 when it is rewritten (its totals stay final), so the directory a log
+/// of older commands builds is the same as the older binary built it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LostRecord {
     #[serde(default = "v1")]
@@ -87,10 +95,49 @@ pub struct LostRecord {
     pub queued_all: bool,
 }
 
+/// The lost record version whose totals are counted page by page.
+pub const LOST_COUNTED_BY_PAGE: u32 = 2;
+
+impl LostRecord {
+    /// Whether the totals grow as pages are queued (version 2), rather than being counted at
+    /// once when the server was declared lost (version 1).
+    pub fn counted_by_page(&self) -> bool {
+        self.v >= LOST_COUNTED_BY_PAGE
+    }
+
+    /// Whether the totals are still being counted (more pages to queue).
+    pub fn counting(&self) -> bool {
+        self.counted_by_page() && !self.queued_all
+    }
+
+    /// Whether copy `chunk_id` is in the totals: every copy of a version-1 record; of a
+    /// version-2 one, those up to the cursor (the pages queued so far).
+    pub fn counts(&self, chunk_id: &str) -> bool {
+        !self.counted_by_page()
+            || self
+                .cursor
+                .as_deref()
+                .is_some_and(|c| chunk_id.as_bytes() <= c.as_bytes())
+    }
+}
+
 impl Record for LostRecord {
     const KIND: &'static str = "lost";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = LOST_COUNTED_BY_PAGE;
     fn version(&self) -> u32 {
         self.v
+    }
+
+    /// A version-1 record has the same fields: it is read as it is and keeps its version (its
+    /// totals were counted at once).
+    fn upgrade(version: u32, bytes: &[u8]) -> meta_api::error::Result<Self> {
+        if version != 1 {
+            return Err(meta_api::error::Error::Db(format!(
+                "lost record version {version} has no upgrade path"
+            )));
+        }
+        serde_json::from_slice::<LostRecord>(bytes)
+            .map(|r| LostRecord { v: 1, ..r })
+            .map_err(|e| meta_api::error::Error::Db(format!("corrupt lost record (v1): {e}")))
     }
 }

@@ -152,3 +152,48 @@ fn garbage_is_a_corrupt_record_not_a_panic() {
         assert!(e.contains("object"), "{e}");
     }
 }
+
+/// A lost record as a binary before command version 10 wrote it (totals counted at once):
+/// it still opens, as version 1 with final totals, and is written back as version 1.
+#[test]
+fn a_version_1_lost_record_opens_with_final_totals() {
+    use super::repair::LostRecord;
+    let old = br#"{"v":1,"reason":"dead","since_ms":5,"total_chunks":3,"total_bytes":30,"done_chunks":1,"done_bytes":10,"last_done_ms":7,"cursor":"c2","queued_all":false}"#;
+    let rec: LostRecord = decode_record(old).unwrap();
+    assert_eq!(
+        (rec.v, rec.total_chunks, rec.total_bytes, rec.done_chunks),
+        (1, 3, 30, 1)
+    );
+    assert!(!rec.counted_by_page() && !rec.counting());
+    // Every copy is in its totals, also those after the cursor.
+    assert!(rec.counts("c1") && rec.counts("c9"));
+    assert_eq!(encode_record(&rec).unwrap(), old.to_vec());
+    // Before records carried versions (no `v`, no `last_done_ms`).
+    let older = br#"{"reason":"operator","since_ms":5,"total_chunks":0,"total_bytes":0,"done_chunks":0,"done_bytes":0,"queued_all":true}"#;
+    let rec: LostRecord = decode_record(older).unwrap();
+    assert_eq!(
+        (rec.v, rec.reason.as_str(), rec.last_done_ms),
+        (1, "operator", 0)
+    );
+    // A version-2 record counts page by page: only the copies up to its cursor are counted,
+    // and its totals are final once every page is queued.
+    let mut rec = LostRecord {
+        v: 2,
+        cursor: Some("c2".into()),
+        ..rec
+    };
+    rec.queued_all = false;
+    assert!(rec.counting() && rec.counts("c1") && rec.counts("c2") && !rec.counts("c3"));
+    rec.queued_all = true;
+    assert!(!rec.counting());
+    let back: LostRecord = decode_record(&encode_record(&rec).unwrap()).unwrap();
+    assert_eq!(back, rec);
+    // Newer than this binary: refused.
+    let newer = br#"{"v":3,"reason":"dead","since_ms":5,"total_chunks":3,"total_bytes":30,"done_chunks":1,"done_bytes":10,"queued_all":false}"#;
+    let e = decode_record::<LostRecord>(newer).unwrap_err().to_string();
+    assert!(e.contains("lost") && e.contains('3'), "{e}");
+    let e = decode_record::<LostRecord>(br#"{"v":1}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("corrupt lost record"), "{e}");
+}
