@@ -502,19 +502,7 @@ impl Cluster {
         // A port `spread dev` picked may be taken by someone else before it binds it: try a
         // few times before giving up.
         for _ in 0..3 {
-            let spawned = Cluster::spawn(
-                &dir,
-                &data_dir,
-                ANY_S3_PORT,
-                &opts,
-                &access_key,
-                &secret_key,
-            )
-            .and_then(|(child, endpoint, info)| {
-                let s3_addr = chosen_s3_addr(&info)?;
-                Ok((child, endpoint, info, s3_addr))
-            });
-            match spawned {
+            match Cluster::spawn_new(&dir, &data_dir, &opts, &access_key, &secret_key) {
                 Ok((child, endpoint, info, s3_addr)) => {
                     let known_pids = info.pids();
                     return Cluster {
@@ -549,19 +537,7 @@ impl Cluster {
             .map_err(|e| format!("temp dir: {e}"))?;
         let data_dir = dir.path().join("data");
         let (access_key, secret_key) = new_credentials();
-        let spawned = Cluster::spawn(
-            &dir,
-            &data_dir,
-            ANY_S3_PORT,
-            &opts,
-            &access_key,
-            &secret_key,
-        )
-        .and_then(|(child, endpoint, info)| {
-            let s3_addr = chosen_s3_addr(&info)?;
-            Ok((child, endpoint, info, s3_addr))
-        });
-        match spawned {
+        match Cluster::spawn_new(&dir, &data_dir, &opts, &access_key, &secret_key) {
             Ok((child, endpoint, info, s3_addr)) => {
                 let known_pids = info.pids();
                 Ok(Cluster {
@@ -582,6 +558,20 @@ impl Cluster {
                 Err(format!("{e}\n--- log ---\n{log}"))
             }
         }
+    }
+
+    /// Starts a new `spread dev` on a port it picks; also returns the S3 address it chose.
+    fn spawn_new(
+        dir: &tempfile::TempDir,
+        data_dir: &Path,
+        opts: &DevOptions,
+        access_key: &str,
+        secret_key: &str,
+    ) -> Result<(Child, String, ClusterInfo, SocketAddr), String> {
+        let (child, endpoint, info) =
+            Cluster::spawn(dir, data_dir, ANY_S3_PORT, opts, access_key, secret_key)?;
+        let s3_addr = chosen_s3_addr(&info)?;
+        Ok((child, endpoint, info, s3_addr))
     }
 
     fn spawn(
