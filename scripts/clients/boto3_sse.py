@@ -359,8 +359,8 @@ def sse_kms(s3, k1, k2):
     return marker
 
 
-def swift_get(key, body):
-    """A Swift GET of `key` (SSE-S3 or SSE-KMS) answers its plaintext."""
+def swift_session():
+    """The Swift storage URL and a token for the test user."""
     import requests
 
     auth = requests.get(
@@ -369,7 +369,14 @@ def swift_get(key, body):
         timeout=30,
     )
     check(auth.status_code in (200, 204), f"swift auth: {auth.status_code}")
-    url, token = auth.headers["X-Storage-Url"], auth.headers["X-Auth-Token"]
+    return auth.headers["X-Storage-Url"], auth.headers["X-Auth-Token"]
+
+
+def swift_get(key, body):
+    """A Swift GET of `key` (SSE-S3 or SSE-KMS) answers its plaintext."""
+    import requests
+
+    url, token = swift_session()
     r = requests.get(f"{url}/{BUCKET}/{key}", headers={"X-Auth-Token": token}, timeout=60)
     check(r.status_code == 200 and r.content == body, f"swift GET of {key}: {r.status_code}")
 
@@ -444,13 +451,7 @@ def swift_reads(sse_s3_body):
     step("Swift GET: SSE-S3 plaintext, SSE-C refused")
     import requests
 
-    auth = requests.get(
-        os.environ["SPREAD_SWIFT_AUTH"],
-        headers={"X-Auth-User": os.environ["SPREAD_SWIFT_USER"], "X-Auth-Key": os.environ["SPREAD_SWIFT_KEY"]},
-        timeout=30,
-    )
-    check(auth.status_code in (200, 204), f"swift auth: {auth.status_code}")
-    url, token = auth.headers["X-Storage-Url"], auth.headers["X-Auth-Token"]
+    url, token = swift_session()
     r = requests.get(f"{url}/{BUCKET}/s", headers={"X-Auth-Token": token}, timeout=60)
     check(r.status_code == 200 and r.content == sse_s3_body, f"swift GET of SSE-S3: {r.status_code}")
     r = requests.get(f"{url}/{BUCKET}/c", headers={"X-Auth-Token": token}, timeout=60)

@@ -109,6 +109,12 @@ impl Store {
         Ok(())
     }
 
+    /// The record of key `name`, or the error saying there is no such key.
+    fn existing_kms_record(&self, tx: &mut Tx<'_, '_, '_>, name: &str) -> Result<KmsKeyRecord> {
+        self.kms_record_in(tx, name)?
+            .ok_or_else(|| Error::InvalidArgument(format!("no such KMS key: {name}")))
+    }
+
     pub(super) fn apply_create_kms_key(
         &self,
         tx: &mut Tx<'_, '_, '_>,
@@ -139,9 +145,7 @@ impl Store {
         name: &str,
         enabled: bool,
     ) -> Result<KmsKey> {
-        let mut rec = self
-            .kms_record_in(tx, name)?
-            .ok_or_else(|| Error::InvalidArgument(format!("no such KMS key: {name}")))?;
+        let mut rec = self.existing_kms_record(tx, name)?;
         rec.v = KmsKeyRecord::VERSION;
         rec.enabled = enabled;
         self.put_kms_record(tx, &rec)?;
@@ -155,9 +159,7 @@ impl Store {
         name: &str,
         material: KmsMaterial,
     ) -> Result<KmsKey> {
-        let mut rec = self
-            .kms_record_in(tx, name)?
-            .ok_or_else(|| Error::InvalidArgument(format!("no such KMS key: {name}")))?;
+        let mut rec = self.existing_kms_record(tx, name)?;
         if rec.material.is_none() {
             rec.v = KmsKeyRecord::VERSION;
             rec.material = Some(material);
