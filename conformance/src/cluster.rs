@@ -330,19 +330,33 @@ fn chosen_s3_addr(info: &ClusterInfo) -> Result<SocketAddr, String> {
         .map_err(|_| format!("cluster.toml: bad gateway s3_addr {addr:?}"))
 }
 
-/// Whether a process exists and is not a zombie.
+/// Whether a process exists and has not finished exiting (a zombie whose threads are all
+/// gone counts as dead).
 pub fn pid_alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the parenthesised command name, which may contain spaces.
         Ok(stat) => match stat.rfind(')') {
-            Some(i) => !matches!(
-                stat[i + 1..].trim_start().chars().next(),
-                Some('Z') | Some('X')
-            ),
+            Some(i) => match stat[i + 1..].trim_start().chars().next() {
+                // A killed process's main thread shows `Z` as soon as it has exited, while
+                // its other threads may still be exiting and its sockets still open (a
+                // restart on its port would then fail): dead once no other thread is left.
+                Some('Z') | Some('X') => other_threads(pid),
+                _ => true,
+            },
             None => true,
         },
         Err(_) => false,
     }
+}
+
+/// Whether `pid` has threads other than its main one (false once it is gone).
+fn other_threads(pid: u32) -> bool {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_str() != Some(&pid.to_string()))
+        })
+        .unwrap_or(false)
 }
 
 /// Sends `sig` to `pid` (e.g. `SIGSTOP` / `SIGCONT` to freeze a service of the cluster).

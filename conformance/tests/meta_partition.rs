@@ -734,3 +734,89 @@ async fn a_wiped_node_returning_under_its_old_id_is_refused() {
         "{err}"
     );
 }
+
+/// Issue 15: the first node (`bootstrap = true`) whose data directory was wiped does not start
+/// a group of one beside the real group (which would take writes the group never sees): before
+/// bootstrapping it asks the nodes of `group_peers` (written by `spread dev`), finds they
+/// belong to a group, and stops with a line saying what to do. The group serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wiped_first_node_does_not_start_a_group_of_its_own() {
+    let _serial = SERIAL.lock().await;
+    let mut cluster =
+        tokio::task::spawn_blocking(|| Cluster::start_with(DevOptions::three_metas()))
+            .await
+            .expect("cluster start");
+    let addrs = all_meta_addrs(&cluster);
+    wait_views(&cluster, &addrs, Duration::from_secs(20), "a leader", |v| {
+        agreed_leader(v)
+    })
+    .await;
+    let first = cluster
+        .info
+        .meta_nodes
+        .iter()
+        .find(|m| m.id == 1)
+        .cloned()
+        .expect("node 1");
+    let s3 = cluster.s3();
+    s3.create_bucket("firstwiped")
+        .await
+        .expect_status(200, "creating the bucket");
+    s3.put_object("firstwiped", "before", "written before the wipe")
+        .await
+        .expect_status(200, "a write before the wipe");
+    tokio::task::block_in_place(|| cluster.kill_meta(1));
+    std::fs::remove_dir_all(&first.data_dir).expect("wiping node 1's data");
+
+    let log = cluster
+        .data_dir()
+        .join("logs")
+        .join("test-meta-wiped-first.log");
+    let mut node = MetaProcess::start(&meta_conf_path(&cluster, 1), &log, &[]);
+    let started = Instant::now();
+    let status = loop {
+        if let Ok(Some(status)) = node.child.try_wait() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "a wiped node 1 with bootstrap = true still runs after 30 s:\n{}",
+            node.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let text = node.log_text();
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("spread meta: "))
+        .unwrap_or_default();
+    println!(
+        "wiped node 1: exited ({status}) after {:.1} s: {line}",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(status.code(), Some(78), "{text}");
+    assert!(
+        line.contains("already belongs to a group")
+            && line.contains("spread admin meta remove 1")
+            && line.contains("bootstrap = false")
+            && line.contains("new node_id"),
+        "the refusal says what to do: {text}"
+    );
+    assert!(
+        !text.contains("started a meta group of one"),
+        "node 1 started a group of its own before stopping: {text}"
+    );
+    // The other two still form the group, with the write made before the wipe.
+    s3.put_object("firstwiped", "after", "still serving")
+        .await
+        .expect_status(200, "a write with node 1 refused");
+    for (key, body) in [
+        ("before", &b"written before the wipe"[..]),
+        ("after", b"still serving"),
+    ] {
+        let got = s3.get_object("firstwiped", key).await;
+        got.expect_status(200, "reading it back");
+        assert_eq!(&got.body[..], body);
+    }
+}

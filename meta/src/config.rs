@@ -62,6 +62,13 @@ pub struct Config {
     /// On first start with an empty log, start a group of one (this node). A node meant to
     /// join an existing group sets `false` and is added with `spread admin meta add`.
     pub bootstrap: bool,
+    /// Addresses of the group's other nodes (`host:port`, as clients reach them). A node that
+    /// is about to start a group of its own (`bootstrap`, an empty data directory) first asks
+    /// each of them, and those of `raft_peers`, who they are, and refuses to start if one
+    /// already belongs to a group: that node is a wiped member, not the first of a new group.
+    /// `SPREAD_META_GROUP_PEERS` overrides it (comma-separated).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_peers: Vec<String>,
     /// Leader heartbeat period, in ms.
     pub raft_heartbeat_ms: u64,
     /// Election timeout, in ms: a follower that hears no leader for 1.5 times this (openraft's
@@ -120,6 +127,7 @@ impl Default for Config {
             node_id: 1,
             advertise: None,
             bootstrap: true,
+            group_peers: Vec::new(),
             raft_heartbeat_ms: 250,
             raft_election_timeout_ms: 1000,
             raft_snapshot_logs: 20_000,
@@ -155,14 +163,44 @@ impl Config {
 
     /// The configuration with `master_key_file` taken from `SPREAD_META_MASTER_KEY_FILE` when
     /// that variable is set (an empty value unsets it), `raft_snapshot_logs` from
-    /// `SPREAD_META_RAFT_SNAPSHOT_LOGS` and `raft_peers` from `SPREAD_META_RAFT_PEERS`.
+    /// `SPREAD_META_RAFT_SNAPSHOT_LOGS`, `raft_peers` from `SPREAD_META_RAFT_PEERS` and
+    /// `group_peers` from `SPREAD_META_GROUP_PEERS`.
     pub fn with_env(self) -> Result<Config> {
         let var = |name: &str| std::env::var(name).ok();
-        self.with_master_key_var(std::env::var_os("SPREAD_META_MASTER_KEY_FILE"))
+        Ok(self
+            .with_master_key_var(std::env::var_os("SPREAD_META_MASTER_KEY_FILE"))
             .with_raft_vars(
                 var("SPREAD_META_RAFT_SNAPSHOT_LOGS").as_deref(),
                 var("SPREAD_META_RAFT_PEERS").as_deref(),
-            )
+            )?
+            .with_group_peers_var(var("SPREAD_META_GROUP_PEERS").as_deref()))
+    }
+
+    /// `group_peers` from a comma-separated list (an empty value means none).
+    fn with_group_peers_var(mut self, var: Option<&str>) -> Config {
+        if let Some(v) = var {
+            self.group_peers = v
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
+        self
+    }
+
+    /// Where to ask before bootstrapping: `group_peers` and the addresses of `raft_peers`,
+    /// each once, without this node's own `advertise` or `listen` address.
+    pub fn bootstrap_peers(&self, advertise: &str) -> Result<Vec<String>> {
+        let own = [advertise.to_string(), self.listen.to_string()];
+        let mut seen = std::collections::BTreeSet::new();
+        Ok(self
+            .group_peers
+            .iter()
+            .map(|a| a.trim().to_string())
+            .chain(self.peer_addrs()?.into_values())
+            .filter(|a| !a.is_empty() && !own.contains(a) && seen.insert(a.clone()))
+            .collect())
     }
 
     fn with_raft_vars(
@@ -276,6 +314,29 @@ mod tests {
         assert_eq!(c.master_key_file.as_deref(), Some(Path::new("/run/keys/m")));
         assert_eq!(c.clone().with_master_key_var(None), c);
         assert_eq!(c.with_master_key_var(Some("".into())).master_key_file, None);
+    }
+
+    #[test]
+    fn group_peers_from_the_file_or_the_environment() {
+        let c = Config::parse(
+            "listen = \"10.0.0.1:6000\"\ngroup_peers = [\"10.0.0.1:6000\", \"10.0.0.2:6000\", \"10.0.0.3:6000\"]\n[raft_peers]\n2 = \"10.0.1.2:6100\"\n3 = \"10.0.0.3:6000\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.bootstrap_peers("10.0.0.1:6000").unwrap(),
+            ["10.0.0.2:6000", "10.0.0.3:6000", "10.0.1.2:6100"]
+        );
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::parse(&text).unwrap(), c);
+        let c = c.with_group_peers_var(Some(" a:1, ,b:2 "));
+        assert_eq!(c.group_peers, ["a:1", "b:2"]);
+        assert!(c.with_group_peers_var(Some("")).group_peers.is_empty());
+        assert!(
+            Config::default()
+                .bootstrap_peers("127.0.0.1:6000")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -128,6 +128,12 @@ pub fn write_all(
         lock_new_services: false,
         cluster_key_file: Some(keys.cluster_key_file.clone()),
         admin_key_file: Some(keys.admin_key_file.clone()),
+        // Asked by node 1 before it bootstraps: with its data dir wiped it must not start a
+        // group of its own beside the others (each node leaves its own address out).
+        group_peers: std::iter::once(plan.meta)
+            .chain(plan.meta_peers.iter().copied())
+            .map(|a| a.to_string())
+            .collect(),
         ..meta_defaults
     };
     let meta_path = conf.join("meta.toml");

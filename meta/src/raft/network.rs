@@ -32,8 +32,8 @@ pub const SNAPSHOT_PATH: &str = "/v1/raft/snapshot";
 /// A node's identity (`Identity`), asked by the leader before it adds the node.
 pub const IDENTITY_PATH: &str = "/v1/raft/identity";
 
-/// Version of [`Identity`]'s encoding.
-pub const IDENTITY_VERSION: u32 = 1;
+/// Version of [`Identity`]'s encoding: 2 added `member`.
+pub const IDENTITY_VERSION: u32 = 2;
 
 /// Who a meta node is: its id and its data directory's incarnation ([`MetaNode`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -41,6 +41,21 @@ pub struct Identity {
     pub v: u32,
     pub node_id: u64,
     pub incarnation: u64,
+    /// Whether the node knows of a group (its membership names any node): a group's member,
+    /// or a node being added to one. Absent from v1 answers, which therefore cannot tell.
+    #[serde(default)]
+    pub member: bool,
+}
+
+/// What asking an address who it is gave.
+#[derive(Debug)]
+pub enum Asked {
+    /// A meta node answered.
+    Identity(Identity),
+    /// Nothing answered (refused, or no answer in time): no node runs there now.
+    Unreachable(String),
+    /// Something answered, but not an identity (an error, another version's answer).
+    Failed(String),
 }
 
 /// The query a Raft message carries to name the node it is meant for: `to=ID`, and
@@ -129,17 +144,23 @@ impl Network {
     /// Asks node `target` (at `addr`, or where meta's `raft_peers` says) who it is.
     pub async fn identity(&self, target: u64, addr: &str) -> Result<Identity, String> {
         let peer = self.peer(target, &MetaNode::new(addr, 0));
-        let option = RPCOption::new(Duration::from_secs(5));
-        let answer: Rpc<Identity, openraft::error::Infallible> =
-            peer.send(IDENTITY_PATH, &(), &option).await;
-        let identity = answer.map_err(|e| format!("asking {} who it is: {e}", peer.addr))?;
-        if identity.v > IDENTITY_VERSION {
-            return Err(format!(
-                "{} answered an identity of version {}, this binary knows up to {IDENTITY_VERSION}",
-                peer.addr, identity.v
-            ));
+        match peer.ask_identity().await {
+            Asked::Identity(identity) => Ok(identity),
+            Asked::Unreachable(e) | Asked::Failed(e) => Err(e),
         }
-        Ok(identity)
+    }
+
+    /// Asks whatever answers at `addr` (taken as it is) who it is, not knowing its id.
+    pub async fn identity_at(&self, addr: &str) -> Asked {
+        Peer {
+            target: 0,
+            incarnation: 0,
+            addr: addr.to_string(),
+            http: self.http.clone(),
+            signer: self.signer.clone(),
+        }
+        .ask_identity()
+        .await
     }
 }
 
@@ -156,6 +177,23 @@ pub struct Peer {
 type Rpc<T, E> = Result<T, RPCError<u64, MetaNode, E>>;
 
 impl Peer {
+    async fn ask_identity(&self) -> Asked {
+        let option = RPCOption::new(Duration::from_secs(5));
+        let answer: Rpc<Identity, openraft::error::Infallible> =
+            self.send(IDENTITY_PATH, &(), &option).await;
+        match answer {
+            Ok(identity) if identity.v > IDENTITY_VERSION => Asked::Failed(format!(
+                "{} answered an identity of version {}, this binary knows up to {IDENTITY_VERSION}",
+                self.addr, identity.v
+            )),
+            Ok(identity) => Asked::Identity(identity),
+            Err(RPCError::Unreachable(e)) => {
+                Asked::Unreachable(format!("asking {} who it is: {e}", self.addr))
+            }
+            Err(e) => Asked::Failed(format!("asking {} who it is: {e}", self.addr)),
+        }
+    }
+
     async fn send<Q, A, E>(&self, path: &str, req: &Q, option: &RPCOption) -> Rpc<A, E>
     where
         Q: Serialize,

@@ -106,6 +106,18 @@ impl Node {
         .await
         .map_err(|e| Error::Internal(format!("starting Raft: {e}")))?;
         if config.bootstrap && !raft.is_initialized().await.map_err(unavailable)? {
+            if let Err(line) = no_group_among(
+                &network,
+                config.node_id,
+                &config.bootstrap_peers(advertise)?,
+            )
+            .await
+            {
+                // Nothing is served yet: stop at once (code 78, as other refusals).
+                tracing::error!("{line}");
+                eprintln!("spread meta: {line}");
+                std::process::exit(78);
+            }
             let members = BTreeMap::from([(config.node_id, MetaNode::new(advertise, incarnation))]);
             match raft.initialize(members).await {
                 Ok(()) => tracing::info!(id = config.node_id, "started a meta group of one"),
@@ -612,14 +624,90 @@ impl Node {
         Ok(())
     }
 
-    /// Who this node is, for a leader about to add it.
+    /// Who this node is, for a leader about to add it or a node about to bootstrap.
     pub fn identity(&self) -> super::network::Identity {
+        let member = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .nodes()
+            .next()
+            .is_some();
         super::network::Identity {
             v: super::network::IDENTITY_VERSION,
             node_id: self.id,
             incarnation: self.incarnation,
+            member,
         }
     }
+}
+
+/// Before a node with an empty log starts a group of one: `Ok` unless a node at one of
+/// `peers` belongs to a group (then this node is a wiped member, and a group of its own would
+/// take writes the real group never sees) or answers without saying whether it does. An
+/// address where nothing answers does not stop it (a new group's other nodes may not run
+/// yet; a wiped member that bootstraps while its group is unreachable is stopped by the
+/// group's first message, which names its old incarnation).
+pub(super) async fn no_group_among(
+    network: &Network,
+    own_id: u64,
+    peers: &[String],
+) -> std::result::Result<(), String> {
+    use super::network::Asked;
+    // Asked together: a frozen peer costs its timeout once, not once per peer.
+    let tasks: Vec<_> = peers
+        .iter()
+        .map(|a| {
+            let (network, a) = (network.clone(), a.clone());
+            tokio::spawn(async move { network.identity_at(&a).await })
+        })
+        .collect();
+    let mut asked = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        asked.push(
+            t.await
+                .unwrap_or_else(|e| Asked::Failed(format!("asking task failed: {e}"))),
+        );
+    }
+    let what_to_do = format!(
+        "if this node's data directory was wiped or replaced, do not start a new group: run \
+         `spread admin meta remove {own_id}` if the group still lists node {own_id}, then start \
+         this node with `bootstrap = false`, a new node_id and an empty data directory, and \
+         `spread admin meta add` it; to start a new group instead, stop the old group's nodes \
+         (or leave them out of `group_peers` and `raft_peers`)"
+    );
+    for (addr, answer) in peers.iter().zip(asked) {
+        match answer {
+            Asked::Identity(id) if id.member => {
+                return Err(format!(
+                    "not starting a new meta group: this data directory is empty, but meta \
+                     node {} at {addr} already belongs to a group; {what_to_do}",
+                    id.node_id
+                ));
+            }
+            Asked::Identity(id) if id.v < 2 => {
+                return Err(format!(
+                    "not starting a new meta group: meta node {} at {addr} runs an older \
+                     version that cannot say whether it belongs to a group; upgrade it first, \
+                     or {what_to_do}",
+                    id.node_id
+                ));
+            }
+            Asked::Identity(_) => {}
+            Asked::Failed(e) => {
+                return Err(format!(
+                    "not starting a new meta group: cannot tell whether the node at {addr} \
+                     belongs to a group ({e}); {what_to_do}"
+                ));
+            }
+            Asked::Unreachable(e) => {
+                tracing::warn!(%addr, error = %e, "no meta node answers there before bootstrapping; starting a group of one");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Logs `line` and exits (code 78) a moment later, once the refusal has been answered.
@@ -644,8 +732,13 @@ fn election_timeout_max(min: u64) -> u64 {
     min.saturating_add(min / 2).max(min + 1)
 }
 
-/// How often the leader looks for members whose incarnation it does not know yet.
-const LEARN_INCARNATIONS_EVERY: Duration = Duration::from_secs(10);
+/// How often the leader looks for members whose incarnation it does not know yet (the unit
+/// test's nodes look every second).
+const LEARN_INCARNATIONS_EVERY: Duration = if cfg!(test) {
+    Duration::from_secs(1)
+} else {
+    Duration::from_secs(10)
+};
 
 /// On the leader: members recorded before incarnations existed (incarnation 0) are asked
 /// who they are, and their membership entry is completed, so that from then on they are

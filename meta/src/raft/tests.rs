@@ -543,3 +543,101 @@ fn a_raft_message_names_its_target_in_its_query() {
     assert!(parse_target_query(Some("to=x")).is_err());
     assert!(parse_target_query(Some("to=1&incarnation=zz")).is_err());
 }
+
+/// Two real nodes on loopback. Node 2 (a server, in no group yet) tells a node about to
+/// bootstrap that it belongs to none; added to node 1's group under incarnation 0 (as a
+/// leader from before incarnations recorded members), the leader learns its incarnation
+/// (`learn_incarnations`); from then on a node about to bootstrap is refused (it would be a
+/// wiped member), and an address where nothing answers does not stop one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_without_incarnation_is_learned_and_blocks_a_second_group() {
+    use super::network::Network;
+    use super::node::{Node, no_group_among};
+    use std::time::{Duration, Instant};
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr2 = listener.local_addr().unwrap().to_string();
+    let c2 = crate::Config {
+        listen: listener.local_addr().unwrap(),
+        node_id: 2,
+        bootstrap: false,
+        insecure_no_auth: true,
+        ..config(d2.path())
+    };
+    let (stop2, stopped2) = tokio::sync::oneshot::channel::<()>();
+    let server2 = tokio::spawn(crate::server::serve_with_shutdown(listener, c2, async {
+        let _ = stopped2.await;
+    }));
+    let network = Network::new(None, Default::default());
+    let started = Instant::now();
+    loop {
+        match no_group_among(&network, 1, std::slice::from_ref(&addr2)).await {
+            Ok(()) => break,
+            // Node 2 answers once it has opened its store.
+            Err(e) if started.elapsed() < Duration::from_secs(20) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("a node in no group stops a bootstrap: {e}"),
+        }
+    }
+    assert!(
+        no_group_among(&network, 1, &["127.0.0.1:1".to_string()])
+            .await
+            .is_ok(),
+        "nothing answering does not stop a bootstrap"
+    );
+
+    let c1 = crate::Config {
+        node_id: 1,
+        insecure_no_auth: true,
+        ..config(d1.path())
+    };
+    let node1 = Node::start(&c1, "127.0.0.1:1", None, Default::default())
+        .await
+        .unwrap();
+    node1
+        .raft
+        .add_learner(2, MetaNode::new(addr2.clone(), 0), true)
+        .await
+        .unwrap();
+    let incarnation2 = match network.identity_at(&addr2).await {
+        super::network::Asked::Identity(id) => id.incarnation,
+        other => panic!("node 2 did not say who it is: {other:?}"),
+    };
+    let learned = |node: &Node| {
+        node.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&2)
+            .map(|n| n.incarnation)
+    };
+    let started = Instant::now();
+    while learned(&node1) != Some(incarnation2) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "node 2's incarnation {incarnation2:016x} not learned in 30 s: {:?}",
+            learned(&node1)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "incarnation learned after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let refused = no_group_among(&network, 3, &["127.0.0.1:1".to_string(), addr2.clone()])
+        .await
+        .expect_err("node 2 belongs to a group now");
+    assert!(
+        refused.contains("meta node 2")
+            && refused.contains("already belongs to a group")
+            && refused.contains("spread admin meta remove 3"),
+        "{refused}"
+    );
+
+    node1.raft.shutdown().await.unwrap();
+    let _ = stop2.send(());
+    let _ = server2.await;
+}
