@@ -3,16 +3,21 @@
 multipart (parts and part copies) with the key checks AWS makes, wrong or missing keys refused;
 SSE-S3 (`AES256`) put/get/head/copy, read through Swift as plaintext; SSE-KMS (`aws:kms`) with
 keys of the built-in key store (`spread admin kms key create|list|disable|enable`):
-put/get/head/range/copy/multipart, unknown and disabled keys, the key id, context and bucket-key
-headers; bucket default encryption (Put/Get/DeleteBucketEncryption, AES256 and aws:kms)
-applied to writes without headers; a bucket policy denying unencrypted PUTs and other KMS
+put/get/head/range/copy/multipart, unknown keys, a disabled key refused within the gateway's key
+cache bound, the key id and bucket-key headers, the encryption context stored and answered by
+HEAD/GET (a copy takes its own, a multipart object its upload's); bucket default encryption
+(Put/Get/DeleteBucketEncryption, AES256 and aws:kms) applied to writes without headers; a bucket policy denying unencrypted PUTs and other KMS
 keys; conflicting headers refused; and the bytes on disk (chunk files and meta's data) never
 holding the plaintext of an encrypted object."""
 
 import base64
 import hashlib
+import json
 import os
 import secrets
+import time
+
+from botocore.exceptions import ClientError
 
 from s3common import admin, check, client, expect_error, fail, step
 
@@ -341,21 +346,46 @@ def sse_kms(s3, k1, k2):
         "an upload under an unknown key", 400, "KMS.NotFoundException", s3.create_multipart_upload, Bucket=BUCKET, Key="kmp2", **kms_args("no-such-key-" + secrets.token_hex(4))
     )
 
-    step("SSE-KMS: a disabled key refuses writes and reads; enabled again, reads work")
+    step("SSE-KMS: a disabled key refuses writes and reads once the gateway's key cache lets go of it")
+    # The gateway keeps an opened key for kms_cache_secs (10 by default): a new key, first
+    # used now, is fresh in the cache, so it still serves just after being disabled, and is
+    # refused within the bound.
+    bound = float(os.environ.get("SPREAD_GATEWAY_KMS_CACHE_SECS", "10"))
+    k3 = f"kms-{secrets.token_hex(4)}"
+    check(f"created KMS key {k3}" in admin("kms", "key", "create", k3), f"kms key create {k3}")
     listed = admin("kms", "key", "list")
-    check(any(line.split()[:2] == [k1, "enabled"] for line in listed.splitlines()), f"key listed enabled: {listed}")
-    admin("kms", "key", "disable", k1)
+    check(any(line.split()[:2] == [k3, "enabled"] for line in listed.splitlines()), f"key listed enabled: {listed}")
+    opened = time.monotonic()
+    s3.put_object(Bucket=BUCKET, Key="k3", Body=body, **kms_args(k3))
+    admin("kms", "key", "disable", k3)
+    disabled = time.monotonic()
     check(
-        any(line.split()[:2] == [k1, "disabled"] for line in admin("kms", "key", "list").splitlines()),
+        any(line.split()[:2] == [k3, "disabled"] for line in admin("kms", "key", "list").splitlines()),
         "key listed disabled",
     )
-    expect_error("a write with a disabled key", 400, "KMS.DisabledException", s3.put_object, Bucket=BUCKET, Key="k-off", Body=b"x", **kms_args(k1))
-    expect_error("a read under a disabled key", 400, "KMS.DisabledException", s3.get_object, Bucket=BUCKET, Key="k")
-    head = s3.head_object(Bucket=BUCKET, Key="k")
-    check(head.get("SSEKMSKeyId") == k1, "HEAD answers under a disabled key (it opens no key, as AWS's calls no KMS)")
-    check(s3.get_object(Bucket=BUCKET, Key="k-copy")["Body"].read() == body, "objects under other keys still read")
-    admin("kms", "key", "enable", k1)
-    check(s3.get_object(Bucket=BUCKET, Key="k")["Body"].read() == body, "read again once the key is enabled")
+    if bound >= 2 and time.monotonic() - opened < bound - 1:
+        got = s3.get_object(Bucket=BUCKET, Key="k3")["Body"].read()
+        check(got == body, f"a key disabled {time.monotonic() - disabled:.1f} s ago still serves from the gateway's cache (bound {bound:g} s)")
+    refused = None
+    while time.monotonic() - disabled < bound + 5:
+        try:
+            s3.get_object(Bucket=BUCKET, Key="k3")["Body"].read()
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "KMS.DisabledException":
+                raise
+            refused = time.monotonic() - disabled
+            break
+        time.sleep(0.25)
+    if refused is None:
+        fail(f"a disabled key still serves {bound + 5:g} s later (kms_cache_secs {bound:g})")
+    print(f"  disabled key refused {refused:.1f} s after `kms key disable` (kms_cache_secs {bound:g})")
+    expect_error("a write with a disabled key", 400, "KMS.DisabledException", s3.put_object, Bucket=BUCKET, Key="k-off", Body=b"x", **kms_args(k3))
+    expect_error("a read under a disabled key", 400, "KMS.DisabledException", s3.get_object, Bucket=BUCKET, Key="k3")
+    head = s3.head_object(Bucket=BUCKET, Key="k3")
+    check(head.get("SSEKMSKeyId") == k3, "HEAD answers under a disabled key (it opens no key, as AWS's calls no KMS)")
+    check(s3.get_object(Bucket=BUCKET, Key="k")["Body"].read() == body, "objects under other keys still read")
+    admin("kms", "key", "enable", k3)
+    check(s3.get_object(Bucket=BUCKET, Key="k3")["Body"].read() == body, "read again at once when the key is enabled (refusals are not cached)")
     return marker
 
 
