@@ -260,6 +260,12 @@ def sse_s3(s3):
     return marker
 
 
+def answered_context(resp):
+    """The encryption context a HEAD or GET answers (boto3's model has no field for it)."""
+    raw = resp["ResponseMetadata"]["HTTPHeaders"].get("x-amz-server-side-encryption-context")
+    return None if raw is None else json.loads(base64.b64decode(raw))
+
+
 def kms_args(key_id):
     return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_id}
 
@@ -287,6 +293,8 @@ def sse_kms(s3, k1, k2):
     head = s3.head_object(Bucket=BUCKET, Key="k")
     check(head.get("ServerSideEncryption") == "aws:kms" and head.get("SSEKMSKeyId") == k1, "head answers aws:kms and the key")
     check(head["ContentLength"] == len(body), "head answers the plaintext size")
+    check(answered_context(head) == {"app": "spread"}, f"head answers the stored context: {answered_context(head)}")
+    check(answered_context(got) == {"app": "spread"}, "get answers the stored context")
     r = s3.get_object(Bucket=BUCKET, Key="k", Range="bytes=65530-131080")
     check(r["Body"].read() == body[65530:131081], "SSE-KMS range across segment edges")
     arn = f"arn:aws:kms:us-east-1:000000000000:key/{k2}"
@@ -316,6 +324,15 @@ def sse_kms(s3, k1, k2):
     check(c.get("SSEKMSKeyId") == k2, "copy answers the destination key")
     got = s3.get_object(Bucket=BUCKET, Key="k-copy")
     check(got.get("SSEKMSKeyId") == k2 and got["Body"].read() == body, "copy under another KMS key")
+    check(answered_context(got) is None, "a copy does not take the source's context (as AWS)")
+    copy_context = base64.b64encode(json.dumps({"copy": "yes", "app": "other"}).encode()).decode()
+    c = s3.copy_object(
+        Bucket=BUCKET, Key="k-copy-ctx", CopySource={"Bucket": BUCKET, "Key": "k"}, SSEKMSEncryptionContext=copy_context, **kms_args(k1)
+    )
+    check(c.get("SSEKMSEncryptionContext") == copy_context, "copy answers its context back")
+    got = s3.get_object(Bucket=BUCKET, Key="k-copy-ctx")
+    check(answered_context(got) == {"app": "other", "copy": "yes"}, f"a copy keeps the copy request's context: {answered_context(got)}")
+    check(got["Body"].read() == body, "copy with a context reads back")
     s3.copy_object(Bucket=BUCKET, Key="k-plain", CopySource={"Bucket": BUCKET, "Key": "k"})
     got = s3.get_object(Bucket=BUCKET, Key="k-plain")
     check("ServerSideEncryption" not in got and got["Body"].read() == body, "SSE-KMS to plain copy")
@@ -325,7 +342,9 @@ def sse_kms(s3, k1, k2):
 
     step("SSE-KMS multipart: parts under the upload's key, ranges across parts")
     parts_data = [secrets.token_bytes(5 * MIB + 3), secrets.token_bytes(777)]
-    up = s3.create_multipart_upload(Bucket=BUCKET, Key="kmp", **kms_args(k1))
+    mp_context = base64.b64encode(b'{"upload":"kmp"}').decode()
+    up = s3.create_multipart_upload(Bucket=BUCKET, Key="kmp", SSEKMSEncryptionContext=mp_context, **kms_args(k1))
+    check(up.get("SSEKMSEncryptionContext") == mp_context, "create answers the upload's context")
     check(up.get("ServerSideEncryption") == "aws:kms" and up.get("SSEKMSKeyId") == k1, f"create answers the key: {up}")
     parts = []
     for n, data in enumerate(parts_data, start=1):
@@ -339,6 +358,7 @@ def sse_kms(s3, k1, k2):
     whole = b"".join(parts_data)
     got = s3.get_object(Bucket=BUCKET, Key="kmp")
     check(got.get("SSEKMSKeyId") == k1 and got["Body"].read() == whole, "SSE-KMS multipart round trip")
+    check(answered_context(got) == {"upload": "kmp"}, "the completed object keeps the upload's context")
     edge = len(parts_data[0])
     r = s3.get_object(Bucket=BUCKET, Key="kmp", Range=f"bytes={edge - 5}-{edge + 5}")
     check(r["Body"].read() == whole[edge - 5 : edge + 6], "SSE-KMS multipart range across parts")
