@@ -142,6 +142,11 @@ pub struct Config {
     /// Without it, `x-amz-server-side-encryption: AES256` is refused. Read at startup.
     /// `SPREAD_GATEWAY_SSE_KEY_FILE`.
     pub sse_key_file: Option<PathBuf>,
+    /// How long an SSE-KMS key of the built-in key store, read from meta and opened, is kept
+    /// for the requests that use it (0: asked every request). A key disabled with `spread
+    /// admin kms key disable` still serves this gateway for up to this long; a key enabled
+    /// again works at once (refusals are not kept). `SPREAD_GATEWAY_KMS_CACHE_SECS`.
+    pub kms_cache_secs: u64,
     /// How long a client has to complete the TLS handshake, from when its connection is
     /// accepted; past it the connection is closed (it counts against
     /// `max_connections_per_ip` meanwhile). `SPREAD_GATEWAY_TLS_HANDSHAKE_TIMEOUT_MS`.
@@ -178,6 +183,7 @@ const ENV_KEYS: &[&str] = &[
     "rebuild_lease_secs",
     "rebuild_poll_ms",
     "tls_handshake_timeout_ms",
+    "kms_cache_secs",
     "console_session_secs",
     "console_down_after_secs",
 ];
@@ -227,6 +233,7 @@ impl Default for Config {
             tls_cert_file: None,
             tls_key_file: None,
             sse_key_file: None,
+            kms_cache_secs: 10,
             tls_handshake_timeout_ms: 10_000,
             console: true,
             console_session_secs: 3600,
@@ -328,6 +335,7 @@ impl Config {
                 "rebuild_mib_per_sec" => self.rebuild_mib_per_sec = value,
                 "rebuild_lease_secs" => self.rebuild_lease_secs = value,
                 "rebuild_poll_ms" => self.rebuild_poll_ms = value,
+                "kms_cache_secs" => self.kms_cache_secs = value,
                 "tls_handshake_timeout_ms" => self.tls_handshake_timeout_ms = value,
                 "console_session_secs" => self.console_session_secs = value,
                 "console_down_after_secs" => self.console_down_after_secs = value,
@@ -525,6 +533,12 @@ mod tests {
         // An empty value unsets it.
         let c = parsed.with_vars(var("")).expect("valid");
         assert_eq!(c.sse_key_file, None);
+        // The KMS key cache's bound, from the file or the environment.
+        assert_eq!(Config::default().kms_cache_secs, 10);
+        let parsed: Config = toml::from_str("kms_cache_secs = 3\n").expect("parses");
+        assert_eq!(parsed.kms_cache_secs, 3);
+        let env = |name: &str| (name == "SPREAD_GATEWAY_KMS_CACHE_SECS").then(|| "0".to_string());
+        assert_eq!(parsed.with_vars(env).expect("valid").kms_cache_secs, 0);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod s3;
 pub mod server;
 pub mod swift;
 pub mod tls;
+mod ttl_cache;
 mod xml;
 
 pub use config::Config;

@@ -8,7 +8,13 @@
 //! into the object's (in part order); it never encrypts or decrypts anything. The segment format
 //! is the gateway's (`gateway/src/objects/sse.rs`); `format` names its version.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+/// An SSE-KMS encryption context: the string map a client sends (base64 JSON) in
+/// `x-amz-server-side-encryption-context`.
+pub type KmsContext = BTreeMap<String, String>;
 
 /// The segment format this crate's users write (AES-256-GCM segments, see the gateway).
 pub const FORMAT: u32 = 1;
@@ -30,6 +36,13 @@ pub struct Encryption {
     /// has no data key yet, and HEAD answers the name without opening any). Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
+    /// SSE-KMS: the encryption context the object (or upload) was written with, kept to be
+    /// answered back and bound: the gateway wraps each data key with the context's canonical
+    /// form as associated data, so a record whose context was altered does not open. Absent
+    /// when none (or an empty one) was given, and in records written before contexts were
+    /// kept (their data keys were wrapped without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_context: Option<KmsContext>,
 }
 
 /// Who holds the key.
@@ -153,6 +166,7 @@ mod tests {
                 },
             ],
             kms_key_id: None,
+            kms_context: None,
         };
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(
@@ -174,6 +188,7 @@ mod tests {
                 wrapped: vec![1],
             }],
             kms_key_id: Some("app".into()),
+            kms_context: None,
         };
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(
@@ -185,7 +200,18 @@ mod tests {
         let old: Encryption =
             serde_json::from_str(r#"{"format":1,"mode":"cluster_key","segment_size":65536}"#)
                 .unwrap();
-        assert_eq!(old.kms_key_id, None);
+        assert_eq!((old.kms_key_id, old.kms_context), (None, None));
+        // A context is kept as a JSON object; records without one (older ones) read as none.
+        let with = Encryption {
+            kms_context: Some(KmsContext::from([(
+                "app".to_string(),
+                "spread".to_string(),
+            )])),
+            ..e.clone()
+        };
+        let json = serde_json::to_string(&with).unwrap();
+        assert!(json.ends_with(r#","kms_key_id":"app","kms_context":{"app":"spread"}}"#));
+        assert_eq!(serde_json::from_str::<Encryption>(&json).unwrap(), with);
         assert!(valid_kms_key_name("testkey-1") && valid_kms_key_name("alias/app"));
         assert!(!valid_kms_key_name("") && !valid_kms_key_name("a b") && !valid_kms_key_name("é"));
     }

@@ -49,6 +49,8 @@ struct Inner {
     deadlines: deadline::Deadlines,
     /// SSE-S3 master keys (`sse_key_file`), if given.
     key_ring: Option<sse::KeyRing>,
+    /// Key-store keys opened lately (`kms_cache_secs`): enabled, with their material.
+    kms_keys: crate::ttl_cache::TtlCache<sse::KmsKey>,
     config: Config,
 }
 
@@ -79,6 +81,9 @@ impl ObjectService {
         Ok(ObjectService {
             inner: Arc::new(Inner {
                 key_ring,
+                kms_keys: crate::ttl_cache::TtlCache::new(Duration::from_secs(
+                    config.kms_cache_secs,
+                )),
                 meta,
                 chunks,
                 services,
@@ -109,7 +114,20 @@ impl ObjectService {
     /// writes and reads alike, as AWS KMS refuses both). A key without material yet gets it
     /// now when `writing` (made here, wrapped by the current master key; meta keeps the first
     /// material it is given, so of two gateways racing both use the winner's).
+    ///
+    /// An opened key is kept for `kms_cache_secs`: a key disabled meanwhile still serves this
+    /// gateway until then. Refusals are not kept.
     pub async fn kms_key(&self, name: &str, writing: bool) -> crate::Result<sse::KmsKey> {
+        if let Some(key) = self.inner.kms_keys.get(name) {
+            return Ok(key);
+        }
+        let key = self.fetch_kms_key(name, writing).await?;
+        self.inner.kms_keys.insert(name, key.clone());
+        Ok(key)
+    }
+
+    /// [`kms_key`](Self::kms_key) from meta.
+    async fn fetch_kms_key(&self, name: &str, writing: bool) -> crate::Result<sse::KmsKey> {
         use crate::error::Error;
         let ring = self.key_ring().ok_or_else(|| {
             Error::InvalidRequest(

@@ -70,23 +70,26 @@ impl<'a> NewObject<'a> {
         if self.encryption.is_none() {
             self.encryption = match container.settings.props.encryption.as_ref() {
                 Some(d) if d.algorithm == "AES256" => Some(SseRequest::Cluster),
-                Some(d) if d.algorithm == "aws:kms" => d.kms_key_id.clone().map(SseRequest::Kms),
+                Some(d) if d.algorithm == "aws:kms" => {
+                    d.kms_key_id.clone().map(|k| SseRequest::Kms(k, None))
+                }
                 _ => None,
             };
         }
         self
     }
 
-    /// The same, encrypted with SSE-S3 (or SSE-KMS under the same key) when `source` is
-    /// (Swift copies and version archives keep such an object encrypted; they have no
-    /// customer key to give an SSE-C one).
+    /// The same, encrypted with SSE-S3 (or SSE-KMS under the same key and encryption
+    /// context) when `source` is (Swift copies and version archives keep such an object
+    /// encrypted; they have no customer key to give an SSE-C one).
     pub fn keeping_encryption_of(mut self, source: &ObjectRecord) -> NewObject<'a> {
         use meta_api::encryption::SseMode;
         match source.encryption.as_ref() {
             Some(e) if e.mode == SseMode::ClusterKey => self.encryption = Some(SseRequest::Cluster),
             Some(e) if e.mode == SseMode::KmsKey => {
                 if let Some(name) = super::sse::kms_key_of(e) {
-                    self.encryption = Some(SseRequest::Kms(name.to_string()));
+                    self.encryption =
+                        Some(SseRequest::Kms(name.to_string(), e.kms_context.clone()));
                 }
             }
             _ => {}

@@ -21,16 +21,19 @@
 //! - SSE-S3: the data key is random, stored wrapped (AES-256-GCM, random nonce first, associated
 //!   data `spread sse-s3 data key`) by a master key of the gateway's key file, named by its id.
 //! - SSE-KMS: the data key is random, stored wrapped (the same way, associated data
-//!   `spread sse-kms data key`) by a key of the built-in key store ([`KmsKey`], named by the
-//!   client), whose 256-bit material meta keeps wrapped by a master key of the key file
-//!   (associated data `spread kms key material:` and the key's name, so a material cannot be
-//!   moved to another key). Made by the first gateway that writes with the key.
+//!   `spread sse-kms data key`, followed when the client gave an encryption context by a zero
+//!   byte and the context's canonical form: its JSON object with the keys sorted, no spaces)
+//!   by a key of the built-in key store ([`KmsKey`], named by the client), so a record whose
+//!   stored context was altered does not open. The key-store key's 256-bit material is kept
+//!   by meta wrapped by a master key of the key file (associated data `spread kms key
+//!   material:` and the key's name, so a material cannot be moved to another key), made by
+//!   the first gateway that writes with the key.
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng as AeadRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use bytes::{Bytes, BytesMut};
 use hkdf::Hkdf;
-use meta_api::encryption::{DataKey, Encryption, FORMAT, KmsMaterial, SseMode};
+use meta_api::encryption::{DataKey, Encryption, FORMAT, KmsContext, KmsMaterial, SseMode};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::Sha256;
@@ -96,6 +99,19 @@ fn open_key(cipher: &Aes256Gcm, wrapped: &[u8], aad: &[u8]) -> Option<[u8; 32]> 
         .decrypt(Nonce::from_slice(n), Payload { msg: ct, aad })
         .ok()?;
     plain.try_into().ok()
+}
+
+/// The associated data of an SSE-KMS data key's wrap: the label, then (with a context) a zero
+/// byte and the context's canonical form (a `BTreeMap` serializes its keys sorted).
+fn kms_wrap_aad(context: Option<&KmsContext>) -> Result<Vec<u8>> {
+    let mut aad = KMS_WRAP_AAD.to_vec();
+    if let Some(c) = context.filter(|c| !c.is_empty()) {
+        aad.push(0);
+        let json = serde_json::to_vec(c)
+            .map_err(|e| Error::Internal(format!("encoding an encryption context: {e}")))?;
+        aad.extend_from_slice(&json);
+    }
+    Ok(aad)
 }
 
 /// A content's 256-bit data key.
@@ -317,9 +333,9 @@ impl KmsKey {
         &self.name
     }
 
-    fn new_content_key(&self) -> Result<(ContentKey, DataKey)> {
+    fn new_content_key(&self, context: Option<&KmsContext>) -> Result<(ContentKey, DataKey)> {
         let key = ContentKey::random();
-        let wrapped = seal_key(&self.cipher, &key.0, KMS_WRAP_AAD)?;
+        let wrapped = seal_key(&self.cipher, &key.0, &kms_wrap_aad(context)?)?;
         Ok((
             key,
             DataKey::Kms {
@@ -329,18 +345,23 @@ impl KmsKey {
         ))
     }
 
-    fn unwrap_key(&self, key_id: &str, wrapped: &[u8]) -> Result<ContentKey> {
+    fn unwrap_key(
+        &self,
+        key_id: &str,
+        wrapped: &[u8],
+        context: Option<&KmsContext>,
+    ) -> Result<ContentKey> {
         if key_id != self.name {
             return Err(Error::Internal(format!(
                 "a data key is wrapped by KMS key {key_id:?}, not by {:?}",
                 self.name
             )));
         }
-        open_key(&self.cipher, wrapped, KMS_WRAP_AAD)
+        open_key(&self.cipher, wrapped, &kms_wrap_aad(context)?)
             .map(ContentKey)
             .ok_or_else(|| {
                 Error::Internal(format!(
-                    "the object's data key does not open with KMS key {key_id:?}"
+                    "the object's data key does not open with KMS key {key_id:?} and the object's encryption context"
                 ))
             })
     }
@@ -351,8 +372,9 @@ impl KmsKey {
 pub enum SseRequest {
     Customer(CustomerKey),
     Cluster,
-    /// SSE-KMS under the key-store key of this name.
-    Kms(String),
+    /// SSE-KMS under the key-store key of this name, with the client's encryption context
+    /// (none or a non-empty map).
+    Kms(String, Option<KmsContext>),
 }
 
 impl SseRequest {
@@ -360,14 +382,14 @@ impl SseRequest {
         match self {
             SseRequest::Customer(_) => SseMode::CustomerKey,
             SseRequest::Cluster => SseMode::ClusterKey,
-            SseRequest::Kms(_) => SseMode::KmsKey,
+            SseRequest::Kms(..) => SseMode::KmsKey,
         }
     }
 
     /// The key-store key an SSE-KMS request names.
     pub fn kms_key_id(&self) -> Option<&str> {
         match self {
-            SseRequest::Kms(name) => Some(name),
+            SseRequest::Kms(name, _) => Some(name),
             _ => None,
         }
     }
@@ -380,6 +402,10 @@ impl SseRequest {
             segment_size: SEGMENT_SIZE,
             keys: Vec::new(),
             kms_key_id: self.kms_key_id().map(str::to_string),
+            kms_context: match self {
+                SseRequest::Kms(_, context) => context.clone(),
+                _ => None,
+            },
         }
     }
 
@@ -409,8 +435,8 @@ impl SseRequest {
     ) -> Result<(ContentKey, DataKey)> {
         match self {
             SseRequest::Customer(k) => Ok(k.new_content_key()),
-            SseRequest::Kms(name) => match kms {
-                Some(k) if k.name == *name => k.new_content_key(),
+            SseRequest::Kms(name, context) => match kms {
+                Some(k) if k.name == *name => k.new_content_key(context.as_ref()),
                 _ => Err(Error::Internal(format!("KMS key {name:?} was not opened"))),
             },
             SseRequest::Cluster => ring
@@ -506,7 +532,7 @@ pub fn content_keys(
             (DataKey::Kms { key_id, wrapped }, None) => {
                 let kms = kms
                     .ok_or_else(|| Error::Internal(format!("KMS key {key_id:?} was not opened")))?;
-                keys.push(kms.unwrap_key(key_id, wrapped)?);
+                keys.push(kms.unwrap_key(key_id, wrapped, enc.kms_context.as_ref())?);
             }
             _ => {
                 return Err(Error::Internal(
@@ -909,7 +935,7 @@ mod tests {
             12 + 32 + 16,
             "nonce, sealed key, tag"
         );
-        let req = SseRequest::Kms("testkey-1".into());
+        let req = SseRequest::Kms("testkey-1".into(), None);
         assert!(
             req.new_key(Some(&ring), None).is_err(),
             "the key must be opened"
@@ -942,5 +968,64 @@ mod tests {
                 .unwrap_err(),
             KeyRefusal::NotCustomer
         );
+    }
+
+    #[test]
+    fn an_encryption_context_is_bound_to_the_data_key() {
+        let ring = KeyRing::parse(&format!("m1 {}\n", "11".repeat(32))).unwrap();
+        let (kms, _) = ring.new_kms_material("testkey-1").unwrap();
+        let context = KmsContext::from([
+            ("b".to_string(), "2".to_string()),
+            ("a".to_string(), "1".to_string()),
+        ]);
+        let req = SseRequest::Kms("testkey-1".into(), Some(context.clone()));
+        let (k, rec) = req.new_key(Some(&ring), Some(&kms)).unwrap();
+        let enc = Encryption {
+            keys: vec![rec],
+            ..req.encryption()
+        };
+        assert_eq!(
+            enc.kms_context.as_ref(),
+            Some(&context),
+            "stored with the record"
+        );
+        let open = |enc: &Encryption| content_keys(enc, None, Some(&ring), Some(&kms));
+        assert_eq!(open(&enc).unwrap().unwrap()[0].0, k.0);
+        // The canonical form: sorted keys, so the order a client sent does not matter.
+        assert_eq!(
+            kms_wrap_aad(Some(&context)).unwrap(),
+            b"spread sse-kms data key\0{\"a\":\"1\",\"b\":\"2\"}".to_vec()
+        );
+        // A stored context altered, added to or taken away: the data key does not open.
+        let mut altered = enc.clone();
+        altered.kms_context = Some(KmsContext::from([
+            ("a".to_string(), "1".to_string()),
+            ("b".to_string(), "3".to_string()),
+        ]));
+        assert!(open(&altered).is_err());
+        let mut more = enc.clone();
+        if let Some(c) = more.kms_context.as_mut() {
+            c.insert("c".into(), "3".into());
+        }
+        assert!(open(&more).is_err());
+        let mut dropped = enc.clone();
+        dropped.kms_context = None;
+        assert!(open(&dropped).is_err());
+        // A record without a context (as written before contexts were kept) still opens, and
+        // an empty context is none.
+        let plain = SseRequest::Kms("testkey-1".into(), None);
+        let (k2, rec2) = plain.new_key(Some(&ring), Some(&kms)).unwrap();
+        let old = Encryption {
+            keys: vec![rec2],
+            ..plain.encryption()
+        };
+        assert_eq!(old.kms_context, None);
+        assert_eq!(open(&old).unwrap().unwrap()[0].0, k2.0);
+        let mut empty = old.clone();
+        empty.kms_context = Some(KmsContext::new());
+        assert_eq!(open(&empty).unwrap().unwrap()[0].0, k2.0);
+        let mut added = old;
+        added.kms_context = Some(context);
+        assert!(open(&added).is_err());
     }
 }

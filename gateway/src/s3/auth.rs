@@ -1,9 +1,7 @@
 //! SigV4 secrets come from meta's credentials table, cached for a few seconds so a busy
 //! client does not cost one meta round trip per request.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meta_api::client::MetaClient;
 use meta_api::wire::Credential;
@@ -12,30 +10,26 @@ use s3s::{S3Result, s3_error};
 
 use super::caller::Caller;
 use super::error::s3err;
+use crate::ttl_cache::TtlCache;
 
 /// Credential lookups with a short-lived cache.
 pub struct CredentialCache {
     meta: MetaClient,
-    ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, Credential)>>,
+    entries: TtlCache<Credential>,
 }
 
 impl CredentialCache {
     pub fn new(meta: MetaClient, ttl_secs: u64) -> CredentialCache {
         CredentialCache {
             meta,
-            ttl: Duration::from_secs(ttl_secs),
-            entries: Mutex::new(HashMap::new()),
+            entries: TtlCache::new(Duration::from_secs(ttl_secs)),
         }
     }
 
     /// The credential of an access key (cached).
     pub async fn lookup(&self, access_key: &str) -> S3Result<Credential> {
-        if let Ok(entries) = self.entries.lock()
-            && let Some((at, cred)) = entries.get(access_key)
-            && at.elapsed() < self.ttl
-        {
-            return Ok(cred.clone());
+        if let Some(cred) = self.entries.get(access_key) {
+            return Ok(cred);
         }
         let cred = match self.meta.get_key(access_key).await {
             Ok(c) => c,
@@ -47,12 +41,7 @@ impl CredentialCache {
             }
             Err(e) => return Err(s3err(e)),
         };
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() > 10_000 {
-                entries.clear();
-            }
-            entries.insert(access_key.to_string(), (Instant::now(), cred.clone()));
-        }
+        self.entries.insert(access_key, cred.clone());
         Ok(cred)
     }
 

@@ -15,15 +15,20 @@
 //!   bucket's default (`aws:kms` with a `KMSMasterKeyID`). Spread has no AWS-managed default key,
 //!   so `aws:kms` without a key id (and no bucket default naming one) is refused. Responses
 //!   answer the key id as the key store names it. `x-amz-server-side-encryption-context`
-//!   (base64 JSON object) and `x-amz-server-side-encryption-bucket-key-enabled` are checked
-//!   and answered back on the write; neither changes how the data key is made (every object has
-//!   its own data key, which is what a bucket key saves AWS from), and neither is stored.
+//!   (base64 JSON object of strings) is stored with the object and bound to its data keys
+//!   (`objects::sse`), answered back on the write and on HEAD and GET (re-encoded from what is
+//!   stored: the keys sorted, no spaces); a copy takes the copy request's context, not the
+//!   source's, as AWS does. Unlike AWS, Spread adds no `aws:s3:arn` to it: AWS adds it for its
+//!   KMS key policies and audit log, which the built-in key store has neither of, and the
+//!   record already names its object. `x-amz-server-side-encryption-bucket-key-enabled` is
+//!   checked and answered back on the write; it changes nothing (every object has its own data
+//!   key, which is what a bucket key saves AWS from) and is not stored.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::HeaderMap;
 use md5::Digest as _;
-use meta_api::encryption::{DataKey, Encryption, SseMode};
+use meta_api::encryption::{DataKey, Encryption, KmsContext, SseMode};
 use meta_api::settings::{ContainerProps, DefaultEncryption, SettingChange};
 use s3s::dto::*;
 use s3s::{S3Error, S3Result, s3_error};
@@ -130,8 +135,8 @@ pub fn write_request(headers: &HeaderMap, bucket: &ContainerProps) -> S3Result<O
                     }
                 },
             };
-            kms_extras(headers)?;
-            Ok(Some(SseRequest::Kms(key)))
+            let extras = kms_extras(headers)?;
+            Ok(Some(SseRequest::Kms(key, extras.context_map)))
         }
         (None, Some(_)) => Err(s3_error!(
             InvalidArgument,
@@ -139,7 +144,9 @@ pub fn write_request(headers: &HeaderMap, bucket: &ContainerProps) -> S3Result<O
         )),
         (None, None) => Ok(match &bucket.encryption {
             Some(d) if d.algorithm == "AES256" => Some(SseRequest::Cluster),
-            Some(d) if d.algorithm == "aws:kms" => d.kms_key_id.clone().map(SseRequest::Kms),
+            Some(d) if d.algorithm == "aws:kms" => {
+                d.kms_key_id.clone().map(|k| SseRequest::Kms(k, None))
+            }
             _ => None,
         }),
     }
@@ -171,7 +178,10 @@ pub fn kms_key_name(id: &str) -> S3Result<String> {
 /// encryption context (base64 of a JSON object of strings) and the bucket-key flag.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct KmsExtras {
+    /// The context as sent (answered back on the write).
     pub context: Option<String>,
+    /// The context as a map (`None` when empty or not sent), stored with the object.
+    pub context_map: Option<KmsContext>,
     pub bucket_key: Option<bool>,
 }
 
@@ -181,25 +191,23 @@ pub fn kms_extras(headers: &HeaderMap) -> S3Result<KmsExtras> {
             .get(name)
             .map(|v| v.to_str().unwrap_or("").trim().to_string())
     };
-    let context = match get("x-amz-server-side-encryption-context") {
+    let (context, context_map) = match get("x-amz-server-side-encryption-context") {
         Some(c) => {
-            let ok = B64
+            // A JSON object whose values are all strings (a duplicated key keeps its last
+            // value, as JSON parsers commonly do).
+            let Some(map) = B64
                 .decode(c.as_bytes())
                 .ok()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .is_some_and(|v| {
-                    v.as_object()
-                        .is_some_and(|m| m.values().all(serde_json::Value::is_string))
-                });
-            if !ok {
+                .and_then(|b| serde_json::from_slice::<KmsContext>(&b).ok())
+            else {
                 return Err(s3_error!(
                     InvalidArgument,
                     "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map"
                 ));
-            }
-            Some(c)
+            };
+            (Some(c), (!map.is_empty()).then_some(map))
         }
-        None => None,
+        None => (None, None),
     };
     let bucket_key = match get("x-amz-server-side-encryption-bucket-key-enabled") {
         Some(v) if v.eq_ignore_ascii_case("true") => Some(true),
@@ -214,6 +222,7 @@ pub fn kms_extras(headers: &HeaderMap) -> S3Result<KmsExtras> {
     };
     Ok(KmsExtras {
         context,
+        context_map,
         bucket_key,
     })
 }
@@ -239,7 +248,10 @@ pub fn part_request(
             "The multipart upload was not created with a customer-provided encryption key (SSE-C)."
         )),
         (Some(e), None) if e.mode == SseMode::KmsKey => match crate::objects::sse::kms_key_of(e) {
-            Some(name) => Ok(Some(SseRequest::Kms(name.to_string()))),
+            Some(name) => Ok(Some(SseRequest::Kms(
+                name.to_string(),
+                e.kms_context.clone(),
+            ))),
             None => Err(s3_error!(
                 InternalError,
                 "The multipart upload's SSE-KMS key is not recorded."
@@ -282,6 +294,7 @@ pub fn answered(enc: Option<&Encryption>, customer: Option<&CustomerKey>) -> Ans
                 ServerSideEncryption::AWS_KMS,
             )),
             ssekms_key_id: crate::objects::sse::kms_key_of(e).map(str::to_string),
+            ssekms_encryption_context: e.kms_context.as_ref().and_then(encode_context),
             ..Default::default()
         },
         _ => answered_mode(enc.map(|e| e.mode), customer),
@@ -299,10 +312,23 @@ pub fn answered_write(
     if enc.is_some_and(|e| e.mode == SseMode::KmsKey) {
         // Checked by `write_request` before anything was written.
         let extras = kms_extras(headers).unwrap_or_default();
-        a.ssekms_encryption_context = extras.context;
+        a.ssekms_encryption_context = extras.context.or(a.ssekms_encryption_context);
         a.bucket_key_enabled = extras.bucket_key.filter(|b| *b);
     }
     a
+}
+
+/// A stored encryption context as the header answers it: base64 of its JSON object.
+fn encode_context(context: &KmsContext) -> Option<String> {
+    serde_json::to_vec(context).ok().map(|j| B64.encode(j))
+}
+
+/// Adds `x-amz-server-side-encryption-context` to a HEAD or GET answer (their model has no
+/// such field; AWS sends the header).
+pub fn context_header(headers: &mut HeaderMap, context: Option<&str>) {
+    if let Some(v) = context.and_then(|c| http::HeaderValue::from_str(c).ok()) {
+        headers.insert("x-amz-server-side-encryption-context", v);
+    }
 }
 
 pub fn answered_mode(mode: Option<SseMode>, customer: Option<&CustomerKey>) -> Answered {
@@ -518,7 +544,7 @@ mod tests {
         ]);
         assert!(matches!(
             write_request(&named, &none),
-            Ok(Some(SseRequest::Kms(k))) if k == "testkey-1"
+            Ok(Some(SseRequest::Kms(k, None))) if k == "testkey-1"
         ));
         let arn = headers(&[
             ("x-amz-server-side-encryption", "aws:kms"),
@@ -529,7 +555,7 @@ mod tests {
         ]);
         assert!(matches!(
             write_request(&arn, &none),
-            Ok(Some(SseRequest::Kms(k))) if k == "testkey-1"
+            Ok(Some(SseRequest::Kms(k, None))) if k == "testkey-1"
         ));
         let bad_context = headers(&[
             ("x-amz-server-side-encryption", "aws:kms"),
@@ -547,11 +573,11 @@ mod tests {
         };
         assert!(matches!(
             write_request(&HeaderMap::new(), &kms_default),
-            Ok(Some(SseRequest::Kms(k))) if k == "testkey-2"
+            Ok(Some(SseRequest::Kms(k, None))) if k == "testkey-2"
         ));
         assert!(matches!(
             write_request(&kms, &kms_default),
-            Ok(Some(SseRequest::Kms(k))) if k == "testkey-2"
+            Ok(Some(SseRequest::Kms(k, None))) if k == "testkey-2"
         ));
         assert!(matches!(write_request(&HeaderMap::new(), &none), Ok(None)));
         let defaulted = ContainerProps {
@@ -593,10 +619,54 @@ mod tests {
             kms_extras(&ok).unwrap(),
             KmsExtras {
                 context: Some("eyJhIjoiYiJ9".into()),
+                context_map: Some(KmsContext::from([("a".to_string(), "b".to_string())])),
                 bucket_key: Some(true)
             }
         );
-        let enc = SseRequest::Kms("k1".into()).encryption();
+        // An empty context is none; one with a value that is not a string is refused.
+        let empty = headers(&[("x-amz-server-side-encryption-context", "e30=")]);
+        assert_eq!(kms_extras(&empty).unwrap().context_map, None);
+        // {"a":1}
+        let number = headers(&[("x-amz-server-side-encryption-context", "eyJhIjoxfQ==")]);
+        assert!(kms_extras(&number).is_err());
+        // A write with a context asks for it; HEAD answers the stored one (keys sorted).
+        // {"b":"2", "a":"1"}
+        let with = headers(&[
+            ("x-amz-server-side-encryption", "aws:kms"),
+            ("x-amz-server-side-encryption-aws-kms-key-id", "testkey-1"),
+            (
+                "x-amz-server-side-encryption-context",
+                "eyJiIjoiMiIsICJhIjoiMSJ9",
+            ),
+        ]);
+        let req = write_request(&with, &ContainerProps::default())
+            .unwrap()
+            .unwrap();
+        let enc = req.encryption();
+        let stored = KmsContext::from([
+            ("a".to_string(), "1".to_string()),
+            ("b".to_string(), "2".to_string()),
+        ]);
+        assert_eq!(enc.kms_context.as_ref(), Some(&stored));
+        let a = answered(Some(&enc), None);
+        assert_eq!(
+            a.ssekms_encryption_context
+                .and_then(|c| B64.decode(c).ok())
+                .as_deref(),
+            Some(br#"{"a":"1","b":"2"}"#.as_slice())
+        );
+        // The write answers the context as sent.
+        let a = answered_write(Some(&enc), None, &with);
+        assert_eq!(
+            a.ssekms_encryption_context.as_deref(),
+            Some("eyJiIjoiMiIsICJhIjoiMSJ9")
+        );
+        // A part of an upload with a context is written with it.
+        assert!(matches!(
+            part_request(Some(&enc), None),
+            Ok(Some(SseRequest::Kms(k, Some(c)))) if k == "testkey-1" && c == stored
+        ));
+        let enc = SseRequest::Kms("k1".into(), None).encryption();
         let a = answered_write(Some(&enc), None, &ok);
         assert_eq!(a.ssekms_key_id.as_deref(), Some("k1"));
         assert_eq!(a.bucket_key_enabled, Some(true));

@@ -282,7 +282,9 @@ pub async fn get_object(
         version_id: version_out(&rec.version_id),
         ..Default::default()
     };
-    Ok(S3Response::new(output))
+    let mut resp = S3Response::new(output);
+    encryption::context_header(&mut resp.headers, enc.ssekms_encryption_context.as_deref());
+    Ok(resp)
 }
 
 pub async fn head_object(
@@ -364,6 +366,7 @@ pub async fn head_object(
         checksum_type: sums.checksum_type,
         ..Default::default()
     });
+    encryption::context_header(&mut resp.headers, enc.ssekms_encryption_context.as_deref());
     // HeadObject's model has no tag count; AWS sends the header as GetObject does.
     if let Some(n) = tag_count {
         resp.headers

@@ -8,6 +8,14 @@
 //! name or `arn:aws:iam::ACCOUNT:root` / `...:user/ACCOUNT`); Action / NotAction and
 //! Resource / NotResource with `*` and `?` wildcards; String*, Bool, Null and Numeric*
 //! conditions (optionally `...IfExists`) on the request keys of `access::condition_context`.
+//!
+//! A condition on a key the request does not have holds, as AWS evaluates it, for the
+//! `...IfExists` forms and the negated operators (`StringNotEquals`, `StringNotLike`,
+//! `StringNotEqualsIgnoreCase`, `NumericNotEquals`) and fails for the others (`Null` tests
+//! absence itself). Operators on keys Spread never provides (`IpAddress`/`NotIpAddress` on
+//! `aws:SourceIp`, `Date*`, `Arn*`, `BinaryEquals`) cannot be evaluated: they fail closed, so a
+//! Deny statement using one always applies and an Allow statement never does (where AWS, which
+//! has those keys, would compare them).
 
 use std::collections::BTreeMap;
 
@@ -42,7 +50,21 @@ enum Op {
     NumericLessThanEquals,
     NumericGreaterThan,
     NumericGreaterThanEquals,
+    /// A valid operator on keys Spread never provides.
     Unsupported,
+}
+
+impl Op {
+    /// Whether the operator holds when the key is absent (AWS's negated matching operators).
+    fn negated(self) -> bool {
+        matches!(
+            self,
+            Op::StringNotEquals
+                | Op::StringNotEqualsIgnoreCase
+                | Op::StringNotLike
+                | Op::NumericNotEquals
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -141,8 +163,8 @@ fn parse_op(name: &str) -> S3Result<(Op, bool)> {
         "NumericLessThanEquals" => Op::NumericLessThanEquals,
         "NumericGreaterThan" => Op::NumericGreaterThan,
         "NumericGreaterThanEquals" => Op::NumericGreaterThanEquals,
-        // Valid operators on keys Spread does not provide (source IP, dates, ARNs): the
-        // key is absent, so only their ...IfExists form can hold.
+        // Valid operators on keys Spread does not provide (source IP, dates, ARNs): they
+        // fail closed (see the module's comment).
         "IpAddress"
         | "NotIpAddress"
         | "DateEquals"
@@ -282,7 +304,11 @@ impl Policy {
             if p == st.principals.1 || a == st.actions.1 || r == st.resources.1 {
                 continue;
             }
-            if !st.conditions.iter().all(|c| condition_holds(c, ctx)) {
+            if !st
+                .conditions
+                .iter()
+                .all(|c| condition_holds(c, ctx, st.allow))
+            {
                 continue;
             }
             if !st.allow {
@@ -337,14 +363,21 @@ fn principal_matches(pattern: &str, caller: &Caller) -> bool {
     }
 }
 
-fn condition_holds(c: &Condition, ctx: &BTreeMap<String, String>) -> bool {
+/// Whether condition `c` holds for a request of context `ctx`, in an Allow statement (`allow`)
+/// or a Deny one.
+fn condition_holds(c: &Condition, ctx: &BTreeMap<String, String>, allow: bool) -> bool {
     let value = ctx.get(&c.key);
-    if c.op == Op::Null {
-        let want_null = c.values.iter().any(|v| v.eq_ignore_ascii_case("true"));
-        return value.is_none() == want_null;
+    match c.op {
+        Op::Null => {
+            let want_null = c.values.iter().any(|v| v.eq_ignore_ascii_case("true"));
+            return value.is_none() == want_null;
+        }
+        // Fails closed: a Deny applies, an Allow does not.
+        Op::Unsupported => return !allow,
+        _ => {}
     }
-    let Some(value) = value.filter(|_| c.op != Op::Unsupported) else {
-        return c.if_exists;
+    let Some(value) = value else {
+        return c.if_exists || c.op.negated();
     };
     let num = |s: &str| s.trim().parse::<f64>().ok();
     let any = |f: &dyn Fn(&str) -> bool| c.values.iter().any(|v| f(v));
@@ -574,6 +607,85 @@ mod tests {
             p.evaluate(&who, "s3:PutObject", res, &kms("testkey-2")),
             Decision::Deny
         );
+    }
+
+    #[test]
+    fn negated_operators_hold_on_a_missing_key_and_unprovided_keys_fail_closed() {
+        let res = "arn:aws:s3:::b/k";
+        let who = Caller::Account("x".into());
+        let eval = |doc: &str, ctx: &[(&str, &str)]| {
+            let p = Policy::parse(doc, "b").unwrap();
+            let ctx = ctx
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>();
+            p.evaluate(&who, "s3:PutObject", res, &ctx)
+        };
+        let statement = |effect: &str, op: &str, key: &str, value: &str| {
+            format!(
+                r#"{{"Statement":{{"Effect":"{effect}","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{{"{op}":{{"{key}":"{value}"}}}}}}}}"#
+            )
+        };
+        let sse = "s3:x-amz-server-side-encryption";
+        // The negated operators hold when the key is absent (AWS), the others do not.
+        for op in [
+            "StringNotEquals",
+            "StringNotLike",
+            "StringNotEqualsIgnoreCase",
+            "NumericNotEquals",
+        ] {
+            assert_eq!(
+                eval(&statement("Deny", op, sse, "AES256"), &[]),
+                Decision::Deny,
+                "{op} on a missing key"
+            );
+            assert_eq!(
+                eval(&statement("Allow", op, sse, "AES256"), &[]),
+                Decision::Allow,
+                "{op} on a missing key"
+            );
+        }
+        for op in ["StringEquals", "StringLike", "NumericEquals", "Bool"] {
+            assert_eq!(
+                eval(&statement("Deny", op, sse, "AES256"), &[]),
+                Decision::NotApplicable,
+                "{op} on a missing key"
+            );
+        }
+        // Present, they compare as before.
+        assert_eq!(
+            eval(
+                &statement("Deny", "StringNotEquals", sse, "AES256"),
+                &[(sse, "AES256")]
+            ),
+            Decision::NotApplicable
+        );
+        assert_eq!(
+            eval(
+                &statement("Deny", "StringNotEquals", sse, "AES256"),
+                &[(sse, "aws:kms")]
+            ),
+            Decision::Deny
+        );
+        // Keys Spread never provides: a Deny applies, an Allow does not, whatever the form.
+        for op in [
+            "IpAddress",
+            "NotIpAddress",
+            "IpAddressIfExists",
+            "ArnNotEquals",
+            "DateLessThan",
+        ] {
+            assert_eq!(
+                eval(&statement("Deny", op, "aws:SourceIp", "10.0.0.0/8"), &[]),
+                Decision::Deny,
+                "Deny with {op}"
+            );
+            assert_eq!(
+                eval(&statement("Allow", op, "aws:SourceIp", "10.0.0.0/8"), &[]),
+                Decision::NotApplicable,
+                "Allow with {op}"
+            );
+        }
     }
 
     #[test]

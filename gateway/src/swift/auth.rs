@@ -4,9 +4,7 @@
 //! callers, only get what the container ACLs (`X-Container-Read` / `-Write`) grant; a valid
 //! TempURL (`tempurl`) gets the objects within its key's scope.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::{HeaderMap, Method, StatusCode};
 use meta_api::client::MetaClient;
@@ -17,6 +15,7 @@ use super::router::Swift;
 use super::tempurl::Scope;
 use super::{Response, header, put_header, respond};
 use crate::objects::now_ms;
+use crate::ttl_cache::TtlCache;
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -131,16 +130,14 @@ fn referrer_allowed(acl: &str, referer: Option<&str>) -> bool {
 /// Tokens looked up in meta, cached for a short while.
 pub struct TokenCache {
     meta: MetaClient,
-    ttl: Duration,
-    cache: Mutex<HashMap<String, (SwiftToken, Instant)>>,
+    cache: TtlCache<SwiftToken>,
 }
 
 impl TokenCache {
     pub fn new(meta: MetaClient, cache_secs: u64) -> TokenCache {
         TokenCache {
             meta,
-            ttl: Duration::from_secs(cache_secs),
-            cache: Mutex::new(HashMap::new()),
+            cache: TtlCache::new(Duration::from_secs(cache_secs)),
         }
     }
 
@@ -157,12 +154,10 @@ impl TokenCache {
 
     async fn lookup(&self, token: &str) -> SwiftResult<SwiftToken> {
         let now = now_ms();
-        if let Ok(cache) = self.cache.lock()
-            && let Some((t, at)) = cache.get(token)
-            && at.elapsed() < self.ttl
+        if let Some(t) = self.cache.get(token)
             && t.expires_ms > now
         {
-            return Ok(t.clone());
+            return Ok(t);
         }
         let t = match self.meta.get_token(token).await {
             Ok(t) if t.expires_ms > now => t,
@@ -171,12 +166,7 @@ impl TokenCache {
             }
             Err(e) => return Err(e.into()),
         };
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() > 10_000 {
-                cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
-            }
-            cache.insert(token.to_string(), (t.clone(), Instant::now()));
-        }
+        self.cache.insert(token, t.clone());
         Ok(t)
     }
 }

@@ -64,8 +64,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 ///   in one apply, leaving different totals (and a version-1 lost record);
 /// - 11: the SSE-KMS key store (`CreateKmsKey`, `SetKmsKeyEnabled`, `SetKmsKeyMaterial`).
 ///   An older node does not know the commands; records and keys of mode `kms_key` come with
-///   them (an older gateway cannot open them either).
-pub const COMMAND_VERSION: u32 = 11;
+///   them (an older gateway cannot open them either);
+/// - 13 (12 is another branch's): `PutObject` and `CreateUpload` whose record's encryption
+///   has an SSE-KMS context (`kms_context`). An older node would drop the context, and with
+///   it the object's data keys, which are wrapped with the context bound to them.
+pub const COMMAND_VERSION: u32 = 13;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -458,6 +461,10 @@ impl Command {
     /// older commands still replicate to it.
     pub fn version(&self) -> u32 {
         use Command as C;
+        // `black_box`: see `carries_typed_values`.
+        if std::hint::black_box(self.carries_kms_context()) {
+            return 13;
+        }
         if matches!(
             self,
             C::CreateKmsKey { .. } | C::SetKmsKeyEnabled { .. } | C::SetKmsKeyMaterial { .. }
@@ -578,6 +585,19 @@ impl Command {
                 .any(|c| matches!(c, SettingChange::Encryption(d) if kms_default(d))),
             Command::CreateContainer { settings, .. } => kms_default(&settings.props.encryption),
             Command::Once { command, .. } => command.carries_kms(),
+            _ => false,
+        }
+    }
+
+    /// Whether the command records an SSE-KMS encryption context (version 13).
+    fn carries_kms_context(&self) -> bool {
+        let has = |e: &Option<meta_api::encryption::Encryption>| {
+            e.as_ref().is_some_and(|e| e.kms_context.is_some())
+        };
+        match self {
+            Command::PutObject { record, .. } => has(&record.encryption),
+            Command::CreateUpload { record, .. } => has(&record.encryption),
+            Command::Once { command, .. } => command.carries_kms_context(),
             _ => false,
         }
     }

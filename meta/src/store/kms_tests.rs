@@ -66,7 +66,7 @@ fn key_store_commands_are_version_11() {
         enabled: false,
     };
     assert_eq!(e.version(), 11);
-    assert_eq!(COMMAND_VERSION, 11);
+    assert!(COMMAND_VERSION >= 11);
     // Objects, uploads and parts under a KMS key, and an aws:kms bucket default, too: an
     // older node cannot read them.
     let mut rec = test_fixtures::object("k", 3, "c1");
@@ -79,6 +79,7 @@ fn key_store_commands_are_version_11() {
             wrapped: vec![1],
         }],
         kms_key_id: Some("k".into()),
+        kms_context: None,
     });
     let put = Command::PutObject {
         container: "c".into(),
@@ -109,4 +110,52 @@ fn key_store_commands_are_version_11() {
         changes: vec![meta_api::settings::SettingChange::Encryption(Some(default))],
     };
     assert_eq!(set.version(), 11);
+}
+
+#[test]
+fn an_encryption_context_is_version_13_and_kept_with_the_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = test_fixtures::store(dir.path(), "c");
+    let mut rec = test_fixtures::object("k", 3, "c1");
+    let context = meta_api::encryption::KmsContext::from([
+        ("app".to_string(), "spread".to_string()),
+        ("team".to_string(), "blue".to_string()),
+    ]);
+    rec.encryption = Some(meta_api::encryption::Encryption {
+        format: meta_api::encryption::FORMAT,
+        mode: meta_api::encryption::SseMode::KmsKey,
+        segment_size: 65536,
+        keys: vec![meta_api::encryption::DataKey::Kms {
+            key_id: "k".into(),
+            wrapped: vec![1],
+        }],
+        kms_key_id: Some("k".into()),
+        kms_context: Some(context.clone()),
+    });
+    let put = |rec: &meta_api::wire::ObjectRecord| Command::PutObject {
+        container: "c".into(),
+        record: Box::new(rec.clone()),
+        condition: Default::default(),
+        now_ms: 1,
+        gc_due_ms: 1,
+        pieces_wanted: 0,
+    };
+    assert_eq!(put(&rec).version(), 13);
+    assert_eq!(COMMAND_VERSION, 13);
+    let mut upload = test_fixtures::upload("u1", "k", 1);
+    upload.encryption = rec.encryption.clone();
+    let create = Command::CreateUpload {
+        container: "c".into(),
+        record: Box::new(upload),
+    };
+    assert_eq!(create.version(), 13);
+    // Without a context, an SSE-KMS write stays version 11 (older nodes take it).
+    let mut plain = rec.clone();
+    if let Some(e) = plain.encryption.as_mut() {
+        e.kms_context = None;
+    }
+    assert_eq!(put(&plain).version(), 11);
+    s.put_object("c", &rec).unwrap();
+    let got = s.get_object("c", "k").unwrap();
+    assert_eq!(got.encryption.and_then(|e| e.kms_context), Some(context));
 }

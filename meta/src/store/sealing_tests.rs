@@ -472,6 +472,7 @@ fn encryption_commands_are_version_8() {
         segment_size: 65536,
         keys: vec![],
         kms_key_id: None,
+        kms_context: None,
     });
     assert_eq!(put(&rec).version(), 9);
 }

@@ -321,6 +321,7 @@ fn encrypted_multipart_assembles_keys_and_stored_offsets() {
         segment_size: 65536,
         keys: Vec::new(),
         kms_key_id: None,
+        kms_context: None,
     };
     let upload = UploadRecord {
         encryption: Some(encryption.clone()),
