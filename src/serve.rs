@@ -58,7 +58,8 @@ pub async fn chunkd(args: ChunkdArgs) -> Result<()> {
     let config = match &args.config {
         Some(path) => chunkd::Config::load(path)?,
         None => chunkd::Config::default(),
-    };
+    }
+    .with_env()?;
     until_shutdown("chunkd", chunkd::server::run(config)).await
 }
 

@@ -112,11 +112,43 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config> {
         toml::from_str(text).map_err(|e| Error::Config(e.to_string()))
     }
+
+    /// The configuration with every key that a `SPREAD_CHUNKD_<KEY>` variable sets taken from
+    /// it (see [`config_env`]; `SPREAD_CHUNKD_CONFIG` names the file instead).
+    pub fn with_env(self) -> Result<Config> {
+        config_env::from_env(self, ENV_PREFIX, ENV_NOT_KEYS).map_err(Error::Config)
+    }
 }
+
+/// Prefix of the variables that set config keys.
+pub const ENV_PREFIX: &str = "SPREAD_CHUNKD_";
+/// Variables with that prefix that are not config keys.
+const ENV_NOT_KEYS: &[&str] = &["SPREAD_CHUNKD_CONFIG"];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_from_the_environment() {
+        let c = config_env::overlay(
+            Config::default(),
+            ENV_PREFIX,
+            ENV_NOT_KEYS,
+            [
+                ("SPREAD_CHUNKD_SCRUB_MIB_PER_SEC", "8"),
+                ("SPREAD_CHUNKD_LOCATION", "dc1.rack2.host3.vol0"),
+                ("SPREAD_CHUNKD_LISTEN", "127.0.0.1:7100"),
+                ("SPREAD_CHUNKD_CONFIG", "/etc/spread/chunkd.toml"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .unwrap();
+        assert_eq!(c.scrub_mib_per_sec, 8);
+        assert_eq!(c.location, "dc1.rack2.host3.vol0");
+        assert_eq!(c.listen.port(), 7100);
+        assert_eq!(c.volume, Config::default().volume);
+    }
 
     #[test]
     fn defaults_and_unknown_fields() {

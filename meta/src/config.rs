@@ -102,6 +102,21 @@ pub struct Config {
     pub raft_peers: BTreeMap<String, String>,
 }
 
+/// Prefix of the variables that set config keys.
+pub const ENV_PREFIX: &str = "SPREAD_META_";
+/// Variables with that prefix that are not config keys (`spread dev` and `spread meta` flags),
+/// or keys read in a format of their own ([`Config::with_env`]).
+const ENV_NOT_KEYS: &[&str] = &[
+    "SPREAD_META_CONFIG",
+    "SPREAD_META_RESTORE",
+    "SPREAD_META_NODES",
+    "SPREAD_META_TIMEOUT_MS",
+    "SPREAD_META_MASTER_KEY_FILE",
+    "SPREAD_META_RAFT_SNAPSHOT_LOGS",
+    "SPREAD_META_RAFT_PEERS",
+    "SPREAD_META_GROUP_PEERS",
+];
+
 /// The default score expression: free space counts fully up to half empty, then the busier of
 /// CPU and I/O halves the score at worst.
 pub const DEFAULT_SCORE_EXPR: &str = "min(100 * space * 2, 100) * (0.5 + 0.5 * min(cpu, io))";
@@ -165,9 +180,12 @@ impl Config {
     /// that variable is set (an empty value unsets it), `raft_snapshot_logs` from
     /// `SPREAD_META_RAFT_SNAPSHOT_LOGS`, `raft_peers` from `SPREAD_META_RAFT_PEERS` and
     /// `group_peers` from `SPREAD_META_GROUP_PEERS`.
+    /// Every other key is taken from its `SPREAD_META_<KEY>` variable when set (see
+    /// [`config_env`]).
     pub fn with_env(self) -> Result<Config> {
         let var = |name: &str| std::env::var(name).ok();
-        Ok(self
+        Ok(config_env::from_env(self, ENV_PREFIX, ENV_NOT_KEYS)
+            .map_err(Error::InvalidArgument)?
             .with_master_key_var(std::env::var_os("SPREAD_META_MASTER_KEY_FILE"))
             .with_raft_vars(
                 var("SPREAD_META_RAFT_SNAPSHOT_LOGS").as_deref(),
@@ -314,6 +332,36 @@ mod tests {
         assert_eq!(c.master_key_file.as_deref(), Some(Path::new("/run/keys/m")));
         assert_eq!(c.clone().with_master_key_var(None), c);
         assert_eq!(c.with_master_key_var(Some("".into())).master_key_file, None);
+    }
+
+    #[test]
+    fn keys_from_the_environment() {
+        let c = config_env::overlay(
+            Config::default(),
+            ENV_PREFIX,
+            ENV_NOT_KEYS,
+            [
+                ("SPREAD_META_DEAD_AFTER_SECS", "30"),
+                ("SPREAD_META_LOCK_NEW_SERVICES", "false"),
+                ("SPREAD_META_DATA_DIR", "/var/lib/spread/meta"),
+                ("SPREAD_META_NODES", "3"),
+                ("SPREAD_META_RAFT_PEERS", "2=a:1"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .unwrap();
+        assert_eq!(c.dead_after_secs, 30);
+        assert!(!c.lock_new_services);
+        assert_eq!(c.data_dir, Path::new("/var/lib/spread/meta"));
+        assert!(c.raft_peers.is_empty(), "read by with_raft_vars, not here");
+        let e = config_env::overlay(
+            Config::default(),
+            ENV_PREFIX,
+            ENV_NOT_KEYS,
+            [("SPREAD_META_DEAD_AFTER".to_string(), "3".to_string())],
+        )
+        .unwrap_err();
+        assert!(e.contains("SPREAD_META_DEAD_AFTER"), "{e}");
     }
 
     #[test]
