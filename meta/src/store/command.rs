@@ -629,6 +629,9 @@ impl Store {
     /// ([`super::dedupe::with_request`]), the first command it applies goes as
     /// [`Command::Once`] under that id.
     pub fn apply(&self, command: Command) -> Result<Outcome> {
+        // Before proposing: whether a map is too full to take it is this node's own
+        // measure, never part of applying (see [`super::room`]).
+        self.check_room(&command)?;
         let command = match super::dedupe::take_current() {
             Some(id) if command.answered_once() => Command::Once {
                 request: RequestTag {
