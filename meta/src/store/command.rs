@@ -64,8 +64,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 ///   in one apply, leaving different totals (and a version-1 lost record);
 /// - 11: the SSE-KMS key store (`CreateKmsKey`, `SetKmsKeyEnabled`, `SetKmsKeyMaterial`).
 ///   An older node does not know the commands; records and keys of mode `kms_key` come with
-///   them (an older gateway cannot open them either).
-pub const COMMAND_VERSION: u32 = 11;
+///   them (an older gateway cannot open them either);
+/// - 12: `QueueRebuild` and `Heartbeat` with `merge_short` (a lost or rotten copy that
+///   anchors a short chunk's repair takes over that entry, keeping the short need): an
+///   older node would keep the short entry alone and drop the loss.
+pub const COMMAND_VERSION: u32 = 12;
 
 /// One change to meta's durable state, with every non-deterministic input chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,6 +227,10 @@ pub enum Command {
         lock_if_new: bool,
         dead_after_ms: i64,
         max_rise: u8,
+        /// As `QueueRebuild`'s, for the rotten copies the heartbeat reports (version 12 when
+        /// set; set only when it reports some).
+        #[serde(default)]
+        merge_short: bool,
     },
     LockService {
         id: String,
@@ -271,6 +278,11 @@ pub enum Command {
         service: String,
         max: u32,
         now_ms: i64,
+        /// A copy queued as the anchor of a short chunk takes the loss into its entry rather
+        /// than dropping it (version 12 when set; entries written before lack it and keep the
+        /// short entry alone: see `Store::enqueue`).
+        #[serde(default)]
+        merge_short: bool,
     },
     /// Hands out repair queue entries to a worker (version 2).
     ClaimRepairs {
@@ -479,6 +491,12 @@ impl Command {
             return 6;
         }
         match self {
+            C::QueueRebuild {
+                merge_short: true, ..
+            }
+            | C::Heartbeat {
+                merge_short: true, ..
+            } => 12,
             C::MarkLost {
                 counted_by_page: true,
                 ..
@@ -921,6 +939,7 @@ impl Store {
                 lock_if_new,
                 dead_after_ms,
                 max_rise,
+                merge_short,
             } => O::Heartbeat(self.apply_heartbeat(
                 tx,
                 &heartbeat,
@@ -931,6 +950,7 @@ impl Store {
                     dead_after_ms,
                     max_rise,
                 },
+                merge_short,
             )?),
             C::LockService { id, score } => O::Service(self.apply_lock_service(tx, &id, score)?),
             C::UnlockService { id } => O::Service(self.apply_unlock_service(tx, &id)?),
@@ -965,7 +985,8 @@ impl Store {
                 service,
                 max,
                 now_ms,
-            } => O::Count(self.apply_queue_rebuild(tx, &service, max, now_ms)?),
+                merge_short,
+            } => O::Count(self.apply_queue_rebuild(tx, &service, max, now_ms, merge_short)?),
             C::ClaimRepairs {
                 worker,
                 max,

@@ -66,7 +66,7 @@ fn key_store_commands_are_version_11() {
         enabled: false,
     };
     assert_eq!(e.version(), 11);
-    assert_eq!(COMMAND_VERSION, 11);
+    assert!(COMMAND_VERSION >= 11);
     // Objects, uploads and parts under a KMS key, and an aws:kms bucket default, too: an
     // older node cannot read them.
     let mut rec = test_fixtures::object("k", 3, "c1");
