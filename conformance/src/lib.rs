@@ -3,7 +3,8 @@
 //! - [`cluster`] starts `spread dev` in a temporary directory and controls its processes
 //!   (kill a chunk server, stop, restart, `spread admin`).
 //! - [`s3`] is a small SigV4-signing S3 client that returns raw statuses, headers and bodies.
-//! - [`swift`] is a small Swift client (auth v1 token) that does the same.
+//! - [`swift`] is a small Swift client (auth v1 token) that does the same; [`monitor`] GETs
+//!   the processes' `/metrics`, `/health` and `/ready` and parses Prometheus text.
 //! - [`proxy`] is a TCP proxy a test can cut and restore (network partitions between meta
 //!   nodes); [`history`] checks a history of concurrent register operations for
 //!   linearizability; [`workload`] runs the S3 loads fault tests check (a PUT load, register
@@ -14,6 +15,7 @@
 
 pub mod cluster;
 pub mod history;
+pub mod monitor;
 pub mod proxy;
 pub mod s3;
 pub mod swift;

@@ -44,6 +44,10 @@ pub enum Error {
     /// and by how much); nothing was written.
     #[error("quota exceeded: {0}")]
     QuotaExceeded(String),
+    /// An LMDB map meta would write is nearly full: the write (one that adds data) was
+    /// refused before it was proposed; the detail says which map and what to do.
+    #[error("meta store full: {0}")]
+    StoreFull(String),
     #[error("database error: {0}")]
     Db(String),
     #[error("I/O error: {0}")]
@@ -90,6 +94,7 @@ impl Error {
             Error::EntityTooSmall(_) => "EntityTooSmall",
             Error::InvalidArgument(_) => "InvalidArgument",
             Error::QuotaExceeded(_) => "QuotaExceeded",
+            Error::StoreFull(_) => "StoreFull",
             Error::Db(_) => "Db",
             Error::Io(_) => "Io",
             Error::Unavailable(_) => "Unavailable",
@@ -128,6 +133,7 @@ impl Error {
             | Error::InvalidPart(s)
             | Error::InvalidArgument(s)
             | Error::QuotaExceeded(s)
+            | Error::StoreFull(s)
             | Error::Db(s)
             | Error::Io(s)
             | Error::Unavailable(s)
@@ -182,6 +188,7 @@ impl Error {
             },
             "InvalidArgument" => Error::InvalidArgument(detail),
             "QuotaExceeded" => Error::QuotaExceeded(detail),
+            "StoreFull" => Error::StoreFull(detail),
             "Db" => Error::Db(detail),
             "Io" => Error::Io(detail),
             "Unavailable" => Error::Unavailable(detail),
@@ -226,6 +233,7 @@ mod tests {
             Error::NoSuchContainer("b".into()),
             Error::ObjectLocked("k".into()),
             Error::Db("commit failed".into()),
+            Error::StoreFull("bucket b".into()),
         ] {
             assert!(refused.refused(), "{refused}");
             // The verdict survives the wire.

@@ -646,7 +646,9 @@ pub struct RepairItem {
     /// No good copy is left: kept on the unrepairable list, never handed out.
     #[serde(default)]
     pub unrepairable: bool,
-    /// For [`RepairReason::Short`]: the pieces the chunk's policy asks for.
+    /// For [`RepairReason::Short`]: the pieces the chunk's policy asks for. Also set on a
+    /// `Lost` or `Corrupt` copy that anchored a short chunk's entry (meta merges the two):
+    /// the worker then adds the missing pieces as it replaces the copy.
     #[serde(default)]
     pub wanted: u32,
 }

@@ -29,6 +29,12 @@ pub struct Config {
     /// entry per chunk copy, a few hundred bytes each), so it is sized apart. The map is
     /// address space, not disk: the file grows only as data is written.
     pub directory_map_size_mib: usize,
+    /// Writes that add data (objects, parts, uploads, buckets, accounts, keys, Swift users)
+    /// are refused (507, saying which map and what to do) while the LMDB map they would write
+    /// (the directory's, or their bucket's meta2) is more than this percent used; reads,
+    /// deletes and housekeeping go on. 100 never refuses (a full map then stops meta with
+    /// `MDB_MAP_FULL`).
+    pub map_refuse_percent: u8,
     /// Conscience score of a chunk server from its stats (see [`crate::score_expr`]): variables
     /// `space` (free/total), `cpu` (CPU idle), `io` (I/O idle), all 0..=1; the result is clamped
     /// to 0..=100 and rounded.
@@ -115,6 +121,7 @@ const ENV_NOT_KEYS: &[&str] = &[
     "SPREAD_META_RAFT_SNAPSHOT_LOGS",
     "SPREAD_META_RAFT_PEERS",
     "SPREAD_META_GROUP_PEERS",
+    "SPREAD_META_MAP_SIZE_MIB",
 ];
 
 /// The default score expression: free space counts fully up to half empty, then the busier of
@@ -131,6 +138,7 @@ impl Default for Config {
             open_env_cache: 256,
             map_size_mib: 1024,
             directory_map_size_mib: 256 * 1024,
+            map_refuse_percent: 90,
             score_expr: DEFAULT_SCORE_EXPR.to_string(),
             score_max_rise: 20,
             lock_new_services: true,
@@ -173,20 +181,27 @@ impl Config {
             toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("bad config: {e}")))?;
         config.score()?;
         config.peer_addrs()?;
+        if !(1..=100).contains(&config.map_refuse_percent) {
+            return Err(Error::InvalidArgument(format!(
+                "map_refuse_percent = {} is not 1..=100 (100 never refuses)",
+                config.map_refuse_percent
+            )));
+        }
         Ok(config)
     }
 
     /// The configuration with `master_key_file` taken from `SPREAD_META_MASTER_KEY_FILE` when
     /// that variable is set (an empty value unsets it), `raft_snapshot_logs` from
     /// `SPREAD_META_RAFT_SNAPSHOT_LOGS`, `raft_peers` from `SPREAD_META_RAFT_PEERS` and
-    /// `group_peers` from `SPREAD_META_GROUP_PEERS`.
-    /// Every other key is taken from its `SPREAD_META_<KEY>` variable when set (see
-    /// [`config_env`]).
+    /// `group_peers` from `SPREAD_META_GROUP_PEERS`, `map_size_mib` from
+    /// `SPREAD_META_MAP_SIZE_MIB`. Every other key is taken from its `SPREAD_META_<KEY>`
+    /// variable when set (see [`config_env`]).
     pub fn with_env(self) -> Result<Config> {
         let var = |name: &str| std::env::var(name).ok();
         Ok(config_env::from_env(self, ENV_PREFIX, ENV_NOT_KEYS)
             .map_err(Error::InvalidArgument)?
             .with_master_key_var(std::env::var_os("SPREAD_META_MASTER_KEY_FILE"))
+            .with_map_var(var("SPREAD_META_MAP_SIZE_MIB").as_deref())?
             .with_raft_vars(
                 var("SPREAD_META_RAFT_SNAPSHOT_LOGS").as_deref(),
                 var("SPREAD_META_RAFT_PEERS").as_deref(),
@@ -219,6 +234,20 @@ impl Config {
             .chain(self.peer_addrs()?.into_values())
             .filter(|a| !a.is_empty() && !own.contains(a) && seen.insert(a.clone()))
             .collect())
+    }
+
+    fn with_map_var(mut self, map_size_mib: Option<&str>) -> Result<Config> {
+        if let Some(v) = map_size_mib {
+            self.map_size_mib = match v.trim().parse() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "SPREAD_META_MAP_SIZE_MIB={v:?} is not a size in MiB"
+                    )));
+                }
+            };
+        }
+        Ok(self)
     }
 
     fn with_raft_vars(
@@ -457,8 +486,21 @@ mod tests {
     fn load_from_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("meta.toml");
-        std::fs::write(&p, "map_size_mib = 64\n").unwrap();
-        assert_eq!(Config::load(&p).unwrap().map_size_mib, 64);
+        std::fs::write(&p, "map_size_mib = 64\nmap_refuse_percent = 80\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!((c.map_size_mib, c.map_refuse_percent), (64, 80));
+        assert_eq!(Config::default().map_refuse_percent, 90);
+        // SPREAD_META_MAP_SIZE_MIB overrides the file (tests shrink the bucket maps with it).
+        let c = c.with_map_var(Some(" 2 ")).unwrap();
+        assert_eq!(c.map_size_mib, 2);
+        for bad in ["0", "x", ""] {
+            let e = c.clone().with_map_var(Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("SPREAD_META_MAP_SIZE_MIB"), "{e}");
+        }
+        for bad in ["0", "101"] {
+            let e = Config::parse(&format!("map_refuse_percent = {bad}\n")).unwrap_err();
+            assert!(e.to_string().contains("map_refuse_percent"), "{e}");
+        }
         assert!(matches!(
             Config::load(dir.path().join("missing.toml")),
             Err(Error::Io(_))

@@ -18,7 +18,7 @@ use openraft::ServerState;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
@@ -530,7 +530,14 @@ impl Collector for Scraped {
             Ok(f) => self.encode_store(&mut e, &f)?,
             Err(err) => tracing::warn!(error = %err, "cannot read the store's figures"),
         }
-        self.encode_maps(&mut e, store.directory_usage(), &store.open_meta2_usage())
+        self.encode_maps(&mut e, store.directory_usage(), &store.open_meta2_usage())?;
+        ConstCounter::new(store.map_refusals()).encode(e.encode_descriptor(
+            "spread_meta_writes_refused_map_full",
+            "Writes refused because an LMDB map they would write was more than \
+             map_refuse_percent used (since the process started)",
+            None,
+            MetricType::Counter,
+        )?)
     }
 }
 

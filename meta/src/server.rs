@@ -177,6 +177,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::EntityTooSmall(_)
         | Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
         Error::QuotaExceeded(_) => StatusCode::FORBIDDEN,
+        Error::StoreFull(_) => StatusCode::INSUFFICIENT_STORAGE,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::NotLeader(_) => StatusCode::MISDIRECTED_REQUEST,
         Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,

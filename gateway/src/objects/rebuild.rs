@@ -223,10 +223,19 @@ impl ObjectService {
             }
         }
         let snapshot = self.inner.services.current().await?;
-        // The pieces to write: fragment index (EC) and bytes.
+        // A lost or rotten copy that anchored a short chunk's entry (meta merges the two,
+        // command version 12) still asks for `wanted` pieces: the missing ones are added
+        // after the replacements, in the same record change.
+        let extra = if short || item.wanted == 0 {
+            0
+        } else {
+            (item.wanted as usize).saturating_sub(found.chunk.copies.len())
+        };
+        // The pieces to write: fragment index (EC) and bytes; the first `bads.len()` replace
+        // `bads`, the others (`extra`) are added.
         let pieces: Vec<(Option<u32>, Bytes)> = match (found.chunk.ec, short) {
             (None, false) => match self.good_copy(&found, &bads, &snapshot, item.reason).await {
-                Ok(d) => vec![(None, d); bads.len()],
+                Ok(d) => vec![(None, d); bads.len() + extra],
                 Err(fate) => return Ok(fate),
             },
             (None, true) => {
@@ -240,12 +249,16 @@ impl ObjectService {
                 }
             }
             (Some(layout), _) => {
+                let missing = (0..layout.k + layout.m)
+                    .filter(|i| !found.chunk.copies.iter().any(|c| c.fragment == Some(*i)));
                 let wanted: Vec<u32> = if short {
-                    (0..layout.k + layout.m)
-                        .filter(|i| !found.chunk.copies.iter().any(|c| c.fragment == Some(*i)))
-                        .collect()
+                    missing.collect()
                 } else {
-                    bads.iter().filter_map(|b| b.fragment).collect()
+                    let mut w: Vec<u32> = bads.iter().filter_map(|b| b.fragment).collect();
+                    if extra > 0 {
+                        w.extend(missing);
+                    }
+                    w
                 };
                 if wanted.is_empty() {
                     return Ok(Fate::Gone);
@@ -372,8 +385,12 @@ impl ObjectService {
                 .collect();
             (Vec::new(), added)
         } else {
-            // Piece n replaces bads[n] (same fragment index, same recorded hash).
-            let replaced: Vec<ReplacedCopy> = written
+            // Piece n replaces bads[n] (same fragment index, same recorded hash); the pieces
+            // after them are added, anchored on a copy that stays, else on a new one (meta
+            // makes the replacements first), else on bad (not replaced, so still there).
+            let (swaps, adds): (Vec<_>, Vec<_>) =
+                written.into_iter().partition(|(n, _)| *n < bads.len());
+            let replaced: Vec<ReplacedCopy> = swaps
                 .into_iter()
                 .filter_map(|(n, new)| {
                     let old = bads.get(n)?.clone();
@@ -390,7 +407,26 @@ impl ObjectService {
             for r in &replaced {
                 handled.push((r.old.service.clone(), r.old.chunk_id.clone()));
             }
-            (replaced, Vec::new())
+            let anchor = found
+                .chunk
+                .copies
+                .iter()
+                .find(|c| {
+                    !bads
+                        .iter()
+                        .any(|b| b.service == c.service && b.chunk_id == c.chunk_id)
+                })
+                .or_else(|| replaced.first().map(|r| &r.new))
+                .unwrap_or(&bad)
+                .clone();
+            let added = adds
+                .into_iter()
+                .map(|(_, new)| AddedCopy {
+                    anchor: anchor.clone(),
+                    new,
+                })
+                .collect();
+            (replaced, added)
         };
         let out = meta
             .repair_done(

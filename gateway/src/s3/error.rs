@@ -96,6 +96,16 @@ fn meta_to_s3(e: &meta_api::Error) -> S3Error {
             err.set_status_code(http::StatusCode::FORBIDDEN);
             return err;
         }
+        M::StoreFull(_) => {
+            // 507 (not retried by SDKs: it lasts until an operator acts), the message saying
+            // which map is full and what to do.
+            let mut err = S3Error::with_message(
+                S3ErrorCode::Custom("InsufficientStorage".into()),
+                e.to_string(),
+            );
+            err.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
+            return err;
+        }
         M::NoSuchCredential(_) => S3ErrorCode::InvalidAccessKeyId,
         M::NoSuchService(_) => {
             return unavailable_retry(S3Error::with_message(

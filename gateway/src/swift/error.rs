@@ -122,6 +122,10 @@ impl From<Error> for SwiftError {
                         "Upload exceeds quota.",
                     );
                 }
+                // As Swift answers a full drive: 507.
+                M::StoreFull(_) => {
+                    return SwiftError::with(StatusCode::INSUFFICIENT_STORAGE, m.to_string());
+                }
                 M::InvalidPart(_) | M::InvalidPartOrder | M::EntityTooSmall(_) => {
                     return SwiftError::bad_request(m.to_string());
                 }

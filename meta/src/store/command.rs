@@ -65,7 +65,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 /// - 11: the SSE-KMS key store (`CreateKmsKey`, `SetKmsKeyEnabled`, `SetKmsKeyMaterial`).
 ///   An older node does not know the commands; records and keys of mode `kms_key` come with
 ///   them (an older gateway cannot open them either);
-/// - 13 (12 is another branch's): `PutObject` and `CreateUpload` whose record's encryption
+/// - 12: `QueueRebuild` and `Heartbeat` with `merge_short` (a lost or rotten copy that
+///   anchors a short chunk's repair takes over that entry, keeping the short need): an
+///   older node would keep the short entry alone and drop the loss.
+/// - 13: `PutObject` and `CreateUpload` whose record's encryption
 ///   has an SSE-KMS context (`kms_context`). An older node would drop the context, and with
 ///   it the object's data keys, which are wrapped with the context bound to them.
 pub const COMMAND_VERSION: u32 = 13;
@@ -227,6 +230,10 @@ pub enum Command {
         lock_if_new: bool,
         dead_after_ms: i64,
         max_rise: u8,
+        /// As `QueueRebuild`'s, for the rotten copies the heartbeat reports (version 12 when
+        /// set; set only when it reports some).
+        #[serde(default)]
+        merge_short: bool,
     },
     LockService {
         id: String,
@@ -274,6 +281,11 @@ pub enum Command {
         service: String,
         max: u32,
         now_ms: i64,
+        /// A copy queued as the anchor of a short chunk takes the loss into its entry rather
+        /// than dropping it (version 12 when set; entries written before lack it and keep the
+        /// short entry alone: see `Store::enqueue`).
+        #[serde(default)]
+        merge_short: bool,
     },
     /// Hands out repair queue entries to a worker (version 2).
     ClaimRepairs {
@@ -486,6 +498,12 @@ impl Command {
             return 6;
         }
         match self {
+            C::QueueRebuild {
+                merge_short: true, ..
+            }
+            | C::Heartbeat {
+                merge_short: true, ..
+            } => 12,
             C::MarkLost {
                 counted_by_page: true,
                 ..
@@ -649,6 +667,9 @@ impl Store {
     /// ([`super::dedupe::with_request`]), the first command it applies goes as
     /// [`Command::Once`] under that id.
     pub fn apply(&self, command: Command) -> Result<Outcome> {
+        // Before proposing: whether a map is too full to take it is this node's own
+        // measure, never part of applying (see [`super::room`]).
+        self.check_room(&command)?;
         let command = match super::dedupe::take_current() {
             Some(id) if command.answered_once() => Command::Once {
                 request: RequestTag {
@@ -938,6 +959,7 @@ impl Store {
                 lock_if_new,
                 dead_after_ms,
                 max_rise,
+                merge_short,
             } => O::Heartbeat(self.apply_heartbeat(
                 tx,
                 &heartbeat,
@@ -948,6 +970,7 @@ impl Store {
                     dead_after_ms,
                     max_rise,
                 },
+                merge_short,
             )?),
             C::LockService { id, score } => O::Service(self.apply_lock_service(tx, &id, score)?),
             C::UnlockService { id } => O::Service(self.apply_unlock_service(tx, &id)?),
@@ -982,7 +1005,8 @@ impl Store {
                 service,
                 max,
                 now_ms,
-            } => O::Count(self.apply_queue_rebuild(tx, &service, max, now_ms)?),
+                merge_short,
+            } => O::Count(self.apply_queue_rebuild(tx, &service, max, now_ms, merge_short)?),
             C::ClaimRepairs {
                 worker,
                 max,

@@ -260,6 +260,7 @@ pub(crate) fn log() -> Vec<Command> {
             lock_if_new: false,
             dead_after_ms: 10_000,
             max_rise: 20,
+            merge_short: false,
         },
         Command::Heartbeat {
             heartbeat: heartbeat(vec!["orphan".into()]),
@@ -268,6 +269,7 @@ pub(crate) fn log() -> Vec<Command> {
             lock_if_new: false,
             dead_after_ms: 10_000,
             max_rise: 20,
+            merge_short: true,
         },
         Command::LockService {
             id: "svc-a".into(),
@@ -387,11 +389,13 @@ pub(crate) fn log() -> Vec<Command> {
             service: "svc-a".into(),
             max: 2,
             now_ms: t + 20,
+            merge_short: true,
         },
         Command::QueueRebuild {
             service: "svc-a".into(),
             max: 1000,
             now_ms: t + 21,
+            merge_short: true,
         },
         Command::ClaimRepairs {
             worker: "w".into(),

@@ -49,6 +49,7 @@ impl Store {
             lock_if_new: self.lock_new_services,
             dead_after_ms: self.dead_after_ms,
             max_rise: self.score_max_rise,
+            merge_short: !hb.bad_chunks.is_empty(),
         };
         outcome!(self.apply(command)?, Heartbeat)
     }
@@ -59,6 +60,7 @@ impl Store {
         hb: &Heartbeat,
         now: i64,
         scoring: &Scoring,
+        merge_short: bool,
     ) -> Result<HeartbeatReply> {
         let Scoring {
             computed,
@@ -104,7 +106,7 @@ impl Store {
             .services
             .put(txn, hb.id.as_bytes(), &encode(&rec)?)?;
         self.confirm_gc(txn, &hb.id, &hb.deleted)?;
-        self.queue_bad_chunks(txn, &hb.id, &hb.bad_chunks, now)?;
+        self.queue_bad_chunks(txn, &hb.id, &hb.bad_chunks, now, merge_short)?;
         let delete = self.due_gc(txn, &hb.id, GC_BATCH, now)?;
         if old.is_none() {
             tracing::info!(id = %hb.id, kind = %hb.kind, addr = %hb.addr, location = %hb.location,

@@ -57,6 +57,33 @@ pub struct Directory {
 }
 
 impl Directory {
+    /// Every database of the environment.
+    pub fn dbs(&self) -> [Db; 21] {
+        [
+            self.meta0,
+            self.meta1,
+            self.buckets,
+            self.accounts,
+            self.account_containers,
+            self.credentials,
+            self.services,
+            self.gc,
+            self.gc_due,
+            self.settings,
+            self.swift_users,
+            self.tokens,
+            self.expiry,
+            self.rdir,
+            self.repair,
+            self.repair_at,
+            self.lost,
+            self.quotas,
+            self.account_usage,
+            self.requests,
+            self.requests_at,
+        ]
+    }
+
     /// Opens the environment, creating its databases and (re)filling meta0 when it is empty or
     /// points to another address.
     pub fn open(path: &Path, map_size: usize, own_addr: &str) -> Result<Directory> {

@@ -75,6 +75,19 @@ impl Usage {
 }
 
 impl Meta2 {
+    /// Every database of the environment.
+    pub fn dbs(&self) -> [Db; 7] {
+        [
+            self.objects,
+            self.usage,
+            self.uploads,
+            self.parts,
+            self.versions,
+            self.props,
+            self.outbox,
+        ]
+    }
+
     /// Opens (or creates) the environment at `path`.
     pub fn open(path: &Path, map_size: usize) -> Result<Meta2> {
         let env = lmdb::open_env_with(path, map_size, 8, lmdb::Sync::DataOnly)?;

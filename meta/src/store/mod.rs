@@ -29,6 +29,7 @@ mod raft_state;
 mod rdir;
 pub mod records;
 mod repair;
+mod room;
 pub mod sealing;
 mod swift;
 mod versions;
@@ -76,6 +77,11 @@ pub struct Store {
     /// Commands waiting for this process's next local batch (when not routed to Raft).
     local: std::sync::Mutex<command::LocalQueue>,
     local_done: std::sync::Condvar,
+    /// Writes that add data are refused while a map they write is fuller than this percent
+    /// ([`room`]).
+    map_refuse_percent: u8,
+    /// Writes refused so (since the process started).
+    map_refusals: std::sync::atomic::AtomicU64,
     /// Set when the store belongs to a Raft node: where commands go.
     submit: std::sync::OnceLock<std::sync::Arc<std::sync::OnceLock<Submit>>>,
 }
@@ -118,6 +124,8 @@ impl Store {
             score_max_rise: config.score_max_rise,
             lock_new_services: config.lock_new_services,
             keys,
+            map_refuse_percent: config.map_refuse_percent,
+            map_refusals: Default::default(),
             local: Default::default(),
             local_done: Default::default(),
             submit: Default::default(),

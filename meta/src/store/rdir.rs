@@ -293,6 +293,7 @@ impl Store {
 
     /// Queues the repair of one copy (if a record still references it) and gives every
     /// queued piece of its chunk the chunk's redundancy. False when nothing references it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn enqueue(
         &self,
         txn: &mut RwTxn,
@@ -301,6 +302,7 @@ impl Store {
         reason: RepairReason,
         now_ms: i64,
         wanted: u32,
+        merge_short: bool,
     ) -> Result<bool> {
         let Some(entry) = self.rdir_get(txn, service, chunk_id)? else {
             return Ok(false);
@@ -310,6 +312,20 @@ impl Store {
             return Ok(true);
         }
         let record = match existing {
+            // The copy anchors a short chunk's entry (one key per copy): with `merge_short`
+            // the entry becomes a repair of this copy that still asks for `wanted` pieces, so
+            // the worker replaces the copy and adds the missing ones. Without it (commands
+            // written before version 12) the short entry stays alone and the loss is dropped,
+            // as those binaries did.
+            Some((_, r))
+                if merge_short && r.reason == RepairReason::Short && reason != r.reason =>
+            {
+                RepairRecord {
+                    reason,
+                    next_try_ms: 0,
+                    ..r
+                }
+            }
             Some((_, r)) => r,
             None => RepairRecord {
                 v: 1,
@@ -360,6 +376,7 @@ impl Store {
                 RepairReason::Short,
                 now_ms,
                 want,
+                false,
             )? {
                 tracing::warn!(
                     pos = c.pos,

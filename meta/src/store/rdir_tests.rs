@@ -595,6 +595,7 @@ fn queue_page(s: &Store, max: u32) -> u64 {
             service: "s1".into(),
             max,
             now_ms: 1,
+            merge_short: true,
         })
         .unwrap()
     {
@@ -705,5 +706,129 @@ fn a_mark_lost_from_an_old_log_counts_every_copy_at_once() {
         serde_json::to_string(&new)
             .unwrap()
             .contains(r#""counted_by_page":true"#)
+    );
+}
+
+/// The queue entry of copy (`service`, `chunk`): (reason, wanted).
+fn queued(s: &Store, service: &str, chunk: &str) -> Option<(meta_api::wire::RepairReason, u32)> {
+    let txn = s.dir.env.read_txn().unwrap();
+    s.queue_get(&txn, service, chunk)
+        .unwrap()
+        .map(|(_, r)| (r.reason, r.wanted))
+}
+
+/// A chunk written with 2 of 3 copies (queued short, anchored on its first copy, s1's),
+/// then s1 is lost: one queue key per copy, so before command version 12 the short entry
+/// stayed and the loss was dropped (a worker would add a third copy and leave the one on s1
+/// counted). Now the entry is the loss and still asks for 3 pieces; a `QueueRebuild` of an
+/// old log (no `merge_short`) keeps the old result.
+#[test]
+fn a_short_chunk_whose_anchor_is_lost_keeps_both_repairs() {
+    use meta_api::wire::RepairReason::{Lost, Short};
+    for merge_short in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), "b");
+        for id in ["s1", "s2", "s3", "s4"] {
+            s.heartbeat(&hb(id)).unwrap();
+        }
+        let rec = obj("k", vec![chunk3(0, &[("s1", "k1"), ("s2", "k2")])]);
+        s.put_object_wanting("b", &rec, &Default::default(), 3)
+            .unwrap();
+        assert_eq!(queued(&s, "s1", "k1"), Some((Short, 3)));
+        s.mark_lost("s1", LostReason::Operator).unwrap();
+        let command = super::Command::QueueRebuild {
+            service: "s1".into(),
+            max: 10,
+            now_ms: 1,
+            merge_short,
+        };
+        assert_eq!(command.version(), if merge_short { 12 } else { 2 });
+        let text = serde_json::to_string(&command).unwrap();
+        let command: super::Command = if merge_short {
+            serde_json::from_str(&text).unwrap()
+        } else {
+            // As a binary before version 12 wrote it.
+            serde_json::from_str(r#"{"op":"queue_rebuild","service":"s1","max":10,"now_ms":1}"#)
+                .unwrap()
+        };
+        assert!(matches!(
+            s.apply(command).unwrap(),
+            super::Outcome::Count(1)
+        ));
+        if !merge_short {
+            assert_eq!(queued(&s, "s1", "k1"), Some((Short, 3)), "the old way");
+            continue;
+        }
+        assert_eq!(queued(&s, "s1", "k1"), Some((Lost, 3)));
+        let items = s.claim_repairs("w", 10, 60_000).unwrap();
+        assert_eq!(items.len(), 1, "{items:?}");
+        let it = &items[0];
+        // One good copy left beyond the one a read needs... none: s1's is lost.
+        assert_eq!((it.reason, it.wanted, it.redundancy), (Lost, 3, 0));
+        // The worker replaces s1's copy and adds the missing third, anchored on a good copy,
+        // in one record change.
+        let replaced = ReplacedCopy {
+            old: copy("s1", "k1"),
+            new: copy("s3", "k3"),
+        };
+        let added = meta_api::wire::AddedCopy {
+            anchor: copy("s2", "k2"),
+            new: copy("s4", "k4"),
+        };
+        let out = s
+            .repair_done(
+                "b",
+                "k",
+                None,
+                super::RepairChanges {
+                    replaced: std::slice::from_ref(&replaced),
+                    dropped: &[],
+                    added: std::slice::from_ref(&added),
+                },
+            )
+            .unwrap();
+        assert_eq!((out.replaced, out.added, out.discarded), (1, 1, 0));
+        let got = s.get_object("b", "k").unwrap();
+        let services: BTreeSet<&str> = got.chunks[0]
+            .copies
+            .iter()
+            .map(|c| c.service.as_str())
+            .collect();
+        assert_eq!(services, ["s2", "s3", "s4"].into());
+        let status = s.rebuild_status().unwrap();
+        assert_eq!(status.queued, 0);
+        assert_eq!(
+            (status.lost[0].done_chunks, status.lost[0].total_chunks),
+            (1, 1)
+        );
+        assert_eq!(rdir_rows(&s), record_rows(&s));
+    }
+}
+
+/// The same collision with a rotten anchor (a heartbeat's `bad_chunks`): the entry becomes
+/// the corrupt copy's repair, still asking for the short chunk's pieces.
+#[test]
+fn a_short_chunk_whose_anchor_rots_keeps_both_repairs() {
+    use meta_api::wire::RepairReason::{Corrupt, Short};
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "b");
+    for id in ["s1", "s2", "s3"] {
+        s.heartbeat(&hb(id)).unwrap();
+    }
+    let rec = obj("k", vec![chunk3(0, &[("s1", "k1"), ("s2", "k2")])]);
+    s.put_object_wanting("b", &rec, &Default::default(), 3)
+        .unwrap();
+    assert_eq!(queued(&s, "s1", "k1"), Some((Short, 3)));
+    let mut h = hb("s1");
+    h.bad_chunks = vec!["k1".into()];
+    s.heartbeat(&h).unwrap();
+    assert_eq!(queued(&s, "s1", "k1"), Some((Corrupt, 3)));
+    let items = s.claim_repairs("w", 10, 60_000).unwrap();
+    assert_eq!(
+        items
+            .iter()
+            .map(|i| (i.reason, i.wanted))
+            .collect::<Vec<_>>(),
+        [(Corrupt, 3)]
     );
 }

@@ -367,6 +367,7 @@ impl Store {
             service: service.to_string(),
             max: QUEUE_PAGE,
             now_ms: ids::now_ms(),
+            merge_short: true,
         };
         outcome!(self.apply(command)?, Count)
     }
@@ -377,6 +378,7 @@ impl Store {
         service: &str,
         max: u32,
         now_ms: i64,
+        merge_short: bool,
     ) -> Result<u64> {
         let txn = &mut *tx.dir;
         let Some(mut lost) = self.lost_get(txn, service)? else {
@@ -415,7 +417,15 @@ impl Store {
         }
         let mut queued = 0u64;
         for chunk in &page {
-            if self.enqueue(txn, service, chunk, RepairReason::Lost, now_ms, 0)? {
+            if self.enqueue(
+                txn,
+                service,
+                chunk,
+                RepairReason::Lost,
+                now_ms,
+                0,
+                merge_short,
+            )? {
                 queued += 1;
             }
         }
@@ -672,9 +682,18 @@ impl Store {
         service: &str,
         chunks: &[String],
         now_ms: i64,
+        merge_short: bool,
     ) -> Result<()> {
         for chunk in chunks {
-            if self.enqueue(txn, service, chunk, RepairReason::Corrupt, now_ms, 0)? {
+            if self.enqueue(
+                txn,
+                service,
+                chunk,
+                RepairReason::Corrupt,
+                now_ms,
+                0,
+                merge_short,
+            )? {
                 tracing::warn!(service, chunk = %chunk, "rotten chunk copy queued for repair");
             }
         }

@@ -55,7 +55,8 @@ pub struct RepairRecord {
     pub last_error: Option<String>,
     pub next_try_ms: i64,
     pub lease_until_ms: i64,
-    /// For a short chunk: the pieces its policy asks for.
+    /// For a short chunk: the pieces its policy asks for (also kept by a lost or rotten copy
+    /// whose entry took over a short one, command version 12).
     #[serde(default)]
     pub wanted: u32,
 }
