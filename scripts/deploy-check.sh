@@ -224,7 +224,10 @@ run_trio() {
     # Host names where the examples have them, so meta's address must be resolved.
     set_keys "$dir/meta.toml" listen "\"127.0.0.1:$meta_port\"" advertise "\"localhost:$meta_port\"" \
         data_dir "\"$dir/meta\"" cluster_key_file "\"$dir/keys/cluster.key\"" \
-        admin_key_file "\"$dir/keys/admin.key\"" master_key_file "\"$dir/keys/master.key\""
+        admin_key_file "\"$dir/keys/admin.key\"" master_key_file "\"$dir/keys/master.key\"" \
+        group_peers "[]"
+    # (group_peers: the examples' other meta hosts are not on this machine, and the test
+    # reaches loopback only.)
     set_keys "$dir/chunkd.toml" listen "\"127.0.0.1:$chunkd_port\"" \
         advertise "\"localhost:$chunkd_port\"" volume "\"$dir/chunkd\"" \
         meta "\"localhost:$meta_port\"" cluster_key_file "\"$dir/keys/cluster.key\""
