@@ -631,6 +631,37 @@ async fn a_wiped_follower_rejoins_by_snapshot_under_a_new_id_and_the_group_survi
     assert!(node.running(), "node {new_id} exited:\n{}", node.log_text());
 }
 
+/// Starts a meta node from `conf` that must refuse to run: waits (at most 30 s) until it exits,
+/// checks that it exits with code 78, and returns its log and its `spread meta:` line.
+async fn start_until_refused(conf: &Path, log: &Path, what: &str) -> (String, String) {
+    let mut node = MetaProcess::start(conf, log, &[]);
+    let started = Instant::now();
+    let status = loop {
+        if let Ok(Some(status)) = node.child.try_wait() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} still runs after 30 s:\n{}",
+            node.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let text = node.log_text();
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("spread meta: "))
+        .unwrap_or_default()
+        .to_string();
+    println!(
+        "{what}: exited ({status}) after {:.1} s: {line}",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(status.code(), Some(78), "{text}");
+    (text, line)
+}
+
 /// Issue 15: a node whose data directory was wiped and that comes back under its old id is
 /// refused with a one-line error saying what to do: while the id is still a member, by the node
 /// itself (the group's messages name another incarnation of the id: it exits), and the group
@@ -668,32 +699,8 @@ async fn a_wiped_node_returning_under_its_old_id_is_refused() {
         .data_dir()
         .join("logs")
         .join("test-meta-wiped-member.log");
-    let mut node = MetaProcess::start(&meta_conf_path(&cluster, wiped.id), &log, &[]);
-    let started = Instant::now();
-    let status = loop {
-        if let Ok(Some(status)) = node.child.try_wait() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "a wiped member restarted under its old id {} still runs after 30 s:\n{}",
-            wiped.id,
-            node.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let text = node.log_text();
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("spread meta: "))
-        .unwrap_or_default();
-    println!(
-        "wiped member {} under its old id: exited ({status}) after {:.1} s: {line}",
-        wiped.id,
-        started.elapsed().as_secs_f64()
-    );
-    assert_eq!(status.code(), Some(78), "{text}");
+    let what = format!("wiped member {} under its old id", wiped.id);
+    let (text, line) = start_until_refused(&meta_conf_path(&cluster, wiped.id), &log, &what).await;
     assert!(
         line.contains("incarnation")
             && line.contains(&format!("spread admin meta remove {}", wiped.id))
@@ -772,30 +779,8 @@ async fn a_wiped_first_node_does_not_start_a_group_of_its_own() {
         .data_dir()
         .join("logs")
         .join("test-meta-wiped-first.log");
-    let mut node = MetaProcess::start(&meta_conf_path(&cluster, 1), &log, &[]);
-    let started = Instant::now();
-    let status = loop {
-        if let Ok(Some(status)) = node.child.try_wait() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "a wiped node 1 with bootstrap = true still runs after 30 s:\n{}",
-            node.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let text = node.log_text();
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("spread meta: "))
-        .unwrap_or_default();
-    println!(
-        "wiped node 1: exited ({status}) after {:.1} s: {line}",
-        started.elapsed().as_secs_f64()
-    );
-    assert_eq!(status.code(), Some(78), "{text}");
+    let (text, line) =
+        start_until_refused(&meta_conf_path(&cluster, 1), &log, "wiped node 1").await;
     assert!(
         line.contains("already belongs to a group")
             && line.contains("spread admin meta remove 1")

@@ -114,8 +114,7 @@ impl Node {
             .await
             {
                 // Nothing is served yet: stop at once (code 78, as other refusals).
-                tracing::error!("{line}");
-                eprintln!("spread meta: {line}");
+                say_refused(&line);
                 std::process::exit(78);
             }
             let members = BTreeMap::from([(config.node_id, MetaNode::new(advertise, incarnation))]);
@@ -716,12 +715,17 @@ fn exit_refused(line: &str) {
     if EXITING.swap(true, std::sync::atomic::Ordering::SeqCst) {
         return;
     }
-    tracing::error!("{line}");
-    eprintln!("spread meta: {line}");
+    say_refused(line);
     tokio::spawn(async {
         tokio::time::sleep(Duration::from_millis(200)).await;
         std::process::exit(78);
     });
+}
+
+/// Says why this node refuses to run: on its log and on stderr (the line an operator reads).
+fn say_refused(line: &str) {
+    tracing::error!("{line}");
+    eprintln!("spread meta: {line}");
 }
 
 /// The longest election timeout for a shortest of `min` ms: 1.5 times it. openraft 0.9 makes a
